@@ -1,0 +1,1 @@
+//! End-to-end tests of `paas server` itself: start-up, operator key, restart, shutdown.
