@@ -1,0 +1,102 @@
+//! Choosing the buildpack: `bin/detect` of each built-in one in order, or the override named by
+//! `BUILDPACK_URL` (a built-in's name, a local folder, or a git URL with an optional `#ref`,
+//! cloned with the system `git`).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::buildpack::Buildpack;
+use crate::output::OutputSink;
+use crate::process::{self, Limits, RunError, Stdout};
+
+/// The built-in buildpacks tried first, in this order; any other folder in the buildpacks
+/// folder is tried after them, by name.
+pub const BUILTIN_ORDER: &[&str] = &["wasm", "rust", "static"];
+
+/// The buildpacks in `dir`, in detection order.
+pub fn buildpacks_in(dir: &Path) -> Vec<Buildpack> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names.sort_by_key(|name| {
+        (BUILTIN_ORDER.iter().position(|b| b == name).unwrap_or(BUILTIN_ORDER.len()), name.clone())
+    });
+    names.iter().filter_map(|name| Buildpack::open(&dir.join(name), name)).collect()
+}
+
+/// Runs `bin/detect BUILD_DIR` of each buildpack in order; the first that exits 0 wins, with the
+/// name it printed (e.g. `Rust`). `Ok(None)` when none does.
+pub async fn detect(
+    buildpacks: &[Buildpack],
+    build_dir: &Path,
+    env: &[(String, OsString)],
+    limits: &Limits,
+) -> Result<Option<(Buildpack, String)>, RunError> {
+    for buildpack in buildpacks {
+        if let Some(name) = detect_one(buildpack, build_dir, env, limits).await? {
+            return Ok(Some((buildpack.clone(), name)));
+        }
+    }
+    Ok(None)
+}
+
+/// Runs one buildpack's `bin/detect`: its first line of stdout when it exits 0. A buildpack
+/// without `bin/detect` always applies (it was chosen explicitly).
+pub async fn detect_one(
+    buildpack: &Buildpack,
+    build_dir: &Path,
+    env: &[(String, OsString)],
+    limits: &Limits,
+) -> Result<Option<String>, RunError> {
+    let Some(program) = buildpack.bin("detect") else {
+        return Ok(Some(buildpack.name.clone()));
+    };
+    let args = [build_dir.as_os_str().to_owned()];
+    let done = process::run(&program, &args, build_dir, env, limits, Stdout::Capture, &Discard).await?;
+    Ok(done.status.success().then(|| {
+        let name = done.stdout.lines().next().unwrap_or("").trim();
+        if name.is_empty() { buildpack.name.clone() } else { name.to_string() }
+    }))
+}
+
+/// Resolves a `BUILDPACK_URL`: a built-in's name, a local folder, or a git URL (cloned into
+/// `clone_dir`, `#ref` selecting a branch or tag).
+pub async fn resolve(url: &str, buildpacks_dir: &Path, clone_dir: &Path) -> Result<Buildpack, String> {
+    let local = if url.starts_with('/') || url.starts_with("file://") {
+        Some(PathBuf::from(url.trim_start_matches("file://")))
+    } else if !url.contains(':') && !url.contains('/') {
+        Some(buildpacks_dir.join(url))
+    } else {
+        None
+    };
+    if let Some(dir) = local {
+        return Buildpack::open(&dir, url.rsplit('/').next().unwrap_or(url))
+            .ok_or_else(|| format!("{} has no executable bin/compile", dir.display()));
+    }
+    let (repo, reference) = url.split_once('#').map_or((url, None), |(r, f)| (r, Some(f)));
+    let mut git = tokio::process::Command::new("git");
+    git.args(["clone", "--quiet", "--depth", "1"]);
+    if let Some(reference) = reference {
+        git.args(["--branch", reference]);
+    }
+    let output = git
+        .arg("--")
+        .arg(repo)
+        .arg(clone_dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("could not run git: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("git clone failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    Buildpack::open(clone_dir, url).ok_or_else(|| format!("{url} has no executable bin/compile"))
+}
+
+/// Drops lines: `bin/detect`'s stderr is not shown.
+struct Discard;
+
+impl OutputSink for Discard {
+    fn line(&self, _: &str) {}
+}

@@ -1,0 +1,168 @@
+//! Getting an app's source into a build directory: a git commit (`git archive`, quarantine-aware
+//! for pre-receive), a tarball (`.tar` or `.tar.gz`, from `paas deploy`) or a folder; then
+//! removing what `.slugignore` names.
+
+use std::fs;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// Where a build's source comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A commit in a (bare) git repository. `env` is extra git environment, e.g. the
+    /// `GIT_OBJECT_DIRECTORY` and `GIT_ALTERNATE_OBJECT_DIRECTORIES` of a pre-receive quarantine.
+    Git {
+        /// The repository (`--git-dir`).
+        repo: PathBuf,
+        /// The commit to build.
+        rev: String,
+        /// Extra environment for git.
+        env: Vec<(String, String)>,
+    },
+    /// A tar archive, gzip'd or not, of the working tree.
+    Tarball(PathBuf),
+    /// A folder, copied.
+    Dir(PathBuf),
+}
+
+/// Writes the source into `dest` (which exists and is empty), then applies `.slugignore`.
+/// Blocking.
+pub fn fetch(source: &Source, dest: &Path) -> io::Result<()> {
+    match source {
+        Source::Git { repo, rev, env } => {
+            let mut child = std::process::Command::new("git")
+                .arg("--git-dir")
+                .arg(repo)
+                .args(["archive", "--format=tar", rev])
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            let stdout = child.stdout.take().expect("piped stdout");
+            let unpacked = unpack_tar(stdout, dest);
+            let output = child.wait_with_output()?;
+            if !output.status.success() {
+                return Err(io::Error::other(format!(
+                    "git archive {rev}: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            unpacked?;
+        }
+        Source::Tarball(path) => {
+            let mut file = BufReader::new(fs::File::open(path)?);
+            let mut magic = [0u8; 2];
+            let gzipped = file.get_mut().read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+            let file = BufReader::new(fs::File::open(path)?);
+            if gzipped {
+                unpack_tar(flate2::read::GzDecoder::new(file), dest)?;
+            } else {
+                unpack_tar(file, dest)?;
+            }
+        }
+        Source::Dir(dir) => copy_tree(dir, dest)?,
+    }
+    apply_slugignore(dest)
+}
+
+fn unpack_tar<R: Read>(reader: R, dest: &Path) -> io::Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.unpack(dest)
+}
+
+/// Copies a folder tree (files, folders, symlinks as symlinks), skipping `.git`.
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if entry.file_name() == ".git" {
+            continue;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&source)?, &target)?;
+        } else if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else {
+            fs::copy(&source, &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the paths `.slugignore` names (gitignore-like: `#` comments, `*` and `?` wildcards,
+/// a pattern with a `/` is anchored at the root, one without matches at any depth).
+pub fn apply_slugignore(dir: &Path) -> io::Result<()> {
+    let Ok(text) = fs::read_to_string(dir.join(".slugignore")) else { return Ok(()) };
+    let patterns: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    remove_matching(dir, Path::new(""), &patterns)
+}
+
+fn remove_matching(root: &Path, relative: &Path, patterns: &[&str]) -> io::Result<()> {
+    for entry in fs::read_dir(root.join(relative))? {
+        let entry = entry?;
+        let path = relative.join(entry.file_name());
+        let text = path.to_string_lossy();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let hit = patterns.iter().any(|pattern| {
+            let pattern = pattern.trim_end_matches('/');
+            match pattern.strip_prefix('/') {
+                Some(anchored) => glob(anchored, &text),
+                None if pattern.contains('/') => glob(pattern, &text),
+                None => glob(pattern, &name),
+            }
+        });
+        let kind = entry.file_type()?;
+        if hit {
+            if kind.is_dir() { fs::remove_dir_all(root.join(&path))? } else { fs::remove_file(root.join(&path))? }
+        } else if kind.is_dir() {
+            remove_matching(root, &path, patterns)?;
+        }
+    }
+    Ok(())
+}
+
+/// `*` (any run without `/`), `?` (one character), everything else literal.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != '/').any(|i| go(rest, &t[i..])),
+            Some(('?', rest)) => t.first().is_some_and(|c| *c != '/') && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugignore_removes_matching_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["a.psd", "docs/x.md", "src/b.psd", "src/keep.rs", "test/t.rs", "src/test/u.rs"] {
+            let path = dir.path().join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, "x").unwrap();
+        }
+        fs::write(dir.path().join(".slugignore"), "# big files\n*.psd\n/docs\n/test/\n").unwrap();
+        apply_slugignore(dir.path()).unwrap();
+        let mut left: Vec<String> = Vec::new();
+        for file in ["a.psd", "docs/x.md", "src/b.psd", "src/keep.rs", "test/t.rs", "src/test/u.rs"] {
+            if dir.path().join(file).exists() {
+                left.push(file.to_string());
+            }
+        }
+        assert_eq!(left, ["src/keep.rs", "src/test/u.rs"]);
+    }
+}
