@@ -4,7 +4,9 @@
 
 pub mod build;
 pub mod buildpack;
+pub mod deploy;
 pub mod detect;
+pub mod git;
 pub mod manifest;
 pub mod output;
 pub mod process;
@@ -14,6 +16,8 @@ pub mod source;
 pub mod store;
 
 pub use build::{BuildError, BuildRequest, Builder, BuilderConfig, BuiltSlug, Precompile, is_valid_app_name};
+pub use deploy::{BuildLedger, BuildRecord, BuildSettings, Deployed, Deployer};
+pub use git::{Access, Decision, GitAuth, GitServer, Push, PushHandler};
 pub use manifest::{ProcessKind, SlugManifest};
 pub use output::{CollectOutput, OutputSink};
 pub use procfile::{Procfile, ProcfileError};

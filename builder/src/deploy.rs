@@ -1,0 +1,141 @@
+//! Build and release: what a push to `main` (or `paas deploy`) does once the source is in hand.
+//! [`Deployer`] runs the [`Builder`] and hands the slug to the platform's [`BuildLedger`], which
+//! supplies the app's config vars and records the release (`-----> Launching... done, v3`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::build::{BuildRequest, Builder, BuiltSlug};
+use crate::output::{CollectOutput, OutputSink, Tee};
+use crate::source::Source;
+
+/// What a build needs to know about an app.
+#[derive(Debug, Clone, Default)]
+pub struct BuildSettings {
+    /// Its config vars.
+    pub config_vars: BTreeMap<String, String>,
+    /// Its buildpack (`paas buildpacks:set`), if set; `BUILDPACK_URL` in the config vars otherwise.
+    pub buildpack_url: Option<String>,
+}
+
+/// A finished build, for `paas builds` and `paas builds:output`.
+#[derive(Debug, Clone)]
+pub struct BuildRecord {
+    /// The app.
+    pub app: String,
+    /// The commit built, if any.
+    pub source_version: Option<String>,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// Its whole output.
+    pub output: Vec<String>,
+    /// The slug id when it succeeded.
+    pub slug_id: Option<String>,
+    /// The release version when one was made.
+    pub release: Option<u32>,
+    /// The error when it failed.
+    pub error: Option<String>,
+}
+
+/// The platform's side of a deploy (implemented over the release ledger).
+#[async_trait::async_trait]
+pub trait BuildLedger: Send + Sync {
+    /// The app's config vars and buildpack.
+    async fn settings(&self, app: &str) -> Result<BuildSettings, String>;
+
+    /// Records a new release of the app running `build.slug`; returns its version (3 for v3).
+    async fn release(&self, app: &str, build: &BuiltSlug, description: &str) -> Result<u32, String>;
+
+    /// Stores a finished build's record (successful or not). Does nothing by default.
+    async fn record_build(&self, record: BuildRecord) {
+        let _ = record;
+    }
+}
+
+/// Builds a source and releases the slug.
+#[derive(Clone)]
+pub struct Deployer {
+    builder: Arc<Builder>,
+    ledger: Arc<dyn BuildLedger>,
+}
+
+/// A successful deploy.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    /// The build.
+    pub build: BuiltSlug,
+    /// The new release's version.
+    pub version: u32,
+}
+
+impl Deployer {
+    /// A deployer building with `builder` and releasing through `ledger`.
+    pub fn new(builder: Arc<Builder>, ledger: Arc<dyn BuildLedger>) -> Deployer {
+        Deployer { builder, ledger }
+    }
+
+    /// The builder.
+    pub fn builder(&self) -> &Arc<Builder> {
+        &self.builder
+    }
+
+    /// Builds `source` for `app` and releases it, streaming the output to `out`. On failure the
+    /// error has been written to `out` as ` !     …` lines and is returned as the reason.
+    pub async fn deploy(
+        &self,
+        app: &str,
+        source: Source,
+        source_version: Option<String>,
+        description: &str,
+        out: &dyn OutputSink,
+    ) -> Result<Deployed, String> {
+        let collected = CollectOutput::default();
+        let tee = Tee(out, &collected);
+        let started_at = SystemTime::now();
+        let result = self.build_and_release(app, source, source_version.clone(), description, &tee).await;
+        if let Err(reason) = &result {
+            tee.line("");
+            tee.error(reason);
+            tee.line("");
+            tee.error("Push failed");
+        }
+        let (slug_id, release, error) = match &result {
+            Ok(d) => (Some(d.build.slug.id.clone()), Some(d.version), None),
+            Err(e) => (None, None, Some(e.clone())),
+        };
+        let record = BuildRecord {
+            app: app.to_string(),
+            source_version,
+            started_at,
+            output: collected.lines(),
+            slug_id,
+            release,
+            error,
+        };
+        self.ledger.record_build(record).await;
+        result
+    }
+
+    async fn build_and_release(
+        &self,
+        app: &str,
+        source: Source,
+        source_version: Option<String>,
+        description: &str,
+        out: &dyn OutputSink,
+    ) -> Result<Deployed, String> {
+        let settings = self.ledger.settings(app).await?;
+        let request = BuildRequest {
+            app: app.to_string(),
+            source,
+            config_vars: settings.config_vars,
+            buildpack_url: settings.buildpack_url,
+            source_version,
+        };
+        let build = self.builder.build(request, out).await.map_err(|e| e.to_string())?;
+        let version = self.ledger.release(app, &build, description).await?;
+        out.step(&format!("Launching... done, v{version}"));
+        Ok(Deployed { build, version })
+    }
+}
