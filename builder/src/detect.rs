@@ -60,9 +60,9 @@ pub async fn detect_one(
 }
 
 /// Resolves a `BUILDPACK_URL`: a built-in's name, a local folder, or a git URL (cloned into
-/// `clone_dir`, `#ref` selecting a branch or tag).
+/// `clone_dir`, `#ref` selecting a branch or tag; `file:///path#ref` clones a local repository).
 pub async fn resolve(url: &str, buildpacks_dir: &Path, clone_dir: &Path) -> Result<Buildpack, String> {
-    let local = if url.starts_with('/') || url.starts_with("file://") {
+    let local = if !url.contains('#') && (url.starts_with('/') || url.starts_with("file://")) {
         Some(PathBuf::from(url.trim_start_matches("file://")))
     } else if !url.contains(':') && !url.contains('/') {
         Some(buildpacks_dir.join(url))

@@ -1,1 +1,6 @@
-//! Integration tests of paas-builder.
+//! Integration tests of paas-builder: real buildpacks, real processes, real git.
+
+mod buildpacks;
+mod contract;
+mod git;
+mod support;

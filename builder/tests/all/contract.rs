@@ -1,0 +1,170 @@
+//! The classic buildpack contract with tiny test buildpacks: detect/compile/release, arguments,
+//! ENV_DIR, the cleaned environment, streaming, failures, the time limit, Procfile errors.
+
+use std::time::Duration;
+
+use paas_builder::build::BuildError;
+use paas_builder::{CollectOutput, ProcessKind};
+
+use crate::support::{builder, request, write_executable};
+
+/// A buildpack that prints what it was given.
+fn tiny_buildpack(dir: &std::path::Path) {
+    write_executable(&dir.join("bin/detect"), "#!/bin/sh\n[ -f \"$1/tiny.txt\" ] && echo Tiny\n");
+    write_executable(
+        &dir.join("bin/compile"),
+        r#"#!/bin/sh
+set -e
+echo "-----> Compiling tiny"
+echo "       build=$(basename "$1") in $(basename "$(dirname "$1")" | cut -d- -f1,2)-* cwd-is-build=$([ "$(pwd)" = "$1" ] && echo yes)"
+echo "       cache=$(basename "$2") env=$(basename "$3")"
+echo "       GREETING=$(cat "$3/GREETING")"
+echo "       home-in-build=$(case "$HOME" in "$(dirname "$1")"/*) echo yes;; *) echo no;; esac)"
+echo "       STACK=$STACK SOURCE_VERSION=$SOURCE_VERSION host=${CARGO_MANIFEST_DIR:-none} greeting=${GREETING:-unset}"
+echo "       to stderr" >&2
+mkdir -p "$1/bin" && printf '#!/bin/sh\necho hi\n' > "$1/bin/web" && chmod +x "$1/bin/web"
+echo run >> "$2/runs"
+echo "       cached runs: $(wc -l < "$2/runs")"
+"#,
+    );
+    write_executable(
+        &dir.join("bin/release"),
+        "#!/bin/sh\necho '---'\necho 'config_vars:'\necho '  LANG: C.UTF-8'\necho 'default_process_types:'\necho '  web: bin/web --port $PORT'\n",
+    );
+}
+
+#[tokio::test]
+async fn tiny_buildpack_gets_the_classic_contract_and_a_clean_environment() {
+    let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    tiny_buildpack(bp.path());
+    std::fs::write(src.path().join("tiny.txt"), "x").unwrap();
+    let builder = builder(data.path());
+    let mut req = request("tiny-app", src.path());
+    req.buildpack_url = Some(bp.path().display().to_string());
+    req.config_vars.insert("GREETING".into(), "hello".into());
+    req.source_version = Some("abc123".into());
+
+    for run in 1..=2 {
+        let out = CollectOutput::default();
+        let built = builder.build(req.clone(), &out).await.unwrap();
+        let bp_name = bp.path().file_name().unwrap().to_str().unwrap();
+        assert_eq!(
+            out.lines(),
+            [
+                format!("-----> Building with {bp_name} buildpack"),
+                "-----> Tiny app detected".to_string(),
+                "-----> Compiling tiny".to_string(),
+                "       build=app in tiny-app-* cwd-is-build=yes".to_string(),
+                "       cache=tiny-app env=env".to_string(),
+                "       GREETING=hello".to_string(),
+                "       home-in-build=yes".to_string(),
+                "       STACK=paas-24 SOURCE_VERSION=abc123 host=none greeting=unset".to_string(),
+                "       to stderr".to_string(),
+                format!("       cached runs: {run}"),
+                "-----> Discovering process types".to_string(),
+                "       Default types for buildpack -> web".to_string(),
+                "-----> Compressing...".to_string(),
+                format!("       Done: {}", paas_builder::store::mib(built.slug.size)),
+            ]
+        );
+        assert_eq!(built.detected, "Tiny");
+        assert_eq!(built.release.config_vars["LANG"], "C.UTF-8");
+        assert_eq!(built.manifest.stack, "paas-24");
+        assert_eq!(built.manifest.source_version.as_deref(), Some("abc123"));
+        assert_eq!(
+            built.manifest.processes["web"],
+            ProcessKind::Native { command: "bin/web --port $PORT".into() }
+        );
+        let unpacked = tempfile::tempdir().unwrap();
+        builder.store().unpack(&built.slug.id, unpacked.path()).unwrap();
+        assert!(unpacked.path().join("app/bin/web").is_file());
+        assert!(unpacked.path().join("app/tiny.txt").is_file());
+    }
+    assert_eq!(std::fs::read_dir(data.path().join("builds")).unwrap().count(), 0, "build dirs are removed");
+}
+
+#[tokio::test]
+async fn nothing_detected_names_the_buildpacks_tried() {
+    let (data, src) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(src.path().join("README"), "nothing to build").unwrap();
+    let error = builder(data.path()).build(request("empty-app", src.path()), &CollectOutput::default()).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "no buildpack detected this app (tried wasm, rust, static); add a Procfile naming a .wasm component, a Cargo.toml, a public/ folder or static.json, or set BUILDPACK_URL"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_compile_stores_no_slug() {
+    let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_executable(&bp.path().join("bin/compile"), "#!/bin/sh\necho '       oops' >&2\nexit 7\n");
+    let builder = builder(data.path());
+    let mut req = request("fail-app", src.path());
+    req.config_vars.insert("BUILDPACK_URL".into(), bp.path().display().to_string());
+    let out = CollectOutput::default();
+    let error = builder.build(req, &out).await.unwrap_err();
+    let name = bp.path().file_name().unwrap().to_str().unwrap().to_string();
+    assert_eq!(
+        error.to_string(),
+        format!("failed to compile {name} app: bin/compile of the {name} buildpack exited with status 7")
+    );
+    assert_eq!(out.lines().last().unwrap(), "       oops");
+    assert_eq!(std::fs::read_dir(builder.store().dir()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_build_over_its_time_limit_is_killed() {
+    let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_executable(&bp.path().join("bin/compile"), "#!/bin/sh\necho started\nsleep 60\n");
+    let mut config = paas_builder::BuilderConfig::new(data.path(), crate::support::repo_root().join("buildpacks"));
+    config.time_limit = Duration::from_secs(1);
+    let builder = paas_builder::Builder::new(config).unwrap();
+    let mut req = request("slow-app", src.path());
+    req.buildpack_url = Some(bp.path().display().to_string());
+    let started = std::time::Instant::now();
+    let error = builder.build(req, &CollectOutput::default()).await.unwrap_err();
+    assert!(matches!(error, BuildError::Run(_)));
+    assert_eq!(error.to_string(), "build timed out after 1 s and was killed");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_bad_procfile_fails_the_build_with_its_line_number() {
+    let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_executable(&bp.path().join("bin/compile"), "#!/bin/sh\n");
+    std::fs::write(src.path().join("Procfile"), "web: bin/web\nworker bin/worker\n").unwrap();
+    let mut req = request("procfile-app", src.path());
+    req.buildpack_url = Some(bp.path().display().to_string());
+    let error = builder(data.path()).build(req, &CollectOutput::default()).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Procfile line 2: expected `type: command`, found `worker bin/worker`; write e.g. `web: app.wasm`"
+    );
+}
+
+#[tokio::test]
+async fn a_buildpack_from_a_git_url_is_cloned() {
+    let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    tiny_buildpack(bp.path());
+    std::fs::write(src.path().join("tiny.txt"), "x").unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(bp.path())
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{status:?}");
+    };
+    git(&["init", "--quiet", "--initial-branch=trunk"]);
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "tiny"]);
+    let mut req = request("cloned-app", src.path());
+    let url = format!("file://{}#trunk", bp.path().display());
+    req.buildpack_url = Some(url.clone());
+    req.config_vars.insert("GREETING".into(), "hi".into());
+    let out = CollectOutput::default();
+    let built = builder(data.path()).build(req, &out).await.unwrap();
+    assert_eq!(built.buildpack, url);
+    assert_eq!(out.lines()[1], "-----> Tiny app detected");
+}
