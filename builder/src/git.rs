@@ -293,10 +293,12 @@ impl Inner {
             if line.is_empty() {
                 break;
             }
-            if let Some((key, value)) = line.split_once('=') {
-                if !value.is_empty() {
-                    env.push((key.to_string(), value.to_string()));
-                }
+            const QUARANTINE: [&str; 3] = ["GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH"];
+            if let Some((key, value)) = line.split_once('=')
+                && QUARANTINE.contains(&key)
+                && !value.is_empty()
+            {
+                env.push((key.to_string(), value.to_string()));
             }
         }
         let mut updates = Vec::new();

@@ -135,13 +135,10 @@ impl SlugManifest {
             return Err(ManifestError::Version(self.version));
         }
         for (process, kind) in &self.processes {
-            if let ProcessKind::Wasm { component, .. } = kind {
-                if !relative_inside(component) {
-                    return Err(ManifestError::ComponentPath {
-                        process: process.clone(),
-                        path: component.clone(),
-                    });
-                }
+            if let ProcessKind::Wasm { component, .. } = kind
+                && !relative_inside(component)
+            {
+                return Err(ManifestError::ComponentPath { process: process.clone(), path: component.clone() });
             }
         }
         Ok(())
