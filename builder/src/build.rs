@@ -318,6 +318,7 @@ impl Builder {
         if let Some(precompile) = &self.precompile {
             out.step("Compiling components for this node...");
             precompile.precompile(&slug, &manifest, &build_dir).await.map_err(BuildError::Precompile)?;
+            out.detail("Done");
         }
         Ok(BuiltSlug {
             slug,

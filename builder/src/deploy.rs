@@ -117,6 +117,24 @@ impl Deployer {
         result
     }
 
+    /// Starts [`Deployer::deploy`] in a task and returns its output lines as they come (e.g. to
+    /// stream as an HTTP response body for `paas deploy`) and the task's result.
+    pub fn spawn_deploy(
+        &self,
+        app: &str,
+        source: Source,
+        source_version: Option<String>,
+        description: &str,
+    ) -> (
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+        tokio::task::JoinHandle<Result<Deployed, String>>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (deployer, app, description) = (self.clone(), app.to_string(), description.to_string());
+        let task = tokio::spawn(async move { deployer.deploy(&app, source, source_version, &description, &tx).await });
+        (rx, task)
+    }
+
     async fn build_and_release(
         &self,
         app: &str,

@@ -1,6 +1,24 @@
 //! paas-builder: source intake (git smart HTTP, tarballs), the classic buildpack runner
 //! (`bin/detect`, `bin/compile`, `bin/release`), the slug format and content-addressed slug store,
 //! and the build cache.
+//!
+//! Wiring it into a server takes a [`Builder`], a [`Deployer`] over the platform's
+//! [`BuildLedger`] (config vars in, releases out), and a [`GitServer`] with a [`GitAuth`]:
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use paas_builder::*;
+//! # async fn wire(ledger: Arc<dyn BuildLedger>, auth: Arc<dyn GitAuth>, api: axum::Router) -> std::io::Result<()> {
+//! let data_dir = std::path::Path::new("paas-data");
+//! let builder = Arc::new(Builder::new(BuilderConfig::new(data_dir, "buildpacks"))?);
+//! let deployer = Deployer::new(builder, ledger);
+//! let git = GitServer::start(data_dir.join("repos"), auth, Arc::new(deployer.clone())).await?;
+//! let app = api.merge(git.router()); // serves /{app}.git/info/refs, git-receive-pack, git-upload-pack
+//! # Ok(()) }
+//! ```
+//!
+//! Data dir layout: `repos/<app>.git` (bare repositories), `builds/` (one folder per running
+//! build), `cache/<app>/` (each app's `CACHE_DIR`), `slugs/<sha256>.tar.gz` (the slug store).
 
 pub mod build;
 pub mod buildpack;

@@ -168,3 +168,39 @@ async fn a_buildpack_from_a_git_url_is_cloned() {
     assert_eq!(built.buildpack, url);
     assert_eq!(out.lines()[1], "-----> Tiny app detected");
 }
+
+/// Records what it was asked to precompile.
+#[derive(Default)]
+struct RecordPrecompile(std::sync::Mutex<Vec<(String, Vec<String>)>>);
+
+#[async_trait::async_trait]
+impl paas_builder::Precompile for RecordPrecompile {
+    async fn precompile(
+        &self,
+        slug: &paas_builder::Slug,
+        manifest: &paas_builder::SlugManifest,
+        app_dir: &std::path::Path,
+    ) -> Result<(), String> {
+        let mut components = Vec::new();
+        for kind in manifest.processes.values() {
+            if let ProcessKind::Wasm { component, .. } = kind {
+                assert!(app_dir.join(component).is_file());
+                components.push(component.clone());
+            }
+        }
+        self.0.lock().unwrap().push((slug.id.clone(), components));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn new_slugs_are_handed_to_the_precompiler() {
+    let (data, src) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    crate::support::hello_wasm_app(src.path());
+    let precompile = std::sync::Arc::new(RecordPrecompile::default());
+    let builder = builder(data.path()).with_precompile(precompile.clone());
+    let out = CollectOutput::default();
+    let built = builder.build(request("precompiled", src.path()), &out).await.unwrap();
+    assert_eq!(*precompile.0.lock().unwrap(), [(built.slug.id.clone(), vec!["hello.wasm".to_string()])]);
+    assert_eq!(out.lines()[out.lines().len() - 2..], ["-----> Compiling components for this node...", "       Done"]);
+}
