@@ -25,13 +25,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::io::ReaderStream;
 
 use crate::build::is_valid_app_name;
 use crate::output::OutputSink;
+use crate::report::{Rejection, ReportRewriter};
 use crate::source::Source;
 
 /// What a git request wants to do.
@@ -127,6 +128,7 @@ impl Drop for Inner {
 struct Pending {
     app: String,
     user: String,
+    rejection: Rejection,
 }
 
 /// The `pre-receive` hook installed in every repository.
@@ -323,7 +325,9 @@ impl Inner {
             }
             write
         });
-        let ok = self.on_push(&pending, updates, env, &tx).await;
+        let result = self.on_push(&pending, updates, env, &tx).await;
+        let ok = result.is_ok();
+        *pending.rejection.lock().expect("rejection") = result.err();
         drop(tx);
         let mut write = writer.await.map_err(io::Error::other)?;
         write.write_all(format!("paas-hook-exit {}\n", if ok { 0 } else { 1 }).as_bytes()).await?;
@@ -336,7 +340,7 @@ impl Inner {
         updates: Vec<(String, String, String)>,
         env: Vec<(String, String)>,
         out: &tokio::sync::mpsc::UnboundedSender<String>,
-    ) -> bool {
+    ) -> Result<(), String> {
         let is_deleted = |rev: &str| rev.bytes().all(|b| b == b'0');
         let deployed = ["refs/heads/main", "refs/heads/master"];
         let mut build = None;
@@ -344,7 +348,7 @@ impl Inner {
             if deployed.contains(&name.as_str()) {
                 if is_deleted(&new) {
                     out.error(&format!("Deleting {name} is not allowed: it is the deployed branch."));
-                    return false;
+                    return Err("deleting the deployed branch is not allowed".into());
                 }
                 if build.is_none() || name == "refs/heads/main" {
                     build = Some((old, new, name));
@@ -353,7 +357,7 @@ impl Inner {
                 out.step(&format!("Pushed {name}: only main and master are built, skipping the build."));
             }
         }
-        let Some((old_rev, new_rev, ref_name)) = build else { return true };
+        let Some((old_rev, new_rev, ref_name)) = build else { return Ok(()) };
         let push = Push {
             app: pending.app.clone(),
             user: pending.user.clone(),
@@ -362,7 +366,7 @@ impl Inner {
             new_rev: new_rev.clone(),
             source: Source::Git { repo: self.repo_dir(&pending.app), rev: new_rev, env },
         };
-        self.handler.push(push, out).await.is_ok()
+        self.handler.push(push, out).await.map_err(|_| "build failed".to_string())
     }
 }
 
@@ -433,7 +437,9 @@ async fn receive_pack(
         Err(e) => return internal(e),
     };
     let token = hex::encode(rand::random::<[u8; 32]>());
-    inner.pending.lock().expect("pending").insert(token.clone(), Pending { app, user });
+    let rejection = Rejection::default();
+    let pending = Pending { app, user, rejection: rejection.clone() };
+    inner.pending.lock().expect("pending").insert(token.clone(), pending);
     let mut command = git_command("receive-pack", &dir, &headers);
     command
         .env("PAAS_HOOK_PORT", inner.hook_addr.port().to_string())
@@ -444,7 +450,7 @@ async fn receive_pack(
             inner.pending.lock().expect("pending").remove(&token);
         }
     };
-    run_service(command, body, &headers, "receive-pack", forget).await
+    run_service(command, body, &headers, "receive-pack", Some(rejection), forget).await
 }
 
 async fn upload_pack(
@@ -461,7 +467,7 @@ async fn upload_pack(
         Ok(dir) => dir,
         Err(e) => return internal(e),
     };
-    run_service(git_command("upload-pack", &dir, &headers), body, &headers, "upload-pack", || {}).await
+    run_service(git_command("upload-pack", &dir, &headers), body, &headers, "upload-pack", None, || {}).await
 }
 
 /// `git <service> --stateless-rpc DIR` with a minimal environment.
@@ -488,6 +494,7 @@ async fn run_service(
     body: Body,
     headers: &HeaderMap,
     service: &str,
+    rejection: Option<Rejection>,
     on_exit: impl FnOnce() + Send + 'static,
 ) -> Response {
     let mut child = match command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
@@ -524,7 +531,18 @@ async fn run_service(
         let _ = child.wait().await;
         on_exit();
     });
-    git_response(&format!("application/x-git-{service}-result"), Body::from_stream(ReaderStream::new(stdout)))
+    let output = ReaderStream::new(stdout);
+    let body = match rejection {
+        None => Body::from_stream(output),
+        Some(rejection) => {
+            let rewriter = Arc::new(Mutex::new(ReportRewriter::new(rejection)));
+            let rest = rewriter.clone();
+            let rewritten = output.map_ok(move |chunk| rewriter.lock().expect("rewriter").feed(&chunk));
+            let end = futures::stream::once(async move { Ok(rest.lock().expect("rewriter").finish()) });
+            Body::from_stream(rewritten.chain(end))
+        }
+    };
+    git_response(&format!("application/x-git-{service}-result"), body)
 }
 
 fn git_response(content_type: &str, body: Body) -> Response {

@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod output;
 pub mod process;
 pub mod procfile;
+pub mod report;
 pub mod slug;
 pub mod source;
 pub mod store;

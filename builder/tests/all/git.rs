@@ -165,7 +165,7 @@ async fn push_builds_releases_and_streams_then_rejects_failures_and_non_fast_for
     let push = server.git(app.path(), &["push", &url, "main"]).await;
     assert!(!push.status.success());
     let stderr = String::from_utf8_lossy(&push.stderr);
-    assert!(stderr.contains(" ! [remote rejected] main -> main (pre-receive hook declined)"), "{stderr}");
+    assert!(stderr.contains(" ! [remote rejected] main -> main (build failed)"), "{stderr}");
     let lines = remote_lines(&push);
     assert!(lines.contains(&" !     web: hello.wasm is a core WebAssembly module, not a component.".to_string()), "{lines:#?}");
     assert_eq!(
