@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::buildpack::{Buildpack, ReleaseInfo, ReleaseYamlError};
 use crate::detect;
+use crate::isolate::{self, Isolation};
 use crate::manifest::{ProcessKind, ProcessTypes, SlugManifest};
 use crate::output::OutputSink;
 use crate::process::{self, Limits, RunError, Stdout};
@@ -47,6 +48,9 @@ pub struct BuilderConfig {
     pub stack_env: Vec<(String, String)>,
     /// The slug size limit in bytes (default 500 MiB).
     pub max_slug_size: u64,
+    /// Run buildpacks in a mount namespace that hides the data dir but for the build's own
+    /// folders (default true; see [`crate::isolate`]; skipped with a warning where unavailable).
+    pub isolate: bool,
 }
 
 impl BuilderConfig {
@@ -74,6 +78,7 @@ impl BuilderConfig {
             path,
             stack_env,
             max_slug_size: store::DEFAULT_MAX_SLUG_SIZE,
+            isolate: true,
         }
     }
 }
@@ -189,6 +194,7 @@ pub struct Builder {
     store: SlugStore,
     precompile: Option<Arc<dyn Precompile>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    unshare: Option<Vec<OsString>>,
 }
 
 /// Heroku's app name rule: a lowercase letter, then lowercase letters, digits and dashes, 2–30 long.
@@ -200,11 +206,23 @@ pub fn is_valid_app_name(name: &str) -> bool {
 
 impl Builder {
     /// A builder with its slug store in `<data_dir>/slugs`.
-    pub fn new(config: BuilderConfig) -> std::io::Result<Builder> {
+    /// Probes for build isolation when `config.isolate` is set.
+    pub fn new(mut config: BuilderConfig) -> std::io::Result<Builder> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        config.data_dir = config.data_dir.canonicalize()?;
         let store = SlugStore::new(&config.data_dir)?.with_max_size(config.max_slug_size);
         std::fs::create_dir_all(config.data_dir.join("builds"))?;
         std::fs::create_dir_all(config.data_dir.join("cache"))?;
-        Ok(Builder { config, store, precompile: None, locks: Mutex::default() })
+        let unshare = if config.isolate { Isolation::probe() } else { None };
+        if config.isolate && unshare.is_none() {
+            tracing::warn!("builds are not isolated: `unshare --mount` is not permitted on this host");
+        }
+        Ok(Builder { config, store, precompile: None, locks: Mutex::default(), unshare })
+    }
+
+    /// Whether builds run isolated from the rest of the data dir.
+    pub fn is_isolated(&self) -> bool {
+        self.unshare.is_some()
     }
 
     /// Precompiles each new slug's components with `precompile`.
@@ -249,16 +267,36 @@ impl Builder {
         let lock = self.app_lock(&request.app);
         let _guard = lock.lock().await;
         let started = Instant::now();
-        let limits = Limits {
-            deadline: started + self.config.time_limit,
-            time_limit: self.config.time_limit,
-            memory: self.config.memory_limit,
-        };
         let work = tempfile::Builder::new()
             .prefix(&format!("{}-", request.app))
             .tempdir_in(self.config.data_dir.join("builds"))?;
         let (build_dir, env_dir, home) = (work.path().join("app"), work.path().join("env"), work.path().join("home"));
         let cache_dir = self.cache_dir(&request.app);
+        let stage = match &self.unshare {
+            Some(_) => Some(tempfile::Builder::new().prefix("paas-build-stage-").tempdir()?),
+            None => None,
+        };
+        let isolation = match (&self.unshare, &stage) {
+            (Some(unshare), Some(stage)) if !isolate::is_within(stage.path(), &self.config.data_dir) => {
+                let mut keep = vec![work.path().to_path_buf(), cache_dir.clone()];
+                if isolate::is_within(&self.config.buildpacks_dir, &self.config.data_dir) {
+                    keep.push(self.config.buildpacks_dir.clone());
+                }
+                Some(Isolation {
+                    unshare: unshare.clone(),
+                    hide: self.config.data_dir.clone(),
+                    keep,
+                    stage: stage.path().to_path_buf(),
+                })
+            }
+            _ => None,
+        };
+        let limits = Limits {
+            deadline: started + self.config.time_limit,
+            time_limit: self.config.time_limit,
+            memory: self.config.memory_limit,
+            isolation,
+        };
         for dir in [&build_dir, &env_dir, &home, &cache_dir] {
             tokio::fs::create_dir_all(dir).await?;
         }

@@ -25,6 +25,7 @@ pub mod buildpack;
 pub mod deploy;
 pub mod detect;
 pub mod git;
+pub mod isolate;
 pub mod manifest;
 pub mod output;
 pub mod process;

@@ -5,7 +5,8 @@
 //! `prlimit --as=BYTES --` (util-linux) when it is installed; it bounds virtual memory, so keep it
 //! generous (compilers reserve more than they use). On the deadline the whole process group is
 //! killed with `kill -KILL -- -PGID`; stragglers left in the group when the executable exits are
-//! killed too, so nothing a build started outlives it.
+//! killed too, so nothing a build started outlives it. Isolation from other apps' data is
+//! [`crate::isolate`]'s.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -26,6 +27,8 @@ pub struct Limits {
     pub time_limit: Duration,
     /// `RLIMIT_AS` in bytes for each process (needs `prlimit`), or none.
     pub memory: Option<u64>,
+    /// The mount namespace to run in, if builds are isolated.
+    pub isolation: Option<crate::isolate::Isolation>,
 }
 
 /// A process that could not run to completion.
@@ -73,14 +76,13 @@ pub async fn run(
     out: &dyn OutputSink,
 ) -> Result<Finished, RunError> {
     let spawn_error = |source| RunError::Spawn { program: program.to_path_buf(), source };
-    let mut command = match (limits.memory, prlimit()) {
-        (Some(bytes), Some(prlimit)) => {
-            let mut command = tokio::process::Command::new(prlimit);
-            command.arg(format!("--as={bytes}")).arg("--").arg(program);
-            command
-        }
-        _ => tokio::process::Command::new(program),
-    };
+    let mut argv: Vec<OsString> = limits.isolation.as_ref().map(|i| i.prefix()).unwrap_or_default();
+    if let (Some(bytes), Some(prlimit)) = (limits.memory, prlimit()) {
+        argv.extend([prlimit.into(), format!("--as={bytes}").into(), "--".into()]);
+    }
+    argv.push(program.into());
+    let mut command = tokio::process::Command::new(&argv[0]);
+    command.args(&argv[1..]);
     let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
     let stdout = match stdout_mode {
         Stdout::Stream => Stdio::from(writer.try_clone().map_err(spawn_error)?),
@@ -175,7 +177,7 @@ mod tests {
 
     fn limits(seconds: u64) -> Limits {
         let time_limit = Duration::from_secs(seconds);
-        Limits { deadline: Instant::now() + time_limit, time_limit, memory: None }
+        Limits { deadline: Instant::now() + time_limit, time_limit, memory: None, isolation: None }
     }
 
     fn sh(script: &str) -> (PathBuf, Vec<OsString>) {

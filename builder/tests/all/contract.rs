@@ -204,3 +204,41 @@ async fn new_slugs_are_handed_to_the_precompiler() {
     assert_eq!(*precompile.0.lock().unwrap(), [(built.slug.id.clone(), vec!["hello.wasm".to_string()])]);
     assert_eq!(out.lines()[out.lines().len() - 2..], ["-----> Compiling components for this node...", "       Done"]);
 }
+
+#[tokio::test]
+async fn a_build_cannot_see_other_apps_data() {
+    let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let builder = builder(data.path());
+    assert!(builder.is_isolated(), "this host runs builds isolated (root or user namespaces)");
+    let data_dir = data.path().canonicalize().unwrap();
+    std::fs::create_dir_all(data_dir.join("cache/other-app")).unwrap();
+    std::fs::write(data_dir.join("cache/other-app/secret"), "s3cret").unwrap();
+    std::fs::write(data_dir.join("paas.db"), "api keys").unwrap();
+    write_executable(
+        &bp.path().join("bin/compile"),
+        r#"#!/bin/sh
+data=$(cat "$3/DATA")
+echo "       data: $(ls "$data" | tr '\n' ' ')"
+echo "       cache: $(ls "$data/cache" | tr '\n' ' ')"
+cat "$data/cache/other-app/secret" 2>/dev/null || echo "       no secret"
+cat "$data/paas.db" 2>/dev/null || echo "       no database"
+echo mine > "$2/file" && echo "       cache writable: $(cat "$2/file")"
+"#,
+    );
+    let mut req = request("isolated-app", src.path());
+    req.buildpack_url = Some(bp.path().display().to_string());
+    req.config_vars.insert("DATA".into(), data_dir.display().to_string());
+    let out = CollectOutput::default();
+    builder.build(req, &out).await.unwrap();
+    assert_eq!(
+        out.lines()[2..7],
+        [
+            "       data: builds cache ",
+            "       cache: isolated-app ",
+            "       no secret",
+            "       no database",
+            "       cache writable: mine",
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(data_dir.join("cache/isolated-app/file")).unwrap(), "mine\n");
+}
