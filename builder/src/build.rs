@@ -352,7 +352,7 @@ impl Builder {
         let slug = tokio::task::spawn_blocking(move || store.create(&dir, &m))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
-        out.detail(&format!("Done: {}", store::mib(slug.size)));
+        out.detail(&format!("Done: {}", store::human_size(slug.size)));
         if let Some(precompile) = &self.precompile {
             out.step("Compiling components for this node...");
             precompile.precompile(&slug, &manifest, &build_dir).await.map_err(BuildError::Precompile)?;

@@ -59,6 +59,15 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// `812 B`, `40.6 KiB`, `12.3 MiB`: for output lines.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => mib(bytes),
+    }
+}
+
 /// The content-addressed slug store.
 #[derive(Debug, Clone)]
 pub struct SlugStore {

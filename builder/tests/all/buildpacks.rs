@@ -146,3 +146,30 @@ async fn a_broken_rust_app_fails_with_the_compiler_error_and_no_slug() {
     assert_eq!(lines.last().unwrap(), " !     cargo build failed");
     assert_eq!(fs::read_dir(builder.store().dir()).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn rust_buildpack_builds_the_hello_and_worker_examples() {
+    let data = tempfile::tempdir().unwrap();
+    let builder = builder(data.path());
+    let out = CollectOutput::default();
+    let hello = builder.build(request("hello-rust", &repo_root().join("examples/hello-rust")), &out).await.unwrap();
+    assert_eq!(
+        hello.manifest.processes,
+        [(
+            "web".to_string(),
+            ProcessKind::Wasm { component: "target/wasm32-wasip2/release/hello-rust.wasm".into(), reuse: false, args: vec![] }
+        )]
+        .into_iter()
+        .collect()
+    );
+    let worker = builder.build(request("worker-rust", &repo_root().join("examples/worker-rust")), &out).await.unwrap();
+    assert_eq!(
+        worker.manifest.processes,
+        [(
+            "worker-rust".to_string(),
+            ProcessKind::Wasm { component: "target/wasm32-wasip2/release/worker-rust.wasm".into(), reuse: false, args: vec![] }
+        )]
+        .into_iter()
+        .collect()
+    );
+}

@@ -64,7 +64,7 @@ async fn tiny_buildpack_gets_the_classic_contract_and_a_clean_environment() {
                 "-----> Discovering process types".to_string(),
                 "       Default types for buildpack -> web".to_string(),
                 "-----> Compressing...".to_string(),
-                format!("       Done: {}", paas_builder::store::mib(built.slug.size)),
+                format!("       Done: {}", paas_builder::store::human_size(built.slug.size)),
             ]
         );
         assert_eq!(built.detected, "Tiny");

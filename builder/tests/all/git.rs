@@ -307,3 +307,36 @@ async fn a_tarball_deploys_like_a_push() {
     assert_eq!(deployed.build.buildpack, "static");
     assert_eq!(out.lines().last().unwrap(), "-----> Launching... done, v1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushing_the_rust_and_static_examples_and_a_broken_rust_app() {
+    let server = serve().await;
+    let url = |app: &str| server.url("owner-key", app);
+    let copy = |example: &'static str| {
+        move |dir: &Path| paas_builder::source::copy_tree(&repo_root().join(example), dir).unwrap()
+    };
+
+    let hello = new_repo(&server, copy("examples/hello-rust")).await;
+    let push = server.git(hello.path(), &["push", &url("hello-rust"), "main"]).await;
+    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+    let lines = remote_lines(&push);
+    assert_eq!(lines[..2], ["-----> Building with rust buildpack", "-----> Rust app detected"]);
+    assert!(lines.iter().any(|l| l.trim_start().starts_with("Compiling hello-rust v0.1.0")), "{lines:#?}");
+    assert!(lines.contains(&"       web: target/wasm32-wasip2/release/hello-rust.wasm".to_string()), "{lines:#?}");
+    assert_eq!(lines.last().unwrap(), "-----> Launching... done, v1");
+
+    let site = new_repo(&server, copy("examples/static-site")).await;
+    let push = server.git(site.path(), &["push", &url("static-site"), "main"]).await;
+    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+    let lines = remote_lines(&push);
+    assert_eq!(lines[..2], ["-----> Building with static buildpack", "-----> Static app detected"]);
+    assert_eq!(lines.last().unwrap(), "-----> Launching... done, v2");
+
+    let broken = new_repo(&server, copy("builder/tests/fixtures/broken-rust")).await;
+    let push = server.git(broken.path(), &["push", &url("broken-rust"), "main"]).await;
+    assert!(!push.status.success());
+    let stderr = String::from_utf8_lossy(&push.stderr);
+    assert!(stderr.contains("remote:        error[E0308]: mismatched types"), "{stderr}");
+    assert!(stderr.contains(" ! [remote rejected] main -> main (build failed)"), "{stderr}");
+    assert_eq!(server.releases(), 2, "no release for the broken app");
+}
