@@ -173,3 +173,18 @@ async fn rust_buildpack_builds_the_hello_and_worker_examples() {
         .collect()
     );
 }
+
+#[test]
+fn the_static_file_server_passes_its_own_tests() {
+    // Its logic (paths, index.html, 404 page, content types, cache headers, ETags) is plain std,
+    // tested on the host; the wasi glue around it is built by the static buildpack tests above.
+    let output = std::process::Command::new("cargo")
+        .args(["test", "--quiet", "--lib", "--manifest-path"])
+        .arg(repo_root().join("buildpacks/static/file-server/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", std::env::temp_dir().join("paas-builder-tests/file-server-host"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
+}
