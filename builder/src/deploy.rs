@@ -28,6 +28,10 @@ pub struct BuildRecord {
     pub source_version: Option<String>,
     /// When it started.
     pub started_at: SystemTime,
+    /// How long it took.
+    pub duration: std::time::Duration,
+    /// The buildpack that built it, when one was chosen.
+    pub buildpack: Option<String>,
     /// Its whole output.
     pub output: Vec<String>,
     /// The slug id when it succeeded.
@@ -100,14 +104,16 @@ impl Deployer {
             tee.line("");
             tee.error("Push failed");
         }
-        let (slug_id, release, error) = match &result {
-            Ok(d) => (Some(d.build.slug.id.clone()), Some(d.version), None),
-            Err(e) => (None, None, Some(e.clone())),
+        let (slug_id, release, error, buildpack) = match &result {
+            Ok(d) => (Some(d.build.slug.id.clone()), Some(d.version), None, Some(d.build.buildpack.clone())),
+            Err(e) => (None, None, Some(e.clone()), None),
         };
         let record = BuildRecord {
             app: app.to_string(),
             source_version,
             started_at,
+            duration: started_at.elapsed().unwrap_or_default(),
+            buildpack,
             output: collected.lines(),
             slug_id,
             release,

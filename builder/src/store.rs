@@ -151,6 +151,28 @@ impl SlugStore {
         Ok(slug::unpack(io::BufReader::new(fs::File::open(slug.path)?), dest)?)
     }
 
+    /// The slug unpacked below `root` (as `root/<id>/app` and `root/<id>/manifest.toml`), unpacking
+    /// it first if needed: into a temporary folder renamed into place, so concurrent callers and
+    /// crashes never leave a partial tree. Returns `root/<id>`. Blocking.
+    pub fn unpacked(&self, id: &str, root: &Path) -> Result<PathBuf, StoreError> {
+        let slug = self.get(id)?;
+        let dest = root.join(id);
+        if dest.join(slug::MANIFEST_FILE).is_file() {
+            return Ok(dest);
+        }
+        fs::create_dir_all(root)?;
+        let temp = tempfile::Builder::new().prefix(".unpacking-").tempdir_in(root)?;
+        slug::unpack(io::BufReader::new(fs::File::open(slug.path)?), temp.path())?;
+        match fs::rename(temp.path(), &dest) {
+            Ok(()) => {
+                let _ = temp.keep();
+            }
+            Err(_) if dest.join(slug::MANIFEST_FILE).is_file() => {} // another caller won the race
+            Err(e) => return Err(e.into()),
+        }
+        Ok(dest)
+    }
+
     /// Recomputes a slug's sha256 and checks it matches its id.
     pub fn verify(&self, id: &str) -> Result<bool, StoreError> {
         let slug = self.get(id)?;
@@ -231,6 +253,12 @@ mod tests {
         let dest = tempfile::tempdir().unwrap();
         store.unpack(&slug.id, dest.path()).unwrap();
         assert_eq!(fs::read(dest.path().join("app/a.wasm")).unwrap(), b"component");
+        let root = tempfile::tempdir().unwrap();
+        let unpacked = store.unpacked(&slug.id, root.path()).unwrap();
+        assert_eq!(unpacked, root.path().join(&slug.id));
+        assert_eq!(fs::read(unpacked.join("app/a.wasm")).unwrap(), b"component");
+        assert_eq!(store.unpacked(&slug.id, root.path()).unwrap(), unpacked, "unpacked once");
+        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 1);
         let names: Vec<_> = fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "no temporary files left: {names:?}");
         assert!(matches!(store.get("zz").unwrap_err(), StoreError::InvalidId(_)));

@@ -156,6 +156,7 @@ async fn push_builds_releases_and_streams_then_rejects_failures_and_non_fast_for
         let builds = server.ledger.builds.lock().unwrap();
         assert_eq!(builds[0].source_version.as_deref(), Some(head.trim()));
         assert_eq!(builds[0].release, Some(1));
+        assert_eq!(builds[0].buildpack.as_deref(), Some("wasm"));
         assert_eq!(builds[0].output, lines);
     }
 
@@ -178,6 +179,15 @@ async fn push_builds_releases_and_streams_then_rejects_failures_and_non_fast_for
         ]
     );
     assert_eq!(server.releases(), 1);
+    {
+        let builds = server.ledger.builds.lock().unwrap();
+        assert_eq!(builds.len(), 2);
+        assert_eq!((builds[1].release, builds[1].slug_id.as_ref()), (None, None));
+        assert_eq!(
+            builds[1].error.as_deref(),
+            Some("failed to compile WebAssembly app: bin/compile of the wasm buildpack exited with status 1")
+        );
+    }
     let remote_head = server.git(&server.git.repo_dir("hello-app"), &["rev-parse", "main"]).await;
     assert_eq!(String::from_utf8_lossy(&remote_head.stdout), head);
 
