@@ -1,3 +1,13 @@
 //! paas-platform: the control plane — domain types (`App`, `Release`, `Formation`, …), the
 //! append-only release ledger (sqlx: SQLite by default, PostgreSQL at scale), the Heroku Platform
-//! API v3 (axum), authentication, and the scheduler that turns formations into dynos.
+//! API v3 (axum), authentication, and `paas server`'s composition of it all.
+
+pub mod auth;
+pub mod ledger;
+pub mod model;
+pub mod names;
+
+pub use ledger::{Ledger, LedgerError};
+pub mod api;
+pub mod placeholder_router;
+pub mod server;

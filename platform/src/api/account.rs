@@ -1,0 +1,128 @@
+//! The caller's account, users (operator extension `POST /users`), and API keys as OAuth
+//! authorizations (`heroku login -i` posts Basic email:password to `/oauth/authorizations`).
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::extract::{ApiJson, Credentials, CurrentUser, credentials};
+use super::{ApiError, AppState, views};
+
+/// `GET /account`.
+pub async fn info(caller: CurrentUser) -> Json<Value> {
+    Json(views::account(&caller.user))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewUser {
+    email: String,
+    password: Option<String>,
+}
+
+/// `POST /users` (extension, operators only): creates a user and gives back their first API key.
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiJson(body): ApiJson<NewUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !caller.user.operator {
+        return Err(ApiError::forbidden("Only an operator can create users."));
+    }
+    let email = body.email.trim();
+    let valid = email.split_once('@').is_some_and(|(local, host)| !local.is_empty() && !host.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(ApiError::invalid(format!("Email {email:?} is not a valid email address.")));
+    }
+    if body.password.as_deref().is_some_and(str::is_empty) {
+        return Err(ApiError::invalid("Password must not be empty."));
+    }
+    let (user, key) = state.ledger.create_user(email, body.password.as_deref(), false).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": user.id, "email": user.email, "api_key": key, "created_at": views::time(user.created_at)})),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewAuthorization {
+    description: Option<String>,
+}
+
+/// `POST /oauth/authorizations`: a new API key, for a caller authenticated by an API key or by
+/// Basic email:password.
+pub async fn create_authorization(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let user = match credentials(&parts) {
+        Some(Credentials::Basic(email, password)) => match state.ledger.authenticate_key(&password).await? {
+            Some((user, _)) => user,
+            None => state.ledger.authenticate_password(&email, &password).await?.ok_or_else(ApiError::unauthorized)?,
+        },
+        _ => CurrentUser::from_request_parts(&mut parts, &state).await?.user,
+    };
+    let request = Request::from_parts(parts, body);
+    let ApiJson(body) =
+        <ApiJson<NewAuthorization> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
+    let description = body.description.unwrap_or_else(|| "paas API key".to_string());
+    let (key, token) = state.ledger.create_api_key(user.id, &description).await?;
+    Ok((StatusCode::CREATED, Json(views::authorization(&key, &user, Some(&token)))))
+}
+
+/// `GET /oauth/authorizations`: the caller's API keys (only the one in use shows its token).
+pub async fn list_authorizations(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+) -> Result<Json<Value>, ApiError> {
+    let keys = state.ledger.list_api_keys(caller.user.id).await?;
+    let list = keys
+        .iter()
+        .map(|key| views::authorization(key, &caller.user, (key.id == caller.key.id).then_some(&*caller.token)))
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+/// `GET /oauth/authorizations/{id}`; `~` is the key in use.
+pub async fn authorization_info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if id == "~" {
+        return Ok(Json(views::authorization(&caller.key, &caller.user, Some(&caller.token))));
+    }
+    let keys = state.ledger.list_api_keys(caller.user.id).await?;
+    let key = keys
+        .iter()
+        .find(|key| key.id.to_string() == id)
+        .ok_or_else(|| ApiError::not_found("Couldn't find that authorization."))?;
+    let token = (key.id == caller.key.id).then_some(&*caller.token);
+    Ok(Json(views::authorization(key, &caller.user, token)))
+}
+
+/// `DELETE /oauth/authorizations/{id}`: revokes one of the caller's keys (`~`: the one in use).
+pub async fn delete_authorization(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let key_id = if id == "~" {
+        caller.key.id
+    } else {
+        Uuid::parse_str(&id).map_err(|_| ApiError::not_found("Couldn't find that authorization."))?
+    };
+    let key = state.ledger.delete_api_key(caller.user.id, key_id).await?;
+    Ok(Json(views::authorization(&key, &caller.user, None)))
+}
+
+/// `DELETE /oauth/sessions/~` (sent by `heroku logout`): there are no sessions besides API keys,
+/// so there is nothing to end.
+pub async fn delete_session(caller: CurrentUser, Path(id): Path<String>) -> Json<Value> {
+    Json(json!({"id": if id == "~" { caller.key.id.to_string() } else { id }}))
+}

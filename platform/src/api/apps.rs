@@ -1,0 +1,140 @@
+//! `/apps`, `/apps/{app}` and `/users/{user}/apps`: list, create, info, update, destroy.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::extract::{ApiJson, CurrentUser, require_owner, visible_app};
+use super::range::{self, Key, RangeField};
+use super::{ApiError, AppState, views};
+use crate::ledger::{AppFilter, AppUpdate, LedgerError};
+use crate::model::App;
+use crate::names;
+
+const FIELDS: &[RangeField<App>] = &[
+    ("id", |a| Key::Text(a.id.to_string())),
+    ("name", |a| Key::Text(a.name.clone())),
+    ("created_at", |a| Key::Text(views::time(a.created_at))),
+    ("updated_at", |a| Key::Text(views::time(a.updated_at))),
+];
+
+fn page(state: &AppState, headers: &HeaderMap, apps: Vec<App>) -> Result<Response, ApiError> {
+    range::respond(headers, apps, FIELDS, |app| views::app(app, &state.config))
+}
+
+/// `GET /apps`: every app for an operator, else the caller's own and collaborated apps.
+pub async fn list(State(state): State<AppState>, caller: CurrentUser, headers: HeaderMap) -> Result<Response, ApiError> {
+    let filter = if caller.user.operator { AppFilter::All } else { AppFilter::AccessibleBy(caller.user.id) };
+    let apps = state.ledger.list_apps(filter).await?;
+    page(&state, &headers, apps)
+}
+
+/// `GET /users/{user}/apps` (`~` is the caller): the apps the user owns or collaborates on.
+pub async fn list_for_user(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user_id = if user == "~" {
+        caller.user.id
+    } else {
+        let found = state.ledger.find_user(&user).await?.ok_or_else(|| ApiError::not_found("Couldn't find that user."))?;
+        if found.id != caller.user.id && !caller.user.operator {
+            return Err(ApiError::forbidden("Only an operator can list another user's apps."));
+        }
+        found.id
+    };
+    let apps = state.ledger.list_apps(AppFilter::AccessibleBy(user_id)).await?;
+    page(&state, &headers, apps)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewApp {
+    name: Option<String>,
+    region: Option<String>,
+    stack: Option<String>,
+}
+
+/// `POST /apps` `{"name"?, "region"?, "stack"?}`: creates the app and its v1 `Initial release`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiJson(body): ApiJson<NewApp>,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(region) = body.region.as_deref().filter(|r| *r != views::REGION) {
+        return Err(ApiError::invalid(format!("Region {region:?} is unknown. Regions: {}", views::REGION)));
+    }
+    if let Some(stack) = body.stack.as_deref().filter(|s| *s != views::STACK) {
+        return Err(ApiError::invalid(format!("Stack {stack:?} is unknown. Stacks: {}", views::STACK)));
+    }
+    let app = match body.name {
+        Some(name) => {
+            names::validate_app_name(&name).map_err(ApiError::invalid)?;
+            state.ledger.create_app(&name, caller.user.id).await?
+        }
+        None => {
+            // A generated name may (rarely) be taken: try a few.
+            let mut attempt = 0;
+            loop {
+                match state.ledger.create_app(&names::generate_app_name(), caller.user.id).await {
+                    Err(LedgerError::Conflict(_)) if attempt < 5 => attempt += 1,
+                    other => break other?,
+                }
+            }
+        }
+    };
+    Ok((StatusCode::CREATED, Json(views::app(&app, &state.config))))
+}
+
+/// `GET /apps/{app}`.
+pub async fn info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    Ok(Json(views::app(&app, &state.config)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AppPatch {
+    name: Option<String>,
+    maintenance: Option<bool>,
+    build_stack: Option<String>,
+}
+
+/// `PATCH /apps/{app}` `{"name"?, "maintenance"?}`: renaming is for the owner.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<AppPatch>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    if let Some(stack) = body.build_stack.as_deref().filter(|s| *s != views::STACK) {
+        return Err(ApiError::invalid(format!("Stack {stack:?} is unknown. Stacks: {}", views::STACK)));
+    }
+    if let Some(name) = &body.name {
+        require_owner(&caller, &app, "rename it")?;
+        names::validate_app_name(name).map_err(ApiError::invalid)?;
+    }
+    let name = body.name.filter(|name| *name != app.name);
+    let updated = state.ledger.update_app(app.id, AppUpdate { name, maintenance: body.maintenance }).await?;
+    Ok(Json(views::app(&updated, &state.config)))
+}
+
+/// `DELETE /apps/{app}`: the owner (or an operator) destroys the app.
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    require_owner(&caller, &app, "destroy it")?;
+    let app = state.ledger.destroy_app(app.id).await?;
+    Ok(Json(views::app(&app, &state.config)))
+}

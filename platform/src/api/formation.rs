@@ -1,0 +1,231 @@
+//! `/apps/{app}/formation` (scale and resize) and `/apps/{app}/dynos` (list, restart, stop).
+//! Until the dyno supervisor exists no dyno runs, so dyno lists are empty; restart and stop
+//! requests are recorded in the ledger and answered as Heroku does.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::range::{self, Key, RangeField};
+use super::{ApiError, AppState, views};
+use crate::model::{Formation, FormationUpdate, Quantity};
+use crate::names;
+
+const FIELDS: &[RangeField<Formation>] = &[
+    ("type", |f| Key::Text(f.process_type.clone())),
+    ("id", |f| Key::Text(f.id.to_string())),
+];
+
+/// `GET /apps/{app}/formation`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let formation = state.ledger.list_formation(app.id).await?;
+    range::respond(&headers, formation, FIELDS, |f| views::formation(f, &app))
+}
+
+/// `GET /apps/{app}/formation/{type}`.
+pub async fn info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, process_type)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let formation = state.ledger.list_formation(app.id).await?;
+    let found = formation
+        .iter()
+        .find(|f| f.process_type == process_type)
+        .ok_or_else(|| ApiError::not_found(format!("Couldn't find that process type ({process_type}).")))?;
+    Ok(Json(views::formation(found, &app)))
+}
+
+/// One update as sent: quantity as a number or a string (`"2"`, `"+1"`, `"-1"`).
+#[derive(Debug, Deserialize)]
+pub struct UpdateBody {
+    #[serde(rename = "type")]
+    process_type: Option<String>,
+    quantity: Option<Value>,
+    size: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BatchBody {
+    updates: Vec<UpdateBody>,
+}
+
+/// Reads a quantity: `2` and `"2"` set it, `"+1"` and `"-1"` change it.
+pub fn parse_quantity(value: &Value) -> Result<Quantity, String> {
+    let invalid = || format!("Invalid quantity {value}: use a number, or +N / -N to change it.");
+    match value {
+        Value::Number(n) => {
+            let n = n.as_i64().ok_or_else(invalid)?;
+            if n < 0 {
+                return Err(format!("Invalid quantity {n}: it cannot be negative."));
+            }
+            Ok(Quantity::Absolute(n))
+        }
+        Value::String(text) => {
+            let text = text.trim();
+            if let Some(delta) = text.strip_prefix('+') {
+                delta.parse::<i64>().ok().filter(|d| *d >= 0).map(Quantity::Relative).ok_or_else(invalid)
+            } else if let Some(delta) = text.strip_prefix('-') {
+                delta.parse::<i64>().ok().filter(|d| *d >= 0).map(|d| Quantity::Relative(-d)).ok_or_else(invalid)
+            } else {
+                text.parse::<i64>().ok().filter(|n| *n >= 0).map(Quantity::Absolute).ok_or_else(invalid)
+            }
+        }
+        _ => Err(invalid()),
+    }
+}
+
+fn to_update(process_type: String, body: &UpdateBody) -> Result<FormationUpdate, ApiError> {
+    let quantity = body.quantity.as_ref().map(parse_quantity).transpose().map_err(ApiError::invalid)?;
+    let size = body
+        .size
+        .as_deref()
+        .map(names::canonical_size)
+        .transpose()
+        .map_err(ApiError::invalid)?
+        .map(str::to_string);
+    Ok(FormationUpdate { process_type, quantity, size })
+}
+
+/// `PATCH /apps/{app}/formation` `{"updates": [{"type": "web", "quantity": 2, "size": "basic"}]}`:
+/// all updates apply, or none.
+pub async fn batch_update(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<BatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    if body.updates.is_empty() {
+        return Err(ApiError::invalid("No updates given: send {\"updates\": [{\"type\": \"web\", \"quantity\": 1}]}."));
+    }
+    let mut updates = Vec::new();
+    for update in &body.updates {
+        let process_type = update
+            .process_type
+            .clone()
+            .ok_or_else(|| ApiError::invalid("Each update needs a process type (\"type\")."))?;
+        updates.push(to_update(process_type, update)?);
+    }
+    let changed: Vec<String> = updates.iter().map(|u| u.process_type.clone()).collect();
+    let formation = state.ledger.update_formation(app.id, updates).await?;
+    let list = formation
+        .iter()
+        .filter(|f| changed.contains(&f.process_type))
+        .map(|f| views::formation(f, &app))
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+/// `PATCH /apps/{app}/formation/{type}` `{"quantity"?, "size"?}`.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, process_type)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let update = to_update(process_type.clone(), &body)?;
+    let formation = state.ledger.update_formation(app.id, vec![update]).await?;
+    let found = formation
+        .iter()
+        .find(|f| f.process_type == process_type)
+        .ok_or_else(|| ApiError::internal("updated formation missing"))?;
+    Ok(Json(views::formation(found, &app)))
+}
+
+/// `GET /apps/{app}/dynos`: the running dynos — none until the supervisor runs them.
+pub async fn list_dynos(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible_app(&state, &caller, &app).await?;
+    Ok(Json(json!([])))
+}
+
+/// `GET /apps/{app}/dynos/{dyno}`: no dyno runs yet, so none is found.
+pub async fn dyno_info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, _dyno)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    visible_app(&state, &caller, &app).await?;
+    Err(ApiError::not_found("Couldn't find that process."))
+}
+
+async fn record(
+    state: &AppState,
+    caller: &CurrentUser,
+    app: &str,
+    action: &str,
+    target: Option<&str>,
+) -> Result<Response, ApiError> {
+    let app = visible_app(state, caller, app).await?;
+    state.ledger.record_dyno_action(app.id, caller.user.id, action, target).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
+}
+
+/// `DELETE /apps/{app}/dynos`: restart every dyno.
+pub async fn restart_all(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Response, ApiError> {
+    record(&state, &caller, &app, "restart", None).await
+}
+
+/// `DELETE /apps/{app}/dynos/{dyno}`: restart one dyno (`web.1`).
+pub async fn restart_dyno(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, dyno)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    record(&state, &caller, &app, "restart", Some(&dyno)).await
+}
+
+/// `DELETE /apps/{app}/formations/{type}`: restart every dyno of a process type.
+pub async fn restart_type(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, process_type)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    record(&state, &caller, &app, "restart", Some(&process_type)).await
+}
+
+/// `POST /apps/{app}/dynos/{dyno}/actions/stop`: stop one dyno (or every dyno of a type).
+pub async fn stop_dyno(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, dyno)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    record(&state, &caller, &app, "stop", Some(&dyno)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity(&json!(2)), Ok(Quantity::Absolute(2)));
+        assert_eq!(parse_quantity(&json!("2")), Ok(Quantity::Absolute(2)));
+        assert_eq!(parse_quantity(&json!("+1")), Ok(Quantity::Relative(1)));
+        assert_eq!(parse_quantity(&json!("-1")), Ok(Quantity::Relative(-1)));
+        assert_eq!(parse_quantity(&json!(-1)), Err("Invalid quantity -1: it cannot be negative.".into()));
+        for bad in [json!("x"), json!("+-1"), json!(1.5), json!(null), json!("--1")] {
+            assert!(parse_quantity(&bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The Platform API: Heroku's Platform API v3 on the wire (paths, field names, Range
+//! pagination, `{"id", "message"}` errors), served by axum at the root. [`app`] builds the
+//! router; it is tested in-process and served by [`crate::server`].
+
+mod account;
+mod apps;
+mod config_vars;
+mod error;
+mod extract;
+mod formation;
+mod openapi;
+pub mod range;
+mod releases;
+mod resources;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::ApiError;
+pub use extract::CurrentUser;
+
+use crate::ledger::Ledger;
+
+/// The largest request body: 1 MiB.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What the API needs to render URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformConfig {
+    /// Apps are served at `<app>.<domain>`.
+    pub domain: String,
+    /// The router's port, when it is not 80 (it then appears in `web_url`).
+    pub router_port: Option<u16>,
+    /// The API's base URL, `http://127.0.0.1:5000` (git is served from it).
+    pub api_url: String,
+}
+
+impl PlatformConfig {
+    /// `<app>.<domain>`.
+    pub fn hostname(&self, app: &str) -> String {
+        format!("{app}.{}", self.domain)
+    }
+    /// `http://<app>.<domain>[:port]/`.
+    pub fn web_url(&self, app: &str) -> String {
+        match self.router_port {
+            Some(port) if port != 80 => format!("http://{}:{port}/", self.hostname(app)),
+            _ => format!("http://{}/", self.hostname(app)),
+        }
+    }
+    /// `<api url>/<app>.git`.
+    pub fn git_url(&self, app: &str) -> String {
+        format!("{}/{app}.git", self.api_url.trim_end_matches('/'))
+    }
+}
+
+/// The API's shared state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The ledger.
+    pub ledger: Arc<dyn Ledger>,
+    /// URLs and names.
+    pub config: Arc<PlatformConfig>,
+}
+
+/// The Platform API router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/account", get(account::info))
+        .route("/users", post(account::create_user))
+        .route("/users/{user}/apps", get(apps::list_for_user))
+        .route("/oauth/authorizations", get(account::list_authorizations).post(account::create_authorization))
+        .route(
+            "/oauth/authorizations/{id}",
+            get(account::authorization_info).delete(account::delete_authorization),
+        )
+        .route("/oauth/sessions/{id}", axum::routing::delete(account::delete_session))
+        .route("/apps", get(apps::list).post(apps::create))
+        .route("/apps/{app}", get(apps::info).patch(apps::update).delete(apps::destroy))
+        .route("/apps/{app}/config-vars", get(config_vars::info).patch(config_vars::update))
+        .route("/apps/{app}/releases", get(releases::list).post(releases::rollback))
+        .route("/apps/{app}/releases/{release}", get(releases::info))
+        .route("/apps/{app}/formation", get(formation::list).patch(formation::batch_update))
+        .route("/apps/{app}/formation/{type}", get(formation::info).patch(formation::update))
+        .route("/apps/{app}/formations/{type}", axum::routing::delete(formation::restart_type))
+        .route("/apps/{app}/dynos", get(formation::list_dynos).delete(formation::restart_all))
+        .route("/apps/{app}/dynos/{dyno}", get(formation::dyno_info).delete(formation::restart_dyno))
+        .route("/apps/{app}/dynos/{dyno}/actions/stop", post(formation::stop_dyno))
+        .route("/apps/{app}/builds", get(resources::list_builds))
+        .route("/apps/{app}/builds/{build}", get(resources::build_info))
+        .route("/apps/{app}/addons", get(resources::list_addons))
+        .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))
+        .route(
+            "/apps/{app}/domains/{domain}",
+            get(resources::domain_info).delete(resources::remove_domain),
+        )
+        .route(
+            "/apps/{app}/collaborators",
+            get(resources::list_collaborators).post(resources::add_collaborator),
+        )
+        .route(
+            "/apps/{app}/collaborators/{who}",
+            get(resources::collaborator_info).delete(resources::remove_collaborator),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(check_accept))
+        .layer(middleware::map_response(error::log_internal_errors))
+        .layer(middleware::map_response(add_request_id))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("Not found: {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("Method {method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Accepts `application/vnd.heroku+json; version=3` and its variants (`3.sdk`, …), plain JSON
+/// and no `Accept` at all; another API version is a 400.
+async fn check_accept(request: Request, next: Next) -> Response {
+    let accept = request.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("vnd.heroku+json") {
+        let version = accept
+            .split(';')
+            .filter_map(|param| param.trim().strip_prefix("version="))
+            .next()
+            .unwrap_or("3");
+        if version != "3" && !version.starts_with("3.") {
+            return axum::response::IntoResponse::into_response(ApiError::bad_request(format!(
+                "Unsupported API version {version}: this server speaks version 3 \
+                 (Accept: application/vnd.heroku+json; version=3)."
+            )));
+        }
+    }
+    next.run(request).await
+}
+
+/// Gives every response a `Request-Id`, as Heroku does.
+async fn add_request_id(mut response: Response) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        response.headers_mut().insert("request-id", value);
+    }
+    response
+}

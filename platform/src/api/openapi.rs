@@ -1,0 +1,81 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 document of every route, extensions to Heroku's API
+//! marked `x-paas-extension: true`. Served without authentication.
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+/// (path, method, summary, is a paas extension).
+const ROUTES: &[(&str, &str, &str, bool)] = &[
+    ("/openapi.json", "get", "This document (no authentication).", true),
+    ("/account", "get", "The caller's account.", false),
+    ("/users", "post", "Create a user {email, password?} → 201 {id, email, api_key}; operators only (else 403).", true),
+    ("/users/{user}/apps", "get", "Apps the user (`~` = the caller) owns or collaborates on. Range: id, name, created_at, updated_at.", false),
+    ("/oauth/authorizations", "get", "The caller's API keys as authorizations.", false),
+    ("/oauth/authorizations", "post", "Create an API key; accepts Basic email:password (heroku login -i) or a Bearer key.", false),
+    ("/oauth/authorizations/{id}", "get", "One authorization; `~` is the key in use (with its token).", false),
+    ("/oauth/authorizations/{id}", "delete", "Revoke one of the caller's API keys (`~` = the key in use).", false),
+    ("/oauth/sessions/{id}", "delete", "End a session (a no-op: only API keys exist).", false),
+    ("/apps", "get", "Apps: all for operators, else owned and collaborated. Range: id, name, created_at, updated_at.", false),
+    ("/apps", "post", "Create an app {name?, region?, stack?}; makes v1 `Initial release`.", false),
+    ("/apps/{app}", "get", "App info (by name or id).", false),
+    ("/apps/{app}", "patch", "Update an app {name?, maintenance?}.", false),
+    ("/apps/{app}", "delete", "Destroy an app (owner or operator).", false),
+    ("/apps/{app}/config-vars", "get", "Config vars, a flat object.", false),
+    ("/apps/{app}/config-vars", "patch", "Set config vars; a null value unsets. Makes a release when something changes.", false),
+    ("/apps/{app}/releases", "get", "Releases. Range: version, id, created_at.", false),
+    ("/apps/{app}/releases", "post", "Roll back {release: id or version}: a new release copying its slug and config.", false),
+    ("/apps/{app}/releases/{release}", "get", "One release by version or id.", false),
+    ("/apps/{app}/formation", "get", "The formation of the current release's process types. Range: type, id.", false),
+    ("/apps/{app}/formation", "patch", "Scale/resize {updates: [{type, quantity: N | \"N\" | \"+N\" | \"-N\", size?}]}; all or nothing.", false),
+    ("/apps/{app}/formation/{type}", "get", "One process type's formation.", false),
+    ("/apps/{app}/formation/{type}", "patch", "Scale/resize one process type {quantity?, size?}.", false),
+    ("/apps/{app}/formations/{type}", "delete", "Restart the dynos of a process type (recorded; 202).", false),
+    ("/apps/{app}/dynos", "get", "Running dynos.", false),
+    ("/apps/{app}/dynos", "delete", "Restart all dynos (recorded; 202).", false),
+    ("/apps/{app}/dynos/{dyno}", "get", "One running dyno.", false),
+    ("/apps/{app}/dynos/{dyno}", "delete", "Restart one dyno (recorded; 202).", false),
+    ("/apps/{app}/dynos/{dyno}/actions/stop", "post", "Stop a dyno (recorded; 202).", false),
+    ("/apps/{app}/builds", "get", "Builds. Range: created_at, id.", false),
+    ("/apps/{app}/builds/{build}", "get", "One build.", false),
+    ("/apps/{app}/addons", "get", "Add-ons (none yet).", false),
+    ("/apps/{app}/domains", "get", "Domains: <app>.<domain> (kind heroku) and custom ones. Range: id, hostname.", false),
+    ("/apps/{app}/domains", "post", "Add a custom domain {hostname}.", false),
+    ("/apps/{app}/domains/{domain}", "get", "One domain by hostname or id.", false),
+    ("/apps/{app}/domains/{domain}", "delete", "Remove a custom domain.", false),
+    ("/apps/{app}/collaborators", "get", "The owner (role owner) and collaborators.", false),
+    ("/apps/{app}/collaborators", "post", "Add a collaborator {user: email or id} (owner or operator).", false),
+    ("/apps/{app}/collaborators/{who}", "get", "One collaborator by email or id.", false),
+    ("/apps/{app}/collaborators/{who}", "delete", "Remove a collaborator (owner, operator, or themselves).", false),
+];
+
+/// `GET /openapi.json`.
+pub async fn document() -> Json<Value> {
+    let mut paths = Map::new();
+    for (path, method, summary, extension) in ROUTES {
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        let mut operation = json!({
+            "summary": summary,
+            "responses": {
+                "default": {"description": "JSON; errors are {\"id\": \"not_found\", \"message\": \"…\"}"}
+            },
+        });
+        if *extension {
+            operation["x-paas-extension"] = json!(true);
+        }
+        entry[*method] = operation;
+    }
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "paas Platform API",
+            "version": "3",
+            "description": "Heroku's Platform API v3 on the wire. Send `Accept: application/vnd.heroku+json; \
+                version=3` and `Authorization: Bearer <api key>`. Lists take Heroku's Range header \
+                (`<field> [\\]]start..[end]; max=N, order=asc|desc`) and answer 206 with Next-Range \
+                while more remain.",
+        },
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }))
+}

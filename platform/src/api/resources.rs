@@ -1,0 +1,220 @@
+//! An app's domains, collaborators, add-ons and builds.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{ApiJson, CurrentUser, require_owner, visible_app};
+use super::range::{self, Key, RangeField};
+use super::{ApiError, AppState, views};
+
+/// `GET /apps/{app}/domains`: the built-in `<app>.<domain>` (`kind: heroku`), then custom ones.
+pub async fn list_domains(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let mut all = vec![views::default_domain(&app, &state.config)];
+    for domain in state.ledger.list_domains(app.id).await? {
+        all.push(views::domain(&domain, &app, &state.config));
+    }
+    const FIELDS: &[RangeField<Value>] = &[
+        ("id", |d| Key::Text(d["id"].as_str().unwrap_or_default().to_string())),
+        ("hostname", |d| Key::Text(d["hostname"].as_str().unwrap_or_default().to_string())),
+    ];
+    range::respond(&headers, all, FIELDS, Value::clone)
+}
+
+/// `GET /apps/{app}/domains/{hostname_or_id}`.
+pub async fn domain_info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, domain)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    if domain == state.config.hostname(&app.name) || domain == app.id.to_string() {
+        return Ok(Json(views::default_domain(&app, &state.config)));
+    }
+    let domains = state.ledger.list_domains(app.id).await?;
+    let found = domains
+        .iter()
+        .find(|d| d.hostname == domain.to_lowercase() || d.id.to_string() == domain)
+        .ok_or_else(|| ApiError::not_found(format!("Couldn't find domain {domain}.")))?;
+    Ok(Json(views::domain(found, &app, &state.config)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewDomain {
+    hostname: String,
+}
+
+/// Checks a custom hostname: dot-separated labels of letters, digits and dashes.
+fn validate_hostname(hostname: &str) -> Result<(), String> {
+    let valid = hostname.len() <= 253
+        && hostname.contains('.')
+        && hostname.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if valid { Ok(()) } else { Err(format!("Hostname {hostname:?} is not a valid domain name.")) }
+}
+
+/// `POST /apps/{app}/domains` `{"hostname": "www.example.com"}`.
+pub async fn add_domain(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<NewDomain>,
+) -> Result<impl IntoResponse, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let hostname = body.hostname.trim().trim_end_matches('.').to_lowercase();
+    validate_hostname(&hostname).map_err(ApiError::invalid)?;
+    if hostname.ends_with(&format!(".{}", state.config.domain)) || hostname == state.config.domain {
+        return Err(ApiError::invalid(format!(
+            "{hostname} is under the platform's domain {}: apps get <app>.{} already.",
+            state.config.domain, state.config.domain
+        )));
+    }
+    let domain = state.ledger.add_domain(app.id, &hostname).await?;
+    Ok((StatusCode::CREATED, Json(views::domain(&domain, &app, &state.config))))
+}
+
+/// `DELETE /apps/{app}/domains/{hostname_or_id}`.
+pub async fn remove_domain(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, domain)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let domain = state.ledger.remove_domain(app.id, &domain).await?;
+    Ok(Json(views::domain(&domain, &app, &state.config)))
+}
+
+/// `GET /apps/{app}/collaborators`: the owner (role `owner`) and the collaborators.
+pub async fn list_collaborators(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let mut all = vec![views::owner_collaborator(&app)];
+    for collaborator in state.ledger.list_collaborators(app.id).await? {
+        all.push(views::collaborator(&collaborator, &app));
+    }
+    const FIELDS: &[RangeField<Value>] = &[
+        ("email", |c| Key::Text(c["user"]["email"].as_str().unwrap_or_default().to_string())),
+        ("id", |c| Key::Text(c["id"].as_str().unwrap_or_default().to_string())),
+    ];
+    // Owner first, then collaborators by email, unless a Range asks otherwise.
+    if headers.get(http::header::RANGE).is_none() {
+        return Ok(Json(Value::Array(all)).into_response());
+    }
+    range::respond(&headers, all, FIELDS, Value::clone)
+}
+
+/// `GET /apps/{app}/collaborators/{email_or_id}`.
+pub async fn collaborator_info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, who)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    if who.eq_ignore_ascii_case(&app.owner.email) || who == app.owner.id.to_string() {
+        return Ok(Json(views::owner_collaborator(&app)));
+    }
+    let all = state.ledger.list_collaborators(app.id).await?;
+    let found = all
+        .iter()
+        .find(|c| c.user.email.eq_ignore_ascii_case(&who) || c.user.id.to_string() == who || c.id.to_string() == who)
+        .ok_or_else(|| ApiError::not_found(format!("{who} is not a collaborator on this app.")))?;
+    Ok(Json(views::collaborator(found, &app)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewCollaborator {
+    user: String,
+}
+
+/// `POST /apps/{app}/collaborators` `{"user": "email or id"}`: the owner adds an existing user.
+pub async fn add_collaborator(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<NewCollaborator>,
+) -> Result<impl IntoResponse, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    require_owner(&caller, &app, "add collaborators")?;
+    let user = state
+        .ledger
+        .find_user(&body.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Couldn't find a user with email {}.", body.user)))?;
+    let collaborator = state.ledger.add_collaborator(app.id, user.id).await?;
+    Ok((StatusCode::CREATED, Json(views::collaborator(&collaborator, &app))))
+}
+
+/// `DELETE /apps/{app}/collaborators/{email_or_id}`: the owner removes anyone; a collaborator
+/// may remove themselves.
+pub async fn remove_collaborator(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, who)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let is_self = who.eq_ignore_ascii_case(&caller.user.email) || who == caller.user.id.to_string();
+    if !is_self {
+        require_owner(&caller, &app, "remove collaborators")?;
+    }
+    let collaborator = state.ledger.remove_collaborator(app.id, &who).await?;
+    Ok(Json(views::collaborator(&collaborator, &app)))
+}
+
+/// `GET /apps/{app}/addons`: add-ons are not provisioned yet, so none.
+pub async fn list_addons(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible_app(&state, &caller, &app).await?;
+    Ok(Json(json!([])))
+}
+
+/// `GET /apps/{app}/builds`.
+pub async fn list_builds(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let builds = state.ledger.list_builds(app.id).await?;
+    const FIELDS: &[RangeField<crate::model::Build>] = &[
+        ("created_at", |b| Key::Text(views::time(b.created_at))),
+        ("id", |b| Key::Text(b.id.to_string())),
+    ];
+    range::respond(&headers, builds, FIELDS, |build| views::build(build, &app))
+}
+
+/// `GET /apps/{app}/builds/{id}`.
+pub async fn build_info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, build)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let builds = state.ledger.list_builds(app.id).await?;
+    let found = builds
+        .iter()
+        .find(|b| b.id.to_string() == build)
+        .ok_or_else(|| ApiError::not_found("Couldn't find that build."))?;
+    Ok(Json(views::build(found, &app)))
+}

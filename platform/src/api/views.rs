@@ -1,0 +1,209 @@
+//! The JSON shapes of Heroku's Platform API v3 for our domain types.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::PlatformConfig;
+use crate::model::{ApiKey, App, Build, Collaborator, Domain, Formation, Release, User, UserRef};
+
+/// The only region (Heroku's default; the CLI shows no region column for it).
+pub const REGION: &str = "us";
+/// The stack apps are built for.
+pub const STACK: &str = "paas-wasm";
+const REGION_ID: &str = "59accabd-516d-4f0e-83e6-6e3757701145";
+const STACK_ID: &str = "0e5fd3c4-5a43-4e54-93e6-7f2b0c17a7d3";
+const CEDAR_ID: &str = "5f1d4ac4-a6ea-4a26-8fa4-0b6bb4a3b9b4";
+
+/// A time as Heroku writes it: `2012-01-01T12:00:00Z`.
+pub fn time(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn user_ref(user: &UserRef) -> Value {
+    json!({"id": user.id, "email": user.email})
+}
+
+fn app_ref(app: &App) -> Value {
+    json!({"id": app.id, "name": app.name})
+}
+
+/// An app.
+pub fn app(app: &App, config: &PlatformConfig) -> Value {
+    json!({
+        "id": app.id,
+        "name": app.name,
+        "owner": user_ref(&app.owner),
+        "organization": null,
+        "team": null,
+        "space": null,
+        "region": {"id": REGION_ID, "name": REGION},
+        "stack": {"id": STACK_ID, "name": STACK},
+        "build_stack": {"id": STACK_ID, "name": STACK},
+        "generation": {"id": CEDAR_ID, "name": "cedar"},
+        "git_url": config.git_url(&app.name),
+        "web_url": config.web_url(&app.name),
+        "repo_size": null,
+        "slug_size": null,
+        "maintenance": app.maintenance,
+        "acm": false,
+        "archived_at": null,
+        "buildpack_provided_description": null,
+        "create_status": "complete",
+        "internal_routing": null,
+        "created_at": time(app.created_at),
+        "released_at": app.released_at.map(time),
+        "updated_at": time(app.updated_at),
+    })
+}
+
+/// The caller's account (`GET /account`); `operator` is our extension.
+pub fn account(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "name": null,
+        "allow_tracking": false,
+        "beta": false,
+        "verified": true,
+        "federated": false,
+        "two_factor_authentication": false,
+        "default_organization": null,
+        "default_team": null,
+        "identity_provider": null,
+        "last_login": null,
+        "sms_number": null,
+        "suspended_at": null,
+        "delinquent_at": null,
+        "country_of_residence": null,
+        "operator": user.operator,
+        "created_at": time(user.created_at),
+        "updated_at": time(user.updated_at),
+    })
+}
+
+/// An API key as an OAuth authorization; `token` only when the caller holds it.
+pub fn authorization(key: &ApiKey, user: &User, token: Option<&str>) -> Value {
+    json!({
+        "id": key.id,
+        "description": key.description,
+        "scope": ["global"],
+        "access_token": token.map(|token| json!({"id": key.id, "token": token, "expires_in": null})),
+        "refresh_token": null,
+        "grant": null,
+        "client": null,
+        "session": null,
+        "user": {"id": user.id, "email": user.email, "full_name": null},
+        "created_at": time(key.created_at),
+        "updated_at": time(key.created_at),
+    })
+}
+
+/// A release.
+pub fn release(release: &Release, app: &App) -> Value {
+    json!({
+        "id": release.id,
+        "version": release.version,
+        "description": release.description,
+        "status": release.status,
+        "current": release.current,
+        "eligible_for_rollback": release.status == crate::model::RELEASE_SUCCEEDED,
+        "user": user_ref(&release.user),
+        "app": app_ref(app),
+        "slug": release.slug_id.map(|id| json!({"id": id})),
+        "addon_plan_names": release.addons,
+        "artifacts": [],
+        "output_stream_url": null,
+        "created_at": time(release.created_at),
+        "updated_at": time(release.created_at),
+    })
+}
+
+/// A formation entry.
+pub fn formation(formation: &Formation, app: &App) -> Value {
+    json!({
+        "id": formation.id,
+        "app": app_ref(app),
+        "type": formation.process_type,
+        "command": formation.command,
+        "quantity": formation.quantity,
+        "size": formation.size,
+        "created_at": time(formation.created_at),
+        "updated_at": time(formation.updated_at),
+    })
+}
+
+/// The app's built-in domain, `<app>.<domain>` (`kind: heroku`).
+pub fn default_domain(app: &App, config: &PlatformConfig) -> Value {
+    json!({
+        "id": app.id,
+        "app": app_ref(app),
+        "hostname": config.hostname(&app.name),
+        "kind": "heroku",
+        "cname": null,
+        "status": "none",
+        "acm_status": null,
+        "acm_status_reason": null,
+        "sni_endpoint": null,
+        "created_at": time(app.created_at),
+        "updated_at": time(app.created_at),
+    })
+}
+
+/// A custom domain (`kind: custom`): point a CNAME at `<app>.<domain>`.
+pub fn domain(domain: &Domain, app: &App, config: &PlatformConfig) -> Value {
+    json!({
+        "id": domain.id,
+        "app": app_ref(app),
+        "hostname": domain.hostname,
+        "kind": "custom",
+        "cname": config.hostname(&app.name),
+        "status": "none",
+        "acm_status": null,
+        "acm_status_reason": null,
+        "sni_endpoint": null,
+        "created_at": time(domain.created_at),
+        "updated_at": time(domain.updated_at),
+    })
+}
+
+/// A collaborator; the owner is listed too, with role `owner`.
+pub fn collaborator(collaborator: &Collaborator, app: &App) -> Value {
+    json!({
+        "id": collaborator.id,
+        "app": app_ref(app),
+        "user": {"id": collaborator.user.id, "email": collaborator.user.email, "federated": false},
+        "role": "collaborator",
+        "created_at": time(collaborator.created_at),
+        "updated_at": time(collaborator.updated_at),
+    })
+}
+
+/// The owner, in a collaborator listing.
+pub fn owner_collaborator(app: &App) -> Value {
+    json!({
+        "id": app.owner.id,
+        "app": app_ref(app),
+        "user": {"id": app.owner.id, "email": app.owner.email, "federated": false},
+        "role": "owner",
+        "created_at": time(app.created_at),
+        "updated_at": time(app.created_at),
+    })
+}
+
+/// A build.
+pub fn build(build: &Build, app: &App) -> Value {
+    json!({
+        "id": build.id,
+        "app": {"id": app.id},
+        "status": build.status,
+        "user": user_ref(&build.user),
+        "source_blob": {"version": build.source_version},
+        "slug": build.slug_id.map(|id| json!({"id": id})),
+        "release": build.release_id.map(|id| json!({"id": id})),
+        "buildpacks": [],
+        "stack": STACK,
+        "output_stream_url": null,
+        "created_at": time(build.created_at),
+        "updated_at": time(build.updated_at),
+    })
+}

@@ -1,0 +1,177 @@
+//! The ledger: every piece of control-plane state, behind the [`Ledger`] trait. Releases are
+//! append-only; each change that makes a release allocates the next version in the same
+//! transaction as the release. [`open`] gives the SQL implementation for SQLite (embedded
+//! default) or PostgreSQL.
+
+mod sql;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::model::{
+    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, NewRelease,
+    Release, User,
+};
+
+pub use sql::SqlLedger;
+
+/// What can go wrong in the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The thing does not exist (the message says what).
+    #[error("{0}")]
+    NotFound(String),
+    /// A uniqueness rule would be broken (app name taken, …).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request breaks a rule of the domain (unknown process type, negative quantity, …).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back.
+    #[error("corrupt ledger data: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a ledger operation.
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+/// Which apps a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppFilter {
+    /// Every live app (operators).
+    All,
+    /// Apps the user owns or collaborates on.
+    AccessibleBy(Uuid),
+}
+
+/// Changes to an app's settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppUpdate {
+    /// A new name (validated by the caller).
+    pub name: Option<String>,
+    /// Maintenance mode on or off.
+    pub maintenance: Option<bool>,
+}
+
+/// The control plane's store. One implementation ([`SqlLedger`]) serves SQLite and PostgreSQL;
+/// the conformance suite in `tests/all` runs against both.
+#[async_trait]
+pub trait Ledger: Send + Sync + 'static {
+    // Users and API keys.
+
+    /// Creates a user (with an optional password, stored hashed) and a first API key, which is
+    /// returned in clear: the only time it is known.
+    async fn create_user(&self, email: &str, password: Option<&str>, operator: bool) -> Result<(User, String)>;
+    /// A user by email or id.
+    async fn find_user(&self, email_or_id: &str) -> Result<Option<User>>;
+    /// The first operator, if any.
+    async fn find_operator(&self) -> Result<Option<User>>;
+    /// The user an API key belongs to, and the key's record.
+    async fn authenticate_key(&self, key: &str) -> Result<Option<(User, ApiKey)>>;
+    /// The user whose email and password these are.
+    async fn authenticate_password(&self, email: &str, password: &str) -> Result<Option<User>>;
+    /// Makes a new API key for a user; returns it in clear with its record.
+    async fn create_api_key(&self, user_id: Uuid, description: &str) -> Result<(ApiKey, String)>;
+    /// The user's API keys (never their values).
+    async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKey>>;
+    /// Revokes one of the user's API keys.
+    async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid) -> Result<ApiKey>;
+
+    // Apps.
+
+    /// Creates an app owned by `owner`, with release v1 `Initial release`, in one transaction.
+    async fn create_app(&self, name: &str, owner: Uuid) -> Result<App>;
+    /// A live app by name or id.
+    async fn find_app(&self, name_or_id: &str) -> Result<Option<App>>;
+    /// The live app a hostname routes to: `<name>.<domain>` or a custom domain.
+    async fn find_app_by_hostname(&self, hostname: &str, domain: &str) -> Result<Option<App>>;
+    /// Live apps, sorted by name.
+    async fn list_apps(&self, filter: AppFilter) -> Result<Vec<App>>;
+    /// Whether the user owns or collaborates on the app.
+    async fn can_access(&self, app_id: Uuid, user_id: Uuid) -> Result<bool>;
+    /// Renames an app or switches maintenance mode.
+    async fn update_app(&self, app_id: Uuid, update: AppUpdate) -> Result<App>;
+    /// Destroys an app: it disappears from every listing; its releases stay in the ledger.
+    async fn destroy_app(&self, app_id: Uuid) -> Result<App>;
+
+    // Releases and config vars.
+
+    /// The app's releases, oldest first.
+    async fn list_releases(&self, app_id: Uuid) -> Result<Vec<Release>>;
+    /// One release, by version number (`3` or `v3`) or id.
+    async fn find_release(&self, app_id: Uuid, version_or_id: &str) -> Result<Option<Release>>;
+    /// The newest release.
+    async fn current_release(&self, app_id: Uuid) -> Result<Option<Release>>;
+    /// Sets (`Some`) and unsets (`None`) config vars. When that changes anything, records the
+    /// next release (`Set A, B config vars` / `Remove C config vars`) in the same transaction.
+    /// Gives back the resulting config vars and the new release, if one was made.
+    async fn update_config_vars(
+        &self,
+        app_id: Uuid,
+        user_id: Uuid,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> Result<(ConfigVars, Option<Release>)>;
+    /// Records the next release running `release.slug_id` with the current config vars and
+    /// add-ons; new process types get a formation (`web` 1 dyno, others 0). The builder calls it.
+    async fn create_release(&self, app_id: Uuid, user_id: Uuid, release: NewRelease) -> Result<Release>;
+    /// Records the next release as a copy of `target`'s slug, process types, config vars and
+    /// add-ons: `Rollback to vN`. Nothing is rebuilt.
+    async fn rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release>;
+
+    // Formation and dynos.
+
+    /// The formation of the current release's process types, sorted by type.
+    async fn list_formation(&self, app_id: Uuid) -> Result<Vec<Formation>>;
+    /// Applies scale/resize updates atomically: all or none. Unknown process types and negative
+    /// results are [`LedgerError::Invalid`] naming what the release has.
+    async fn update_formation(&self, app_id: Uuid, updates: Vec<FormationUpdate>) -> Result<Vec<Formation>>;
+    /// Records a restart or stop request (`action`) for all dynos, a process type or one dyno.
+    async fn record_dyno_action(&self, app_id: Uuid, user_id: Uuid, action: &str, target: Option<&str>) -> Result<()>;
+
+    // Domains, collaborators, builds.
+
+    /// The app's custom domains, sorted by hostname.
+    async fn list_domains(&self, app_id: Uuid) -> Result<Vec<Domain>>;
+    /// Adds a custom domain (hostnames are unique across apps).
+    async fn add_domain(&self, app_id: Uuid, hostname: &str) -> Result<Domain>;
+    /// Removes a custom domain by hostname or id.
+    async fn remove_domain(&self, app_id: Uuid, hostname_or_id: &str) -> Result<Domain>;
+    /// The app's collaborators (not the owner), sorted by email.
+    async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>>;
+    /// Adds a collaborator.
+    async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator>;
+    /// Removes a collaborator by their email or id, or the collaboration's id.
+    async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator>;
+    /// The app's builds, oldest first.
+    async fn list_builds(&self, app_id: Uuid) -> Result<Vec<Build>>;
+    /// Records a pending build.
+    async fn create_build(&self, app_id: Uuid, user_id: Uuid, source_version: Option<&str>) -> Result<Build>;
+    /// Marks a build finished: `succeeded` with its slug and release, or `failed`.
+    async fn finish_build(
+        &self,
+        build_id: Uuid,
+        status: &str,
+        slug_id: Option<Uuid>,
+        release_id: Option<Uuid>,
+    ) -> Result<Build>;
+}
+
+/// Opens (creating it if needed) and migrates the ledger at `url`: `sqlite://PATH` or
+/// `postgres://…`.
+pub async fn open(url: &str) -> Result<Arc<dyn Ledger>> {
+    Ok(Arc::new(SqlLedger::connect(url).await?))
+}
+
+/// The URL of the embedded SQLite ledger in a data dir.
+pub fn sqlite_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("paas.db").display())
+}

@@ -1,0 +1,174 @@
+//! Apps: create (with release v1), find, list, update, destroy.
+
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::releases::insert_release;
+use super::{
+    SqlLedger, app_not_found, col_i64, col_opt_ts, col_str, col_ts, col_uuid, conflict_on_unique, now, ts,
+};
+use crate::ledger::{AppFilter, AppUpdate, Result};
+use crate::model::{App, ConfigVars, ProcessTypes, UserRef};
+
+/// The select list of an app row (with its owner's email and last release time), as a literal so
+/// that `concat!` can extend it.
+macro_rules! app_select {
+    () => {
+        "SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.maintenance, a.created_at, \
+         a.updated_at, (SELECT MAX(r.created_at) FROM releases r WHERE r.app_id = a.id) AS released_at \
+         FROM apps a JOIN users u ON u.id = a.owner_id WHERE a.deleted_at IS NULL"
+    };
+}
+
+fn app_from_row(row: &AnyRow) -> Result<App> {
+    Ok(App {
+        id: col_uuid(row, "id")?,
+        name: col_str(row, "name")?,
+        owner: UserRef { id: col_uuid(row, "owner_id")?, email: col_str(row, "owner_email")? },
+        maintenance: col_i64(row, "maintenance")? != 0,
+        created_at: col_ts(row, "created_at")?,
+        updated_at: col_ts(row, "updated_at")?,
+        released_at: col_opt_ts(row, "released_at")?,
+    })
+}
+
+async fn app_by_id(ledger: &SqlLedger, app_id: Uuid) -> Result<App> {
+    let row = sqlx::query(concat!(app_select!(), " AND a.id = $1"))
+        .bind(app_id.to_string())
+        .fetch_optional(&ledger.pool)
+        .await?;
+    row.as_ref().map(app_from_row).transpose()?.ok_or_else(app_not_found)
+}
+
+pub(super) async fn create_app(ledger: &SqlLedger, name: &str, owner: Uuid) -> Result<App> {
+    let id = Uuid::new_v4();
+    let time = now();
+    let mut tx = ledger.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO apps (id, name, owner_id, maintenance, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4)",
+    )
+    .bind(id.to_string())
+    .bind(name.to_string())
+    .bind(owner.to_string())
+    .bind(ts(time))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| conflict_on_unique(e, || format!("Name {name} is already taken.")))?;
+    insert_release(
+        &mut tx,
+        id,
+        owner,
+        "Initial release",
+        None,
+        &ProcessTypes::new(),
+        &ConfigVars::new(),
+        &[],
+    )
+    .await?;
+    tx.commit().await?;
+    app_by_id(ledger, id).await
+}
+
+pub(super) async fn find_app(ledger: &SqlLedger, name_or_id: &str) -> Result<Option<App>> {
+    let row = sqlx::query(concat!(app_select!(), " AND (a.name = $1 OR a.id = $1)"))
+        .bind(name_or_id.to_string())
+        .fetch_optional(&ledger.pool)
+        .await?;
+    row.as_ref().map(app_from_row).transpose()
+}
+
+pub(super) async fn find_app_by_hostname(ledger: &SqlLedger, hostname: &str, domain: &str) -> Result<Option<App>> {
+    let hostname = hostname.trim_end_matches('.').to_lowercase();
+    if let Some(name) = hostname.strip_suffix(&format!(".{}", domain.to_lowercase()))
+        && !name.contains('.')
+    {
+        let row = sqlx::query(concat!(app_select!(), " AND a.name = $1"))
+            .bind(name.to_string())
+            .fetch_optional(&ledger.pool)
+            .await?;
+        return row.as_ref().map(app_from_row).transpose();
+    }
+    let row = sqlx::query(concat!(
+        app_select!(),
+        " AND a.id IN (SELECT d.app_id FROM domains d WHERE d.hostname = $1)"
+    ))
+    .bind(hostname)
+    .fetch_optional(&ledger.pool)
+    .await?;
+    row.as_ref().map(app_from_row).transpose()
+}
+
+pub(super) async fn list_apps(ledger: &SqlLedger, filter: AppFilter) -> Result<Vec<App>> {
+    let rows = match filter {
+        AppFilter::All => sqlx::query(concat!(app_select!(), " ORDER BY a.name")).fetch_all(&ledger.pool).await?,
+        AppFilter::AccessibleBy(user) => {
+            sqlx::query(concat!(
+                app_select!(),
+                " AND (a.owner_id = $1 OR a.id IN (SELECT c.app_id FROM collaborators c WHERE c.user_id = $1)) \
+                 ORDER BY a.name"
+            ))
+            .bind(user.to_string())
+            .fetch_all(&ledger.pool)
+            .await?
+        }
+    };
+    rows.iter().map(app_from_row).collect()
+}
+
+pub(super) async fn can_access(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT a.id FROM apps a WHERE a.id = $1 AND a.deleted_at IS NULL AND (a.owner_id = $2 OR \
+         EXISTS (SELECT 1 FROM collaborators c WHERE c.app_id = a.id AND c.user_id = $2))",
+    )
+    .bind(app_id.to_string())
+    .bind(user_id.to_string())
+    .fetch_optional(&ledger.pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+pub(super) async fn update_app(ledger: &SqlLedger, app_id: Uuid, update: AppUpdate) -> Result<App> {
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    let time = ts(now());
+    if let Some(name) = &update.name {
+        sqlx::query("UPDATE apps SET name = $1, updated_at = $2 WHERE id = $3")
+            .bind(name.clone())
+            .bind(time.clone())
+            .bind(app_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_on_unique(e, || format!("Name {name} is already taken.")))?;
+    }
+    if let Some(maintenance) = update.maintenance {
+        sqlx::query("UPDATE apps SET maintenance = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(maintenance))
+            .bind(time)
+            .bind(app_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    app_by_id(ledger, app_id).await
+}
+
+pub(super) async fn destroy_app(ledger: &SqlLedger, app_id: Uuid) -> Result<App> {
+    let app = app_by_id(ledger, app_id).await?;
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    sqlx::query("UPDATE apps SET deleted_at = $1 WHERE id = $2")
+        .bind(ts(now()))
+        .bind(app_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    // What is not ledger history goes with the app: its hostnames become free again.
+    for sql in [
+        "DELETE FROM domains WHERE app_id = $1",
+        "DELETE FROM collaborators WHERE app_id = $1",
+        "DELETE FROM formations WHERE app_id = $1",
+    ] {
+        sqlx::query(sql).bind(app_id.to_string()).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(app)
+}

@@ -1,0 +1,280 @@
+//! [`SqlLedger`]: the ledger over sqlx's `Any` driver, one set of queries for SQLite and
+//! PostgreSQL. Both schemas store ids and times as text and booleans as integers, so only two
+//! things differ per backend: the migrations, and how a writer serialises with the others
+//! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE` on the app's row).
+
+mod apps;
+mod formation;
+mod releases;
+mod resources;
+mod users;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+use uuid::Uuid;
+
+use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
+use crate::model::{
+    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, NewRelease,
+    Release, User,
+};
+
+/// Which database engine a [`SqlLedger`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file (WAL).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// The ledger in a SQL database. See the module docs.
+#[derive(Debug, Clone)]
+pub struct SqlLedger {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlLedger {
+    /// Connects to `sqlite://PATH?mode=rwc` or `postgres://…` and applies the migrations.
+    pub async fn connect(url: &str) -> Result<SqlLedger> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(LedgerError::Invalid(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+            )));
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30));
+        let pool = options.connect(url).await?;
+        match backend {
+            Backend::Sqlite => {
+                // WAL is a property of the database file: set once, kept by every connection.
+                sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+                sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            }
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
+        }
+        Ok(SqlLedger { pool, backend })
+    }
+
+    /// The engine behind this ledger.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction that writes: on SQLite it takes the write lock at once, so two
+    /// writers never both read the same "next version".
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Inside a write transaction: checks the app is live and, on PostgreSQL, locks its row until
+    /// the transaction ends (every writer of the app's releases and formation does this first).
+    async fn lock_app(&self, tx: &mut Transaction<'static, Any>, app_id: Uuid) -> Result<()> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT id FROM apps WHERE id = $1 AND deleted_at IS NULL",
+            Backend::Postgres => "SELECT id FROM apps WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+        };
+        let found = sqlx::query(sql).bind(app_id.to_string()).fetch_optional(&mut **tx).await?;
+        found.map(|_| ()).ok_or_else(app_not_found)
+    }
+}
+
+/// The error for an app that does not exist (or is not visible).
+pub(crate) fn app_not_found() -> LedgerError {
+    LedgerError::NotFound("Couldn't find that app.".into())
+}
+
+/// The current time, at the microsecond precision the ledger stores.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// How a time is stored: RFC 3339 UTC with microseconds, which sorts as text.
+fn ts(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|e| LedgerError::Corrupt(format!("bad time {text:?}: {e}")))
+}
+
+fn parse_uuid(text: &str) -> Result<Uuid> {
+    Uuid::from_str(text).map_err(|e| LedgerError::Corrupt(format!("bad id {text:?}: {e}")))
+}
+
+fn col_str(row: &AnyRow, col: &str) -> Result<String> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+fn col_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
+fn col_i64(row: &AnyRow, col: &str) -> Result<i64> {
+    Ok(row.try_get::<i64, _>(col)?)
+}
+
+fn col_uuid(row: &AnyRow, col: &str) -> Result<Uuid> {
+    parse_uuid(&col_str(row, col)?)
+}
+
+fn col_opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
+    col_opt_str(row, col)?.as_deref().map(parse_uuid).transpose()
+}
+
+fn col_ts(row: &AnyRow, col: &str) -> Result<DateTime<Utc>> {
+    parse_ts(&col_str(row, col)?)
+}
+
+fn col_opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
+    col_opt_str(row, col)?.as_deref().map(parse_ts).transpose()
+}
+
+fn col_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
+    let text = col_str(row, col)?;
+    serde_json::from_str(&text).map_err(|e| LedgerError::Corrupt(format!("bad {col} {text:?}: {e}")))
+}
+
+/// Turns a unique-constraint violation into [`LedgerError::Conflict`] with `message`.
+fn conflict_on_unique(error: sqlx::Error, message: impl FnOnce() -> String) -> LedgerError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => LedgerError::Conflict(message()),
+        _ => LedgerError::Database(error),
+    }
+}
+
+#[async_trait]
+impl Ledger for SqlLedger {
+    async fn create_user(&self, email: &str, password: Option<&str>, operator: bool) -> Result<(User, String)> {
+        users::create_user(self, email, password, operator).await
+    }
+    async fn find_user(&self, email_or_id: &str) -> Result<Option<User>> {
+        users::find_user(self, email_or_id).await
+    }
+    async fn find_operator(&self) -> Result<Option<User>> {
+        users::find_operator(self).await
+    }
+    async fn authenticate_key(&self, key: &str) -> Result<Option<(User, ApiKey)>> {
+        users::authenticate_key(self, key).await
+    }
+    async fn authenticate_password(&self, email: &str, password: &str) -> Result<Option<User>> {
+        users::authenticate_password(self, email, password).await
+    }
+    async fn create_api_key(&self, user_id: Uuid, description: &str) -> Result<(ApiKey, String)> {
+        users::create_api_key(self, user_id, description).await
+    }
+    async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKey>> {
+        users::list_api_keys(self, user_id).await
+    }
+    async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid) -> Result<ApiKey> {
+        users::delete_api_key(self, user_id, key_id).await
+    }
+
+    async fn create_app(&self, name: &str, owner: Uuid) -> Result<App> {
+        apps::create_app(self, name, owner).await
+    }
+    async fn find_app(&self, name_or_id: &str) -> Result<Option<App>> {
+        apps::find_app(self, name_or_id).await
+    }
+    async fn find_app_by_hostname(&self, hostname: &str, domain: &str) -> Result<Option<App>> {
+        apps::find_app_by_hostname(self, hostname, domain).await
+    }
+    async fn list_apps(&self, filter: AppFilter) -> Result<Vec<App>> {
+        apps::list_apps(self, filter).await
+    }
+    async fn can_access(&self, app_id: Uuid, user_id: Uuid) -> Result<bool> {
+        apps::can_access(self, app_id, user_id).await
+    }
+    async fn update_app(&self, app_id: Uuid, update: AppUpdate) -> Result<App> {
+        apps::update_app(self, app_id, update).await
+    }
+    async fn destroy_app(&self, app_id: Uuid) -> Result<App> {
+        apps::destroy_app(self, app_id).await
+    }
+
+    async fn list_releases(&self, app_id: Uuid) -> Result<Vec<Release>> {
+        releases::list_releases(self, app_id).await
+    }
+    async fn find_release(&self, app_id: Uuid, version_or_id: &str) -> Result<Option<Release>> {
+        releases::find_release(self, app_id, version_or_id).await
+    }
+    async fn current_release(&self, app_id: Uuid) -> Result<Option<Release>> {
+        releases::current_release(self, app_id).await
+    }
+    async fn update_config_vars(
+        &self,
+        app_id: Uuid,
+        user_id: Uuid,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> Result<(ConfigVars, Option<Release>)> {
+        releases::update_config_vars(self, app_id, user_id, changes).await
+    }
+    async fn create_release(&self, app_id: Uuid, user_id: Uuid, release: NewRelease) -> Result<Release> {
+        releases::create_release(self, app_id, user_id, release).await
+    }
+    async fn rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release> {
+        releases::rollback(self, app_id, user_id, target).await
+    }
+
+    async fn list_formation(&self, app_id: Uuid) -> Result<Vec<Formation>> {
+        formation::list_formation(self, app_id).await
+    }
+    async fn update_formation(&self, app_id: Uuid, updates: Vec<FormationUpdate>) -> Result<Vec<Formation>> {
+        formation::update_formation(self, app_id, updates).await
+    }
+    async fn record_dyno_action(&self, app_id: Uuid, user_id: Uuid, action: &str, target: Option<&str>) -> Result<()> {
+        formation::record_dyno_action(self, app_id, user_id, action, target).await
+    }
+
+    async fn list_domains(&self, app_id: Uuid) -> Result<Vec<Domain>> {
+        resources::list_domains(self, app_id).await
+    }
+    async fn add_domain(&self, app_id: Uuid, hostname: &str) -> Result<Domain> {
+        resources::add_domain(self, app_id, hostname).await
+    }
+    async fn remove_domain(&self, app_id: Uuid, hostname_or_id: &str) -> Result<Domain> {
+        resources::remove_domain(self, app_id, hostname_or_id).await
+    }
+    async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>> {
+        resources::list_collaborators(self, app_id).await
+    }
+    async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
+        resources::add_collaborator(self, app_id, user_id).await
+    }
+    async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator> {
+        resources::remove_collaborator(self, app_id, who).await
+    }
+    async fn list_builds(&self, app_id: Uuid) -> Result<Vec<Build>> {
+        resources::list_builds(self, app_id).await
+    }
+    async fn create_build(&self, app_id: Uuid, user_id: Uuid, source_version: Option<&str>) -> Result<Build> {
+        resources::create_build(self, app_id, user_id, source_version).await
+    }
+    async fn finish_build(
+        &self,
+        build_id: Uuid,
+        status: &str,
+        slug_id: Option<Uuid>,
+        release_id: Option<Uuid>,
+    ) -> Result<Build> {
+        resources::finish_build(self, build_id, status, slug_id, release_id).await
+    }
+}

@@ -1,0 +1,273 @@
+//! The append-only release ledger: listing, config var changes, builder releases, rollbacks.
+//! Every writer locks the app first ([`SqlLedger::lock_app`]) and allocates the next version in
+//! the same transaction as the insert; `UNIQUE (app_id, version)` backs it up.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+use uuid::Uuid;
+
+use super::{SqlLedger, col_i64, col_json, col_opt_uuid, col_str, col_ts, col_uuid, now, ts};
+use crate::ledger::{LedgerError, Result};
+use crate::model::{ConfigVars, NewRelease, ProcessTypes, RELEASE_SUCCEEDED, Release, UserRef};
+
+macro_rules! release_select {
+    () => {
+        "SELECT r.id, r.app_id, r.version, r.description, r.slug_id, r.process_types, r.config_vars, \
+         r.addons, r.user_id, u.email AS user_email, r.status, r.created_at, \
+         (SELECT MAX(m.version) FROM releases m WHERE m.app_id = r.app_id) AS newest \
+         FROM releases r JOIN users u ON u.id = r.user_id WHERE r.app_id = $1"
+    };
+}
+
+fn release_from_row(row: &AnyRow) -> Result<Release> {
+    let version = col_i64(row, "version")?;
+    Ok(Release {
+        id: col_uuid(row, "id")?,
+        app_id: col_uuid(row, "app_id")?,
+        version,
+        description: col_str(row, "description")?,
+        slug_id: col_opt_uuid(row, "slug_id")?,
+        process_types: col_json(row, "process_types")?,
+        config_vars: col_json(row, "config_vars")?,
+        addons: col_json(row, "addons")?,
+        user: UserRef { id: col_uuid(row, "user_id")?, email: col_str(row, "user_email")? },
+        status: col_str(row, "status")?,
+        created_at: col_ts(row, "created_at")?,
+        current: col_i64(row, "newest")? == version,
+    })
+}
+
+pub(super) async fn list_releases(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Release>> {
+    let rows = sqlx::query(concat!(release_select!(), " ORDER BY r.version"))
+        .bind(app_id.to_string())
+        .fetch_all(&ledger.pool)
+        .await?;
+    rows.iter().map(release_from_row).collect()
+}
+
+pub(super) async fn find_release(ledger: &SqlLedger, app_id: Uuid, version_or_id: &str) -> Result<Option<Release>> {
+    let text = version_or_id.trim();
+    let number = text.strip_prefix('v').or(text.strip_prefix('V')).unwrap_or(text);
+    let row = match number.parse::<i64>() {
+        Ok(version) => {
+            sqlx::query(concat!(release_select!(), " AND r.version = $2"))
+                .bind(app_id.to_string())
+                .bind(version)
+                .fetch_optional(&ledger.pool)
+                .await?
+        }
+        Err(_) => {
+            sqlx::query(concat!(release_select!(), " AND r.id = $2"))
+                .bind(app_id.to_string())
+                .bind(text.to_lowercase())
+                .fetch_optional(&ledger.pool)
+                .await?
+        }
+    };
+    row.as_ref().map(release_from_row).transpose()
+}
+
+pub(super) async fn current_release(ledger: &SqlLedger, app_id: Uuid) -> Result<Option<Release>> {
+    let row = sqlx::query(concat!(release_select!(), " ORDER BY r.version DESC LIMIT 1"))
+        .bind(app_id.to_string())
+        .fetch_optional(&ledger.pool)
+        .await?;
+    row.as_ref().map(release_from_row).transpose()
+}
+
+/// The newest release inside a write transaction (the app is locked).
+pub(super) async fn current_release_in(tx: &mut Transaction<'static, Any>, app_id: Uuid) -> Result<Option<Release>> {
+    let row = sqlx::query(concat!(release_select!(), " ORDER BY r.version DESC LIMIT 1"))
+        .bind(app_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(release_from_row).transpose()
+}
+
+/// Inserts the app's next release inside `tx` (whose caller holds the app's lock); gives back its
+/// id. Also makes sure each process type has a formation row (`web` 1 dyno, others 0).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_release(
+    tx: &mut Transaction<'static, Any>,
+    app_id: Uuid,
+    user_id: Uuid,
+    description: &str,
+    slug_id: Option<Uuid>,
+    process_types: &ProcessTypes,
+    config_vars: &ConfigVars,
+    addons: &[String],
+) -> Result<Uuid> {
+    let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app_id = $1")
+        .bind(app_id.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let id = Uuid::new_v4();
+    let time = ts(now());
+    sqlx::query(
+        "INSERT INTO releases (id, app_id, version, description, slug_id, process_types, config_vars, \
+         addons, user_id, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id.to_string())
+    .bind(app_id.to_string())
+    .bind(version)
+    .bind(description.to_string())
+    .bind(slug_id.map(|slug| slug.to_string()))
+    .bind(json(process_types))
+    .bind(json(config_vars))
+    .bind(json(addons))
+    .bind(user_id.to_string())
+    .bind(RELEASE_SUCCEEDED)
+    .bind(time.clone())
+    .execute(&mut **tx)
+    .await?;
+    for process_type in process_types.keys() {
+        sqlx::query(
+            "INSERT INTO formations (id, app_id, process_type, quantity, size, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (app_id, process_type) DO NOTHING",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(app_id.to_string())
+        .bind(process_type.clone())
+        .bind(i64::from(process_type == "web"))
+        .bind(crate::names::DEFAULT_SIZE)
+        .bind(time.clone())
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("UPDATE apps SET updated_at = $1 WHERE id = $2")
+        .bind(time)
+        .bind(app_id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// The JSON text of a snapshot column.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("maps and lists of strings serialise")
+}
+
+async fn release_by_id(ledger: &SqlLedger, app_id: Uuid, id: Uuid) -> Result<Release> {
+    find_release(ledger, app_id, &id.to_string())
+        .await?
+        .ok_or_else(|| LedgerError::Corrupt(format!("release {id} vanished after insert")))
+}
+
+/// `Set A, B config vars` / `Remove C config vars` / both, joined by `; `.
+fn config_description(set: &[&str], removed: &[&str]) -> String {
+    let mut parts = Vec::new();
+    if !set.is_empty() {
+        parts.push(format!("Set {} config vars", set.join(", ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("Remove {} config vars", removed.join(", ")));
+    }
+    parts.join("; ")
+}
+
+pub(super) async fn update_config_vars(
+    ledger: &SqlLedger,
+    app_id: Uuid,
+    user_id: Uuid,
+    changes: BTreeMap<String, Option<String>>,
+) -> Result<(ConfigVars, Option<Release>)> {
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    let current = current_release_in(&mut tx, app_id).await?;
+    let mut config = current.as_ref().map(|r| r.config_vars.clone()).unwrap_or_default();
+    let (mut set, mut removed) = (Vec::new(), Vec::new());
+    for (key, value) in &changes {
+        match value {
+            Some(value) if config.get(key) != Some(value) => {
+                config.insert(key.clone(), value.clone());
+                set.push(key.as_str());
+            }
+            None if config.remove(key).is_some() => removed.push(key.as_str()),
+            _ => {}
+        }
+    }
+    if set.is_empty() && removed.is_empty() {
+        return Ok((config, None));
+    }
+    let (slug_id, process_types, addons) = match &current {
+        Some(r) => (r.slug_id, r.process_types.clone(), r.addons.clone()),
+        None => (None, ProcessTypes::new(), Vec::new()),
+    };
+    let description = config_description(&set, &removed);
+    let id =
+        insert_release(&mut tx, app_id, user_id, &description, slug_id, &process_types, &config, &addons).await?;
+    tx.commit().await?;
+    Ok((config, Some(release_by_id(ledger, app_id, id).await?)))
+}
+
+pub(super) async fn create_release(
+    ledger: &SqlLedger,
+    app_id: Uuid,
+    user_id: Uuid,
+    release: NewRelease,
+) -> Result<Release> {
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    let current = current_release_in(&mut tx, app_id).await?;
+    let (config, addons) = match &current {
+        Some(r) => (r.config_vars.clone(), r.addons.clone()),
+        None => (ConfigVars::new(), Vec::new()),
+    };
+    let id = insert_release(
+        &mut tx,
+        app_id,
+        user_id,
+        &release.description,
+        Some(release.slug_id),
+        &release.process_types,
+        &config,
+        &addons,
+    )
+    .await?;
+    tx.commit().await?;
+    release_by_id(ledger, app_id, id).await
+}
+
+pub(super) async fn rollback(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release> {
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    let row = sqlx::query(concat!(release_select!(), " AND r.id = $2"))
+        .bind(app_id.to_string())
+        .bind(target.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let target = row
+        .as_ref()
+        .map(release_from_row)
+        .transpose()?
+        .ok_or_else(|| LedgerError::NotFound("Couldn't find that release.".into()))?;
+    let description = format!("Rollback to v{}", target.version);
+    let id = insert_release(
+        &mut tx,
+        app_id,
+        user_id,
+        &description,
+        target.slug_id,
+        &target.process_types,
+        &target.config_vars,
+        &target.addons,
+    )
+    .await?;
+    tx.commit().await?;
+    release_by_id(ledger, app_id, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_description;
+
+    #[test]
+    fn descriptions() {
+        assert_eq!(config_description(&["FOO"], &[]), "Set FOO config vars");
+        assert_eq!(config_description(&["A", "B"], &[]), "Set A, B config vars");
+        assert_eq!(config_description(&[], &["C"]), "Remove C config vars");
+        assert_eq!(config_description(&["A"], &["C"]), "Set A config vars; Remove C config vars");
+    }
+}

@@ -1,0 +1,223 @@
+//! An app's custom domains, collaborators and builds.
+
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::{SqlLedger, col_opt_str, col_opt_uuid, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
+use crate::ledger::{LedgerError, Result};
+use crate::model::{Build, Collaborator, Domain, UserRef};
+
+const DOMAIN_SELECT: &str = "SELECT id, app_id, hostname, created_at, updated_at FROM domains WHERE app_id = $1";
+
+fn domain_from_row(row: &AnyRow) -> Result<Domain> {
+    Ok(Domain {
+        id: col_uuid(row, "id")?,
+        app_id: col_uuid(row, "app_id")?,
+        hostname: col_str(row, "hostname")?,
+        created_at: col_ts(row, "created_at")?,
+        updated_at: col_ts(row, "updated_at")?,
+    })
+}
+
+pub(super) async fn list_domains(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Domain>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{DOMAIN_SELECT} ORDER BY hostname")))
+        .bind(app_id.to_string())
+        .fetch_all(&ledger.pool)
+        .await?;
+    rows.iter().map(domain_from_row).collect()
+}
+
+pub(super) async fn add_domain(ledger: &SqlLedger, app_id: Uuid, hostname: &str) -> Result<Domain> {
+    let time = now();
+    let domain = Domain { id: Uuid::new_v4(), app_id, hostname: hostname.to_lowercase(), created_at: time, updated_at: time };
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    sqlx::query("INSERT INTO domains (id, app_id, hostname, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+        .bind(domain.id.to_string())
+        .bind(app_id.to_string())
+        .bind(domain.hostname.clone())
+        .bind(ts(time))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, || format!("Domain {} is already added to an app.", domain.hostname)))?;
+    tx.commit().await?;
+    Ok(domain)
+}
+
+pub(super) async fn remove_domain(ledger: &SqlLedger, app_id: Uuid, hostname_or_id: &str) -> Result<Domain> {
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOMAIN_SELECT} AND (hostname = $2 OR id = $3)")))
+        .bind(app_id.to_string())
+        .bind(hostname_or_id.to_lowercase())
+        .bind(hostname_or_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let domain = row
+        .as_ref()
+        .map(domain_from_row)
+        .transpose()?
+        .ok_or_else(|| LedgerError::NotFound(format!("Couldn't find domain {hostname_or_id}.")))?;
+    sqlx::query("DELETE FROM domains WHERE id = $1").bind(domain.id.to_string()).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(domain)
+}
+
+const COLLABORATOR_SELECT: &str = "SELECT c.id, c.app_id, c.user_id, u.email, c.created_at, c.updated_at \
+                                   FROM collaborators c JOIN users u ON u.id = c.user_id WHERE c.app_id = $1";
+
+fn collaborator_from_row(row: &AnyRow) -> Result<Collaborator> {
+    Ok(Collaborator {
+        id: col_uuid(row, "id")?,
+        app_id: col_uuid(row, "app_id")?,
+        user: UserRef { id: col_uuid(row, "user_id")?, email: col_str(row, "email")? },
+        created_at: col_ts(row, "created_at")?,
+        updated_at: col_ts(row, "updated_at")?,
+    })
+}
+
+pub(super) async fn list_collaborators(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Collaborator>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{COLLABORATOR_SELECT} ORDER BY u.email")))
+        .bind(app_id.to_string())
+        .fetch_all(&ledger.pool)
+        .await?;
+    rows.iter().map(collaborator_from_row).collect()
+}
+
+pub(super) async fn add_collaborator(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    let owner: String = sqlx::query_scalar("SELECT owner_id FROM apps WHERE id = $1")
+        .bind(app_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+    if owner == user_id.to_string() {
+        return Err(LedgerError::Invalid("That user owns the app already.".into()));
+    }
+    let id = Uuid::new_v4();
+    let time = ts(now());
+    sqlx::query("INSERT INTO collaborators (id, app_id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+        .bind(id.to_string())
+        .bind(app_id.to_string())
+        .bind(user_id.to_string())
+        .bind(time)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, || "That user is already a collaborator on the app.".into()))?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{COLLABORATOR_SELECT} AND c.id = $2")))
+        .bind(app_id.to_string())
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    collaborator_from_row(&row)
+}
+
+pub(super) async fn remove_collaborator(ledger: &SqlLedger, app_id: Uuid, who: &str) -> Result<Collaborator> {
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{COLLABORATOR_SELECT} AND (u.email = $2 OR u.id = $3 OR c.id = $3)"
+    )))
+    .bind(app_id.to_string())
+    .bind(who.trim().to_lowercase())
+    .bind(who.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let collaborator = row
+        .as_ref()
+        .map(collaborator_from_row)
+        .transpose()?
+        .ok_or_else(|| LedgerError::NotFound(format!("{who} is not a collaborator on this app.")))?;
+    sqlx::query("DELETE FROM collaborators WHERE id = $1")
+        .bind(collaborator.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(collaborator)
+}
+
+const BUILD_SELECT: &str = "SELECT b.id, b.app_id, b.user_id, u.email, b.status, b.source_version, b.slug_id, \
+                            b.release_id, b.created_at, b.updated_at FROM builds b JOIN users u ON u.id = b.user_id";
+
+fn build_from_row(row: &AnyRow) -> Result<Build> {
+    Ok(Build {
+        id: col_uuid(row, "id")?,
+        app_id: col_uuid(row, "app_id")?,
+        user: UserRef { id: col_uuid(row, "user_id")?, email: col_str(row, "email")? },
+        status: col_str(row, "status")?,
+        source_version: col_opt_str(row, "source_version")?,
+        slug_id: col_opt_uuid(row, "slug_id")?,
+        release_id: col_opt_uuid(row, "release_id")?,
+        created_at: col_ts(row, "created_at")?,
+        updated_at: col_ts(row, "updated_at")?,
+    })
+}
+
+async fn build_by_id(ledger: &SqlLedger, build_id: Uuid) -> Result<Build> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{BUILD_SELECT} WHERE b.id = $1")))
+        .bind(build_id.to_string())
+        .fetch_optional(&ledger.pool)
+        .await?;
+    row.as_ref()
+        .map(build_from_row)
+        .transpose()?
+        .ok_or_else(|| LedgerError::NotFound("Couldn't find that build.".into()))
+}
+
+pub(super) async fn list_builds(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Build>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{BUILD_SELECT} WHERE b.app_id = $1 ORDER BY b.created_at, b.id"
+    )))
+    .bind(app_id.to_string())
+    .fetch_all(&ledger.pool)
+    .await?;
+    rows.iter().map(build_from_row).collect()
+}
+
+pub(super) async fn create_build(
+    ledger: &SqlLedger,
+    app_id: Uuid,
+    user_id: Uuid,
+    source_version: Option<&str>,
+) -> Result<Build> {
+    let id = Uuid::new_v4();
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    sqlx::query(
+        "INSERT INTO builds (id, app_id, user_id, status, source_version, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $5)",
+    )
+    .bind(id.to_string())
+    .bind(app_id.to_string())
+    .bind(user_id.to_string())
+    .bind(source_version.map(str::to_string))
+    .bind(ts(now()))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    build_by_id(ledger, id).await
+}
+
+pub(super) async fn finish_build(
+    ledger: &SqlLedger,
+    build_id: Uuid,
+    status: &str,
+    slug_id: Option<Uuid>,
+    release_id: Option<Uuid>,
+) -> Result<Build> {
+    let done = sqlx::query(
+        "UPDATE builds SET status = $1, slug_id = $2, release_id = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(status.to_string())
+    .bind(slug_id.map(|id| id.to_string()))
+    .bind(release_id.map(|id| id.to_string()))
+    .bind(ts(now()))
+    .bind(build_id.to_string())
+    .execute(&ledger.pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(LedgerError::NotFound("Couldn't find that build.".into()));
+    }
+    build_by_id(ledger, build_id).await
+}

@@ -1,0 +1,207 @@
+//! The domain types of the control plane: users, API keys, apps, releases, formations, domains,
+//! collaborators, builds. Plain data; the ledger stores them and the API renders them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// An app's config vars: name → value, sorted by name.
+pub type ConfigVars = BTreeMap<String, String>;
+
+/// A process type's command line, by process type (`web` → `./server`), as a slug declares them.
+pub type ProcessTypes = BTreeMap<String, String>;
+
+/// A person (or robot) that can call the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user's id.
+    pub id: Uuid,
+    /// The user's email address, unique.
+    pub email: String,
+    /// Operators see and manage every app and create users.
+    pub operator: bool,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+    /// When the user was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An API key (an "OAuth authorization" on the wire). Only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The key's id.
+    pub id: Uuid,
+    /// Whose key it is.
+    pub user_id: Uuid,
+    /// What it is for (`Heroku CLI login from host`, `operator`, …).
+    pub description: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who owns an app: enough of a [`User`] to render it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRef {
+    /// The user's id.
+    pub id: Uuid,
+    /// The user's email.
+    pub email: String,
+}
+
+/// An app: a name, a domain, a git repo and a release ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    /// The app's id.
+    pub id: Uuid,
+    /// The app's name, unique among live apps (see [`crate::names::validate_app_name`]).
+    pub name: String,
+    /// The owner.
+    pub owner: UserRef,
+    /// Whether the app is in maintenance mode.
+    pub maintenance: bool,
+    /// When the app was created.
+    pub created_at: DateTime<Utc>,
+    /// When the app was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When its newest release was made.
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// The state of a release.
+pub const RELEASE_SUCCEEDED: &str = "succeeded";
+
+/// One entry of the append-only release ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The release's id.
+    pub id: Uuid,
+    /// The app it belongs to.
+    pub app_id: Uuid,
+    /// v1, v2, … per app, without gaps.
+    pub version: i64,
+    /// `Initial release`, `Deploy 2b93a215`, `Set FOO config vars`, `Rollback to v3`, …
+    pub description: String,
+    /// The slug it runs; none before the first build.
+    pub slug_id: Option<Uuid>,
+    /// The slug's process types (empty before the first build).
+    pub process_types: ProcessTypes,
+    /// Snapshot of the config vars.
+    pub config_vars: ConfigVars,
+    /// Snapshot of the attached add-ons' names.
+    pub addons: Vec<String>,
+    /// Who made it.
+    pub user: UserRef,
+    /// `succeeded` (releases are recorded once their work is done).
+    pub status: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// Whether it is the app's newest release.
+    pub current: bool,
+}
+
+/// What the builder (or a test) records as a new release: a slug and its process types. Config
+/// vars and add-ons are carried over from the current release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRelease {
+    /// The built slug.
+    pub slug_id: Uuid,
+    /// The slug's process types.
+    pub process_types: ProcessTypes,
+    /// The description, e.g. `Deploy 2b93a215`.
+    pub description: String,
+}
+
+/// How many dynos of one process type run, and their size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formation {
+    /// The formation row's id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// `web`, `worker`, …
+    pub process_type: String,
+    /// The command, from the current release's process types.
+    pub command: String,
+    /// How many dynos.
+    pub quantity: i64,
+    /// The dyno size, e.g. `Basic`.
+    pub size: String,
+    /// When the row was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last scaled or resized.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The change a formation update asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// Set to exactly this many (`2`, `"2"`).
+    Absolute(i64),
+    /// Add this many, possibly negative (`"+1"`, `"-1"`).
+    Relative(i64),
+}
+
+/// One entry of a formation PATCH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormationUpdate {
+    /// The process type to change.
+    pub process_type: String,
+    /// The new quantity, if it changes.
+    pub quantity: Option<Quantity>,
+    /// The new size (canonical name, see [`crate::names::canonical_size`]), if it changes.
+    pub size: Option<String>,
+}
+
+/// A custom domain routed to an app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// The domain's id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// The hostname, lowercase.
+    pub hostname: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user who may work on an app they do not own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collaborator {
+    /// The collaboration's id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// The collaborator.
+    pub user: UserRef,
+    /// When they were added.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A build of an app's source into a slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    /// The build's id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// Who started it.
+    pub user: UserRef,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// The source's version (a git commit), if known.
+    pub source_version: Option<String>,
+    /// The slug it produced.
+    pub slug_id: Option<Uuid>,
+    /// The release it produced.
+    pub release_id: Option<Uuid>,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}

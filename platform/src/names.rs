@@ -1,0 +1,94 @@
+//! Names users type: app names (validated and generated), dyno sizes, config var keys.
+
+use rand::Rng;
+
+/// Checks an app name: lowercase letters, digits and dashes, 3–30 characters, starting with a
+/// letter. The error is the message to show.
+pub fn validate_app_name(name: &str) -> Result<(), String> {
+    let valid_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let starts_with_letter = name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    if !(3..=30).contains(&name.chars().count()) || !valid_chars || !starts_with_letter {
+        return Err(format!(
+            "Name {name:?} is invalid: it must be 3 to 30 characters of lowercase letters, digits \
+             and dashes, starting with a letter."
+        ));
+    }
+    Ok(())
+}
+
+const ADJECTIVES: &[&str] = &[
+    "ancient", "autumn", "billowing", "bold", "calm", "cool", "crisp", "damp", "dry", "floral",
+    "fragrant", "frosty", "gentle", "hidden", "icy", "little", "lively", "misty", "morning",
+    "polished", "proud", "quiet", "rapid", "shy", "silent", "sparkling", "still", "sweet",
+    "twilight", "wild",
+];
+const NOUNS: &[&str] = &[
+    "bird", "breeze", "brook", "cloud", "dawn", "dew", "dream", "dust", "field", "fire", "flower",
+    "fog", "forest", "frost", "glade", "lake", "leaf", "meadow", "moon", "mountain", "pine",
+    "rain", "river", "sea", "shadow", "snow", "star", "sun", "wave", "wind",
+];
+
+/// A fresh random app name such as `calm-river-48213` (Heroku's style).
+pub fn generate_app_name() -> String {
+    let mut rng = rand::rng();
+    let adjective = ADJECTIVES[rng.random_range(0..ADJECTIVES.len())];
+    let noun = NOUNS[rng.random_range(0..NOUNS.len())];
+    format!("{adjective}-{noun}-{:05}", rng.random_range(0..100_000))
+}
+
+/// The dyno sizes, as Heroku spells them.
+pub const SIZES: &[&str] = &[
+    "Eco",
+    "Basic",
+    "Standard-1X",
+    "Standard-2X",
+    "Performance-M",
+    "Performance-L",
+];
+
+/// The size a new formation gets.
+pub const DEFAULT_SIZE: &str = "Basic";
+
+/// The canonical spelling of a dyno size given in any case (`standard-1x` → `Standard-1X`).
+pub fn canonical_size(size: &str) -> Result<&'static str, String> {
+    SIZES
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(size.trim()))
+        .copied()
+        .ok_or_else(|| format!("Size {size:?} is unknown. Sizes: {}", SIZES.join(", ")))
+}
+
+/// Checks a config var key: not empty, no `=`, no whitespace or control characters.
+pub fn validate_config_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.chars().any(|c| c == '=' || c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "Config var name {key:?} is invalid: it must be non-empty, without `=` or whitespace."
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_names() {
+        for good in ["abc", "my-app-2", "a23456789012345678901234567890"] {
+            assert_eq!(validate_app_name(good), Ok(()), "{good}");
+        }
+        for bad in ["ab", "1abc", "-abc", "Abc", "my_app", "a234567890123456789012345678901", "ab c"] {
+            assert!(validate_app_name(bad).is_err(), "{bad}");
+        }
+        for _ in 0..100 {
+            assert_eq!(validate_app_name(&generate_app_name()), Ok(()));
+        }
+    }
+
+    #[test]
+    fn sizes_are_case_insensitive() {
+        assert_eq!(canonical_size("standard-1x"), Ok("Standard-1X"));
+        assert_eq!(canonical_size("basic"), Ok("Basic"));
+        assert!(canonical_size("huge").unwrap_err().contains("Standard-2X"));
+    }
+}

@@ -1,0 +1,134 @@
+//! `paas server`: the whole platform in one process — the ledger (SQLite in the data dir, or
+//! PostgreSQL), the Platform API and the router — with the operator created on first start and
+//! a graceful shutdown on SIGTERM / SIGINT.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{self, AppState, PlatformConfig};
+use crate::ledger::{self, Ledger};
+
+/// The email of the operator created on first start.
+pub const OPERATOR_EMAIL: &str = "operator@localhost";
+
+/// Everything `paas server` is told.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the SQLite ledger, the operator's key and (later) slugs live.
+    pub data_dir: PathBuf,
+    /// Where the Platform API listens (port 0: any free port).
+    pub api_listen: SocketAddr,
+    /// Where the router listens (port 0: any free port).
+    pub router_listen: SocketAddr,
+    /// Apps are served at `<app>.<domain>`.
+    pub domain: String,
+    /// `postgres://…` to keep the ledger in PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
+}
+
+/// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs the platform until SIGTERM or SIGINT.
+pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
+    let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
+    let ledger = ledger::open(&url).await.context("cannot open the ledger")?;
+    ensure_operator(ledger.as_ref(), &config.data_dir).await?;
+
+    let api_listener = TcpListener::bind(config.api_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} for the API", config.api_listen))?;
+    let router_listener = TcpListener::bind(config.router_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} for the router", config.router_listen))?;
+    let api_addr = api_listener.local_addr()?;
+    let router_addr = router_listener.local_addr()?;
+
+    let state = AppState {
+        ledger: ledger.clone(),
+        config: Arc::new(PlatformConfig {
+            domain: config.domain.clone(),
+            router_port: Some(router_addr.port()),
+            api_url: format!("http://{api_addr}"),
+        }),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let api_server = axum::serve(api_listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let router_server = axum::serve(router_listener, crate::placeholder_router::app(ledger, config.domain.clone()))
+        .with_graceful_shutdown(stopped(stop_rx));
+    println!("API listening on http://{api_addr}/");
+    println!("Router listening on http://{router_addr}/");
+
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let (api_result, router_result) = tokio::join!(api_server, router_server);
+    api_result.context("the API server failed")?;
+    router_result.context("the router failed")?;
+    println!("paas server stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Makes sure an operator exists and `<data-dir>/operator-api-key` (mode 0600) holds a key of
+/// theirs: on first start it creates both; if the file is missing later (a new data dir on a
+/// shared PostgreSQL ledger), it writes a new key.
+pub async fn ensure_operator(ledger: &dyn Ledger, data_dir: &Path) -> anyhow::Result<()> {
+    let key_path = data_dir.join("operator-api-key");
+    let (email, key) = match ledger.find_operator().await? {
+        None => {
+            let (user, key) = ledger.create_user(OPERATOR_EMAIL, None, true).await?;
+            (user.email, key)
+        }
+        Some(operator) if !key_path.exists() => {
+            let (_, key) = ledger.create_api_key(operator.id, "operator key in the data dir").await?;
+            (operator.email, key)
+        }
+        Some(operator) => {
+            println!("Operator {}; API key in {}", operator.email, key_path.display());
+            return Ok(());
+        }
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&key_path)
+        .with_context(|| format!("cannot write {}", key_path.display()))?;
+    writeln!(file, "{key}")?;
+    println!("Created operator {email}; API key written to {}", key_path.display());
+    Ok(())
+}

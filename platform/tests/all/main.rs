@@ -1,0 +1,2 @@
+//! The integration tests of paas-platform, in one binary: the ledger conformance suite (SQLite
+//! and PostgreSQL) and the Platform API tested in-process.
