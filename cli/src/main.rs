@@ -5,7 +5,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod api;
+mod app_arg;
 mod commands;
+mod credentials;
+mod git;
+mod models;
+mod netrc;
+mod output;
+mod usage;
 
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
@@ -18,8 +26,18 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli.run()) {
         Ok(()) => ExitCode::SUCCESS,
+        // Usage errors exit 2, as clap's own do; everything else 1.
+        Err(error) if error.is::<usage::UsageError>() => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
+            if let Some(refused) = error.downcast_ref::<api::ApiError>()
+                && (refused.status == 401 || refused.id == "unauthorized")
+            {
+                eprintln!("hint: the API key was refused; check PAAS_API_KEY, or run `paas login --api-url URL --api-key KEY`");
+            }
             ExitCode::FAILURE
         }
     }

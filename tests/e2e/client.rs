@@ -1,9 +1,462 @@
 //! End-to-end tests of the `paas` client commands against a real server.
 
-use crate::support::{ok, paas_bin};
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::{TestServer, ok, paas_bin, run};
 
 #[test]
 fn version_prints_the_package_version() {
     let stdout = ok(&mut std::process::Command::new(paas_bin()).arg("version"));
     assert_eq!(stdout.trim(), format!("paas {}", env!("CARGO_PKG_VERSION")));
+}
+
+/// Runs a command that must succeed; gives back its stdout and stderr.
+fn out(command: &mut Command) -> (String, String) {
+    let output = run(command);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{command:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}", output.status);
+    (stdout, stderr)
+}
+
+/// Runs a command that must exit with `code` and print nothing on stdout; gives back its stderr.
+fn fails(command: &mut Command, code: i32) -> String {
+    let output = run(command);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(code), "{command:?}:\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(stdout, "", "{command:?} printed on stdout");
+    stderr
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A `paas` command as `key`, with its arguments, in UTC.
+fn paas(server: &TestServer, key: &str, args: &[&str]) -> Command {
+    let mut command = server.paas_as(key);
+    command.args(args).env("TZ", "UTC").env_remove("PAAS_APP");
+    command
+}
+
+/// Creates a user with the operator's `users:create`; gives back their API key.
+fn user(server: &TestServer, email: &str) -> String {
+    let (stdout, stderr) = out(&mut paas(server, &server.operator_key, &["users:create", email]));
+    assert_eq!(stderr, format!("Creating user {email}... done\n"));
+    let key = stdout.trim().to_string();
+    assert!(!key.is_empty() && !key.contains(char::is_whitespace), "{stdout:?}");
+    key
+}
+
+/// Creates an app as `key` (outside any git repo).
+fn create_app(server: &TestServer, key: &str, name: &str) {
+    let (stdout, stderr) = out(&mut paas(server, key, &["apps:create", name]));
+    assert_eq!(stderr, format!("Creating ⬢ {name}... done\n"));
+    assert!(stdout.ends_with(&format!(" | {}/{name}.git\n", server.api_url)), "{stdout:?}");
+}
+
+/// The release lines of `paas releases` (version and description), newest first.
+fn releases(server: &TestServer, key: &str, app: &str) -> Vec<String> {
+    let stdout = ok(&mut paas(server, key, &["releases", "-a", app]));
+    stdout
+        .lines()
+        .skip(2)
+        .map(|line| line.split("  ").filter(|cell| !cell.is_empty()).take(2).collect::<Vec<_>>().join(" | "))
+        .collect()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git").args(args).current_dir(dir).output().expect("run git");
+    assert!(output.status.success(), "git {args:?}: {}", text(&output.stderr));
+    text(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn login_stores_the_key_in_netrc_and_logout_removes_it() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    let netrc = server.home().join(".netrc");
+    std::fs::write(
+        &netrc,
+        "machine other.example.com\n  login someone\n  password keep-me\n\
+         machine 127.0.0.1\n  login old@example.com\n  password stale\n",
+    )
+    .unwrap();
+    // Without the environment's URL and key: only what `login` stores.
+    let logged_out = |args: &[&str]| {
+        let mut command = paas(&server, &key, args);
+        command.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY");
+        command
+    };
+
+    let (stdout, _) = out(&mut logged_out(&["login", "--api-url", &server.api_url, "--api-key", &key]));
+    assert_eq!(stdout, "Logged in as alice@example.com\n");
+    assert_eq!(
+        std::fs::read_to_string(&netrc).unwrap(),
+        format!(
+            "machine other.example.com\n  login someone\n  password keep-me\n\
+             machine 127.0.0.1\n  login alice@example.com\n  password {key}\n"
+        )
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&netrc).unwrap().permissions().mode() & 0o777, 0o600);
+    let config = std::fs::read_to_string(server.home().join(".config/paas/config.toml")).unwrap();
+    assert_eq!(config, format!("api_url = \"{}\"\n", server.api_url));
+
+    assert_eq!(out(&mut logged_out(&["auth:whoami"])).0, "alice@example.com\n");
+    create_app(&server, &key, "netrc-app");
+    assert_eq!(out(&mut logged_out(&["apps"])).0, "=== alice@example.com Apps\n\nnetrc-app\n");
+
+    let (_, stderr) = out(&mut logged_out(&["logout"]));
+    assert_eq!(stderr, "Logging out... done\n");
+    assert_eq!(
+        std::fs::read_to_string(&netrc).unwrap(),
+        "machine other.example.com\n  login someone\n  password keep-me\n"
+    );
+    let stderr = fails(&mut logged_out(&["auth:whoami"]), 1);
+    assert!(stderr.starts_with("error: not logged in: run `paas login"), "{stderr}");
+}
+
+#[test]
+fn login_with_a_wrong_key_writes_nothing() {
+    let server = TestServer::start();
+    let mut command = paas(&server, "", &["login", "--api-url", &server.api_url, "--api-key", "not-a-key"]);
+    command.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY");
+    let stderr = fails(&mut command, 1);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!server.home().join(".netrc").exists());
+    assert!(!server.home().join(".config/paas/config.toml").exists());
+}
+
+#[test]
+fn login_reads_the_key_from_stdin_when_not_given() {
+    use std::io::Write;
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    let mut command = paas(&server, "", &["login", "--api-url", &server.api_url]);
+    command.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY");
+    command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{key}\n").as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Logged in as alice@example.com\n");
+}
+
+#[test]
+fn a_wrong_key_is_refused() {
+    let server = TestServer::start();
+    let stderr = fails(&mut paas(&server, "wrong-key", &["apps"]), 1);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.ends_with("\nhint: the API key was refused; check PAAS_API_KEY, or run `paas login --api-url URL --api-key KEY`\n"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    let stderr = fails(&mut paas(&server, "wrong-key", &["auth:whoami"]), 1);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+}
+
+#[test]
+fn without_a_login_commands_say_how_to_log_in() {
+    let server = TestServer::start();
+    let mut command = paas(&server, "", &["apps"]);
+    command.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY");
+    let stderr = fails(&mut command, 1);
+    assert_eq!(
+        stderr,
+        "error: not logged in: run `paas login --api-url URL --api-key KEY`, or set PAAS_API_URL and PAAS_API_KEY\n"
+    );
+}
+
+#[test]
+fn apps_are_created_listed_shown_and_destroyed() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    assert_eq!(out(&mut paas(&server, &key, &["apps"])).0, "You have no apps.\n");
+    create_app(&server, &key, "myapp");
+
+    // A random name when none is given.
+    let (stdout, stderr) = out(&mut paas(&server, &key, &["apps:create"]));
+    let random = stderr.strip_prefix("Creating ⬢ ").and_then(|s| s.strip_suffix("... done\n")).unwrap().to_string();
+    assert!(stdout.ends_with(&format!(" | {}/{random}.git\n", server.api_url)), "{stdout:?}");
+    let mut names = vec!["myapp".to_string(), random.clone()];
+    names.sort();
+    assert_eq!(
+        out(&mut paas(&server, &key, &["apps"])).0,
+        format!("=== alice@example.com Apps\n\n{}\n{}\n", names[0], names[1])
+    );
+
+    let info = ok(&mut paas(&server, &key, &["apps:info", "-a", "myapp"]));
+    assert!(info.starts_with("=== myapp\n\n"), "{info}");
+    assert!(info.contains("\nOwner:         alice@example.com\n"), "{info}");
+    let json: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &key, &["apps:info", "-a", "myapp", "--json"]))).unwrap();
+    assert_eq!(json["app"]["name"], "myapp");
+    assert_eq!(json["app"]["owner"]["email"], "alice@example.com");
+    let json: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &key, &["apps", "--json"]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+
+    // Destroying needs the name confirmed; a missing or wrong confirmation is a usage error.
+    let stderr = fails(&mut paas(&server, &key, &["apps:destroy", "myapp"]), 2);
+    assert_eq!(
+        stderr,
+        "error: this permanently destroys ⬢ myapp and its data; to proceed, type `paas apps:destroy myapp --confirm myapp`\n"
+    );
+    fails(&mut paas(&server, &key, &["apps:destroy", "myapp", "--confirm", "other"]), 2);
+    assert!(ok(&mut paas(&server, &key, &["apps"])).contains("\nmyapp\n"));
+    let (stdout, stderr) = out(&mut paas(&server, &key, &["apps:destroy", "myapp", "--confirm", "myapp"]));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", "Destroying ⬢ myapp (including all add-ons)... done\n"));
+    assert_eq!(out(&mut paas(&server, &key, &["apps"])).0, format!("=== alice@example.com Apps\n\n{random}\n"));
+    let stderr = fails(&mut paas(&server, &key, &["config", "-a", "myapp"]), 1);
+    assert_eq!(stderr, "error: Couldn't find that app.\n");
+}
+
+#[test]
+fn invalid_app_names_are_refused_and_nothing_is_created() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    for name in ["Bad_Name", "ab", "9lives", "a-name-that-is-far-too-long-to-be-valid"] {
+        let stderr = fails(&mut paas(&server, &key, &["apps:create", name]), 1);
+        assert!(stderr.contains(&format!("Name {name:?} is invalid")), "{stderr}");
+    }
+    create_app(&server, &key, "taken");
+    let stderr = fails(&mut paas(&server, &key, &["apps:create", "taken"]), 1);
+    assert!(stderr.starts_with("Creating ⬢ taken... !\nerror: "), "{stderr}");
+    assert_eq!(out(&mut paas(&server, &key, &["apps"])).0, "=== alice@example.com Apps\n\ntaken\n");
+}
+
+#[test]
+fn config_vars_are_set_read_and_unset_with_a_release_each() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    create_app(&server, &key, "myapp");
+    assert_eq!(out(&mut paas(&server, &key, &["config", "-a", "myapp"])).0, "=== myapp Config Vars\n\n");
+
+    let (stdout, stderr) = out(&mut paas(&server, &key, &["config:set", "FOO=bar", "-a", "myapp"]));
+    assert_eq!(stderr, "Setting FOO and restarting ⬢ myapp... done, v2\n");
+    assert_eq!(stdout, "FOO: bar\n");
+    let (stdout, stderr) =
+        out(&mut paas(&server, &key, &["config:set", "-a", "myapp", "GREETING=hello world", "URL=a=b"]));
+    assert_eq!(stderr, "Setting GREETING, URL and restarting ⬢ myapp... done, v3\n");
+    assert_eq!(stdout, "GREETING: hello world\nURL:      a=b\n");
+
+    assert_eq!(
+        out(&mut paas(&server, &key, &["config", "-a", "myapp"])).0,
+        "=== myapp Config Vars\n\nFOO:      bar\nGREETING: hello world\nURL:      a=b\n"
+    );
+    assert_eq!(
+        out(&mut paas(&server, &key, &["config", "-a", "myapp", "--shell"])).0,
+        "FOO=bar\nGREETING='hello world'\nURL=a=b\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &key, &["config", "-a", "myapp", "--json"]))).unwrap();
+    assert_eq!(json, serde_json::json!({"FOO": "bar", "GREETING": "hello world", "URL": "a=b"}));
+    assert_eq!(out(&mut paas(&server, &key, &["config:get", "GREETING", "-a", "myapp"])).0, "hello world\n");
+    assert_eq!(out(&mut paas(&server, &key, &["config:get", "NOPE", "-a", "myapp"])).0, "\n");
+
+    let (stdout, stderr) = out(&mut paas(&server, &key, &["config:unset", "FOO", "URL", "-a", "myapp"]));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", "Unsetting FOO, URL and restarting ⬢ myapp... done, v4\n"));
+    assert_eq!(
+        out(&mut paas(&server, &key, &["config", "-a", "myapp"])).0,
+        "=== myapp Config Vars\n\nGREETING: hello world\n"
+    );
+
+    let listing = ok(&mut paas(&server, &key, &["releases", "-a", "myapp"]));
+    let mut lines = listing.lines();
+    assert_eq!(lines.next(), Some("=== myapp Releases - Current: v4"));
+    assert_eq!(lines.next(), Some(""));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 4, "{listing}");
+    for (row, (version, description)) in rows.iter().zip([
+        ("v4", "Remove FOO, URL config vars"),
+        ("v3", "Set GREETING, URL config vars"),
+        ("v2", "Set FOO config vars"),
+        ("v1", "Initial release"),
+    ]) {
+        // `v4  Remove FOO, URL config vars  alice@example.com  2026/11/21 18:59:17 +0000`
+        let cells: Vec<&str> = row.split("  ").map(str::trim).filter(|cell| !cell.is_empty()).collect();
+        assert_eq!(&cells[..3], &[version, description, "alice@example.com"], "{listing}");
+        let when = cells[3];
+        assert_eq!(when.len(), "2026/11/21 18:59:17 +0000".len(), "{when}");
+        assert!(when.ends_with(" +0000") && &when[4..5] == "/" && &when[13..14] == ":", "{when}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &key, &["releases", "-a", "myapp", "--json"]))).unwrap();
+    let versions: Vec<u64> = json.as_array().unwrap().iter().map(|r| r["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [4, 3, 2, 1]);
+    assert_eq!(releases(&server, &key, "myapp").len(), 4);
+    let two: Vec<String> = ok(&mut paas(&server, &key, &["releases", "-a", "myapp", "-n", "2"])).lines().skip(2).map(str::to_string).collect();
+    assert_eq!(two.len(), 2);
+    assert!(two[0].starts_with("v4  "), "{two:?}");
+
+    let info = ok(&mut paas(&server, &key, &["releases:info", "v2", "-a", "myapp"]));
+    assert!(info.starts_with("=== Release v2\n\nBy:      alice@example.com\nChange:  Set FOO config vars\nCurrent: false\n"), "{info}");
+    let info = ok(&mut paas(&server, &key, &["releases:info", "-a", "myapp"]));
+    assert!(info.starts_with("=== Release v4\n\n"), "{info}");
+    assert!(info.contains("\nCurrent: true\n"), "{info}");
+}
+
+#[test]
+fn bad_config_input_is_a_clear_error_and_writes_nothing() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    create_app(&server, &key, "myapp");
+    let before = releases(&server, &key, "myapp");
+
+    let stderr = fails(&mut paas(&server, &key, &["config:set", "FOO", "-a", "myapp"]), 2);
+    assert!(stderr.starts_with("error: invalid value 'FOO' for '<KEY=VALUE>...': expected KEY=VALUE: type e.g. `paas config:set FOO=value`\n"), "{stderr}");
+    let stderr = fails(&mut paas(&server, &key, &["config:set", "=bar", "-a", "myapp"]), 2);
+    assert!(stderr.contains("the name is missing before `=`"), "{stderr}");
+    fails(&mut paas(&server, &key, &["config:set", "-a", "myapp"]), 2);
+    fails(&mut paas(&server, &key, &["config:unset", "-a", "myapp"]), 2);
+    // A key the server refuses: nothing is set, not even the valid one beside it.
+    let stderr = fails(&mut paas(&server, &key, &["config:set", "OK=1", "BAD KEY=2", "-a", "myapp"]), 1);
+    assert!(stderr.contains("error: "), "{stderr}");
+    assert_eq!(out(&mut paas(&server, &key, &["config", "-a", "myapp"])).0, "=== myapp Config Vars\n\n");
+    assert_eq!(releases(&server, &key, "myapp"), before);
+}
+
+#[test]
+fn rollback_makes_a_new_release_with_the_old_config() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    create_app(&server, &key, "myapp");
+    ok(&mut paas(&server, &key, &["config:set", "FOO=one", "-a", "myapp"])); // v2
+    ok(&mut paas(&server, &key, &["config:set", "FOO=two", "-a", "myapp"])); // v3
+
+    let (stdout, stderr) = out(&mut paas(&server, &key, &["rollback", "v2", "-a", "myapp"]));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", "Rolling back ⬢ myapp to v2... done, v4\n"));
+    assert_eq!(out(&mut paas(&server, &key, &["config:get", "FOO", "-a", "myapp"])).0, "one\n");
+    // Without a version: back to the release before the newest (v3).
+    let (_, stderr) = out(&mut paas(&server, &key, &["rollback", "-a", "myapp"]));
+    assert_eq!(stderr, "Rolling back ⬢ myapp to v3... done, v5\n");
+    assert_eq!(out(&mut paas(&server, &key, &["config:get", "FOO", "-a", "myapp"])).0, "two\n");
+    let versions = releases(&server, &key, "myapp");
+    assert_eq!(versions[0], "v5 | Rollback to v3");
+    assert_eq!(versions[1], "v4 | Rollback to v2");
+
+    let before = releases(&server, &key, "myapp");
+    let stderr = fails(&mut paas(&server, &key, &["rollback", "v99", "-a", "myapp"]), 1);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(releases(&server, &key, "myapp"), before);
+}
+
+#[test]
+fn the_app_is_inferred_from_the_paas_git_remote_or_paas_app() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    let repo = server.home().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+
+    let (stdout, _) = out(paas(&server, &key, &["apps:create", "gitapp"]).current_dir(&repo));
+    let git_url = format!("{}/gitapp.git", server.api_url);
+    assert!(stdout.ends_with(&format!(" | {git_url}\n")), "{stdout}");
+    assert_eq!(git(&repo, &["config", "--get", "remote.paas.url"]), git_url);
+
+    // Inside the repo, no -a is needed.
+    let (_, stderr) = out(paas(&server, &key, &["config:set", "WHERE=repo"]).current_dir(&repo));
+    assert_eq!(stderr, "Setting WHERE and restarting ⬢ gitapp... done, v2\n");
+    // Outside it, the app must be named: a usage error otherwise.
+    let stderr = fails(&mut paas(&server, &key, &["config"]), 2);
+    assert!(stderr.starts_with("error: no app specified: pass -a/--app APP, set PAAS_APP"), "{stderr}");
+    // PAAS_APP names it too; -a wins over both.
+    assert_eq!(out(paas(&server, &key, &["config:get", "WHERE"]).env("PAAS_APP", "gitapp")).0, "repo\n");
+    create_app(&server, &key, "other");
+    assert_eq!(out(paas(&server, &key, &["config:get", "WHERE", "-a", "other"]).current_dir(&repo)).0, "\n");
+
+    // Destroying the app removes the remote that pointed to it.
+    out(paas(&server, &key, &["apps:destroy", "--confirm", "gitapp"]).current_dir(&repo));
+    assert_eq!(git(&repo, &["remote"]), "");
+}
+
+#[test]
+fn users_cannot_see_each_others_apps_unless_they_collaborate() {
+    let server = TestServer::start();
+    let alice = user(&server, "alice@example.com");
+    let bob = user(&server, "bob@example.com");
+    create_app(&server, &alice, "alices-app");
+    create_app(&server, &bob, "bobs-app");
+
+    assert_eq!(out(&mut paas(&server, &alice, &["apps"])).0, "=== alice@example.com Apps\n\nalices-app\n");
+    assert_eq!(out(&mut paas(&server, &bob, &["apps"])).0, "=== bob@example.com Apps\n\nbobs-app\n");
+    assert_eq!(out(&mut paas(&server, &bob, &["auth:whoami"])).0, "bob@example.com\n");
+    let stderr = fails(&mut paas(&server, &bob, &["config", "-a", "alices-app"]), 1);
+    assert_eq!(stderr, "error: Couldn't find that app.\n");
+    let before = releases(&server, &alice, "alices-app");
+    fails(&mut paas(&server, &bob, &["config:set", "X=1", "-a", "alices-app"]), 1);
+    assert_eq!(releases(&server, &alice, "alices-app"), before);
+
+    let (stdout, stderr) = out(&mut paas(&server, &alice, &["access:add", "bob@example.com", "-a", "alices-app"]));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", "Adding bob@example.com access to the app ⬢ alices-app... done\n"));
+    assert_eq!(
+        out(&mut paas(&server, &alice, &["access", "-a", "alices-app"])).0,
+        "=== alices-app Access List\n\nalice@example.com  owner\nbob@example.com    collaborator\n"
+    );
+    assert_eq!(
+        out(&mut paas(&server, &bob, &["apps"])).0,
+        "=== bob@example.com Apps\n\nbobs-app\n\n=== Collaborated Apps\n\nalices-app  alice@example.com\n"
+    );
+    let (_, stderr) = out(&mut paas(&server, &bob, &["config:set", "X=1", "-a", "alices-app"]));
+    assert_eq!(stderr, "Setting X and restarting ⬢ alices-app... done, v2\n");
+    let rows = ok(&mut paas(&server, &alice, &["releases", "-a", "alices-app"]));
+    assert!(rows.contains("v2  Set X config vars  bob@example.com  "), "{rows}");
+
+    let (_, stderr) = out(&mut paas(&server, &alice, &["access:remove", "bob@example.com", "-a", "alices-app"]));
+    assert_eq!(stderr, "Removing bob@example.com access from the app ⬢ alices-app... done\n");
+    fails(&mut paas(&server, &bob, &["config", "-a", "alices-app"]), 1);
+    assert_eq!(out(&mut paas(&server, &bob, &["apps"])).0, "=== bob@example.com Apps\n\nbobs-app\n");
+}
+
+#[test]
+fn scaling_without_process_types_or_with_bad_quantities_is_refused() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    create_app(&server, &key, "myapp");
+    let before = ok(&mut paas(&server, &key, &["ps:scale", "-a", "myapp", "--json"]));
+
+    let stderr = fails(&mut paas(&server, &key, &["ps:scale", "web=-1", "-a", "myapp"]), 2);
+    assert!(stderr.contains("the quantity -1 is negative: it must be 0 or more"), "{stderr}");
+    let stderr = fails(&mut paas(&server, &key, &["ps:scale", "web", "-a", "myapp"]), 2);
+    assert!(stderr.contains("expected TYPE=QUANTITY[:SIZE]"), "{stderr}");
+    let stderr = fails(&mut paas(&server, &key, &["ps:scale", "web=two", "-a", "myapp"]), 2);
+    assert!(stderr.contains("is not a whole number"), "{stderr}");
+    // No release has process types yet (nothing was pushed): the server names that.
+    let stderr = fails(&mut paas(&server, &key, &["ps:scale", "web=2", "-a", "myapp"]), 1);
+    assert_eq!(
+        stderr,
+        "Scaling dynos... !\nerror: No such process type web: this app has no process types yet; push code first.\n"
+    );
+    assert_eq!(ok(&mut paas(&server, &key, &["ps:scale", "-a", "myapp", "--json"])), before);
+
+    assert_eq!(out(&mut paas(&server, &key, &["ps", "-a", "myapp"])).0, "No dynos on ⬢ myapp\n");
+    let stderr = fails(&mut paas(&server, &key, &["ps:stop", "web", "-a", "myapp"]), 2);
+    assert!(stderr.contains("is not a dyno name"), "{stderr}");
+}
+
+#[test]
+fn domains_are_added_listed_and_removed() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    create_app(&server, &key, "myapp");
+    let (_, stderr) = out(&mut paas(&server, &key, &["domains:add", "www.example.com", "-a", "myapp"]));
+    assert_eq!(stderr, "Adding www.example.com to ⬢ myapp... done\n");
+    let listing = ok(&mut paas(&server, &key, &["domains", "-a", "myapp"]));
+    assert!(listing.contains("=== myapp Custom Domains\n\nDomain Name      DNS Record Type  DNS Target\nwww.example.com  CNAME"), "{listing}");
+    let json: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &key, &["domains", "-a", "myapp", "--json"]))).unwrap();
+    assert!(json.as_array().unwrap().iter().any(|d| d["hostname"] == "www.example.com"), "{json}");
+
+    let (_, stderr) = out(&mut paas(&server, &key, &["domains:remove", "www.example.com", "-a", "myapp"]));
+    assert_eq!(stderr, "Removing www.example.com from ⬢ myapp... done\n");
+    assert!(!ok(&mut paas(&server, &key, &["domains", "-a", "myapp"])).contains("www.example.com"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_completions_are_printed() {
+    let output = run(Command::new(paas_bin()).arg("no-such-command"));
+    assert_eq!(output.status.code(), Some(2));
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ok(Command::new(paas_bin()).args(["completions", shell]));
+        assert!(script.contains("config:set"), "{shell}: {script}");
+    }
+    let output = run(Command::new(paas_bin()).args(["completions", "tcsh"]));
+    assert_eq!(output.status.code(), Some(2));
 }

@@ -4,6 +4,35 @@ use clap::{Parser, Subcommand};
 
 mod version;
 
+// The client commands (one file each), gathered by `client::ClientCommand`.
+mod access;
+mod access_add;
+mod access_remove;
+mod apps;
+mod apps_create;
+mod apps_destroy;
+mod apps_info;
+mod client;
+mod completions;
+mod config;
+mod config_get;
+mod config_set;
+mod config_unset;
+mod domains;
+mod domains_add;
+mod domains_remove;
+mod login;
+mod logout;
+mod ps;
+mod ps_restart;
+mod ps_scale;
+mod ps_stop;
+mod releases;
+mod releases_info;
+mod rollback;
+mod users_create;
+mod whoami;
+
 /// paas: a self-hostable Heroku whose dynos are WebAssembly components.
 #[derive(Debug, Parser)]
 #[command(name = "paas", version)]
@@ -16,6 +45,8 @@ pub struct Cli {
 enum Command {
     /// Print the version of this paas binary.
     Version(version::VersionCommand),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 impl Cli {
@@ -23,6 +54,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Version(command) => command.run(),
+            Command::Client(command) => command.run().await,
         }
     }
 }

@@ -1,0 +1,76 @@
+//! `paas apps`: lists the apps the user owns, then those they collaborate on.
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::api::{parse, parse_all};
+use crate::credentials;
+use crate::models::{Account, App};
+use crate::output;
+
+/// List your apps.
+#[derive(Debug, Args)]
+pub struct AppsCommand {
+    /// Print the apps as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl AppsCommand {
+    /// `GET /account` and `GET /apps` (all pages).
+    pub async fn run(self) -> Result<()> {
+        let api = credentials::connect()?;
+        let values = api.list("/apps", None).await?;
+        if self.json {
+            output::json(&serde_json::Value::Array(values));
+            return Ok(());
+        }
+        let account: Account = parse(api.get("/account").await?)?;
+        let mut apps: Vec<App> = parse_all(values)?;
+        apps.sort_by(|a, b| a.name.cmp(&b.name));
+        print!("{}", render(&account.email, &apps));
+        Ok(())
+    }
+}
+
+/// The listing: `=== <email> Apps` with the names, then `=== Collaborated Apps` with owners.
+fn render(email: &str, apps: &[App]) -> String {
+    if apps.is_empty() {
+        return "You have no apps.\n".to_string();
+    }
+    let (owned, shared): (Vec<&App>, Vec<&App>) = apps.iter().partition(|app| app.owner_email() == email);
+    let mut out = format!("=== {email} Apps\n\n");
+    for app in &owned {
+        out.push_str(&format!("{}\n", app.name));
+    }
+    if !shared.is_empty() {
+        if !owned.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("=== Collaborated Apps\n\n");
+        let rows: Vec<Vec<String>> =
+            shared.iter().map(|app| vec![app.name.clone(), app.owner_email().to_string()]).collect();
+        out.push_str(&output::table(&rows));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::UserRef;
+
+    fn app(name: &str, owner: &str) -> App {
+        App { name: name.into(), owner: Some(UserRef { email: owner.into() }), ..App::default() }
+    }
+
+    #[test]
+    fn render_splits_owned_and_collaborated_apps() {
+        let apps = [app("alpha", "a@example.com"), app("beta", "b@example.com"), app("gamma", "a@example.com")];
+        assert_eq!(
+            render("a@example.com", &apps),
+            "=== a@example.com Apps\n\nalpha\ngamma\n\n=== Collaborated Apps\n\nbeta  b@example.com\n"
+        );
+        assert_eq!(render("a@example.com", &[]), "You have no apps.\n");
+    }
+}

@@ -1,0 +1,127 @@
+//! The client subcommands (Heroku's names: `apps:create`, `config:set`, ...), which talk to a paas
+//! server's Platform API; `mod.rs` flattens them into `paas`'s subcommands.
+
+use clap::Subcommand;
+
+use super::{
+    access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, completions, config, config_get,
+    config_set, config_unset, domains, domains_add, domains_remove, login, logout, ps, ps_restart, ps_scale, ps_stop,
+    releases, releases_info, rollback, users_create, whoami,
+};
+
+/// A client subcommand.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Log in to a paas server with an API key (stored in ~/.netrc).
+    #[command(name = "login")]
+    Login(login::LoginCommand),
+    /// Log out: forget the stored API key.
+    #[command(name = "logout")]
+    Logout(logout::LogoutCommand),
+    /// Display the current user's email.
+    #[command(name = "auth:whoami", visible_alias = "whoami")]
+    Whoami(whoami::WhoamiCommand),
+    /// List your apps.
+    #[command(name = "apps", visible_alias = "apps:list")]
+    Apps(apps::AppsCommand),
+    /// Create an app (inside a git repo, also adds the `paas` git remote).
+    #[command(name = "apps:create", visible_alias = "create")]
+    AppsCreate(apps_create::AppsCreateCommand),
+    /// Show detailed information about an app.
+    #[command(name = "apps:info", visible_alias = "info")]
+    AppsInfo(apps_info::AppsInfoCommand),
+    /// Permanently destroy an app.
+    #[command(name = "apps:destroy", visible_alias = "destroy")]
+    AppsDestroy(apps_destroy::AppsDestroyCommand),
+    /// Display an app's config vars.
+    #[command(name = "config")]
+    Config(config::ConfigCommand),
+    /// Display one config var's value.
+    #[command(name = "config:get")]
+    ConfigGet(config_get::ConfigGetCommand),
+    /// Set config vars (makes a new release).
+    #[command(name = "config:set", visible_alias = "config:add")]
+    ConfigSet(config_set::ConfigSetCommand),
+    /// Unset config vars (makes a new release).
+    #[command(name = "config:unset", visible_alias = "config:remove")]
+    ConfigUnset(config_unset::ConfigUnsetCommand),
+    /// List an app's releases.
+    #[command(name = "releases")]
+    Releases(releases::ReleasesCommand),
+    /// Show one release.
+    #[command(name = "releases:info")]
+    ReleasesInfo(releases_info::ReleasesInfoCommand),
+    /// Roll back to an earlier release.
+    #[command(name = "rollback", visible_alias = "releases:rollback")]
+    Rollback(rollback::RollbackCommand),
+    /// List an app's dynos.
+    #[command(name = "ps")]
+    Ps(ps::PsCommand),
+    /// Scale process types, e.g. `paas ps:scale web=2 worker=1:standard`.
+    #[command(name = "ps:scale", visible_alias = "scale")]
+    PsScale(ps_scale::PsScaleCommand),
+    /// Restart dynos: all, one process type's, or one.
+    #[command(name = "ps:restart", visible_alias = "restart")]
+    PsRestart(ps_restart::PsRestartCommand),
+    /// Stop one dyno.
+    #[command(name = "ps:stop", visible_alias = "stop")]
+    PsStop(ps_stop::PsStopCommand),
+    /// List an app's domains.
+    #[command(name = "domains")]
+    Domains(domains::DomainsCommand),
+    /// Add a custom domain to an app.
+    #[command(name = "domains:add")]
+    DomainsAdd(domains_add::DomainsAddCommand),
+    /// Remove a custom domain from an app.
+    #[command(name = "domains:remove")]
+    DomainsRemove(domains_remove::DomainsRemoveCommand),
+    /// List who has access to an app.
+    #[command(name = "access")]
+    Access(access::AccessCommand),
+    /// Give a user access to an app.
+    #[command(name = "access:add")]
+    AccessAdd(access_add::AccessAddCommand),
+    /// Remove a user's access to an app.
+    #[command(name = "access:remove")]
+    AccessRemove(access_remove::AccessRemoveCommand),
+    /// Create a user and print their API key (operator only).
+    #[command(name = "users:create")]
+    UsersCreate(users_create::UsersCreateCommand),
+    /// Print a shell completion script.
+    #[command(name = "completions")]
+    Completions(completions::CompletionsCommand),
+}
+
+impl ClientCommand {
+    /// Runs the subcommand.
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self {
+            ClientCommand::Login(command) => command.run().await,
+            ClientCommand::Logout(command) => command.run().await,
+            ClientCommand::Whoami(command) => command.run().await,
+            ClientCommand::Apps(command) => command.run().await,
+            ClientCommand::AppsCreate(command) => command.run().await,
+            ClientCommand::AppsInfo(command) => command.run().await,
+            ClientCommand::AppsDestroy(command) => command.run().await,
+            ClientCommand::Config(command) => command.run().await,
+            ClientCommand::ConfigGet(command) => command.run().await,
+            ClientCommand::ConfigSet(command) => command.run().await,
+            ClientCommand::ConfigUnset(command) => command.run().await,
+            ClientCommand::Releases(command) => command.run().await,
+            ClientCommand::ReleasesInfo(command) => command.run().await,
+            ClientCommand::Rollback(command) => command.run().await,
+            ClientCommand::Ps(command) => command.run().await,
+            ClientCommand::PsScale(command) => command.run().await,
+            ClientCommand::PsRestart(command) => command.run().await,
+            ClientCommand::PsStop(command) => command.run().await,
+            ClientCommand::Domains(command) => command.run().await,
+            ClientCommand::DomainsAdd(command) => command.run().await,
+            ClientCommand::DomainsRemove(command) => command.run().await,
+            ClientCommand::Access(command) => command.run().await,
+            ClientCommand::AccessAdd(command) => command.run().await,
+            ClientCommand::AccessRemove(command) => command.run().await,
+            ClientCommand::UsersCreate(command) => command.run().await,
+            ClientCommand::Completions(command) => command.run(),
+        }
+    }
+}

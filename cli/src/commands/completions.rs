@@ -1,0 +1,21 @@
+//! `paas completions SHELL`: prints a shell completion script.
+
+use anyhow::Result;
+use clap::{Args, CommandFactory};
+use clap_complete::Shell;
+
+/// Print a completion script for bash, zsh, fish, elvish or powershell.
+#[derive(Debug, Args)]
+pub struct CompletionsCommand {
+    /// The shell to complete for.
+    shell: Shell,
+}
+
+impl CompletionsCommand {
+    /// Writes the script to stdout, e.g. `paas completions bash > /etc/bash_completion.d/paas`.
+    pub fn run(self) -> Result<()> {
+        let mut command = super::Cli::command();
+        clap_complete::generate(self.shell, &mut command, "paas", &mut std::io::stdout());
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! `paas login`: checks an API key against the server and stores it in `~/.netrc` under the API's
+//! host (login: the user's email), and the API URL in `~/.config/paas/config.toml`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::api::{Api, parse};
+use crate::credentials;
+use crate::models::Account;
+use crate::netrc;
+use crate::usage::usage_bail;
+
+/// Log in to a paas server with an API key.
+#[derive(Debug, Args)]
+pub struct LoginCommand {
+    /// The URL of the paas API, e.g. http://paas.example.com:5000 [default: $PAAS_API_URL, else the last one logged in to]
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// Your API key [default: read from standard input]
+    #[arg(long, value_name = "KEY")]
+    api_key: Option<String>,
+}
+
+impl LoginCommand {
+    /// Checks the key with `GET /account`, then stores it.
+    pub async fn run(self) -> Result<()> {
+        let Some(url) = self.api_url.or_else(|| credentials::api_url().ok().flatten()) else {
+            usage_bail!("no API URL: pass --api-url URL, e.g. `paas login --api-url http://paas.example.com:5000`")
+        };
+        let url = match credentials::normalize_api_url(&url) {
+            Ok(url) => url,
+            Err(message) => usage_bail!("{message}"),
+        };
+        let key = match self.api_key {
+            Some(key) => key,
+            None => read_key()?,
+        };
+        if key.trim().is_empty() {
+            usage_bail!("no API key: pass --api-key KEY, or type it on standard input");
+        }
+        let key = key.trim();
+        let account: Account = parse(Api::new(&url, key)?.get("/account").await?)?;
+
+        let path = credentials::netrc_path()?;
+        let text = netrc::read(&path)?;
+        netrc::write(&path, &netrc::upsert(&text, &credentials::machine(&url)?, &account.email, key))?;
+        let mut config = credentials::load_config().unwrap_or_default();
+        config.api_url = Some(url);
+        credentials::save_config(&config)?;
+        println!("Logged in as {}", account.email);
+        Ok(())
+    }
+}
+
+fn read_key() -> Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("API key: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the API key from standard input")?;
+    Ok(line)
+}

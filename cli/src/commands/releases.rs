@@ -1,0 +1,84 @@
+//! `paas releases`: lists an app's newest releases.
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::Value;
+
+use crate::api::{parse_all, seg};
+use crate::app_arg::AppArg;
+use crate::credentials;
+use crate::models::Release;
+use crate::output;
+
+/// List an app's releases, newest first.
+#[derive(Debug, Args)]
+pub struct ReleasesCommand {
+    #[command(flatten)]
+    app: AppArg,
+    /// How many releases to show.
+    #[arg(short = 'n', long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    num: u32,
+    /// Print the releases as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ReleasesCommand {
+    /// `GET /apps/{app}/releases` with `Range: version ..; max=N, order=desc`.
+    pub async fn run(self) -> Result<()> {
+        let name = self.app.resolve()?;
+        let range = format!("version ..; max={}, order=desc", self.num);
+        let values = credentials::connect()?.page(&format!("/apps/{}/releases", seg(&name)), &range).await?;
+        if self.json {
+            output::json(&Value::Array(values));
+            return Ok(());
+        }
+        let mut releases: Vec<Release> = parse_all(values)?;
+        releases.sort_by(|a, b| b.version.cmp(&a.version));
+        print!("{}", render(&name, &releases));
+        Ok(())
+    }
+}
+
+/// `=== app Releases - Current: vN`, then `vN  description  email  time` rows.
+fn render(app: &str, releases: &[Release]) -> String {
+    if releases.is_empty() {
+        return format!("No releases on {}\n", output::app(app));
+    }
+    let mut out = match releases.iter().find(|release| release.current) {
+        Some(current) => format!("=== {app} Releases - Current: v{}\n\n", current.version),
+        None => format!("=== {app} Releases\n\n"),
+    };
+    let rows: Vec<Vec<String>> = releases
+        .iter()
+        .map(|release| {
+            vec![
+                format!("v{}", release.version),
+                release.description_with_status(),
+                release.user_email().to_string(),
+                output::time(release.created_at.as_deref()),
+            ]
+        })
+        .collect();
+    out.push_str(&output::table(&rows));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_shows_the_current_release_and_aligned_rows() {
+        let releases: Vec<Release> = serde_json::from_value(serde_json::json!([
+            {"version": 2, "description": "Set FOO config vars", "user": {"email": "a@example.com"}, "current": true},
+            {"version": 1, "description": "Initial release", "user": {"email": "a@example.com"}, "current": false}
+        ]))
+        .unwrap();
+        assert_eq!(
+            render("myapp", &releases),
+            "=== myapp Releases - Current: v2\n\nv2  Set FOO config vars  a@example.com\nv1  Initial release      a@example.com\n"
+        );
+        assert_eq!(render("myapp", &[]), "No releases on ⬢ myapp\n");
+    }
+}
