@@ -1,3 +1,34 @@
 //! paas-runtime: runs dynos. One wasmtime `Engine` per process, WebAssembly component dynos (web
-//! dynos serving `wasi:http`, worker and one-off dynos running `wasi:cli/run`), native dynos as
-//! OCI bundles under `runc`, per-dyno ephemeral filesystems, limits, and log capture.
+//! dynos serving `wasi:http`, worker and one-off dynos running `wasi:cli/run`), per-dyno
+//! ephemeral filesystems, limits, and log capture.
+//!
+//! ```text
+//! Runtime::new(RuntimeConfig)            one engine, .cwasm cache, epoch ticker
+//!   .load_component(path) -> Component   checked, compiled once, pre-instantiated
+//! WebDyno::start(&rt, &c, DynoSpec)      .handle(hyper::Request) -> Response, .stop()
+//! CommandDyno::start(&rt, &c, spec, args, stdin)   .wait() -> ExitStatus, .stop()
+//! run_oneoff(&rt, &c, spec, args, stdin) -> ExitStatus
+//! LogSink::channel(n) -> (sink, Receiver<LogLine>)
+//! ```
+
+mod cache;
+mod command;
+mod component;
+mod dyno;
+mod engine;
+mod error;
+mod fs;
+mod host;
+mod limits;
+mod logs;
+mod web;
+
+pub use cache::CacheOutcome;
+pub use command::{CommandDyno, ExitStatus, STOP_FILE, run_oneoff};
+pub use component::{Component, ComponentKind};
+pub use dyno::{DynoSpec, NetworkPolicy, Stdin};
+pub use engine::{Runtime, RuntimeConfig};
+pub use error::{HandleError, LoadError, RuntimeError, StartError};
+pub use limits::{DynoSize, Limits};
+pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
+pub use web::{BodyError, ResponseBody, WebDyno, error_response};

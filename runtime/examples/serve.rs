@@ -1,0 +1,131 @@
+//! paas-runtime behind a minimal hyper front, for benchmarks and manual tries:
+//!
+//! ```text
+//! cargo run --release -p paas-runtime --example serve -- COMPONENT.wasm [--addr 127.0.0.1:0]
+//!     [--no-reuse] [--concurrency N] [--data-dir DIR]
+//! cargo run --release -p paas-runtime --example serve -- COMPONENT.wasm --measure [--data-dir DIR]
+//! ```
+//!
+//! Serving prints `Serving HTTP on http://ADDR/` once the listener is bound. `--measure` prints
+//! the cold start (cached `.cwasm` on disk to the first response byte, in a fresh engine) and the
+//! cost of one instantiation, then exits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use paas_runtime::{DynoSpec, Runtime, RuntimeConfig, WebDyno};
+
+struct Args {
+    component: PathBuf,
+    addr: SocketAddr,
+    reuse: bool,
+    concurrency: usize,
+    data_dir: PathBuf,
+    measure: bool,
+}
+
+fn parse() -> anyhow::Result<Args> {
+    let mut args = Args {
+        component: PathBuf::new(),
+        addr: "127.0.0.1:0".parse()?,
+        reuse: true,
+        concurrency: 64,
+        data_dir: std::env::temp_dir().join("paas-serve"),
+        measure: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--addr" => args.addr = it.next().context("--addr needs a value")?.parse()?,
+            "--no-reuse" => args.reuse = false,
+            "--concurrency" => args.concurrency = it.next().context("--concurrency needs a value")?.parse()?,
+            "--data-dir" => args.data_dir = it.next().context("--data-dir needs a value")?.into(),
+            "--measure" => args.measure = true,
+            other if other.starts_with("--") => bail!("unknown flag {other}"),
+            other => args.component = other.into(),
+        }
+    }
+    if args.component.as_os_str().is_empty() {
+        bail!("usage: serve COMPONENT.wasm [--addr ADDR] [--no-reuse] [--concurrency N] [--data-dir DIR] [--measure]");
+    }
+    Ok(args)
+}
+
+fn spec(args: &Args) -> DynoSpec {
+    let mut spec = DynoSpec::new("bench", "web.1");
+    spec.reuse = args.reuse;
+    spec.concurrency = args.concurrency;
+    spec
+}
+
+fn get() -> hyper::Request<Empty<Bytes>> {
+    hyper::Request::get("http://bench.local/").body(Empty::new()).unwrap()
+}
+
+async fn measure(args: &Args) -> anyhow::Result<()> {
+    // Make sure the `.cwasm` is on disk, then start from a fresh engine as a new process would.
+    Runtime::new(RuntimeConfig::new(&args.data_dir))?.load_component(&args.component)?;
+
+    let t0 = Instant::now();
+    let runtime = Runtime::new(RuntimeConfig::new(&args.data_dir))?;
+    let t_engine = t0.elapsed();
+    let component = runtime.load_component(&args.component)?;
+    anyhow::ensure!(component.cache_outcome() == paas_runtime::CacheOutcome::Hit, "expected a cache hit");
+    let dyno = WebDyno::start(&runtime, &component, spec(args))?;
+    let resp = dyno.handle(get()).await?;
+    let t_first = t0.elapsed();
+    anyhow::ensure!(resp.status() == 200, "status {}", resp.status());
+    println!("engine_create_us {}", t_engine.as_micros());
+    println!("cold_start_us {}", t_first.as_micros());
+    println!("cold_start_without_engine_us {}", (t_first - t_engine).as_micros());
+
+    // One instantiation: new store + WASI context + instance, averaged.
+    let n = 2000;
+    let mut spec = spec(args);
+    spec.reuse = true;
+    spec.concurrency = n;
+    let dyno = WebDyno::start(&runtime, &component, spec)?;
+    let start = Instant::now();
+    for _ in 0..n {
+        dyno.prewarm().await?;
+        // `prewarm` keeps the instance; dropping them in batches keeps the pool from filling up.
+        if dyno.instances_created() % 500 == 0 {
+            dyno.stop(Duration::ZERO).await;
+            break;
+        }
+    }
+    let made = dyno.instances_created();
+    println!("instantiate_us {:.1}", start.elapsed().as_secs_f64() * 1e6 / made as f64);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse()?;
+    if args.measure {
+        return measure(&args).await;
+    }
+    let runtime = Runtime::new(RuntimeConfig::new(&args.data_dir))?;
+    let component = runtime.load_component(&args.component)?;
+    let dyno = WebDyno::start(&runtime, &component, spec(&args))?;
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    println!("Serving HTTP on http://{}/", listener.local_addr()?);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let dyno = dyno.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let dyno = dyno.clone();
+                async move { Ok::<_, std::convert::Infallible>(dyno.serve(req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+}

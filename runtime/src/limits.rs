@@ -1,0 +1,124 @@
+//! Dyno sizes and the resource limits each one gets: memory per instance, wall-clock deadlines,
+//! table and instance counts.
+
+use std::time::Duration;
+
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+
+const MIB: usize = 1024 * 1024;
+
+/// Heroku-style dyno size. Each size maps to a set of [`Limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DynoSize {
+    /// 128 MiB of linear memory per instance.
+    #[default]
+    Basic,
+    /// 512 MiB of linear memory per instance.
+    Standard,
+    /// 2 GiB of linear memory per instance.
+    Performance,
+}
+
+impl DynoSize {
+    /// The default limits for this size.
+    pub fn limits(self) -> Limits {
+        let memory_bytes = match self {
+            DynoSize::Basic => 128 * MIB,
+            DynoSize::Standard => 512 * MIB,
+            DynoSize::Performance => 2048 * MIB,
+        };
+        Limits { memory_bytes, ..Limits::default() }
+    }
+
+    /// The size's name as the platform spells it (`basic`, `standard`, `performance`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DynoSize::Basic => "basic",
+            DynoSize::Standard => "standard",
+            DynoSize::Performance => "performance",
+        }
+    }
+}
+
+impl std::str::FromStr for DynoSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "basic" => Ok(DynoSize::Basic),
+            "standard" => Ok(DynoSize::Standard),
+            "performance" => Ok(DynoSize::Performance),
+            other => Err(format!("unknown dyno size `{other}` (expected basic, standard or performance)")),
+        }
+    }
+}
+
+/// Resource limits of one dyno. Memory and table limits apply to each instance (store); the
+/// deadlines are enforced with epoch interruption (busy guests) and a host timer (waiting guests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory per instance, in bytes. Growing past it traps the instance.
+    pub memory_bytes: usize,
+    /// Wall-clock deadline of one web request, from instantiation (or pick-up of a reused
+    /// instance) to the return of the guest's handler. Default 30 s, as Heroku's router.
+    pub request_timeout: Duration,
+    /// Wall-clock deadline of a worker or one-off run; `None` runs until it exits or is stopped.
+    pub run_timeout: Option<Duration>,
+    /// Maximum core instances per store.
+    pub instances: usize,
+    /// Maximum tables per store.
+    pub tables: usize,
+    /// Maximum elements per table.
+    pub table_elements: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 128 * MIB,
+            request_timeout: Duration::from_secs(30),
+            run_timeout: None,
+            instances: 64,
+            tables: 64,
+            table_elements: 100_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The `StoreLimits` a store of this dyno is created with; exceeding memory traps.
+    pub(crate) fn store_limits(&self) -> StoreLimits {
+        StoreLimitsBuilder::new()
+            .memory_size(self.memory_bytes)
+            .instances(self.instances)
+            .tables(self.tables)
+            .table_elements(self.table_elements)
+            .trap_on_grow_failure(true)
+            .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_map_to_heroku_like_memory() {
+        assert_eq!(DynoSize::Basic.limits().memory_bytes, 128 * MIB);
+        assert_eq!(DynoSize::Standard.limits().memory_bytes, 512 * MIB);
+        assert_eq!(DynoSize::Performance.limits().memory_bytes, 2048 * MIB);
+        assert_eq!(DynoSize::Basic.limits().request_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn sizes_parse_from_their_names() {
+        for size in [DynoSize::Basic, DynoSize::Standard, DynoSize::Performance] {
+            assert_eq!(size.as_str().parse::<DynoSize>(), Ok(size));
+        }
+        assert_eq!(
+            "huge".parse::<DynoSize>(),
+            Err("unknown dyno size `huge` (expected basic, standard or performance)".to_string())
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! Web dynos: serve `wasi:http/incoming-handler` components in-process. A request given as a
+//! `hyper::Request` runs in an instance (reused across requests when the app allows it, fresh
+//! otherwise) under the dyno's concurrency limit; a trap or timeout throws away only that
+//! instance and yields a 5xx for that one request.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tokio::sync::{Semaphore, oneshot};
+use wasmtime::Store;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
+
+use crate::component::{Component, ComponentKind, Pre};
+use crate::dyno::{DynoContext, DynoSpec, Stdin};
+use crate::engine::Runtime;
+use crate::error::{HandleError, StartError, chain};
+use crate::host::DynoState;
+
+/// The body of a response from a web dyno.
+pub type ResponseBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// The error type request bodies must convert into.
+pub type BodyError = wasmtime_wasi_http::Error;
+
+/// A running web dyno. Cheap to clone; all clones are the same dyno.
+#[derive(Clone)]
+pub struct WebDyno(Arc<Inner>);
+
+struct Inner {
+    ctx: Arc<DynoContext>,
+    pre: ProxyPre<DynoState>,
+    reuse: bool,
+    concurrency: usize,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Worker>>,
+    stopped: AtomicBool,
+    instances: AtomicU64,
+}
+
+/// One instance with its store.
+struct Worker {
+    store: Store<DynoState>,
+    proxy: Proxy,
+}
+
+impl WebDyno {
+    /// Starts a web dyno of `component` (which must export `wasi:http/incoming-handler`):
+    /// creates its scratch directory. Instances are created on demand.
+    pub fn start(runtime: &Runtime, component: &Component, spec: DynoSpec) -> Result<WebDyno, StartError> {
+        let Pre::Web(pre) = &component.0.pre else {
+            return Err(StartError::WrongKind { wanted: ComponentKind::Web, found: component.kind() });
+        };
+        if spec.concurrency == 0 {
+            return Err(StartError::Spec("concurrency must be at least 1".into()));
+        }
+        let ctx = DynoContext::new(runtime, &spec)?;
+        Ok(WebDyno(Arc::new(Inner {
+            ctx,
+            pre: pre.clone(),
+            reuse: spec.reuse,
+            concurrency: spec.concurrency,
+            permits: Arc::new(Semaphore::new(spec.concurrency)),
+            idle: Mutex::default(),
+            stopped: AtomicBool::new(false),
+            instances: AtomicU64::new(0),
+        })))
+    }
+
+    /// The dyno's name (`web.1`).
+    pub fn name(&self) -> &str {
+        &self.0.ctx.log.dyno
+    }
+
+    /// The app's name.
+    pub fn app(&self) -> &str {
+        &self.0.ctx.log.app
+    }
+
+    /// The host directory preopened as the dyno's `/tmp`.
+    pub fn scratch_dir(&self) -> &std::path::Path {
+        self.0.ctx.scratch_path()
+    }
+
+    /// How many instances this dyno has created so far.
+    pub fn instances_created(&self) -> u64 {
+        self.0.instances.load(Ordering::Relaxed)
+    }
+
+    /// Serves one request; errors become a 5xx response (see [`HandleError::status`]).
+    pub async fn serve<B>(&self, req: hyper::Request<B>) -> hyper::Response<ResponseBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BodyError>,
+    {
+        match self.handle(req).await {
+            Ok(resp) => resp,
+            Err(e) => error_response(&e),
+        }
+    }
+
+    /// Serves one request, telling apart the ways it can fail (the router maps them to its
+    /// error codes). Waits for a free slot when `concurrency` requests are already running.
+    pub async fn handle<B>(&self, req: hyper::Request<B>) -> Result<hyper::Response<ResponseBody>, HandleError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BodyError>,
+    {
+        let inner = &self.0;
+        if inner.stopped.load(Ordering::Acquire) {
+            return Err(HandleError::Stopped);
+        }
+        let permit = inner.permits.clone().acquire_owned().await.map_err(|_| HandleError::Stopped)?;
+        let timeout = inner.ctx.limits.request_timeout;
+        let reused = if inner.reuse { inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() } else { None };
+        let (tx, rx) = oneshot::channel();
+        let this = self.0.clone();
+        // The guest runs in its own task: it may go on writing the body after the response
+        // head is returned, and a client that goes away must not cancel it half-way.
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            let run = async {
+                let mut worker = match reused {
+                    Some(mut worker) => {
+                        DynoContext::set_deadline(&mut worker.store, Some(timeout));
+                        worker
+                    }
+                    None => this.instantiate(timeout).await?,
+                };
+                let data = worker.store.data_mut();
+                let req = data.http().new_incoming_request(Scheme::Http, req).map_err(|e| trap(&this, &e))?;
+                let out = data.http().new_response_outparam(tx).map_err(|e| trap(&this, &e))?;
+                worker
+                    .proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut worker.store, req, out)
+                    .await
+                    .map_err(|e| trap(&this, &e))?;
+                Ok::<_, HandleError>(worker)
+            };
+            match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(worker)) => {
+                    if this.reuse && !this.stopped.load(Ordering::Acquire) {
+                        this.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+                    }
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => {
+                    this.ctx.log.runtime_line(format!("Error R12 (Request timeout) -> request exceeded {timeout:?}, instance discarded"));
+                    Err(HandleError::Timeout(timeout))
+                }
+            }
+        });
+        match rx.await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(code)) => Err(HandleError::Guest(format!("{code:?}"))),
+            Err(_) => match task.await {
+                Ok(Ok(())) => Err(HandleError::NoResponse),
+                Ok(Err(e)) => Err(e),
+                Err(join) => Err(HandleError::Trap(format!("host task failed: {join}"))),
+            },
+        }
+    }
+
+    async fn instantiate_worker(&self) -> Result<(), HandleError> {
+        let worker = self.0.instantiate(self.0.ctx.limits.request_timeout).await?;
+        self.0.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+        Ok(())
+    }
+
+    /// Creates an instance now rather than at the first request (reuse mode only; a no-op
+    /// otherwise). Useful to take the instantiation cost before the dyno receives traffic.
+    pub async fn prewarm(&self) -> Result<(), HandleError> {
+        if self.0.reuse { self.instantiate_worker().await } else { Ok(()) }
+    }
+
+    /// Stops the dyno: new requests get [`HandleError::Stopped`], running ones get up to `grace`
+    /// to finish, idle instances are dropped and the scratch directory (`/tmp`) is wiped.
+    pub async fn stop(&self, grace: Duration) {
+        let inner = &self.0;
+        inner.stopped.store(true, Ordering::Release);
+        let all = u32::try_from(inner.concurrency).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(grace, inner.permits.acquire_many(all)).await;
+        inner.permits.close();
+        inner.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        inner.ctx.wipe_scratch();
+    }
+}
+
+impl Inner {
+    async fn instantiate(&self, timeout: Duration) -> Result<Worker, HandleError> {
+        let mut store =
+            self.ctx.new_store(&[], Stdin::Empty, Some(timeout)).map_err(HandleError::Instantiate)?;
+        let proxy = self.pre.instantiate_async(&mut store).await.map_err(|e| match classify(&e, &self.ctx.limits) {
+            HandleError::Trap(detail) => HandleError::Instantiate(detail),
+            other => other,
+        })?;
+        self.instances.fetch_add(1, Ordering::Relaxed);
+        Ok(Worker { store, proxy })
+    }
+}
+
+/// Classifies a guest failure and logs it on the dyno's `runtime` stream.
+fn trap(inner: &Inner, e: &wasmtime::Error) -> HandleError {
+    let err = classify(e, &inner.ctx.limits);
+    match &err {
+        HandleError::Timeout(_) => inner
+            .ctx
+            .log
+            .runtime_line(format!("Error R12 (Request timeout) -> request exceeded {:?}, instance discarded", inner.ctx.limits.request_timeout)),
+        HandleError::MemoryExceeded { .. } => inner.ctx.log.runtime_line(format!("{err}, instance discarded")),
+        other => inner.ctx.log.runtime_line(format!("Error R10 (Application error) -> {other}, instance discarded")),
+    }
+    err
+}
+
+/// A trap caused by the epoch deadline is a timeout, one caused by the memory limit
+/// (`StoreLimits` with `trap_on_grow_failure`) a memory error; anything else an application error.
+pub(crate) fn classify(e: &wasmtime::Error, limits: &crate::limits::Limits) -> HandleError {
+    if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
+        return HandleError::Timeout(limits.request_timeout);
+    }
+    let detail = chain(e);
+    if detail.contains("forcing trap when growing memory") {
+        HandleError::MemoryExceeded { limit_bytes: limits.memory_bytes }
+    } else {
+        HandleError::Trap(detail)
+    }
+}
+
+/// The response sent for a request the guest could not answer.
+pub fn error_response(e: &HandleError) -> hyper::Response<ResponseBody> {
+    let body = http_body_util::Full::new(Bytes::from(format!("{e}\n"))).map_err(|never| match never {}).boxed_unsync();
+    let mut resp = hyper::Response::new(body);
+    *resp.status_mut() = e.status();
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}

@@ -1,0 +1,11 @@
+//! The one integration test binary of paas-runtime: real wasmtime, real components built from
+//! source (`tests/guests`, `examples/`), real hyper requests.
+
+mod command;
+mod examples;
+mod fs;
+mod limits;
+mod load;
+mod logs;
+mod util;
+mod web;

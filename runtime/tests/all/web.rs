@@ -1,0 +1,161 @@
+//! Web dynos: in-process requests, instance reuse, concurrency, outgoing HTTP, stop.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use paas_runtime::{HandleError, NetworkPolicy};
+
+use crate::util::{assert_still_serving, get, probe, spec, try_get};
+
+#[tokio::test]
+async fn answers_in_process() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    assert_eq!(get(&dyno, "/").await, (200, "ok".to_string()));
+    assert_eq!(get(&dyno, "/nope").await, (404, "not found".to_string()));
+}
+
+#[tokio::test]
+async fn reuse_keeps_one_instance_across_requests() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    assert_eq!(get(&dyno, "/count").await.1, "1");
+    assert_eq!(get(&dyno, "/count").await.1, "2");
+    assert_eq!(get(&dyno, "/count").await.1, "3");
+    assert_eq!(dyno.instances_created(), 1);
+}
+
+#[tokio::test]
+async fn without_reuse_every_request_gets_a_fresh_instance() {
+    let (mut spec, _logs) = spec("probe", "web.1");
+    spec.reuse = false;
+    let dyno = probe(spec);
+    for _ in 0..3 {
+        assert_eq!(get(&dyno, "/count").await.1, "1");
+    }
+    assert_eq!(dyno.instances_created(), 3);
+}
+
+#[tokio::test]
+async fn concurrency_limit_queues_requests() {
+    let (mut spec, _logs) = spec("probe", "web.1");
+    spec.concurrency = 1;
+    let dyno = probe(spec);
+    let start = Instant::now();
+    let (a, b) = tokio::join!(get(&dyno, "/sleep?ms=300"), get(&dyno, "/sleep?ms=300"));
+    assert_eq!((a.0, b.0), (200, 200));
+    assert!(start.elapsed() >= Duration::from_millis(590), "ran concurrently: {:?}", start.elapsed());
+    assert_eq!(dyno.instances_created(), 1);
+
+    let (mut spec2, _logs) = crate::util::spec("probe", "web.2");
+    spec2.concurrency = 2;
+    let dyno = probe(spec2);
+    let start = Instant::now();
+    let (a, b) = tokio::join!(get(&dyno, "/sleep?ms=300"), get(&dyno, "/sleep?ms=300"));
+    assert_eq!((a.0, b.0), (200, 200));
+    assert!(start.elapsed() < Duration::from_millis(590), "ran one after the other: {:?}", start.elapsed());
+}
+
+#[tokio::test]
+async fn environment_has_config_vars_and_dyno_name() {
+    let (mut spec, _logs) = spec("probe", "web.3");
+    spec.env.insert("GREETING".into(), "hej".into());
+    let dyno = probe(spec);
+    assert_eq!(get(&dyno, "/env?name=GREETING").await, (200, "hej".to_string()));
+    assert_eq!(get(&dyno, "/env?name=DYNO").await, (200, "web.3".to_string()));
+    assert_eq!(get(&dyno, "/env?name=PS").await, (200, "web.3".to_string()));
+    assert_eq!(get(&dyno, "/env?name=PORT").await, (200, "5000".to_string()));
+    assert_eq!(get(&dyno, "/env?name=HOSTNAME").await, (404, "environment variable not found".to_string()));
+}
+
+#[tokio::test]
+async fn guest_panic_is_a_500_for_that_request_only() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    assert_eq!(get(&dyno, "/count").await.1, "1");
+    let err = try_get(&dyno, "/panic").await.unwrap_err();
+    assert!(matches!(&err, HandleError::Trap(detail) if detail.contains("unreachable")), "{err:?}");
+    assert_eq!(err.status(), 500);
+    assert_still_serving(&dyno).await;
+    // The trapped instance was thrown away: a new one counts from 1 again.
+    assert_eq!(get(&dyno, "/count").await.1, "2");
+    assert_eq!(dyno.instances_created(), 2);
+}
+
+#[tokio::test]
+async fn serve_turns_errors_into_5xx_responses() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    let req = hyper::Request::get("http://app.example/panic").body(http_body_util::Empty::<Bytes>::new()).unwrap();
+    let resp = dyno.serve(req).await;
+    assert_eq!(resp.status(), 500);
+    assert_still_serving(&dyno).await;
+}
+
+#[tokio::test]
+async fn returning_without_a_response_is_a_500() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    assert_eq!(try_get(&dyno, "/noresponse").await.unwrap_err(), HandleError::NoResponse);
+    assert_still_serving(&dyno).await;
+}
+
+#[tokio::test]
+async fn request_body_reaches_the_guest_and_post_works() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    let req = hyper::Request::post("http://app.example/").body(Full::new(Bytes::from_static(b"hello"))).unwrap();
+    let resp = dyno.handle(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+async fn local_http_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let svc = service_fn(|_req| async { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("pong")))) });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn outgoing_http_works() {
+    let addr = local_http_server().await;
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    assert_eq!(get(&dyno, &format!("/fetch?url=http://{addr}/ping")).await, (200, "200 pong".to_string()));
+}
+
+#[tokio::test]
+async fn outgoing_sockets_are_denied_unless_allowed() {
+    let addr = local_http_server().await;
+    let (spec1, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec1);
+    let (status, body) = get(&dyno, &format!("/connect?addr={addr}")).await;
+    assert_eq!((status, body.as_str()), (403, "error: Permission denied (os error 2)"));
+    assert_still_serving(&dyno).await;
+
+    let (mut spec2, _logs) = spec("probe", "web.2");
+    spec2.network = NetworkPolicy { allow_all: false, allow_tcp_to: vec![addr] };
+    let dyno = probe(spec2);
+    assert_eq!(get(&dyno, &format!("/connect?addr={addr}")).await, (200, "connected".to_string()));
+}
+
+#[tokio::test]
+async fn a_stopped_dyno_refuses_requests() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    assert_still_serving(&dyno).await;
+    dyno.stop(Duration::from_secs(5)).await;
+    assert_eq!(try_get(&dyno, "/").await.unwrap_err(), HandleError::Stopped);
+}

@@ -1,0 +1,140 @@
+//! A `wasi:http` guest whose routes each exercise one thing the runtime must allow or deny.
+
+#![no_main]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use wasi::exports::http::incoming_handler::Guest;
+use wasi::http::types::{
+    Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam, Scheme,
+};
+use wasi::io::streams::StreamError;
+
+struct Probe;
+
+wasi::http::proxy::export!(Probe);
+
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+impl Guest for Probe {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let seen = REQUESTS.fetch_add(1, Ordering::SeqCst) + 1;
+        let pq = request.path_with_query().unwrap_or_default();
+        let (path, query) = pq.split_once('?').unwrap_or((&pq, ""));
+        let q = |key: &str| {
+            query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v.to_string()))
+        };
+        match path {
+            "/" => respond(out, 200, b"ok"),
+            "/count" => respond(out, 200, seen.to_string().as_bytes()),
+            "/env" => match std::env::var(q("name").unwrap_or_default()) {
+                Ok(v) => respond(out, 200, v.as_bytes()),
+                Err(e) => respond(out, 404, e.to_string().as_bytes()),
+            },
+            "/read" => match std::fs::read(q("path").unwrap_or_default()) {
+                Ok(bytes) => respond(out, 200, &bytes),
+                Err(e) => respond(out, 403, format!("error: {e}").as_bytes()),
+            },
+            "/write" => match std::fs::write(q("path").unwrap_or_default(), q("value").unwrap_or_default()) {
+                Ok(()) => respond(out, 200, b"written"),
+                Err(e) => respond(out, 403, format!("error: {e}").as_bytes()),
+            },
+            "/list" => match std::fs::read_dir(q("path").unwrap_or_default()) {
+                Ok(entries) => {
+                    let mut names: Vec<String> =
+                        entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                    names.sort();
+                    respond(out, 200, names.join("\n").as_bytes())
+                }
+                Err(e) => respond(out, 403, format!("error: {e}").as_bytes()),
+            },
+            "/alloc" => {
+                let mib: usize = q("mib").and_then(|v| v.parse().ok()).unwrap_or(1);
+                let v = vec![7u8; mib << 20];
+                let sum: u64 = v.iter().step_by(4096).map(|&b| b as u64).sum();
+                respond(out, 200, format!("allocated {mib} MiB ({sum})").as_bytes())
+            }
+            "/loop" => {
+                let mut i: u64 = 0;
+                loop {
+                    i = std::hint::black_box(i.wrapping_add(1));
+                }
+            }
+            "/sleep" => {
+                let ms: u64 = q("ms").and_then(|v| v.parse().ok()).unwrap_or(1000);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                respond(out, 200, b"slept")
+            }
+            "/panic" => panic!("probe panicked on purpose"),
+            "/noresponse" => {}
+            "/print" => {
+                let bytes: usize = q("bytes").and_then(|v| v.parse().ok()).unwrap_or(0);
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut left = bytes;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    stdout.write_all(&chunk[..n]).unwrap();
+                    left -= n;
+                }
+                stdout.write_all(b"\n").unwrap();
+                stdout.flush().unwrap();
+                eprint!("printed {bytes} bytes\npartial");
+                respond(out, 200, b"printed")
+            }
+            "/fetch" => match fetch(&q("url").unwrap_or_default()) {
+                Ok((status, body)) => {
+                    respond(out, 200, format!("{status} {}", String::from_utf8_lossy(&body)).as_bytes())
+                }
+                Err(e) => respond(out, 502, format!("error: {e}").as_bytes()),
+            },
+            "/connect" => match std::net::TcpStream::connect(q("addr").unwrap_or_default()) {
+                Ok(_) => respond(out, 200, b"connected"),
+                Err(e) => respond(out, 403, format!("error: {e}").as_bytes()),
+            },
+            _ => respond(out, 404, b"not found"),
+        }
+    }
+}
+
+fn respond(out: ResponseOutparam, status: u16, body: &[u8]) {
+    let headers = Fields::from_list(&[("content-type".to_string(), b"text/plain".to_vec())]).unwrap();
+    let resp = OutgoingResponse::new(headers);
+    resp.set_status_code(status).unwrap();
+    let outgoing = resp.body().unwrap();
+    ResponseOutparam::set(out, Ok(resp));
+    let stream = outgoing.write().unwrap();
+    for chunk in body.chunks(4096) {
+        stream.blocking_write_and_flush(chunk).unwrap();
+    }
+    drop(stream);
+    OutgoingBody::finish(outgoing, None).unwrap();
+}
+
+fn fetch(url: &str) -> Result<(u16, Vec<u8>), String> {
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let req = OutgoingRequest::new(Fields::new());
+    req.set_scheme(Some(&Scheme::Http)).map_err(|()| "scheme")?;
+    req.set_authority(Some(authority)).map_err(|()| "authority")?;
+    req.set_path_with_query(Some(path)).map_err(|()| "path")?;
+    let pending = wasi::http::outgoing_handler::handle(req, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    let resp = pending.get().ok_or("no response")?.map_err(|()| "taken")?.map_err(|e| format!("{e:?}"))?;
+    let status = resp.status();
+    let body = resp.consume().map_err(|()| "body")?;
+    let stream = body.stream().map_err(|()| "stream")?;
+    let mut buf = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(bytes) => buf.extend(bytes),
+            Err(StreamError::Closed) => break,
+            Err(e) => return Err(format!("{e:?}")),
+        }
+    }
+    Ok((status, buf))
+}
