@@ -1,2 +1,6 @@
 //! The integration tests of paas-platform, in one binary: the ledger conformance suite (SQLite
 //! and PostgreSQL) and the Platform API tested in-process.
+
+mod api;
+mod backends;
+mod ledger;
