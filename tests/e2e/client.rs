@@ -7,7 +7,7 @@ use crate::support::{TestServer, ok, paas_bin, run};
 
 #[test]
 fn version_prints_the_package_version() {
-    let stdout = ok(&mut std::process::Command::new(paas_bin()).arg("version"));
+    let stdout = ok(std::process::Command::new(paas_bin()).arg("version"));
     assert_eq!(stdout.trim(), format!("paas {}", env!("CARGO_PKG_VERSION")));
 }
 
@@ -180,7 +180,7 @@ fn apps_are_created_listed_shown_and_destroyed() {
     let (stdout, stderr) = out(&mut paas(&server, &key, &["apps:create"]));
     let random = stderr.strip_prefix("Creating ⬢ ").and_then(|s| s.strip_suffix("... done\n")).unwrap().to_string();
     assert!(stdout.ends_with(&format!(" | {}/{random}.git\n", server.api_url)), "{stdout:?}");
-    let mut names = vec!["myapp".to_string(), random.clone()];
+    let mut names = ["myapp".to_string(), random.clone()];
     names.sort();
     assert_eq!(
         out(&mut paas(&server, &key, &["apps"])).0,
@@ -188,8 +188,12 @@ fn apps_are_created_listed_shown_and_destroyed() {
     );
 
     let info = ok(&mut paas(&server, &key, &["apps:info", "-a", "myapp"]));
-    assert!(info.starts_with("=== myapp\n\n"), "{info}");
-    assert!(info.contains("\nOwner:         alice@example.com\n"), "{info}");
+    let router_port = server.router_url.rsplit(':').next().unwrap();
+    let lines: Vec<&str> = info.lines().collect();
+    assert_eq!(lines.len(), 8, "{info}");
+    assert_eq!(lines[..5], ["=== myapp", "", &format!("Git URL:     {}/myapp.git", server.api_url), "Owner:       alice@example.com", "Region:      us"]);
+    assert!(lines[5].starts_with("Released At: 20") && lines[5].ends_with(" +0000"), "{info}");
+    assert_eq!(lines[6..], ["Stack:       paas-wasm", &format!("Web URL:     http://myapp.localhost:{router_port}/")]);
     let json: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &key, &["apps:info", "-a", "myapp", "--json"]))).unwrap();
     assert_eq!(json["app"]["name"], "myapp");
     assert_eq!(json["app"]["owner"]["email"], "alice@example.com");
@@ -395,6 +399,15 @@ fn users_cannot_see_each_others_apps_unless_they_collaborate() {
         out(&mut paas(&server, &bob, &["apps"])).0,
         "=== bob@example.com Apps\n\nbobs-app\n\n=== Collaborated Apps\n\nalices-app  alice@example.com\n"
     );
+    let info = ok(&mut paas(&server, &alice, &["apps:info", "-a", "alices-app"]));
+    assert!(info.starts_with("=== alices-app\n\nCollaborators: bob@example.com\nGit URL:       "), "{info}");
+    let carol = user(&server, "carol@example.com");
+    ok(&mut paas(&server, &alice, &["access:add", "carol@example.com", "-a", "alices-app"]));
+    assert_eq!(out(&mut paas(&server, &carol, &["apps"])).0, "=== Collaborated Apps\n\nalices-app  alice@example.com\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&mut paas(&server, &carol, &["access", "-a", "alices-app", "--json"]))).unwrap();
+    let emails: Vec<&str> = json.as_array().unwrap().iter().map(|c| c["user"]["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["alice@example.com", "bob@example.com", "carol@example.com"]);
     let (_, stderr) = out(&mut paas(&server, &bob, &["config:set", "X=1", "-a", "alices-app"]));
     assert_eq!(stderr, "Setting X and restarting ⬢ alices-app... done, v2\n");
     let rows = ok(&mut paas(&server, &alice, &["releases", "-a", "alices-app"]));
@@ -430,6 +443,25 @@ fn scaling_without_process_types_or_with_bad_quantities_is_refused() {
     assert_eq!(out(&mut paas(&server, &key, &["ps", "-a", "myapp"])).0, "No dynos on ⬢ myapp\n");
     let stderr = fails(&mut paas(&server, &key, &["ps:stop", "web", "-a", "myapp"]), 2);
     assert!(stderr.contains("is not a dyno name"), "{stderr}");
+}
+
+#[test]
+fn dynos_are_restarted_and_stopped_by_app_type_or_name() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    create_app(&server, &key, "myapp");
+    for (args, message) in [
+        (&["ps:restart"][..], "Restarting dynos on ⬢ myapp... done\n"),
+        (&["ps:restart", "web"][..], "Restarting web dynos on ⬢ myapp... done\n"),
+        (&["ps:restart", "web.1"][..], "Restarting dyno web.1 on ⬢ myapp... done\n"),
+        (&["ps:stop", "web.1"][..], "Stopping dyno web.1 on ⬢ myapp... done\n"),
+    ] {
+        let mut command = paas(&server, &key, args);
+        command.args(["-a", "myapp"]);
+        assert_eq!(out(&mut command), (String::new(), message.to_string()), "{args:?}");
+    }
+    assert_eq!(ok(&mut paas(&server, &key, &["ps", "-a", "myapp", "--json"])).trim(), "[]");
+    fails(&mut paas(&server, &key, &["ps:restart", "-a", "nosuchapp"]), 1);
 }
 
 #[test]

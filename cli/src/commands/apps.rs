@@ -39,9 +39,12 @@ fn render(email: &str, apps: &[App]) -> String {
         return "You have no apps.\n".to_string();
     }
     let (owned, shared): (Vec<&App>, Vec<&App>) = apps.iter().partition(|app| app.owner_email() == email);
-    let mut out = format!("=== {email} Apps\n\n");
-    for app in &owned {
-        out.push_str(&format!("{}\n", app.name));
+    let mut out = String::new();
+    if !owned.is_empty() {
+        out.push_str(&format!("=== {email} Apps\n\n"));
+        for app in &owned {
+            out.push_str(&format!("{}\n", app.name));
+        }
     }
     if !shared.is_empty() {
         if !owned.is_empty() {
@@ -72,5 +75,9 @@ mod tests {
             "=== a@example.com Apps\n\nalpha\ngamma\n\n=== Collaborated Apps\n\nbeta  b@example.com\n"
         );
         assert_eq!(render("a@example.com", &[]), "You have no apps.\n");
+        assert_eq!(
+            render("c@example.com", &apps[1..2]),
+            "=== Collaborated Apps\n\nbeta  b@example.com\n"
+        );
     }
 }

@@ -34,7 +34,7 @@ impl ReleasesCommand {
             return Ok(());
         }
         let mut releases: Vec<Release> = parse_all(values)?;
-        releases.sort_by(|a, b| b.version.cmp(&a.version));
+        releases.sort_by_key(|release| std::cmp::Reverse(release.version));
         print!("{}", render(&name, &releases));
         Ok(())
     }

@@ -31,7 +31,7 @@ impl RollbackCommand {
             None => {
                 let page = api.page(&format!("/apps/{}/releases", seg(&name)), "version ..; max=10, order=desc").await?;
                 let mut releases: Vec<Release> = parse_all(page)?;
-                releases.sort_by(|a, b| b.version.cmp(&a.version));
+                releases.sort_by_key(|release| std::cmp::Reverse(release.version));
                 match previous(releases) {
                     Some(release) => release,
                     None => bail!("{} has no earlier release to roll back to", output::app(&name)),
