@@ -438,7 +438,14 @@ fn scaling_without_process_types_or_with_bad_quantities_is_refused() {
         stderr,
         "Scaling dynos... !\nerror: No such process type web: this app has no process types yet; push code first.\n"
     );
+    // A relative change goes to the server too (as Heroku's `"+1"`), and is refused the same way.
+    let stderr = fails(&mut paas(&server, &key, &["ps:scale", "web+1", "-a", "myapp"]), 1);
+    assert!(stderr.ends_with("error: No such process type web: this app has no process types yet; push code first.\n"), "{stderr}");
     assert_eq!(ok(&mut paas(&server, &key, &["ps:scale", "-a", "myapp", "--json"])), before);
+    assert_eq!(
+        out(&mut paas(&server, &key, &["ps:scale", "-a", "myapp"])).0,
+        "No process types on ⬢ myapp yet: `git push` an app with a Procfile first\n"
+    );
 
     assert_eq!(out(&mut paas(&server, &key, &["ps", "-a", "myapp"])).0, "No dynos on ⬢ myapp\n");
     let stderr = fails(&mut paas(&server, &key, &["ps:stop", "web", "-a", "myapp"]), 2);

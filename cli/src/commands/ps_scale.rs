@@ -14,7 +14,7 @@ use crate::output::{self, Action};
 /// Scale dyno quantities (and sizes) of process types, e.g. `web=2 worker=1:standard`.
 #[derive(Debug, Args)]
 pub struct PsScaleCommand {
-    /// Each TYPE=QUANTITY or TYPE=QUANTITY:SIZE [default: print the current formation]
+    /// Each TYPE=QUANTITY[:SIZE], or TYPE+N / TYPE-N to change a quantity [default: print the current formation]
     #[arg(value_name = "TYPE=QUANTITY[:SIZE]", value_parser = parse_change)]
     changes: Vec<Change>,
     #[command(flatten)]
@@ -28,8 +28,17 @@ pub struct PsScaleCommand {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     kind: String,
-    quantity: u32,
+    quantity: Quantity,
     size: Option<String>,
+}
+
+/// A new quantity, or a change to the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Quantity {
+    /// `web=2`: sent as the number 2.
+    Set(u32),
+    /// `web+1` / `web-1`: sent as the string `"+1"` / `"-1"`, as Heroku's CLI does.
+    Change(String),
 }
 
 impl PsScaleCommand {
@@ -58,7 +67,11 @@ impl PsScaleCommand {
             .changes
             .iter()
             .map(|change| {
-                let mut update = json!({ "type": change.kind, "quantity": change.quantity });
+                let quantity = match &change.quantity {
+                    Quantity::Set(n) => json!(n),
+                    Quantity::Change(delta) => json!(delta),
+                };
+                let mut update = json!({ "type": change.kind, "quantity": quantity });
                 if let Some(size) = &change.size {
                     update["size"] = json!(size);
                 }
@@ -93,40 +106,62 @@ fn at(formation: &Formation) -> String {
     format!("{}:{}", formation.quantity, size_label(formation.size.as_deref()))
 }
 
-/// Parses `web=2` or `web=2:standard`.
+/// Parses `web=2`, `web=2:standard`, or a change relative to the current quantity: `web+1`,
+/// `worker-2` (process types may contain dashes: `my-worker-1` is `my-worker` less one).
 fn parse_change(text: &str) -> Result<Change, String> {
-    let example = "e.g. `paas ps:scale web=2 worker=1:standard`";
-    let Some((kind, rest)) = text.split_once('=') else {
-        return Err(format!("expected TYPE=QUANTITY[:SIZE], {example}"));
-    };
-    if kind.is_empty() {
-        return Err(format!("the process type is missing before `=`, {example}"));
-    }
-    let (quantity, size) = match rest.split_once(':') {
-        Some((quantity, size)) if !size.is_empty() => (quantity, Some(size.to_string())),
+    let example = "e.g. `paas ps:scale web=2 worker=1:standard` or `paas ps:scale web+1`";
+    let (spec, size) = match text.rsplit_once(':') {
+        Some((spec, size)) if !size.is_empty() => (spec, Some(size.to_string())),
         Some(_) => return Err(format!("the size is missing after `:`, {example}")),
-        None => (rest, None),
+        None => (text, None),
     };
-    if quantity.starts_with('-') {
-        return Err(format!("the quantity {quantity} is negative: it must be 0 or more, {example}"));
+    let change = |kind: &str, quantity| {
+        if kind.is_empty() {
+            Err(format!("the process type is missing, {example}"))
+        } else {
+            Ok(Change { kind: kind.to_string(), quantity, size: size.clone() })
+        }
+    };
+    if let Some((kind, quantity)) = spec.split_once('=') {
+        if quantity.starts_with('-') {
+            return Err(format!("the quantity {quantity} is negative: it must be 0 or more, {example}"));
+        }
+        return match quantity.parse::<u32>() {
+            Ok(n) if quantity.chars().all(|c| c.is_ascii_digit()) => change(kind, Quantity::Set(n)),
+            _ => Err(format!("the quantity {quantity:?} is not a whole number, {example}")),
+        };
     }
-    let quantity = quantity
-        .parse::<u32>()
-        .map_err(|_| format!("the quantity {quantity:?} is not a whole number, {example}"))?;
-    Ok(Change { kind: kind.to_string(), quantity, size })
+    if let Some(at) = spec.rfind(['+', '-']) {
+        let (kind, delta) = (&spec[..at], &spec[at + 1..]);
+        if !delta.is_empty() && delta.chars().all(|c| c.is_ascii_digit()) {
+            return match delta.parse::<u32>() {
+                Ok(_) => change(kind, Quantity::Change(spec[at..].to_string())),
+                Err(_) => Err(format!("the change {delta:?} is too large, {example}")),
+            };
+        }
+    }
+    Err(format!("expected TYPE=QUANTITY[:SIZE] or TYPE+N / TYPE-N, {example}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn change(kind: &str, quantity: Quantity, size: Option<&str>) -> Result<Change, String> {
+        Ok(Change { kind: kind.into(), quantity, size: size.map(str::to_string) })
+    }
+
     #[test]
     fn parse_change_reads_type_quantity_and_size() {
-        assert_eq!(parse_change("web=2"), Ok(Change { kind: "web".into(), quantity: 2, size: None }));
-        assert_eq!(
-            parse_change("worker=0:standard"),
-            Ok(Change { kind: "worker".into(), quantity: 0, size: Some("standard".into()) })
-        );
+        assert_eq!(parse_change("web=2"), change("web", Quantity::Set(2), None));
+        assert_eq!(parse_change("worker=0:standard-1x"), change("worker", Quantity::Set(0), Some("standard-1x")));
+    }
+
+    #[test]
+    fn parse_change_reads_relative_changes() {
+        assert_eq!(parse_change("web+1"), change("web", Quantity::Change("+1".into()), None));
+        assert_eq!(parse_change("my-worker-2"), change("my-worker", Quantity::Change("-2".into()), None));
+        assert_eq!(parse_change("web+3:basic"), change("web", Quantity::Change("+3".into()), Some("basic")));
     }
 
     #[test]
@@ -134,8 +169,11 @@ mod tests {
         assert!(parse_change("web=-1").unwrap_err().contains("negative"));
         assert!(parse_change("web").unwrap_err().contains("TYPE=QUANTITY"));
         assert!(parse_change("web=two").unwrap_err().contains("not a whole number"));
+        assert!(parse_change("web=+2").unwrap_err().contains("not a whole number"));
         assert!(parse_change("=2").is_err());
+        assert!(parse_change("+2").is_err());
         assert!(parse_change("web=2:").is_err());
         assert!(parse_change("web=").is_err());
+        assert!(parse_change("web+").is_err());
     }
 }
