@@ -1,0 +1,39 @@
+//! The router's settings, with Heroku's defaults.
+
+use std::time::Duration;
+
+/// How the router serves. `RouterConfig::default()` gives Heroku's limits.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Time a dyno has to start its response (status and headers) before the router answers
+    /// 503 H12 and drops the call. Heroku: 30 s.
+    pub request_timeout: Duration,
+    /// A keep-alive connection with no request in flight and no bytes moving for this long is
+    /// closed. Heroku: 55 s.
+    pub idle_timeout: Duration,
+    /// Slow-client protection: an HTTP/1 client has this long from the first byte of a request
+    /// to the end of its headers, or the connection is dropped.
+    pub header_read_timeout: Duration,
+    /// Largest request body accepted; larger ones get 413 (H25) before or while being read.
+    pub max_body_bytes: u64,
+    /// On shutdown, how long requests in flight may take to finish before connections are cut.
+    pub shutdown_grace: Duration,
+    /// `X-Forwarded-Proto` and the log's `protocol=`: `http`, or `https` behind a TLS terminator.
+    pub forwarded_proto: &'static str,
+    /// The name the router adds to `Via` (`1.1 paas`).
+    pub via: String,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(55),
+            header_read_timeout: Duration::from_secs(10),
+            max_body_bytes: 100 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+            forwarded_proto: "http",
+            via: "paas".to_string(),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The headers the router adds and removes on the way to a dyno and back: `X-Request-Id`,
+//! `X-Forwarded-For/-Proto/-Port`, `Via`, and hop-by-hop headers.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// `X-Request-Id`.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-Forwarded-For`.
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Port`.
+pub static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+
+/// Whether a client-sent request id is kept: 20 to 200 characters of `A-Z a-z 0-9 + = / -`,
+/// Heroku's rule.
+pub fn is_valid_request_id(id: &str) -> bool {
+    (20..=200).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'=' | b'/' | b'-'))
+}
+
+/// The request id for a request: the client's `X-Request-Id` when valid, a new UUID otherwise.
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_valid_request_id(id))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// What the router knows about the client connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct Forwarded {
+    /// The client's IP address.
+    pub client_ip: IpAddr,
+    /// The port the client connected to (`X-Forwarded-Port`).
+    pub port: u16,
+    /// `http` or `https` (`X-Forwarded-Proto`).
+    pub proto: &'static str,
+}
+
+/// Sets `X-Request-Id`, `X-Forwarded-*` and `Via` on a request bound for a dyno, and removes
+/// hop-by-hop headers. Returns the `X-Forwarded-For` value sent (the log's `fwd=`).
+///
+/// `X-Forwarded-For` gets the client's address appended to any it sent, as Heroku does;
+/// `Via` gets `<version> <via>` appended.
+pub fn prepare_request(
+    headers: &mut HeaderMap,
+    request_id: &str,
+    forwarded: &Forwarded,
+    version: http::Version,
+    via: &str,
+) -> String {
+    remove_hop_by_hop(headers);
+    let ip = forwarded.client_ip.to_canonical().to_string();
+    let fwd = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => format!("{}, {ip}", prior.trim()),
+        _ => ip,
+    };
+    set(headers, &X_FORWARDED_FOR, &fwd);
+    set(headers, &X_REQUEST_ID, request_id);
+    set(headers, &X_FORWARDED_PROTO, forwarded.proto);
+    set(headers, &X_FORWARDED_PORT, &forwarded.port.to_string());
+    append_via(headers, version, via);
+    fwd
+}
+
+/// Removes hop-by-hop headers from a dyno's response and appends `Via`.
+pub fn prepare_response(headers: &mut HeaderMap, version: http::Version, via: &str) {
+    remove_hop_by_hop(headers);
+    append_via(headers, version, via);
+}
+
+fn append_via(headers: &mut HeaderMap, version: http::Version, via: &str) {
+    let ours = format!("{} {via}", protocol_version(version));
+    let value = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => format!("{}, {ours}", prior.trim()),
+        _ => ours,
+    };
+    set(headers, &header::VIA, &value);
+}
+
+/// `1.1` or `2.0`, as written in `Via`.
+fn protocol_version(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_2 => "2.0",
+        http::Version::HTTP_3 => "3.0",
+        _ => "1.1",
+    }
+}
+
+/// Drops the headers that describe one connection (RFC 9110 §7.6.1), including any the
+/// `Connection` header names.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+    ] {
+        headers.remove(name);
+    }
+}
+
+fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name.clone(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_rule_is_herokus() {
+        assert!(is_valid_request_id("abcdefghij0123456789"));
+        assert!(is_valid_request_id(&"a+=/-".repeat(40)));
+        assert!(!is_valid_request_id("abcdefghij012345678")); // 19 chars
+        assert!(!is_valid_request_id(&"a".repeat(201)));
+        assert!(!is_valid_request_id("abcdefghij0123456789_"));
+        let mut headers = HeaderMap::new();
+        headers.insert(&X_REQUEST_ID, HeaderValue::from_static("short"));
+        let generated = request_id(&headers);
+        assert_eq!(generated.len(), 36);
+        assert!(is_valid_request_id(&generated));
+    }
+
+    #[test]
+    fn forwarded_headers_append_and_hop_by_hop_go() {
+        let mut headers = HeaderMap::new();
+        headers.insert(&X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
+        headers.insert(header::VIA, HeaderValue::from_static("1.1 edge"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        let forwarded =
+            Forwarded { client_ip: "::ffff:127.0.0.1".parse().unwrap(), port: 5000, proto: "http" };
+        let fwd = prepare_request(&mut headers, "rid-0123456789abcdefgh", &forwarded, http::Version::HTTP_11, "paas");
+        assert_eq!(fwd, "10.0.0.1, 127.0.0.1");
+        assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-forwarded-port"], "5000");
+        assert_eq!(headers["via"], "1.1 edge, 1.1 paas");
+        assert_eq!(headers["x-request-id"], "rid-0123456789abcdefgh");
+        assert!(!headers.contains_key("x-secret") && !headers.contains_key("connection"));
+        assert!(!headers.contains_key("keep-alive"));
+    }
+}

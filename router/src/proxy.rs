@@ -1,0 +1,320 @@
+//! One request through the router: Host → app route → random web dyno, with the request
+//! timeout, the body limit, error pages and the router log line written when the response ends.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, header};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use rand::Rng;
+
+use crate::backend::{BackendError, BoxError, ConnectTime, RouterBody, into_router_body};
+use crate::config::RouterConfig;
+use crate::headers::{self, Forwarded};
+use crate::log::{ErrorCode, LogLine, RouterLog};
+use crate::pages;
+use crate::table::{AppRoute, RouteTable, normalize_host};
+
+/// The client side of a request: who connected, and to which of the router's addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientInfo {
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// The router's address the client connected to (its port is `X-Forwarded-Port`).
+    pub local: SocketAddr,
+}
+
+/// What every request needs: the table, the settings, the log sink.
+pub(crate) struct Shared {
+    pub(crate) table: Arc<RouteTable>,
+    pub(crate) config: RouterConfig,
+    pub(crate) log: Arc<dyn RouterLog>,
+}
+
+/// A router log line waiting for the end of the response body to learn `service=` and `bytes=`.
+pub(crate) struct PendingLog {
+    log: Arc<dyn RouterLog>,
+    app: String,
+    line: LogLine,
+    service_start: Instant,
+}
+
+impl PendingLog {
+    fn finish(mut self, bytes: u64) {
+        let connect = self.line.connect.unwrap_or_default();
+        self.line.service = Some(self.service_start.elapsed().saturating_sub(connect));
+        self.line.bytes = Some(bytes);
+        self.log.log(&self.app, &self.line);
+    }
+}
+
+/// Routes one request. The returned log, if any, is to be finished when the body ends.
+pub(crate) async fn route<B>(
+    shared: &Shared,
+    req: Request<B>,
+    client: ClientInfo,
+) -> (Response<RouterBody>, Option<PendingLog>)
+where
+    B: Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    let config = &shared.config;
+    let raw_host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let host = normalize_host(&raw_host);
+    let Some(app) = shared.table.lookup(&host) else {
+        tracing::debug!(%host, "no app for host");
+        return (pages::no_such_app(), None);
+    };
+
+    let (mut parts, body) = req.into_parts();
+    let request_id = headers::request_id(&parts.headers);
+    let forwarded = Forwarded {
+        client_ip: client.remote.ip(),
+        port: client.local.port(),
+        proto: config.forwarded_proto,
+    };
+    let fwd = headers::prepare_request(&mut parts.headers, &request_id, &forwarded, parts.version, &config.via);
+    if let Ok(value) = HeaderValue::from_str(&raw_host) {
+        parts.headers.insert(header::HOST, value);
+    }
+    let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+    let line = LogLine {
+        code: None,
+        method: parts.method.to_string(),
+        path: path.clone(),
+        host,
+        request_id: request_id.clone(),
+        fwd,
+        dyno: None,
+        connect: None,
+        service: None,
+        status: 0,
+        bytes: None,
+        protocol: config.forwarded_proto.to_string(),
+    };
+    let fail = |code: ErrorCode, line: LogLine| -> (Response<RouterBody>, Option<PendingLog>) {
+        let mut response = pages::error_response(code);
+        let line = LogLine { code: Some(code), status: response.status().as_u16(), ..line };
+        shared.log.log(&app.app, &line);
+        set_request_id(&mut response, &request_id);
+        (response, None)
+    };
+
+    if app.maintenance {
+        return fail(ErrorCode::H80, line);
+    }
+    let declared_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|len| len > config.max_body_bytes) {
+        return fail(ErrorCode::H25, line);
+    }
+    if app.web.is_empty() {
+        return fail(if app.crashed { ErrorCode::H10 } else { ErrorCode::H14 }, line);
+    }
+
+    parts.uri = path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+    parts.version = http::Version::HTTP_11;
+    let over_limit = Arc::new(AtomicBool::new(false));
+    let body = LimitedBody { inner: into_router_body(body), read: 0, max: config.max_body_bytes, over: over_limit.clone() };
+    // A request without a body can be replayed on another dyno when the first is unreachable.
+    let replay = body.is_end_stream().then(|| parts.clone());
+    let mut request = Some(Request::from_parts(parts, body.boxed()));
+
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::from_std(started + config.request_timeout);
+    let order = pick_order(&app, rand::rng().random_range(0..app.web.len()));
+    let mut last_dyno = None;
+    for (attempt, index) in order.iter().enumerate() {
+        let dyno = &app.web[*index];
+        last_dyno = Some(dyno.name.clone());
+        let req = match request.take() {
+            Some(req) => req,
+            None => match &replay {
+                Some(parts) => Request::from_parts(parts.clone(), crate::backend::empty_body()),
+                None => break,
+            },
+        };
+        let with_dyno = |service: Duration| LogLine {
+            dyno: Some(dyno.name.clone()),
+            connect: Some(Duration::ZERO),
+            service: Some(service),
+            bytes: Some(0),
+            ..line.clone()
+        };
+        let outcome = tokio::time::timeout_at(deadline, dyno.backend.call(req)).await;
+        let over = over_limit.load(Ordering::Acquire);
+        match outcome {
+            Err(_elapsed) => return fail(ErrorCode::H12, with_dyno(started.elapsed())),
+            Ok(_) if over => return fail(ErrorCode::H25, with_dyno(started.elapsed())),
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                headers::prepare_response(&mut parts.headers, parts.version, &config.via);
+                let connect = parts.extensions.get::<ConnectTime>().map_or(Duration::ZERO, |c| c.0);
+                let line = LogLine {
+                    status: parts.status.as_u16(),
+                    dyno: Some(dyno.name.clone()),
+                    connect: Some(connect),
+                    ..line
+                };
+                let pending = PendingLog {
+                    log: shared.log.clone(),
+                    app: app.app.clone(),
+                    line,
+                    service_start: started,
+                };
+                return (Response::from_parts(parts, body), Some(pending));
+            }
+            Ok(Err(BackendError::Unreachable(error))) => {
+                tracing::debug!(app = %app.app, dyno = %dyno.name, %error, "dyno unreachable");
+                if replay.is_none() || attempt + 1 == order.len() {
+                    return fail(ErrorCode::H10, with_dyno(started.elapsed()));
+                }
+            }
+            Ok(Err(BackendError::ClosedWithoutResponse(_))) => {
+                return fail(ErrorCode::H13, with_dyno(started.elapsed()));
+            }
+            Ok(Err(BackendError::Other(error))) => {
+                tracing::warn!(app = %app.app, dyno = %dyno.name, %error, "backend error");
+                return fail(ErrorCode::H99, with_dyno(started.elapsed()));
+            }
+        }
+    }
+    fail(ErrorCode::H99, LogLine { dyno: last_dyno, ..line })
+}
+
+/// The dynos to try, starting at the randomly chosen one.
+fn pick_order(app: &AppRoute, first: usize) -> Vec<usize> {
+    let n = app.web.len();
+    (0..n).map(|i| (first + i) % n).collect()
+}
+
+fn set_request_id(response: &mut Response<RouterBody>, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(&headers::X_REQUEST_ID, value);
+    }
+}
+
+/// The request body of the limit: fails once more than `max` bytes have been read, and says so
+/// in `over`, so a dyno's resulting failure is reported as 413 rather than its own error.
+struct LimitedBody {
+    inner: RouterBody,
+    read: u64,
+    max: u64,
+    over: Arc<AtomicBool>,
+}
+
+/// The error a dyno reading an over-limit request body gets.
+#[derive(Debug, thiserror::Error)]
+#[error("request body larger than {0} bytes")]
+pub struct BodyTooLarge(pub u64);
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.read += data.len() as u64;
+                    if this.read > this.max {
+                        this.over.store(true, Ordering::Release);
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge(this.max)))));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The response body sent to the client: counts bytes, writes the router log line when it ends
+/// (or is dropped, e.g. the client went away), and holds the connection's in-flight mark.
+pub(crate) struct LoggedBody<G: Send + Sync + 'static> {
+    inner: RouterBody,
+    bytes: u64,
+    pending: Option<PendingLog>,
+    _guard: G,
+}
+
+impl<G: Send + Sync + Unpin + 'static> LoggedBody<G> {
+    pub(crate) fn new(inner: RouterBody, pending: Option<PendingLog>, guard: G) -> Self {
+        LoggedBody { inner, bytes: 0, pending, _guard: guard }
+    }
+}
+
+impl<G: Send + Sync + Unpin + 'static> Body for LoggedBody<G> {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.bytes += data.len() as u64;
+                }
+                if this.inner.is_end_stream()
+                    && let Some(pending) = this.pending.take()
+                {
+                    pending.finish(this.bytes);
+                }
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                if let Some(pending) = this.pending.take() {
+                    pending.finish(this.bytes);
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<G: Send + Sync + 'static> Drop for LoggedBody<G> {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            pending.finish(self.bytes);
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! [`Router`]: accepts connections, speaks HTTP/1.1 and h2c with keep-alive, routes each request,
+//! enforces the idle and header timeouts, and shuts down gracefully.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::BodyExt;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::backend::{BoxError, RouterBody};
+use crate::config::RouterConfig;
+use crate::conn::{ConnState, Tracked, Verdict};
+use crate::log::{NoLog, RouterLog};
+use crate::proxy::{ClientInfo, LoggedBody, Shared, route};
+use crate::table::RouteTable;
+
+/// The HTTP router. Cheap to clone; clones share the table, settings and log sink.
+#[derive(Clone)]
+pub struct Router {
+    shared: Arc<Shared>,
+}
+
+impl Router {
+    /// A router over `table` (keep a clone of the `Arc` to update routes while it serves).
+    /// Log lines are discarded until [`Router::with_log`] sets a sink.
+    pub fn new(table: Arc<RouteTable>, config: RouterConfig) -> Self {
+        Router { shared: Arc::new(Shared { table, config, log: Arc::new(NoLog) }) }
+    }
+
+    /// The same router, sending its log lines to `log`.
+    pub fn with_log(self, log: Arc<dyn RouterLog>) -> Self {
+        let shared = Shared {
+            table: self.shared.table.clone(),
+            config: self.shared.config.clone(),
+            log,
+        };
+        Router { shared: Arc::new(shared) }
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> &Arc<RouteTable> {
+        &self.shared.table
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RouterConfig {
+        &self.shared.config
+    }
+
+    /// Routes one request in-process, exactly as a request arriving on a connection would be
+    /// (minus the connection's timeouts). The log line is written when the response body ends.
+    pub async fn handle<B>(&self, req: Request<B>, client: ClientInfo) -> Response<RouterBody>
+    where
+        B: Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (response, pending) = route(&self.shared, req, client).await;
+        response.map(|body| LoggedBody::new(body, pending, ()).boxed())
+    }
+
+    /// Serves connections from `listener` until the process ends.
+    pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        self.serve_with_shutdown(listener, std::future::pending()).await
+    }
+
+    /// Serves connections from `listener` until `shutdown` completes; then stops accepting,
+    /// lets requests in flight finish for up to [`RouterConfig::shutdown_grace`], closes idle
+    /// keep-alive connections, and returns.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> io::Result<()> {
+        let local = listener.local_addr()?;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            // Our watchdog enforces the header deadline without cutting idle keep-alive short.
+            .header_read_timeout(None);
+        builder.http2().timer(TokioTimer::new());
+        let builder = Arc::new(builder);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, remote)) => {
+                        let _ = stream.set_nodelay(true);
+                        let conn = serve_connection(
+                            self.shared.clone(),
+                            builder.clone(),
+                            stream,
+                            ClientInfo { remote, local },
+                            stop_rx.clone(),
+                        );
+                        connections.spawn(conn);
+                    }
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off rather than spin.
+                        tracing::warn!(%error, "router accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(self.shared.config.shutdown_grace, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(left = connections.len(), "router shutdown grace over; cutting connections");
+            connections.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").field("table", &self.shared.table).finish_non_exhaustive()
+    }
+}
+
+async fn serve_connection(
+    shared: Arc<Shared>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stream: TcpStream,
+    client: ClientInfo,
+    mut stop: watch::Receiver<bool>,
+) {
+    let state = ConnState::new();
+    let config = shared.config.clone();
+    let io = TokioIo::new(Tracked { inner: stream, state: state.clone() });
+    let service_state = state.clone();
+    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+        let guard = service_state.begin();
+        let shared = shared.clone();
+        async move {
+            let (response, pending) = route(&shared, req, client).await;
+            Ok::<_, Infallible>(response.map(|body| LoggedBody::new(body, pending, guard)))
+        }
+    });
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let tick = (config.header_read_timeout.min(config.idle_timeout) / 4)
+        .clamp(Duration::from_millis(5), Duration::from_secs(1));
+    let mut ticker = tokio::time::interval(tick);
+    let mut closing_since = None;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(remote = %client.remote, %error, "router connection ended");
+                }
+                return;
+            }
+            _ = ticker.tick() => match state.verdict(config.header_read_timeout, config.idle_timeout) {
+                Verdict::Fine => {}
+                Verdict::SlowClient => {
+                    tracing::debug!(remote = %client.remote, "request headers too slow; dropping connection");
+                    return;
+                }
+                Verdict::Idle => match closing_since {
+                    None => {
+                        conn.as_mut().graceful_shutdown();
+                        closing_since = Some(tokio::time::Instant::now());
+                    }
+                    Some(since) if since.elapsed() > Duration::from_secs(1) => return,
+                    Some(_) => {}
+                },
+            },
+            _ = stop.changed(), if closing_since.is_none() => {
+                conn.as_mut().graceful_shutdown();
+                closing_since = Some(tokio::time::Instant::now());
+            }
+        }
+    }
+}
