@@ -135,7 +135,7 @@ pub fn respond<T>(
     let key_of = fields.iter().find(|(name, _)| *name == spec.field).map(|(_, key)| *key).ok_or_else(|| {
         ApiError::bad_range(format!("Cannot range by {:?}. Accepted fields: {}.", spec.field, accepted()))
     })?;
-    items.sort_by_key(|item| key_of(item));
+    items.sort_by_key(key_of);
     if spec.desc {
         items.reverse();
     }

@@ -1,2 +1,374 @@
 //! The Platform API in-process: `paas_platform::api::app(state)` driven with
 //! `tower::ServiceExt::oneshot` over a real SQLite ledger.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use base64::Engine;
+use http_body_util::BodyExt;
+use paas_platform::api::{self, AppState, PlatformConfig};
+use paas_platform::model::NewRelease;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::backends::{self, TestLedger};
+
+struct Api {
+    state: AppState,
+    operator: String,
+    _ledger: TestLedger,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+async fn setup() -> Api {
+    let ledger = backends::sqlite().await;
+    let (_, operator) = ledger.ledger.create_user("operator@localhost", None, true).await.unwrap();
+    let config = PlatformConfig { domain: "localhost".into(), router_port: Some(8080), api_url: "http://127.0.0.1:5000".into() };
+    let state = AppState { ledger: ledger.ledger.clone(), config: Arc::new(config) };
+    Api { state, operator, _ledger: ledger }
+}
+
+impl Api {
+    async fn send(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("accept")) {
+            request = request.header("accept", "application/vnd.heroku+json; version=3");
+        }
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.raw(request.body(body).unwrap()).await
+    }
+
+    async fn raw(&self, request: Request<Body>) -> Reply {
+        let response = api::app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        Reply { status, headers, body }
+    }
+
+    async fn get(&self, path: &str, key: &str) -> Reply {
+        self.send(Method::GET, path, Some(key), None, &[]).await
+    }
+
+    async fn user(&self, email: &str) -> String {
+        let reply = self.send(Method::POST, "/users", Some(&self.operator), Some(json!({"email": email})), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["api_key"].as_str().unwrap().to_string()
+    }
+
+    async fn create_app(&self, key: &str, name: &str) -> Value {
+        let reply = self.send(Method::POST, "/apps", Some(key), Some(json!({"name": name})), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    async fn release_count(&self, app: &str) -> usize {
+        self.get(&format!("/apps/{app}/releases"), &self.operator).await.body.as_array().unwrap().len()
+    }
+}
+
+fn error(reply: &Reply) -> (StatusCode, &str, &str) {
+    (reply.status, reply.body["id"].as_str().unwrap_or("<no id>"), reply.body["message"].as_str().unwrap_or("<no message>"))
+}
+
+#[tokio::test]
+async fn every_route_needs_a_valid_api_key() {
+    let api = setup().await;
+    for key in [None, Some("wrong")] {
+        let reply = api.send(Method::GET, "/apps", key, None, &[]).await;
+        assert_eq!(error(&reply), (StatusCode::UNAUTHORIZED, "unauthorized", "Invalid credentials provided."));
+    }
+    assert_eq!(api.get("/account", &api.operator).await.body["email"], "operator@localhost");
+    // Basic auth with the key as password (what git sends) works too.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("heroku:{}", api.operator));
+    let reply = api.send(Method::GET, "/account", None, None, &[("authorization", &format!("Basic {basic}"))]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // The OpenAPI document is public and marks the extensions.
+    let reply = api.send(Method::GET, "/openapi.json", None, None, &[]).await;
+    assert_eq!(reply.body["paths"]["/users"]["post"]["x-paas-extension"], true);
+    assert!(reply.body["paths"]["/apps/{app}/formation"]["patch"].is_object());
+}
+
+#[tokio::test]
+async fn operators_create_users_and_users_cannot() {
+    let api = setup().await;
+    let alice = api.user("alice@example.com").await;
+    assert_eq!(api.get("/account", &alice).await.body["email"], "alice@example.com");
+    let reply = api.send(Method::POST, "/users", Some(&alice), Some(json!({"email": "eve@example.com"})), &[]).await;
+    assert_eq!(error(&reply), (StatusCode::FORBIDDEN, "forbidden", "Only an operator can create users."));
+    let reply = api.send(Method::POST, "/users", Some(&api.operator), Some(json!({"email": "alice@example.com"})), &[]).await;
+    assert_eq!(error(&reply), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", "A user with email alice@example.com already exists."));
+    let reply = api.send(Method::POST, "/users", Some(&api.operator), Some(json!({"email": "nope"})), &[]).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn login_with_email_and_password_makes_an_api_key() {
+    let api = setup().await;
+    let reply = api
+        .send(Method::POST, "/users", Some(&api.operator), Some(json!({"email": "dev@example.com", "password": "pw"})), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let basic = |password: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("dev@example.com:{password}")));
+    let body = json!({"description": "Heroku CLI login from host", "expires_in": 2592000, "scope": ["global"]});
+    let reply = api.send(Method::POST, "/oauth/authorizations", None, Some(body.clone()), &[("authorization", &basic("pw"))]).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["user"]["email"], "dev@example.com");
+    let token = reply.body["access_token"]["token"].as_str().unwrap().to_string();
+    assert_eq!(api.get("/account", &token).await.body["email"], "dev@example.com");
+    let current = api.get("/oauth/authorizations/~", &token).await;
+    assert_eq!(current.body["access_token"]["token"], token.as_str());
+    assert_eq!(api.get("/oauth/authorizations", &token).await.body.as_array().unwrap().len(), 2);
+    let reply = api.send(Method::POST, "/oauth/authorizations", None, Some(body), &[("authorization", &basic("wrong"))]).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.send(Method::DELETE, "/oauth/sessions/~", Some(&token), None, &[]).await.status, StatusCode::OK);
+    assert_eq!(api.send(Method::DELETE, "/oauth/authorizations/~", Some(&token), None, &[]).await.status, StatusCode::OK);
+    assert_eq!(api.get("/account", &token).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn apps_have_herokus_shape_and_lifecycle() {
+    let api = setup().await;
+    let app = api.create_app(&api.operator, "my-app").await;
+    for field in ["id", "created_at", "updated_at", "released_at"] {
+        assert!(app[field].is_string(), "{field}: {app}");
+    }
+    assert_eq!(app["name"], "my-app");
+    assert_eq!(app["owner"]["email"], "operator@localhost");
+    assert_eq!((app["region"]["name"].as_str(), app["stack"]["name"].as_str()), (Some("us"), Some("paas-wasm")));
+    assert_eq!(app["build_stack"]["name"], "paas-wasm");
+    assert_eq!(app["generation"]["name"], "cedar");
+    assert_eq!(app["web_url"], "http://my-app.localhost:8080/");
+    assert_eq!(app["git_url"], "http://127.0.0.1:5000/my-app.git");
+    assert_eq!((app["repo_size"].clone(), app["slug_size"].clone(), app["maintenance"].clone()), (Value::Null, Value::Null, json!(false)));
+    let id = app["id"].as_str().unwrap();
+    assert_eq!(api.get(&format!("/apps/{id}"), &api.operator).await.body["name"], "my-app");
+    let releases = api.get("/apps/my-app/releases", &api.operator).await.body;
+    assert_eq!(releases[0]["description"], "Initial release");
+    assert_eq!(releases[0]["version"], 1);
+
+    let generated = api.send(Method::POST, "/apps", Some(&api.operator), None, &[]).await;
+    assert_eq!(generated.status, StatusCode::CREATED);
+    assert!(paas_platform::names::validate_app_name(generated.body["name"].as_str().unwrap()).is_ok());
+
+    for bad in ["ab", "My-App", "1app", "app_name", "a-name-that-is-way-too-long-for-us"] {
+        let reply = api.send(Method::POST, "/apps", Some(&api.operator), Some(json!({"name": bad})), &[]).await;
+        assert_eq!((reply.status, reply.body["id"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_params")), "{bad}");
+        assert!(reply.body["message"].as_str().unwrap().contains(bad));
+    }
+    let taken = api.send(Method::POST, "/apps", Some(&api.operator), Some(json!({"name": "my-app"})), &[]).await;
+    assert_eq!(error(&taken), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", "Name my-app is already taken."));
+    assert_eq!(api.get("/apps", &api.operator).await.body.as_array().unwrap().len(), 2);
+
+    let renamed = api.send(Method::PATCH, "/apps/my-app", Some(&api.operator), Some(json!({"name": "new-name"})), &[]).await;
+    assert_eq!(renamed.body["name"], "new-name");
+    let destroyed = api.send(Method::DELETE, "/apps/new-name", Some(&api.operator), None, &[]).await;
+    assert_eq!(destroyed.status, StatusCode::OK);
+    let gone = api.get("/apps/new-name", &api.operator).await;
+    assert_eq!(error(&gone), (StatusCode::NOT_FOUND, "not_found", "Couldn't find that app."));
+}
+
+#[tokio::test]
+async fn config_set_and_releases_answer_what_the_heroku_cli_reads() {
+    let api = setup().await;
+    api.create_app(&api.operator, "cfg").await;
+    let reply = api.send(Method::PATCH, "/apps/cfg/config-vars", Some(&api.operator), Some(json!({"FOO": "bar", "N": "1"})), &[]).await;
+    assert_eq!(reply.body, json!({"FOO": "bar", "N": "1"}));
+    // config:set reads the newest release with `order=desc,max=1` and prints `done, v2`.
+    let newest = api
+        .send(Method::GET, "/apps/cfg/releases", Some(&api.operator), None, &[("range", "version ..; order=desc,max=1")])
+        .await;
+    assert_eq!(newest.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(newest.body.as_array().unwrap().len(), 1);
+    assert_eq!((newest.body[0]["version"].clone(), newest.body[0]["description"].clone()), (json!(2), json!("Set FOO, N config vars")));
+    assert_eq!(newest.body[0]["current"], true);
+    assert_eq!(newest.headers["next-range"], "version ]2..; max=1, order=desc");
+    let reply = api.send(Method::PATCH, "/apps/cfg/config-vars", Some(&api.operator), Some(json!({"FOO": null})), &[]).await;
+    assert_eq!(reply.body, json!({"N": "1"}));
+    assert_eq!(api.get("/apps/cfg/config-vars", &api.operator).await.body, json!({"N": "1"}));
+
+    let v2 = api.get("/apps/cfg/releases/2", &api.operator).await.body;
+    assert_eq!((v2["eligible_for_rollback"].clone(), v2["user"]["email"].clone(), v2["status"].clone()), (json!(true), json!("operator@localhost"), json!("succeeded")));
+    let rollback = api.send(Method::POST, "/apps/cfg/releases", Some(&api.operator), Some(json!({"release": v2["id"]})), &[]).await;
+    assert_eq!(rollback.status, StatusCode::CREATED);
+    assert_eq!((rollback.body["version"].clone(), rollback.body["description"].clone()), (json!(4), json!("Rollback to v2")));
+    assert_eq!(api.get("/apps/cfg/config-vars", &api.operator).await.body, json!({"FOO": "bar", "N": "1"}));
+    let listing = api.send(Method::GET, "/apps/cfg/releases", Some(&api.operator), None, &[("range", "version ..; max=15, order=desc")]).await;
+    let versions: Vec<i64> = listing.body.as_array().unwrap().iter().map(|r| r["version"].as_i64().unwrap()).collect();
+    assert_eq!((listing.status, versions), (StatusCode::OK, vec![4, 3, 2, 1]));
+    assert!(listing.headers.get("next-range").is_none());
+    let missing = api.send(Method::POST, "/apps/cfg/releases", Some(&api.operator), Some(json!({"release": "v42"})), &[]).await;
+    assert_eq!(error(&missing), (StatusCode::NOT_FOUND, "not_found", "Couldn't find that release."));
+}
+
+#[tokio::test]
+async fn scaling_follows_the_current_releases_process_types() {
+    let api = setup().await;
+    let app = api.create_app(&api.operator, "scaly").await;
+    let patch = |updates: Value| api.send(Method::PATCH, "/apps/scaly/formation", Some(&api.operator), Some(json!({"updates": updates})), &[]);
+    let reply = patch(json!([{"type": "web", "quantity": "2"}])).await;
+    assert_eq!(
+        error(&reply),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", "No such process type web: this app has no process types yet; push code first.")
+    );
+    // What the builder will do after a build: record a release with a slug and its process types.
+    let app_id = app["id"].as_str().unwrap().parse().unwrap();
+    let owner = api.state.ledger.find_operator().await.unwrap().unwrap().id;
+    let process_types = [("web".to_string(), "./server".to_string()), ("worker".to_string(), "./work".to_string())].into();
+    let release = NewRelease { slug_id: uuid::Uuid::new_v4(), process_types, description: "Deploy 2b93a215".into() };
+    api.state.ledger.create_release(app_id, owner, release).await.unwrap();
+
+    let formation = api.get("/apps/scaly/formation", &api.operator).await.body;
+    assert_eq!(formation.as_array().unwrap().len(), 2);
+    assert_eq!((formation[0]["type"].clone(), formation[0]["quantity"].clone(), formation[0]["size"].clone()), (json!("web"), json!(1), json!("Basic")));
+    assert_eq!(formation[0]["command"], "./server");
+    let reply = patch(json!([{"type": "web", "quantity": "2", "size": "standard-1x"}])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!((reply.body[0]["quantity"].clone(), reply.body[0]["size"].clone()), (json!(2), json!("Standard-1X")));
+    assert_eq!(patch(json!([{"type": "web", "quantity": "+1"}, {"type": "worker", "quantity": 2}])).await.body[0]["quantity"], 3);
+    assert_eq!(patch(json!([{"type": "worker", "quantity": "-1"}])).await.body[0]["quantity"], 1);
+    let reply = patch(json!([{"type": "clock", "quantity": 1}])).await;
+    assert_eq!(reply.body["message"], "No such process type clock defined in Procfile. Types: web, worker");
+    let reply = patch(json!([{"type": "web", "quantity": -1}])).await;
+    assert_eq!(error(&reply), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", "Invalid quantity -1: it cannot be negative."));
+    let reply = patch(json!([{"type": "worker", "quantity": "-5"}])).await;
+    assert_eq!(reply.body["message"], "Quantity of worker would be -4: it cannot be negative.");
+    let reply = patch(json!([{"type": "web", "size": "gigantic"}])).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let single = api.send(Method::PATCH, "/apps/scaly/formation/web", Some(&api.operator), Some(json!({"quantity": 0})), &[]).await;
+    assert_eq!(single.body["quantity"], 0);
+    let formation = api.get("/apps/scaly/formation", &api.operator).await.body;
+    let quantities: Vec<i64> = formation.as_array().unwrap().iter().map(|f| f["quantity"].as_i64().unwrap()).collect();
+    assert_eq!(quantities, [0, 1], "failed updates wrote nothing");
+
+    // No dyno runs before the supervisor exists; restarts are accepted and recorded.
+    assert_eq!(api.get("/apps/scaly/dynos", &api.operator).await.body, json!([]));
+    for (method, path) in [(Method::DELETE, "/apps/scaly/dynos"), (Method::DELETE, "/apps/scaly/dynos/web.1"), (Method::DELETE, "/apps/scaly/formations/web"), (Method::POST, "/apps/scaly/dynos/web.1/actions/stop")] {
+        assert_eq!(api.send(method, path, Some(&api.operator), None, &[]).await.status, StatusCode::ACCEPTED, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn users_see_only_their_own_and_collaborated_apps() {
+    let api = setup().await;
+    let (alice, bob) = (api.user("alice@example.com").await, api.user("bob@example.com").await);
+    api.create_app(&alice, "alices").await;
+    api.create_app(&bob, "bobs").await;
+    let names = |reply: Reply| reply.body.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(api.get("/users/~/apps", &alice).await), ["alices"]);
+    assert_eq!(names(api.get("/apps", &bob).await), ["bobs"]);
+    assert_eq!(names(api.get("/apps", &api.operator).await), ["alices", "bobs"]);
+    for path in ["/apps/alices", "/apps/alices/config-vars", "/apps/alices/releases"] {
+        assert_eq!(api.get(path, &bob).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let reply = api.send(Method::PATCH, "/apps/alices/config-vars", Some(&bob), Some(json!({"X": "1"})), &[]).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(api.release_count("alices").await, 1);
+
+    let added = api.send(Method::POST, "/apps/alices/collaborators", Some(&alice), Some(json!({"user": "bob@example.com"})), &[]).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    assert_eq!(names(api.get("/users/~/apps", &bob).await), ["alices", "bobs"]);
+    let collaborators = api.get("/apps/alices/collaborators", &bob).await.body;
+    let roles: Vec<(String, String)> = collaborators
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["user"]["email"].as_str().unwrap().into(), c["role"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(roles, [("alice@example.com".into(), "owner".into()), ("bob@example.com".into(), "collaborator".into())]);
+    let reply = api.send(Method::PATCH, "/apps/alices/config-vars", Some(&bob), Some(json!({"X": "1"})), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = api.send(Method::DELETE, "/apps/alices", Some(&bob), None, &[]).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = api.send(Method::DELETE, "/apps/alices/collaborators/bob@example.com", Some(&alice), None, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(api.get("/apps/alices", &bob).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_error_and_writes_nothing() {
+    let api = setup().await;
+    api.create_app(&api.operator, "strict").await;
+    let huge = format!("{{\"FOO\": \"{}\"}}", "x".repeat(10 * 1024 * 1024));
+    let request = Request::builder()
+        .method(Method::PATCH)
+        .uri("/apps/strict/config-vars")
+        .header("authorization", format!("Bearer {}", api.operator))
+        .header("content-type", "application/json")
+        .body(Body::from(huge))
+        .unwrap();
+    let reply = api.raw(request).await;
+    assert_eq!(error(&reply), (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "Request body too large: the limit is 1048576 bytes."));
+    let reply = api.send(Method::PATCH, "/apps/strict/config-vars", Some(&api.operator), Some(json!({"A=B": "1"})), &[]).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.body["message"].as_str().unwrap().contains("A=B"));
+    let request = Request::builder()
+        .method(Method::PATCH)
+        .uri("/apps/strict/config-vars")
+        .header("authorization", format!("Bearer {}", api.operator))
+        .body(Body::from("{not json"))
+        .unwrap();
+    assert_eq!(api.raw(request).await.body["id"], "bad_request");
+    let reply = api.send(Method::PATCH, "/apps/strict/config-vars", Some(&api.operator), Some(json!({"A": {"nested": 1}})), &[]).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api.release_count("strict").await, 1, "nothing was written");
+    assert_eq!(api.get("/apps/strict/config-vars", &api.operator).await.body, json!({}));
+
+    for range in ["bogus ..", "version ..; max=0", "version ]x..", "version ..; order=sideways"] {
+        let reply = api.send(Method::GET, "/apps/strict/releases", Some(&api.operator), None, &[("range", range)]).await;
+        assert_eq!((reply.status, reply.body["id"].as_str()), (StatusCode::RANGE_NOT_SATISFIABLE, Some("requested_range_not_satisfiable")), "{range}");
+    }
+    let reply = api.send(Method::GET, "/apps/strict/releases", Some(&api.operator), None, &[("range", "bogus ..")]).await;
+    assert_eq!(reply.body["message"], "Cannot range by \"bogus\". Accepted fields: version, id, created_at.");
+    let reply = api.send(Method::GET, "/apps", Some(&api.operator), None, &[("accept", "application/vnd.heroku+json; version=2")]).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let reply = api.send(Method::GET, "/apps", Some(&api.operator), None, &[("accept", "application/vnd.heroku+json; version=3.sdk")]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(api.get("/no/such/route", &api.operator).await.body["id"], "not_found");
+}
+
+#[tokio::test]
+async fn lists_page_with_range_and_next_range_until_the_end() {
+    let api = setup().await;
+    for name in ["alpha", "beta", "delta", "epsilon", "gamma"] {
+        api.create_app(&api.operator, name).await;
+    }
+    let mut range = Some("name ..; max=2".to_string());
+    let (mut names, mut statuses) = (Vec::new(), Vec::new());
+    while let Some(current) = range {
+        let reply = api.send(Method::GET, "/users/~/apps", Some(&api.operator), None, &[("range", &current)]).await;
+        statuses.push(reply.status.as_u16());
+        names.extend(reply.body.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_string()));
+        range = reply.headers.get("next-range").map(|v| v.to_str().unwrap().to_string());
+    }
+    assert_eq!(names, ["alpha", "beta", "delta", "epsilon", "gamma"]);
+    assert_eq!(statuses, [206, 206, 200]);
+    // The domains paginator of the heroku CLI sends a trailing `;`.
+    let domains = api.send(Method::GET, "/apps/alpha/domains", Some(&api.operator), None, &[("range", "id ..; max=1000;")]).await;
+    assert_eq!(domains.status, StatusCode::OK);
+    assert_eq!((domains.body[0]["hostname"].clone(), domains.body[0]["kind"].clone()), (json!("alpha.localhost"), json!("heroku")));
+    let added = api.send(Method::POST, "/apps/alpha/domains", Some(&api.operator), Some(json!({"hostname": "www.example.com"})), &[]).await;
+    assert_eq!((added.status, added.body["cname"].clone()), (StatusCode::CREATED, json!("alpha.localhost")));
+    let bad = api.send(Method::POST, "/apps/alpha/domains", Some(&api.operator), Some(json!({"hostname": "not a host"})), &[]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api.get("/apps/alpha/domains", &api.operator).await.body.as_array().unwrap().len(), 2);
+}

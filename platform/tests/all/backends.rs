@@ -119,6 +119,7 @@ fn run(command: &mut Command) {
 
 /// Starts PostgreSQL listening only on a unix socket in a temp dir, and a watchdog that stops it
 /// and removes the dir once this test process has exited.
+#[allow(clippy::zombie_processes)] // the watchdog outlives this process on purpose
 fn start_server(bin: &Path) -> String {
     let dir = tempfile::Builder::new().prefix("paas-pg-").tempdir().unwrap().keep();
     if is_root() {
