@@ -51,7 +51,7 @@ async fn worker_rust_stops_on_the_stop_file() {
         .into_iter()
         .filter(|l| l.stream == LogStreamKind::Stdout)
         .map(|l| l.line)
-        .last()
+        .next_back()
         .unwrap();
     assert!(last.starts_with("worker.2: stop requested after "), "{last}");
 }

@@ -137,18 +137,26 @@ async fn outgoing_http_works() {
 }
 
 #[tokio::test]
-async fn outgoing_sockets_are_denied_unless_allowed() {
+async fn outgoing_sockets_are_denied_by_default() {
     let addr = local_http_server().await;
-    let (spec1, _logs) = spec("probe", "web.1");
-    let dyno = probe(spec1);
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
     let (status, body) = get(&dyno, &format!("/connect?addr={addr}")).await;
     assert_eq!((status, body.as_str()), (403, "error: Permission denied (os error 2)"));
     assert_still_serving(&dyno).await;
+}
 
-    let (mut spec2, _logs) = spec("probe", "web.2");
-    spec2.network = NetworkPolicy { allow_all: false, allow_tcp_to: vec![addr] };
-    let dyno = probe(spec2);
+#[tokio::test]
+async fn regression_a_socket_allowed_by_policy_connects_despite_the_implicit_bind_check() {
+    // `connect` is first checked as a bind to the unspecified address; a policy that only
+    // listed the destination denied every connection.
+    let addr = local_http_server().await;
+    let (mut spec, _logs) = spec("probe", "web.2");
+    spec.network = NetworkPolicy { allow_all: false, allow_tcp_to: vec![addr] };
+    let dyno = probe(spec);
     assert_eq!(get(&dyno, &format!("/connect?addr={addr}")).await, (200, "connected".to_string()));
+    let other = local_http_server().await;
+    assert_eq!(get(&dyno, &format!("/connect?addr={other}")).await.0, 403);
 }
 
 #[tokio::test]
