@@ -1,0 +1,114 @@
+//! The server side: HTTP/1.1 keep-alive, h2c, slow clients, idle connections, graceful shutdown.
+
+use std::time::{Duration, Instant};
+
+use paas_router::{RouterConfig, TcpBackend, WebDyno, full_body};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{Harness, Reply, client, native_dyno};
+
+async fn hello(config: RouterConfig) -> Harness {
+    let router = Harness::with_config(config).await;
+    router.table.set_web("hello", vec![WebDyno::new("web.1", TcpBackend::new(native_dyno("hello").await))]);
+    router
+}
+
+/// Reads until the peer closes; returns what was read and how long it took.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("connection still open after {limit:?}; read {:?}", String::from_utf8_lossy(&got)),
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+}
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: hello.localhost\r\n\r\n";
+
+#[tokio::test]
+async fn keep_alive_serves_several_requests_on_one_connection_then_idle_closes_it() {
+    let config = RouterConfig { idle_timeout: Duration::from_millis(400), ..RouterConfig::default() };
+    let router = hello(config).await;
+    let mut stream = TcpStream::connect(router.addr).await.unwrap();
+    for _ in 0..3 {
+        stream.write_all(GET).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = stream.read(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("\r\n\r\nhello"), "{text}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let (rest, idle) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    assert_eq!(rest, "");
+    assert!(idle >= Duration::from_millis(200) && idle < Duration::from_millis(1500), "{idle:?}");
+}
+
+#[tokio::test]
+async fn a_slow_client_sending_headers_is_cut_off_but_an_idle_one_is_not() {
+    let config = RouterConfig {
+        header_read_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_secs(30),
+        ..RouterConfig::default()
+    };
+    let router = hello(config).await;
+    let mut slow = TcpStream::connect(router.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: hello.loc").await.unwrap();
+    let mut idle = TcpStream::connect(router.addr).await.unwrap();
+    let (got, took) = read_until_closed(&mut slow, Duration::from_secs(3)).await;
+    assert_eq!(got, "");
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(1500), "{took:?}");
+    // The connection that sent nothing is still open past the header deadline, and works.
+    idle.write_all(GET).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).ends_with("hello"));
+}
+
+#[tokio::test]
+async fn h2c_with_prior_knowledge_works() {
+    let router = hello(RouterConfig::default()).await;
+    let h2 = client(true);
+    for _ in 0..3 {
+        let req = http::Request::get(router.url("/h2")).header("host", "hello.localhost").body(full_body("")).unwrap();
+        let reply = Reply::read(h2.request(req).await.unwrap()).await.unwrap();
+        assert_eq!(reply.version, http::Version::HTTP_2);
+        assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "hello"));
+        assert_eq!(reply.header("echo-via"), "2.0 paas");
+        assert_eq!(reply.header("echo-version"), "HTTP/1.1", "native dynos get HTTP/1.1");
+        assert_eq!(reply.header("echo-host"), "hello.localhost");
+    }
+    // Without a Host header, h2's :authority routes.
+    let stream = TcpStream::connect(router.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get("http://hello.localhost/").body(full_body("")).unwrap();
+    let reply = Reply::read(sender.send_request(req).await.unwrap()).await.unwrap();
+    assert_eq!(reply.body, "hello");
+    assert_eq!(router.log_lines(4).await.len(), 4);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_stops_accepting_and_lets_requests_in_flight_finish() {
+    let mut router = hello(RouterConfig::default()).await;
+    let url = router.url("/sleep/400");
+    let in_flight = tokio::spawn(async move {
+        let req = http::Request::get(url).header("host", "hello.localhost").body(full_body("")).unwrap();
+        Reply::read(client(false).request(req).await.unwrap()).await.unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    router.shutdown();
+    let reply = in_flight.await.unwrap();
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "hello"));
+    let served = router.task.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(2), served).await.unwrap().unwrap().unwrap();
+    assert!(TcpStream::connect(router.addr).await.is_err(), "no longer accepting");
+}
