@@ -45,6 +45,8 @@ pub struct Api {
 impl Api {
     /// A client of the API at `base_url` (e.g. `http://127.0.0.1:5000`) sending `key`.
     pub fn new(base_url: &str, key: &str) -> Result<Api> {
+        // https:// APIs use rustls with the ring provider; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(concat!("paas-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))

@@ -499,3 +499,14 @@ fn usage_errors_exit_2_and_completions_are_printed() {
     let output = run(Command::new(paas_bin()).args(["completions", "tcsh"]));
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn an_unreachable_server_is_named_in_the_error() {
+    for url in ["http://127.0.0.1:9", "https://127.0.0.1:9"] {
+        let mut command = Command::new(paas_bin());
+        command.args(["apps"]).env("PAAS_API_URL", url).env("PAAS_API_KEY", "key").env("HOME", "/nonexistent");
+        let stderr = fails(&mut command, 1);
+        assert!(stderr.starts_with(&format!("error: cannot reach the paas API at {url}: ")), "{stderr}");
+        assert!(stderr.contains("onnect"), "{stderr}");
+    }
+}
