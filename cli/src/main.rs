@@ -36,7 +36,11 @@ fn main() -> ExitCode {
             if let Some(refused) = error.downcast_ref::<api::ApiError>()
                 && (refused.status == 401 || refused.id == "unauthorized")
             {
-                eprintln!("hint: the API key was refused; check PAAS_API_KEY, or run `paas login --api-url URL --api-key KEY`");
+                if credentials::env("PAAS_API_KEY").is_some() {
+                    eprintln!("hint: the API key in PAAS_API_KEY was refused");
+                } else {
+                    eprintln!("hint: log in again with `paas login --api-url URL --api-key KEY`");
+                }
             }
             ExitCode::FAILURE
         }

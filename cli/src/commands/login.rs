@@ -41,7 +41,8 @@ impl LoginCommand {
             usage_bail!("no API key: pass --api-key KEY, or type it on standard input");
         }
         let key = key.trim();
-        let account: Account = parse(Api::new(&url, key)?.get("/account").await?)?;
+        let account = Api::new(&url, key)?.get("/account").await.with_context(|| format!("cannot log in to {url}"))?;
+        let account: Account = parse(account)?;
 
         let path = credentials::netrc_path()?;
         let text = netrc::read(&path)?;
