@@ -216,6 +216,75 @@ mod tests {
         assert_eq!(error.to_string(), "the paas API answered HTTP 500 Internal Server Error: boom");
     }
 
+    /// A one-shot HTTP server: answers each connection with the next of `answers`, and gives back
+    /// the request heads it saw.
+    async fn fake_server(answers: Vec<String>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut heads = Vec::new();
+            for answer in answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                while !request.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0u8; 1];
+                    if socket.read(&mut byte).await.unwrap() == 0 {
+                        break;
+                    }
+                    request.push(byte[0]);
+                }
+                heads.push(String::from_utf8_lossy(&request).to_lowercase());
+                socket.write_all(answer.as_bytes()).await.unwrap();
+                socket.shutdown().await.unwrap();
+            }
+            heads
+        });
+        (url, task)
+    }
+
+    fn answer(status: &str, extra_header: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra_header}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[tokio::test]
+    async fn list_follows_next_range_on_206_and_sends_heroku_headers() {
+        let (url, server) = fake_server(vec![
+            answer("206 Partial Content", "next-range: name ]b..; max=2\r\n", r#"[{"name":"a"},{"name":"b"}]"#),
+            answer("200 OK", "", r#"[{"name":"c"}]"#),
+        ])
+        .await;
+        let items = Api::new(&url, "KEY").unwrap().list("/apps", Some("name ..; max=2")).await.unwrap();
+        let names: Vec<&str> = items.iter().map(|item| item["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let heads = server.await.unwrap();
+        assert!(heads[0].starts_with("get /apps http/1.1\r\n"), "{}", heads[0]);
+        assert!(heads[0].contains("\r\naccept: application/vnd.heroku+json; version=3\r\n"), "{}", heads[0]);
+        assert!(heads[0].contains("\r\nauthorization: bearer key\r\n"), "{}", heads[0]);
+        assert!(heads[0].contains("\r\nrange: name ..; max=2\r\n"), "{}", heads[0]);
+        assert!(heads[1].contains("\r\nrange: name ]b..; max=2\r\n"), "{}", heads[1]);
+    }
+
+    #[tokio::test]
+    async fn list_stops_when_a_200_carries_next_range() {
+        let (url, server) = fake_server(vec![answer("200 OK", "next-range: id ]x..\r\n", "[1]")]).await;
+        let items = Api::new(&url, "KEY").unwrap().list("/things", None).await.unwrap();
+        assert_eq!(items, [serde_json::json!(1)]);
+        assert!(!server.await.unwrap()[0].contains("\r\nrange:"));
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_becomes_an_api_error() {
+        let (url, _server) =
+            fake_server(vec![answer("422 Unprocessable Entity", "", r#"{"id":"invalid_params","message":"Nope."}"#)]).await;
+        let error = Api::new(&url, "KEY").unwrap().post("/apps", &serde_json::json!({})).await.unwrap_err();
+        let api = error.downcast_ref::<ApiError>().unwrap();
+        assert_eq!((api.status, api.id.as_str(), api.message.as_str()), (422, "invalid_params", "Nope."));
+    }
+
     #[test]
     fn seg_escapes_everything_but_unreserved_characters() {
         assert_eq!(seg("web.1"), "web.1");
