@@ -61,14 +61,17 @@ pub fn save_config(config: &ClientConfig) -> Result<()> {
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The netrc machine name for an API URL: its host, without the port, which is what git (libcurl)
-/// looks up when it pushes to that host.
-pub fn machine(api_url: &str) -> Result<String> {
+/// The netrc machine names for an API URL: its host without the port, which is what git
+/// (libcurl) looks up when it pushes to that host, and, when the URL has a port, `host:port`,
+/// which is what Heroku's own CLI looks up for `HEROKU_HOST=<url>`. Most specific first.
+pub fn machines(api_url: &str) -> Result<Vec<String>> {
     let url = reqwest::Url::parse(api_url).with_context(|| format!("invalid API URL {api_url:?}"))?;
-    match url.host_str() {
-        Some(host) => Ok(host.trim_start_matches('[').trim_end_matches(']').to_string()),
-        None => bail!("invalid API URL {api_url:?}: it has no host"),
-    }
+    let Some(host) = url.host_str() else { bail!("invalid API URL {api_url:?}: it has no host") };
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    Ok(match url.port() {
+        Some(port) => vec![format!("{host}:{port}"), host],
+        None => vec![host],
+    })
 }
 
 /// Checks that an API URL is an absolute `http(s)://host[:port]` URL, and gives it without a
@@ -99,7 +102,10 @@ pub fn connect() -> Result<Api> {
         Some(key) => key,
         None => {
             let text = netrc::read(&netrc_path()?)?;
-            netrc::lookup(&text, &machine(&url)?).and_then(|entry| entry.password).ok_or_else(|| anyhow!(NOT_LOGGED_IN))?
+            machines(&url)?
+                .iter()
+                .find_map(|machine| netrc::lookup(&text, machine).and_then(|entry| entry.password))
+                .ok_or_else(|| anyhow!(NOT_LOGGED_IN))?
         }
     };
     Api::new(&url, &key)
@@ -110,10 +116,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_netrc_machine_is_the_host_without_port() {
-        assert_eq!(machine("http://127.0.0.1:5000").unwrap(), "127.0.0.1");
-        assert_eq!(machine("https://paas.example.com/").unwrap(), "paas.example.com");
-        assert_eq!(machine("http://[::1]:80").unwrap(), "::1");
+    fn the_netrc_machines_are_host_port_and_host() {
+        assert_eq!(machines("http://127.0.0.1:5000").unwrap(), ["127.0.0.1:5000", "127.0.0.1"]);
+        assert_eq!(machines("https://paas.example.com/").unwrap(), ["paas.example.com"]);
+        assert_eq!(machines("http://paas.example.com:80").unwrap(), ["paas.example.com"]);
+        assert_eq!(machines("http://[::1]:8080").unwrap(), ["::1:8080", "::1"]);
     }
 
     #[test]

@@ -91,11 +91,14 @@ fn login_stores_the_key_in_netrc_and_logout_removes_it() {
 
     let (stdout, _) = out(&mut logged_out(&["login", "--api-url", &server.api_url, "--api-key", &key]));
     assert_eq!(stdout, "Logged in as alice@example.com\n");
+    // `machine 127.0.0.1` is what git looks up, `127.0.0.1:PORT` what Heroku's CLI does.
+    let port = server.api_url.rsplit(':').next().unwrap();
     assert_eq!(
         std::fs::read_to_string(&netrc).unwrap(),
         format!(
             "machine other.example.com\n  login someone\n  password keep-me\n\
-             machine 127.0.0.1\n  login alice@example.com\n  password {key}\n"
+             machine 127.0.0.1\n  login alice@example.com\n  password {key}\n\
+             machine 127.0.0.1:{port}\n  login alice@example.com\n  password {key}\n"
         )
     );
     use std::os::unix::fs::PermissionsExt;
@@ -106,6 +109,19 @@ fn login_stores_the_key_in_netrc_and_logout_removes_it() {
     assert_eq!(out(&mut logged_out(&["auth:whoami"])).0, "alice@example.com\n");
     create_app(&server, &key, "netrc-app");
     assert_eq!(out(&mut logged_out(&["apps"])).0, "=== alice@example.com Apps\n\nnetrc-app\n");
+
+    // Logging in again (as someone else) replaces the entries in place.
+    let bob = user(&server, "bob@example.com");
+    assert_eq!(out(&mut logged_out(&["login", "--api-url", &server.api_url, "--api-key", &bob])).0, "Logged in as bob@example.com\n");
+    assert_eq!(
+        std::fs::read_to_string(&netrc).unwrap(),
+        format!(
+            "machine other.example.com\n  login someone\n  password keep-me\n\
+             machine 127.0.0.1\n  login bob@example.com\n  password {bob}\n\
+             machine 127.0.0.1:{port}\n  login bob@example.com\n  password {bob}\n"
+        )
+    );
+    assert_eq!(out(&mut logged_out(&["auth:whoami"])).0, "bob@example.com\n");
 
     let (_, stderr) = out(&mut logged_out(&["logout"]));
     assert_eq!(stderr, "Logging out... done\n");

@@ -1,5 +1,6 @@
 //! `paas login`: checks an API key against the server and stores it in `~/.netrc` under the API's
-//! host (login: the user's email), and the API URL in `~/.config/paas/config.toml`.
+//! host, and `host:port` too when the URL has a port (login: the user's email), and the API URL in
+//! `~/.config/paas/config.toml`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -46,7 +47,10 @@ impl LoginCommand {
 
         let path = credentials::netrc_path()?;
         let text = netrc::read(&path)?;
-        netrc::write(&path, &netrc::upsert(&text, &credentials::machine(&url)?, &account.email, key))?;
+        let text = credentials::machines(&url)?
+            .iter()
+            .fold(text, |text, machine| netrc::upsert(&text, machine, &account.email, key));
+        netrc::write(&path, &text)?;
         let mut config = credentials::load_config().unwrap_or_default();
         config.api_url = Some(url);
         credentials::save_config(&config)?;

@@ -1,4 +1,4 @@
-//! `paas logout`: removes the stored API key of the API host from `~/.netrc`.
+//! `paas logout`: removes the stored API key of the API host (and `host:port`) from `~/.netrc`.
 
 use anyhow::Result;
 use clap::Args;
@@ -17,10 +17,10 @@ impl LogoutCommand {
         let action = Action::start("Logging out");
         if let Some(url) = credentials::load_config()?.api_url {
             let path = credentials::netrc_path()?;
-            let text = netrc::read(&path)?;
-            let machine = credentials::machine(&url)?;
-            if netrc::lookup(&text, &machine).is_some() {
-                netrc::write(&path, &netrc::remove(&text, &machine))?;
+            let before = netrc::read(&path)?;
+            let after = credentials::machines(&url)?.iter().fold(before.clone(), |text, machine| netrc::remove(&text, machine));
+            if after != before {
+                netrc::write(&path, &after)?;
             }
         }
         action.done();
