@@ -201,7 +201,7 @@ fn apps_are_created_listed_shown_and_destroyed() {
 
     // A random name when none is given.
     let (stdout, stderr) = out(&mut paas(&server, &key, &["apps:create"]));
-    let random = stderr.strip_prefix("Creating ⬢ ").and_then(|s| s.strip_suffix("... done\n")).unwrap().to_string();
+    let random = stderr.strip_prefix("Creating app... done, ⬢ ").and_then(|s| s.strip_suffix('\n')).unwrap().to_string();
     assert!(stdout.ends_with(&format!(" | {}/{random}.git\n", server.api_url)), "{stdout:?}");
     let mut names = ["myapp".to_string(), random.clone()];
     names.sort();
@@ -405,7 +405,14 @@ fn users_cannot_see_each_others_apps_unless_they_collaborate() {
 
     assert_eq!(out(&mut paas(&server, &alice, &["apps"])).0, "=== alice@example.com Apps\n\nalices-app\n");
     assert_eq!(out(&mut paas(&server, &bob, &["apps"])).0, "=== bob@example.com Apps\n\nbobs-app\n");
+    assert_eq!(out(&mut paas(&server, &bob, &["apps", "--all"])).0, "=== bob@example.com Apps\n\nbobs-app\n");
     assert_eq!(out(&mut paas(&server, &bob, &["auth:whoami"])).0, "bob@example.com\n");
+    // The operator sees only their own apps, and every app with --all.
+    assert_eq!(out(&mut paas(&server, &server.operator_key, &["apps"])).0, "You have no apps.\n");
+    assert_eq!(
+        out(&mut paas(&server, &server.operator_key, &["apps", "-A"])).0,
+        "=== Collaborated Apps\n\nalices-app  alice@example.com\nbobs-app    bob@example.com\n"
+    );
     let stderr = fails(&mut paas(&server, &bob, &["config", "-a", "alices-app"]), 1);
     assert_eq!(stderr, "error: Couldn't find that app.\n");
     let before = releases(&server, &alice, "alices-app");

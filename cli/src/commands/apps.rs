@@ -11,16 +11,19 @@ use crate::output;
 /// List your apps.
 #[derive(Debug, Args)]
 pub struct AppsCommand {
+    /// List every app you can see: for an operator, every app on the server.
+    #[arg(short = 'A', long)]
+    all: bool,
     /// Print the apps as JSON.
     #[arg(long)]
     json: bool,
 }
 
 impl AppsCommand {
-    /// `GET /account` and `GET /apps` (all pages).
+    /// `GET /account` and `GET /users/~/apps` (with `--all`, `GET /apps`), all pages.
     pub async fn run(self) -> Result<()> {
         let api = credentials::connect()?;
-        let values = api.list("/apps", None).await?;
+        let values = api.list(if self.all { "/apps" } else { "/users/~/apps" }, None).await?;
         if self.json {
             output::json(&serde_json::Value::Array(values));
             return Ok(());
