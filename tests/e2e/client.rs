@@ -393,6 +393,15 @@ fn the_app_is_inferred_from_the_paas_git_remote_or_paas_app() {
     // Destroying the app removes the remote that pointed to it.
     out(paas(&server, &key, &["apps:destroy", "--confirm", "gitapp"]).current_dir(&repo));
     assert_eq!(git(&repo, &["remote"]), "");
+
+    // git:remote points the remote at an existing app (and only inside a repo).
+    let (stdout, _) = out(paas(&server, &key, &["git:remote", "-a", "other"]).current_dir(&repo));
+    assert_eq!(stdout, format!("set git remote paas to {}/other.git\n", server.api_url));
+    assert_eq!(git(&repo, &["remote", "get-url", "paas"]), format!("{}/other.git", server.api_url));
+    fails(paas(&server, &key, &["git:remote", "-a", "gitapp"]).current_dir(&repo), 1);
+    assert_eq!(git(&repo, &["remote", "get-url", "paas"]), format!("{}/other.git", server.api_url));
+    let stderr = fails(&mut paas(&server, &key, &["git:remote", "-a", "other"]), 2);
+    assert!(stderr.starts_with("error: not inside a git repo"), "{stderr}");
 }
 
 #[test]

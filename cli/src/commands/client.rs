@@ -5,8 +5,8 @@ use clap::Subcommand;
 
 use super::{
     access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, completions, config, config_get,
-    config_set, config_unset, domains, domains_add, domains_remove, login, logout, ps, ps_restart, ps_scale, ps_stop,
-    releases, releases_info, rollback, users_create, whoami,
+    config_set, config_unset, domains, domains_add, domains_remove, git_remote, login, logout, ps, ps_restart,
+    ps_scale, ps_stop, releases, releases_info, rollback, users_create, whoami,
 };
 
 /// A client subcommand.
@@ -57,7 +57,7 @@ pub enum ClientCommand {
     /// List an app's dynos.
     #[command(name = "ps")]
     Ps(ps::PsCommand),
-    /// Scale process types, e.g. `paas ps:scale web=2 worker=1:standard`.
+    /// Scale process types, e.g. `paas ps:scale web=2 worker=1:standard-1x`.
     #[command(name = "ps:scale", visible_alias = "scale")]
     PsScale(ps_scale::PsScaleCommand),
     /// Restart dynos: all, one process type's, or one.
@@ -84,6 +84,9 @@ pub enum ClientCommand {
     /// Remove a user's access to an app.
     #[command(name = "access:remove")]
     AccessRemove(access_remove::AccessRemoveCommand),
+    /// Set the `paas` git remote of the current repo to an app.
+    #[command(name = "git:remote")]
+    GitRemote(git_remote::GitRemoteCommand),
     /// Create a user and print their API key (operator only).
     #[command(name = "users:create")]
     UsersCreate(users_create::UsersCreateCommand),
@@ -120,6 +123,7 @@ impl ClientCommand {
             ClientCommand::Access(command) => command.run().await,
             ClientCommand::AccessAdd(command) => command.run().await,
             ClientCommand::AccessRemove(command) => command.run().await,
+            ClientCommand::GitRemote(command) => command.run().await,
             ClientCommand::UsersCreate(command) => command.run().await,
             ClientCommand::Completions(command) => command.run(),
         }

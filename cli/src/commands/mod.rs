@@ -21,6 +21,7 @@ mod config_unset;
 mod domains;
 mod domains_add;
 mod domains_remove;
+mod git_remote;
 mod login;
 mod logout;
 mod ps;

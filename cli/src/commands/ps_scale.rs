@@ -11,7 +11,7 @@ use crate::credentials;
 use crate::models::{Formation, size_label};
 use crate::output::{self, Action};
 
-/// Scale dyno quantities (and sizes) of process types, e.g. `web=2 worker=1:standard`.
+/// Scale dyno quantities (and sizes) of process types, e.g. `web=2 worker=1:standard-1x`.
 #[derive(Debug, Args)]
 pub struct PsScaleCommand {
     /// Each TYPE=QUANTITY[:SIZE], or TYPE+N / TYPE-N to change a quantity [default: print the current formation]
@@ -109,7 +109,7 @@ fn at(formation: &Formation) -> String {
 /// Parses `web=2`, `web=2:standard`, or a change relative to the current quantity: `web+1`,
 /// `worker-2` (process types may contain dashes: `my-worker-1` is `my-worker` less one).
 fn parse_change(text: &str) -> Result<Change, String> {
-    let example = "e.g. `paas ps:scale web=2 worker=1:standard` or `paas ps:scale web+1`";
+    let example = "e.g. `paas ps:scale web=2 worker=1:standard-1x` or `paas ps:scale web+1`";
     let (spec, size) = match text.rsplit_once(':') {
         Some((spec, size)) if !size.is_empty() => (spec, Some(size.to_string())),
         Some(_) => return Err(format!("the size is missing after `:`, {example}")),
