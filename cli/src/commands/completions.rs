@@ -1,6 +1,8 @@
 //! `paas completions SHELL`: prints a shell completion script.
 
-use anyhow::Result;
+use std::io::Write;
+
+use anyhow::{Context, Result};
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 
@@ -15,7 +17,12 @@ impl CompletionsCommand {
     /// Writes the script to stdout, e.g. `paas completions bash > /etc/bash_completion.d/paas`.
     pub fn run(self) -> Result<()> {
         let mut command = super::Cli::command();
-        clap_complete::generate(self.shell, &mut command, "paas", &mut std::io::stdout());
-        Ok(())
+        let mut script = Vec::new();
+        clap_complete::generate(self.shell, &mut command, "paas", &mut script);
+        match std::io::stdout().write_all(&script) {
+            // `paas completions bash | head` is not an error.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            result => result.context("cannot write the completion script"),
+        }
     }
 }
