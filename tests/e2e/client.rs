@@ -122,6 +122,8 @@ fn login_stores_the_key_in_netrc_and_logout_removes_it() {
         )
     );
     assert_eq!(out(&mut logged_out(&["auth:whoami"])).0, "bob@example.com\n");
+    // PAAS_API_KEY overrides the stored key.
+    assert_eq!(out(logged_out(&["auth:whoami"]).env("PAAS_API_KEY", &key)).0, "alice@example.com\n");
 
     let (_, stderr) = out(&mut logged_out(&["logout"]));
     assert_eq!(stderr, "Logging out... done\n");
