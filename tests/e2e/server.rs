@@ -1,1 +1,116 @@
-//! End-to-end tests of `paas server` itself: start-up, operator key, restart, shutdown.
+//! End-to-end tests of `paas server` itself: start-up, operator key, restart, shutdown, the
+//! placeholder router, and the API's answers to bad requests, over real HTTP (`curl`).
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use crate::support::{TestServer, run};
+
+/// An HTTP request with curl: gives back the status and the body.
+fn curl(args: &[&str], url: &str) -> (u16, String) {
+    let output = run(Command::new("curl").args(["-sS", "-o", "-", "-w", "\n%{http_code}"]).args(args).arg(url));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or_else(|| panic!("curl printed {text:?}"));
+    (status.parse().unwrap_or_else(|_| panic!("no status in {text:?}")), body.to_string())
+}
+
+/// A Platform API request as `key`.
+fn api(server: &TestServer, key: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let auth = format!("Authorization: Bearer {key}");
+    let mut args = vec!["-X", method, "-H", &auth, "-H", "Accept: application/vnd.heroku+json; version=3"];
+    if let Some(body) = body {
+        args.extend(["-H", "Content-Type: application/json", "-d", body]);
+    }
+    curl(&args, &format!("{}{path}", server.api_url))
+}
+
+#[test]
+fn first_start_creates_the_operator_and_a_private_key_file() {
+    let server = TestServer::start();
+    let key_file = server.data_dir().join("operator-api-key");
+    let stdout = server.stdout.lock().unwrap().clone();
+    assert_eq!(stdout[0], format!("Created operator operator@localhost; API key written to {}", key_file.display()));
+    assert!(stdout[1].starts_with("API listening on http://127.0.0.1:") && stdout[1].ends_with('/'), "{stdout:?}");
+    assert!(stdout[2].starts_with("Router listening on http://127.0.0.1:"), "{stdout:?}");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(server.operator_key.len(), 64);
+    let (status, body) = api(&server, &server.operator_key, "GET", "/account", None);
+    assert_eq!(status, 200);
+    assert!(body.contains("\"email\":\"operator@localhost\""), "{body}");
+    assert!(body.contains("\"operator\":true"), "{body}");
+    let (status, body) = api(&server, "wrong-key", "GET", "/apps", None);
+    assert_eq!((status, body.as_str()), (401, r#"{"id":"unauthorized","message":"Invalid credentials provided."}"#));
+    let (status, body) = curl(&[], &format!("{}/openapi.json", server.api_url));
+    assert_eq!(status, 200);
+    assert!(body.contains("\"openapi\":\"3.1.0\""));
+}
+
+#[test]
+fn a_restarted_server_brings_back_every_app_and_its_releases() {
+    let server = TestServer::start();
+    let key = server.operator_key.clone();
+    assert_eq!(api(&server, &key, "POST", "/apps", Some(r#"{"name":"durable"}"#)).0, 201);
+    assert_eq!(api(&server, &key, "PATCH", "/apps/durable/config-vars", Some(r#"{"FOO":"bar"}"#)).0, 200);
+    let dir = server.stop();
+    let server = TestServer::start_in(dir);
+    assert_eq!(server.operator_key, key, "the operator keeps their key");
+    let stdout = server.stdout.lock().unwrap().clone();
+    assert!(stdout[0].starts_with("Operator operator@localhost; API key in "), "{stdout:?}");
+    let (status, body) = api(&server, &key, "GET", "/apps/durable/config-vars", None);
+    assert_eq!((status, body.as_str()), (200, r#"{"FOO":"bar"}"#));
+    let (_, releases) = api(&server, &key, "GET", "/apps/durable/releases", None);
+    assert!(releases.contains("\"description\":\"Set FOO config vars\""), "{releases}");
+    assert!(releases.contains("\"version\":2"), "{releases}");
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let mut server = TestServer::start();
+    let status = server.terminate();
+    assert!(status.success(), "paas server exited with {status}");
+    assert_eq!(server.stdout.lock().unwrap().last().map(String::as_str), Some("paas server stopped"));
+}
+
+#[test]
+fn the_router_answers_no_such_app_and_h14_until_dynos_run() {
+    let server = TestServer::start();
+    assert_eq!(api(&server, &server.operator_key, "POST", "/apps", Some(r#"{"name":"web-app"}"#)).0, 201);
+    let (status, body) = curl(&["-H", "Host: nope.localhost"], &server.router_url);
+    assert_eq!(status, 404);
+    assert!(body.contains("No such app"), "{body}");
+    let (status, body) = curl(&["-H", "Host: web-app.localhost"], &format!("{}/some/path", server.router_url));
+    assert_eq!(status, 503);
+    assert!(body.contains("H14 - No web dynos running"), "{body}");
+}
+
+#[test]
+fn bad_requests_get_clear_errors_and_write_nothing() {
+    let server = TestServer::start();
+    let key = server.operator_key.clone();
+    let (status, body) = api(&server, &key, "POST", "/apps", Some(r#"{"name":"Bad_Name"}"#));
+    assert_eq!(status, 422);
+    assert!(body.contains(r#""id":"invalid_params""#) && body.contains("Bad_Name"), "{body}");
+    assert_eq!(api(&server, &key, "GET", "/apps", None).1, "[]");
+
+    assert_eq!(api(&server, &key, "POST", "/apps", Some(r#"{"name":"target"}"#)).0, 201);
+    let big = server.dir.path().join("big.json");
+    std::fs::write(&big, format!("{{\"FOO\": \"{}\"}}", "x".repeat(10 * 1024 * 1024))).unwrap();
+    let auth = format!("Authorization: Bearer {key}");
+    let data = format!("@{}", big.display());
+    let (status, body) = curl(
+        &["-X", "PATCH", "-H", &auth, "-H", "Content-Type: application/json", "--data-binary", &data],
+        &format!("{}/apps/target/config-vars", server.api_url),
+    );
+    assert_eq!(status, 413);
+    assert_eq!(body, r#"{"id":"request_too_large","message":"Request body too large: the limit is 1048576 bytes."}"#);
+    let (status, body) = curl(&["-H", &auth, "-H", "Range: version ]..x; max=banana"], &format!("{}/apps/target/releases", server.api_url));
+    assert_eq!(status, 416);
+    assert!(body.contains("requested_range_not_satisfiable") && body.contains("Invalid Range header"), "{body}");
+    let (status, body) = api(&server, &key, "PATCH", "/apps/target/formation", Some(r#"{"updates":[{"type":"worker","quantity":1}]}"#));
+    assert_eq!(status, 422);
+    assert!(body.contains("No such process type worker: this app has no process types yet; push code first."), "{body}");
+    let (_, releases) = api(&server, &key, "GET", "/apps/target/releases", None);
+    assert_eq!(releases.matches("\"version\"").count(), 1, "only v1: {releases}");
+    assert_eq!(api(&server, &key, "GET", "/apps/target/config-vars", None).1, "{}");
+}

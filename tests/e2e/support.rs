@@ -112,6 +112,15 @@ impl TestServer {
         std::mem::replace(&mut self.dir, dir)
     }
 
+    /// Stops the server with SIGTERM (SIGKILL after 5 s) and gives back how it exited.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        terminate(&mut self.child);
+        let status = self.child.wait().expect("wait for paas server");
+        // Let the stdout reader catch up with the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        status
+    }
+
     /// A `paas` client command with `HOME` set to the test's home and the API URL and key of
     /// `key` in the environment.
     pub fn paas_as(&self, key: &str) -> Command {

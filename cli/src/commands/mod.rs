@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod server;
 mod version;
 
 // The client commands (one file each), gathered by `client::ClientCommand`.
@@ -46,6 +47,8 @@ pub struct Cli {
 enum Command {
     /// Print the version of this paas binary.
     Version(version::VersionCommand),
+    /// Run the platform (API, ledger, router) in this process.
+    Server(server::ServerCommand),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -55,6 +58,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Version(command) => command.run(),
+            Command::Server(command) => command.run().await,
             Command::Client(command) => command.run().await,
         }
     }

@@ -96,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .route("/apps/{app}/builds", get(resources::list_builds))
         .route("/apps/{app}/builds/{build}", get(resources::build_info))
         .route("/apps/{app}/addons", get(resources::list_addons))
+        .route("/apps/{app}/sni-endpoints", get(resources::list_sni_endpoints))
         .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))
         .route(
             "/apps/{app}/domains/{domain}",

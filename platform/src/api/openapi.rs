@@ -38,6 +38,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/builds", "get", "Builds. Range: created_at, id.", false),
     ("/apps/{app}/builds/{build}", "get", "One build.", false),
     ("/apps/{app}/addons", "get", "Add-ons (none yet).", false),
+    ("/apps/{app}/sni-endpoints", "get", "TLS certificates (none yet).", false),
     ("/apps/{app}/domains", "get", "Domains: <app>.<domain> (kind heroku) and custom ones. Range: id, hostname.", false),
     ("/apps/{app}/domains", "post", "Add a custom domain {hostname}.", false),
     ("/apps/{app}/domains/{domain}", "get", "One domain by hostname or id.", false),

@@ -188,6 +188,17 @@ pub async fn list_addons(
     Ok(Json(json!([])))
 }
 
+/// `GET /apps/{app}/sni-endpoints`: TLS certificates are not managed yet, so none
+/// (`heroku domains:add` asks before adding a domain).
+pub async fn list_sni_endpoints(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible_app(&state, &caller, &app).await?;
+    Ok(Json(json!([])))
+}
+
 /// `GET /apps/{app}/builds`.
 pub async fn list_builds(
     State(state): State<AppState>,

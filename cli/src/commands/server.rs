@@ -1,0 +1,42 @@
+//! `paas server`: runs the whole platform in this process (see `paas_platform::server`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use paas_platform::server::{self, ServerConfig};
+
+/// Run the platform: Platform API, ledger and router, in one process.
+#[derive(Debug, Args)]
+pub struct ServerCommand {
+    /// Where the ledger (SQLite), the operator's API key and the platform's files live.
+    #[arg(long, env = "PAAS_DATA_DIR", default_value = "./paas-data")]
+    data_dir: PathBuf,
+    /// Address of the Platform API (port 0 picks a free port).
+    #[arg(long, env = "PAAS_API_LISTEN", default_value = "127.0.0.1:5000")]
+    api_listen: SocketAddr,
+    /// Address of the router that serves apps (port 0 picks a free port).
+    #[arg(long, env = "PAAS_ROUTER_LISTEN", default_value = "127.0.0.1:8080")]
+    router_listen: SocketAddr,
+    /// Apps are served at <app>.<domain>.
+    #[arg(long, env = "PAAS_DOMAIN", default_value = "localhost")]
+    domain: String,
+    /// Keep the ledger in PostgreSQL (postgres://…) instead of SQLite in the data dir.
+    #[arg(long, env = "PAAS_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl ServerCommand {
+    /// Runs the platform until SIGTERM or SIGINT.
+    pub async fn run(self) -> anyhow::Result<()> {
+        server::init_tracing();
+        server::run(ServerConfig {
+            data_dir: self.data_dir,
+            api_listen: self.api_listen,
+            router_listen: self.router_listen,
+            domain: self.domain,
+            database_url: self.database_url,
+        })
+        .await
+    }
+}
