@@ -15,8 +15,8 @@ use crate::model::App;
 use crate::names;
 
 const FIELDS: &[RangeField<App>] = &[
-    ("id", |a| Key::Text(a.id.to_string())),
     ("name", |a| Key::Text(a.name.clone())),
+    ("id", |a| Key::Text(a.id.to_string())),
     ("created_at", |a| Key::Text(views::time(a.created_at))),
     ("updated_at", |a| Key::Text(views::time(a.updated_at))),
 ];
