@@ -499,9 +499,11 @@ fn dynos_are_restarted_and_stopped_by_app_type_or_name() {
     let key = user(&server, "alice@example.com");
     create_app(&server, &key, "myapp");
     for (args, message) in [
-        (&["ps:restart"][..], "Restarting dynos on ⬢ myapp... done\n"),
-        (&["ps:restart", "web"][..], "Restarting web dynos on ⬢ myapp... done\n"),
+        (&["ps:restart"][..], "Restarting all dynos on ⬢ myapp... done\n"),
+        (&["ps:restart", "web"][..], "Restarting all web dynos on ⬢ myapp... done\n"),
         (&["ps:restart", "web.1"][..], "Restarting dyno web.1 on ⬢ myapp... done\n"),
+        (&["ps:restart", "-p", "web"][..], "Restarting all web dynos on ⬢ myapp... done\n"),
+        (&["ps:restart", "-d", "web.2"][..], "Restarting dyno web.2 on ⬢ myapp... done\n"),
         (&["ps:stop", "web.1"][..], "Stopping dyno web.1 on ⬢ myapp... done\n"),
     ] {
         let mut command = paas(&server, &key, args);
@@ -517,8 +519,16 @@ fn domains_are_added_listed_and_removed() {
     let server = TestServer::start();
     let key = user(&server, "alice@example.com");
     create_app(&server, &key, "myapp");
-    let (_, stderr) = out(&mut paas(&server, &key, &["domains:add", "www.example.com", "-a", "myapp"]));
+    let (stdout, stderr) = out(&mut paas(&server, &key, &["domains:add", "www.example.com", "-a", "myapp"]));
     assert_eq!(stderr, "Adding www.example.com to ⬢ myapp... done\n");
+    assert_eq!(stdout, "Configure your app's DNS provider to point to the DNS Target myapp.localhost.\n");
+    assert_eq!(
+        ok(&mut paas(&server, &key, &["domains", "-a", "myapp"])),
+        "=== myapp Heroku Domain\n\nmyapp.localhost\n\n=== myapp Custom Domains\n\n\
+         Domain Name      DNS Record Type  DNS Target\nwww.example.com  CNAME            myapp.localhost\n"
+    );
+    // The same hostname twice is refused; the listing is unchanged.
+    fails(&mut paas(&server, &key, &["domains:add", "www.example.com", "-a", "myapp"]), 1);
     let listing = ok(&mut paas(&server, &key, &["domains", "-a", "myapp"]));
     assert!(listing.contains("=== myapp Custom Domains\n\nDomain Name      DNS Record Type  DNS Target\nwww.example.com  CNAME"), "{listing}");
     let json: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &key, &["domains", "-a", "myapp", "--json"]))).unwrap();

@@ -36,7 +36,7 @@ impl DomainsAddCommand {
         }
         let domain: Domain = parse(value)?;
         if let Some(target) = domain.cname.filter(|target| !target.is_empty()) {
-            println!("Configure your app's DNS provider to point to the DNS Target {target}");
+            println!("Configure your app's DNS provider to point to the DNS Target {target}.");
         }
         Ok(())
     }
