@@ -36,43 +36,51 @@ impl PsCommand {
     }
 }
 
-/// `=== web (Basic): <command> (N)` groups of `web.1: up <time> (~ 13m ago)` lines.
-fn render(app: &str, mut dynos: Vec<Dyno>, now: chrono::DateTime<Utc>) -> String {
+/// `=== run: one-off processes (N)` first, then `=== web (Basic): <command> (N)` groups of
+/// `web.1: up <time> (~ 13m ago)` lines, as Heroku's `ps` shows them.
+fn render(app: &str, dynos: Vec<Dyno>, now: chrono::DateTime<Utc>) -> String {
     if dynos.is_empty() {
         return format!("No dynos on {}\n", output::app(app));
     }
-    dynos.sort_by(|a, b| {
-        (a.kind.as_str(), dyno_number(&a.name), a.name.as_str()).cmp(&(b.kind.as_str(), dyno_number(&b.name), b.name.as_str()))
-    });
+    let since = |dyno: &Dyno| {
+        let mut text = format!("{} {}", dyno.state, output::time(dyno.updated_at.as_deref()));
+        if let Some(ago) = output::ago(dyno.updated_at.as_deref(), now) {
+            text.push_str(&format!(" ({ago})"));
+        }
+        text.trim_end().to_string()
+    };
+    let title = |dyno: &Dyno| {
+        format!("{} ({}): {}", dyno.kind, size_label(dyno.size.as_deref()), dyno.command.as_deref().unwrap_or_default())
+    };
+    let (mut one_offs, mut services): (Vec<Dyno>, Vec<Dyno>) = dynos.into_iter().partition(|d| d.kind == "run");
+    let mut sections = Vec::new();
+    if !one_offs.is_empty() {
+        one_offs.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut section = format!("=== run: one-off processes ({})\n\n", one_offs.len());
+        for dyno in &one_offs {
+            let command = dyno.command.as_deref().unwrap_or_default();
+            let size = size_label(dyno.size.as_deref());
+            section.push_str(&format!("{} ({size}): {}: {command}\n", dyno.name, since(dyno)));
+        }
+        sections.push(section);
+    }
+    services.sort_by_cached_key(|d| (d.kind.clone(), title(d), dyno_number(&d.name), d.name.clone()));
     let mut groups: Vec<(String, Vec<&Dyno>)> = Vec::new();
-    for dyno in &dynos {
-        let title = format!(
-            "{} ({}): {}",
-            dyno.kind,
-            size_label(dyno.size.as_deref()),
-            dyno.command.as_deref().unwrap_or_default()
-        );
+    for dyno in &services {
+        let title = title(dyno);
         match groups.last_mut() {
             Some((last, members)) if *last == title => members.push(dyno),
             _ => groups.push((title, vec![dyno])),
         }
     }
-    let mut out = String::new();
-    for (n, (title, members)) in groups.iter().enumerate() {
-        if n > 0 {
-            out.push('\n');
-        }
-        out.push_str(&format!("=== {title} ({})\n\n", members.len()));
+    for (title, members) in groups {
+        let mut section = format!("=== {title} ({})\n\n", members.len());
         for dyno in members {
-            let mut line = format!("{}: {} {}", dyno.name, dyno.state, output::time(dyno.updated_at.as_deref()));
-            if let Some(ago) = output::ago(dyno.updated_at.as_deref(), now) {
-                line.push_str(&format!(" ({ago})"));
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
+            section.push_str(&format!("{}: {}\n", dyno.name, since(dyno)));
         }
+        sections.push(section);
     }
-    out
+    sections.join("\n")
 }
 
 /// `web.12` → 12, so that `web.2` sorts before `web.10`.
@@ -97,5 +105,22 @@ mod tests {
             "=== web (Basic): serve (2)\n\nweb.2: starting\nweb.10: up\n\n=== worker (Basic): work (1)\n\nworker.1: crashed\n"
         );
         assert_eq!(render("myapp", Vec::new(), Utc::now()), "No dynos on ⬢ myapp\n");
+    }
+
+    #[test]
+    fn render_lists_one_off_dynos_first_with_their_commands() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T19:12:17Z").unwrap().with_timezone(&Utc);
+        let dynos: Vec<Dyno> = serde_json::from_value(serde_json::json!([
+            {"name": "web.1", "type": "web", "state": "up", "command": "serve", "updated_at": "2026-11-21T18:59:17Z"},
+            {"name": "run.4711", "type": "run", "state": "up", "command": "bash", "size": "basic", "updated_at": "2026-11-21T19:12:00Z"}
+        ]))
+        .unwrap();
+        let text = render("myapp", dynos, now);
+        let expected_web = format!("web.1: up {} (~ 13m ago)", output::time(Some("2026-11-21T18:59:17Z")));
+        let expected_run = format!("run.4711 (Basic): up {} (~ 17s ago): bash", output::time(Some("2026-11-21T19:12:00Z")));
+        assert_eq!(
+            text,
+            format!("=== run: one-off processes (1)\n\n{expected_run}\n\n=== web (Basic): serve (1)\n\n{expected_web}\n")
+        );
     }
 }
