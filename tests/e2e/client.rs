@@ -561,3 +561,35 @@ fn an_unreachable_server_is_named_in_the_error() {
         assert!(stderr.contains("onnect"), "{stderr}");
     }
 }
+
+#[test]
+fn apps_are_renamed_and_put_in_maintenance_mode() {
+    let server = TestServer::start();
+    let key = user(&server, "alice@example.com");
+    let bob = user(&server, "bob@example.com");
+    let repo = server.home().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    out(paas(&server, &key, &["apps:create", "before"]).current_dir(&repo));
+    ok(&mut paas(&server, &key, &["access:add", "bob@example.com", "-a", "before"]));
+
+    // Only the owner may rename; an invalid name is refused; neither changes anything.
+    fails(&mut paas(&server, &bob, &["apps:rename", "stolen", "-a", "before"]), 1);
+    let stderr = fails(&mut paas(&server, &key, &["apps:rename", "Bad_Name", "-a", "before"]), 1);
+    assert!(stderr.contains("Name \"Bad_Name\" is invalid"), "{stderr}");
+    assert_eq!(out(&mut paas(&server, &key, &["apps"])).0, "=== alice@example.com Apps\n\nbefore\n");
+
+    let (stdout, stderr) = out(paas(&server, &key, &["apps:rename", "after"]).current_dir(&repo));
+    assert_eq!(stderr, "Renaming ⬢ before to ⬢ after... done\n");
+    assert!(stdout.ends_with(&format!(" | {}/after.git\n", server.api_url)), "{stdout}");
+    assert_eq!(git(&repo, &["remote", "get-url", "paas"]), format!("{}/after.git", server.api_url));
+    assert_eq!(out(&mut paas(&server, &key, &["apps"])).0, "=== alice@example.com Apps\n\nafter\n");
+
+    assert_eq!(out(paas(&server, &key, &["maintenance"]).current_dir(&repo)).0, "off\n");
+    let (_, stderr) = out(paas(&server, &key, &["maintenance:on"]).current_dir(&repo));
+    assert_eq!(stderr, "Enabling maintenance mode for ⬢ after... done\n");
+    assert_eq!(out(&mut paas(&server, &key, &["maintenance", "-a", "after"])).0, "on\n");
+    let (_, stderr) = out(&mut paas(&server, &key, &["maintenance:off", "-a", "after"]));
+    assert_eq!(stderr, "Disabling maintenance mode for ⬢ after... done\n");
+    assert_eq!(out(&mut paas(&server, &key, &["maintenance", "-a", "after"])).0, "off\n");
+}

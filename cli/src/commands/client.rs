@@ -4,9 +4,9 @@
 use clap::Subcommand;
 
 use super::{
-    access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, completions, config, config_get,
-    config_set, config_unset, domains, domains_add, domains_remove, git_remote, login, logout, ps, ps_restart,
-    ps_scale, ps_stop, releases, releases_info, rollback, users_create, whoami,
+    access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, completions, config,
+    config_get, config_set, config_unset, domains, domains_add, domains_remove, git_remote, login, logout,
+    maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, users_create, whoami,
 };
 
 /// A client subcommand.
@@ -33,6 +33,18 @@ pub enum ClientCommand {
     /// Permanently destroy an app.
     #[command(name = "apps:destroy", visible_alias = "destroy")]
     AppsDestroy(apps_destroy::AppsDestroyCommand),
+    /// Rename an app.
+    #[command(name = "apps:rename", visible_alias = "rename")]
+    AppsRename(apps_rename::AppsRenameCommand),
+    /// Display whether an app is in maintenance mode.
+    #[command(name = "maintenance")]
+    Maintenance(maintenance::MaintenanceCommand),
+    /// Put an app in maintenance mode.
+    #[command(name = "maintenance:on")]
+    MaintenanceOn(maintenance::MaintenanceSwitchCommand),
+    /// Take an app out of maintenance mode.
+    #[command(name = "maintenance:off")]
+    MaintenanceOff(maintenance::MaintenanceSwitchCommand),
     /// Display an app's config vars.
     #[command(name = "config")]
     Config(config::ConfigCommand),
@@ -106,6 +118,10 @@ impl ClientCommand {
             ClientCommand::AppsCreate(command) => command.run().await,
             ClientCommand::AppsInfo(command) => command.run().await,
             ClientCommand::AppsDestroy(command) => command.run().await,
+            ClientCommand::AppsRename(command) => command.run().await,
+            ClientCommand::Maintenance(command) => command.run().await,
+            ClientCommand::MaintenanceOn(command) => command.run(true).await,
+            ClientCommand::MaintenanceOff(command) => command.run(false).await,
             ClientCommand::Config(command) => command.run().await,
             ClientCommand::ConfigGet(command) => command.run().await,
             ClientCommand::ConfigSet(command) => command.run().await,
