@@ -116,11 +116,13 @@ pub fn read(path: &Path) -> Result<String> {
     }
 }
 
-/// Writes the netrc file at `path`, readable by its owner only.
+/// Writes the netrc file at `path` (through a symlink, if it is one), readable by its owner only.
 pub fn write(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = target.as_path();
     let temp = path.with_extension("paas-tmp");
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -177,6 +179,22 @@ mod tests {
         let text = remove(FILE, "api.heroku.com");
         assert_eq!(text, "machine 127.0.0.1\n  login b@example.com\n  password two\ndefault login anonymous password guest\n");
         assert_eq!(remove(&text, "nothing"), text);
+    }
+
+    #[test]
+    fn write_replaces_the_file_mode_0600_and_follows_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles-netrc");
+        std::fs::write(&real, "machine old login l password p\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join(".netrc");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write(&link, "machine new login l password q\n").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "machine new login l password q\n");
+        assert_eq!(std::fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(read(&dir.path().join("missing")).unwrap(), "");
     }
 
     #[test]
