@@ -77,11 +77,18 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let api_server = axum::serve(api_listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
     let router_server = axum::serve(router_listener, crate::placeholder_router::app(ledger, config.domain.clone()))
         .with_graceful_shutdown(stopped(stop_rx));
+    // Handlers are in place before the addresses are printed: whoever reads them may signal at once.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     println!("API listening on http://{api_addr}/");
     println!("Router listening on http://{router_addr}/");
 
     tokio::spawn(async move {
-        wait_for_signal().await;
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
@@ -92,34 +99,19 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 /// Makes sure an operator exists and `<data-dir>/operator-api-key` (mode 0600) holds a key of
 /// theirs: on first start it creates both; if the file is missing later (a new data dir on a
 /// shared PostgreSQL ledger), it writes a new key.
 pub async fn ensure_operator(ledger: &dyn Ledger, data_dir: &Path) -> anyhow::Result<()> {
     let key_path = data_dir.join("operator-api-key");
-    let (email, key) = match ledger.find_operator().await? {
+    let (said, key) = match ledger.find_operator().await? {
         None => {
             let (user, key) = ledger.create_user(OPERATOR_EMAIL, None, true).await?;
-            (user.email, key)
+            (format!("Created operator {}", user.email), key)
         }
         Some(operator) if !key_path.exists() => {
             let (_, key) = ledger.create_api_key(operator.id, "operator key in the data dir").await?;
-            (operator.email, key)
+            (format!("Made a new API key for operator {}", operator.email), key)
         }
         Some(operator) => {
             println!("Operator {}; API key in {}", operator.email, key_path.display());
@@ -134,6 +126,6 @@ pub async fn ensure_operator(ledger: &dyn Ledger, data_dir: &Path) -> anyhow::Re
         .open(&key_path)
         .with_context(|| format!("cannot write {}", key_path.display()))?;
     writeln!(file, "{key}")?;
-    println!("Created operator {email}; API key written to {}", key_path.display());
+    println!("{said}; API key written to {}", key_path.display());
     Ok(())
 }

@@ -14,6 +14,18 @@ fn curl(args: &[&str], url: &str) -> (u16, String) {
     (status.parse().unwrap_or_else(|_| panic!("no status in {text:?}")), body.to_string())
 }
 
+/// The first `n` lines the server printed (they reach the harness a moment after the addresses).
+fn printed(server: &TestServer, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let lines = server.stdout.lock().unwrap().clone();
+        if lines.len() >= n {
+            return lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server printed fewer than {n} lines: {:?}", server.stdout.lock().unwrap());
+}
+
 /// A Platform API request as `key`.
 fn api(server: &TestServer, key: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
     let auth = format!("Authorization: Bearer {key}");
@@ -28,7 +40,7 @@ fn api(server: &TestServer, key: &str, method: &str, path: &str, body: Option<&s
 fn first_start_creates_the_operator_and_a_private_key_file() {
     let server = TestServer::start();
     let key_file = server.data_dir().join("operator-api-key");
-    let stdout = server.stdout.lock().unwrap().clone();
+    let stdout = printed(&server, 3);
     assert_eq!(stdout[0], format!("Created operator operator@localhost; API key written to {}", key_file.display()));
     assert!(stdout[1].starts_with("API listening on http://127.0.0.1:") && stdout[1].ends_with('/'), "{stdout:?}");
     assert!(stdout[2].starts_with("Router listening on http://127.0.0.1:"), "{stdout:?}");
@@ -55,7 +67,7 @@ fn a_restarted_server_brings_back_every_app_and_its_releases() {
     let dir = server.stop();
     let server = TestServer::start_in(dir);
     assert_eq!(server.operator_key, key, "the operator keeps their key");
-    let stdout = server.stdout.lock().unwrap().clone();
+    let stdout = printed(&server, 3);
     assert!(stdout[0].starts_with("Operator operator@localhost; API key in "), "{stdout:?}");
     let (status, body) = api(&server, &key, "GET", "/apps/durable/config-vars", None);
     assert_eq!((status, body.as_str()), (200, r#"{"FOO":"bar"}"#));
@@ -113,4 +125,87 @@ fn bad_requests_get_clear_errors_and_write_nothing() {
     let (_, releases) = api(&server, &key, "GET", "/apps/target/releases", None);
     assert_eq!(releases.matches("\"version\"").count(), 1, "only v1: {releases}");
     assert_eq!(api(&server, &key, "GET", "/apps/target/config-vars", None).1, "{}");
+}
+
+/// A PostgreSQL server for one test, on a unix socket in a temp dir (no TCP port); stopped when
+/// dropped. `None` (after saying so) when PostgreSQL is not installed and `CI` is not set.
+struct Postgres {
+    dir: std::path::PathBuf,
+    pg_ctl: std::path::PathBuf,
+}
+
+impl Postgres {
+    fn start() -> Option<Postgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
+            .find(|bin| bin.join("initdb").exists());
+        let Some(bin) = bin else {
+            assert!(std::env::var_os("CI").is_none(), "PostgreSQL is not installed; CI must test it (run .ci/setup)");
+            eprintln!("skipping: PostgreSQL is not installed under /usr/lib/postgresql");
+            return None;
+        };
+        let dir = tempfile::Builder::new().prefix("paas-e2e-pg-").tempdir().unwrap().keep();
+        let root = run(Command::new("id").arg("-u")).stdout == b"0\n";
+        let as_postgres = |program: &std::path::Path| {
+            let mut command = if root { Command::new("runuser") } else { Command::new(program) };
+            if root {
+                command.args(["-u", "postgres", "--"]).arg(program);
+            }
+            command
+        };
+        if root {
+            assert!(run(Command::new("chown").arg("postgres").arg(&dir)).status.success());
+        }
+        let data = dir.join("data");
+        let initdb = run(as_postgres(&bin.join("initdb")).arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "--no-sync"]));
+        assert!(initdb.status.success(), "initdb: {}", String::from_utf8_lossy(&initdb.stderr));
+        let options = format!("-c listen_addresses='' -c unix_socket_directories={} -c fsync=off", dir.display());
+        let started = run(as_postgres(&bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.join("log"))
+            .args(["-o", &options, "-w", "start"]));
+        assert!(started.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&started.stderr));
+        Some(Postgres { dir, pg_ctl: bin.join("pg_ctl") })
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@localhost/postgres?host={}", self.dir.display())
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let mut stop = Command::new("runuser");
+        stop.args(["-u", "postgres", "--"]).arg(&self.pg_ctl);
+        if run(Command::new("id").arg("-u")).stdout != b"0\n" {
+            stop = Command::new(&self.pg_ctl);
+        }
+        let _ = stop.arg("-D").arg(&data).args(["-m", "immediate", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn with_database_url_the_ledger_lives_in_postgresql() {
+    let Some(postgres) = Postgres::start() else { return };
+    let url = postgres.url();
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), &["--database-url", &url]);
+    let key = server.operator_key.clone();
+    assert_eq!(api(&server, &key, "POST", "/apps", Some(r#"{"name":"in-postgres"}"#)).0, 201);
+    assert_eq!(api(&server, &key, "PATCH", "/apps/in-postgres/config-vars", Some(r#"{"FOO":"bar"}"#)).0, 200);
+    drop(server);
+    // A new data dir on the same database: the operator exists, so only a new key is written,
+    // and the app is there.
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), &["--database-url", &url]);
+    let stdout = printed(&server, 3);
+    assert!(stdout[0].starts_with("Made a new API key for operator operator@localhost; API key written to "), "{stdout:?}");
+    assert_ne!(server.operator_key, key);
+    let (status, body) = api(&server, &server.operator_key, "GET", "/apps/in-postgres/config-vars", None);
+    assert_eq!((status, body.as_str()), (200, r#"{"FOO":"bar"}"#));
+    assert_eq!(api(&server, &key, "GET", "/account", None).0, 200, "the first key still works");
 }

@@ -38,6 +38,11 @@ impl TestServer {
 
     /// Starts `paas server` on the data dir `<dir>/data` (which may hold a previous server's state).
     pub fn start_in(dir: tempfile::TempDir) -> TestServer {
+        Self::start_with(dir, &[])
+    }
+
+    /// Starts `paas server` on the data dir `<dir>/data` with extra arguments (`--database-url …`).
+    pub fn start_with(dir: tempfile::TempDir, extra_args: &[&str]) -> TestServer {
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(dir.path().join("home")).expect("home dir");
         let mut child = Command::new(paas_bin())
@@ -46,6 +51,7 @@ impl TestServer {
             .arg(&data_dir)
             .args(["--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"])
             .args(["--domain", "localhost"])
+            .args(extra_args)
             .env("HOME", dir.path().join("home"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -38,6 +38,8 @@ pub(super) async fn create_user(
     let email = email.trim().to_lowercase();
     let time = now();
     let user = User { id: Uuid::new_v4(), email, operator, created_at: time, updated_at: time };
+    // Hash before taking the write lock: Argon2 is slow on purpose.
+    let password_hash = password.map(auth::hash_password);
     let mut tx = ledger.begin_write().await?;
     sqlx::query(
         "INSERT INTO users (id, email, password_hash, operator, created_at, updated_at) \
@@ -45,7 +47,7 @@ pub(super) async fn create_user(
     )
     .bind(user.id.to_string())
     .bind(user.email.clone())
-    .bind(password.map(auth::hash_password))
+    .bind(password_hash)
     .bind(i64::from(operator))
     .bind(ts(time))
     .execute(&mut *tx)
