@@ -179,7 +179,18 @@ fn a_wrong_key_is_refused() {
     );
     assert_eq!(stderr.lines().count(), 2, "{stderr}");
     let stderr = fails(&mut paas(&server, "wrong-key", &["auth:whoami"]), 1);
-    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.starts_with("error: Invalid credentials provided.\n"), "{stderr}");
+    // Nothing a refused key asks for is done.
+    fails(&mut paas(&server, "wrong-key", &["apps:create", "sneaky"]), 1);
+    fails(&mut paas(&server, "wrong-key", &["users:create", "eve@example.com"]), 1);
+    let all = ok(&mut paas(&server, &server.operator_key, &["apps", "--all", "--json"]));
+    assert_eq!(all.trim(), "[]");
+    let alice = user(&server, "alice@example.com");
+    create_app(&server, &alice, "mine");
+    let before = releases(&server, &alice, "mine");
+    fails(&mut paas(&server, "wrong-key", &["config:set", "X=1", "-a", "mine"]), 1);
+    fails(&mut paas(&server, "wrong-key", &["apps:destroy", "mine", "--confirm", "mine"]), 1);
+    assert_eq!(releases(&server, &alice, "mine"), before);
 }
 
 #[test]
@@ -418,6 +429,11 @@ fn users_cannot_see_each_others_apps_unless_they_collaborate() {
     assert_eq!(out(&mut paas(&server, &bob, &["apps"])).0, "=== bob@example.com Apps\n\nbobs-app\n");
     assert_eq!(out(&mut paas(&server, &bob, &["apps", "--all"])).0, "=== bob@example.com Apps\n\nbobs-app\n");
     assert_eq!(out(&mut paas(&server, &bob, &["auth:whoami"])).0, "bob@example.com\n");
+    // Only the operator creates users.
+    let stderr = fails(&mut paas(&server, &bob, &["users:create", "eve@example.com"]), 1);
+    assert!(stderr.starts_with("Creating user eve@example.com... !\nerror: "), "{stderr}");
+    let stderr = fails(&mut paas(&server, &server.operator_key, &["users:create", "bob@example.com"]), 1);
+    assert!(stderr.starts_with("Creating user bob@example.com... !\nerror: "), "{stderr}");
     // The operator sees only their own apps, and every app with --all.
     assert_eq!(out(&mut paas(&server, &server.operator_key, &["apps"])).0, "You have no apps.\n");
     assert_eq!(
@@ -528,7 +544,9 @@ fn domains_are_added_listed_and_removed() {
          Domain Name      DNS Record Type  DNS Target\nwww.example.com  CNAME            myapp.localhost\n"
     );
     // The same hostname twice is refused; the listing is unchanged.
+    let before = ok(&mut paas(&server, &key, &["domains", "-a", "myapp"]));
     fails(&mut paas(&server, &key, &["domains:add", "www.example.com", "-a", "myapp"]), 1);
+    assert_eq!(ok(&mut paas(&server, &key, &["domains", "-a", "myapp"])), before);
     let listing = ok(&mut paas(&server, &key, &["domains", "-a", "myapp"]));
     assert!(listing.contains("=== myapp Custom Domains\n\nDomain Name      DNS Record Type  DNS Target\nwww.example.com  CNAME"), "{listing}");
     let json: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &key, &["domains", "-a", "myapp", "--json"]))).unwrap();
