@@ -17,6 +17,8 @@ pub enum ErrorCode {
     H14,
     /// H25: the request broke an HTTP restriction (here: its body is over the limit).
     H25,
+    /// H27: the client went away before the dyno's response began (logged with status 499).
+    H27,
     /// H80: the app is in maintenance mode.
     H80,
     /// H99: an error in the platform itself.
@@ -32,6 +34,7 @@ impl ErrorCode {
             ErrorCode::H13 => "H13",
             ErrorCode::H14 => "H14",
             ErrorCode::H25 => "H25",
+            ErrorCode::H27 => "H27",
             ErrorCode::H80 => "H80",
             ErrorCode::H99 => "H99",
         }
@@ -45,15 +48,17 @@ impl ErrorCode {
             ErrorCode::H13 => "Connection closed without response",
             ErrorCode::H14 => "No web processes running",
             ErrorCode::H25 => "HTTP restriction: request body too large",
+            ErrorCode::H27 => "Client Request Interrupted",
             ErrorCode::H80 => "Maintenance mode",
             ErrorCode::H99 => "Platform error",
         }
     }
 
-    /// The HTTP status the client gets.
+    /// The HTTP status the client gets (499, as logged, for H27: the client is gone).
     pub fn status(self) -> http::StatusCode {
         match self {
             ErrorCode::H25 => http::StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::H27 => http::StatusCode::from_u16(499).unwrap_or(http::StatusCode::BAD_REQUEST),
             _ => http::StatusCode::SERVICE_UNAVAILABLE,
         }
     }

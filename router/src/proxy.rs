@@ -156,7 +156,10 @@ where
             bytes: Some(0),
             ..line.clone()
         };
+        // Dropped with this future if the client goes away while the dyno works: H27.
+        let interrupted = Interrupted { shared, app: &app.app, line: &line, dyno: &dyno.name, started, armed: true };
         let outcome = tokio::time::timeout_at(deadline, dyno.backend.call(req)).await;
+        interrupted.disarm();
         let over = over_limit.load(Ordering::Acquire);
         match outcome {
             Err(_elapsed) => return fail(ErrorCode::H12, with_dyno(started.elapsed())),
@@ -195,6 +198,40 @@ where
         }
     }
     fail(ErrorCode::H99, LogLine { dyno: last_dyno, ..line })
+}
+
+/// Logs H27 when dropped: the request future was abandoned (client gone) while a dyno worked.
+struct Interrupted<'a> {
+    shared: &'a Shared,
+    app: &'a str,
+    line: &'a LogLine,
+    dyno: &'a str,
+    started: Instant,
+    armed: bool,
+}
+
+impl Interrupted<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Interrupted<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let line = LogLine {
+            code: Some(ErrorCode::H27),
+            status: ErrorCode::H27.status().as_u16(),
+            dyno: Some(self.dyno.to_string()),
+            connect: Some(Duration::ZERO),
+            service: Some(self.started.elapsed()),
+            bytes: Some(0),
+            ..self.line.clone()
+        };
+        self.shared.log.log(self.app, &line);
+    }
 }
 
 /// The dynos to try, starting at the randomly chosen one.

@@ -178,3 +178,44 @@ async fn request_bodies_over_the_limit_get_413_whether_declared_or_streamed() {
         [(None, 200), (Some(ErrorCode::H25), 413), (Some(ErrorCode::H25), 413), (None, 200)]
     );
 }
+
+#[tokio::test]
+async fn h27_when_the_client_goes_away_while_the_dyno_works() {
+    let router = Harness::start().await;
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    router.table.set_web(
+        "hello",
+        vec![WebDyno::new(
+            "web.1",
+            FnBackend::new(move |_req| {
+                let flag = flag.clone();
+                async move {
+                    let _noticed = DropFlag(flag);
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok::<_, BackendError>(http::Response::new(full_body("late")))
+                }
+            }),
+        )],
+    );
+    let mut stream = tokio::net::TcpStream::connect(router.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, b"GET /wait HTTP/1.1\r\nHost: hello.localhost\r\n\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(stream);
+    let lines = router.log_lines(1).await;
+    let line = &lines[0].1;
+    assert_eq!((line.code, line.status, line.dyno.as_deref()), (Some(ErrorCode::H27), 499, Some("web.1")));
+    assert!(line.to_string().starts_with("at=error code=H27 desc=\"Client Request Interrupted\" method=GET path=\"/wait\""));
+    assert!(dropped.load(Ordering::SeqCst), "the dyno's call was dropped with the client");
+}
+
+#[tokio::test]
+async fn a_head_request_and_an_empty_response_still_log_a_line() {
+    let router = Harness::start().await;
+    router.table.set_web("hello", vec![WebDyno::new("web.1", TcpBackend::new(native_dyno("hello").await))]);
+    let req = http::Request::head(router.url("/")).header("host", "hello.localhost").body(full_body("")).unwrap();
+    let reply = router.send(req).await.unwrap();
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, ""));
+    let line = &router.log_lines(1).await[0].1;
+    assert_eq!((line.method.as_str(), line.status, line.bytes), ("HEAD", 200, Some(0)));
+}
