@@ -42,6 +42,12 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 }
 
 /// Why a backend gave no response. Each kind maps to one Heroku error code.
+///
+/// For an in-process wasm dyno (`paas_runtime::WebDyno::handle`), the natural mapping is:
+/// stopped or cannot instantiate → [`Unreachable`](Self::Unreachable) (another dyno is tried,
+/// then H10); trap, memory limit, no response → [`ClosedWithoutResponse`](Self::ClosedWithoutResponse)
+/// (H13, as a native process dying mid-request); its own deadline → [`Timeout`](Self::Timeout) (H12);
+/// anything else → [`Other`](Self::Other) (H99).
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The dyno could not be reached (connection refused, nothing listening, dyno gone).
@@ -51,6 +57,9 @@ pub enum BackendError {
     /// The dyno accepted the request and closed the connection without a response (H13).
     #[error("connection closed without response")]
     ClosedWithoutResponse(#[source] Option<BoxError>),
+    /// The dyno gave up on the request itself, past its deadline (H12, as the router's own timeout).
+    #[error("dyno timed out")]
+    Timeout,
     /// Anything else (H99).
     #[error("backend error: {0}")]
     Other(#[source] BoxError),

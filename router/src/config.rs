@@ -9,7 +9,8 @@ pub struct RouterConfig {
     /// 503 H12 and drops the call. Heroku: 30 s.
     pub request_timeout: Duration,
     /// A keep-alive connection with no request in flight and no bytes moving for this long is
-    /// closed. Heroku: 55 s.
+    /// closed; a dyno's response body that sends nothing for this long is cut off (H15).
+    /// Heroku: 55 s.
     pub idle_timeout: Duration,
     /// Slow-client protection: an HTTP/1 client has this long from the first byte of a request
     /// to the end of its headers, or the connection is dropped.

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     H13,
     /// H14: no web dynos are running.
     H14,
+    /// H15: the dyno's response body sent nothing for the idle timeout (55 s); cut off.
+    H15,
     /// H25: the request broke an HTTP restriction (here: its body is over the limit).
     H25,
     /// H27: the client went away before the dyno's response began (logged with status 499).
@@ -33,6 +35,7 @@ impl ErrorCode {
             ErrorCode::H12 => "H12",
             ErrorCode::H13 => "H13",
             ErrorCode::H14 => "H14",
+            ErrorCode::H15 => "H15",
             ErrorCode::H25 => "H25",
             ErrorCode::H27 => "H27",
             ErrorCode::H80 => "H80",
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::H12 => "Request timeout",
             ErrorCode::H13 => "Connection closed without response",
             ErrorCode::H14 => "No web processes running",
+            ErrorCode::H15 => "Idle connection",
             ErrorCode::H25 => "HTTP restriction: request body too large",
             ErrorCode::H27 => "Client Request Interrupted",
             ErrorCode::H80 => "Maintenance mode",

@@ -1,6 +1,7 @@
 //! One request through the router: Host → app route → random web dyno, with the request
 //! timeout, the body limit, error pages and the router log line written when the response ends.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub(crate) struct PendingLog {
     app: String,
     line: LogLine,
     service_start: Instant,
+    idle_timeout: Duration,
 }
 
 impl PendingLog {
@@ -162,7 +164,9 @@ where
         interrupted.disarm();
         let over = over_limit.load(Ordering::Acquire);
         match outcome {
-            Err(_elapsed) => return fail(ErrorCode::H12, with_dyno(started.elapsed())),
+            Err(_) | Ok(Err(BackendError::Timeout)) => {
+                return fail(ErrorCode::H12, with_dyno(started.elapsed()));
+            }
             Ok(_) if over => return fail(ErrorCode::H25, with_dyno(started.elapsed())),
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
@@ -179,6 +183,7 @@ where
                     app: app.app.clone(),
                     line,
                     service_start: started,
+                    idle_timeout: config.idle_timeout,
                 };
                 return (Response::from_parts(parts, body), Some(pending));
             }
@@ -295,18 +300,36 @@ impl Body for LimitedBody {
 
 /// The response body sent to the client: counts bytes, writes the router log line when it ends
 /// (or is dropped, e.g. the client went away), and holds the connection's in-flight mark.
+/// A dyno body that sends nothing for [`RouterConfig::idle_timeout`] is cut off (H15).
 pub(crate) struct LoggedBody<G: Send + Sync + 'static> {
     inner: RouterBody,
     bytes: u64,
     pending: Option<PendingLog>,
+    /// Armed the first time the dyno's body is not ready; reset by every frame.
+    idle: Option<Pin<Box<tokio::time::Sleep>>>,
     _guard: G,
 }
 
 impl<G: Send + Sync + Unpin + 'static> LoggedBody<G> {
     pub(crate) fn new(inner: RouterBody, pending: Option<PendingLog>, guard: G) -> Self {
-        LoggedBody { inner, bytes: 0, pending, _guard: guard }
+        LoggedBody { inner, bytes: 0, pending, idle: None, _guard: guard }
+    }
+
+    fn finish(&mut self, code: Option<ErrorCode>) {
+        if let Some(mut pending) = self.pending.take() {
+            if let Some(code) = code {
+                pending.line.code = Some(code);
+                pending.line.status = code.status().as_u16();
+            }
+            pending.finish(self.bytes);
+        }
     }
 }
+
+/// The error the client's connection gets when the dyno's body stalls.
+#[derive(Debug, thiserror::Error)]
+#[error("no response bytes from the dyno for {0:?}")]
+struct IdleBody(Duration);
 
 impl<G: Send + Sync + Unpin + 'static> Body for LoggedBody<G> {
     type Data = Bytes;
@@ -323,18 +346,23 @@ impl<G: Send + Sync + Unpin + 'static> Body for LoggedBody<G> {
                 if let Some(data) = frame.data_ref() {
                     this.bytes += data.len() as u64;
                 }
-                if this.inner.is_end_stream()
-                    && let Some(pending) = this.pending.take()
-                {
-                    pending.finish(this.bytes);
+                if this.inner.is_end_stream() {
+                    this.finish(None);
+                } else if let (Some(idle), Some(pending)) = (&mut this.idle, &this.pending) {
+                    idle.as_mut().reset(tokio::time::Instant::now() + pending.idle_timeout);
                 }
             }
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
-                if let Some(pending) = this.pending.take() {
-                    pending.finish(this.bytes);
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.finish(None),
+            Poll::Pending => {
+                let Some(timeout) = this.pending.as_ref().map(|p| p.idle_timeout) else {
+                    return Poll::Pending;
+                };
+                let idle = this.idle.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if idle.as_mut().poll(cx).is_ready() {
+                    this.finish(Some(ErrorCode::H15));
+                    return Poll::Ready(Some(Err(Box::new(IdleBody(timeout)))));
                 }
             }
-            Poll::Pending => {}
         }
         polled
     }

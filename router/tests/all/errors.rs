@@ -219,3 +219,52 @@ async fn a_head_request_and_an_empty_response_still_log_a_line() {
     let line = &router.log_lines(1).await[0].1;
     assert_eq!((line.method.as_str(), line.status, line.bytes), ("HEAD", 200, Some(0)));
 }
+
+/// A response body that sends one chunk, then nothing, ever.
+struct Stall(bool);
+
+impl http_body::Body for Stall {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.0 {
+            return std::task::Poll::Pending;
+        }
+        self.0 = true;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"first")))))
+    }
+}
+
+#[tokio::test]
+async fn h15_when_a_response_body_stalls_past_the_idle_timeout() {
+    let config = RouterConfig { idle_timeout: Duration::from_millis(300), ..RouterConfig::default() };
+    let router = Harness::with_config(config).await;
+    router.table.set_web(
+        "hello",
+        vec![WebDyno::new(
+            "web.1",
+            FnBackend::new(|_req| async { Ok::<_, BackendError>(http::Response::new(into_router_body(Stall(false)))) }),
+        )],
+    );
+    let started = Instant::now();
+    let req = http::Request::get(router.url("/stream")).header("host", "hello.localhost").body(full_body("")).unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(3), router.send(req)).await.unwrap();
+    assert!(response.is_err(), "the body is cut off: {response:?}");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(2), "{took:?}");
+    let line = &router.log_lines(1).await[0].1;
+    assert_eq!((line.code, line.status, line.bytes), (Some(ErrorCode::H15), 503, Some(5)));
+    assert!(line.to_string().starts_with("at=error code=H15 desc=\"Idle connection\" "));
+}
+
+#[tokio::test]
+async fn a_backend_reporting_its_own_timeout_is_h12() {
+    let router = Harness::start().await;
+    router.table.set_web("hello", vec![WebDyno::new("web.1", FnBackend::new(|_req| async { Err(BackendError::Timeout) }))]);
+    assert_error_page(&router.get("hello.localhost", "/").await.unwrap(), 503);
+    assert_eq!(router.log_lines(1).await[0].1.code, Some(ErrorCode::H12));
+}
