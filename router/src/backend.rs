@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 
 /// A boxed error, as carried by bodies and backend failures.
@@ -16,9 +16,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The body of requests handed to a backend and of the responses it returns.
 ///
-/// Any `http_body::Body<Data = Bytes>` that is `Send + Sync + 'static` converts with
-/// [`into_router_body`]; a hyper client's `Incoming` and `wasmtime-wasi-http`'s outgoing body both do.
-pub type RouterBody = BoxBody<Bytes, BoxError>;
+/// Any `http_body::Body<Data = Bytes>` that is `Send + 'static` converts with [`into_router_body`];
+/// a hyper client's `Incoming` and `wasmtime-wasi-http`'s `HyperOutgoingBody` (an `UnsyncBoxBody`,
+/// hence not `Sync`) both do.
+pub type RouterBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// The future a [`Backend`] returns.
 pub type BackendFuture =
@@ -74,20 +75,20 @@ pub struct ConnectTime(pub Duration);
 /// Boxes any body into a [`RouterBody`].
 pub fn into_router_body<B>(body: B) -> RouterBody
 where
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    body.map_err(Into::into).boxed()
+    body.map_err(Into::into).boxed_unsync()
 }
 
 /// A [`RouterBody`] holding `bytes`.
 pub fn full_body(bytes: impl Into<Bytes>) -> RouterBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// An empty [`RouterBody`].
 pub fn empty_body() -> RouterBody {
-    Empty::new().map_err(|never| match never {}).boxed()
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 /// A [`Backend`] made of a closure, for in-process dynos and tests.
@@ -116,5 +117,32 @@ where
 {
     fn call(&self, req: Request<RouterBody>) -> BackendFuture {
         Box::pin((self.0)(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body that is `Send` but not `Sync`, like `wasmtime-wasi-http`'s `HyperOutgoingBody`.
+    struct NotSync(std::cell::Cell<bool>);
+
+    impl http_body::Body for NotSync {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            let first = self.0.replace(false);
+            std::task::Poll::Ready(first.then(|| Ok(http_body::Frame::data(Bytes::from_static(b"wasm")))))
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_that_are_not_sync_become_router_bodies() {
+        let body = into_router_body(NotSync(std::cell::Cell::new(true)));
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "wasm");
     }
 }

@@ -1,6 +1,36 @@
 //! paas-router: the Host-based routing table (`<app>.<domain>` and custom domains), random choice
 //! among an app's web dynos, proxying (in-process to wasm dynos, TCP to native ones), timeouts,
-//! Heroku-style router log lines and error codes (H10, H12, H14, …).
+//! Heroku-style router log lines and error codes (H10, H12, H13, H14, H15, H25, H27, H80, H99).
+//!
+//! Three pieces, shared through `Arc`s:
+//!
+//! - [`RouteTable`]: who answers which host. The dyno supervisor calls [`RouteTable::set_web`]
+//!   when web dynos come up or go away, [`RouteTable::set_crashed`] when the web process crashed,
+//!   the platform calls [`RouteTable::add_domain`] / [`RouteTable::set_maintenance`] /
+//!   [`RouteTable::remove_app`]. Changes apply to the next request; requests in flight finish on
+//!   the route they started with.
+//! - [`Backend`]: one web dyno. [`TcpBackend`] reaches a native dyno at `127.0.0.1:$PORT`; a wasm
+//!   dyno is a small adapter over `paas_runtime::WebDyno::handle` (see [`BackendError`] for the
+//!   error mapping), e.g.
+//!
+//!   ```ignore
+//!   struct Wasm(paas_runtime::WebDyno);
+//!   impl paas_router::Backend for Wasm {
+//!       fn call(&self, req: http::Request<RouterBody>) -> BackendFuture {
+//!           let dyno = self.0.clone();
+//!           // The router's body errors (e.g. over the size limit) become the guest's body errors.
+//!           let req = req.map(|body| body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string()))));
+//!           Box::pin(async move {
+//!               match dyno.handle(req).await {
+//!                   Ok(response) => Ok(response.map(paas_router::into_router_body)),
+//!                   Err(e) => Err(/* mapping: see BackendError */ BackendError::Other(e.into())),
+//!               }
+//!           })
+//!       }
+//!   }
+//!   ```
+//! - [`RouterLog`]: receives one [`LogLine`] per request, tagged with the app; `line.to_string()`
+//!   is Heroku's router line, for the logplex to store as `heroku[router]: …`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -12,7 +42,8 @@
 //! let log = Arc::new(MemoryLog::new());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! println!("router listening on http://{}/", listener.local_addr()?);
-//! Router::new(table.clone(), RouterConfig::default()).with_log(log).serve(listener).await
+//! let router = Router::new(table.clone(), RouterConfig::default()).with_log(log);
+//! router.serve_with_shutdown(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
 //! ```
 

@@ -63,7 +63,7 @@ pub(crate) async fn route<B>(
     client: ClientInfo,
 ) -> (Response<RouterBody>, Option<PendingLog>)
 where
-    B: Body<Data = Bytes> + Send + Sync + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let config = &shared.config;
@@ -135,7 +135,7 @@ where
     let body = LimitedBody { inner: into_router_body(body), read: 0, max: config.max_body_bytes, over: over_limit.clone() };
     // A request without a body can be replayed on another dyno when the first is unreachable.
     let replay = body.is_end_stream().then(|| parts.clone());
-    let mut request = Some(Request::from_parts(parts, body.boxed()));
+    let mut request = Some(Request::from_parts(parts, body.boxed_unsync()));
 
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + config.request_timeout);
@@ -301,7 +301,7 @@ impl Body for LimitedBody {
 /// The response body sent to the client: counts bytes, writes the router log line when it ends
 /// (or is dropped, e.g. the client went away), and holds the connection's in-flight mark.
 /// A dyno body that sends nothing for [`RouterConfig::idle_timeout`] is cut off (H15).
-pub(crate) struct LoggedBody<G: Send + Sync + 'static> {
+pub(crate) struct LoggedBody<G: Send + 'static> {
     inner: RouterBody,
     bytes: u64,
     pending: Option<PendingLog>,
@@ -310,7 +310,7 @@ pub(crate) struct LoggedBody<G: Send + Sync + 'static> {
     _guard: G,
 }
 
-impl<G: Send + Sync + Unpin + 'static> LoggedBody<G> {
+impl<G: Send + Unpin + 'static> LoggedBody<G> {
     pub(crate) fn new(inner: RouterBody, pending: Option<PendingLog>, guard: G) -> Self {
         LoggedBody { inner, bytes: 0, pending, idle: None, _guard: guard }
     }
@@ -331,7 +331,7 @@ impl<G: Send + Sync + Unpin + 'static> LoggedBody<G> {
 #[error("no response bytes from the dyno for {0:?}")]
 struct IdleBody(Duration);
 
-impl<G: Send + Sync + Unpin + 'static> Body for LoggedBody<G> {
+impl<G: Send + Unpin + 'static> Body for LoggedBody<G> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -376,7 +376,7 @@ impl<G: Send + Sync + Unpin + 'static> Body for LoggedBody<G> {
     }
 }
 
-impl<G: Send + Sync + 'static> Drop for LoggedBody<G> {
+impl<G: Send + 'static> Drop for LoggedBody<G> {
     fn drop(&mut self) {
         if let Some(pending) = self.pending.take() {
             pending.finish(self.bytes);

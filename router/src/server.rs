@@ -62,11 +62,11 @@ impl Router {
     /// (minus the connection's timeouts). The log line is written when the response body ends.
     pub async fn handle<B>(&self, req: Request<B>, client: ClientInfo) -> Response<RouterBody>
     where
-        B: Body<Data = Bytes> + Send + Sync + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
         let (response, pending) = route(&self.shared, req, client).await;
-        response.map(|body| LoggedBody::new(body, pending, ()).boxed())
+        response.map(|body| LoggedBody::new(body, pending, ()).boxed_unsync())
     }
 
     /// Serves connections from `listener` until the process ends.
