@@ -205,3 +205,29 @@ pub struct Build {
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
+
+/// One running instance of a process type (`web.1`, `worker.2`, `run.4711`), as the dyno
+/// supervisor reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dyno {
+    /// The dyno's id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// `web.1`.
+    pub name: String,
+    /// `web`.
+    pub process_type: String,
+    /// The command it runs.
+    pub command: String,
+    /// Its size, e.g. `Basic`.
+    pub size: String,
+    /// `starting`, `up`, `crashed`, `down`.
+    pub state: String,
+    /// The release it runs.
+    pub release_version: i64,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When its state last changed.
+    pub updated_at: DateTime<Utc>,
+}

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::extract::{ApiJson, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
-use crate::model::{Formation, FormationUpdate, Quantity};
+use crate::model::{App, Dyno, Formation, FormationUpdate, Quantity};
 use crate::names;
 
 const FIELDS: &[RangeField<Formation>] = &[
@@ -145,24 +145,50 @@ pub async fn update(
     Ok(Json(views::formation(found, &app)))
 }
 
-/// `GET /apps/{app}/dynos`: the running dynos — none until the supervisor runs them.
+/// The app's running dynos: none until the dyno supervisor exists (Heroku lists none when none
+/// run; none are invented).
+fn running_dynos(_app: &App) -> Vec<Dyno> {
+    Vec::new()
+}
+
+/// `GET /apps/{app}/dynos`.
 pub async fn list_dynos(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path(app): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    visible_app(&state, &caller, &app).await?;
-    Ok(Json(json!([])))
+    let app = visible_app(&state, &caller, &app).await?;
+    Ok(Json(running_dynos(&app).iter().map(|dyno| views::dyno(dyno, &app)).collect()))
 }
 
-/// `GET /apps/{app}/dynos/{dyno}`: no dyno runs yet, so none is found.
+/// `POST /apps/{app}/dynos` (`heroku run`): one-off dynos need the runtime's supervisor and a TLS
+/// rendezvous, which are not there yet; the answer says so.
+pub async fn run_dyno(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible_app(&state, &caller, &app).await?;
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_implemented",
+        "One-off dynos (`run`) are not supported by this paas server yet.",
+    ))
+}
+
+/// `GET /apps/{app}/dynos/{name_or_id}`.
 pub async fn dyno_info(
     State(state): State<AppState>,
     caller: CurrentUser,
-    Path((app, _dyno)): Path<(String, String)>,
+    Path((app, dyno)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    visible_app(&state, &caller, &app).await?;
-    Err(ApiError::not_found("Couldn't find that process."))
+    let app = visible_app(&state, &caller, &app).await?;
+    let dynos = running_dynos(&app);
+    let found = dynos
+        .iter()
+        .find(|d| d.name == dyno || d.id.to_string() == dyno)
+        .ok_or_else(|| ApiError::not_found("Couldn't find that process."))?;
+    Ok(Json(views::dyno(found, &app)))
 }
 
 async fn record(

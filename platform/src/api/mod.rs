@@ -90,7 +90,10 @@ pub fn app(state: AppState) -> Router {
         .route("/apps/{app}/formation", get(formation::list).patch(formation::batch_update))
         .route("/apps/{app}/formation/{type}", get(formation::info).patch(formation::update))
         .route("/apps/{app}/formations/{type}", axum::routing::delete(formation::restart_type))
-        .route("/apps/{app}/dynos", get(formation::list_dynos).delete(formation::restart_all))
+        .route(
+            "/apps/{app}/dynos",
+            get(formation::list_dynos).post(formation::run_dyno).delete(formation::restart_all),
+        )
         .route("/apps/{app}/dynos/{dyno}", get(formation::dyno_info).delete(formation::restart_dyno))
         .route("/apps/{app}/dynos/{dyno}/actions/stop", post(formation::stop_dyno))
         .route("/apps/{app}/builds", get(resources::list_builds))

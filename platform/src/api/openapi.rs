@@ -31,6 +31,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/formation/{type}", "patch", "Scale/resize one process type {quantity?, size?}.", false),
     ("/apps/{app}/formations/{type}", "delete", "Restart the dynos of a process type (recorded; 202).", false),
     ("/apps/{app}/dynos", "get", "Running dynos.", false),
+    ("/apps/{app}/dynos", "post", "One-off dynos (`run`): 501 not_implemented until the runtime supervises dynos.", false),
     ("/apps/{app}/dynos", "delete", "Restart all dynos (recorded; 202).", false),
     ("/apps/{app}/dynos/{dyno}", "get", "One running dyno.", false),
     ("/apps/{app}/dynos/{dyno}", "delete", "Restart one dyno (recorded; 202).", false),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::PlatformConfig;
-use crate::model::{ApiKey, App, Build, Collaborator, Domain, Formation, Release, User, UserRef};
+use crate::model::{ApiKey, App, Build, Collaborator, Domain, Dyno, Formation, Release, User, UserRef};
 
 /// The only region (Heroku's default; the CLI shows no region column for it).
 pub const REGION: &str = "us";
@@ -205,5 +205,22 @@ pub fn build(build: &Build, app: &App) -> Value {
         "output_stream_url": null,
         "created_at": time(build.created_at),
         "updated_at": time(build.updated_at),
+    })
+}
+
+/// A dyno.
+pub fn dyno(dyno: &Dyno, app: &App) -> Value {
+    json!({
+        "id": dyno.id,
+        "app": app_ref(app),
+        "name": dyno.name,
+        "type": dyno.process_type,
+        "command": dyno.command,
+        "size": dyno.size,
+        "state": dyno.state,
+        "attach_url": null,
+        "release": {"version": dyno.release_version},
+        "created_at": time(dyno.created_at),
+        "updated_at": time(dyno.updated_at),
     })
 }
