@@ -171,7 +171,19 @@ pub async fn open(url: &str) -> Result<Arc<dyn Ledger>> {
     Ok(Arc::new(SqlLedger::connect(url).await?))
 }
 
-/// The URL of the embedded SQLite ledger in a data dir.
+/// The URL of the embedded SQLite ledger in a data dir (created if missing).
 pub fn sqlite_url(data_dir: &std::path::Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("paas.db").display())
+    let path = data_dir.join("paas.db").display().to_string();
+    // The URL's path is percent-decoded: escape what would end or change it.
+    let mut escaped = String::new();
+    for c in path.chars() {
+        match c {
+            '%' => escaped.push_str("%25"),
+            '?' => escaped.push_str("%3F"),
+            '#' => escaped.push_str("%23"),
+            ' ' => escaped.push_str("%20"),
+            c => escaped.push(c),
+        }
+    }
+    format!("sqlite://{escaped}?mode=rwc")
 }

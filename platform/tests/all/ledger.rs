@@ -47,6 +47,16 @@ conformance!(
     reopening_the_ledger_brings_everything_back,
 );
 
+#[tokio::test]
+async fn a_data_dir_with_awkward_characters_holds_the_sqlite_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("my data?#100%");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let opened = ledger::open(&ledger::sqlite_url(&data_dir)).await.unwrap();
+    opened.create_user("a@example.com", None, false).await.unwrap();
+    assert!(data_dir.join("paas.db").exists());
+}
+
 async fn user(ledger: &dyn Ledger, email: &str) -> Uuid {
     ledger.create_user(email, None, false).await.unwrap().0.id
 }
