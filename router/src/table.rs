@@ -336,4 +336,22 @@ mod tests {
         assert!(table.apps().is_empty());
         assert_eq!(table.remove_domain("hello", "x.com"), Err(TableError::NoSuchApp("hello".into())));
     }
+
+    #[test]
+    fn ten_thousand_apps_each_route_to_their_own_dynos() {
+        let table = RouteTable::new("paas.example");
+        for n in 0..10_000 {
+            table.set_web(&format!("app{n}"), vec![dyno(&format!("web.{n}"))]);
+            if n % 10 == 0 {
+                table.add_domain(&format!("app{n}"), &format!("www.custom{n}.example")).unwrap();
+            }
+        }
+        assert_eq!(table.apps().len(), 10_000);
+        for n in (0..10_000).step_by(7) {
+            let route = table.lookup(&format!("APP{n}.paas.example:443")).unwrap();
+            assert_eq!((route.app.as_str(), route.web[0].name.as_str()), (format!("app{n}").as_str(), format!("web.{n}").as_str()));
+        }
+        assert_eq!(table.lookup("www.custom9990.example").unwrap().app, "app9990");
+        assert!(table.lookup("www.custom9991.example").is_none());
+    }
 }
