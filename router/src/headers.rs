@@ -13,6 +13,8 @@ pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-fo
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// `X-Forwarded-Port`.
 pub static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+/// `X-Request-Start`: when the router received the request, in Unix milliseconds (Heroku's).
+pub static X_REQUEST_START: HeaderName = HeaderName::from_static("x-request-start");
 
 /// Whether a client-sent request id is kept: 20 to 200 characters of `A-Z a-z 0-9 + = / -`,
 /// Heroku's rule.
@@ -47,7 +49,7 @@ pub struct Forwarded {
     pub proto: &'static str,
 }
 
-/// Sets `X-Request-Id`, `X-Forwarded-*` and `Via` on a request bound for a dyno, and removes
+/// Sets `X-Request-Id`, `X-Request-Start`, `X-Forwarded-*` and `Via` on a request bound for a dyno, and removes
 /// hop-by-hop headers. Returns the `X-Forwarded-For` value sent (the log's `fwd=`).
 ///
 /// `X-Forwarded-For` gets the client's address appended to any it sent, as Heroku does;
@@ -67,6 +69,8 @@ pub fn prepare_request(
     };
     set(headers, &X_FORWARDED_FOR, &fwd);
     set(headers, &X_REQUEST_ID, request_id);
+    let received = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    set(headers, &X_REQUEST_START, &received.as_millis().to_string());
     set(headers, &X_FORWARDED_PROTO, forwarded.proto);
     set(headers, &X_FORWARDED_PORT, &forwarded.port.to_string());
     append_via(headers, version, via);

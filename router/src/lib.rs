@@ -63,7 +63,9 @@ pub use backend::{
     full_body, into_router_body,
 };
 pub use config::RouterConfig;
-pub use headers::{is_valid_request_id, X_FORWARDED_FOR, X_FORWARDED_PORT, X_FORWARDED_PROTO, X_REQUEST_ID};
+pub use headers::{
+    X_FORWARDED_FOR, X_FORWARDED_PORT, X_FORWARDED_PROTO, X_REQUEST_ID, X_REQUEST_START, is_valid_request_id,
+};
 pub use log::{ErrorCode, LogLine, MemoryLog, NoLog, RouterLog};
 pub use proxy::{BodyTooLarge, ClientInfo};
 pub use server::Router;

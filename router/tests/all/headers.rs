@@ -48,6 +48,9 @@ async fn forwarded_headers_and_via_are_set_and_appended() {
     assert_eq!(reply.header("echo-via"), "1.1 paas");
     assert_eq!(reply.header("echo-path"), "/a?b=c");
     assert_eq!(reply.header("via"), "1.1 paas", "responses carry Via too");
+    let start: u128 = reply.header("echo-x-request-start").parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    assert!(start <= now && now - start < 10_000, "X-Request-Start {start} is Unix ms (now {now})");
 
     let req = http::Request::get(router.url("/"))
         .header("host", "hello.localhost")

@@ -146,7 +146,7 @@ pub async fn native_dyno(name: &str) -> SocketAddr {
 async fn native_answer(name: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let mut echoed = HeaderMap::new();
-    for header in ["host", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "via", "connection", "x-secret"] {
+    for header in ["host", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "via", "connection", "x-secret", "x-request-start"] {
         if let Some(value) = req.headers().get(header) {
             echoed.insert(http::HeaderName::from_bytes(format!("echo-{header}").as_bytes()).unwrap(), value.clone());
         }
