@@ -129,12 +129,15 @@ where
         return fail(if app.crashed { ErrorCode::H10 } else { ErrorCode::H14 }, line);
     }
 
-    parts.uri = path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        // Absolute form (or h2's full URI): dynos get the origin form.
+        parts.uri = path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+    }
     parts.version = http::Version::HTTP_11;
     let over_limit = Arc::new(AtomicBool::new(false));
     let body = LimitedBody { inner: into_router_body(body), read: 0, max: config.max_body_bytes, over: over_limit.clone() };
     // A request without a body can be replayed on another dyno when the first is unreachable.
-    let replay = body.is_end_stream().then(|| parts.clone());
+    let replay = (app.web.len() > 1 && body.is_end_stream()).then(|| parts.clone());
     let mut request = Some(Request::from_parts(parts, body.boxed_unsync()));
 
     let started = Instant::now();
