@@ -112,3 +112,21 @@ async fn graceful_shutdown_stops_accepting_and_lets_requests_in_flight_finish() 
     tokio::time::timeout(Duration::from_secs(2), served).await.unwrap().unwrap().unwrap();
     assert!(TcpStream::connect(router.addr).await.is_err(), "no longer accepting");
 }
+
+#[tokio::test]
+async fn an_idle_h2c_connection_is_closed_too() {
+    let config = RouterConfig { idle_timeout: Duration::from_millis(300), ..RouterConfig::default() };
+    let router = hello(config).await;
+    let stream = TcpStream::connect(router.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get("http://hello.localhost/").body(full_body("")).unwrap();
+    let reply = Reply::read(sender.send_request(req).await.unwrap()).await.unwrap();
+    assert_eq!(reply.body, "hello");
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(3), conn).await.expect("closed by the router").unwrap().unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200), "{:?}", started.elapsed());
+}
