@@ -75,6 +75,11 @@ impl ConnState {
         self.last_activity.store(self.now_ms(), Ordering::Release);
     }
 
+    /// How long since bytes last moved (or a request finished).
+    pub(crate) fn idle_for(&self) -> Duration {
+        Duration::from_millis(self.now_ms().saturating_sub(self.last_activity.load(Ordering::Acquire)))
+    }
+
     pub(crate) fn verdict(&self, header_timeout: Duration, idle_timeout: Duration) -> Verdict {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return Verdict::Fine;

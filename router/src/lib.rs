@@ -57,6 +57,7 @@ mod proxy;
 mod server;
 mod table;
 mod tcp;
+mod upgrade;
 
 pub use backend::{
     Backend, BackendError, BackendFuture, BoxError, ConnectTime, FnBackend, RouterBody, empty_body,

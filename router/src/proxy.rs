@@ -21,6 +21,7 @@ use crate::headers::{self, Forwarded};
 use crate::log::{ErrorCode, LogLine, RouterLog};
 use crate::pages;
 use crate::table::{AppRoute, RouteTable, normalize_host};
+use crate::upgrade;
 
 /// The client side of a request: who connected, and to which of the router's addresses.
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +60,7 @@ impl PendingLog {
 /// Routes one request. The returned log, if any, is to be finished when the body ends.
 pub(crate) async fn route<B>(
     shared: &Shared,
-    req: Request<B>,
+    mut req: Request<B>,
     client: ClientInfo,
 ) -> (Response<RouterBody>, Option<PendingLog>)
 where
@@ -80,6 +81,7 @@ where
         return (pages::no_such_app(), None);
     };
 
+    let upgrade = upgrade::take(&mut req);
     let (mut parts, body) = req.into_parts();
     let request_id = headers::request_id(&parts.headers);
     let forwarded = Forwarded {
@@ -90,6 +92,9 @@ where
     let fwd = headers::prepare_request(&mut parts.headers, &request_id, &forwarded, parts.version, &config.via);
     if let Ok(value) = HeaderValue::from_str(&raw_host) {
         parts.headers.insert(header::HOST, value);
+    }
+    if let Some(upgrade) = &upgrade {
+        upgrade.restore_request_headers(&mut parts.headers);
     }
     let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string();
     let line = LogLine {
@@ -171,9 +176,13 @@ where
                 return fail(ErrorCode::H12, with_dyno(started.elapsed()));
             }
             Ok(_) if over => return fail(ErrorCode::H25, with_dyno(started.elapsed())),
-            Ok(Ok(response)) => {
+            Ok(Ok(mut response)) => {
+                let switched = upgrade.and_then(|upgrade| upgrade.accept(&mut response, config.idle_timeout));
                 let (mut parts, body) = response.into_parts();
                 headers::prepare_response(&mut parts.headers, parts.version, &config.via);
+                if let Some(protocol) = switched {
+                    upgrade::restore_response_headers(&mut parts.headers, protocol);
+                }
                 let connect = parts.extensions.get::<ConnectTime>().map_or(Duration::ZERO, |c| c.0);
                 let line = LogLine {
                     status: parts.status.as_u16(),

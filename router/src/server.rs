@@ -158,7 +158,7 @@ async fn serve_connection(
             Ok::<_, Infallible>(response.map(|body| LoggedBody::new(body, pending, guard)))
         }
     });
-    let conn = builder.serve_connection(io, service);
+    let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
     let tick = (config.header_read_timeout.min(config.idle_timeout) / 4)
         .clamp(Duration::from_millis(5), Duration::from_secs(1));

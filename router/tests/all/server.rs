@@ -130,3 +130,66 @@ async fn an_idle_h2c_connection_is_closed_too() {
     tokio::time::timeout(Duration::from_secs(3), conn).await.expect("closed by the router").unwrap().unwrap();
     assert!(started.elapsed() >= Duration::from_millis(200), "{:?}", started.elapsed());
 }
+
+/// A native dyno that switches to an echo protocol on `Upgrade: echo`.
+async fn echo_upgrade_dyno() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                assert!(head.contains("\r\nupgrade: echo\r\n") && head.contains("\r\nconnection: upgrade\r\n"), "{head}");
+                stream
+                    .write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
+                    .await
+                    .unwrap();
+                let (mut reader, mut writer) = stream.split();
+                let _ = tokio::io::copy(&mut reader, &mut writer).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn upgrades_such_as_websockets_are_spliced_until_idle() {
+    let config = RouterConfig { idle_timeout: Duration::from_millis(400), ..RouterConfig::default() };
+    let router = Harness::with_config(config).await;
+    router.table.set_web("hello", vec![WebDyno::new("web.1", TcpBackend::new(echo_upgrade_dyno().await))]);
+    let mut stream = TcpStream::connect(router.addr).await.unwrap();
+    stream
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: hello.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1);
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101 switching protocols\r\n"), "{head}");
+    assert!(head.contains("\r\nupgrade: echo\r\n") && head.contains("\r\nconnection: upgrade\r\n"), "{head}");
+    for word in ["ping", "pong and more"] {
+        stream.write_all(word.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; word.len()];
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf, word.as_bytes());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (rest, idle) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    assert_eq!(rest, "");
+    assert!(idle >= Duration::from_millis(200), "{idle:?}");
+    let line = &router.log_lines(1).await[0].1;
+    assert_eq!((line.status, line.path.as_str(), line.code), (101, "/ws", None));
+}
