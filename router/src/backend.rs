@@ -30,6 +30,10 @@ pub type BackendFuture =
 /// A wasm dyno is called in-process; a native dyno over TCP ([`crate::TcpBackend`]). The router
 /// drops the returned future when the request times out (H12) or the client goes away, so a
 /// backend must not rely on being polled to completion.
+///
+/// Upgrades (WebSocket): a request with `Connection: upgrade` reaches the backend with its
+/// `Upgrade` header; a backend that answers `101` with hyper's `OnUpgrade` in the response's
+/// extensions (as [`crate::TcpBackend`] does) gets its connection spliced to the client's.
 pub trait Backend: Send + Sync + 'static {
     /// Serves one request. The request's `Host` header is the one the client sent; its URI is in
     /// origin form (`/path?query`); `X-Request-Id`, `X-Forwarded-*` and `Via` are set.
