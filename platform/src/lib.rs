@@ -10,4 +10,5 @@ pub mod names;
 pub use ledger::{Ledger, LedgerError};
 pub mod api;
 pub mod placeholder_router;
+pub mod deploys;
 pub mod server;

@@ -200,10 +200,60 @@ pub struct Build {
     pub slug_id: Option<Uuid>,
     /// The release it produced.
     pub release_id: Option<Uuid>,
+    /// The buildpack that built it (`rust`, or a URL), once known.
+    pub buildpack: Option<String>,
     /// When it started.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A build's status while it runs.
+pub const BUILD_PENDING: &str = "pending";
+/// A build's status once it made a release.
+pub const BUILD_SUCCEEDED: &str = "succeeded";
+/// A build's status once it failed.
+pub const BUILD_FAILED: &str = "failed";
+
+/// A slug as the ledger knows it: the archive itself is in the builder's slug store, named by
+/// its `checksum` (sha256); releases refer to the slug by `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slug {
+    /// The slug's id (what releases name).
+    pub id: Uuid,
+    /// The app it was built for.
+    pub app_id: Uuid,
+    /// The archive's sha256, lowercase hex: its name in the slug store.
+    pub checksum: String,
+    /// The archive's size in bytes.
+    pub size: i64,
+    /// The stack it needs (`wasi-p2`, or the native stack it was built on).
+    pub stack: String,
+    /// The commit it was built from, if known.
+    pub commit: Option<String>,
+    /// The buildpack that built it.
+    pub buildpack: Option<String>,
+    /// Its process types and their commands.
+    pub process_types: ProcessTypes,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a build records as a new slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSlug {
+    /// The archive's sha256, lowercase hex.
+    pub checksum: String,
+    /// The archive's size in bytes.
+    pub size: i64,
+    /// The stack it needs.
+    pub stack: String,
+    /// The commit it was built from, if known.
+    pub commit: Option<String>,
+    /// The buildpack that built it.
+    pub buildpack: Option<String>,
+    /// Its process types and their commands.
+    pub process_types: ProcessTypes,
 }
 
 /// One running instance of a process type (`web.1`, `worker.2`, `run.4711`), as the dyno

@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub domain: String,
     /// `postgres://…` to keep the ledger in PostgreSQL instead of SQLite.
     pub database_url: Option<String>,
+    /// The built-in buildpacks (the repo's `buildpacks/`).
+    pub buildpacks_dir: PathBuf,
 }
 
 /// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
@@ -62,6 +64,12 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let api_addr = api_listener.local_addr()?;
     let router_addr = router_listener.local_addr()?;
 
+    // Builds: the builder, and git smart HTTP at <api-url>/<app>.git on the API listener.
+    let builder = paas_builder::Builder::new(paas_builder::BuilderConfig::new(&config.data_dir, &config.buildpacks_dir))
+        .context("cannot set up the builder")?;
+    let deploys = crate::deploys::Deploys::start(ledger.clone(), Arc::new(builder), config.data_dir.join("repos"))
+        .await
+        .context("cannot start the git endpoint")?;
     let state = AppState {
         ledger: ledger.clone(),
         config: Arc::new(PlatformConfig {
@@ -69,12 +77,13 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             router_port: Some(router_addr.port()),
             api_url: format!("http://{api_addr}"),
         }),
+        deploys: Some(deploys.clone()),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let api_server = axum::serve(api_listener, api::app(state)).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let api_server = axum::serve(api_listener, api::app(state).merge(deploys.git_router())).with_graceful_shutdown(stopped(stop_rx.clone()));
     let router_server = axum::serve(router_listener, crate::placeholder_router::app(ledger, config.domain.clone()))
         .with_graceful_shutdown(stopped(stop_rx));
     // Handlers are in place before the addresses are printed: whoever reads them may signal at once.

@@ -24,6 +24,9 @@ pub struct ServerCommand {
     /// Keep the ledger in PostgreSQL (postgres://…) instead of SQLite in the data dir.
     #[arg(long, env = "PAAS_DATABASE_URL")]
     database_url: Option<String>,
+    /// The folder of built-in buildpacks (default: the `buildpacks/` of the paas source tree).
+    #[arg(long, env = "PAAS_BUILDPACKS_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../buildpacks"))]
+    buildpacks_dir: PathBuf,
 }
 
 impl ServerCommand {
@@ -36,6 +39,7 @@ impl ServerCommand {
             router_listen: self.router_listen,
             domain: self.domain,
             database_url: self.database_url,
+            buildpacks_dir: self.buildpacks_dir,
         })
         .await
     }

@@ -124,6 +124,9 @@ pub async fn update(
     }
     let name = body.name.filter(|name| *name != app.name);
     let updated = state.ledger.update_app(app.id, AppUpdate { name, maintenance: body.maintenance }).await?;
+    if let Some(deploys) = state.deploys.as_ref().filter(|_| updated.name != app.name) {
+        deploys.app_renamed(&app.name, &updated.name).await;
+    }
     Ok(Json(views::app(&updated, &state.config)))
 }
 
@@ -136,5 +139,8 @@ pub async fn destroy(
     let app = visible_app(&state, &caller, &app).await?;
     require_owner(&caller, &app, "destroy it")?;
     let app = state.ledger.destroy_app(app.id).await?;
+    if let Some(deploys) = &state.deploys {
+        deploys.app_destroyed(&app.name).await;
+    }
     Ok(Json(views::app(&app, &state.config)))
 }

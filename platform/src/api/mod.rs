@@ -4,6 +4,7 @@
 
 mod account;
 mod apps;
+mod builds;
 mod config_vars;
 mod error;
 mod extract;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub ledger: Arc<dyn Ledger>,
     /// URLs and names.
     pub config: Arc<PlatformConfig>,
+    /// The builder and git endpoint (`None`: builds are answered 501, e.g. in API-only tests).
+    pub deploys: Option<crate::deploys::Deploys>,
 }
 
 /// The Platform API router.
@@ -96,8 +99,18 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/apps/{app}/dynos/{dyno}", get(formation::dyno_info).delete(formation::restart_dyno))
         .route("/apps/{app}/dynos/{dyno}/actions/stop", post(formation::stop_dyno))
-        .route("/apps/{app}/builds", get(resources::list_builds))
+        .route(
+            "/apps/{app}/builds",
+            get(resources::list_builds).post(builds::create).layer(DefaultBodyLimit::disable()),
+        )
         .route("/apps/{app}/builds/{build}", get(resources::build_info))
+        .route("/apps/{app}/builds/{build}/output", get(builds::output))
+        .route("/apps/{app}/build-cache", axum::routing::delete(builds::purge_cache))
+        .route(
+            "/apps/{app}/buildpack-installations",
+            get(builds::list_buildpacks).put(builds::update_buildpacks),
+        )
+        .route("/apps/{app}/slugs/{slug}", get(builds::slug_info))
         .route("/apps/{app}/addons", get(resources::list_addons))
         .route("/apps/{app}/sni-endpoints", get(resources::list_sni_endpoints))
         .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))

@@ -212,7 +212,7 @@ pub async fn list_builds(
         ("created_at", |b| Key::Text(views::time(b.created_at))),
         ("id", |b| Key::Text(b.id.to_string())),
     ];
-    range::respond(&headers, builds, FIELDS, |build| views::build(build, &app))
+    range::respond(&headers, builds, FIELDS, |build| views::build(build, &app, &state.config))
 }
 
 /// `GET /apps/{app}/builds/{id}`.
@@ -227,5 +227,5 @@ pub async fn build_info(
         .iter()
         .find(|b| b.id.to_string() == build)
         .ok_or_else(|| ApiError::not_found("Couldn't find that build."))?;
-    Ok(Json(views::build(found, &app)))
+    Ok(Json(views::build(found, &app, &state.config)))
 }

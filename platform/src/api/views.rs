@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::PlatformConfig;
-use crate::model::{ApiKey, App, Build, Collaborator, Domain, Dyno, Formation, Release, User, UserRef};
+use crate::model::{ApiKey, App, Build, Collaborator, Domain, Dyno, Formation, Release, Slug, User, UserRef};
 
 /// The only region (Heroku's default; the CLI shows no region column for it).
 pub const REGION: &str = "us";
@@ -190,8 +190,10 @@ pub fn owner_collaborator(app: &App) -> Value {
     })
 }
 
-/// A build.
-pub fn build(build: &Build, app: &App) -> Value {
+/// A build; its output is at `output_stream_url` (`paas builds:output`).
+pub fn build(build: &Build, app: &App, config: &PlatformConfig) -> Value {
+    let buildpacks: Vec<Value> = build.buildpack.iter().map(|url| json!({"url": url, "name": url})).collect();
+    let output_url = format!("{}/apps/{}/builds/{}/output", config.api_url.trim_end_matches('/'), app.name, build.id);
     json!({
         "id": build.id,
         "app": {"id": app.id},
@@ -200,11 +202,28 @@ pub fn build(build: &Build, app: &App) -> Value {
         "source_blob": {"version": build.source_version},
         "slug": build.slug_id.map(|id| json!({"id": id})),
         "release": build.release_id.map(|id| json!({"id": id})),
-        "buildpacks": [],
+        "buildpacks": buildpacks,
         "stack": STACK,
-        "output_stream_url": null,
+        "output_stream_url": output_url,
         "created_at": time(build.created_at),
         "updated_at": time(build.updated_at),
+    })
+}
+
+/// A slug (Heroku's shape; `checksum` names its archive in the slug store).
+pub fn slug(slug: &Slug) -> Value {
+    json!({
+        "id": slug.id,
+        "blob": null,
+        "buildpack_provided_description": slug.buildpack,
+        "checksum": format!("SHA256:{}", slug.checksum),
+        "commit": slug.commit,
+        "commit_description": null,
+        "process_types": slug.process_types,
+        "size": slug.size,
+        "stack": {"id": STACK_ID, "name": slug.stack},
+        "created_at": time(slug.created_at),
+        "updated_at": time(slug.created_at),
     })
 }
 

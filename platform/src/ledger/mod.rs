@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::model::{
-    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, NewRelease,
-    Release, User,
+    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, NewRelease, NewSlug,
+    Release, Slug, User,
 };
 
 pub use sql::SqlLedger;
@@ -163,6 +163,21 @@ pub trait Ledger: Send + Sync + 'static {
         slug_id: Option<Uuid>,
         release_id: Option<Uuid>,
     ) -> Result<Build>;
+    /// Stores a build's buildpack and whole output (newline-separated lines).
+    async fn record_build_output(&self, build_id: Uuid, buildpack: Option<&str>, output: &str) -> Result<()>;
+    /// A build's stored output; `None` while it has none (pending).
+    async fn build_output(&self, build_id: Uuid) -> Result<Option<String>>;
+
+    // Slugs and buildpacks.
+
+    /// Records a slug built for the app (its archive is in the slug store, named by checksum).
+    async fn create_slug(&self, app_id: Uuid, slug: NewSlug) -> Result<Slug>;
+    /// One of the app's slugs by id.
+    async fn find_slug(&self, app_id: Uuid, slug_id: Uuid) -> Result<Option<Slug>>;
+    /// The app's buildpack (`paas buildpacks:set`), if set.
+    async fn buildpack(&self, app_id: Uuid) -> Result<Option<String>>;
+    /// Sets (`Some`) or clears (`None`) the app's buildpack.
+    async fn set_buildpack(&self, app_id: Uuid, url: Option<&str>) -> Result<()>;
 }
 
 /// Opens (creating it if needed) and migrates the ledger at `url`: `sqlite://PATH` or

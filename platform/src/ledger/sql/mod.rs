@@ -7,6 +7,7 @@ mod apps;
 mod formation;
 mod releases;
 mod resources;
+mod slugs;
 mod users;
 
 use std::collections::BTreeMap;
@@ -21,8 +22,8 @@ use uuid::Uuid;
 
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
 use crate::model::{
-    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, NewRelease,
-    Release, User,
+    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, NewRelease, NewSlug,
+    Release, Slug, User,
 };
 
 /// Which database engine a [`SqlLedger`] talks to.
@@ -276,5 +277,24 @@ impl Ledger for SqlLedger {
         release_id: Option<Uuid>,
     ) -> Result<Build> {
         resources::finish_build(self, build_id, status, slug_id, release_id).await
+    }
+    async fn record_build_output(&self, build_id: Uuid, buildpack: Option<&str>, output: &str) -> Result<()> {
+        slugs::record_build_output(self, build_id, buildpack, output).await
+    }
+    async fn build_output(&self, build_id: Uuid) -> Result<Option<String>> {
+        slugs::build_output(self, build_id).await
+    }
+
+    async fn create_slug(&self, app_id: Uuid, slug: NewSlug) -> Result<Slug> {
+        slugs::create_slug(self, app_id, slug).await
+    }
+    async fn find_slug(&self, app_id: Uuid, slug_id: Uuid) -> Result<Option<Slug>> {
+        slugs::find_slug(self, app_id, slug_id).await
+    }
+    async fn buildpack(&self, app_id: Uuid) -> Result<Option<String>> {
+        slugs::buildpack(self, app_id).await
+    }
+    async fn set_buildpack(&self, app_id: Uuid, url: Option<&str>) -> Result<()> {
+        slugs::set_buildpack(self, app_id, url).await
     }
 }

@@ -138,7 +138,7 @@ pub(super) async fn remove_collaborator(ledger: &SqlLedger, app_id: Uuid, who: &
 }
 
 const BUILD_SELECT: &str = "SELECT b.id, b.app_id, b.user_id, u.email, b.status, b.source_version, b.slug_id, \
-                            b.release_id, b.created_at, b.updated_at FROM builds b JOIN users u ON u.id = b.user_id";
+                            b.release_id, b.buildpack, b.created_at, b.updated_at FROM builds b JOIN users u ON u.id = b.user_id";
 
 fn build_from_row(row: &AnyRow) -> Result<Build> {
     Ok(Build {
@@ -149,6 +149,7 @@ fn build_from_row(row: &AnyRow) -> Result<Build> {
         source_version: col_opt_str(row, "source_version")?,
         slug_id: col_opt_uuid(row, "slug_id")?,
         release_id: col_opt_uuid(row, "release_id")?,
+        buildpack: col_opt_str(row, "buildpack")?,
         created_at: col_ts(row, "created_at")?,
         updated_at: col_ts(row, "updated_at")?,
     })

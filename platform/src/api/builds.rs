@@ -1,0 +1,191 @@
+//! Builds over the API: `POST /apps/{app}/builds` with a tarball of the source (`paas deploy`),
+//! answered with the build's output as it is written; a build's stored output; the build cache
+//! (`DELETE /apps/{app}/build-cache`); the app's buildpack (Heroku's
+//! `/apps/{app}/buildpack-installations`); slugs.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::{ApiError, AppState, views};
+use crate::deploys::Deploys;
+
+/// The largest source tarball `POST /apps/{app}/builds` takes: 500 MiB.
+pub const MAX_SOURCE_SIZE: u64 = 500 * 1024 * 1024;
+
+/// The header naming the build a `POST /apps/{app}/builds` started.
+pub const BUILD_ID_HEADER: &str = "paas-build-id";
+
+fn deploys(state: &AppState) -> Result<&Deploys, ApiError> {
+    state.deploys.as_ref().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", "This server does not build apps.")
+    })
+}
+
+/// The query of `POST /apps/{app}/builds`.
+#[derive(Debug, Deserialize)]
+pub struct CreateQuery {
+    /// The source's version (a git commit), for the release's description.
+    source_version: Option<String>,
+}
+
+/// `POST /apps/{app}/builds?source_version=SHA` with a tarball (`.tar` or `.tar.gz`) of the
+/// source as the body: starts a build and answers `200 text/plain` with its output, line by line
+/// as the build writes it; the build's id is in the `Paas-Build-Id` header; its final status is
+/// `GET /apps/{app}/builds/{id}`'s once the body ends. (Heroku's JSON `source_blob` URL form is
+/// not supported: 422.)
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    Query(query): Query<CreateQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let deploys = deploys(&state)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.contains("json") {
+        return Err(ApiError::invalid(
+            "Builds from a source_blob URL are not supported: upload a tarball of the source (paas deploy).",
+        ));
+    }
+    let uploads = deploys.builder().config().data_dir.join("uploads");
+    tokio::fs::create_dir_all(&uploads).await.map_err(ApiError::internal)?;
+    let upload = tempfile::NamedTempFile::new_in(&uploads).map_err(ApiError::internal)?.into_temp_path();
+    let mut file = tokio::fs::File::create(&upload).await.map_err(ApiError::internal)?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Cannot read the uploaded source: {e}")))?;
+        size += chunk.len() as u64;
+        if size > MAX_SOURCE_SIZE {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                format!("The source is over the limit of {} MiB.", MAX_SOURCE_SIZE >> 20),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    drop(file);
+    if size == 0 {
+        return Err(ApiError::invalid("The request body must be a tarball of the source."));
+    }
+    let source = paas_builder::Source::Tarball(upload.to_path_buf());
+    let (build, rx) = deploys.start_build(&app, &caller.user, source, query.source_version, upload).await?;
+    let lines = futures::stream::unfold(rx, |mut rx| async move {
+        let line = rx.recv().await?;
+        Some((Ok::<_, std::io::Error>(Bytes::from(format!("{line}\n"))), rx))
+    });
+    let mut response = Body::from_stream(lines).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    if let Ok(id) = HeaderValue::from_str(&build.id.to_string()) {
+        response_headers.insert(BUILD_ID_HEADER, id);
+    }
+    Ok(response)
+}
+
+/// `GET /apps/{app}/builds/{id}/output` (a build's `output_stream_url`): its output as text,
+/// empty while it is pending.
+pub async fn output(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, build)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let builds = state.ledger.list_builds(app.id).await?;
+    let found = builds
+        .iter()
+        .find(|b| b.id.to_string() == build)
+        .ok_or_else(|| ApiError::not_found("Couldn't find that build."))?;
+    let mut text = state.ledger.build_output(found.id).await?.unwrap_or_default();
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// `DELETE /apps/{app}/build-cache`: empties the app's build cache (`paas builds:cache:purge`).
+pub async fn purge_cache(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    deploys(&state)?.builder().purge_cache(&app.name).await.map_err(ApiError::internal)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+/// `GET /apps/{app}/buildpack-installations`: the app's buildpack, if set (Heroku's shape).
+pub async fn list_buildpacks(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let url = state.ledger.buildpack(app.id).await?;
+    Ok(Json(installations(url.as_deref())))
+}
+
+/// The body of `PUT /apps/{app}/buildpack-installations`.
+#[derive(Debug, Deserialize)]
+pub struct BuildpackUpdates {
+    /// The buildpacks in order; paas runs one (or none: detection).
+    updates: Vec<BuildpackUpdate>,
+}
+
+/// One entry of [`BuildpackUpdates`].
+#[derive(Debug, Deserialize)]
+pub struct BuildpackUpdate {
+    /// A git URL, a folder path on the server, or the name of a built-in buildpack.
+    buildpack: String,
+}
+
+/// `PUT /apps/{app}/buildpack-installations` `{"updates": [{"buildpack": URL}]}`: sets the
+/// buildpack the next build uses (`[]` clears it: detection). No release is made.
+pub async fn update_buildpacks(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<BuildpackUpdates>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let url = match body.updates.as_slice() {
+        [] => None,
+        [one] if !one.buildpack.trim().is_empty() => Some(one.buildpack.trim().to_string()),
+        [_] => return Err(ApiError::invalid("The buildpack must not be empty.")),
+        _ => return Err(ApiError::invalid("paas runs one buildpack per app: give one buildpack, or none.")),
+    };
+    state.ledger.set_buildpack(app.id, url.as_deref()).await?;
+    Ok(Json(installations(url.as_deref())))
+}
+
+fn installations(url: Option<&str>) -> Value {
+    let list: Vec<Value> =
+        url.iter().map(|url| json!({"ordinal": 0, "buildpack": {"url": url, "name": url}})).collect();
+    Value::Array(list)
+}
+
+/// `GET /apps/{app}/slugs/{id}`.
+pub async fn slug_info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, slug)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let not_found = || ApiError::not_found("Couldn't find that slug.");
+    let id = uuid::Uuid::parse_str(&slug).map_err(|_| not_found())?;
+    let slug = state.ledger.find_slug(app.id, id).await?.ok_or_else(not_found)?;
+    Ok(Json(views::slug(&slug)))
+}

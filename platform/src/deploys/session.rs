@@ -1,0 +1,87 @@
+//! [`BuildSession`]: the ledger as one build sees it ([`BuildLedger`]): the app's config vars and
+//! buildpack in, the slug and release out, and the finished build recorded with its output.
+
+use std::sync::{Arc, Mutex};
+
+use paas_builder::{BuildLedger, BuildRecord, BuildSettings, BuiltSlug, ProcessKind};
+use uuid::Uuid;
+
+use crate::ledger::Ledger;
+use crate::model::{BUILD_FAILED, BUILD_SUCCEEDED, NewRelease, NewSlug, ProcessTypes};
+
+/// One build of one app by one user, recorded as the ledger build `build_id`.
+pub struct BuildSession {
+    ledger: Arc<dyn Ledger>,
+    app_id: Uuid,
+    user_id: Uuid,
+    build_id: Uuid,
+    /// The slug and release the build made, once it made them.
+    made: Mutex<Option<(Uuid, Uuid)>>,
+}
+
+impl BuildSession {
+    /// The session of the (pending) build `build_id`.
+    pub fn new(ledger: Arc<dyn Ledger>, app_id: Uuid, user_id: Uuid, build_id: Uuid) -> BuildSession {
+        BuildSession { ledger, app_id, user_id, build_id, made: Mutex::new(None) }
+    }
+}
+
+/// A slug's process types as Heroku shows them: each one's command (a component's path and
+/// arguments, or a native command line).
+pub fn process_types(build: &BuiltSlug) -> ProcessTypes {
+    build
+        .manifest
+        .processes
+        .iter()
+        .map(|(name, kind)| {
+            let command = match kind {
+                ProcessKind::Wasm { component, args, .. } => {
+                    std::iter::once(component.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+                }
+                ProcessKind::Native { command } => command.clone(),
+            };
+            (name.clone(), command)
+        })
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl BuildLedger for BuildSession {
+    async fn settings(&self, _app: &str) -> Result<BuildSettings, String> {
+        let release = self.ledger.current_release(self.app_id).await.map_err(|e| e.to_string())?;
+        let buildpack_url = self.ledger.buildpack(self.app_id).await.map_err(|e| e.to_string())?;
+        Ok(BuildSettings { config_vars: release.map(|r| r.config_vars).unwrap_or_default(), buildpack_url })
+    }
+
+    async fn release(&self, _app: &str, build: &BuiltSlug, description: &str) -> Result<u32, String> {
+        let process_types = process_types(build);
+        let slug = NewSlug {
+            checksum: build.slug.id.clone(),
+            size: i64::try_from(build.slug.size).unwrap_or(i64::MAX),
+            stack: build.manifest.stack.clone(),
+            commit: build.manifest.source_version.clone(),
+            buildpack: Some(build.buildpack.clone()),
+            process_types: process_types.clone(),
+        };
+        let slug = self.ledger.create_slug(self.app_id, slug).await.map_err(|e| e.to_string())?;
+        let release = NewRelease { slug_id: slug.id, process_types, description: description.to_string() };
+        let release = self.ledger.create_release(self.app_id, self.user_id, release).await.map_err(|e| e.to_string())?;
+        *self.made.lock().expect("build session") = Some((slug.id, release.id));
+        u32::try_from(release.version).map_err(|_| format!("release version {} is out of range", release.version))
+    }
+
+    async fn record_build(&self, record: BuildRecord) {
+        let made = *self.made.lock().expect("build session");
+        let (status, slug_id, release_id) = match (made, &record.error) {
+            (Some((slug, release)), None) => (BUILD_SUCCEEDED, Some(slug), Some(release)),
+            _ => (BUILD_FAILED, None, None),
+        };
+        let output = record.output.join("\n");
+        if let Err(e) = self.ledger.record_build_output(self.build_id, record.buildpack.as_deref(), &output).await {
+            tracing::error!("cannot store the output of build {}: {e}", self.build_id);
+        }
+        if let Err(e) = self.ledger.finish_build(self.build_id, status, slug_id, release_id).await {
+            tracing::error!("cannot record build {} as {status}: {e}", self.build_id);
+        }
+    }
+}
