@@ -115,6 +115,40 @@ impl Api {
         bail!("the paas API answered GET {path} with more than {MAX_PAGES} pages")
     }
 
+    /// `GET path`, answering the body as text (a build's output).
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        let response = self.send(Method::GET, path, None, None).await?;
+        response.text().await.context("cannot read the paas API's answer")
+    }
+
+    /// `POST path` with a raw body of `content_type`, answering the response as it starts
+    /// arriving (its body is read by the caller, e.g. a build's output as it is written).
+    /// No overall time limit: builds take minutes.
+    pub async fn post_streaming(&self, path: &str, content_type: &str, body: Vec<u8>) -> Result<reqwest::Response> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(header::ACCEPT, ACCEPT)
+            .header(header::CONTENT_TYPE, content_type)
+            .bearer_auth(&self.key)
+            .timeout(Duration::from_secs(24 * 60 * 60))
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the paas API at {}", self.base))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap_or_default();
+        Err(api_error(status, &bytes).into())
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call(Method::PUT, path, None, Some(body)).await
+    }
+
     async fn call(&self, method: Method, path: &str, range: Option<&str>, body: Option<&Value>) -> Result<Value> {
         json_body(self.send(method, path, range, body).await?).await
     }

@@ -65,6 +65,22 @@ pub struct IdRef {
     pub id: String,
 }
 
+/// A build (`paas builds`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Build {
+    /// Its id.
+    pub id: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// Who started it.
+    pub user: Option<UserRef>,
+    /// When it started (RFC 3339).
+    pub created_at: Option<String>,
+    /// Where its output is.
+    pub output_stream_url: Option<String>,
+}
+
 /// A release.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

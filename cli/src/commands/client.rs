@@ -4,8 +4,9 @@
 use clap::Subcommand;
 
 use super::{
-    access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, completions, config,
-    config_get, config_set, config_unset, domains, domains_add, domains_remove, git_remote, login, logout,
+    access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
+    buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
+    config_set, config_unset, deploy, domains, domains_add, domains_remove, git_remote, login, logout,
     maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, users_create, whoami,
 };
 
@@ -57,6 +58,27 @@ pub enum ClientCommand {
     /// Unset config vars (makes a new release).
     #[command(name = "config:unset", visible_alias = "config:remove")]
     ConfigUnset(config_unset::ConfigUnsetCommand),
+    /// Build and release a folder without git push (a tarball of its files).
+    #[command(name = "deploy")]
+    Deploy(deploy::DeployCommand),
+    /// List an app's builds.
+    #[command(name = "builds")]
+    Builds(builds::BuildsCommand),
+    /// Show a build's output (default: the newest build's).
+    #[command(name = "builds:output")]
+    BuildsOutput(builds_output::BuildsOutputCommand),
+    /// Empty an app's build cache.
+    #[command(name = "builds:cache:purge")]
+    BuildsCachePurge(builds_cache_purge::BuildsCachePurgeCommand),
+    /// Show an app's buildpack.
+    #[command(name = "buildpacks")]
+    Buildpacks(buildpacks::BuildpacksCommand),
+    /// Set an app's buildpack (a git URL or a folder on the server).
+    #[command(name = "buildpacks:set")]
+    BuildpacksSet(buildpacks_set::BuildpacksSetCommand),
+    /// Clear an app's buildpack: builds detect one.
+    #[command(name = "buildpacks:clear")]
+    BuildpacksClear(buildpacks_clear::BuildpacksClearCommand),
     /// List an app's releases.
     #[command(name = "releases")]
     Releases(releases::ReleasesCommand),
@@ -126,6 +148,13 @@ impl ClientCommand {
             ClientCommand::ConfigGet(command) => command.run().await,
             ClientCommand::ConfigSet(command) => command.run().await,
             ClientCommand::ConfigUnset(command) => command.run().await,
+            ClientCommand::Deploy(command) => command.run().await,
+            ClientCommand::Builds(command) => command.run().await,
+            ClientCommand::BuildsOutput(command) => command.run().await,
+            ClientCommand::BuildsCachePurge(command) => command.run().await,
+            ClientCommand::Buildpacks(command) => command.run().await,
+            ClientCommand::BuildpacksSet(command) => command.run().await,
+            ClientCommand::BuildpacksClear(command) => command.run().await,
             ClientCommand::Releases(command) => command.run().await,
             ClientCommand::ReleasesInfo(command) => command.run().await,
             ClientCommand::Rollback(command) => command.run().await,

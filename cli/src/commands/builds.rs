@@ -1,0 +1,79 @@
+//! `paas builds`: lists an app's newest builds.
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::Value;
+
+use crate::api::{parse_all, seg};
+use crate::app_arg::AppArg;
+use crate::credentials;
+use crate::models::Build;
+use crate::output;
+
+/// List an app's builds, newest first.
+#[derive(Debug, Args)]
+pub struct BuildsCommand {
+    #[command(flatten)]
+    app: AppArg,
+    /// How many builds to show.
+    #[arg(short = 'n', long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    num: u32,
+    /// Print the builds as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl BuildsCommand {
+    /// `GET /apps/{app}/builds` with `Range: created_at ..; max=N, order=desc`.
+    pub async fn run(self) -> Result<()> {
+        let name = self.app.resolve()?;
+        let range = format!("created_at ..; max={}, order=desc", self.num);
+        let values = credentials::connect()?.page(&format!("/apps/{}/builds", seg(&name)), &range).await?;
+        if self.json {
+            output::json(&Value::Array(values));
+            return Ok(());
+        }
+        let mut builds: Vec<Build> = parse_all(values)?;
+        builds.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        print!("{}", render(&name, &builds));
+        Ok(())
+    }
+}
+
+/// `=== app Builds`, then `id  status  email  time` rows.
+fn render(app: &str, builds: &[Build]) -> String {
+    if builds.is_empty() {
+        return format!("{} has no builds.\n", output::app(app));
+    }
+    let rows: Vec<Vec<String>> = builds
+        .iter()
+        .map(|build| {
+            vec![
+                build.id.clone(),
+                build.status.clone(),
+                build.user.as_ref().map(|u| u.email.clone()).unwrap_or_default(),
+                output::time(build.created_at.as_deref()),
+            ]
+        })
+        .collect();
+    format!("=== {app} Builds\n\n{}", output::table(&rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_lists_id_status_and_user() {
+        let builds: Vec<Build> = serde_json::from_value(serde_json::json!([
+            {"id": "b2", "status": "failed", "user": {"email": "a@example.com"}},
+            {"id": "b1", "status": "succeeded", "user": {"email": "a@example.com"}}
+        ]))
+        .unwrap();
+        assert_eq!(
+            render("myapp", &builds),
+            "=== myapp Builds\n\nb2  failed     a@example.com\nb1  succeeded  a@example.com\n"
+        );
+        assert_eq!(render("myapp", &[]), "⬢ myapp has no builds.\n");
+    }
+}

@@ -1,0 +1,40 @@
+//! `paas builds:output [ID]`: prints a build's output (default: the newest build's).
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use crate::api::{parse_all, seg};
+use crate::app_arg::AppArg;
+use crate::credentials;
+use crate::models::Build;
+use crate::output;
+
+/// Show a build's output.
+#[derive(Debug, Args)]
+pub struct BuildsOutputCommand {
+    /// The build's id [default: the newest build]
+    id: Option<String>,
+    #[command(flatten)]
+    app: AppArg,
+}
+
+impl BuildsOutputCommand {
+    /// `GET /apps/{app}/builds/{id}/output`.
+    pub async fn run(self) -> Result<()> {
+        let name = self.app.resolve()?;
+        let api = credentials::connect()?;
+        let id = match self.id {
+            Some(id) => id,
+            None => {
+                let range = "created_at ..; max=1, order=desc";
+                let newest: Vec<Build> = parse_all(api.page(&format!("/apps/{}/builds", seg(&name)), range).await?)?;
+                match newest.into_iter().next() {
+                    Some(build) => build.id,
+                    None => bail!("{} has no builds", output::app(&name)),
+                }
+            }
+        };
+        print!("{}", api.get_text(&format!("/apps/{}/builds/{}/output", seg(&name), seg(&id))).await?);
+        Ok(())
+    }
+}
