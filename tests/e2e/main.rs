@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `paas` binary and talks to it as a user would.
 
 mod client;
+mod deploy;
 mod heroku_cli;
 mod server;
 mod support;
