@@ -45,6 +45,7 @@ conformance!(
     destroyed_apps_vanish_but_keep_their_ledger,
     domains_route_hostnames,
     reopening_the_ledger_brings_everything_back,
+    builds_record_their_slug_release_and_output,
 );
 
 #[tokio::test]
@@ -274,6 +275,46 @@ async fn releases_cannot_be_updated_or_deleted(t: &TestLedger) {
     assert!(delete.unwrap_err().to_string().contains("releases are append-only"));
     let releases = t.ledger.list_releases(app.id).await.unwrap();
     assert_eq!(releases[0].description, "Initial release");
+}
+
+async fn builds_record_their_slug_release_and_output(t: &TestLedger) {
+    let ledger = t.ledger.as_ref();
+    let owner = user(ledger, "owner@example.com").await;
+    let app = ledger.create_app("built", owner).await.unwrap();
+    let build = ledger.create_build(app.id, owner, Some("abc1234")).await.unwrap();
+    assert_eq!((build.status.as_str(), build.buildpack.as_deref()), ("pending", None));
+    assert_eq!(ledger.build_output(build.id).await.unwrap(), None);
+
+    let types: ProcessTypes = [("web".to_string(), "app.wasm".to_string())].into();
+    let new_slug = paas_platform::model::NewSlug {
+        checksum: "ab".repeat(32),
+        size: 5_000_000_000,
+        stack: "wasi-p2".into(),
+        commit: Some("abc1234".into()),
+        buildpack: Some("rust".into()),
+        process_types: types.clone(),
+    };
+    let slug = ledger.create_slug(app.id, new_slug.clone()).await.unwrap();
+    assert_eq!((slug.checksum.as_str(), slug.size, slug.process_types.clone()), (new_slug.checksum.as_str(), 5_000_000_000, types));
+    assert_eq!(ledger.find_slug(app.id, slug.id).await.unwrap(), Some(slug.clone()));
+    let other = ledger.create_app("other", owner).await.unwrap();
+    assert_eq!(ledger.find_slug(other.id, slug.id).await.unwrap(), None);
+    let release = ledger.create_release(app.id, owner, deploy(slug.id, &["web"], "Deploy abc1234")).await.unwrap();
+
+    ledger.record_build_output(build.id, Some("rust"), "-----> Building\n-----> Launching... done, v2").await.unwrap();
+    let done = ledger.finish_build(build.id, "succeeded", Some(slug.id), Some(release.id)).await.unwrap();
+    assert_eq!((done.status.as_str(), done.buildpack.as_deref()), ("succeeded", Some("rust")));
+    assert_eq!((done.slug_id, done.release_id), (Some(slug.id), Some(release.id)));
+    assert_eq!(ledger.build_output(build.id).await.unwrap().as_deref(), Some("-----> Building\n-----> Launching... done, v2"));
+    assert!(matches!(ledger.record_build_output(Uuid::new_v4(), None, "").await, Err(LedgerError::NotFound(_))));
+
+    assert_eq!(ledger.buildpack(app.id).await.unwrap(), None);
+    ledger.set_buildpack(app.id, Some("https://example.com/bp.git")).await.unwrap();
+    ledger.set_buildpack(app.id, Some("rust")).await.unwrap();
+    assert_eq!(ledger.buildpack(app.id).await.unwrap().as_deref(), Some("rust"));
+    assert_eq!(ledger.buildpack(other.id).await.unwrap(), None);
+    ledger.set_buildpack(app.id, None).await.unwrap();
+    assert_eq!(ledger.buildpack(app.id).await.unwrap(), None);
 }
 
 async fn collaborators_grant_access(t: &TestLedger) {
