@@ -9,6 +9,7 @@
 //! CommandDyno::start(&rt, &c, spec, args, stdin)   .wait() -> ExitStatus, .stop()
 //! run_oneoff(&rt, &c, spec, args, stdin) -> ExitStatus
 //! LogSink::channel(n) -> (sink, Receiver<LogLine>)
+//! Supervisor::new(rt, route_table, logs, config)   .apply(AppSpec), .restart, .remove, .dynos
 //! ```
 
 mod cache;
@@ -21,6 +22,7 @@ mod fs;
 mod host;
 mod limits;
 mod logs;
+mod supervisor;
 mod web;
 
 pub use cache::CacheOutcome;
@@ -31,4 +33,8 @@ pub use engine::{Runtime, RuntimeConfig};
 pub use error::{HandleError, LoadError, RuntimeError, StartError};
 pub use limits::{DynoSize, Limits};
 pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
+pub use supervisor::{
+    AppSpec, DynoState, DynoStatus, ProcessSpec, Program, Supervisor, SupervisorConfig, WasmBackend, backend_error,
+    restart_delay,
+};
 pub use web::{BodyError, ResponseBody, WebDyno, error_response};

@@ -7,5 +7,6 @@ mod fs;
 mod limits;
 mod load;
 mod logs;
+mod supervisor;
 mod util;
 mod web;

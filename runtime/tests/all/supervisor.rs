@@ -1,0 +1,213 @@
+//! The dyno supervisor: formation → running dynos and routes, scaling, new releases, restarts,
+//! crash restarts with backoff, native process types, stopping workers, removing an app.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use paas_router::RouteTable;
+use paas_runtime::{
+    AppSpec, DynoSize, DynoState, LogLine, LogSink, ProcessSpec, Program, Supervisor, SupervisorConfig,
+};
+use tokio::sync::mpsc;
+
+use crate::util::{drain, guest, runtime};
+
+fn supervisor(config: SupervisorConfig) -> (Supervisor, Arc<RouteTable>, mpsc::Receiver<LogLine>) {
+    let table = Arc::new(RouteTable::new("localhost"));
+    let (logs, rx) = LogSink::channel(100_000);
+    (Supervisor::new(runtime(), table.clone(), logs, config), table, rx)
+}
+
+fn wasm(name: &str, args: &[&str], quantity: u32) -> ProcessSpec {
+    ProcessSpec {
+        program: Program::Wasm {
+            component: guest(name),
+            reuse: true,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        },
+        command: format!("{name}.wasm {}", args.join(" ")).trim().to_string(),
+        quantity,
+        size: DynoSize::Basic,
+    }
+}
+
+fn app(name: &str, release: i64, processes: &[(&str, ProcessSpec)]) -> AppSpec {
+    AppSpec {
+        app: name.to_string(),
+        release,
+        app_dir: std::env::temp_dir(),
+        env: BTreeMap::from([("GREETING".to_string(), format!("v{release}"))]),
+        processes: processes.iter().map(|(t, p)| (t.to_string(), p.clone())).collect(),
+        maintenance: false,
+        domains: Vec::new(),
+    }
+}
+
+/// The names of the web dynos the table routes `app` to.
+fn routed(table: &RouteTable, app: &str) -> Vec<String> {
+    let mut names: Vec<String> = table.app(app).map(|r| r.web.iter().map(|w| w.name.clone()).collect()).unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// GET `path` through the first routed web dyno's backend.
+async fn get(table: &RouteTable, app: &str, dyno: usize, path: &str) -> (u16, String) {
+    let route = table.app(app).expect("app routed");
+    let req = http::Request::get(path).header("host", "x").body(paas_router::into_router_body(Full::new(Bytes::new()))).unwrap();
+    let resp = route.web[dyno].backend.call(req).await.expect("dyno answers");
+    let status = resp.status().as_u16();
+    (status, String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned())
+}
+
+fn states(dynos: &[paas_runtime::DynoStatus]) -> Vec<(String, DynoState, i64)> {
+    dynos.iter().map(|d| (d.name.clone(), d.state, d.release)).collect()
+}
+
+#[tokio::test]
+async fn formation_is_started_scaled_released_and_removed() {
+    let (sup, table, _logs) = supervisor(SupervisorConfig::default());
+    sup.apply(app("shop", 1, &[("web", wasm("http_probe", &[], 2))])).await;
+    assert_eq!(routed(&table, "shop"), ["web.1", "web.2"]);
+    let dynos = sup.dynos("shop").await;
+    assert_eq!(states(&dynos), [("web.1".into(), DynoState::Up, 1), ("web.2".into(), DynoState::Up, 1)]);
+    assert_eq!(get(&table, "shop", 0, "/env?name=GREETING").await, (200, "v1".to_string()));
+    assert_eq!(get(&table, "shop", 1, "/env?name=DYNO").await.1, routed(&table, "shop")[1]);
+
+    // The same spec again changes nothing: same dynos, same state times.
+    sup.apply(app("shop", 1, &[("web", wasm("http_probe", &[], 2))])).await;
+    assert_eq!(sup.dynos("shop").await, dynos);
+
+    // Scale up then down.
+    sup.apply(app("shop", 1, &[("web", wasm("http_probe", &[], 3))])).await;
+    assert_eq!(routed(&table, "shop"), ["web.1", "web.2", "web.3"]);
+    sup.apply(app("shop", 1, &[("web", wasm("http_probe", &[], 1))])).await;
+    assert_eq!(routed(&table, "shop"), ["web.1"]);
+
+    // A new release replaces the dynos, keeping the formation.
+    sup.apply(app("shop", 2, &[("web", wasm("http_probe", &[], 1))])).await;
+    assert_eq!(states(&sup.dynos("shop").await), [("web.1".into(), DynoState::Up, 2)]);
+    assert_eq!(get(&table, "shop", 0, "/env?name=GREETING").await, (200, "v2".to_string()));
+
+    // Scaled to zero: no web dyno, not crashed (H14).
+    sup.apply(app("shop", 2, &[("web", wasm("http_probe", &[], 0))])).await;
+    let route = table.app("shop").unwrap();
+    assert!(route.web.is_empty() && !route.crashed);
+    assert!(sup.dynos("shop").await.is_empty());
+
+    sup.remove("shop").await;
+    assert!(table.app("shop").is_none());
+    assert!(sup.apps().is_empty());
+}
+
+#[tokio::test]
+async fn maintenance_and_domains_reach_the_route_table() {
+    let (sup, table, _logs) = supervisor(SupervisorConfig::default());
+    let mut spec = app("docs", 1, &[("web", wasm("http_probe", &[], 1))]);
+    spec.maintenance = true;
+    spec.domains = vec!["www.example.com".into()];
+    sup.apply(spec.clone()).await;
+    let route = table.lookup("www.example.com").expect("custom domain routed");
+    assert!(route.maintenance);
+    spec.maintenance = false;
+    spec.domains.clear();
+    sup.apply(spec).await;
+    assert!(table.lookup("www.example.com").is_none());
+    assert!(!table.lookup("docs.localhost").unwrap().maintenance);
+}
+
+#[tokio::test]
+async fn restart_replaces_dynos_and_keeps_serving() {
+    let (sup, table, _logs) = supervisor(SupervisorConfig::default());
+    sup.apply(app("blog", 1, &[("web", wasm("http_probe", &[], 2))])).await;
+    let before = sup.dynos("blog").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    sup.restart("blog", Some("web.2")).await;
+    let after = sup.dynos("blog").await;
+    assert_eq!(after[0].since, before[0].since, "web.1 kept");
+    assert!(after[1].since > before[1].since, "web.2 replaced");
+    assert_eq!(routed(&table, "blog"), ["web.1", "web.2"]);
+    assert_eq!(get(&table, "blog", 1, "/").await, (200, "ok".to_string()));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    sup.restart("blog", Some("web")).await;
+    let all = sup.dynos("blog").await;
+    assert!(all[0].since > after[0].since && all[1].since > after[1].since, "both replaced");
+}
+
+#[tokio::test]
+async fn crashing_worker_restarts_at_once_then_with_doubling_backoff() {
+    let config = SupervisorConfig { backoff_base: Duration::from_millis(300), ..SupervisorConfig::default() };
+    let (sup, _table, mut logs) = supervisor(config);
+    let t0 = Instant::now();
+    sup.apply(app("jobs", 1, &[("worker", wasm("cli_probe", &["exit", "3"], 1))])).await;
+    let mut starts = Vec::new();
+    let mut exits = 0;
+    while starts.len() < 4 && t0.elapsed() < Duration::from_secs(30) {
+        let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(10), logs.recv()).await else { break };
+        if line.line.starts_with("Starting process") {
+            starts.push(t0.elapsed());
+        }
+        if line.line == "Process exited with status 3" {
+            exits += 1;
+        }
+    }
+    assert_eq!(starts.len(), 4, "four starts");
+    assert!(exits >= 3, "each run exited with status 3");
+    let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    // Restart 1 at once, restart 2 after 300 ms, restart 3 after 600 ms (plus the run itself).
+    assert!(gaps[0] < Duration::from_millis(290), "first restart at once: {gaps:?}");
+    assert!(gaps[1] >= Duration::from_millis(300) && gaps[1] < Duration::from_millis(590), "{gaps:?}");
+    assert!(gaps[2] >= Duration::from_millis(600), "{gaps:?}");
+    let dyno = &sup.dynos("jobs").await[0];
+    assert!(dyno.crashes >= 3, "{dyno:?}");
+    sup.remove("jobs").await;
+}
+
+#[tokio::test]
+async fn web_dyno_that_cannot_start_is_crashed_and_the_app_answers_h10() {
+    let (sup, table, mut logs) = supervisor(SupervisorConfig::default());
+    // A command component as the web process: it cannot serve HTTP.
+    sup.apply(app("broken", 1, &[("web", wasm("cli_probe", &[], 1))])).await;
+    let dynos = sup.dynos("broken").await;
+    assert_eq!(dynos[0].state, DynoState::Crashed);
+    let route = table.app("broken").unwrap();
+    assert!(route.crashed && route.web.is_empty());
+    let lines: Vec<String> = drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
+    assert!(lines.iter().any(|l| l.contains("needs a web")), "{lines:?}");
+    assert!(lines.contains(&"State changed from starting to crashed".to_string()), "{lines:?}");
+    sup.remove("broken").await;
+}
+
+#[tokio::test]
+async fn native_process_types_are_reported_crashed_not_faked() {
+    let (sup, _table, mut logs) = supervisor(SupervisorConfig::default());
+    let native = ProcessSpec {
+        program: Program::Native { command: "bundle exec puma".into() },
+        command: "bundle exec puma".into(),
+        quantity: 1,
+        size: DynoSize::Basic,
+    };
+    sup.apply(app("rails", 1, &[("web", native)])).await;
+    assert_eq!(sup.dynos("rails").await[0].state, DynoState::Crashed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines: Vec<String> = drain(&mut logs, Duration::from_millis(100)).await.into_iter().map(|l| l.line).collect();
+    let starts = lines.iter().filter(|l| l.starts_with("Starting process")).count();
+    assert_eq!(starts, 1, "not retried: {lines:?}");
+    assert!(lines.iter().any(|l| l.contains("native dynos are not supported yet")), "{lines:?}");
+}
+
+#[tokio::test]
+async fn scaled_down_worker_gets_sigterm_and_exits_within_the_grace() {
+    let (sup, _table, mut logs) = supervisor(SupervisorConfig::default());
+    sup.apply(app("queue", 1, &[("worker", wasm("cli_probe", &["wait-stop"], 1))])).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sup.apply(app("queue", 1, &[("worker", wasm("cli_probe", &["wait-stop"], 0))])).await;
+    assert!(sup.dynos("queue").await.is_empty());
+    let lines: Vec<String> = drain(&mut logs, Duration::from_millis(1500)).await.into_iter().map(|l| l.line).collect();
+    assert!(lines.contains(&"Stopping all processes with SIGTERM".to_string()), "{lines:?}");
+    assert!(lines.contains(&"stop file seen, exiting".to_string()), "{lines:?}");
+    assert!(lines.contains(&"Process exited with status 0".to_string()), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("crashed")), "a stop is not a crash: {lines:?}");
+}
