@@ -13,6 +13,7 @@ mod git;
 mod models;
 mod netrc;
 mod output;
+mod precompile;
 mod usage;
 
 fn main() -> ExitCode {

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// The built-in buildpacks (the repo's `buildpacks/`).
     pub buildpacks_dir: PathBuf,
+    /// Compiles each new slug's components for this node (the wasm runtime's), if given.
+    pub precompile: Option<crate::deploys::SharedPrecompile>,
 }
 
 /// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
@@ -65,8 +67,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let router_addr = router_listener.local_addr()?;
 
     // Builds: the builder, and git smart HTTP at <api-url>/<app>.git on the API listener.
-    let builder = paas_builder::Builder::new(paas_builder::BuilderConfig::new(&config.data_dir, &config.buildpacks_dir))
+    let mut builder = paas_builder::Builder::new(paas_builder::BuilderConfig::new(&config.data_dir, &config.buildpacks_dir))
         .context("cannot set up the builder")?;
+    if let Some(precompile) = &config.precompile {
+        builder = builder.with_precompile(precompile.0.clone());
+    }
     let deploys = crate::deploys::Deploys::start(ledger.clone(), Arc::new(builder), config.data_dir.join("repos"))
         .await
         .context("cannot start the git endpoint")?;

@@ -146,6 +146,7 @@ fn pushing_hello_rust_builds_releases_and_scales_and_a_broken_push_changes_nothi
             "-----> Collecting components",
             "-----> Discovering process types",
             "-----> Compressing...",
+            "-----> Compiling components for this node...",
             "-----> Launching... done, v2",
         ],
         "{lines:#?}"
@@ -230,13 +231,16 @@ fn pushing_hello_wasm_and_static_site_releases_their_web_process() {
         assert!(push.status.success(), "{}", text(&push.stderr));
         let lines = remote_lines(&push);
         assert_eq!(steps(&lines)[..2], [format!("-----> Building with {buildpack} buildpack"), format!("-----> {detected}")], "{lines:#?}");
-        assert_eq!(lines.last().unwrap(), "-----> Launching... done, v2");
+        assert_eq!(steps(&lines)[steps(&lines).len() - 2..], ["-----> Compiling components for this node...", "-----> Launching... done, v2"]);
         let head = git_ok(&home, repo.path(), &["rev-parse", "HEAD"]);
         assert_eq!(releases(&server, &alice, example)[0], ("v2".to_string(), format!("Deploy {}", &head[..7])));
         let scaled = run(&mut paas(&server, &alice, &["ps:scale", "web=2", "-a", example]));
         assert_eq!(text(&scaled.stderr), "Scaling dynos... done, now running web at 2:Basic\n");
         assert_eq!(builds(&server, &alice, example), [("succeeded".to_string(), "alice@example.com".to_string())]);
     }
+    // Each slug's component was compiled for the node's engine when the slug was made.
+    let compiled = std::fs::read_dir(server.data_dir().join("runtime/cache")).unwrap().count();
+    assert_eq!(compiled, 2);
     // Destroying an app deletes its repository.
     assert!(server.data_dir().join("repos/static-site.git").is_dir());
     ok(&mut paas(&server, &alice, &["apps:destroy", "static-site", "--confirm", "static-site"]));

@@ -2,9 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Args;
+use paas_platform::deploys::SharedPrecompile;
 use paas_platform::server::{self, ServerConfig};
+
+use crate::precompile::RuntimePrecompile;
 
 /// Run the platform: Platform API, ledger and router, in one process.
 #[derive(Debug, Args)]
@@ -33,6 +38,10 @@ impl ServerCommand {
     /// Runs the platform until SIGTERM or SIGINT.
     pub async fn run(self) -> anyhow::Result<()> {
         server::init_tracing();
+        // The node's one wasm runtime (engine and `.cwasm` cache in <data-dir>/runtime).
+        let runtime = paas_runtime::Runtime::new(paas_runtime::RuntimeConfig::new(self.data_dir.join("runtime")))
+            .context("cannot start the wasm runtime")?;
+        let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime)));
         server::run(ServerConfig {
             data_dir: self.data_dir,
             api_listen: self.api_listen,
@@ -40,6 +49,7 @@ impl ServerCommand {
             domain: self.domain,
             database_url: self.database_url,
             buildpacks_dir: self.buildpacks_dir,
+            precompile: Some(precompile),
         })
         .await
     }

@@ -100,6 +100,17 @@ impl Deploys {
     }
 }
 
+/// The builder's [`paas_builder::Precompile`] seam as `paas server` is given it (by the binary,
+/// which owns the wasm runtime).
+#[derive(Clone)]
+pub struct SharedPrecompile(pub Arc<dyn paas_builder::Precompile>);
+
+impl std::fmt::Debug for SharedPrecompile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedPrecompile")
+    }
+}
+
 /// `Deploy 2b93a21` (Heroku's description of a release made by a build).
 fn deploy_description(source_version: Option<&str>) -> String {
     match source_version {

@@ -1,0 +1,26 @@
+//! The builder's [`Precompile`] seam over the wasm runtime: each new slug's components are
+//! compiled for this node's engine (and cached as `.cwasm`) when the slug is made, so a dyno's
+//! first request never compiles.
+
+use std::path::Path;
+
+use paas_builder::{Precompile, ProcessKind, Slug, SlugManifest};
+use paas_runtime::Runtime;
+
+/// Compiles components with the server's one [`Runtime`].
+pub struct RuntimePrecompile(pub Runtime);
+
+#[async_trait::async_trait]
+impl Precompile for RuntimePrecompile {
+    async fn precompile(&self, _slug: &Slug, manifest: &SlugManifest, app_dir: &Path) -> Result<(), String> {
+        for (process, kind) in &manifest.processes {
+            let ProcessKind::Wasm { component, .. } = kind else { continue };
+            let (runtime, path) = (self.0.clone(), app_dir.join(component));
+            tokio::task::spawn_blocking(move || runtime.load_component(&path))
+                .await
+                .map_err(|e| format!("{process}: compiling {component} stopped: {e}"))?
+                .map_err(|e| format!("{process}: {component}: {e}"))?;
+        }
+        Ok(())
+    }
+}
