@@ -259,9 +259,25 @@ fn paas_deploy_builds_the_working_tree_and_buildpacks_can_be_set() {
     std::fs::write(repo.path().join(".gitignore"), "secret.txt\n").unwrap();
     std::fs::write(repo.path().join("secret.txt"), "do not upload").unwrap();
     std::fs::write(repo.path().join("public/new.html"), "<p>new</p>").unwrap();
-    let deploy = run(&mut paas(&server, &alice, &["deploy", repo.path().to_str().unwrap(), "-a", "site"]));
+    let deploy = paas(&server, &alice, &["deploy", repo.path().to_str().unwrap(), "-a", "site"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it builds, the build is pending and builds:output follows its output to the end.
+    let build = loop {
+        let list: serde_json::Value = serde_json::from_str(&ok(&mut paas(&server, &alice, &["builds", "-a", "site", "--json"]))).unwrap();
+        if let Some(build) = list.as_array().unwrap().first() {
+            break build.clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(build["status"], "pending");
+    let followed = ok(&mut paas(&server, &alice, &["builds:output", build["id"].as_str().unwrap(), "-a", "site"]));
+    let deploy = deploy.wait_with_output().unwrap();
     assert!(deploy.status.success(), "{}", text(&deploy.stderr));
     let stdout = text(&deploy.stdout);
+    assert_eq!(followed, stdout);
     let lines: Vec<String> = stdout.lines().map(str::to_string).collect();
     assert_eq!(steps(&lines)[0], "-----> Building with static buildpack");
     assert_eq!(lines.last().unwrap(), "-----> Launching... done, v2");

@@ -96,8 +96,8 @@ pub async fn create(
     Ok(response)
 }
 
-/// `GET /apps/{app}/builds/{id}/output` (a build's `output_stream_url`): its output as text,
-/// empty while it is pending.
+/// `GET /apps/{app}/builds/{id}/output` (a build's `output_stream_url`): its output as text;
+/// while it runs, the lines so far and then each new one as it is written, until it ends.
 pub async fn output(
     State(state): State<AppState>,
     caller: CurrentUser,
@@ -109,6 +109,10 @@ pub async fn output(
         .iter()
         .find(|b| b.id.to_string() == build)
         .ok_or_else(|| ApiError::not_found("Couldn't find that build."))?;
+    if let Some(lines) = state.deploys.as_ref().and_then(|d| d.follow_output(found.id)) {
+        let body = Body::from_stream(lines.map(|line| Ok::<_, std::io::Error>(Bytes::from(format!("{line}\n")))));
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response());
+    }
     let mut text = state.ledger.build_output(found.id).await?.unwrap_or_default();
     if !text.is_empty() {
         text.push('\n');

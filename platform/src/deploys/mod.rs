@@ -7,18 +7,24 @@
 //! are the one record of builds (`GET /apps/{app}/builds`, `paas builds:output`).
 
 mod auth;
+mod live;
 mod session;
 
+use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use paas_builder::{Builder, Deployed, GitServer, OutputSink, Push, PushHandler, Source};
+use futures::Stream;
+use paas_builder::output::Tee;
+use paas_builder::{Builder, Deployed, Deployer, GitServer, OutputSink, Push, PushHandler, Source};
 use tokio::sync::mpsc::UnboundedReceiver;
+use uuid::Uuid;
 
 use crate::ledger::{Ledger, LedgerError};
 use crate::model::{App, Build, User};
 
+pub use live::LiveOutput;
 pub use session::BuildSession;
 
 /// The builder and the git endpoint, wired to the ledger. Cheap to clone.
@@ -32,12 +38,14 @@ pub struct Deploys {
 struct Service {
     ledger: Arc<dyn Ledger>,
     builder: Arc<Builder>,
+    /// The output of the builds running now, by build id.
+    running: Mutex<HashMap<Uuid, Arc<LiveOutput>>>,
 }
 
 impl Deploys {
     /// Starts the git endpoint over the bare repositories in `repos_dir` (`<data-dir>/repos`).
     pub async fn start(ledger: Arc<dyn Ledger>, builder: Arc<Builder>, repos_dir: PathBuf) -> io::Result<Deploys> {
-        let service = Arc::new(Service { ledger, builder });
+        let service = Arc::new(Service { ledger, builder, running: Mutex::default() });
         let git = GitServer::start(repos_dir, service.clone(), service.clone()).await?;
         Ok(Deploys { service, git })
     }
@@ -66,12 +74,19 @@ impl Deploys {
         let description = deploy_description(source_version.as_deref());
         let (build, deployer) = self.service.begin(app, user, source_version.as_deref()).await?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let app_name = app.name.clone();
+        let (service, app_name, build_id) = (self.service.clone(), app.name.clone(), build.id);
         tokio::spawn(async move {
-            let _ = deployer.deploy(&app_name, source, source_version, &description, &tx).await;
+            let _ = service.deploy(build_id, &deployer, &app_name, source, source_version, &description, &tx).await;
             drop(keep);
         });
         Ok((build, rx))
+    }
+
+    /// The output of build `build_id` while it runs: the lines so far, then each new one until it
+    /// ends. `None` when it is not running (its output is then in the ledger).
+    pub fn follow_output(&self, build_id: Uuid) -> Option<impl Stream<Item = String> + Send + 'static> {
+        let live = self.service.running.lock().expect("running builds").get(&build_id).cloned();
+        live.map(LiveOutput::follow)
     }
 
     /// Forgets a destroyed app's repository and build cache.
@@ -126,10 +141,30 @@ impl Service {
         app: &App,
         user: &User,
         source_version: Option<&str>,
-    ) -> Result<(Build, paas_builder::Deployer), LedgerError> {
+    ) -> Result<(Build, Deployer), LedgerError> {
         let build = self.ledger.create_build(app.id, user.id, source_version).await?;
         let session = BuildSession::new(self.ledger.clone(), app.id, user.id, build.id);
-        Ok((build, paas_builder::Deployer::new(self.builder.clone(), Arc::new(session))))
+        self.running.lock().expect("running builds").insert(build.id, Arc::default());
+        Ok((build, Deployer::new(self.builder.clone(), Arc::new(session))))
+    }
+
+    /// Runs a build begun with [`Service::begin`], its output to `out` and to its live output.
+    #[allow(clippy::too_many_arguments)]
+    async fn deploy(
+        &self,
+        build_id: Uuid,
+        deployer: &Deployer,
+        app: &str,
+        source: Source,
+        source_version: Option<String>,
+        description: &str,
+        out: &dyn OutputSink,
+    ) -> Result<Deployed, String> {
+        let live = self.running.lock().expect("running builds").get(&build_id).cloned().unwrap_or_default();
+        let result = deployer.deploy(app, source, source_version, description, &Tee(out, live.as_ref())).await;
+        self.running.lock().expect("running builds").remove(&build_id);
+        live.finish();
+        result
     }
 
     async fn find(&self, app: &str, user: &str) -> Result<(App, User), String> {
@@ -147,10 +182,10 @@ impl Service {
 impl PushHandler for Service {
     async fn push(&self, push: Push, out: &dyn OutputSink) -> Result<(), String> {
         let (app, user) = self.find(&push.app, &push.user).await?;
-        let (_, deployer) = self.begin(&app, &user, Some(&push.new_rev)).await.map_err(|e| e.to_string())?;
+        let (build, deployer) = self.begin(&app, &user, Some(&push.new_rev)).await.map_err(|e| e.to_string())?;
         let description = deploy_description(Some(&push.new_rev));
-        let deployed: Deployed =
-            deployer.deploy(&app.name, push.source, Some(push.new_rev.clone()), &description, out).await?;
+        let version = Some(push.new_rev.clone());
+        let deployed = self.deploy(build.id, &deployer, &app.name, push.source, version, &description, out).await?;
         tracing::info!("{} deployed v{} ({})", app.name, deployed.version, deployed.build.buildpack);
         Ok(())
     }
