@@ -115,24 +115,25 @@ impl Api {
         bail!("the paas API answered GET {path} with more than {MAX_PAGES} pages")
     }
 
-    /// `GET path`, answering the body as text (a build's output).
-    pub async fn get_text(&self, path: &str) -> Result<String> {
-        let response = self.send(Method::GET, path, None, None).await?;
-        response.text().await.context("cannot read the paas API's answer")
+    /// `GET path`, answering the response as it starts arriving (its body is read by the caller,
+    /// e.g. a running build's output as it is written). No overall time limit.
+    pub async fn get_streaming(&self, path: &str) -> Result<reqwest::Response> {
+        self.streaming(self.http.get(format!("{}{path}", self.base))).await
     }
 
     /// `POST path` with a raw body of `content_type`, answering the response as it starts
     /// arriving (its body is read by the caller, e.g. a build's output as it is written).
     /// No overall time limit: builds take minutes.
     pub async fn post_streaming(&self, path: &str, content_type: &str, body: Vec<u8>) -> Result<reqwest::Response> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
+        let request = self.http.post(format!("{}{path}", self.base)).header(header::CONTENT_TYPE, content_type).body(body);
+        self.streaming(request).await
+    }
+
+    async fn streaming(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let response = request
             .header(header::ACCEPT, ACCEPT)
-            .header(header::CONTENT_TYPE, content_type)
             .bearer_auth(&self.key)
             .timeout(Duration::from_secs(24 * 60 * 60))
-            .body(body)
             .send()
             .await
             .with_context(|| format!("cannot reach the paas API at {}", self.base))?;

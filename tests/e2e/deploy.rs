@@ -241,10 +241,14 @@ fn pushing_hello_wasm_and_static_site_releases_their_web_process() {
     // Each slug's component was compiled for the node's engine when the slug was made.
     let compiled = std::fs::read_dir(server.data_dir().join("runtime/cache")).unwrap().count();
     assert_eq!(compiled, 2);
-    // Destroying an app deletes its repository.
-    assert!(server.data_dir().join("repos/static-site.git").is_dir());
-    ok(&mut paas(&server, &alice, &["apps:destroy", "static-site", "--confirm", "static-site"]));
+    // Renaming an app moves its repository; destroying it deletes it.
+    ok(&mut paas(&server, &alice, &["apps:rename", "site", "-a", "static-site"]));
     assert!(!server.data_dir().join("repos/static-site.git").exists());
+    let url = format!("{}/site.git", server.api_url);
+    let remote = git_ok(&home, &home, &["ls-remote", &url, "refs/heads/main"]);
+    assert!(remote.ends_with("\trefs/heads/main"), "{remote}");
+    ok(&mut paas(&server, &alice, &["apps:destroy", "site", "--confirm", "site"]));
+    assert!(!server.data_dir().join("repos/site.git").exists());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `paas builds:output [ID]`: prints a build's output (default: the newest build's).
 
-use anyhow::{Result, bail};
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::api::{parse_all, seg};
@@ -9,7 +11,7 @@ use crate::credentials;
 use crate::models::Build;
 use crate::output;
 
-/// Show a build's output.
+/// Show a build's output (a running build's as it is written, until it ends).
 #[derive(Debug, Args)]
 pub struct BuildsOutputCommand {
     /// The build's id [default: the newest build]
@@ -19,7 +21,7 @@ pub struct BuildsOutputCommand {
 }
 
 impl BuildsOutputCommand {
-    /// `GET /apps/{app}/builds/{id}/output`.
+    /// `GET /apps/{app}/builds/{id}/output`, printed as it comes.
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
         let api = credentials::connect()?;
@@ -34,7 +36,13 @@ impl BuildsOutputCommand {
                 }
             }
         };
-        print!("{}", api.get_text(&format!("/apps/{}/builds/{}/output", seg(&name), seg(&id))).await?);
+        let path = format!("/apps/{}/builds/{}/output", seg(&name), seg(&id));
+        let mut response = api.get_streaming(&path).await?;
+        let mut stdout = std::io::stdout();
+        while let Some(chunk) = response.chunk().await.context("the build's output was cut off")? {
+            stdout.write_all(&chunk)?;
+            stdout.flush()?;
+        }
         Ok(())
     }
 }
