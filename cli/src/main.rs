@@ -14,6 +14,7 @@ mod models;
 mod netrc;
 mod output;
 mod precompile;
+mod serve;
 mod usage;
 
 fn main() -> ExitCode {

@@ -9,6 +9,6 @@ pub mod names;
 
 pub use ledger::{Ledger, LedgerError};
 pub mod api;
-pub mod placeholder_router;
 pub mod deploys;
 pub mod server;
+pub mod serving;

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// The built-in buildpacks (the repo's `buildpacks/`).
     pub buildpacks_dir: PathBuf,
+    /// Serves apps on the router listener: the router and dyno supervisor (the binary's).
+    pub serve: crate::serving::SharedServe,
     /// Compiles each new slug's components for this node (the wasm runtime's), if given.
     pub precompile: Option<crate::deploys::SharedPrecompile>,
 }
@@ -88,9 +90,27 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let api_server = axum::serve(api_listener, api::app(state).merge(deploys.git_router())).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let router_server = axum::serve(router_listener, crate::placeholder_router::app(ledger, config.domain.clone()))
-        .with_graceful_shutdown(stopped(stop_rx));
+    // Apps: the router and the dyno supervisor, told of every committed change.
+    let (changes, changes_rx) = crate::serving::Changes::channel();
+    let serving = config
+        .serve
+        .0
+        .start(crate::serving::ServeContext {
+            ledger: ledger.clone(),
+            data_dir: config.data_dir.clone(),
+            domain: config.domain.clone(),
+            router_listener,
+            changes: changes_rx,
+            shutdown: Box::pin(stopped(stop_rx.clone())),
+        })
+        .await
+        .context("cannot start serving apps")?;
+    let api = api::app(state)
+        .merge(deploys.git_router())
+        .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))
+        .layer(axum::Extension(serving.dynos));
+    let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx));
+    let router_server = serving.task;
     // Handlers are in place before the addresses are printed: whoever reads them may signal at once.
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;

@@ -3,5 +3,6 @@
 mod client;
 mod deploy;
 mod heroku_cli;
+mod router;
 mod server;
 mod support;

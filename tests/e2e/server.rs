@@ -93,7 +93,17 @@ fn the_router_answers_no_such_app_and_h14_until_dynos_run() {
     assert!(body.contains("No such app"), "{body}");
     let (status, body) = curl(&["-H", "Host: web-app.localhost"], &format!("{}/some/path", server.router_url));
     assert_eq!(status, 503);
-    assert!(body.contains("H14 - No web dynos running"), "{body}");
+    assert!(body.contains("Application error"), "{body}");
+    let logged = |code: &str| {
+        server.stdout.lock().unwrap().iter().any(|l| l.contains("web-app heroku[router]: at=error") && l.contains(code))
+    };
+    for _ in 0..50 {
+        if logged("code=H14 desc=\"No web processes running\"") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no H14 router line: {:?}", server.stdout.lock().unwrap());
 }
 
 #[test]

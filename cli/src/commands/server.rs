@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use paas_platform::deploys::SharedPrecompile;
 use paas_platform::server::{self, ServerConfig};
+use paas_platform::serving::SharedServe;
 
 use crate::precompile::RuntimePrecompile;
 
@@ -41,7 +42,9 @@ impl ServerCommand {
         // The node's one wasm runtime (engine and `.cwasm` cache in <data-dir>/runtime).
         let runtime = paas_runtime::Runtime::new(paas_runtime::RuntimeConfig::new(self.data_dir.join("runtime")))
             .context("cannot start the wasm runtime")?;
-        let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime)));
+        let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
+        // Apps: the router and the dyno supervisor on that runtime.
+        let serve = SharedServe(Arc::new(crate::serve::Node { runtime }));
         server::run(ServerConfig {
             data_dir: self.data_dir,
             api_listen: self.api_listen,
@@ -49,6 +52,7 @@ impl ServerCommand {
             domain: self.domain,
             database_url: self.database_url,
             buildpacks_dir: self.buildpacks_dir,
+            serve,
             precompile: Some(precompile),
         })
         .await

@@ -1,8 +1,11 @@
 //! `/apps/{app}/formation` (scale and resize) and `/apps/{app}/dynos` (list, restart, stop).
-//! Until the dyno supervisor exists no dyno runs, so dyno lists are empty; restart and stop
-//! requests are recorded in the ledger and answered as Heroku does.
+//! Dynos are listed by the node's dyno supervisor (a [`DynoDirectory`] in the request's
+//! extensions; none listed without one); restart and stop requests are recorded in the ledger,
+//! answered as Heroku does, and carried out by the supervisor (see [`crate::serving`]).
 
-use axum::Json;
+use std::sync::Arc;
+
+use axum::{Extension, Json};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +17,10 @@ use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
 use crate::model::{App, Dyno, Formation, FormationUpdate, Quantity};
 use crate::names;
+use crate::serving::DynoDirectory;
+
+/// The node's dynos, when something serves apps.
+type Dynos = Option<Extension<Arc<dyn DynoDirectory>>>;
 
 const FIELDS: &[RangeField<Formation>] = &[
     ("type", |f| Key::Text(f.process_type.clone())),
@@ -145,20 +152,23 @@ pub async fn update(
     Ok(Json(views::formation(found, &app)))
 }
 
-/// The app's running dynos: none until the dyno supervisor exists (Heroku lists none when none
-/// run; none are invented).
-fn running_dynos(_app: &App) -> Vec<Dyno> {
-    Vec::new()
+/// The app's running dynos, as the supervisor reports them (none without one; none invented).
+async fn running_dynos(dynos: &Dynos, app: &App) -> Vec<Dyno> {
+    match dynos {
+        Some(Extension(directory)) => directory.dynos(app).await,
+        None => Vec::new(),
+    }
 }
 
 /// `GET /apps/{app}/dynos`.
 pub async fn list_dynos(
     State(state): State<AppState>,
+    dynos: Dynos,
     caller: CurrentUser,
     Path(app): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
-    Ok(Json(running_dynos(&app).iter().map(|dyno| views::dyno(dyno, &app)).collect()))
+    Ok(Json(running_dynos(&dynos, &app).await.iter().map(|dyno| views::dyno(dyno, &app)).collect()))
 }
 
 /// `POST /apps/{app}/dynos` (`heroku run`): one-off dynos need the runtime's supervisor and a TLS
@@ -179,11 +189,12 @@ pub async fn run_dyno(
 /// `GET /apps/{app}/dynos/{name_or_id}`.
 pub async fn dyno_info(
     State(state): State<AppState>,
+    directory: Dynos,
     caller: CurrentUser,
     Path((app, dyno)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
-    let dynos = running_dynos(&app);
+    let dynos = running_dynos(&directory, &app).await;
     let found = dynos
         .iter()
         .find(|d| d.name == dyno || d.id.to_string() == dyno)

@@ -1,0 +1,100 @@
+//! The ledger's view of an app translated into the supervisor's [`AppSpec`]: the current
+//! release's slug (unpacked once per node), its process types and config vars, the formation's
+//! quantities and sizes, custom domains and maintenance mode.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use paas_builder::{ProcessKind, SlugManifest, SlugStore};
+use paas_platform::Ledger;
+use paas_platform::model::App;
+use paas_runtime::{AppSpec, DynoSize, ProcessSpec, Program};
+
+/// Reads desired states from the ledger and the slug store.
+pub struct Desired {
+    /// The ledger.
+    pub ledger: Arc<dyn Ledger>,
+    /// The slug store (`<data-dir>/slugs`).
+    pub slugs: SlugStore,
+    /// Where slugs are unpacked for dynos (`<data-dir>/runtime/slugs`).
+    pub unpacked: PathBuf,
+}
+
+impl Desired {
+    /// The desired state of `app`. An app with no release (or no slug) runs no dyno but is
+    /// routed (H14), with its domains and maintenance mode.
+    pub async fn of(&self, app: &App) -> anyhow::Result<AppSpec> {
+        let domains = self.ledger.list_domains(app.id).await?.into_iter().map(|d| d.hostname).collect();
+        let mut spec = AppSpec {
+            app: app.name.clone(),
+            release: 0,
+            app_dir: PathBuf::new(),
+            env: Default::default(),
+            processes: Default::default(),
+            maintenance: app.maintenance,
+            domains,
+        };
+        let Some(release) = self.ledger.current_release(app.id).await? else { return Ok(spec) };
+        spec.release = release.version;
+        spec.env = release.config_vars.clone();
+        let Some(slug_id) = release.slug_id else { return Ok(spec) };
+        let slug = self.ledger.find_slug(app.id, slug_id).await?.context("the release's slug is not in the ledger")?;
+        let (store, root, checksum) = (self.slugs.clone(), self.unpacked.clone(), slug.checksum.clone());
+        let dir = tokio::task::spawn_blocking(move || store.unpacked(&checksum, &root))
+            .await?
+            .with_context(|| format!("cannot unpack slug {}", slug.checksum))?;
+        let manifest = read_manifest(&dir)?;
+        spec.app_dir = dir.join("app");
+        for formation in self.ledger.list_formation(app.id).await? {
+            let Some(kind) = manifest.processes.get(&formation.process_type) else { continue };
+            let program = match kind {
+                ProcessKind::Wasm { component, reuse, args } => {
+                    Program::Wasm { component: spec.app_dir.join(component), reuse: *reuse, args: args.clone() }
+                }
+                ProcessKind::Native { command } => Program::Native { command: command.clone() },
+            };
+            spec.processes.insert(
+                formation.process_type.clone(),
+                ProcessSpec {
+                    program,
+                    command: formation.command.clone(),
+                    quantity: u32::try_from(formation.quantity.max(0)).unwrap_or(u32::MAX),
+                    size: dyno_size(&formation.size),
+                },
+            );
+        }
+        Ok(spec)
+    }
+}
+
+fn read_manifest(dir: &Path) -> anyhow::Result<SlugManifest> {
+    let path = dir.join("manifest.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(SlugManifest::from_toml(&text)?)
+}
+
+/// Heroku's size names (`Basic`, `Standard-2X`, `Performance-M`, …) to the runtime's sizes.
+pub fn dyno_size(size: &str) -> DynoSize {
+    let size = size.to_ascii_lowercase();
+    if size.starts_with("standard") {
+        DynoSize::Standard
+    } else if size.starts_with("performance") || size.starts_with("private") || size.starts_with("shield") {
+        DynoSize::Performance
+    } else {
+        DynoSize::Basic
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heroku_sizes_map_to_runtime_sizes() {
+        assert_eq!(dyno_size("Eco"), DynoSize::Basic);
+        assert_eq!(dyno_size("Basic"), DynoSize::Basic);
+        assert_eq!(dyno_size("Standard-2X"), DynoSize::Standard);
+        assert_eq!(dyno_size("Performance-L"), DynoSize::Performance);
+    }
+}

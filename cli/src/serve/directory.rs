@@ -1,0 +1,61 @@
+//! The supervisor's dynos as the Platform API lists them (`GET /apps/{app}/dynos`, `paas ps`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use paas_platform::Ledger;
+use paas_platform::model::{App, Dyno};
+use paas_platform::serving::DynoDirectory;
+use paas_runtime::{DynoSize, Supervisor};
+use sha2::{Digest, Sha256};
+
+/// Lists the supervisor's dynos of an app, with the formation's size names (`Standard-2X`).
+pub struct Directory {
+    /// The supervisor.
+    pub supervisor: Supervisor,
+    /// The ledger, for the formation's size names.
+    pub ledger: Arc<dyn Ledger>,
+}
+
+#[async_trait::async_trait]
+impl DynoDirectory for Directory {
+    async fn dynos(&self, app: &App) -> Vec<Dyno> {
+        let sizes: HashMap<String, String> = match self.ledger.list_formation(app.id).await {
+            Ok(formation) => formation.into_iter().map(|f| (f.process_type, f.size)).collect(),
+            Err(_) => HashMap::new(),
+        };
+        self.supervisor
+            .dynos(&app.name)
+            .await
+            .into_iter()
+            .map(|d| Dyno {
+                id: dyno_id(app, &d.name),
+                app_id: app.id,
+                name: d.name,
+                size: sizes.get(&d.process_type).cloned().unwrap_or_else(|| size_name(d.size).to_string()),
+                process_type: d.process_type,
+                command: d.command,
+                state: d.state.as_str().to_string(),
+                release_version: d.release,
+                created_at: d.created.into(),
+                updated_at: d.since.into(),
+            })
+            .collect()
+    }
+}
+
+/// A stable id per (app, dyno name).
+fn dyno_id(app: &App, name: &str) -> uuid::Uuid {
+    let digest = Sha256::new().chain_update(app.id.as_bytes()).chain_update(name.as_bytes()).finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+fn size_name(size: DynoSize) -> &'static str {
+    match size {
+        DynoSize::Basic => "Basic",
+        DynoSize::Standard => "Standard-1X",
+        DynoSize::Performance => "Performance-M",
+    }
+}

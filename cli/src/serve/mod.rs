@@ -1,0 +1,186 @@
+//! `paas server`'s serving side, composed here because only this binary may link both the wasm
+//! runtime and the platform: the router on `--router-listen`, the dyno supervisor on the
+//! server's one [`Runtime`], and the loop that drives the supervisor from the ledger — every app
+//! at start, one app on each change the API reports, and a cheap periodic sweep (apps whose
+//! release, name or maintenance changed outside the API, e.g. a build finishing).
+//!
+//! Until the logplex exists (issue #12), router and dyno log lines are printed on the server's
+//! stdout as `<time> <app> heroku[router]: …` / `<time> <app> app[web.1]: …`.
+
+mod desired;
+mod directory;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use paas_builder::SlugStore;
+use paas_platform::ledger::AppFilter;
+use paas_platform::model::App;
+use paas_platform::serving::{Change, Notice, ServeApps, ServeContext, Serving};
+use paas_platform::Ledger;
+use paas_router::{RouteTable, Router, RouterConfig};
+use paas_runtime::{LogSink, LogStreamKind, Runtime, Supervisor, SupervisorConfig};
+use tokio::sync::Mutex;
+
+use desired::Desired;
+use directory::Directory;
+
+/// How often the ledger is swept for changes made outside the API.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+/// Serves apps with the wasm runtime.
+pub struct Node {
+    /// The server's one wasm runtime.
+    pub runtime: Runtime,
+}
+
+#[async_trait::async_trait]
+impl ServeApps for Node {
+    async fn start(&self, context: ServeContext) -> anyhow::Result<Serving> {
+        let table = Arc::new(RouteTable::new(context.domain.clone()));
+        let (logs, mut log_rx) = LogSink::channel(10_000);
+        tokio::spawn(async move {
+            while let Some(line) = log_rx.recv().await {
+                let source = match line.stream {
+                    LogStreamKind::Runtime => "heroku",
+                    LogStreamKind::Stdout | LogStreamKind::Stderr => "app",
+                };
+                let at = chrono::DateTime::<chrono::Utc>::from(line.timestamp);
+                println!("{} {} {source}[{}]: {}", stamp(at), line.app, line.dyno, line.line);
+            }
+        });
+        let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs, SupervisorConfig::default());
+        let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
+        let driver = Arc::new(Driver {
+            ledger: context.ledger.clone(),
+            supervisor: supervisor.clone(),
+            desired: Desired { ledger: context.ledger.clone(), slugs, unpacked: context.data_dir.join("runtime/slugs") },
+            seen: Mutex::default(),
+        });
+        // A restarted server brings back every app's last release and formation before it serves.
+        driver.sweep().await.context("cannot read the apps from the ledger")?;
+        tokio::spawn(driver.clone().follow(context.changes));
+        tokio::spawn(driver.clone().sweep_forever());
+
+        let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(|app: &str, line: &paas_router::LogLine| {
+            println!("{} {app} heroku[router]: {line}", stamp(chrono::Utc::now()));
+        }));
+        let (listener, shutdown) = (context.router_listener, context.shutdown);
+        let task = Box::pin(async move {
+            router.serve_with_shutdown(listener, shutdown).await.context("the router failed")?;
+            supervisor.shutdown().await;
+            Ok(())
+        });
+        Ok(Serving { dynos: Arc::new(Directory { supervisor: driver.supervisor.clone(), ledger: context.ledger }), task })
+    }
+}
+
+/// Heroku's log timestamp: `2026-11-21T18:59:17.123456+00:00`.
+fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+}
+
+/// What the sweep last saw of an app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    name: String,
+    released_at: Option<chrono::DateTime<chrono::Utc>>,
+    maintenance: bool,
+}
+
+/// Drives the supervisor from the ledger.
+struct Driver {
+    ledger: Arc<dyn Ledger>,
+    supervisor: Supervisor,
+    desired: Desired,
+    /// App id → what the last sweep saw.
+    seen: Mutex<HashMap<uuid::Uuid, Seen>>,
+}
+
+impl Driver {
+    /// Applies every change the API reports, in order; each notice's `done` is dropped once
+    /// its change is applied (the API's response waits for it).
+    async fn follow(self: Arc<Self>, mut changes: tokio::sync::mpsc::UnboundedReceiver<Notice>) {
+        while let Some(Notice { change, done }) = changes.recv().await {
+            self.apply(&change).await;
+            drop(done);
+        }
+    }
+
+    async fn apply(&self, change: &Change) {
+        {
+            let (app, target) = match change {
+                Change::Apps => {
+                    if let Err(e) = self.sweep().await {
+                        tracing::warn!("cannot sweep the ledger: {e:#}");
+                    }
+                    return;
+                }
+                Change::App(app) => (app.as_str(), None),
+                Change::Restart { app, target } => (app.as_str(), Some(target.as_deref())),
+            };
+            match self.ledger.find_app(app).await {
+                Ok(Some(found)) => {
+                    self.reconcile(&found).await;
+                    if let Some(target) = target {
+                        self.supervisor.restart(&found.name, target).await;
+                    }
+                }
+                // Gone (destroyed) or renamed: the sweep settles which.
+                Ok(None) => {
+                    if let Err(e) = self.sweep().await {
+                        tracing::warn!("cannot sweep the ledger: {e:#}");
+                    }
+                }
+                Err(e) => tracing::warn!(app, "cannot read the app: {e:#}"),
+            }
+        }
+    }
+
+    async fn sweep_forever(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            if let Err(e) = self.sweep().await {
+                tracing::warn!("cannot sweep the ledger: {e:#}");
+            }
+        }
+    }
+
+    /// One query for all apps; reconciles only those whose release, name or maintenance changed
+    /// (and new ones); removes apps that are gone.
+    async fn sweep(&self) -> anyhow::Result<()> {
+        let apps = self.ledger.list_apps(AppFilter::All).await?;
+        let mut changed = Vec::new();
+        {
+            let mut seen = self.seen.lock().await;
+            let mut live = HashMap::new();
+            for app in apps {
+                let now = Seen { name: app.name.clone(), released_at: app.released_at, maintenance: app.maintenance };
+                if seen.get(&app.id) != Some(&now) {
+                    changed.push(app.clone());
+                }
+                live.insert(app.id, now);
+            }
+            for (id, old) in seen.iter() {
+                if live.get(id).is_none_or(|now| now.name != old.name) {
+                    self.supervisor.remove(&old.name).await;
+                }
+            }
+            *seen = live;
+        }
+        for app in changed {
+            self.reconcile(&app).await;
+        }
+        Ok(())
+    }
+
+    /// Reads the app's desired state and applies it.
+    async fn reconcile(&self, app: &App) {
+        match self.desired.of(app).await {
+            Ok(spec) => self.supervisor.apply(spec).await,
+            Err(e) => tracing::warn!(app = %app.name, "cannot run the app's release: {e:#}"),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Serving end to end: `git push` of `examples/hello-rust` to a real `paas server`, then requests
+//! to `<app>.localhost` through its router: config changes, scaling (requests spread over the
+//! dynos `paas ps` lists), rollback, no web dynos (H14), maintenance (H80), and a restarted
+//! server serving the app again.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::support::{TestServer, ok, paas_bin, run};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// `git` in `dir` with the test's HOME (its `.netrc`), no prompts and a fixed author.
+fn git(home: &Path, dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("run git");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// A `paas` client command as the operator, with the test's HOME.
+fn paas(server: &TestServer, args: &[&str]) -> String {
+    ok(server.paas().args(args).env("TZ", "UTC").env_remove("PAAS_APP"))
+}
+
+/// GET `path` of `app` through the router (`Host: <app>.localhost`): status and body.
+fn get(server: &TestServer, app: &str, path: &str) -> (u16, String) {
+    let host = format!("Host: {app}.localhost");
+    let url = format!("{}{path}", server.router_url);
+    let output = run(Command::new("curl").args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-H", &host]).arg(&url));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or_else(|| panic!("curl printed {text:?}"));
+    (status.parse().unwrap_or_else(|_| panic!("no status in {text:?}")), body.to_string())
+}
+
+/// Waits for the server to print a router line of `app` with `code` (`at=error code=H14`).
+fn router_logged(server: &TestServer, app: &str, at_code: &str) {
+    let prefix = format!(" {app} heroku[router]: {at_code} ");
+    for _ in 0..100 {
+        if server.stdout.lock().unwrap().iter().any(|l| l.contains(&prefix)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let printed = server.stdout.lock().unwrap().clone();
+    panic!("no `{at_code}` router line for {app}: {printed:?}");
+}
+
+/// Polls until `GET path` answers `want` (changes reach the dynos asynchronously).
+fn eventually(server: &TestServer, app: &str, path: &str, want: (u16, &str)) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = get(server, app, path);
+        if (got.0, got.1.as_str()) == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "GET {path}: wanted {want:?}, still {got:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `paas ps`'s dyno lines as (name, state).
+fn ps(server: &TestServer, app: &str) -> Vec<(String, String)> {
+    paas(server, &["ps", "-a", app])
+        .lines()
+        .filter(|l| !l.starts_with("===") && !l.starts_with("No dynos") && !l.trim().is_empty())
+        .map(|l| {
+            let (name, rest) = l.split_once(": ").unwrap_or_else(|| panic!("a dyno line: {l:?}"));
+            (name.to_string(), rest.split_whitespace().next().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
+    let server = TestServer::start();
+    let home = server.home();
+    let mut login = Command::new(paas_bin());
+    login.args(["login", "--api-url", &server.api_url, "--api-key", &server.operator_key]).env("HOME", &home);
+    ok(login.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY"));
+    let repo = tempfile::tempdir().unwrap();
+    paas_builder::source::copy_tree(&repo_root().join("examples/hello-rust"), repo.path()).unwrap();
+    git(&home, repo.path(), &["init", "--quiet", "--initial-branch=main"]);
+    git(&home, repo.path(), &["add", "-A"]);
+    git(&home, repo.path(), &["commit", "--quiet", "-m", "First"]);
+    ok(server.paas().args(["apps:create", "hello-xyz"]).current_dir(repo.path()).env_remove("PAAS_APP"));
+    // Routed but nothing released: H14.
+    let (status, body) = get(&server, "hello-xyz", "/");
+    assert_eq!(status, 503);
+    assert!(body.contains("Application error"), "{body}");
+    router_logged(&server, "hello-xyz", "at=error code=H14");
+
+    git(&home, repo.path(), &["push", "--quiet", "paas", "main"]);
+    eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
+    assert_eq!(ps(&server, "hello-xyz"), [("web.1".to_string(), "up".to_string())]);
+
+    paas(&server, &["config:set", "GREETING_NAME=paas", "-a", "hello-xyz"]);
+    eventually(&server, "hello-xyz", "/", (200, "Hello, paas!\n"));
+
+    paas(&server, &["ps:scale", "web=3", "-a", "hello-xyz"]);
+    let want: Vec<(String, String)> = (1..=3).map(|n| (format!("web.{n}"), "up".to_string())).collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ps(&server, "hello-xyz") != want {
+        assert!(Instant::now() < deadline, "paas ps: {:?}", ps(&server, "hello-xyz"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut seen = BTreeSet::new();
+    for _ in 0..60 {
+        let (status, body) = get(&server, "hello-xyz", "/config/DYNO");
+        assert_eq!(status, 200);
+        seen.insert(body.trim().to_string());
+    }
+    assert_eq!(seen, BTreeSet::from(["web.1".to_string(), "web.2".to_string(), "web.3".to_string()]));
+
+    // Rollback to the deploy (v2): its config, the old answer; the formation stays.
+    paas(&server, &["rollback", "v2", "-a", "hello-xyz"]);
+    eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
+    assert_eq!(ps(&server, "hello-xyz").len(), 3);
+
+    // The API answers once the change is applied: no polling needed from here on.
+    server.stdout.lock().unwrap().clear();
+    paas(&server, &["ps:scale", "web=0", "-a", "hello-xyz"]);
+    let (status, body) = get(&server, "hello-xyz", "/");
+    assert_eq!(status, 503, "{body}");
+    router_logged(&server, "hello-xyz", "at=error code=H14");
+    assert_eq!(ps(&server, "hello-xyz"), []);
+
+    paas(&server, &["ps:scale", "web=1", "-a", "hello-xyz"]);
+    eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
+    paas(&server, &["maintenance:on", "-a", "hello-xyz"]);
+    let (status, body) = get(&server, "hello-xyz", "/");
+    assert_eq!(status, 503);
+    assert!(body.contains("Offline for maintenance"), "{body}");
+    router_logged(&server, "hello-xyz", "at=info code=H80");
+    paas(&server, &["maintenance:off", "-a", "hello-xyz"]);
+    assert_eq!(get(&server, "hello-xyz", "/"), (200, "Hello, world!\n".to_string()));
+
+    // A restarted server brings the app back as it was.
+    let dir = server.stop();
+    let server = TestServer::start_in(dir);
+    eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
+    assert_eq!(ps(&server, "hello-xyz"), [("web.1".to_string(), "up".to_string())]);
+}
