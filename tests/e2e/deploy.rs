@@ -237,6 +237,11 @@ fn pushing_hello_wasm_and_static_site_releases_their_web_process() {
         let scaled = run(&mut paas(&server, &alice, &["ps:scale", "web=2", "-a", example]));
         assert_eq!(text(&scaled.stderr), "Scaling dynos... done, now running web at 2:Basic\n");
         assert_eq!(builds(&server, &alice, example), [("succeeded".to_string(), "alice@example.com".to_string())]);
+        // The slug holds the app's files but what .slugignore names (hello-wasm: component/).
+        let files = slug_files(&server, &alice, example);
+        let expected = if example == "hello-wasm" { "app/hello.wasm" } else { "app/public/index.html" };
+        assert!(files.iter().any(|f| f == expected), "{files:#?}");
+        assert!(!files.iter().any(|f| f.starts_with("app/component")), "{files:#?}");
     }
     // Each slug's component was compiled for the node's engine when the slug was made.
     let compiled = std::fs::read_dir(server.data_dir().join("runtime/cache")).unwrap().count();
