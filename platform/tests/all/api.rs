@@ -375,3 +375,33 @@ async fn lists_page_with_range_and_next_range_until_the_end() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(api.get("/apps/alpha/domains", &api.operator).await.body.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn buildpack_installations_have_herokus_shape_and_one_buildpack_at_most() {
+    let api = setup().await;
+    let alice = api.user("alice@example.com").await;
+    api.create_app(&alice, "bpapp").await;
+    assert_eq!(api.get("/apps/bpapp/buildpack-installations", &alice).await.body, json!([]));
+    let url = "https://github.com/heroku/heroku-buildpack-ruby";
+    let reply = api
+        .send(Method::PUT, "/apps/bpapp/buildpack-installations", Some(&alice), Some(json!({"updates": [{"buildpack": url}]})), &[])
+        .await;
+    let expected = json!([{"ordinal": 0, "buildpack": {"url": url, "name": url}}]);
+    assert_eq!((reply.status, &reply.body), (StatusCode::OK, &expected));
+    assert_eq!(api.get("/apps/bpapp/buildpack-installations", &alice).await.body, expected);
+    // Setting the buildpack makes no release.
+    assert_eq!(api.release_count("bpapp").await, 1);
+    let two = json!({"updates": [{"buildpack": url}, {"buildpack": "rust"}]});
+    let reply = api.send(Method::PUT, "/apps/bpapp/buildpack-installations", Some(&alice), Some(two), &[]).await;
+    assert_eq!(
+        error(&reply),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", "paas runs one buildpack per app: give one buildpack, or none.")
+    );
+    let reply = api.send(Method::PUT, "/apps/bpapp/buildpack-installations", Some(&alice), Some(json!({"updates": []})), &[]).await;
+    assert_eq!((reply.status, reply.body), (StatusCode::OK, json!([])));
+    // Someone without access sees no such app; without a builder, builds are not implemented.
+    let bob = api.user("bob@example.com").await;
+    assert_eq!(api.get("/apps/bpapp/buildpack-installations", &bob).await.status, StatusCode::NOT_FOUND);
+    let reply = api.send(Method::DELETE, "/apps/bpapp/build-cache", Some(&alice), None, &[]).await;
+    assert_eq!(error(&reply).0, StatusCode::NOT_IMPLEMENTED);
+}
