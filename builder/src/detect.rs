@@ -11,7 +11,7 @@ use crate::process::{self, Limits, RunError, Stdout};
 
 /// The built-in buildpacks tried first, in this order; any other folder in the buildpacks
 /// folder is tried after them, by name.
-pub const BUILTIN_ORDER: &[&str] = &["wasm", "rust", "static"];
+pub const BUILTIN_ORDER: &[&str] = &["wasm", "rust", "python", "nodejs", "static"];
 
 /// The buildpacks in `dir`, in detection order.
 pub fn buildpacks_in(dir: &Path) -> Vec<Buildpack> {
