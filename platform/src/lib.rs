@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod ledger;
+pub mod logplex;
 pub mod model;
 pub mod names;
 

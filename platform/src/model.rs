@@ -281,3 +281,20 @@ pub struct Dyno {
     /// When its state last changed.
     pub updated_at: DateTime<Utc>,
 }
+
+/// Where an app's log stream is forwarded: a syslog or HTTP(S) endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogDrain {
+    /// The drain's id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// `syslog://host:port` or `https://…`.
+    pub url: String,
+    /// The token naming the drain to the receiver, `d.<uuid>`.
+    pub token: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}

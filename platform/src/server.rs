@@ -74,9 +74,13 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     if let Some(precompile) = &config.precompile {
         builder = builder.with_precompile(precompile.0.clone());
     }
-    let deploys = crate::deploys::Deploys::start(ledger.clone(), Arc::new(builder), config.data_dir.join("repos"))
-        .await
-        .context("cannot start the git endpoint")?;
+    // Logs: one collated stream per app, and the drains kept in the ledger.
+    let logs = crate::logplex::Logplex::default();
+    logs.start_saved_drains(ledger.as_ref()).await.context("cannot read the log drains")?;
+    let deploys =
+        crate::deploys::Deploys::start(ledger.clone(), Arc::new(builder), config.data_dir.join("repos"), logs.clone())
+            .await
+            .context("cannot start the git endpoint")?;
     let state = AppState {
         ledger: ledger.clone(),
         config: Arc::new(PlatformConfig {
@@ -85,6 +89,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             api_url: format!("http://{api_addr}"),
         }),
         deploys: Some(deploys.clone()),
+        logs: logs.clone(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -101,6 +106,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             domain: config.domain.clone(),
             router_listener,
             changes: changes_rx,
+            logs: logs.clone(),
             shutdown: Box::pin(stopped(stop_rx.clone())),
         })
         .await
@@ -125,6 +131,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         }
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
+        // Tails end, so the API server's graceful shutdown is not held open by them.
+        logs.close();
     });
     let (api_result, router_result) = tokio::join!(api_server, router_server);
     api_result.context("the API server failed")?;

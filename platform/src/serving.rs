@@ -152,6 +152,8 @@ pub struct ServeContext {
     pub router_listener: TcpListener,
     /// Every committed change, as it happens.
     pub changes: mpsc::UnboundedReceiver<Notice>,
+    /// The log collator: dyno, router and state-change lines go here.
+    pub logs: crate::logplex::Logplex,
     /// Resolves when the server shuts down.
     pub shutdown: BoxFuture<'static, ()>,
 }

@@ -87,6 +87,8 @@ pub async fn create(
             }
         }
     };
+    state.logs.api_event(&app.name, &format!("Initial release by {}", caller.user.email));
+    state.logs.api_event(&app.name, &format!("Release v1 created by {}", caller.user.email));
     Ok((StatusCode::CREATED, Json(views::app(&app, &state.config))))
 }
 
@@ -139,6 +141,7 @@ pub async fn destroy(
     let app = visible_app(&state, &caller, &app).await?;
     require_owner(&caller, &app, "destroy it")?;
     let app = state.ledger.destroy_app(app.id).await?;
+    state.logs.forget(&app.name);
     if let Some(deploys) = &state.deploys {
         deploys.app_destroyed(&app.name).await;
     }

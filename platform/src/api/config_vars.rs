@@ -47,6 +47,9 @@ pub async fn update(
         };
         changes.insert(key, value);
     }
-    let (config, _release) = state.ledger.update_config_vars(app.id, caller.user.id, changes).await?;
+    let (config, release) = state.ledger.update_config_vars(app.id, caller.user.id, changes).await?;
+    if let Some(release) = release {
+        super::logs::release_events(&state, &app.name, &release, &caller.user.email);
+    }
     Ok(Json(config))
 }

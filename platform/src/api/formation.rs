@@ -127,6 +127,7 @@ pub async fn batch_update(
     }
     let changed: Vec<String> = updates.iter().map(|u| u.process_type.clone()).collect();
     let formation = state.ledger.update_formation(app.id, updates).await?;
+    super::logs::scaled_event(&state, &app.name, &formation, &caller.user.email);
     let list = formation
         .iter()
         .filter(|f| changed.contains(&f.process_type))
@@ -145,6 +146,7 @@ pub async fn update(
     let app = visible_app(&state, &caller, &app).await?;
     let update = to_update(process_type.clone(), &body)?;
     let formation = state.ledger.update_formation(app.id, vec![update]).await?;
+    super::logs::scaled_event(&state, &app.name, &formation, &caller.user.email);
     let found = formation
         .iter()
         .find(|f| f.process_type == process_type)

@@ -9,6 +9,8 @@ mod config_vars;
 mod error;
 mod extract;
 mod formation;
+mod log_drains;
+mod logs;
 mod openapi;
 pub mod range;
 mod releases;
@@ -70,6 +72,8 @@ pub struct AppState {
     pub config: Arc<PlatformConfig>,
     /// The builder and git endpoint (`None`: builds are answered 501, e.g. in API-only tests).
     pub deploys: Option<crate::deploys::Deploys>,
+    /// The log collator: API events go in, log sessions and drains read it.
+    pub logs: crate::logplex::Logplex,
 }
 
 /// The Platform API router.
@@ -111,6 +115,10 @@ pub fn app(state: AppState) -> Router {
             get(builds::list_buildpacks).put(builds::update_buildpacks),
         )
         .route("/apps/{app}/slugs/{slug}", get(builds::slug_info))
+        .route("/apps/{app}/log-sessions", post(logs::create))
+        .route("/log-sessions/{token}", get(logs::stream))
+        .route("/apps/{app}/log-drains", get(log_drains::list).post(log_drains::create))
+        .route("/apps/{app}/log-drains/{drain}", get(log_drains::info).delete(log_drains::remove))
         .route("/apps/{app}/addons", get(resources::list_addons))
         .route("/apps/{app}/sni-endpoints", get(resources::list_sni_endpoints))
         .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))

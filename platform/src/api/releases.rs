@@ -65,5 +65,6 @@ pub async fn rollback(
         .await?
         .ok_or_else(|| ApiError::not_found("Couldn't find that release."))?;
     let release = state.ledger.rollback(app.id, caller.user.id, target.id).await?;
+    super::logs::release_events(&state, &app.name, &release, &caller.user.email);
     Ok((StatusCode::CREATED, Json(views::release(&release, &app))))
 }

@@ -22,6 +22,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
 use crate::ledger::{Ledger, LedgerError};
+use crate::logplex::Logplex;
 use crate::model::{App, Build, User};
 
 pub use live::LiveOutput;
@@ -40,12 +41,20 @@ struct Service {
     builder: Arc<Builder>,
     /// The output of the builds running now, by build id.
     running: Mutex<HashMap<Uuid, Arc<LiveOutput>>>,
+    /// Build and release events go to the app's log stream.
+    logs: Logplex,
 }
 
 impl Deploys {
-    /// Starts the git endpoint over the bare repositories in `repos_dir` (`<data-dir>/repos`).
-    pub async fn start(ledger: Arc<dyn Ledger>, builder: Arc<Builder>, repos_dir: PathBuf) -> io::Result<Deploys> {
-        let service = Arc::new(Service { ledger, builder, running: Mutex::default() });
+    /// Starts the git endpoint over the bare repositories in `repos_dir` (`<data-dir>/repos`);
+    /// build and release events are published to `logs`.
+    pub async fn start(
+        ledger: Arc<dyn Ledger>,
+        builder: Arc<Builder>,
+        repos_dir: PathBuf,
+        logs: Logplex,
+    ) -> io::Result<Deploys> {
+        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs });
         let git = GitServer::start(repos_dir, service.clone(), service.clone()).await?;
         Ok(Deploys { service, git })
     }
@@ -143,7 +152,9 @@ impl Service {
         source_version: Option<&str>,
     ) -> Result<(Build, Deployer), LedgerError> {
         let build = self.ledger.create_build(app.id, user.id, source_version).await?;
-        let session = BuildSession::new(self.ledger.clone(), app.id, user.id, build.id);
+        let session = BuildSession::new(self.ledger.clone(), app.id, user.id, build.id)
+            .with_logs(self.logs.clone(), &app.name, &user.email);
+        self.logs.api_event(&app.name, &format!("Build started by {}", user.email));
         self.running.lock().expect("running builds").insert(build.id, Arc::default());
         Ok((build, Deployer::new(self.builder.clone(), Arc::new(session))))
     }

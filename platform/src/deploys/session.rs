@@ -7,6 +7,7 @@ use paas_builder::{BuildLedger, BuildRecord, BuildSettings, BuiltSlug, ProcessKi
 use uuid::Uuid;
 
 use crate::ledger::Ledger;
+use crate::logplex::Logplex;
 use crate::model::{BUILD_FAILED, BUILD_SUCCEEDED, NewRelease, NewSlug, ProcessTypes};
 
 /// One build of one app by one user, recorded as the ledger build `build_id`.
@@ -17,12 +18,27 @@ pub struct BuildSession {
     build_id: Uuid,
     /// The slug and release the build made, once it made them.
     made: Mutex<Option<(Uuid, Uuid)>>,
+    /// Where build and release events go: the log collator, the app's name, the user's email.
+    logs: Option<(Logplex, String, String)>,
 }
 
 impl BuildSession {
     /// The session of the (pending) build `build_id`.
     pub fn new(ledger: Arc<dyn Ledger>, app_id: Uuid, user_id: Uuid, build_id: Uuid) -> BuildSession {
-        BuildSession { ledger, app_id, user_id, build_id, made: Mutex::new(None) }
+        BuildSession { ledger, app_id, user_id, build_id, made: Mutex::new(None), logs: None }
+    }
+
+    /// Publishes the build's events (`Build succeeded`, `Deploy 2b93a21 by …`, `Release v4
+    /// created by …`) to the app's log stream.
+    pub fn with_logs(mut self, logs: Logplex, app: &str, email: &str) -> BuildSession {
+        self.logs = Some((logs, app.to_string(), email.to_string()));
+        self
+    }
+
+    fn event(&self, text: impl FnOnce(&str) -> String) {
+        if let Some((logs, app, email)) = &self.logs {
+            logs.api_event(app, &text(email));
+        }
     }
 }
 
@@ -67,6 +83,8 @@ impl BuildLedger for BuildSession {
         let release = NewRelease { slug_id: slug.id, process_types, description: description.to_string() };
         let release = self.ledger.create_release(self.app_id, self.user_id, release).await.map_err(|e| e.to_string())?;
         *self.made.lock().expect("build session") = Some((slug.id, release.id));
+        self.event(|email| format!("{description} by {email}"));
+        self.event(|email| format!("Release v{} created by {email}", release.version));
         u32::try_from(release.version).map_err(|_| format!("release version {} is out of range", release.version))
     }
 
@@ -76,6 +94,7 @@ impl BuildLedger for BuildSession {
             (Some((slug, release)), None) => (BUILD_SUCCEEDED, Some(slug), Some(release)),
             _ => (BUILD_FAILED, None, None),
         };
+        self.event(|_| if status == BUILD_SUCCEEDED { "Build succeeded".into() } else { "Build failed".into() });
         let output = record.output.join("\n");
         if let Err(e) = self.ledger.record_build_output(self.build_id, record.buildpack.as_deref(), &output).await {
             tracing::error!("cannot store the output of build {}: {e}", self.build_id);

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::model::{
-    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, NewRelease, NewSlug,
+    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease, NewSlug,
     Release, Slug, User,
 };
 
@@ -178,6 +178,17 @@ pub trait Ledger: Send + Sync + 'static {
     async fn buildpack(&self, app_id: Uuid) -> Result<Option<String>>;
     /// Sets (`Some`) or clears (`None`) the app's buildpack.
     async fn set_buildpack(&self, app_id: Uuid, url: Option<&str>) -> Result<()>;
+
+    // Log drains.
+
+    /// The app's log drains, oldest first.
+    async fn list_log_drains(&self, app_id: Uuid) -> Result<Vec<LogDrain>>;
+    /// Every live app's log drains, with the app's name (what `paas server` forwards at start).
+    async fn all_log_drains(&self) -> Result<Vec<(String, LogDrain)>>;
+    /// Adds a drain (its token made here); the same URL twice is a conflict.
+    async fn add_log_drain(&self, app_id: Uuid, url: &str) -> Result<LogDrain>;
+    /// Removes a drain by id, URL or token.
+    async fn remove_log_drain(&self, app_id: Uuid, which: &str) -> Result<LogDrain>;
 }
 
 /// Opens (creating it if needed) and migrates the ledger at `url`: `sqlite://PATH` or

@@ -30,7 +30,7 @@ async fn setup() -> Api {
     let ledger = backends::sqlite().await;
     let (_, operator) = ledger.ledger.create_user("operator@localhost", None, true).await.unwrap();
     let config = PlatformConfig { domain: "localhost".into(), router_port: Some(8080), api_url: "http://127.0.0.1:5000".into() };
-    let state = AppState { ledger: ledger.ledger.clone(), config: Arc::new(config), deploys: None };
+    let state = AppState { ledger: ledger.ledger.clone(), config: Arc::new(config), deploys: None, logs: Default::default() };
     Api { state, operator, _ledger: ledger }
 }
 

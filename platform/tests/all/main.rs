@@ -4,3 +4,4 @@
 mod api;
 mod backends;
 mod ledger;
+mod logs;

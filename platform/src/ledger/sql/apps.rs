@@ -166,6 +166,7 @@ pub(super) async fn destroy_app(ledger: &SqlLedger, app_id: Uuid) -> Result<App>
         "DELETE FROM domains WHERE app_id = $1",
         "DELETE FROM collaborators WHERE app_id = $1",
         "DELETE FROM formations WHERE app_id = $1",
+        "DELETE FROM log_drains WHERE app_id = $1",
     ] {
         sqlx::query(sql).bind(app_id.to_string()).execute(&mut *tx).await?;
     }

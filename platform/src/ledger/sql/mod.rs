@@ -4,6 +4,7 @@
 //! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE` on the app's row).
 
 mod apps;
+mod drains;
 mod formation;
 mod releases;
 mod resources;
@@ -22,8 +23,8 @@ use uuid::Uuid;
 
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
 use crate::model::{
-    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, NewRelease, NewSlug,
-    Release, Slug, User,
+    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease,
+    NewSlug, Release, Slug, User,
 };
 
 /// Which database engine a [`SqlLedger`] talks to.
@@ -296,5 +297,18 @@ impl Ledger for SqlLedger {
     }
     async fn set_buildpack(&self, app_id: Uuid, url: Option<&str>) -> Result<()> {
         slugs::set_buildpack(self, app_id, url).await
+    }
+
+    async fn list_log_drains(&self, app_id: Uuid) -> Result<Vec<LogDrain>> {
+        drains::list_log_drains(self, app_id).await
+    }
+    async fn all_log_drains(&self) -> Result<Vec<(String, LogDrain)>> {
+        drains::all_log_drains(self).await
+    }
+    async fn add_log_drain(&self, app_id: Uuid, url: &str) -> Result<LogDrain> {
+        drains::add_log_drain(self, app_id, url).await
+    }
+    async fn remove_log_drain(&self, app_id: Uuid, which: &str) -> Result<LogDrain> {
+        drains::remove_log_drain(self, app_id, which).await
     }
 }

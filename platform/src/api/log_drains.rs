@@ -1,0 +1,83 @@
+//! `/apps/{app}/log-drains` (Heroku's shape: `{id, url, token, created_at, updated_at, addon}`):
+//! list, add (`{"url"}`, forwarding starts at once), show and remove (by id, URL or token).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::{ApiError, AppState, views};
+use crate::logplex::drains::{DrainTarget, Endpoint};
+use crate::model::{App, LogDrain};
+
+/// A drain as Heroku shows it.
+pub fn view(drain: &LogDrain, app: &App) -> Value {
+    json!({
+        "id": drain.id,
+        "url": drain.url,
+        "token": drain.token,
+        "addon": null,
+        "app": {"id": app.id, "name": app.name},
+        "created_at": views::time(drain.created_at),
+        "updated_at": views::time(drain.updated_at),
+    })
+}
+
+/// `GET /apps/{app}/log-drains`.
+pub async fn list(State(state): State<AppState>, caller: CurrentUser, Path(app): Path<String>) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let drains = state.ledger.list_log_drains(app.id).await?;
+    Ok(Json(drains.iter().map(|d| view(d, &app)).collect()))
+}
+
+/// The body of `POST /apps/{app}/log-drains`.
+#[derive(Debug, Deserialize)]
+pub struct CreateBody {
+    url: String,
+}
+
+/// `POST /apps/{app}/log-drains` `{"url": "syslog://host:port"}` → 201.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let url = body.url.trim();
+    Endpoint::parse(url).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let drain = state.ledger.add_log_drain(app.id, url).await?;
+    state.logs.start_drain(DrainTarget::of(&drain, &app.name)).map_err(|e| ApiError::invalid(e.to_string()))?;
+    state.logs.api_event(&app.name, &format!("Add drain {url} by {}", caller.user.email));
+    Ok((StatusCode::CREATED, Json(view(&drain, &app))))
+}
+
+/// `GET /apps/{app}/log-drains/{id_url_or_token}`.
+pub async fn info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, which)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let drains = state.ledger.list_log_drains(app.id).await?;
+    let drain = drains
+        .iter()
+        .find(|d| d.id.to_string() == which || d.url == which || d.token == which)
+        .ok_or_else(|| ApiError::not_found(format!("Couldn't find drain {which}.")))?;
+    Ok(Json(view(drain, &app)))
+}
+
+/// `DELETE /apps/{app}/log-drains/{id_url_or_token}`: stops forwarding and forgets the drain.
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, which)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let drain = state.ledger.remove_log_drain(app.id, &which).await?;
+    state.logs.stop_drain(drain.id);
+    state.logs.api_event(&app.name, &format!("Remove drain {} by {}", drain.url, caller.user.email));
+    Ok(Json(view(&drain, &app)))
+}

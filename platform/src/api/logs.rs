@@ -1,0 +1,90 @@
+//! Log sessions (Heroku's protocol): `POST /apps/{app}/log-sessions` makes one and answers its
+//! `logplex_url`, a capability URL on this listener (`/log-sessions/{token}`, no `Authorization`
+//! needed) that answers the app's stream as Server-Sent Events ([`crate::logplex::sse`]).
+//! An unknown or expired token is a 404.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::{ApiError, AppState, views};
+use crate::logplex::{SessionRequest, sse};
+use crate::model::{Formation, Release};
+
+/// `Set FOO config vars by alice@example.com` (the release's description) and `Release v4
+/// created by alice@example.com`, as `app[api]` lines.
+pub fn release_events(state: &AppState, app: &str, release: &Release, email: &str) {
+    state.logs.api_event(app, &format!("{} by {email}", release.description));
+    state.logs.api_event(app, &format!("Release v{} created by {email}", release.version));
+}
+
+/// `Scaled to web@2:Basic worker@0:Basic by alice@example.com`, as an `app[api]` line.
+pub fn scaled_event(state: &AppState, app: &str, formation: &[Formation], email: &str) {
+    let scale: Vec<String> = formation.iter().map(|f| format!("{}@{}:{}", f.process_type, f.quantity, f.size)).collect();
+    state.logs.api_event(app, &format!("Scaled to {} by {email}", scale.join(" ")));
+}
+
+/// The body of `POST /apps/{app}/log-sessions`; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+pub struct CreateBody {
+    /// A dyno (`web.1`) or process type (`web`).
+    dyno: Option<String>,
+    /// Past lines: a number (or a numeric string).
+    lines: Option<Value>,
+    /// `app` or `paas` (`heroku`).
+    source: Option<String>,
+    /// Follow new lines.
+    tail: Option<bool>,
+}
+
+/// `POST /apps/{app}/log-sessions` → 201 `{"id", "logplex_url", "created_at", "updated_at"}`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<Response, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let lines = match &body.lines {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| ApiError::invalid("lines must be a positive number."))?),
+        Some(Value::String(s)) => Some(s.trim().parse::<u64>().map_err(|_| ApiError::invalid("lines must be a positive number."))?),
+        Some(_) => return Err(ApiError::invalid("lines must be a positive number.")),
+    };
+    let request = SessionRequest {
+        dyno: body.dyno,
+        lines: lines.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        source: body.source,
+        tail: body.tail.unwrap_or(false),
+    };
+    let session = state.logs.create_session(&app.name, request).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let created = views::time(session.created_at);
+    let url = format!("{}/log-sessions/{}", state.config.api_url.trim_end_matches('/'), session.token);
+    let body = json!({"id": session.id, "logplex_url": url, "created_at": created, "updated_at": created});
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /log-sessions/{token}` (a session's `logplex_url`): the stream, `text/event-stream`.
+pub async fn stream(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let session = state
+        .logs
+        .find_session(&token)
+        .ok_or_else(|| ApiError::not_found("This log session does not exist or has expired."))?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let events = sse::stream(&state.logs, session, last_event_id);
+    let body = Body::from_stream(futures::StreamExt::map(events, Ok::<_, std::io::Error>));
+    let mut response = body.into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}

@@ -1,0 +1,99 @@
+//! [`Ring`]: one app's bounded buffer of log lines, each with the next id of the app's stream.
+//! The oldest line falls off when it is full; a reader that was behind learns how many it missed.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::LogLine;
+
+/// The last `capacity` lines of one app, ids `first_id()..next_id`.
+#[derive(Debug)]
+pub struct Ring {
+    lines: VecDeque<Arc<LogLine>>,
+    capacity: usize,
+    /// The id the next line gets (ids start at 1).
+    next_id: u64,
+}
+
+/// What a reader gets after its cursor: how many lines it lost, and the lines still there.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// Lines after the cursor that fell off the buffer before they were read.
+    pub dropped: u64,
+    /// The lines after the cursor (and after the dropped ones), oldest first.
+    pub lines: Vec<Arc<LogLine>>,
+}
+
+impl Ring {
+    /// An empty ring holding up to `capacity` lines (at least one).
+    pub fn new(capacity: usize) -> Ring {
+        Ring { lines: VecDeque::new(), capacity: capacity.max(1), next_id: 1 }
+    }
+
+    /// Appends a line, giving it the next id; drops the oldest when full. Returns the id.
+    pub fn push(&mut self, mut line: LogLine) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        line.id = id;
+        if self.lines.len() == self.capacity {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(Arc::new(line));
+        id
+    }
+
+    /// The id of the newest line (0: none yet).
+    pub fn last_id(&self) -> u64 {
+        self.next_id - 1
+    }
+
+    /// The id of the oldest line still held (`next_id` when empty).
+    pub fn first_id(&self) -> u64 {
+        self.lines.front().map_or(self.next_id, |line| line.id)
+    }
+
+    /// The lines with ids after `after`, at most `max` of them (the oldest first), and how many
+    /// lines after `after` are gone. An `after` beyond the newest id reads nothing.
+    pub fn read_after(&self, after: u64, max: usize) -> Read {
+        let first = self.first_id();
+        let dropped = first.saturating_sub(after.saturating_add(1));
+        let start = after.saturating_add(1).max(first);
+        let skip = usize::try_from(start - first).unwrap_or(usize::MAX);
+        let lines = self.lines.iter().skip(skip).take(max).cloned().collect();
+        Read { dropped, lines }
+    }
+
+    /// The newest `n` lines that `keep` accepts, oldest first.
+    pub fn tail(&self, n: usize, keep: impl Fn(&LogLine) -> bool) -> Vec<Arc<LogLine>> {
+        let mut lines: Vec<_> = self.lines.iter().rev().filter(|l| keep(l)).take(n).cloned().collect();
+        lines.reverse();
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logplex::Source;
+
+    fn line(text: &str) -> LogLine {
+        LogLine::new(Source::App, "web.1", chrono::Utc::now(), text)
+    }
+
+    #[test]
+    fn ids_increase_and_the_oldest_fall_off() {
+        let mut ring = Ring::new(3);
+        for n in 1..=5 {
+            assert_eq!(ring.push(line(&n.to_string())), n);
+        }
+        assert_eq!((ring.first_id(), ring.last_id()), (3, 5));
+        let read = ring.read_after(0, 10);
+        assert_eq!(read.dropped, 2);
+        assert_eq!(read.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["3", "4", "5"]);
+        let read = ring.read_after(3, 10);
+        assert_eq!((read.dropped, read.lines.len()), (0, 2));
+        assert_eq!(ring.read_after(5, 10).lines.len(), 0);
+        assert_eq!(ring.read_after(99, 10).dropped, 0);
+        assert_eq!(ring.tail(2, |_| true).iter().map(|l| l.id).collect::<Vec<_>>(), [4, 5]);
+    }
+}
