@@ -34,6 +34,7 @@ impl Desired {
             processes: Default::default(),
             maintenance: app.maintenance,
             domains,
+            sleeps: false,
         };
         let Some(release) = self.ledger.current_release(app.id).await? else { return Ok(spec) };
         spec.release = release.version;
@@ -47,6 +48,10 @@ impl Desired {
         let manifest = read_manifest(&dir)?;
         spec.app_dir = dir.join("app");
         for formation in self.ledger.list_formation(app.id).await? {
+            // Eco web dynos sleep when idle, as Heroku's do.
+            if formation.process_type == "web" && formation.size.eq_ignore_ascii_case("eco") {
+                spec.sleeps = true;
+            }
             let Some(kind) = manifest.processes.get(&formation.process_type) else { continue };
             let program = match kind {
                 ProcessKind::Wasm { component, reuse, args } => {

@@ -52,6 +52,7 @@ impl ServeApps for Node {
             }
         });
         let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs, SupervisorConfig::default());
+        supervisor.spawn_sleeper(Duration::from_secs(30));
         let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
         let driver = Arc::new(Driver {
             ledger: context.ledger.clone(),

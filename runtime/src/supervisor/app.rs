@@ -10,14 +10,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::backend::WasmBackend;
+use super::slot::{SlotBackend, WebSlot};
 use super::backoff::restart_delay;
 use super::{AppSpec, DynoState, DynoStatus, ProcessSpec, Program, Shared};
 use crate::command::{CommandDyno, ExitStatus};
 use crate::component::Component;
 use crate::dyno::{DynoSpec, Stdin};
 use crate::logs::{LogLine, LogStreamKind};
-use crate::web::WebDyno;
 
 /// How often a worker's watcher checks whether its run ended.
 const WORKER_POLL: Duration = Duration::from_millis(100);
@@ -50,7 +49,7 @@ struct Dyno {
 
 enum Run {
     None,
-    Web(WebDyno),
+    Web(Arc<WebSlot>),
     /// A worker: the stop request (with its grace) to its watcher task, and that task.
     Command(oneshot::Sender<Duration>, JoinHandle<()>),
 }
@@ -123,20 +122,42 @@ impl AppRun {
         let mut all: Vec<DynoStatus> = self
             .dynos
             .iter()
-            .map(|(name, d)| DynoStatus {
+            .map(|(name, d)| {
+                let (state, since) = match &d.run {
+                    Run::Web(slot) => slot.state(),
+                    _ => (d.state, d.since),
+                };
+                DynoStatus {
                 name: name.clone(),
                 process_type: d.process_type.clone(),
                 command: d.command.clone(),
                 size: d.size,
-                state: d.state,
-                since: d.since,
+                state,
+                since,
                 created: d.created,
                 release: d.release,
                 crashes: d.crashes,
+                }
             })
             .collect();
         all.sort_by(|a, b| (&a.process_type, number(&a.name)).cmp(&(&b.process_type, number(&b.name))));
         all
+    }
+
+    /// Puts web dynos idle for `idle` to sleep when the app sleeps; their instances are dropped
+    /// (after the grace period for requests in flight) and the next request wakes them.
+    pub(crate) fn sleep_idle(&self, shared: &Arc<Shared>, idle: Duration) {
+        if !self.spec.as_ref().is_some_and(|s| s.sleeps) {
+            return;
+        }
+        for dyno in self.dynos.values() {
+            if let Run::Web(slot) = &dyno.run
+                && let Some(web) = slot.sleep_if_idle(idle)
+            {
+                let grace = shared.config.stop_grace;
+                tokio::spawn(async move { web.stop(grace).await });
+            }
+        }
     }
 
     /// A dyno's run ended on its own: it crashed; restart it after the backoff.
@@ -208,11 +229,17 @@ impl AppRun {
         dyno_spec.logs = shared.logs.clone();
         let is_web = self.dynos.get(name).is_some_and(|d| d.process_type == "web");
         let run = if is_web {
-            match WebDyno::start(&shared.runtime, &component, dyno_spec) {
-                Ok(web) => match web.prewarm().await {
-                    Ok(()) => Run::Web(web),
-                    Err(e) => return self.crashed(shared, name, e.to_string(), true),
-                },
+            match WebSlot::start(&shared.runtime, &component, dyno_spec) {
+                Ok(slot) => {
+                    let prewarmed = match slot.awake() {
+                        Some(web) => web.prewarm().await,
+                        None => Ok(()),
+                    };
+                    match prewarmed {
+                        Ok(()) => Run::Web(slot),
+                        Err(e) => return self.crashed(shared, name, e.to_string(), true),
+                    }
+                }
                 Err(e) => return self.crashed(shared, name, e.to_string(), true),
             }
         } else {
@@ -270,7 +297,9 @@ impl AppRun {
                 continue;
             }
             match &dyno.run {
-                Run::Web(w) if dyno.state == DynoState::Up => web.push(paas_router::WebDyno::new(name.clone(), WasmBackend(w.clone()))),
+                Run::Web(slot) if dyno.state == DynoState::Up => {
+                    web.push(paas_router::WebDyno::new(name.clone(), SlotBackend(slot.clone())));
+                }
                 _ => crashed |= dyno.state == DynoState::Crashed,
             }
         }
@@ -284,8 +313,9 @@ impl AppRun {
         let grace = shared.config.stop_grace;
         match dyno.run {
             Run::None => None,
-            Run::Web(web) => {
+            Run::Web(slot) => {
                 shared.log(&self.name, name, "Stopping all processes with SIGTERM".to_string());
+                let web = slot.retire()?;
                 Some(tokio::spawn(async move { web.stop(grace).await }))
             }
             Run::Command(stop, task) => {

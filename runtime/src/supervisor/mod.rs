@@ -12,11 +12,13 @@
 //!   .restart(app, target)      ps:restart (all, a type, or one dyno)
 //!   .remove(app)               app destroyed: stop everything, drop the routes
 //!   .dynos(app) -> Vec<DynoStatus>   for `ps`
+//!   .spawn_sleeper(every)      idle web dynos of sleeping apps release their instances
 //! ```
 
 mod app;
 mod backend;
 mod backoff;
+mod slot;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -45,6 +47,9 @@ pub struct SupervisorConfig {
     pub backoff_max: Duration,
     /// A dyno that stayed up this long has its crash count reset. 10 minutes.
     pub crash_reset: Duration,
+    /// Web dynos of sleeping apps ([`AppSpec::sleeps`]) with no request for this long release
+    /// their instances until the next request. 30 minutes.
+    pub idle_after: Duration,
 }
 
 impl Default for SupervisorConfig {
@@ -54,6 +59,7 @@ impl Default for SupervisorConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             crash_reset: Duration::from_secs(600),
+            idle_after: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -75,6 +81,8 @@ pub struct AppSpec {
     pub maintenance: bool,
     /// Custom domains routed to the app besides `<app>.<domain>`.
     pub domains: Vec<String>,
+    /// Web dynos sleep when idle (`eco` dynos, feature `sleep`); see [`SupervisorConfig::idle_after`].
+    pub sleeps: bool,
 }
 
 /// One process type of the formation.
@@ -220,6 +228,26 @@ impl Supervisor {
             Some(run) => run.lock().await.statuses(),
             None => Vec::new(),
         }
+    }
+
+    /// Puts to sleep the idle web dynos of every sleeping app (one pass).
+    pub async fn sleep_idle(&self) {
+        let runs: Vec<_> = self.0.apps.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        for run in runs {
+            run.lock().await.sleep_idle(&self.0, self.0.config.idle_after);
+        }
+    }
+
+    /// Runs [`Supervisor::sleep_idle`] every `every` for as long as the supervisor lives.
+    pub fn spawn_sleeper(&self, every: Duration) {
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(shared) = weak.upgrade() else { return };
+                Supervisor(shared).sleep_idle().await;
+            }
+        });
     }
 
     /// Stops every dyno of every app, giving each the grace period; returns when all stopped.

@@ -43,6 +43,7 @@ fn app(name: &str, release: i64, processes: &[(&str, ProcessSpec)]) -> AppSpec {
         processes: processes.iter().map(|(t, p)| (t.to_string(), p.clone())).collect(),
         maintenance: false,
         domains: Vec::new(),
+        sleeps: false,
     }
 }
 
@@ -210,4 +211,46 @@ async fn scaled_down_worker_gets_sigterm_and_exits_within_the_grace() {
     assert!(lines.contains(&"stop file seen, exiting".to_string()), "{lines:?}");
     assert!(lines.contains(&"Process exited with status 0".to_string()), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains("crashed")), "a stop is not a crash: {lines:?}");
+}
+
+#[tokio::test]
+async fn idle_web_dynos_of_a_sleeping_app_sleep_and_the_next_request_wakes_them() {
+    let config = SupervisorConfig { idle_after: Duration::from_millis(300), ..SupervisorConfig::default() };
+    let (sup, table, mut logs) = supervisor(config);
+    let mut spec = app("nap", 1, &[("web", wasm("http_probe", &[], 1))]);
+    spec.sleeps = true;
+    sup.apply(spec.clone()).await;
+    let mut awake = app("awake", 1, &[("web", wasm("http_probe", &[], 1))]);
+    awake.sleeps = false;
+    sup.apply(awake).await;
+
+    // Requests keep it awake.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(get(&table, "nap", 0, "/").await.0, 200);
+        sup.sleep_idle().await;
+    }
+    assert_eq!(sup.dynos("nap").await[0].state, DynoState::Up);
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    sup.sleep_idle().await;
+    assert_eq!(sup.dynos("nap").await[0].state, DynoState::Idle);
+    assert_eq!(sup.dynos("awake").await[0].state, DynoState::Up, "apps that do not sleep stay up");
+    assert_eq!(routed(&table, "nap"), ["web.1"], "a sleeping dyno stays routed");
+
+    let woke = Instant::now();
+    assert_eq!(get(&table, "nap", 0, "/env?name=DYNO").await, (200, "web.1".to_string()));
+    let wake = woke.elapsed();
+    eprintln!("wake-up to full response: {wake:?}");
+    assert!(wake < Duration::from_secs(1), "{wake:?}");
+    assert_eq!(sup.dynos("nap").await[0].state, DynoState::Up);
+    let lines: Vec<String> = drain(&mut logs, Duration::from_millis(100)).await.into_iter().filter(|l| l.app == "nap").map(|l| l.line).collect();
+    assert!(lines.contains(&"State changed from up to idle".to_string()), "{lines:?}");
+    assert!(lines.contains(&"State changed from idle to up".to_string()), "{lines:?}");
+
+    // A new release of a sleeping app retires its slot for good.
+    let mut spec = app("nap", 2, &[("web", wasm("http_probe", &[], 1))]);
+    spec.sleeps = true;
+    sup.apply(spec).await;
+    assert_eq!(get(&table, "nap", 0, "/env?name=GREETING").await, (200, "v2".to_string()));
 }

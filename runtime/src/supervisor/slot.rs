@@ -1,0 +1,127 @@
+//! A web dyno that can sleep: [`WebSlot`] holds the running [`WebDyno`] or nothing (asleep),
+//! remembers the last request, and starts a fresh `WebDyno` on the next request after a sleep
+//! (the component stays loaded, so waking costs a scratch directory and an instance).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::Request;
+use paas_router::{Backend, BackendError, BackendFuture, RouterBody};
+
+use super::DynoState;
+use super::backend::WasmBackend;
+use crate::component::Component;
+use crate::dyno::DynoSpec;
+use crate::engine::Runtime;
+use crate::error::{HandleError, StartError};
+use crate::logs::{LogLine, LogStreamKind};
+use crate::web::WebDyno;
+
+/// One web dyno of the formation, awake or asleep.
+pub(crate) struct WebSlot {
+    runtime: Runtime,
+    component: Component,
+    spec: DynoSpec,
+    epoch: Instant,
+    state: Mutex<SlotState>,
+    /// Milliseconds after `epoch` of the last request.
+    last_request: AtomicU64,
+    retired: AtomicBool,
+}
+
+struct SlotState {
+    dyno: Option<WebDyno>,
+    since: SystemTime,
+}
+
+impl WebSlot {
+    /// Starts the dyno now.
+    pub(crate) fn start(runtime: &Runtime, component: &Component, spec: DynoSpec) -> Result<Arc<WebSlot>, StartError> {
+        let dyno = WebDyno::start(runtime, component, spec.clone())?;
+        Ok(Arc::new(WebSlot {
+            runtime: runtime.clone(),
+            component: component.clone(),
+            spec,
+            epoch: Instant::now(),
+            state: Mutex::new(SlotState { dyno: Some(dyno), since: SystemTime::now() }),
+            last_request: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
+        }))
+    }
+
+    /// The running dyno (after [`WebSlot::start`] and until it sleeps).
+    pub(crate) fn awake(&self) -> Option<WebDyno> {
+        self.lock().dyno.clone()
+    }
+
+    /// `up` or `idle`, and since when.
+    pub(crate) fn state(&self) -> (DynoState, SystemTime) {
+        let state = self.lock();
+        (if state.dyno.is_some() { DynoState::Up } else { DynoState::Idle }, state.since)
+    }
+
+    /// The dyno to serve a request with, woken if asleep.
+    fn serving(&self) -> Result<WebDyno, HandleError> {
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_request.store(now, Ordering::Relaxed);
+        let mut state = self.lock();
+        if let Some(dyno) = &state.dyno {
+            return Ok(dyno.clone());
+        }
+        if self.retired.load(Ordering::Acquire) {
+            return Err(HandleError::Stopped);
+        }
+        let dyno = WebDyno::start(&self.runtime, &self.component, self.spec.clone())
+            .map_err(|e| HandleError::Instantiate(e.to_string()))?;
+        state.dyno = Some(dyno.clone());
+        state.since = SystemTime::now();
+        self.log("State changed from idle to up");
+        Ok(dyno)
+    }
+
+    /// Puts the dyno to sleep if no request came for `idle`: gives back the dyno to stop.
+    pub(crate) fn sleep_if_idle(&self, idle: Duration) -> Option<WebDyno> {
+        let last = Duration::from_millis(self.last_request.load(Ordering::Relaxed));
+        if self.epoch.elapsed().saturating_sub(last) < idle {
+            return None;
+        }
+        let mut state = self.lock();
+        let dyno = state.dyno.take()?;
+        state.since = SystemTime::now();
+        self.log("State changed from up to idle");
+        Some(dyno)
+    }
+
+    /// Leaves the formation: never wakes again; gives back the dyno to stop, if awake.
+    pub(crate) fn retire(&self) -> Option<WebDyno> {
+        self.retired.store(true, Ordering::Release);
+        self.lock().dyno.take()
+    }
+
+    fn log(&self, line: &str) {
+        self.spec.logs.send(LogLine {
+            app: self.spec.app.clone(),
+            dyno: self.spec.dyno.clone(),
+            stream: LogStreamKind::Runtime,
+            timestamp: SystemTime::now(),
+            line: line.to_string(),
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The router's view of a [`WebSlot`]: wakes it when asleep.
+pub(crate) struct SlotBackend(pub Arc<WebSlot>);
+
+impl Backend for SlotBackend {
+    fn call(&self, req: Request<RouterBody>) -> BackendFuture {
+        match self.0.serving() {
+            Ok(dyno) => WasmBackend(dyno).call(req),
+            Err(e) => Box::pin(async move { Err::<_, BackendError>(super::backend::backend_error(e)) }),
+        }
+    }
+}
