@@ -315,8 +315,15 @@ impl AppRun {
             Run::None => None,
             Run::Web(slot) => {
                 shared.log(&self.name, name, "Stopping all processes with SIGTERM".to_string());
-                let web = slot.retire()?;
-                Some(tokio::spawn(async move { web.stop(grace).await }))
+                // Requests that picked this dyno from the previous route still reach it while
+                // it drains; then it refuses new ones and in-flight ones get the grace period.
+                let drain = shared.config.drain;
+                Some(tokio::spawn(async move {
+                    tokio::time::sleep(drain).await;
+                    if let Some(web) = slot.retire() {
+                        web.stop(grace).await;
+                    }
+                }))
             }
             Run::Command(stop, task) => {
                 shared.log(&self.name, name, "Stopping all processes with SIGTERM".to_string());

@@ -41,6 +41,9 @@ use app::AppRun;
 pub struct SupervisorConfig {
     /// How long a stopping dyno has between SIGTERM (the stop request) and being killed. 30 s.
     pub stop_grace: Duration,
+    /// How long a web dyno taken out of the routes still accepts requests (those that picked
+    /// it from the previous route) before it stops. 1 s.
+    pub drain: Duration,
     /// The wait before the third restart of a crashing dyno; it doubles after each crash.
     pub backoff_base: Duration,
     /// The longest wait between restarts of a crashing dyno. 5 minutes.
@@ -56,6 +59,7 @@ impl Default for SupervisorConfig {
     fn default() -> Self {
         SupervisorConfig {
             stop_grace: Duration::from_secs(30),
+            drain: Duration::from_secs(1),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             crash_reset: Duration::from_secs(600),
