@@ -6,7 +6,7 @@ use clap::Subcommand;
 use super::{
     access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
-    config_set, config_unset, deploy, domains, domains_add, domains_remove, git_remote, login, logout,
+    config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, git_remote, login, logout, logs,
     maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, users_create, whoami,
 };
 
@@ -109,6 +109,18 @@ pub enum ClientCommand {
     /// Remove a custom domain from an app.
     #[command(name = "domains:remove")]
     DomainsRemove(domains_remove::DomainsRemoveCommand),
+    /// Display an app's recent log lines, or follow them with --tail.
+    #[command(name = "logs")]
+    Logs(logs::LogsCommand),
+    /// List an app's log drains.
+    #[command(name = "drains")]
+    Drains(drains::DrainsCommand),
+    /// Add a log drain (syslog://host:port or http://host/path).
+    #[command(name = "drains:add")]
+    DrainsAdd(drains_add::DrainsAddCommand),
+    /// Remove a log drain.
+    #[command(name = "drains:remove")]
+    DrainsRemove(drains_remove::DrainsRemoveCommand),
     /// List who has access to an app.
     #[command(name = "access")]
     Access(access::AccessCommand),
@@ -165,6 +177,10 @@ impl ClientCommand {
             ClientCommand::Domains(command) => command.run().await,
             ClientCommand::DomainsAdd(command) => command.run().await,
             ClientCommand::DomainsRemove(command) => command.run().await,
+            ClientCommand::Logs(command) => command.run().await,
+            ClientCommand::Drains(command) => command.run().await,
+            ClientCommand::DrainsAdd(command) => command.run().await,
+            ClientCommand::DrainsRemove(command) => command.run().await,
             ClientCommand::Access(command) => command.run().await,
             ClientCommand::AccessAdd(command) => command.run().await,
             ClientCommand::AccessRemove(command) => command.run().await,

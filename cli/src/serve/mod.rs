@@ -4,8 +4,9 @@
 //! at start, one app on each change the API reports, and a cheap periodic sweep (apps whose
 //! release, name or maintenance changed outside the API, e.g. a build finishing).
 //!
-//! Until the logplex exists (issue #12), router and dyno log lines are printed on the server's
-//! stdout as `<time> <app> heroku[router]: …` / `<time> <app> app[web.1]: …`.
+//! Router and dyno log lines go to the app's logplex stream (`paas[router]`, `app[web.1]`,
+//! `paas[web.1]`), and are also printed on the server's stdout as `<time> <app> heroku[router]: …`
+//! / `<time> <app> app[web.1]: …`.
 
 mod desired;
 mod directory;
@@ -41,8 +42,15 @@ impl ServeApps for Node {
     async fn start(&self, context: ServeContext) -> anyhow::Result<Serving> {
         let table = Arc::new(RouteTable::new(context.domain.clone()));
         let (logs, mut log_rx) = LogSink::channel(10_000);
+        // Dyno output and state changes go to the app's log stream (app[web.1] / paas[web.1]).
+        let logplex = context.logs.clone();
         tokio::spawn(async move {
             while let Some(line) = log_rx.recv().await {
+                let from = match line.stream {
+                    LogStreamKind::Runtime => paas_platform::logplex::Source::Paas,
+                    LogStreamKind::Stdout | LogStreamKind::Stderr => paas_platform::logplex::Source::App,
+                };
+                logplex.publish_at(&line.app, from, &line.dyno, line.timestamp.into(), &line.line);
                 let source = match line.stream {
                     LogStreamKind::Runtime => "heroku",
                     LogStreamKind::Stdout | LogStreamKind::Stderr => "app",
@@ -65,7 +73,9 @@ impl ServeApps for Node {
         tokio::spawn(driver.clone().follow(context.changes));
         tokio::spawn(driver.clone().sweep_forever());
 
-        let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(|app: &str, line: &paas_router::LogLine| {
+        let logplex = context.logs.clone();
+        let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
+            logplex.publish(app, paas_platform::logplex::Source::Paas, "router", &line.to_string());
             println!("{} {app} heroku[router]: {line}", stamp(chrono::Utc::now()));
         }));
         let (listener, shutdown) = (context.router_listener, context.shutdown);
