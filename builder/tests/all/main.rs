@@ -3,4 +3,6 @@
 mod buildpacks;
 mod contract;
 mod git;
+mod nodejs;
+mod python;
 mod support;

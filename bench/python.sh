@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Benchmark: the examples/python-flask component (built by the python buildpack: CPython, Flask
+# and the WSGI adapter in one wasi:http component) served by paas-runtime (behind the minimal
+# hyper front, runtime/examples/serve.rs) and by `wasmtime serve` (same wasmtime 48.0.8, same
+# component, same load tool), with and without instance reuse. Prints requests/s and p99
+# latency for each, then the cold start and the cost of one instantiation.
+#
+#   bash bench/python.sh        # DURATION=10s CONNECTIONS=8 THREADS=1 to change the load;
+#                               # EXAMPLE=python-wasi for the direct-handler example
+# wasmtime serve is installed by bench/runtime.sh into ~/.cache/paas-bench (run it once first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-8}"
+THREADS="${THREADS:-1}"
+EXAMPLE="${EXAMPLE:-python-flask}"
+BENCH_ROOT="${BENCH_ROOT:-$HOME/.cache/paas-bench}"
+WASMTIME="$BENCH_ROOT/bin/wasmtime"
+
+command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+"$WASMTIME" --version 2>/dev/null | grep -q '^wasmtime 48\.0\.8' \
+    || { echo "bench: run bench/runtime.sh once first (it installs wasmtime serve 48.0.8)" >&2; exit 1; }
+
+# The component, built by the buildpack (its cache, componentize-py and site-packages, is kept).
+WORK="$BENCH_ROOT/$EXAMPLE"
+rm -rf "$WORK/app" && mkdir -p "$WORK/app" "$WORK/cache" "$WORK/env"
+cp -a "examples/$EXAMPLE/." "$WORK/app/"
+PIP_CACHE_DIR="$HOME/.cache/paas-buildpacks/pip" buildpacks/python/bin/compile "$WORK/app" "$WORK/cache" "$WORK/env" >&2
+COMPONENT="$WORK/app/.paas/python/web.wasm"
+cargo build --release --quiet -p paas-runtime --example serve
+SERVE="$CARGO_TARGET_DIR/release/examples/serve"
+DATA="$(mktemp -d)"
+trap 'rm -rf "$DATA"; [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null || true' EXIT
+
+# Starts a server in the background; sets PID and URL from its "Serving HTTP on" line.
+start() {
+    local log="$DATA/server.log"
+    "$@" >"$log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 2400); do
+        URL=$(grep -o 'http://[0-9.:]*/' "$log" | head -1 || true)
+        [ -n "$URL" ] && return 0
+        sleep 0.05
+    done
+    echo "bench: server did not start: $*" >&2; cat "$log" >&2; exit 1
+}
+
+stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; }
+
+# Runs wrk against URL (after a short warm-up); prints "req_per_s p99_ms".
+load() {
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$URL" >/dev/null
+    local out rps p99
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$URL")
+    rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    echo "$out" | grep -q 'Non-2xx' && { echo "bench: non-2xx responses" >&2; echo "$out" >&2; exit 1; }
+    echo "$rps $(to_ms "$p99")"
+}
+
+to_ms() {
+    local v=$1
+    case "$v" in
+        *us) echo "${v%us}" | awk '{printf "%.3f", $1/1000}' ;;
+        *ms) echo "${v%ms}" | awk '{printf "%.3f", $1}' ;;
+        *s) echo "${v%s}" | awk '{printf "%.3f", $1*1000}' ;;
+        *) echo "$v" ;;
+    esac
+}
+
+echo "$EXAMPLE: $(( $(stat -c %s "$COMPONENT") / 1048576 )) MiB component, $CONNECTIONS connections, $DURATION"
+printf '%-14s %-15s %12s %10s\n' mode server req/s p99_ms
+for mode in reuse no-reuse; do
+    if [ "$mode" = reuse ]; then
+        paas_flags=(); wt_flags=(--max-instance-reuse-count 1000000000)
+    else
+        paas_flags=(--no-reuse); wt_flags=(--max-instance-reuse-count 1)
+    fi
+    start "$SERVE" "$COMPONENT" --addr 127.0.0.1:0 --data-dir "$DATA/paas" "${paas_flags[@]}"
+    read -r paas_rps paas_p99 < <(load)
+    stop
+    start "$WASMTIME" serve -Scli --addr 127.0.0.1:0 "${wt_flags[@]}" "$COMPONENT"
+    read -r wt_rps wt_p99 < <(load)
+    stop
+    printf '%-14s %-15s %12s %10s\n' "$mode" paas-runtime "$paas_rps" "$paas_p99"
+    printf '%-14s %-15s %12s %10s\n' "$mode" "wasmtime serve" "$wt_rps" "$wt_p99"
+done
+
+echo
+"$SERVE" "$COMPONENT" --measure --data-dir "$DATA/measure"
