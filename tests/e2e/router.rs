@@ -126,6 +126,30 @@ fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
     }
     assert_eq!(seen, BTreeSet::from(["web.1".to_string(), "web.2".to_string(), "web.3".to_string()]));
 
+    // The API lists the dynos with Heroku's fields.
+    let dynos: serde_json::Value = serde_json::from_str(&paas(&server, &["ps", "--json", "-a", "hello-xyz"])).unwrap();
+    let dynos = dynos.as_array().unwrap();
+    assert_eq!(dynos.len(), 3);
+    let web2 = dynos.iter().find(|d| d["name"] == "web.2").expect("web.2 listed");
+    assert_eq!(web2["type"], "web");
+    assert_eq!(web2["state"], "up");
+    assert_eq!(web2["size"], "Basic");
+    assert_eq!(web2["release"]["version"], 3);
+    assert_eq!(web2["command"], dynos[0]["command"]);
+    assert!(web2["updated_at"].as_str().unwrap().ends_with('Z'), "{web2}");
+
+    // ps:restart web.2 replaces that dyno only (the API answers once it is done).
+    std::thread::sleep(Duration::from_millis(1100));
+    paas(&server, &["ps:restart", "web.2", "-a", "hello-xyz"]);
+    let after: serde_json::Value = serde_json::from_str(&paas(&server, &["ps", "--json", "-a", "hello-xyz"])).unwrap();
+    let updated = |dynos: &serde_json::Value, name: &str| {
+        dynos.as_array().unwrap().iter().find(|d| d["name"] == name).unwrap()["updated_at"].clone()
+    };
+    let before = serde_json::Value::Array(dynos.clone());
+    assert_ne!(updated(&after, "web.2"), updated(&before, "web.2"), "web.2 restarted");
+    assert_eq!(updated(&after, "web.1"), updated(&before, "web.1"), "web.1 untouched");
+    assert_eq!(get(&server, "hello-xyz", "/"), (200, "Hello, paas!\n".to_string()));
+
     // Rollback to the deploy (v2): its config, the old answer; the formation stays.
     paas(&server, &["rollback", "v2", "-a", "hello-xyz"]);
     eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
