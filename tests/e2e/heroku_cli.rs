@@ -265,3 +265,46 @@ fn the_official_heroku_cli_drives_the_server() {
     assert_eq!(heroku.ok(op, &["apps"]).stdout, "You have no apps.\n");
 }
 
+
+#[test]
+fn heroku_logs_and_logs_tail_read_the_apps_stream() {
+    let Some(bin) = heroku_bin() else { return };
+    let server = TestServer::start();
+    let heroku = Heroku { bin, home: tempfile::tempdir().unwrap(), api_url: server.api_url.clone() };
+    let op = server.operator_key.as_str();
+    heroku.ok(op, &["apps:create", "logged"]);
+    heroku.ok(op, &["config:set", "FOO=bar", "-a", "logged"]);
+
+    let started = Instant::now();
+    let logs = heroku.ok(op, &["logs", "-a", "logged"]);
+    // `retry: 1` first: the CLI exits as soon as the stream ends, not after its 3 s reconnect timer.
+    assert!(started.elapsed() < Duration::from_secs(3), "heroku logs took {:?}", started.elapsed());
+    let untimed: Vec<String> = lines(&logs.stdout).iter().map(|l| crate::logs::untimed(l)).collect();
+    assert_eq!(
+        untimed,
+        [
+            "app[api]: Initial release by operator@localhost",
+            "app[api]: Release v1 created by operator@localhost",
+            "app[api]: Set FOO config vars by operator@localhost",
+            "app[api]: Release v2 created by operator@localhost",
+        ]
+    );
+    let filtered = heroku.ok(op, &["logs", "-a", "logged", "-n", "1", "-d", "api"]);
+    assert_eq!(lines(&filtered.stdout).iter().map(|l| crate::logs::untimed(l)).collect::<Vec<_>>(), ["app[api]: Release v2 created by operator@localhost"]);
+
+    // --tail: the history, then a line written after it started.
+    let mut command = heroku.command(Some(op), &["logs", "--tail", "-n", "1", "-a", "logged"]);
+    let mut tail = crate::logs::Following::start(&mut command);
+    tail.until("the history", |lines| crate::logs::has(lines, "app[api]: Release v2 created by operator@localhost"));
+    heroku.ok(op, &["config:set", "BAR=baz", "-a", "logged"]);
+    let seen = tail.until("config:set BAR", |lines| crate::logs::has(lines, "app[api]: Release v3 created by operator@localhost"));
+    assert_eq!(
+        seen.iter().map(|l| crate::logs::untimed(l)).collect::<Vec<_>>(),
+        [
+            "app[api]: Release v2 created by operator@localhost",
+            "app[api]: Set BAR config vars by operator@localhost",
+            "app[api]: Release v3 created by operator@localhost",
+        ]
+    );
+    assert!(tail.running(), "heroku logs --tail ended");
+}

@@ -3,6 +3,7 @@
 mod client;
 mod deploy;
 mod heroku_cli;
+mod logs;
 mod router;
 mod server;
 mod support;
