@@ -254,3 +254,34 @@ async fn idle_web_dynos_of_a_sleeping_app_sleep_and_the_next_request_wakes_them(
     sup.apply(spec).await;
     assert_eq!(get(&table, "nap", 0, "/env?name=GREETING").await, (200, "v2".to_string()));
 }
+
+/// A request through the real router, in-process: status, body, and the router line's code.
+async fn through_router(router: &paas_router::Router, log: &paas_router::MemoryLog, host: &str, path: &str) -> (u16, String, Option<String>) {
+    let client = paas_router::ClientInfo { remote: "127.0.0.1:50000".parse().unwrap(), local: "127.0.0.1:80".parse().unwrap() };
+    let req = http::Request::get(path).header("host", host).body(Full::new(Bytes::new())).unwrap();
+    let resp = router.handle(req, client).await;
+    let status = resp.status().as_u16();
+    let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    let code = log.lines().last().and_then(|(_, line)| line.code.map(|c| c.to_string()));
+    (status, body, code)
+}
+
+#[tokio::test]
+async fn through_the_router_a_slow_guest_gives_h12_the_next_request_works_and_a_crashed_web_gives_h10() {
+    let (sup, table, _logs) = supervisor(SupervisorConfig::default());
+    let log = Arc::new(paas_router::MemoryLog::new());
+    let config = paas_router::RouterConfig { request_timeout: Duration::from_millis(300), ..Default::default() };
+    let router = paas_router::Router::new(table.clone(), config).with_log(log.clone());
+    sup.apply(app("slow", 1, &[("web", wasm("http_probe", &[], 1))])).await;
+
+    let (status, _, code) = through_router(&router, &log, "slow.localhost", "/sleep?ms=2000").await;
+    assert_eq!((status, code.as_deref()), (503, Some("H12")));
+    let (status, body, code) = through_router(&router, &log, "slow.localhost", "/").await;
+    assert_eq!((status, body.as_str(), code), (200, "ok", None));
+
+    // A web process that cannot start: H10.
+    sup.apply(app("slow", 2, &[("web", wasm("cli_probe", &[], 1))])).await;
+    let (status, _, code) = through_router(&router, &log, "slow.localhost", "/").await;
+    assert_eq!((status, code.as_deref()), (503, Some("H10")));
+    sup.remove("slow").await;
+}
