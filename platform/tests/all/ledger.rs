@@ -46,6 +46,7 @@ conformance!(
     domains_route_hostnames,
     reopening_the_ledger_brings_everything_back,
     builds_record_their_slug_release_and_output,
+    log_drains_are_kept_per_app,
 );
 
 #[tokio::test]
@@ -372,6 +373,27 @@ async fn domains_route_hostnames(t: &TestLedger) {
     assert_eq!(ledger.list_domains(app.id).await.unwrap(), std::slice::from_ref(&domain));
     assert_eq!(ledger.remove_domain(app.id, "www.example.com").await.unwrap().id, domain.id);
     assert_eq!(by_host("www.example.com").await, None);
+}
+
+async fn log_drains_are_kept_per_app(t: &TestLedger) {
+    let ledger = t.ledger.as_ref();
+    let owner = user(ledger, "owner@example.com").await;
+    let app = ledger.create_app("drained", owner).await.unwrap();
+    let other = ledger.create_app("other", owner).await.unwrap();
+    let syslog = ledger.add_log_drain(app.id, "syslog://logs.example.com:514").await.unwrap();
+    assert!(syslog.token.starts_with("d.") && syslog.token.len() == 38, "{}", syslog.token);
+    assert!(matches!(ledger.add_log_drain(app.id, "syslog://logs.example.com:514").await, Err(LedgerError::Conflict(_))));
+    let http = ledger.add_log_drain(app.id, "http://logs.example.com/in").await.unwrap();
+    let elsewhere = ledger.add_log_drain(other.id, "syslog://logs.example.com:514").await.unwrap();
+    assert_eq!(ledger.list_log_drains(app.id).await.unwrap(), [syslog.clone(), http.clone()]);
+    let all = ledger.all_log_drains().await.unwrap();
+    assert_eq!(all, [("drained".to_string(), syslog.clone()), ("drained".to_string(), http.clone()), ("other".to_string(), elsewhere)]);
+    assert_eq!(ledger.remove_log_drain(app.id, &syslog.token).await.unwrap(), syslog);
+    assert_eq!(ledger.remove_log_drain(app.id, "http://logs.example.com/in").await.unwrap(), http);
+    assert!(matches!(ledger.remove_log_drain(app.id, &http.id.to_string()).await, Err(LedgerError::NotFound(_))));
+    // A destroyed app's drains go with it.
+    ledger.destroy_app(other.id).await.unwrap();
+    assert_eq!(ledger.all_log_drains().await.unwrap(), []);
 }
 
 async fn reopening_the_ledger_brings_everything_back(t: &TestLedger) {

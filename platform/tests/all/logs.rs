@@ -383,3 +383,28 @@ async fn an_http_drain_that_was_down_gets_the_buffer_and_how_many_lines_it_lost(
     // The same frames were offered the first time.
     assert_eq!(messages(&failed.body), expected);
 }
+
+#[tokio::test]
+async fn a_10_mb_burst_loses_lines_only_at_the_buffer_and_says_how_many() {
+    let logs = setup(LogplexConfig::default()).await;
+    logs.call(Method::POST, "/apps", Some(json!({"name": "burst"}))).await;
+    let path = logs.session("burst", json!({"lines": 1, "tail": true})).await;
+    let (_, _, mut body) = logs.open(&path, None).await;
+    chunk(&mut body).await.unwrap();
+    // 100,000 lines of 100 bytes while the reader reads nothing.
+    let filler = "x".repeat(92);
+    let started = std::time::Instant::now();
+    for n in 0..100_000u32 {
+        logs.state.logs.publish("burst", Source::App, "web.1", &format!("{n:07} {filler}"));
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "publishing 10 MB took {:?}", started.elapsed());
+    let mut text = String::new();
+    while !text.contains("id: 100002\n") {
+        text.push_str(&chunk(&mut body).await.unwrap());
+    }
+    let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!(data.len(), 1 + 1500, "the overflow line, then the buffer");
+    assert!(data[0].ends_with(" paas[logplex]: Error L10 (output buffer overflow): 98500 messages dropped"), "{}", data[0]);
+    assert!(data[1].ends_with(&format!(" app[web.1]: 0098500 {filler}")), "{}", data[1]);
+    assert!(data[1500].ends_with(&format!(" app[web.1]: 0099999 {filler}")), "{}", data[1500]);
+}
