@@ -1,6 +1,6 @@
 //! Log drains: each drain is a task that follows its app's stream from a cursor of its own and
 //! delivers batches to a syslog endpoint ([`syslog`]: RFC 5424, octet-counted, over TCP) or an
-//! HTTP endpoint ([`http`]: logplex's `application/logplex-1` bodies). A failed delivery is
+//! HTTP(S) endpoint ([`http`]: logplex's `application/logplex-1` bodies). A failed delivery is
 //! retried with a doubling back-off (up to [`MAX_BACKOFF`]); the cursor stays put meanwhile, so a
 //! drain that was down loses only what fell off the buffer, and its first batch after it recovers
 //! starts with `Error L10 (output buffer overflow): N messages dropped`.
@@ -36,14 +36,10 @@ pub enum Endpoint {
         /// `host:port`.
         address: String,
     },
-    /// `http://host[:port]/path`: one POST per batch.
+    /// `http(s)://host[:port]/path`: one POST per batch.
     Http {
-        /// `host:port`.
-        address: String,
-        /// The `Host` header.
-        host: String,
-        /// The request target, `/path?query`.
-        path: String,
+        /// The URL.
+        url: String,
     },
 }
 
@@ -51,10 +47,10 @@ pub enum Endpoint {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DrainUrlError {
     /// Not `syslog://` or `http(s)://`.
-    #[error("Unsupported drain URL {0}: use syslog://host:port or http://host/path.")]
+    #[error("Unsupported drain URL {0}: use syslog://host:port or https://host/path.")]
     Scheme(String),
     /// A scheme this server cannot speak yet.
-    #[error("{0} drains are not supported by this paas server yet: use syslog:// or http://.")]
+    #[error("{0} drains are not supported by this paas server yet: use syslog:// or https://.")]
     NotYet(&'static str),
     /// No host or port.
     #[error("Invalid drain URL {0}: it needs a host and a port.")]
@@ -66,25 +62,17 @@ impl Endpoint {
     pub fn parse(url: &str) -> Result<Endpoint, DrainUrlError> {
         let url = url.trim();
         let (scheme, rest) = url.split_once("://").ok_or_else(|| DrainUrlError::Scheme(url.to_string()))?;
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
+        let authority = rest.find(['/', '?']).map_or(rest, |i| &rest[..i]);
         let authority = authority.rsplit('@').next().unwrap_or(authority);
         if authority.is_empty() {
             return Err(DrainUrlError::Address(url.to_string()));
         }
         let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-        let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
         match scheme.to_ascii_lowercase().as_str() {
             "syslog" if has_port => Ok(Endpoint::Syslog { address: authority.to_string() }),
             "syslog" => Err(DrainUrlError::Address(url.to_string())),
-            "http" => {
-                let address = if has_port { authority.to_string() } else { format!("{authority}:80") };
-                Ok(Endpoint::Http { address, host: authority.to_string(), path })
-            }
+            "http" | "https" => Ok(Endpoint::Http { url: url.to_string() }),
             "syslog+tls" => Err(DrainUrlError::NotYet("syslog+tls://")),
-            "https" => Err(DrainUrlError::NotYet("https://")),
             _ => Err(DrainUrlError::Scheme(url.to_string())),
         }
     }
@@ -185,9 +173,7 @@ async fn forward(logplex: Logplex, target: DrainTarget, endpoint: Endpoint, mut 
     let mut newest = log.subscribe();
     let mut delivery = match endpoint {
         Endpoint::Syslog { address } => Delivery::Syslog(syslog::SyslogConnection::new(address, target.token.clone())),
-        Endpoint::Http { address, host, path } => {
-            Delivery::Http(http::HttpDrain::new(address, host, path, target.token.clone()))
-        }
+        Endpoint::Http { url } => Delivery::Http(http::HttpDrain::new(url, target.token.clone())),
     };
     let mut lost = 0u64;
     let mut backoff = FIRST_BACKOFF;
@@ -233,15 +219,13 @@ mod tests {
             Ok(Endpoint::Syslog { address: "logs.example.com:514".into() })
         );
         assert_eq!(
-            Endpoint::parse("http://user:pw@127.0.0.1:8080/drain?x=1"),
-            Ok(Endpoint::Http { address: "127.0.0.1:8080".into(), host: "127.0.0.1:8080".into(), path: "/drain?x=1".into() })
+            Endpoint::parse("https://user:pw@logs.example.com/drain?x=1"),
+            Ok(Endpoint::Http { url: "https://user:pw@logs.example.com/drain?x=1".into() })
         );
-        assert_eq!(
-            Endpoint::parse("http://example.com"),
-            Ok(Endpoint::Http { address: "example.com:80".into(), host: "example.com".into(), path: "/".into() })
-        );
+        assert_eq!(Endpoint::parse("http://example.com"), Ok(Endpoint::Http { url: "http://example.com".into() }));
+        assert!(matches!(Endpoint::parse("http://"), Err(DrainUrlError::Address(_))));
         assert!(matches!(Endpoint::parse("syslog://nohost"), Err(DrainUrlError::Address(_))));
         assert!(matches!(Endpoint::parse("ftp://x:1"), Err(DrainUrlError::Scheme(_))));
-        assert!(matches!(Endpoint::parse("https://x"), Err(DrainUrlError::NotYet(_))));
+        assert!(matches!(Endpoint::parse("syslog+tls://x:6514"), Err(DrainUrlError::NotYet(_))));
     }
 }
