@@ -165,23 +165,12 @@ fn log_session_urls_resume_after_last_event_id_and_forged_ones_are_404() {
     assert_eq!(curl(&format!("{}/log-sessions/nothing", server.api_url), &[]).0, 404);
 }
 
-#[test]
-fn a_syslog_drain_receives_the_apps_lines() {
-    let server = TestServer::start();
-    paas(&server, &["apps:create", "drained"]);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("syslog://{}", listener.local_addr().unwrap());
-    let added = paas(&server, &["drains:add", &url, "-a", "drained"]);
-    assert!(added.starts_with(&format!("Successfully added drain {url} (d.")), "{added}");
-    let token = added.trim_end().rsplit_once(" (").unwrap().1.trim_end_matches(')').to_string();
-    assert_eq!(paas(&server, &["drains", "-a", "drained"]), format!("{url} ({token})\n"));
-    paas(&server, &["config:set", "FOO=bar", "-a", "drained"]);
-
-    let (mut socket, _) = listener.accept().unwrap();
+/// Reads `count` octet-counted RFC 5424 messages (within 10 s), timestamps replaced by `T`.
+fn syslog_messages(mut socket: std::net::TcpStream, count: usize) -> Vec<String> {
     socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut messages = Vec::new();
     let mut buffer = Vec::new();
-    while messages.len() < 3 {
+    while messages.len() < count {
         let mut chunk = [0u8; 4096];
         let n = socket.read(&mut chunk).expect("syslog frames within 10 s");
         assert!(n > 0, "the drain closed the connection");
@@ -199,12 +188,39 @@ fn a_syslog_drain_receives_the_apps_lines() {
             messages.push(parts.join(" "));
         }
     }
+    messages
+}
+
+#[test]
+fn a_syslog_drain_receives_the_apps_lines() {
+    let server = TestServer::start();
+    paas(&server, &["apps:create", "drained"]);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("syslog://{}", listener.local_addr().unwrap());
+    let added = paas(&server, &["drains:add", &url, "-a", "drained"]);
+    assert!(added.starts_with(&format!("Successfully added drain {url} (d.")), "{added}");
+    let token = added.trim_end().rsplit_once(" (").unwrap().1.trim_end_matches(')').to_string();
+    assert_eq!(paas(&server, &["drains", "-a", "drained"]), format!("{url} ({token})\n"));
+    paas(&server, &["config:set", "FOO=bar", "-a", "drained"]);
+
+    let (socket, _) = listener.accept().unwrap();
     assert_eq!(
-        messages,
+        syslog_messages(socket, 3),
         [
             format!("<190>1 T {token} app api - - Add drain {url} by operator@localhost"),
             format!("<190>1 T {token} app api - - Set FOO config vars by operator@localhost"),
             format!("<190>1 T {token} app api - - Release v2 created by operator@localhost"),
+        ]
+    );
+    // A restarted server forwards to the drains kept in its ledger.
+    let server = TestServer::start_in(server.stop());
+    paas(&server, &["config:set", "AGAIN=1", "-a", "drained"]);
+    let (socket, _) = listener.accept().unwrap();
+    assert_eq!(
+        syslog_messages(socket, 2),
+        [
+            format!("<190>1 T {token} app api - - Set AGAIN config vars by operator@localhost"),
+            format!("<190>1 T {token} app api - - Release v3 created by operator@localhost"),
         ]
     );
     assert_eq!(paas(&server, &["drains:remove", &url, "-a", "drained"]), format!("Successfully removed drain {url}\n"));
@@ -275,11 +291,31 @@ fn a_guest_that_prints_shows_up_as_app_web_1_beside_router_lines() {
     let router = lines.iter().find(|l| l.contains("paas[router]: at=info method=GET path=\"/hello?x=1\"")).unwrap();
     assert!(router.contains(" host=printer.localhost ") && router.contains(" dyno=web.1 "), "{router}");
     assert!(tail.running());
+
+    // Two web dynos: the scale event, web.2's state change and output; --dyno web.2 and -p web.
+    paas(&server, &["ps:scale", "web=2", "-a", "printer"]);
+    tail.until("the scale and web.2 up", |lines| {
+        has(lines, "app[api]: Scaled to web@2:Basic by operator@localhost")
+            && lines.iter().any(|l| l.contains(" paas[web.2]: State changed from starting to up"))
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tail.until("anything", |_| true).iter().any(|l| l.contains(" app[web.2]: serving /two")) {
+        assert!(Instant::now() < deadline, "web.2 never served /two");
+        run(Command::new("curl").args(["-sS", "-o", "/dev/null", "-H", host]).arg(format!("{}/two", server.router_url)));
+    }
     drop(tail);
+    let web2 = untimed_lines(&paas(&server, &["logs", "-a", "printer", "--dyno", "web.2"]));
+    assert!(web2.iter().any(|l| l == "app[web.2]: serving /two"), "{web2:#?}");
+    assert!(web2.iter().all(|l| l.starts_with("app[web.2]: ") || l.starts_with("paas[web.2]: ")), "{web2:#?}");
+    let web = untimed_lines(&paas(&server, &["logs", "-a", "printer", "-p", "web", "-n", "1500"]));
+    assert!(web.iter().any(|l| l.starts_with("app[web.1]: ")) && web.iter().any(|l| l.starts_with("app[web.2]: ")), "{web:#?}");
+    assert!(web.iter().all(|l| l.contains("[web.1]: ") || l.contains("[web.2]: ")), "{web:#?}");
 
     // The same lines, filtered, without tail.
     let web = paas(&server, &["logs", "-a", "printer", "--dyno", "web.1", "--source", "app"]);
-    assert_eq!(untimed_lines(&web).last().map(String::as_str), Some("app[web.1]: serving /hello?x=1"));
+    let web = untimed_lines(&web);
+    assert!(web.iter().any(|l| l == "app[web.1]: serving /hello?x=1"), "{web:#?}");
+    assert!(web.iter().all(|l| l.starts_with("app[web.1]: serving /")), "{web:#?}");
     let routed = paas(&server, &["logs", "-a", "printer", "-d", "router"]);
     assert!(untimed_lines(&routed).iter().all(|l| l.starts_with("paas[router]: ")), "{routed}");
 }
