@@ -126,6 +126,9 @@ pub async fn update(
     }
     let name = body.name.filter(|name| *name != app.name);
     let updated = state.ledger.update_app(app.id, AppUpdate { name, maintenance: body.maintenance }).await?;
+    if updated.name != app.name {
+        state.logs.rename(&app.name, &updated.name);
+    }
     if let Some(deploys) = state.deploys.as_ref().filter(|_| updated.name != app.name) {
         deploys.app_renamed(&app.name, &updated.name).await;
     }

@@ -249,10 +249,26 @@ impl Logplex {
         self.publish(app, Source::App, "api", text);
     }
 
-    /// Forgets a destroyed app's stream (its followers end) and stops its drains.
+    /// Forgets a destroyed app's stream and stops its drains.
     pub fn forget(&self, app: &str) {
         self.inner.apps.write().expect("log apps").remove(app);
         self.inner.drains.stop_app(app);
+    }
+
+    /// A renamed app keeps its stream (tails that follow it go on) and its drains.
+    pub fn rename(&self, old: &str, new: &str) {
+        {
+            let mut apps = self.inner.apps.write().expect("log apps");
+            if let Some(log) = apps.remove(old) {
+                apps.insert(new.to_string(), log);
+            }
+        }
+        for mut target in self.inner.drains.stop_app(old) {
+            target.app = new.to_string();
+            if let Err(e) = self.start_drain(target) {
+                tracing::warn!("log drain of {new} not restarted: {e}");
+            }
+        }
     }
 
     /// Ends every follower (server shutdown): tails close so the server can stop.
@@ -306,6 +322,18 @@ mod tests {
         assert!(one.accepts(&line(Source::App, "web.1")));
         assert!(!one.accepts(&line(Source::App, "web.10")));
         assert!(!one.accepts(&line(Source::Paas, "web.1")));
+    }
+
+    #[tokio::test]
+    async fn a_renamed_app_keeps_its_stream_and_followers() {
+        let logs = Logplex::default();
+        logs.publish("old", Source::App, "web.1", "before");
+        let followed = logs.app("old");
+        logs.rename("old", "new");
+        logs.publish("new", Source::App, "web.1", "after");
+        let texts = followed.with_ring(|r| r.tail(10, |_| true).iter().map(|l| l.text.clone()).collect::<Vec<_>>());
+        assert_eq!(texts, ["before", "after"]);
+        assert_eq!(logs.app("old").with_ring(Ring::last_id), 0);
     }
 
     #[test]

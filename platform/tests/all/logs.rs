@@ -297,15 +297,23 @@ async fn a_syslog_drain_receives_octet_counted_rfc5424_lines() {
     assert_eq!(untimed_syslog(&read_frame(&mut reader).await), format!("<190>1 T {token} app web.1 - - hello from web.1"));
     assert_eq!(untimed_syslog(&read_frame(&mut reader).await), format!("<190>1 T {token} paas router - - at=info status=200"));
 
+    // A renamed app keeps its drain (restarted: a new connection).
+    let (status, _) = logs.call(Method::PATCH, "/apps/drained", Some(json!({"name": "renamed"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    publish(&logs, "renamed", Source::App, "web.1", ["after the rename".to_string()]);
+    let (socket, _) = tokio::time::timeout(SOON, listener.accept()).await.unwrap().unwrap();
+    let mut reader = BufReader::new(socket);
+    assert_eq!(untimed_syslog(&read_frame(&mut reader).await), format!("<190>1 T {token} app web.1 - - after the rename"));
+
     // Listed, and kept in the ledger; removed by its token, it stops.
-    let (_, list) = logs.call(Method::GET, "/apps/drained/log-drains", None).await;
+    let (_, list) = logs.call(Method::GET, "/apps/renamed/log-drains", None).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], drain["id"]);
-    let (status, removed) = logs.call(Method::DELETE, &format!("/apps/drained/log-drains/{token}"), None).await;
+    let (status, removed) = logs.call(Method::DELETE, &format!("/apps/renamed/log-drains/{token}"), None).await;
     assert_eq!((status, &removed["id"]), (StatusCode::OK, &drain["id"]));
-    let (_, list) = logs.call(Method::GET, "/apps/drained/log-drains", None).await;
+    let (_, list) = logs.call(Method::GET, "/apps/renamed/log-drains", None).await;
     assert_eq!(list, json!([]));
-    let (status, _) = logs.call(Method::POST, "/apps/drained/log-drains", Some(json!({"url": "ftp://x:1"}))).await;
+    let (status, _) = logs.call(Method::POST, "/apps/renamed/log-drains", Some(json!({"url": "ftp://x:1"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 

@@ -98,18 +98,22 @@ impl DrainTarget {
     }
 }
 
-/// The drains running, by id, with their app.
+/// The drains running, by id.
 #[derive(Debug, Default)]
-pub struct Running(Mutex<HashMap<Uuid, (String, AbortHandle)>>);
+pub struct Running(Mutex<HashMap<Uuid, (DrainTarget, AbortHandle)>>);
 
 impl Running {
-    pub(crate) fn stop_app(&self, app: &str) {
-        self.0.lock().expect("drains").retain(|_, (owner, task)| {
-            if owner == app {
+    /// Stops the app's drains and gives them back.
+    pub(crate) fn stop_app(&self, app: &str) -> Vec<DrainTarget> {
+        let mut stopped = Vec::new();
+        self.0.lock().expect("drains").retain(|_, (target, task)| {
+            if target.app == app {
                 task.abort();
+                stopped.push(target.clone());
             }
-            owner != app
+            target.app != app
         });
+        stopped
     }
 
     pub(crate) fn stop_all(&self) {
@@ -123,11 +127,11 @@ impl Logplex {
     /// Starts forwarding the app's new lines to a drain (replacing a running one of that id).
     pub fn start_drain(&self, target: DrainTarget) -> Result<(), DrainUrlError> {
         let endpoint = Endpoint::parse(&target.url)?;
-        let (id, app) = (target.id, target.app.clone());
+        let (id, kept) = (target.id, target.clone());
         // The drain forwards what is published from now on, whenever its task first runs.
-        let cursor = self.app(&app).with_ring(|ring| ring.last_id());
+        let cursor = self.app(&target.app).with_ring(|ring| ring.last_id());
         let task = tokio::spawn(forward(self.clone(), target, endpoint, cursor)).abort_handle();
-        if let Some((_, old)) = self.running_drains().0.lock().expect("drains").insert(id, (app, task)) {
+        if let Some((_, old)) = self.running_drains().0.lock().expect("drains").insert(id, (kept, task)) {
             old.abort();
         }
         Ok(())
