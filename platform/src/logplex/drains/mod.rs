@@ -1,5 +1,5 @@
 //! Log drains: each drain is a task that follows its app's stream from a cursor of its own and
-//! delivers batches to a syslog endpoint ([`syslog`]: RFC 5424, octet-counted, over TCP) or an
+//! delivers batches to a syslog endpoint ([`syslog`]: RFC 5424, octet-counted, over TCP or TLS) or an
 //! HTTP(S) endpoint ([`http`]: logplex's `application/logplex-1` bodies). A failed delivery is
 //! retried with a doubling back-off (up to [`MAX_BACKOFF`]); the cursor stays put meanwhile, so a
 //! drain that was down loses only what fell off the buffer, and its first batch after it recovers
@@ -31,10 +31,13 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Where a drain delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    /// `syslog://host:port`: RFC 5424 frames, octet-counted, over one TCP connection.
+    /// `syslog://host:port` (`syslog+tls://`: over TLS): RFC 5424 frames, octet-counted, over one
+    /// TCP connection.
     Syslog {
         /// `host:port`.
         address: String,
+        /// Over TLS.
+        tls: bool,
     },
     /// `http(s)://host[:port]/path`: one POST per batch.
     Http {
@@ -47,11 +50,8 @@ pub enum Endpoint {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DrainUrlError {
     /// Not `syslog://` or `http(s)://`.
-    #[error("Unsupported drain URL {0}: use syslog://host:port or https://host/path.")]
+    #[error("Unsupported drain URL {0}: use syslog://host:port, syslog+tls://host:port or https://host/path.")]
     Scheme(String),
-    /// A scheme this server cannot speak yet.
-    #[error("{0} drains are not supported by this paas server yet: use syslog:// or https://.")]
-    NotYet(&'static str),
     /// No host or port.
     #[error("Invalid drain URL {0}: it needs a host and a port.")]
     Address(String),
@@ -69,10 +69,11 @@ impl Endpoint {
         }
         let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
         match scheme.to_ascii_lowercase().as_str() {
-            "syslog" if has_port => Ok(Endpoint::Syslog { address: authority.to_string() }),
-            "syslog" => Err(DrainUrlError::Address(url.to_string())),
+            "syslog" | "syslog+tls" if has_port => {
+                Ok(Endpoint::Syslog { address: authority.to_string(), tls: scheme.eq_ignore_ascii_case("syslog+tls") })
+            }
+            "syslog" | "syslog+tls" => Err(DrainUrlError::Address(url.to_string())),
             "http" | "https" => Ok(Endpoint::Http { url: url.to_string() }),
-            "syslog+tls" => Err(DrainUrlError::NotYet("syslog+tls://")),
             _ => Err(DrainUrlError::Scheme(url.to_string())),
         }
     }
@@ -176,7 +177,9 @@ async fn forward(logplex: Logplex, target: DrainTarget, endpoint: Endpoint, mut 
     let log = logplex.app(&target.app);
     let mut newest = log.subscribe();
     let mut delivery = match endpoint {
-        Endpoint::Syslog { address } => Delivery::Syslog(syslog::SyslogConnection::new(address, target.token.clone())),
+        Endpoint::Syslog { address, tls } => {
+            Delivery::Syslog(syslog::SyslogConnection::new(address, tls, target.token.clone()))
+        }
         Endpoint::Http { url } => Delivery::Http(http::HttpDrain::new(url, target.token.clone())),
     };
     let mut lost = 0u64;
@@ -220,7 +223,7 @@ mod tests {
     fn drain_urls() {
         assert_eq!(
             Endpoint::parse("syslog://logs.example.com:514"),
-            Ok(Endpoint::Syslog { address: "logs.example.com:514".into() })
+            Ok(Endpoint::Syslog { address: "logs.example.com:514".into(), tls: false })
         );
         assert_eq!(
             Endpoint::parse("https://user:pw@logs.example.com/drain?x=1"),
@@ -230,6 +233,7 @@ mod tests {
         assert!(matches!(Endpoint::parse("http://"), Err(DrainUrlError::Address(_))));
         assert!(matches!(Endpoint::parse("syslog://nohost"), Err(DrainUrlError::Address(_))));
         assert!(matches!(Endpoint::parse("ftp://x:1"), Err(DrainUrlError::Scheme(_))));
-        assert!(matches!(Endpoint::parse("syslog+tls://x:6514"), Err(DrainUrlError::NotYet(_))));
+        assert_eq!(Endpoint::parse("syslog+tls://x:6514"), Ok(Endpoint::Syslog { address: "x:6514".into(), tls: true }));
+        assert!(matches!(Endpoint::parse("syslog+tls://x"), Err(DrainUrlError::Address(_))));
     }
 }

@@ -1,11 +1,14 @@
 //! Syslog drains: each line as an RFC 5424 message (`<190>1 TIMESTAMP TOKEN app web.1 - - text`:
 //! facility local7, severity info; the drain token as hostname, the source as app-name, the
-//! process as procid), octet-counted (RFC 6587: `LEN SP MSG`), over one TCP connection that is
-//! made again after a failure.
+//! process as procid), octet-counted (RFC 6587: `LEN SP MSG`), over one TCP connection — or TLS
+//! for `syslog+tls://`, verified with the system's roots — made again after a failure.
 
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use rustls_platform_verifier::ConfigVerifierExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::logplex::{LogLine, timestamp};
@@ -27,14 +30,32 @@ pub fn frame(line: &LogLine, hostname: &str) -> String {
 /// A syslog drain's connection, opened when needed.
 pub struct SyslogConnection {
     address: String,
+    tls: bool,
     token: String,
-    stream: Option<TcpStream>,
+    stream: Option<Pin<Box<dyn AsyncWrite + Send>>>,
 }
 
 impl SyslogConnection {
-    /// A drain to `host:port`, named by `token`.
-    pub fn new(address: String, token: String) -> SyslogConnection {
-        SyslogConnection { address, token, stream: None }
+    /// A drain to `host:port` (over TLS when `tls`), named by `token`.
+    pub fn new(address: String, tls: bool, token: String) -> SyslogConnection {
+        SyslogConnection { address, tls, token, stream: None }
+    }
+
+    async fn connect(address: &str, tls: bool) -> Result<Pin<Box<dyn AsyncWrite + Send>>, String> {
+        let tcp = TcpStream::connect(address).await.map_err(|e| format!("cannot connect: {e}"))?;
+        if !tls {
+            return Ok(Box::pin(tcp));
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = rustls::ClientConfig::with_platform_verifier().map_err(|e| format!("cannot set up TLS: {e}"))?;
+        let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| format!("bad host {host}: {e}"))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        Ok(Box::pin(tls))
     }
 
     /// Writes the lines; on failure the connection is dropped (the next try reconnects).
@@ -45,8 +66,7 @@ impl SyslogConnection {
         }
         let result = tokio::time::timeout(TIMEOUT, async {
             if self.stream.is_none() {
-                let stream = TcpStream::connect(&self.address).await.map_err(|e| format!("cannot connect: {e}"))?;
-                self.stream = Some(stream);
+                self.stream = Some(Self::connect(&self.address, self.tls).await?);
             }
             let stream = self.stream.as_mut().expect("connected");
             stream.write_all(bytes.as_bytes()).await.map_err(|e| format!("cannot write: {e}"))?;
