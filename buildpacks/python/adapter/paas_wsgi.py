@@ -132,6 +132,9 @@ def _environ(request):
         "wsgi.multithread": False,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
+        # The body stream ends at the body's end (also without a Content-Length, e.g. chunked):
+        # Werkzeug and others then read it to EOF instead of treating it as empty.
+        "wsgi.input_terminated": True,
     }
     with request.headers() as headers:
         for name, value in headers.entries():
