@@ -44,7 +44,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/buildpack-installations", "get", "The app's buildpack (none: detection).", false),
     ("/apps/{app}/buildpack-installations", "put", "Set the buildpack {updates: [{buildpack: URL, folder or built-in name}]}; [] clears it; one at most.", false),
     ("/apps/{app}/slugs/{slug}", "get", "One slug: checksum (SHA256:…, its name in the slug store), process_types, size, stack.", false),
-    ("/apps/{app}/log-sessions", "post", "Make a log session {dyno?: web.1 or web, lines?: 1..1500 (100), source?: app or paas, tail?} → 201 {id, logplex_url, created_at, updated_at}.", false),
+    ("/apps/{app}/log-sessions", "post", "Make a log session {dyno?: web.1 or web, lines?: at most 1500 (100), source?: app or paas, tail?} → 201 {id, logplex_url, created_at, updated_at}.", false),
     ("/log-sessions/{token}", "get", "A log session's logplex_url (the token is the capability; no authentication; expires): text/event-stream, retry: 1, one event per line with its id; Last-Event-ID resumes; unknown or expired → 404.", true),
     ("/apps/{app}/log-drains", "get", "Log drains {id, url, token, created_at, updated_at, addon}.", false),
     ("/apps/{app}/log-drains", "post", "Add a log drain {url: syslog://host:port or http://host/path} → 201.", false),

@@ -19,7 +19,7 @@ pub const DEFAULT_LINES: usize = 100;
 pub struct SessionRequest {
     /// A dyno (`web.1`) or process type (`web`).
     pub dyno: Option<String>,
-    /// How many past lines (default 100, at most the buffer).
+    /// How many past lines (default 100; more than the buffer holds means all of it).
     pub lines: Option<usize>,
     /// `app` or `paas` (`heroku`).
     pub source: Option<String>,
@@ -53,9 +53,6 @@ pub enum SessionError {
     /// The source is neither `app` nor `paas`.
     #[error("Unknown log source {0:?}: use app or paas.")]
     Source(String),
-    /// Zero lines, or more than the buffer holds.
-    #[error("lines must be between 1 and {DEFAULT_CAPACITY}.")]
-    Lines,
 }
 
 /// The live sessions, by token.
@@ -71,10 +68,8 @@ impl Logplex {
             .filter(|s| !s.is_empty())
             .map(|s| Source::parse(s).ok_or_else(|| SessionError::Source(s.to_string())))
             .transpose()?;
-        let lines = request.lines.unwrap_or(DEFAULT_LINES);
-        if lines == 0 || lines > DEFAULT_CAPACITY.max(self.config().capacity) {
-            return Err(SessionError::Lines);
-        }
+        // More than the buffer holds is all of it (Heroku's maximum is 1,500 too).
+        let lines = request.lines.unwrap_or(DEFAULT_LINES).min(DEFAULT_CAPACITY.max(self.config().capacity));
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let session = LogSession {

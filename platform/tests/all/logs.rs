@@ -165,6 +165,9 @@ async fn the_ring_keeps_the_last_lines_and_n_picks_the_newest() {
     let ids: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("id: ")).collect();
     assert_eq!(ids, ["6", "7", "8", "9", "10"], "{text}");
     assert!(text.ends_with("id: 10\ndata: T app[web.1]: line 8\n"), "{text}");
+    // More lines than the buffer holds: all of it.
+    let (_, _, body) = logs.open(&logs.session("ring", json!({"lines": 5000})).await, None).await;
+    assert_eq!(all(body).await.matches("id: ").count(), 5);
     let (_, _, body) = logs.open(&logs.session("ring", json!({"lines": 1})).await, None).await;
     assert_eq!(untimed(&all(body).await), "retry: 1\n\nid: 10\ndata: T app[web.1]: line 8\n");
 }
