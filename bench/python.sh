@@ -29,8 +29,10 @@ rm -rf "$WORK/app" && mkdir -p "$WORK/app" "$WORK/cache" "$WORK/env"
 cp -a "examples/$EXAMPLE/." "$WORK/app/"
 PIP_CACHE_DIR="$HOME/.cache/paas-buildpacks/pip" buildpacks/python/bin/compile "$WORK/app" "$WORK/cache" "$WORK/env" >&2
 COMPONENT="$WORK/app/.paas/python/web.wasm"
-cargo build --release --quiet -p paas-runtime --example serve
-SERVE="$CARGO_TARGET_DIR/release/examples/serve"
+if [ -z "${SERVE:-}" ]; then   # SERVE=path skips the build (e.g. while the tree is being edited)
+    cargo build --release --quiet -p paas-runtime --example serve
+    SERVE="$CARGO_TARGET_DIR/release/examples/serve"
+fi
 DATA="$(mktemp -d)"
 trap 'rm -rf "$DATA"; [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null || true' EXIT
 

@@ -14,7 +14,7 @@ if (handler) {
       Promise.resolve()
         .then(() => handler.fetch(event.request, globalThis.process.env))
         .catch((error) => {
-          console.error(error?.stack ?? String(error));
+          console.error(`${error}\n${error?.stack ?? ""}`);
           return new Response("Internal Server Error\n", { status: 500, headers: { "content-type": "text/plain" } });
         }),
     ),

@@ -4,6 +4,7 @@
 mod command;
 mod examples;
 mod fs;
+mod languages;
 mod limits;
 mod load;
 mod logs;
