@@ -249,25 +249,82 @@ fn git(home: &Path, dir: &Path, args: &[&str]) -> Output {
     output
 }
 
-#[test]
-fn a_guest_that_prints_shows_up_as_app_web_1_beside_router_lines() {
-    let server = TestServer::start();
+/// hello-rust in a git repo, printing `serving <path>` on each request and 100,000 lines of 100
+/// bytes (10 MB) on `/burst`; `paas login` done and the app `printer` created for it.
+fn printer(server: &TestServer) -> tempfile::TempDir {
     let home = server.home();
     let mut login = Command::new(paas_bin());
     login.args(["login", "--api-url", &server.api_url, "--api-key", &server.operator_key]).env("HOME", &home);
     ok(login.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY"));
-    // hello-rust, printing a line on each request.
     let repo = tempfile::tempdir().unwrap();
     paas_builder::source::copy_tree(&repo_root().join("examples/hello-rust"), repo.path()).unwrap();
     let main = repo.path().join("src/main.rs");
     let source = std::fs::read_to_string(&main).unwrap();
     let anchor = "let path = request.path_with_query().unwrap_or_default();";
     assert!(source.contains(anchor), "hello-rust changed: {anchor:?} is gone");
-    std::fs::write(&main, source.replace(anchor, &format!("{anchor}\n        println!(\"serving {{path}}\");"))).unwrap();
+    let printing = format!(
+        "{anchor}\n        println!(\"serving {{path}}\");\n        \
+         if path == \"/burst\" {{ let pad = \"x\".repeat(86); for n in 0..100_000 {{ println!(\"burst {{n:06}} {{pad}}\"); }} }}"
+    );
+    std::fs::write(&main, source.replace(anchor, &printing)).unwrap();
     git(&home, repo.path(), &["init", "--quiet", "--initial-branch=main"]);
     git(&home, repo.path(), &["add", "-A"]);
     git(&home, repo.path(), &["commit", "--quiet", "-m", "First"]);
     ok(server.paas().args(["apps:create", "printer"]).current_dir(repo.path()).env_remove("PAAS_APP"));
+    repo
+}
+
+/// GET `path` of `printer` through the router until it answers `status` (30 s at most).
+fn until_served(server: &TestServer, path: &str, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let output = run(Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: printer.localhost"])
+            .arg(format!("{}{path}", server.router_url)));
+        if String::from_utf8_lossy(&output.stdout) == status {
+            return;
+        }
+        assert!(Instant::now() < deadline, "printer never answered {path} with {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_10_mb_burst_from_a_guest_loses_lines_only_at_the_buffer_and_says_so() {
+    let server = TestServer::start();
+    let repo = printer(&server);
+    git(&server.home(), repo.path(), &["push", "--quiet", "paas", "main"]);
+    until_served(&server, "/", "200");
+    let tail = Following::start(server.paas().args(["logs", "--tail", "-a", "printer", "-d", "web.1", "-n", "1"]).env_remove("PAAS_APP"));
+    tail.until("the tail's first line", |lines| !lines.is_empty());
+    until_served(&server, "/burst", "404");
+    let lines = tail.until("the burst's last line", |lines| lines.last().is_some_and(|l| l.contains("burst 099999 ")));
+    // In order, and what did not arrive was reported lost: by the runtime (its channel was full) or
+    // by the stream (the reader fell behind). A report may count a few lines besides the burst's (the request's, the router's).
+    let (mut seen, mut dropped, mut last) = (0u64, 0u64, None);
+    for line in &lines {
+        let text = untimed(line);
+        if text.starts_with("app[web.1]: serving /") {
+            continue;
+        }
+        if let Some(n) = text.strip_prefix("paas[logplex]: Error L10 (output buffer overflow): ") {
+            dropped += n.strip_suffix(" messages dropped").unwrap().parse::<u64>().unwrap();
+            continue;
+        }
+        let number: u64 = text.strip_prefix("app[web.1]: burst ").unwrap_or_else(|| panic!("{text}"))[..6].parse().unwrap();
+        assert!(last.is_none_or(|last| number > last), "line {number} after {last:?}");
+        last = Some(number);
+        seen += 1;
+    }
+    assert!((100_000..=100_003).contains(&(seen + dropped)), "seen {seen}, dropped {dropped}");
+    println!("the tail saw {seen} burst lines and was told {dropped} were dropped");
+}
+
+#[test]
+fn a_guest_that_prints_shows_up_as_app_web_1_beside_router_lines() {
+    let server = TestServer::start();
+    let home = server.home();
+    let repo = printer(&server);
     let mut tail = Following::start(server.paas().args(["logs", "--tail", "-a", "printer"]).env_remove("PAAS_APP"));
     git(&home, repo.path(), &["push", "--quiet", "paas", "main"]);
 

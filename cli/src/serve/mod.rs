@@ -10,6 +10,7 @@
 
 mod desired;
 mod directory;
+mod logfeed;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use paas_platform::model::App;
 use paas_platform::serving::{Change, Notice, ServeApps, ServeContext, Serving};
 use paas_platform::Ledger;
 use paas_router::{RouteTable, Router, RouterConfig};
-use paas_runtime::{LogSink, LogStreamKind, Runtime, Supervisor, SupervisorConfig};
+use paas_runtime::{LogSink, Runtime, Supervisor, SupervisorConfig};
 use tokio::sync::Mutex;
 
 use desired::Desired;
@@ -41,24 +42,9 @@ pub struct Node {
 impl ServeApps for Node {
     async fn start(&self, context: ServeContext) -> anyhow::Result<Serving> {
         let table = Arc::new(RouteTable::new(context.domain.clone()));
-        let (logs, mut log_rx) = LogSink::channel(10_000);
+        let (logs, log_rx) = LogSink::channel(10_000);
         // Dyno output and state changes go to the app's log stream (app[web.1] / paas[web.1]).
-        let logplex = context.logs.clone();
-        tokio::spawn(async move {
-            while let Some(line) = log_rx.recv().await {
-                let from = match line.stream {
-                    LogStreamKind::Runtime => paas_platform::logplex::Source::Paas,
-                    LogStreamKind::Stdout | LogStreamKind::Stderr => paas_platform::logplex::Source::App,
-                };
-                logplex.publish_at(&line.app, from, &line.dyno, line.timestamp.into(), &line.line);
-                let source = match line.stream {
-                    LogStreamKind::Runtime => "heroku",
-                    LogStreamKind::Stdout | LogStreamKind::Stderr => "app",
-                };
-                let at = chrono::DateTime::<chrono::Utc>::from(line.timestamp);
-                println!("{} {} {source}[{}]: {}", stamp(at), line.app, line.dyno, line.line);
-            }
-        });
+        logfeed::spawn(log_rx, logs.clone(), context.logs.clone());
         let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs, SupervisorConfig::default());
         supervisor.spawn_sleeper(Duration::from_secs(30));
         let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
