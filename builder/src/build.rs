@@ -39,7 +39,8 @@ pub struct BuilderConfig {
     pub stack: String,
     /// The time limit of a whole build (default 15 min).
     pub time_limit: Duration,
-    /// `RLIMIT_AS` of each buildpack process in bytes (default 8 GiB; needs `prlimit`).
+    /// `RLIMIT_AS` of each buildpack process in bytes (default 64 GiB; needs `prlimit`). It bounds
+    /// address space, not use: V8 reserves over 32 GiB for the wasm instances componentize-js runs.
     pub memory_limit: Option<u64>,
     /// `PATH` for buildpacks.
     pub path: String,
@@ -74,7 +75,7 @@ impl BuilderConfig {
             buildpacks_dir: buildpacks_dir.into(),
             stack: "paas-24".to_string(),
             time_limit: Duration::from_secs(15 * 60),
-            memory_limit: Some(8 << 30),
+            memory_limit: Some(64 << 30),
             path,
             stack_env,
             max_slug_size: store::DEFAULT_MAX_SLUG_SIZE,
