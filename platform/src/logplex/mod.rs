@@ -118,8 +118,11 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Whether `line` passes.
+    /// Whether `line` passes. `paas[logplex]` notices (lines lost) reach every reader.
     pub fn accepts(&self, line: &LogLine) -> bool {
+        if line.source == Source::Paas && line.process == "logplex" {
+            return true;
+        }
         if self.source.is_some_and(|source| source != line.source) {
             return false;
         }
@@ -322,6 +325,7 @@ mod tests {
         assert!(one.accepts(&line(Source::App, "web.1")));
         assert!(!one.accepts(&line(Source::App, "web.10")));
         assert!(!one.accepts(&line(Source::Paas, "web.1")));
+        assert!(one.accepts(&line(Source::Paas, "logplex")));
     }
 
     #[tokio::test]
