@@ -106,33 +106,32 @@ impl Driver {
         }
     }
 
+    /// Applies one change: the app's desired state, then the restart it asks for.
     async fn apply(&self, change: &Change) {
-        {
-            let (app, target) = match change {
-                Change::Apps => {
-                    if let Err(e) = self.sweep().await {
-                        tracing::warn!("cannot sweep the ledger: {e:#}");
-                    }
-                    return;
+        let (app, target) = match change {
+            Change::Apps => {
+                if let Err(e) = self.sweep().await {
+                    tracing::warn!("cannot sweep the ledger: {e:#}");
                 }
-                Change::App(app) => (app.as_str(), None),
-                Change::Restart { app, target } => (app.as_str(), Some(target.as_deref())),
-            };
-            match self.ledger.find_app(app).await {
-                Ok(Some(found)) => {
-                    self.reconcile(&found).await;
-                    if let Some(target) = target {
-                        self.supervisor.restart(&found.name, target).await;
-                    }
-                }
-                // Gone (destroyed) or renamed: the sweep settles which.
-                Ok(None) => {
-                    if let Err(e) = self.sweep().await {
-                        tracing::warn!("cannot sweep the ledger: {e:#}");
-                    }
-                }
-                Err(e) => tracing::warn!(app, "cannot read the app: {e:#}"),
+                return;
             }
+            Change::App(app) => (app.as_str(), None),
+            Change::Restart { app, target } => (app.as_str(), Some(target.as_deref())),
+        };
+        match self.ledger.find_app(app).await {
+            Ok(Some(found)) => {
+                self.reconcile(&found).await;
+                if let Some(target) = target {
+                    self.supervisor.restart(&found.name, target).await;
+                }
+            }
+            // Gone (destroyed) or renamed: the sweep settles which.
+            Ok(None) => {
+                if let Err(e) = self.sweep().await {
+                    tracing::warn!("cannot sweep the ledger: {e:#}");
+                }
+            }
+            Err(e) => tracing::warn!(app, "cannot read the app: {e:#}"),
         }
     }
 

@@ -75,7 +75,16 @@ impl AppRun {
                 Program::Native { .. } => None,
             })
             .collect();
-        self.components.retain(|path, _| wanted.contains(&path.as_path()));
+        // Components of earlier releases leave the runtime's in-memory cache (their dynos keep
+        // running on their own references; another app with the same component reloads it
+        // from the .cwasm cache), so memory does not grow with every deploy.
+        self.components.retain(|path, component| {
+            let keep = wanted.contains(&path.as_path());
+            if !keep {
+                shared.runtime.unload(component.sha256());
+            }
+            keep
+        });
 
         let stale: Vec<String> = self
             .dynos
@@ -128,15 +137,15 @@ impl AppRun {
                     _ => (d.state, d.since),
                 };
                 DynoStatus {
-                name: name.clone(),
-                process_type: d.process_type.clone(),
-                command: d.command.clone(),
-                size: d.size,
-                state,
-                since,
-                created: d.created,
-                release: d.release,
-                crashes: d.crashes,
+                    name: name.clone(),
+                    process_type: d.process_type.clone(),
+                    command: d.command.clone(),
+                    size: d.size,
+                    state,
+                    since,
+                    created: d.created,
+                    release: d.release,
+                    crashes: d.crashes,
                 }
             })
             .collect();
