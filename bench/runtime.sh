@@ -22,7 +22,8 @@ command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install -y wr
 if ! "$WASMTIME" --version 2>/dev/null | grep -q '^wasmtime 48\.0\.8'; then
     echo "bench: installing wasmtime-cli 48.0.8 into $BENCH_ROOT (takes a while)" >&2
     env -u CARGO_TARGET_DIR cargo install --locked wasmtime-cli@48.0.8 --root "$BENCH_ROOT" --no-default-features \
-        --features serve,cranelift,pooling-allocator,parallel-compilation,cache,component-model-async >&2
+        --features run,serve,cranelift,pooling-allocator,parallel-compilation,cache,component-model-async \
+        --target-dir "$BENCH_ROOT/target" >&2
 fi
 
 # The component and the paas-runtime front.
@@ -36,7 +37,9 @@ trap 'rm -rf "$DATA"; [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null || true' EXIT
 
 # Starts a server in the background; sets PID and URL from its "Serving HTTP on" line.
 start() {
-    local log="$DATA/server.log"
+    # A new file per server: the shell may not have truncated a reused one yet when we read it.
+    local log
+    log=$(mktemp "$DATA/server.XXXXXX")
     "$@" >"$log" 2>&1 &
     PID=$!
     for _ in $(seq 1 200); do

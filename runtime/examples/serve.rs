@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -85,23 +85,31 @@ async fn measure(args: &Args) -> anyhow::Result<()> {
     println!("cold_start_us {}", t_first.as_micros());
     println!("cold_start_without_engine_us {}", (t_first - t_engine).as_micros());
 
-    // One instantiation: new store + WASI context + instance, averaged.
-    let n = 2000;
-    let mut spec = spec(args);
-    spec.reuse = true;
-    spec.concurrency = n;
-    let dyno = WebDyno::start(&runtime, &component, spec)?;
-    let start = Instant::now();
-    for _ in 0..n {
-        dyno.prewarm().await?;
-        // `prewarm` keeps the instance; dropping them in batches keeps the pool from filling up.
-        if dyno.instances_created() % 500 == 0 {
-            dyno.stop(Duration::ZERO).await;
-            break;
+    // One instantiation (new store, WASI context, instance from the warm pool): the time of an
+    // in-process request on a fresh instance minus that of one on a reused instance.
+    let per_request = |reuse: bool| {
+        let mut spec = spec(args);
+        spec.reuse = reuse;
+        let dyno = WebDyno::start(&runtime, &component, spec);
+        async move {
+            let dyno = dyno?;
+            let n = 5000;
+            for _ in 0..200 {
+                dyno.handle(get()).await?;
+            }
+            let start = Instant::now();
+            for _ in 0..n {
+                let resp = dyno.handle(get()).await?;
+                anyhow::ensure!(resp.status() == 200, "status {}", resp.status());
+            }
+            Ok::<_, anyhow::Error>(start.elapsed().as_secs_f64() * 1e6 / f64::from(n))
         }
-    }
-    let made = dyno.instances_created();
-    println!("instantiate_us {:.1}", start.elapsed().as_secs_f64() * 1e6 / made as f64);
+    };
+    let reused = per_request(true).await?;
+    let fresh = per_request(false).await?;
+    println!("request_reused_instance_us {reused:.1}");
+    println!("request_fresh_instance_us {fresh:.1}");
+    println!("instantiate_us {:.1}", fresh - reused);
     Ok(())
 }
 
