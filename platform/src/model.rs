@@ -298,3 +298,58 @@ pub struct LogDrain {
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
+
+/// An app feature's stored state (`paas features:enable NAME`); features with no record are
+/// disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppFeature {
+    /// The app.
+    pub app_id: Uuid,
+    /// The feature's name (`preboot`, `sleep`).
+    pub name: String,
+    /// Whether it is on.
+    pub enabled: bool,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A feature apps can turn on (Heroku's app-features catalog, as far as paas has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureKind {
+    /// The feature's fixed id (the same for every app, as on Heroku).
+    pub id: Uuid,
+    /// Its name (`paas features:enable NAME`).
+    pub name: &'static str,
+    /// Its display name.
+    pub display_name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Where it is documented.
+    pub doc_url: &'static str,
+}
+
+/// The features paas knows, by name.
+pub const FEATURES: &[FeatureKind] = &[
+    FeatureKind {
+        id: Uuid::from_u128(0x6d1c_9b4e_7f0a_4c1e_9a51_0000_0000_0001),
+        name: "preboot",
+        display_name: "Preboot",
+        description: "Start new web dynos before stopping old ones on deploys and restarts. \
+                      paas always preboots (this flag is recorded and reported).",
+        doc_url: "https://devcenter.heroku.com/articles/preboot",
+    },
+    FeatureKind {
+        id: Uuid::from_u128(0x6d1c_9b4e_7f0a_4c1e_9a51_0000_0000_0002),
+        name: "sleep",
+        display_name: "Sleep",
+        description: "Web dynos sleep after the idle time, as eco dynos do, and wake on the next request.",
+        doc_url: "https://devcenter.heroku.com/articles/eco-dyno-hours#dyno-sleeping",
+    },
+];
+
+/// The known feature named `name`.
+pub fn feature_kind(name: &str) -> Option<&'static FeatureKind> {
+    FEATURES.iter().find(|f| f.name == name)
+}

@@ -2,6 +2,7 @@
 
 mod client;
 mod deploy;
+mod features;
 mod heroku_cli;
 mod logs;
 mod router;

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use super::{
     access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
-    config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, git_remote, login, logout, logs,
+    config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, features, features_switch, git_remote, login, logout, logs,
     maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, users_create, whoami,
 };
 
@@ -46,6 +46,15 @@ pub enum ClientCommand {
     /// Take an app out of maintenance mode.
     #[command(name = "maintenance:off")]
     MaintenanceOff(maintenance::MaintenanceSwitchCommand),
+    /// List an app's features.
+    #[command(name = "features")]
+    Features(features::FeaturesCommand),
+    /// Enable an app feature (preboot, sleep).
+    #[command(name = "features:enable")]
+    FeaturesEnable(features_switch::FeaturesSwitchCommand),
+    /// Disable an app feature.
+    #[command(name = "features:disable")]
+    FeaturesDisable(features_switch::FeaturesSwitchCommand),
     /// Display an app's config vars.
     #[command(name = "config")]
     Config(config::ConfigCommand),
@@ -156,6 +165,9 @@ impl ClientCommand {
             ClientCommand::Maintenance(command) => command.run().await,
             ClientCommand::MaintenanceOn(command) => command.run(true).await,
             ClientCommand::MaintenanceOff(command) => command.run(false).await,
+            ClientCommand::Features(command) => command.run().await,
+            ClientCommand::FeaturesEnable(command) => command.run(true).await,
+            ClientCommand::FeaturesDisable(command) => command.run(false).await,
             ClientCommand::Config(command) => command.run().await,
             ClientCommand::ConfigGet(command) => command.run().await,
             ClientCommand::ConfigSet(command) => command.run().await,

@@ -33,6 +33,8 @@ mod domains_remove;
 mod drains;
 mod drains_add;
 mod drains_remove;
+mod features;
+mod features_switch;
 mod git_remote;
 mod login;
 mod logout;

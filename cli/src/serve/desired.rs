@@ -1,6 +1,6 @@
 //! The ledger's view of an app translated into the supervisor's [`AppSpec`]: the current
 //! release's slug (unpacked once per node), its process types and config vars, the formation's
-//! quantities and sizes, custom domains and maintenance mode.
+//! quantities and sizes, custom domains, maintenance mode and the `sleep` feature.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +26,8 @@ impl Desired {
     /// routed (H14), with its domains and maintenance mode.
     pub async fn of(&self, app: &App) -> anyhow::Result<AppSpec> {
         let domains = self.ledger.list_domains(app.id).await?.into_iter().map(|d| d.hostname).collect();
+        // Feature `sleep`: web dynos sleep when idle whatever their size.
+        let sleep_feature = self.ledger.list_app_features(app.id).await?.iter().any(|f| f.name == "sleep" && f.enabled);
         let mut spec = AppSpec {
             app: app.name.clone(),
             release: 0,
@@ -34,7 +36,7 @@ impl Desired {
             processes: Default::default(),
             maintenance: app.maintenance,
             domains,
-            sleeps: false,
+            sleeps: sleep_feature,
         };
         let Some(release) = self.ledger.current_release(app.id).await? else { return Ok(spec) };
         spec.release = release.version;

@@ -8,6 +8,7 @@ mod builds;
 mod config_vars;
 mod error;
 mod extract;
+mod features;
 mod formation;
 mod log_drains;
 mod logs;
@@ -119,6 +120,8 @@ pub fn app(state: AppState) -> Router {
         .route("/log-sessions/{token}", get(logs::stream))
         .route("/apps/{app}/log-drains", get(log_drains::list).post(log_drains::create))
         .route("/apps/{app}/log-drains/{drain}", get(log_drains::info).delete(log_drains::remove))
+        .route("/apps/{app}/features", get(features::list))
+        .route("/apps/{app}/features/{name}", get(features::info).patch(features::update))
         .route("/apps/{app}/addons", get(resources::list_addons))
         .route("/apps/{app}/sni-endpoints", get(resources::list_sni_endpoints))
         .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))

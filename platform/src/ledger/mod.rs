@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::model::{
-    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease, NewSlug,
+    ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease, NewSlug,
     Release, Slug, User,
 };
 
@@ -189,6 +189,13 @@ pub trait Ledger: Send + Sync + 'static {
     async fn add_log_drain(&self, app_id: Uuid, url: &str) -> Result<LogDrain>;
     /// Removes a drain by id, URL or token.
     async fn remove_log_drain(&self, app_id: Uuid, which: &str) -> Result<LogDrain>;
+
+    // App features.
+
+    /// The app's features that were ever set, by name (others are disabled).
+    async fn list_app_features(&self, app_id: Uuid) -> Result<Vec<AppFeature>>;
+    /// Turns a feature on or off (the caller checks the name is known).
+    async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature>;
 }
 
 /// Opens (creating it if needed) and migrates the ledger at `url`: `sqlite://PATH` or

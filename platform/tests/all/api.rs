@@ -405,3 +405,54 @@ async fn buildpack_installations_have_herokus_shape_and_one_buildpack_at_most() 
     let reply = api.send(Method::DELETE, "/apps/bpapp/build-cache", Some(&alice), None, &[]).await;
     assert_eq!(error(&reply).0, StatusCode::NOT_IMPLEMENTED);
 }
+
+#[tokio::test]
+async fn app_features_are_listed_shown_and_toggled() {
+    let api = setup().await;
+    let key = api.user("featured@example.com").await;
+    api.create_app(&key, "featured").await;
+    let list = api.get("/apps/featured/features", &key).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let names: Vec<&str> = list.body.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["preboot", "sleep"]);
+    assert!(list.body.as_array().unwrap().iter().all(|f| f["enabled"] == false));
+    let fields: Vec<&String> = list.body[1].as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        [
+            "created_at", "description", "display_name", "doc_url", "enabled", "feedback_email", "id", "name", "state",
+            "updated_at"
+        ]
+    );
+
+    let body = Some(json!({"enabled": true}));
+    let enabled = api.send(Method::PATCH, "/apps/featured/features/sleep", Some(&key), body, &[]).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    assert_eq!((&enabled.body["name"], &enabled.body["enabled"], &enabled.body["state"]), (&json!("sleep"), &json!(true), &json!("general")));
+    let shown = api.get("/apps/featured/features/sleep", &key).await;
+    assert_eq!(shown.body, enabled.body);
+    assert_eq!(api.get("/apps/featured/features", &key).await.body[1], enabled.body);
+    // The id is the feature's, the same for every app.
+    api.create_app(&key, "plain").await;
+    let plain = api.get("/apps/plain/features/sleep", &key).await;
+    assert_eq!((&plain.body["id"], &plain.body["enabled"]), (&enabled.body["id"], &json!(false)));
+
+    let body = Some(json!({"enabled": false}));
+    let disabled = api.send(Method::PATCH, "/apps/featured/features/sleep", Some(&key), body, &[]).await;
+    assert_eq!(disabled.body["enabled"], false);
+    assert_eq!(api.get("/apps/featured/features/sleep", &key).await.body["enabled"], false);
+
+    let unknown = api.get("/apps/featured/features/turbo", &key).await;
+    assert_eq!(
+        error(&unknown),
+        (StatusCode::NOT_FOUND, "not_found", "Couldn't find that feature: turbo. Known features: preboot, sleep.")
+    );
+    let body = Some(json!({"enabled": true}));
+    let unknown = api.send(Method::PATCH, "/apps/featured/features/turbo", Some(&key), body, &[]).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let bad = api.send(Method::PATCH, "/apps/featured/features/sleep", Some(&key), Some(json!({"enabled": "yes"})), &[]).await;
+    assert_eq!(bad.status.as_u16() / 100, 4, "{}", bad.body);
+    // Another user's app is not theirs to see.
+    let stranger = api.user("stranger@example.com").await;
+    assert_eq!(api.get("/apps/featured/features", &stranger).await.status.as_u16() / 100, 4);
+}

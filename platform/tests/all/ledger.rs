@@ -47,6 +47,7 @@ conformance!(
     reopening_the_ledger_brings_everything_back,
     builds_record_their_slug_release_and_output,
     log_drains_are_kept_per_app,
+    app_features_are_kept_per_app,
 );
 
 #[tokio::test]
@@ -394,6 +395,24 @@ async fn log_drains_are_kept_per_app(t: &TestLedger) {
     // A destroyed app's drains go with it.
     ledger.destroy_app(other.id).await.unwrap();
     assert_eq!(ledger.all_log_drains().await.unwrap(), []);
+}
+
+async fn app_features_are_kept_per_app(t: &TestLedger) {
+    let ledger = t.ledger.as_ref();
+    let owner = user(ledger, "owner@example.com").await;
+    let app = ledger.create_app("featured", owner).await.unwrap();
+    let other = ledger.create_app("plain", owner).await.unwrap();
+    assert_eq!(ledger.list_app_features(app.id).await.unwrap(), []);
+    let on = ledger.set_app_feature(app.id, "sleep", true).await.unwrap();
+    assert!(on.enabled && on.name == "sleep" && on.app_id == app.id);
+    let again = ledger.set_app_feature(app.id, "sleep", true).await.unwrap();
+    assert_eq!(again, on, "setting the same state changes nothing");
+    let off = ledger.set_app_feature(app.id, "sleep", false).await.unwrap();
+    assert!(!off.enabled);
+    assert_eq!(off.created_at, on.created_at);
+    let preboot = ledger.set_app_feature(app.id, "preboot", true).await.unwrap();
+    assert_eq!(ledger.list_app_features(app.id).await.unwrap(), [preboot, off]);
+    assert_eq!(ledger.list_app_features(other.id).await.unwrap(), []);
 }
 
 async fn reopening_the_ledger_brings_everything_back(t: &TestLedger) {

@@ -5,6 +5,7 @@
 
 mod apps;
 mod drains;
+mod features;
 mod formation;
 mod releases;
 mod resources;
@@ -23,7 +24,7 @@ use uuid::Uuid;
 
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
 use crate::model::{
-    ApiKey, App, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease,
+    ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease,
     NewSlug, Release, Slug, User,
 };
 
@@ -310,5 +311,12 @@ impl Ledger for SqlLedger {
     }
     async fn remove_log_drain(&self, app_id: Uuid, which: &str) -> Result<LogDrain> {
         drains::remove_log_drain(self, app_id, which).await
+    }
+
+    async fn list_app_features(&self, app_id: Uuid) -> Result<Vec<AppFeature>> {
+        features::list_app_features(self, app_id).await
+    }
+    async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature> {
+        features::set_app_feature(self, app_id, name, enabled).await
     }
 }

@@ -1,0 +1,77 @@
+//! `/apps/{app}/features` (Heroku's app-features shape: `{id, name, description, doc_url,
+//! enabled, state, created_at, updated_at, display_name, feedback_email}`): list, show, and
+//! `PATCH {"enabled": bool}`. Known features: [`crate::model::FEATURES`]; an unknown name is a 404.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::{ApiError, AppState, views};
+use crate::model::{App, AppFeature, FEATURES, FeatureKind, feature_kind};
+
+/// A feature as Heroku shows it; `stored` is `None` while it was never set (disabled).
+pub fn view(kind: &FeatureKind, stored: Option<&AppFeature>, app: &App) -> Value {
+    let (created, updated) = stored.map_or((app.created_at, app.created_at), |f| (f.created_at, f.updated_at));
+    json!({
+        "id": kind.id,
+        "name": kind.name,
+        "display_name": kind.display_name,
+        "description": kind.description,
+        "doc_url": kind.doc_url,
+        "enabled": stored.is_some_and(|f| f.enabled),
+        "state": "general",
+        "feedback_email": null,
+        "created_at": views::time(created),
+        "updated_at": views::time(updated),
+    })
+}
+
+fn known(name: &str) -> Result<&'static FeatureKind, ApiError> {
+    feature_kind(name).ok_or_else(|| {
+        let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
+        ApiError::not_found(format!("Couldn't find that feature: {name}. Known features: {}.", names.join(", ")))
+    })
+}
+
+/// `GET /apps/{app}/features`: every known feature with the app's state.
+pub async fn list(State(state): State<AppState>, caller: CurrentUser, Path(app): Path<String>) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let stored = state.ledger.list_app_features(app.id).await?;
+    Ok(Json(FEATURES.iter().map(|k| view(k, stored.iter().find(|f| f.name == k.name), &app)).collect()))
+}
+
+/// `GET /apps/{app}/features/{name}`.
+pub async fn info(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let kind = known(&name)?;
+    let stored = state.ledger.list_app_features(app.id).await?;
+    Ok(Json(view(kind, stored.iter().find(|f| f.name == kind.name), &app)))
+}
+
+/// The body of `PATCH /apps/{app}/features/{name}`.
+#[derive(Debug, Deserialize)]
+pub struct UpdateBody {
+    enabled: bool,
+}
+
+/// `PATCH /apps/{app}/features/{name}` `{"enabled": true}`: the serving side applies it (e.g.
+/// `sleep`) before the response.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, name)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let kind = known(&name)?;
+    let feature = state.ledger.set_app_feature(app.id, kind.name, body.enabled).await?;
+    let verb = if body.enabled { "Enable" } else { "Disable" };
+    state.logs.api_event(&app.name, &format!("{verb} feature {} by {}", kind.name, caller.user.email));
+    Ok(Json(view(kind, Some(&feature), &app)))
+}
