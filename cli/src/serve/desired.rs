@@ -104,4 +104,19 @@ mod tests {
         assert_eq!(dyno_size("Standard-2X"), DynoSize::Standard);
         assert_eq!(dyno_size("Performance-L"), DynoSize::Performance);
     }
+
+    #[tokio::test]
+    async fn the_sleep_feature_makes_the_app_sleep() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = paas_platform::ledger::open(&paas_platform::ledger::sqlite_url(dir.path())).await.unwrap();
+        let desired = Desired { ledger: ledger.clone(), slugs: SlugStore::new(dir.path()).unwrap(), unpacked: dir.path().join("u") };
+        let (owner, _) = ledger.create_user("owner@example.com", None, false).await.unwrap();
+        let app = ledger.create_app("sleepy", owner.id).await.unwrap();
+        assert!(!desired.of(&app).await.unwrap().sleeps);
+        ledger.set_app_feature(app.id, "sleep", true).await.unwrap();
+        assert!(desired.of(&app).await.unwrap().sleeps);
+        ledger.set_app_feature(app.id, "preboot", true).await.unwrap();
+        ledger.set_app_feature(app.id, "sleep", false).await.unwrap();
+        assert!(!desired.of(&app).await.unwrap().sleeps);
+    }
 }
