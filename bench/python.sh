@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark: the examples/python-flask component (built by the python buildpack: CPython, Flask
+# Benchmark: the examples/hello-python component (built by the python buildpack: CPython, Flask
 # and the WSGI adapter in one wasi:http component) served by paas-runtime (behind the minimal
 # hyper front, runtime/examples/serve.rs) and by `wasmtime serve` (same wasmtime 48.0.8, same
 # component, same load tool), with and without instance reuse. Prints requests/s and p99
 # latency for each, then the cold start and the cost of one instantiation.
 #
 #   bash bench/python.sh        # DURATION=10s CONNECTIONS=8 THREADS=1 to change the load;
-#                               # EXAMPLE=python-wasi for the direct-handler example
+#                               # EXAMPLE=hello-python-wasi for the direct-handler example
 # wasmtime serve is installed by bench/runtime.sh into ~/.cache/paas-bench (run it once first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-8}"
 THREADS="${THREADS:-1}"
-EXAMPLE="${EXAMPLE:-python-flask}"
+EXAMPLE="${EXAMPLE:-hello-python}"
 BENCH_ROOT="${BENCH_ROOT:-$HOME/.cache/paas-bench}"
 WASMTIME="$BENCH_ROOT/bin/wasmtime"
 

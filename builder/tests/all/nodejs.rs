@@ -16,8 +16,8 @@ async fn nodejs_fetch_example_becomes_a_component() {
     let data = tempfile::tempdir().unwrap();
     let builder = caching_builder(data.path());
     let out = CollectOutput::default();
-    let app = repo_root().join("examples/node-fetch");
-    let built = builder.build(request("node-fetch", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    let app = repo_root().join("examples/hello-js");
+    let built = builder.build(request("hello-js", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
     let lines = out.lines();
     assert_eq!(lines[..3], ["-----> Building with nodejs buildpack", "-----> Node.js app detected", "-----> Installing componentize-js 0.23.0 and esbuild 0.28.2"], "{lines:#?}");
     for expected in [

@@ -34,9 +34,9 @@ fn web_component() -> ProcessKind {
 async fn python_flask_example_becomes_a_wsgi_component_and_reuses_its_dependencies() {
     let data = tempfile::tempdir().unwrap();
     let builder = caching_builder(data.path());
-    let app = repo_root().join("examples/python-flask");
+    let app = repo_root().join("examples/hello-python");
     let out = CollectOutput::default();
-    let built = builder.build(request("python-flask", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    let built = builder.build(request("hello-python", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
     let lines = out.lines();
     assert_eq!(lines[..2], ["-----> Building with python buildpack", "-----> Python app detected"], "{lines:#?}");
     for expected in [
@@ -64,7 +64,7 @@ async fn python_flask_example_becomes_a_wsgi_component_and_reuses_its_dependenci
     );
 
     let again = CollectOutput::default();
-    builder.build(request("python-flask", &app), &again).await.unwrap();
+    builder.build(request("hello-python", &app), &again).await.unwrap();
     let lines = again.lines();
     assert!(lines.contains(&"-----> Using the dependencies installed by the last build (requirements unchanged)".to_string()), "{lines:#?}");
     assert!(!lines.iter().any(|l| l.contains("Installing")), "{lines:#?}");
@@ -75,8 +75,8 @@ async fn python_wsgi_example_implements_wasi_http_itself() {
     let data = tempfile::tempdir().unwrap();
     let builder = caching_builder(data.path());
     let out = CollectOutput::default();
-    let app = repo_root().join("examples/python-wasi");
-    let built = builder.build(request("python-wasi", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    let app = repo_root().join("examples/hello-python-wasi");
+    let built = builder.build(request("hello-python-wasi", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
     let lines = out.lines();
     assert!(lines.contains(&"-----> Building the wasi:http handler in app.py with componentize-py".to_string()), "{lines:#?}");
     assert!(!lines.iter().any(|l| l.contains("pip")), "no requirements, no pip: {lines:#?}");

@@ -1,6 +1,6 @@
-//! Python and JavaScript apps as wasm web dynos: examples/python-flask (a WSGI app behind the
-//! python buildpack's adapter), examples/python-wasi (a direct wasi:http handler) and
-//! examples/node-fetch (componentize-js, wasi:http@0.2.10 on wasmtime-wasi-http 48), each built
+//! Python and JavaScript apps as wasm web dynos: examples/hello-python (a WSGI app behind the
+//! python buildpack's adapter), examples/hello-python-wasi (a direct wasi:http handler) and
+//! examples/hello-js (componentize-js, wasi:http@0.2.10 on wasmtime-wasi-http 48), each built
 //! by its buildpack's `bin/compile` (once per test run; the tools and dependencies stay in a
 //! cache under the target dir, downloads in ~/.cache/paas-buildpacks), loaded and served
 //! in-process: status, body, headers, POST bodies, config vars, errors.
@@ -81,7 +81,7 @@ async fn stderr_lines(logs: &mut tokio::sync::mpsc::Receiver<paas_runtime::LogLi
 
 #[tokio::test]
 async fn python_flask_serves_through_the_wsgi_adapter() {
-    let (dyno, mut logs) = start("python-flask", "python", ".paas/python/web.wasm", true);
+    let (dyno, mut logs) = start("hello-python", "python", ".paas/python/web.wasm", true);
     let (status, headers, body) = send(&dyno, "GET", "/", &[], "").await;
     assert_eq!((status, body.as_str()), (200, "Hello, paas, from Flask!\n"));
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
@@ -113,7 +113,7 @@ async fn python_flask_serves_through_the_wsgi_adapter() {
 
 #[tokio::test]
 async fn python_wasi_handler_serves_config_vars_and_echoes() {
-    let (dyno, _logs) = start("python-wasi", "python", ".paas/python/web.wasm", true);
+    let (dyno, _logs) = start("hello-python-wasi", "python", ".paas/python/web.wasm", true);
     assert_eq!(send(&dyno, "GET", "/", &[], "").await.2, "Hello, paas, from Python on wasi:http!\n");
     assert_eq!(send(&dyno, "GET", "/config/DYNO", &[], "").await.2, "web.1\n");
     assert_eq!(send(&dyno, "GET", "/config/NOPE", &[], "").await.0, 404);
@@ -122,7 +122,7 @@ async fn python_wasi_handler_serves_config_vars_and_echoes() {
 
 #[tokio::test]
 async fn node_fetch_serves_json_routes_on_wasi_http_0_2_10() {
-    let (dyno, mut logs) = start("node-fetch", "nodejs", ".paas/nodejs/web.wasm", false);
+    let (dyno, mut logs) = start("hello-js", "nodejs", ".paas/nodejs/web.wasm", false);
     let (status, headers, body) = send(&dyno, "GET", "/", &[], "").await;
     assert_eq!((status, body.as_str()), (200, "Hello, paas, from JavaScript!\n"));
     assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
