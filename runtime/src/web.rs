@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -117,12 +117,18 @@ impl WebDyno {
         let permit = inner.permits.clone().acquire_owned().await.map_err(|_| HandleError::Stopped)?;
         let timeout = inner.ctx.limits.request_timeout;
         let reused = if inner.reuse { inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() } else { None };
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
+        // The task hands the instance back through `done` once the guest's call returns, so a
+        // call that returns without ever setting its response outparam is noticed at once even
+        // when the guest keeps the outparam alive (StarlingMonkey does on a reused instance):
+        // the sender then stays in the instance's table and `rx` alone would never resolve.
+        // The concurrency permit travels with the instance: it is released only once the
+        // instance is back among the idle ones (or thrown away).
+        let (done_tx, mut done_rx) = oneshot::channel::<(Worker, OwnedSemaphorePermit)>();
         let this = self.0.clone();
         // The guest runs in its own task: it may go on writing the body after the response
         // head is returned, and a client that goes away must not cancel it half-way.
         let task = tokio::spawn(async move {
-            let _permit = permit;
             let run = async {
                 let mut worker = match reused {
                     Some(mut worker) => {
@@ -144,8 +150,10 @@ impl WebDyno {
             };
             match tokio::time::timeout(timeout, run).await {
                 Ok(Ok(worker)) => {
-                    if this.reuse && !this.stopped.load(Ordering::Acquire) {
-                        this.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+                    // `handle` already returned (it got the response): keep the instance here.
+                    if let Err((worker, permit)) = done_tx.send((worker, permit)) {
+                        this.keep(worker);
+                        drop(permit);
                     }
                     Ok(())
                 }
@@ -156,14 +164,56 @@ impl WebDyno {
                 }
             }
         });
-        match rx.await {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(code)) => Err(HandleError::Guest(format!("{code:?}"))),
-            Err(_) => match task.await {
+        let returned = tokio::select! {
+            biased;
+            set = &mut rx => match set {
+                Ok(set) => {
+                    // The call may have returned already and handed the instance over: keep it
+                    // (after `close`, the task gets it back from `send` instead).
+                    done_rx.close();
+                    if let Ok((worker, permit)) = done_rx.try_recv() {
+                        inner.keep(worker);
+                        drop(permit);
+                    }
+                    return set.map_err(|code| HandleError::Guest(format!("{code:?}")));
+                }
+                // The outparam was dropped unset: wait for the call to end.
+                Err(_) => (&mut done_rx).await,
+            },
+            worker = &mut done_rx => worker,
+        };
+        let Ok((worker, permit)) = returned else {
+            // The call failed (trap, timeout, instantiation): the task says how.
+            return match task.await {
                 Ok(Ok(())) => Err(HandleError::NoResponse),
                 Ok(Err(e)) => Err(e),
                 Err(join) => Err(HandleError::Trap(format!("host task failed: {join}"))),
-            },
+            };
+        };
+        // The call returned; the response, if the guest set one, is already in the channel.
+        match rx.try_recv() {
+            Ok(set) => {
+                inner.keep(worker);
+                drop(permit);
+                match set {
+                    Ok(resp) => Ok(resp),
+                    Err(code) => Err(HandleError::Guest(format!("{code:?}"))),
+                }
+            }
+            Err(oneshot::error::TryRecvError::Closed) => {
+                // The guest dropped the outparam unset: the instance itself is fine.
+                inner.keep(worker);
+                drop(permit);
+                Err(HandleError::NoResponse)
+            }
+            Err(oneshot::error::TryRecvError::Empty) => {
+                // The guest still holds the outparam (its state is not to be trusted for another
+                // request): drop the instance, and with it the sender.
+                drop(worker);
+                drop(permit);
+                inner.ctx.log.runtime_line(format!("Error R10 (Application error) -> {}, instance discarded", HandleError::NoResponse));
+                Err(HandleError::NoResponse)
+            }
         }
     }
 
@@ -193,6 +243,13 @@ impl WebDyno {
 }
 
 impl Inner {
+    /// Puts an instance whose request went well back among the idle ones (reuse mode only).
+    fn keep(&self, worker: Worker) {
+        if self.reuse && !self.stopped.load(Ordering::Acquire) {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+        }
+    }
+
     async fn instantiate(&self, timeout: Duration) -> Result<Worker, HandleError> {
         let mut store =
             self.ctx.new_store(&[], Stdin::Empty, Some(timeout)).map_err(HandleError::Instantiate)?;

@@ -104,6 +104,42 @@ async fn returning_without_a_response_is_a_500() {
     assert_still_serving(&dyno).await;
 }
 
+/// A guest whose `handle` returned without setting its response outparam, but kept it alive,
+/// left `handle` waiting for a response forever (the 500 came at best with the deadline).
+#[tokio::test]
+async fn regression_a_guest_that_returns_without_a_response_gets_500_at_once() {
+    async fn no_response_at_once(dyno: &paas_runtime::WebDyno) {
+        let start = Instant::now();
+        let err = tokio::time::timeout(Duration::from_secs(10), try_get(dyno, "/noresponse-kept"))
+            .await
+            .expect("handle hung on a guest that returned without a response")
+            .unwrap_err();
+        assert_eq!(err, HandleError::NoResponse);
+        assert_eq!(err.status(), 500);
+        assert!(start.elapsed() < Duration::from_secs(5), "answered after {:?}", start.elapsed());
+    }
+    // The default deadline (30 s) is far above what the test allows.
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    // On a reused instance…
+    assert_eq!(get(&dyno, "/count").await.1, "1");
+    no_response_at_once(&dyno).await;
+    // …which is thrown away: the next request gets a fresh one…
+    assert_eq!(get(&dyno, "/count").await.1, "1");
+    assert_eq!(dyno.instances_created(), 2);
+    // …and on a fresh instance.
+    let (mut spec, _logs) = crate::util::spec("probe", "web.2");
+    spec.reuse = false;
+    let dyno = probe(spec);
+    no_response_at_once(&dyno).await;
+    assert_still_serving(&dyno).await;
+    let (spec, _logs) = crate::util::spec("probe", "web.3");
+    let dyno = probe(spec);
+    no_response_at_once(&dyno).await;
+    no_response_at_once(&dyno).await;
+    assert_still_serving(&dyno).await;
+}
+
 #[tokio::test]
 async fn request_body_reaches_the_guest_and_post_works() {
     let (spec, _logs) = spec("probe", "web.1");

@@ -67,6 +67,9 @@ impl Guest for Probe {
             }
             "/panic" => panic!("probe panicked on purpose"),
             "/noresponse" => {}
+            // Returns normally without setting the response and without dropping the outparam
+            // (as StarlingMonkey does on a reused instance): the host's sender stays alive.
+            "/noresponse-kept" => std::mem::forget(out),
             "/print" => {
                 let bytes: usize = q("bytes").and_then(|v| v.parse().ok()).unwrap_or(0);
                 use std::io::Write;
