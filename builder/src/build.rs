@@ -54,6 +54,23 @@ pub struct BuilderConfig {
     pub isolate: bool,
 }
 
+/// Host variables passed on to buildpacks: where the CA certificates are, and proxies.
+const HOST_NETWORK_ENV: [&str; 13] = [
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+
 impl BuilderConfig {
     /// Defaults for a data dir and a buildpacks folder; `PATH` and `RUSTUP_HOME` are taken from
     /// the host's Rust installation when there is one (`$CARGO_HOME/bin`, `~/.cargo/bin`).
@@ -65,11 +82,18 @@ impl BuilderConfig {
         if let Some(bin) = cargo_home.map(|c| c.join("bin")).filter(|b| b.is_dir()) {
             path = format!("{}:{path}", bin.display());
         }
-        let stack_env = rustup_home
+        let mut stack_env: Vec<(String, String)> = rustup_home
             .filter(|r| r.is_dir())
             .map(|r| ("RUSTUP_HOME".to_string(), r.display().to_string()))
             .into_iter()
             .collect();
+        // The host's CA bundle and proxy settings, so buildpacks' downloads (npm, pip, curl)
+        // trust what the host trusts although HOME (and any ~/.npmrc) is the build's.
+        for name in HOST_NETWORK_ENV {
+            if let Some(value) = std::env::var_os(name).filter(|v| !v.is_empty()) {
+                stack_env.push((name.to_string(), value.to_string_lossy().into_owned()));
+            }
+        }
         BuilderConfig {
             data_dir: data_dir.into(),
             buildpacks_dir: buildpacks_dir.into(),

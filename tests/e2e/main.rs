@@ -4,6 +4,7 @@ mod client;
 mod deploy;
 mod features;
 mod heroku_cli;
+mod languages;
 mod logs;
 mod router;
 mod server;

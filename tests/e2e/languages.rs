@@ -1,0 +1,191 @@
+//! Python and JavaScript apps end to end: `git push` of examples/hello-python (Flask behind the
+//! python buildpack's WSGI adapter), examples/hello-python-wasi (a direct wasi:http handler) and
+//! examples/hello-js (a fetch handler) to one real `paas server`, then requests through its
+//! router (`Host: <app>.localhost`): bodies, POST bodies and headers, a config var read at
+//! request time, an exception's 500 and its traceback in `paas logs`, and a second push that
+//! reuses the build cache.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::support::{TestServer, ok, paas_bin, run};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// `git` in `dir` with the test's HOME (its `.netrc`), no prompts and a fixed author.
+fn git(home: &Path, dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// `git push paas main`, timed; its output (the build's lines come back as `remote:` lines).
+fn push(server: &TestServer, repo: &Path, what: &str) -> String {
+    let started = Instant::now();
+    let output = git(&server.home(), repo, &["push", "paas", "main"]);
+    println!("[languages] {what}: git push took {:.1} s", started.elapsed().as_secs_f64());
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// A `paas` client command as the operator, with the test's HOME.
+fn paas(server: &TestServer, args: &[&str]) -> String {
+    ok(server.paas().args(args).env("TZ", "UTC").env_remove("PAAS_APP"))
+}
+
+/// A request to `app` through the router: status and body.
+fn request(server: &TestServer, app: &str, method: &str, path: &str, headers: &[&str], body: Option<&str>) -> (u16, String) {
+    let url = format!("{}{path}", server.router_url);
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", &format!("Host: {app}.localhost")]);
+    for header in headers {
+        curl.args(["-H", header]);
+    }
+    if let Some(body) = body {
+        curl.args(["--data-binary", body]);
+    }
+    let output = run(curl.arg(&url));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or_else(|| panic!("curl printed {text:?}"));
+    (status.parse().unwrap_or_else(|_| panic!("no status in {text:?}")), body.to_string())
+}
+
+fn get(server: &TestServer, app: &str, path: &str) -> (u16, String) {
+    request(server, app, "GET", path, &[], None)
+}
+
+/// Polls until `GET path` answers `want` (releases and config changes reach the dynos
+/// asynchronously).
+fn eventually(server: &TestServer, app: &str, path: &str, want: (u16, &str)) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = get(server, app, path);
+        if (got.0, got.1.as_str()) == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{app} GET {path}: wanted {want:?}, still {got:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Polls `paas logs` of `app` until a line of its web dyno (`app[web.1]:`) contains `want`.
+fn logged(server: &TestServer, app: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let logs = paas(server, &["logs", "-a", app, "-n", "1500"]);
+        if logs.lines().any(|l| l.contains("app[web.") && l.contains(want)) {
+            return logs;
+        }
+        assert!(Instant::now() < deadline, "{app}: no {want:?} in paas logs:\n{logs}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A git repo holding a copy of `examples/<example>`, with the `paas` remote of a new app `app`.
+fn app_repo(server: &TestServer, example: &str, app: &str) -> tempfile::TempDir {
+    let home = server.home();
+    let repo = tempfile::tempdir().unwrap();
+    paas_builder::source::copy_tree(&repo_root().join("examples").join(example), repo.path()).unwrap();
+    git(&home, repo.path(), &["init", "--quiet", "--initial-branch=main"]);
+    git(&home, repo.path(), &["add", "-A"]);
+    git(&home, repo.path(), &["commit", "--quiet", "-m", "First"]);
+    ok(server.paas().args(["apps:create", app]).current_dir(repo.path()).env_remove("PAAS_APP"));
+    repo
+}
+
+/// Replaces `from` by `to` in `file` of the repo and commits it.
+fn change(server: &TestServer, repo: &Path, file: &str, from: &str, to: &str) {
+    let path = repo.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has {from:?}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    git(&server.home(), repo, &["commit", "--quiet", "-am", "Change"]);
+}
+
+#[test]
+fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
+    let started = Instant::now();
+    let server = TestServer::start();
+    let mut login = Command::new(paas_bin());
+    login.args(["login", "--api-url", &server.api_url, "--api-key", &server.operator_key]).env("HOME", server.home());
+    ok(login.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY"));
+
+    // --- hello-python: Flask, unchanged, behind the WSGI adapter.
+    let flask = app_repo(&server, "hello-python", "flask-app");
+    let first = push(&server, flask.path(), "hello-python (first)");
+    assert!(first.contains("Installing componentize-py"), "{first}");
+    eventually(&server, "flask-app", "/", (200, "Hello, world, from Flask!\n"));
+    let form = request(&server, "flask-app", "POST", "/form", &["Content-Type: application/x-www-form-urlencoded"], Some("name=Ann+Lee"));
+    assert_eq!(form, (200, "Thanks, Ann Lee!\n".to_string()));
+    let echo = request(&server, "flask-app", "POST", "/echo", &["Content-Type: text/plain"], Some("round trip"));
+    assert_eq!(echo, (200, "round trip".to_string()));
+    let (status, body) = request(&server, "flask-app", "GET", "/headers", &["X-Greeting: abc-123"], None);
+    assert_eq!(status, 200);
+    let headers: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(headers["x-greeting"], "abc-123", "{body}");
+    assert_eq!(headers["host"], "flask-app.localhost", "{body}");
+    paas(&server, &["config:set", "GREETING_NAME=paas", "-a", "flask-app"]);
+    eventually(&server, "flask-app", "/", (200, "Hello, paas, from Flask!\n"));
+    assert_eq!(get(&server, "flask-app", "/boom").0, 500);
+    logged(&server, "flask-app", "RuntimeError: boom");
+    logged(&server, "flask-app", "Traceback (most recent call last)");
+    assert_eq!(get(&server, "flask-app", "/").0, 200, "still serving after the exception");
+    change(&server, flask.path(), "app.py", "from Flask!", "from Flask, again!");
+    let second = push(&server, flask.path(), "hello-python (second)");
+    assert!(!second.contains("Installing componentize-py"), "the tools come from the build cache: {second}");
+    assert!(second.contains("Using the dependencies installed by the last build"), "{second}");
+    eventually(&server, "flask-app", "/", (200, "Hello, paas, from Flask, again!\n"));
+
+    // --- hello-python-wasi: a direct wasi:http handler.
+    let wasi = app_repo(&server, "hello-python-wasi", "wasi-app");
+    push(&server, wasi.path(), "hello-python-wasi (first)");
+    eventually(&server, "wasi-app", "/", (200, "Hello, world, from Python on wasi:http!\n"));
+    let echo = request(&server, "wasi-app", "POST", "/echo", &[], Some("round trip"));
+    assert_eq!(echo, (200, "round trip".to_string()));
+    paas(&server, &["config:set", "GREETING_NAME=paas", "FAVOURITE=tea", "-a", "wasi-app"]);
+    eventually(&server, "wasi-app", "/", (200, "Hello, paas, from Python on wasi:http!\n"));
+    assert_eq!(get(&server, "wasi-app", "/config/FAVOURITE"), (200, "tea\n".to_string()));
+    assert_eq!(get(&server, "wasi-app", "/config/NOPE").0, 404);
+
+    // --- hello-js: a fetch handler with JSON routing.
+    let js = app_repo(&server, "hello-js", "js-app");
+    let first = push(&server, js.path(), "hello-js (first)");
+    assert!(first.contains("Installing componentize-js"), "{first}");
+    eventually(&server, "js-app", "/", (200, "Hello, world, from JavaScript!\n"));
+    let json = request(&server, "js-app", "POST", "/json", &["Content-Type: application/json"], Some(r#"{"a":[1,2]}"#));
+    assert_eq!(json, (200, r#"{"received":{"a":[1,2]},"length":11}"#.to_string()));
+    let echo = request(&server, "js-app", "POST", "/echo", &["Content-Type: text/csv"], Some("a,b\n1,2\n"));
+    assert_eq!(echo, (200, "a,b\n1,2\n".to_string()));
+    let (status, body) = request(&server, "js-app", "GET", "/headers", &["X-Greeting: abc-123"], None);
+    assert_eq!(status, 200);
+    let headers: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(headers["x-greeting"], "abc-123", "{body}");
+    assert_eq!(get(&server, "js-app", "/nope"), (404, r#"{"error":"not found","path":"/nope"}"#.to_string()));
+    paas(&server, &["config:set", "GREETING_NAME=paas", "-a", "js-app"]);
+    eventually(&server, "js-app", "/", (200, "Hello, paas, from JavaScript!\n"));
+    assert_eq!(get(&server, "js-app", "/boom").0, 500);
+    logged(&server, "js-app", "Error: boom");
+    change(&server, js.path(), "index.js", "from JavaScript!", "from JavaScript, again!");
+    let second = push(&server, js.path(), "hello-js (second)");
+    assert!(!second.contains("Installing componentize-js"), "the tools come from the build cache: {second}");
+    eventually(&server, "js-app", "/", (200, "Hello, paas, from JavaScript, again!\n"));
+    println!("[languages] the whole test took {:.1} s", started.elapsed().as_secs_f64());
+}
