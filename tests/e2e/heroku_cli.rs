@@ -200,14 +200,20 @@ fn the_official_heroku_cli_drives_the_server() {
 
     let releases = heroku.ok(op, &["releases", "-a", "hello"]).stdout;
     assert!(releases.contains("=== hello Releases - Current: v3"), "{releases}");
-    let rows: Vec<Vec<&str>> = releases
+    let rows: Vec<(String, String)> = releases
         .lines()
         .filter(|line| line.trim_start().starts_with('v') && line.contains("operator@localhost"))
-        .map(|line| line.split("   ").map(str::trim).filter(|cell| !cell.is_empty()).take(2).collect())
+        .map(|line| {
+            // The CLI pads its columns to fit; read "version  description  user  time" by words.
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let user = words.iter().position(|word| *word == "operator@localhost").unwrap_or(words.len());
+            (words[0].to_string(), words[1..user].join(" "))
+        })
         .collect();
     assert_eq!(
         rows,
-        [vec!["v3", "Remove FOO config vars"], vec!["v2", "Set FOO, GREETING config vars"], vec!["v1", "Initial release"]]
+        [("v3", "Remove FOO config vars"), ("v2", "Set FOO, GREETING config vars"), ("v1", "Initial release")]
+            .map(|(version, description)| (version.to_string(), description.to_string()))
     );
     let rollback = heroku.ok(op, &["rollback", "v2", "-a", "hello"]);
     assert!(rollback.stderr.contains("Rolling back hello to v2... done, v4"), "{}", rollback.stderr);
