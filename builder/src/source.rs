@@ -40,8 +40,12 @@ pub fn fetch(source: &Source, dest: &Path) -> io::Result<()> {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()?;
-            let stdout = child.stdout.take().expect("piped stdout");
-            let unpacked = unpack_tar(stdout, dest);
+            let mut stdout = child.stdout.take().expect("piped stdout");
+            let unpacked = unpack_tar(&mut stdout, dest);
+            // tar stops at the end-of-archive marker; read git's trailing padding too, or git
+            // may die of SIGPIPE and fail the build with an empty message (a flaky push).
+            let _ = io::copy(&mut stdout, &mut io::sink());
+            drop(stdout);
             let output = child.wait_with_output()?;
             if !output.status.success() {
                 return Err(io::Error::other(format!(
