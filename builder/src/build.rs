@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::buildpack::{Buildpack, ReleaseInfo, ReleaseYamlError};
 use crate::detect;
 use crate::isolate::{self, Isolation};
-use crate::manifest::{ProcessKind, ProcessTypes, SlugManifest};
+use crate::manifest::{NATIVE_STACK, ProcessKind, ProcessTypes, SlugManifest};
 use crate::output::OutputSink;
 use crate::process::{self, Limits, RunError, Stdout};
 use crate::procfile::{Procfile, ProcfileError};
@@ -97,7 +97,7 @@ impl BuilderConfig {
         BuilderConfig {
             data_dir: data_dir.into(),
             buildpacks_dir: buildpacks_dir.into(),
-            stack: "paas-24".to_string(),
+            stack: NATIVE_STACK.to_string(),
             time_limit: Duration::from_secs(15 * 60),
             memory_limit: Some(64 << 30),
             path,
@@ -457,6 +457,11 @@ async fn process_types(
         Err(_) => Procfile::default(),
     };
     for (name, command) in procfile.entries() {
+        // A buildpack that built a component for the Procfile's own command recorded that
+        // command as the component's native fallback: the Procfile line does not replace it.
+        if declared.get(name).is_some_and(|kind| kind.is_wasm() && kind.native_command() == Some(command)) {
+            continue;
+        }
         processes.insert(name.to_string(), ProcessKind::from_command(command));
     }
     if !procfile.is_empty() {
@@ -473,9 +478,9 @@ async fn process_types(
         out.detail("No process types: add a Procfile to run this app");
     }
     for (name, kind) in &processes {
+        let manifest = SlugManifest::new("", BTreeMap::from([(name.clone(), kind.clone())]));
+        manifest.validate().map_err(|e| BuildError::ProcessTypes(e.to_string()))?;
         if let ProcessKind::Wasm { component, .. } = kind {
-            let manifest = SlugManifest::new("", BTreeMap::from([(name.clone(), kind.clone())]));
-            manifest.validate().map_err(|e| BuildError::ProcessTypes(e.to_string()))?;
             if !build_dir.join(component).is_file() {
                 return Err(BuildError::ProcessTypes(format!(
                     "process type `{name}` names the component {component}, which the build did not produce"

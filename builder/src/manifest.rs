@@ -10,6 +10,11 @@ pub const MANIFEST_VERSION: u32 = 1;
 /// The stack of a slug whose every process type is a WASI 0.2 component.
 pub const WASI_STACK: &str = "wasi-p2";
 
+/// The native stack: what a native process sees of the host in its container (the host's
+/// `/usr`, `/lib`, `/bin`, `/etc` read-only: Debian 12's `/usr/bin/python3`, `/usr/bin/node`, glibc).
+/// A slug with a native-only process type names it as its stack; buildpacks get it as `STACK`.
+pub const NATIVE_STACK: &str = "paas-24";
+
 /// The `manifest.toml` stored at the root of every slug, beside the `app/` tree.
 ///
 /// ```toml
@@ -19,6 +24,7 @@ pub const WASI_STACK: &str = "wasi-p2";
 /// kind = "wasm"
 /// component = "target/wasm32-wasip2/release/hello.wasm"
 /// reuse = true
+/// native = "gunicorn app:app"   # optional: the same process type as a native command
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlugManifest {
@@ -52,6 +58,11 @@ pub enum ProcessKind {
         /// Arguments given to a `wasi:cli` component.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         args: Vec<String>,
+        /// The same process type as a native command, when the slug carries both (a python app
+        /// whose venv is in the slug beside its component). The runtime prefers the component;
+        /// the command is for nodes or apps that run it natively.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        native: Option<String>,
     },
     /// A native command run by a shell in `/app` (in a runc container).
     Native {
@@ -77,6 +88,14 @@ pub enum ManifestError {
         /// The offending path.
         path: String,
     },
+    /// A native command is empty or spans more than one line.
+    #[error("process type `{process}`: the native command must be one non-empty line (as in a Procfile), found {command:?}")]
+    Command {
+        /// The process type.
+        process: String,
+        /// The offending command.
+        command: String,
+    },
 }
 
 impl ProcessKind {
@@ -91,6 +110,7 @@ impl ProcessKind {
                     component: component.to_string(),
                     reuse: false,
                     args: words.map(str::to_string).collect(),
+                    native: None,
                 }
             }
             _ => ProcessKind::Native { command: command.to_string() },
@@ -100,6 +120,14 @@ impl ProcessKind {
     /// Whether this is a WebAssembly component.
     pub fn is_wasm(&self) -> bool {
         matches!(self, ProcessKind::Wasm { .. })
+    }
+
+    /// The native command line: a native process's, or the fallback recorded beside a component.
+    pub fn native_command(&self) -> Option<&str> {
+        match self {
+            ProcessKind::Wasm { native, .. } => native.as_deref(),
+            ProcessKind::Native { command } => Some(command),
+        }
     }
 }
 
@@ -129,7 +157,8 @@ impl SlugManifest {
         Ok(manifest)
     }
 
-    /// Checks the version and that component paths stay inside the slug.
+    /// Checks the version, that component paths stay inside the slug and that native commands
+    /// are single non-empty lines.
     pub fn validate(&self) -> Result<(), ManifestError> {
         if self.version > MANIFEST_VERSION {
             return Err(ManifestError::Version(self.version));
@@ -139,6 +168,11 @@ impl SlugManifest {
                 && !relative_inside(component)
             {
                 return Err(ManifestError::ComponentPath { process: process.clone(), path: component.clone() });
+            }
+            if let Some(command) = kind.native_command()
+                && (command.trim().is_empty() || command.contains(['\n', '\r']))
+            {
+                return Err(ManifestError::Command { process: process.clone(), command: command.to_string() });
             }
         }
         Ok(())
@@ -186,8 +220,53 @@ mod tests {
         assert_eq!(manifest.stack, WASI_STACK);
         assert_eq!(
             manifest.processes["web"],
-            ProcessKind::Wasm { component: "a.wasm".into(), reuse: false, args: vec!["x".into()] }
+            ProcessKind::Wasm { component: "a.wasm".into(), reuse: false, args: vec!["x".into()], native: None }
         );
+    }
+
+    #[test]
+    fn a_component_with_a_native_fallback_round_trips_and_keeps_the_wasi_stack() {
+        let web = ProcessKind::Wasm {
+            component: ".paas/python/web.wasm".into(),
+            reuse: true,
+            args: vec![],
+            native: Some("gunicorn app:app".into()),
+        };
+        let manifest = SlugManifest::new(NATIVE_STACK, BTreeMap::from([("web".to_string(), web.clone())]));
+        assert_eq!(manifest.stack, WASI_STACK);
+        let text = manifest.to_toml();
+        assert!(text.contains("native = \"gunicorn app:app\"\n"), "{text}");
+        assert_eq!(SlugManifest::from_toml(&text).unwrap(), manifest);
+        assert_eq!(web.native_command(), Some("gunicorn app:app"));
+    }
+
+    #[test]
+    fn reads_manifests_written_before_native_fallbacks() {
+        let old = "version = 1\nstack = \"wasi-p2\"\n[processes.web]\nkind = \"wasm\"\ncomponent = \"a.wasm\"\nreuse = true\n";
+        let manifest = SlugManifest::from_toml(old).unwrap();
+        assert_eq!(
+            manifest.processes["web"],
+            ProcessKind::Wasm { component: "a.wasm".into(), reuse: true, args: vec![], native: None }
+        );
+        assert_eq!(manifest.processes["web"].native_command(), None);
+    }
+
+    #[test]
+    fn a_native_only_process_makes_the_stack_native() {
+        let processes = BTreeMap::from([
+            ("web".to_string(), ProcessKind::from_command("a.wasm")),
+            ("worker".to_string(), ProcessKind::from_command("python worker.py")),
+        ]);
+        assert_eq!(SlugManifest::new(NATIVE_STACK, processes).stack, NATIVE_STACK);
+    }
+
+    #[test]
+    fn rejects_empty_or_multi_line_native_commands() {
+        let fallback = "version = 1\nstack = \"x\"\n[processes.web]\nkind = \"wasm\"\ncomponent = \"a.wasm\"\nnative = \"gunicorn app:app\\nrm -rf /\"\n";
+        let error = SlugManifest::from_toml(fallback).unwrap_err();
+        assert!(matches!(&error, ManifestError::Command { process, .. } if process == "web"), "{error}");
+        let empty = "version = 1\nstack = \"x\"\n[processes.worker]\nkind = \"native\"\ncommand = \" \"\n";
+        assert!(matches!(SlugManifest::from_toml(empty).unwrap_err(), ManifestError::Command { .. }));
     }
 
     #[test]

@@ -32,7 +32,7 @@ async fn wasm_buildpack_ships_the_prebuilt_component() {
     assert_eq!(built.manifest.stack, WASI_STACK);
     assert_eq!(
         built.manifest.processes["web"],
-        ProcessKind::Wasm { component: "hello.wasm".into(), reuse: false, args: vec![] }
+        ProcessKind::Wasm { component: "hello.wasm".into(), reuse: false, args: vec![], native: None }
     );
     let unpacked = tempfile::tempdir().unwrap();
     builder.store().unpack(&built.slug.id, unpacked.path()).unwrap();
@@ -69,7 +69,7 @@ async fn static_buildpack_serves_public_with_its_file_server_compiled_once_per_c
     assert!(lines.iter().any(|l| l.trim_start().starts_with("Compiling paas-static-file-server")), "{lines:#?}");
     assert_eq!(
         built.manifest.processes["web"],
-        ProcessKind::Wasm { component: ".paas/static-file-server.wasm".into(), reuse: true, args: vec![] }
+        ProcessKind::Wasm { component: ".paas/static-file-server.wasm".into(), reuse: true, args: vec![], native: None }
     );
     assert_eq!(built.manifest.stack, WASI_STACK);
     let unpacked = tempfile::tempdir().unwrap();
@@ -101,8 +101,8 @@ async fn rust_buildpack_builds_components_and_reuses_its_cache() {
     assert_eq!(
         built.manifest.processes,
         [
-            ("web".to_string(), ProcessKind::Wasm { component: "target/wasm32-wasip2/release/rust_app.wasm".into(), reuse: true, args: vec![] }),
-            ("worker".to_string(), ProcessKind::Wasm { component: "target/wasm32-wasip2/release/worker.wasm".into(), reuse: false, args: vec![] }),
+            ("web".to_string(), ProcessKind::Wasm { component: "target/wasm32-wasip2/release/rust_app.wasm".into(), reuse: true, args: vec![], native: None }),
+            ("worker".to_string(), ProcessKind::Wasm { component: "target/wasm32-wasip2/release/worker.wasm".into(), reuse: false, args: vec![], native: None }),
         ]
         .into_iter()
         .collect()
@@ -157,7 +157,7 @@ async fn rust_buildpack_builds_the_hello_and_worker_examples() {
         hello.manifest.processes,
         [(
             "web".to_string(),
-            ProcessKind::Wasm { component: "target/wasm32-wasip2/release/hello-rust.wasm".into(), reuse: false, args: vec![] }
+            ProcessKind::Wasm { component: "target/wasm32-wasip2/release/hello-rust.wasm".into(), reuse: false, args: vec![], native: None }
         )]
         .into_iter()
         .collect()
@@ -167,7 +167,7 @@ async fn rust_buildpack_builds_the_hello_and_worker_examples() {
         worker.manifest.processes,
         [(
             "worker-rust".to_string(),
-            ProcessKind::Wasm { component: "target/wasm32-wasip2/release/worker-rust.wasm".into(), reuse: false, args: vec![] }
+            ProcessKind::Wasm { component: "target/wasm32-wasip2/release/worker-rust.wasm".into(), reuse: false, args: vec![], native: None }
         )]
         .into_iter()
         .collect()

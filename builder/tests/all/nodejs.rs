@@ -32,7 +32,7 @@ async fn nodejs_fetch_example_becomes_a_component() {
     assert_eq!(built.manifest.stack, WASI_STACK);
     assert_eq!(
         built.manifest.processes,
-        [("web".to_string(), ProcessKind::Wasm { component: ".paas/nodejs/web.wasm".into(), reuse: false, args: vec![] })]
+        [("web".to_string(), ProcessKind::Wasm { component: ".paas/nodejs/web.wasm".into(), reuse: false, args: vec![], native: None })]
             .into_iter()
             .collect()
     );

@@ -27,7 +27,7 @@ fn dirs_cache() -> std::path::PathBuf {
 }
 
 fn web_component() -> ProcessKind {
-    ProcessKind::Wasm { component: ".paas/python/web.wasm".into(), reuse: true, args: vec![] }
+    ProcessKind::Wasm { component: ".paas/python/web.wasm".into(), reuse: true, args: vec![], native: None }
 }
 
 #[tokio::test]

@@ -56,7 +56,7 @@ impl Desired {
             }
             let Some(kind) = manifest.processes.get(&formation.process_type) else { continue };
             let program = match kind {
-                ProcessKind::Wasm { component, reuse, args } => {
+                ProcessKind::Wasm { component, reuse, args, .. } => {
                     Program::Wasm { component: spec.app_dir.join(component), reuse: *reuse, args: args.clone() }
                 }
                 ProcessKind::Native { command } => Program::Native { command: command.clone() },
