@@ -13,3 +13,4 @@ pub mod api;
 pub mod deploys;
 pub mod server;
 pub mod serving;
+pub mod tls;
