@@ -93,7 +93,7 @@ pub fn app(state: AppState) -> Router {
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{app}", get(apps::info).patch(apps::update).delete(apps::destroy))
         .route("/apps/{app}/config-vars", get(config_vars::info).patch(config_vars::update))
-        .route("/apps/{app}/releases", get(releases::list).post(releases::rollback))
+        .route("/apps/{app}/releases", get(releases::list).post(releases::create))
         .route("/apps/{app}/releases/{release}", get(releases::info))
         .route("/apps/{app}/formation", get(formation::list).patch(formation::batch_update))
         .route("/apps/{app}/formation/{type}", get(formation::info).patch(formation::update))

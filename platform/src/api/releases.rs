@@ -1,5 +1,6 @@
 //! `/apps/{app}/releases`: the ledger, newest or oldest first by Range; POST `{"release": id}`
-//! rolls back (a new release copying that one's slug and config).
+//! rolls back (a new release copying that one's slug and config), POST `{"slug": id}` releases
+//! a slug (the app's own, or another app's the caller can see).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,7 +12,7 @@ use serde_json::Value;
 use super::extract::{ApiJson, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
-use crate::model::Release;
+use crate::model::{App, NewRelease, NewSlug, Release, Slug};
 
 const FIELDS: &[RangeField<Release>] = &[
     ("version", |r| Key::Int(r.version)),
@@ -46,25 +47,74 @@ pub async fn info(
     Ok(Json(views::release(&release, &app)))
 }
 
+/// The body of `POST /apps/{app}/releases`: `{"release": id or version}` rolls back,
+/// `{"slug": id, "description": "…"}` releases a slug (Heroku's release create).
 #[derive(Debug, Deserialize)]
-pub struct RollbackRequest {
-    release: String,
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    release: Option<String>,
+    slug: Option<String>,
+    description: Option<String>,
 }
 
-/// `POST /apps/{app}/releases` `{"release": "<id or version>"}`: rollback.
-pub async fn rollback(
+/// `POST /apps/{app}/releases`: `{"release": "<id or version>"}` rolls back (a new release
+/// copying that one's slug and config); `{"slug": "<id>"}` makes a new release of a slug with
+/// the app's current config vars. The slug may be another app's the caller can see (Heroku's
+/// pipeline promotion): the app then gets its own record of the same archive (a new slug id,
+/// same checksum, so the node unpacks and compiles it once for both).
+pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path(app): Path<String>,
-    ApiJson(body): ApiJson<RollbackRequest>,
+    ApiJson(body): ApiJson<CreateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
-    let target = state
-        .ledger
-        .find_release(app.id, &body.release)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Couldn't find that release."))?;
-    let release = state.ledger.rollback(app.id, caller.user.id, target.id).await?;
+    let release = match (body.release, body.slug) {
+        (Some(target), None) => {
+            let target = state
+                .ledger
+                .find_release(app.id, &target)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Couldn't find that release."))?;
+            state.ledger.rollback(app.id, caller.user.id, target.id).await?
+        }
+        (None, Some(slug)) => {
+            let slug = release_slug(&state, &caller, &app, &slug).await?;
+            let description = body.description.unwrap_or_else(|| match &slug.commit {
+                Some(commit) => format!("Deploy {}", commit.get(..8).unwrap_or(commit)),
+                None => "Deploy".to_string(),
+            });
+            let release = NewRelease { slug_id: slug.id, process_types: slug.process_types, description };
+            state.ledger.create_release(app.id, caller.user.id, release).await?
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "Give either {\"release\": <id or version>} to roll back or {\"slug\": <id>} to release a slug.",
+            ));
+        }
+    };
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
     Ok((StatusCode::CREATED, Json(views::release(&release, &app))))
+}
+
+/// The slug `id` as one of `app`'s own: another app's slug (one the caller can see) is recorded
+/// for `app` too.
+async fn release_slug(state: &AppState, caller: &CurrentUser, app: &App, id: &str) -> Result<Slug, ApiError> {
+    let not_found = || ApiError::not_found("Couldn't find that slug.");
+    let id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+    let slug = state.ledger.find_any_slug(id).await?.ok_or_else(not_found)?;
+    if slug.app_id == app.id {
+        return Ok(slug);
+    }
+    // Seeing the slug's app is what it takes to release its slugs (the id alone is not enough).
+    visible_app(state, caller, &slug.app_id.to_string()).await.map_err(|_| not_found())?;
+    let copy = NewSlug {
+        checksum: slug.checksum,
+        size: slug.size,
+        stack: slug.stack,
+        commit: slug.commit,
+        buildpack: slug.buildpack,
+        process_types: slug.process_types,
+    };
+    Ok(state.ledger.create_slug(app.id, copy).await?)
 }

@@ -174,6 +174,9 @@ pub trait Ledger: Send + Sync + 'static {
     async fn create_slug(&self, app_id: Uuid, slug: NewSlug) -> Result<Slug>;
     /// One of the app's slugs by id.
     async fn find_slug(&self, app_id: Uuid, slug_id: Uuid) -> Result<Option<Slug>>;
+    /// A slug by id whichever app it was built for (a release may be made from another app's
+    /// slug, as Heroku's pipelines promote one; the caller checks access to that app).
+    async fn find_any_slug(&self, slug_id: Uuid) -> Result<Option<Slug>>;
     /// The app's buildpack (`paas buildpacks:set`), if set.
     async fn buildpack(&self, app_id: Uuid) -> Result<Option<String>>;
     /// Sets (`Some`) or clears (`None`) the app's buildpack.

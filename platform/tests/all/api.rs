@@ -456,3 +456,57 @@ async fn app_features_are_listed_shown_and_toggled() {
     let stranger = api.user("stranger@example.com").await;
     assert_eq!(api.get("/apps/featured/features", &stranger).await.status.as_u16() / 100, 4);
 }
+
+#[tokio::test]
+async fn a_slug_is_released_to_its_app_and_to_other_apps_the_caller_can_see() {
+    let api = setup().await;
+    let alice = api.user("alice@example.com").await;
+    let bob = api.user("bob@example.com").await;
+    let built = api.create_app(&alice, "built").await;
+    api.create_app(&alice, "copy").await;
+    api.create_app(&bob, "bobs").await;
+    let built_id = built["id"].as_str().unwrap().parse().unwrap();
+    let process_types: paas_platform::model::ProcessTypes = [("web".to_string(), "hello.wasm".to_string())].into();
+    let new_slug = paas_platform::model::NewSlug {
+        checksum: "cd".repeat(32),
+        size: 1234,
+        stack: "wasi-p2".into(),
+        commit: Some("2b93a215cafe".into()),
+        buildpack: Some("wasm".into()),
+        process_types: process_types.clone(),
+    };
+    let slug = api.state.ledger.create_slug(built_id, new_slug).await.unwrap();
+    let api = &api;
+    let post = |app: &'static str, key: &str, body: Value| {
+        let path = format!("/apps/{app}/releases");
+        let key = key.to_string();
+        async move { api.send(Method::POST, &path, Some(&key), Some(body), &[]).await }
+    };
+
+    let own = post("built", &alice, json!({"slug": slug.id})).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    assert_eq!((own.body["version"].clone(), own.body["description"].clone()), (json!(2), json!("Deploy 2b93a215")));
+    assert_eq!(own.body["slug"]["id"], json!(slug.id));
+
+    let copied = post("copy", &alice, json!({"slug": slug.id, "description": "Promote from built"})).await;
+    assert_eq!(copied.status, StatusCode::CREATED, "{}", copied.body);
+    assert_eq!(copied.body["description"], "Promote from built");
+    let copy_slug = copied.body["slug"]["id"].as_str().unwrap().to_string();
+    assert_ne!(copy_slug, slug.id.to_string(), "the app gets its own record of the slug");
+    let shown = api.get(&format!("/apps/copy/slugs/{copy_slug}"), &alice).await;
+    assert_eq!(shown.body["checksum"], json!(format!("SHA256:{}", "cd".repeat(32))), "{}", shown.body);
+    let formation = api.get("/apps/copy/formation", &alice).await.body;
+    assert_eq!((formation[0]["type"].clone(), formation[0]["quantity"].clone()), (json!("web"), json!(1)));
+
+    // Bob cannot release alice's slug into his app: to him it does not exist.
+    let refused = post("bobs", &bob, json!({"slug": slug.id})).await;
+    assert_eq!(error(&refused), (StatusCode::NOT_FOUND, "not_found", "Couldn't find that slug."));
+    let unknown = post("built", &alice, json!({"slug": uuid::Uuid::new_v4()})).await;
+    assert_eq!(error(&unknown), (StatusCode::NOT_FOUND, "not_found", "Couldn't find that slug."));
+    let both = post("built", &alice, json!({"slug": slug.id, "release": "1"})).await;
+    assert_eq!(
+        error(&both),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", "Give either {\"release\": <id or version>} to roll back or {\"slug\": <id>} to release a slug.")
+    );
+    assert_eq!(api.release_count("bobs").await, 1, "refused requests wrote nothing (v1 is the initial release)");
+}

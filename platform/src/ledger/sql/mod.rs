@@ -293,6 +293,9 @@ impl Ledger for SqlLedger {
     async fn find_slug(&self, app_id: Uuid, slug_id: Uuid) -> Result<Option<Slug>> {
         slugs::find_slug(self, app_id, slug_id).await
     }
+    async fn find_any_slug(&self, slug_id: Uuid) -> Result<Option<Slug>> {
+        slugs::find_any_slug(self, slug_id).await
+    }
     async fn buildpack(&self, app_id: Uuid) -> Result<Option<String>> {
         slugs::buildpack(self, app_id).await
     }

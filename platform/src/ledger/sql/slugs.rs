@@ -58,6 +58,14 @@ pub(super) async fn find_slug(ledger: &SqlLedger, app_id: Uuid, slug_id: Uuid) -
     row.as_ref().map(slug_from_row).transpose()
 }
 
+pub(super) async fn find_any_slug(ledger: &SqlLedger, slug_id: Uuid) -> Result<Option<Slug>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SLUG_SELECT} WHERE id = $1")))
+        .bind(slug_id.to_string())
+        .fetch_optional(&ledger.pool)
+        .await?;
+    row.as_ref().map(slug_from_row).transpose()
+}
+
 pub(super) async fn record_build_output(
     ledger: &SqlLedger,
     build_id: Uuid,
