@@ -353,3 +353,28 @@ pub const FEATURES: &[FeatureKind] = &[
 pub fn feature_kind(name: &str) -> Option<&'static FeatureKind> {
     FEATURES.iter().find(|f| f.name == name)
 }
+
+/// A command run as a one-off dyno on a cron schedule (`paas scheduler:add`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledJob {
+    /// The job's id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// Its cron schedule, five fields in UTC (see [`crate::scheduler::cron::Schedule`]).
+    pub schedule: String,
+    /// The command its one-off dynos run.
+    pub command: String,
+    /// The scheduled time of the newest run the scheduler handled (ran it, or reported it
+    /// missed); none before the first.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The most scheduled jobs an app may have.
+pub const MAX_SCHEDULED_JOBS: usize = 50;
+/// The longest command a scheduled job may run, in bytes.
+pub const MAX_SCHEDULED_COMMAND: usize = 4096;

@@ -2,39 +2,18 @@
 //! `remote:` output, the release, the formation), a broken push, a push without access, `paas
 //! deploy` of a folder, the build commands, and a restart that keeps it all.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{TestServer, ok, paas_bin, run};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use crate::support::{self, TestServer, ok, run};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// `git` in `dir` with the test's HOME (its `.netrc`), no prompts and a fixed author.
-fn git(home: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("run git")
-}
-
+/// [`support::git`]'s stdout, trimmed.
 fn git_ok(home: &Path, dir: &Path, args: &[&str]) -> String {
-    let output = git(home, dir, args);
-    assert!(output.status.success(), "git {args:?}: {}", text(&output.stderr));
-    text(&output.stdout).trim().to_string()
+    text(&support::git(home, dir, args).stdout).trim().to_string()
 }
 
 /// A `paas` client command as `key`, with the test's HOME.
@@ -47,40 +26,6 @@ fn paas(server: &TestServer, key: &str, args: &[&str]) -> Command {
 /// Creates a user; gives back their API key.
 fn user(server: &TestServer, email: &str) -> String {
     ok(&mut paas(server, &server.operator_key, &["users:create", email])).trim().to_string()
-}
-
-/// `paas login` as `key` in `home`: writes the `.netrc` that `git push` then uses.
-fn login(server: &TestServer, home: &Path, key: &str) {
-    let mut command = Command::new(paas_bin());
-    command.args(["login", "--api-url", &server.api_url, "--api-key", key]).env("HOME", home);
-    command.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY");
-    ok(&mut command);
-}
-
-/// A git repo in a temp dir holding a copy of `examples/<example>`, committed on `main`.
-fn example_repo(home: &Path, example: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    paas_builder::source::copy_tree(&repo_root().join("examples").join(example), dir.path()).unwrap();
-    if example == "hello-wasm" {
-        std::fs::copy(hello_wasm_component(), dir.path().join("hello.wasm")).unwrap();
-    }
-    git_ok(home, dir.path(), &["init", "--quiet", "--initial-branch=main"]);
-    git_ok(home, dir.path(), &["add", "-A"]);
-    git_ok(home, dir.path(), &["commit", "--quiet", "-m", "First"]);
-    dir
-}
-
-/// Builds `examples/hello-wasm/component` (the component is built, never checked in).
-fn hello_wasm_component() -> PathBuf {
-    let target = std::env::temp_dir().join("paas-e2e/hello-wasm-target");
-    let status = Command::new("cargo")
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(repo_root().join("examples/hello-wasm/component/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .unwrap();
-    assert!(status.success(), "building the hello-wasm component");
-    target.join("wasm32-wasip2/release/hello_wasm.wasm")
 }
 
 /// The lines git printed as `remote: …`.
@@ -126,13 +71,13 @@ fn pushing_hello_rust_builds_releases_and_scales_and_a_broken_push_changes_nothi
     let server = TestServer::start();
     let home = server.home();
     let alice = user(&server, "alice@example.com");
-    login(&server, &home, &alice);
-    let repo = example_repo(&home, "hello-rust");
+    support::login(&server, &home, &alice);
+    let repo = support::example_repo(&home, "hello-rust");
     ok(paas(&server, &alice, &["apps:create", "hello-rust"]).current_dir(repo.path()));
     // Before any push there is no process type to scale.
     assert!(!run(&mut paas(&server, &alice, &["ps:scale", "web=2", "-a", "hello-rust"])).status.success());
 
-    let push = git(&home, repo.path(), &["push", "paas", "main"]);
+    let push = support::try_git(&home, repo.path(), &["push", "paas", "main"]);
     assert!(push.status.success(), "{}", text(&push.stderr));
     let lines = remote_lines(&push);
     let head = git_ok(&home, repo.path(), &["rev-parse", "HEAD"]);
@@ -165,7 +110,7 @@ fn pushing_hello_rust_builds_releases_and_scales_and_a_broken_push_changes_nothi
     let source = std::fs::read_to_string(&main_rs).unwrap();
     std::fs::write(&main_rs, format!("{source}\nfn broken() -> u32 {{ \"not a number\" }}\n")).unwrap();
     git_ok(&home, repo.path(), &["commit", "--quiet", "-am", "Break it"]);
-    let push = git(&home, repo.path(), &["push", "paas", "main"]);
+    let push = support::try_git(&home, repo.path(), &["push", "paas", "main"]);
     let stderr = text(&push.stderr);
     assert!(!push.status.success(), "{stderr}");
     let lines = remote_lines(&push);
@@ -186,15 +131,15 @@ fn pushing_hello_rust_builds_releases_and_scales_and_a_broken_push_changes_nothi
     // Someone without access may neither push nor clone.
     let bob = user(&server, "bob@example.com");
     let bob_url = server.api_url.replace("http://", &format!("http://bob%40example.com:{bob}@")) + "/hello-rust.git";
-    let push = git(&home, repo.path(), &["push", &bob_url, "HEAD~1:main"]);
+    let push = support::try_git(&home, repo.path(), &["push", &bob_url, "HEAD~1:main"]);
     assert!(!push.status.success());
     assert!(text(&push.stderr).contains("The requested URL returned error: 403"), "{}", text(&push.stderr));
-    let clone = git(&home, repo.path(), &["clone", "--quiet", &bob_url, "bob-clone"]);
+    let clone = support::try_git(&home, repo.path(), &["clone", "--quiet", &bob_url, "bob-clone"]);
     assert!(!clone.status.success());
     assert_eq!(releases(&server, &alice, "hello-rust").len(), 2);
     // A collaborator may.
     ok(&mut paas(&server, &alice, &["access:add", "bob@example.com", "-a", "hello-rust"]));
-    let clone = git(&home, repo.path(), &["clone", "--quiet", &bob_url, "bob-clone"]);
+    let clone = support::try_git(&home, repo.path(), &["clone", "--quiet", &bob_url, "bob-clone"]);
     assert!(clone.status.success(), "{}", text(&clone.stderr));
     assert_eq!(git_ok(&home, &repo.path().join("bob-clone"), &["rev-parse", "HEAD"]), head);
 
@@ -211,7 +156,7 @@ fn pushing_hello_rust_builds_releases_and_scales_and_a_broken_push_changes_nothi
     // A fixed push on the restarted server releases v3.
     std::fs::write(&main_rs, &source).unwrap();
     git_ok(&home, repo.path(), &["commit", "--quiet", "-am", "Fix it"]);
-    let push = git(&home, repo.path(), &["push", &url, "main"]);
+    let push = support::try_git(&home, repo.path(), &["push", &url, "main"]);
     assert!(push.status.success(), "{}", text(&push.stderr));
     assert_eq!(remote_lines(&push).last().unwrap(), "-----> Launching... done, v3");
 }
@@ -221,13 +166,13 @@ fn pushing_hello_wasm_and_static_site_releases_their_web_process() {
     let server = TestServer::start();
     let home = server.home();
     let alice = user(&server, "alice@example.com");
-    login(&server, &home, &alice);
+    support::login(&server, &home, &alice);
     for (example, buildpack, detected) in
         [("hello-wasm", "wasm", "WebAssembly app detected"), ("static-site", "static", "Static app detected")]
     {
-        let repo = example_repo(&home, example);
+        let repo = support::example_repo(&home, example);
         ok(paas(&server, &alice, &["apps:create", example]).current_dir(repo.path()));
-        let push = git(&home, repo.path(), &["push", "paas", "main"]);
+        let push = support::try_git(&home, repo.path(), &["push", "paas", "main"]);
         assert!(push.status.success(), "{}", text(&push.stderr));
         let lines = remote_lines(&push);
         assert_eq!(steps(&lines)[..2], [format!("-----> Building with {buildpack} buildpack"), format!("-----> {detected}")], "{lines:#?}");
@@ -264,7 +209,7 @@ fn paas_deploy_builds_the_working_tree_and_buildpacks_can_be_set() {
     ok(&mut paas(&server, &alice, &["apps:create", "site"]));
 
     // A git work tree: what .gitignore names stays home; uncommitted files go.
-    let repo = example_repo(&home, "static-site");
+    let repo = support::example_repo(&home, "static-site");
     std::fs::write(repo.path().join(".gitignore"), "secret.txt\n").unwrap();
     std::fs::write(repo.path().join("secret.txt"), "do not upload").unwrap();
     std::fs::write(repo.path().join("public/new.html"), "<p>new</p>").unwrap();
@@ -320,7 +265,7 @@ fn paas_deploy_builds_the_working_tree_and_buildpacks_can_be_set() {
 
     // A plain folder (not a git work tree): every file goes.
     let folder = tempfile::tempdir().unwrap();
-    paas_builder::source::copy_tree(&repo_root().join("examples/static-site"), folder.path()).unwrap();
+    paas_builder::source::copy_tree(&support::repo_root().join("examples/static-site"), folder.path()).unwrap();
     let deploy = run(&mut paas(&server, &alice, &["deploy", folder.path().to_str().unwrap(), "-a", "site"]));
     assert!(deploy.status.success(), "{}", text(&deploy.stderr));
     assert!(text(&deploy.stdout).ends_with("-----> Launching... done, v3\n"));

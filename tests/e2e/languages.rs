@@ -5,43 +5,16 @@
 //! request time, an exception's 500 and its traceback in `paas logs`, and a second push that
 //! reuses the build cache.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{TestServer, ok, paas_bin, run};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// `git` in `dir` with the test's HOME (its `.netrc`), no prompts and a fixed author.
-fn git(home: &Path, dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+use crate::support::{self, TestServer, ok, run};
 
 /// `git push paas main`, timed; its output (the build's lines come back as `remote:` lines).
 fn push(server: &TestServer, repo: &Path, what: &str) -> String {
     let started = Instant::now();
-    let output = git(&server.home(), repo, &["push", "paas", "main"]);
+    let output = support::push(server, repo);
     println!("[languages] {what}: git push took {:.1} s", started.elapsed().as_secs_f64());
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
@@ -99,37 +72,22 @@ fn logged(server: &TestServer, app: &str, want: &str) -> String {
     }
 }
 
-/// A git repo holding a copy of `examples/<example>`, with the `paas` remote of a new app `app`.
-fn app_repo(server: &TestServer, example: &str, app: &str) -> tempfile::TempDir {
-    let home = server.home();
-    let repo = tempfile::tempdir().unwrap();
-    paas_builder::source::copy_tree(&repo_root().join("examples").join(example), repo.path()).unwrap();
-    git(&home, repo.path(), &["init", "--quiet", "--initial-branch=main"]);
-    git(&home, repo.path(), &["add", "-A"]);
-    git(&home, repo.path(), &["commit", "--quiet", "-m", "First"]);
-    ok(server.paas().args(["apps:create", app]).current_dir(repo.path()).env_remove("PAAS_APP"));
-    repo
-}
-
 /// Replaces `from` by `to` in `file` of the repo and commits it.
 fn change(server: &TestServer, repo: &Path, file: &str, from: &str, to: &str) {
     let path = repo.join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(from), "{file} has {from:?}");
     std::fs::write(&path, text.replace(from, to)).unwrap();
-    git(&server.home(), repo, &["commit", "--quiet", "-am", "Change"]);
+    support::git(&server.home(), repo, &["commit", "--quiet", "-am", "Change"]);
 }
 
 #[test]
 fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
     let started = Instant::now();
     let server = TestServer::start();
-    let mut login = Command::new(paas_bin());
-    login.args(["login", "--api-url", &server.api_url, "--api-key", &server.operator_key]).env("HOME", server.home());
-    ok(login.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY"));
 
     // --- hello-python: Flask, unchanged, behind the WSGI adapter.
-    let flask = app_repo(&server, "hello-python", "flask-app");
+    let flask = support::app_repo(&server, "hello-python", "flask-app");
     let first = push(&server, flask.path(), "hello-python (first)");
     assert!(first.contains("Installing componentize-py"), "{first}");
     eventually(&server, "flask-app", "/", (200, "Hello, world, from Flask!\n"));
@@ -155,7 +113,7 @@ fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
     eventually(&server, "flask-app", "/", (200, "Hello, paas, from Flask, again!\n"));
 
     // --- hello-python-wasi: a direct wasi:http handler.
-    let wasi = app_repo(&server, "hello-python-wasi", "wasi-app");
+    let wasi = support::app_repo(&server, "hello-python-wasi", "wasi-app");
     push(&server, wasi.path(), "hello-python-wasi (first)");
     eventually(&server, "wasi-app", "/", (200, "Hello, world, from Python on wasi:http!\n"));
     let echo = request(&server, "wasi-app", "POST", "/echo", &[], Some("round trip"));
@@ -166,7 +124,7 @@ fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
     assert_eq!(get(&server, "wasi-app", "/config/NOPE").0, 404);
 
     // --- hello-js: a fetch handler with JSON routing.
-    let js = app_repo(&server, "hello-js", "js-app");
+    let js = support::app_repo(&server, "hello-js", "js-app");
     let first = push(&server, js.path(), "hello-js (first)");
     assert!(first.contains("Installing componentize-js"), "{first}");
     eventually(&server, "js-app", "/", (200, "Hello, world, from JavaScript!\n"));

@@ -5,12 +5,11 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{TestServer, ok, paas_bin, run};
+use crate::support::{self, TestServer, ok, run};
 
 /// A `paas` client command as the operator.
 fn paas(server: &TestServer, args: &[&str]) -> String {
@@ -227,37 +226,10 @@ fn a_syslog_drain_receives_the_apps_lines() {
     assert_eq!(paas(&server, &["drains", "-a", "drained"]), "⬢ drained has no drains.\n");
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// `git` in `dir` with the test's HOME (its `.netrc`), no prompts and a fixed author.
-fn git(home: &Path, dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    output
-}
-
 /// hello-rust in a git repo, printing `serving <path>` on each request and 100,000 lines of 100
 /// bytes (10 MB) on `/burst`; `paas login` done and the app `printer` created for it.
 fn printer(server: &TestServer) -> tempfile::TempDir {
-    let home = server.home();
-    let mut login = Command::new(paas_bin());
-    login.args(["login", "--api-url", &server.api_url, "--api-key", &server.operator_key]).env("HOME", &home);
-    ok(login.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY"));
-    let repo = tempfile::tempdir().unwrap();
-    paas_builder::source::copy_tree(&repo_root().join("examples/hello-rust"), repo.path()).unwrap();
+    let repo = support::app_repo(server, "hello-rust", "printer");
     let main = repo.path().join("src/main.rs");
     let source = std::fs::read_to_string(&main).unwrap();
     let anchor = "let path = request.path_with_query().unwrap_or_default();";
@@ -267,10 +239,7 @@ fn printer(server: &TestServer) -> tempfile::TempDir {
          if path == \"/burst\" {{ let pad = \"x\".repeat(86); for n in 0..100_000 {{ println!(\"burst {{n:06}} {{pad}}\"); }} }}"
     );
     std::fs::write(&main, source.replace(anchor, &printing)).unwrap();
-    git(&home, repo.path(), &["init", "--quiet", "--initial-branch=main"]);
-    git(&home, repo.path(), &["add", "-A"]);
-    git(&home, repo.path(), &["commit", "--quiet", "-m", "First"]);
-    ok(server.paas().args(["apps:create", "printer"]).current_dir(repo.path()).env_remove("PAAS_APP"));
+    support::git(&server.home(), repo.path(), &["commit", "--quiet", "-am", "Print each request"]);
     repo
 }
 
@@ -293,7 +262,7 @@ fn until_served(server: &TestServer, path: &str, status: &str) {
 fn a_10_mb_burst_from_a_guest_loses_lines_only_at_the_buffer_and_says_so() {
     let server = TestServer::start();
     let repo = printer(&server);
-    git(&server.home(), repo.path(), &["push", "--quiet", "paas", "main"]);
+    support::push(&server, repo.path());
     until_served(&server, "/", "200");
     let tail = Following::start(server.paas().args(["logs", "--tail", "-a", "printer", "-d", "web.1", "-n", "1"]).env_remove("PAAS_APP"));
     tail.until("the tail's first line", |lines| !lines.is_empty());
@@ -323,10 +292,9 @@ fn a_10_mb_burst_from_a_guest_loses_lines_only_at_the_buffer_and_says_so() {
 #[test]
 fn a_guest_that_prints_shows_up_as_app_web_1_beside_router_lines() {
     let server = TestServer::start();
-    let home = server.home();
     let repo = printer(&server);
     let mut tail = Following::start(server.paas().args(["logs", "--tail", "-a", "printer"]).env_remove("PAAS_APP"));
-    git(&home, repo.path(), &["push", "--quiet", "paas", "main"]);
+    support::push(&server, repo.path());
 
     let host = "Host: printer.localhost";
     let deadline = Instant::now() + Duration::from_secs(30);

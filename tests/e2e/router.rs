@@ -4,33 +4,10 @@
 //! server serving the app again.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{TestServer, ok, paas_bin, run};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// `git` in `dir` with the test's HOME (its `.netrc`), no prompts and a fixed author.
-fn git(home: &Path, dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    output
-}
+use crate::support::{self, TestServer, ok, run};
 
 /// A `paas` client command as the operator, with the test's HOME.
 fn paas(server: &TestServer, args: &[&str]) -> String {
@@ -88,23 +65,14 @@ fn ps(server: &TestServer, app: &str) -> Vec<(String, String)> {
 #[test]
 fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
     let server = TestServer::start();
-    let home = server.home();
-    let mut login = Command::new(paas_bin());
-    login.args(["login", "--api-url", &server.api_url, "--api-key", &server.operator_key]).env("HOME", &home);
-    ok(login.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY"));
-    let repo = tempfile::tempdir().unwrap();
-    paas_builder::source::copy_tree(&repo_root().join("examples/hello-rust"), repo.path()).unwrap();
-    git(&home, repo.path(), &["init", "--quiet", "--initial-branch=main"]);
-    git(&home, repo.path(), &["add", "-A"]);
-    git(&home, repo.path(), &["commit", "--quiet", "-m", "First"]);
-    ok(server.paas().args(["apps:create", "hello-xyz"]).current_dir(repo.path()).env_remove("PAAS_APP"));
+    let repo = support::app_repo(&server, "hello-rust", "hello-xyz");
     // Routed but nothing released: H14.
     let (status, body) = get(&server, "hello-xyz", "/");
     assert_eq!(status, 503);
     assert!(body.contains("Application error"), "{body}");
     router_logged(&server, "hello-xyz", "at=error code=H14");
 
-    git(&home, repo.path(), &["push", "--quiet", "paas", "main"]);
+    support::push(&server, repo.path());
     eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
     assert_eq!(ps(&server, "hello-xyz"), [("web.1".to_string(), "up".to_string())]);
 
@@ -179,3 +147,4 @@ fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
     eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
     assert_eq!(ps(&server, "hello-xyz"), [("web.1".to_string(), "up".to_string())]);
 }
+

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -182,4 +182,94 @@ pub fn ok(command: &mut Command) -> String {
 /// Runs a command to completion, capturing its output.
 pub fn run(command: &mut Command) -> Output {
     command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+/// The workspace's root (`examples/`, `bench/` live under it).
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// `git` in `dir` with `home` as HOME (its `.netrc`), no prompts and a fixed author; its output,
+/// whatever it exits with.
+pub fn try_git(home: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("run git")
+}
+
+/// [`try_git`], panicking with git's output unless it exits 0.
+pub fn git(home: &Path, dir: &Path, args: &[&str]) -> Output {
+    let output = try_git(home, dir, args);
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// `paas login` as `key` with `home` as HOME: writes the `.netrc` that `git push` then uses.
+pub fn login(server: &TestServer, home: &Path, key: &str) {
+    let mut command = Command::new(paas_bin());
+    command.args(["login", "--api-url", &server.api_url, "--api-key", key]).env("HOME", home);
+    ok(command.env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY"));
+}
+
+/// A git repo in a temp dir holding a copy of `examples/<example>`, committed on `main`
+/// (hello-wasm with its component built).
+pub fn example_repo(home: &Path, example: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    paas_builder::source::copy_tree(&repo_root().join("examples").join(example), dir.path()).unwrap();
+    if example == "hello-wasm" {
+        std::fs::copy(hello_wasm_component(), dir.path().join("hello.wasm")).unwrap();
+    }
+    git(home, dir.path(), &["init", "--quiet", "--initial-branch=main"]);
+    git(home, dir.path(), &["add", "-A"]);
+    git(home, dir.path(), &["commit", "--quiet", "-m", "First"]);
+    dir
+}
+
+/// Builds `examples/hello-wasm/component` (the component is built, never checked in).
+pub fn hello_wasm_component() -> PathBuf {
+    let target = std::env::temp_dir().join("paas-e2e/hello-wasm-target");
+    let status = Command::new("cargo")
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(repo_root().join("examples/hello-wasm/component/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the hello-wasm component");
+    target.join("wasm32-wasip2/release/hello_wasm.wasm")
+}
+
+/// [`example_repo`] with the `paas` remote of a new app `app`, created by the operator, who is
+/// logged in with the server's home.
+pub fn app_repo(server: &TestServer, example: &str, app: &str) -> tempfile::TempDir {
+    login(server, &server.home(), &server.operator_key);
+    let repo = example_repo(&server.home(), example);
+    ok(server.paas().args(["apps:create", app]).current_dir(repo.path()).env_remove("PAAS_APP"));
+    repo
+}
+
+/// `git push paas main` of `repo` (panics unless it succeeds); its output, where the build's
+/// lines come back as `remote:` lines.
+pub fn push(server: &TestServer, repo: &Path) -> Output {
+    git(&server.home(), repo, &["push", "paas", "main"])
+}
+
+/// [`app_repo`] then [`push`]: the app `app` runs `examples/<example>`'s first release.
+pub fn push_example(server: &TestServer, example: &str, app: &str) -> tempfile::TempDir {
+    let repo = app_repo(server, example, app);
+    push(server, repo.path());
+    repo
 }

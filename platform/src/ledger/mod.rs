@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease, NewSlug,
-    Release, Slug, User,
+    Release, ScheduledJob, Slug, User,
 };
 
 pub use sql::SqlLedger;
@@ -199,6 +199,26 @@ pub trait Ledger: Send + Sync + 'static {
     async fn list_app_features(&self, app_id: Uuid) -> Result<Vec<AppFeature>>;
     /// Turns a feature on or off (the caller checks the name is known).
     async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature>;
+
+    // Scheduled jobs.
+
+    /// The app's scheduled jobs, oldest first.
+    async fn list_scheduled_jobs(&self, app_id: Uuid) -> Result<Vec<ScheduledJob>>;
+    /// Every live app's scheduled jobs, with the app's name (what the scheduler runs).
+    async fn all_scheduled_jobs(&self) -> Result<Vec<(String, ScheduledJob)>>;
+    /// Adds a job (the caller checks the schedule parses); at most
+    /// [`crate::model::MAX_SCHEDULED_JOBS`] per app.
+    async fn add_scheduled_job(&self, app_id: Uuid, schedule: &str, command: &str) -> Result<ScheduledJob>;
+    /// Removes one of the app's jobs.
+    async fn remove_scheduled_job(&self, app_id: Uuid, job_id: Uuid) -> Result<ScheduledJob>;
+    /// Claims the job's run at `at`: sets its `last_run_at` to `at` if it is still `previous`.
+    /// `false` when another scheduler (sharing the ledger) got there first, or the job is gone.
+    async fn claim_scheduled_run(
+        &self,
+        job_id: Uuid,
+        previous: Option<chrono::DateTime<chrono::Utc>>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool>;
 }
 
 /// Opens (creating it if needed) and migrates the ledger at `url`: `sqlite://PATH` or

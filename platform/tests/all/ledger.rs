@@ -48,6 +48,7 @@ conformance!(
     builds_record_their_slug_release_and_output,
     log_drains_are_kept_per_app,
     app_features_are_kept_per_app,
+    scheduled_jobs_are_kept_and_each_run_claimed_once,
 );
 
 #[tokio::test]
@@ -428,4 +429,41 @@ async fn reopening_the_ledger_brings_everything_back(t: &TestLedger) {
     assert_eq!(reopened.find_app("durable").await.unwrap(), Some(before));
     let formation = reopened.list_formation(app.id).await.unwrap();
     assert_eq!((formation[0].process_type.as_str(), formation[0].quantity), ("web", 3));
+}
+
+async fn scheduled_jobs_are_kept_and_each_run_claimed_once(t: &TestLedger) {
+    let ledger = t.ledger.as_ref();
+    let owner = user(ledger, "owner@example.com").await;
+    let app = ledger.create_app("cronned", owner).await.unwrap();
+    let other = ledger.create_app("elsewhere", owner).await.unwrap();
+    let job = ledger.add_scheduled_job(app.id, "*/10 * * * *", "worker --once").await.unwrap();
+    assert_eq!((job.schedule.as_str(), job.command.as_str(), job.last_run_at), ("*/10 * * * *", "worker --once", None));
+    let second = ledger.add_scheduled_job(app.id, "@daily", "cleanup").await.unwrap();
+    let theirs = ledger.add_scheduled_job(other.id, "0 * * * *", "report").await.unwrap();
+    assert_eq!(ledger.list_scheduled_jobs(app.id).await.unwrap(), [job.clone(), second.clone()]);
+
+    // A run is claimed once: the second claim from the same previous state loses.
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-26T01:10:00Z").unwrap().with_timezone(&chrono::Utc);
+    assert!(ledger.claim_scheduled_run(job.id, None, at).await.unwrap());
+    assert!(!ledger.claim_scheduled_run(job.id, None, at).await.unwrap());
+    let later = at + chrono::Duration::minutes(10);
+    assert!(ledger.claim_scheduled_run(job.id, Some(at), later).await.unwrap());
+    assert!(!ledger.claim_scheduled_run(job.id, Some(at), later).await.unwrap());
+    let stored = ledger.list_scheduled_jobs(app.id).await.unwrap();
+    assert_eq!(stored[0].last_run_at, Some(later));
+
+    // Removing: only the app's own jobs; a destroyed app's jobs stop being listed for the scheduler.
+    assert!(matches!(ledger.remove_scheduled_job(other.id, job.id).await, Err(LedgerError::NotFound(_))));
+    assert_eq!(ledger.remove_scheduled_job(app.id, second.id).await.unwrap(), second);
+    let all = ledger.all_scheduled_jobs().await.unwrap();
+    assert_eq!(all.iter().map(|(name, j)| (name.as_str(), j.id)).collect::<Vec<_>>(), [("cronned", job.id), ("elsewhere", theirs.id)]);
+    ledger.destroy_app(other.id).await.unwrap();
+    assert_eq!(ledger.all_scheduled_jobs().await.unwrap().len(), 1);
+
+    // At most MAX_SCHEDULED_JOBS per app.
+    for i in 1..paas_platform::model::MAX_SCHEDULED_JOBS {
+        ledger.add_scheduled_job(app.id, "@hourly", &format!("job {i}")).await.unwrap();
+    }
+    let refused = ledger.add_scheduled_job(app.id, "@hourly", "one too many").await.unwrap_err();
+    assert!(matches!(&refused, LedgerError::Invalid(m) if m.contains("remove one first")), "{refused}");
 }

@@ -9,6 +9,7 @@ mod features;
 mod formation;
 mod releases;
 mod resources;
+mod scheduler;
 mod slugs;
 mod users;
 
@@ -25,7 +26,7 @@ use uuid::Uuid;
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease,
-    NewSlug, Release, Slug, User,
+    NewSlug, Release, ScheduledJob, Slug, User,
 };
 
 /// Which database engine a [`SqlLedger`] talks to.
@@ -321,5 +322,26 @@ impl Ledger for SqlLedger {
     }
     async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature> {
         features::set_app_feature(self, app_id, name, enabled).await
+    }
+
+    async fn list_scheduled_jobs(&self, app_id: Uuid) -> Result<Vec<ScheduledJob>> {
+        scheduler::list_scheduled_jobs(self, app_id).await
+    }
+    async fn all_scheduled_jobs(&self) -> Result<Vec<(String, ScheduledJob)>> {
+        scheduler::all_scheduled_jobs(self).await
+    }
+    async fn add_scheduled_job(&self, app_id: Uuid, schedule: &str, command: &str) -> Result<ScheduledJob> {
+        scheduler::add_scheduled_job(self, app_id, schedule, command).await
+    }
+    async fn remove_scheduled_job(&self, app_id: Uuid, job_id: Uuid) -> Result<ScheduledJob> {
+        scheduler::remove_scheduled_job(self, app_id, job_id).await
+    }
+    async fn claim_scheduled_run(
+        &self,
+        job_id: Uuid,
+        previous: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        scheduler::claim_scheduled_run(self, job_id, previous, at).await
     }
 }
