@@ -67,6 +67,12 @@ impl Component {
     pub fn cache_outcome(&self) -> CacheOutcome {
         self.0.cache
     }
+
+    /// Whether `other` is this very load (one copy of the code and `InstancePre`), not only the
+    /// same bytes.
+    pub fn shares_code_with(&self, other: &Component) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl fmt::Debug for Component {

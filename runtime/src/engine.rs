@@ -1,14 +1,20 @@
 //! The runtime: one wasmtime `Engine` per process (component model, pooling allocator,
 //! copy-on-write memory images, epoch interruption driven by one background ticker), the host
 //! linker, and loading components through the on-disk cache.
+//!
+//! Density: a component is compiled (or mapped from the cache) and pre-instantiated once per
+//! process and shared by every app and dyno that runs the same bytes, for as long as one of them
+//! holds it. Instances come from one pool of `max_instances` slots; web dynos that reuse
+//! instances keep idle ones, and when the pool is full the least recently used dyno gives one
+//! back ([`Runtime::release_idle_instance`]), so more such dynos than slots still serve.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, PoolingAllocatorMetrics};
 
 use crate::cache;
 use crate::component::{self, Component};
@@ -57,7 +63,20 @@ struct Inner {
     linker: Linker<DynoState>,
     config: RuntimeConfig,
     engine_hash: String,
-    loaded: Mutex<HashMap<String, Component>>,
+    /// sha256 → the loaded component, while an app or a dyno holds it (weak: the last holder
+    /// dropping it frees its code and `InstancePre`).
+    loaded: Mutex<HashMap<String, Weak<component::Inner>>>,
+    /// Dynos that keep idle instances, asked for one when the pool is full.
+    keepers: Mutex<Vec<Weak<dyn IdleInstances>>>,
+    started: Instant,
+}
+
+/// Something that keeps idle instances (a web dyno reusing them) and can give one back.
+pub(crate) trait IdleInstances: Send + Sync {
+    /// When it last served a request ([`Runtime::now_ms`]): the oldest gives back first.
+    fn last_used(&self) -> u64;
+    /// Drops one idle instance, returning its slots to the pool; false if it has none.
+    fn release_one(&self) -> bool;
 }
 
 impl Runtime {
@@ -70,7 +89,15 @@ impl Runtime {
         let linker = host::linker(&engine).map_err(|e| RuntimeError::Engine { detail: chain(&e) })?;
         spawn_epoch_ticker(&engine, config.epoch_tick);
         let engine_hash = cache::engine_hash(&engine);
-        Ok(Runtime(Arc::new(Inner { engine, linker, config, engine_hash, loaded: Mutex::default() })))
+        Ok(Runtime(Arc::new(Inner {
+            engine,
+            linker,
+            config,
+            engine_hash,
+            loaded: Mutex::default(),
+            keepers: Mutex::default(),
+            started: Instant::now(),
+        })))
     }
 
     /// The wasmtime engine.
@@ -98,23 +125,81 @@ impl Runtime {
         self.load_component_bytes(&bytes)
     }
 
-    /// Same as [`Runtime::load_component`], from bytes.
+    /// Same as [`Runtime::load_component`], from bytes. The same bytes loaded again while an
+    /// earlier load is still held (by any app) give that same component: one copy of the code.
     pub fn load_component_bytes(&self, bytes: &[u8]) -> Result<Component, LoadError> {
         component::check_header(bytes)?;
         let sha256 = cache::sha256_hex(bytes);
-        if let Some(component) = self.0.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&sha256) {
-            return Ok(component.clone());
+        if let Some(component) = self.loaded(&sha256) {
+            return Ok(component);
         }
         let (compiled, outcome) = cache::load_or_compile(&self.0.engine, &self.0.config.cache_dir, &sha256, bytes)?;
         let component = component::prepare(&self.0.engine, &self.0.linker, &compiled, sha256.clone(), outcome)?;
-        self.0.loaded.lock().unwrap_or_else(|e| e.into_inner()).insert(sha256, component.clone());
+        let mut loaded = self.0.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        // Two apps may have loaded the same bytes at once: keep the first, so both share it.
+        if let Some(first) = loaded.get(&sha256).and_then(Weak::upgrade) {
+            return Ok(Component(first));
+        }
+        loaded.retain(|_, held| held.strong_count() > 0);
+        loaded.insert(sha256, Arc::downgrade(&component.0));
         Ok(component)
     }
 
-    /// Forgets a component loaded earlier (its dynos keep running); its cache file stays.
-    pub fn unload(&self, sha256: &str) {
-        self.0.loaded.lock().unwrap_or_else(|e| e.into_inner()).remove(sha256);
+    fn loaded(&self, sha256: &str) -> Option<Component> {
+        self.0.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(sha256).and_then(Weak::upgrade).map(Component)
     }
+
+    /// Forgets a component loaded earlier if nothing holds it any more (its cache file stays).
+    /// A component another app still runs stays loaded and shared.
+    pub fn unload(&self, sha256: &str) {
+        let mut loaded = self.0.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if loaded.get(sha256).is_some_and(|held| held.strong_count() == 0) {
+            loaded.remove(sha256);
+        }
+    }
+
+    /// How many distinct components are loaded (held by some app or dyno) right now.
+    pub fn loaded_components(&self) -> usize {
+        self.0.loaded.lock().unwrap_or_else(|e| e.into_inner()).values().filter(|held| held.strong_count() > 0).count()
+    }
+
+    /// The pooling allocator's counts (instances, memories, tables, stacks in use; warm slots and
+    /// the bytes they keep resident); `None` without the pooling allocator.
+    pub fn pool_metrics(&self) -> Option<PoolingAllocatorMetrics> {
+        self.0.engine.pooling_allocator_metrics()
+    }
+
+    /// Milliseconds since the runtime started: the clock of [`IdleInstances::last_used`].
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Registers a dyno that keeps idle instances.
+    pub(crate) fn register_keeper(&self, keeper: Weak<dyn IdleInstances>) {
+        let mut keepers = self.0.keepers.lock().unwrap_or_else(|e| e.into_inner());
+        // Stopped dynos leave dead entries: sweep them before the list would grow.
+        if keepers.len() == keepers.capacity() {
+            keepers.retain(|k| k.strong_count() > 0);
+        }
+        keepers.push(keeper);
+    }
+
+    /// The pool is full: the least recently used dyno with an idle instance drops it, freeing its
+    /// slots. False when no dyno has an idle instance (every slot serves a request).
+    pub(crate) fn release_idle_instance(&self) -> bool {
+        let mut live: Vec<Arc<dyn IdleInstances>> = {
+            let mut keepers = self.0.keepers.lock().unwrap_or_else(|e| e.into_inner());
+            keepers.retain(|k| k.strong_count() > 0);
+            keepers.iter().filter_map(Weak::upgrade).collect()
+        };
+        live.sort_by_key(|k| k.last_used());
+        live.iter().any(|k| k.release_one())
+    }
+}
+
+/// Whether instantiating failed only because the pool has no free slot of some kind.
+pub(crate) fn is_pool_full(e: &wasmtime::Error) -> bool {
+    e.chain().any(|cause| cause.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some())
 }
 
 fn engine_config(config: &RuntimeConfig) -> Config {

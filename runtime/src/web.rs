@@ -1,10 +1,11 @@
 //! Web dynos: serve `wasi:http/incoming-handler` components in-process. A request given as a
 //! `hyper::Request` runs in an instance (reused across requests when the app allows it, fresh
 //! otherwise) under the dyno's concurrency limit; a trap or timeout throws away only that
-//! instance and yields a 5xx for that one request.
+//! instance and yields a 5xx for that one request. When the runtime's pool is full, the least
+//! recently used dyno's idle instance is dropped to make room.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +18,7 @@ use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 
 use crate::component::{Component, ComponentKind, Pre};
 use crate::dyno::{DynoContext, DynoSpec, Stdin};
-use crate::engine::Runtime;
+use crate::engine::{IdleInstances, Runtime, is_pool_full};
 use crate::error::{HandleError, StartError, chain};
 use crate::host::DynoState;
 
@@ -40,6 +41,8 @@ struct Inner {
     idle: Mutex<Vec<Worker>>,
     stopped: AtomicBool,
     instances: AtomicU64,
+    /// When it last took a request ([`Runtime::now_ms`]).
+    last_used: AtomicU64,
 }
 
 /// One instance with its store.
@@ -59,7 +62,7 @@ impl WebDyno {
             return Err(StartError::Spec("concurrency must be at least 1".into()));
         }
         let ctx = DynoContext::new(runtime, &spec)?;
-        Ok(WebDyno(Arc::new(Inner {
+        let inner = Arc::new(Inner {
             ctx,
             pre: pre.clone(),
             reuse: spec.reuse,
@@ -68,7 +71,13 @@ impl WebDyno {
             idle: Mutex::default(),
             stopped: AtomicBool::new(false),
             instances: AtomicU64::new(0),
-        })))
+            last_used: AtomicU64::new(runtime.now_ms()),
+        });
+        if spec.reuse {
+            let keeper: Weak<dyn IdleInstances> = Arc::downgrade(&inner) as Weak<Inner>;
+            runtime.register_keeper(keeper);
+        }
+        Ok(WebDyno(inner))
     }
 
     /// The dyno's name (`web.1`).
@@ -115,6 +124,7 @@ impl WebDyno {
             return Err(HandleError::Stopped);
         }
         let permit = inner.permits.clone().acquire_owned().await.map_err(|_| HandleError::Stopped)?;
+        inner.last_used.store(inner.ctx.runtime.now_ms(), Ordering::Relaxed);
         let timeout = inner.ctx.limits.request_timeout;
         let reused = if inner.reuse { inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() } else { None };
         let (tx, mut rx) = oneshot::channel();
@@ -250,15 +260,37 @@ impl Inner {
         }
     }
 
+    /// A new instance; when the pool is full, idle instances of the least recently used dynos
+    /// (this one included) are dropped until it fits or none is left.
     async fn instantiate(&self, timeout: Duration) -> Result<Worker, HandleError> {
-        let mut store =
-            self.ctx.new_store(&[], Stdin::Empty, Some(timeout)).map_err(HandleError::Instantiate)?;
-        let proxy = self.pre.instantiate_async(&mut store).await.map_err(|e| match classify(&e, &self.ctx.limits) {
-            HandleError::Trap(detail) => HandleError::Instantiate(detail),
-            other => other,
-        })?;
-        self.instances.fetch_add(1, Ordering::Relaxed);
-        Ok(Worker { store, proxy })
+        loop {
+            let mut store =
+                self.ctx.new_store(&[], Stdin::Empty, Some(timeout)).map_err(HandleError::Instantiate)?;
+            match self.pre.instantiate_async(&mut store).await {
+                Ok(proxy) => {
+                    self.instances.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Worker { store, proxy });
+                }
+                Err(e) if is_pool_full(&e) && self.ctx.runtime.release_idle_instance() => continue,
+                Err(e) => {
+                    return Err(match classify(&e, &self.ctx.limits) {
+                        HandleError::Trap(detail) => HandleError::Instantiate(detail),
+                        other => other,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl IdleInstances for Inner {
+    fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    fn release_one(&self) -> bool {
+        let worker = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        worker.is_some()
     }
 }
 

@@ -2,6 +2,7 @@
 //! source (`tests/guests`, `examples/`), real hyper requests.
 
 mod command;
+mod density;
 mod examples;
 mod fs;
 mod languages;
