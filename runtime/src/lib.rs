@@ -8,10 +8,13 @@
 //! WebDyno::start(&rt, &c, DynoSpec)      .handle(hyper::Request) -> Response, .stop()
 //! CommandDyno::start(&rt, &c, spec, args, stdin)   .wait() -> ExitStatus, .stop()
 //! run_oneoff(&rt, &c, spec, args, stdin) -> ExitStatus
+//! NativeRuntime::new(NativeConfig)       native dynos under runc (see `native`)
+//! NativeDyno::start(&nrt, spec, command, stdin)   .wait_for_port, .wait, .stop
 //! LogSink::channel(n) -> (sink, Receiver<LogLine>)
 //! Supervisor::new(rt, route_table, logs, config)   .apply(AppSpec), .restart, .remove, .dynos
 //! ```
 
+mod attach;
 mod cache;
 mod command;
 mod component;
@@ -22,9 +25,11 @@ mod fs;
 mod host;
 mod limits;
 mod logs;
+mod native;
 mod supervisor;
 mod web;
 
+pub use attach::{ATTACHED_BUFFER, AttachedOutput, AttachedReader, attached_output};
 pub use cache::CacheOutcome;
 pub use command::{CommandDyno, ExitStatus, STOP_FILE, run_oneoff};
 pub use component::{Component, ComponentKind};
@@ -33,6 +38,10 @@ pub use engine::{Runtime, RuntimeConfig};
 pub use error::{HandleError, LoadError, RuntimeError, StartError};
 pub use limits::{DynoSize, Limits};
 pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
+pub use native::{
+    BootError, CONTAINER_PREFIX, NativeConfig, NativeDyno, NativeError, NativeRuntime, NativeStdio, free_port,
+    run_native_oneoff,
+};
 pub use supervisor::{
     AppSpec, DynoState, DynoStatus, ProcessSpec, Program, Supervisor, SupervisorConfig, WasmBackend, backend_error,
     restart_delay,

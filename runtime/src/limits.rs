@@ -31,6 +31,15 @@ impl DynoSize {
         Limits { memory_bytes, ..Limits::default() }
     }
 
+    /// How many processes and threads a native dyno of this size may have (Heroku's numbers).
+    pub fn max_processes(self) -> u32 {
+        match self {
+            DynoSize::Basic => 256,
+            DynoSize::Standard => 512,
+            DynoSize::Performance => 16_384,
+        }
+    }
+
     /// The size's name as the platform spells it (`basic`, `standard`, `performance`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -9,6 +9,7 @@ mod languages;
 mod limits;
 mod load;
 mod logs;
+mod native;
 mod supervisor;
 mod util;
 mod web;

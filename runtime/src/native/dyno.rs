@@ -1,0 +1,347 @@
+//! One running native dyno: its container (bundle, memory cgroup, uid, runc process), the task
+//! that forwards its output to the logs and waits for its exit, memory events turned into R14
+//! and R15 lines, booting (`$PORT` accepting), and stopping (SIGTERM to every process, SIGKILL
+//! after the grace period).
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+use tokio::task::JoinHandle;
+
+use super::cgroup::{DynoCgroup, MemoryEvents};
+use super::runc::Runc;
+use super::{CONTAINER_PREFIX, NativeError, NativeRuntime, UidGuard, bundle};
+use crate::command::ExitStatus;
+use crate::dyno::{DynoSpec, Stdin};
+use crate::logs::{GuestOutput, LogSource, LogStreamKind};
+
+/// How often a running dyno's memory cgroup is looked at (R14).
+const MEMORY_POLL: Duration = Duration::from_secs(1);
+/// The shortest time between two R14 lines of one dyno.
+const R14_EVERY: Duration = Duration::from_secs(20);
+/// How long output may still arrive after the container's exit.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
+
+/// A native web dyno that did not come up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BootError {
+    /// Nothing accepted on `$PORT` in time (R10); the dyno is still running.
+    #[error("Error R10 (Boot timeout) -> Web process failed to bind to $PORT within {} seconds of launch", .0.as_secs())]
+    Timeout(Duration),
+    /// The process ended before binding.
+    #[error("the process exited before binding to $PORT")]
+    Exited,
+}
+
+/// The raw streams of an attached native dyno (`paas run`).
+pub struct NativeStdio {
+    /// The process's standard input (dropping it closes it).
+    pub stdin: ChildStdin,
+    /// Its standard output.
+    pub stdout: ChildStdout,
+    /// Its standard error.
+    pub stderr: ChildStderr,
+}
+
+/// A running native dyno.
+pub struct NativeDyno {
+    container: Arc<Container>,
+    task: JoinHandle<ExitStatus>,
+    addr: SocketAddr,
+}
+
+/// What must be undone when a dyno is gone: the container, its bundle, cgroup and uid.
+struct Container {
+    id: String,
+    runc: Runc,
+    bundle: PathBuf,
+    cgroup: Option<DynoCgroup>,
+    log: LogSource,
+    memory_bytes: u64,
+    /// A stop was asked for (a SIGKILL is then not a memory kill).
+    stopping: AtomicBool,
+    /// runc returned on its own (it deleted the container itself).
+    ended: AtomicBool,
+    _uid: UidGuard,
+}
+
+impl NativeDyno {
+    /// Starts `command` in a new container; its output goes to `spec.logs` line by line, `stdin`
+    /// feeds its standard input. `spec.port` is its `$PORT` (see [`free_port`]).
+    pub fn start(native: &NativeRuntime, spec: DynoSpec, command: &str, stdin: Stdin) -> Result<NativeDyno, NativeError> {
+        let feed = !matches!(stdin, Stdin::Empty);
+        let (container, mut child) = Container::create(native, &spec, command, feed)?;
+        if let Some(mut pipe) = child.stdin.take() {
+            tokio::spawn(async move {
+                let result = match stdin {
+                    Stdin::Empty => Ok(()),
+                    Stdin::Bytes(bytes) => pipe.write_all(&bytes).await,
+                    Stdin::Reader(mut reader) => tokio::io::copy(&mut reader, &mut pipe).await.map(drop),
+                };
+                if let Err(e) = result {
+                    tracing::debug!("stdin of a native dyno closed early: {e}");
+                }
+            });
+        }
+        let output = [
+            child.stdout.take().map(|out| forward(out, &container.log, LogStreamKind::Stdout)),
+            child.stderr.take().map(|err| forward(err, &container.log, LogStreamKind::Stderr)),
+        ];
+        let task = tokio::spawn(watch(container.clone(), child, output.into_iter().flatten().collect()));
+        Ok(NativeDyno { container, task, addr: addr(spec.port) })
+    }
+
+    /// Starts `command` in a new container with its standard streams handed to the caller (a
+    /// one-off dyno attached to `paas run`); only runtime lines go to `spec.logs`.
+    pub fn attach(native: &NativeRuntime, spec: DynoSpec, command: &str) -> Result<(NativeDyno, NativeStdio), NativeError> {
+        let (container, mut child) = Container::create(native, &spec, command, true)?;
+        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+            return Err(NativeError::Spec("the runtime's standard streams are not pipes".into()));
+        };
+        let task = tokio::spawn(watch(container.clone(), child, Vec::new()));
+        Ok((NativeDyno { container, task, addr: addr(spec.port) }, NativeStdio { stdin, stdout, stderr }))
+    }
+
+    /// The container's id (as `runc list` shows it).
+    pub fn container_id(&self) -> &str {
+        &self.container.id
+    }
+
+    /// `127.0.0.1:$PORT`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether the process has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits until something accepts connections on `127.0.0.1:$PORT`, the process ends, or
+    /// `timeout` passes (R10, logged; the dyno keeps running: stop it).
+    pub async fn wait_for_port(&self, timeout: Duration) -> Result<(), BootError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.task.is_finished() {
+                return Err(BootError::Exited);
+            }
+            let attempt = tokio::time::timeout(Duration::from_millis(250), tokio::net::TcpStream::connect(self.addr));
+            if let Ok(Ok(_)) = attempt.await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let error = BootError::Timeout(timeout);
+                self.container.log.runtime_line(error.to_string());
+                return Err(error);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for the process to end.
+    pub async fn wait(self) -> ExitStatus {
+        join(self.task).await
+    }
+
+    /// SIGTERM to every process of the dyno; SIGKILL to all after `grace` if they did not exit.
+    pub async fn stop(mut self, grace: Duration) -> ExitStatus {
+        let container = self.container.clone();
+        container.stopping.store(true, Ordering::Release);
+        if let Err(e) = container.runc.kill(&container.id, "TERM").await {
+            tracing::debug!(container = %container.id, "SIGTERM: {e}");
+        }
+        if let Ok(joined) = tokio::time::timeout(grace, &mut self.task).await {
+            return joined.unwrap_or_else(|e| ExitStatus::Trapped(format!("host task failed: {e}")));
+        }
+        container.log.runtime_line("Stopping process with SIGKILL");
+        if let Err(e) = container.runc.kill(&container.id, "KILL").await {
+            tracing::debug!(container = %container.id, "SIGKILL: {e}");
+        }
+        if tokio::time::timeout(OUTPUT_DRAIN + Duration::from_secs(3), &mut self.task).await.is_err() {
+            // runc itself is stuck: dropping the task kills it; the container is deleted on drop.
+            self.task.abort();
+        }
+        ExitStatus::Stopped
+    }
+}
+
+impl Container {
+    fn create(
+        native: &NativeRuntime,
+        spec: &DynoSpec,
+        command: &str,
+        stdin: bool,
+    ) -> Result<(Arc<Container>, tokio::process::Child), NativeError> {
+        if spec.app.is_empty() || spec.dyno.is_empty() || command.trim().is_empty() {
+            return Err(NativeError::Spec("app, dyno and command must not be empty".into()));
+        }
+        if let Some(dir) = &spec.app_dir
+            && !dir.is_dir()
+        {
+            return Err(NativeError::Spec(format!("app directory `{}` is not a directory", dir.display())));
+        }
+        let id = format!("{CONTAINER_PREFIX}{}-{}-{}", clean(&spec.app), clean(&spec.dyno), random_suffix());
+        let uid = native.take_uid()?;
+        let memory_bytes = spec.effective_limits().memory_bytes as u64;
+        let cgroup = native.0.cgroups.create(&id, memory_bytes)?;
+        let container = Arc::new(Container {
+            bundle: native.0.containers.join(&id),
+            id,
+            runc: native.0.runc.clone(),
+            cgroup,
+            log: LogSource { app: spec.app.as_str().into(), dyno: spec.dyno.as_str().into(), sink: spec.logs.clone() },
+            memory_bytes,
+            stopping: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            _uid: uid,
+        });
+        let mut env = spec.environment();
+        for (name, value) in [("PATH", bundle::DEFAULT_PATH), ("LANG", "C.UTF-8")] {
+            if !env.iter().any(|(k, _)| k == name) {
+                env.push((name.into(), value.into()));
+            }
+        }
+        let plan = bundle::Plan {
+            dir: &container.bundle,
+            hostname: &container.id,
+            args: shell(command),
+            env,
+            uid: container._uid.uid,
+            app_dir: spec.app_dir.as_deref(),
+            memory_bytes,
+            processes: spec.size.max_processes(),
+            cgroups_path: container.cgroup.as_ref().map(|c| c.runc_path.clone()),
+            terminal: false,
+        };
+        bundle::write(&plan)?;
+        let child = container.runc.run(&container.bundle, &container.id, stdin, None)?;
+        Ok((container, child))
+    }
+
+    /// The memory counters, when the dyno has a memory cgroup.
+    fn memory(&self) -> MemoryEvents {
+        self.cgroup.as_ref().map(DynoCgroup::events).unwrap_or_default()
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if !self.ended.load(Ordering::Acquire) {
+            self.runc.delete_now(&self.id);
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.bundle)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.bundle.display(), "cannot remove a dyno's bundle: {e}");
+        }
+    }
+}
+
+/// Waits for runc to return (logging R14 while the dyno runs over its memory), lets the output
+/// drain, logs R15 for a memory kill and the exit.
+async fn watch(container: Arc<Container>, mut child: tokio::process::Child, output: Vec<JoinHandle<()>>) -> ExitStatus {
+    let mut seen = container.memory();
+    let mut last_r14: Option<Instant> = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            () = tokio::time::sleep(MEMORY_POLL) => {
+                let now = container.memory();
+                if now.limit_hits > seen.limit_hits && last_r14.is_none_or(|t| t.elapsed() >= R14_EVERY) {
+                    let usage = container.cgroup.as_ref().map_or(0, DynoCgroup::usage);
+                    container.log.runtime_line(format!(
+                        "Error R14 (Memory quota exceeded): {} MiB of {} MiB",
+                        usage >> 20,
+                        container.memory_bytes >> 20
+                    ));
+                    last_r14 = Some(Instant::now());
+                }
+                seen = now;
+            }
+        }
+    };
+    container.ended.store(true, Ordering::Release);
+    for task in output {
+        let _ = tokio::time::timeout(OUTPUT_DRAIN, task).await;
+    }
+    let code = match status {
+        Ok(status) => status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(9)),
+        Err(e) => {
+            container.log.runtime_line(format!("cannot wait for the container runtime: {e}"));
+            return ExitStatus::Trapped(e.to_string());
+        }
+    };
+    let memory = container.memory();
+    let stopping = container.stopping.load(Ordering::Acquire);
+    if memory.oom_kills > 0 || (code == 137 && !stopping && memory.limit_hits > 0) {
+        container.log.runtime_line(format!(
+            "Error R15 (Memory quota vastly exceeded): the process used its {} MiB and was killed",
+            container.memory_bytes >> 20
+        ));
+    }
+    container.log.runtime_line(format!("Process exited with status {code}"));
+    ExitStatus::Exited(code)
+}
+
+/// Sends one of the process's output streams to the logs, line by line.
+fn forward(stream: impl AsyncRead + Unpin + Send + 'static, log: &LogSource, kind: LogStreamKind) -> JoinHandle<()> {
+    let mut sink = GuestOutput::new(log.clone(), kind);
+    tokio::spawn(async move {
+        let mut stream = stream;
+        if let Err(e) = tokio::io::copy(&mut stream, &mut sink).await {
+            tracing::debug!("output of a native dyno: {e}");
+        }
+    })
+}
+
+async fn join(task: JoinHandle<ExitStatus>) -> ExitStatus {
+    task.await.unwrap_or_else(|e| ExitStatus::Trapped(format!("host task failed: {e}")))
+}
+
+/// Runs `command` once in a native dyno, output to `spec.logs`: [`NativeDyno::start`] then
+/// [`NativeDyno::wait`] (the shape of [`run_oneoff`](crate::run_oneoff)).
+pub async fn run_native_oneoff(
+    native: &NativeRuntime,
+    spec: DynoSpec,
+    command: &str,
+    stdin: Stdin,
+) -> Result<ExitStatus, NativeError> {
+    Ok(NativeDyno::start(native, spec, command, stdin)?.wait().await)
+}
+
+/// A port free on loopback now, for a web dyno's `$PORT` (another process could take it before
+/// the dyno binds it; the dyno then fails to bind and crashes, and its restart gets another).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+}
+
+/// `bash -c` with the app's `.profile.d` scripts sourced first, as on Heroku. bash stays the
+/// container's PID 1 (the trailing `exit` keeps it from exec'ing the command): a namespace's init
+/// ignores signals it has no handler for, so the app itself must not be PID 1, or SIGTERM would
+/// not stop it.
+fn shell(command: &str) -> Vec<String> {
+    let script = format!("for f in /app/.profile.d/*.sh; do [ -r \"$f\" ] && . \"$f\"; done; unset f\n{command}\nexit $?");
+    vec!["/bin/bash".into(), "-c".into(), script]
+}
+
+/// A name made of characters runc accepts in ids (`[A-Za-z0-9_.-]`).
+fn clean(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '_' }).collect()
+}
+
+/// 8 hex digits that differ between containers.
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()));
+    format!("{:08x}", hasher.finish() as u32)
+}

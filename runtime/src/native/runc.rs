@@ -1,0 +1,99 @@
+//! Calling the OCI runtime binary (runc by default; crun, youki or runsc take the same
+//! arguments): `run` in the foreground (the container's exit status is runc's), `kill`, `delete`
+//! and `list`, always with paas's own state root so that only paas's containers are seen.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::{Child, Command};
+
+use super::NativeError;
+
+/// The runtime binary and the state root it is called with.
+#[derive(Debug, Clone)]
+pub(crate) struct Runc {
+    pub binary: PathBuf,
+    pub root: PathBuf,
+}
+
+impl Runc {
+    /// Checks that the binary runs (`--version`), returning its first line.
+    pub fn version(&self) -> Result<String, NativeError> {
+        let output =
+            std::process::Command::new(&self.binary).arg("--version").output().map_err(|e| self.missing(e.to_string()))?;
+        if !output.status.success() {
+            return Err(self.missing(format!("`--version` exited with {}", output.status)));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or_default().to_string())
+    }
+
+    /// Starts `run --bundle DIR ID` in the foreground; stdout and stderr are piped, stdin is
+    /// piped when `stdin` (else `/dev/null`). With a terminal, runc hands the pty's master to
+    /// `console_socket`.
+    pub fn run(&self, bundle: &Path, id: &str, stdin: bool, console_socket: Option<&Path>) -> Result<Child, NativeError> {
+        let mut command = self.command();
+        command.arg("run").arg("--bundle").arg(bundle);
+        if let Some(socket) = console_socket {
+            command.arg("--console-socket").arg(socket);
+        }
+        command
+            .arg(id)
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // runc killed leaves the container running; `Container`'s drop deletes it.
+            .kill_on_drop(true);
+        command.spawn().map_err(|e| self.missing(e.to_string()))
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`) to every process of the container.
+    pub async fn kill(&self, id: &str, signal: &str) -> Result<(), NativeError> {
+        self.control(&["kill", "--all", id, signal]).await.map(drop)
+    }
+
+    /// Removes the container, killing it first if it still runs.
+    pub async fn delete(&self, id: &str) -> Result<(), NativeError> {
+        self.control(&["delete", "--force", id]).await.map(drop)
+    }
+
+    /// The ids of the containers under the state root.
+    pub async fn list(&self) -> Result<Vec<String>, NativeError> {
+        let out = self.control(&["list", "--quiet"]).await?;
+        Ok(out.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+
+    /// Kills and removes the container without an async runtime (from `Drop`).
+    pub fn delete_now(&self, id: &str) {
+        let status = std::process::Command::new(&self.binary)
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "--force", id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Err(e) = status {
+            tracing::warn!(container = id, "cannot delete the container: {e}");
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.arg("--root").arg(&self.root);
+        command
+    }
+
+    async fn control(&self, args: &[&str]) -> Result<String, NativeError> {
+        let output = self.command().args(args).stdin(Stdio::null()).output().await.map_err(|e| self.missing(e.to_string()))?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        Err(NativeError::Command {
+            command: format!("{} {}", self.binary.display(), args.join(" ")),
+            detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    }
+
+    fn missing(&self, detail: String) -> NativeError {
+        NativeError::Runtime { binary: self.binary.clone(), detail }
+    }
+}
