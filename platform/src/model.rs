@@ -336,8 +336,8 @@ pub const FEATURES: &[FeatureKind] = &[
         id: Uuid::from_u128(0x6d1c_9b4e_7f0a_4c1e_9a51_0000_0000_0001),
         name: "preboot",
         display_name: "Preboot",
-        description: "Start new web dynos before stopping old ones on deploys and restarts. \
-                      paas always preboots (this flag is recorded and reported).",
+        description: "Start new web dynos before stopping old ones on deploys and restarts \
+                      (off: old dynos get SIGTERM as new ones start).",
         doc_url: "https://devcenter.heroku.com/articles/preboot",
     },
     FeatureKind {

@@ -14,8 +14,8 @@ fn paas(server: &TestServer, args: &[&str]) -> (Option<i32>, String, String) {
     (output.status.code(), text(&output.stdout), text(&output.stderr))
 }
 
-const PREBOOT: &str = "Start new web dynos before stopping old ones on deploys and restarts. \
-                       paas always preboots (this flag is recorded and reported).";
+const PREBOOT: &str = "Start new web dynos before stopping old ones on deploys and restarts \
+                       (off: old dynos get SIGTERM as new ones start).";
 const SLEEP: &str = "Web dynos sleep after the idle time, as eco dynos do, and wake on the next request.";
 
 #[test]

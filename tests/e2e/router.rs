@@ -1,7 +1,8 @@
 //! Serving end to end: `git push` of `examples/hello-rust` to a real `paas server`, then requests
 //! to `<app>.localhost` through its router: config changes, scaling (requests spread over the
 //! dynos `paas ps` lists), rollback, no web dynos (H14), maintenance (H80), and a restarted
-//! server serving the app again.
+//! server serving the app again; with `--sleep-after 1s` an app with feature `sleep` goes idle
+//! and wakes on the next request.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -148,3 +149,46 @@ fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
     assert_eq!(ps(&server, "hello-xyz"), [("web.1".to_string(), "up".to_string())]);
 }
 
+/// Polls `paas ps` until the app's dynos are `want`.
+fn until_ps(server: &TestServer, app: &str, want: &[(&str, &str)]) {
+    let want: Vec<(String, String)> = want.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ps(server, app) != want {
+        assert!(Instant::now() < deadline, "paas ps: wanted {want:?}, still {:?}", ps(server, app));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn with_sleep_after_1s_a_sleeping_app_goes_idle_and_the_next_request_wakes_it() {
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), &["--sleep-after", "1s"]);
+    let repo = support::app_repo(&server, "hello-rust", "napper");
+    paas(&server, &["features:enable", "sleep", "-a", "napper"]);
+    support::push(&server, repo.path());
+    eventually(&server, "napper", "/", (200, "Hello, world!\n"));
+    assert_eq!(ps(&server, "napper"), [("web.1".to_string(), "up".to_string())]);
+
+    // Idle for 1 s (checked every 0.5 s): asleep, and the app's log stream says so.
+    let served = Instant::now();
+    until_ps(&server, "napper", &[("web.1", "idle")]);
+    let slept = served.elapsed();
+    assert!(slept >= Duration::from_secs(1), "asleep after {slept:?}, before --sleep-after");
+    let logs = paas(&server, &["logs", "-a", "napper"]);
+    assert!(logs.contains("paas[web.1]: State changed from up to idle"), "{logs}");
+
+    // The next request wakes it and is answered.
+    assert_eq!(get(&server, "napper", "/config/DYNO"), (200, "web.1\n".to_string()));
+    assert_eq!(ps(&server, "napper"), [("web.1".to_string(), "up".to_string())]);
+    let logs = paas(&server, &["logs", "-a", "napper"]);
+    assert!(logs.contains("paas[web.1]: State changed from idle to up"), "{logs}");
+}
+
+#[test]
+fn a_nonsense_sleep_after_is_a_usage_error_that_names_the_formats() {
+    for (value, says) in [("5x", "expected a whole number followed by ms, s, m or h"), ("0s", "must be more than 0")] {
+        let output = run(Command::new(support::paas_bin()).args(["server", "--sleep-after", value]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("invalid value '{value}' for '--sleep-after <SLEEP_AFTER>': {says}")), "{stderr}");
+    }
+}

@@ -1,5 +1,5 @@
 //! `paas features:enable NAME` and `features:disable NAME`: turns an app feature on or off
-//! (`sleep`: idle web dynos sleep; `preboot`: recorded, paas always preboots).
+//! (`sleep`: idle web dynos sleep; `preboot`: new web dynos take traffic before old ones stop).
 
 use anyhow::Result;
 use clap::Args;

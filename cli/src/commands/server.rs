@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -33,6 +34,10 @@ pub struct ServerCommand {
     /// The folder of built-in buildpacks (default: the `buildpacks/` of the paas source tree).
     #[arg(long, env = "PAAS_BUILDPACKS_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../buildpacks"))]
     buildpacks_dir: PathBuf,
+    /// Web dynos of sleeping apps (eco dynos, feature `sleep`) sleep after this long without a
+    /// request, and wake on the next one: `30m`, `2s`, `500ms`, `1h`.
+    #[arg(long, env = "PAAS_SLEEP_AFTER", default_value = "30m", value_parser = parse_duration)]
+    sleep_after: Duration,
 }
 
 impl ServerCommand {
@@ -44,7 +49,8 @@ impl ServerCommand {
             .context("cannot start the wasm runtime")?;
         let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
         // Apps: the router and the dyno supervisor on that runtime.
-        let serve = SharedServe(Arc::new(crate::serve::Node { runtime }));
+        let supervisor = paas_runtime::SupervisorConfig { idle_after: self.sleep_after, ..Default::default() };
+        let serve = SharedServe(Arc::new(crate::serve::Node { runtime, supervisor }));
         server::run(ServerConfig {
             data_dir: self.data_dir,
             api_listen: self.api_listen,
@@ -56,5 +62,41 @@ impl ServerCommand {
             precompile: Some(precompile),
         })
         .await
+    }
+}
+
+/// `500ms`, `2s`, `30m`, `1h` → a duration greater than zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    const EXPECTED: &str = "expected a whole number followed by ms, s, m or h (500ms, 2s, 30m, 1h)";
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| EXPECTED.to_string())?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        "h" => Duration::from_secs(number.saturating_mul(3600)),
+        _ => return Err(EXPECTED.to_string()),
+    };
+    if duration.is_zero() {
+        return Err("must be more than 0 (dynos would sleep between any two requests)".to_string());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit_and_must_be_positive() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for nonsense in ["", "30", "m", "1.5s", "-1s", "2 s", "3d", "10sec"] {
+            assert!(parse_duration(nonsense).unwrap_err().starts_with("expected a whole number"), "{nonsense:?}");
+        }
+        assert!(parse_duration("0s").unwrap_err().starts_with("must be more than 0"));
     }
 }

@@ -1,6 +1,6 @@
 //! The ledger's view of an app translated into the supervisor's [`AppSpec`]: the current
 //! release's slug (unpacked once per node), its process types and config vars, the formation's
-//! quantities and sizes, custom domains, maintenance mode and the `sleep` feature.
+//! quantities and sizes, custom domains, maintenance mode and the `sleep` and `preboot` features.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,8 +26,10 @@ impl Desired {
     /// routed (H14), with its domains and maintenance mode.
     pub async fn of(&self, app: &App) -> anyhow::Result<AppSpec> {
         let domains = self.ledger.list_domains(app.id).await?.into_iter().map(|d| d.hostname).collect();
-        // Feature `sleep`: web dynos sleep when idle whatever their size.
-        let sleep_feature = self.ledger.list_app_features(app.id).await?.iter().any(|f| f.name == "sleep" && f.enabled);
+        // Feature `sleep`: web dynos sleep when idle whatever their size. Feature `preboot`:
+        // new web dynos take traffic before old ones stop. Both off unless set, as on Heroku.
+        let features = self.ledger.list_app_features(app.id).await?;
+        let enabled = |name: &str| features.iter().any(|f| f.name == name && f.enabled);
         let mut spec = AppSpec {
             app: app.name.clone(),
             release: 0,
@@ -36,7 +38,8 @@ impl Desired {
             processes: Default::default(),
             maintenance: app.maintenance,
             domains,
-            sleeps: sleep_feature,
+            sleeps: enabled("sleep"),
+            preboot: enabled("preboot"),
         };
         let Some(release) = self.ledger.current_release(app.id).await? else { return Ok(spec) };
         spec.release = release.version;
@@ -106,7 +109,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_sleep_feature_makes_the_app_sleep() {
+    async fn the_sleep_and_preboot_features_reach_the_spec() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = paas_platform::ledger::open(&paas_platform::ledger::sqlite_url(dir.path())).await.unwrap();
         let desired = Desired { ledger: ledger.clone(), slugs: SlugStore::new(dir.path()).unwrap(), unpacked: dir.path().join("u") };
@@ -115,8 +118,10 @@ mod tests {
         assert!(!desired.of(&app).await.unwrap().sleeps);
         ledger.set_app_feature(app.id, "sleep", true).await.unwrap();
         assert!(desired.of(&app).await.unwrap().sleeps);
+        assert!(!desired.of(&app).await.unwrap().preboot, "preboot is off by default, as on Heroku");
         ledger.set_app_feature(app.id, "preboot", true).await.unwrap();
         ledger.set_app_feature(app.id, "sleep", false).await.unwrap();
-        assert!(!desired.of(&app).await.unwrap().sleeps);
+        let spec = desired.of(&app).await.unwrap();
+        assert!(!spec.sleeps && spec.preboot);
     }
 }

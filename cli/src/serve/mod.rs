@@ -36,6 +36,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 pub struct Node {
     /// The server's one wasm runtime.
     pub runtime: Runtime,
+    /// The dyno supervisor's settings (`--sleep-after` sets `idle_after`).
+    pub supervisor: SupervisorConfig,
 }
 
 #[async_trait::async_trait]
@@ -45,8 +47,8 @@ impl ServeApps for Node {
         let (logs, log_rx) = LogSink::channel(10_000);
         // Dyno output and state changes go to the app's log stream (app[web.1] / paas[web.1]).
         logfeed::spawn(log_rx, logs.clone(), context.logs.clone());
-        let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs, SupervisorConfig::default());
-        supervisor.spawn_sleeper(Duration::from_secs(30));
+        let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs, self.supervisor.clone());
+        supervisor.spawn_sleeper(self.supervisor.sleep_check_every());
         let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
         let driver = Arc::new(Driver {
             ledger: context.ledger.clone(),

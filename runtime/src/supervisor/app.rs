@@ -96,15 +96,10 @@ impl AppRun {
             })
             .map(|(name, _)| name.clone())
             .collect();
-        let retiring: Vec<(String, Dyno)> = stale.into_iter().filter_map(|n| self.dynos.remove(&n).map(|d| (n, d))).collect();
-        self.start_missing(shared).await;
-        self.publish(shared);
-        for (name, dyno) in retiring {
-            self.retire(shared, &name, dyno);
-        }
+        self.replace(shared, stale).await;
     }
 
-    /// Restarts the dynos matching `target` (all, a type, or a name): new ones first.
+    /// Restarts the dynos matching `target` (all, a type, or a name), as [`AppRun::replace`] does.
     pub(crate) async fn restart(&mut self, shared: &Arc<Shared>, target: Option<&str>) {
         let names: Vec<String> = self
             .dynos
@@ -112,10 +107,26 @@ impl AppRun {
             .filter(|(name, dyno)| target.is_none_or(|t| t == name.as_str() || t == dyno.process_type))
             .map(|(name, _)| name.clone())
             .collect();
-        let retiring: Vec<(String, Dyno)> = names.into_iter().filter_map(|n| self.dynos.remove(&n).map(|d| (n, d))).collect();
+        self.replace(shared, names).await;
+    }
+
+    /// Stops the dynos `names` and starts what the formation then misses. With preboot, web
+    /// dynos are stopped only once their replacements are up and routed; every other dyno gets
+    /// SIGTERM as its replacement starts (Heroku's order without preboot).
+    async fn replace(&mut self, shared: &Arc<Shared>, names: Vec<String>) {
+        let preboot = self.spec.as_ref().is_some_and(|s| s.preboot);
+        let removed = names.into_iter().filter_map(|n| self.dynos.remove(&n).map(|d| (n, d)));
+        let (after, now): (Vec<_>, Vec<_>) = removed.partition(|(_, dyno)| preboot && dyno.process_type == "web");
+        if !now.is_empty() {
+            // Out of the routes first: requests wait for (or miss) the new dynos, as on Heroku.
+            self.publish(shared);
+        }
+        for (name, dyno) in now {
+            self.retire(shared, &name, dyno);
+        }
         self.start_missing(shared).await;
         self.publish(shared);
-        for (name, dyno) in retiring {
+        for (name, dyno) in after {
             self.retire(shared, &name, dyno);
         }
     }

@@ -55,6 +55,15 @@ pub struct SupervisorConfig {
     pub idle_after: Duration,
 }
 
+impl SupervisorConfig {
+    /// How often the sleeper should look for idle dynos: half of [`SupervisorConfig::idle_after`],
+    /// at most 30 s, so a dyno sleeps between `idle_after` and 1.5 × `idle_after` after its last
+    /// request.
+    pub fn sleep_check_every(&self) -> Duration {
+        (self.idle_after / 2).clamp(Duration::from_millis(1), Duration::from_secs(30))
+    }
+}
+
 impl Default for SupervisorConfig {
     fn default() -> Self {
         SupervisorConfig {
@@ -87,6 +96,10 @@ pub struct AppSpec {
     pub domains: Vec<String>,
     /// Web dynos sleep when idle (`eco` dynos, feature `sleep`); see [`SupervisorConfig::idle_after`].
     pub sleeps: bool,
+    /// Heroku's feature `preboot`: replaced web dynos keep serving until their replacements are
+    /// up. Without it (Heroku's default) old dynos get SIGTERM as the new ones start. Other
+    /// process types are always stopped as their replacements start.
+    pub preboot: bool,
 }
 
 /// One process type of the formation.
@@ -194,8 +207,9 @@ impl Supervisor {
     }
 
     /// Makes `spec` the app's desired state and reconciles: a new release (or new config vars)
-    /// replaces every dyno, new web dynos taking traffic before the old ones are stopped; a
-    /// changed quantity starts or stops dynos; domains and maintenance go to the route table.
+    /// replaces every dyno (with [`AppSpec::preboot`], new web dynos take traffic before the old
+    /// ones are stopped); a changed quantity starts or stops dynos; domains and maintenance go
+    /// to the route table.
     /// Applying the same spec again changes nothing.
     pub async fn apply(&self, spec: AppSpec) {
         let run = self.app_run(&spec.app);
@@ -204,7 +218,7 @@ impl Supervisor {
     }
 
     /// Restarts the app's dynos: all (`None`), one process type (`Some("web")`) or one dyno
-    /// (`Some("web.1")`). Web dynos are replaced with no gap in service.
+    /// (`Some("web.1")`), in the same order as [`Supervisor::apply`] replaces them.
     pub async fn restart(&self, app: &str, target: Option<&str>) {
         let Some(run) = self.existing(app) else { return };
         run.lock().await.restart(&self.0, target).await;

@@ -44,6 +44,7 @@ fn app(name: &str, release: i64, processes: &[(&str, ProcessSpec)]) -> AppSpec {
         maintenance: false,
         domains: Vec::new(),
         sleeps: false,
+        preboot: false,
     }
 }
 
@@ -211,6 +212,57 @@ async fn scaled_down_worker_gets_sigterm_and_exits_within_the_grace() {
     assert!(lines.contains(&"stop file seen, exiting".to_string()), "{lines:?}");
     assert!(lines.contains(&"Process exited with status 0".to_string()), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains("crashed")), "a stop is not a crash: {lines:?}");
+}
+
+/// The supervisor's lines about `app`'s dynos, as `web.1: State changed from starting to up`.
+async fn timeline(logs: &mut mpsc::Receiver<LogLine>, app: &str) -> Vec<String> {
+    let lines = drain(logs, Duration::from_millis(100)).await;
+    lines.into_iter().filter(|l| l.app == app).map(|l| format!("{}: {}", l.dyno, l.line)).collect()
+}
+
+/// Asserts `first` and `then` are both in `lines`, in that order.
+fn in_order(lines: &[String], first: &str, then: &str) {
+    let at = |line: &str| lines.iter().position(|l| l == line).unwrap_or_else(|| panic!("no {line:?} in {lines:#?}"));
+    assert!(at(first) < at(then), "{first:?} before {then:?}: {lines:#?}");
+}
+
+#[tokio::test]
+async fn a_new_release_stops_old_dynos_first_unless_preboot_starts_new_web_dynos_first() {
+    let (sup, _table, mut logs) = supervisor(SupervisorConfig::default());
+    let formation = |release, preboot| {
+        let mut spec = app("shop", release, &[("web", wasm("http_probe", &[], 1)), ("worker", wasm("cli_probe", &["wait-stop"], 1))]);
+        spec.preboot = preboot;
+        spec
+    };
+    sup.apply(formation(1, false)).await;
+    timeline(&mut logs, "shop").await;
+    let web_start = "web.1: Starting process with command `http_probe.wasm`";
+    let worker_start = "worker.1: Starting process with command `cli_probe.wasm wait-stop`";
+    let (web_stop, worker_stop) = ("web.1: Stopping all processes with SIGTERM", "worker.1: Stopping all processes with SIGTERM");
+    let web_up = "web.1: State changed from starting to up";
+
+    // Without preboot (Heroku's default) every old dyno gets SIGTERM as the new ones start.
+    sup.apply(formation(2, false)).await;
+    let lines = timeline(&mut logs, "shop").await;
+    in_order(&lines, web_stop, web_start);
+    in_order(&lines, worker_stop, worker_start);
+
+    // With preboot the new web dyno is up (and routed) before the old one is stopped; workers
+    // are replaced as without it.
+    sup.apply(formation(3, true)).await;
+    let lines = timeline(&mut logs, "shop").await;
+    in_order(&lines, web_up, web_stop);
+    in_order(&lines, worker_stop, worker_start);
+
+    // ps:restart follows the same switch.
+    sup.restart("shop", Some("web")).await;
+    let lines = timeline(&mut logs, "shop").await;
+    in_order(&lines, web_up, web_stop);
+    sup.apply(formation(3, false)).await;
+    sup.restart("shop", Some("web")).await;
+    let lines = timeline(&mut logs, "shop").await;
+    in_order(&lines, web_stop, web_start);
+    sup.remove("shop").await;
 }
 
 #[tokio::test]
