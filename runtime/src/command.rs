@@ -121,6 +121,18 @@ impl CommandDyno {
         status
     }
 
+    /// Waits for the run to end, or, if `stop` resolves first, stops it as [`CommandDyno::stop`]
+    /// does; wipes the dyno's `/tmp` either way.
+    pub async fn wait_or_stop(mut self, stop: impl Future<Output = ()>, grace: Duration) -> ExitStatus {
+        tokio::select! {
+            joined = &mut self.task => {
+                self.ctx.wipe_scratch();
+                joined.unwrap_or_else(|e| ExitStatus::Trapped(format!("host task failed: {e}")))
+            }
+            () = stop => self.stop(grace).await,
+        }
+    }
+
     /// Asks the guest to stop (creates [`STOP_FILE`] in its `/tmp`), waits up to `grace`, then
     /// kills it; wipes the dyno's `/tmp` either way.
     pub async fn stop(mut self, grace: Duration) -> ExitStatus {

@@ -18,6 +18,7 @@ use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi_http::WasiHttpCtx;
 
+use crate::attach::AttachedOutput;
 use crate::engine::Runtime;
 use crate::error::{StartError, chain};
 use crate::fs::{self, Scratch};
@@ -62,6 +63,9 @@ pub struct DynoSpec {
     pub network: NetworkPolicy,
     /// Where the dyno's log lines go.
     pub logs: LogSink,
+    /// An attached one-off dyno: its stdout and stderr go, as raw bytes, to this pipe instead of
+    /// `logs` (which still gets the runtime's own lines: exit status, traps).
+    pub attached: Option<AttachedOutput>,
 }
 
 impl DynoSpec {
@@ -80,6 +84,7 @@ impl DynoSpec {
             port: 5000,
             network: NetworkPolicy::default(),
             logs: LogSink::discard(),
+            attached: None,
         }
     }
 
@@ -119,6 +124,7 @@ pub(crate) struct DynoContext {
     pub app_dir: Option<PathBuf>,
     pub network: NetworkPolicy,
     pub log: LogSource,
+    pub attached: Option<AttachedOutput>,
     pub scratch: std::sync::Mutex<Scratch>,
     pub scratch_path: PathBuf,
 }
@@ -144,6 +150,7 @@ impl DynoContext {
             app_dir: spec.app_dir.clone(),
             network: spec.network.clone(),
             log: LogSource { app: spec.app.as_str().into(), dyno: spec.dyno.as_str().into(), sink: spec.logs.clone() },
+            attached: spec.attached.clone(),
             scratch_path: scratch.path().to_path_buf(),
             scratch: std::sync::Mutex::new(scratch),
         }))
@@ -168,8 +175,13 @@ impl DynoContext {
     ) -> Result<Store<DynoState>, String> {
         let mut b = WasiCtxBuilder::new();
         b.envs(&self.env).args(args);
-        b.stdout(GuestOutput::new(self.log.clone(), LogStreamKind::Stdout));
-        b.stderr(GuestOutput::new(self.log.clone(), LogStreamKind::Stderr));
+        if let Some(terminal) = &self.attached {
+            b.stdout(terminal.clone());
+            b.stderr(terminal.clone());
+        } else {
+            b.stdout(GuestOutput::new(self.log.clone(), LogStreamKind::Stdout));
+            b.stderr(GuestOutput::new(self.log.clone(), LogStreamKind::Stderr));
+        }
         match stdin {
             Stdin::Empty => {}
             Stdin::Bytes(bytes) => {
