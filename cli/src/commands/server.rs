@@ -38,6 +38,13 @@ pub struct ServerCommand {
     /// request, and wake on the next one: `30m`, `2s`, `500ms`, `1h`.
     #[arg(long, env = "PAAS_SLEEP_AFTER", default_value = "30m", value_parser = parse_duration)]
     sleep_after: Duration,
+    /// The OCI runtime that runs native dynos (runc; crun, youki or runsc where they work).
+    /// Unset: `runc` from PATH if it runs, else native dynos are disabled (and reported crashed).
+    #[arg(long, env = "PAAS_CONTAINER_RUNTIME")]
+    container_runtime: Option<PathBuf>,
+    /// A native web dyno that does not accept on $PORT this long after launch is killed (R10).
+    #[arg(long, env = "PAAS_BOOT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    boot_timeout: Duration,
 }
 
 impl ServerCommand {
@@ -49,7 +56,13 @@ impl ServerCommand {
             .context("cannot start the wasm runtime")?;
         let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
         // Apps: the router and the dyno supervisor on that runtime.
-        let supervisor = paas_runtime::SupervisorConfig { idle_after: self.sleep_after, ..Default::default() };
+        let native = self.native_runtime().await?;
+        let supervisor = paas_runtime::SupervisorConfig {
+            idle_after: self.sleep_after,
+            native,
+            boot_timeout: self.boot_timeout,
+            ..Default::default()
+        };
         let serve = SharedServe(Arc::new(crate::serve::Node { runtime, supervisor }));
         server::run(ServerConfig {
             data_dir: self.data_dir,
@@ -62,6 +75,31 @@ impl ServerCommand {
             precompile: Some(precompile),
         })
         .await
+    }
+}
+
+impl ServerCommand {
+    /// The native-dyno runtime (state in <data-dir>/runtime), after removing the containers a
+    /// crashed `paas server` left behind. A runtime named with --container-runtime must run; the
+    /// default `runc` may be missing (native dynos are then disabled).
+    async fn native_runtime(&self) -> anyhow::Result<Option<paas_runtime::NativeRuntime>> {
+        let mut config = paas_runtime::NativeConfig::new(&self.data_dir);
+        if let Some(binary) = &self.container_runtime {
+            config.runtime = binary.clone();
+        }
+        let native = match paas_runtime::NativeRuntime::new(config) {
+            Ok(native) => native,
+            Err(e) if self.container_runtime.is_none() => {
+                tracing::warn!("native dynos are disabled: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e).context("--container-runtime"),
+        };
+        let stale = native.cleanup_stale().await.context("cannot remove the containers of a previous run")?;
+        if stale > 0 {
+            tracing::info!("removed {stale} container(s) left by a previous paas server");
+        }
+        Ok(Some(native))
     }
 }
 

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+mod native;
+
 use super::slot::{SlotBackend, WebSlot};
 use super::backoff::restart_delay;
 use super::{AppSpec, DynoState, DynoStatus, ProcessSpec, Program, Shared};
@@ -21,8 +23,6 @@ use crate::logs::{LogLine, LogStreamKind};
 /// How often a worker's watcher checks whether its run ended.
 const WORKER_POLL: Duration = Duration::from_millis(100);
 
-/// The message of a native process type until runc dynos exist.
-pub const NATIVE_UNSUPPORTED: &str = "native dynos are not supported yet (only WebAssembly components run on this node)";
 
 /// One app on this node.
 pub(crate) struct AppRun {
@@ -52,6 +52,8 @@ enum Run {
     Web(Arc<WebSlot>),
     /// A worker: the stop request (with its grace) to its watcher task, and that task.
     Command(oneshot::Sender<Duration>, JoinHandle<()>),
+    /// A native dyno (runc).
+    Native(native::NativeRun),
 }
 
 impl AppRun {
@@ -234,7 +236,13 @@ impl AppRun {
         let Some(process) = spec.processes.get(&dyno.process_type).cloned() else { return };
         shared.log(&self.name, name, format!("Starting process with command `{}`", process.command));
         let (component, reuse, args) = match &process.program {
-            Program::Native { .. } => return self.crashed(shared, name, NATIVE_UNSUPPORTED.to_string(), false),
+            Program::Native { command } => {
+                return match self.start_native(shared, name, command, &spec, &process).await {
+                    Ok(run) => self.up(shared, name, run, spec.release),
+                    // Without a container runtime a restart cannot help.
+                    Err(reason) => self.crashed(shared, name, reason, shared.config.native.is_some()),
+                };
+            }
             Program::Wasm { component, reuse, args } => (component.clone(), *reuse, args.clone()),
         };
         let component = match self.component(shared, &component).await {
@@ -272,21 +280,29 @@ impl AppRun {
                 Err(e) => return self.crashed(shared, name, e.to_string(), true),
             }
         };
+        self.up(shared, name, run, spec.release);
+    }
+
+    /// The dyno `name` started: it is up.
+    fn up(&mut self, shared: &Arc<Shared>, name: &str, run: Run, release: i64) {
         if let Some(dyno) = self.dynos.get_mut(name) {
             let from = dyno.state;
             dyno.run = run;
             dyno.state = DynoState::Up;
             dyno.since = SystemTime::now();
             dyno.up_since = Instant::now();
-            dyno.release = spec.release;
+            dyno.release = release;
             shared.log(&self.name, name, format!("State changed from {} to up", from.as_str()));
         }
     }
 
-    /// Marks `name` crashed (logging why) and, when `retry`, schedules its restart.
+    /// Marks `name` crashed (logging why, unless `reason` is empty) and, when `retry`,
+    /// schedules its restart.
     fn crashed(&mut self, shared: &Arc<Shared>, name: &str, reason: String, retry: bool) {
         let Some(dyno) = self.dynos.get_mut(name) else { return };
-        shared.log(&self.name, name, reason);
+        if !reason.is_empty() {
+            shared.log(&self.name, name, reason);
+        }
         let from = dyno.state;
         if from == DynoState::Up && dyno.up_since.elapsed() >= shared.config.crash_reset {
             dyno.crashes = 0;
@@ -320,6 +336,9 @@ impl AppRun {
                 Run::Web(slot) if dyno.state == DynoState::Up => {
                     web.push(paas_router::WebDyno::new(name.clone(), SlotBackend(slot.clone())));
                 }
+                Run::Native(native::NativeRun { addr: Some(addr), .. }) if dyno.state == DynoState::Up => {
+                    web.push(paas_router::WebDyno::new(name.clone(), paas_router::TcpBackend::new(*addr)));
+                }
                 _ => crashed |= dyno.state == DynoState::Crashed,
             }
         }
@@ -345,7 +364,7 @@ impl AppRun {
                     }
                 }))
             }
-            Run::Command(stop, task) => {
+            Run::Command(stop, task) | Run::Native(native::NativeRun { stop, task, .. }) => {
                 shared.log(&self.name, name, "Stopping all processes with SIGTERM".to_string());
                 let _ = stop.send(grace);
                 Some(task)

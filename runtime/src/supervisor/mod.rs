@@ -53,6 +53,10 @@ pub struct SupervisorConfig {
     /// Web dynos of sleeping apps ([`AppSpec::sleeps`]) with no request for this long release
     /// their instances until the next request. 30 minutes.
     pub idle_after: Duration,
+    /// Runs native process types (runc); `None`: they are reported crashed.
+    pub native: Option<crate::native::NativeRuntime>,
+    /// How long a native web dyno has to accept on `$PORT` before R10. 60 s.
+    pub boot_timeout: Duration,
 }
 
 impl SupervisorConfig {
@@ -73,6 +77,8 @@ impl Default for SupervisorConfig {
             backoff_max: Duration::from_secs(300),
             crash_reset: Duration::from_secs(600),
             idle_after: Duration::from_secs(30 * 60),
+            native: None,
+            boot_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -127,7 +133,7 @@ pub enum Program {
         /// Arguments of a `wasi:cli` component.
         args: Vec<String>,
     },
-    /// A native command (runc dynos are not supported yet: such dynos are reported crashed).
+    /// A native command, run by a native dyno ([`SupervisorConfig::native`]).
     Native {
         /// The command line.
         command: String,

@@ -129,3 +129,90 @@ async fn attached_native_oneoff_streams_stdin_to_stdout() {
     assert_eq!(out, "got ping\n");
     assert_eq!(dyno.wait().await, ExitStatus::Exited(5));
 }
+
+mod supervised {
+    //! Native process types run by the supervisor.
+
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use http_body_util::BodyExt;
+    use paas_router::RouteTable;
+    use paas_runtime::{AppSpec, DynoSize, DynoState, LogSink, ProcessSpec, Program, Supervisor, SupervisorConfig};
+
+    use super::*;
+    use crate::util::runtime;
+
+    pub fn supervisor(native: &NativeRuntime, config: SupervisorConfig) -> (Supervisor, Arc<RouteTable>, mpsc::Receiver<LogLine>) {
+        let table = Arc::new(RouteTable::new("localhost"));
+        let (logs, rx) = LogSink::channel(100_000);
+        let config = SupervisorConfig { native: Some(native.clone()), ..config };
+        (Supervisor::new(runtime(), table.clone(), logs, config), table, rx)
+    }
+
+    pub fn native_app(name: &str, dir: &Path, processes: &[(&str, &str, u32)]) -> AppSpec {
+        let processes = processes
+            .iter()
+            .map(|(kind, command, quantity)| {
+                let program = Program::Native { command: command.to_string() };
+                let process = ProcessSpec { program, command: command.to_string(), quantity: *quantity, size: DynoSize::Basic };
+                (kind.to_string(), process)
+            })
+            .collect();
+        AppSpec {
+            app: name.to_string(),
+            release: 1,
+            app_dir: dir.to_path_buf(),
+            env: BTreeMap::new(),
+            processes,
+            maintenance: false,
+            domains: Vec::new(),
+            sleeps: false,
+            preboot: false,
+        }
+    }
+
+    /// GET `/` through the route table's backend of `dyno`.
+    pub async fn route_get(table: &RouteTable, app: &str, dyno: &str) -> (u16, String) {
+        let route = table.app(app).expect("app routed");
+        let web = route.web.iter().find(|w| w.name == dyno).unwrap_or_else(|| panic!("{dyno} routed: {:?}", route.web));
+        let req = http::Request::get("http://app.localhost/").body(paas_router::empty_body()).unwrap();
+        let resp = web.backend.call(req).await.unwrap_or_else(|e| panic!("{dyno}: {e}"));
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// The containers under the runtime's state root (`runc list`).
+    pub fn containers(native: &NativeRuntime) -> Vec<String> {
+        let out = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(native.state_root())
+            .args(["list", "--quiet"])
+            .output()
+            .expect("runc list");
+        String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect()
+    }
+
+    #[tokio::test]
+    async fn native_web_dynos_are_routed_and_scale_to_two_containers() {
+        let Some((native, _data)) = native() else { return };
+        let dir = app_dir();
+        let (sup, table, mut logs) = supervisor(&native, SupervisorConfig::default());
+        sup.apply(native_app("shop", dir.path(), &[("web", "python3 server.py", 1)])).await;
+        assert_eq!(sup.dynos("shop").await[0].state, DynoState::Up);
+        assert_eq!(route_get(&table, "shop", "web.1").await, (200, "hello from web.1".to_string()));
+
+        sup.apply(native_app("shop", dir.path(), &[("web", "python3 server.py", 2)])).await;
+        let states: Vec<DynoState> = sup.dynos("shop").await.iter().map(|d| d.state).collect();
+        assert_eq!(states, [DynoState::Up, DynoState::Up]);
+        assert_eq!(route_get(&table, "shop", "web.2").await, (200, "hello from web.2".to_string()));
+        assert_eq!(containers(&native).len(), 2, "two dynos are two containers");
+
+        sup.shutdown().await;
+        assert!(containers(&native).is_empty(), "stopped dynos leave no container");
+        let lines: Vec<String> = drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
+        assert!(lines.contains(&"State changed from starting to up".to_string()), "{lines:?}");
+    }
+}

@@ -197,7 +197,7 @@ async fn native_process_types_are_reported_crashed_not_faked() {
     let lines: Vec<String> = drain(&mut logs, Duration::from_millis(100)).await.into_iter().map(|l| l.line).collect();
     let starts = lines.iter().filter(|l| l.starts_with("Starting process")).count();
     assert_eq!(starts, 1, "not retried: {lines:?}");
-    assert!(lines.iter().any(|l| l.contains("native dynos are not supported yet")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("native dynos are not enabled on this node")), "{lines:?}");
 }
 
 #[tokio::test]

@@ -1,0 +1,113 @@
+//! Native process types in the supervisor: starting a native dyno (a web one on a free loopback
+//! port, up once `$PORT` accepts, R10 after the boot timeout), watching it until it exits
+//! (crash, restart with backoff) or is stopped (SIGTERM, grace, SIGKILL), and its route (a
+//! `paas_router::TcpBackend`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::{AppRun, Run, Shared};
+use crate::dyno::{DynoSpec, Stdin};
+use crate::native::{BootError, NativeDyno, free_port};
+use crate::supervisor::{AppSpec, ProcessSpec};
+
+/// The message of a native process type on a node without a container runtime.
+pub const NATIVE_UNSUPPORTED: &str =
+    "native dynos are not enabled on this node (paas server runs them with runc: install it or pass --container-runtime)";
+
+/// A running native dyno as the supervisor holds it.
+pub(super) struct NativeRun {
+    /// The stop request (with its grace) to the watcher.
+    pub stop: oneshot::Sender<Duration>,
+    /// The watcher task.
+    pub task: JoinHandle<()>,
+    /// A web dyno's `127.0.0.1:$PORT`.
+    pub addr: Option<SocketAddr>,
+}
+
+impl AppRun {
+    /// Starts the native dyno `name` running `command`; a web dyno is returned once it accepts
+    /// on its port. The error is the crash reason (empty when the dyno logged it already).
+    pub(super) async fn start_native(
+        &mut self,
+        shared: &Arc<Shared>,
+        name: &str,
+        command: &str,
+        spec: &AppSpec,
+        process: &ProcessSpec,
+    ) -> Result<Run, String> {
+        let Some(native) = shared.config.native.clone() else { return Err(NATIVE_UNSUPPORTED.to_string()) };
+        let mut dyno_spec = DynoSpec::new(&self.name, name);
+        dyno_spec.env = spec.env.clone();
+        dyno_spec.size = process.size;
+        dyno_spec.app_dir = Some(spec.app_dir.clone());
+        dyno_spec.logs = shared.logs.clone();
+        let is_web = name.starts_with("web.");
+        if is_web {
+            dyno_spec.port = free_port().map_err(|e| format!("no free port for $PORT: {e}"))?;
+        }
+        let dyno = NativeDyno::start(&native, dyno_spec, command, Stdin::Empty).map_err(|e| e.to_string())?;
+        if is_web {
+            match dyno.wait_for_port(shared.config.boot_timeout).await {
+                Ok(()) => {}
+                Err(BootError::Timeout(_)) => {
+                    // R10 is logged; Heroku kills such a dyno at once.
+                    dyno.stop(Duration::ZERO).await;
+                    return Err(String::new());
+                }
+                Err(BootError::Exited) => {
+                    dyno.wait().await;
+                    return Err(String::new());
+                }
+            }
+        }
+        let addr = is_web.then(|| dyno.addr());
+        let (stop, task) = watch(shared, self.name.clone(), name.to_string(), self.next_generation, dyno, is_web);
+        Ok(Run::Native(NativeRun { stop, task, addr }))
+    }
+}
+
+/// Waits for the dyno to exit (a crash: restarted after the backoff) or to be asked to stop (a
+/// web dyno first drains: requests that picked it from the previous route still reach it).
+fn watch(
+    shared: &Arc<Shared>,
+    app: String,
+    name: String,
+    generation: u64,
+    dyno: NativeDyno,
+    is_web: bool,
+) -> (oneshot::Sender<Duration>, JoinHandle<()>) {
+    let (stop_tx, mut stop_rx) = oneshot::channel::<Duration>();
+    let weak = Arc::downgrade(shared);
+    let drain = shared.config.drain;
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                grace = &mut stop_rx => {
+                    // A dropped sender (the app is gone) stops at once.
+                    let grace = grace.unwrap_or(Duration::ZERO);
+                    if is_web && !grace.is_zero() {
+                        tokio::time::sleep(drain).await;
+                    }
+                    dyno.stop(grace).await;
+                    return;
+                }
+                () = tokio::time::sleep(Duration::from_millis(100)) => if dyno.is_finished() { break },
+            }
+        }
+        dyno.wait().await;
+        let Some(shared) = weak.upgrade() else { return };
+        if let Some(run) = shared.weak_app(&app) {
+            let mut run = run.lock().await;
+            if run.dynos.get(&name).is_some_and(|d| d.generation == generation) {
+                // The dyno logged how it exited.
+                run.crashed(&shared, &name, String::new(), true);
+            }
+        }
+    });
+    (stop_tx, task)
+}
