@@ -1,11 +1,12 @@
-//! The supervisor's dynos as the Platform API lists them (`GET /apps/{app}/dynos`, `paas ps`).
+//! The supervisor's dynos as the Platform API lists them (`GET /apps/{app}/dynos`, `paas ps`),
+//! one-off dynos first, and one-off dynos started for the API ([`super::oneoff`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use paas_platform::Ledger;
 use paas_platform::model::{App, Dyno};
-use paas_platform::serving::DynoDirectory;
+use paas_platform::serving::{DynoDirectory, OneOff, OneOffError, OneOffRequest};
 use paas_runtime::{DynoSize, Supervisor};
 use sha2::{Digest, Sha256};
 
@@ -15,6 +16,8 @@ pub struct Directory {
     pub supervisor: Supervisor,
     /// The ledger, for the formation's size names.
     pub ledger: Arc<dyn Ledger>,
+    /// The node's one-off dynos.
+    pub oneoffs: Arc<super::oneoff::OneOffs>,
 }
 
 #[async_trait::async_trait]
@@ -24,11 +27,7 @@ impl DynoDirectory for Directory {
             Ok(formation) => formation.into_iter().map(|f| (f.process_type, f.size)).collect(),
             Err(_) => HashMap::new(),
         };
-        self.supervisor
-            .dynos(&app.name)
-            .await
-            .into_iter()
-            .map(|d| Dyno {
+        let formation = self.supervisor.dynos(&app.name).await.into_iter().map(|d| Dyno {
                 id: dyno_id(app, &d.name),
                 app_id: app.id,
                 name: d.name,
@@ -39,13 +38,17 @@ impl DynoDirectory for Directory {
                 release_version: d.release,
                 created_at: d.created.into(),
                 updated_at: d.since.into(),
-            })
-            .collect()
+            });
+        self.oneoffs.of(&app.name).into_iter().chain(formation).collect()
+    }
+
+    async fn start_oneoff(&self, app: &App, request: OneOffRequest) -> Result<OneOff, OneOffError> {
+        self.oneoffs.start(app, request).await
     }
 }
 
 /// A stable id per (app, dyno name).
-fn dyno_id(app: &App, name: &str) -> uuid::Uuid {
+pub(super) fn dyno_id(app: &App, name: &str) -> uuid::Uuid {
     let digest = Sha256::new().chain_update(app.id.as_bytes()).chain_update(name.as_bytes()).finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);

@@ -11,6 +11,7 @@
 mod desired;
 mod directory;
 mod logfeed;
+mod oneoff;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,9 +48,17 @@ impl ServeApps for Node {
         let (logs, log_rx) = LogSink::channel(10_000);
         // Dyno output and state changes go to the app's log stream (app[web.1] / paas[web.1]).
         logfeed::spawn(log_rx, logs.clone(), context.logs.clone());
-        let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs, self.supervisor.clone());
+        let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs.clone(), self.supervisor.clone());
         supervisor.spawn_sleeper(self.supervisor.sleep_check_every());
         let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
+        let oneoffs = Arc::new(oneoff::OneOffs {
+            runtime: self.runtime.clone(),
+            ledger: context.ledger.clone(),
+            slugs: slugs.clone(),
+            unpacked: context.data_dir.join("runtime/slugs"),
+            logs,
+            running: Default::default(),
+        });
         let driver = Arc::new(Driver {
             ledger: context.ledger.clone(),
             supervisor: supervisor.clone(),
@@ -72,7 +81,8 @@ impl ServeApps for Node {
             supervisor.shutdown().await;
             Ok(())
         });
-        Ok(Serving { dynos: Arc::new(Directory { supervisor: driver.supervisor.clone(), ledger: context.ledger }), task })
+        let directory = Directory { supervisor: driver.supervisor.clone(), ledger: context.ledger, oneoffs };
+        Ok(Serving { dynos: Arc::new(directory), task })
     }
 }
 
