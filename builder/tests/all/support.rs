@@ -62,3 +62,32 @@ pub fn hello_wasm_app(into: &Path) {
 
 /// The first 8 bytes of a component.
 pub const COMPONENT_MAGIC: &[u8] = b"\0asm\x0d\0\x01\0";
+
+/// Runs `script` with `sh` as a native dyno would see it: in a mount namespace whose root holds
+/// only the host's `/usr`, `/lib*`, `/bin`, `/etc` (read-only), a fresh `/tmp` and `app_dir` at
+/// `/app` (read-only), in `/app`, after sourcing `/app/.profile.d/*.sh`. Proves that what a
+/// buildpack put in the slug works at `/app` and needs nothing else of the host (needs root).
+pub fn run_at_app(app_dir: &Path, script: &str) -> std::process::Output {
+    const ROOT: &str = r#"set -e
+root=$(mktemp -d)
+mount -t tmpfs stack "$root"
+for dir in usr lib lib32 lib64 libx32 bin sbin etc; do
+  if [ -L "/$dir" ]; then ln -s "$(readlink "/$dir")" "$root/$dir"
+  elif [ -d "/$dir" ]; then mkdir "$root/$dir" && mount --rbind "/$dir" "$root/$dir" && mount -o remount,bind,ro "$root/$dir"; fi
+done
+mkdir "$root/app" "$root/tmp" "$root/proc" "$root/dev"
+mount --bind "$1" "$root/app" && mount -o remount,bind,ro "$root/app"
+mount -t tmpfs tmp "$root/tmp"
+mount -t proc proc "$root/proc"
+mount --rbind /dev "$root/dev"
+exec chroot "$root" /bin/sh -c 'cd /app && for f in .profile.d/*.sh; do [ -r "$f" ] && . "./$f"; done; '"$2"
+"#;
+    std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", ROOT, "sh"])
+        .arg(app_dir)
+        .arg(script)
+        .env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .expect("unshare runs")
+}
