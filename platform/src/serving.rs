@@ -189,6 +189,9 @@ pub struct OneOffRequest {
     pub attach: bool,
     /// The dyno is stopped after this long (exit code 124).
     pub time_limit: Duration,
+    /// The release to run instead of the app's current one: the release phase runs the release
+    /// about to be made (not in the ledger yet: its slug and config vars are).
+    pub release: Option<crate::model::Release>,
 }
 
 impl OneOffRequest {
@@ -202,6 +205,7 @@ impl OneOffRequest {
             process_type: process_type.into(),
             attach: false,
             time_limit: ONEOFF_TIME_LIMIT,
+            release: None,
         }
     }
 }

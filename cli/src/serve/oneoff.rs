@@ -69,7 +69,10 @@ impl OneOffs {
     /// Starts a one-off dyno of `app`.
     pub async fn start(self: &Arc<Self>, app: &App, request: OneOffRequest) -> Result<OneOff, OneOffError> {
         let failed = |e: anyhow::Error| OneOffError::Failed(format!("{e:#}"));
-        let release = self.ledger.current_release(app.id).await.map_err(|e| failed(e.into()))?;
+        let release = match &request.release {
+            Some(release) => Some(release.clone()),
+            None => self.ledger.current_release(app.id).await.map_err(|e| failed(e.into()))?,
+        };
         let Some((release, slug_id)) = release.and_then(|r| r.slug_id.map(|s| (r, s))) else {
             return Err(OneOffError::NoRelease(app.name.clone()));
         };
