@@ -59,9 +59,13 @@ impl Desired {
             }
             let Some(kind) = manifest.processes.get(&formation.process_type) else { continue };
             let program = match kind {
-                ProcessKind::Wasm { component, reuse, args, .. } => {
-                    Program::Wasm { component: spec.app_dir.join(component), reuse: *reuse, args: args.clone() }
-                }
+                // The component is preferred; its native command runs when it cannot.
+                ProcessKind::Wasm { component, reuse, args, native } => Program::Wasm {
+                    component: spec.app_dir.join(component),
+                    reuse: *reuse,
+                    args: args.clone(),
+                    native_fallback: native.clone(),
+                },
                 ProcessKind::Native { command } => Program::Native { command: command.clone() },
             };
             spec.processes.insert(

@@ -149,13 +149,13 @@ fn spec(plan: &Plan, mounts: Vec<Mount>) -> Result<Spec, NativeError> {
     Ok(spec)
 }
 
-/// Open files always; without cgroups, memory and processes too (RLIMIT_NPROC counts the
-/// processes of the dyno's uid, which no other dyno shares).
+/// Open files always; without cgroups, processes too (RLIMIT_NPROC counts the processes of the
+/// dyno's uid, which no other dyno shares). The memory fallback (RLIMIT_DATA) is set by the
+/// dyno's shell instead: runc's own init, written in Go, cannot start under a small one.
 fn rlimits(plan: &Plan) -> Result<Vec<PosixRlimit>, NativeError> {
     let limit = |typ, value: u64| PosixRlimitBuilder::default().typ(typ).hard(value).soft(value).build();
     let mut limits = vec![limit(PosixRlimitType::RlimitNofile, 10_000)?];
     if plan.cgroups_path.is_none() {
-        limits.push(limit(PosixRlimitType::RlimitData, plan.memory_bytes)?);
         limits.push(limit(PosixRlimitType::RlimitNproc, u64::from(plan.processes))?);
     }
     Ok(limits)

@@ -209,7 +209,7 @@ impl Container {
         let plan = bundle::Plan {
             dir: &container.bundle,
             hostname: &container.id,
-            args: shell(command),
+            args: shell(command, container.cgroup.is_none().then_some(memory_bytes)),
             env,
             uid: container._uid.uid,
             app_dir: spec.app_dir.as_deref(),
@@ -328,8 +328,11 @@ fn addr(port: u16) -> SocketAddr {
 /// container's PID 1 (the trailing `exit` keeps it from exec'ing the command): a namespace's init
 /// ignores signals it has no handler for, so the app itself must not be PID 1, or SIGTERM would
 /// not stop it.
-fn shell(command: &str) -> Vec<String> {
-    let script = format!("for f in /app/.profile.d/*.sh; do [ -r \"$f\" ] && . \"$f\"; done; unset f\n{command}\nexit $?");
+/// Without a memory cgroup, `ulimit -d` (RLIMIT_DATA) bounds the heap of every process instead.
+fn shell(command: &str, data_limit: Option<u64>) -> Vec<String> {
+    let ulimit = data_limit.map(|bytes| format!("ulimit -d {} || exit 1\n", bytes / 1024)).unwrap_or_default();
+    let script =
+        format!("{ulimit}for f in /app/.profile.d/*.sh; do [ -r \"$f\" ] && . \"$f\"; done; unset f\n{command}\nexit $?");
     vec!["/bin/bash".into(), "-c".into(), script]
 }
 

@@ -243,11 +243,11 @@ impl AppRun {
                     Err(reason) => self.crashed(shared, name, reason, shared.config.native.is_some()),
                 };
             }
-            Program::Wasm { component, reuse, args } => (component.clone(), *reuse, args.clone()),
+            Program::Wasm { component, reuse, args, .. } => (component.clone(), *reuse, args.clone()),
         };
         let component = match self.component(shared, &component).await {
             Ok(component) => component,
-            Err(e) => return self.crashed(shared, name, e, true),
+            Err(e) => return self.fall_back_or_crash(shared, name, e, &spec, &process).await,
         };
         let mut dyno_spec = DynoSpec::new(&self.name, name);
         dyno_spec.env = spec.env.clone();
@@ -265,10 +265,10 @@ impl AppRun {
                     };
                     match prewarmed {
                         Ok(()) => Run::Web(slot),
-                        Err(e) => return self.crashed(shared, name, e.to_string(), true),
+                        Err(e) => return self.fall_back_or_crash(shared, name, e.to_string(), &spec, &process).await,
                     }
                 }
-                Err(e) => return self.crashed(shared, name, e.to_string(), true),
+                Err(e) => return self.fall_back_or_crash(shared, name, e.to_string(), &spec, &process).await,
             }
         } else {
             match CommandDyno::start(&shared.runtime, &component, dyno_spec, args, Stdin::Empty) {
@@ -277,7 +277,7 @@ impl AppRun {
                     let (stop, task) = watch_worker(shared, self.name.clone(), name.to_string(), generation, command);
                     Run::Command(stop, task)
                 }
-                Err(e) => return self.crashed(shared, name, e.to_string(), true),
+                Err(e) => return self.fall_back_or_crash(shared, name, e.to_string(), &spec, &process).await,
             }
         };
         self.up(shared, name, run, spec.release);

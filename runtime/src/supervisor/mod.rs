@@ -132,6 +132,9 @@ pub enum Program {
         reuse: bool,
         /// Arguments of a `wasi:cli` component.
         args: Vec<String>,
+        /// The same process as a native command (the slug carries both): run as a native dyno
+        /// when the component cannot be loaded or started, with a log line saying why.
+        native_fallback: Option<String>,
     },
     /// A native command, run by a native dyno ([`SupervisorConfig::native`]).
     Native {

@@ -3,11 +3,11 @@
 //! and the supervisor. Skipped when runc or root is missing, except under CI=true where that fails.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use paas_runtime::{
-    BootError, DynoSpec, ExitStatus, LogLine, LogStreamKind, NativeConfig, NativeDyno, NativeRuntime, Stdin, free_port,
+    DynoSpec, ExitStatus, Limits, LogLine, LogStreamKind, NativeConfig, NativeDyno, NativeRuntime, Stdin, free_port,
     run_native_oneoff,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,11 +18,17 @@ use crate::util::{drain, spec};
 /// A native runtime with its own data directory, or `None` (test skipped) when runc cannot run
 /// here; under CI=true a missing runc or a non-root user fails the test.
 pub fn native() -> Option<(NativeRuntime, tempfile::TempDir)> {
+    native_with(true)
+}
+
+/// As [`native`], with cgroups (`true`) or the rlimit fallback (`false`).
+pub fn native_with(cgroups: bool) -> Option<(NativeRuntime, tempfile::TempDir)> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let root = std::fs::read_to_string("/proc/self/status")
         .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
     let data = tempfile::tempdir().expect("data dir");
-    match NativeRuntime::new(NativeConfig::new(data.path())) {
+    let config = NativeConfig { cgroups, ..NativeConfig::new(data.path()) };
+    match NativeRuntime::new(config) {
         Ok(native) if root => Some((native, data)),
         Ok(_) if ci => panic!("native dyno tests need root (CI=true)"),
         Err(e) if ci => panic!("native dyno tests need runc (CI=true; .ci/setup installs it): {e}"),
@@ -130,6 +136,170 @@ async fn attached_native_oneoff_streams_stdin_to_stdout() {
     assert_eq!(dyno.wait().await, ExitStatus::Exited(5));
 }
 
+/// Lines of the one-off's stdout that start with `key=`, as `key=value` → value.
+fn value<'a>(stdout: &'a [String], key: &str) -> &'a str {
+    stdout
+        .iter()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in {stdout:?}"))
+}
+
+#[tokio::test]
+async fn a_native_dyno_is_an_unprivileged_sandbox_without_the_platform_files() {
+    let Some((native, data)) = native() else { return };
+    let app = app_dir();
+    let script = format!(
+        "echo uid=$(id -u)
+         grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\\t' | sed 's/:/=/'
+         unshare --user true 2>/dev/null; echo unshare=$?
+         ls {data} >/dev/null 2>&1; echo data_dir=$?
+         cat /etc/shadow >/dev/null 2>&1; echo shadow=$?
+         touch /usr/x 2>/dev/null; echo usr=$?
+         echo fresh > /app/new && echo app_new=$(cat /app/new)
+         echo changed >> /app/server.py 2>/dev/null; echo app_existing=$?
+         echo home=$HOME dyno=$DYNO pid1=$(cat /proc/1/comm)
+         echo user=$(whoami)",
+        data = data.path().display()
+    );
+    let (status, logs) = oneoff(&native, Some(app.path()), &script).await;
+    let out = lines(&logs, LogStreamKind::Stdout);
+    assert_eq!(status, ExitStatus::Exited(0), "{logs:?}");
+    assert_ne!(value(&out, "uid"), "0", "not root");
+    assert_eq!(value(&out, "CapEff"), "0000000000000000", "no capabilities");
+    assert_eq!(value(&out, "CapBnd"), "0000000000000000", "none to gain either");
+    assert_eq!(value(&out, "NoNewPrivs"), "1");
+    assert_eq!(value(&out, "Seccomp"), "2", "a seccomp filter is installed");
+    assert_ne!(value(&out, "unshare"), "0", "no new namespaces");
+    assert_ne!(value(&out, "data_dir"), "0", "the platform's data dir is not visible");
+    assert_ne!(value(&out, "shadow"), "0", "/etc/shadow is not in the stack");
+    assert_ne!(value(&out, "usr"), "0", "the stack is read-only");
+    assert_eq!(value(&out, "app_new"), "fresh", "new files in /app go to the dyno's overlay");
+    assert_ne!(value(&out, "app_existing"), "0", "the slug's files cannot be changed");
+    assert_eq!(value(&out, "home"), "/app dyno=run.1 pid1=bash");
+    assert_eq!(value(&out, "user"), "dyno");
+    assert!(!app.path().join("new").exists(), "the slug directory is untouched");
+    assert!(std::fs::read_to_string(app.path().join("server.py")).unwrap().ends_with("serve_forever()\n"));
+}
+
+#[tokio::test]
+async fn a_dyno_cannot_see_another_dynos_tmp() {
+    let Some((native, _data)) = native() else { return };
+    let (spec_a, _rx) = spec("secrets", "worker.1");
+    let a = NativeDyno::start(&native, spec_a, "echo hidden > /tmp/a-secret; sleep 30", Stdin::Empty).expect("start");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, logs) = oneoff(&native, None, "ls -A /tmp; cat /tmp/a-secret 2>/dev/null; echo end").await;
+    assert_eq!(status, ExitStatus::Exited(0));
+    assert_eq!(lines(&logs, LogStreamKind::Stdout), ["end"], "an empty /tmp of its own");
+    a.stop(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn sigterm_then_sigkill_after_the_grace_period() {
+    let Some((native, _data)) = native() else { return };
+    let (spec, mut rx) = spec("stubborn", "worker.1");
+    let command = "trap 'echo got TERM' TERM; echo ready; while :; do sleep 0.1; done";
+    let dyno = NativeDyno::start(&native, spec, command, Stdin::Empty).expect("start");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(dyno.stop(Duration::from_secs(1)).await, ExitStatus::Stopped);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(6), "{took:?}");
+    let logs = drain(&mut rx, Duration::from_millis(300)).await;
+    assert!(lines(&logs, LogStreamKind::Stdout).contains(&"got TERM".to_string()), "{logs:?}");
+    assert!(lines(&logs, LogStreamKind::Runtime).contains(&"Stopping process with SIGKILL".to_string()), "{logs:?}");
+}
+
+/// Forks children that sleep until a fork is refused; prints how many it made.
+const FORK_BOMB: &str = r#"python3 -c '
+import os, time
+n = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print("refused after", n, e.strerror, flush=True)
+'"#;
+
+async fn fork_bomb_is_stopped_and_others_keep_serving(native: NativeRuntime) {
+    let app = app_dir();
+    let (web, _web_logs) = web_spec("bystander", "web.1", app.path());
+    let web = NativeDyno::start(&native, web, "python3 server.py", Stdin::Empty).expect("start web");
+    web.wait_for_port(Duration::from_secs(20)).await.expect("boots");
+    let (spec, mut rx) = spec("bomb", "run.1");
+    let bomb = NativeDyno::start(&native, spec, FORK_BOMB, Stdin::Empty).expect("start bomb");
+    assert_eq!(http_get(web.addr(), "/").await.expect("GET during the bomb").0, 200);
+    assert_eq!(bomb.wait().await, ExitStatus::Exited(0));
+    let out = lines(&drain(&mut rx, Duration::from_millis(200)).await, LogStreamKind::Stdout);
+    let made: u32 = out.iter().find_map(|l| l.strip_prefix("refused after ")).and_then(|l| l.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{out:?}"));
+    assert!(made < paas_runtime::DynoSize::Basic.max_processes(), "{out:?}");
+    assert!(out[0].ends_with("Resource temporarily unavailable"), "{out:?}");
+    assert_eq!(http_get(web.addr(), "/").await.expect("GET after the bomb"), (200, "hello from web.1".to_string()));
+    web.stop(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_fork_bomb_is_stopped_by_the_pids_cgroup() {
+    let Some((native, _data)) = native_with(true) else { return };
+    fork_bomb_is_stopped_and_others_keep_serving(native).await;
+}
+
+#[tokio::test]
+async fn without_cgroups_a_fork_bomb_is_stopped_by_rlimit_nproc() {
+    let Some((native, _data)) = native_with(false) else { return };
+    fork_bomb_is_stopped_and_others_keep_serving(native).await;
+}
+
+/// Allocates (and touches) 16 MiB at a time up to 512 MiB.
+const HOG: &str = r#"python3 -c '
+blocks = []
+for i in range(32):
+    blocks.append(bytearray(16 << 20))
+    print("allocated", (i + 1) * 16, "MiB", flush=True)
+'"#;
+
+#[tokio::test]
+async fn allocating_past_the_memory_limit_is_killed_and_logged_r15() {
+    let Some((native, _data)) = native() else { return };
+    let (mut spec, mut rx) = spec("hog", "worker.1");
+    spec.limits = Some(Limits { memory_bytes: 64 << 20, ..Limits::default() });
+    let status = run_native_oneoff(&native, spec, HOG, Stdin::Empty).await.expect("start");
+    assert_eq!(status, ExitStatus::Exited(137), "killed");
+    let logs = drain(&mut rx, Duration::from_millis(200)).await;
+    let runtime = lines(&logs, LogStreamKind::Runtime);
+    assert!(runtime.iter().any(|l| l.starts_with("Error R15 (Memory quota vastly exceeded)")), "{logs:?}");
+    assert!(!lines(&logs, LogStreamKind::Stdout).contains(&"allocated 128 MiB".to_string()), "{logs:?}");
+}
+
+#[tokio::test]
+async fn without_cgroups_allocations_past_the_limit_fail() {
+    let Some((native, _data)) = native_with(false) else { return };
+    let (mut spec, mut rx) = spec("hog", "worker.1");
+    spec.limits = Some(Limits { memory_bytes: 64 << 20, ..Limits::default() });
+    let status = run_native_oneoff(&native, spec, HOG, Stdin::Empty).await.expect("start");
+    assert_eq!(status, ExitStatus::Exited(1), "MemoryError");
+    let logs = drain(&mut rx, Duration::from_millis(200)).await;
+    assert!(lines(&logs, LogStreamKind::Stderr).iter().any(|l| l.contains("MemoryError")), "{logs:?}");
+}
+
+#[tokio::test]
+async fn a_restarted_node_removes_the_containers_a_crashed_one_left() {
+    let Some((native, data)) = native() else { return };
+    let (spec, _rx) = spec("orphan", "worker.1");
+    let dyno = NativeDyno::start(&native, spec, "sleep 600", Stdin::Empty).expect("start");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server dies without stopping anything: the container, its bundle and cgroup remain.
+    std::mem::forget(dyno);
+    assert_eq!(supervised::containers(&native).len(), 1);
+    let restarted = NativeRuntime::new(NativeConfig::new(data.path())).expect("restart");
+    assert_eq!(restarted.cleanup_stale().await.expect("cleanup"), 1);
+    assert!(supervised::containers(&restarted).is_empty());
+    let bundles = std::fs::read_dir(data.path().join("runtime/containers")).unwrap().count();
+    assert_eq!(bundles, 0, "stale bundles removed");
+}
+
 mod supervised {
     //! Native process types run by the supervisor.
 
@@ -214,5 +384,58 @@ mod supervised {
         assert!(containers(&native).is_empty(), "stopped dynos leave no container");
         let lines: Vec<String> = drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
         assert!(lines.contains(&"State changed from starting to up".to_string()), "{lines:?}");
+    }
+
+    #[tokio::test]
+    async fn a_web_dyno_that_does_not_bind_its_port_crashes_with_r10() {
+        let Some((native, _data)) = native() else { return };
+        let dir = app_dir();
+        let config = SupervisorConfig { boot_timeout: Duration::from_secs(2), ..SupervisorConfig::default() };
+        let (sup, table, mut logs) = supervisor(&native, config);
+        sup.apply(native_app("sleepy", dir.path(), &[("web", "sleep 600", 1)])).await;
+        assert_eq!(sup.dynos("sleepy").await[0].state, DynoState::Crashed);
+        assert!(table.app("sleepy").is_some_and(|r| r.crashed && r.web.is_empty()));
+        let lines: Vec<String> = drain(&mut logs, Duration::from_millis(300)).await.into_iter().map(|l| l.line).collect();
+        let r10 = "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 2 seconds of launch";
+        assert!(lines.contains(&r10.to_string()), "{lines:?}");
+        sup.remove("sleepy").await;
+    }
+
+    #[tokio::test]
+    async fn a_component_that_cannot_load_falls_back_to_its_native_command() {
+        let Some((native, _data)) = native() else { return };
+        let dir = app_dir();
+        let (sup, table, mut logs) = supervisor(&native, SupervisorConfig::default());
+        let mut spec = native_app("both", dir.path(), &[]);
+        let program = Program::Wasm {
+            component: dir.path().join("missing.wasm"),
+            reuse: true,
+            args: Vec::new(),
+            native_fallback: Some("python3 server.py".into()),
+        };
+        let process = ProcessSpec { program, command: "python3 server.py".into(), quantity: 1, size: DynoSize::Basic };
+        spec.processes.insert("web".into(), process);
+        sup.apply(spec).await;
+        assert_eq!(route_get(&table, "both", "web.1").await, (200, "hello from web.1".to_string()));
+        let lines: Vec<String> = drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
+        assert!(
+            lines.iter().any(|l| l.starts_with("The component cannot run (cannot load") && l.ends_with("running the native command `python3 server.py` instead")),
+            "{lines:?}"
+        );
+        sup.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_crashing_native_worker_is_restarted() {
+        let Some((native, _data)) = native() else { return };
+        let dir = app_dir();
+        let (sup, _table, mut logs) = supervisor(&native, SupervisorConfig::default());
+        sup.apply(native_app("flaky", dir.path(), &[("worker", "echo working; exit 4", 1)])).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let lines: Vec<String> = drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
+        assert!(lines.iter().filter(|l| *l == "working").count() >= 2, "restarted: {lines:?}");
+        assert!(lines.contains(&"Process exited with status 4".to_string()), "{lines:?}");
+        assert!(lines.contains(&"State changed from up to crashed".to_string()), "{lines:?}");
+        sup.remove("flaky").await;
     }
 }

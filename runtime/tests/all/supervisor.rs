@@ -27,6 +27,7 @@ fn wasm(name: &str, args: &[&str], quantity: u32) -> ProcessSpec {
             component: guest(name),
             reuse: true,
             args: args.iter().map(|a| a.to_string()).collect(),
+            native_fallback: None,
         },
         command: format!("{name}.wasm {}", args.join(" ")).trim().to_string(),
         quantity,

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::{AppRun, Run, Shared};
 use crate::dyno::{DynoSpec, Stdin};
 use crate::native::{BootError, NativeDyno, free_port};
-use crate::supervisor::{AppSpec, ProcessSpec};
+use crate::supervisor::{AppSpec, ProcessSpec, Program};
 
 /// The message of a native process type on a node without a container runtime.
 pub const NATIVE_UNSUPPORTED: &str =
@@ -68,6 +68,27 @@ impl AppRun {
         let addr = is_web.then(|| dyno.addr());
         let (stop, task) = watch(shared, self.name.clone(), name.to_string(), self.next_generation, dyno, is_web);
         Ok(Run::Native(NativeRun { stop, task, addr }))
+    }
+
+    /// A component that cannot run: its process's native command runs instead when it has one
+    /// and this node runs native dynos; otherwise the dyno crashed of `reason`.
+    pub(super) async fn fall_back_or_crash(
+        &mut self,
+        shared: &Arc<Shared>,
+        name: &str,
+        reason: String,
+        spec: &AppSpec,
+        process: &ProcessSpec,
+    ) {
+        let command = match &process.program {
+            Program::Wasm { native_fallback: Some(command), .. } if shared.config.native.is_some() => command,
+            _ => return self.crashed(shared, name, reason, true),
+        };
+        shared.log(&self.name, name, format!("The component cannot run ({reason}); running the native command `{command}` instead"));
+        match self.start_native(shared, name, command, spec, process).await {
+            Ok(run) => self.up(shared, name, run, spec.release),
+            Err(reason) => self.crashed(shared, name, reason, true),
+        }
     }
 }
 
