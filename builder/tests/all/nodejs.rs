@@ -1,15 +1,21 @@
 //! The nodejs buildpack on its example: a fetch handler becomes a wasi:http component
-//! (componentize-js, wasi:http@0.2.10); an app that listens on $PORT itself fails the build,
-//! saying the native path is not available yet. componentize-js and esbuild come from npm;
+//! (componentize-js, wasi:http@0.2.10); the Express example, which listens on $PORT itself,
+//! is native (npm ci, npm start) and finds its modules at /app; PAAS_NATIVE=1 forces native. componentize-js and esbuild come from npm;
 //! npm's cache is shared under ~/.cache/paas-buildpacks.
 
 use std::fs;
 
-use paas_builder::manifest::WASI_STACK;
+use std::collections::BTreeMap;
+
+use paas_builder::manifest::{NATIVE_STACK, WASI_STACK};
 use paas_builder::{CollectOutput, ProcessKind};
 
 use crate::python::caching_builder;
-use crate::support::{COMPONENT_MAGIC, repo_root, request};
+use crate::support::{COMPONENT_MAGIC, repo_root, request, run_at_app};
+
+fn native(command: &str) -> ProcessKind {
+    ProcessKind::Native { command: command.into() }
+}
 
 #[tokio::test]
 async fn nodejs_fetch_example_becomes_a_component() {
@@ -43,9 +49,51 @@ async fn nodejs_fetch_example_becomes_a_component() {
 }
 
 #[tokio::test]
-async fn nodejs_app_listening_on_port_needs_the_native_path() {
+async fn nodejs_express_example_is_native_with_its_lock_file_and_npm_start() {
+    let data = tempfile::tempdir().unwrap();
+    let builder = caching_builder(data.path());
+    let out = CollectOutput::default();
+    let app = repo_root().join("examples/express-node");
+    let built = builder.build(request("express-node", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    let lines = out.lines();
+    for expected in [
+        "-----> Installing dependencies with npm ci --omit=dev",
+        "-----> Building a native app: server.js does not handle the fetch event nor export a fetch handler: it runs as a server listening on $PORT",
+    ] {
+        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
+    }
+    assert!(!lines.iter().any(|l| l.contains("componentize-js")), "no component is built: {lines:#?}");
+    assert_eq!(built.manifest.stack, NATIVE_STACK);
+    assert_eq!(built.manifest.processes, BTreeMap::from([("web".to_string(), native("npm start"))]));
+
+    let unpacked = tempfile::tempdir().unwrap();
+    builder.store().unpack(&built.slug.id, unpacked.path()).unwrap();
+    let at_app = run_at_app(
+        &unpacked.path().join("app"),
+        "command -v node && command -v npm && node -e 'console.log(require.resolve(\"express\"), process.env.NODE_ENV)'",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&at_app.stdout).lines().collect::<Vec<_>>(),
+        ["/usr/bin/node", "/usr/bin/npm", "/app/node_modules/express/index.js production"],
+        "{at_app:?}"
+    );
+}
+
+#[tokio::test]
+async fn nodejs_fetch_app_is_native_when_paas_native_is_set() {
+    let data = tempfile::tempdir().unwrap();
+    let mut forced = request("hello-js", &repo_root().join("examples/hello-js"));
+    forced.config_vars.insert("PAAS_NATIVE".into(), "1".into());
+    let out = CollectOutput::default();
+    let built = caching_builder(data.path()).build(forced, &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    assert!(out.lines().contains(&"-----> Building a native app: PAAS_NATIVE=1 is set".to_string()), "{:#?}", out.lines());
+    assert_eq!(built.manifest.processes, BTreeMap::from([("web".to_string(), native("node index.js"))]));
+}
+
+#[tokio::test]
+async fn nodejs_server_that_insists_on_a_component_fails_saying_why() {
     let (data, src) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    fs::write(src.path().join("package.json"), r#"{"name": "server", "main": "server.js"}"#).unwrap();
+    fs::write(src.path().join("package.json"), r#"{"name": "server", "main": "server.js", "paas": {"native": false}}"#).unwrap();
     fs::write(
         src.path().join("server.js"),
         "const http = require('http');\nhttp.createServer((req, res) => res.end('hi')).listen(process.env.PORT);\n",
@@ -56,10 +104,6 @@ async fn nodejs_app_listening_on_port_needs_the_native_path() {
     assert_eq!(error.to_string(), "failed to compile Node.js app: bin/compile of the nodejs buildpack exited with status 1");
     assert_eq!(
         out.lines()[2..],
-        [
-            " !     server.js starts its own HTTP server (http.createServer().listen(process.env.PORT)).",
-            " !     This app needs the native (container) path, which is not available yet.",
-            " !     Until it is, only apps that handle the fetch event or export a fetch handler build (as wasi:http components).",
-        ]
+        [" !     package.json sets \"paas\": {\"native\": false}, but server.js neither handles the fetch event nor exports a fetch handler"]
     );
 }
