@@ -10,8 +10,11 @@ use crate::output::OutputSink;
 use crate::process::{self, Limits, RunError, Stdout};
 
 /// The built-in buildpacks tried first, in this order; any other folder in the buildpacks
-/// folder is tried after them, by name.
+/// folder is tried after them, by name, and [`FALLBACK`] last of all.
 pub const BUILTIN_ORDER: &[&str] = &["wasm", "rust", "python", "nodejs", "static"];
+
+/// The buildpack tried last: any repo with a Procfile runs as it is, natively.
+pub const FALLBACK: &str = "procfile";
 
 /// The buildpacks in `dir`, in detection order.
 pub fn buildpacks_in(dir: &Path) -> Vec<Buildpack> {
@@ -19,7 +22,8 @@ pub fn buildpacks_in(dir: &Path) -> Vec<Buildpack> {
         .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
         .unwrap_or_default();
     names.sort_by_key(|name| {
-        (BUILTIN_ORDER.iter().position(|b| b == name).unwrap_or(BUILTIN_ORDER.len()), name.clone())
+        let position = BUILTIN_ORDER.iter().position(|b| b == name).unwrap_or(BUILTIN_ORDER.len());
+        (name == FALLBACK, position, name.clone())
     });
     names.iter().filter_map(|name| Buildpack::open(&dir.join(name), name)).collect()
 }

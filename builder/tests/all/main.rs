@@ -3,6 +3,7 @@
 mod buildpacks;
 mod contract;
 mod git;
+mod native;
 mod nodejs;
 mod python;
 mod support;
