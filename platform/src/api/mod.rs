@@ -12,10 +12,12 @@ mod features;
 mod formation;
 mod log_drains;
 mod logs;
+mod oneoff;
 mod openapi;
 pub mod range;
 mod releases;
 mod resources;
+mod scheduler;
 pub mod views;
 
 use std::sync::Arc;
@@ -122,6 +124,8 @@ pub fn app(state: AppState) -> Router {
         .route("/apps/{app}/log-drains/{drain}", get(log_drains::info).delete(log_drains::remove))
         .route("/apps/{app}/features", get(features::list))
         .route("/apps/{app}/features/{name}", get(features::info).patch(features::update))
+        .route("/apps/{app}/scheduled-jobs", get(scheduler::list).post(scheduler::create))
+        .route("/apps/{app}/scheduled-jobs/{job}", get(scheduler::info).delete(scheduler::remove))
         .route("/apps/{app}/addons", get(resources::list_addons))
         .route("/apps/{app}/sni-endpoints", get(resources::list_sni_endpoints))
         .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))

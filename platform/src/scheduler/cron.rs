@@ -22,6 +22,17 @@ pub struct Schedule {
     any_weekday: bool,
 }
 
+/// The runs of a schedule in a span of time ([`Schedule::runs_between`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runs {
+    /// The oldest few.
+    pub first: Vec<DateTime<Utc>>,
+    /// How many in all.
+    pub count: u64,
+    /// The newest.
+    pub last: Option<DateTime<Utc>>,
+}
+
 /// Why a cron expression was refused; the message says what to write instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad schedule {expression:?}: {reason} (write five fields: minute hour day-of-month month day-of-week, e.g. \"*/10 * * * *\")")]
@@ -132,20 +143,20 @@ impl Schedule {
         None
     }
 
-    /// The times the schedule runs in `(after, until]`, oldest first, at most `limit` of them;
-    /// the second value is how many more there were.
-    pub fn runs_between(&self, after: DateTime<Utc>, until: DateTime<Utc>, limit: usize) -> (Vec<DateTime<Utc>>, u64) {
-        let (mut runs, mut more) = (Vec::new(), 0u64);
+    /// The times the schedule runs in `(after, until]`: the first `limit` of them, how many
+    /// there are, and the newest.
+    pub fn runs_between(&self, after: DateTime<Utc>, until: DateTime<Utc>, limit: usize) -> Runs {
+        let mut runs = Runs { first: Vec::new(), count: 0, last: None };
         let mut at = after;
         while let Some(next) = self.next_after(at).filter(|next| *next <= until) {
-            if runs.len() < limit {
-                runs.push(next);
-            } else {
-                more += 1;
+            if runs.first.len() < limit {
+                runs.first.push(next);
             }
+            runs.count += 1;
+            runs.last = Some(next);
             at = next;
         }
-        (runs, more)
+        runs
     }
 
     fn runs_on(&self, date: NaiveDate) -> bool {
@@ -269,12 +280,13 @@ mod tests {
     }
 
     #[test]
-    fn runs_between_counts_what_it_does_not_list() {
+    fn runs_between_lists_the_first_and_counts_all() {
         let s = Schedule::parse("*/10 * * * *").unwrap();
-        let (runs, more) = s.runs_between(at("2026-11-26T01:00:00Z"), at("2026-11-26T02:00:00Z"), 3);
-        assert_eq!(runs, [at("2026-11-26T01:10:00Z"), at("2026-11-26T01:20:00Z"), at("2026-11-26T01:30:00Z")]);
-        assert_eq!(more, 3);
-        assert_eq!(s.runs_between(at("2026-11-26T01:00:00Z"), at("2026-11-26T01:09:59Z"), 3), (vec![], 0));
+        let runs = s.runs_between(at("2026-11-26T01:00:00Z"), at("2026-11-26T02:00:00Z"), 3);
+        assert_eq!(runs.first, [at("2026-11-26T01:10:00Z"), at("2026-11-26T01:20:00Z"), at("2026-11-26T01:30:00Z")]);
+        assert_eq!((runs.count, runs.last), (6, Some(at("2026-11-26T02:00:00Z"))));
+        let none = s.runs_between(at("2026-11-26T01:00:00Z"), at("2026-11-26T01:09:59Z"), 3);
+        assert_eq!(none, Runs { first: vec![], count: 0, last: None });
     }
 
     #[test]

@@ -5,3 +5,4 @@ mod api;
 mod backends;
 mod ledger;
 mod logs;
+mod scheduler;
