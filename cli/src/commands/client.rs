@@ -6,7 +6,7 @@ use clap::Subcommand;
 use super::{
     access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
-    config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, features, features_switch, git_remote, login, logout, logs,
+    config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, scheduler, scheduler_add, scheduler_remove, features, features_switch, git_remote, login, logout, logs,
     maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, users_create, whoami,
 };
 
@@ -121,6 +121,15 @@ pub enum ClientCommand {
     /// Display an app's recent log lines, or follow them with --tail.
     #[command(name = "logs")]
     Logs(logs::LogsCommand),
+    /// List an app's scheduled jobs and their next runs.
+    #[command(name = "scheduler")]
+    Scheduler(scheduler::SchedulerCommand),
+    /// Run a command as a one-off dyno on a cron schedule (UTC).
+    #[command(name = "scheduler:add")]
+    SchedulerAdd(scheduler_add::SchedulerAddCommand),
+    /// Remove a scheduled job.
+    #[command(name = "scheduler:remove")]
+    SchedulerRemove(scheduler_remove::SchedulerRemoveCommand),
     /// List an app's log drains.
     #[command(name = "drains")]
     Drains(drains::DrainsCommand),
@@ -190,6 +199,9 @@ impl ClientCommand {
             ClientCommand::DomainsAdd(command) => command.run().await,
             ClientCommand::DomainsRemove(command) => command.run().await,
             ClientCommand::Logs(command) => command.run().await,
+            ClientCommand::Scheduler(command) => command.run().await,
+            ClientCommand::SchedulerAdd(command) => command.run().await,
+            ClientCommand::SchedulerRemove(command) => command.run().await,
             ClientCommand::Drains(command) => command.run().await,
             ClientCommand::DrainsAdd(command) => command.run().await,
             ClientCommand::DrainsRemove(command) => command.run().await,

@@ -47,6 +47,9 @@ mod ps_stop;
 mod releases;
 mod releases_info;
 mod rollback;
+mod scheduler;
+mod scheduler_add;
+mod scheduler_remove;
 mod users_create;
 mod whoami;
 
