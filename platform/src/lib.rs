@@ -13,5 +13,6 @@ pub mod api;
 pub mod deploys;
 pub mod scheduler;
 pub mod server;
+pub mod rendezvous;
 pub mod serving;
 pub mod tls;

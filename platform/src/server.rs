@@ -37,6 +37,14 @@ pub struct ServerConfig {
     pub serve: crate::serving::SharedServe,
     /// Compiles each new slug's components for this node (the wasm runtime's), if given.
     pub precompile: Option<crate::deploys::SharedPrecompile>,
+    /// Where the TLS rendezvous of attached one-off dynos listens (port 0: any free port);
+    /// `None`: the API's IP and port + 1 (any free port when the API's is 0).
+    pub rendezvous_listen: Option<SocketAddr>,
+    /// The TLS certificate chain (PEM) of every TLS listener; without it (and `tls_key`), a
+    /// local CA in `<data-dir>/tls/` (see [`crate::tls`]).
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
@@ -67,6 +75,25 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} for the router", config.router_listen))?;
     let api_addr = api_listener.local_addr()?;
     let router_addr = router_listener.local_addr()?;
+    // TLS: the given certificate, or the local CA's for loopback and the domain.
+    let tls = crate::tls::ServerTls::load_or_create(
+        &config.data_dir,
+        &crate::tls::domain_hosts(&config.domain),
+        config.tls_cert.as_deref(),
+        config.tls_key.as_deref(),
+    )
+    .context("cannot set up TLS")?;
+    let rendezvous_listen = config.rendezvous_listen.unwrap_or_else(|| {
+        let port = match config.api_listen.port() {
+            0 => 0,
+            port => port.saturating_add(1),
+        };
+        SocketAddr::new(config.api_listen.ip(), port)
+    });
+    let rendezvous_listener = TcpListener::bind(rendezvous_listen)
+        .await
+        .with_context(|| format!("cannot listen on {rendezvous_listen} for the rendezvous (--rendezvous-listen)"))?;
+    let rendezvous = crate::rendezvous::Rendezvous::new(rendezvous_listener.local_addr()?);
 
     // Builds: the builder, and git smart HTTP at <api-url>/<app>.git on the API listener.
     let mut builder = paas_builder::Builder::new(paas_builder::BuilderConfig::new(&config.data_dir, &config.buildpacks_dir))
@@ -114,8 +141,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let api = api::app(state)
         .merge(deploys.git_router())
         .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))
-        .layer(axum::Extension(serving.dynos));
-    let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx));
+        .layer(axum::Extension(serving.dynos))
+        .layer(axum::Extension(rendezvous.clone()))
+        .layer(axum::Extension(tls.clone()));
+    let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx.clone()));
     let router_server = serving.task;
     // Handlers are in place before the addresses are printed: whoever reads them may signal at once.
     use tokio::signal::unix::{SignalKind, signal};
@@ -123,6 +152,14 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     println!("API listening on http://{api_addr}/");
     println!("Router listening on http://{router_addr}/");
+    println!("Rendezvous listening on rendezvous://{}/", rendezvous.addr());
+    if let Some(ca) = tls.ca_pem() {
+        println!("TLS certificates signed by the local CA {}", ca.display());
+    }
+    let rendezvous_task = tokio::spawn({
+        let (rendezvous, tls, stop) = (rendezvous.clone(), tls.clone(), stopped(stop_rx.clone()));
+        async move { rendezvous.serve(rendezvous_listener, &tls, stop).await }
+    });
 
     tokio::spawn(async move {
         tokio::select! {
@@ -137,6 +174,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let (api_result, router_result) = tokio::join!(api_server, router_server);
     api_result.context("the API server failed")?;
     router_result.context("the router failed")?;
+    rendezvous_task.await?.context("the rendezvous failed")?;
     println!("paas server stopped");
     Ok(())
 }

@@ -28,6 +28,18 @@ pub struct ServerCommand {
     /// Apps are served at <app>.<domain>.
     #[arg(long, env = "PAAS_DOMAIN", default_value = "localhost")]
     domain: String,
+    /// Address of the TLS rendezvous where `paas run` and `heroku run` attach to one-off dynos
+    /// (port 0 picks a free port). Default: the API's IP and port + 1 (5001), or a free port when
+    /// the API's is 0.
+    #[arg(long, env = "PAAS_RENDEZVOUS_LISTEN")]
+    rendezvous_listen: Option<SocketAddr>,
+    /// TLS certificate chain (PEM) for the rendezvous and HTTPS; without it, a local CA made in
+    /// <data-dir>/tls/ (clients trust <data-dir>/tls/ca.pem).
+    #[arg(long, env = "PAAS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "PAAS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Keep the ledger in PostgreSQL (postgres://…) instead of SQLite in the data dir.
     #[arg(long, env = "PAAS_DATABASE_URL")]
     database_url: Option<String>,
@@ -73,6 +85,9 @@ impl ServerCommand {
             buildpacks_dir: self.buildpacks_dir,
             serve,
             precompile: Some(precompile),
+            rendezvous_listen: self.rendezvous_listen,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
         })
         .await
     }

@@ -173,21 +173,6 @@ pub async fn list_dynos(
     Ok(Json(running_dynos(&dynos, &app).await.iter().map(|dyno| views::dyno(dyno, &app)).collect()))
 }
 
-/// `POST /apps/{app}/dynos` (`heroku run`): one-off dynos need the runtime's supervisor and a TLS
-/// rendezvous, which are not there yet; the answer says so.
-pub async fn run_dyno(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    visible_app(&state, &caller, &app).await?;
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "One-off dynos (`run`) are not supported by this paas server yet.",
-    ))
-}
-
 /// `GET /apps/{app}/dynos/{name_or_id}`.
 pub async fn dyno_info(
     State(state): State<AppState>,

@@ -83,6 +83,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/openapi.json", get(openapi::document))
+        .route("/paas/ca.pem", get(oneoff::ca_pem))
         .route("/account", get(account::info))
         .route("/users", post(account::create_user))
         .route("/users/{user}/apps", get(apps::list_for_user))
@@ -102,7 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/apps/{app}/formations/{type}", axum::routing::delete(formation::restart_type))
         .route(
             "/apps/{app}/dynos",
-            get(formation::list_dynos).post(formation::run_dyno).delete(formation::restart_all),
+            get(formation::list_dynos).post(oneoff::run).delete(formation::restart_all),
         )
         .route("/apps/{app}/dynos/{dyno}", get(formation::dyno_info).delete(formation::restart_dyno))
         .route("/apps/{app}/dynos/{dyno}/actions/stop", post(formation::stop_dyno))

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 /// (path, method, summary, is a paas extension).
 const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/openapi.json", "get", "This document (no authentication).", true),
+    ("/paas/ca.pem", "get", "The local CA's certificate (PEM, no authentication) that signs the rendezvous's (and HTTPS API's) certificate; 404 with --tls-cert.", true),
     ("/account", "get", "The caller's account.", false),
     ("/users", "post", "Create a user {email, password?} → 201 {id, email, api_key}; operators only (else 403).", true),
     ("/users/{user}/apps", "get", "Apps the user (`~` = the caller) owns or collaborates on. Range: name, id, created_at, updated_at.", false),
@@ -31,7 +32,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/formation/{type}", "patch", "Scale/resize one process type {quantity?, size?}.", false),
     ("/apps/{app}/formations/{type}", "delete", "Restart the dynos of a process type (recorded; 202).", false),
     ("/apps/{app}/dynos", "get", "Running dynos.", false),
-    ("/apps/{app}/dynos", "post", "One-off dynos (`run`): 501 not_implemented until the runtime supervises dynos.", false),
+    ("/apps/{app}/dynos", "post", "Start a one-off dyno {command, attach?, env?, size?, type? (run), force_no_tty?, time_to_live? (s, 3600)} from the current release → 201 dyno run.N; attached: attach_url rendezvous://HOST:PORT/SECRET (TLS; the secret works once, within 60 s).", false),
     ("/apps/{app}/dynos", "delete", "Restart all dynos (recorded; 202).", false),
     ("/apps/{app}/dynos/{dyno}", "get", "One running dyno.", false),
     ("/apps/{app}/dynos/{dyno}", "delete", "Restart one dyno (recorded; 202).", false),

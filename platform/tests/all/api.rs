@@ -264,7 +264,7 @@ async fn scaling_follows_the_current_releases_process_types() {
     assert_eq!(api.get("/apps/scaly/dynos", &api.operator).await.body, json!([]));
     assert_eq!(api.get("/apps/scaly/dynos/web.1", &api.operator).await.status, StatusCode::NOT_FOUND);
     let run = api.send(Method::POST, "/apps/scaly/dynos", Some(&api.operator), Some(json!({"command": "ls", "attach": true})), &[]).await;
-    assert_eq!(error(&run), (StatusCode::NOT_IMPLEMENTED, "not_implemented", "One-off dynos (`run`) are not supported by this paas server yet."));
+    assert_eq!(error(&run), (StatusCode::NOT_IMPLEMENTED, "not_implemented", "This paas server runs no dynos, so it cannot run one-off dynos."));
     for (method, path) in [(Method::DELETE, "/apps/scaly/dynos"), (Method::DELETE, "/apps/scaly/dynos/web.1"), (Method::DELETE, "/apps/scaly/formations/web"), (Method::POST, "/apps/scaly/dynos/web.1/actions/stop")] {
         assert_eq!(api.send(method, path, Some(&api.operator), None, &[]).await.status, StatusCode::ACCEPTED, "{path}");
     }

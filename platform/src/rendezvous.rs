@@ -1,0 +1,267 @@
+//! The rendezvous: where `heroku run` and `paas run` attach to a one-off dyno, over TLS
+//! (`--rendezvous-listen`, the server's [`ServerTls`]). Heroku's protocol, as the heroku CLI
+//! speaks it (`attach_url` = `rendezvous://HOST:PORT/SECRET`):
+//!
+//! 1. the client sends `SECRET\r\n` (anything from `?` on is ignored);
+//! 2. the server answers `rendezvous\r\n` as a write of its own, before any output (the CLI
+//!    discards its whole first read);
+//! 3. then raw bytes both ways: the dyno's stdout and stderr to the client; the client's bytes to
+//!    the dyno's stdin, `\x04` meaning end of stdin. With a terminal (`tty`), `\x03` (Ctrl-C)
+//!    stops the dyno and output line ends become `\r\n`, as a pty would make them;
+//! 4. the server closes the connection once the dyno has exited and its output is sent.
+//!
+//! A secret is 32 random bytes in hex and works once. One not claimed within [`CLAIM_WITHIN`]
+//! expires, and its dyno is stopped. A client whose connection breaks gets its dyno stopped. A
+//! wrong or used secret gets the connection closed without a greeting (and a warning logged).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::serving::{OneOff, StopOneOff};
+use crate::tls::ServerTls;
+
+/// How long a secret waits to be claimed before its dyno is stopped.
+pub const CLAIM_WITHIN: Duration = Duration::from_secs(60);
+
+/// How long a client has for the TLS handshake and its secret line.
+const HANDSHAKE_WITHIN: Duration = Duration::from_secs(10);
+
+/// The longest secret line read.
+const MAX_SECRET_LINE: u64 = 1024;
+
+/// The greeting, written on its own before any output.
+pub const GREETING: &[u8] = b"rendezvous\r\n";
+
+/// End of stdin, from the client.
+const EOT: u8 = 0x04;
+
+/// Ctrl-C from a client with a terminal.
+const ETX: u8 = 0x03;
+
+/// A dyno waiting for its client.
+struct Waiting {
+    oneoff: OneOff,
+    tty: bool,
+}
+
+/// The rendezvous listener's registry of attached dynos waiting for their client. Cheap to clone.
+#[derive(Clone)]
+pub struct Rendezvous {
+    waiting: Arc<Mutex<HashMap<String, Waiting>>>,
+    addr: SocketAddr,
+    claim_within: Duration,
+}
+
+impl std::fmt::Debug for Rendezvous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rendezvous").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Rendezvous {
+    /// A registry for the listener bound at `addr` (its port goes into attach URLs).
+    pub fn new(addr: SocketAddr) -> Rendezvous {
+        Rendezvous { waiting: Arc::default(), addr, claim_within: CLAIM_WITHIN }
+    }
+
+    /// The same, with secrets expiring after `claim_within` (tests).
+    pub fn with_claim_within(mut self, claim_within: Duration) -> Rendezvous {
+        self.claim_within = claim_within;
+        self
+    }
+
+    /// The listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Makes an attached dyno wait for its client; answers the secret. `tty`: the client has a
+    /// terminal (Ctrl-C stops the dyno, output gets `\r\n` line ends).
+    pub fn register(&self, oneoff: OneOff, tty: bool) -> String {
+        let secret = hex::encode(rand::random::<[u8; 32]>());
+        let stop = oneoff.stop.clone();
+        let name = oneoff.dyno.name.clone();
+        self.lock().insert(secret.clone(), Waiting { oneoff, tty });
+        let (this, key) = (self.clone(), secret.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(this.claim_within).await;
+            if this.lock().remove(&key).is_some() {
+                tracing::warn!(dyno = %name, "nobody attached to the one-off dyno within {:?}; stopping it", this.claim_within);
+                stop.stop();
+            }
+        });
+        secret
+    }
+
+    /// `rendezvous://HOST:PORT/SECRET`, HOST being the host the client addressed the API by
+    /// (`Host` header, without its port) or else the listener's address.
+    pub fn attach_url(&self, api_host: Option<&str>, secret: &str) -> String {
+        let host = api_host.map(host_without_port).filter(|h| !h.is_empty()).unwrap_or_else(|| match self.addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => "127.0.0.1".to_string(),
+            SocketAddr::V6(a) if a.ip().is_unspecified() => "[::1]".to_string(),
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        });
+        format!("rendezvous://{host}:{}/{secret}", self.addr.port())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Waiting>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Accepts clients on `listener` with `tls` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        tls: &ServerTls,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let acceptor = TlsAcceptor::from(tls.server_config());
+        tokio::pin!(shutdown);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!("rendezvous: cannot accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => return Ok(()),
+            };
+            let (this, acceptor) = (self.clone(), acceptor.clone());
+            tokio::spawn(async move { this.attach(tcp, peer, acceptor).await });
+        }
+    }
+
+    /// One client: handshake, secret, greeting, then the dyno's terminal until it exits.
+    async fn attach(self, tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor) {
+        let _ = tcp.set_nodelay(true);
+        let opened = tokio::time::timeout(HANDSHAKE_WITHIN, async {
+            let tls = acceptor.accept(tcp).await?;
+            let mut reader = BufReader::new(tls);
+            let mut line = Vec::new();
+            (&mut reader).take(MAX_SECRET_LINE).read_until(b'\n', &mut line).await?;
+            Ok::<_, std::io::Error>((reader, line))
+        })
+        .await;
+        let (mut stream, line) = match opened {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(e)) => return tracing::warn!(%peer, "rendezvous: {e}"),
+            Err(_) => return tracing::warn!(%peer, "rendezvous: no secret within {HANDSHAKE_WITHIN:?}"),
+        };
+        let line = String::from_utf8_lossy(&line);
+        let secret = line.trim_end_matches(['\r', '\n']).split('?').next().unwrap_or_default();
+        let Some(Waiting { oneoff, tty }) = self.lock().remove(secret) else {
+            // Closed without a greeting: the secret is wrong, used or expired.
+            return tracing::warn!(%peer, "rendezvous: refused an unknown, used or expired secret");
+        };
+        let OneOff { attached: Some(attached), exit, stop, dyno } = oneoff else {
+            return tracing::warn!(%peer, "rendezvous: the one-off dyno has no terminal");
+        };
+        if stream.write_all(GREETING).await.is_err() || stream.flush().await.is_err() {
+            return stop.stop();
+        }
+        tracing::info!(%peer, dyno = %dyno.name, "rendezvous: attached");
+        let (from_client, to_client) = tokio::io::split(stream);
+        let pump_in = tokio::spawn(stdin_from(from_client, attached.stdin, tty, stop.clone()));
+        let sent = output_to(attached.output, to_client, tty).await;
+        pump_in.abort();
+        match sent {
+            Ok(mut to_client) => {
+                let code = exit.await;
+                tracing::info!(%peer, dyno = %dyno.name, code, "rendezvous: the dyno exited");
+                let _ = to_client.shutdown().await;
+            }
+            Err(e) => {
+                tracing::warn!(%peer, dyno = %dyno.name, "rendezvous: the client went away ({e}); stopping the dyno");
+                stop.stop();
+            }
+        }
+    }
+}
+
+/// Copies the client's bytes to the dyno's stdin until `\x04` (or the client's end of stream);
+/// with a terminal, `\x03` stops the dyno and `\r` becomes `\n`. A broken connection stops it.
+async fn stdin_from(
+    mut client: impl AsyncRead + Unpin,
+    mut stdin: Box<dyn AsyncWrite + Send + Unpin>,
+    tty: bool,
+    stop: StopOneOff,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match client.read(&mut buf).await {
+            // The client closed its side: end of stdin; its output still goes to it.
+            Ok(0) => break,
+            Ok(n) => n,
+            // The connection broke (no TLS close): nobody is there any more.
+            Err(_) => {
+                stop.stop();
+                break;
+            }
+        };
+        let chunk = &mut buf[..n];
+        let end = chunk.iter().position(|&b| b == EOT);
+        let data = &mut chunk[..end.unwrap_or(n)];
+        if tty {
+            if data.contains(&ETX) {
+                stop.stop();
+                break;
+            }
+            data.iter_mut().filter(|b| **b == b'\r').for_each(|b| *b = b'\n');
+        }
+        if stdin.write_all(data).await.is_err() || end.is_some() {
+            break;
+        }
+    }
+    let _ = stdin.shutdown().await;
+}
+
+/// Copies the dyno's output to the client until it ends; answers the client's stream to close.
+async fn output_to<W: AsyncWrite + Unpin>(
+    mut output: Box<dyn AsyncRead + Send + Unpin>,
+    mut client: W,
+    tty: bool,
+) -> std::io::Result<W> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut last = 0u8;
+    loop {
+        let n = output.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(client);
+        }
+        if tty {
+            let mut out = Vec::with_capacity(n + n / 8);
+            for &b in &buf[..n] {
+                if b == b'\n' && last != b'\r' {
+                    out.push(b'\r');
+                }
+                out.push(b);
+                last = b;
+            }
+            client.write_all(&out).await?;
+        } else {
+            client.write_all(&buf[..n]).await?;
+        }
+        client.flush().await?;
+    }
+}
+
+/// `host` of `host:port`, `[::1]` of `[::1]:port`.
+fn host_without_port(host: &str) -> String {
+    if let Some(end) = host.find(']') {
+        return host[..=end].to_string();
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) && !name.contains(':') => name.to_string(),
+        _ => host.to_string(),
+    }
+}
