@@ -6,6 +6,7 @@ mod features;
 mod heroku_cli;
 mod languages;
 mod logs;
+mod native;
 mod router;
 mod server;
 mod support;

@@ -273,3 +273,28 @@ pub fn push_example(server: &TestServer, example: &str, app: &str) -> tempfile::
     push(server, repo.path());
     repo
 }
+
+/// `GET path` of `app` through the router (`Host: <app>.localhost`): status and body.
+pub fn router_get(server: &TestServer, app: &str, path: &str) -> (u16, String) {
+    let url = format!("{}{path}", server.router_url);
+    let output = run(Command::new("curl")
+        .args(["-sS", "-m", "10", "-o", "-", "-w", "\n%{http_code}", "-H", &format!("Host: {app}.localhost")])
+        .arg(&url));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or_else(|| panic!("curl printed {text:?}"));
+    (status.parse().unwrap_or(0), body.to_string())
+}
+
+/// Polls `GET path` of `app` through the router until it answers `want` (releases, config
+/// changes and new dynos reach the router asynchronously), for up to `within`.
+pub fn eventually_get(server: &TestServer, app: &str, path: &str, want: (u16, &str), within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let got = router_get(server, app, path);
+        if (got.0, got.1.as_str()) == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{app} GET {path}: wanted {want:?}, still {got:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
