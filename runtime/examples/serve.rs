@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! cargo run --release -p paas-runtime --example serve -- COMPONENT.wasm [--addr 127.0.0.1:0]
-//!     [--no-reuse] [--concurrency N] [--data-dir DIR]
+//!     [--no-reuse] [--concurrency N] [--data-dir DIR] [--keep-resident BYTES]
 //! cargo run --release -p paas-runtime --example serve -- COMPONENT.wasm --measure [--data-dir DIR]
+//!     [--keep-resident BYTES]
 //! ```
 //!
 //! Serving prints `Serving HTTP on http://ADDR/` once the listener is bound. `--measure` prints
 //! the cold start (cached `.cwasm` on disk to the first response byte, in a fresh engine) and the
-//! cost of one instantiation, then exits.
+//! cost of one instantiation, then the pool's warm slots and the process's resident memory after
+//! 5000 fresh instances, and exits. `--keep-resident` sets `RuntimeConfig::keep_resident`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +30,7 @@ struct Args {
     concurrency: usize,
     data_dir: PathBuf,
     measure: bool,
+    keep_resident: usize,
 }
 
 fn parse() -> anyhow::Result<Args> {
@@ -38,6 +41,7 @@ fn parse() -> anyhow::Result<Args> {
         concurrency: 64,
         data_dir: std::env::temp_dir().join("paas-serve"),
         measure: false,
+        keep_resident: paas_runtime::KEEP_RESIDENT,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -47,6 +51,7 @@ fn parse() -> anyhow::Result<Args> {
             "--concurrency" => args.concurrency = it.next().context("--concurrency needs a value")?.parse()?,
             "--data-dir" => args.data_dir = it.next().context("--data-dir needs a value")?.into(),
             "--measure" => args.measure = true,
+            "--keep-resident" => args.keep_resident = it.next().context("--keep-resident needs a value")?.parse()?,
             other if other.starts_with("--") => bail!("unknown flag {other}"),
             other => args.component = other.into(),
         }
@@ -55,6 +60,12 @@ fn parse() -> anyhow::Result<Args> {
         bail!("usage: serve COMPONENT.wasm [--addr ADDR] [--no-reuse] [--concurrency N] [--data-dir DIR] [--measure]");
     }
     Ok(args)
+}
+
+fn config(args: &Args) -> RuntimeConfig {
+    let mut config = RuntimeConfig::new(&args.data_dir);
+    config.keep_resident = args.keep_resident;
+    config
 }
 
 fn spec(args: &Args) -> DynoSpec {
@@ -70,10 +81,10 @@ fn get() -> hyper::Request<Empty<Bytes>> {
 
 async fn measure(args: &Args) -> anyhow::Result<()> {
     // Make sure the `.cwasm` is on disk, then start from a fresh engine as a new process would.
-    Runtime::new(RuntimeConfig::new(&args.data_dir))?.load_component(&args.component)?;
+    Runtime::new(config(args))?.load_component(&args.component)?;
 
     let t0 = Instant::now();
-    let runtime = Runtime::new(RuntimeConfig::new(&args.data_dir))?;
+    let runtime = Runtime::new(config(args))?;
     let t_engine = t0.elapsed();
     let component = runtime.load_component(&args.component)?;
     anyhow::ensure!(component.cache_outcome() == paas_runtime::CacheOutcome::Hit, "expected a cache hit");
@@ -110,6 +121,14 @@ async fn measure(args: &Args) -> anyhow::Result<()> {
     println!("request_reused_instance_us {reused:.1}");
     println!("request_fresh_instance_us {fresh:.1}");
     println!("instantiate_us {:.1}", fresh - reused);
+    if let Some(pool) = runtime.pool_metrics() {
+        println!("warm_memories {}", pool.unused_warm_memories());
+        println!("warm_memory_bytes_resident {}", pool.unused_memory_bytes_resident());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(rss) = status.lines().find(|l| l.starts_with("VmRSS:")) {
+        println!("process_rss_kb {}", rss.split_whitespace().nth(1).unwrap_or("?"));
+    }
     Ok(())
 }
 
@@ -119,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
     if args.measure {
         return measure(&args).await;
     }
-    let runtime = Runtime::new(RuntimeConfig::new(&args.data_dir))?;
+    let runtime = Runtime::new(config(&args))?;
     let component = runtime.load_component(&args.component)?;
     let dyno = WebDyno::start(&runtime, &component, spec(&args))?;
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

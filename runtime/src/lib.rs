@@ -34,7 +34,7 @@ pub use cache::CacheOutcome;
 pub use command::{CommandDyno, ExitStatus, STOP_FILE, run_oneoff};
 pub use component::{Component, ComponentKind};
 pub use dyno::{DynoSpec, NetworkPolicy, Stdin};
-pub use engine::{Runtime, RuntimeConfig};
+pub use engine::{KEEP_RESIDENT, Runtime, RuntimeConfig, WARM_SLOTS};
 pub use error::{HandleError, LoadError, RuntimeError, StartError};
 pub use limits::{DynoSize, Limits};
 pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
