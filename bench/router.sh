@@ -62,3 +62,27 @@ awk -v a="$(cat "$work/native (direct).rps")" -v b="$(cat "$work/native through 
 wrk_requests=$(awk '/requests in/ {print $1}' "$work/native through router.wrk")
 awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$wrk_requests" -v d="${duration%s}" -v r="$(cat "$work/native through router.rps")" \
   'BEGIN { printf "router CPU: %.1f us per request (%.2f cores busy)\n", t / hz * 1e6 / (n + r * 2), t / hz / (d + 2) }'
+
+# Instructions the router executes per proxied request, under callgrind (a count, repeatable on a
+# loaded machine): two runs of N requests in a row on one keep-alive connection; the difference of
+# the totals over the difference of N cancels start-up and shutdown.
+if command -v valgrind >/dev/null; then
+  instructions() { # requests → total instructions of the router process
+    local out="$work/callgrind.$1" addr=
+    valgrind --tool=callgrind --callgrind-out-file="$out.cg" "$bin/router" "$native" >"$out.stdout" 2>"$out.log" &
+    local pid=$!
+    for _ in $(seq 600); do
+      addr=$(sed -n 's|^Serving HTTP on http://\(.*\)/$|\1|p' "$out.stdout")
+      [ -n "$addr" ] && break
+      sleep 0.1
+    done
+    [ -n "$addr" ] || { echo "the router did not start under valgrind" >&2; cat "$out.log" >&2; exit 1; }
+    curl -sf -H 'Host: hello.localhost' "http://$addr/?[1-$1]" >/dev/null
+    kill -TERM "$pid"
+    wait "$pid" || true
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out.log"
+  }
+  small=$(instructions 200)
+  large=$(instructions 1200)
+  awk -v a="$small" -v b="$large" 'BEGIN { printf "router instructions per request (callgrind, 1 connection): %d\n", (b - a) / 1000 }'
+fi

@@ -3,7 +3,8 @@
 //!
 //!     cargo run --release -p paas-router --example router -- 127.0.0.1:5001 [127.0.0.1:5002 …]
 //!
-//! Binds `PAAS_ROUTER_LISTEN` (default 127.0.0.1:0) and prints `Serving HTTP on http://ADDR/`.
+//! Binds `PAAS_ROUTER_LISTEN` (default 127.0.0.1:0) and prints `Serving HTTP on http://ADDR/`;
+//! stops on SIGINT or SIGTERM.
 //! Each router log line is formatted (as the logplex would) and counted; with `PAAS_ROUTER_LOG=1`
 //! they are printed to stderr.
 
@@ -42,7 +43,11 @@ async fn main() -> anyhow::Result<()> {
     let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(log));
     router
         .serve_with_shutdown(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
         })
         .await?;
     eprintln!("{} router log lines", lines.load(Ordering::Relaxed));

@@ -33,9 +33,11 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(new_request_id)
 }
 
-/// A fresh UUID v4 from the thread-local generator (no system call per request).
+/// A fresh UUID v4 from the thread-local generator (no system call per request), encoded
+/// without the formatting machinery.
 fn new_request_id() -> String {
-    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_string()
 }
 
 /// What the router knows about the client connection a request came on.
@@ -70,9 +72,10 @@ pub fn prepare_request(
     set(headers, &X_FORWARDED_FOR, &fwd);
     set(headers, &X_REQUEST_ID, request_id);
     let received = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    set(headers, &X_REQUEST_START, &received.as_millis().to_string());
-    set(headers, &X_FORWARDED_PROTO, forwarded.proto);
-    set(headers, &X_FORWARDED_PORT, &forwarded.port.to_string());
+    let millis = u64::try_from(received.as_millis()).unwrap_or(u64::MAX);
+    headers.insert(X_REQUEST_START.clone(), HeaderValue::from(millis));
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(forwarded.proto));
+    headers.insert(X_FORWARDED_PORT.clone(), HeaderValue::from(forwarded.port));
     append_via(headers, version, via);
     fwd
 }
@@ -84,11 +87,15 @@ pub fn prepare_response(headers: &mut HeaderMap, version: http::Version, via: &s
 }
 
 fn append_via(headers: &mut HeaderMap, version: http::Version, via: &str) {
-    let ours = format!("{} {via}", protocol_version(version));
-    let value = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{}, {ours}", prior.trim()),
-        _ => ours,
-    };
+    let prior = headers.get(header::VIA).and_then(|v| v.to_str().ok()).map(str::trim).filter(|p| !p.is_empty());
+    let mut value = String::with_capacity(prior.map_or(0, |p| p.len() + 2) + 4 + via.len());
+    if let Some(prior) = prior {
+        value.push_str(prior);
+        value.push_str(", ");
+    }
+    value.push_str(protocol_version(version));
+    value.push(' ');
+    value.push_str(via);
     set(headers, &header::VIA, &value);
 }
 
@@ -106,26 +113,30 @@ fn protocol_version(version: http::Version) -> &'static str {
 /// Drops the headers that describe one connection (RFC 9110 §7.6.1), including any the
 /// `Connection` header names.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+    static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+        headers.remove(header::CONNECTION);
     }
     for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        HeaderName::from_static("keep-alive"),
-        HeaderName::from_static("proxy-connection"),
+        &header::TE,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+        &header::PROXY_AUTHENTICATE,
+        &header::PROXY_AUTHORIZATION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
     ] {
         headers.remove(name);
     }

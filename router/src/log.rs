@@ -133,7 +133,7 @@ impl fmt::Display for LogLine {
             Millis(self.connect),
             Millis(self.service),
             self.status,
-            self.bytes.map(|b| b.to_string()).unwrap_or_default(),
+            Bytes(self.bytes),
             self.protocol,
         )
     }
@@ -144,15 +144,33 @@ struct Escaped<'a>(&'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
+        // Runs of plain characters are written at once: this runs once per request.
+        let mut plain = 0;
+        for (at, c) in self.0.char_indices() {
+            if c != '"' && c != '\\' && !c.is_control() {
+                continue;
+            }
+            f.write_str(&self.0[plain..at])?;
             match c {
                 '"' => f.write_str("\\\"")?,
                 '\\' => f.write_str("\\\\")?,
-                c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
-                c => write!(f, "{c}")?,
+                c => write!(f, "\\u{{{:x}}}", c as u32)?,
             }
+            plain = at + c.len_utf8();
         }
-        Ok(())
+        f.write_str(&self.0[plain..])
+    }
+}
+
+/// `bytes=`: the count, or nothing.
+struct Bytes(Option<u64>);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -267,5 +285,13 @@ mod tests {
              request_id=f9ed4675-f4d6-4e44-8a8a-a1a3bd1c4e9b fwd=\"127.0.0.1\" dyno= connect= service= status=503 bytes= protocol=http"
         );
         assert!(LogLine { code: Some(ErrorCode::H80), ..line }.to_string().starts_with("at=info code=H80 desc=\"Maintenance mode\" "));
+    }
+
+    #[test]
+    fn quoted_fields_escape_quotes_backslashes_and_control_characters() {
+        let line = LogLine { path: "/é\\x\u{1b}y\"".into(), fwd: "\"".into(), ..line() };
+        let text = line.to_string();
+        assert!(text.contains(r#"path="/é\\x\u{1b}y\"" "#), "{text}");
+        assert!(text.contains(r#"fwd="\"" "#), "{text}");
     }
 }

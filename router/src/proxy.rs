@@ -20,7 +20,7 @@ use crate::config::RouterConfig;
 use crate::headers::{self, Forwarded};
 use crate::log::{ErrorCode, LogLine, RouterLog};
 use crate::pages;
-use crate::table::{AppRoute, RouteTable, normalize_host};
+use crate::table::{RouteTable, normalize_host};
 use crate::upgrade;
 
 /// The client side of a request: who connected, and to which of the router's addresses.
@@ -68,15 +68,11 @@ where
     B::Error: Into<BoxError>,
 {
     let config = &shared.config;
-    let raw_host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default();
-    let host = normalize_host(&raw_host);
-    let Some(app) = shared.table.lookup(&host) else {
+    let host_header = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    // HTTP/2 (and absolute-form requests) may carry the host in the URI only.
+    let authority = if host_header.is_none() { req.uri().authority().map(|a| a.to_string()) } else { None };
+    let host = normalize_host(host_header.or(authority.as_deref()).unwrap_or_default());
+    let Some(app) = shared.table.lookup_normalized(&host) else {
         tracing::debug!(%host, "no app for host");
         return (pages::no_such_app(), None);
     };
@@ -90,17 +86,16 @@ where
         proto: config.forwarded_proto,
     };
     let fwd = headers::prepare_request(&mut parts.headers, &request_id, &forwarded, parts.version, &config.via);
-    if let Ok(value) = HeaderValue::from_str(&raw_host) {
+    if let Some(value) = authority.and_then(|a| HeaderValue::from_str(&a).ok()) {
         parts.headers.insert(header::HOST, value);
     }
     if let Some(upgrade) = &upgrade {
         upgrade.restore_request_headers(&mut parts.headers);
     }
-    let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string();
     let line = LogLine {
         code: None,
-        method: parts.method.to_string(),
-        path: path.clone(),
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string(),
         host,
         request_id: request_id.clone(),
         fwd,
@@ -136,7 +131,7 @@ where
 
     if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
         // Absolute form (or h2's full URI): dynos get the origin form.
-        parts.uri = path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+        parts.uri = line.path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
     }
     parts.version = http::Version::HTTP_11;
     let over_limit = Arc::new(AtomicBool::new(false));
@@ -147,11 +142,12 @@ where
 
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + config.request_timeout);
-    let order = pick_order(&app, rand::rng().random_range(0..app.web.len()));
+    let (first, dynos) = (rand::rng().random_range(0..app.web.len()), app.web.len());
     let mut last_dyno = None;
-    for (attempt, index) in order.iter().enumerate() {
-        let dyno = &app.web[*index];
-        last_dyno = Some(dyno.name.clone());
+    for attempt in 0..dynos {
+        // The randomly chosen dyno first, then the others in turn.
+        let dyno = &app.web[(first + attempt) % dynos];
+        last_dyno = Some(dyno.name.as_str());
         let req = match request.take() {
             Some(req) => req,
             None => match &replay {
@@ -201,7 +197,7 @@ where
             }
             Ok(Err(BackendError::Unreachable(error))) => {
                 tracing::debug!(app = %app.app, dyno = %dyno.name, %error, "dyno unreachable");
-                if replay.is_none() || attempt + 1 == order.len() {
+                if replay.is_none() || attempt + 1 == dynos {
                     return fail(ErrorCode::H10, with_dyno(started.elapsed()));
                 }
             }
@@ -214,7 +210,7 @@ where
             }
         }
     }
-    fail(ErrorCode::H99, LogLine { dyno: last_dyno, ..line })
+    fail(ErrorCode::H99, LogLine { dyno: last_dyno.map(str::to_string), ..line })
 }
 
 /// Logs H27 when dropped: the request future was abandoned (client gone) while a dyno worked.
@@ -249,12 +245,6 @@ impl Drop for Interrupted<'_> {
         };
         self.shared.log.log(self.app, &line);
     }
-}
-
-/// The dynos to try, starting at the randomly chosen one.
-fn pick_order(app: &AppRoute, first: usize) -> Vec<usize> {
-    let n = app.web.len();
-    (0..n).map(|i| (first + i) % n).collect()
 }
 
 fn set_request_id(response: &mut Response<RouterBody>, request_id: &str) {

@@ -101,8 +101,12 @@ impl RouteTable {
 
     /// The route for a `Host` header value (any case, with or without `:port`), if any.
     pub fn lookup(&self, host: &str) -> Option<Arc<AppRoute>> {
-        let host = normalize_host(host);
-        self.read().hosts.get(&host).cloned()
+        self.lookup_normalized(&normalize_host(host))
+    }
+
+    /// [`RouteTable::lookup`] of a host already through [`normalize_host`].
+    pub(crate) fn lookup_normalized(&self, host: &str) -> Option<Arc<AppRoute>> {
+        self.read().hosts.get(host).cloned()
     }
 
     /// The current route of `app`, if it is in the table.

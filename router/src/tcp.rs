@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use http::Request;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -38,7 +39,8 @@ impl TcpPool {
 
     /// A backend for the dyno listening at `addr`, using this pool.
     pub fn backend(&self, addr: SocketAddr) -> TcpBackend {
-        TcpBackend { addr, client: self.client.clone() }
+        let authority = addr.to_string().parse().expect("a socket address is a URI authority");
+        TcpBackend { addr, authority, client: self.client.clone() }
     }
 }
 
@@ -52,6 +54,8 @@ impl Default for TcpPool {
 #[derive(Clone, Debug)]
 pub struct TcpBackend {
     addr: SocketAddr,
+    /// `addr` as the authority of the URIs handed to the pool, parsed once.
+    authority: Authority,
     client: Client<HttpConnector, RouterBody>,
 }
 
@@ -70,8 +74,14 @@ impl TcpBackend {
 
 impl Backend for TcpBackend {
     fn call(&self, mut req: Request<RouterBody>) -> BackendFuture {
-        let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        match format!("http://{}{}", self.addr, path).parse() {
+        // `http://<addr><path>` from parts: no formatting and parsing per request.
+        let mut uri = std::mem::take(req.uri_mut()).into_parts();
+        uri.scheme = Some(Scheme::HTTP);
+        uri.authority = Some(self.authority.clone());
+        if uri.path_and_query.is_none() {
+            uri.path_and_query = Some(PathAndQuery::from_static("/"));
+        }
+        match Uri::from_parts(uri) {
             Ok(uri) => *req.uri_mut() = uri,
             Err(error) => return Box::pin(async move { Err(BackendError::Other(Box::new(error))) }),
         }
