@@ -68,8 +68,12 @@ pub struct App {
     pub released_at: Option<DateTime<Utc>>,
 }
 
-/// The state of a release.
+/// The state of a release that went live (or could have: only the newest is current).
 pub const RELEASE_SUCCEEDED: &str = "succeeded";
+/// The state of a release whose release phase failed: it never went live.
+pub const RELEASE_FAILED: &str = "failed";
+/// The Procfile process type run once per release, before it goes live (never a formation).
+pub const RELEASE_PHASE: &str = "release";
 
 /// One entry of the append-only release ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +96,12 @@ pub struct Release {
     pub addons: Vec<String>,
     /// Who made it.
     pub user: UserRef,
-    /// `succeeded` (releases are recorded once their work is done).
+    /// `succeeded`, or `failed` when its release phase failed (releases are recorded once their
+    /// release phase is done, so never `pending`).
     pub status: String,
     /// When it was made.
     pub created_at: DateTime<Utc>,
-    /// Whether it is the app's newest release.
+    /// Whether it is the app's current release: the newest that succeeded.
     pub current: bool,
 }
 

@@ -109,7 +109,7 @@ pub trait Ledger: Send + Sync + 'static {
     async fn list_releases(&self, app_id: Uuid) -> Result<Vec<Release>>;
     /// One release, by version number (`3` or `v3`) or id.
     async fn find_release(&self, app_id: Uuid, version_or_id: &str) -> Result<Option<Release>>;
-    /// The newest release.
+    /// The current release: the newest that succeeded.
     async fn current_release(&self, app_id: Uuid) -> Result<Option<Release>>;
     /// Sets (`Some`) and unsets (`None`) config vars. When that changes anything, records the
     /// next release (`Set A, B config vars` / `Remove C config vars`) in the same transaction.
@@ -126,6 +126,11 @@ pub trait Ledger: Send + Sync + 'static {
     /// Records the next release as a copy of `target`'s slug, process types, config vars and
     /// add-ons: `Rollback to vN`. Nothing is rebuilt.
     async fn rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release>;
+    /// Records what [`Ledger::create_release`] would have, as a release whose release phase
+    /// failed: the next version, status `failed`; the current release stays current.
+    async fn create_failed_release(&self, app_id: Uuid, user_id: Uuid, release: NewRelease) -> Result<Release>;
+    /// Records what [`Ledger::rollback`] would have, as a release whose release phase failed.
+    async fn failed_rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release>;
 
     // Formation and dynos.
 

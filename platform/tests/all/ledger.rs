@@ -49,6 +49,7 @@ conformance!(
     log_drains_are_kept_per_app,
     app_features_are_kept_per_app,
     scheduled_jobs_are_kept_and_each_run_claimed_once,
+    a_failed_release_takes_a_version_but_never_goes_live,
 );
 
 #[tokio::test]
@@ -466,4 +467,35 @@ async fn scheduled_jobs_are_kept_and_each_run_claimed_once(t: &TestLedger) {
     }
     let refused = ledger.add_scheduled_job(app.id, "@hourly", "one too many").await.unwrap_err();
     assert!(matches!(&refused, LedgerError::Invalid(m) if m.contains("remove one first")), "{refused}");
+}
+
+async fn a_failed_release_takes_a_version_but_never_goes_live(t: &TestLedger) {
+    let ledger = t.ledger.as_ref();
+    let owner = user(ledger, "owner@example.com").await;
+    let app = ledger.create_app("phased", owner).await.unwrap();
+    let good = Uuid::new_v4();
+    let v2 = ledger.create_release(app.id, owner, deploy(good, &["web", "release"], "Deploy good")).await.unwrap();
+    assert!(v2.current && v2.status == "succeeded");
+    let types: Vec<String> = ledger.list_formation(app.id).await.unwrap().into_iter().map(|f| f.process_type).collect();
+    assert_eq!(types, ["web"], "the release phase is never a formation");
+    let scale = FormationUpdate { process_type: "release".into(), quantity: Some(Quantity::Absolute(1)), size: None };
+    let refused = ledger.update_formation(app.id, vec![scale]).await.unwrap_err();
+    assert!(matches!(&refused, LedgerError::Invalid(m) if m.contains("cannot be scaled")), "{refused}");
+
+    let v3 = ledger.create_failed_release(app.id, owner, deploy(Uuid::new_v4(), &["web", "release", "worker"], "Deploy bad")).await.unwrap();
+    assert_eq!((v3.version, v3.status.as_str(), v3.current), (3, "failed", false));
+    assert_eq!(ledger.current_release(app.id).await.unwrap().unwrap().id, v2.id, "the previous release stays current");
+    let listed = ledger.list_releases(app.id).await.unwrap();
+    assert_eq!(listed.iter().map(|r| (r.version, r.current)).collect::<Vec<_>>(), [(1, false), (2, true), (3, false)]);
+    assert!(ledger.list_formation(app.id).await.unwrap().iter().all(|f| f.process_type == "web"), "a failed release makes no formation");
+
+    // A config change builds on the current release, not on the failed one.
+    let (_, v4) = ledger.update_config_vars(app.id, owner, changes(&[("A", Some("1"))])).await.unwrap();
+    let v4 = v4.unwrap();
+    assert_eq!((v4.version, v4.slug_id, v4.current), (4, Some(good), true));
+    let v5 = ledger.failed_rollback(app.id, owner, v2.id).await.unwrap();
+    assert_eq!((v5.version, v5.description.as_str(), v5.status.as_str(), v5.current), (5, "Rollback to v2", "failed", false));
+    assert_eq!(ledger.current_release(app.id).await.unwrap().unwrap().id, v4.id);
+    let v6 = ledger.rollback(app.id, owner, v2.id).await.unwrap();
+    assert!(v6.current && v6.status == "succeeded");
 }

@@ -63,6 +63,7 @@ pub(super) async fn create_app(ledger: &SqlLedger, name: &str, owner: Uuid) -> R
         &ProcessTypes::new(),
         &ConfigVars::new(),
         &[],
+        crate::model::RELEASE_SUCCEEDED,
     )
     .await?;
     tx.commit().await?;

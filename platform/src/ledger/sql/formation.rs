@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::releases::current_release_in;
 use super::{SqlLedger, col_i64, col_str, col_ts, col_uuid, now, ts};
 use crate::ledger::{LedgerError, Result};
-use crate::model::{Formation, FormationUpdate, ProcessTypes, Quantity};
+use crate::model::{Formation, FormationUpdate, ProcessTypes, Quantity, RELEASE_PHASE};
 
 /// The most dynos of one process type.
 pub const MAX_QUANTITY: i64 = 100;
@@ -31,12 +31,12 @@ fn formation_from_row(row: &AnyRow, process_types: &ProcessTypes) -> Result<Form
 }
 
 /// Formation rows of the types in `process_types` (rows of types a later release dropped are kept
-/// but not shown).
+/// but not shown), never `release` (the release phase runs once per release).
 fn visible(rows: &[AnyRow], process_types: &ProcessTypes) -> Result<Vec<Formation>> {
     let mut out = Vec::new();
     for row in rows {
         let formation = formation_from_row(row, process_types)?;
-        if process_types.contains_key(&formation.process_type) {
+        if process_types.contains_key(&formation.process_type) && formation.process_type != RELEASE_PHASE {
             out.push(formation);
         }
     }
@@ -54,10 +54,14 @@ pub(super) async fn list_formation(ledger: &SqlLedger, app_id: Uuid) -> Result<V
 
 /// The message for a process type the current release does not have.
 fn unknown_type(process_type: &str, process_types: &ProcessTypes) -> String {
-    if process_types.is_empty() {
+    if process_type == RELEASE_PHASE && process_types.contains_key(RELEASE_PHASE) {
+        "The release process type runs once per release, before it goes live (the release phase): \
+         it cannot be scaled."
+            .to_string()
+    } else if process_types.is_empty() {
         format!("No such process type {process_type}: this app has no process types yet; push code first.")
     } else {
-        let types: Vec<&str> = process_types.keys().map(String::as_str).collect();
+        let types: Vec<&str> = process_types.keys().map(String::as_str).filter(|t| *t != RELEASE_PHASE).collect();
         format!("No such process type {process_type} defined in Procfile. Types: {}", types.join(", "))
     }
 }

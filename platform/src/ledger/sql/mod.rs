@@ -24,6 +24,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
 
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
+use crate::model::{RELEASE_FAILED, RELEASE_SUCCEEDED};
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease,
     NewSlug, Release, ScheduledJob, Slug, User,
@@ -232,10 +233,16 @@ impl Ledger for SqlLedger {
         releases::update_config_vars(self, app_id, user_id, changes).await
     }
     async fn create_release(&self, app_id: Uuid, user_id: Uuid, release: NewRelease) -> Result<Release> {
-        releases::create_release(self, app_id, user_id, release).await
+        releases::create_release(self, app_id, user_id, release, RELEASE_SUCCEEDED).await
     }
     async fn rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release> {
-        releases::rollback(self, app_id, user_id, target).await
+        releases::rollback(self, app_id, user_id, target, RELEASE_SUCCEEDED).await
+    }
+    async fn create_failed_release(&self, app_id: Uuid, user_id: Uuid, release: NewRelease) -> Result<Release> {
+        releases::create_release(self, app_id, user_id, release, RELEASE_FAILED).await
+    }
+    async fn failed_rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release> {
+        releases::rollback(self, app_id, user_id, target, RELEASE_FAILED).await
     }
 
     async fn list_formation(&self, app_id: Uuid) -> Result<Vec<Formation>> {

@@ -1,22 +1,24 @@
 //! The append-only release ledger: listing, config var changes, builder releases, rollbacks.
 //! Every writer locks the app first ([`SqlLedger::lock_app`]) and allocates the next version in
-//! the same transaction as the insert; `UNIQUE (app_id, version)` backs it up.
+//! the same transaction as the insert; `UNIQUE (app_id, version)` backs it up. A release whose
+//! release phase failed is recorded with status `failed`: it takes a version but never becomes
+//! current (the newest `succeeded` release is), and makes no formation.
 
 use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
 use super::{SqlLedger, col_i64, col_json, col_opt_uuid, col_str, col_ts, col_uuid, now, ts};
 use crate::ledger::{LedgerError, Result};
-use crate::model::{ConfigVars, NewRelease, ProcessTypes, RELEASE_SUCCEEDED, Release, UserRef};
+use crate::model::{ConfigVars, NewRelease, ProcessTypes, RELEASE_PHASE, RELEASE_SUCCEEDED, Release, UserRef};
 
 macro_rules! release_select {
     () => {
         "SELECT r.id, r.app_id, r.version, r.description, r.slug_id, r.process_types, r.config_vars, \
          r.addons, r.user_id, u.email AS user_email, r.status, r.created_at, \
-         (SELECT MAX(m.version) FROM releases m WHERE m.app_id = r.app_id) AS newest \
+         (SELECT MAX(m.version) FROM releases m WHERE m.app_id = r.app_id AND m.status = 'succeeded') AS newest \
          FROM releases r JOIN users u ON u.id = r.user_id WHERE r.app_id = $1"
     };
 }
@@ -35,7 +37,7 @@ fn release_from_row(row: &AnyRow) -> Result<Release> {
         user: UserRef { id: col_uuid(row, "user_id")?, email: col_str(row, "user_email")? },
         status: col_str(row, "status")?,
         created_at: col_ts(row, "created_at")?,
-        current: col_i64(row, "newest")? == version,
+        current: row.try_get::<Option<i64>, _>("newest")? == Some(version),
     })
 }
 
@@ -70,24 +72,25 @@ pub(super) async fn find_release(ledger: &SqlLedger, app_id: Uuid, version_or_id
 }
 
 pub(super) async fn current_release(ledger: &SqlLedger, app_id: Uuid) -> Result<Option<Release>> {
-    let row = sqlx::query(concat!(release_select!(), " ORDER BY r.version DESC LIMIT 1"))
+    let row = sqlx::query(concat!(release_select!(), " AND r.status = 'succeeded' ORDER BY r.version DESC LIMIT 1"))
         .bind(app_id.to_string())
         .fetch_optional(&ledger.pool)
         .await?;
     row.as_ref().map(release_from_row).transpose()
 }
 
-/// The newest release inside a write transaction (the app is locked).
+/// The current release (the newest that succeeded) inside a write transaction (the app is locked).
 pub(super) async fn current_release_in(tx: &mut Transaction<'static, Any>, app_id: Uuid) -> Result<Option<Release>> {
-    let row = sqlx::query(concat!(release_select!(), " ORDER BY r.version DESC LIMIT 1"))
+    let row = sqlx::query(concat!(release_select!(), " AND r.status = 'succeeded' ORDER BY r.version DESC LIMIT 1"))
         .bind(app_id.to_string())
         .fetch_optional(&mut **tx)
         .await?;
     row.as_ref().map(release_from_row).transpose()
 }
 
-/// Inserts the app's next release inside `tx` (whose caller holds the app's lock); gives back its
-/// id. Also makes sure each process type has a formation row (`web` 1 dyno, others 0).
+/// Inserts the app's next release inside `tx` (whose caller holds the app's lock) with `status`;
+/// gives back its id. A succeeded release also makes sure each process type but `release` has a
+/// formation row (`web` 1 dyno, others 0).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_release(
     tx: &mut Transaction<'static, Any>,
@@ -98,6 +101,7 @@ pub(super) async fn insert_release(
     process_types: &ProcessTypes,
     config_vars: &ConfigVars,
     addons: &[String],
+    status: &str,
 ) -> Result<Uuid> {
     let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app_id = $1")
         .bind(app_id.to_string())
@@ -118,11 +122,14 @@ pub(super) async fn insert_release(
     .bind(json(config_vars))
     .bind(json(addons))
     .bind(user_id.to_string())
-    .bind(RELEASE_SUCCEEDED)
+    .bind(status.to_string())
     .bind(time.clone())
     .execute(&mut **tx)
     .await?;
-    for process_type in process_types.keys() {
+    if status != RELEASE_SUCCEEDED {
+        return Ok(id);
+    }
+    for process_type in process_types.keys().filter(|t| *t != RELEASE_PHASE) {
         sqlx::query(
             "INSERT INTO formations (id, app_id, process_type, quantity, size, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (app_id, process_type) DO NOTHING",
@@ -196,17 +203,29 @@ pub(super) async fn update_config_vars(
         None => (None, ProcessTypes::new(), Vec::new()),
     };
     let description = config_description(&set, &removed);
-    let id =
-        insert_release(&mut tx, app_id, user_id, &description, slug_id, &process_types, &config, &addons).await?;
+    let id = insert_release(
+        &mut tx,
+        app_id,
+        user_id,
+        &description,
+        slug_id,
+        &process_types,
+        &config,
+        &addons,
+        RELEASE_SUCCEEDED,
+    )
+    .await?;
     tx.commit().await?;
     Ok((config, Some(release_by_id(ledger, app_id, id).await?)))
 }
 
+/// Records a build's (or a slug's) release with `status`: `succeeded` makes it current.
 pub(super) async fn create_release(
     ledger: &SqlLedger,
     app_id: Uuid,
     user_id: Uuid,
     release: NewRelease,
+    status: &str,
 ) -> Result<Release> {
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
@@ -224,13 +243,21 @@ pub(super) async fn create_release(
         &release.process_types,
         &config,
         &addons,
+        status,
     )
     .await?;
     tx.commit().await?;
     release_by_id(ledger, app_id, id).await
 }
 
-pub(super) async fn rollback(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release> {
+/// Records `Rollback to vN` with `status`: `succeeded` makes it current.
+pub(super) async fn rollback(
+    ledger: &SqlLedger,
+    app_id: Uuid,
+    user_id: Uuid,
+    target: Uuid,
+    status: &str,
+) -> Result<Release> {
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
     let row = sqlx::query(concat!(release_select!(), " AND r.id = $2"))
@@ -253,6 +280,7 @@ pub(super) async fn rollback(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid, ta
         &target.process_types,
         &target.config_vars,
         &target.addons,
+        status,
     )
     .await?;
     tx.commit().await?;
