@@ -9,20 +9,38 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxMemoryBuilder,
+    BoxBuilder, Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxMemoryBuilder,
     LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
     PosixRlimit, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
     get_default_mounts,
 };
 
-use super::{NativeError, io};
 use super::seccomp;
+use super::{NativeError, io};
 
 /// Files of the host's `/etc` copied into the stack (symlinks into `/usr` are kept as links).
 const ETC_FILES: &[&str] = &[
-    "resolv.conf", "hosts", "nsswitch.conf", "host.conf", "gai.conf", "protocols", "services", "networks",
-    "mime.types", "ld.so.cache", "ld.so.conf", "localtime", "timezone", "os-release", "debian_version",
-    "inputrc", "bash.bashrc", "profile", "environment", "magic", "mailcap",
+    "resolv.conf",
+    "hosts",
+    "nsswitch.conf",
+    "host.conf",
+    "gai.conf",
+    "protocols",
+    "services",
+    "networks",
+    "mime.types",
+    "ld.so.cache",
+    "ld.so.conf",
+    "localtime",
+    "timezone",
+    "os-release",
+    "debian_version",
+    "inputrc",
+    "bash.bashrc",
+    "profile",
+    "environment",
+    "magic",
+    "mailcap",
 ];
 
 /// Directories of the host's `/etc` mounted read-only (those that exist).
@@ -56,8 +74,8 @@ pub(crate) struct Plan<'a> {
     pub processes: u32,
     /// runc's `cgroupsPath`, when cgroups are used; otherwise rlimits stand in.
     pub cgroups_path: Option<String>,
-    /// Allocate a pseudo-terminal for the process.
-    pub terminal: bool,
+    /// Allocate a pseudo-terminal of (rows, columns) for the process.
+    pub terminal: Option<(u16, u16)>,
 }
 
 /// Creates the bundle directory: its root filesystem and `config.json`.
@@ -107,8 +125,12 @@ fn spec(plan: &Plan, mounts: Vec<Mount>) -> Result<Spec, NativeError> {
         .ambient(none())
         .build()?;
     let env = plan.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
-    let process = ProcessBuilder::default()
-        .terminal(plan.terminal)
+    let mut process = ProcessBuilder::default();
+    if let Some((rows, cols)) = plan.terminal {
+        process = process.console_size(BoxBuilder::default().height(u64::from(rows)).width(u64::from(cols)).build()?);
+    }
+    let process = process
+        .terminal(plan.terminal.is_some())
         .user(user)
         .args(plan.args.clone())
         .env(env)
@@ -117,10 +139,11 @@ fn spec(plan: &Plan, mounts: Vec<Mount>) -> Result<Spec, NativeError> {
         .capabilities(capabilities)
         .rlimits(rlimits(plan)?)
         .build()?;
-    let namespaces = [LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts]
-        .into_iter()
-        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
-        .collect::<Result<Vec<_>, _>>()?;
+    let namespaces =
+        [LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts]
+            .into_iter()
+            .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+            .collect::<Result<Vec<_>, _>>()?;
     let deny_devices = LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build()?;
     let mut resources = LinuxResourcesBuilder::default().devices(vec![deny_devices]);
     if plan.cgroups_path.is_some() {
@@ -180,7 +203,10 @@ fn app_overlay(plan: &Plan) -> Result<Mount, NativeError> {
     let lower = plan.app_dir.unwrap_or(&empty);
     for dir in [lower, upper.as_path(), work.as_path()] {
         if dir.to_string_lossy().contains([',', ':']) {
-            return Err(NativeError::Spec(format!("`{}` cannot be an overlay layer (it contains `,` or `:`)", dir.display())));
+            return Err(NativeError::Spec(format!(
+                "`{}` cannot be an overlay layer (it contains `,` or `:`)",
+                dir.display()
+            )));
         }
     }
     let options = vec![
@@ -196,7 +222,11 @@ fn app_overlay(plan: &Plan) -> Result<Mount, NativeError> {
 fn bind(destination: &str, source: &Path) -> Mount {
     let options = ["rbind", "ro", "nosuid", "nodev"].map(String::from).to_vec();
     let mut mount = Mount::default();
-    mount.set_destination(PathBuf::from(destination)).set_typ(Some("bind".into())).set_source(Some(source.into())).set_options(Some(options));
+    mount
+        .set_destination(PathBuf::from(destination))
+        .set_typ(Some("bind".into()))
+        .set_source(Some(source.into()))
+        .set_options(Some(options));
     mount
 }
 

@@ -71,9 +71,13 @@ impl Cgroups {
             Cgroups::V1 { memory, .. } => {
                 format!("cgroup v1: memory and pids limits in cgroups under {}", memory.join("paas").display())
             }
-            Cgroups::V2 { root } => format!("cgroup v2: memory and pids limits in cgroups under {}", root.join("paas").display()),
+            Cgroups::V2 { root } => {
+                format!("cgroup v2: memory and pids limits in cgroups under {}", root.join("paas").display())
+            }
             Cgroups::Unavailable(why) => {
-                format!("no cgroups ({why}): memory limited by RLIMIT_DATA, processes by RLIMIT_NPROC of the dyno's own uid")
+                format!(
+                    "no cgroups ({why}): memory limited by RLIMIT_DATA, processes by RLIMIT_NPROC of the dyno's own uid"
+                )
             }
         }
     }
@@ -108,11 +112,17 @@ impl Cgroups {
                     let control = parent.join("cgroup.subtree_control");
                     std::fs::write(&control, "+memory +pids").map_err(io(&control))?;
                 }
-                DynoCgroup { dir: dir.clone(), v2: true, intermediates: Vec::new(), runc_path: format!("/paas/{id}/dyno") }
+                DynoCgroup {
+                    dir: dir.clone(),
+                    v2: true,
+                    intermediates: Vec::new(),
+                    runc_path: format!("/paas/{id}/dyno"),
+                }
             }
         };
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let (limit, subtree) = if cgroup.v2 { ("memory.max", Some("+memory +pids")) } else { ("memory.limit_in_bytes", None) };
+        let (limit, subtree) =
+            if cgroup.v2 { ("memory.max", Some("+memory +pids")) } else { ("memory.limit_in_bytes", None) };
         let limit = dir.join(limit);
         std::fs::write(&limit, memory_bytes.to_string()).map_err(io(&limit))?;
         if let Some(controllers) = subtree {

@@ -73,9 +73,14 @@ struct Container {
 impl NativeDyno {
     /// Starts `command` in a new container; its output goes to `spec.logs` line by line, `stdin`
     /// feeds its standard input. `spec.port` is its `$PORT` (see [`free_port`]).
-    pub fn start(native: &NativeRuntime, spec: DynoSpec, command: &str, stdin: Stdin) -> Result<NativeDyno, NativeError> {
+    pub fn start(
+        native: &NativeRuntime,
+        spec: DynoSpec,
+        command: &str,
+        stdin: Stdin,
+    ) -> Result<NativeDyno, NativeError> {
         let feed = !matches!(stdin, Stdin::Empty);
-        let (container, mut child) = Container::create(native, &spec, command, feed)?;
+        let (container, mut child) = Container::create(native, &spec, command, feed, None)?;
         if let Some(mut pipe) = child.stdin.take() {
             tokio::spawn(async move {
                 let result = match stdin {
@@ -98,9 +103,39 @@ impl NativeDyno {
 
     /// Starts `command` in a new container with its standard streams handed to the caller (a
     /// one-off dyno attached to `paas run`); only runtime lines go to `spec.logs`.
-    pub fn attach(native: &NativeRuntime, spec: DynoSpec, command: &str) -> Result<(NativeDyno, NativeStdio), NativeError> {
-        let (container, mut child) = Container::create(native, &spec, command, true)?;
-        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+    pub fn attach(
+        native: &NativeRuntime,
+        spec: DynoSpec,
+        command: &str,
+    ) -> Result<(NativeDyno, NativeStdio), NativeError> {
+        Self::attached(native, spec, command, None)
+    }
+
+    /// As [`NativeDyno::attach`], on a pseudo-terminal of `rows` × `cols` (a one-off attached
+    /// from a terminal: `paas run bash`): runc allocates it and relays it to the pipes, so
+    /// `stdout` carries the terminal's output (the process's stdout and stderr, echo included)
+    /// and `stderr` only runc's own errors. `TERM` is `xterm` unless a config var sets it. The
+    /// size is fixed at start (no resize yet).
+    pub fn attach_tty(
+        native: &NativeRuntime,
+        mut spec: DynoSpec,
+        command: &str,
+        rows: u16,
+        cols: u16,
+    ) -> Result<(NativeDyno, NativeStdio), NativeError> {
+        spec.env.entry("TERM".into()).or_insert_with(|| "xterm".into());
+        Self::attached(native, spec, command, Some((rows, cols)))
+    }
+
+    fn attached(
+        native: &NativeRuntime,
+        spec: DynoSpec,
+        command: &str,
+        terminal: Option<(u16, u16)>,
+    ) -> Result<(NativeDyno, NativeStdio), NativeError> {
+        let (container, mut child) = Container::create(native, &spec, command, true, terminal)?;
+        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
             return Err(NativeError::Spec("the runtime's standard streams are not pipes".into()));
         };
         let task = tokio::spawn(watch(container.clone(), child, Vec::new()));
@@ -176,6 +211,7 @@ impl Container {
         spec: &DynoSpec,
         command: &str,
         stdin: bool,
+        terminal: Option<(u16, u16)>,
     ) -> Result<(Arc<Container>, tokio::process::Child), NativeError> {
         if spec.app.is_empty() || spec.dyno.is_empty() || command.trim().is_empty() {
             return Err(NativeError::Spec("app, dyno and command must not be empty".into()));
@@ -216,10 +252,10 @@ impl Container {
             memory_bytes,
             processes: spec.size.max_processes(),
             cgroups_path: container.cgroup.as_ref().map(|c| c.runc_path.clone()),
-            terminal: false,
+            terminal,
         };
         bundle::write(&plan)?;
-        let child = container.runc.run(&container.bundle, &container.id, stdin, None)?;
+        let child = container.runc.run(&container.bundle, &container.id, stdin, terminal)?;
         Ok((container, child))
     }
 
@@ -270,7 +306,9 @@ async fn watch(container: Arc<Container>, mut child: tokio::process::Child, outp
         let _ = tokio::time::timeout(OUTPUT_DRAIN, task).await;
     }
     let code = match status {
-        Ok(status) => status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(9)),
+        Ok(status) => {
+            status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(9))
+        }
         Err(e) => {
             container.log.runtime_line(format!("cannot wait for the container runtime: {e}"));
             return ExitStatus::Trapped(e.to_string());
@@ -331,8 +369,9 @@ fn addr(port: u16) -> SocketAddr {
 /// Without a memory cgroup, `ulimit -d` (RLIMIT_DATA) bounds the heap of every process instead.
 fn shell(command: &str, data_limit: Option<u64>) -> Vec<String> {
     let ulimit = data_limit.map(|bytes| format!("ulimit -d {} || exit 1\n", bytes / 1024)).unwrap_or_default();
-    let script =
-        format!("{ulimit}for f in /app/.profile.d/*.sh; do [ -r \"$f\" ] && . \"$f\"; done; unset f\n{command}\nexit $?");
+    let script = format!(
+        "{ulimit}for f in /app/.profile.d/*.sh; do [ -r \"$f\" ] && . \"$f\"; done; unset f\n{command}\nexit $?"
+    );
     vec!["/bin/bash".into(), "-c".into(), script]
 }
 

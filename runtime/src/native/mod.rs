@@ -14,6 +14,7 @@
 //!   .wait_for_port(timeout)              web dynos: until 127.0.0.1:$PORT accepts (R10 after)
 //!   .wait() -> ExitStatus, .stop(grace) -> ExitStatus  (SIGTERM to all, SIGKILL after grace)
 //! NativeDyno::attach(&nrt, spec, command) -> (NativeDyno, NativeStdio)   one-offs: raw streams
+//! NativeDyno::attach_tty(&nrt, spec, command, rows, cols) -> (NativeDyno, NativeStdio)  on a pty
 //! run_native_oneoff(&nrt, spec, command, Stdin) -> ExitStatus           as run_oneoff
 //! ```
 //!
@@ -129,11 +130,13 @@ impl NativeRuntime {
         for dir in [&runc.root, &containers] {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        let cgroups = if config.cgroups { Cgroups::detect() } else { Cgroups::Unavailable("disabled by configuration".into()) };
+        let cgroups =
+            if config.cgroups { Cgroups::detect() } else { Cgroups::Unavailable("disabled by configuration".into()) };
         tracing::info!(runtime = %config.runtime.display(), %version, "native dynos: {}", cgroups.describe());
         // Each node takes its own block of uids, so that dynos of two nodes on one host (tests)
         // do not share a uid (RLIMIT_NPROC counts per uid).
-        let block = config.state_dir.to_string_lossy().bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let block =
+            config.state_dir.to_string_lossy().bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
         let uid_base = 100_000 + (block % 4096) * MAX_DYNOS;
         Ok(NativeRuntime(Arc::new(Inner { runc, containers, cgroups, uid_base, uids: Mutex::default() })))
     }
@@ -172,7 +175,8 @@ impl NativeRuntime {
     /// A free uid for a new dyno, given back when the guard drops.
     fn take_uid(&self) -> Result<UidGuard, NativeError> {
         let mut taken = self.0.uids.lock().unwrap_or_else(|e| e.into_inner());
-        let uid = (self.0.uid_base..self.0.uid_base + MAX_DYNOS).find(|u| !taken.contains(u)).ok_or(NativeError::Full)?;
+        let uid =
+            (self.0.uid_base..self.0.uid_base + MAX_DYNOS).find(|u| !taken.contains(u)).ok_or(NativeError::Full)?;
         taken.insert(uid);
         Ok(UidGuard { runtime: self.clone(), uid })
     }

@@ -19,8 +19,10 @@ pub(crate) struct Runc {
 impl Runc {
     /// Checks that the binary runs (`--version`), returning its first line.
     pub fn version(&self) -> Result<String, NativeError> {
-        let output =
-            std::process::Command::new(&self.binary).arg("--version").output().map_err(|e| self.missing(e.to_string()))?;
+        let output = std::process::Command::new(&self.binary)
+            .arg("--version")
+            .output()
+            .map_err(|e| self.missing(e.to_string()))?;
         if !output.status.success() {
             return Err(self.missing(format!("`--version` exited with {}", output.status)));
         }
@@ -28,16 +30,43 @@ impl Runc {
     }
 
     /// Starts `run --bundle DIR ID` in the foreground; stdout and stderr are piped, stdin is
-    /// piped when `stdin` (else `/dev/null`). With a terminal, runc hands the pty's master to
-    /// `console_socket`.
-    pub fn run(&self, bundle: &Path, id: &str, stdin: bool, console_socket: Option<&Path>) -> Result<Child, NativeError> {
-        let mut command = self.command();
-        command.arg("run").arg("--bundle").arg(bundle);
-        if let Some(socket) = console_socket {
-            command.arg("--console-socket").arg(socket);
-        }
+    /// piped when `stdin` (else `/dev/null`).
+    ///
+    /// With a terminal (`rows`, `cols`; the bundle must ask for one) runc relays the container's
+    /// pty to its own, which must be a controlling terminal: util-linux's `script` gives it one
+    /// (sized, without echo, since the container's pty echoes) and relays that to the pipes.
+    pub fn run(
+        &self,
+        bundle: &Path,
+        id: &str,
+        stdin: bool,
+        terminal: Option<(u16, u16)>,
+    ) -> Result<Child, NativeError> {
+        let mut command = match terminal {
+            None => {
+                let mut command = self.command();
+                command.arg("run").arg("--bundle").arg(bundle).arg(id);
+                command
+            }
+            Some((rows, cols)) => {
+                let runc = [
+                    self.binary.as_path(),
+                    Path::new("--root"),
+                    &self.root,
+                    Path::new("run"),
+                    Path::new("--bundle"),
+                    bundle,
+                    Path::new(id),
+                ]
+                .map(|arg| quote(&arg.to_string_lossy()))
+                .join(" ");
+                let mut command = Command::new("script");
+                command.args(["--quiet", "--return", "--command"]);
+                command.arg(format!("stty rows {rows} cols {cols} -echo && exec {runc}")).arg("/dev/null");
+                command
+            }
+        };
         command
-            .arg(id)
             .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -83,7 +112,8 @@ impl Runc {
     }
 
     async fn control(&self, args: &[&str]) -> Result<String, NativeError> {
-        let output = self.command().args(args).stdin(Stdio::null()).output().await.map_err(|e| self.missing(e.to_string()))?;
+        let output =
+            self.command().args(args).stdin(Stdio::null()).output().await.map_err(|e| self.missing(e.to_string()))?;
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
@@ -95,5 +125,21 @@ impl Runc {
 
     fn missing(&self, detail: String) -> NativeError {
         NativeError::Runtime { binary: self.binary.clone(), detail }
+    }
+}
+
+/// `text` as one word for `sh`.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn words_are_quoted_for_the_shell() {
+        assert_eq!(quote("/data dir/runc"), "'/data dir/runc'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
     }
 }

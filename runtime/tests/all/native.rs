@@ -136,12 +136,40 @@ async fn attached_native_oneoff_streams_stdin_to_stdout() {
     assert_eq!(dyno.wait().await, ExitStatus::Exited(5));
 }
 
+#[tokio::test]
+async fn a_native_oneoff_on_a_terminal_gets_a_tty_of_the_clients_size() {
+    let Some((native, _data)) = native() else { return };
+    let (spec, _rx) = spec("tools", "run.9");
+    let command = "test -t 0 && echo stdin-is-a-tty; stty size; read -p 'name? ' x; echo \"typed $x\"; exit 2";
+    let (dyno, mut stdio) = NativeDyno::attach_tty(&native, spec, command, 33, 101).expect("attach a tty");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&out).contains("name? ") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stdio.stdout.read(&mut buf))
+            .await
+            .expect("prompt in time")
+            .expect("read");
+        assert!(n > 0, "output ended before the prompt: {:?}", String::from_utf8_lossy(&out));
+        out.extend_from_slice(&buf[..n]);
+    }
+    stdio.stdin.write_all(b"hi\n").await.expect("type");
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stdio.stdout.read_to_end(&mut rest))
+        .await
+        .expect("in time")
+        .expect("read");
+    out.extend_from_slice(&rest);
+    let out = String::from_utf8_lossy(&out).replace("\r\n", "\n");
+    let mut err = String::new();
+    stdio.stderr.read_to_string(&mut err).await.expect("read runc's stderr");
+    assert!(out.contains("stdin-is-a-tty\n33 101\n"), "{out:?} {err}");
+    assert!(out.contains("typed hi\n"), "{out:?}");
+    assert_eq!(dyno.wait().await, ExitStatus::Exited(2));
+}
+
 /// Lines of the one-off's stdout that start with `key=`, as `key=value` → value.
 fn value<'a>(stdout: &'a [String], key: &str) -> &'a str {
-    stdout
-        .iter()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}= in {stdout:?}"))
+    stdout.iter().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("no {key}= in {stdout:?}"))
 }
 
 #[tokio::test]
@@ -233,7 +261,12 @@ async fn fork_bomb_is_stopped_and_others_keep_serving(native: NativeRuntime) {
     assert_eq!(http_get(web.addr(), "/").await.expect("GET during the bomb").0, 200);
     assert_eq!(bomb.wait().await, ExitStatus::Exited(0));
     let out = lines(&drain(&mut rx, Duration::from_millis(200)).await, LogStreamKind::Stdout);
-    let made: u32 = out.iter().find_map(|l| l.strip_prefix("refused after ")).and_then(|l| l.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{out:?}"));
+    let made: u32 = out
+        .iter()
+        .find_map(|l| l.strip_prefix("refused after "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out:?}"));
     assert!(made < paas_runtime::DynoSize::Basic.max_processes(), "{out:?}");
     assert!(out[0].ends_with("Resource temporarily unavailable"), "{out:?}");
     assert_eq!(http_get(web.addr(), "/").await.expect("GET after the bomb"), (200, "hello from web.1".to_string()));
@@ -314,7 +347,10 @@ mod supervised {
     use super::*;
     use crate::util::runtime;
 
-    pub fn supervisor(native: &NativeRuntime, config: SupervisorConfig) -> (Supervisor, Arc<RouteTable>, mpsc::Receiver<LogLine>) {
+    pub fn supervisor(
+        native: &NativeRuntime,
+        config: SupervisorConfig,
+    ) -> (Supervisor, Arc<RouteTable>, mpsc::Receiver<LogLine>) {
         let table = Arc::new(RouteTable::new("localhost"));
         let (logs, rx) = LogSink::channel(100_000);
         let config = SupervisorConfig { native: Some(native.clone()), ..config };
@@ -326,7 +362,8 @@ mod supervised {
             .iter()
             .map(|(kind, command, quantity)| {
                 let program = Program::Native { command: command.to_string() };
-                let process = ProcessSpec { program, command: command.to_string(), quantity: *quantity, size: DynoSize::Basic };
+                let process =
+                    ProcessSpec { program, command: command.to_string(), quantity: *quantity, size: DynoSize::Basic };
                 (kind.to_string(), process)
             })
             .collect();
@@ -382,7 +419,8 @@ mod supervised {
 
         sup.shutdown().await;
         assert!(containers(&native).is_empty(), "stopped dynos leave no container");
-        let lines: Vec<String> = drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
+        let lines: Vec<String> =
+            drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
         assert!(lines.contains(&"State changed from starting to up".to_string()), "{lines:?}");
     }
 
@@ -395,7 +433,8 @@ mod supervised {
         sup.apply(native_app("sleepy", dir.path(), &[("web", "sleep 600", 1)])).await;
         assert_eq!(sup.dynos("sleepy").await[0].state, DynoState::Crashed);
         assert!(table.app("sleepy").is_some_and(|r| r.crashed && r.web.is_empty()));
-        let lines: Vec<String> = drain(&mut logs, Duration::from_millis(300)).await.into_iter().map(|l| l.line).collect();
+        let lines: Vec<String> =
+            drain(&mut logs, Duration::from_millis(300)).await.into_iter().map(|l| l.line).collect();
         let r10 = "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 2 seconds of launch";
         assert!(lines.contains(&r10.to_string()), "{lines:?}");
         sup.remove("sleepy").await;
@@ -417,9 +456,11 @@ mod supervised {
         spec.processes.insert("web".into(), process);
         sup.apply(spec).await;
         assert_eq!(route_get(&table, "both", "web.1").await, (200, "hello from web.1".to_string()));
-        let lines: Vec<String> = drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
+        let lines: Vec<String> =
+            drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
         assert!(
-            lines.iter().any(|l| l.starts_with("The component cannot run (cannot load") && l.ends_with("running the native command `python3 server.py` instead")),
+            lines.iter().any(|l| l.starts_with("The component cannot run (cannot load")
+                && l.ends_with("running the native command `python3 server.py` instead")),
             "{lines:?}"
         );
         sup.shutdown().await;
@@ -432,7 +473,8 @@ mod supervised {
         let (sup, _table, mut logs) = supervisor(&native, SupervisorConfig::default());
         sup.apply(native_app("flaky", dir.path(), &[("worker", "echo working; exit 4", 1)])).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let lines: Vec<String> = drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
+        let lines: Vec<String> =
+            drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
         assert!(lines.iter().filter(|l| *l == "working").count() >= 2, "restarted: {lines:?}");
         assert!(lines.contains(&"Process exited with status 4".to_string()), "{lines:?}");
         assert!(lines.contains(&"State changed from up to crashed".to_string()), "{lines:?}");

@@ -16,8 +16,7 @@ use crate::native::{BootError, NativeDyno, free_port};
 use crate::supervisor::{AppSpec, ProcessSpec, Program};
 
 /// The message of a native process type on a node without a container runtime.
-pub const NATIVE_UNSUPPORTED: &str =
-    "native dynos are not enabled on this node (paas server runs them with runc: install it or pass --container-runtime)";
+pub const NATIVE_UNSUPPORTED: &str = "native dynos are not enabled on this node (paas server runs them with runc: install it or pass --container-runtime)";
 
 /// A running native dyno as the supervisor holds it.
 pub(super) struct NativeRun {
@@ -84,7 +83,11 @@ impl AppRun {
             Program::Wasm { native_fallback: Some(command), .. } if shared.config.native.is_some() => command,
             _ => return self.crashed(shared, name, reason, true),
         };
-        shared.log(&self.name, name, format!("The component cannot run ({reason}); running the native command `{command}` instead"));
+        shared.log(
+            &self.name,
+            name,
+            format!("The component cannot run ({reason}); running the native command `{command}` instead"),
+        );
         match self.start_native(shared, name, command, spec, process).await {
             Ok(run) => self.up(shared, name, run, spec.release),
             Err(reason) => self.crashed(shared, name, reason, true),
