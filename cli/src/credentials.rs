@@ -15,6 +15,28 @@ use crate::netrc;
 pub struct ClientConfig {
     /// The API URL given to the last `paas login`.
     pub api_url: Option<String>,
+    /// The CA certificate (PEM) that server's TLS certificates are checked against, recorded by
+    /// `paas login` (`None`: the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Where `paas login` keeps the server's CA: `~/.config/paas/ca.pem`.
+pub fn ca_path() -> Result<PathBuf> {
+    Ok(config_path()?.with_file_name("ca.pem"))
+}
+
+/// The CA (PEM) the server at `api_url` is trusted through: `PAAS_CA_FILE`, else the one
+/// `paas login` recorded for that URL; `None` when there is neither.
+pub fn trusted_ca(api_url: &str) -> Result<Option<Vec<u8>>> {
+    let path = match env("PAAS_CA_FILE") {
+        Some(path) => PathBuf::from(path),
+        None => match load_config()? {
+            ClientConfig { api_url: Some(url), ca_file: Some(path) } if url == api_url => path,
+            _ => return Ok(None),
+        },
+    };
+    std::fs::read(&path).map(Some).with_context(|| format!("cannot read the CA certificate {}", path.display()))
 }
 
 /// A non-empty environment variable.

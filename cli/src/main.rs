@@ -7,6 +7,7 @@ use clap::Parser;
 
 mod api;
 mod app_arg;
+mod attach;
 mod commands;
 mod credentials;
 mod git;

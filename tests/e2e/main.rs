@@ -8,5 +8,6 @@ mod languages;
 mod logs;
 mod native;
 mod router;
+mod run;
 mod server;
 mod support;

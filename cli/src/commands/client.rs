@@ -7,7 +7,7 @@ use super::{
     access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
     config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, scheduler, scheduler_add, scheduler_remove, features, features_switch, git_remote, login, logout, logs,
-    maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, users_create, whoami,
+    maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, run, run_detached, users_create, whoami,
 };
 
 /// A client subcommand.
@@ -109,6 +109,12 @@ pub enum ClientCommand {
     /// Stop one dyno.
     #[command(name = "ps:stop", visible_alias = "stop")]
     PsStop(ps_stop::PsStopCommand),
+    /// Run a one-off dyno attached to this terminal; exits with its exit code.
+    #[command(name = "run")]
+    Run(run::RunCommand),
+    /// Run a one-off dyno in the background (output in `paas logs`).
+    #[command(name = "run:detached")]
+    RunDetached(run_detached::RunDetachedCommand),
     /// List an app's domains.
     #[command(name = "domains")]
     Domains(domains::DomainsCommand),
@@ -192,6 +198,8 @@ impl ClientCommand {
             ClientCommand::ReleasesInfo(command) => command.run().await,
             ClientCommand::Rollback(command) => command.run().await,
             ClientCommand::Ps(command) => command.run().await,
+            ClientCommand::Run(command) => command.run().await,
+            ClientCommand::RunDetached(command) => command.run().await,
             ClientCommand::PsScale(command) => command.run().await,
             ClientCommand::PsRestart(command) => command.run().await,
             ClientCommand::PsStop(command) => command.run().await,

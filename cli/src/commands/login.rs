@@ -1,6 +1,7 @@
 //! `paas login`: checks an API key against the server and stores it in `~/.netrc` under the API's
 //! host, and `host:port` too when the URL has a port (login: the user's email), and the API URL in
-//! `~/.config/paas/config.toml`.
+//! `~/.config/paas/config.toml`, with the server's CA (`--ca-file`, else the server's
+//! `GET /paas/ca.pem`) in `~/.config/paas/ca.pem` for `paas run`'s TLS rendezvous.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -22,6 +23,10 @@ pub struct LoginCommand {
     /// Your API key [default: read from standard input]
     #[arg(long, value_name = "KEY")]
     api_key: Option<String>,
+    /// The CA certificate (PEM) the server's TLS certificates are signed by [default: the one the
+    /// server serves at /paas/ca.pem (its <data-dir>/tls/ca.pem), else the system's roots]
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl LoginCommand {
@@ -52,11 +57,42 @@ impl LoginCommand {
             .fold(text, |text, machine| netrc::upsert(&text, machine, &account.email, key));
         netrc::write(&path, &text)?;
         let mut config = credentials::load_config().unwrap_or_default();
+        config.ca_file = record_ca(&url, self.ca_file.as_deref()).await?;
         config.api_url = Some(url);
         credentials::save_config(&config)?;
         println!("Logged in as {}", account.email);
         Ok(())
     }
+}
+
+/// Copies the CA to `~/.config/paas/ca.pem`: the given file, else the server's `/paas/ca.pem`;
+/// answers where it is (`None`: the server has none, its certificate is publicly trusted).
+async fn record_ca(url: &str, given: Option<&std::path::Path>) -> Result<Option<std::path::PathBuf>> {
+    let pem = match given {
+        Some(path) => std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?,
+        None => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let response = reqwest::Client::new()
+                .get(format!("{url}/paas/ca.pem"))
+                .send()
+                .await
+                .with_context(|| format!("cannot fetch {url}/paas/ca.pem"))?;
+            if response.status() == reqwest::StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            let response = response.error_for_status().with_context(|| format!("cannot fetch {url}/paas/ca.pem"))?;
+            response.bytes().await.with_context(|| format!("cannot fetch {url}/paas/ca.pem"))?.to_vec()
+        }
+    };
+    // Refuse what could not verify anything.
+    crate::attach::client_config(Some(&pem)).context("the server's CA is not usable")?;
+    let path = credentials::ca_path()?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, &pem).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("Trusting the server's CA for paas run (saved in {})", path.display());
+    Ok(Some(path))
 }
 
 fn read_key() -> Result<String> {

@@ -47,6 +47,8 @@ mod ps_stop;
 mod releases;
 mod releases_info;
 mod rollback;
+mod run;
+mod run_detached;
 mod scheduler;
 mod scheduler_add;
 mod scheduler_remove;

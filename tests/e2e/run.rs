@@ -1,0 +1,169 @@
+//! One-off dynos end to end: `paas run` of `examples/worker-rust` through the TLS rendezvous
+//! (output, exit code, stdin), the rendezvous protocol itself (greeting, `\x04`, wrong and reused
+//! secrets), `paas run:detached` into the logs, and `ps` listing `run.1` while it runs.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
+use serde_json::Value;
+
+use crate::support::{TestServer, ok, paas_bin, push_example, run};
+
+/// `paas` as the user `paas login` logged in (no PAAS_API_URL / PAAS_API_KEY: the stored URL,
+/// key and CA are used).
+fn logged_in(server: &TestServer) -> Command {
+    let mut command = Command::new(paas_bin());
+    command.env("HOME", server.home()).env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY").current_dir(server.home());
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn paas_run_gives_the_dynos_output_and_exit_code_and_feeds_its_stdin() {
+    let server = TestServer::start();
+    // push_example logs in with `paas login`, which records the server's CA.
+    push_example(&server, "worker-rust", "oneoff");
+    assert!(server.home().join(".config/paas/ca.pem").is_file(), "paas login records the CA");
+
+    let out = run(logged_in(&server).args(["run", "-a", "oneoff", "--env", "INTERVAL_MS=10", "--", "worker-rust", "2"]));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
+    assert_eq!(stdout, "run.1: tick 1\nrun.1: tick 2\nrun.1: done after 2 iterations\n");
+    assert!(text(&out.stderr).contains("Running worker-rust 2 on ⬢ oneoff... up, run.1"), "{}", text(&out.stderr));
+    // A wasip2 guest's exit(3) reaches the host as a failure (1): Rust's std has no exit-with-code.
+    let out = run(logged_in(&server).args(["run", "-a", "oneoff", "--env", "EXIT_CODE=3;INTERVAL_MS=10", "--", "worker-rust", "1"]));
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(1), "run.1: tick 1\nrun.1: done after 1 iterations\n".to_string()));
+    // The time limit stops it: exit code 124, as timeout(1)'s.
+    let started = Instant::now();
+    let out = run(logged_in(&server).args(["run", "-a", "oneoff", "--time-to-live", "1", "--env", "INTERVAL_MS=100", "--", "worker-rust"]));
+    assert_eq!(out.status.code(), Some(124), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("run.1: tick 1\n"), "{}", text(&out.stdout));
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+
+    // stdin reaches the guest, line by line, and ends with \x04.
+    let mut child = logged_in(&server)
+        .args(["run", "-a", "oneoff", "--", "worker-rust", "echo"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\nwide world\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "echo: hello\necho: wide world\n".to_string()), "{}", text(&out.stderr));
+
+    // A component file of the slug runs too, with its arguments.
+    let out = run(logged_in(&server).args(["run", "-a", "oneoff", "-x", "--env", "INTERVAL_MS=1", "--", "target/wasm32-wasip2/release/worker-rust.wasm", "1"]));
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "run.1: tick 1\nrun.1: done after 1 iterations\n".to_string()));
+
+    // What is neither a process type nor a component is refused, naming the process types.
+    let out = run(logged_in(&server).args(["run", "-a", "oneoff", "--", "bash"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("`bash` is neither a process type of this app (worker-rust)"), "{}", text(&out.stderr));
+}
+
+/// `POST /apps/{app}/dynos` as the operator: the JSON answer.
+fn create_dyno(server: &TestServer, app: &str, body: &str) -> Value {
+    let out = ok(Command::new("curl")
+        .args(["-sS", "-f", "-X", "POST", "-H", "Content-Type: application/json"])
+        .args(["-H", &format!("Authorization: Bearer {}", server.operator_key)])
+        .args(["-d", body])
+        .arg(format!("{}/apps/{app}/dynos", server.api_url)));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// A TLS connection to the rendezvous of `attach_url` trusting only `<data-dir>/tls/ca.pem`,
+/// after sending `secret`.
+fn rendezvous(server: &TestServer, attach_url: &str, secret: &str) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(server.data_dir().join("tls/ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let addr = attach_url.strip_prefix("rendezvous://").unwrap().split('/').next().unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = rustls::StreamOwned::new(rustls::ClientConnection::new(Arc::new(config), name).unwrap(), tcp);
+    tls.write_all(format!("{secret}\r\n").as_bytes()).unwrap();
+    tls.flush().unwrap();
+    tls
+}
+
+/// Everything until the server closes (an unclean close counts as the end).
+fn read_all(tls: &mut impl Read) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("reading the rendezvous: {e}"),
+        }
+    }
+}
+
+#[test]
+fn the_rendezvous_greets_pipes_both_ways_and_refuses_wrong_and_reused_secrets() {
+    let server = TestServer::start();
+    push_example(&server, "worker-rust", "meet");
+    let dyno = create_dyno(&server, "meet", r#"{"command": "worker-rust echo", "attach": true, "env": {"EXIT_CODE": "0"}}"#);
+    assert_eq!(dyno["name"], "run.1");
+    assert_eq!(dyno["type"], "run");
+    let url = dyno["attach_url"].as_str().unwrap().to_string();
+    let secret = url.rsplit('/').next().unwrap().to_string();
+    assert!(url.starts_with("rendezvous://127.0.0.1:"), "{url}");
+    assert!(secret.len() == 64 && secret.chars().all(|c| c.is_ascii_hexdigit()), "{secret}");
+
+    // A wrong secret: closed without a greeting; the dyno still waits for its client.
+    let mut wrong = rendezvous(&server, &url, &"0".repeat(64));
+    assert_eq!(read_all(&mut wrong), b"");
+
+    let mut tls = rendezvous(&server, &url, &secret);
+    let mut greeting = [0u8; 12];
+    tls.read_exact(&mut greeting).unwrap();
+    assert_eq!(&greeting, b"rendezvous\r\n");
+    tls.write_all(b"one\ntwo\n\x04ignored after the end of stdin\n").unwrap();
+    tls.flush().unwrap();
+    assert_eq!(text(&read_all(&mut tls)), "echo: one\necho: two\n");
+
+    // Used once: refused the second time.
+    let mut again = rendezvous(&server, &url, &secret);
+    assert_eq!(read_all(&mut again), b"");
+}
+
+#[test]
+fn run_detached_goes_to_the_logs_and_ps_lists_run_1_while_it_runs() {
+    let server = TestServer::start();
+    push_example(&server, "worker-rust", "background");
+    let out = ok(logged_in(&server).args(["run:detached", "-a", "background", "--env", "INTERVAL_MS=300", "--", "worker-rust", "6"]));
+    assert!(out.contains("paas logs -a background --dyno run.1"), "{out}");
+
+    let ps = ok(logged_in(&server).args(["ps", "-a", "background"]));
+    assert!(ps.contains("run.1") && ps.contains("worker-rust 6"), "ps while it runs:\n{ps}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let logs = loop {
+        let logs = ok(logged_in(&server).args(["logs", "-a", "background", "--dyno", "run.1"]));
+        if logs.contains("State changed from up to complete") {
+            break logs;
+        }
+        assert!(Instant::now() < deadline, "run.1 did not complete; logs:\n{logs}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for line in ["Starting process with command `worker-rust 6`", "app[run.1]: run.1: tick 1", "app[run.1]: run.1: done after 6 iterations", "Process exited with status 0"] {
+        assert!(logs.contains(line), "{line:?} not in the logs:\n{logs}");
+    }
+    let ps = ok(logged_in(&server).args(["ps", "-a", "background"]));
+    assert!(!ps.contains("run.1"), "ps after it exited:\n{ps}");
+}
