@@ -49,7 +49,8 @@ pub trait BuildLedger: Send + Sync {
     async fn settings(&self, app: &str) -> Result<BuildSettings, String>;
 
     /// Records a new release of the app running `build.slug`; returns its version (3 for v3).
-    async fn release(&self, app: &str, build: &BuiltSlug, description: &str) -> Result<u32, String>;
+    /// What it does first (a release phase) may write to `out`, the push's output.
+    async fn release(&self, app: &str, build: &BuiltSlug, description: &str, out: &dyn OutputSink) -> Result<u32, String>;
 
     /// Stores a finished build's record (successful or not). Does nothing by default.
     async fn record_build(&self, record: BuildRecord) {
@@ -158,7 +159,7 @@ impl Deployer {
             source_version,
         };
         let build = self.builder.build(request, out).await.map_err(|e| e.to_string())?;
-        let version = self.ledger.release(app, &build, description).await?;
+        let version = self.ledger.release(app, &build, description, out).await?;
         out.step(&format!("Launching... done, v{version}"));
         Ok(Deployed { build, version })
     }

@@ -11,6 +11,7 @@ pub mod names;
 pub use ledger::{Ledger, LedgerError};
 pub mod api;
 pub mod deploys;
+pub mod https;
 pub mod scheduler;
 pub mod server;
 pub mod rendezvous;

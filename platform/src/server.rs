@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Where the Platform API listens (port 0: any free port).
     pub api_listen: SocketAddr,
+    /// Where the Platform API and git are also served over HTTPS (port 0: any free port).
+    pub api_tls_listen: Option<SocketAddr>,
     /// Where the router listens (port 0: any free port).
     pub router_listen: SocketAddr,
     /// Apps are served at `<app>.<domain>`.
@@ -73,6 +75,14 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let router_listener = TcpListener::bind(config.router_listen)
         .await
         .with_context(|| format!("cannot listen on {} for the router", config.router_listen))?;
+    let api_tls_listener = match config.api_tls_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the API over HTTPS (--api-tls-listen)"))?,
+        ),
+        None => None,
+    };
     let api_addr = api_listener.local_addr()?;
     let router_addr = router_listener.local_addr()?;
     // TLS: the given certificate, or the local CA's for loopback and the domain.
@@ -138,12 +148,29 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         })
         .await
         .context("cannot start serving apps")?;
+    // The release phase and the scheduler start one-off dynos on the serving side.
+    deploys.set_dynos(serving.dynos.clone());
+    let scheduler = crate::scheduler::Scheduler::new(
+        ledger.clone(),
+        logs.clone(),
+        serving.dynos.clone(),
+        Arc::new(crate::scheduler::SystemClock),
+    );
+    tokio::spawn(scheduler.run(stopped(stop_rx.clone())));
     let api = api::app(state)
         .merge(deploys.git_router())
         .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))
         .layer(axum::Extension(serving.dynos))
         .layer(axum::Extension(rendezvous.clone()))
         .layer(axum::Extension(tls.clone()));
+    let api_tls = match api_tls_listener {
+        Some(listener) => Some(crate::https::TlsListener::new(listener, tls.server_config())?),
+        None => None,
+    };
+    let api_tls_addr = api_tls.as_ref().map(|l| axum::serve::Listener::local_addr(l)).transpose()?;
+    let api_tls_server = api_tls.map(|listener| {
+        tokio::spawn(axum::serve(listener, api.clone()).with_graceful_shutdown(stopped(stop_rx.clone())).into_future())
+    });
     let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx.clone()));
     let router_server = serving.task;
     // Handlers are in place before the addresses are printed: whoever reads them may signal at once.
@@ -151,6 +178,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     println!("API listening on http://{api_addr}/");
+    if let Some(addr) = api_tls_addr {
+        println!("API listening on https://{addr}/");
+    }
     println!("Router listening on http://{router_addr}/");
     println!("Rendezvous listening on rendezvous://{}/", rendezvous.addr());
     if let Some(ca) = tls.ca_pem() {
@@ -175,6 +205,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     api_result.context("the API server failed")?;
     router_result.context("the router failed")?;
     rendezvous_task.await?.context("the rendezvous failed")?;
+    if let Some(server) = api_tls_server {
+        server.await?.context("the HTTPS API server failed")?;
+    }
     println!("paas server stopped");
     Ok(())
 }

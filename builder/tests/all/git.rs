@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use paas_builder::{
-    Access, BuildLedger, BuildRecord, BuildSettings, BuiltSlug, Decision, Deployer, GitAuth, GitServer,
+    Access, BuildLedger, BuildRecord, BuildSettings, BuiltSlug, Decision, Deployer, GitAuth, GitServer, OutputSink,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -43,7 +43,7 @@ impl BuildLedger for TestLedger {
         Ok(BuildSettings { config_vars: self.config_vars.lock().unwrap().clone(), buildpack_url: None })
     }
 
-    async fn release(&self, app: &str, build: &BuiltSlug, description: &str) -> Result<u32, String> {
+    async fn release(&self, app: &str, build: &BuiltSlug, description: &str, _out: &dyn OutputSink) -> Result<u32, String> {
         let mut releases = self.releases.lock().unwrap();
         releases.push((app.to_string(), build.slug.id.clone(), description.to_string()));
         Ok(releases.len() as u32)

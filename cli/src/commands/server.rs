@@ -25,6 +25,10 @@ pub struct ServerCommand {
     /// Address of the router that serves apps (port 0 picks a free port).
     #[arg(long, env = "PAAS_ROUTER_LISTEN", default_value = "127.0.0.1:8080")]
     router_listen: SocketAddr,
+    /// Also serve the Platform API and git over HTTPS here (port 0 picks a free port), with the
+    /// certificate of --tls-cert or the local CA: the remote `heroku git:remote` writes is https://.
+    #[arg(long, env = "PAAS_API_TLS_LISTEN")]
+    api_tls_listen: Option<SocketAddr>,
     /// Apps are served at <app>.<domain>.
     #[arg(long, env = "PAAS_DOMAIN", default_value = "localhost")]
     domain: String,
@@ -79,6 +83,7 @@ impl ServerCommand {
         server::run(ServerConfig {
             data_dir: self.data_dir,
             api_listen: self.api_listen,
+            api_tls_listen: self.api_tls_listen,
             router_listen: self.router_listen,
             domain: self.domain,
             database_url: self.database_url,
@@ -132,7 +137,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(EXPECTED.to_string()),
     };
     if duration.is_zero() {
-        return Err("must be more than 0 (dynos would sleep between any two requests)".to_string());
+        return Err("must be more than 0".to_string());
     }
     Ok(duration)
 }

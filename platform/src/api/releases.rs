@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::extract::{ApiJson, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
-use crate::model::{App, NewRelease, NewSlug, Release, Slug};
+use crate::deploys::release_phase::{Candidate, ReleaseError, ReleasePhase};
+use crate::model::{App, NewRelease, NewSlug, Release, Slug, UserRef};
 
 const FIELDS: &[RangeField<Release>] = &[
     ("version", |r| Key::Int(r.version)),
@@ -76,7 +77,7 @@ pub async fn create(
                 .find_release(app.id, &target)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Couldn't find that release."))?;
-            state.ledger.rollback(app.id, caller.user.id, target.id).await?
+            make_release(&state, &app, &caller, Candidate::Rollback(target)).await?
         }
         (None, Some(slug)) => {
             let slug = release_slug(&state, &caller, &app, &slug).await?;
@@ -85,7 +86,7 @@ pub async fn create(
                 None => "Deploy".to_string(),
             });
             let release = NewRelease { slug_id: slug.id, process_types: slug.process_types, description };
-            state.ledger.create_release(app.id, caller.user.id, release).await?
+            make_release(&state, &app, &caller, Candidate::Deploy(release)).await?
         }
         _ => {
             return Err(ApiError::invalid(
@@ -117,4 +118,35 @@ async fn release_slug(state: &AppState, caller: &CurrentUser, app: &App, id: &st
         process_types: slug.process_types,
     };
     Ok(state.ledger.create_slug(app.id, copy).await?)
+}
+
+/// Makes `candidate` the app's next release after its release phase (a Procfile's `release:`),
+/// which runs when the server runs dynos. A failed phase is a 422 `release_phase_failed` with the
+/// phase's last lines; that release is recorded as failed and the current one stays current.
+async fn make_release(state: &AppState, app: &App, caller: &CurrentUser, candidate: Candidate) -> Result<Release, ApiError> {
+    let user = UserRef { id: caller.user.id, email: caller.user.email.clone() };
+    let phase = match &state.deploys {
+        Some(deploys) => deploys.release_phase().clone(),
+        None => ReleasePhase::new(state.ledger.clone(), state.logs.clone()),
+    };
+    let output = paas_builder::CollectOutput::default();
+    match phase.release(app, &user, candidate, &output).await {
+        Ok(release) => Ok(release),
+        Err(ReleaseError::Ledger(e)) => Err(e.into()),
+        Err(e) => {
+            let shown = match &e {
+                ReleaseError::Failed { output, .. } if !output.is_empty() => format!(" Its output:\n{}", output.join("\n")),
+                _ => String::new(),
+            };
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "release_phase_failed",
+                format!(
+                    "{e}: v{} is recorded as failed and {} keeps serving its current release.{shown}",
+                    e.release().map_or(0, |r| r.version),
+                    app.name
+                ),
+            ))
+        }
+    }
 }

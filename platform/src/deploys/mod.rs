@@ -8,6 +8,7 @@
 
 mod auth;
 mod live;
+pub mod release_phase;
 mod session;
 
 use std::collections::HashMap;
@@ -43,6 +44,8 @@ struct Service {
     running: Mutex<HashMap<Uuid, Arc<LiveOutput>>>,
     /// Build and release events go to the app's log stream.
     logs: Logplex,
+    /// Makes releases, after their release phase.
+    phase: release_phase::ReleasePhase,
 }
 
 impl Deploys {
@@ -54,7 +57,8 @@ impl Deploys {
         repos_dir: PathBuf,
         logs: Logplex,
     ) -> io::Result<Deploys> {
-        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs });
+        let phase = release_phase::ReleasePhase::new(ledger.clone(), logs.clone());
+        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs, phase });
         let git = GitServer::start(repos_dir, service.clone(), service.clone()).await?;
         Ok(Deploys { service, git })
     }
@@ -62,6 +66,16 @@ impl Deploys {
     /// The git smart HTTP routes (`/{app}.git/…`), to merge into the API listener's router.
     pub fn git_router(&self) -> axum::Router {
         self.git.router()
+    }
+
+    /// Gives the release phase the dynos it runs on, once the serving side runs.
+    pub fn set_dynos(&self, dynos: Arc<dyn crate::serving::DynoDirectory>) {
+        self.service.phase.set_dynos(dynos);
+    }
+
+    /// Makes releases after their release phase (a rollback's, a slug's).
+    pub fn release_phase(&self) -> &release_phase::ReleasePhase {
+        &self.service.phase
     }
 
     /// The builder (its slug store, its build cache).
@@ -152,7 +166,7 @@ impl Service {
         source_version: Option<&str>,
     ) -> Result<(Build, Deployer), LedgerError> {
         let build = self.ledger.create_build(app.id, user.id, source_version).await?;
-        let session = BuildSession::new(self.ledger.clone(), app.id, user.id, build.id)
+        let session = BuildSession::new(self.ledger.clone(), app.id, user.id, build.id, self.phase.clone())
             .with_logs(self.logs.clone(), &app.name, &user.email);
         self.logs.api_event(&app.name, &format!("Build started by {}", user.email));
         self.running.lock().expect("running builds").insert(build.id, Arc::default());

@@ -3,12 +3,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use paas_builder::{BuildLedger, BuildRecord, BuildSettings, BuiltSlug, ProcessKind};
+use paas_builder::{BuildLedger, BuildRecord, BuildSettings, BuiltSlug, OutputSink, ProcessKind};
 use uuid::Uuid;
 
+use super::release_phase::{Candidate, ReleaseError, ReleasePhase};
 use crate::ledger::Ledger;
 use crate::logplex::Logplex;
-use crate::model::{BUILD_FAILED, BUILD_SUCCEEDED, NewRelease, NewSlug, ProcessTypes};
+use crate::model::{BUILD_FAILED, BUILD_SUCCEEDED, NewRelease, NewSlug, ProcessTypes, UserRef};
 
 /// One build of one app by one user, recorded as the ledger build `build_id`.
 pub struct BuildSession {
@@ -20,12 +21,14 @@ pub struct BuildSession {
     made: Mutex<Option<(Uuid, Uuid)>>,
     /// Where build and release events go: the log collator, the app's name, the user's email.
     logs: Option<(Logplex, String, String)>,
+    /// Makes the release, after its release phase.
+    phase: ReleasePhase,
 }
 
 impl BuildSession {
-    /// The session of the (pending) build `build_id`.
-    pub fn new(ledger: Arc<dyn Ledger>, app_id: Uuid, user_id: Uuid, build_id: Uuid) -> BuildSession {
-        BuildSession { ledger, app_id, user_id, build_id, made: Mutex::new(None), logs: None }
+    /// The session of the (pending) build `build_id`, releasing through `phase`.
+    pub fn new(ledger: Arc<dyn Ledger>, app_id: Uuid, user_id: Uuid, build_id: Uuid, phase: ReleasePhase) -> BuildSession {
+        BuildSession { ledger, app_id, user_id, build_id, made: Mutex::new(None), logs: None, phase }
     }
 
     /// Publishes the build's events (`Build succeeded`, `Deploy 2b93a21 by …`, `Release v4
@@ -69,7 +72,7 @@ impl BuildLedger for BuildSession {
         Ok(BuildSettings { config_vars: release.map(|r| r.config_vars).unwrap_or_default(), buildpack_url })
     }
 
-    async fn release(&self, _app: &str, build: &BuiltSlug, description: &str) -> Result<u32, String> {
+    async fn release(&self, _app: &str, build: &BuiltSlug, description: &str, out: &dyn OutputSink) -> Result<u32, String> {
         let process_types = process_types(build);
         let slug = NewSlug {
             checksum: build.slug.id.clone(),
@@ -81,7 +84,20 @@ impl BuildLedger for BuildSession {
         };
         let slug = self.ledger.create_slug(self.app_id, slug).await.map_err(|e| e.to_string())?;
         let release = NewRelease { slug_id: slug.id, process_types, description: description.to_string() };
-        let release = self.ledger.create_release(self.app_id, self.user_id, release).await.map_err(|e| e.to_string())?;
+        let app = self.ledger.find_app(&self.app_id.to_string()).await.map_err(|e| e.to_string())?;
+        let user = self.ledger.find_user(&self.user_id.to_string()).await.map_err(|e| e.to_string())?;
+        let (Some(app), Some(user)) = (app, user) else {
+            return Err("the app or the pushing user is gone".into());
+        };
+        let user = UserRef { id: user.id, email: user.email };
+        let release = match self.phase.release(&app, &user, Candidate::Deploy(release), out).await {
+            Ok(release) => release,
+            Err(e @ (ReleaseError::Failed { .. } | ReleaseError::NotStarted { .. })) => {
+                self.event(|email| format!("{description} by {email}"));
+                return Err(format!("{e}; the release was not made current ({} keeps serving)", app.name));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         *self.made.lock().expect("build session") = Some((slug.id, release.id));
         self.event(|email| format!("{description} by {email}"));
         self.event(|email| format!("Release v{} created by {email}", release.version));
