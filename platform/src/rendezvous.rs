@@ -32,6 +32,9 @@ pub const CLAIM_WITHIN: Duration = Duration::from_secs(60);
 /// How long a client has for the TLS handshake and its secret line.
 const HANDSHAKE_WITHIN: Duration = Duration::from_secs(10);
 
+/// How long a client has to close the connection once the dyno's output has all been sent.
+const CLOSE_WITHIN: Duration = Duration::from_secs(5);
+
 /// The longest secret line read.
 const MAX_SECRET_LINE: u64 = 1024;
 
@@ -171,18 +174,22 @@ impl Rendezvous {
         }
         tracing::info!(%peer, dyno = %dyno.name, "rendezvous: attached");
         let (from_client, to_client) = tokio::io::split(stream);
-        let pump_in = tokio::spawn(stdin_from(from_client, attached.stdin, tty, stop.clone()));
+        let mut pump_in = tokio::spawn(stdin_from(from_client, attached.stdin, tty, stop.clone()));
         let sent = output_to(attached.output, to_client, tty).await;
-        pump_in.abort();
         match sent {
             Ok(mut to_client) => {
                 let code = exit.await;
                 tracing::info!(%peer, dyno = %dyno.name, code, "rendezvous: the dyno exited");
                 let _ = to_client.shutdown().await;
+                // The client closes once it has read everything; until then its bytes are read.
+                if tokio::time::timeout(CLOSE_WITHIN, &mut pump_in).await.is_err() {
+                    pump_in.abort();
+                }
             }
             Err(e) => {
                 tracing::warn!(%peer, dyno = %dyno.name, "rendezvous: the client went away ({e}); stopping the dyno");
                 stop.stop();
+                pump_in.abort();
             }
         }
     }
@@ -190,12 +197,16 @@ impl Rendezvous {
 
 /// Copies the client's bytes to the dyno's stdin until `\x04` (or the client's end of stream);
 /// with a terminal, `\x03` stops the dyno and `\r` becomes `\n`. A broken connection stops it.
+/// After the end of stdin it goes on reading (and dropping) what the client sends until the
+/// connection ends: closing a socket with unread bytes would reset it, and the client would lose
+/// the end of the output.
 async fn stdin_from(
     mut client: impl AsyncRead + Unpin,
-    mut stdin: Box<dyn AsyncWrite + Send + Unpin>,
+    stdin: Box<dyn AsyncWrite + Send + Unpin>,
     tty: bool,
     stop: StopOneOff,
 ) {
+    let mut stdin = Some(stdin);
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match client.read(&mut buf).await {
@@ -209,20 +220,24 @@ async fn stdin_from(
             }
         };
         let chunk = &mut buf[..n];
+        if tty && chunk.contains(&ETX) {
+            stop.stop();
+        }
+        let Some(writer) = stdin.as_mut() else { continue };
         let end = chunk.iter().position(|&b| b == EOT);
         let data = &mut chunk[..end.unwrap_or(n)];
         if tty {
-            if data.contains(&ETX) {
-                stop.stop();
-                break;
-            }
             data.iter_mut().filter(|b| **b == b'\r').for_each(|b| *b = b'\n');
         }
-        if stdin.write_all(data).await.is_err() || end.is_some() {
-            break;
+        if writer.write_all(data).await.is_err() || end.is_some() {
+            if let Some(mut writer) = stdin.take() {
+                let _ = writer.shutdown().await;
+            }
         }
     }
-    let _ = stdin.shutdown().await;
+    if let Some(mut writer) = stdin {
+        let _ = writer.shutdown().await;
+    }
 }
 
 /// Copies the dyno's output to the client until it ends; answers the client's stream to close.

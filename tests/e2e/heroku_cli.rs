@@ -319,3 +319,37 @@ fn heroku_logs_and_logs_tail_read_the_apps_stream() {
 fn has_row(table: &str, cells: &[&str]) -> bool {
     table.lines().any(|line| line.split_whitespace().eq(cells.iter().copied()))
 }
+
+#[test]
+fn heroku_run_attaches_through_the_tls_rendezvous() {
+    let Some(bin) = heroku_bin() else { return };
+    let server = TestServer::start();
+    crate::support::push_example(&server, "worker-rust", "oneoff");
+    let heroku = Heroku { bin, home: tempfile::tempdir().unwrap(), api_url: server.api_url.clone() };
+    let op = server.operator_key.as_str();
+    let ca = server.data_dir().join("tls/ca.pem");
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut child = heroku
+            .command(Some(op), args)
+            .env("NODE_EXTRA_CA_CERTS", &ca)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run heroku");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let run = run_of(child.wait_with_output().unwrap());
+        println!("$ heroku {}\n{}{}", args.join(" "), run.stdout, run.stderr);
+        run
+    };
+
+    // -x: the output without the status line, and the dyno's exit code.
+    let ok = run(&["run", "-x", "-a", "oneoff", "--env", "INTERVAL_MS=10", "worker-rust", "2"], b"");
+    assert_eq!((ok.code, ok.stdout.as_str()), (Some(0), "run.1: tick 1\nrun.1: tick 2\nrun.1: done after 2 iterations\n"), "{}", ok.stderr);
+    let failed = run(&["run", "-x", "-a", "oneoff", "--env", "INTERVAL_MS=10;EXIT_CODE=7", "worker-rust", "1"], b"");
+    assert_eq!((failed.code, failed.stdout.as_str()), (Some(1), "run.1: tick 1\nrun.1: done after 1 iterations\n"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("Process exited with code 1"), "{}", failed.stderr);
+    // stdin reaches the dyno, and its end (the CLI's \x04) ends the guest's input.
+    let echoed = run(&["run", "-a", "oneoff", "worker-rust", "echo"], b"from heroku\n");
+    assert_eq!((echoed.code, echoed.stdout.as_str()), (Some(0), "echo: from heroku\n"), "{}", echoed.stderr);
+}
