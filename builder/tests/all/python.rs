@@ -132,6 +132,22 @@ async fn python_flask_gunicorn_example_is_native_because_ujson_is_c_only_and_its
             "/app/.paas/python/venv /app/.paas/python/venv/lib/python3.11/site-packages/ujson.cpython-311-x86_64-linux-gnu.so"
         ]
     );
+
+    // The next build takes the decision and the relocated venv from the cache.
+    let again = CollectOutput::default();
+    let rebuilt = builder.build(request("flask-gunicorn", &app), &again).await.unwrap_or_else(|e| panic!("{e}: {:#?}", again.lines()));
+    let lines = again.lines();
+    for expected in [
+        "-----> Using the dependencies installed by the last build (requirements unchanged)",
+        "-----> Using the virtualenv of the last build (requirements unchanged)",
+    ] {
+        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
+    }
+    assert!(!lines.iter().any(|l| l.contains("Installing")), "{lines:#?}");
+    let unpacked = tempfile::tempdir().unwrap();
+    builder.store().unpack(&rebuilt.slug.id, unpacked.path()).unwrap();
+    let at_app = run_at_app(&unpacked.path().join("app"), "gunicorn --check-config app:app && echo loaded");
+    assert_eq!(String::from_utf8_lossy(&at_app.stdout), "loaded\n", "{at_app:?}");
 }
 
 #[tokio::test]
