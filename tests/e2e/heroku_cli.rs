@@ -15,7 +15,7 @@ const HEROKU_VERSION: &str = "11.10.0";
 
 /// The `heroku` executable, installed on first use; `None` (after saying why) when npm is
 /// missing outside CI.
-fn heroku_bin() -> Option<PathBuf> {
+pub fn heroku_bin() -> Option<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
     let prefix = home.join(".cache/paas-heroku-cli");
     let bin = prefix.join("node_modules/.bin/heroku");

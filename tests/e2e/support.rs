@@ -67,9 +67,10 @@ impl TestServer {
                 for line in BufReader::new(stdout).lines() {
                     let Ok(line) = line else { break };
                     println!("[paas server] {line}");
-                    for (prefix, which) in [("API listening on ", "api"), ("Router listening on ", "router")] {
-                        if let Some(url) = line.strip_prefix(prefix) {
-                            let _ = found_tx.send((which, url.trim_end_matches('/').to_string()));
+                    // Plain HTTP only: `API listening on https://…` (--api-tls-listen) is read by its test.
+                    for (prefix, which) in [("API listening on http://", "api"), ("Router listening on http://", "router")] {
+                        if let Some(rest) = line.strip_prefix(prefix) {
+                            let _ = found_tx.send((which, format!("http://{}", rest.trim_end_matches('/'))));
                         }
                     }
                     lines.lock().unwrap().push(line);
