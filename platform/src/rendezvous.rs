@@ -173,6 +173,7 @@ impl Rendezvous {
             return stop.stop();
         }
         tracing::info!(%peer, dyno = %dyno.name, "rendezvous: attached");
+        let tty = tty && !attached.terminal;
         let (from_client, to_client) = tokio::io::split(stream);
         let mut pump_in = tokio::spawn(stdin_from(from_client, attached.stdin, tty, stop.clone()));
         let sent = output_to(attached.output, to_client, tty).await;

@@ -236,7 +236,7 @@ impl OneOff {
     pub async fn finish(self) -> (i32, Vec<u8>) {
         let mut output = Vec::new();
         let reading = async {
-            if let Some(Attached { stdin, output: mut reader }) = self.attached {
+            if let Some(Attached { stdin, output: mut reader, .. }) = self.attached {
                 drop(stdin);
                 let _ = tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut output).await;
             }
@@ -252,6 +252,9 @@ pub struct Attached {
     pub stdin: Box<dyn AsyncWrite + Send + Unpin>,
     /// Its stdout and stderr, as written; end of file once it has exited.
     pub output: Box<dyn AsyncRead + Send + Unpin>,
+    /// The dyno has a terminal of its own (a pty): the client's bytes (Ctrl-C included) and the
+    /// output pass as they are. Otherwise the rendezvous stands in for one for a client that has.
+    pub terminal: bool,
 }
 
 /// Stops a one-off dyno (it is asked to exit, then killed after a grace period). Cheap to clone.

@@ -20,7 +20,7 @@ const APPS: [(&str, &str, &str); 3] = [
 ];
 
 /// runc must be there (CI installs it with .ci/setup); elsewhere the test says why it skips.
-fn runc_available() -> bool {
+pub(crate) fn runc_available() -> bool {
     let found = Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success());
     assert!(found || std::env::var("CI").as_deref() != Ok("true"), "runc is missing: .ci/setup installs it");
     if !found {

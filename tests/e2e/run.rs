@@ -167,3 +167,28 @@ fn run_detached_goes_to_the_logs_and_ps_lists_run_1_while_it_runs() {
     let ps = ok(logged_in(&server).args(["ps", "-a", "background"]));
     assert!(!ps.contains("run.1"), "ps after it exited:\n{ps}");
 }
+
+#[test]
+fn native_one_offs_run_shell_commands_in_a_container() {
+    if !crate::native::runc_available() {
+        return;
+    }
+    let server = TestServer::start();
+    push_example(&server, "threaded-rust", "native-run");
+    // A shell command, with its real exit code; stdout and stderr both reach the client.
+    let out = run(logged_in(&server).args(["run", "-a", "native-run", "--", "echo out; echo err >&2; cat; exit 3"]).stdin(Stdio::piped()));
+    // (Two pipes without a terminal: their order is not kept.)
+    let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    lines.sort();
+    assert_eq!((out.status.code(), lines), (Some(3), vec!["err".to_string(), "out".to_string()]), "{}", text(&out.stderr));
+    let mut child = logged_in(&server)
+        .args(["run", "-a", "native-run", "--", "cat; echo DYNO=$DYNO"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"piped in\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "piped in\nDYNO=run.1\n".to_string()), "{}", text(&out.stderr));
+}

@@ -48,9 +48,13 @@ pub struct OneOffArgs {
 }
 
 impl OneOffArgs {
-    /// The command line, words quoted as a shell would need.
+    /// The command line: one argument as it is (`paas run 'echo hi; exit 3'`, as heroku's CLI
+    /// takes it), several words quoted as a shell would need.
     pub fn command_line(&self) -> String {
-        self.command.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
+        match self.command.as_slice() {
+            [one] => one.clone(),
+            words => words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "),
+        }
     }
 
     /// The `POST /apps/{app}/dynos` body (without `attach` and the terminal's variables).

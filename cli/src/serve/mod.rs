@@ -53,6 +53,7 @@ impl ServeApps for Node {
         let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
         let oneoffs = Arc::new(oneoff::OneOffs {
             runtime: self.runtime.clone(),
+            native: self.supervisor.native.clone(),
             ledger: context.ledger.clone(),
             slugs: slugs.clone(),
             unpacked: context.data_dir.join("runtime/slugs"),

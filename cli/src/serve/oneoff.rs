@@ -7,7 +7,9 @@
 //! the command's further words) or a component file in the slug (then its arguments). The heroku
 //! CLI's `-x` wraps the command as `<cmd> ; echo "\uFFFF heroku-command-exit-status: $?"`; a wasm
 //! slug has no shell, so that exact suffix is recognised and the status line written after `<cmd>`
-//! exits. Native slugs (shell commands) are refused until native dynos can run one-offs.
+//! exits. In a native slug, the command is a shell command (a process type standing for its
+//! command line), run in a native container like the app's other native dynos; attached from a
+//! terminal, on a pty.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,11 +21,17 @@ use paas_builder::{ProcessKind, SlugManifest, SlugStore};
 use paas_platform::Ledger;
 use paas_platform::model::{App, Dyno};
 use paas_platform::serving::{Attached, OneOff, OneOffError, OneOffRequest, StopOneOff};
-use paas_runtime::{CommandDyno, DynoSpec, LogLine, LogSink, LogStreamKind, Runtime, Stdin, attached_output};
-use tokio::io::AsyncWriteExt;
+use paas_runtime::{
+    AttachedOutput, CommandDyno, Component, DynoSpec, ExitStatus, LogLine, LogSink, LogStreamKind, NativeDyno, NativeRuntime, Runtime,
+    Stdin, attached_output,
+};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use super::desired::dyno_size;
 use super::directory::dyno_id;
+
+/// A boxed future, as the platform's seam hands them over.
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// The suffix the heroku CLI's `run -x` appends to the command.
 const EXIT_STATUS_SUFFIX: &str = " ; echo \"\u{FFFF} heroku-command-exit-status: $?\"";
@@ -38,6 +46,8 @@ const STDIN_BUFFER: usize = 64 * 1024;
 pub struct OneOffs {
     /// The node's wasm runtime.
     pub runtime: Runtime,
+    /// Native dynos (runc), when the node runs them.
+    pub native: Option<NativeRuntime>,
     /// The ledger: releases, slugs.
     pub ledger: Arc<dyn Ledger>,
     /// The slug store.
@@ -52,11 +62,21 @@ pub struct OneOffs {
 
 /// What a one-off dyno runs, resolved against the release.
 #[derive(Debug, PartialEq, Eq)]
-struct Resolved {
-    component: PathBuf,
-    args: Vec<String>,
-    /// The heroku CLI's `-x`: write its exit-status line after the command exits.
-    status_line: bool,
+enum Resolved {
+    /// A `wasi:cli` component and its arguments.
+    Wasm {
+        component: PathBuf,
+        args: Vec<String>,
+        /// The heroku CLI's `-x`: write its exit-status line after the command exits.
+        status_line: bool,
+    },
+    /// A shell command in a native container.
+    Native {
+        command: String,
+        /// As for wasm: the line is written after the exit (the shell's `echo` would miss an
+        /// `exit 3` in the command).
+        status_line: bool,
+    },
 }
 
 impl OneOffs {
@@ -93,19 +113,30 @@ impl OneOffs {
         let resolved = resolve(&request.command, &manifest, &app_dir)?;
         let size = request.size.clone().unwrap_or_else(|| "Basic".into());
         let runtime_size = dyno_size(&size);
-        let component_path = resolved.component.clone();
-        let runtime = self.runtime.clone();
-        let component = tokio::task::spawn_blocking(move || runtime.load_component(&component_path))
-            .await
-            .map_err(|e| failed(e.into()))?
-            .map_err(|e| OneOffError::Invalid(format!("cannot load {}: {e}", resolved.component.display())))?;
+        let component = match &resolved {
+            Resolved::Wasm { component, .. } => {
+                let (runtime, path) = (self.runtime.clone(), component.clone());
+                let loaded = tokio::task::spawn_blocking(move || runtime.load_component(&path))
+                    .await
+                    .map_err(|e| failed(e.into()))?
+                    .map_err(|e| OneOffError::Invalid(format!("cannot load {}: {e}", component.display())))?;
+                Some(loaded)
+            }
+            Resolved::Native { .. } if self.native.is_none() => {
+                return Err(OneOffError::Unsupported(format!(
+                    "`{}` is a native command, and native dynos are disabled on this server (runc is missing: see paas server --container-runtime)",
+                    shown_command(&request.command)
+                )));
+            }
+            Resolved::Native { .. } => None,
+        };
 
         let listed = self.claim_name(app, &request.process_type, |name| Dyno {
             id: dyno_id(app, name),
             app_id: app.id,
             name: name.to_string(),
             process_type: request.process_type.clone(),
-            command: request.command.strip_suffix(EXIT_STATUS_SUFFIX).unwrap_or(&request.command).to_string(),
+            command: shown_command(&request.command).to_string(),
             size: size.clone(),
             state: "starting".into(),
             release_version: release.version,
@@ -123,24 +154,30 @@ impl OneOffs {
         spec.app_dir = Some(app_dir);
         spec.logs = self.logs.clone();
         let say = |line: String| self.runtime_line(&app.name, &name, line);
-        say(format!("Starting process with command `{}`", request.command.trim_end_matches(EXIT_STATUS_SUFFIX)));
+        say(format!("Starting process with command `{}`", shown_command(&request.command)));
 
-        let (stdin, attached, terminal) = if request.attach {
-            let (caller, guest) = tokio::io::duplex(STDIN_BUFFER);
-            let (output, reader) = attached_output();
-            spec.attached = Some(output.clone());
-            let (_, caller_stdin) = tokio::io::split(caller);
-            let attached = Attached { stdin: Box::new(caller_stdin), output: Box::new(reader) };
-            (Stdin::Reader(Box::new(guest)), Some(attached), Some(output))
-        } else {
-            (Stdin::Empty, None, None)
+        let started = match (resolved, component, &self.native) {
+            (Resolved::Wasm { args, status_line, .. }, Some(component), _) => {
+                start_wasm(&self.runtime, &component, spec, args, request.attach, status_line).map_err(|e| e.to_string())
+            }
+            (Resolved::Native { command, status_line }, _, Some(native)) => {
+                // A client with a terminal sends its size: the dyno gets a pty of that size.
+                let size = ["LINES", "COLUMNS"].map(|k| request.env.get(k).and_then(|v| v.parse::<u16>().ok()));
+                let terminal = match size {
+                    [Some(rows), Some(cols)] => Some((rows, cols)),
+                    _ => None,
+                };
+                let how = NativeRun { attach: request.attach, terminal, time_limit: request.time_limit, status_line };
+                start_native(native, spec, &command, how).map_err(|e| e.to_string())
+            }
+            _ => Err("the dyno's runtime is missing".to_string()),
         };
-        let dyno = match CommandDyno::start(&self.runtime, &component, spec, resolved.args, stdin) {
-            Ok(dyno) => dyno,
+        let started = match started {
+            Ok(started) => started,
             Err(e) => {
                 self.release_name(&app.name, &name);
                 say(format!("Process failed to start: {e}"));
-                return Err(OneOffError::Invalid(format!("cannot run `{}`: {e}", request.command)));
+                return Err(OneOffError::Invalid(format!("cannot run `{}`: {e}", shown_command(&request.command))));
             }
         };
         let shown = self.set_state(&app.name, &name, "up").unwrap_or(listed);
@@ -149,24 +186,16 @@ impl OneOffs {
         let (stop, stopped) = StopOneOff::new();
         let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
         let this = self.clone();
-        let (app_name, dyno_name, status_line) = (app.name.clone(), name.clone(), resolved.status_line);
+        let (app_name, dyno_name) = (app.name.clone(), name.clone());
         tokio::spawn(async move {
-            let status = dyno.wait_or_stop(stopped, STOP_GRACE).await;
-            let code = status.code();
-            if let Some(mut terminal) = terminal {
-                if status_line {
-                    let line = format!("\u{FFFF} heroku-command-exit-status: {code}\n");
-                    let _ = terminal.write_all(line.as_bytes()).await;
-                }
-                drop(terminal);
-            }
+            let code = (started.finish)(stopped).await.code();
             this.release_name(&app_name, &dyno_name);
             this.runtime_line(&app_name, &dyno_name, "State changed from up to complete".into());
             let _ = exit_tx.send(code);
         });
         Ok(OneOff {
             dyno: shown,
-            attached,
+            attached: started.attached,
             exit: Box::pin(async move { exit_rx.await.unwrap_or(1) }),
             stop,
         })
@@ -212,49 +241,165 @@ impl OneOffs {
     }
 }
 
+/// A started one-off process, wasm or native.
+struct Started {
+    attached: Option<Attached>,
+    /// Runs it to its end, or until the future it is given resolves (then stops it).
+    finish: Box<dyn FnOnce(BoxFuture<()>) -> BoxFuture<ExitStatus> + Send>,
+}
+
+/// Starts a `wasi:cli` component; attached, its stdin and output are the caller's, and with the
+/// heroku CLI's `-x` (`status_line`) the exit-status line follows the output.
+fn start_wasm(
+    runtime: &Runtime,
+    component: &Component,
+    mut spec: DynoSpec,
+    args: Vec<String>,
+    attach: bool,
+    status_line: bool,
+) -> Result<Started, paas_runtime::StartError> {
+    let (stdin, attached, terminal) = if attach {
+        let (caller, guest) = tokio::io::duplex(STDIN_BUFFER);
+        let (output, reader) = attached_output();
+        spec.attached = Some(output.clone());
+        let (_, caller_stdin) = tokio::io::split(caller);
+        let attached = Attached { stdin: Box::new(caller_stdin), output: Box::new(reader), terminal: false };
+        (Stdin::Reader(Box::new(guest)), Some(attached), Some(output))
+    } else {
+        (Stdin::Empty, None, None)
+    };
+    let dyno = CommandDyno::start(runtime, component, spec, args, stdin)?;
+    let finish = Box::new(move |stopped: BoxFuture<()>| -> BoxFuture<ExitStatus> {
+        Box::pin(async move {
+            let status = dyno.wait_or_stop(stopped, STOP_GRACE).await;
+            write_status_line(terminal, status_line, &status).await;
+            status
+        })
+    });
+    Ok(Started { attached, finish })
+}
+
+/// How a native one-off runs.
+struct NativeRun {
+    /// Its stdio is the caller's.
+    attach: bool,
+    /// The client's terminal size (rows, columns): the dyno gets a pty.
+    terminal: Option<(u16, u16)>,
+    /// Stopped after this long.
+    time_limit: Duration,
+    /// Write the heroku CLI's exit-status line after the output.
+    status_line: bool,
+}
+
+/// Starts a shell command in a native container (`bash -c`); attached, its stdout and stderr
+/// are merged for the caller, on a pty when the client has a terminal.
+fn start_native(
+    native: &NativeRuntime,
+    mut spec: DynoSpec,
+    command: &str,
+    how: NativeRun,
+) -> Result<Started, paas_runtime::NativeError> {
+    spec.port = paas_runtime::free_port().unwrap_or(spec.port);
+    let mut copies = Vec::new();
+    let (dyno, attached, terminal) = if how.attach {
+        let (dyno, stdio) = match how.terminal {
+            Some((rows, cols)) => NativeDyno::attach_tty(native, spec, command, rows, cols)?,
+            None => NativeDyno::attach(native, spec, command)?,
+        };
+        let (output, reader) = attached_output();
+        for mut stream in [Box::new(stdio.stdout) as Box<dyn AsyncRead + Send + Unpin>, Box::new(stdio.stderr)] {
+            let mut output = output.clone();
+            copies.push(tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut stream, &mut output).await;
+            }));
+        }
+        let attached = Attached { stdin: Box::new(stdio.stdin), output: Box::new(reader), terminal: how.terminal.is_some() };
+        (dyno, Some(attached), Some(output))
+    } else {
+        (NativeDyno::start(native, spec, command, Stdin::Empty)?, None, None)
+    };
+    let (time_limit, status_line) = (how.time_limit, how.status_line);
+    let finish = Box::new(move |stopped: BoxFuture<()>| -> BoxFuture<ExitStatus> {
+        Box::pin(async move {
+            let finished = async {
+                while !dyno.is_finished() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            };
+            let status = tokio::select! {
+                () = finished => dyno.wait().await,
+                () = stopped => dyno.stop(STOP_GRACE).await,
+                () = tokio::time::sleep(time_limit) => {
+                    dyno.stop(STOP_GRACE).await;
+                    ExitStatus::TimedOut
+                }
+            };
+            for copy in copies {
+                let _ = copy.await;
+            }
+            write_status_line(terminal, status_line, &status).await;
+            status
+        })
+    });
+    Ok(Started { attached, finish })
+}
+
+/// After the whole output: the exit-status line when asked for; then the output ends (this
+/// was its last writer).
+async fn write_status_line(terminal: Option<AttachedOutput>, status_line: bool, status: &ExitStatus) {
+    if let Some(mut terminal) = terminal
+        && status_line
+    {
+        let line = format!("\u{FFFF} heroku-command-exit-status: {}\n", status.code());
+        let _ = terminal.write_all(line.as_bytes()).await;
+    }
+}
+
+/// The command as shown (`ps`, logs): without the heroku CLI's exit-status suffix.
+fn shown_command(command: &str) -> &str {
+    command.strip_suffix(EXIT_STATUS_SUFFIX).unwrap_or(command)
+}
+
 fn read_manifest(dir: &Path) -> anyhow::Result<SlugManifest> {
     let path = dir.join("manifest.toml");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(SlugManifest::from_toml(&text)?)
 }
 
-/// What `command` runs in a slug with `manifest`, unpacked at `app_dir`.
+/// What `command` runs in a slug with `manifest`, unpacked at `app_dir`. In a native slug, a
+/// Procfile process type stands for its command line and anything else is a shell command.
 fn resolve(command: &str, manifest: &SlugManifest, app_dir: &Path) -> Result<Resolved, OneOffError> {
-    let (command, status_line) = match command.strip_suffix(EXIT_STATUS_SUFFIX) {
+    let (inner, status_line) = match command.strip_suffix(EXIT_STATUS_SUFFIX) {
         Some(inner) => (inner, true),
         None => (command, false),
     };
-    let words = split_words(command).map_err(OneOffError::Invalid)?;
+    let words = split_words(inner).map_err(OneOffError::Invalid)?;
     let Some((first, rest)) = words.split_first() else {
         return Err(OneOffError::Invalid("no command given: name a process type or a component, e.g. `paas run worker`".into()));
     };
-    let types = || manifest.processes.keys().cloned().collect::<Vec<_>>().join(", ");
+    let native_slug = manifest.stack != paas_builder::manifest::WASI_STACK;
     match manifest.processes.get(first) {
         Some(ProcessKind::Wasm { component, args, .. }) => {
             let args = args.iter().chain(rest).cloned().collect();
-            return Ok(Resolved { component: app_dir.join(component), args, status_line });
+            return Ok(Resolved::Wasm { component: app_dir.join(component), args, status_line });
         }
-        Some(ProcessKind::Native { .. }) => return Err(native_unsupported(command)),
+        Some(ProcessKind::Native { command: line }) => {
+            // The process type's command line, then the rest as typed (quotes and all).
+            let after = inner.trim_start().strip_prefix(first.as_str()).unwrap_or_default();
+            return Ok(Resolved::Native { command: format!("{line}{after}"), status_line });
+        }
+        None if native_slug => return Ok(Resolved::Native { command: inner.to_string(), status_line }),
         None => {}
-    }
-    if manifest.processes.values().any(|p| matches!(p, ProcessKind::Native { .. })) {
-        return Err(native_unsupported(command));
     }
     let path = Path::new(first.trim_start_matches("/app/"));
     let inside = !path.is_absolute() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
     if inside && app_dir.join(path).is_file() {
-        return Ok(Resolved { component: app_dir.join(path), args: rest.to_vec(), status_line });
+        return Ok(Resolved::Wasm { component: app_dir.join(path), args: rest.to_vec(), status_line });
     }
+    let types = manifest.processes.keys().cloned().collect::<Vec<_>>().join(", ");
     Err(OneOffError::Invalid(format!(
-        "`{first}` is neither a process type of this app ({}) nor a component file in its slug; a wasm slug has no shell",
-        types()
+        "`{first}` is neither a process type of this app ({types}) nor a component file in its slug; a wasm slug has no shell"
     )))
-}
-
-fn native_unsupported(command: &str) -> OneOffError {
-    OneOffError::Unsupported(format!(
-        "`{command}` is a native command; this server cannot run native one-off dynos yet (only wasm process types and components)"
-    ))
 }
 
 /// Splits a command line into words as a shell would for plain words and '…' / "…" quotes
@@ -309,7 +454,7 @@ mod tests {
         };
         processes.insert("worker".into(), wasm("bin/worker.wasm", &["--fast"]));
         processes.insert("web".into(), wasm("bin/web.wasm", &[]));
-        SlugManifest { version: 1, stack: "wasi".into(), buildpack: None, source_version: None, processes }
+        SlugManifest { version: 1, stack: paas_builder::manifest::WASI_STACK.into(), buildpack: None, source_version: None, processes }
     }
 
     #[test]
@@ -325,14 +470,32 @@ mod tests {
         std::fs::write(dir.path().join("bin/tool.wasm"), b"").unwrap();
         let m = manifest();
         let got = resolve("worker 3 'x y'", &m, dir.path()).unwrap();
-        assert_eq!(got, Resolved { component: dir.path().join("bin/worker.wasm"), args: vec!["--fast".into(), "3".into(), "x y".into()], status_line: false });
+        let wasm = |c: &str, args: &[&str], status_line| Resolved::Wasm {
+            component: dir.path().join(c),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            status_line,
+        };
+        assert_eq!(got, wasm("bin/worker.wasm", &["--fast", "3", "x y"], false));
         let got = resolve("bin/tool.wasm a ; echo \"\u{FFFF} heroku-command-exit-status: $?\"", &m, dir.path()).unwrap();
-        assert_eq!(got, Resolved { component: dir.path().join("bin/tool.wasm"), args: vec!["a".into()], status_line: true });
-        assert_eq!(resolve("/app/bin/tool.wasm", &m, dir.path()).unwrap().component, dir.path().join("bin/tool.wasm"));
+        assert_eq!(got, wasm("bin/tool.wasm", &["a"], true));
+        assert_eq!(resolve("/app/bin/tool.wasm", &m, dir.path()).unwrap(), wasm("bin/tool.wasm", &[], false));
         for bad in ["bash", "../etc/passwd", "/etc/passwd", ""] {
             assert!(matches!(resolve(bad, &m, dir.path()), Err(OneOffError::Invalid(_))), "{bad}");
         }
         let err = resolve("bash", &m, dir.path()).unwrap_err().to_string();
         assert!(err.contains("(web, worker)"), "{err}");
+    }
+
+    #[test]
+    fn in_a_native_slug_commands_are_shell_commands_and_types_their_command_lines() {
+        let mut m = manifest();
+        m.stack = "paas-24".into();
+        m.processes.insert("clock".into(), ProcessKind::Native { command: "python clock.py --every 5".into() });
+        let dir = Path::new("/nowhere");
+        let native = |c: &str, status_line| Resolved::Native { command: c.into(), status_line };
+        assert_eq!(resolve("ls -la /app", &m, dir).unwrap(), native("ls -la /app", false));
+        let x = "clock 'a b' ; echo \"\u{FFFF} heroku-command-exit-status: $?\"";
+        assert_eq!(resolve(x, &m, dir).unwrap(), native("python clock.py --every 5 'a b'", true));
+        assert!(matches!(resolve("worker", &m, dir).unwrap(), Resolved::Wasm { .. }), "a wasm process type of a mixed slug stays wasm");
     }
 }
