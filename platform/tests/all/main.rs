@@ -5,4 +5,5 @@ mod api;
 mod backends;
 mod ledger;
 mod logs;
+mod release_phase;
 mod scheduler;
