@@ -167,7 +167,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         Some(listener) => Some(crate::https::TlsListener::new(listener, tls.server_config())?),
         None => None,
     };
-    let api_tls_addr = api_tls.as_ref().map(|l| axum::serve::Listener::local_addr(l)).transpose()?;
+    let api_tls_addr = api_tls.as_ref().map(axum::serve::Listener::local_addr).transpose()?;
     let api_tls_server = api_tls.map(|listener| {
         tokio::spawn(axum::serve(listener, api.clone()).with_graceful_shutdown(stopped(stop_rx.clone())).into_future())
     });

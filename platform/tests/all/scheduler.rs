@@ -92,7 +92,7 @@ async fn a_due_job_runs_once_and_runs_missed_while_down_are_reported_after_a_res
     scheduler.tick().await;
     scheduler.tick().await;
     let ran = ("cron".to_string(), "scheduler".to_string(), "worker --once".to_string());
-    assert_eq!(dynos.commands(), [ran.clone()], "the due run starts once, however often the scheduler ticks");
+    assert_eq!(dynos.commands(), std::slice::from_ref(&ran), "the due run starts once, however often the scheduler ticks");
     let lines = scheduler_lines(&logs, "cron");
     assert_eq!(lines[0], format!("running job {} (worker --once) as scheduler.1", job.id));
 
