@@ -22,6 +22,13 @@ fn logged_in(server: &TestServer) -> Command {
     command
 }
 
+/// Runs `command` with `input` on its stdin (then closed).
+fn with_stdin(command: &mut Command, input: &[u8]) -> std::process::Output {
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -49,15 +56,7 @@ fn paas_run_gives_the_dynos_output_and_exit_code_and_feeds_its_stdin() {
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 
     // stdin reaches the guest, line by line, and ends with \x04.
-    let mut child = logged_in(&server)
-        .args(["run", "-a", "oneoff", "--", "worker-rust", "echo"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"hello\nwide world\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(logged_in(&server).args(["run", "-a", "oneoff", "--", "worker-rust", "echo"]), b"hello\nwide world\n");
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "echo: hello\necho: wide world\n".to_string()), "{}", text(&out.stderr));
 
     // A component file of the slug runs too, with its arguments.
@@ -140,6 +139,19 @@ fn the_rendezvous_greets_pipes_both_ways_and_refuses_wrong_and_reused_secrets() 
     // Used once: refused the second time.
     let mut again = rendezvous(&server, &url, &secret);
     assert_eq!(read_all(&mut again), b"");
+
+    // A client with a raw terminal (it sends COLUMNS and LINES) to a wasm dyno: the rendezvous
+    // echoes and edits what is typed, hands over whole lines, and ends lines with \r\n.
+    let dyno = create_dyno(&server, "meet", r#"{"command": "worker-rust echo", "attach": true, "env": {"COLUMNS": "80", "LINES": "24"}}"#);
+    let url = dyno["attach_url"].as_str().unwrap().to_string();
+    let mut tls = rendezvous(&server, &url, url.rsplit('/').next().unwrap());
+    tls.read_exact(&mut greeting).unwrap();
+    tls.write_all(b"hj\x7fi\r").unwrap();
+    tls.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    tls.write_all(b"\x04").unwrap();
+    tls.flush().unwrap();
+    assert_eq!(text(&read_all(&mut tls)), "hj\x08 \x08i\r\necho: hi\r\n");
 }
 
 #[test]
@@ -181,14 +193,6 @@ fn native_one_offs_run_shell_commands_in_a_container() {
     let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
     lines.sort();
     assert_eq!((out.status.code(), lines), (Some(3), vec!["err".to_string(), "out".to_string()]), "{}", text(&out.stderr));
-    let mut child = logged_in(&server)
-        .args(["run", "-a", "native-run", "--", "cat; echo DYNO=$DYNO"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"piped in\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(logged_in(&server).args(["run", "-a", "native-run", "--", "cat; echo DYNO=$DYNO"]), b"piped in\n");
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "piped in\nDYNO=run.1\n".to_string()), "{}", text(&out.stderr));
 }

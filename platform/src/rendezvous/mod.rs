@@ -6,8 +6,9 @@
 //! 2. the server answers `rendezvous\r\n` as a write of its own, before any output (the CLI
 //!    discards its whole first read);
 //! 3. then raw bytes both ways: the dyno's stdout and stderr to the client; the client's bytes to
-//!    the dyno's stdin, `\x04` meaning end of stdin. With a terminal (`tty`), `\x03` (Ctrl-C)
-//!    stops the dyno and output line ends become `\r\n`, as a pty would make them;
+//!    the dyno's stdin, `\x04` meaning end of stdin. When the client has a terminal (`tty`) and
+//!    the dyno none, the rendezvous stands in for its line discipline (`line.rs`: echo, line
+//!    editing, Ctrl-C stops the dyno, `\r\n` line ends);
 //! 4. the server closes the connection once the dyno has exited and its output is sent.
 //!
 //! A secret is 32 random bytes in hex and works once. One not claimed within [`CLAIM_WITHIN`]
@@ -19,9 +20,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod line;
+
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
+
+use line::LineDiscipline;
 
 use crate::serving::{OneOff, StopOneOff};
 use crate::tls::ServerTls;
@@ -43,9 +49,6 @@ pub const GREETING: &[u8] = b"rendezvous\r\n";
 
 /// End of stdin, from the client.
 const EOT: u8 = 0x04;
-
-/// Ctrl-C from a client with a terminal.
-const ETX: u8 = 0x03;
 
 /// A dyno waiting for its client.
 struct Waiting {
@@ -173,10 +176,16 @@ impl Rendezvous {
             return stop.stop();
         }
         tracing::info!(%peer, dyno = %dyno.name, "rendezvous: attached");
-        let tty = tty && !attached.terminal;
+        // A raw terminal on the client and none on the dyno: the rendezvous stands in for one.
+        let (echo_tx, echo_rx) = if tty && !attached.terminal {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let (from_client, to_client) = tokio::io::split(stream);
-        let mut pump_in = tokio::spawn(stdin_from(from_client, attached.stdin, tty, stop.clone()));
-        let sent = output_to(attached.output, to_client, tty).await;
+        let mut pump_in = tokio::spawn(stdin_from(from_client, attached.stdin, echo_tx, stop.clone()));
+        let sent = output_to(attached.output, to_client, echo_rx).await;
         match sent {
             Ok(mut to_client) => {
                 let code = exit.await;
@@ -196,18 +205,20 @@ impl Rendezvous {
     }
 }
 
-/// Copies the client's bytes to the dyno's stdin until `\x04` (or the client's end of stream);
-/// with a terminal, `\x03` stops the dyno and `\r` becomes `\n`. A broken connection stops it.
+/// Copies the client's bytes to the dyno's stdin until `\x04` (or the client's end of stream).
+/// With `typing` (a raw terminal on the client, none on the dyno), a [`LineDiscipline`] stands in
+/// for one: its echo goes to `echo`, Ctrl-C stops the dyno. A broken connection stops it.
 /// After the end of stdin it goes on reading (and dropping) what the client sends until the
 /// connection ends: closing a socket with unread bytes would reset it, and the client would lose
 /// the end of the output.
 async fn stdin_from(
     mut client: impl AsyncRead + Unpin,
     stdin: Box<dyn AsyncWrite + Send + Unpin>,
-    tty: bool,
+    typing: Option<mpsc::UnboundedSender<Vec<u8>>>,
     stop: StopOneOff,
 ) {
     let mut stdin = Some(stdin);
+    let mut line = LineDiscipline::default();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match client.read(&mut buf).await {
@@ -220,17 +231,22 @@ async fn stdin_from(
                 break;
             }
         };
-        let chunk = &mut buf[..n];
-        if tty && chunk.contains(&ETX) {
-            stop.stop();
-        }
+        let (input, end) = match &typing {
+            Some(echo) => {
+                let typed = line.feed(&buf[..n]);
+                let _ = echo.send(typed.echo);
+                if typed.interrupt {
+                    stop.stop();
+                }
+                (typed.input, typed.end)
+            }
+            None => {
+                let end = buf[..n].iter().position(|&b| b == EOT);
+                (buf[..end.unwrap_or(n)].to_vec(), end.is_some())
+            }
+        };
         let Some(writer) = stdin.as_mut() else { continue };
-        let end = chunk.iter().position(|&b| b == EOT);
-        let data = &mut chunk[..end.unwrap_or(n)];
-        if tty {
-            data.iter_mut().filter(|b| **b == b'\r').for_each(|b| *b = b'\n');
-        }
-        if writer.write_all(data).await.is_err() || end.is_some() {
+        if writer.write_all(&input).await.is_err() || end {
             if let Some(mut writer) = stdin.take() {
                 let _ = writer.shutdown().await;
             }
@@ -241,31 +257,40 @@ async fn stdin_from(
     }
 }
 
-/// Copies the dyno's output to the client until it ends; answers the client's stream to close.
+/// Copies the dyno's output (and, for a raw terminal, the echo of what is typed, with `\r\n`
+/// line ends) to the client until the output ends; answers the client's stream to close.
 async fn output_to<W: AsyncWrite + Unpin>(
     mut output: Box<dyn AsyncRead + Send + Unpin>,
     mut client: W,
-    tty: bool,
+    mut echo: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
 ) -> std::io::Result<W> {
     let mut buf = vec![0u8; 16 * 1024];
     let mut last = 0u8;
     loop {
-        let n = output.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(client);
-        }
-        if tty {
-            let mut out = Vec::with_capacity(n + n / 8);
-            for &b in &buf[..n] {
-                if b == b'\n' && last != b'\r' {
-                    out.push(b'\r');
-                }
-                out.push(b);
-                last = b;
+        let echoed = async {
+            match echo.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
             }
-            client.write_all(&out).await?;
-        } else {
-            client.write_all(&buf[..n]).await?;
+        };
+        tokio::select! {
+            // What was typed shows before the output it causes.
+            biased;
+            typed = echoed => match typed {
+                Some(bytes) => client.write_all(&bytes).await?,
+                None => echo = None,
+            },
+            read = output.read(&mut buf) => {
+                let n = read?;
+                if n == 0 {
+                    return Ok(client);
+                }
+                if echo.is_some() {
+                    client.write_all(&line::crlf(&buf[..n], &mut last)).await?;
+                } else {
+                    client.write_all(&buf[..n]).await?;
+                }
+            }
         }
         client.flush().await?;
     }
