@@ -306,3 +306,60 @@ fn host_without_port(host: &str) -> String {
         _ => host.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Dyno;
+    use crate::serving::Attached;
+
+    /// A one-off whose stop is observable: the OneOff, and a receiver told when it is stopped.
+    fn oneoff() -> (OneOff, tokio::sync::oneshot::Receiver<()>) {
+        let (stop, stopped) = StopOneOff::new();
+        let (told, told_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            stopped.await;
+            let _ = told.send(());
+        });
+        let (stdin, _) = tokio::io::duplex(64);
+        let (output, _) = tokio::io::duplex(64);
+        let dyno = Dyno {
+            id: uuid::Uuid::new_v4(),
+            app_id: uuid::Uuid::new_v4(),
+            name: "run.1".into(),
+            process_type: "run".into(),
+            command: "worker".into(),
+            size: "Basic".into(),
+            state: "up".into(),
+            release_version: 2,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let attached = Attached { stdin: Box::new(stdin), output: Box::new(output), terminal: false };
+        let oneoff = OneOff { dyno, attached: Some(attached), exit: Box::pin(std::future::pending()), stop };
+        (oneoff, told_rx)
+    }
+
+    #[tokio::test]
+    async fn an_unclaimed_secret_expires_and_its_dyno_is_stopped() {
+        let rendezvous = Rendezvous::new("127.0.0.1:5001".parse().unwrap()).with_claim_within(Duration::from_millis(50));
+        let (oneoff, stopped) = oneoff();
+        let secret = rendezvous.register(oneoff, false);
+        assert_eq!(secret.len(), 64);
+        assert!(secret.chars().all(|c| c.is_ascii_hexdigit()));
+        tokio::time::timeout(Duration::from_secs(5), stopped).await.expect("stopped after the claim time").unwrap();
+        assert!(rendezvous.lock().is_empty(), "the secret is gone");
+    }
+
+    #[tokio::test]
+    async fn secrets_differ_and_attach_urls_use_the_host_the_api_was_addressed_by() {
+        let rendezvous = Rendezvous::new("0.0.0.0:5001".parse().unwrap());
+        let (a, _) = oneoff();
+        let (b, _) = oneoff();
+        assert_ne!(rendezvous.register(a, false), rendezvous.register(b, false));
+        assert_eq!(rendezvous.attach_url(Some("paas.example.com:5000"), "s"), "rendezvous://paas.example.com:5001/s");
+        assert_eq!(rendezvous.attach_url(Some("[::1]:5000"), "s"), "rendezvous://[::1]:5001/s");
+        assert_eq!(rendezvous.attach_url(Some("localhost"), "s"), "rendezvous://localhost:5001/s");
+        assert_eq!(rendezvous.attach_url(None, "s"), "rendezvous://127.0.0.1:5001/s");
+    }
+}
