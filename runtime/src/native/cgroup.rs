@@ -121,10 +121,22 @@ impl Cgroups {
             }
         };
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let (limit, subtree) =
-            if cgroup.v2 { ("memory.max", Some("+memory +pids")) } else { ("memory.limit_in_bytes", None) };
+        let (limit, swap, subtree) = if cgroup.v2 {
+            ("memory.max", "memory.swap.max", Some("+memory +pids"))
+        } else {
+            ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", None)
+        };
         let limit = dir.join(limit);
         std::fs::write(&limit, memory_bytes.to_string()).map_err(io(&limit))?;
+        // Where the node swaps, a dyno may swap up to its quota again (R14), then is killed
+        // (R15): Heroku's "vastly exceeded" at twice the quota. Without swap accounting the
+        // file is missing and RAM alone is limited.
+        let swap_limit = if cgroup.v2 { memory_bytes } else { 2 * memory_bytes };
+        if let Err(e) = std::fs::write(dir.join(swap), swap_limit.to_string())
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::debug!(cgroup = %dir.display(), "swap limit not set: {e}");
+        }
         if let Some(controllers) = subtree {
             let control = dir.join("cgroup.subtree_control");
             std::fs::write(&control, controllers).map_err(io(&control))?;
@@ -158,10 +170,16 @@ impl DynoCgroup {
         }
     }
 
-    /// The memory in use now, in bytes.
-    pub fn usage(&self) -> u64 {
-        let file = if self.v2 { "memory.current" } else { "memory.usage_in_bytes" };
-        std::fs::read_to_string(self.dir.join(file)).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    /// The dyno's own memory now, in bytes: anonymous memory in RAM and in swap (page cache,
+    /// which the kernel reclaims at the limit, is not counted). Above the limit only with swap.
+    pub fn own_memory(&self) -> u64 {
+        let stat = std::fs::read_to_string(self.dir.join("memory.stat")).unwrap_or_default();
+        if self.v2 {
+            let swap = std::fs::read_to_string(self.dir.join("memory.swap.current")).unwrap_or_default();
+            field(&stat, "anon") + swap.trim().parse::<u64>().unwrap_or(0)
+        } else {
+            field(&stat, "total_rss") + field(&stat, "total_swap")
+        }
     }
 }
 

@@ -278,26 +278,24 @@ impl Drop for Container {
     }
 }
 
-/// Waits for runc to return (logging R14 while the dyno runs over its memory), lets the output
-/// drain, logs R15 for a memory kill and the exit.
+/// Waits for runc to return (logging R14 while the dyno's own memory, swap included, is over
+/// its quota: possible only where the node swaps), lets the output drain, logs R15 for a memory
+/// kill and the exit.
 async fn watch(container: Arc<Container>, mut child: tokio::process::Child, output: Vec<JoinHandle<()>>) -> ExitStatus {
-    let mut seen = container.memory();
     let mut last_r14: Option<Instant> = None;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
             () = tokio::time::sleep(MEMORY_POLL) => {
-                let now = container.memory();
-                if now.limit_hits > seen.limit_hits && last_r14.is_none_or(|t| t.elapsed() >= R14_EVERY) {
-                    let usage = container.cgroup.as_ref().map_or(0, DynoCgroup::usage);
+                let used = container.cgroup.as_ref().map_or(0, DynoCgroup::own_memory);
+                if used > container.memory_bytes && last_r14.is_none_or(|t| t.elapsed() >= R14_EVERY) {
                     container.log.runtime_line(format!(
                         "Error R14 (Memory quota exceeded): {} MiB of {} MiB",
-                        usage >> 20,
+                        used >> 20,
                         container.memory_bytes >> 20
                     ));
                     last_r14 = Some(Instant::now());
                 }
-                seen = now;
             }
         }
     };
