@@ -8,6 +8,7 @@ mod https;
 mod languages;
 mod logs;
 mod native;
+mod native_crash;
 mod release_phase;
 mod router;
 mod run;

@@ -119,6 +119,15 @@ impl TestServer {
         std::mem::replace(&mut self.dir, dir)
     }
 
+    /// Kills the server with SIGKILL (a crash: it stops nothing) and gives back its temp dir, to
+    /// start another on it.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
     /// Stops the server with SIGTERM (SIGKILL after 5 s) and gives back how it exited.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         terminate(&mut self.child);

@@ -1,0 +1,57 @@
+//! A crash of `paas server` (SIGKILL) leaves its native dynos' containers running; the next
+//! `paas server` on the same data directory kills and deletes them (and their bundles) before it
+//! runs the app again.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{TestServer, eventually_get, git, login, ok, push};
+
+/// The containers under the server's runc root.
+fn containers(data_dir: &Path) -> BTreeSet<String> {
+    let listed = ok(Command::new("runc").arg("--root").arg(data_dir.join("runtime/runc")).args(["list", "--quiet"]));
+    listed.lines().map(str::to_string).collect()
+}
+
+/// The bundles under the server's state directory.
+fn bundles(data_dir: &Path) -> BTreeSet<String> {
+    let dir = std::fs::read_dir(data_dir.join("runtime/containers")).expect("bundles dir");
+    dir.map(|e| e.expect("bundle").file_name().to_string_lossy().into_owned()).collect()
+}
+
+#[test]
+fn a_restarted_server_removes_the_containers_its_crashed_run_left() {
+    let found = Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found || std::env::var("CI").as_deref() != Ok("true"), "runc is missing: .ci/setup installs it");
+    if !found {
+        eprintln!("skipped: runc is not installed (apt-get install runc)");
+        return;
+    }
+    let server = TestServer::start();
+    login(&server, &server.home(), &server.operator_key);
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(repo.path().join("Procfile"), "web: python3 -m http.server $PORT --bind 127.0.0.1\n").unwrap();
+    std::fs::write(repo.path().join("hello.txt"), "native and crashed\n").unwrap();
+    for args in [&["init", "--quiet", "--initial-branch=main"][..], &["add", "-A"], &["commit", "--quiet", "-m", "First"]] {
+        git(&server.home(), repo.path(), args);
+    }
+    ok(server.paas().args(["apps:create", "crashy"]).current_dir(repo.path()).env_remove("PAAS_APP"));
+    push(&server, repo.path());
+    eventually_get(&server, "crashy", "/hello.txt", (200, "native and crashed\n"), Duration::from_secs(60));
+    let data_dir = server.data_dir();
+    let before = containers(&data_dir);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let dir = server.crash();
+    assert_eq!(containers(&data_dir), before, "a crashed server leaves its container running");
+    assert_eq!(bundles(&data_dir), before, "and its bundle");
+
+    let server = TestServer::start_in(dir);
+    eventually_get(&server, "crashy", "/hello.txt", (200, "native and crashed\n"), Duration::from_secs(60));
+    let after = containers(&data_dir);
+    assert_eq!(after.len(), 1, "one web dyno again: {after:?}");
+    assert!(after.is_disjoint(&before), "the old container is gone: {before:?} → {after:?}");
+    assert_eq!(bundles(&data_dir), after, "only the new dyno's bundle remains");
+}
