@@ -126,6 +126,12 @@ impl NativeRuntime {
     pub fn new(config: NativeConfig) -> Result<NativeRuntime, NativeError> {
         let runc = Runc { binary: config.runtime.clone(), root: config.state_dir.join("runc") };
         let version = runc.version()?;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().nth(1));
+        if uid != Some("0") {
+            let detail = format!("it runs containers as root, and paas server runs as uid {}", uid.unwrap_or("?"));
+            return Err(NativeError::Runtime { binary: config.runtime, detail });
+        }
         let containers = config.state_dir.join("containers");
         for dir in [&runc.root, &containers] {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
