@@ -3,7 +3,7 @@
 //! `GET /` greets (config var `GREETING_NAME`), `GET /dyno` says which dyno and process answered,
 //! anything else is 404. Each request is logged on stdout.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,8 +16,11 @@ fn main() {
     println!("threaded-rust listening on {port}");
     for stream in listener.incoming().flatten() {
         std::thread::spawn(move || {
-            if let Err(e) = serve(stream) {
-                eprintln!("threaded-rust: connection error: {e}");
+            match serve(stream) {
+                Err(e) if !matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+                    eprintln!("threaded-rust: connection error: {e}");
+                }
+                _ => {}
             }
         });
     }
@@ -25,6 +28,7 @@ fn main() {
 
 /// Serves requests on one connection until the client closes it (keep-alive).
 fn serve(stream: TcpStream) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     loop {
@@ -67,13 +71,13 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
             ),
             _ => ("404 Not Found", "not found\n".to_string()),
         };
-        write!(
-            writer,
+        // One write per response: pieces written separately would wait on delayed ACKs.
+        let response = format!(
             "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n{}\r\n{body}",
             body.len(),
             if close { "connection: close\r\n" } else { "" }
-        )?;
-        writer.flush()?;
+        );
+        writer.write_all(response.as_bytes())?;
         if close {
             return Ok(());
         }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Side by side, one run, one `paas server`: the same app as a WebAssembly component and as a
+# native dyno (runc), through the router, with build (git push) times.
+#   python: examples/hello-python with gunicorn added to its requirements, pushed twice: as a
+#           component (the WSGI adapter; gunicorn recorded as its native fallback) and with
+#           PAAS_NATIVE=1 (gunicorn in a container: 1 sync worker, then WEB_CONCURRENCY=4);
+#   rust:   examples/hello-rust (a wasi:http component) and examples/threaded-rust (a std
+#           thread-per-connection server in a container): different code, same "hello" answer.
+# Prints push time, req/s, p99 and failed requests (non-2xx, socket errors) for each.
+#
+#   bench/native.sh [DURATION] [CONNECTIONS] [THREADS]   # default: 10s 8 1
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+duration=${1:-10s}
+connections=${2:-8}
+threads=${3:-1}
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+command -v runc >/dev/null || { echo "runc is needed (apt-get install -y runc)" >&2; exit 1; }
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
+cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
+paas="$CARGO_TARGET_DIR/release/paas"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
+  --buildpacks-dir "$root/buildpacks" >"$work/server.out" 2>"$work/server.err" &
+pids+=($!)
+for _ in $(seq 200); do
+  api=$(sed -n 's|^API listening on \(http://.*\)/$|\1|p' "$work/server.out")
+  router=$(sed -n 's|^Router listening on http://\(.*\)/$|\1|p' "$work/server.out")
+  [ -n "$api" ] && [ -n "$router" ] && break
+  sleep 0.05
+done
+[ -n "$router" ] || { echo "paas server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
+export HOME="$work/home" # the client's ~/.netrc; the server keeps the real HOME (rustup)
+mkdir -p "$HOME"
+"$paas" login --api-url "$api" --api-key "$(cat "$work/data/operator-api-key")" >/dev/null
+
+# deploy APP EXAMPLE [CONFIG_VAR=VALUE...]: git push of a copy of examples/EXAMPLE; prints seconds.
+deploy() {
+  local app=$1 example=$2 started
+  shift 2
+  rm -rf "$work/$app" && cp -r "$root/examples/$example" "$work/$app" && rm -rf "$work/$app/target"
+  [ "$example" = hello-python ] && printf 'flask==3.1.2\ngunicorn==23.0.0\n' >"$work/$app/requirements.txt"
+  (
+    cd "$work/$app"
+    git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
+    "$paas" apps:create "$app" >/dev/null 2>&1
+    [ "$#" -eq 0 ] || "$paas" config:set "$@" -a "$app" >/dev/null 2>&1
+    started=$(date +%s.%N)
+    git push --quiet paas main 2>"$work/$app.push" || { cat "$work/$app.push" >&2; exit 1; }
+    awk -v a="$(date +%s.%N)" -v b="$started" 'BEGIN {printf "%.1f", a - b}'
+  )
+}
+# Waits until the app answers 200 through the router.
+ready() {
+  for _ in $(seq 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $1.localhost" "http://$router/")" = 200 ] && return
+    sleep 0.1
+  done
+  echo "$1 did not answer" >&2; exit 1
+}
+to_ms() {
+  case "$1" in
+    *us) echo "${1%us}" | awk '{printf "%.2f", $1/1000}' ;;
+    *ms) echo "${1%ms}" | awk '{printf "%.2f", $1}' ;;
+    *s) echo "${1%s}" | awk '{printf "%.2f", $1*1000}' ;;
+  esac
+}
+load() { # app
+  local out
+  wrk -t"$threads" -c"$connections" -d2s -H "Host: $1.localhost" "http://$router/" >/dev/null
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Host: $1.localhost" "http://$router/")
+  local errors
+  errors=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}')
+  echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')") $errors"
+}
+
+printf '%-58s %7s %9s %8s %7s\n' "app (wrk -t$threads -c$connections -d$duration)" push_s req/s p99_ms errors
+for row in "py-wasm hello-python" "py-native hello-python PAAS_NATIVE=1" \
+  "py-native-4 hello-python PAAS_NATIVE=1 WEB_CONCURRENCY=4" "rust-wasm hello-rust" "rust-native threaded-rust"; do
+  read -r app example vars <<<"$row"
+  # shellcheck disable=SC2086 # vars are KEY=VALUE words
+  push=$(deploy "$app" "$example" $vars)
+  ready "$app"
+  read -r rps p99 errors < <(load "$app")
+  printf '%-58s %7.1f %9s %8s %7s\n' "$app ($example${vars:+, $vars})" "$push" "$rps" "$p99" "$errors"
+done
