@@ -205,21 +205,20 @@ fn field(text: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// This process's cgroup directory in each mounted v1 hierarchy: (controllers, directory).
+/// This process's cgroup directory in each mounted v1 hierarchy, and in the v2 one when both
+/// are mounted (hybrid: runc places the container there too): (controllers, directory).
 fn v1_dirs(own: &str, mountinfo: &str) -> Vec<(String, PathBuf)> {
     let mut found = Vec::new();
     for line in own.lines() {
         let mut parts = line.splitn(3, ':');
         let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
-        if controllers.is_empty() {
-            continue;
-        }
-        let wanted: Vec<&str> = controllers.split(',').collect();
+        let wanted: Vec<&str> = controllers.split(',').filter(|c| !c.is_empty()).collect();
         for mount in mountinfo.lines() {
             let Some((before, after)) = mount.split_once(" - ") else { continue };
             let fields: Vec<&str> = before.split(' ').collect();
             let rest: Vec<&str> = after.split(' ').collect();
-            if fields.len() < 5 || rest.first() != Some(&"cgroup") {
+            let kind = if wanted.is_empty() { "cgroup2" } else { "cgroup" };
+            if fields.len() < 5 || rest.first() != Some(&kind) {
                 continue;
             }
             let options: Vec<&str> = rest.get(2).map(|o| o.split(',').collect()).unwrap_or_default();
@@ -264,6 +263,7 @@ mod tests {
                 ("memory".to_string(), PathBuf::from("/sys/fs/cgroup/memory/process_api/abc")),
                 ("pids".to_string(), PathBuf::from("/sys/fs/cgroup/pids")),
                 ("cpu,cpuacct".to_string(), PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/x")),
+                (String::new(), PathBuf::from("/sys/fs/cgroup/unified")),
             ]
         );
         assert_eq!(unified_root(MOUNTINFO), Some(PathBuf::from("/sys/fs/cgroup/unified")));

@@ -83,6 +83,15 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, Str
     Ok((status, body))
 }
 
+/// The cgroup directories named after container `id`, in every hierarchy.
+fn cgroups_of(id: &str) -> Vec<String> {
+    let out = std::process::Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", id])
+        .output()
+        .expect("find");
+    String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect()
+}
+
 /// The lines of one stream.
 fn lines(logs: &[LogLine], stream: LogStreamKind) -> Vec<String> {
     logs.iter().filter(|l| l.stream == stream).map(|l| l.line.clone()).collect()
@@ -104,8 +113,11 @@ async fn native_web_dyno_serves_on_its_port_and_logs_its_output() {
     let dyno = NativeDyno::start(&native, spec, "python3 server.py", Stdin::Empty).expect("start");
     dyno.wait_for_port(Duration::from_secs(20)).await.expect("boots");
     assert_eq!(http_get(dyno.addr(), "/").await.expect("GET"), (200, "hello from web.1".to_string()));
+    let id = dyno.container_id().to_string();
+    assert!(!cgroups_of(&id).is_empty(), "the dyno has cgroups");
     let status = dyno.stop(Duration::from_secs(5)).await;
     assert_eq!(status, ExitStatus::Exited(143), "python dies of SIGTERM");
+    assert_eq!(cgroups_of(&id), Vec::<String>::new(), "no cgroup of the dyno is left in any hierarchy");
     let logs = drain(&mut rx, Duration::from_millis(300)).await;
     assert!(lines(&logs, LogStreamKind::Stdout).iter().any(|l| l.starts_with("listening on ")), "{logs:?}");
     assert!(lines(&logs, LogStreamKind::Runtime).contains(&"Process exited with status 143".to_string()), "{logs:?}");
