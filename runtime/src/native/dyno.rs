@@ -67,7 +67,7 @@ struct Container {
     stopping: AtomicBool,
     /// runc returned on its own (it deleted the container itself).
     ended: AtomicBool,
-    _uid: UidGuard,
+    uid: UidGuard,
 }
 
 impl NativeDyno {
@@ -234,7 +234,7 @@ impl Container {
             memory_bytes,
             stopping: AtomicBool::new(false),
             ended: AtomicBool::new(false),
-            _uid: uid,
+            uid,
         });
         let mut env = spec.environment();
         for (name, value) in [("PATH", bundle::DEFAULT_PATH), ("LANG", "C.UTF-8")] {
@@ -247,7 +247,7 @@ impl Container {
             hostname: &container.id,
             args: shell(command, container.cgroup.is_none().then_some(memory_bytes)),
             env,
-            uid: container._uid.uid,
+            uid: container.uid.uid,
             app_dir: spec.app_dir.as_deref(),
             memory_bytes,
             processes: spec.size.max_processes(),
