@@ -350,11 +350,29 @@ pub async fn run_native_oneoff(
     Ok(NativeDyno::start(native, spec, command, stdin)?.wait().await)
 }
 
-/// A port free on loopback now, for a web dyno's `$PORT` (another process could take it before
-/// the dyno binds it; the dyno then fails to bind and crashes, and its restart gets another).
+/// A port free on loopback now, for a web dyno's `$PORT`, and not one of the last 4096 this
+/// process handed out (two dynos starting at once must not both get a port
+/// neither has bound yet). Another process could still take it before the dyno binds it; the
+/// dyno then fails to bind and crashes, and its restart gets another.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+    static RECENT: std::sync::Mutex<std::collections::VecDeque<u16>> =
+        std::sync::Mutex::new(std::collections::VecDeque::new());
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..64 {
+        let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
+        if !recent.contains(&port) {
+            if recent.len() == RECENT_PORTS {
+                recent.pop_front();
+            }
+            recent.push_back(port);
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no loopback port free that was not just handed out"))
 }
+
+/// How many recently handed-out ports [`free_port`] avoids.
+const RECENT_PORTS: usize = 4096;
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
@@ -384,4 +402,24 @@ fn random_suffix() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()));
     format!("{:08x}", hasher.finish() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_not_handed_out_twice() {
+        let ports: std::collections::HashSet<u16> = (0..200).map(|_| free_port().unwrap()).collect();
+        assert_eq!(ports.len(), 200);
+    }
+
+    #[test]
+    fn the_app_is_never_pid_1_and_profile_d_is_sourced() {
+        let args = shell("gunicorn app:app", None);
+        assert_eq!(args[..2], ["/bin/bash", "-c"]);
+        assert!(args[2].starts_with("for f in /app/.profile.d/*.sh;"), "{args:?}");
+        assert!(args[2].ends_with("\ngunicorn app:app\nexit $?"), "{args:?}");
+        assert!(shell("x", Some(64 << 20))[2].starts_with("ulimit -d 65536 || exit 1\n"));
+    }
 }
