@@ -1,6 +1,8 @@
 //! One-off dynos end to end: `paas run` of `examples/worker-rust` through the TLS rendezvous
-//! (output, exit code, stdin), the rendezvous protocol itself (greeting, `\x04`, wrong and reused
-//! secrets), `paas run:detached` into the logs, and `ps` listing `run.1` while it runs.
+//! (output, exit code, stdin, time limit), the rendezvous protocol itself (greeting, `\x04`,
+//! wrong and reused secrets, a raw terminal's echo and line editing), `paas run` on a terminal
+//! (`script`: Ctrl-C), `paas run:detached` into the logs with `ps` listing `run.1` while it
+//! runs, and native one-offs (shell commands in runc).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -17,7 +19,12 @@ use crate::support::{TestServer, ok, paas_bin, push_example, run};
 /// `paas` as the user `paas login` logged in (no PAAS_API_URL / PAAS_API_KEY: the stored URL,
 /// key and CA are used).
 fn logged_in(server: &TestServer) -> Command {
-    let mut command = Command::new(paas_bin());
+    in_home(server, paas_bin())
+}
+
+/// `program` with the server's home as HOME, and no PAAS_API_URL / PAAS_API_KEY.
+fn in_home(server: &TestServer, program: &str) -> Command {
+    let mut command = Command::new(program);
     command.env("HOME", server.home()).env_remove("PAAS_API_URL").env_remove("PAAS_API_KEY").current_dir(server.home());
     command
 }
@@ -195,4 +202,54 @@ fn native_one_offs_run_shell_commands_in_a_container() {
     assert_eq!((out.status.code(), lines), (Some(3), vec!["err".to_string(), "out".to_string()]), "{}", text(&out.stderr));
     let out = with_stdin(logged_in(&server).args(["run", "-a", "native-run", "--", "cat; echo DYNO=$DYNO"]), b"piped in\n");
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "piped in\nDYNO=run.1\n".to_string()), "{}", text(&out.stderr));
+}
+
+#[test]
+fn paas_run_on_a_terminal_gets_echo_and_line_editing_and_ctrl_c_stops_the_dyno() {
+    // `script` gives paas run a terminal: it goes raw (stty), sends COLUMNS and LINES, and
+    // Ctrl-C reaches the rendezvous as \x03.
+    let server = TestServer::start();
+    push_example(&server, "worker-rust", "terminal");
+    let line = format!("{} run -a terminal -- worker-rust echo", paas_bin());
+    let mut child = in_home(&server, "script")
+        .args(["-qfec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run script (util-linux): {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let wait_for = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !text(&seen.lock().unwrap()).contains(want) {
+            assert!(Instant::now() < deadline, "no {want:?} in {:?}", text(&seen.lock().unwrap()));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("up, run.1");
+    stdin.write_all(b"hj\x7fi\r").unwrap();
+    stdin.flush().unwrap();
+    wait_for("hj\x08 \x08i\r\necho: hi\r\n");
+    let started = Instant::now();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    wait_for("^C");
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "Ctrl-C took {:?}", started.elapsed());
+    assert_eq!(status.code(), Some(0), "{:?}", text(&seen.lock().unwrap()));
 }

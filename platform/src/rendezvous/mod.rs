@@ -235,10 +235,11 @@ async fn stdin_from(
             Some(echo) => {
                 let typed = line.feed(&buf[..n]);
                 let _ = echo.send(typed.echo);
+                // Ctrl-C also ends stdin: a guest blocked reading it cannot see the stop file.
                 if typed.interrupt {
                     stop.stop();
                 }
-                (typed.input, typed.end)
+                (typed.input, typed.end || typed.interrupt)
             }
             None => {
                 let end = buf[..n].iter().position(|&b| b == EOT);
