@@ -43,11 +43,17 @@ pub struct Api {
 }
 
 impl Api {
-    /// A client of the API at `base_url` (e.g. `http://127.0.0.1:5000`) sending `key`.
-    pub fn new(base_url: &str, key: &str) -> Result<Api> {
+    /// A client of the API at `base_url` (e.g. `http://127.0.0.1:5000`) sending `key`; an
+    /// https:// API's certificate is checked against the system's roots and `ca_pem` (PEM
+    /// certificates, e.g. the paas server's local CA).
+    pub fn trusting(base_url: &str, key: &str, ca_pem: Option<&[u8]>) -> Result<Api> {
         // https:// APIs use rustls with the ring provider; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for cert in ca_pem.map(reqwest::Certificate::from_pem_bundle).transpose().context("the CA file is not PEM certificates")?.unwrap_or_default() {
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
             .user_agent(concat!("paas-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))

@@ -130,7 +130,7 @@ pub fn connect() -> Result<Api> {
                 .ok_or_else(|| anyhow!(NOT_LOGGED_IN))?
         }
     };
-    Api::new(&url, &key)
+    Api::trusting(&url, &key, trusted_ca(&url)?.as_deref())
 }
 
 #[cfg(test)]

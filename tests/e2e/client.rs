@@ -104,7 +104,10 @@ fn login_stores_the_key_in_netrc_and_logout_removes_it() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&netrc).unwrap().permissions().mode() & 0o777, 0o600);
     let config = std::fs::read_to_string(server.home().join(".config/paas/config.toml")).unwrap();
-    assert_eq!(config, format!("api_url = \"{}\"\n", server.api_url));
+    // The server's local CA too, for paas run's TLS rendezvous.
+    let ca = server.home().join(".config/paas/ca.pem");
+    assert_eq!(config, format!("api_url = \"{}\"\nca_file = \"{}\"\n", server.api_url, ca.display()));
+    assert_eq!(std::fs::read(&ca).unwrap(), std::fs::read(server.data_dir().join("tls/ca.pem")).unwrap());
 
     assert_eq!(out(&mut logged_out(&["auth:whoami"])).0, "alice@example.com\n");
     create_app(&server, &key, "netrc-app");

@@ -253,3 +253,25 @@ fn paas_run_on_a_terminal_gets_echo_and_line_editing_and_ctrl_c_stops_the_dyno()
     assert!(started.elapsed() < Duration::from_secs(5), "Ctrl-C took {:?}", started.elapsed());
     assert_eq!(status.code(), Some(0), "{:?}", text(&seen.lock().unwrap()));
 }
+
+#[test]
+fn paas_login_over_https_takes_the_ca_file_and_paas_run_trusts_it_without_a_flag() {
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), &["--api-tls-listen", "127.0.0.1:0"]);
+    let lines = server.stdout.lock().unwrap().clone();
+    let https = lines.iter().find_map(|l| l.strip_prefix("API listening on ").filter(|u| u.starts_with("https://")));
+    let https = https.expect("the server prints its HTTPS address").trim_end_matches('/').to_string();
+    push_example(&server, "worker-rust", "secure-run");
+
+    let login = |extra: &[&str]| run(logged_in(&server).args(["login", "--api-url", &https, "--api-key", &server.operator_key]).args(extra));
+    let refused = login(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("pass --ca-file <data-dir>/tls/ca.pem"), "{}", text(&refused.stderr));
+    let ca = server.data_dir().join("tls/ca.pem");
+    let logged = login(&["--ca-file", ca.to_str().unwrap()]);
+    assert!(logged.status.success(), "{}", text(&logged.stderr));
+
+    // The API over HTTPS and the rendezvous, both checked against the recorded CA.
+    assert!(ok(logged_in(&server).args(["apps"])).contains("secure-run"));
+    let out = run(logged_in(&server).args(["run", "-a", "secure-run", "--env", "INTERVAL_MS=1", "--", "worker-rust", "1"]));
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "run.1: tick 1\nrun.1: done after 1 iterations\n".to_string()), "{}", text(&out.stderr));
+}

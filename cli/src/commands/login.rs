@@ -47,7 +47,16 @@ impl LoginCommand {
             usage_bail!("no API key: pass --api-key KEY, or type it on standard input");
         }
         let key = key.trim();
-        let account = Api::new(&url, key)?.get("/account").await.with_context(|| format!("cannot log in to {url}"))?;
+        let given_ca = match &self.ca_file {
+            Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?),
+            None => None,
+        };
+        let account = Api::trusting(&url, key, given_ca.as_deref())?.get("/account").await.with_context(|| {
+            match url.starts_with("https://") && given_ca.is_none() {
+                true => format!("cannot log in to {url} (a server with a local CA: pass --ca-file <data-dir>/tls/ca.pem)"),
+                false => format!("cannot log in to {url}"),
+            }
+        })?;
         let account: Account = parse(account)?;
 
         let path = credentials::netrc_path()?;
@@ -57,7 +66,7 @@ impl LoginCommand {
             .fold(text, |text, machine| netrc::upsert(&text, machine, &account.email, key));
         netrc::write(&path, &text)?;
         let mut config = credentials::load_config().unwrap_or_default();
-        config.ca_file = record_ca(&url, self.ca_file.as_deref()).await?;
+        config.ca_file = record_ca(&url, given_ca).await?;
         config.api_url = Some(url);
         credentials::save_config(&config)?;
         println!("Logged in as {}", account.email);
@@ -67,9 +76,9 @@ impl LoginCommand {
 
 /// Copies the CA to `~/.config/paas/ca.pem`: the given file, else the server's `/paas/ca.pem`;
 /// answers where it is (`None`: the server has none, its certificate is publicly trusted).
-async fn record_ca(url: &str, given: Option<&std::path::Path>) -> Result<Option<std::path::PathBuf>> {
+async fn record_ca(url: &str, given: Option<Vec<u8>>) -> Result<Option<std::path::PathBuf>> {
     let pem = match given {
-        Some(path) => std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?,
+        Some(pem) => pem,
         None => {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let response = reqwest::Client::new()
@@ -91,7 +100,7 @@ async fn record_ca(url: &str, given: Option<&std::path::Path>) -> Result<Option<
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     std::fs::write(&path, &pem).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("Trusting the server's CA for paas run (saved in {})", path.display());
+    eprintln!("Trusting the server's CA (saved in {})", path.display());
     Ok(Some(path))
 }
 
