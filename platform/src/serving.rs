@@ -95,9 +95,9 @@ pub fn change_of(method: &Method, path: &str) -> Option<Change> {
         ["apps", app, "dynos", dyno] | ["apps", app, "formations", dyno] if method == Method::DELETE => {
             Some(Change::Restart { app: app.to_string(), target: Some(dyno.to_string()) })
         }
-        // Log sessions and drains change nothing the serving side runs; one-off dynos start
+        // Log sessions, drains and scheduled jobs change nothing the serving side runs; one-off dynos start
         // on their own.
-        ["apps", _, "log-sessions" | "log-drains", ..] => None,
+        ["apps", _, "log-sessions" | "log-drains" | "scheduled-jobs", ..] => None,
         ["apps", _, "dynos"] if method == Method::POST => None,
         ["apps", app, "dynos", dyno, "actions", "stop"] => {
             Some(Change::Restart { app: app.to_string(), target: Some(dyno.to_string()) })
@@ -366,6 +366,7 @@ mod tests {
         assert_eq!(change_of(&Method::POST, "/apps/hello/log-sessions"), None);
         assert_eq!(change_of(&Method::POST, "/apps/hello/dynos"), None);
         assert_eq!(change_of(&Method::DELETE, "/apps/hello/log-drains/d.1"), None);
+        assert_eq!(change_of(&Method::POST, "/apps/hello/scheduled-jobs"), None);
         assert_eq!(change_of(&Method::DELETE, "/apps/hello/dynos"), restart("hello", None));
         assert_eq!(change_of(&Method::DELETE, "/apps/hello/dynos/web.1"), restart("hello", Some("web.1")));
         assert_eq!(change_of(&Method::DELETE, "/apps/hello/formations/web"), restart("hello", Some("web")));
