@@ -43,9 +43,10 @@ const ETC_FILES: &[&str] = &[
     "mailcap",
 ];
 
-/// Directories of the host's `/etc` mounted read-only (those that exist).
+/// Directories of the host's `/etc` mounted read-only (those that exist), and every `python3*`
+/// one (Debian's python links `sitecustomize.py` into `/etc/python3.N`).
 const ETC_DIRS: &[&str] =
-    &["ssl", "ca-certificates", "alternatives", "ld.so.conf.d", "profile.d", "fonts", "python3", "perl", "gss"];
+    &["ssl", "ca-certificates", "alternatives", "ld.so.conf.d", "profile.d", "fonts", "perl", "gss"];
 
 /// Top-level directories of the stack besides `/usr`: bind-mounted when the host has them as
 /// directories, recreated as links when they are links (merged `/usr`).
@@ -99,7 +100,12 @@ pub(crate) fn write(plan: &Plan) -> Result<(), NativeError> {
     for name in ETC_FILES {
         copy_etc(&Path::new("/etc").join(name), &etc.join(name))?;
     }
-    for name in ETC_DIRS {
+    let mut dirs: Vec<String> = ETC_DIRS.iter().map(|d| d.to_string()).collect();
+    let python = std::fs::read_dir("/etc").map_err(io(Path::new("/etc")))?;
+    dirs.extend(
+        python.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("python3")),
+    );
+    for name in dirs {
         let host = Path::new("/etc").join(name);
         if host.is_dir() {
             mounts.push(bind(&host.to_string_lossy(), &host));

@@ -92,6 +92,19 @@ fn cgroups_of(id: &str) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect()
 }
 
+/// Waits (up to 20 s) for the dyno to write `want` on stdout.
+async fn wait_for_line(rx: &mut mpsc::Receiver<LogLine>, want: &str) {
+    let wait = async {
+        while let Some(line) = rx.recv().await {
+            if line.stream == LogStreamKind::Stdout && line.line == want {
+                return;
+            }
+        }
+        panic!("the dyno's logs ended before {want:?}");
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait).await.unwrap_or_else(|_| panic!("no {want:?} in 20 s"));
+}
+
 /// The lines of one stream.
 fn lines(logs: &[LogLine], stream: LogStreamKind) -> Vec<String> {
     logs.iter().filter(|l| l.stream == stream).map(|l| l.line.clone()).collect()
@@ -198,7 +211,8 @@ async fn a_native_dyno_is_an_unprivileged_sandbox_without_the_platform_files() {
          echo fresh > /app/new && echo app_new=$(cat /app/new)
          echo changed >> /app/server.py 2>/dev/null; echo app_existing=$?
          echo home=$HOME dyno=$DYNO pid1=$(cat /proc/1/comm)
-         echo user=$(whoami)",
+         echo user=$(whoami)
+         echo certs=$(ls /etc/ssl/certs | wc -l) python=$(python3 -c 'import sitecustomize; print(1)' 2>&1)",
         data = data.path().display()
     );
     let (status, logs) = oneoff(&native, Some(app.path()), &script).await;
@@ -217,6 +231,8 @@ async fn a_native_dyno_is_an_unprivileged_sandbox_without_the_platform_files() {
     assert_ne!(value(&out, "app_existing"), "0", "the slug's files cannot be changed");
     assert_eq!(value(&out, "home"), "/app dyno=run.1 pid1=bash");
     assert_eq!(value(&out, "user"), "dyno");
+    let stack = value(&out, "certs");
+    assert!(stack.ends_with(" python=1") && !stack.starts_with("0 "), "CA certificates and Debian's python: {stack}");
     assert!(!app.path().join("new").exists(), "the slug directory is untouched");
     assert!(std::fs::read_to_string(app.path().join("server.py")).unwrap().ends_with("serve_forever()\n"));
 }
@@ -224,9 +240,10 @@ async fn a_native_dyno_is_an_unprivileged_sandbox_without_the_platform_files() {
 #[tokio::test]
 async fn a_dyno_cannot_see_another_dynos_tmp() {
     let Some((native, _data)) = native() else { return };
-    let (spec_a, _rx) = spec("secrets", "worker.1");
-    let a = NativeDyno::start(&native, spec_a, "echo hidden > /tmp/a-secret; sleep 30", Stdin::Empty).expect("start");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (spec_a, mut rx) = spec("secrets", "worker.1");
+    let a = NativeDyno::start(&native, spec_a, "echo hidden > /tmp/a-secret && echo written; sleep 30", Stdin::Empty)
+        .expect("start");
+    wait_for_line(&mut rx, "written").await;
     let (status, logs) = oneoff(&native, None, "ls -A /tmp; cat /tmp/a-secret 2>/dev/null; echo end").await;
     assert_eq!(status, ExitStatus::Exited(0));
     assert_eq!(lines(&logs, LogStreamKind::Stdout), ["end"], "an empty /tmp of its own");
@@ -239,7 +256,7 @@ async fn sigterm_then_sigkill_after_the_grace_period() {
     let (spec, mut rx) = spec("stubborn", "worker.1");
     let command = "trap 'echo got TERM' TERM; echo ready; while :; do sleep 0.1; done";
     let dyno = NativeDyno::start(&native, spec, command, Stdin::Empty).expect("start");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for_line(&mut rx, "ready").await;
     let started = std::time::Instant::now();
     assert_eq!(dyno.stop(Duration::from_secs(1)).await, ExitStatus::Stopped);
     let took = started.elapsed();
@@ -334,7 +351,11 @@ async fn a_restarted_node_removes_the_containers_a_crashed_one_left() {
     let Some((native, data)) = native() else { return };
     let (spec, _rx) = spec("orphan", "worker.1");
     let dyno = NativeDyno::start(&native, spec, "sleep 600", Stdin::Empty).expect("start");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while supervised::containers(&native).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the container never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The server dies without stopping anything: the container, its bundle and cgroup remain.
     std::mem::forget(dyno);
     assert_eq!(supervised::containers(&native).len(), 1);
@@ -484,10 +505,13 @@ mod supervised {
         let dir = app_dir();
         let (sup, _table, mut logs) = supervisor(&native, SupervisorConfig::default());
         sup.apply(native_app("flaky", dir.path(), &[("worker", "echo working; exit 4", 1)])).await;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let lines: Vec<String> =
-            drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
-        assert!(lines.iter().filter(|l| *l == "working").count() >= 2, "restarted: {lines:?}");
+        // The first restarts come at once, then with a backoff.
+        let mut lines = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while lines.iter().filter(|l| *l == "working").count() < 2 {
+            assert!(std::time::Instant::now() < deadline, "not restarted: {lines:?}");
+            lines.extend(drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line));
+        }
         assert!(lines.contains(&"Process exited with status 4".to_string()), "{lines:?}");
         assert!(lines.contains(&"State changed from up to crashed".to_string()), "{lines:?}");
         sup.remove("flaky").await;
