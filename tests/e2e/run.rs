@@ -185,6 +185,20 @@ fn run_detached_goes_to_the_logs_and_ps_lists_run_1_while_it_runs() {
     }
     let ps = ok(logged_in(&server).args(["ps", "-a", "background"]));
     assert!(!ps.contains("run.1"), "ps after it exited:\n{ps}");
+
+    // One that would run forever: ps:stop stops it (the stop file, as for other dynos).
+    ok(logged_in(&server).args(["run:detached", "-a", "background", "--env", "INTERVAL_MS=100", "--", "worker-rust"]));
+    ok(logged_in(&server).args(["ps:stop", "run.1", "-a", "background"]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = ok(logged_in(&server).args(["logs", "-a", "background", "--dyno", "run.1"]));
+        if logs.contains("stop requested after") && logs.matches("State changed from up to complete").count() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "run.1 did not stop; logs:\n{logs}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!ok(logged_in(&server).args(["ps", "-a", "background"])).contains("run.1"));
 }
 
 #[test]

@@ -63,6 +63,7 @@ impl ServeApps for Node {
         let driver = Arc::new(Driver {
             ledger: context.ledger.clone(),
             supervisor: supervisor.clone(),
+            oneoffs: oneoffs.clone(),
             desired: Desired { ledger: context.ledger.clone(), slugs, unpacked: context.data_dir.join("runtime/slugs") },
             seen: Mutex::default(),
         });
@@ -104,6 +105,7 @@ struct Seen {
 struct Driver {
     ledger: Arc<dyn Ledger>,
     supervisor: Supervisor,
+    oneoffs: Arc<oneoff::OneOffs>,
     desired: Desired,
     /// App id → what the last sweep saw.
     seen: Mutex<HashMap<uuid::Uuid, Seen>>,
@@ -134,8 +136,11 @@ impl Driver {
         match self.ledger.find_app(app).await {
             Ok(Some(found)) => {
                 self.reconcile(&found).await;
-                if let Some(target) = target {
-                    self.supervisor.restart(&found.name, target).await;
+                // `ps:stop run.1` (or `run`) stops one-off dynos; anything else is the formation's.
+                match target {
+                    Some(Some(one)) if self.oneoffs.stop(&found.name, one) => {}
+                    Some(target) => self.supervisor.restart(&found.name, target).await,
+                    None => {}
                 }
             }
             // Gone (destroyed) or renamed: the sweep settles which.

@@ -57,7 +57,15 @@ pub struct OneOffs {
     /// Dyno log lines (into the app's log stream).
     pub logs: LogSink,
     /// App name → its running one-off dynos by name.
-    pub running: Mutex<HashMap<String, BTreeMap<String, Dyno>>>,
+    pub running: Mutex<HashMap<String, BTreeMap<String, Running>>>,
+}
+
+/// A running one-off dyno.
+pub struct Running {
+    /// As the API shows it.
+    dyno: Dyno,
+    /// Stops it (once started).
+    stop: Option<StopOneOff>,
 }
 
 /// What a one-off dyno runs, resolved against the release.
@@ -83,7 +91,23 @@ impl OneOffs {
     /// The running one-off dynos of `app`.
     pub fn of(&self, app: &str) -> Vec<Dyno> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.get(app).map(|dynos| dynos.values().cloned().collect()).unwrap_or_default()
+        running.get(app).map(|dynos| dynos.values().map(|r| r.dyno.clone()).collect()).unwrap_or_default()
+    }
+
+    /// `ps:stop` / `ps:restart` of a one-off dyno (`run.1`) or of all of a type (`run`): stops
+    /// them; false when none matches.
+    pub fn stop(&self, app: &str, target: &str) -> bool {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let matching: Vec<&Running> = running
+            .get(app)
+            .map(|dynos| dynos.values().filter(|r| r.dyno.name == target || r.dyno.process_type == target).collect())
+            .unwrap_or_default();
+        for one in &matching {
+            if let Some(stop) = &one.stop {
+                stop.stop();
+            }
+        }
+        !matching.is_empty()
     }
 
     /// Starts a one-off dyno of `app`.
@@ -180,10 +204,10 @@ impl OneOffs {
                 return Err(OneOffError::Invalid(format!("cannot run `{}`: {e}", shown_command(&request.command))));
             }
         };
-        let shown = self.set_state(&app.name, &name, "up").unwrap_or(listed);
+        let (stop, stopped) = StopOneOff::new();
+        let shown = self.set_up(&app.name, &name, &stop).unwrap_or(listed);
         say("State changed from starting to up".into());
 
-        let (stop, stopped) = StopOneOff::new();
         let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
         let this = self.clone();
         let (app_name, dyno_name) = (app.name.clone(), name.clone());
@@ -207,7 +231,7 @@ impl OneOffs {
         let dynos = running.entry(app.name.clone()).or_default();
         let name = (1..).map(|n| format!("{process_type}.{n}")).find(|name| !dynos.contains_key(name)).unwrap_or_default();
         let dyno = make(&name);
-        dynos.insert(name, dyno.clone());
+        dynos.insert(name, Running { dyno: dyno.clone(), stop: None });
         dyno
     }
 
@@ -221,12 +245,14 @@ impl OneOffs {
         }
     }
 
-    fn set_state(&self, app: &str, name: &str, state: &str) -> Option<Dyno> {
+    /// The dyno is up: its state, and how to stop it.
+    fn set_up(&self, app: &str, name: &str, stop: &StopOneOff) -> Option<Dyno> {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        let dyno = running.get_mut(app)?.get_mut(name)?;
-        dyno.state = state.to_string();
-        dyno.updated_at = chrono::Utc::now();
-        Some(dyno.clone())
+        let one = running.get_mut(app)?.get_mut(name)?;
+        one.dyno.state = "up".to_string();
+        one.dyno.updated_at = chrono::Utc::now();
+        one.stop = Some(stop.clone());
+        Some(one.dyno.clone())
     }
 
     /// A `paas[run.1]` line in the app's log stream.
