@@ -117,25 +117,33 @@ pub struct LogLine {
 
 impl fmt::Display for LogLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Piece by piece rather than one `write!`: this runs once per request.
         match self.code {
             Some(code) => write!(f, "at={} code={} desc=\"{}\" ", code.at(), code, code.desc())?,
             None => f.write_str("at=info ")?,
         }
-        write!(
-            f,
-            "method={} path=\"{}\" host={} request_id={} fwd=\"{}\" dyno={} connect={} service={} status={} bytes={} protocol={}",
-            self.method,
-            Escaped(&self.path),
-            self.host,
-            self.request_id,
-            Escaped(&self.fwd),
-            self.dyno.as_deref().unwrap_or(""),
-            Millis(self.connect),
-            Millis(self.service),
-            self.status,
-            Bytes(self.bytes),
-            self.protocol,
-        )
+        f.write_str("method=")?;
+        f.write_str(&self.method)?;
+        f.write_str(" path=\"")?;
+        fmt::Display::fmt(&Escaped(&self.path), f)?;
+        f.write_str("\" host=")?;
+        f.write_str(&self.host)?;
+        f.write_str(" request_id=")?;
+        f.write_str(&self.request_id)?;
+        f.write_str(" fwd=\"")?;
+        fmt::Display::fmt(&Escaped(&self.fwd), f)?;
+        f.write_str("\" dyno=")?;
+        f.write_str(self.dyno.as_deref().unwrap_or(""))?;
+        f.write_str(" connect=")?;
+        fmt::Display::fmt(&Millis(self.connect), f)?;
+        f.write_str(" service=")?;
+        fmt::Display::fmt(&Millis(self.service), f)?;
+        f.write_str(" status=")?;
+        fmt::Display::fmt(&self.status, f)?;
+        f.write_str(" bytes=")?;
+        fmt::Display::fmt(&Bytes(self.bytes), f)?;
+        f.write_str(" protocol=")?;
+        f.write_str(&self.protocol)
     }
 }
 
@@ -168,7 +176,7 @@ struct Bytes(Option<u64>);
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(n) => write!(f, "{n}"),
+            Some(n) => fmt::Display::fmt(&n, f),
             None => Ok(()),
         }
     }
@@ -179,7 +187,10 @@ struct Millis(Option<Duration>);
 impl fmt::Display for Millis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(d) => write!(f, "{}ms", d.as_millis()),
+            Some(d) => {
+                fmt::Display::fmt(&d.as_millis(), f)?;
+                f.write_str("ms")
+            }
             None => Ok(()),
         }
     }

@@ -74,8 +74,10 @@ impl ServeApps for Node {
 
         let logplex = context.logs.clone();
         let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
-            logplex.publish(app, paas_platform::logplex::Source::Paas, "router", &line.to_string());
-            println!("{} {app} heroku[router]: {line}", stamp(chrono::Utc::now()));
+            // Formatted once per request, for the stream and for stdout, with the same time.
+            let (text, at) = (line.to_string(), chrono::Utc::now());
+            logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &text);
+            println!("{} {app} heroku[router]: {text}", stamp(at));
         }));
         let (listener, shutdown) = (context.router_listener, context.shutdown);
         let task = Box::pin(async move {
