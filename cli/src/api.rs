@@ -298,7 +298,7 @@ mod tests {
             answer("200 OK", "", r#"[{"name":"c"}]"#),
         ])
         .await;
-        let items = Api::new(&url, "KEY").unwrap().list("/apps", Some("name ..; max=2")).await.unwrap();
+        let items = Api::trusting(&url, "KEY", None).unwrap().list("/apps", Some("name ..; max=2")).await.unwrap();
         let names: Vec<&str> = items.iter().map(|item| item["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["a", "b", "c"]);
         let heads = server.await.unwrap();
@@ -312,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn list_stops_when_a_200_carries_next_range() {
         let (url, server) = fake_server(vec![answer("200 OK", "next-range: id ]x..\r\n", "[1]")]).await;
-        let items = Api::new(&url, "KEY").unwrap().list("/things", None).await.unwrap();
+        let items = Api::trusting(&url, "KEY", None).unwrap().list("/things", None).await.unwrap();
         assert_eq!(items, [serde_json::json!(1)]);
         assert!(!server.await.unwrap()[0].contains("\r\nrange:"));
     }
@@ -321,7 +321,7 @@ mod tests {
     async fn an_error_answer_becomes_an_api_error() {
         let (url, _server) =
             fake_server(vec![answer("422 Unprocessable Entity", "", r#"{"id":"invalid_params","message":"Nope."}"#)]).await;
-        let error = Api::new(&url, "KEY").unwrap().post("/apps", &serde_json::json!({})).await.unwrap_err();
+        let error = Api::trusting(&url, "KEY", None).unwrap().post("/apps", &serde_json::json!({})).await.unwrap_err();
         let api = error.downcast_ref::<ApiError>().unwrap();
         assert_eq!((api.status, api.id.as_str(), api.message.as_str()), (422, "invalid_params", "Nope."));
     }

@@ -247,10 +247,10 @@ async fn stdin_from(
             }
         };
         let Some(writer) = stdin.as_mut() else { continue };
-        if writer.write_all(&input).await.is_err() || end {
-            if let Some(mut writer) = stdin.take() {
-                let _ = writer.shutdown().await;
-            }
+        if (writer.write_all(&input).await.is_err() || end)
+            && let Some(mut writer) = stdin.take()
+        {
+            let _ = writer.shutdown().await;
         }
     }
     if let Some(mut writer) = stdin {
