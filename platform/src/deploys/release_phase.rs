@@ -11,7 +11,7 @@
 use std::sync::{Arc, OnceLock};
 
 use paas_builder::OutputSink;
-use tokio::io::AsyncBufReadExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use uuid::Uuid;
 
 use crate::ledger::{Ledger, LedgerError};
@@ -21,6 +21,9 @@ use crate::serving::{DynoDirectory, OneOffRequest};
 
 /// The most output lines of a failed release phase kept for its error message.
 const KEPT_LINES: usize = 50;
+
+/// The longest line of release phase output; longer ones are cut into lines this long.
+const MAX_LINE: u64 = 16 * 1024;
 
 /// What is being released.
 #[derive(Debug, Clone)]
@@ -164,8 +167,18 @@ impl ReleasePhase {
         let mut kept = std::collections::VecDeque::new();
         if let Some(attached) = oneoff.attached {
             drop(attached.stdin);
-            let mut lines = tokio::io::BufReader::new(attached.output).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
+            // Read to the end whatever it writes (bytes that are not UTF-8, lines longer than
+            // MAX_LINE): a reader that stopped early would leave the dyno blocked on its output.
+            let mut reader = tokio::io::BufReader::new(attached.output);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.trim_end_matches(['\n', '\r']).to_string();
                 out.detail(&line);
                 self.logs.publish(&app.name, Source::App, &dyno, &line);
                 kept.push_back(line);

@@ -12,9 +12,11 @@ use paas_platform::serving::{Attached, DynoDirectory, OneOff, OneOffError, OneOf
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
-/// One-off dynos that print `migrating` and `done` and exit with `code`; the requests are kept.
+/// One-off dynos that print `output` (through a small pipe: the reader must keep up) and exit
+/// with `code`; the requests are kept.
 struct Phase {
     code: Mutex<i32>,
+    output: Mutex<Vec<u8>>,
     requests: Mutex<Vec<OneOffRequest>>,
 }
 
@@ -25,9 +27,9 @@ impl DynoDirectory for Phase {
     }
     async fn start_oneoff(&self, app: &App, request: OneOffRequest) -> Result<OneOff, OneOffError> {
         self.requests.lock().unwrap().push(request.clone());
-        let (mut guest, caller) = tokio::io::duplex(1024);
-        guest.write_all(b"migrating\ndone\n").await.unwrap();
-        drop(guest);
+        let (mut guest, caller) = tokio::io::duplex(64);
+        let written = self.output.lock().unwrap().clone();
+        tokio::spawn(async move { guest.write_all(&written).await });
         let (output, stdin) = tokio::io::split(caller);
         let now = chrono::Utc::now();
         let dyno = Dyno {
@@ -79,7 +81,7 @@ async fn the_release_phase_runs_the_new_release_and_only_exit_0_makes_it_current
     let error = phase.release(&app, &user, Candidate::Deploy(deploy(Uuid::new_v4(), &["web", "release"])), &out).await.unwrap_err();
     assert!(matches!(&error, ReleaseError::NotStarted { release, reason } if release.version == 3 && release.status == "failed" && reason == "this server runs no dynos"), "{error}");
 
-    let dynos = Arc::new(Phase { code: Mutex::new(1), requests: Mutex::default() });
+    let dynos = Arc::new(Phase { code: Mutex::new(1), output: Mutex::new(b"migrating\ndone\n".to_vec()), requests: Mutex::default() });
     phase.set_dynos(dynos.clone());
     ledger.update_config_vars(app.id, owner.id, [("FOO".to_string(), Some("bar".to_string()))].into()).await.unwrap();
     let good = ledger.current_release(app.id).await.unwrap().unwrap();
@@ -115,4 +117,16 @@ async fn the_release_phase_runs_the_new_release_and_only_exit_0_makes_it_current
     let error = phase.release(&app, &user, Candidate::Rollback(released.clone()), &CollectOutput::default()).await.unwrap_err();
     assert_eq!(error.release().map(|r| (r.version, r.description.as_str(), r.current)), Some((8, "Rollback to v6", false)));
     assert_eq!(ledger.current_release(app.id).await.unwrap().unwrap().version, 7);
+
+    // Output that is not UTF-8, or a line longer than 16 KiB, is read to its end all the same.
+    let mut odd = b"\xff\xfe bad\n".to_vec();
+    odd.extend(std::iter::repeat_n(b'x', 20_000));
+    odd.extend(b"\nend\n");
+    *dynos.output.lock().unwrap() = odd;
+    let out = CollectOutput::default();
+    let error = phase.release(&app, &user, Candidate::Deploy(deploy(slug, &["web", "release"])), &out).await.unwrap_err();
+    let ReleaseError::Failed { output, .. } = &error else { panic!("{error:?}") };
+    let lengths: Vec<usize> = output.iter().map(String::len).collect();
+    assert_eq!(lengths, [10, 16 * 1024, 20_000 - 16 * 1024, 3], "{:?}", &output[0]);
+    assert_eq!((output[0].as_str(), output[3].as_str()), ("\u{FFFD}\u{FFFD} bad", "end"));
 }
