@@ -114,6 +114,9 @@ pub(crate) fn write(plan: &Plan) -> Result<(), NativeError> {
     write_file(&etc.join("passwd"), &passwd(plan.uid))?;
     write_file(&etc.join("group"), &group(plan.uid))?;
     write_file(&etc.join("hostname"), &format!("{}\n", plan.hostname))?;
+    // The dyno's own name resolves without DNS (runtimes that look up their hostname at start).
+    let hosts = std::fs::read_to_string(etc.join("hosts")).unwrap_or_default();
+    write_file(&etc.join("hosts"), &format!("{hosts}127.0.0.1\t{}\n", plan.hostname))?;
     mounts.push(app_overlay(plan)?);
     mounts.push(tmpfs("/tmp", &["nosuid", "nodev", "mode=1777", &format!("size={}", plan.memory_bytes)]));
     spec(plan, mounts)?.save(plan.dir.join("config.json"))?;

@@ -211,6 +211,7 @@ async fn a_native_dyno_is_an_unprivileged_sandbox_without_the_platform_files() {
          echo fresh > /app/new && echo app_new=$(cat /app/new)
          echo changed >> /app/server.py 2>/dev/null; echo app_existing=$?
          echo home=$HOME dyno=$DYNO pid1=$(cat /proc/1/comm)
+         echo own_name=$(getent hosts $(hostname) | cut -d' ' -f1)
          echo user=$(whoami)
          echo certs=$(ls /etc/ssl/certs | wc -l) python=$(python3 -c 'import sitecustomize; print(1)' 2>&1)",
         data = data.path().display()
@@ -231,6 +232,7 @@ async fn a_native_dyno_is_an_unprivileged_sandbox_without_the_platform_files() {
     assert_ne!(value(&out, "app_existing"), "0", "the slug's files cannot be changed");
     assert_eq!(value(&out, "home"), "/app dyno=run.1 pid1=bash");
     assert_eq!(value(&out, "user"), "dyno");
+    assert_eq!(value(&out, "own_name"), "127.0.0.1", "the hostname resolves locally");
     let stack = value(&out, "certs");
     assert!(stack.ends_with(" python=1") && !stack.starts_with("0 "), "CA certificates and Debian's python: {stack}");
     assert!(!app.path().join("new").exists(), "the slug directory is untouched");
