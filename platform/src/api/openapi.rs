@@ -24,7 +24,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/config-vars", "get", "Config vars, a flat object.", false),
     ("/apps/{app}/config-vars", "patch", "Set config vars; a null value unsets. Makes a release when something changes.", false),
     ("/apps/{app}/releases", "get", "Releases. Range: version, id, created_at.", false),
-    ("/apps/{app}/releases", "post", "Roll back {release: id or version} (a new release copying its slug and config), or release {slug: id, description?} (the app's own slug or one of another app the caller can see).", false),
+    ("/apps/{app}/releases", "post", "Roll back {release: id or version} (a new release copying its slug and config), or release {slug: id, description?} (the app's own slug or one of another app the caller can see). A release process type runs first (release phase); if it fails: 422 release_phase_failed with its output, the release recorded as failed, the current one kept.", false),
     ("/apps/{app}/releases/{release}", "get", "One release by version or id.", false),
     ("/apps/{app}/formation", "get", "The formation of the current release's process types. Range: type, id.", false),
     ("/apps/{app}/formation", "patch", "Scale/resize {updates: [{type, quantity: N | \"N\" | \"+N\" | \"-N\", size?}]}; all or nothing.", false),
