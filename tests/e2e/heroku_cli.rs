@@ -352,4 +352,13 @@ fn heroku_run_attaches_through_the_tls_rendezvous() {
     // stdin reaches the dyno, and its end (the CLI's \x04) ends the guest's input.
     let echoed = run(&["run", "-a", "oneoff", "worker-rust", "echo"], b"from heroku\n");
     assert_eq!((echoed.code, echoed.stdout.as_str()), (Some(0), "echo: from heroku\n"), "{}", echoed.stderr);
+    // run:detached (attach: false): the dyno's name, and its output in the logs.
+    let detached = run(&["run:detached", "-a", "oneoff", "--env", "INTERVAL_MS=10", "worker-rust", "1"], b"");
+    assert_eq!(detached.code, Some(0), "{}", detached.stderr);
+    assert!(format!("{}{}", detached.stdout, detached.stderr).contains("run.1"), "{}{}", detached.stdout, detached.stderr);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !heroku.ok(op, &["logs", "-a", "oneoff", "-d", "run.1"]).stdout.contains("app[run.1]: run.1: done after 1 iterations") {
+        assert!(Instant::now() < deadline, "the detached run's output never reached heroku logs");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

@@ -38,6 +38,10 @@ pub const CLAIM_WITHIN: Duration = Duration::from_secs(60);
 /// How long a client has for the TLS handshake and its secret line.
 const HANDSHAKE_WITHIN: Duration = Duration::from_secs(10);
 
+/// How long, once a dyno has exited, the rendezvous waits for a client without a terminal to end
+/// its stdin before closing.
+const STDIN_END_WITHIN: Duration = Duration::from_secs(2);
+
 /// How long a client has to close the connection once the dyno's output has all been sent.
 const CLOSE_WITHIN: Duration = Duration::from_secs(5);
 
@@ -184,12 +188,18 @@ impl Rendezvous {
             (None, None)
         };
         let (from_client, to_client) = tokio::io::split(stream);
-        let mut pump_in = tokio::spawn(stdin_from(from_client, attached.stdin, echo_tx, stop.clone()));
+        let stdin_ended = Arc::new(tokio::sync::Notify::new());
+        let mut pump_in = tokio::spawn(stdin_from(from_client, attached.stdin, echo_tx, stop.clone(), stdin_ended.clone()));
         let sent = output_to(attached.output, to_client, echo_rx).await;
         match sent {
             Ok(mut to_client) => {
                 let code = exit.await;
                 tracing::info!(%peer, dyno = %dyno.name, code, "rendezvous: the dyno exited");
+                // A client without a terminal sends \x04 once its stdin ends; closing before it
+                // has would make its write fail (the heroku CLI dies of it).
+                if !tty {
+                    let _ = tokio::time::timeout(STDIN_END_WITHIN, stdin_ended.notified()).await;
+                }
                 let _ = to_client.shutdown().await;
                 // The client closes once it has read everything; until then its bytes are read.
                 if tokio::time::timeout(CLOSE_WITHIN, &mut pump_in).await.is_err() {
@@ -216,6 +226,7 @@ async fn stdin_from(
     stdin: Box<dyn AsyncWrite + Send + Unpin>,
     typing: Option<mpsc::UnboundedSender<Vec<u8>>>,
     stop: StopOneOff,
+    ended: Arc<tokio::sync::Notify>,
 ) {
     let mut stdin = Some(stdin);
     let mut line = LineDiscipline::default();
@@ -251,11 +262,13 @@ async fn stdin_from(
             && let Some(mut writer) = stdin.take()
         {
             let _ = writer.shutdown().await;
+            ended.notify_one();
         }
     }
     if let Some(mut writer) = stdin {
         let _ = writer.shutdown().await;
     }
+    ended.notify_one();
 }
 
 /// Copies the dyno's output (and, for a raw terminal, the echo of what is typed, with `\r\n`
