@@ -111,9 +111,11 @@ impl RunCommand {
             eprintln!();
             bail!("the server answered without an attach_url: {dyno}");
         };
-        eprintln!("up, {}", dyno["name"].as_str().unwrap_or("run"));
         let code = {
-            let _raw = if terminal { RawTerminal::enter() } else { None };
+            // Raw before "up" is shown: what is typed from then on goes to the dyno as it is.
+            let raw = if terminal { RawTerminal::enter() } else { None };
+            let end = if raw.is_some() { "\r\n" } else { "\n" };
+            eprint!("up, {}{end}", dyno["name"].as_str().unwrap_or("run"));
             attach::attach(attach_url, tls).await?
         };
         let Some(code) = code else { bail!("the dyno's connection closed without its exit code") };
