@@ -1,10 +1,17 @@
 # Helpers shared by the bench scripts that run a real `paas server`: sourced, not run.
-# They expect $root (the source tree), $paas (the binary) and $work (a temp dir).
+# They expect $root (the source tree) and $paas (the binary).
+
+# work_dir: makes $work, removed at exit after the server paas_server started is stopped.
+work_dir() {
+  work=$(mktemp -d)
+  server_pid=
+  trap 'if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+}
 
 # paas_server ARGS…: starts `$paas server` on $work/data with both listeners on port 0 and ARGS
 # (e.g. `--sleep-after 500ms`); sets server_pid, api (http://HOST:PORT) and router (HOST:PORT).
 # The clients get a HOME of their own ($work/home, for their ~/.netrc; the server keeps the real
-# one, with rustup) and are logged in as the operator. The caller's EXIT trap stops server_pid.
+# one, with rustup) and are logged in as the operator.
 paas_server() {
   "$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
     --buildpacks-dir "$root/buildpacks" "$@" >"$work/server.out" 2>"$work/server.err" &

@@ -29,13 +29,7 @@ fi
 paas="$CARGO_TARGET_DIR/$profile/paas"
 [ "$profile" = debug ] && paas="$CARGO_TARGET_DIR/debug/paas"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+work_dir
 paas_server
 
 app=bench-hello

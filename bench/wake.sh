@@ -29,13 +29,7 @@ paas="$CARGO_TARGET_DIR/release/paas"
   --target-dir "$CARGO_TARGET_DIR/wasm-examples")
 component="$CARGO_TARGET_DIR/wasm-examples/wasm32-wasip2/release/hello-rust.wasm"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+work_dir
 
 paas_server --sleep-after 500ms
 key=$(cat "$work/data/operator-api-key")
