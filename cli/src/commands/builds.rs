@@ -2,11 +2,9 @@
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::Value;
 
-use crate::api::{parse_all, seg};
+use super::newest;
 use crate::app_arg::AppArg;
-use crate::credentials;
 use crate::models::Build;
 use crate::output;
 
@@ -27,16 +25,11 @@ impl BuildsCommand {
     /// `GET /apps/{app}/builds` with `Range: created_at ..; max=N, order=desc`.
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
-        let range = format!("created_at ..; max={}, order=desc", self.num);
-        let values = credentials::connect()?.page(&format!("/apps/{}/builds", seg(&name)), &range).await?;
-        if self.json {
-            output::json(&Value::Array(values));
-            return Ok(());
-        }
-        let mut builds: Vec<Build> = parse_all(values)?;
-        builds.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-        print!("{}", render(&name, &builds));
-        Ok(())
+        newest::print(&name, "builds", "created_at", self.num, self.json, |mut builds: Vec<Build>| {
+            builds.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            render(&name, &builds)
+        })
+        .await
     }
 }
 

@@ -40,6 +40,7 @@ mod login;
 mod logout;
 mod logs;
 mod maintenance;
+mod newest;
 mod ps;
 mod ps_restart;
 mod ps_scale;

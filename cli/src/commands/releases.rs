@@ -2,11 +2,9 @@
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::Value;
 
-use crate::api::{parse_all, seg};
+use super::newest;
 use crate::app_arg::AppArg;
-use crate::credentials;
 use crate::models::Release;
 use crate::output;
 
@@ -27,16 +25,11 @@ impl ReleasesCommand {
     /// `GET /apps/{app}/releases` with `Range: version ..; max=N, order=desc`.
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
-        let range = format!("version ..; max={}, order=desc", self.num);
-        let values = credentials::connect()?.page(&format!("/apps/{}/releases", seg(&name)), &range).await?;
-        if self.json {
-            output::json(&Value::Array(values));
-            return Ok(());
-        }
-        let mut releases: Vec<Release> = parse_all(values)?;
-        releases.sort_by_key(|release| std::cmp::Reverse(release.version));
-        print!("{}", render(&name, &releases));
-        Ok(())
+        newest::print(&name, "releases", "version", self.num, self.json, |mut releases: Vec<Release>| {
+            releases.sort_by_key(|release| std::cmp::Reverse(release.version));
+            render(&name, &releases)
+        })
+        .await
     }
 }
 
