@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use super::releases::insert_release;
 use super::{
-    SqlLedger, app_not_found, col_i64, col_opt_ts, col_str, col_ts, col_uuid, conflict_on_unique, now, ts,
+    SqlLedger, app_not_found, col_i64, col_opt_ts, col_str, col_ts, col_uuid, conflict_on_unique,
+    now, select_optional, ts,
 };
 use crate::ledger::{AppFilter, AppUpdate, Result};
 use crate::model::{App, ConfigVars, ProcessTypes, UserRef};
@@ -33,11 +34,8 @@ fn app_from_row(row: &AnyRow) -> Result<App> {
 }
 
 async fn app_by_id(ledger: &SqlLedger, app_id: Uuid) -> Result<App> {
-    let row = sqlx::query(concat!(app_select!(), " AND a.id = $1"))
-        .bind(app_id.to_string())
-        .fetch_optional(&ledger.pool)
-        .await?;
-    row.as_ref().map(app_from_row).transpose()?.ok_or_else(app_not_found)
+    let sql = concat!(app_select!(), " AND a.id = $1");
+    select_optional(ledger, sql, app_id, app_from_row).await?.ok_or_else(app_not_found)
 }
 
 pub(super) async fn create_app(ledger: &SqlLedger, name: &str, owner: Uuid) -> Result<App> {
@@ -71,11 +69,8 @@ pub(super) async fn create_app(ledger: &SqlLedger, name: &str, owner: Uuid) -> R
 }
 
 pub(super) async fn find_app(ledger: &SqlLedger, name_or_id: &str) -> Result<Option<App>> {
-    let row = sqlx::query(concat!(app_select!(), " AND (a.name = $1 OR a.id = $1)"))
-        .bind(name_or_id.to_string())
-        .fetch_optional(&ledger.pool)
-        .await?;
-    row.as_ref().map(app_from_row).transpose()
+    let sql = concat!(app_select!(), " AND (a.name = $1 OR a.id = $1)");
+    select_optional(ledger, sql, name_or_id, app_from_row).await
 }
 
 pub(super) async fn find_app_by_hostname(ledger: &SqlLedger, hostname: &str, domain: &str) -> Result<Option<App>> {
@@ -83,20 +78,11 @@ pub(super) async fn find_app_by_hostname(ledger: &SqlLedger, hostname: &str, dom
     if let Some(name) = hostname.strip_suffix(&format!(".{}", domain.to_lowercase()))
         && !name.contains('.')
     {
-        let row = sqlx::query(concat!(app_select!(), " AND a.name = $1"))
-            .bind(name.to_string())
-            .fetch_optional(&ledger.pool)
-            .await?;
-        return row.as_ref().map(app_from_row).transpose();
+        let sql = concat!(app_select!(), " AND a.name = $1");
+        return select_optional(ledger, sql, name, app_from_row).await;
     }
-    let row = sqlx::query(concat!(
-        app_select!(),
-        " AND a.id IN (SELECT d.app_id FROM domains d WHERE d.hostname = $1)"
-    ))
-    .bind(hostname)
-    .fetch_optional(&ledger.pool)
-    .await?;
-    row.as_ref().map(app_from_row).transpose()
+    let sql = concat!(app_select!(), " AND a.id IN (SELECT d.app_id FROM domains d WHERE d.hostname = $1)");
+    select_optional(ledger, sql, hostname, app_from_row).await
 }
 
 pub(super) async fn list_apps(ledger: &SqlLedger, filter: AppFilter) -> Result<Vec<App>> {

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
+use super::{SqlLedger, col_str, col_ts, col_uuid, conflict_on_unique, now, select_all, ts};
 use crate::ledger::{LedgerError, Result};
 use crate::model::LogDrain;
 
@@ -21,11 +21,8 @@ fn from_row(row: &AnyRow) -> Result<LogDrain> {
 }
 
 pub(super) async fn list_log_drains(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<LogDrain>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE d.app_id = $1 ORDER BY d.created_at, d.url")))
-        .bind(app_id.to_string())
-        .fetch_all(&ledger.pool)
-        .await?;
-    rows.iter().map(from_row).collect()
+    let sql = format!("{SELECT} WHERE d.app_id = $1 ORDER BY d.created_at, d.url");
+    select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, from_row).await
 }
 
 pub(super) async fn all_log_drains(ledger: &SqlLedger) -> Result<Vec<(String, LogDrain)>> {

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_i64, col_str, col_ts, col_uuid, now, ts};
+use super::{SqlLedger, col_i64, col_str, col_ts, col_uuid, now, select_all, ts};
 use crate::ledger::Result;
 use crate::model::AppFeature;
 
@@ -20,11 +20,8 @@ fn from_row(row: &AnyRow) -> Result<AppFeature> {
 }
 
 pub(super) async fn list_app_features(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<AppFeature>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE f.app_id = $1 ORDER BY f.name")))
-        .bind(app_id.to_string())
-        .fetch_all(&ledger.pool)
-        .await?;
-    rows.iter().map(from_row).collect()
+    let sql = format!("{SELECT} WHERE f.app_id = $1 ORDER BY f.name");
+    select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, from_row).await
 }
 
 pub(super) async fn set_app_feature(ledger: &SqlLedger, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature> {

@@ -166,6 +166,28 @@ fn conflict_on_unique(error: sqlx::Error, message: impl FnOnce() -> String) -> L
     }
 }
 
+/// Every row `sql` selects with `$1` bound to `key` (an app's id, mostly), each read by `read`.
+async fn select_all<T>(
+    ledger: &SqlLedger,
+    sql: impl sqlx::SqlSafeStr + Send,
+    key: impl ToString + Send,
+    read: fn(&AnyRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    let rows = sqlx::query(sql).bind(key.to_string()).fetch_all(&ledger.pool).await?;
+    rows.iter().map(read).collect()
+}
+
+/// The row `sql` selects with `$1` bound to `key`, read by `read`; `None` when there is none.
+async fn select_optional<T>(
+    ledger: &SqlLedger,
+    sql: impl sqlx::SqlSafeStr + Send,
+    key: impl ToString + Send,
+    read: fn(&AnyRow) -> Result<T>,
+) -> Result<Option<T>> {
+    let row = sqlx::query(sql).bind(key.to_string()).fetch_optional(&ledger.pool).await?;
+    row.as_ref().map(read).transpose()
+}
+
 #[async_trait]
 impl Ledger for SqlLedger {
     async fn create_user(&self, email: &str, password: Option<&str>, operator: bool) -> Result<(User, String)> {

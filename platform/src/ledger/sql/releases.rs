@@ -10,7 +10,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
-use super::{SqlLedger, col_i64, col_json, col_opt_uuid, col_str, col_ts, col_uuid, now, ts};
+use super::{
+    SqlLedger, col_i64, col_json, col_opt_uuid, col_str, col_ts, col_uuid, now, select_all,
+    select_optional, ts,
+};
 use crate::ledger::{LedgerError, Result};
 use crate::model::{ConfigVars, NewRelease, ProcessTypes, RELEASE_PHASE, RELEASE_SUCCEEDED, Release, UserRef};
 
@@ -42,11 +45,7 @@ fn release_from_row(row: &AnyRow) -> Result<Release> {
 }
 
 pub(super) async fn list_releases(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Release>> {
-    let rows = sqlx::query(concat!(release_select!(), " ORDER BY r.version"))
-        .bind(app_id.to_string())
-        .fetch_all(&ledger.pool)
-        .await?;
-    rows.iter().map(release_from_row).collect()
+    select_all(ledger, concat!(release_select!(), " ORDER BY r.version"), app_id, release_from_row).await
 }
 
 pub(super) async fn find_release(ledger: &SqlLedger, app_id: Uuid, version_or_id: &str) -> Result<Option<Release>> {
@@ -72,11 +71,8 @@ pub(super) async fn find_release(ledger: &SqlLedger, app_id: Uuid, version_or_id
 }
 
 pub(super) async fn current_release(ledger: &SqlLedger, app_id: Uuid) -> Result<Option<Release>> {
-    let row = sqlx::query(concat!(release_select!(), " AND r.status = 'succeeded' ORDER BY r.version DESC LIMIT 1"))
-        .bind(app_id.to_string())
-        .fetch_optional(&ledger.pool)
-        .await?;
-    row.as_ref().map(release_from_row).transpose()
+    let sql = concat!(release_select!(), " AND r.status = 'succeeded' ORDER BY r.version DESC LIMIT 1");
+    select_optional(ledger, sql, app_id, release_from_row).await
 }
 
 /// The current release (the newest that succeeded) inside a write transaction (the app is locked).

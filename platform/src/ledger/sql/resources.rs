@@ -3,7 +3,10 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_opt_str, col_opt_uuid, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
+use super::{
+    SqlLedger, col_opt_str, col_opt_uuid, col_str, col_ts, col_uuid, conflict_on_unique, now,
+    select_all, select_optional, ts,
+};
 use crate::ledger::{LedgerError, Result};
 use crate::model::{Build, Collaborator, Domain, UserRef};
 
@@ -20,11 +23,8 @@ fn domain_from_row(row: &AnyRow) -> Result<Domain> {
 }
 
 pub(super) async fn list_domains(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Domain>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{DOMAIN_SELECT} ORDER BY hostname")))
-        .bind(app_id.to_string())
-        .fetch_all(&ledger.pool)
-        .await?;
-    rows.iter().map(domain_from_row).collect()
+    let sql = format!("{DOMAIN_SELECT} ORDER BY hostname");
+    select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, domain_from_row).await
 }
 
 pub(super) async fn add_domain(ledger: &SqlLedger, app_id: Uuid, hostname: &str) -> Result<Domain> {
@@ -77,11 +77,8 @@ fn collaborator_from_row(row: &AnyRow) -> Result<Collaborator> {
 }
 
 pub(super) async fn list_collaborators(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Collaborator>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{COLLABORATOR_SELECT} ORDER BY u.email")))
-        .bind(app_id.to_string())
-        .fetch_all(&ledger.pool)
-        .await?;
-    rows.iter().map(collaborator_from_row).collect()
+    let sql = format!("{COLLABORATOR_SELECT} ORDER BY u.email");
+    select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, collaborator_from_row).await
 }
 
 pub(super) async fn add_collaborator(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
@@ -156,24 +153,15 @@ fn build_from_row(row: &AnyRow) -> Result<Build> {
 }
 
 async fn build_by_id(ledger: &SqlLedger, build_id: Uuid) -> Result<Build> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{BUILD_SELECT} WHERE b.id = $1")))
-        .bind(build_id.to_string())
-        .fetch_optional(&ledger.pool)
-        .await?;
-    row.as_ref()
-        .map(build_from_row)
-        .transpose()?
+    let sql = format!("{BUILD_SELECT} WHERE b.id = $1");
+    select_optional(ledger, sqlx::AssertSqlSafe(sql), build_id, build_from_row)
+        .await?
         .ok_or_else(|| LedgerError::NotFound("Couldn't find that build.".into()))
 }
 
 pub(super) async fn list_builds(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Build>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{BUILD_SELECT} WHERE b.app_id = $1 ORDER BY b.created_at, b.id"
-    )))
-    .bind(app_id.to_string())
-    .fetch_all(&ledger.pool)
-    .await?;
-    rows.iter().map(build_from_row).collect()
+    let sql = format!("{BUILD_SELECT} WHERE b.app_id = $1 ORDER BY b.created_at, b.id");
+    select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, build_from_row).await
 }
 
 pub(super) async fn create_build(

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_opt_ts, col_str, col_ts, col_uuid, now, ts};
+use super::{SqlLedger, col_opt_ts, col_str, col_ts, col_uuid, now, select_all, ts};
 use crate::ledger::{LedgerError, Result};
 use crate::model::{MAX_SCHEDULED_JOBS, ScheduledJob};
 
@@ -25,11 +25,8 @@ fn from_row(row: &AnyRow) -> Result<ScheduledJob> {
 }
 
 pub(super) async fn list_scheduled_jobs(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<ScheduledJob>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE j.app_id = $1 ORDER BY j.created_at, j.id")))
-        .bind(app_id.to_string())
-        .fetch_all(&ledger.pool)
-        .await?;
-    rows.iter().map(from_row).collect()
+    let sql = format!("{SELECT} WHERE j.app_id = $1 ORDER BY j.created_at, j.id");
+    select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, from_row).await
 }
 
 pub(super) async fn all_scheduled_jobs(ledger: &SqlLedger) -> Result<Vec<(String, ScheduledJob)>> {

@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_i64, col_json, col_opt_str, col_str, col_ts, col_uuid, now, ts};
+use super::{SqlLedger, col_i64, col_json, col_opt_str, col_str, col_ts, col_uuid, now, select_optional, ts};
 use crate::ledger::{LedgerError, Result};
 use crate::model::{NewSlug, Slug};
 
@@ -59,11 +59,8 @@ pub(super) async fn find_slug(ledger: &SqlLedger, app_id: Uuid, slug_id: Uuid) -
 }
 
 pub(super) async fn find_any_slug(ledger: &SqlLedger, slug_id: Uuid) -> Result<Option<Slug>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SLUG_SELECT} WHERE id = $1")))
-        .bind(slug_id.to_string())
-        .fetch_optional(&ledger.pool)
-        .await?;
-    row.as_ref().map(slug_from_row).transpose()
+    let sql = format!("{SLUG_SELECT} WHERE id = $1");
+    select_optional(ledger, sqlx::AssertSqlSafe(sql), slug_id, slug_from_row).await
 }
 
 pub(super) async fn record_build_output(
@@ -95,11 +92,8 @@ pub(super) async fn build_output(ledger: &SqlLedger, build_id: Uuid) -> Result<O
 }
 
 pub(super) async fn buildpack(ledger: &SqlLedger, app_id: Uuid) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT url FROM app_buildpacks WHERE app_id = $1")
-        .bind(app_id.to_string())
-        .fetch_optional(&ledger.pool)
-        .await?;
-    row.as_ref().map(|row| col_str(row, "url")).transpose()
+    let sql = "SELECT url FROM app_buildpacks WHERE app_id = $1";
+    select_optional(ledger, sql, app_id, |row| col_str(row, "url")).await
 }
 
 pub(super) async fn set_buildpack(ledger: &SqlLedger, app_id: Uuid, url: Option<&str>) -> Result<()> {

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_i64, col_opt_str, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
+use super::{SqlLedger, col_i64, col_opt_str, col_str, col_ts, col_uuid, conflict_on_unique, now, select_all, ts};
 use crate::auth;
 use crate::ledger::{LedgerError, Result};
 use crate::model::{ApiKey, User};
@@ -136,13 +136,8 @@ const KEY_COLUMNS: &str = "id AS key_id, user_id AS key_user_id, description AS 
                            created_at AS key_created_at";
 
 pub(super) async fn list_api_keys(ledger: &SqlLedger, user_id: Uuid) -> Result<Vec<ApiKey>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
-    )))
-    .bind(user_id.to_string())
-    .fetch_all(&ledger.pool)
-    .await?;
-    rows.iter().map(key_from_row).collect()
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id");
+    select_all(ledger, sqlx::AssertSqlSafe(sql), user_id, key_from_row).await
 }
 
 pub(super) async fn delete_api_key(ledger: &SqlLedger, user_id: Uuid, key_id: Uuid) -> Result<ApiKey> {
