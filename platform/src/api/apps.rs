@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{ApiJson, CurrentUser, require_owner, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, require_owner, visible_app};
 use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
 use crate::ledger::{AppFilter, AppUpdate, LedgerError};
@@ -93,12 +93,7 @@ pub async fn create(
 }
 
 /// `GET /apps/{app}`.
-pub async fn info(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
+pub async fn info(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
     Ok(Json(views::app(&app, &state.config)))
 }
 
@@ -138,10 +133,8 @@ pub async fn update(
 /// `DELETE /apps/{app}`: the owner (or an operator) destroys the app.
 pub async fn destroy(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
+    AppAccess { app, caller }: AppAccess,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     require_owner(&caller, &app, "destroy it")?;
     let app = state.ledger.destroy_app(app.id).await?;
     state.logs.forget(&app.name);

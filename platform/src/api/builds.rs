@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState, views};
 use crate::deploys::Deploys;
 
@@ -100,10 +100,9 @@ pub async fn create(
 /// while it runs, the lines so far and then each new one as it is written, until it ends.
 pub async fn output(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, build)): Path<(String, String)>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, build)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let builds = state.ledger.list_builds(app.id).await?;
     let found = builds
         .iter()
@@ -123,10 +122,8 @@ pub async fn output(
 /// `DELETE /apps/{app}/build-cache`: empties the app's build cache (`paas builds:cache:purge`).
 pub async fn purge_cache(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
+    AppAccess { app, .. }: AppAccess,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     deploys(&state)?.builder().purge_cache(&app.name).await.map_err(ApiError::internal)?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
@@ -134,10 +131,8 @@ pub async fn purge_cache(
 /// `GET /apps/{app}/buildpack-installations`: the app's buildpack, if set (Heroku's shape).
 pub async fn list_buildpacks(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
+    AppAccess { app, .. }: AppAccess,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let url = state.ledger.buildpack(app.id).await?;
     Ok(Json(installations(url.as_deref())))
 }
@@ -184,10 +179,9 @@ fn installations(url: Option<&str>) -> Value {
 /// `GET /apps/{app}/slugs/{id}`.
 pub async fn slug_info(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, slug)): Path<(String, String)>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, slug)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let not_found = || ApiError::not_found("Couldn't find that slug.");
     let id = uuid::Uuid::parse_str(&slug).map_err(|_| not_found())?;
     let slug = state.ledger.find_slug(app.id, id).await?.ok_or_else(not_found)?;

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::Value;
 
-use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState};
 use crate::model::ConfigVars;
 use crate::names;
@@ -15,10 +15,8 @@ use crate::names;
 /// `GET /apps/{app}/config-vars`: the current release's config vars, as a flat object.
 pub async fn info(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
+    AppAccess { app, .. }: AppAccess,
 ) -> Result<Json<ConfigVars>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let current = state.ledger.current_release(app.id).await?;
     Ok(Json(current.map(|release| release.config_vars).unwrap_or_default()))
 }

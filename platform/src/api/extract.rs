@@ -1,10 +1,12 @@
 //! Request extractors: the caller ([`CurrentUser`], from `Authorization: Bearer <api key>`), JSON
-//! bodies with Heroku-style errors ([`ApiJson`]), and app lookup with access control.
+//! bodies with Heroku-style errors ([`ApiJson`]), and app lookup with access control
+//! ([`visible_app`], and [`AppAccess`] for the `/apps/{app}/…` handlers without a body).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::de::DeserializeOwned;
 
@@ -89,6 +91,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         serde_json::from_value(value)
             .map(ApiJson)
             .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
+    }
+}
+
+/// The preamble of an `/apps/{app}/…` handler with no body: the caller, and the app the route's
+/// `{app}` names if they may see it ([`visible_app`]). Handlers that read a body call
+/// [`visible_app`] themselves, so that a bad body is reported before a missing app, as it was.
+#[derive(Debug)]
+pub struct AppAccess {
+    /// The app.
+    pub app: App,
+    /// Who is calling.
+    pub caller: CurrentUser,
+}
+
+impl FromRequestParts<AppState> for AppAccess {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<AppAccess, Response> {
+        let caller = CurrentUser::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let name = params.iter().find(|(key, _)| key == "app").map(|(_, value)| value.as_str()).unwrap_or_default();
+        let app = visible_app(state, &caller, name).await.map_err(IntoResponse::into_response)?;
+        Ok(AppAccess { app, caller })
     }
 }
 

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState, views};
 use crate::model::{App, AppFeature, FEATURES, FeatureKind, feature_kind};
 
@@ -36,8 +36,7 @@ fn known(name: &str) -> Result<&'static FeatureKind, ApiError> {
 }
 
 /// `GET /apps/{app}/features`: every known feature with the app's state.
-pub async fn list(State(state): State<AppState>, caller: CurrentUser, Path(app): Path<String>) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
+pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
     let stored = state.ledger.list_app_features(app.id).await?;
     Ok(Json(FEATURES.iter().map(|k| view(k, stored.iter().find(|f| f.name == k.name), &app)).collect()))
 }
@@ -45,10 +44,9 @@ pub async fn list(State(state): State<AppState>, caller: CurrentUser, Path(app):
 /// `GET /apps/{app}/features/{name}`.
 pub async fn info(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, name)): Path<(String, String)>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let kind = known(&name)?;
     let stored = state.ledger.list_app_features(app.id).await?;
     Ok(Json(view(kind, stored.iter().find(|f| f.name == kind.name), &app)))

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
 use crate::model::{App, Dyno, Formation, FormationUpdate, Quantity};
@@ -30,11 +30,9 @@ const FIELDS: &[RangeField<Formation>] = &[
 /// `GET /apps/{app}/formation`.
 pub async fn list(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
+    AppAccess { app, .. }: AppAccess,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let formation = state.ledger.list_formation(app.id).await?;
     range::respond(&headers, formation, FIELDS, |f| views::formation(f, &app))
 }
@@ -42,10 +40,9 @@ pub async fn list(
 /// `GET /apps/{app}/formation/{type}`.
 pub async fn info(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, process_type)): Path<(String, String)>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, process_type)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let formation = state.ledger.list_formation(app.id).await?;
     let found = formation
         .iter()
@@ -163,24 +160,16 @@ async fn running_dynos(dynos: &Dynos, app: &App) -> Vec<Dyno> {
 }
 
 /// `GET /apps/{app}/dynos`.
-pub async fn list_dynos(
-    State(state): State<AppState>,
-    dynos: Dynos,
-    caller: CurrentUser,
-    Path(app): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
+pub async fn list_dynos(dynos: Dynos, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
     Ok(Json(running_dynos(&dynos, &app).await.iter().map(|dyno| views::dyno(dyno, &app)).collect()))
 }
 
 /// `GET /apps/{app}/dynos/{name_or_id}`.
 pub async fn dyno_info(
-    State(state): State<AppState>,
     directory: Dynos,
-    caller: CurrentUser,
-    Path((app, dyno)): Path<(String, String)>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, dyno)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let dynos = running_dynos(&directory, &app).await;
     let found = dynos
         .iter()
@@ -189,52 +178,44 @@ pub async fn dyno_info(
     Ok(Json(views::dyno(found, &app)))
 }
 
-async fn record(
-    state: &AppState,
-    caller: &CurrentUser,
-    app: &str,
-    action: &str,
-    target: Option<&str>,
-) -> Result<Response, ApiError> {
-    let app = visible_app(state, caller, app).await?;
+/// Records `action` (`restart`, `stop`) on the app's dynos, all or `target`, for the node to
+/// carry out: 202.
+async fn record(access: AppAccess, state: &AppState, action: &str, target: Option<&str>) -> Result<Response, ApiError> {
+    let AppAccess { app, caller } = access;
     state.ledger.record_dyno_action(app.id, caller.user.id, action, target).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
 }
 
 /// `DELETE /apps/{app}/dynos`: restart every dyno.
-pub async fn restart_all(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
-) -> Result<Response, ApiError> {
-    record(&state, &caller, &app, "restart", None).await
+pub async fn restart_all(State(state): State<AppState>, access: AppAccess) -> Result<Response, ApiError> {
+    record(access, &state, "restart", None).await
 }
 
 /// `DELETE /apps/{app}/dynos/{dyno}`: restart one dyno (`web.1`).
 pub async fn restart_dyno(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, dyno)): Path<(String, String)>,
+    access: AppAccess,
+    Path((_, dyno)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    record(&state, &caller, &app, "restart", Some(&dyno)).await
+    record(access, &state, "restart", Some(&dyno)).await
 }
 
 /// `DELETE /apps/{app}/formations/{type}`: restart every dyno of a process type.
 pub async fn restart_type(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, process_type)): Path<(String, String)>,
+    access: AppAccess,
+    Path((_, process_type)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    record(&state, &caller, &app, "restart", Some(&process_type)).await
+    record(access, &state, "restart", Some(&process_type)).await
 }
 
 /// `POST /apps/{app}/dynos/{dyno}/actions/stop`: stop one dyno (or every dyno of a type).
 pub async fn stop_dyno(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, dyno)): Path<(String, String)>,
+    access: AppAccess,
+    Path((_, dyno)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    record(&state, &caller, &app, "stop", Some(&dyno)).await
+    record(access, &state, "stop", Some(&dyno)).await
 }
 
 #[cfg(test)]

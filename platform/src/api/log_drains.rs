@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState, views};
 use crate::logplex::drains::{DrainTarget, Endpoint};
 use crate::model::{App, LogDrain};
@@ -26,8 +26,7 @@ pub fn view(drain: &LogDrain, app: &App) -> Value {
 }
 
 /// `GET /apps/{app}/log-drains`.
-pub async fn list(State(state): State<AppState>, caller: CurrentUser, Path(app): Path<String>) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
+pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
     let drains = state.ledger.list_log_drains(app.id).await?;
     Ok(Json(drains.iter().map(|d| view(d, &app)).collect()))
 }
@@ -57,10 +56,9 @@ pub async fn create(
 /// `GET /apps/{app}/log-drains/{id_url_or_token}`.
 pub async fn info(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, which)): Path<(String, String)>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, which)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let drains = state.ledger.list_log_drains(app.id).await?;
     let drain = drains
         .iter()
@@ -72,10 +70,9 @@ pub async fn info(
 /// `DELETE /apps/{app}/log-drains/{id_url_or_token}`: stops forwarding and forgets the drain.
 pub async fn remove(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, which)): Path<(String, String)>,
+    AppAccess { app, caller }: AppAccess,
+    Path((_, which)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let drain = state.ledger.remove_log_drain(app.id, &which).await?;
     state.logs.stop_drain(drain.id);
     state.logs.api_event(&app.name, &format!("Remove drain {} by {}", drain.url, caller.user.email));

@@ -127,8 +127,8 @@ pub fn app(state: AppState) -> Router {
         .route("/apps/{app}/features/{name}", get(features::info).patch(features::update))
         .route("/apps/{app}/scheduled-jobs", get(scheduler::list).post(scheduler::create))
         .route("/apps/{app}/scheduled-jobs/{job}", get(scheduler::info).delete(scheduler::remove))
-        .route("/apps/{app}/addons", get(resources::list_addons))
-        .route("/apps/{app}/sni-endpoints", get(resources::list_sni_endpoints))
+        .route("/apps/{app}/addons", get(resources::list_none_yet))
+        .route("/apps/{app}/sni-endpoints", get(resources::list_none_yet))
         .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))
         .route(
             "/apps/{app}/domains/{domain}",

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
 use crate::deploys::release_phase::{Candidate, ReleaseError, ReleasePhase};
@@ -24,11 +24,9 @@ const FIELDS: &[RangeField<Release>] = &[
 /// `GET /apps/{app}/releases`.
 pub async fn list(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(app): Path<String>,
+    AppAccess { app, .. }: AppAccess,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let releases = state.ledger.list_releases(app.id).await?;
     range::respond(&headers, releases, FIELDS, |release| views::release(release, &app))
 }
@@ -36,10 +34,9 @@ pub async fn list(
 /// `GET /apps/{app}/releases/{version_or_id}`.
 pub async fn info(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, release)): Path<(String, String)>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, release)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let release = state
         .ledger
         .find_release(app.id, &release)

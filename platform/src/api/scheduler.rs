@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState, views};
 use crate::model::{App, MAX_SCHEDULED_COMMAND, ScheduledJob};
 use crate::scheduler::cron::Schedule;
@@ -31,8 +31,7 @@ pub fn view(job: &ScheduledJob, app: &App) -> Value {
 }
 
 /// `GET /apps/{app}/scheduled-jobs`: oldest first.
-pub async fn list(State(state): State<AppState>, caller: CurrentUser, Path(app): Path<String>) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
+pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
     let jobs = state.ledger.list_scheduled_jobs(app.id).await?;
     Ok(Json(jobs.iter().map(|j| view(j, &app)).collect()))
 }
@@ -76,10 +75,9 @@ pub async fn create(
 /// `GET /apps/{app}/scheduled-jobs/{id}`.
 pub async fn info(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, which)): Path<(String, String)>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, which)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let job = find(&state, &app, &which).await?;
     Ok(Json(view(&job, &app)))
 }
@@ -88,10 +86,9 @@ pub async fn info(
 /// goes on).
 pub async fn remove(
     State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((app, which)): Path<(String, String)>,
+    AppAccess { app, caller }: AppAccess,
+    Path((_, which)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = visible_app(&state, &caller, &app).await?;
     let job = find(&state, &app, &which).await?;
     let job = state.ledger.remove_scheduled_job(app.id, job.id).await?;
     state.logs.api_event(&app.name, &format!("Remove scheduled job {} ({}) by {}", job.id, job.command, caller.user.email));

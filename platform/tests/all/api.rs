@@ -280,9 +280,21 @@ async fn users_see_only_their_own_and_collaborated_apps() {
     assert_eq!(names(api.get("/users/~/apps", &alice).await), ["alices"]);
     assert_eq!(names(api.get("/apps", &bob).await), ["bobs"]);
     assert_eq!(names(api.get("/apps", &api.operator).await), ["alices", "bobs"]);
-    for path in ["/apps/alices", "/apps/alices/config-vars", "/apps/alices/releases"] {
-        assert_eq!(api.get(path, &bob).await.status, StatusCode::NOT_FOUND, "{path}");
+    let hidden = (StatusCode::NOT_FOUND, "not_found", "Couldn't find that app.");
+    for path in [
+        "/apps/alices",
+        "/apps/alices/config-vars",
+        "/apps/alices/releases",
+        "/apps/alices/releases/1",
+        "/apps/alices/formation",
+        "/apps/alices/dynos",
+        "/apps/alices/addons",
+        "/apps/alices/sni-endpoints",
+    ] {
+        assert_eq!(error(&api.get(path, &bob).await), hidden, "{path}");
     }
+    let restart = api.send(Method::DELETE, "/apps/alices/dynos", Some(&bob), None, &[]).await;
+    assert_eq!(error(&restart), hidden);
     let reply = api.send(Method::PATCH, "/apps/alices/config-vars", Some(&bob), Some(json!({"X": "1"})), &[]).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(api.release_count("alices").await, 1);
@@ -300,6 +312,10 @@ async fn users_see_only_their_own_and_collaborated_apps() {
     assert_eq!(roles, [("alice@example.com".into(), "owner".into()), ("bob@example.com".into(), "collaborator".into())]);
     let reply = api.send(Method::PATCH, "/apps/alices/config-vars", Some(&bob), Some(json!({"X": "1"})), &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
+    for path in ["/apps/alices/addons", "/apps/alices/sni-endpoints"] {
+        let reply = api.get(path, &bob).await;
+        assert_eq!((reply.status, reply.body), (StatusCode::OK, json!([])), "{path}");
+    }
     let reply = api.send(Method::DELETE, "/apps/alices", Some(&bob), None, &[]).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let reply = api.send(Method::DELETE, "/apps/alices/collaborators/bob@example.com", Some(&alice), None, &[]).await;
