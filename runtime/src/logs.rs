@@ -77,6 +77,17 @@ impl LogSink {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    /// Sends one line of `dyno`'s `runtime` stream (Heroku's `heroku[web.1]: …` lines), stamped now.
+    pub fn runtime_line(&self, app: &str, dyno: &str, line: String) {
+        self.send(LogLine {
+            app: app.to_string(),
+            dyno: dyno.to_string(),
+            stream: LogStreamKind::Runtime,
+            timestamp: SystemTime::now(),
+            line,
+        });
+    }
 }
 
 /// Identifies the dyno that log lines belong to.

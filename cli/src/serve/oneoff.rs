@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 use paas_builder::{ProcessKind, SlugManifest, SlugStore};
@@ -22,7 +22,7 @@ use paas_platform::Ledger;
 use paas_platform::model::{App, Dyno};
 use paas_platform::serving::{Attached, OneOff, OneOffError, OneOffRequest, StopOneOff};
 use paas_runtime::{
-    AttachedOutput, CommandDyno, Component, DynoSpec, ExitStatus, LogLine, LogSink, LogStreamKind, NativeDyno, NativeRuntime, Runtime,
+    AttachedOutput, CommandDyno, Component, DynoSpec, ExitStatus, LogSink, NativeDyno, NativeRuntime, Runtime,
     Stdin, attached_output,
 };
 use tokio::io::{AsyncRead, AsyncWriteExt};
@@ -257,13 +257,7 @@ impl OneOffs {
 
     /// A `paas[run.1]` line in the app's log stream.
     fn runtime_line(&self, app: &str, dyno: &str, line: String) {
-        self.logs.send(LogLine {
-            app: app.to_string(),
-            dyno: dyno.to_string(),
-            stream: LogStreamKind::Runtime,
-            timestamp: SystemTime::now(),
-            line,
-        });
+        self.logs.runtime_line(app, dyno, line);
     }
 }
 

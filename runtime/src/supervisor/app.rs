@@ -18,7 +18,6 @@ use super::{AppSpec, DynoState, DynoStatus, ProcessSpec, Program, Shared};
 use crate::command::{CommandDyno, ExitStatus};
 use crate::component::Component;
 use crate::dyno::{DynoSpec, Stdin};
-use crate::logs::{LogLine, LogStreamKind};
 
 /// How often a worker's watcher checks whether its run ended.
 const WORKER_POLL: Duration = Duration::from_millis(100);
@@ -390,13 +389,7 @@ impl AppRun {
 impl Shared {
     /// One line on a dyno's `runtime` stream (Heroku's `heroku[web.1]: …` lines).
     fn log(&self, app: &str, dyno: &str, line: String) {
-        self.logs.send(LogLine {
-            app: app.to_string(),
-            dyno: dyno.to_string(),
-            stream: LogStreamKind::Runtime,
-            timestamp: SystemTime::now(),
-            line,
-        });
+        self.logs.runtime_line(app, dyno, line);
     }
 }
 

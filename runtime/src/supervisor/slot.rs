@@ -15,7 +15,6 @@ use crate::component::Component;
 use crate::dyno::DynoSpec;
 use crate::engine::Runtime;
 use crate::error::{HandleError, StartError};
-use crate::logs::{LogLine, LogStreamKind};
 use crate::web::WebDyno;
 
 /// One web dyno of the formation, awake or asleep.
@@ -100,13 +99,7 @@ impl WebSlot {
     }
 
     fn log(&self, line: &str) {
-        self.spec.logs.send(LogLine {
-            app: self.spec.app.clone(),
-            dyno: self.spec.dyno.clone(),
-            stream: LogStreamKind::Runtime,
-            timestamp: SystemTime::now(),
-            line: line.to_string(),
-        });
+        self.spec.logs.runtime_line(&self.spec.app, &self.spec.dyno, line.to_string());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
