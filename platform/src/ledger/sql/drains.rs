@@ -3,8 +3,8 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_str, col_ts, col_uuid, conflict_on_unique, now, select_all, ts};
-use crate::ledger::{LedgerError, Result};
+use super::{SqlLedger, col_str, col_ts, col_uuid, conflict_on_unique, now, read_or_not_found, select_all, ts};
+use crate::ledger::Result;
 use crate::model::LogDrain;
 
 const SELECT: &str = "SELECT d.id, d.app_id, d.url, d.token, d.created_at, d.updated_at FROM log_drains d";
@@ -70,11 +70,7 @@ pub(super) async fn remove_log_drain(ledger: &SqlLedger, app_id: Uuid, which: &s
     .bind(which.to_string())
     .fetch_optional(&mut *tx)
     .await?;
-    let drain = row
-        .as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or_else(|| LedgerError::NotFound(format!("Couldn't find drain {which}.")))?;
+    let drain = read_or_not_found(row, from_row, || format!("Couldn't find drain {which}."))?;
     sqlx::query("DELETE FROM log_drains WHERE id = $1").bind(drain.id.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(drain)

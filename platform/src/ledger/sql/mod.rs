@@ -166,6 +166,15 @@ fn conflict_on_unique(error: sqlx::Error, message: impl FnOnce() -> String) -> L
     }
 }
 
+/// `row` read by `read`, or [`LedgerError::NotFound`] saying `missing()` when there is none.
+fn read_or_not_found<T>(
+    row: Option<AnyRow>,
+    read: fn(&AnyRow) -> Result<T>,
+    missing: impl FnOnce() -> String,
+) -> Result<T> {
+    row.as_ref().map(read).transpose()?.ok_or_else(|| LedgerError::NotFound(missing()))
+}
+
 /// Every row `sql` selects with `$1` bound to `key` (an app's id, mostly), each read by `read`.
 async fn select_all<T>(
     ledger: &SqlLedger,

@@ -11,8 +11,8 @@ use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
 use super::{
-    SqlLedger, col_i64, col_json, col_opt_uuid, col_str, col_ts, col_uuid, now, select_all,
-    select_optional, ts,
+    SqlLedger, col_i64, col_json, col_opt_uuid, col_str, col_ts, col_uuid, now, read_or_not_found,
+    select_all, select_optional, ts,
 };
 use crate::ledger::{LedgerError, Result};
 use crate::model::{ConfigVars, NewRelease, ProcessTypes, RELEASE_PHASE, RELEASE_SUCCEEDED, Release, UserRef};
@@ -261,11 +261,7 @@ pub(super) async fn rollback(
         .bind(target.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-    let target = row
-        .as_ref()
-        .map(release_from_row)
-        .transpose()?
-        .ok_or_else(|| LedgerError::NotFound("Couldn't find that release.".into()))?;
+    let target = read_or_not_found(row, release_from_row, || "Couldn't find that release.".into())?;
     let description = format!("Rollback to v{}", target.version);
     let id = insert_release(
         &mut tx,

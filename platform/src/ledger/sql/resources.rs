@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{
     SqlLedger, col_opt_str, col_opt_uuid, col_str, col_ts, col_uuid, conflict_on_unique, now,
-    select_all, select_optional, ts,
+    read_or_not_found, select_all, select_optional, ts,
 };
 use crate::ledger::{LedgerError, Result};
 use crate::model::{Build, Collaborator, Domain, UserRef};
@@ -53,11 +53,7 @@ pub(super) async fn remove_domain(ledger: &SqlLedger, app_id: Uuid, hostname_or_
         .bind(hostname_or_id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-    let domain = row
-        .as_ref()
-        .map(domain_from_row)
-        .transpose()?
-        .ok_or_else(|| LedgerError::NotFound(format!("Couldn't find domain {hostname_or_id}.")))?;
+    let domain = read_or_not_found(row, domain_from_row, || format!("Couldn't find domain {hostname_or_id}."))?;
     sqlx::query("DELETE FROM domains WHERE id = $1").bind(domain.id.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(domain)
@@ -121,11 +117,7 @@ pub(super) async fn remove_collaborator(ledger: &SqlLedger, app_id: Uuid, who: &
     .bind(who.to_string())
     .fetch_optional(&mut *tx)
     .await?;
-    let collaborator = row
-        .as_ref()
-        .map(collaborator_from_row)
-        .transpose()?
-        .ok_or_else(|| LedgerError::NotFound(format!("{who} is not a collaborator on this app.")))?;
+    let collaborator = read_or_not_found(row, collaborator_from_row, || format!("{who} is not a collaborator on this app."))?;
     sqlx::query("DELETE FROM collaborators WHERE id = $1")
         .bind(collaborator.id.to_string())
         .execute(&mut *tx)

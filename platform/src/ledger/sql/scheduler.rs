@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_opt_ts, col_str, col_ts, col_uuid, now, select_all, ts};
+use super::{SqlLedger, col_opt_ts, col_str, col_ts, col_uuid, now, read_or_not_found, select_all, ts};
 use crate::ledger::{LedgerError, Result};
 use crate::model::{MAX_SCHEDULED_JOBS, ScheduledJob};
 
@@ -89,11 +89,7 @@ pub(super) async fn remove_scheduled_job(ledger: &SqlLedger, app_id: Uuid, job_i
         .bind(job_id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-    let job = row
-        .as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or_else(|| LedgerError::NotFound(format!("Couldn't find scheduled job {job_id}.")))?;
+    let job = read_or_not_found(row, from_row, || format!("Couldn't find scheduled job {job_id}."))?;
     sqlx::query("DELETE FROM scheduled_jobs WHERE id = $1").bind(job_id.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(job)

@@ -3,9 +3,12 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_i64, col_opt_str, col_str, col_ts, col_uuid, conflict_on_unique, now, select_all, ts};
+use super::{
+    SqlLedger, col_i64, col_opt_str, col_str, col_ts, col_uuid, conflict_on_unique, now,
+    read_or_not_found, select_all, ts,
+};
 use crate::auth;
-use crate::ledger::{LedgerError, Result};
+use crate::ledger::Result;
 use crate::model::{ApiKey, User};
 
 const USER_COLUMNS: &str = "id, email, operator, created_at, updated_at";
@@ -149,11 +152,7 @@ pub(super) async fn delete_api_key(ledger: &SqlLedger, user_id: Uuid, key_id: Uu
     .bind(key_id.to_string())
     .fetch_optional(&mut *tx)
     .await?;
-    let key = row
-        .as_ref()
-        .map(key_from_row)
-        .transpose()?
-        .ok_or_else(|| LedgerError::NotFound("Couldn't find that authorization.".into()))?;
+    let key = read_or_not_found(row, key_from_row, || "Couldn't find that authorization.".into())?;
     sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(key_id.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(key)
