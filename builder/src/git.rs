@@ -280,6 +280,19 @@ impl Inner {
         }
     }
 
+    /// [`Inner::authorize`], then the app's repository (created if new): the app, the user and
+    /// the repository's folder; `Err` is the response to send.
+    async fn open_repo(
+        &self,
+        repo: &str,
+        headers: &HeaderMap,
+        access: Access,
+    ) -> Result<(String, String, PathBuf), Response> {
+        let (app, user) = self.authorize(repo, headers, access).await?;
+        let dir = self.ensure_repo(&app).await.map_err(internal)?;
+        Ok((app, user, dir))
+    }
+
     /// One hook connection: token, git environment, ref updates, then the build's output.
     async fn serve_hook(self: Arc<Self>, stream: TcpStream) -> io::Result<()> {
         let (read, mut write) = stream.into_split();
@@ -401,13 +414,9 @@ async fn info_refs(
         Some("git-receive-pack") => ("receive-pack", Access::Write),
         _ => return (StatusCode::FORBIDDEN, "Only the smart HTTP protocol is served.\n").into_response(),
     };
-    let (app, _) = match inner.authorize(&repo, &headers, access).await {
-        Ok(ok) => ok,
+    let dir = match inner.open_repo(&repo, &headers, access).await {
+        Ok((_, _, dir)) => dir,
         Err(response) => return response,
-    };
-    let dir = match inner.ensure_repo(&app).await {
-        Ok(dir) => dir,
-        Err(e) => return internal(e),
     };
     let mut command = git_command(service, &dir, &headers);
     command.arg("--advertise-refs");
@@ -428,13 +437,9 @@ async fn receive_pack(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (app, user) = match inner.authorize(&repo, &headers, Access::Write).await {
-        Ok(ok) => ok,
+    let (app, user, dir) = match inner.open_repo(&repo, &headers, Access::Write).await {
+        Ok(opened) => opened,
         Err(response) => return response,
-    };
-    let dir = match inner.ensure_repo(&app).await {
-        Ok(dir) => dir,
-        Err(e) => return internal(e),
     };
     let token = hex::encode(rand::random::<[u8; 32]>());
     let rejection = Rejection::default();
@@ -459,13 +464,9 @@ async fn upload_pack(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let app = match inner.authorize(&repo, &headers, Access::Read).await {
-        Ok((app, _)) => app,
+    let dir = match inner.open_repo(&repo, &headers, Access::Read).await {
+        Ok((_, _, dir)) => dir,
         Err(response) => return response,
-    };
-    let dir = match inner.ensure_repo(&app).await {
-        Ok(dir) => dir,
-        Err(e) => return internal(e),
     };
     run_service(git_command("upload-pack", &dir, &headers), body, &headers, "upload-pack", None, || {}).await
 }
