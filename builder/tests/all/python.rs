@@ -198,3 +198,21 @@ async fn python_native_web_command_that_the_requirements_do_not_install_fails_sa
         " !     the web command `uvicorn main:app --port $PORT` runs `uvicorn`, which is neither installed by the requirements nor on the stack: add it to requirements.txt"
     );
 }
+
+#[tokio::test]
+async fn python_component_app_with_a_worker_in_its_procfile_gets_the_venv_for_the_worker() {
+    let (data, src) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    paas_builder::source::copy_tree(&repo_root().join("examples/hello-python"), src.path()).unwrap();
+    fs::write(src.path().join("Procfile"), "web: gunicorn app:app\nworker: python -c 'import flask; print(\"worker\", flask.__name__)'\n").unwrap();
+    let builder = caching_builder(data.path());
+    let out = CollectOutput::default();
+    let built = builder.build(request("worker-python", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    assert!(out.lines().contains(&"-----> Creating a virtualenv of Python 3.11.2 at /app/.paas/python/venv".to_string()), "{:#?}", out.lines());
+    assert_eq!(built.manifest.stack, NATIVE_STACK, "the worker is native-only");
+    assert_eq!(built.manifest.processes["web"], web_component(), "gunicorn is not a requirement: no fallback");
+    let worker = built.manifest.processes["worker"].native_command().unwrap().to_string();
+    let unpacked = tempfile::tempdir().unwrap();
+    builder.store().unpack(&built.slug.id, unpacked.path()).unwrap();
+    let at_app = run_at_app(&unpacked.path().join("app"), &worker);
+    assert_eq!(String::from_utf8_lossy(&at_app.stdout), "worker flask\n", "{at_app:?}");
+}
