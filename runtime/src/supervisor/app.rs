@@ -76,9 +76,9 @@ impl AppRun {
                 Program::Native { .. } => None,
             })
             .collect();
-        // Components of earlier releases leave the runtime's in-memory cache (their dynos keep
-        // running on their own references; another app with the same component reloads it
-        // from the .cwasm cache), so memory does not grow with every deploy.
+        // Components of earlier releases are let go: once no app or dyno holds one it leaves
+        // the runtime's in-memory cache (one that other apps still run stays loaded and shared),
+        // so memory does not grow with every deploy.
         self.components.retain(|path, component| {
             let keep = wanted.contains(&path.as_path());
             if !keep {
