@@ -21,27 +21,17 @@ cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
 paas="$CARGO_TARGET_DIR/release/paas"
 
 work=$(mktemp -d)
-pids=()
+server_pid=
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
-  --buildpacks-dir "$root/buildpacks" >"$work/server.out" 2>"$work/server.err" &
-pids+=($!)
-for _ in $(seq 200); do
-  api=$(sed -n 's|^API listening on \(http://.*\)/$|\1|p' "$work/server.out")
-  router=$(sed -n 's|^Router listening on http://\(.*\)/$|\1|p' "$work/server.out")
-  [ -n "$api" ] && [ -n "$router" ] && break
-  sleep 0.05
-done
-[ -n "$router" ] || { echo "paas server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
-export HOME="$work/home" # the client's ~/.netrc; the server keeps the real HOME (rustup)
-mkdir -p "$HOME"
-"$paas" login --api-url "$api" --api-key "$(cat "$work/data/operator-api-key")" >/dev/null
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+paas_server
 
 # deploy APP EXAMPLE [CONFIG_VAR=VALUE...]: git push of a copy of examples/EXAMPLE; prints seconds.
 deploy() {
@@ -55,7 +45,7 @@ deploy() {
     "$paas" apps:create "$app" >/dev/null 2>&1
     [ "$#" -eq 0 ] || "$paas" config:set "$@" -a "$app" >/dev/null 2>&1
     started=$(date +%s.%N)
-    git push --quiet paas main 2>"$work/$app.push" || { cat "$work/$app.push" >&2; exit 1; }
+    push
     awk -v a="$(date +%s.%N)" -v b="$started" 'BEGIN {printf "%.1f", a - b}'
   )
 }
