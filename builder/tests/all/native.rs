@@ -7,13 +7,9 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use paas_builder::manifest::NATIVE_STACK;
-use paas_builder::{CollectOutput, ProcessKind};
+use paas_builder::CollectOutput;
 
-use crate::support::{builder, repo_root, request, run_at_app, write_executable};
-
-fn native(command: &str) -> ProcessKind {
-    ProcessKind::Native { command: command.into() }
-}
+use crate::support::{builder, native, repo_root, request, run_at_app, write_executable};
 
 #[tokio::test]
 async fn rust_server_reading_port_without_wasi_http_is_a_native_binary_that_runs_on_the_stack() {

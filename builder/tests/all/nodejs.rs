@@ -11,11 +11,7 @@ use paas_builder::manifest::{NATIVE_STACK, WASI_STACK};
 use paas_builder::{CollectOutput, ProcessKind};
 
 use crate::python::caching_builder;
-use crate::support::{COMPONENT_MAGIC, repo_root, request, run_at_app};
-
-fn native(command: &str) -> ProcessKind {
-    ProcessKind::Native { command: command.into() }
-}
+use crate::support::{COMPONENT_MAGIC, native, repo_root, request, run_at_app};
 
 #[tokio::test]
 async fn nodejs_fetch_example_becomes_a_component() {

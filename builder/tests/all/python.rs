@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use paas_builder::manifest::{NATIVE_STACK, WASI_STACK};
 use paas_builder::{Builder, BuilderConfig, CollectOutput, ProcessKind};
 
-use crate::support::{COMPONENT_MAGIC, repo_root, request, run_at_app};
+use crate::support::{COMPONENT_MAGIC, native, repo_root, request, run_at_app};
 
 /// A builder whose buildpacks share pip's and npm's download caches (the build's own `HOME`
 /// is fresh each time), so each package is fetched once per machine.
@@ -27,10 +27,6 @@ fn dirs_cache() -> std::path::PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .map(Into::into)
         .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"))
-}
-
-fn native(command: &str) -> ProcessKind {
-    ProcessKind::Native { command: command.into() }
 }
 
 fn web_component() -> ProcessKind {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use paas_builder::{BuildRequest, Builder, BuilderConfig, Source};
+use paas_builder::{BuildRequest, Builder, BuilderConfig, ProcessKind, Source};
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
@@ -24,6 +24,11 @@ pub fn request(app: &str, dir: &Path) -> BuildRequest {
         buildpack_url: None,
         source_version: None,
     }
+}
+
+/// A native process type running `command`.
+pub fn native(command: &str) -> ProcessKind {
+    ProcessKind::Native { command: command.into() }
 }
 
 /// Writes an executable file.
