@@ -58,6 +58,8 @@ paas=$CARGO_TARGET_DIR/release/paas
     --target-dir "$CARGO_TARGET_DIR/wasm-examples")
 component=$CARGO_TARGET_DIR/wasm-examples/wasm32-wasip2/release/hello-rust.wasm
 
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -103,17 +105,9 @@ PY
 # paas server
 
 "$paas" server --help | grep -q -- --sleep-after || { echo "bench: this paas server has no --sleep-after" >&2; exit 1; }
-"$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
-    --buildpacks-dir "$root/buildpacks" --sleep-after "$SLEEP_AFTER" >"$work/server.out" 2>"$work/server.err" &
-server=$!
+paas_server --sleep-after "$SLEEP_AFTER"
+server=$server_pid
 pids+=("$server")
-for _ in $(seq 400); do
-    api=$(sed -n 's|^API listening on \(http://.*\)/$|\1|p' "$work/server.out")
-    router=$(sed -n 's|^Router listening on http://\(.*\)/$|\1|p' "$work/server.out")
-    [ -n "$api" ] && [ -n "$router" ] && break
-    sleep 0.05
-done
-[ -n "$router" ] || { echo "bench: paas server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
 key=$(cat "$work/data/operator-api-key")
 H=(-H "Authorization: Bearer $key" -H "Accept: application/vnd.heroku+json; version=3")
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
@@ -186,10 +180,14 @@ api_dynos=$(api_ms "/apps/${names[0]}/dynos")
 
 # Every app once, in random order: first request after deploy.
 printf '%s\n' "${names[@]}" | shuf >"$work/order"
-: >"$work/first"
-while read -r app; do
-    curl -s -o /dev/null -w '%{http_code} %{time_starttransfer}\n' -H "Host: $app.localhost" "http://$router/" >>"$work/first"
-done <"$work/order"
+# hit_all OUT: one request to each app of $work/order, in that order; "status seconds-to-first-byte"
+hit_all() {
+    : >"$1"
+    while read -r app; do
+        curl -s -o /dev/null -w '%{http_code} %{time_starttransfer}\n' -H "Host: $app.localhost" "http://$router/" >>"$1"
+    done <"$work/order"
+}
+hit_all "$work/first"
 first_bad=$(awk '$1 != 200' "$work/first" | wc -l)
 first_p50=$(awk '{print $2}' "$work/first" | pct 50 | ms)
 first_p99=$(awk '{print $2}' "$work/first" | pct 99 | ms)
@@ -235,10 +233,7 @@ done
 sleep 2
 snapshot "$N apps asleep"
 load_cold=$(load_avg)
-: >"$work/cold"
-while read -r app; do
-    curl -s -o /dev/null -w '%{http_code} %{time_starttransfer}\n' -H "Host: $app.localhost" "http://$router/" >>"$work/cold"
-done <"$work/order"
+hit_all "$work/cold"
 cold_bad=$(awk '$1 != 200' "$work/cold" | wc -l)
 cold_p50=$(awk '{print $2}' "$work/cold" | pct 50 | ms)
 cold_p99=$(awk '{print $2}' "$work/cold" | pct 99 | ms)
