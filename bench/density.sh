@@ -42,32 +42,12 @@ mkdir -p "$(dirname "$OUT")"
 
 command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bench: python3 is needed (to make the component variants)" >&2; exit 1; }
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
-BENCH_ROOT=${BENCH_ROOT:-$HOME/.cache/paas-bench}
-wasmtime=$BENCH_ROOT/bin/wasmtime
-if ! "$wasmtime" --version 2>/dev/null | grep -q '^wasmtime 48\.0\.8'; then
-    echo "bench: installing wasmtime-cli 48.0.8 into $BENCH_ROOT (takes a while)" >&2
-    env -u CARGO_TARGET_DIR cargo install --locked wasmtime-cli@48.0.8 --root "$BENCH_ROOT" --no-default-features \
-        --features run,serve,cranelift,pooling-allocator,parallel-compilation,cache,component-model-async \
-        --target-dir "$BENCH_ROOT/target" >&2
-fi
-
-cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
-paas=$CARGO_TARGET_DIR/release/paas
-(cd "$root/examples/hello-rust" && cargo build --release --quiet --target wasm32-wasip2 \
-    --target-dir "$CARGO_TARGET_DIR/wasm-examples")
-component=$CARGO_TARGET_DIR/wasm-examples/wasm32-wasip2/release/hello-rust.wasm
-
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+paas_build
+wasmtime_cli
+hello_component
+work_dir
 
 say() { echo "$*" | tee -a "$OUT"; }
 ms() { awk '{printf "%.2f", $1 * 1000}'; }
@@ -107,7 +87,6 @@ PY
 "$paas" server --help | grep -q -- --sleep-after || { echo "bench: this paas server has no --sleep-after" >&2; exit 1; }
 paas_server --sleep-after "$SLEEP_AFTER"
 server=$server_pid
-pids+=("$server")
 key=$(cat "$work/data/operator-api-key")
 H=(-H "Authorization: Bearer $key" -H "Accept: application/vnd.heroku+json; version=3")
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }

@@ -14,16 +14,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
 requests=${REQUESTS:-200}
 pushes=${PUSHES:-3}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
-cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
-paas="$CARGO_TARGET_DIR/release/paas"
+paas_build
 (cd "$root/examples/hello-wasm/component" && cargo build --release --quiet --target wasm32-wasip2 \
   --target-dir "$CARGO_TARGET_DIR/wasm-examples")
 component="$CARGO_TARGET_DIR/wasm-examples/wasm32-wasip2/release/hello_wasm.wasm"
 
-work=$(mktemp -d)
-server_pid=
-trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+work_dir
 paas_server --api-tls-listen 127.0.0.1:0
 https=$(sed -n 's|^API listening on \(https://.*\)/$|\1|p' "$work/server.out")
 ca="$work/data/tls/ca.pem"

@@ -1,11 +1,44 @@
-# Helpers shared by the bench scripts that run a real `paas server`: sourced, not run.
-# They expect $root (the source tree) and $paas (the binary).
+# Helpers shared by the bench scripts: sourced, not run. They expect $root (the source tree).
 
-# work_dir: makes $work, removed at exit after the server paas_server started is stopped.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
+
+# paas_build [PROFILE]: builds `paas` (release unless PROFILE is debug) and sets $paas to it.
+paas_build() {
+  local profile=${1:-release}
+  if [ "$profile" = release ]; then
+    cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
+  else
+    cargo build --quiet -p paas-cli --manifest-path "$root/Cargo.toml"
+  fi
+  paas="$CARGO_TARGET_DIR/$profile/paas"
+}
+
+# wasmtime_cli: sets $wasmtime to wasmtime-cli 48.0.8 (the version paas links), installed into
+# $BENCH_ROOT (~/.cache/paas-bench) the first time (it takes a while).
+wasmtime_cli() {
+  local bench_root=${BENCH_ROOT:-$HOME/.cache/paas-bench}
+  wasmtime="$bench_root/bin/wasmtime"
+  if ! "$wasmtime" --version 2>/dev/null | grep -q '^wasmtime 48\.0\.8'; then
+    echo "bench: installing wasmtime-cli 48.0.8 into $bench_root (takes a while)" >&2
+    env -u CARGO_TARGET_DIR cargo install --locked wasmtime-cli@48.0.8 --root "$bench_root" --no-default-features \
+      --features run,serve,cranelift,pooling-allocator,parallel-compilation,cache,component-model-async \
+      --target-dir "$bench_root/target" >&2
+  fi
+}
+
+# hello_component: builds examples/hello-rust's component and sets $component to it.
+hello_component() {
+  (cd "$root/examples/hello-rust" && cargo build --release --quiet --target wasm32-wasip2 \
+    --target-dir "$CARGO_TARGET_DIR/wasm-examples")
+  component="$CARGO_TARGET_DIR/wasm-examples/wasm32-wasip2/release/hello-rust.wasm"
+}
+
+# work_dir: makes $work; at exit every process in $pids (paas_server adds the server) is stopped
+# and $work removed.
 work_dir() {
   work=$(mktemp -d)
-  server_pid=
-  trap 'if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+  pids=()
+  trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 }
 
 # paas_server ARGS…: starts `$paas server` on $work/data with both listeners on port 0 and ARGS
@@ -16,6 +49,7 @@ paas_server() {
   "$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
     --buildpacks-dir "$root/buildpacks" "$@" >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
+  pids+=("$server_pid")
   api= router=
   for _ in $(seq 200); do
     api=$(sed -n 's|^API listening on \(http://.*\)/$|\1|p' "$work/server.out")
@@ -29,12 +63,12 @@ paas_server() {
   "$paas" login --api-url "$api" --api-key "$(cat "$work/data/operator-api-key")" >/dev/null
 }
 
-# hello_app APP: examples/hello-rust committed in a git repo at $work/app (the current
-# directory afterwards) with the `paas` remote of the new app APP.
-hello_app() {
-  cp -r "$root/examples/hello-rust" "$work/app"
-  rm -rf "$work/app/target"
-  cd "$work/app"
+# example_app APP [EXAMPLE]: examples/EXAMPLE (hello-rust) committed in a git repo at $work/APP
+# (the current directory afterwards) with the `paas` remote of the new app APP.
+example_app() {
+  cp -r "$root/examples/${2:-hello-rust}" "$work/$1"
+  rm -rf "$work/$1/target"
+  cd "$work/$1"
   git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
   "$paas" apps:create "$1" >/dev/null
 }

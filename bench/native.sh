@@ -16,21 +16,10 @@ connections=${2:-8}
 threads=${3:-1}
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
 command -v runc >/dev/null || { echo "runc is needed (apt-get install -y runc)" >&2; exit 1; }
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
-cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
-paas="$CARGO_TARGET_DIR/release/paas"
-
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+paas_build
+work_dir
 paas_server
 
 # deploy APP EXAMPLE [CONFIG_VAR=VALUE...]: git push of a copy of examples/EXAMPLE; prints seconds.

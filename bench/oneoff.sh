@@ -13,44 +13,23 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-30}
 command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install -y hyperfine)" >&2; exit 1; }
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
-cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
-paas="$CARGO_TARGET_DIR/release/paas"
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
-  --buildpacks-dir "$root/buildpacks" >"$work/server.out" 2>"$work/server.err" &
-pids+=($!)
+. "$root/bench/lib.sh"
+paas_build
+work_dir
+paas_server
 for _ in $(seq 200); do
-  api=$(sed -n 's|^API listening on \(http://.*\)/$|\1|p' "$work/server.out")
-  [ -n "$api" ] && grep -q '^Rendezvous listening' "$work/server.out" && break
+  grep -q '^Rendezvous listening' "$work/server.out" && break
   sleep 0.05
 done
-[ -n "$api" ] || { echo "paas server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
-export HOME="$work/home" # the client's ~/.netrc and CA; the server keeps the real HOME (rustup)
-mkdir -p "$HOME"
-"$paas" login --api-url "$api" --api-key "$(cat "$work/data/operator-api-key")" >/dev/null
-
-# push EXAMPLE APP
-push() {
-  cp -r "$root/examples/$1" "$work/$2" && rm -rf "$work/$2/target"
-  (cd "$work/$2" && git init --quiet --initial-branch=main && git add -A \
-    && git -c user.name=b -c user.email=b@b commit --quiet -m First \
-    && "$paas" apps:create "$2" >/dev/null 2>&1 \
-    && git push --quiet paas main 2>"$work/push-$2.err") || { cat "$work/push-$2.err" >&2; exit 1; }
+# push_example EXAMPLE APP: examples/EXAMPLE pushed to the new app APP.
+push_example() {
+  example_app "$2" "$1"
+  push
 }
-push worker-rust wasm-oneoff
+push_example worker-rust wasm-oneoff
 commands=(-n "paas run (wasm one-off)" "$paas run -a wasm-oneoff -- worker-rust 0")
 if command -v runc >/dev/null && ! grep -q 'native dynos are disabled' "$work/server.err"; then
-  push threaded-rust native-oneoff
+  push_example threaded-rust native-oneoff
   commands+=(-n "paas run (native one-off, runc)" "$paas run -a native-oneoff -- 'echo done'")
 else
   echo "runc is missing: no native one-off (apt-get install -y runc)" >&2

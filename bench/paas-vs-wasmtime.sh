@@ -11,41 +11,20 @@ duration=${1:-10s}
 connections=${2:-32}
 threads=${3:-1}
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
-wasmtime=${WASMTIME:-$HOME/.cache/paas-bench/bin/wasmtime}
-[ -x "$wasmtime" ] || { echo "wasmtime 48.0.8 is needed: run bench/runtime.sh once (it installs it)" >&2; exit 1; }
-cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
-paas="$CARGO_TARGET_DIR/release/paas"
+. "$root/bench/lib.sh"
+paas_build
+wasmtime_cli
+work_dir
+paas_server
+example_app hello
+push
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
-  --buildpacks-dir "$root/buildpacks" >"$work/server.out" 2>"$work/server.err" &
-pids+=($!)
+# The web dyno answers once its slug is unpacked (unpacking happens in a dot-directory).
 for _ in $(seq 200); do
-  api=$(sed -n 's|^API listening on \(http://.*\)/$|\1|p' "$work/server.out")
-  router=$(sed -n 's|^Router listening on http://\(.*\)/$|\1|p' "$work/server.out")
-  [ -n "$api" ] && [ -n "$router" ] && break
+  curl -fsS -o /dev/null -H "Host: hello.localhost" "http://$router/" && break
   sleep 0.05
 done
-[ -n "$router" ] || { echo "paas server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
-export HOME="$work/home" # the client's ~/.netrc; the server keeps the real HOME (rustup)
-mkdir -p "$HOME"
-"$paas" login --api-url "$api" --api-key "$(cat "$work/data/operator-api-key")" >/dev/null
-cp -r "$root/examples/hello-rust" "$work/app" && rm -rf "$work/app/target"
-cd "$work/app"
-git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
-"$paas" apps:create hello >/dev/null 2>&1
-git push --quiet paas main 2>"$work/push.err" || { cat "$work/push.err" >&2; exit 1; }
-
-slug=$(dirname "$(find "$work/data/runtime/slugs" -name manifest.toml | head -1)")
+slug=$(dirname "$(find "$work/data/runtime/slugs" -name manifest.toml -not -path '*/.*' | head -1)")
 component=$(find "$slug/app" -name '*.wasm' | head -1)
 reuse=$(sed -n 's/^reuse = //p' "$slug/manifest.toml" | head -1)
 [ "$reuse" = true ] && reuse_count=1000000000 || reuse_count=1

@@ -9,27 +9,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}"
+root=$(pwd)
+. bench/lib.sh
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
-BENCH_ROOT="${BENCH_ROOT:-$HOME/.cache/paas-bench}"
-WASMTIME="$BENCH_ROOT/bin/wasmtime"
 
 command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
 
 # wasmtime serve, the same version paas-runtime links, built once.
-if ! "$WASMTIME" --version 2>/dev/null | grep -q '^wasmtime 48\.0\.8'; then
-    echo "bench: installing wasmtime-cli 48.0.8 into $BENCH_ROOT (takes a while)" >&2
-    env -u CARGO_TARGET_DIR cargo install --locked wasmtime-cli@48.0.8 --root "$BENCH_ROOT" --no-default-features \
-        --features run,serve,cranelift,pooling-allocator,parallel-compilation,cache,component-model-async \
-        --target-dir "$BENCH_ROOT/target" >&2
-fi
+wasmtime_cli
+WASMTIME=$wasmtime
 
 # The component and the paas-runtime front.
-(cd examples/hello-rust && cargo build --release --quiet --target wasm32-wasip2 \
-    --target-dir "$CARGO_TARGET_DIR/wasm-examples")
-COMPONENT="$CARGO_TARGET_DIR/wasm-examples/wasm32-wasip2/release/hello-rust.wasm"
+hello_component
+COMPONENT=$component
 cargo build --release --quiet -p paas-runtime --example serve
 SERVE="$CARGO_TARGET_DIR/release/examples/serve"
 DATA="$(mktemp -d)"

@@ -20,20 +20,13 @@ profile=${PROFILE:-release}
 preboot=${PREBOOT:-on}
 command -v wrk >/dev/null || { sudo apt-get install -y wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null; }
 
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
-if [ "$profile" = release ]; then
-  cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
-else
-  cargo build --quiet -p paas-cli --manifest-path "$root/Cargo.toml"
-fi
-paas="$CARGO_TARGET_DIR/$profile/paas"
-[ "$profile" = debug ] && paas="$CARGO_TARGET_DIR/debug/paas"
+paas_build "$profile"
 
 work_dir
 paas_server
 
 app=bench-hello
-hello_app "$app"
+example_app "$app"
 push
 [ "$preboot" = on ] && "$paas" features:enable preboot -a "$app" 2>/dev/null
 "$paas" ps:scale web=2 -a "$app" >/dev/null

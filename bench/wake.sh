@@ -13,28 +13,16 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
 wakes=${WAKES:-50}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
-bench_root=${BENCH_ROOT:-$HOME/.cache/paas-bench}
-wasmtime="$bench_root/bin/wasmtime"
-if ! "$wasmtime" --version 2>/dev/null | grep -q '^wasmtime 48\.0\.8'; then
-  echo "bench: installing wasmtime-cli 48.0.8 into $bench_root (takes a while)" >&2
-  env -u CARGO_TARGET_DIR cargo install --locked wasmtime-cli@48.0.8 --root "$bench_root" --no-default-features \
-    --features run,serve,cranelift,pooling-allocator,parallel-compilation,cache,component-model-async \
-    --target-dir "$bench_root/target" >&2
-fi
-
-cargo build --quiet --release -p paas-cli --manifest-path "$root/Cargo.toml"
-paas="$CARGO_TARGET_DIR/release/paas"
-(cd "$root/examples/hello-rust" && cargo build --release --quiet --target wasm32-wasip2 \
-  --target-dir "$CARGO_TARGET_DIR/wasm-examples")
-component="$CARGO_TARGET_DIR/wasm-examples/wasm32-wasip2/release/hello-rust.wasm"
+paas_build
+wasmtime_cli
+hello_component
 
 work_dir
 
 paas_server --sleep-after 500ms
 key=$(cat "$work/data/operator-api-key")
 app=wake-hello
-hello_app "$app"
+example_app "$app"
 "$paas" features:enable sleep -a "$app" 2>/dev/null
 push
 
