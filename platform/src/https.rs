@@ -1,6 +1,6 @@
 //! HTTPS for the API listener (`paas server --api-tls-listen ADDR`): [`TlsListener`] is an
 //! `axum::serve` listener whose connections are TLS, so the same router — Platform API and git
-//! smart HTTP — answers on both ports. That is what the heroku CLI needs: `heroku git:remote`
+//! smart HTTP — answers on both ports (the rendezvous accepts its clients through one too). That is what the heroku CLI needs: `heroku git:remote`
 //! always writes `https://<api-host>/<app>.git`.
 //!
 //! Handshakes run in their own tasks (a slow or silent client holds up no one) and must finish
@@ -29,8 +29,12 @@ pub struct TlsListener {
 
 impl TlsListener {
     /// Starts accepting on `listener` with `config` (its certificate); the accept loop ends when
-    /// the returned listener is dropped.
-    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<TlsListener> {
+    /// the returned listener is dropped. `name` (`https`, `rendezvous`) starts its log lines.
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        name: &'static str,
+    ) -> std::io::Result<TlsListener> {
         let local = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
@@ -43,7 +47,7 @@ impl TlsListener {
                         Ok(accepted) => accepted,
                         Err(e) => {
                             // Out of file descriptors and the like: wait a little, as axum does.
-                            tracing::warn!("https: cannot accept a connection: {e}");
+                            tracing::warn!("{name}: cannot accept a connection: {e}");
                             tokio::time::sleep(Duration::from_millis(100)).await;
                             continue;
                         }
@@ -57,8 +61,8 @@ impl TlsListener {
                             drop(permit);
                             let _ = tx.send((tls, peer)).await;
                         }
-                        Ok(Err(e)) => tracing::debug!(%peer, "https: TLS handshake failed: {e}"),
-                        Err(_) => tracing::debug!(%peer, "https: TLS handshake timed out"),
+                        Ok(Err(e)) => tracing::debug!(%peer, "{name}: TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "{name}: TLS handshake timed out"),
                     }
                 });
             }

@@ -164,7 +164,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .layer(axum::Extension(rendezvous.clone()))
         .layer(axum::Extension(tls.clone()));
     let api_tls = match api_tls_listener {
-        Some(listener) => Some(crate::https::TlsListener::new(listener, tls.server_config())?),
+        Some(listener) => Some(crate::https::TlsListener::new(listener, tls.server_config(), "https")?),
         None => None,
     };
     let api_tls_addr = api_tls.as_ref().map(axum::serve::Listener::local_addr).transpose()?;

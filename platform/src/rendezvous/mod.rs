@@ -23,20 +23,23 @@ use std::time::Duration;
 mod line;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use axum::serve::Listener;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use line::LineDiscipline;
 
+use crate::https::TlsListener;
 use crate::serving::{OneOff, StopOneOff};
 use crate::tls::ServerTls;
 
 /// How long a secret waits to be claimed before its dyno is stopped.
 pub const CLAIM_WITHIN: Duration = Duration::from_secs(60);
 
-/// How long a client has for the TLS handshake and its secret line.
-const HANDSHAKE_WITHIN: Duration = Duration::from_secs(10);
+/// How long a client has, once its TLS handshake is done (within
+/// [`HANDSHAKE_TIMEOUT`](crate::https::HANDSHAKE_TIMEOUT)), to send its secret line.
+const SECRET_WITHIN: Duration = Duration::from_secs(10);
 
 /// How long, once a dyno has exited, the rendezvous waits for a client without a terminal to end
 /// its stdin before closing.
@@ -132,30 +135,22 @@ impl Rendezvous {
         tls: &ServerTls,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let acceptor = TlsAcceptor::from(tls.server_config());
+        let mut listener = TlsListener::new(listener, tls.server_config(), "rendezvous")?;
         tokio::pin!(shutdown);
         loop {
-            let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        tracing::warn!("rendezvous: cannot accept: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
+            let (tls, peer) = tokio::select! {
+                accepted = listener.accept() => accepted,
                 () = &mut shutdown => return Ok(()),
             };
-            let (this, acceptor) = (self.clone(), acceptor.clone());
-            tokio::spawn(async move { this.attach(tcp, peer, acceptor).await });
+            let this = self.clone();
+            tokio::spawn(async move { this.attach(tls, peer).await });
         }
     }
 
-    /// One client: handshake, secret, greeting, then the dyno's terminal until it exits.
-    async fn attach(self, tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor) {
-        let _ = tcp.set_nodelay(true);
-        let opened = tokio::time::timeout(HANDSHAKE_WITHIN, async {
-            let tls = acceptor.accept(tcp).await?;
+    /// One client (its TLS handshake done): secret, greeting, then the dyno's terminal until it exits.
+    async fn attach(self, tls: TlsStream<TcpStream>, peer: SocketAddr) {
+        let _ = tls.get_ref().0.set_nodelay(true);
+        let opened = tokio::time::timeout(SECRET_WITHIN, async {
             let mut reader = BufReader::new(tls);
             let mut line = Vec::new();
             (&mut reader).take(MAX_SECRET_LINE).read_until(b'\n', &mut line).await?;
@@ -165,7 +160,7 @@ impl Rendezvous {
         let (mut stream, line) = match opened {
             Ok(Ok(opened)) => opened,
             Ok(Err(e)) => return tracing::warn!(%peer, "rendezvous: {e}"),
-            Err(_) => return tracing::warn!(%peer, "rendezvous: no secret within {HANDSHAKE_WITHIN:?}"),
+            Err(_) => return tracing::warn!(%peer, "rendezvous: no secret within {SECRET_WITHIN:?}"),
         };
         let line = String::from_utf8_lossy(&line);
         let secret = line.trim_end_matches(['\r', '\n']).split('?').next().unwrap_or_default();
