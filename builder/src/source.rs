@@ -71,9 +71,14 @@ pub fn fetch(source: &Source, dest: &Path) -> io::Result<()> {
     apply_slugignore(dest)
 }
 
+/// Unpacks with permissions but not modification times: every file is as new as the build.
+/// `git archive` stamps files with the commit's time (whole seconds), so a commit made in the same
+/// second as the previous build looked older than that build's cached outputs, and cargo (or any
+/// mtime-based build cache) kept the stale binary: the new release ran the old code.
 fn unpack_tar<R: Read>(reader: R, dest: &Path) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
+    archive.set_preserve_mtime(false);
     archive.unpack(dest)
 }
 
@@ -150,6 +155,32 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_from_git_are_as_new_as_the_fetch_not_the_commit() {
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let status = std::process::Command::new("git")
+                .arg("-C")
+                .arg(repo.path())
+                .args(args)
+                .env("GIT_AUTHOR_DATE", "2001-01-01T00:00:00Z")
+                .env("GIT_COMMITTER_DATE", "2001-01-01T00:00:00Z")
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "--quiet", "--initial-branch=main"]);
+        fs::write(repo.path().join("main.rs"), "fn main() {}").unwrap();
+        git(&["add", "main.rs"]);
+        git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "old"]);
+        let dest = tempfile::tempdir().unwrap();
+        let before = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
+        let source = Source::Git { repo: repo.path().join(".git"), rev: "main".into(), env: Vec::new() };
+        fetch(&source, dest.path()).unwrap();
+        let modified = fs::metadata(dest.path().join("main.rs")).unwrap().modified().unwrap();
+        assert!(modified >= before, "main.rs carries the commit's time (2001), so build caches think it is old");
+    }
 
     #[test]
     fn slugignore_removes_matching_paths() {
