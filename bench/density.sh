@@ -40,10 +40,10 @@ OUT=${OUT:-$root/bench/results/density-N$N-$stamp.txt}
 mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 
-command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "bench: python3 is needed (to make the component variants)" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+need wrk
+need python3 "to make the component variants"
 paas_build
 wasmtime_cli
 hello_component

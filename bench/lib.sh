@@ -2,6 +2,11 @@
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}
 
+# need TOOL [WHAT FOR]: stops the bench with the package to install unless TOOL is on the PATH.
+need() {
+  command -v "$1" >/dev/null || { echo "bench: $1 is needed${2:+ ($2)} (apt-get install -y $1)" >&2; exit 1; }
+}
+
 # paas_build [PROFILE]: builds `paas` (release unless PROFILE is debug) and sets $paas to it.
 paas_build() {
   local profile=${1:-release}

@@ -14,10 +14,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${1:-10s}
 connections=${2:-8}
 threads=${3:-1}
-command -v wrk >/dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
-command -v runc >/dev/null || { echo "runc is needed (apt-get install -y runc)" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+need wrk
+need runc
 paas_build
 work_dir
 paas_server

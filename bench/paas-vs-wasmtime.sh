@@ -10,8 +10,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${1:-10s}
 connections=${2:-32}
 threads=${3:-1}
-command -v wrk >/dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
 . "$root/bench/lib.sh"
+need wrk
 paas_build
 wasmtime_cli
 work_dir

@@ -15,7 +15,7 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
 
-command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+need wrk
 
 # wasmtime serve, the same version paas-runtime links, built once.
 wasmtime_cli
