@@ -21,7 +21,7 @@ pub const OPERATOR_EMAIL: &str = "operator@localhost";
 /// Everything `paas server` is told.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Where the SQLite ledger, the operator's key and (later) slugs live.
+    /// Where the SQLite ledger, the operator's key and slugs live (absolute: [`open_data_dir`]).
     pub data_dir: PathBuf,
     /// Where the Platform API listens (port 0: any free port).
     pub api_listen: SocketAddr,
@@ -33,7 +33,7 @@ pub struct ServerConfig {
     pub domain: String,
     /// `postgres://…` to keep the ledger in PostgreSQL instead of SQLite.
     pub database_url: Option<String>,
-    /// The built-in buildpacks (the repo's `buildpacks/`).
+    /// The built-in buildpacks (the repo's `buildpacks/`; absolute: [`open_buildpacks_dir`]).
     pub buildpacks_dir: PathBuf,
     /// Serves apps on the router listener: the router and dyno supervisor (the binary's).
     pub serve: crate::serving::SharedServe,
@@ -61,10 +61,50 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Runs the platform until SIGTERM or SIGINT.
+/// The data dir, created if missing and checked writable, as an absolute path: everything the
+/// server derives from it (slugs, overlay mounts of native dynos, the SQLite ledger, the
+/// operator's key) then holds whatever the working directory of whoever reads it later.
+pub fn open_data_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let shown = absolute(dir, "--data-dir")?;
+    std::fs::create_dir_all(&shown)
+        .with_context(|| format!("cannot create the data dir {} (--data-dir)", shown.display()))?;
+    let dir = std::fs::canonicalize(&shown)
+        .with_context(|| format!("cannot open the data dir {} (--data-dir)", shown.display()))?;
+    let probe = dir.join(".paas-write-check");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .with_context(|| format!("the data dir {} is not writable (--data-dir)", dir.display()))?;
+    Ok(dir)
+}
+
+/// `path` made absolute against the working directory (`flag` names it in the error), without
+/// touching the file system: a later change of directory does not change what it names.
+pub fn absolute(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot make {} an absolute path ({flag})", path.display()))
+}
+
+/// The folder of built-in buildpacks, which must exist, as an absolute path without `..`.
+pub fn open_buildpacks_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    match std::fs::canonicalize(dir) {
+        Ok(dir) if dir.is_dir() => Ok(dir),
+        Ok(_) => anyhow::bail!("the buildpacks dir {} is not a directory (--buildpacks-dir)", dir.display()),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "cannot open the buildpacks dir {} (--buildpacks-dir; the default is the buildpacks/ folder \
+                 of the source tree paas was built from)",
+                dir.display()
+            )
+        }),
+    }
+}
+
+/// Runs the platform until SIGTERM or SIGINT. The config's paths are absolute ([`open_data_dir`],
+/// [`open_buildpacks_dir`], [`absolute`]).
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
+    let paths = [Some(&config.data_dir), Some(&config.buildpacks_dir), config.tls_cert.as_ref(), config.tls_key.as_ref()];
+    if let Some(relative) = paths.into_iter().flatten().find(|path| path.is_relative()) {
+        anyhow::bail!("the server was given the relative path {} (make it absolute first)", relative.display());
+    }
     let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
     let ledger = ledger::open(&url).await.context("cannot open the ledger")?;
     ensure_operator(ledger.as_ref(), &config.data_dir).await?;
@@ -241,4 +281,50 @@ pub async fn ensure_operator(ledger: &dyn Ledger, data_dir: &Path) -> anyhow::Re
     writeln!(file, "{key}")?;
     println!("{said}; API key written to {}", key_path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_dir_is_created_and_given_back_absolute_without_dot_dots() {
+        let dir = tempfile::tempdir().unwrap();
+        let relative = Path::new("paas-data-relative-test");
+        let opened = open_data_dir(&dir.path().join("a/../").join(relative)).unwrap();
+        assert_eq!(opened, std::fs::canonicalize(dir.path()).unwrap().join(relative));
+        assert!(opened.is_dir());
+        assert!(!opened.join(".paas-write-check").exists(), "the probe is removed");
+        // A relative path is taken against the working directory, once.
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(absolute(relative, "--data-dir").unwrap(), cwd.join(relative));
+    }
+
+    #[test]
+    fn a_data_dir_that_cannot_be_created_or_written_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "in the way").unwrap();
+        for (data_dir, said) in [
+            (file.join("paas-data"), format!("cannot create the data dir {}/paas-data (--data-dir)", file.display())),
+            (file.clone(), format!("cannot create the data dir {} (--data-dir)", file.display())),
+            // proc: a folder nobody, root included, may create files in.
+            (PathBuf::from("/proc/paas-data"), "cannot create the data dir /proc/paas-data (--data-dir)".to_string()),
+            (PathBuf::from("/proc"), "the data dir /proc is not writable (--data-dir)".to_string()),
+        ] {
+            let error = format!("{:#}", open_data_dir(&data_dir).unwrap_err());
+            assert!(error.starts_with(&said), "{data_dir:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_missing_buildpacks_dir_is_an_error_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = format!("{:#}", open_buildpacks_dir(&dir.path().join("nowhere")).unwrap_err());
+        assert!(error.starts_with(&format!("cannot open the buildpacks dir {}/nowhere", dir.path().display())), "{error}");
+        let opened = open_buildpacks_dir(&dir.path().join("x/..")).unwrap_err();
+        assert!(format!("{opened:#}").contains("cannot open the buildpacks dir"), "x does not exist: {opened:#}");
+        std::fs::create_dir(dir.path().join("x")).unwrap();
+        assert_eq!(open_buildpacks_dir(&dir.path().join("x/..")).unwrap(), std::fs::canonicalize(dir.path()).unwrap());
+    }
 }
