@@ -122,7 +122,7 @@ pub async fn update(
     let name = body.name.filter(|name| *name != app.name);
     let updated = state.ledger.update_app(app.id, AppUpdate { name, maintenance: body.maintenance }).await?;
     if updated.name != app.name {
-        state.logs.rename(&app.name, &updated.name);
+        state.logs.rename(app.id, &app.name, &updated.name);
     }
     if let Some(deploys) = state.deploys.as_ref().filter(|_| updated.name != app.name) {
         deploys.app_renamed(&app.name, &updated.name).await;
@@ -137,7 +137,7 @@ pub async fn destroy(
 ) -> Result<Json<Value>, ApiError> {
     require_owner(&caller, &app, "destroy it")?;
     let app = state.ledger.destroy_app(app.id).await?;
-    state.logs.forget(&app.name);
+    state.logs.forget(app.id, &app.name);
     if let Some(deploys) = &state.deploys {
         deploys.app_destroyed(&app.name).await;
     }

@@ -124,14 +124,12 @@ impl FromRequestParts<AppState> for AppAccess {
 pub async fn visible_app(state: &AppState, caller: &CurrentUser, name_or_id: &str) -> Result<App, ApiError> {
     let not_found = || ApiError::not_found("Couldn't find that app.");
     let app = state.ledger.find_app(name_or_id).await?.ok_or_else(not_found)?;
-    if caller.user.operator
-        || app.owner.id == caller.user.id
-        || state.ledger.can_access(app.id, caller.user.id).await?
-    {
-        Ok(app)
-    } else {
-        Err(not_found())
-    }
+    if may_see(state, &caller.user, &app).await? { Ok(app) } else { Err(not_found()) }
+}
+
+/// Whether `user` may see `app`: its owner, a collaborator, or an operator.
+pub async fn may_see(state: &AppState, user: &User, app: &App) -> Result<bool, ApiError> {
+    Ok(user.operator || app.owner.id == user.id || state.ledger.can_access(app.id, user.id).await?)
 }
 
 /// Fails with 403 unless the caller owns the app or is an operator.

@@ -1,7 +1,8 @@
 //! Log sessions (Heroku's protocol): `POST /apps/{app}/log-sessions` makes one and answers its
 //! `logplex_url`, a capability URL on this listener (`/log-sessions/{token}`, no `Authorization`
 //! needed) that answers the app's stream as Server-Sent Events ([`crate::logplex::sse`]).
-//! An unknown or expired token is a 404.
+//! An unknown or expired token is a 404, and so is one whose app (found by id, never by name)
+//! is gone or no longer visible to the user who made the session.
 
 use axum::Json;
 use axum::body::Body;
@@ -11,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{ApiJson, CurrentUser, visible_app};
+use super::extract::{ApiJson, CurrentUser, may_see, visible_app};
 use super::{ApiError, AppState, views};
 use crate::logplex::{SessionRequest, sse};
 use crate::model::{Formation, Release};
@@ -62,7 +63,9 @@ pub async fn create(
         source: body.source,
         tail: body.tail.unwrap_or(false),
     };
-    let session = state.logs.create_session(&app.name, request).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let session = state
+        .logs
+        .create_session(app.id, &app.name, caller.user.id, request).map_err(|e| ApiError::invalid(e.to_string()))?;
     let created = views::time(session.created_at);
     let url = format!("{}/log-sessions/{}", state.config.api_url.trim_end_matches('/'), session.token);
     let body = json!({"id": session.id, "logplex_url": url, "created_at": created, "updated_at": created});
@@ -71,15 +74,20 @@ pub async fn create(
 
 /// `GET /log-sessions/{token}` (a session's `logplex_url`): the stream, `text/event-stream`.
 pub async fn stream(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let session = state
-        .logs
-        .find_session(&token)
-        .ok_or_else(|| ApiError::not_found("This log session does not exist or has expired."))?;
+    let gone = || ApiError::not_found("This log session does not exist or has expired.");
+    let (session, end) = state.logs.find_session(&token).ok_or_else(gone)?;
+    // The app by id (a new app of the same name is another app), seen by the same user now.
+    let app = state.ledger.find_app(&session.app_id.to_string()).await?.filter(|app| app.id == session.app_id);
+    let user = state.ledger.find_user(&session.user_id.to_string()).await?;
+    let (Some(app), Some(user)) = (app, user) else { return Err(gone()) };
+    if !may_see(&state, &user, &app).await? {
+        return Err(gone());
+    }
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let events = sse::stream(&state.logs, session, last_event_id);
+    let events = sse::stream(&state.logs, &app.name, session, end, last_event_id);
     let body = Body::from_stream(futures::StreamExt::map(events, Ok::<_, std::io::Error>));
     let mut response = body.into_response();
     let response_headers = response.headers_mut();

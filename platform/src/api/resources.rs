@@ -167,6 +167,8 @@ pub async fn remove_collaborator(
         require_owner(&caller, &app, "remove collaborators")?;
     }
     let collaborator = state.ledger.remove_collaborator(app.id, &who).await?;
+    // Their log tails of the app end, and their sessions' URLs stop working.
+    state.logs.end_sessions(app.id, Some(collaborator.user.id));
     Ok(Json(views::collaborator(&collaborator, &app)))
 }
 

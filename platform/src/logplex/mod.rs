@@ -20,9 +20,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 pub use ring::{Read, Ring};
-pub use session::{LogSession, SessionRequest};
+pub use session::{LogSession, SessionRequest, TailEnd};
 
 /// The lines kept per app, as Heroku keeps.
 pub const DEFAULT_CAPACITY: usize = 1500;
@@ -252,14 +253,18 @@ impl Logplex {
         self.publish(app, Source::App, "api", text);
     }
 
-    /// Forgets a destroyed app's stream and stops its drains.
-    pub fn forget(&self, app: &str) {
+    /// Forgets a destroyed app's stream, ends its log sessions and their tails (a new app of the
+    /// same name is another app) and stops its drains.
+    pub fn forget(&self, app_id: Uuid, app: &str) {
         self.inner.apps.write().expect("log apps").remove(app);
+        self.end_sessions(app_id, None);
         self.inner.drains.stop_app(app);
     }
 
-    /// A renamed app keeps its stream (tails that follow it go on) and its drains.
-    pub fn rename(&self, old: &str, new: &str) {
+    /// A renamed app keeps its stream and its drains; its live tails end (a tail follows no
+    /// name), and its sessions reconnect to the app under the new name.
+    pub fn rename(&self, app_id: Uuid, old: &str, new: &str) {
+        self.end_tails(app_id);
         {
             let mut apps = self.inner.apps.write().expect("log apps");
             if let Some(log) = apps.remove(old) {
@@ -333,7 +338,7 @@ mod tests {
         let logs = Logplex::default();
         logs.publish("old", Source::App, "web.1", "before");
         let followed = logs.app("old");
-        logs.rename("old", "new");
+        logs.rename(Uuid::new_v4(), "old", "new");
         logs.publish("new", Source::App, "web.1", "after");
         let texts = followed.with_ring(|r| r.tail(10, |_| true).iter().map(|l| l.text.clone()).collect::<Vec<_>>());
         assert_eq!(texts, ["before", "after"]);

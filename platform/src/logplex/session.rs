@@ -1,12 +1,16 @@
 //! Log sessions: `POST /apps/{app}/log-sessions` makes one; its `logplex_url` carries an
-//! unguessable token (the capability: the client sends no `Authorization` to it) that expires.
+//! unguessable token (the capability: the client sends no `Authorization` to it) that can be
+//! opened for an hour. A session belongs to one app **by id** and one user: it never follows a
+//! name to another app, its stream checks at connect that the user still sees the app, and the
+//! app's destruction, its renaming or the user's removal as a collaborator end its live tails.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{DEFAULT_CAPACITY, Filter, Logplex, Source};
@@ -32,8 +36,12 @@ pub struct SessionRequest {
 pub struct LogSession {
     /// The session's id.
     pub id: Uuid,
-    /// The app's name.
+    /// The app's id: the session reads this app's stream whatever it is called now.
+    pub app_id: Uuid,
+    /// The app's name when the session was made (for messages only).
     pub app: String,
+    /// Who made it: the stream checks at connect that they may still see the app.
+    pub user_id: Uuid,
     /// Which lines.
     pub filter: Filter,
     /// How many past lines.
@@ -55,13 +63,55 @@ pub enum SessionError {
     Source(String),
 }
 
+/// What ends a session's live tails: set once the app is destroyed or renamed, or the user
+/// loses access. A stream holds one from connect to end.
+#[derive(Debug, Clone)]
+pub struct TailEnd {
+    // Held so that pruning an expired session (its tails live on) does not read as an end.
+    _sender: Arc<watch::Sender<bool>>,
+    ended: watch::Receiver<bool>,
+}
+
+impl TailEnd {
+    fn new(sender: &Arc<watch::Sender<bool>>) -> TailEnd {
+        TailEnd { _sender: sender.clone(), ended: sender.subscribe() }
+    }
+
+    /// Whether the tail must end now.
+    pub fn is_ended(&self) -> bool {
+        *self.ended.borrow()
+    }
+
+    /// Resolves when the tail must end.
+    pub async fn wait(&mut self) {
+        let _ = self.ended.wait_for(|ended| *ended).await;
+    }
+}
+
+struct Entry {
+    session: LogSession,
+    end: Arc<watch::Sender<bool>>,
+}
+
 /// The live sessions, by token.
-#[derive(Debug, Default)]
-pub struct Sessions(Mutex<HashMap<String, LogSession>>);
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, Entry>>);
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
 
 impl Logplex {
-    /// Makes a log session of `app`.
-    pub fn create_session(&self, app: &str, request: SessionRequest) -> Result<LogSession, SessionError> {
+    /// Makes a log session of the app `app_id` (called `app` now) for the user `user_id`.
+    pub fn create_session(
+        &self,
+        app_id: Uuid,
+        app: &str,
+        user_id: Uuid,
+        request: SessionRequest,
+    ) -> Result<LogSession, SessionError> {
         let source = request
             .source
             .as_deref()
@@ -74,7 +124,9 @@ impl Logplex {
         rand::rng().fill_bytes(&mut bytes);
         let session = LogSession {
             id: Uuid::new_v4(),
+            app_id,
             app: app.to_string(),
+            user_id,
             filter: Filter { dyno: request.dyno.filter(|d| !d.is_empty()), source },
             lines,
             tail: request.tail,
@@ -84,14 +136,41 @@ impl Logplex {
         };
         let mut sessions = self.sessions().0.lock().expect("log sessions");
         let now = Instant::now();
-        sessions.retain(|_, s| s.expires > now);
-        sessions.insert(session.token.clone(), session.clone());
+        sessions.retain(|_, entry| entry.session.expires > now);
+        let entry = Entry { session: session.clone(), end: Arc::new(watch::channel(false).0) };
+        sessions.insert(session.token.clone(), entry);
         Ok(session)
     }
 
-    /// The unexpired session whose token this is.
-    pub fn find_session(&self, token: &str) -> Option<LogSession> {
+    /// The unexpired session whose token this is, and what ends its tail.
+    pub fn find_session(&self, token: &str) -> Option<(LogSession, TailEnd)> {
         let sessions = self.sessions().0.lock().expect("log sessions");
-        sessions.get(token).filter(|s| s.expires > Instant::now()).cloned()
+        sessions
+            .get(token)
+            .filter(|entry| entry.session.expires > Instant::now())
+            .map(|entry| (entry.session.clone(), TailEnd::new(&entry.end)))
+    }
+
+    /// Ends the live tails of the app's sessions — of every user (`None`: the app is destroyed)
+    /// or of one (a collaborator removed) — and forgets those sessions: their URLs are 404s.
+    pub fn end_sessions(&self, app_id: Uuid, user_id: Option<Uuid>) {
+        let mut sessions = self.sessions().0.lock().expect("log sessions");
+        sessions.retain(|_, entry| {
+            let ends = entry.session.app_id == app_id && user_id.is_none_or(|user| entry.session.user_id == user);
+            if ends {
+                entry.end.send_replace(true);
+            }
+            !ends
+        });
+    }
+
+    /// Ends the live tails of the app's sessions (the app was renamed: a tail follows no name);
+    /// the sessions stay, and a reconnect reads the same app under its new name.
+    pub fn end_tails(&self, app_id: Uuid) {
+        let mut sessions = self.sessions().0.lock().expect("log sessions");
+        for entry in sessions.values_mut().filter(|entry| entry.session.app_id == app_id) {
+            entry.end.send_replace(true);
+            entry.end = Arc::new(watch::channel(false).0);
+        }
     }
 }

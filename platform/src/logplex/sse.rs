@@ -2,7 +2,8 @@
 //! one event per line (`id: N` and `data: <logplex line>`). Without `tail` it sends the last N
 //! lines and ends; with `tail` it follows new lines (a comment every 15 s keeps idle connections
 //! open). After a reconnect with `Last-Event-ID` it continues after that line. A reader that fell
-//! behind the buffer is told how many lines it lost (`Error L10`).
+//! behind the buffer is told how many lines it lost (`Error L10`). A tail ends when its session's
+//! [`TailEnd`] fires (the app destroyed or renamed, the user's access removed) or the server stops.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use axum::body::Bytes;
 use futures::Stream;
 use tokio::sync::watch;
 
+use super::session::TailEnd;
 use super::{AppLog, LogLine, LogSession, Logplex, overflow_line};
 
 /// How long an idle tail waits before sending a keep-alive comment.
@@ -28,9 +30,17 @@ pub fn event(line: &LogLine) -> String {
     }
 }
 
-/// The stream of `session`, resuming after `last_event_id` when the client sent one.
-pub fn stream(logplex: &Logplex, session: LogSession, last_event_id: Option<u64>) -> impl Stream<Item = Bytes> + Send + 'static {
-    let log = logplex.app(&session.app);
+/// The stream of `session` over the app's stream, which is called `app` now (the caller looked
+/// the session's app up by id), resuming after `last_event_id` when the client sent one; it ends
+/// when `end` fires.
+pub fn stream(
+    logplex: &Logplex,
+    app: &str,
+    session: LogSession,
+    end: TailEnd,
+    last_event_id: Option<u64>,
+) -> impl Stream<Item = Bytes> + Send + 'static {
+    let log = logplex.app(app);
     let newest = log.subscribe();
     let (first, cursor) = match last_event_id {
         Some(after) => (String::from("retry: 1\n\n"), after),
@@ -45,7 +55,7 @@ pub fn stream(logplex: &Logplex, session: LogSession, last_event_id: Option<u64>
     };
     // Without tail and without a resume point, the history is all there is.
     let follow = session.tail || last_event_id.is_some();
-    let state = Follower { log, newest, cursor, session, closed: Box::pin(logplex.closed()), follow };
+    let state = Follower { log, newest, cursor, session, end, closed: Box::pin(logplex.closed()), follow };
     let head = futures::stream::once(async move { Bytes::from(first) });
     futures::StreamExt::chain(head, futures::stream::unfold(state, |mut state| async move {
         let chunk = state.next().await?;
@@ -58,6 +68,7 @@ struct Follower {
     newest: watch::Receiver<u64>,
     cursor: u64,
     session: LogSession,
+    end: TailEnd,
     closed: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
     /// Read past the cursor at all.
     follow: bool,
@@ -66,7 +77,7 @@ struct Follower {
 impl Follower {
     /// The next chunk of events; `None` when the stream ends.
     async fn next(&mut self) -> Option<Bytes> {
-        if !self.follow {
+        if !self.follow || self.end.is_ended() {
             return None;
         }
         loop {
@@ -100,6 +111,7 @@ impl Follower {
                     }
                 }
                 _ = &mut self.closed => return None,
+                _ = self.end.wait() => return None,
                 _ = tokio::time::sleep(KEEPALIVE) => return Some(Bytes::from_static(b": keep-alive\n\n")),
             }
         }

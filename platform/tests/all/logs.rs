@@ -20,13 +20,13 @@ use crate::backends::{self, TestLedger};
 /// How long a test waits for something that should come at once.
 const SOON: Duration = Duration::from_secs(5);
 
-struct Logs {
-    state: AppState,
-    key: String,
+pub(crate) struct Logs {
+    pub(crate) state: AppState,
+    pub(crate) key: String,
     _ledger: TestLedger,
 }
 
-async fn setup(config: LogplexConfig) -> Logs {
+pub(crate) async fn setup(config: LogplexConfig) -> Logs {
     let ledger = backends::sqlite().await;
     let (_, key) = ledger.ledger.create_user("operator@localhost", None, true).await.unwrap();
     let platform = PlatformConfig { domain: "localhost".into(), router_port: None, api_url: "http://127.0.0.1:5000".into() };
@@ -39,12 +39,17 @@ fn small(capacity: usize) -> LogplexConfig {
 }
 
 impl Logs {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(&self.key, method, path, body).await
+    }
+
+    /// [`Logs::call`] with another user's API key.
+    pub(crate) async fn call_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header("accept", "application/vnd.heroku+json; version=3.sdk")
-            .header("authorization", format!("Bearer {}", self.key));
+            .header("authorization", format!("Bearer {key}"));
         if body.is_some() {
             request = request.header("content-type", "application/json");
         }
@@ -56,7 +61,7 @@ impl Logs {
     }
 
     /// Makes a log session and answers its URL's path (what follows the API URL).
-    async fn session(&self, app: &str, body: Value) -> String {
+    pub(crate) async fn session(&self, app: &str, body: Value) -> String {
         let (status, reply) = self.call(Method::POST, &format!("/apps/{app}/log-sessions"), Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{reply}");
         for field in ["id", "created_at", "updated_at"] {
@@ -67,7 +72,7 @@ impl Logs {
     }
 
     /// Opens a session's URL as `heroku logs` does: no Authorization.
-    async fn open(&self, path: &str, last_event_id: Option<u64>) -> (StatusCode, Option<String>, Body) {
+    pub(crate) async fn open(&self, path: &str, last_event_id: Option<u64>) -> (StatusCode, Option<String>, Body) {
         let mut request = Request::builder().uri(path).header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());
@@ -79,7 +84,7 @@ impl Logs {
 }
 
 /// The next chunk of a streamed body (`None`: it ended), failing after [`SOON`].
-async fn chunk(body: &mut Body) -> Option<String> {
+pub(crate) async fn chunk(body: &mut Body) -> Option<String> {
     loop {
         let frame = tokio::time::timeout(SOON, body.frame()).await.expect("a chunk in time")?.unwrap();
         if let Ok(data) = frame.into_data() {
@@ -89,7 +94,7 @@ async fn chunk(body: &mut Body) -> Option<String> {
 }
 
 /// All of a body that ends.
-async fn all(mut body: Body) -> String {
+pub(crate) async fn all(mut body: Body) -> String {
     let mut text = String::new();
     while let Some(part) = chunk(&mut body).await {
         text.push_str(&part);
@@ -98,7 +103,7 @@ async fn all(mut body: Body) -> String {
 }
 
 /// SSE text with each line's timestamp checked and replaced by `T`.
-fn untimed(sse: &str) -> String {
+pub(crate) fn untimed(sse: &str) -> String {
     sse.lines()
         .map(|line| match line.strip_prefix("data: ") {
             Some(data) => {
