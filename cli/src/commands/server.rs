@@ -61,12 +61,30 @@ pub struct ServerCommand {
     /// A native web dyno that does not accept on $PORT this long after launch is killed (R10).
     #[arg(long, env = "PAAS_BOOT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     boot_timeout: Duration,
+    /// API requests an account (not an operator) may make per hour, refilled continuously
+    /// (Heroku's 4,500); past it the API answers 429.
+    #[arg(long, env = "PAAS_API_RATE_LIMIT", default_value_t = paas_platform::api::limits::DEFAULT_REQUESTS_PER_HOUR,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    api_rate_limit: u32,
+    /// One-off dynos (`paas run`) an app may run at once; more are refused until one ends.
+    #[arg(long, env = "PAAS_ONEOFFS_PER_APP", default_value_t = paas_platform::api::limits::DEFAULT_ONEOFFS_PER_APP)]
+    oneoffs_per_app: usize,
 }
 
 impl ServerCommand {
     /// Runs the platform until SIGTERM or SIGINT.
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub async fn run(mut self) -> anyhow::Result<()> {
         server::init_tracing();
+        // Every path made absolute once, here: runc's overlay mounts, builds and the ledger
+        // read them from other working directories (a relative data dir broke native dynos).
+        self.data_dir = server::open_data_dir(&self.data_dir)?;
+        self.buildpacks_dir = server::open_buildpacks_dir(&self.buildpacks_dir)?;
+        self.tls_cert = self.tls_cert.map(|cert| server::absolute(&cert, "--tls-cert")).transpose()?;
+        self.tls_key = self.tls_key.map(|key| server::absolute(&key, "--tls-key")).transpose()?;
+        // A bare name (`runc`) is looked up on PATH; a path such as `./bin/runc` is made absolute.
+        if let Some(binary) = self.container_runtime.as_mut().filter(|b| b.components().count() > 1) {
+            *binary = server::absolute(binary, "--container-runtime")?;
+        }
         raise_open_files_limit();
         // The node's one wasm runtime (engine and `.cwasm` cache in <data-dir>/runtime).
         let runtime = paas_runtime::Runtime::new(paas_runtime::RuntimeConfig::new(self.data_dir.join("runtime")))
@@ -94,6 +112,10 @@ impl ServerCommand {
             rendezvous_listen: self.rendezvous_listen,
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
+            api_limits: paas_platform::api::limits::ApiLimits {
+                requests_per_hour: self.api_rate_limit,
+                oneoffs_per_app: self.oneoffs_per_app,
+            },
         })
         .await
     }
