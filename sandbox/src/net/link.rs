@@ -1,0 +1,94 @@
+//! One container's network namespace and veth pair, made and removed with `ip`: the namespace
+//! is a named one (`ip netns add`: `/run/netns/paas-<addr>`, which runc joins by path), the
+//! node's end `paasv<hex>` keeps the /30's first address, the container's end is `eth0` with the
+//! second and a default route through the first. IPv6 is off on the node's end (the container has
+//! no IPv6 route out; the firewall drops any IPv6 from it too).
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+
+use super::range::{Link, NETNS_PREFIX, VETH_PREFIX, address_of_netns, address_of_veth};
+use super::{NetError, tool};
+
+/// Where `ip netns` keeps its named namespaces.
+const NETNS_DIR: &str = "/run/netns";
+
+/// The namespace file of `link` (what the container's OCI spec names).
+pub(crate) fn netns_path(link: &Link) -> PathBuf {
+    Path::new(NETNS_DIR).join(link.netns())
+}
+
+/// Makes the namespace and the veth pair of `link`; on failure nothing of it is left.
+pub(crate) fn create(link: &Link) -> Result<(), NetError> {
+    let (netns, veth) = (link.netns(), link.veth());
+    tool::run("ip", &["netns", "add", &netns], None)?;
+    let made = (|| {
+        let host = format!(
+            "link add {veth} type veth peer name eth0 netns {netns}\naddr add {}/30 dev {veth}\nlink set {veth} up\n",
+            link.host
+        );
+        tool::run("ip", &["-batch", "-"], Some(&host))?;
+        // No IPv6 on the node's end (no link-local address a dyno could reach the node by), and
+        // strict reverse-path filtering (a packet claiming another source is dropped).
+        sysctl(&format!("net/ipv6/conf/{veth}/disable_ipv6"), "1")?;
+        sysctl(&format!("net/ipv4/conf/{veth}/rp_filter"), "1")?;
+        let inside = format!(
+            "link set lo up\naddr add {}/30 dev eth0\nlink set eth0 up\nroute add default via {}\n",
+            link.dyno, link.host
+        );
+        tool::run("ip", &["-n", &netns, "-batch", "-"], Some(&inside)).map(drop)
+    })();
+    if made.is_err() {
+        delete(link);
+    }
+    made
+}
+
+/// Removes the veth pair and the namespace of `link` (what is already gone is skipped; a
+/// failure is logged).
+pub(crate) fn delete(link: &Link) {
+    delete_named(Some(&link.veth()), Some(&link.netns()));
+}
+
+fn delete_named(veth: Option<&str>, netns: Option<&str>) {
+    if let Some(veth) = veth
+        && Path::new("/sys/class/net").join(veth).exists()
+        && let Err(e) = tool::run("ip", &["link", "del", veth], None)
+    {
+        tracing::warn!(veth, "cannot remove a container's veth pair: {e}");
+    }
+    if let Some(netns) = netns
+        && Path::new(NETNS_DIR).join(netns).exists()
+        && let Err(e) = tool::run("ip", &["netns", "del", netns], None)
+    {
+        tracing::warn!(netns, "cannot remove a container's network namespace: {e}");
+    }
+}
+
+/// Removes every veth pair and namespace whose name says it belongs to `range` (left by a server
+/// that crashed; the caller holds the range's lock, so none is in use). Returns how many.
+pub(crate) fn remove_stale(range: Ipv4Net) -> usize {
+    let mut removed = 0;
+    for (dir, prefix, parse) in [
+        ("/sys/class/net", VETH_PREFIX, address_of_veth as fn(&str) -> Option<Ipv4Addr>),
+        (NETNS_DIR, NETNS_PREFIX, address_of_netns),
+    ] {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(prefix) && parse(&name).is_some_and(|a| range.contains(&a)) {
+                if dir == NETNS_DIR { delete_named(None, Some(&name)) } else { delete_named(Some(&name), None) }
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// Writes `value` to `/proc/sys/<key>`.
+pub(crate) fn sysctl(key: &str, value: &str) -> Result<(), NetError> {
+    let path = Path::new("/proc/sys").join(key);
+    std::fs::write(&path, value).map_err(|source| NetError::Io { path, source })
+}

@@ -1,0 +1,286 @@
+//! Network namespaces of native dynos and builds. Each container gets a namespace of its own
+//! with one veth pair to the node (a /30 of the operator's range, `paas server --dyno-network`,
+//! default [`DEFAULT_RANGE`]), routed (no bridge: every packet between two containers crosses the
+//! node's forward hook), and one nftables table per range (see `nft.rs`) enforcing the
+//! [egress policy](crate::egress): no node address (API, git, PostgreSQL, the veth's own), no
+//! other container, no denied range (loopback, link-local and metadata, RFC 1918, CGNAT, ...)
+//! except the resolvers on port 53 and what the operator allows; masquerade out; nothing from
+//! outside into the range. A web dyno binds `0.0.0.0:$PORT` in its namespace and the router
+//! connects to `<its address>:$PORT` from the node. A build with `--build-network none` gets a
+//! namespace with loopback only ([`NetLease::loopback`]).
+//!
+//! ```text
+//! Network::new(NetworkConfig)    locks the range, ip_forward=1, removes stale namespaces, veths
+//!                                and the table of a crashed server, installs the table
+//!   .attach(id) -> NetLease      a namespace + veth (removed when the lease drops)
+//! NetLease::loopback()           a fresh namespace with loopback only (runc makes it)
+//!   .namespace_path(), .address(), .resolv_conf(), .hosts(hostname)
+//! free_range(within, prefix)     a range no server of this host holds (tests)
+//! OutsideHost::start()           a public-looking host in a namespace of its own (tests)
+//! ```
+
+mod etc;
+mod link;
+mod nft;
+mod outside;
+mod range;
+mod tool;
+
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ipnet::Ipv4Net;
+
+pub use outside::OutsideHost;
+pub use range::{DEFAULT_RANGE, free_range, parse_range};
+
+use crate::egress::EgressPolicy;
+use range::{Link, Slots};
+
+/// Why a network could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// A `--dyno-network` value is not usable.
+    #[error("invalid --dyno-network {range:?}: {why}")]
+    InvalidRange {
+        /// The value.
+        range: String,
+        /// Why.
+        why: String,
+    },
+    /// Another `paas server` of this host holds the range.
+    #[error("the dyno network {range} is in use by another paas server on this host (pass another --dyno-network)")]
+    InUse {
+        /// The range.
+        range: Ipv4Net,
+    },
+    /// The range holds one of the node's own addresses.
+    #[error("the dyno network {range} holds the node's address {address} (pass another --dyno-network)")]
+    Overlap {
+        /// The range.
+        range: Ipv4Net,
+        /// The node's address.
+        address: Ipv4Addr,
+    },
+    /// Every link of the range is in use.
+    #[error("every address of the dyno network {range} is in use ({links} containers)")]
+    Full {
+        /// The range.
+        range: Ipv4Net,
+        /// How many containers it holds.
+        links: u32,
+    },
+    /// `ip` or `nft` cannot be run.
+    #[error("cannot run `{program}`: {detail} (network namespaces need iproute2 and nftables)")]
+    Tool {
+        /// The program.
+        program: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// `ip` or `nft` failed.
+    #[error("`{command}` failed: {detail}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its standard error.
+        detail: String,
+    },
+    /// A file of the kernel's or of the lock could not be written.
+    #[error("cannot write `{}`: {source}", .path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The node's addresses could not be read.
+    #[error(transparent)]
+    Egress(#[from] crate::egress::EgressError),
+}
+
+/// How containers reach the network on this node.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// The range the containers' addresses come from (one /30 each).
+    pub range: Ipv4Net,
+    /// What containers may reach: the denied ranges and the operator's allowed ones.
+    pub egress: EgressPolicy,
+}
+
+/// The network of the containers of one node. Cheap to clone; the table, namespaces and veth
+/// pairs go when the last clone and the last lease are dropped.
+#[derive(Debug, Clone)]
+pub struct Network(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    range: Ipv4Net,
+    table: String,
+    resolv: etc::Resolv,
+    slots: Mutex<Slots>,
+    /// The range's lock, held while the network lives.
+    _lock: File,
+}
+
+impl Network {
+    /// Takes the range (refused when another server of this host holds it or it holds a node
+    /// address), sets `net.ipv4.ip_forward` to 1 if it was not, removes what a crashed server left
+    /// in the range (namespaces, veth pairs, the table) and installs the table.
+    pub fn new(config: NetworkConfig) -> Result<Network, NetError> {
+        let range = config.range;
+        let lock = range::lock(range)?;
+        let stale = link::remove_stale(range);
+        if stale > 0 {
+            tracing::info!(%range, "removed {stale} stale network namespaces and veth pairs");
+        }
+        let node = crate::egress::read_node_addresses()?;
+        if let Some(address) =
+            node.iter().find_map(|a| if let std::net::IpAddr::V4(a) = a { range.contains(a).then_some(*a) } else { None })
+        {
+            return Err(NetError::Overlap { range, address });
+        }
+        if std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() != "1") {
+            link::sysctl("net/ipv4/ip_forward", "1")?;
+            tracing::info!("net.ipv4.ip_forward was 0: set to 1 (containers reach the network through this node)");
+        }
+        let resolv = etc::resolv();
+        let rules =
+            nft::Rules { range, allowed: config.egress.allowed().to_vec(), resolvers: resolv.servers.clone() };
+        nft::install(&rules)?;
+        let table = rules.table();
+        tracing::info!(%range, table = %format!("inet {table}"), "container network: a namespace and a /30 per container");
+        Ok(Network(Arc::new(Inner { range, table, resolv, slots: Mutex::new(Slots::new(range)), _lock: lock })))
+    }
+
+    /// A new namespace for container `id` (named in errors only), with its veth pair and
+    /// addresses, removed when the lease drops.
+    pub fn attach(&self, id: &str) -> Result<NetLease, NetError> {
+        let link = {
+            let mut slots = self.0.slots.lock().unwrap_or_else(|e| e.into_inner());
+            let capacity = slots.capacity();
+            slots.take().ok_or(NetError::Full { range: self.0.range, links: capacity })?
+        };
+        if let Err(e) = link::create(&link) {
+            self.give_back(link.slot);
+            tracing::warn!(container = id, "cannot make the container's network: {e}");
+            return Err(e);
+        }
+        let path = link::netns_path(&link);
+        Ok(NetLease(Lease::Veth { network: self.clone(), link, path }))
+    }
+
+    /// The range.
+    pub fn range(&self) -> Ipv4Net {
+        self.0.range
+    }
+
+    /// The nftables table (`inet <name>`).
+    pub fn table(&self) -> &str {
+        &self.0.table
+    }
+
+    fn give_back(&self, slot: u32) {
+        self.0.slots.lock().unwrap_or_else(|e| e.into_inner()).give_back(slot);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        link::remove_stale(self.range);
+        if let Err(e) = nft::remove(&self.table) {
+            tracing::warn!(table = %self.table, "cannot remove the container network's table: {e}");
+        }
+    }
+}
+
+/// What a build may reach (`paas server --build-network`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildNetwork {
+    /// The network, under the egress policy (package registries stay reachable).
+    #[default]
+    Egress,
+    /// Loopback only.
+    None,
+}
+
+impl std::str::FromStr for BuildNetwork {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "egress" => Ok(BuildNetwork::Egress),
+            "none" => Ok(BuildNetwork::None),
+            _ => Err(format!("expected `egress` or `none`, found {s:?}")),
+        }
+    }
+}
+
+impl BuildNetwork {
+    /// The lease of a build container `id`: from `network` for [`BuildNetwork::Egress`],
+    /// loopback only for [`BuildNetwork::None`].
+    pub fn lease(self, network: &Network, id: &str) -> Result<NetLease, NetError> {
+        match self {
+            BuildNetwork::Egress => network.attach(id),
+            BuildNetwork::None => Ok(NetLease::loopback()),
+        }
+    }
+}
+
+/// One container's network: its namespace, given back when dropped (after the container is gone).
+#[derive(Debug)]
+pub struct NetLease(Lease);
+
+#[derive(Debug)]
+enum Lease {
+    Loopback,
+    Veth { network: Network, link: Link, path: PathBuf },
+}
+
+impl NetLease {
+    /// A fresh namespace with loopback only: the OCI runtime makes it (the spec's network
+    /// namespace has no path) and brings `lo` up.
+    pub fn loopback() -> NetLease {
+        NetLease(Lease::Loopback)
+    }
+
+    /// The namespace file the container joins (`/run/netns/paas-<addr>`); `None` for a fresh one.
+    pub fn namespace_path(&self) -> Option<&Path> {
+        match &self.0 {
+            Lease::Loopback => None,
+            Lease::Veth { path, .. } => Some(path),
+        }
+    }
+
+    /// The container's address (what a web dyno's `$PORT` is reached at), if it has one.
+    pub fn address(&self) -> Option<Ipv4Addr> {
+        match &self.0 {
+            Lease::Loopback => None,
+            Lease::Veth { link, .. } => Some(link.dyno),
+        }
+    }
+
+    /// The container's `/etc/resolv.conf`: the node's, without resolvers it cannot reach.
+    pub fn resolv_conf(&self) -> &str {
+        match &self.0 {
+            Lease::Loopback => "",
+            Lease::Veth { network, .. } => &network.0.resolv.text,
+        }
+    }
+
+    /// The container's `/etc/hosts`: localhost, and `hostname` at its own address.
+    pub fn hosts(&self, hostname: &str) -> String {
+        etc::hosts(hostname, self.address())
+    }
+}
+
+impl Drop for NetLease {
+    fn drop(&mut self) {
+        if let Lease::Veth { network, link, .. } = &self.0 {
+            link::delete(link);
+            network.give_back(link.slot);
+        }
+    }
+}

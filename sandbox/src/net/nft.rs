@@ -1,0 +1,139 @@
+//! The nftables table of one dyno network (`inet paas-10.199.0.0-16`): generated from the egress
+//! policy's [`DENIED_RANGES`](crate::egress::DENIED_RANGES) and the operator's allowed ranges,
+//! replaced whole at start (a stale table of a crashed server goes in the same transaction) and
+//! deleted when the network is dropped.
+//!
+//! ```text
+//! input       from the range to the node itself: replies (the router's connections), the
+//!             resolvers on port 53 and allowed ranges pass; the rest is refused (API, git,
+//!             PostgreSQL on any node address, the veth's own address)
+//! forward     dyno → dyno refused; new connections into the range dropped (outside → dyno);
+//!             IPv6 from a dyno dropped; to the resolvers on 53 and allowed ranges passes; to a
+//!             denied range refused (TCP reset, else ICMP admin-prohibited)
+//! postrouting from the range to anywhere else: masquerade
+//! ```
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use ipnet::{IpNet, Ipv4Net};
+
+use super::{NetError, range::VETH_PREFIX, tool};
+use crate::egress::DENIED_RANGES;
+
+/// What the table is generated from.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    /// The dyno network.
+    pub range: Ipv4Net,
+    /// The operator's allowed ranges (`--egress-allow`; IPv6 ones do not apply: dynos have no
+    /// IPv6 route).
+    pub allowed: Vec<IpNet>,
+    /// The resolvers of the containers' `resolv.conf`, reachable on port 53.
+    pub resolvers: Vec<Ipv4Addr>,
+}
+
+impl Rules {
+    /// The table's name: one per dyno network, so that two servers of one host (tests) keep apart.
+    pub fn table(&self) -> String {
+        format!("paas-{}-{}", self.range.network(), self.range.prefix_len())
+    }
+
+    /// The `nft -f` script that replaces the table (a missing one included) in one transaction.
+    pub fn script(&self) -> String {
+        let table = self.table();
+        let range = self.range;
+        let denied = v4_set(DENIED_RANGES.iter().map(|r| r.net));
+        let allowed = v4_set(self.allowed.iter().copied());
+        let resolvers = self.resolvers.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>().join(", ");
+        let mut s = String::new();
+        let _ = writeln!(s, "table inet {table} {{}}\ndelete table inet {table}\ntable inet {table} {{");
+        let _ = writeln!(s, "  set denied {{ type ipv4_addr; flags interval; auto-merge;{} }}", elements(&denied));
+        let _ = writeln!(s, "  set allowed {{ type ipv4_addr; flags interval; auto-merge;{} }}", elements(&allowed));
+        let _ = writeln!(s, "  set resolvers {{ type ipv4_addr;{} }}", elements(&resolvers));
+        let _ = write!(
+            s,
+            r#"  chain refuse {{
+    meta l4proto tcp reject with tcp reset
+    reject with icmpx admin-prohibited
+  }}
+  chain open {{
+    ip daddr @resolvers udp dport 53 accept
+    ip daddr @resolvers tcp dport 53 accept
+    ip daddr @allowed accept
+  }}
+  chain input {{
+    type filter hook input priority filter; policy accept;
+    iifname "{VETH_PREFIX}*" meta nfproto ipv6 drop
+    ip saddr {range} iifname != "lo" ct state established,related accept
+    ip saddr {range} iifname != "lo" jump open
+    ip saddr {range} iifname != "lo" jump refuse
+  }}
+  chain forward {{
+    type filter hook forward priority filter; policy accept;
+    iifname "{VETH_PREFIX}*" meta nfproto ipv6 drop
+    ip saddr {range} ip daddr {range} jump refuse
+    ip daddr {range} ct state != {{ established, related }} drop
+    ip saddr {range} jump open
+    ip saddr {range} ip daddr @denied jump refuse
+  }}
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr {range} ip daddr != {range} masquerade
+  }}
+}}
+"#
+        );
+        s
+    }
+}
+
+/// Replaces the table (or creates it).
+pub(crate) fn install(rules: &Rules) -> Result<(), NetError> {
+    tool::run("nft", &["-f", "-"], Some(&rules.script())).map(drop)
+}
+
+/// Deletes the table, if it is there.
+pub(crate) fn remove(table: &str) -> Result<(), NetError> {
+    tool::run("nft", &["-f", "-"], Some(&format!("table inet {table} {{}}\ndelete table inet {table}\n"))).map(drop)
+}
+
+/// The IPv4 ranges among `nets`, written for an interval set.
+fn v4_set(nets: impl Iterator<Item = IpNet>) -> String {
+    let v4: Vec<Ipv4Net> = nets.filter_map(|n| if let IpNet::V4(n) = n { Some(n) } else { None }).collect();
+    // A range inside another is left out (auto-merge needs no help, but the script reads better).
+    let kept: Vec<String> = v4
+        .iter()
+        .filter(|n| !v4.iter().any(|m| m != *n && m.contains(*n)))
+        .map(|n| if n.prefix_len() == 32 { n.addr().to_string() } else { n.to_string() })
+        .collect();
+    kept.join(", ")
+}
+
+fn elements(list: &str) -> String {
+    if list.is_empty() { String::new() } else { format!(" elements = {{ {list} }};") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_denies_every_v4_range_of_the_egress_policy_and_allows_the_operators() {
+        let rules = Rules {
+            range: "10.199.0.0/16".parse().unwrap(),
+            allowed: vec!["10.5.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()],
+            resolvers: vec![Ipv4Addr::new(10, 255, 255, 53)],
+        };
+        let script = rules.script();
+        assert!(script.starts_with("table inet paas-10.199.0.0-16 {}\ndelete table inet paas-10.199.0.0-16\n"));
+        assert!(script.contains("elements = { 10.255.255.53 }"), "{script}");
+        assert!(script.contains("set allowed { type ipv4_addr; flags interval; auto-merge; elements = { 10.5.0.0/16 }; }"));
+        for range in ["127.0.0.0/8", "10.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16"] {
+            assert!(script.contains(range), "{range} is denied: {script}");
+        }
+        // 0.0.0.0/32 is inside 0.0.0.0/8; test-nets are not denied.
+        assert!(!script.contains("0.0.0.0,") && !script.contains("198.51.100"), "{script}");
+        assert!(script.contains("ip saddr 10.199.0.0/16 ip daddr != 10.199.0.0/16 masquerade"));
+    }
+}

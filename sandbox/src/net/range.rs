@@ -1,0 +1,192 @@
+//! The dyno network's addresses: an IPv4 range the operator sets (`--dyno-network`), cut into
+//! /30 links (one per container: `.1` the node's end of the veth pair, `.2` the container's), the
+//! names derived from a link's address (so a stale one is recognised by its name), and the lock
+//! file that gives one `paas server` a range of its own on a host.
+
+use std::collections::BTreeSet;
+use std::fs::{File, TryLockError};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+
+use super::NetError;
+
+/// The range used unless the operator sets one (`paas server --dyno-network`).
+pub const DEFAULT_RANGE: &str = "10.199.0.0/16";
+
+/// Where the lock files of the ranges in use live (a tmpfs: they go with a reboot, as the
+/// namespaces do).
+const LOCK_DIR: &str = "/run/paas/net";
+
+/// The prefix of the node's end of each veth pair (`paasv` + the container address in hex: 13
+/// characters, under the kernel's 15).
+pub(crate) const VETH_PREFIX: &str = "paasv";
+
+/// The prefix of each named network namespace (`/run/netns/paas-10.199.0.2`).
+pub(crate) const NETNS_PREFIX: &str = "paas-";
+
+/// Parses a `--dyno-network` value: an IPv4 range between /8 and /30, not loopback, link-local,
+/// multicast or reserved (host bits are cleared).
+pub fn parse_range(text: &str) -> Result<Ipv4Net, NetError> {
+    let invalid = |why: &str| NetError::InvalidRange { range: text.to_string(), why: why.to_string() };
+    let net: Ipv4Net = text.trim().parse().map_err(|_| invalid("expected an IPv4 range such as 10.199.0.0/16"))?;
+    let net = net.trunc();
+    if !(8..=30).contains(&net.prefix_len()) {
+        return Err(invalid("the prefix must be between /8 and /30"));
+    }
+    let first = net.network();
+    if first.is_loopback() || first.is_link_local() || first.is_multicast() || first.octets()[0] == 0 || first.octets()[0] >= 240
+    {
+        return Err(invalid("loopback, link-local, multicast and reserved ranges cannot hold dynos"));
+    }
+    Ok(net)
+}
+
+/// One container's link: the node's end and the container's end of a /30.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Link {
+    /// Its index in the range.
+    pub slot: u32,
+    /// The node's address (the container's gateway).
+    pub host: Ipv4Addr,
+    /// The container's address.
+    pub dyno: Ipv4Addr,
+}
+
+impl Link {
+    /// The `slot`-th /30 of `range`.
+    pub fn of(range: Ipv4Net, slot: u32) -> Link {
+        let base = u32::from(range.network()) + slot * 4;
+        Link { slot, host: Ipv4Addr::from(base + 1), dyno: Ipv4Addr::from(base + 2) }
+    }
+
+    /// The node's end of the veth pair.
+    pub fn veth(&self) -> String {
+        format!("{VETH_PREFIX}{:08x}", u32::from(self.dyno))
+    }
+
+    /// The named network namespace.
+    pub fn netns(&self) -> String {
+        format!("{NETNS_PREFIX}{}", self.dyno)
+    }
+}
+
+/// The container address a veth or namespace name was made from (see [`Link`]).
+pub(crate) fn address_of_veth(name: &str) -> Option<Ipv4Addr> {
+    let hex = name.strip_prefix(VETH_PREFIX)?;
+    (hex.len() == 8).then(|| u32::from_str_radix(hex, 16).ok().map(Ipv4Addr::from)).flatten()
+}
+
+/// As [`address_of_veth`], for a namespace name.
+pub(crate) fn address_of_netns(name: &str) -> Option<Ipv4Addr> {
+    name.strip_prefix(NETNS_PREFIX)?.parse().ok()
+}
+
+/// The links of a range in use.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    range: Ipv4Net,
+    taken: BTreeSet<u32>,
+}
+
+impl Slots {
+    pub fn new(range: Ipv4Net) -> Slots {
+        Slots { range, taken: BTreeSet::new() }
+    }
+
+    /// How many links the range holds.
+    pub fn capacity(&self) -> u32 {
+        1 << (30 - u32::from(self.range.prefix_len()))
+    }
+
+    /// A free link, or `None` when all are taken.
+    pub fn take(&mut self) -> Option<Link> {
+        let slot = (0..self.capacity()).find(|s| !self.taken.contains(s))?;
+        self.taken.insert(slot);
+        Some(Link::of(self.range, slot))
+    }
+
+    pub fn give_back(&mut self, slot: u32) {
+        self.taken.remove(&slot);
+    }
+}
+
+/// The lock file of `range` (`/run/paas/net/10.199.0.0-16.lock`).
+fn lock_path(range: Ipv4Net) -> PathBuf {
+    Path::new(LOCK_DIR).join(format!("{}-{}.lock", range.network(), range.prefix_len()))
+}
+
+/// Takes `range` for this process (held while the returned file is open), or
+/// [`NetError::InUse`] when another `paas server` holds it.
+pub(crate) fn lock(range: Ipv4Net) -> Result<File, NetError> {
+    let path = lock_path(range);
+    std::fs::create_dir_all(LOCK_DIR).map_err(|source| NetError::Io { path: LOCK_DIR.into(), source })?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| NetError::Io { path: path.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(NetError::InUse { range }),
+        Err(TryLockError::Error(source)) => Err(NetError::Io { path, source }),
+    }
+}
+
+/// A `prefix`-sized range inside `within` that no `paas server` of this host holds now and
+/// that holds none of the host's addresses (for tests, which start many servers at once). Another
+/// process may still take it first: [`Network::new`](super::Network::new) then says
+/// [`NetError::InUse`] and the caller asks again.
+pub fn free_range(within: Ipv4Net, prefix: u8) -> Option<Ipv4Net> {
+    let ranges: Vec<Ipv4Net> = within.subnets(prefix).ok()?.collect();
+    let node = crate::egress::read_node_addresses().unwrap_or_default();
+    // Start at a different place in each process and each call, so that concurrent callers
+    // rarely pick the same range.
+    let start = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish() as usize
+    };
+    (0..ranges.len()).map(|i| ranges[(start + i) % ranges.len()]).find(|range| {
+        !node.iter().any(|a| matches!(a, std::net::IpAddr::V4(v4) if range.contains(v4))) && lock(*range).is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_parsed_and_unusable_ones_refused() {
+        assert_eq!(parse_range("10.199.3.4/16").unwrap().to_string(), "10.199.0.0/16");
+        assert_eq!(parse_range(DEFAULT_RANGE).unwrap().to_string(), DEFAULT_RANGE);
+        for bad in ["", "10.0.0.0", "10.0.0.0/31", "10.0.0.0/7", "127.0.0.0/16", "169.254.0.0/16", "224.0.0.0/8", "fd00::/64", "x"]
+        {
+            let err = parse_range(bad).unwrap_err().to_string();
+            assert!(err.contains("--dyno-network"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn links_are_slash_30s_named_after_the_container_address() {
+        let range = parse_range("10.199.0.0/16").unwrap();
+        let link = Link::of(range, 1);
+        assert_eq!((link.host, link.dyno), (Ipv4Addr::new(10, 199, 0, 5), Ipv4Addr::new(10, 199, 0, 6)));
+        assert_eq!(link.veth(), "paasv0ac70006");
+        assert!(link.veth().len() <= 15);
+        assert_eq!(link.netns(), "paas-10.199.0.6");
+        assert_eq!(address_of_veth(&link.veth()), Some(link.dyno));
+        assert_eq!(address_of_netns(&link.netns()), Some(link.dyno));
+        assert_eq!(address_of_veth("paasvzz"), None);
+        let mut slots = Slots::new(parse_range("10.1.2.0/29").unwrap());
+        assert_eq!(slots.capacity(), 2);
+        let (a, b) = (slots.take().unwrap(), slots.take().unwrap());
+        assert_eq!((a.slot, b.slot, b.dyno), (0, 1, Ipv4Addr::new(10, 1, 2, 6)));
+        assert_eq!(slots.take(), None);
+        slots.give_back(0);
+        assert_eq!(slots.take().map(|l| l.slot), Some(0));
+    }
+}
