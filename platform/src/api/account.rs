@@ -61,10 +61,22 @@ pub async fn create_authorization(
 ) -> Result<impl IntoResponse, ApiError> {
     let (mut parts, body) = request.into_parts();
     let user = match credentials(&parts) {
-        Some(Credentials::Basic(email, password)) => match state.ledger.authenticate_key(&password).await? {
-            Some((user, _)) => user,
-            None => state.ledger.authenticate_password(&email, &password).await?.ok_or_else(ApiError::unauthorized)?,
-        },
+        Some(Credentials::Basic(email, password)) => {
+            let remaining = parts.extensions.get();
+            match state.ledger.authenticate_key(&password).await? {
+                Some((user, _)) => {
+                    state.limits.check(&user, remaining)?;
+                    user
+                }
+                None => {
+                    // Password guesses count against the account's limit before Argon2 runs.
+                    if let Some(user) = state.ledger.find_user(&email).await? {
+                        state.limits.check(&user, remaining)?;
+                    }
+                    state.ledger.authenticate_password(&email, &password).await?.ok_or_else(ApiError::unauthorized)?
+                }
+            }
+        }
         _ => CurrentUser::from_request_parts(&mut parts, &state).await?.user,
     };
     let request = Request::from_parts(parts, body);

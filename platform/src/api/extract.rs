@@ -59,7 +59,10 @@ impl FromRequestParts<AppState> for CurrentUser {
             None => return Err(ApiError::unauthorized()),
         };
         match state.ledger.authenticate_key(&token).await? {
-            Some((user, key)) => Ok(CurrentUser { user, key, token }),
+            Some((user, key)) => {
+                state.limits.check(&user, parts.extensions.get())?;
+                Ok(CurrentUser { user, key, token })
+            }
             None => Err(ApiError::unauthorized()),
         }
     }

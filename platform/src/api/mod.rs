@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod features;
 mod formation;
+pub mod limits;
 mod log_drains;
 mod logs;
 mod oneoff;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub deploys: Option<crate::deploys::Deploys>,
     /// The log collator: API events go in, log sessions and drains read it.
     pub logs: crate::logplex::Logplex,
+    /// What one account may take: requests per hour, one-off dynos per app.
+    pub limits: Arc<limits::Limits>,
 }
 
 /// The Platform API router.
@@ -146,6 +149,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(check_accept))
+        .layer(middleware::from_fn(limits::remaining_header))
         .layer(middleware::map_response(error::log_internal_errors))
         .layer(middleware::map_response(add_request_id))
         .with_state(state)

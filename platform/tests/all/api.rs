@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use base64::Engine;
 use http_body_util::BodyExt;
+use paas_platform::api::limits::{ApiLimits, Limits};
 use paas_platform::api::{self, AppState, PlatformConfig};
 use paas_platform::model::NewRelease;
 use serde_json::{Value, json};
@@ -14,28 +15,34 @@ use tower::ServiceExt;
 
 use crate::backends::{self, TestLedger};
 
-struct Api {
-    state: AppState,
-    operator: String,
+pub(crate) struct Api {
+    pub(crate) state: AppState,
+    pub(crate) operator: String,
     _ledger: TestLedger,
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
 }
 
 async fn setup() -> Api {
+    setup_with(ApiLimits::default()).await
+}
+
+/// An API with these limits.
+pub(crate) async fn setup_with(limits: ApiLimits) -> Api {
     let ledger = backends::sqlite().await;
     let (_, operator) = ledger.ledger.create_user("operator@localhost", None, true).await.unwrap();
     let config = PlatformConfig { domain: "localhost".into(), router_port: Some(8080), api_url: "http://127.0.0.1:5000".into() };
-    let state = AppState { ledger: ledger.ledger.clone(), config: Arc::new(config), deploys: None, logs: Default::default() };
+    let limits = Arc::new(Limits::new(limits));
+    let state = AppState { ledger: ledger.ledger.clone(), config: Arc::new(config), deploys: None, logs: Default::default(), limits };
     Api { state, operator, _ledger: ledger }
 }
 
 impl Api {
-    async fn send(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn send(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
         if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("accept")) {
             request = request.header("accept", "application/vnd.heroku+json; version=3");
@@ -65,17 +72,17 @@ impl Api {
         Reply { status, headers, body }
     }
 
-    async fn get(&self, path: &str, key: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str, key: &str) -> Reply {
         self.send(Method::GET, path, Some(key), None, &[]).await
     }
 
-    async fn user(&self, email: &str) -> String {
+    pub(crate) async fn user(&self, email: &str) -> String {
         let reply = self.send(Method::POST, "/users", Some(&self.operator), Some(json!({"email": email})), &[]).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body["api_key"].as_str().unwrap().to_string()
     }
 
-    async fn create_app(&self, key: &str, name: &str) -> Value {
+    pub(crate) async fn create_app(&self, key: &str, name: &str) -> Value {
         let reply = self.send(Method::POST, "/apps", Some(key), Some(json!({"name": name})), &[]).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body
@@ -86,7 +93,7 @@ impl Api {
     }
 }
 
-fn error(reply: &Reply) -> (StatusCode, &str, &str) {
+pub(crate) fn error(reply: &Reply) -> (StatusCode, &str, &str) {
     (reply.status, reply.body["id"].as_str().unwrap_or("<no id>"), reply.body["message"].as_str().unwrap_or("<no message>"))
 }
 

@@ -30,7 +30,7 @@ pub(crate) async fn setup(config: LogplexConfig) -> Logs {
     let ledger = backends::sqlite().await;
     let (_, key) = ledger.ledger.create_user("operator@localhost", None, true).await.unwrap();
     let platform = PlatformConfig { domain: "localhost".into(), router_port: None, api_url: "http://127.0.0.1:5000".into() };
-    let state = AppState { ledger: ledger.ledger.clone(), config: Arc::new(platform), deploys: None, logs: Logplex::new(config) };
+    let state = AppState { ledger: ledger.ledger.clone(), config: Arc::new(platform), deploys: None, logs: Logplex::new(config), limits: Default::default() };
     Logs { state, key, _ledger: ledger }
 }
 

@@ -4,6 +4,7 @@
 mod api;
 mod backends;
 mod ledger;
+mod limits;
 mod log_sessions;
 mod logs;
 mod release_phase;

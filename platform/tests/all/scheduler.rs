@@ -187,7 +187,7 @@ async fn scheduled_jobs_api_adds_lists_and_removes_with_clear_errors() {
     let (_, key) = ledger.create_user("owner@example.com", None, false).await.unwrap();
     let (_, stranger) = ledger.create_user("stranger@example.com", None, false).await.unwrap();
     let config = PlatformConfig { domain: "localhost".into(), router_port: None, api_url: "http://127.0.0.1:5000".into() };
-    let state = AppState { ledger, config: Arc::new(config), deploys: None, logs: Logplex::default() };
+    let state = AppState { ledger, config: Arc::new(config), deploys: None, logs: Logplex::default(), limits: Default::default() };
     assert_eq!(call(&state, &key, Method::POST, "/apps", Some(json!({"name": "jobs"}))).await.0, StatusCode::CREATED);
 
     let (status, job) = call(
