@@ -13,6 +13,7 @@
 //! Network::new(NetworkConfig)    locks the range, ip_forward=1, removes stale namespaces, veths
 //!                                and the table of a crashed server, installs the table
 //!   .attach(id) -> NetLease      a namespace + veth (removed when the lease drops)
+//! Network::on_free_range(within, prefix, egress)   on a range no other server holds (tests)
 //! NetLease::loopback()           a fresh namespace with loopback only (runc makes it)
 //!   .namespace_path(), .address(), .resolv_conf(), .hosts(hostname)
 //! free_range(within, prefix)     a range no server of this host holds (tests)
@@ -153,6 +154,21 @@ impl Network {
         let table = rules.table();
         tracing::info!(%range, table = %format!("inet {table}"), "container network: a namespace and a /30 per container");
         Ok(Network(Arc::new(Inner { range, table, resolv, slots: Mutex::new(Slots::new(range)), _lock: lock })))
+    }
+
+    /// A network on a `prefix`-sized range of `within` that no other server of this host holds
+    /// (tests, which start many nodes at once).
+    pub fn on_free_range(within: Ipv4Net, prefix: u8, egress: EgressPolicy) -> Result<Network, NetError> {
+        let mut last = None;
+        for _ in 0..20 {
+            let Some(range) = free_range(within, prefix) else { break };
+            match Network::new(NetworkConfig { range, egress: egress.clone() }) {
+                Err(e @ NetError::InUse { .. }) => last = Some(e),
+                other => return other,
+            }
+        }
+        let links = 1 << (30 - u32::from(prefix.min(30)));
+        Err(last.unwrap_or(NetError::Full { range: within, links }))
     }
 
     /// A new namespace for container `id` (named in errors only), with its veth pair and
