@@ -4,7 +4,6 @@
 //! after the grace period).
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,9 +12,9 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 
-use super::cgroup::{DynoCgroup, MemoryEvents};
-use super::runc::Runc;
-use super::{CONTAINER_PREFIX, NativeError, NativeRuntime, UidGuard, bundle};
+use paas_sandbox::{Container as SandboxContainer, Mount, Network, Plan};
+
+use super::{DEFAULT_PATH, NativeError, NativeRuntime};
 use crate::command::ExitStatus;
 use crate::dyno::{DynoSpec, Stdin};
 use crate::logs::{GuestOutput, LogSource, LogStreamKind};
@@ -55,19 +54,13 @@ pub struct NativeDyno {
     addr: SocketAddr,
 }
 
-/// What must be undone when a dyno is gone: the container, its bundle, cgroup and uid.
+/// A dyno's container (undone when dropped: see [`SandboxContainer`]) and what its logs need.
 struct Container {
-    id: String,
-    runc: Runc,
-    bundle: PathBuf,
-    cgroup: Option<DynoCgroup>,
+    sandbox: SandboxContainer,
     log: LogSource,
     memory_bytes: u64,
     /// A stop was asked for (a SIGKILL is then not a memory kill).
     stopping: AtomicBool,
-    /// runc returned on its own (it deleted the container itself).
-    ended: AtomicBool,
-    uid: UidGuard,
 }
 
 impl NativeDyno {
@@ -144,7 +137,7 @@ impl NativeDyno {
 
     /// The container's id (as `runc list` shows it).
     pub fn container_id(&self) -> &str {
-        &self.container.id
+        self.container.sandbox.id()
     }
 
     /// `127.0.0.1:$PORT`.
@@ -187,15 +180,15 @@ impl NativeDyno {
     pub async fn stop(mut self, grace: Duration) -> ExitStatus {
         let container = self.container.clone();
         container.stopping.store(true, Ordering::Release);
-        if let Err(e) = container.runc.kill(&container.id, "TERM").await {
-            tracing::debug!(container = %container.id, "SIGTERM: {e}");
+        if let Err(e) = container.sandbox.kill("TERM").await {
+            tracing::debug!(container = %container.sandbox.id(), "SIGTERM: {e}");
         }
         if let Ok(joined) = tokio::time::timeout(grace, &mut self.task).await {
             return joined.unwrap_or_else(|e| ExitStatus::Trapped(format!("host task failed: {e}")));
         }
         container.log.runtime_line("Stopping process with SIGKILL");
-        if let Err(e) = container.runc.kill(&container.id, "KILL").await {
-            tracing::debug!(container = %container.id, "SIGKILL: {e}");
+        if let Err(e) = container.sandbox.kill("KILL").await {
+            tracing::debug!(container = %container.sandbox.id(), "SIGKILL: {e}");
         }
         if tokio::time::timeout(OUTPUT_DRAIN + Duration::from_secs(3), &mut self.task).await.is_err() {
             // runc itself is stuck: dropping the task kills it; the container is deleted on drop.
@@ -221,60 +214,34 @@ impl Container {
         {
             return Err(NativeError::Spec(format!("app directory `{}` is not a directory", dir.display())));
         }
-        let id = format!("{CONTAINER_PREFIX}{}-{}-{}", clean(&spec.app), clean(&spec.dyno), random_suffix());
-        let uid = native.take_uid()?;
+        let uid = native.0.take_uid()?;
         let memory_bytes = spec.effective_limits().memory_bytes as u64;
-        let cgroup = native.0.cgroups.create(&id, memory_bytes)?;
-        let container = Arc::new(Container {
-            bundle: native.0.containers.join(&id),
-            id,
-            runc: native.0.runc.clone(),
-            cgroup,
-            log: LogSource { app: spec.app.as_str().into(), dyno: spec.dyno.as_str().into(), sink: spec.logs.clone() },
-            memory_bytes,
-            stopping: AtomicBool::new(false),
-            ended: AtomicBool::new(false),
-            uid,
-        });
         let mut env = spec.environment();
-        for (name, value) in [("PATH", bundle::DEFAULT_PATH), ("LANG", "C.UTF-8")] {
+        for (name, value) in [("PATH", DEFAULT_PATH), ("LANG", "C.UTF-8")] {
             if !env.iter().any(|(k, _)| k == name) {
                 env.push((name.into(), value.into()));
             }
         }
-        let plan = bundle::Plan {
-            dir: &container.bundle,
-            hostname: &container.id,
-            args: shell(command, container.cgroup.is_none().then_some(memory_bytes)),
+        let name = format!("{}-{}", spec.app, spec.dyno);
+        let plan = Plan {
+            hostname: String::new(),
+            args: shell(command),
             env,
-            uid: container.uid.uid,
-            app_dir: spec.app_dir.as_deref(),
+            cwd: "/app".into(),
+            user: "dyno".into(),
+            home: "/app".into(),
+            mounts: vec![Mount::Overlay { lower: spec.app_dir.clone(), destination: "/app".into() }],
             memory_bytes,
             processes: spec.size.max_processes(),
-            cgroups_path: container.cgroup.as_ref().map(|c| c.runc_path.clone()),
+            cpu_millis: None,
+            network: Network::Host,
             terminal,
         };
-        bundle::write(&plan)?;
-        let child = container.runc.run(&container.bundle, &container.id, stdin, terminal)?;
+        let sandbox = native.0.create(&name, &uid, &plan)?;
+        let child = sandbox.run(stdin)?;
+        let log = LogSource { app: spec.app.as_str().into(), dyno: spec.dyno.as_str().into(), sink: spec.logs.clone() };
+        let container = Arc::new(Container { sandbox, log, memory_bytes, stopping: AtomicBool::new(false) });
         Ok((container, child))
-    }
-
-    /// The memory counters, when the dyno has a memory cgroup.
-    fn memory(&self) -> MemoryEvents {
-        self.cgroup.as_ref().map(DynoCgroup::events).unwrap_or_default()
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        if !self.ended.load(Ordering::Acquire) {
-            self.runc.delete_now(&self.id);
-        }
-        if let Err(e) = std::fs::remove_dir_all(&self.bundle)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %self.bundle.display(), "cannot remove a dyno's bundle: {e}");
-        }
     }
 }
 
@@ -287,7 +254,7 @@ async fn watch(container: Arc<Container>, mut child: tokio::process::Child, outp
         tokio::select! {
             status = child.wait() => break status,
             () = tokio::time::sleep(MEMORY_POLL) => {
-                let used = container.cgroup.as_ref().map_or(0, DynoCgroup::own_memory);
+                let used = container.sandbox.own_memory();
                 if used > container.memory_bytes && last_r14.is_none_or(|t| t.elapsed() >= R14_EVERY) {
                     container.log.runtime_line(format!(
                         "Error R14 (Memory quota exceeded): {} MiB of {} MiB",
@@ -299,7 +266,7 @@ async fn watch(container: Arc<Container>, mut child: tokio::process::Child, outp
             }
         }
     };
-    container.ended.store(true, Ordering::Release);
+    container.sandbox.ended();
     for task in output {
         let _ = tokio::time::timeout(OUTPUT_DRAIN, task).await;
     }
@@ -312,7 +279,7 @@ async fn watch(container: Arc<Container>, mut child: tokio::process::Child, outp
             return ExitStatus::Trapped(e.to_string());
         }
     };
-    let memory = container.memory();
+    let memory = container.sandbox.memory_events();
     let stopping = container.stopping.load(Ordering::Acquire);
     if memory.oom_kills > 0 || (code == 137 && !stopping && memory.limit_hits > 0) {
         container.log.runtime_line(format!(
@@ -382,26 +349,9 @@ fn addr(port: u16) -> SocketAddr {
 /// container's PID 1 (the trailing `exit` keeps it from exec'ing the command): a namespace's init
 /// ignores signals it has no handler for, so the app itself must not be PID 1, or SIGTERM would
 /// not stop it.
-/// Without a memory cgroup, `ulimit -d` (RLIMIT_DATA) bounds the heap of every process instead.
-fn shell(command: &str, data_limit: Option<u64>) -> Vec<String> {
-    let ulimit = data_limit.map(|bytes| format!("ulimit -d {} || exit 1\n", bytes / 1024)).unwrap_or_default();
-    let script = format!(
-        "{ulimit}for f in /app/.profile.d/*.sh; do [ -r \"$f\" ] && . \"$f\"; done; unset f\n{command}\nexit $?"
-    );
+fn shell(command: &str) -> Vec<String> {
+    let script = format!("for f in /app/.profile.d/*.sh; do [ -r \"$f\" ] && . \"$f\"; done; unset f\n{command}\nexit $?");
     vec!["/bin/bash".into(), "-c".into(), script]
-}
-
-/// A name made of characters runc accepts in ids (`[A-Za-z0-9_.-]`).
-fn clean(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '_' }).collect()
-}
-
-/// 8 hex digits that differ between containers.
-fn random_suffix() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()));
-    format!("{:08x}", hasher.finish() as u32)
 }
 
 #[cfg(test)]
@@ -416,10 +366,9 @@ mod tests {
 
     #[test]
     fn the_app_is_never_pid_1_and_profile_d_is_sourced() {
-        let args = shell("gunicorn app:app", None);
+        let args = shell("gunicorn app:app");
         assert_eq!(args[..2], ["/bin/bash", "-c"]);
         assert!(args[2].starts_with("for f in /app/.profile.d/*.sh;"), "{args:?}");
         assert!(args[2].ends_with("\ngunicorn app:app\nexit $?"), "{args:?}");
-        assert!(shell("x", Some(64 << 20))[2].starts_with("ulimit -d 65536 || exit 1\n"));
     }
 }

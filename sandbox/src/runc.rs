@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use tokio::process::{Child, Command};
 
-use super::NativeError;
+use crate::SandboxError;
 
 /// The runtime binary and the state root it is called with.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub(crate) struct Runc {
 
 impl Runc {
     /// Checks that the binary runs (`--version`), returning its first line.
-    pub fn version(&self) -> Result<String, NativeError> {
+    pub fn version(&self) -> Result<String, SandboxError> {
         let output = std::process::Command::new(&self.binary)
             .arg("--version")
             .output()
@@ -41,7 +41,7 @@ impl Runc {
         id: &str,
         stdin: bool,
         terminal: Option<(u16, u16)>,
-    ) -> Result<Child, NativeError> {
+    ) -> Result<Child, SandboxError> {
         let mut command = match terminal {
             None => {
                 let mut command = self.command();
@@ -76,17 +76,17 @@ impl Runc {
     }
 
     /// Sends `signal` (`TERM`, `KILL`) to every process of the container.
-    pub async fn kill(&self, id: &str, signal: &str) -> Result<(), NativeError> {
+    pub async fn kill(&self, id: &str, signal: &str) -> Result<(), SandboxError> {
         self.control(&["kill", "--all", id, signal]).await.map(drop)
     }
 
     /// Removes the container, killing it first if it still runs.
-    pub async fn delete(&self, id: &str) -> Result<(), NativeError> {
+    pub async fn delete(&self, id: &str) -> Result<(), SandboxError> {
         self.control(&["delete", "--force", id]).await.map(drop)
     }
 
     /// The ids of the containers under the state root.
-    pub async fn list(&self) -> Result<Vec<String>, NativeError> {
+    pub async fn list(&self) -> Result<Vec<String>, SandboxError> {
         let out = self.control(&["list", "--quiet"]).await?;
         Ok(out.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
@@ -111,20 +111,20 @@ impl Runc {
         command
     }
 
-    async fn control(&self, args: &[&str]) -> Result<String, NativeError> {
+    async fn control(&self, args: &[&str]) -> Result<String, SandboxError> {
         let output =
             self.command().args(args).stdin(Stdio::null()).output().await.map_err(|e| self.missing(e.to_string()))?;
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
-        Err(NativeError::Command {
+        Err(SandboxError::Command {
             command: format!("{} {}", self.binary.display(), args.join(" ")),
             detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         })
     }
 
-    fn missing(&self, detail: String) -> NativeError {
-        NativeError::Runtime { binary: self.binary.clone(), detail }
+    fn missing(&self, detail: String) -> SandboxError {
+        SandboxError::Runtime { binary: self.binary.clone(), detail }
     }
 }
 

@@ -1,17 +1,17 @@
-//! Control groups of native dynos. Each dyno gets a memory cgroup that paas creates itself, with
-//! the dyno's memory limit, as the parent of the cgroup runc creates (`paas/<id>/dyno`): the OOM
-//! killer then acts at the parent, whose counters (limit hits, kills) outlive runc's cgroup, so a
-//! memory kill can be told from any other `SIGKILL` and logged as R15. The pids limit is set by
-//! runc on its own cgroup.
+//! Control groups of containers. Each container gets a memory cgroup that paas creates itself,
+//! with the container's memory limit, as the parent of the cgroup runc creates (`paas/<id>/dyno`):
+//! the OOM killer then acts at the parent, whose counters (limit hits, kills) outlive runc's
+//! cgroup, so a memory kill can be told from any other `SIGKILL` (a dyno logs it as R15). The
+//! pids and CPU limits are set by runc on its own cgroup.
 //!
-//! cgroup v1 (hybrid or legacy): runc's relative `cgroupsPath` puts the dyno under the cgroup of
-//! `paas server` in every hierarchy. cgroup v2: under `/paas/<id>` of the unified hierarchy
-//! (controllers enabled on the way down). No usable memory hierarchy: no cgroup of our own; the
-//! bundle falls back to rlimits (see `bundle.rs`).
+//! cgroup v1 (hybrid or legacy): runc's relative `cgroupsPath` puts the container under the
+//! cgroup of `paas server` in every hierarchy. cgroup v2: under `/paas/<id>` of the unified
+//! hierarchy (controllers enabled on the way down). No usable memory hierarchy: no cgroup of our
+//! own; the bundle falls back to rlimits (see `bundle.rs`).
 
 use std::path::{Path, PathBuf};
 
-use super::{NativeError, io};
+use crate::error::{SandboxError, io};
 
 /// What this node's cgroups allow.
 #[derive(Debug, Clone)]
@@ -24,9 +24,9 @@ pub(crate) enum Cgroups {
     Unavailable(String),
 }
 
-/// The memory cgroup of one dyno.
+/// The memory cgroup of one container.
 #[derive(Debug)]
-pub(crate) struct DynoCgroup {
+pub(crate) struct ContainerCgroup {
     dir: PathBuf,
     v2: bool,
     /// runc's intermediate directories (`paas/<id>` in each v1 hierarchy), removed with it.
@@ -37,7 +37,7 @@ pub(crate) struct DynoCgroup {
 
 /// What the memory cgroup observed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct MemoryEvents {
+pub struct MemoryEvents {
     /// How often the usage hit the limit (reclaim or OOM followed).
     pub limit_hits: u64,
     /// OOM kills counted by the kernel (cgroup v2 only: v1 counts them in runc's cgroup).
@@ -76,7 +76,7 @@ impl Cgroups {
             }
             Cgroups::Unavailable(why) => {
                 format!(
-                    "no cgroups ({why}): memory limited by RLIMIT_DATA, processes by RLIMIT_NPROC of the dyno's own uid"
+                    "no cgroups ({why}): memory limited by RLIMIT_DATA, processes by RLIMIT_NPROC of each container's own uid"
                 )
             }
         }
@@ -87,7 +87,7 @@ impl Cgroups {
         !matches!(self, Cgroups::Unavailable(_))
     }
 
-    /// Where the dynos' memory cgroups are created.
+    /// Where the containers' memory cgroups are created.
     fn base(&self) -> PathBuf {
         match self {
             Cgroups::V1 { memory, .. } => memory.join("paas"),
@@ -97,11 +97,11 @@ impl Cgroups {
     }
 
     /// Creates the memory cgroup of container `id`, limited to `memory_bytes`.
-    pub fn create(&self, id: &str, memory_bytes: u64) -> Result<Option<DynoCgroup>, NativeError> {
+    pub fn create(&self, id: &str, memory_bytes: u64) -> Result<Option<ContainerCgroup>, SandboxError> {
         let dir = self.base().join(id);
         let cgroup = match self {
             Cgroups::Unavailable(_) => return Ok(None),
-            Cgroups::V1 { all, .. } => DynoCgroup {
+            Cgroups::V1 { all, .. } => ContainerCgroup {
                 dir: dir.clone(),
                 v2: false,
                 intermediates: all.iter().map(|d| d.join("paas").join(id)).collect(),
@@ -111,8 +111,10 @@ impl Cgroups {
                 for parent in [root.clone(), self.base()] {
                     let control = parent.join("cgroup.subtree_control");
                     std::fs::write(&control, "+memory +pids").map_err(io(&control))?;
+                    // CPU limits where the controller is available (runc then sets cpu.max).
+                    let _ = std::fs::write(&control, "+cpu");
                 }
-                DynoCgroup {
+                ContainerCgroup {
                     dir: dir.clone(),
                     v2: true,
                     intermediates: Vec::new(),
@@ -140,6 +142,7 @@ impl Cgroups {
         if let Some(controllers) = subtree {
             let control = dir.join("cgroup.subtree_control");
             std::fs::write(&control, controllers).map_err(io(&control))?;
+            let _ = std::fs::write(&control, "+cpu");
         }
         Ok(Some(cgroup))
     }
@@ -158,7 +161,7 @@ impl Cgroups {
     }
 }
 
-impl DynoCgroup {
+impl ContainerCgroup {
     /// The counters so far.
     pub fn events(&self) -> MemoryEvents {
         if self.v2 {
@@ -170,7 +173,7 @@ impl DynoCgroup {
         }
     }
 
-    /// The dyno's own memory now, in bytes: anonymous memory in RAM and in swap (page cache,
+    /// The container's own memory now, in bytes: anonymous memory in RAM and in swap (page cache,
     /// which the kernel reclaims at the limit, is not counted). Above the limit only with swap.
     pub fn own_memory(&self) -> u64 {
         let stat = std::fs::read_to_string(self.dir.join("memory.stat")).unwrap_or_default();
@@ -183,14 +186,14 @@ impl DynoCgroup {
     }
 }
 
-impl Drop for DynoCgroup {
+impl Drop for ContainerCgroup {
     fn drop(&mut self) {
         // runc removed its own cgroup (`dyno`) when the container ended.
         for dir in self.intermediates.iter().chain(std::iter::once(&self.dir)) {
             if let Err(e) = std::fs::remove_dir(dir)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
-                tracing::warn!(path = %dir.display(), "cannot remove a dyno's cgroup: {e}");
+                tracing::warn!(path = %dir.display(), "cannot remove a container's cgroup: {e}");
             }
         }
     }

@@ -9,7 +9,7 @@ use oci_spec::runtime::{
     LinuxSyscall, LinuxSyscallBuilder,
 };
 
-use super::NativeError;
+use crate::SandboxError;
 
 const EPERM: u32 = 1;
 const ENOSYS: u32 = 38;
@@ -83,7 +83,7 @@ pub(crate) const DENIED: &[&str] = &[
 ];
 
 /// The profile written into each bundle's `config.json`.
-pub(crate) fn profile() -> Result<LinuxSeccomp, NativeError> {
+pub(crate) fn profile() -> Result<LinuxSeccomp, SandboxError> {
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let deny: LinuxSyscall = LinuxSyscallBuilder::default()
         .names(names(DENIED))
