@@ -23,6 +23,7 @@ use crate::process::{self, Limits, RunError, Stdout};
 use crate::procfile::{Procfile, ProcfileError};
 use crate::source::{self, Source};
 use crate::store::{self, Slug, SlugStore, StoreError};
+use crate::tree::{MAX_METADATA_SIZE, TenantTree, TreeError, UntrustedPath};
 
 /// The file a paas-aware buildpack writes in `BUILD_DIR` to declare process types with their
 /// kinds (`[processes.web] kind = "wasm" component = "…" reuse = true`).
@@ -188,6 +189,10 @@ pub enum BuildError {
     /// `bin/release` printed something unreadable.
     #[error(transparent)]
     ReleaseYaml(#[from] ReleaseYamlError),
+    /// A file of the app's tree the host would not read (a link in a metadata file, a path
+    /// leaving the tree, too large).
+    #[error(transparent)]
+    Tree(#[from] TreeError),
     /// The app's Procfile is invalid.
     #[error(transparent)]
     Procfile(#[from] ProcfileError),
@@ -444,17 +449,18 @@ async fn process_types(
         .map(|(name, command)| (name.clone(), ProcessKind::from_command(command)))
         .collect();
     let mut from_buildpack: Vec<&str> = release.default_process_types.keys().map(String::as_str).collect();
-    let declared = match tokio::fs::read_to_string(build_dir.join(PROCESS_TYPES_FILE)).await {
-        Ok(text) => toml::from_str::<ProcessTypes>(&text)
+    let tree = TenantTree::open(build_dir)?;
+    let declared = match tree.read_metadata(UntrustedPath::new(PROCESS_TYPES_FILE), MAX_METADATA_SIZE)? {
+        Some(text) => toml::from_str::<ProcessTypes>(&text)
             .map_err(|e| BuildError::ProcessTypes(format!("{PROCESS_TYPES_FILE} written by the buildpack: {e}")))?
             .processes,
-        Err(_) => BTreeMap::new(),
+        None => BTreeMap::new(),
     };
     from_buildpack.extend(declared.keys().map(String::as_str));
     processes.extend(declared.clone());
-    let procfile = match tokio::fs::read_to_string(build_dir.join("Procfile")).await {
-        Ok(text) => Procfile::parse(&text)?,
-        Err(_) => Procfile::default(),
+    let procfile = match tree.read_metadata(UntrustedPath::new("Procfile"), MAX_METADATA_SIZE)? {
+        Some(text) => Procfile::parse(&text)?,
+        None => Procfile::default(),
     };
     for (name, command) in procfile.entries() {
         // A buildpack that built a component for the Procfile's own command recorded that
@@ -480,12 +486,12 @@ async fn process_types(
     for (name, kind) in &processes {
         let manifest = SlugManifest::new("", BTreeMap::from([(name.clone(), kind.clone())]));
         manifest.validate().map_err(|e| BuildError::ProcessTypes(e.to_string()))?;
-        if let ProcessKind::Wasm { component, .. } = kind {
-            if !build_dir.join(component).is_file() {
-                return Err(BuildError::ProcessTypes(format!(
-                    "process type `{name}` names the component {component}, which the build did not produce"
-                )));
-            }
+        if let ProcessKind::Wasm { component, .. } = kind
+            && !tree.is_file(UntrustedPath::new(component))
+        {
+            return Err(BuildError::ProcessTypes(format!(
+                "process type `{name}` names the component {component}, which the build did not produce (or which leaves the app's folder)"
+            )));
         }
     }
     Ok(processes)

@@ -34,6 +34,7 @@ pub mod report;
 pub mod slug;
 pub mod source;
 pub mod store;
+pub mod tree;
 
 pub use build::{BuildError, BuildRequest, Builder, BuilderConfig, BuiltSlug, Precompile, is_valid_app_name};
 pub use deploy::{BuildLedger, BuildRecord, BuildSettings, Deployed, Deployer};

@@ -5,13 +5,15 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use cap_std::fs::PermissionsExt;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 
 use crate::manifest::{ManifestError, SlugManifest};
+use crate::tree::{MAX_METADATA_SIZE, TenantTree, TreeError, UntrustedPath};
 
 /// The manifest's name inside a slug archive and an unpacked slug.
 pub const MANIFEST_FILE: &str = "manifest.toml";
@@ -30,10 +32,16 @@ pub enum ArchiveError {
     /// The manifest is invalid.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// The manifest is a link or too large.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
 }
 
-/// Writes the archive of `app_dir` with `manifest` to `out`, returning `out`.
+/// Writes the archive of `app_dir` with `manifest` to `out`, returning `out`. The tree is read
+/// through a [`TenantTree`]: a symbolic link is stored as a link (never what it points to), and
+/// every file is opened inside the tree.
 pub fn pack<W: Write>(app_dir: &Path, manifest: &SlugManifest, out: W) -> io::Result<W> {
+    let tree = TenantTree::open(app_dir)?;
     let gz = GzEncoder::new(out, Compression::new(6));
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(false);
@@ -42,21 +50,24 @@ pub fn pack<W: Write>(app_dir: &Path, manifest: &SlugManifest, out: W) -> io::Re
     tar.append_data(&mut header, MANIFEST_FILE, text.as_bytes())?;
     let mut header = header_for_dir();
     tar.append_data(&mut header, APP_DIR, io::empty())?;
-    for relative in sorted_tree(app_dir)? {
-        let path = app_dir.join(&relative);
+    for relative in tree.walk()? {
         let name = Path::new(APP_DIR).join(&relative);
-        let meta = fs::symlink_metadata(&path)?;
-        let mode = if is_executable(&meta) { 0o755 } else { 0o644 };
+        let meta = tree.dir().symlink_metadata(&relative)?;
+        let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
         if meta.file_type().is_symlink() {
-            let target = fs::read_link(&path)?;
+            let target = tree.dir().read_link_contents(&relative)?;
             let mut header = entry_header(tar::EntryType::Symlink, 0o777, 0);
             tar.append_link(&mut header, &name, &target)?;
         } else if meta.is_dir() {
             let mut header = header_for_dir();
             tar.append_data(&mut header, &name, io::empty())?;
         } else if meta.is_file() {
+            let file = tree.dir().open(&relative)?;
+            if !file.metadata()?.is_file() || file.metadata()?.len() != meta.len() {
+                return Err(io::Error::other(format!("{} changed while the slug was made", relative.display())));
+            }
             let mut header = entry_header(tar::EntryType::Regular, mode, meta.len());
-            tar.append_data(&mut header, &name, fs::File::open(&path)?)?;
+            tar.append_data(&mut header, &name, file)?;
         }
     }
     tar.into_inner()?.finish()
@@ -69,7 +80,14 @@ pub fn unpack<R: Read>(archive: R, dest: &Path) -> Result<SlugManifest, ArchiveE
     tar.set_overwrite(true);
     fs::create_dir_all(dest)?;
     tar.unpack(dest)?;
-    let text = fs::read_to_string(dest.join(MANIFEST_FILE)).map_err(|_| ArchiveError::NoManifest)?;
+    read_unpacked_manifest(dest)
+}
+
+/// The manifest of an unpacked slug (`dir/manifest.toml`), read inside `dir` only: a manifest
+/// that is a link, or larger than [`MAX_METADATA_SIZE`], is refused.
+pub fn read_unpacked_manifest(dir: &Path) -> Result<SlugManifest, ArchiveError> {
+    let tree = TenantTree::open(dir)?;
+    let text = tree.read_metadata(UntrustedPath::new(MANIFEST_FILE), MAX_METADATA_SIZE)?.ok_or(ArchiveError::NoManifest)?;
     Ok(SlugManifest::from_toml(&text)?)
 }
 
@@ -88,35 +106,15 @@ pub fn read_manifest<R: Read>(archive: R) -> Result<SlugManifest, ArchiveError> 
 /// The total size in bytes of the regular files below `dir` (symlinks not followed; sparse files
 /// count their full length, as they would once archived).
 pub fn tree_size(dir: &Path) -> io::Result<u64> {
+    let tree = TenantTree::open(dir)?;
     let mut total = 0;
-    for relative in sorted_tree(dir)? {
-        let meta = fs::symlink_metadata(dir.join(relative))?;
+    for relative in tree.walk()? {
+        let meta = tree.dir().symlink_metadata(&relative)?;
         if meta.is_file() {
             total += meta.len();
         }
     }
     Ok(total)
-}
-
-/// Every path below `dir`, relative to it, sorted so parents come before their children.
-fn sorted_tree(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(relative) = stack.pop() {
-        let mut children: Vec<_> = fs::read_dir(dir.join(&relative))?
-            .map(|entry| entry.map(|e| (e.file_name(), e.file_type())))
-            .collect::<io::Result<_>>()?;
-        children.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, kind) in children.into_iter().rev() {
-            let child = relative.join(name);
-            if kind?.is_dir() {
-                stack.push(child.clone());
-            }
-            out.push(child);
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 fn entry_header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
@@ -132,11 +130,6 @@ fn entry_header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 
 fn header_for_dir() -> tar::Header {
     entry_header(tar::EntryType::Directory, 0o755, 0)
-}
-
-fn is_executable(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
 }
 
 #[cfg(test)]
@@ -172,5 +165,25 @@ mod tests {
         let mode = fs::metadata(app.join("bin/run")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
         assert_eq!(tree_size(src.path()).unwrap(), 14);
+    }
+
+    #[test]
+    fn a_link_to_a_host_file_is_stored_as_a_link_not_its_content() {
+        let host = tempfile::tempdir().unwrap();
+        fs::write(host.path().join("operator-api-key"), "host-secret-7f3a").unwrap();
+        let src = tempfile::tempdir().unwrap();
+        fs::create_dir(src.path().join("public")).unwrap();
+        std::os::unix::fs::symlink(host.path().join("operator-api-key"), src.path().join("public/key.txt")).unwrap();
+        std::os::unix::fs::symlink(host.path(), src.path().join("public/hostdir")).unwrap();
+        let manifest = SlugManifest::new("paas-24", BTreeMap::new());
+        let packed = pack(src.path(), &manifest, Vec::new()).unwrap();
+        let mut plain = Vec::new();
+        GzDecoder::new(&packed[..]).read_to_end(&mut plain).unwrap();
+        assert!(!plain.windows(16).any(|w| w == b"host-secret-7f3a"), "the host file's content is in the slug");
+        let dest = tempfile::tempdir().unwrap();
+        unpack(&packed[..], dest.path()).unwrap();
+        let link = dest.path().join("app/public/key.txt");
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(tree_size(src.path()).unwrap(), 0);
     }
 }

@@ -7,6 +7,10 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use cap_std::fs::Dir;
+
+use crate::tree::{MAX_METADATA_SIZE, TenantTree, UntrustedPath};
+
 /// Where a build's source comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -26,7 +30,8 @@ pub enum Source {
     Dir(PathBuf),
 }
 
-/// Writes the source into `dest` (which exists and is empty), then applies `.slugignore`.
+/// Writes the source into `dest` (which exists and is empty), refuses metadata files that are
+/// links ([`crate::tree::METADATA_FILES`]), then applies `.slugignore`.
 /// Blocking.
 pub fn fetch(source: &Source, dest: &Path) -> io::Result<()> {
     match source {
@@ -68,18 +73,58 @@ pub fn fetch(source: &Source, dest: &Path) -> io::Result<()> {
         }
         Source::Dir(dir) => copy_tree(dir, dest)?,
     }
+    TenantTree::open(dest)?.refuse_linked_metadata().map_err(io::Error::other)?;
     apply_slugignore(dest)
 }
+
+/// The most a source may unpack to (the sum of its files' sizes, pushed or uploaded): 1 GiB.
+/// Past it the build fails with [`too_large`]'s message and the build dir is removed.
+pub const MAX_SOURCE_SIZE: u64 = 1 << 30;
+
+/// The most entries (files, folders, links) a source may hold: 200,000.
+pub const MAX_SOURCE_ENTRIES: u64 = 200_000;
+
+/// The most bytes of tar stream (headers included) read for one source: the unpacked limit plus
+/// room for the headers of as many entries. It also bounds what the tar reader holds in memory
+/// for one long name or extension header.
+const MAX_TAR_STREAM: u64 = MAX_SOURCE_SIZE + MAX_SOURCE_ENTRIES * 1024;
 
 /// Unpacks with permissions but not modification times: every file is as new as the build.
 /// `git archive` stamps files with the commit's time (whole seconds), so a commit made in the same
 /// second as the previous build looked older than that build's cached outputs, and cargo (or any
 /// mtime-based build cache) kept the stale binary: the new release ran the old code.
+///
+/// Bounded: at most [`MAX_SOURCE_SIZE`] bytes of files and [`MAX_SOURCE_ENTRIES`] entries; sparse
+/// files (whose size on disk is not what the archive holds) are refused. The tar reader refuses
+/// entries with `..` and writes through no link (each parent is checked to stay inside `dest`,
+/// files are created anew).
 fn unpack_tar<R: Read>(reader: R, dest: &Path) -> io::Result<()> {
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(reader.take(MAX_TAR_STREAM));
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(false);
-    archive.unpack(dest)
+    archive.set_overwrite(true);
+    let (mut size, mut count) = (0u64, 0u64);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        count += 1;
+        if count > MAX_SOURCE_ENTRIES {
+            return Err(too_large(format!("more than {MAX_SOURCE_ENTRIES} files and folders")));
+        }
+        if entry.header().entry_type() == tar::EntryType::GNUSparse {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "the source archive holds a sparse file, which paas does not unpack"));
+        }
+        size = size.saturating_add(entry.size());
+        if size > MAX_SOURCE_SIZE {
+            return Err(too_large(format!("more than {} MiB of files", MAX_SOURCE_SIZE >> 20)));
+        }
+        entry.unpack_in(dest)?;
+    }
+    Ok(())
+}
+
+/// The error of a source over its limits.
+fn too_large(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::FileTooLarge, format!("the source unpacks to {what}, over paas's limit; leave large files out of the repository (or list them in .slugignore)"))
 }
 
 /// Copies a folder tree (files, folders, symlinks as symlinks), skipping `.git`.
@@ -103,19 +148,24 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Removes the paths `.slugignore` names (gitignore-like: `#` comments, `*` and `?` wildcards,
-/// a pattern with a `/` is anchored at the root, one without matches at any depth).
+/// a pattern with a `/` is anchored at the root, one without matches at any depth). The file is
+/// read, and paths removed, only inside `dir` ([`TenantTree`]); a `.slugignore` that is a link is
+/// refused.
 pub fn apply_slugignore(dir: &Path) -> io::Result<()> {
-    let Ok(text) = fs::read_to_string(dir.join(".slugignore")) else { return Ok(()) };
+    let tree = TenantTree::open(dir)?;
+    let text = tree.read_metadata(UntrustedPath::new(".slugignore"), MAX_METADATA_SIZE).map_err(io::Error::other)?;
+    let Some(text) = text else { return Ok(()) };
     let patterns: Vec<&str> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
-    remove_matching(dir, Path::new(""), &patterns)
+    remove_matching(tree.dir(), Path::new(""), &patterns)
 }
 
-fn remove_matching(root: &Path, relative: &Path, patterns: &[&str]) -> io::Result<()> {
-    for entry in fs::read_dir(root.join(relative))? {
+fn remove_matching(root: &Dir, relative: &Path, patterns: &[&str]) -> io::Result<()> {
+    let dir = if relative.as_os_str().is_empty() { root.try_clone()? } else { root.open_dir(relative)? };
+    for entry in dir.entries()? {
         let entry = entry?;
         let path = relative.join(entry.file_name());
         let text = path.to_string_lossy();
@@ -130,7 +180,7 @@ fn remove_matching(root: &Path, relative: &Path, patterns: &[&str]) -> io::Resul
         });
         let kind = entry.file_type()?;
         if hit {
-            if kind.is_dir() { fs::remove_dir_all(root.join(&path))? } else { fs::remove_file(root.join(&path))? }
+            if kind.is_dir() { root.remove_dir_all(&path)? } else { root.remove_file(&path)? }
         } else if kind.is_dir() {
             remove_matching(root, &path, patterns)?;
         }

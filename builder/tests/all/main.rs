@@ -7,3 +7,4 @@ mod native;
 mod nodejs;
 mod python;
 mod support;
+mod tenant_files;
