@@ -1,8 +1,29 @@
 //! Secrets: API keys (random 256-bit, stored as their SHA-256) and passwords (Argon2id).
+//! Argon2 is slow on purpose, so the server runs it through [`hash`] and [`verify`]: on tokio's
+//! blocking threads (never on an async worker, where it would stall the API and the router),
+//! at most [`MAX_CONCURRENT_HASHES`] at once (a flood of bad logins queues there, cheaply,
+//! instead of taking every blocking thread).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+/// How many Argon2 hashes or verifications run at once.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+
+static HASHING: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HASHES);
+
+/// Hashes running now, and the most there ever were (what the tests check).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Hashing failed: its blocking task could not run to the end (the runtime is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing did not finish: {0}")]
+pub struct HashingError(String);
 
 /// A new random API key: 64 lowercase hex digits (256 bits).
 pub fn generate_api_key() -> String {
@@ -34,6 +55,32 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok_and(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
+/// Runs `work` on a blocking thread once one of the [`MAX_CONCURRENT_HASHES`] slots is free.
+async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashingError> {
+    let _slot = HASHING.acquire().await.map_err(|e| HashingError(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        let running = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+        PEAK.fetch_max(running, Ordering::SeqCst);
+        let result = work();
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+        result
+    })
+    .await
+    .map_err(|e| HashingError(e.to_string()))
+}
+
+/// [`hash_password`] off the async workers, bounded.
+pub async fn hash(password: &str) -> Result<String, HashingError> {
+    let password = password.to_string();
+    off_the_workers(move || hash_password(&password)).await
+}
+
+/// [`verify_password`] off the async workers, bounded.
+pub async fn verify(password: &str, hash: &str) -> Result<bool, HashingError> {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    off_the_workers(move || verify_password(&password, &hash)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +92,38 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert_eq!(hash_api_key(&a), hash_api_key(&a));
         assert_ne!(hash_api_key(&a), a);
+    }
+
+    /// A flood of logins: Argon2 never runs on the (single) async worker — a ticker on it keeps
+    /// ticking — and never more than MAX_CONCURRENT_HASHES at once.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_flood_of_logins_hashes_off_the_worker_and_bounded() {
+        let stored = hash("s3cret").await.unwrap();
+        let ticks = std::sync::Arc::new(AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let guesses: Vec<_> = (0..32).map(|n| {
+            let stored = stored.clone();
+            tokio::spawn(async move { verify(&format!("guess {n}"), &stored).await.unwrap() })
+        }).collect();
+        let started = std::time::Instant::now();
+        for guess in guesses {
+            assert!(!guess.await.unwrap());
+        }
+        let elapsed = started.elapsed();
+        ticker.abort();
+        assert!(verify("s3cret", &stored).await.unwrap());
+        assert!(PEAK.load(Ordering::SeqCst) <= MAX_CONCURRENT_HASHES, "{}", PEAK.load(Ordering::SeqCst));
+        // The worker was free the whole time: about one tick per 5 ms of the flood.
+        let expected = elapsed.as_millis() as usize / 5;
+        assert!(ticks.load(Ordering::SeqCst) * 2 >= expected, "{} ticks in {elapsed:?}", ticks.load(Ordering::SeqCst));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::{
     read_or_not_found, select_all, ts,
 };
 use crate::auth;
-use crate::ledger::Result;
+use crate::ledger::{LedgerError, Result};
 use crate::model::{ApiKey, User};
 
 const USER_COLUMNS: &str = "id, email, operator, created_at, updated_at";
@@ -42,7 +42,10 @@ pub(super) async fn create_user(
     let time = now();
     let user = User { id: Uuid::new_v4(), email, operator, created_at: time, updated_at: time };
     // Hash before taking the write lock: Argon2 is slow on purpose.
-    let password_hash = password.map(auth::hash_password);
+    let password_hash = match password {
+        Some(password) => Some(auth::hash(password).await.map_err(|e| LedgerError::Corrupt(e.to_string()))?),
+        None => None,
+    };
     let mut tx = ledger.begin_write().await?;
     sqlx::query(
         "INSERT INTO users (id, email, password_hash, operator, created_at, updated_at) \
@@ -121,7 +124,7 @@ pub(super) async fn authenticate_password(ledger: &SqlLedger, email: &str, passw
     .await?;
     let Some(row) = row else { return Ok(None) };
     let Some(hash) = col_opt_str(&row, "password_hash")? else { return Ok(None) };
-    if !auth::verify_password(password, &hash) {
+    if !auth::verify(password, &hash).await.map_err(|e| LedgerError::Corrupt(e.to_string()))? {
         return Ok(None);
     }
     Ok(Some(user_from_row(&row)?))
