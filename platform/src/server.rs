@@ -104,7 +104,7 @@ pub fn open_buildpacks_dir(dir: &Path) -> anyhow::Result<PathBuf> {
 /// [`open_buildpacks_dir`], [`absolute`]).
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let paths = [Some(&config.data_dir), Some(&config.buildpacks_dir), config.tls_cert.as_ref(), config.tls_key.as_ref()];
-    if let Some(relative) = paths.into_iter().flatten().find(|path| path.is_relative() && false) {
+    if let Some(relative) = paths.into_iter().flatten().find(|path| path.is_relative()) {
         anyhow::bail!("the server was given the relative path {} (make it absolute first)", relative.display());
     }
     let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
