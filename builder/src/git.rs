@@ -162,6 +162,15 @@ done
 exit "$status"
 "#;
 
+/// The most one push may send: `receive.maxInputSize` of every `receive-pack` (git refuses a
+/// bigger pack with `fatal: pack exceeds maximum allowed size`), and the most a gzip'd
+/// `git-receive-pack` request body may inflate to: 1 GiB.
+pub const MAX_PUSH_SIZE: u64 = 1 << 30;
+
+/// The most a `git-upload-pack` request body (the wants and haves of a fetch) may be, inflated:
+/// 64 MiB.
+pub const MAX_FETCH_REQUEST_SIZE: u64 = 64 << 20;
+
 impl GitServer {
     /// Opens the hook listener on 127.0.0.1 and serves repositories in `repos_dir` (e.g.
     /// `<data-dir>/repos`), created on first use. Must run inside a tokio runtime.
@@ -455,7 +464,7 @@ async fn receive_pack(
             inner.pending.lock().expect("pending").remove(&token);
         }
     };
-    run_service(command, body, &headers, "receive-pack", Some(rejection), forget).await
+    run_service(command, body, &headers, "receive-pack", Some(rejection), forget, &inner.repos_dir).await
 }
 
 async fn upload_pack(
@@ -468,7 +477,7 @@ async fn upload_pack(
         Ok((_, _, dir)) => dir,
         Err(response) => return response,
     };
-    run_service(git_command("upload-pack", &dir, &headers), body, &headers, "upload-pack", None, || {}).await
+    run_service(git_command("upload-pack", &dir, &headers), body, &headers, "upload-pack", None, || {}, &inner.repos_dir).await
 }
 
 /// `git <service> --stateless-rpc DIR` with a minimal environment.
@@ -479,6 +488,8 @@ fn git_command(service: &str, dir: &Path, headers: &HeaderMap) -> tokio::process
         .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", dir)
+        .arg("-c")
+        .arg(format!("receive.maxInputSize={MAX_PUSH_SIZE}"))
         .arg(service)
         .arg("--stateless-rpc");
     if let Some(protocol) = headers.get("git-protocol").and_then(|v| v.to_str().ok()) {
@@ -489,7 +500,11 @@ fn git_command(service: &str, dir: &Path, headers: &HeaderMap) -> tokio::process
     command
 }
 
-/// Streams the request body into the service and its output back as the response body.
+/// Streams the request body into the service and its output back as the response body. A
+/// gzip'd body is first inflated into an unnamed temporary file in `scratch`, as a stream and at
+/// most [`body_limit`] bytes, so a gzip bomb costs neither memory nor more than that much disk and
+/// is answered `413` with a message saying so; a plain body is streamed as it comes (git itself
+/// enforces `receive.maxInputSize` on pushes), cut at the same limit.
 async fn run_service(
     mut command: tokio::process::Command,
     body: Body,
@@ -497,35 +512,33 @@ async fn run_service(
     service: &str,
     rejection: Option<Rejection>,
     on_exit: impl FnOnce() + Send + 'static,
+    scratch: &Path,
 ) -> Response {
+    let limit = body_limit(service);
+    let gzipped = headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let input = body.into_data_stream().map_err(io::Error::other);
+    let mut reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = if gzipped {
+        match inflate(input, limit, scratch).await {
+            Ok(file) => Box::new(tokio::fs::File::from_std(file)),
+            Err(e) => {
+                on_exit();
+                return inflate_refusal(service, limit, e);
+            }
+        }
+    } else {
+        Box::new(tokio::io::AsyncReadExt::take(tokio_util::io::StreamReader::new(input), limit))
+    };
     let mut child = match command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
         Ok(child) => child,
-        Err(e) => return internal(e),
+        Err(e) => {
+            on_exit();
+            return internal(e);
+        }
     };
     let mut stdin = child.stdin.take().expect("piped stdin");
     let stdout = child.stdout.take().expect("piped stdout");
-    let gzipped = headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let input = body.into_data_stream().map_err(io::Error::other);
     tokio::spawn(async move {
-        let mut reader = tokio_util::io::StreamReader::new(input);
-        let copied = if gzipped {
-            // Only `upload-pack` requests (wants and haves) are gzip'd: small, decoded in memory.
-            let mut compressed = Vec::new();
-            match tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut compressed).await {
-                Ok(_) => {
-                    let mut plain = Vec::new();
-                    let decoded = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut plain);
-                    match decoded {
-                        Ok(_) => stdin.write_all(&plain).await.map(|_| 0),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            }
-        } else {
-            tokio::io::copy(&mut reader, &mut stdin).await
-        };
-        if let Err(e) = copied {
+        if let Err(e) = tokio::io::copy(&mut reader, &mut stdin).await {
             tracing::debug!("git request body: {e}");
         }
         drop(stdin);
@@ -544,6 +557,74 @@ async fn run_service(
         }
     };
     git_response(&format!("application/x-git-{service}-result"), body)
+}
+
+/// The most a request body of `service` may be (inflated, when gzip'd).
+fn body_limit(service: &str) -> u64 {
+    if service == "receive-pack" { MAX_PUSH_SIZE } else { MAX_FETCH_REQUEST_SIZE }
+}
+
+/// Inflates a gzip'd body into an unnamed temporary file in `scratch`, rewound; fails with
+/// `FileTooLarge` past `limit` inflated bytes (having written at most that much). The compressed
+/// input is fed a few KiB at a time, so memory stays at a few MiB whatever the ratio.
+async fn inflate(
+    input: impl futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
+    limit: u64,
+    scratch: &Path,
+) -> io::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    const SLICE: usize = 4096;
+    let file = tempfile::tempfile_in(scratch)?;
+    let mut decoder = flate2::write::GzDecoder::new(Capped { file, written: 0, limit });
+    let mut input = input;
+    while let Some(chunk) = input.next().await {
+        // Blocking writes into the page cache, a slice (at most ~4 MiB inflated) at a time.
+        for slice in chunk?.chunks(SLICE) {
+            decoder.write_all(slice)?;
+        }
+    }
+    let mut file = decoder.finish()?.file;
+    file.rewind()?;
+    Ok(file)
+}
+
+/// A file that refuses to grow past `limit` bytes.
+struct Capped {
+    file: std::fs::File,
+    written: u64,
+    limit: u64,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.written + buf.len() as u64 > self.limit {
+            return Err(io::Error::new(io::ErrorKind::FileTooLarge, "inflated body over the limit"));
+        }
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// The answer to a gzip'd body that could not be inflated.
+fn inflate_refusal(service: &str, limit: u64, error: io::Error) -> Response {
+    match error.kind() {
+        io::ErrorKind::FileTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The gzip'd git-{service} request inflates to more than {} MiB, paas's limit; nothing was received.\n", limit >> 20),
+        )
+            .into_response(),
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => (
+            StatusCode::BAD_REQUEST,
+            format!("The git-{service} request says Content-Encoding: gzip but is not valid gzip: {error}\n"),
+        )
+            .into_response(),
+        _ => internal(error),
+    }
 }
 
 fn git_response(content_type: &str, body: Body) -> Response {
