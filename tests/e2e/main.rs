@@ -9,6 +9,7 @@ mod languages;
 mod logs;
 mod native;
 mod native_crash;
+mod readme;
 mod release_phase;
 mod router;
 mod run;

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use crate::support::{TestServer, run};
+use crate::support::{TestServer, paas_bin, run};
 
 /// An HTTP request with curl: gives back the status and the body.
 fn curl(args: &[&str], url: &str) -> (u16, String) {
@@ -218,4 +218,23 @@ fn with_database_url_the_ledger_lives_in_postgresql() {
     let (status, body) = api(&server, &server.operator_key, "GET", "/apps/in-postgres/config-vars", None);
     assert_eq!((status, body.as_str()), (200, r#"{"FOO":"bar"}"#));
     assert_eq!(api(&server, &key, "GET", "/account", None).0, 200, "the first key still works");
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_created_or_written_stops_the_server_at_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "in the way").unwrap();
+    let in_the_way = dir.path().join("file/paas-data");
+    for (data_dir, said) in [
+        // Relative, as typed: the message names the absolute path.
+        ("file/paas-data", format!("error: cannot create the data dir {} (--data-dir): ", in_the_way.display())),
+        ("/proc", "error: the data dir /proc is not writable (--data-dir): ".to_string()),
+    ] {
+        let output = run(Command::new(paas_bin())
+            .args(["server", "--data-dir", data_dir, "--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"])
+            .current_dir(dir.path()));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{data_dir}: {stderr}");
+        assert!(stderr.lines().any(|line| line.starts_with(&said)), "{data_dir}: wanted {said:?} in:\n{stderr}");
+    }
 }

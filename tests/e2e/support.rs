@@ -27,6 +27,8 @@ pub struct TestServer {
     pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// Holds the data dir (and the client's home) until the server is dropped.
     pub dir: tempfile::TempDir,
+    /// The server's data dir (`<dir>/data` unless started otherwise).
+    data_dir: PathBuf,
 }
 
 impl TestServer {
@@ -44,14 +46,22 @@ impl TestServer {
     /// Starts `paas server` on the data dir `<dir>/data` with extra arguments (`--database-url …`).
     pub fn start_with(dir: tempfile::TempDir, extra_args: &[&str]) -> TestServer {
         let data_dir = dir.path().join("data");
-        std::fs::create_dir_all(dir.path().join("home")).expect("home dir");
-        let mut child = Command::new(paas_bin())
+        let mut command = Command::new(paas_bin());
+        command
             .arg("server")
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"])
             .args(["--domain", "localhost"])
-            .args(extra_args)
+            .args(extra_args);
+        Self::spawn(command, dir, data_dir)
+    }
+
+    /// Starts `command` (a `paas server` listening on free ports) with `HOME` `<dir>/home`, and
+    /// waits for the addresses it prints; `data_dir` is where it keeps its data.
+    pub fn spawn(mut command: Command, dir: tempfile::TempDir, data_dir: PathBuf) -> TestServer {
+        std::fs::create_dir_all(dir.path().join("home")).expect("home dir");
+        let mut child = command
             .env("HOME", dir.path().join("home"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -99,12 +109,13 @@ impl TestServer {
             operator_key,
             stdout: lines,
             dir,
+            data_dir,
         }
     }
 
     /// The server's data dir.
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data_dir.clone()
     }
 
     /// The `HOME` given to clients run by [`TestServer::paas`].
