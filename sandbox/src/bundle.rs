@@ -166,8 +166,18 @@ pub(crate) fn write(plan: &Plan, at: &Placement) -> Result<(), SandboxError> {
     write_file(&etc.join("group"), &group(&plan.user, at.uid))?;
     write_file(&etc.join("hostname"), &format!("{}\n", at.hostname))?;
     // The container's own name resolves without DNS (runtimes that look up their hostname).
-    let hosts = std::fs::read_to_string(etc.join("hosts")).unwrap_or_default();
-    write_file(&etc.join("hosts"), &format!("{hosts}127.0.0.1\t{}\n", at.hostname))?;
+    if plan.network == Network::Host {
+        let hosts = std::fs::read_to_string(etc.join("hosts")).unwrap_or_default();
+        write_file(&etc.join("hosts"), &format!("{hosts}127.0.0.1\t{}\n", at.hostname))?;
+    } else {
+        // A namespace of its own: nothing of the node's hosts, and only resolvers it can reach.
+        // (The copies are removed first: one may be a link, which a write would follow.)
+        let (hosts, resolv) = crate::net::etc_files(at.hostname);
+        for (name, text) in [("hosts", hosts), ("resolv.conf", resolv)] {
+            let _ = std::fs::remove_file(etc.join(name));
+            write_file(&etc.join(name), &text)?;
+        }
+    }
     mounts.push(tmpfs("/tmp", &["nosuid", "nodev", "mode=1777", &format!("size={}", plan.memory_bytes)]));
     for (index, mount) in plan.mounts.iter().enumerate() {
         mounts.push(match mount {

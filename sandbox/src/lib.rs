@@ -24,6 +24,7 @@
 //! (which addresses a tenant may reach).
 
 pub mod egress;
+pub mod net;
 mod bundle;
 mod cgroup;
 mod container;

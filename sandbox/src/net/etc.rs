@@ -51,10 +51,9 @@ fn without_loopback(text: &str) -> Resolv {
     out
 }
 
-/// A container's `/etc/hosts`: localhost, and its hostname at its own address.
-pub(crate) fn hosts(hostname: &str, address: Option<Ipv4Addr>) -> String {
-    let own = address.unwrap_or(Ipv4Addr::LOCALHOST);
-    format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}\t{hostname}\n")
+/// A container's `/etc/hosts`: localhost, and its hostname on loopback.
+pub(crate) fn hosts(hostname: &str) -> String {
+    format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t{hostname}\n")
 }
 
 #[cfg(test)]
@@ -66,6 +65,6 @@ mod tests {
         let r = without_loopback("# x\nnameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver fd00::1\nsearch lan\n");
         assert_eq!(r.servers, vec![Ipv4Addr::new(10, 255, 255, 53)]);
         assert_eq!(r.text, "# x\nnameserver 10.255.255.53\nsearch lan\n");
-        assert_eq!(hosts("web-1", Some(Ipv4Addr::new(10, 199, 0, 2))).lines().last(), Some("10.199.0.2\tweb-1"));
+        assert_eq!(hosts("web-1").lines().last(), Some("127.0.0.1\tweb-1"));
     }
 }

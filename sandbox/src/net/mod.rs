@@ -15,7 +15,7 @@
 //!   .attach(id) -> NetLease      a namespace + veth (removed when the lease drops)
 //! Network::on_free_range(within, prefix, egress)   on a range no other server holds (tests)
 //! NetLease::loopback()           a fresh namespace with loopback only (runc makes it)
-//!   .namespace_path(), .address(), .resolv_conf(), .hosts(hostname)
+//!   .plan_network() -> Network   for the container's Plan; .namespace_path(), .address()
 //! free_range(within, prefix)     a range no server of this host holds (tests)
 //! OutsideHost::start()           a public-looking host in a namespace of its own (tests)
 //! ```
@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use ipnet::Ipv4Net;
 
-pub use outside::OutsideHost;
+pub use outside::{OutsideHost, PROBE_PY};
 pub use range::{DEFAULT_RANGE, free_range, parse_range};
 
 use crate::egress::EgressPolicy;
@@ -120,7 +120,6 @@ pub struct Network(Arc<Inner>);
 struct Inner {
     range: Ipv4Net,
     table: String,
-    resolv: etc::Resolv,
     slots: Mutex<Slots>,
     /// The range's lock, held while the network lives.
     _lock: File,
@@ -149,11 +148,11 @@ impl Network {
         }
         let resolv = etc::resolv();
         let rules =
-            nft::Rules { range, allowed: config.egress.allowed().to_vec(), resolvers: resolv.servers.clone() };
+            nft::Rules { range, allowed: config.egress.allowed().to_vec(), resolvers: resolv.servers };
         nft::install(&rules)?;
         let table = rules.table();
         tracing::info!(%range, table = %format!("inet {table}"), "container network: a namespace and a /30 per container");
-        Ok(Network(Arc::new(Inner { range, table, resolv, slots: Mutex::new(Slots::new(range)), _lock: lock })))
+        Ok(Network(Arc::new(Inner { range, table, slots: Mutex::new(Slots::new(range)), _lock: lock })))
     }
 
     /// A network on a `prefix`-sized range of `within` that no other server of this host holds
@@ -210,6 +209,12 @@ impl Drop for Inner {
             tracing::warn!(table = %self.table, "cannot remove the container network's table: {e}");
         }
     }
+}
+
+/// The `/etc/hosts` and `/etc/resolv.conf` of a container with a network namespace of its own:
+/// localhost and `hostname` on loopback; the node's resolvers without loopback ones.
+pub(crate) fn etc_files(hostname: &str) -> (String, String) {
+    (etc::hosts(hostname), etc::resolv().text)
 }
 
 /// What a build may reach (`paas server --build-network`).
@@ -278,17 +283,13 @@ impl NetLease {
         }
     }
 
-    /// The container's `/etc/resolv.conf`: the node's, without resolvers it cannot reach.
-    pub fn resolv_conf(&self) -> &str {
+    /// The network of the container's [`Plan`](crate::Plan): the namespace to join, or a fresh
+    /// one with loopback only.
+    pub fn plan_network(&self) -> crate::Network {
         match &self.0 {
-            Lease::Loopback => "",
-            Lease::Veth { network, .. } => &network.0.resolv.text,
+            Lease::Loopback => crate::Network::None,
+            Lease::Veth { path, .. } => crate::Network::Join(path.clone()),
         }
-    }
-
-    /// The container's `/etc/hosts`: localhost, and `hostname` at its own address.
-    pub fn hosts(&self, hostname: &str) -> String {
-        etc::hosts(hostname, self.address())
     }
 }
 

@@ -10,6 +10,25 @@ use std::process::{Child, Command, Stdio};
 
 use super::{NetError, link, range::Link, tool};
 
+/// A Python 3 program, for tests: connects to each `HOST:PORT` argument (2 s each; `gateway` is
+/// the default route's address, read from `/proc/net/route`) and prints one line per argument:
+/// `HOST:PORT OK <the first line the peer sent>` or `HOST:PORT ERR <exception name>`.
+pub const PROBE_PY: &str = r#"import socket, struct, sys
+def gateway():
+    for line in open("/proc/net/route").read().splitlines()[1:]:
+        f = line.split()
+        if f[1] == "00000000":
+            return socket.inet_ntoa(struct.pack("<I", int(f[2], 16)))
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    host = gateway() if host == "gateway" else host
+    try:
+        c = socket.create_connection((host, int(port)), timeout=2)
+        print(target, "OK", c.makefile().readline().strip(), flush=True)
+    except Exception as e:
+        print(target, "ERR", type(e).__name__, flush=True)
+"#;
+
 /// How many outside hosts may exist at once on one machine (one /30 of 198.51.100.0/24 each).
 const SLOTS: u32 = 64;
 

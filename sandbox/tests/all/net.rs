@@ -1,0 +1,135 @@
+//! Container networks without a container: namespaces from [`Network::attach`] probed with
+//! `ip netns exec … python3`, to show the nftables table's boundaries (the node, other
+//! containers, the outside into the range) and that egress to a public-looking host works,
+//! masqueraded. Skipped unless root with `ip` and `nft` (under CI=true that fails instead).
+
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+
+use paas_sandbox::egress::EgressPolicy;
+use paas_sandbox::net::{NetLease, Network, NetworkConfig, OutsideHost, PROBE_PY};
+
+/// A network on a range of its own, or `None` (skipped) when this is not root with ip and nft.
+pub fn network() -> Option<Network> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let root = std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
+    let tools = ["ip", "nft"].iter().all(|t| Command::new(t).arg("-V").output().is_ok_and(|o| o.status.success()));
+    if !(root && tools) {
+        assert!(!ci, "network tests need root, ip and nft (CI=true)");
+        eprintln!("skipped: container networks need root, ip and nft");
+        return None;
+    }
+    Some(Network::on_free_range("10.240.0.0/12".parse().unwrap(), 24, EgressPolicy::default()).expect("network"))
+}
+
+/// The namespace name of a lease (`/run/netns/NAME`).
+fn ns(lease: &NetLease) -> String {
+    lease.namespace_path().unwrap().file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Connects from namespace `netns` to `addr:port` (2 s): the first line read, or the error's name.
+fn connect(netns: &str, addr: impl std::fmt::Display, port: u16) -> Result<String, String> {
+    let target = format!("{addr}:{port}");
+    let out = Command::new("ip").args(["netns", "exec", netns, "python3", "-c", PROBE_PY, &target]).output().expect("ip netns exec");
+    let out = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match out.strip_prefix(&format!("{target} ")).and_then(|r| r.split_once(' ')) {
+        Some(("OK", line)) => Ok(line.to_string()),
+        Some(("ERR", name)) => Err(format!("ERR {name}")),
+        _ => Err(out),
+    }
+}
+
+/// A server in namespace `netns` on 0.0.0.0 that greets with `hello`: (its port, the process).
+fn serve_in(netns: &str) -> (u16, KillOnDrop) {
+    let script = "import socket\ns = socket.socket()\ns.bind(('0.0.0.0', 0))\ns.listen(8)\nprint(s.getsockname()[1], flush=True)\nwhile True:\n    c, _ = s.accept()\n    c.sendall(b'hello\\n')\n    c.close()\n";
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", netns, "python3", "-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (line.trim().parse().expect("port"), KillOnDrop(child))
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The node's first IPv4 address that is not loopback nor a test's (eth0's here).
+fn node_address() -> Ipv4Addr {
+    let fixture: [ipnet::Ipv4Net; 2] = ["10.240.0.0/12".parse().unwrap(), "198.51.100.0/24".parse().unwrap()];
+    paas_sandbox::egress::read_node_addresses()
+        .unwrap()
+        .into_iter()
+        .find_map(|a| match a {
+            IpAddr::V4(a) if !a.is_loopback() && !fixture.iter().any(|r| r.contains(&a)) => Some(a),
+            _ => None,
+        })
+        .expect("a node address")
+}
+
+#[test]
+fn a_container_reaches_the_outside_masqueraded_and_nothing_of_the_node_nor_another_container() {
+    let Some(network) = network() else { return };
+    let (a, b) = (network.attach("a").expect("lease a"), network.attach("b").expect("lease b"));
+    let outside = OutsideHost::start().expect("outside host");
+    // Egress to a public-looking host works, from the node's address on that link (masquerade).
+    assert_eq!(connect(&ns(&a), outside.address(), outside.port()), Ok(outside.node_address().to_string()));
+    // The node: a listener on every address of it is out of reach from a container.
+    let node = TcpListener::bind("0.0.0.0:0").expect("node listener");
+    let port = node.local_addr().unwrap().port();
+    let gateway = Ipv4Addr::from(u32::from(a.address().unwrap()) - 1);
+    for addr in [gateway, node_address(), outside.node_address(), Ipv4Addr::LOCALHOST] {
+        assert_eq!(connect(&ns(&a), addr, port), Err("ERR ConnectionRefusedError".into()), "{addr}");
+    }
+    // Another container: refused from a container, open from the node (the router's way), closed
+    // from outside (the connection times out: new connections into the range are dropped).
+    let (b_port, _server) = serve_in(&ns(&b));
+    let b_addr = b.address().unwrap();
+    assert_eq!(connect(&ns(&a), b_addr, b_port), Err("ERR ConnectionRefusedError".into()));
+    let mut from_node = String::new();
+    let stream = std::net::TcpStream::connect((b_addr, b_port)).expect("the node reaches a container");
+    BufReader::new(stream).read_line(&mut from_node).unwrap();
+    assert_eq!(from_node, "hello\n");
+    assert_eq!(connect(&outside.netns(), b_addr, b_port), Err("ERR TimeoutError".into()));
+}
+
+#[test]
+fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_removed() {
+    let Some(network) = network() else { return };
+    let range = network.range();
+    let err = Network::new(NetworkConfig { range, egress: EgressPolicy::default() }).unwrap_err();
+    assert!(err.to_string().contains("in use by another paas server"), "{err}");
+    let table = network.table().to_string();
+    let lease = network.attach("x").expect("lease");
+    let path = lease.namespace_path().unwrap().to_path_buf();
+    drop(lease);
+    assert!(!path.exists(), "the namespace goes with its lease");
+    // What a crashed server leaves: a namespace and a veth named in its range, its table.
+    let stale = Ipv4Addr::from(u32::from(range.network()) + 2);
+    let stale_ns = format!("paas-{stale}");
+    let stale_veth = format!("paasv{:08x}", u32::from(stale));
+    drop(network);
+    assert!(!nft_tables().contains(&table), "the table goes with the network");
+    for args in [vec!["netns", "add", &stale_ns], vec!["link", "add", &stale_veth, "type", "veth", "peer", "name", &format!("{stale_veth}p")]] {
+        assert!(Command::new("ip").args(&args).status().unwrap().success());
+    }
+    assert!(Command::new("nft").args(["add", "table", "inet", &table]).status().unwrap().success());
+    let network = Network::new(NetworkConfig { range, egress: EgressPolicy::default() }).expect("same range again");
+    assert!(!std::path::Path::new("/run/netns").join(&stale_ns).exists(), "stale namespace removed");
+    assert!(!std::path::Path::new("/sys/class/net").join(&stale_veth).exists(), "stale veth removed");
+    assert!(nft_tables().contains(&table));
+    drop(network);
+}
+
+fn nft_tables() -> String {
+    String::from_utf8_lossy(&Command::new("nft").args(["list", "tables"]).output().unwrap().stdout).into_owned()
+}
