@@ -25,6 +25,7 @@ use crate::fs::{self, Scratch};
 use crate::host::DynoState;
 use crate::limits::{DynoSize, Limits};
 use crate::logs::{GuestOutput, LogSink, LogSource, LogStreamKind};
+use crate::outbound::OutboundHooks;
 
 /// Which outgoing sockets (`wasi:sockets`) a dyno may open. Outgoing HTTP through
 /// `wasi:http/outgoing-handler` is always allowed; raw sockets are denied unless listed here.
@@ -192,13 +193,18 @@ impl DynoContext {
             }
         }
         fs::preopen(&mut b, &self.scratch_path, self.app_dir.as_deref()).map_err(|e| chain(&e))?;
+        // Granted sockets still go only where the node's egress policy lets them.
+        let (outbound, log) = (self.runtime.outbound().clone(), self.log.clone());
         if self.network.allow_all {
-            b.inherit_network().allow_ip_name_lookup(true);
+            b.allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true).socket_addr_check(move |addr, use_| {
+                let ok = outbound.socket_allowed(addr, use_, &log);
+                Box::pin(async move { ok })
+            });
         } else if !self.network.allow_tcp_to.is_empty() {
             let allowed = self.network.allow_tcp_to.clone();
             b.allow_tcp(true).allow_udp(false).socket_addr_check(move |addr, use_| {
                 let ok = match use_ {
-                    SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                    SocketAddrUse::TcpConnect => allowed.contains(&addr) && outbound.socket_allowed(addr, use_, &log),
                     // The implicit bind (to the unspecified address, any port) that `connect`
                     // is checked against first.
                     SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
@@ -212,6 +218,7 @@ impl DynoContext {
         let state = DynoState {
             wasi: b.build(),
             http: WasiHttpCtx::new(),
+            hooks: OutboundHooks::new(self.runtime.outbound().clone(), self.log.clone()),
             table: ResourceTable::new(),
             limits: self.limits.store_limits(),
             deadline: None,

@@ -21,6 +21,7 @@ use crate::component::{self, Component};
 use crate::error::{LoadError, RuntimeError, chain};
 use crate::host::{self, DynoState};
 use crate::limits::DynoSize;
+use crate::outbound::{AppsRoute, Outbound};
 
 /// How the process-wide runtime is set up.
 #[derive(Debug, Clone)]
@@ -43,6 +44,10 @@ pub struct RuntimeConfig {
     /// Freed instance slots kept warm (their `keep_resident` bytes resident), for reuse by the
     /// same component. See [`WARM_SLOTS`].
     pub warm_slots: u32,
+    /// Ranges guests may reach although the egress policy denies them (`paas server
+    /// --egress-allow`): loopback, the node's addresses, link-local, private ranges are denied
+    /// otherwise (see `paas_sandbox::egress`).
+    pub egress_allow: Vec<paas_sandbox::egress::IpNet>,
 }
 
 /// Default [`RuntimeConfig::keep_resident`]: 0, chosen by measurement.
@@ -76,6 +81,7 @@ impl RuntimeConfig {
             epoch_tick: Duration::from_millis(10),
             keep_resident: KEEP_RESIDENT,
             warm_slots: WARM_SLOTS,
+            egress_allow: Vec::new(),
         }
     }
 }
@@ -95,6 +101,8 @@ struct Inner {
     /// Dynos that keep idle instances, asked for one when the pool is full.
     keepers: Mutex<Vec<Weak<dyn IdleInstances>>>,
     started: Instant,
+    /// Where guests' outgoing requests and sockets may go.
+    outbound: Arc<Outbound>,
 }
 
 /// Something that keeps idle instances (a web dyno reusing them) and can give one back.
@@ -115,6 +123,7 @@ impl Runtime {
         let linker = host::linker(&engine).map_err(|e| RuntimeError::Engine { detail: chain(&e) })?;
         spawn_epoch_ticker(&engine, config.epoch_tick);
         let engine_hash = cache::engine_hash(&engine);
+        let outbound = Arc::new(Outbound::for_node(config.egress_allow.clone())?);
         Ok(Runtime(Arc::new(Inner {
             engine,
             linker,
@@ -123,6 +132,7 @@ impl Runtime {
             loaded: Mutex::default(),
             keepers: Mutex::default(),
             started: Instant::now(),
+            outbound,
         })))
     }
 
@@ -134,6 +144,18 @@ impl Runtime {
     /// The configuration the runtime was created with.
     pub fn config(&self) -> &RuntimeConfig {
         &self.0.config
+    }
+
+    /// Sends guests' requests for `http://<app>.<domain>/` to the router at `route.router`
+    /// (the router's own address is denied to them otherwise). Set once, when the router
+    /// listens; false if a different route was set before.
+    pub fn set_apps_route(&self, route: AppsRoute) -> bool {
+        self.0.outbound.set_apps_route(route)
+    }
+
+    /// The outbound policy of every dyno.
+    pub(crate) fn outbound(&self) -> &Arc<Outbound> {
+        &self.0.outbound
     }
 
     /// The cache file a component with this sha256 is (or would be) stored in.

@@ -79,6 +79,9 @@ pub enum RuntimeError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The egress policy could not be set up (the node's addresses could not be read).
+    #[error("cannot set up the egress policy: {0}")]
+    Egress(#[from] paas_sandbox::egress::EgressError),
 }
 
 /// Why a dyno could not be started.

@@ -6,10 +6,14 @@ use wasmtime::{Engine, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::outbound::OutboundHooks;
+
 /// The data of one instance's `Store`.
 pub(crate) struct DynoState {
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
+    /// Outgoing requests go out under the node's egress policy.
+    pub hooks: OutboundHooks,
     pub table: ResourceTable,
     pub limits: StoreLimits,
     /// When the current request or run must be over (checked on every epoch tick).
@@ -24,7 +28,7 @@ impl WasiView for DynoState {
 
 impl WasiHttpView for DynoState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }
 

@@ -26,6 +26,7 @@ mod host;
 mod limits;
 mod logs;
 mod native;
+mod outbound;
 mod supervisor;
 mod web;
 
@@ -38,6 +39,7 @@ pub use engine::{KEEP_RESIDENT, Runtime, RuntimeConfig, WARM_SLOTS};
 pub use error::{HandleError, LoadError, RuntimeError, StartError};
 pub use limits::{DynoSize, Limits};
 pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
+pub use outbound::AppsRoute;
 pub use native::{
     BootError, CONTAINER_PREFIX, NativeConfig, NativeDyno, NativeError, NativeRuntime, NativeStdio, free_port,
     run_native_oneoff,

@@ -61,6 +61,12 @@ pub struct ServerCommand {
     /// A native web dyno that does not accept on $PORT this long after launch is killed (R10).
     #[arg(long, env = "PAAS_BOOT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     boot_timeout: Duration,
+    /// Let dynos and log drains reach this range (CIDR, or one address), which the egress policy
+    /// denies otherwise (loopback, this node's addresses, link-local, private, CGNAT, ULA):
+    /// e.g. an add-on's database on the LAN. Repeatable (comma-separated in the variable).
+    #[arg(long = "egress-allow", env = "PAAS_EGRESS_ALLOW", value_name = "CIDR", value_delimiter = ',',
+          value_parser = paas_sandbox::egress::parse_allow)]
+    egress_allow: Vec<paas_sandbox::egress::IpNet>,
     /// API requests an account (not an operator) may make per hour, refilled continuously
     /// (Heroku's 4,500); past it the API answers 429.
     #[arg(long, env = "PAAS_API_RATE_LIMIT", default_value_t = paas_platform::api::limits::DEFAULT_REQUESTS_PER_HOUR,
@@ -87,7 +93,9 @@ impl ServerCommand {
         }
         raise_open_files_limit();
         // The node's one wasm runtime (engine and `.cwasm` cache in <data-dir>/runtime).
-        let runtime = paas_runtime::Runtime::new(paas_runtime::RuntimeConfig::new(self.data_dir.join("runtime")))
+        let mut runtime_config = paas_runtime::RuntimeConfig::new(self.data_dir.join("runtime"));
+        runtime_config.egress_allow = self.egress_allow.clone();
+        let runtime = paas_runtime::Runtime::new(runtime_config)
             .context("cannot start the wasm runtime")?;
         let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
         // Apps: the router and the dyno supervisor on that runtime.

@@ -45,6 +45,10 @@ pub struct Node {
 impl ServeApps for Node {
     async fn start(&self, context: ServeContext) -> anyhow::Result<Serving> {
         let table = Arc::new(RouteTable::new(context.domain.clone()));
+        // Dynos' requests for http://<app>.<domain>/ go to this router (its address is denied
+        // to them otherwise).
+        let router_addr = context.router_listener.local_addr().context("the router's address")?;
+        self.runtime.set_apps_route(paas_runtime::AppsRoute::new(&context.domain, router_addr));
         let (logs, log_rx) = LogSink::channel(10_000);
         // Dyno output and state changes go to the app's log stream (app[web.1] / paas[web.1]).
         logfeed::spawn(log_rx, logs.clone(), context.logs.clone());

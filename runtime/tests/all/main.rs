@@ -3,6 +3,7 @@
 
 mod command;
 mod density;
+mod egress;
 mod examples;
 mod fs;
 mod languages;

@@ -166,9 +166,10 @@ async fn local_http_server() -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn outgoing_http_works() {
+    // Loopback is denied by the egress policy unless the operator allows it (see egress.rs).
     let addr = local_http_server().await;
     let (spec, _logs) = spec("probe", "web.1");
-    let dyno = probe(spec);
+    let dyno = crate::egress::loopback_probe(spec);
     assert_eq!(get(&dyno, &format!("/fetch?url=http://{addr}/ping")).await, (200, "200 pong".to_string()));
 }
 
@@ -189,7 +190,7 @@ async fn regression_a_socket_allowed_by_policy_connects_despite_the_implicit_bin
     let addr = local_http_server().await;
     let (mut spec, _logs) = spec("probe", "web.2");
     spec.network = NetworkPolicy { allow_all: false, allow_tcp_to: vec![addr] };
-    let dyno = probe(spec);
+    let dyno = crate::egress::loopback_probe(spec);
     assert_eq!(get(&dyno, &format!("/connect?addr={addr}")).await, (200, "connected".to_string()));
     let other = local_http_server().await;
     assert_eq!(get(&dyno, &format!("/connect?addr={other}")).await.0, 403);

@@ -116,13 +116,16 @@ fn respond(out: ResponseOutparam, status: u16, body: &[u8]) {
 }
 
 fn fetch(url: &str) -> Result<(u16, Vec<u8>), String> {
-    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let (scheme, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (Scheme::Https, rest),
+        None => (Scheme::Http, url.strip_prefix("http://").ok_or("only http:// and https:// URLs")?),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     let req = OutgoingRequest::new(Fields::new());
-    req.set_scheme(Some(&Scheme::Http)).map_err(|()| "scheme")?;
+    req.set_scheme(Some(&scheme)).map_err(|()| "scheme")?;
     req.set_authority(Some(authority)).map_err(|()| "authority")?;
     req.set_path_with_query(Some(path)).map_err(|()| "path")?;
     let pending = wasi::http::outgoing_handler::handle(req, None).map_err(|e| format!("{e:?}"))?;
