@@ -12,6 +12,7 @@ pub use ledger::{Ledger, LedgerError};
 pub mod api;
 pub mod deploys;
 pub mod https;
+pub mod listen;
 pub mod scheduler;
 pub mod server;
 pub mod rendezvous;

@@ -211,10 +211,12 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         None => None,
     };
     let api_tls_addr = api_tls.as_ref().map(axum::serve::Listener::local_addr).transpose()?;
+    // Both API listeners drop a client that does not send its headers in time (slowloris).
+    use crate::listen::{HEADER_READ_TIMEOUT, serve};
     let api_tls_server = api_tls.map(|listener| {
-        tokio::spawn(axum::serve(listener, api.clone()).with_graceful_shutdown(stopped(stop_rx.clone())).into_future())
+        tokio::spawn(serve(listener, api.clone(), HEADER_READ_TIMEOUT, stopped(stop_rx.clone())))
     });
-    let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let api_server = serve(api_listener, api, HEADER_READ_TIMEOUT, stopped(stop_rx.clone()));
     let router_server = serving.task;
     // Handlers are in place before the addresses are printed: whoever reads them may signal at once.
     use tokio::signal::unix::{SignalKind, signal};
@@ -244,12 +246,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         // Tails end, so the API server's graceful shutdown is not held open by them.
         logs.close();
     });
-    let (api_result, router_result) = tokio::join!(api_server, router_server);
-    api_result.context("the API server failed")?;
+    let ((), router_result) = tokio::join!(api_server, router_server);
     router_result.context("the router failed")?;
     rendezvous_task.await?.context("the rendezvous failed")?;
     if let Some(server) = api_tls_server {
-        server.await?.context("the HTTPS API server failed")?;
+        server.await.context("the HTTPS API server failed")?;
     }
     println!("paas server stopped");
     Ok(())

@@ -5,6 +5,7 @@ mod api;
 mod backends;
 mod ledger;
 mod limits;
+mod listeners;
 mod log_sessions;
 mod logs;
 mod release_phase;

@@ -1,0 +1,123 @@
+//! The API's listeners against clients that hold connections open: a slowloris client that
+//! sends half a request line is dropped after the header read timeout, and one client address
+//! cannot take every TLS handshake slot (real sockets on loopback, a real TLS handshake).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use paas_platform::https::{HandshakeLimits, TlsListener};
+use paas_platform::tls::ServerTls;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::pem::PemObject;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+/// Reads until the peer closes (`Some(what it sent)`), or `None` if it is still open after `limit`.
+async fn closed_within(stream: &mut (impl AsyncReadExt + Unpin), limit: Duration) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test]
+async fn a_slowloris_client_sending_half_a_request_line_is_dropped() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route("/", get(|| async { "ok" }));
+    let timeout = Duration::from_millis(500);
+    tokio::spawn(paas_platform::listen::serve(listener, router, timeout, std::future::pending()));
+
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET / HT").await.unwrap();
+    let started = Instant::now();
+    let said = closed_within(&mut slow, Duration::from_secs(5)).await.expect("the slow client is dropped");
+    assert!(started.elapsed() >= timeout / 2, "dropped after {:?}", started.elapsed());
+    assert!(!said.contains("200 OK"), "{said}");
+
+    // A client that sends its request in time is answered.
+    let mut prompt = TcpStream::connect(addr).await.unwrap();
+    prompt.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let said = closed_within(&mut prompt, Duration::from_secs(5)).await.unwrap();
+    assert!(said.starts_with("HTTP/1.1 200 OK") && said.ends_with("ok"), "{said}");
+}
+
+/// A TCP connection to `server` from the loopback address `from`.
+async fn connect_from(from: &str, server: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_client_address_cannot_take_every_tls_handshake_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = ServerTls::load_or_create(dir.path(), &[], None, None).unwrap();
+    let limits = HandshakeLimits { timeout: Duration::from_secs(30), max: 8, per_address: 3 };
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let mut listener = TlsListener::with_limits(tcp, tls.server_config(), "test", limits).unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = axum::serve::Listener::accept(&mut listener).await;
+            tokio::spawn(async move {
+                let _ = stream.write_all(b"hi").await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(tls.ca_pem().unwrap()).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let handshake = |from: &'static str| {
+        let connector = connector.clone();
+        async move {
+            let tcp = connect_from(from, addr).await;
+            let name = ServerName::try_from("localhost").unwrap();
+            let mut tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp))
+                .await
+                .expect("handshake in time")
+                .expect("handshake");
+            let mut said = String::new();
+            tls.read_to_string(&mut said).await.unwrap();
+            said
+        }
+    };
+
+    // 127.0.0.1 opens ten connections and says nothing: three hold handshake slots, the rest are
+    // closed at once.
+    let mut silent = Vec::new();
+    for _ in 0..10 {
+        silent.push(connect_from("127.0.0.1", addr).await);
+    }
+    let mut closed = 0;
+    for stream in &mut silent {
+        if closed_within(stream, Duration::from_millis(300)).await.is_some() {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 7, "connections past the per-address limit are closed");
+    // Another address still gets a handshake.
+    assert_eq!(handshake("127.0.0.2").await, "hi");
+    // Once the silent client lets go, its address gets handshakes again.
+    silent.clear();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(handshake("127.0.0.1").await, "hi");
+}
