@@ -35,6 +35,9 @@ pub enum SandboxError {
     /// The container's plan is not usable.
     #[error("invalid container: {0}")]
     Spec(String),
+    /// The container's network namespace could not be made.
+    #[error("cannot make the container's network: {0}")]
+    Network(#[from] crate::net::NetError),
     /// Every uid of the node's range is in use.
     #[error("too many containers on this node (at most {0})")]
     Full(u32),

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 
+use paas_sandbox::net::NetLease;
 use paas_sandbox::{Container as SandboxContainer, Mount, Network, Plan};
 
 use super::{DEFAULT_PATH, NativeError, NativeRuntime};
@@ -61,6 +62,8 @@ struct Container {
     memory_bytes: u64,
     /// A stop was asked for (a SIGKILL is then not a memory kill).
     stopping: AtomicBool,
+    /// Its network namespace (given back after the container is deleted: fields drop in order).
+    lease: Option<NetLease>,
 }
 
 impl NativeDyno {
@@ -91,7 +94,8 @@ impl NativeDyno {
             child.stderr.take().map(|err| forward(err, &container.log, LogStreamKind::Stderr)),
         ];
         let task = tokio::spawn(watch(container.clone(), child, output.into_iter().flatten().collect()));
-        Ok(NativeDyno { container, task, addr: addr(spec.port) })
+        let addr = container.addr(spec.port);
+        Ok(NativeDyno { container, task, addr })
     }
 
     /// Starts `command` in a new container with its standard streams handed to the caller (a
@@ -132,7 +136,8 @@ impl NativeDyno {
             return Err(NativeError::Spec("the runtime's standard streams are not pipes".into()));
         };
         let task = tokio::spawn(watch(container.clone(), child, Vec::new()));
-        Ok((NativeDyno { container, task, addr: addr(spec.port) }, NativeStdio { stdin, stdout, stderr }))
+        let addr = container.addr(spec.port);
+        Ok((NativeDyno { container, task, addr }, NativeStdio { stdin, stdout, stderr }))
     }
 
     /// The container's id (as `runc list` shows it).
@@ -140,7 +145,8 @@ impl NativeDyno {
         self.container.sandbox.id()
     }
 
-    /// `127.0.0.1:$PORT`.
+    /// Where the router reaches `$PORT`: `<the dyno's address>:$PORT` in its network namespace
+    /// (`127.0.0.1:$PORT` on the host's network).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -150,7 +156,7 @@ impl NativeDyno {
         self.task.is_finished()
     }
 
-    /// Waits until something accepts connections on `127.0.0.1:$PORT`, the process ends, or
+    /// Waits until something accepts connections on [`NativeDyno::addr`], the process ends, or
     /// `timeout` passes (R10, logged; the dyno keeps running: stop it).
     pub async fn wait_for_port(&self, timeout: Duration) -> Result<(), BootError> {
         let deadline = Instant::now() + timeout;
@@ -199,6 +205,13 @@ impl NativeDyno {
 }
 
 impl Container {
+    /// Where `port` of the container is reached from the node: its namespace's address, or
+    /// loopback on the host's network.
+    fn addr(&self, port: u16) -> SocketAddr {
+        let ip = self.lease.as_ref().and_then(NetLease::address).unwrap_or(Ipv4Addr::LOCALHOST);
+        SocketAddr::V4(SocketAddrV4::new(ip, port))
+    }
+
     fn create(
         native: &NativeRuntime,
         spec: &DynoSpec,
@@ -214,7 +227,7 @@ impl Container {
         {
             return Err(NativeError::Spec(format!("app directory `{}` is not a directory", dir.display())));
         }
-        let uid = native.0.take_uid()?;
+        let uid = native.sandbox.take_uid()?;
         let memory_bytes = spec.effective_limits().memory_bytes as u64;
         let mut env = spec.environment();
         for (name, value) in [("PATH", DEFAULT_PATH), ("LANG", "C.UTF-8")] {
@@ -223,6 +236,7 @@ impl Container {
             }
         }
         let name = format!("{}-{}", spec.app, spec.dyno);
+        let lease = native.network.as_ref().map(|network| network.attach(&name)).transpose()?;
         let plan = Plan {
             hostname: String::new(),
             args: shell(command),
@@ -234,13 +248,13 @@ impl Container {
             memory_bytes,
             processes: spec.size.max_processes(),
             cpu_millis: None,
-            network: Network::Host,
+            network: lease.as_ref().map_or(Network::Host, NetLease::plan_network),
             terminal,
         };
-        let sandbox = native.0.create(&name, &uid, &plan)?;
+        let sandbox = native.sandbox.create(&name, &uid, &plan)?;
         let child = sandbox.run(stdin)?;
         let log = LogSource { app: spec.app.as_str().into(), dyno: spec.dyno.as_str().into(), sink: spec.logs.clone() };
-        let container = Arc::new(Container { sandbox, log, memory_bytes, stopping: AtomicBool::new(false) });
+        let container = Arc::new(Container { sandbox, log, memory_bytes, stopping: AtomicBool::new(false), lease });
         Ok((container, child))
     }
 }
@@ -341,9 +355,6 @@ pub fn free_port() -> std::io::Result<u16> {
 /// How many recently handed-out ports [`free_port`] avoids.
 const RECENT_PORTS: usize = 4096;
 
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
-}
 
 /// `bash -c` with the app's `.profile.d` scripts sourced first, as on Heroku. bash stays the
 /// container's PID 1 (the trailing `exit` keeps it from exec'ing the command): a namespace's init

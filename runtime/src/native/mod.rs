@@ -3,8 +3,11 @@
 //! [`paas_sandbox`]: each dyno's [`DynoSpec`](crate::DynoSpec) becomes a [`paas_sandbox::Plan`]
 //! (the slug at `/app` under a writable overlay, user `dyno`), run as its own non-root uid with
 //! no capabilities, `no_new_privileges`, a seccomp deny list, new PID, mount, IPC and UTS
-//! namespaces, and the host's network (a web dyno binds `127.0.0.1:$PORT`; the router reaches it
-//! with `paas_router::TcpBackend`). Memory and process limits are cgroups where the node allows,
+//! namespaces, and a network namespace of its own on the node's container network
+//! ([`paas_sandbox::net`]: a veth pair, the egress policy's firewall; a web dyno binds
+//! `0.0.0.0:$PORT` and the router reaches it at `<its address>:$PORT` with
+//! `paas_router::TcpBackend`), or the host's network where the node has none (a web dyno then
+//! binds `127.0.0.1:$PORT`). Memory and process limits are cgroups where the node allows,
 //! rlimits where it does not. stdout and stderr lines go to the dyno's
 //! [`LogSink`](crate::LogSink) exactly as a wasm dyno's.
 //!
@@ -12,7 +15,8 @@
 //! NativeRuntime::new(NativeConfig)       checks the runtime binary, detects cgroups
 //!   .cleanup_stale() -> n                kills and deletes containers left by a crashed server
 //! NativeDyno::start(&nrt, spec, command, Stdin)     output to spec.logs
-//!   .wait_for_port(timeout)              web dynos: until 127.0.0.1:$PORT accepts (R10 after)
+//!   .with_network(Network)               dynos get network namespaces (paas server: --dyno-network)
+//!   .wait_for_port(timeout)              web dynos: until <address>:$PORT accepts (R10 after)
 //!   .wait() -> ExitStatus, .stop(grace) -> ExitStatus  (SIGTERM to all, SIGKILL after grace)
 //! NativeDyno::attach(&nrt, spec, command) -> (NativeDyno, NativeStdio)   one-offs: raw streams
 //! NativeDyno::attach_tty(&nrt, spec, command, rows, cols) -> (NativeDyno, NativeStdio)  on a pty
@@ -29,6 +33,7 @@ mod dyno;
 pub use dyno::{BootError, NativeDyno, NativeStdio, free_port, run_native_oneoff};
 pub use paas_sandbox::CONTAINER_PREFIX;
 use paas_sandbox::Sandbox;
+use paas_sandbox::net::Network;
 
 /// How native dynos run on this node: the container runtime's configuration.
 pub type NativeConfig = paas_sandbox::SandboxConfig;
@@ -39,41 +44,58 @@ pub type NativeError = paas_sandbox::SandboxError;
 /// The `PATH` of a native dyno unless a config var sets one.
 pub(crate) const DEFAULT_PATH: &str = "/app/bin:/usr/local/bin:/usr/bin:/bin";
 
-/// The node's native-dyno runtime: the node's [`Sandbox`]. Cheap to clone; all clones share it.
+/// The node's native-dyno runtime: the node's [`Sandbox`] and its container network. Cheap to
+/// clone; all clones share it.
 #[derive(Clone, Debug)]
-pub struct NativeRuntime(pub(crate) Sandbox);
+pub struct NativeRuntime {
+    pub(crate) sandbox: Sandbox,
+    /// Where each dyno gets its network namespace; `None`: the host's network.
+    pub(crate) network: Option<Network>,
+}
 
 impl NativeRuntime {
     /// Checks that the runtime binary runs, creates the state directories and finds what the
     /// node's cgroups allow (logged once).
     pub fn new(config: NativeConfig) -> Result<NativeRuntime, NativeError> {
-        Sandbox::new(config).map(NativeRuntime)
+        Sandbox::new(config).map(NativeRuntime::with_sandbox)
     }
 
-    /// Native dynos on a sandbox the node shares with its builds.
+    /// Native dynos on a sandbox the node shares with its builds (on the host's network until
+    /// [`NativeRuntime::with_network`]).
     pub fn with_sandbox(sandbox: Sandbox) -> NativeRuntime {
-        NativeRuntime(sandbox)
+        NativeRuntime { sandbox, network: None }
+    }
+
+    /// Each dyno then gets a network namespace of its own on `network`.
+    pub fn with_network(mut self, network: Network) -> NativeRuntime {
+        self.network = Some(network);
+        self
     }
 
     /// The node's sandbox.
     pub fn sandbox(&self) -> &Sandbox {
-        &self.0
+        &self.sandbox
+    }
+
+    /// The dynos' network, when they have namespaces of their own.
+    pub fn network(&self) -> Option<&Network> {
+        self.network.as_ref()
     }
 
     /// What enforces the limits here (one line, for `paas server`'s start-up log).
     pub fn enforcement(&self) -> String {
-        self.0.enforcement()
+        self.sandbox.enforcement()
     }
 
     /// The runtime's state root (`runc --root`).
     pub fn state_root(&self) -> &std::path::Path {
-        self.0.state_root()
+        self.sandbox.state_root()
     }
 
     /// Kills and deletes every container under the state root and removes every bundle (left by a
     /// `paas server` that crashed): call once at start, before any dyno runs. Returns how many
     /// containers were removed.
     pub async fn cleanup_stale(&self) -> Result<usize, NativeError> {
-        self.0.cleanup_stale().await
+        self.sandbox.cleanup_stale().await
     }
 }

@@ -1,6 +1,7 @@
 //! Native dynos under real runc, as root: serving on `$PORT`, the sandbox (users, capabilities,
-//! seccomp, filesystems), limits (pids, memory → R15), R10, stopping, stale containers, one-offs
-//! and the supervisor. Skipped when runc or root is missing, except under CI=true where that fails.
+//! seccomp, filesystems, network namespaces), limits (pids, memory → R15), R10, stopping, stale
+//! containers, one-offs and the supervisor. Skipped when runc or root is missing, except under
+//! CI=true where that fails.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,13 +11,16 @@ use paas_runtime::{
     DynoSpec, ExitStatus, Limits, LogLine, LogStreamKind, NativeConfig, NativeDyno, NativeRuntime, Stdin, free_port,
     run_native_oneoff,
 };
+use paas_sandbox::egress::EgressPolicy;
+use paas_sandbox::net::{Network, OutsideHost, PROBE_PY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::util::{drain, spec};
 
-/// A native runtime with its own data directory, or `None` (test skipped) when runc cannot run
-/// here; under CI=true a missing runc or a non-root user fails the test.
+/// A native runtime with its own data directory and container network (a /24 of 10.240.0.0/12
+/// no other test holds), or `None` (test skipped) when runc cannot run here; under CI=true a
+/// missing runc or a non-root user fails the test.
 pub fn native() -> Option<(NativeRuntime, tempfile::TempDir)> {
     native_with(true)
 }
@@ -29,7 +33,7 @@ pub fn native_with(cgroups: bool) -> Option<(NativeRuntime, tempfile::TempDir)> 
     let data = tempfile::tempdir().expect("data dir");
     let config = NativeConfig { cgroups, ..NativeConfig::new(data.path()) };
     match NativeRuntime::new(config) {
-        Ok(native) if root => Some((native, data)),
+        Ok(native) if root => Some((native.with_network(network()), data)),
         Ok(_) if ci => panic!("native dyno tests need root (CI=true)"),
         Err(e) if ci => panic!("native dyno tests need runc (CI=true; .ci/setup installs it): {e}"),
         _ => {
@@ -37,6 +41,11 @@ pub fn native_with(cgroups: bool) -> Option<(NativeRuntime, tempfile::TempDir)> 
             None
         }
     }
+}
+
+/// A container network of its own (ip and nft are there wherever runc and root are: .ci/setup).
+pub fn network() -> Network {
+    Network::on_free_range("10.240.0.0/12".parse().unwrap(), 24, EgressPolicy::default()).expect("a container network")
 }
 
 /// An app directory with `server.py`: answers `GET /` with `hello from $DYNO`.
@@ -55,7 +64,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 print("listening on", os.environ["PORT"], flush=True)
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 "#,
     )
     .expect("write server.py");
@@ -348,9 +357,100 @@ async fn without_cgroups_allocations_past_the_limit_fail() {
     assert!(lines(&logs, LogStreamKind::Stderr).iter().any(|l| l.contains("MemoryError")), "{logs:?}");
 }
 
+/// Runs [`PROBE_PY`] in a one-off of `native`: one `TARGET OK <line>` or `TARGET ERR <name>`
+/// per `HOST:PORT` target.
+async fn probe(native: &NativeRuntime, targets: &[String]) -> Vec<String> {
+    let (status, logs) = oneoff(native, None, &format!("python3 -c '{PROBE_PY}' {}", targets.join(" "))).await;
+    assert_eq!(status, ExitStatus::Exited(0), "{logs:?}");
+    lines(&logs, LogStreamKind::Stdout)
+}
+
+/// A listener on every address of the node (it stands for the API, git and PostgreSQL, which
+/// listen on loopback or a node address): greets each connection with `node`. Its port.
+fn node_service() -> u16 {
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut stream, b"node\n");
+        }
+    });
+    port
+}
+
+/// The node's first IPv4 address that is neither loopback nor a test's (eth0's).
+fn node_address() -> std::net::Ipv4Addr {
+    // 10.240.0.0/12 and 198.51.100.0/24: the node's ends of tests' veth pairs.
+    let of_tests = |a: std::net::Ipv4Addr| {
+        let [a, b, c, _] = a.octets();
+        (a == 10 && b & 0xf0 == 240) || [a, b, c] == [198, 51, 100]
+    };
+    paas_sandbox::egress::read_node_addresses()
+        .expect("node addresses")
+        .into_iter()
+        .find_map(|a| match a {
+            std::net::IpAddr::V4(a) if !a.is_loopback() && !of_tests(a) => Some(a),
+            _ => None,
+        })
+        .expect("a node address besides loopback")
+}
+
+#[tokio::test]
+async fn a_native_oneoff_cannot_connect_to_the_api_on_loopback_nor_to_any_node_address() {
+    let Some((native, _data)) = native() else { return };
+    let port = node_service();
+    let targets = [format!("127.0.0.1:{port}"), format!("gateway:{port}"), format!("{}:{port}", node_address())];
+    let out = probe(&native, &targets).await;
+    let refused: Vec<String> = targets.iter().map(|t| format!("{t} ERR ConnectionRefusedError")).collect();
+    assert_eq!(out, refused, "loopback is the namespace's own; the veth's and eth0's addresses are the node's");
+    // On the host's network (as before namespaces) the same one-off reached the node's service.
+    let shared = NativeRuntime::with_sandbox(native.sandbox().clone());
+    assert_eq!(probe(&shared, &targets[..1]).await, [format!("{} OK node", targets[0])]);
+}
+
+#[tokio::test]
+async fn native_dynos_cannot_reach_each_other_nor_be_reached_from_outside_but_the_router_reaches_them() {
+    let Some((native, _data)) = native() else { return };
+    let app = app_dir();
+    let (spec, _rx) = web_spec("shop", "web.1", app.path());
+    let web = NativeDyno::start(&native, spec, "python3 server.py", Stdin::Empty).expect("start");
+    web.wait_for_port(Duration::from_secs(20)).await.expect("boots");
+    let addr = web.addr();
+    assert!(native.network().unwrap().range().contains(&match addr.ip() {
+        std::net::IpAddr::V4(ip) => ip,
+        other => panic!("{other}"),
+    }));
+    // The router's way: from the node to the dyno's address.
+    assert_eq!(http_get(addr, "/").await.expect("GET"), (200, "hello from web.1".to_string()));
+    // Another dyno (a one-off) is refused; the internet (a public-looking host) is reached, from
+    // the node's address (masquerade); the node's end of the link to it is a node address.
+    let outside = OutsideHost::start().expect("outside host");
+    let targets = [
+        addr.to_string(),
+        format!("{}:{}", outside.address(), outside.port()),
+        format!("{}:{}", outside.node_address(), outside.port()),
+    ];
+    let out = probe(&native, &targets).await;
+    let want = [
+        format!("{} ERR ConnectionRefusedError", targets[0]),
+        format!("{} OK {}", targets[1], outside.node_address()),
+        format!("{} ERR ConnectionRefusedError", targets[2]),
+    ];
+    assert_eq!(out, want);
+    // From outside the node (its default route is the node), the dyno's port is closed.
+    let from_outside = std::process::Command::new("ip")
+        .args(["netns", "exec", &outside.netns(), "python3", "-c", PROBE_PY, &addr.to_string()])
+        .output()
+        .expect("probe from outside");
+    assert_eq!(String::from_utf8_lossy(&from_outside.stdout).trim(), format!("{addr} ERR TimeoutError"));
+    web.stop(Duration::from_secs(5)).await;
+}
+
 #[tokio::test]
 async fn a_restarted_node_removes_the_containers_a_crashed_one_left() {
     let Some((native, data)) = native() else { return };
+    // On the host's network: the forgotten dyno would keep its network (and that range) forever.
+    let native = NativeRuntime::with_sandbox(native.sandbox().clone());
     let (spec, _rx) = spec("orphan", "worker.1");
     let dyno = NativeDyno::start(&native, spec, "sleep 600", Stdin::Empty).expect("start");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -1,5 +1,5 @@
-//! Native process types in the supervisor: starting a native dyno (a web one on a free loopback
-//! port, up once `$PORT` accepts, R10 after the boot timeout), watching it until it exits
+//! Native process types in the supervisor: starting a native dyno (a web one on a free port, up
+//! once `<its address>:$PORT` accepts, R10 after the boot timeout), watching it until it exits
 //! (crash, restart with backoff) or is stopped (SIGTERM, grace, SIGKILL), and its route (a
 //! `paas_router::TcpBackend`).
 
@@ -24,7 +24,8 @@ pub(super) struct NativeRun {
     pub stop: oneshot::Sender<Duration>,
     /// The watcher task.
     pub task: JoinHandle<()>,
-    /// A web dyno's `127.0.0.1:$PORT`.
+    /// Where a web dyno's `$PORT` is reached: its network namespace's address (loopback on the
+    /// host's network).
     pub addr: Option<SocketAddr>,
 }
 
