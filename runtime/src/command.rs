@@ -73,10 +73,12 @@ impl CommandDyno {
         let argv: Vec<String> = std::iter::once(spec.dyno.clone()).chain(args).collect();
         let pre = pre.clone();
         let run_ctx = ctx.clone();
-        let task = tokio::spawn(async move {
+        let task = runtime.spawn_guest(async move {
             let ctx = run_ctx;
             let timeout = ctx.limits.run_timeout;
             let run = async {
+                // Held for the whole run: the instance counts against the app's share.
+                let _slot = ctx.instance_slot().await;
                 let mut store = ctx.new_store(&argv, stdin, timeout).map_err(wasmtime::Error::msg)?;
                 let command = pre.instantiate_async(&mut store).await?;
                 command.wasi_cli_run().call_run(&mut store).await

@@ -128,6 +128,8 @@ pub(crate) struct DynoContext {
     pub attached: Option<AttachedOutput>,
     pub scratch: std::sync::Mutex<Scratch>,
     pub scratch_path: PathBuf,
+    /// The app's instance slots (shared with its other dynos).
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl DynoContext {
@@ -143,23 +145,32 @@ impl DynoContext {
                 detail: format!("app directory `{}` is not a directory", dir.display()),
             });
         }
-        let scratch = Scratch::create(&runtime.config().scratch_dir, &spec.app, &spec.dyno)?;
+        let limits = spec.effective_limits();
+        let quota = runtime.config().tmp_quota.then_some(limits.tmp_bytes);
+        let scratch = Scratch::create(&runtime.config().scratch_dir, &spec.app, &spec.dyno, quota)?;
         Ok(Arc::new(DynoContext {
             runtime: runtime.clone(),
             env: spec.environment(),
-            limits: spec.effective_limits(),
+            limits,
             app_dir: spec.app_dir.clone(),
             network: spec.network.clone(),
             log: LogSource { app: spec.app.as_str().into(), dyno: spec.dyno.as_str().into(), sink: spec.logs.clone() },
             attached: spec.attached.clone(),
             scratch_path: scratch.path().to_path_buf(),
             scratch: std::sync::Mutex::new(scratch),
+            slots: runtime.app_slots(&spec.app),
         }))
     }
 
     /// The host path of the dyno's `/tmp`.
     pub fn scratch_path(&self) -> &Path {
         &self.scratch_path
+    }
+
+    /// A slot of the app's share of the instance pool, for one new instance (waits while the
+    /// app's running instances hold them all).
+    pub async fn instance_slot(&self) -> crate::slots::Slot {
+        self.runtime.instance_slot(&self.log.app, &self.slots).await
     }
 
     /// Removes the scratch directory.
@@ -215,11 +226,13 @@ impl DynoContext {
         } else {
             b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.limits.resources);
         let state = DynoState {
             wasi: b.build(),
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks::new(self.runtime.outbound().clone(), self.log.clone()),
-            table: ResourceTable::new(),
+            table,
             limits: self.limits.store_limits(),
             deadline: None,
         };

@@ -7,12 +7,18 @@
 //! holds it. Instances come from one pool of `max_instances` slots; web dynos that reuse
 //! instances keep idle ones, and when the pool is full the least recently used dyno gives one
 //! back ([`Runtime::release_idle_instance`]), so more such dynos than slots still serve.
+//!
+//! Sharing: an app holds at most `max_instances_per_app` of the pool's slots (see `slots.rs`),
+//! and a guest call that keeps a thread busy past its CPU slice goes on in the low-priority
+//! background lane (see `lanes.rs`), so no app can take the pool or the CPU from the others.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, PoolingAllocatorMetrics};
 
@@ -20,8 +26,10 @@ use crate::cache;
 use crate::component::{self, Component};
 use crate::error::{LoadError, RuntimeError, chain};
 use crate::host::{self, DynoState};
+use crate::lanes::{Background, CPU_SLICE};
 use crate::limits::DynoSize;
 use crate::outbound::{AppsRoute, Outbound};
+use crate::slots::{AppSlots, MAX_INSTANCES_PER_APP, Slot};
 
 /// How the process-wide runtime is set up.
 #[derive(Debug, Clone)]
@@ -30,10 +38,23 @@ pub struct RuntimeConfig {
     pub cache_dir: PathBuf,
     /// Where each dyno's scratch directory (its `/tmp`) is created.
     pub scratch_dir: PathBuf,
+    /// Give each dyno's `/tmp` its own tmpfs of [`crate::Limits::tmp_bytes`] (writes past it fail
+    /// with ENOSPC). Needs `CAP_SYS_ADMIN` (root); false: a plain directory on the host's disk
+    /// without a quota.
+    pub tmp_quota: bool,
     /// Use the pooling instance allocator (pre-reserved slots, fast instantiation).
     pub pooling: bool,
     /// Pool size: how many component instances may be alive at once over all dynos.
     pub max_instances: u32,
+    /// How many of the pool's instances one app may hold at once (over all its dynos: running,
+    /// idle for reuse, workers, one-offs); more requests wait for one of the app's own. See
+    /// [`MAX_INSTANCES_PER_APP`].
+    pub max_instances_per_app: u32,
+    /// A guest call that has kept a thread busy this long goes on in the background lane (nice
+    /// 19, apart from the router and the API). See [`CPU_SLICE`].
+    pub cpu_slice: Duration,
+    /// Threads of the background lane (default: one per core).
+    pub background_threads: usize,
     /// The largest linear memory any instance may grow to (the largest dyno size).
     pub max_memory_bytes: usize,
     /// Period of the epoch ticker; deadlines are enforced with this granularity.
@@ -75,8 +96,12 @@ impl RuntimeConfig {
         RuntimeConfig {
             cache_dir: data_dir.join("cache"),
             scratch_dir: data_dir.join("scratch"),
+            tmp_quota: true,
             pooling: true,
             max_instances: 1000,
+            max_instances_per_app: MAX_INSTANCES_PER_APP,
+            cpu_slice: CPU_SLICE,
+            background_threads: std::thread::available_parallelism().map_or(2, usize::from),
             max_memory_bytes: DynoSize::Performance.limits().memory_bytes,
             epoch_tick: Duration::from_millis(10),
             keep_resident: KEEP_RESIDENT,
@@ -100,6 +125,10 @@ struct Inner {
     loaded: Mutex<HashMap<String, Weak<component::Inner>>>,
     /// Dynos that keep idle instances, asked for one when the pool is full.
     keepers: Mutex<Vec<Weak<dyn IdleInstances>>>,
+    /// Each app's share of the pool.
+    app_slots: AppSlots,
+    /// Where guest calls past their CPU slice run.
+    background: Background,
     started: Instant,
     /// Where guests' outgoing requests and sockets may go.
     outbound: Arc<Outbound>,
@@ -107,6 +136,8 @@ struct Inner {
 
 /// Something that keeps idle instances (a web dyno reusing them) and can give one back.
 pub(crate) trait IdleInstances: Send + Sync {
+    /// The app whose instances these are.
+    fn app(&self) -> &str;
     /// When it last served a request ([`Runtime::now_ms`]): the oldest gives back first.
     fn last_used(&self) -> u64;
     /// Drops one idle instance, returning its slots to the pool; false if it has none.
@@ -124,6 +155,10 @@ impl Runtime {
         spawn_epoch_ticker(&engine, config.epoch_tick);
         let engine_hash = cache::engine_hash(&engine);
         let outbound = Arc::new(Outbound::for_node(config.egress_allow.clone())?);
+        let background = Background::new(config.background_threads, config.cpu_slice)
+            .map_err(|e| RuntimeError::Engine { detail: format!("cannot start the background lane: {e}") })?;
+        // An app's share can be no more than the pool.
+        let per_app = config.max_instances_per_app.min(config.max_instances);
         Ok(Runtime(Arc::new(Inner {
             engine,
             linker,
@@ -131,6 +166,8 @@ impl Runtime {
             engine_hash,
             loaded: Mutex::default(),
             keepers: Mutex::default(),
+            app_slots: AppSlots::new(per_app),
+            background,
             started: Instant::now(),
             outbound,
         })))
@@ -235,13 +272,61 @@ impl Runtime {
     /// The pool is full: the least recently used dyno with an idle instance drops it, freeing its
     /// slots. False when no dyno has an idle instance (every slot serves a request).
     pub(crate) fn release_idle_instance(&self) -> bool {
+        self.release_idle_instance_of(None)
+    }
+
+    /// Same, among the dynos of `app` only (`None`: of any app).
+    fn release_idle_instance_of(&self, app: Option<&str>) -> bool {
         let mut live: Vec<Arc<dyn IdleInstances>> = {
             let mut keepers = self.0.keepers.lock().unwrap_or_else(|e| e.into_inner());
             keepers.retain(|k| k.strong_count() > 0);
-            keepers.iter().filter_map(Weak::upgrade).collect()
+            keepers.iter().filter_map(Weak::upgrade).filter(|k| app.is_none_or(|app| k.app() == app)).collect()
         };
         live.sort_by_key(|k| k.last_used());
         live.iter().any(|k| k.release_one())
+    }
+
+    /// The instance slots of `app`, shared by all its dynos.
+    pub(crate) fn app_slots(&self, app: &str) -> Arc<Semaphore> {
+        self.0.app_slots.of(app)
+    }
+
+    /// One of `app`'s slots for a new instance: a free one, else one of the app's own idle
+    /// instances given back, else the next one the app's running instances free (waits).
+    pub(crate) async fn instance_slot(&self, app: &str, slots: &Arc<Semaphore>) -> Slot {
+        loop {
+            if let Some(slot) = self.try_instance_slot(app, slots) {
+                return slot;
+            }
+            if slots.available_permits() == 0 {
+                // The semaphore is never closed.
+                if let Ok(slot) = slots.clone().acquire_owned().await {
+                    return slot;
+                }
+            }
+        }
+    }
+
+    /// One of `app`'s slots if one is free or an idle instance of the app can give its up.
+    pub(crate) fn try_instance_slot(&self, app: &str, slots: &Arc<Semaphore>) -> Option<Slot> {
+        loop {
+            if let Ok(slot) = slots.clone().try_acquire_owned() {
+                return Some(slot);
+            }
+            if !self.release_idle_instance_of(Some(app)) {
+                return None;
+            }
+        }
+    }
+
+    /// Runs a guest call as a task of the current runtime, moved to the background lane once it
+    /// has used its CPU slice. Aborting the handle ends it wherever it runs.
+    pub(crate) fn spawn_guest<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.background.spawn(fut)
     }
 }
 

@@ -1,9 +1,17 @@
 //! Per-dyno ephemeral filesystem: a fresh scratch directory preopened as `/tmp` (read-write,
 //! wiped when the dyno stops, never shared) and the slug's app directory preopened read-only at
 //! `/app`. Nothing else of the host is visible to the guest.
+//!
+//! Quota: with one, the scratch directory is the mount point of a tmpfs of its own (`size=` the
+//! dyno's [`crate::Limits::tmp_bytes`], an inode bound, `noexec,nosuid,nodev`), so the kernel
+//! refuses a write past it with ENOSPC, which the guest sees as `wasi:filesystem`'s
+//! `insufficient-space`; deleting files frees quota. As on native dynos (whose `/tmp` is a tmpfs
+//! too), the files live in memory. Cost: a mount and an unmount per dyno start and stop (see
+//! `scratch_mount_costs_tens_of_microseconds` below).
 
 use std::path::{Path, PathBuf};
 
+use rustix::mount::{MountFlags, UnmountFlags};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::error::StartError;
@@ -13,17 +21,41 @@ use crate::error::StartError;
 pub(crate) struct Scratch {
     dir: Option<tempfile::TempDir>,
     path: PathBuf,
+    /// Whether a tmpfs is mounted on `path`.
+    mounted: bool,
 }
 
+/// Bytes of `/tmp` quota per inode allowed (a tmpfs counts inodes apart from bytes): one file or
+/// directory per 4 KiB of quota, so a guest cannot pin kernel memory with millions of empty files.
+const BYTES_PER_INODE: usize = 4096;
+
 impl Scratch {
-    /// Creates a fresh, empty directory under `root` named after the app and dyno.
-    pub fn create(root: &Path, app: &str, dyno: &str) -> Result<Scratch, StartError> {
+    /// Creates a fresh, empty directory under `root` named after the app and dyno; with a
+    /// `quota` (bytes), a tmpfs of that size mounted on it.
+    pub fn create(root: &Path, app: &str, dyno: &str, quota: Option<usize>) -> Result<Scratch, StartError> {
         let prefix = format!("{}-{}-", sanitize(app), sanitize(dyno));
         let dir = tempfile::Builder::new().prefix(&prefix).tempdir_in(root).map_err(|e| {
             StartError::Filesystem { dyno: dyno.to_string(), detail: format!("scratch directory in `{}`: {e}", root.display()) }
         })?;
         let path = dir.path().to_path_buf();
-        Ok(Scratch { dir: Some(dir), path })
+        let mut scratch = Scratch { dir: Some(dir), path, mounted: false };
+        if let Some(bytes) = quota {
+            let options = format!("size={bytes},nr_inodes={},mode=0700", (bytes / BYTES_PER_INODE).max(64));
+            let options = std::ffi::CString::new(options).map_err(|e| StartError::Spec(e.to_string()))?;
+            let flags = MountFlags::NOEXEC | MountFlags::NOSUID | MountFlags::NODEV;
+            rustix::mount::mount("paas-tmp", &scratch.path, "tmpfs", flags, options.as_c_str()).map_err(|e| {
+                StartError::Filesystem {
+                    dyno: dyno.to_string(),
+                    detail: format!(
+                        "cannot mount the /tmp of {} bytes (a tmpfs on `{}`): {e} (it takes root; without, turn the /tmp quota off)",
+                        bytes,
+                        scratch.path.display()
+                    ),
+                }
+            })?;
+            scratch.mounted = true;
+        }
+        Ok(scratch)
     }
 
     /// The host path of the scratch directory.
@@ -31,8 +63,13 @@ impl Scratch {
         &self.path
     }
 
-    /// Removes the directory and everything in it.
+    /// Removes the directory and everything in it (unmounting its tmpfs first).
     pub fn wipe(&mut self) {
+        if std::mem::take(&mut self.mounted)
+            && let Err(e) = rustix::mount::unmount(&self.path, UnmountFlags::DETACH)
+        {
+            tracing::warn!(path = %self.path.display(), "cannot unmount dyno scratch directory: {e}");
+        }
         if let Some(dir) = self.dir.take()
             && let Err(e) = dir.close()
         {
@@ -71,13 +108,47 @@ mod tests {
     #[test]
     fn scratch_is_fresh_per_dyno_and_wiped() {
         let root = tempfile::tempdir().unwrap();
-        let mut a = Scratch::create(root.path(), "my-app", "web.1").unwrap();
-        let b = Scratch::create(root.path(), "my-app", "web.1").unwrap();
+        let mut a = Scratch::create(root.path(), "my-app", "web.1", None).unwrap();
+        let b = Scratch::create(root.path(), "my-app", "web.1", None).unwrap();
         assert_ne!(a.path(), b.path());
         std::fs::write(a.path().join("f"), "x").unwrap();
         let path = a.path().to_path_buf();
         a.wipe();
         assert!(!path.exists());
         assert!(b.path().exists());
+    }
+
+    #[test]
+    fn a_quota_is_a_tmpfs_of_that_size_that_refuses_writes_past_it() {
+        let root = tempfile::tempdir().unwrap();
+        let mut scratch = Scratch::create(root.path(), "my-app", "web.1", Some(1 << 20)).unwrap();
+        std::fs::write(scratch.path().join("fits"), vec![1u8; 512 << 10]).unwrap();
+        let err = std::fs::write(scratch.path().join("too-big"), vec![1u8; 1 << 20]).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(28), "{err}"); // ENOSPC
+        // Deleting frees quota.
+        std::fs::remove_file(scratch.path().join("too-big")).unwrap();
+        std::fs::remove_file(scratch.path().join("fits")).unwrap();
+        std::fs::write(scratch.path().join("again"), vec![1u8; 768 << 10]).unwrap();
+        let path = scratch.path().to_path_buf();
+        scratch.wipe();
+        assert!(!path.exists());
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(path.to_str().unwrap()), "still mounted");
+    }
+
+    #[test]
+    fn scratch_mount_costs_tens_of_microseconds() {
+        let root = tempfile::tempdir().unwrap();
+        let n: u32 = 200;
+        let time = |quota: Option<usize>| {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                Scratch::create(root.path(), "app", "web.1", quota).unwrap().wipe();
+            }
+            start.elapsed() / n
+        };
+        let (plain, tmpfs) = (time(None), time(Some(128 << 20)));
+        println!("scratch create+wipe: plain directory {plain:?}, with a tmpfs {tmpfs:?}");
+        assert!(tmpfs < std::time::Duration::from_millis(5), "{tmpfs:?}");
     }
 }

@@ -23,10 +23,12 @@ mod engine;
 mod error;
 mod fs;
 mod host;
+mod lanes;
 mod limits;
 mod logs;
 mod native;
 mod outbound;
+mod slots;
 mod supervisor;
 mod web;
 
@@ -37,7 +39,9 @@ pub use component::{Component, ComponentKind};
 pub use dyno::{DynoSpec, NetworkPolicy, Stdin};
 pub use engine::{KEEP_RESIDENT, Runtime, RuntimeConfig, WARM_SLOTS};
 pub use error::{HandleError, LoadError, RuntimeError, StartError};
-pub use limits::{DynoSize, Limits};
+pub use lanes::{BACKGROUND_NICE, CPU_SLICE};
+pub use limits::{DynoSize, Limits, MAX_RESOURCES};
+pub use slots::MAX_INSTANCES_PER_APP;
 pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
 pub use outbound::AppsRoute;
 pub use native::{

@@ -1,5 +1,5 @@
 //! Dyno sizes and the resource limits each one gets: memory per instance, wall-clock deadlines,
-//! table and instance counts.
+//! table and instance counts, live resources (fds, streams) per instance, the `/tmp` quota.
 
 use std::time::Duration;
 
@@ -28,7 +28,8 @@ impl DynoSize {
             DynoSize::Standard => 512 * MIB,
             DynoSize::Performance => 2048 * MIB,
         };
-        Limits { memory_bytes, ..Limits::default() }
+        // `/tmp` holds as much as memory, as the tmpfs at `/tmp` of a native dyno of the size.
+        Limits { memory_bytes, tmp_bytes: memory_bytes, ..Limits::default() }
     }
 
     /// How many processes and threads a native dyno of this size may have (Heroku's numbers).
@@ -80,7 +81,20 @@ pub struct Limits {
     pub tables: usize,
     /// Maximum elements per table.
     pub table_elements: usize,
+    /// Maximum live host resources of one instance (open files and directories, streams,
+    /// pollables, HTTP requests and fields, sockets): the capacity of its `ResourceTable`. One
+    /// more traps the instance with "resource table has no free keys". See [`MAX_RESOURCES`].
+    pub resources: usize,
+    /// Bytes the dyno's `/tmp` may hold (files, directories and their metadata): its tmpfs is
+    /// this big, and a write past it fails with `insufficient-space` (ENOSPC). Default: the
+    /// size's memory.
+    pub tmp_bytes: usize,
 }
+
+/// Default [`Limits::resources`]: 1,024 live resources per instance, the classic `ulimit -n`.
+/// Every open file of a guest is one host file descriptor; a hello-world request uses about 10
+/// entries (request, fields, body, streams, outparam), a busy one tens.
+pub const MAX_RESOURCES: usize = 1024;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -91,6 +105,8 @@ impl Default for Limits {
             instances: 64,
             tables: 64,
             table_elements: 100_000,
+            resources: MAX_RESOURCES,
+            tmp_bytes: 128 * MIB,
         }
     }
 }
@@ -118,6 +134,7 @@ mod tests {
         assert_eq!(DynoSize::Standard.limits().memory_bytes, 512 * MIB);
         assert_eq!(DynoSize::Performance.limits().memory_bytes, 2048 * MIB);
         assert_eq!(DynoSize::Basic.limits().request_timeout, Duration::from_secs(30));
+        assert_eq!(DynoSize::Standard.limits().tmp_bytes, 512 * MIB);
     }
 
     #[test]

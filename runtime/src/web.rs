@@ -21,6 +21,7 @@ use crate::dyno::{DynoContext, DynoSpec, Stdin};
 use crate::engine::{IdleInstances, Runtime, is_pool_full};
 use crate::error::{HandleError, StartError, chain};
 use crate::host::DynoState;
+use crate::slots::Slot;
 
 /// The body of a response from a web dyno.
 pub type ResponseBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -45,10 +46,11 @@ struct Inner {
     last_used: AtomicU64,
 }
 
-/// One instance with its store.
+/// One instance with its store, holding one of its app's instance slots.
 struct Worker {
     store: Store<DynoState>,
     proxy: Proxy,
+    _slot: Slot,
 }
 
 impl WebDyno {
@@ -138,14 +140,17 @@ impl WebDyno {
         let this = self.0.clone();
         // The guest runs in its own task: it may go on writing the body after the response
         // head is returned, and a client that goes away must not cancel it half-way.
-        let task = tokio::spawn(async move {
+        let task = inner.ctx.runtime.spawn_guest(async move {
             let run = async {
                 let mut worker = match reused {
                     Some(mut worker) => {
                         DynoContext::set_deadline(&mut worker.store, Some(timeout));
                         worker
                     }
-                    None => this.instantiate(timeout).await?,
+                    None => {
+                        let slot = this.ctx.instance_slot().await;
+                        this.instantiate(timeout, slot).await?
+                    }
                 };
                 let data = worker.store.data_mut();
                 let req = data.http().new_incoming_request(Scheme::Http, req).map_err(|e| trap(&this, &e))?;
@@ -227,16 +232,18 @@ impl WebDyno {
         }
     }
 
-    async fn instantiate_worker(&self) -> Result<(), HandleError> {
-        let worker = self.0.instantiate(self.0.ctx.limits.request_timeout).await?;
+    /// Creates an instance now rather than at the first request (reuse mode only; a no-op
+    /// otherwise). Useful to take the instantiation cost before the dyno receives traffic. A
+    /// no-op too while the app's instances take all its slots (the first request waits for one).
+    pub async fn prewarm(&self) -> Result<(), HandleError> {
+        let ctx = &self.0.ctx;
+        if !self.0.reuse {
+            return Ok(());
+        }
+        let Some(slot) = ctx.runtime.try_instance_slot(&ctx.log.app, &ctx.slots) else { return Ok(()) };
+        let worker = self.0.instantiate(ctx.limits.request_timeout, slot).await?;
         self.0.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
         Ok(())
-    }
-
-    /// Creates an instance now rather than at the first request (reuse mode only; a no-op
-    /// otherwise). Useful to take the instantiation cost before the dyno receives traffic.
-    pub async fn prewarm(&self) -> Result<(), HandleError> {
-        if self.0.reuse { self.instantiate_worker().await } else { Ok(()) }
     }
 
     /// Stops the dyno: new requests get [`HandleError::Stopped`], running ones get up to `grace`
@@ -260,16 +267,16 @@ impl Inner {
         }
     }
 
-    /// A new instance; when the pool is full, idle instances of the least recently used dynos
-    /// (this one included) are dropped until it fits or none is left.
-    async fn instantiate(&self, timeout: Duration) -> Result<Worker, HandleError> {
+    /// A new instance in `slot` (of the app's share); when the pool is full, idle instances of
+    /// the least recently used dynos (this one included) are dropped until it fits or none is left.
+    async fn instantiate(&self, timeout: Duration, slot: Slot) -> Result<Worker, HandleError> {
         loop {
             let mut store =
                 self.ctx.new_store(&[], Stdin::Empty, Some(timeout)).map_err(HandleError::Instantiate)?;
             match self.pre.instantiate_async(&mut store).await {
                 Ok(proxy) => {
                     self.instances.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Worker { store, proxy });
+                    return Ok(Worker { store, proxy, _slot: slot });
                 }
                 Err(e) if is_pool_full(&e) && self.ctx.runtime.release_idle_instance() => continue,
                 Err(e) => {
@@ -284,6 +291,10 @@ impl Inner {
 }
 
 impl IdleInstances for Inner {
+    fn app(&self) -> &str {
+        &self.ctx.log.app
+    }
+
     fn last_used(&self) -> u64 {
         self.last_used.load(Ordering::Relaxed)
     }

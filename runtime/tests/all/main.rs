@@ -12,5 +12,6 @@ mod load;
 mod logs;
 mod native;
 mod supervisor;
+mod tenants;
 mod util;
 mod web;

@@ -60,6 +60,35 @@ impl Guest for Probe {
                     i = std::hint::black_box(i.wrapping_add(1));
                 }
             }
+            "/spin" => {
+                // Busy for `ms` milliseconds of wall time, then answers.
+                let ms: u64 = q("ms").and_then(|v| v.parse().ok()).unwrap_or(100);
+                let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+                let mut i: u64 = 0;
+                while std::time::Instant::now() < end {
+                    for _ in 0..10_000 {
+                        i = std::hint::black_box(i.wrapping_add(1));
+                    }
+                }
+                respond(out, 200, b"spun")
+            }
+            "/open" => {
+                // Opens `/tmp/open` `n` times and holds every descriptor until it answers.
+                let n: usize = q("n").and_then(|v| v.parse().ok()).unwrap_or(1);
+                std::fs::write("/tmp/open", b"x").unwrap();
+                let held: Vec<std::fs::File> = (0..n).map(|_| std::fs::File::open("/tmp/open").unwrap()).collect();
+                respond(out, 200, format!("opened {}", held.len()).as_bytes())
+            }
+            "/fill" => {
+                // Writes `kib` KiB to /tmp/`name` through wasi:filesystem directly: answers "ok"
+                // or the error-code the host gave.
+                let kib: u64 = q("kib").and_then(|v| v.parse().ok()).unwrap_or(1);
+                let name = q("name").unwrap_or_else(|| "fill".to_string());
+                match fill(&name, kib) {
+                    Ok(()) => respond(out, 200, b"ok"),
+                    Err(code) => respond(out, 507, code.name().as_bytes()),
+                }
+            }
             "/sleep" => {
                 let ms: u64 = q("ms").and_then(|v| v.parse().ok()).unwrap_or(1000);
                 std::thread::sleep(std::time::Duration::from_millis(ms));
@@ -113,6 +142,22 @@ fn respond(out: ResponseOutparam, status: u16, body: &[u8]) {
     }
     drop(stream);
     OutgoingBody::finish(outgoing, None).unwrap();
+}
+
+fn fill(name: &str, kib: u64) -> Result<(), wasi::filesystem::types::ErrorCode> {
+    use wasi::filesystem::types::{DescriptorFlags, OpenFlags, PathFlags};
+    let (tmp, _) = wasi::filesystem::preopens::get_directories().into_iter().find(|(_, path)| path == "/tmp").unwrap();
+    let file = tmp.open_at(
+        PathFlags::empty(),
+        name,
+        OpenFlags::CREATE | OpenFlags::TRUNCATE,
+        DescriptorFlags::READ | DescriptorFlags::WRITE,
+    )?;
+    let chunk = vec![b'x'; 1024];
+    for i in 0..kib {
+        file.write(&chunk, i * 1024)?;
+    }
+    Ok(())
 }
 
 fn fetch(url: &str) -> Result<(u16, Vec<u8>), String> {

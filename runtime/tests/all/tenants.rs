@@ -1,0 +1,150 @@
+//! One tenant cannot exhaust the node: a flooded app keeps to its share of the instance pool,
+//! spinning guests leave other apps' latency alone, an instance's resources (fds, streams) and
+//! its dyno's `/tmp` are bounded.
+
+use std::time::{Duration, Instant};
+
+use paas_runtime::{CommandDyno, DynoSize, DynoSpec, HandleError, Limits, Runtime, RuntimeConfig, Stdin, WebDyno};
+
+use crate::util::{assert_still_serving, get, guest, probe, spec, try_get};
+
+fn runtime(dir: &std::path::Path, slots: u32, per_app: u32) -> Runtime {
+    let mut config = RuntimeConfig::new(dir);
+    config.max_instances = slots;
+    config.max_instances_per_app = per_app;
+    Runtime::new(config).unwrap()
+}
+
+fn web(rt: &Runtime, app: &str, dyno: &str, reuse: bool) -> WebDyno {
+    let component = rt.load_component(guest("http_probe")).unwrap();
+    let mut spec = DynoSpec::new(app, dyno);
+    spec.reuse = reuse;
+    WebDyno::start(rt, &component, spec).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_app_cannot_take_the_instance_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), 6, 3);
+    // App A: three web dynos that could run 48 requests at once between them.
+    let flooded: Vec<WebDyno> = (1..=3).map(|i| web(&rt, "flooded", &format!("web.{i}"), false)).collect();
+    let other = web(&rt, "other", "web.1", true);
+    let started = Instant::now();
+    let flood: Vec<_> = (0..9)
+        .map(|i| {
+            let dyno = flooded[i % flooded.len()].clone();
+            tokio::spawn(async move { try_get(&dyno, "/sleep?ms=1500").await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = rt.pool_metrics().unwrap().component_instances();
+    assert_eq!(held, 3, "the flooded app holds {held} instances, not its share of 3");
+    // Before, the flood held every slot and this failed: "maximum concurrent instance limit reached".
+    let asked = Instant::now();
+    assert_eq!(get(&other, "/").await, (200, "ok".to_string()));
+    assert!(asked.elapsed() < Duration::from_millis(1000), "the other app waited {:?}", asked.elapsed());
+    // The flood is served too, three at a time: three rounds of 1.5 s.
+    for request in flood {
+        assert_eq!(request.await.unwrap(), Ok((200, "slept".to_string())));
+    }
+    assert!(started.elapsed() >= Duration::from_millis(1500 * 3), "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_at_its_share_gives_back_its_own_idle_instances_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), 8, 2);
+    let dynos: Vec<WebDyno> = (1..=4).map(|i| web(&rt, "app", &format!("web.{i}"), true)).collect();
+    for dyno in &dynos {
+        // Each keeps its instance idle after the request; the third and fourth take the slots of
+        // the least recently used ones instead of waiting for a slot nobody frees.
+        let answer = tokio::time::timeout(Duration::from_secs(5), get(dyno, "/")).await;
+        assert_eq!(answer.expect("waited for a slot held by an idle instance"), (200, "ok".to_string()));
+    }
+    assert!(rt.pool_metrics().unwrap().component_instances() <= 2);
+}
+
+/// The 99th percentile of `n` sequential requests to `dyno`.
+async fn p99(dyno: &WebDyno, n: usize) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        assert_still_serving(dyno).await;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    times[n * 99 / 100]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_spinning_workers_leave_another_apps_p99_within_twice_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), 50, 20);
+    let quiet_app = web(&rt, "quiet", "web.1", true);
+    let cli = rt.load_component(guest("cli_probe")).unwrap();
+    let _ = p99(&quiet_app, 200).await; // warm up
+    let quiet = p99(&quiet_app, 1000).await;
+    let workers: Vec<CommandDyno> = (1..=10)
+        .map(|i| {
+            CommandDyno::start(&rt, &cli, DynoSpec::new("spinner", format!("worker.{i}")), vec!["loop".into()], Stdin::Empty)
+                .unwrap()
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = p99(&quiet_app, 1000).await;
+    eprintln!("p99 of the quiet app: {quiet:?} alone, {busy:?} beside ten spinning workers");
+    // Before, the spinners shared the serving threads 10 ms at a time: p99 in the tens of ms.
+    let bound = (quiet * 2).max(quiet + Duration::from_millis(3));
+    assert!(busy <= bound, "p99 {busy:?} beside spinners, {quiet:?} alone");
+    // The workers still run: they got the CPU nobody else wanted.
+    assert!(workers.iter().all(|w| !w.is_finished()));
+    for worker in workers {
+        worker.stop(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_spinning_forever_still_times_out_in_the_background_lane() {
+    let (mut spec, _logs) = spec("probe", "web.1");
+    spec.limits = Some(Limits { request_timeout: Duration::from_millis(800), ..DynoSize::Basic.limits() });
+    let dyno = probe(spec);
+    let start = Instant::now();
+    assert_eq!(try_get(&dyno, "/loop").await.unwrap_err(), HandleError::Timeout(Duration::from_millis(800)));
+    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert_eq!(get(&dyno, "/spin?ms=50").await, (200, "spun".to_string()));
+}
+
+#[tokio::test]
+async fn regression_a_guest_opening_files_without_end_traps_at_its_resource_capacity() {
+    let (mut spec, _logs) = spec("probe", "web.1");
+    spec.limits = Some(Limits { resources: 200, ..DynoSize::Basic.limits() });
+    let dyno = probe(spec);
+    assert_eq!(get(&dyno, "/open?n=100").await, (200, "opened 100".to_string()));
+    let err = try_get(&dyno, "/open?n=100000").await.unwrap_err();
+    let HandleError::Trap(detail) = &err else { panic!("{err:?}") };
+    assert!(detail.contains("resource table has no free keys"), "{detail}");
+    assert_eq!(err.status(), 500);
+    assert_still_serving(&dyno).await;
+}
+
+#[tokio::test]
+async fn writing_past_the_tmp_quota_fails_with_insufficient_space() {
+    let (mut spec, _logs) = spec("probe", "web.1");
+    spec.limits = Some(Limits { tmp_bytes: 1 << 20, ..DynoSize::Basic.limits() });
+    let dyno = probe(spec);
+    assert_eq!(get(&dyno, "/fill?kib=512").await, (200, "ok".to_string()));
+    assert_eq!(get(&dyno, "/fill?kib=2048&name=big").await, (507, "insufficient-space".to_string()));
+    // Space freed (the big file truncated) can be written again.
+    assert_eq!(get(&dyno, "/fill?kib=1&name=big").await, (200, "ok".to_string()));
+    assert_eq!(get(&dyno, "/fill?kib=256&name=more").await, (200, "ok".to_string()));
+    assert_still_serving(&dyno).await;
+}
+
+#[tokio::test]
+async fn each_size_gets_a_tmp_quota_of_its_memory() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mounts.lines().find(|l| l.contains(dyno.scratch_dir().to_str().unwrap())).expect("a tmpfs on /tmp");
+    assert!(line.contains("tmpfs") && line.contains("size=131072k"), "{line}");
+}
