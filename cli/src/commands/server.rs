@@ -67,6 +67,21 @@ pub struct ServerCommand {
     #[arg(long = "egress-allow", env = "PAAS_EGRESS_ALLOW", value_name = "CIDR", value_delimiter = ',',
           value_parser = paas_sandbox::egress::parse_allow)]
     egress_allow: Vec<paas_sandbox::egress::IpNet>,
+    /// The range native dynos' and builds' network namespaces take their addresses from, one /30
+    /// each (the default holds 16,384 containers): each container reaches the internet through
+    /// this node (masqueraded) under the egress policy, never this node's services nor another
+    /// container, and nothing outside reaches it except through the router. `host`: no
+    /// namespaces, containers share the host's network (single-tenant only).
+    #[arg(long, env = "PAAS_DYNO_NETWORK", value_name = "CIDR|host", default_value = paas_sandbox::net::DEFAULT_RANGE)]
+    dyno_network: paas_sandbox::net::DynoNetwork,
+    /// How many wasm instances one app may hold at once, over all its dynos (the pool has
+    /// 1,000): a flooded app waits for its own, other apps keep getting theirs.
+    #[arg(long, env = "PAAS_MAX_INSTANCES_PER_APP", default_value_t = paas_runtime::MAX_INSTANCES_PER_APP)]
+    max_instances_per_app: u32,
+    /// A wasm request or worker that keeps a CPU busy this long goes on at the lowest priority
+    /// (nice 19), apart from the router and the API: `10ms`, `50ms`.
+    #[arg(long, env = "PAAS_CPU_SLICE", default_value = "10ms", value_parser = parse_duration)]
+    cpu_slice: Duration,
     /// API requests an account (not an operator) may make per hour, refilled continuously
     /// (Heroku's 4,500); past it the API answers 429.
     #[arg(long, env = "PAAS_API_RATE_LIMIT", default_value_t = paas_platform::api::limits::DEFAULT_REQUESTS_PER_HOUR,
@@ -95,6 +110,8 @@ impl ServerCommand {
         // The node's one wasm runtime (engine and `.cwasm` cache in <data-dir>/runtime).
         let mut runtime_config = paas_runtime::RuntimeConfig::new(self.data_dir.join("runtime"));
         runtime_config.egress_allow = self.egress_allow.clone();
+        runtime_config.max_instances_per_app = self.max_instances_per_app;
+        runtime_config.cpu_slice = self.cpu_slice;
         let runtime = paas_runtime::Runtime::new(runtime_config)
             .context("cannot start the wasm runtime")?;
         let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
@@ -124,6 +141,7 @@ impl ServerCommand {
                 requests_per_hour: self.api_rate_limit,
                 oneoffs_per_app: self.oneoffs_per_app,
             },
+            egress_allow: self.egress_allow,
         })
         .await
     }
@@ -150,7 +168,17 @@ impl ServerCommand {
         if stale > 0 {
             tracing::info!("removed {stale} container(s) left by a previous paas server");
         }
-        Ok(Some(native))
+        let range = match self.dyno_network {
+            paas_sandbox::net::DynoNetwork::Host => {
+                tracing::warn!("--dyno-network host: native dynos share the host's network (single-tenant only)");
+                return Ok(Some(native));
+            }
+            paas_sandbox::net::DynoNetwork::Range(range) => range,
+        };
+        let egress = paas_sandbox::egress::EgressPolicy::new(self.egress_allow.clone(), Vec::new());
+        let network = paas_sandbox::net::Network::new(paas_sandbox::net::NetworkConfig { range, egress })
+            .context("cannot set up the containers' network (--dyno-network; `host` runs without one)")?;
+        Ok(Some(native.with_network(network)))
     }
 }
 
