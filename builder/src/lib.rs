@@ -22,6 +22,7 @@
 
 pub mod build;
 pub mod buildpack;
+pub mod buildpack_policy;
 pub mod deploy;
 pub mod detect;
 pub mod git;

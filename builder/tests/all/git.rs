@@ -350,3 +350,64 @@ async fn pushing_the_rust_and_static_examples_and_a_broken_rust_app() {
     assert!(stderr.contains(" ! [remote rejected] main -> main (build failed)"), "{stderr}");
     assert_eq!(server.releases(), 2, "no release for the broken app");
 }
+
+/// The peak resident memory of this process (`VmHWM`), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// `len` zero bytes, gzip'd (a gzip bomb: about a thousandth of that).
+pub fn gzip_bomb(len: u64) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        encoder.write_all(&zeros[..n]).unwrap();
+        left -= n as u64;
+    }
+    encoder.finish().unwrap()
+}
+
+/// Sends `POST path` with `body` as `Content-Encoding: gzip` and the owner's key; the status
+/// code and body of the answer.
+pub async fn post_gzip(base: &str, path: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use base64::Engine;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("anyone:owner-key");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_on_receive_pack_is_refused_without_inflating_it_in_memory() {
+    let server = serve().await;
+    let bomb = gzip_bomb(paas_builder::git::MAX_PUSH_SIZE + (1 << 20));
+    let before = peak_rss_kib();
+    let (status, body) = post_gzip(&server.base, "/bomb-app.git/git-receive-pack", &bomb).await;
+    let grew_mib = (peak_rss_kib() - before) >> 10;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("inflates to more than 1024 MiB, paas's limit"), "{body}");
+    assert!(grew_mib < 128, "the server's peak RSS grew by {grew_mib} MiB");
+    let leftovers: Vec<_> = std::fs::read_dir(server.git.repo_dir("bomb-app").parent().unwrap()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "only the repository, no inflated leftovers: {leftovers:?}");
+    // The server still serves pushes.
+    let app = new_repo(&server, hello_wasm_app).await;
+    let push = server.git(app.path(), &["push", &server.url("owner-key", "after-bomb"), "main"]).await;
+    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+}
