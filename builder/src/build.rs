@@ -16,10 +16,10 @@ use tokio::time::Instant;
 
 use crate::buildpack::{Buildpack, ReleaseInfo, ReleaseYamlError};
 use crate::detect;
-use crate::isolate::{self, Isolation};
 use crate::manifest::{NATIVE_STACK, ProcessKind, ProcessTypes, SlugManifest};
 use crate::output::OutputSink;
 use crate::process::{self, Limits, RunError, Stdout};
+use crate::sandbox::{self, BuildDisk, BuildIsolation, Isolation, StepLimits, StepSandbox};
 use crate::procfile::{Procfile, ProcfileError};
 use crate::source::{self, Source};
 use crate::store::{self, Slug, SlugStore, StoreError};
@@ -40,9 +40,15 @@ pub struct BuilderConfig {
     pub stack: String,
     /// The time limit of a whole build (default 15 min).
     pub time_limit: Duration,
-    /// `RLIMIT_AS` of each buildpack process in bytes (default 64 GiB; needs `prlimit`). It bounds
-    /// address space, not use: V8 reserves over 32 GiB for the wasm instances componentize-js runs.
+    /// `RLIMIT_AS` of each buildpack process of an insecure build in bytes (default 64 GiB; needs
+    /// `prlimit`). It bounds address space, not use: V8 reserves over 32 GiB for the wasm
+    /// instances componentize-js runs. Sandboxed builds have [`BuilderConfig::step_limits`].
     pub memory_limit: Option<u64>,
+    /// The memory, process and CPU limits of each sandboxed build step.
+    pub step_limits: StepLimits,
+    /// What a sandboxed build may write: its disk's size in bytes (build dir, cache, env dir,
+    /// home; default 2 GiB), `ENOSPC` past it.
+    pub disk_limit: u64,
     /// `PATH` for buildpacks.
     pub path: String,
     /// Further variables of the stack given to buildpacks (default: `RUSTUP_HOME` so the host's
@@ -50,10 +56,13 @@ pub struct BuilderConfig {
     pub stack_env: Vec<(String, String)>,
     /// The slug size limit in bytes (default 500 MiB).
     pub max_slug_size: u64,
-    /// Run buildpacks in a mount namespace that hides the data dir but for the build's own
-    /// folders (default true; see [`crate::isolate`]; skipped with a warning where unavailable).
-    pub isolate: bool,
+    /// Where build steps run (default: containers of a runtime detected at start; builds are
+    /// refused without one). See [`crate::sandbox`].
+    pub isolation: BuildIsolation,
 }
+
+/// The default size of a build's disk: 2 GiB.
+pub const DEFAULT_DISK_LIMIT: u64 = 2 << 30;
 
 /// Host variables passed on to buildpacks: where the CA certificates are, and proxies.
 const HOST_NETWORK_ENV: [&str; 13] = [
@@ -101,10 +110,12 @@ impl BuilderConfig {
             stack: NATIVE_STACK.to_string(),
             time_limit: Duration::from_secs(15 * 60),
             memory_limit: Some(64 << 30),
+            step_limits: StepLimits::default(),
+            disk_limit: DEFAULT_DISK_LIMIT,
             path,
             stack_env,
             max_slug_size: store::DEFAULT_MAX_SLUG_SIZE,
-            isolate: true,
+            isolation: BuildIsolation::Detect,
         }
     }
 }
@@ -205,9 +216,47 @@ pub enum BuildError {
     /// The components could not be precompiled.
     #[error("could not precompile the components: {0}")]
     Precompile(String),
+    /// Builds of tenant code need a container runtime, and this node has none.
+    #[error("builds are refused on this node: they run tenant code, which needs a container sandbox, and {0}; an operator whose every app is their own may start `paas server --insecure-builds` (single-tenant only)")]
+    Unsandboxed(String),
+    /// The build's disk could not be made or mounted.
+    #[error("could not mount the build's disk: {0}")]
+    Disk(std::io::Error),
     /// Anything else on the filesystem.
     #[error("build: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The app's build disk in its cache folder (see [`crate::sandbox`]).
+pub const DISK_IMAGE: &str = "disk.ext4";
+
+/// Gives a sandboxed build's disk back to root when the build is over (the next build's uid gets
+/// it at its start).
+struct Owner(PathBuf);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Err(e) = sandbox::chown_tree(&self.0, 0) {
+            tracing::warn!(path = %self.0.display(), "cannot give a build's disk back to root: {e}");
+        }
+    }
+}
+
+/// The folders of the stack outside `/usr` that build containers see read-only: the `PATH`
+/// entries that are not the stack's own (`~/.cargo/bin`) and `RUSTUP_HOME`, where they exist.
+fn toolchain_dirs(config: &BuilderConfig) -> Vec<PathBuf> {
+    let stack = ["/usr", "/bin", "/sbin", "/lib"];
+    let rustup = config.stack_env.iter().filter(|(k, _)| k == "RUSTUP_HOME").map(|(_, v)| PathBuf::from(v));
+    let mut dirs: Vec<PathBuf> = config
+        .path
+        .split(':')
+        .map(PathBuf::from)
+        .chain(rustup)
+        .filter(|dir| dir.is_absolute() && dir.is_dir() && !stack.iter().any(|s| dir.starts_with(s)))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
 }
 
 /// Precompiles a new slug's components for this node's engine (implemented by the runtime,
@@ -224,7 +273,10 @@ pub struct Builder {
     store: SlugStore,
     precompile: Option<Arc<dyn Precompile>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    unshare: Option<Vec<OsString>>,
+    isolation: Isolation,
+    /// Host folders of the stack outside `/usr` that buildpacks use (the Rust toolchain),
+    /// read-only in build containers.
+    toolchain: Vec<PathBuf>,
 }
 
 /// Heroku's app name rule: a lowercase letter, then lowercase letters, digits and dashes, 2–30 long.
@@ -235,24 +287,27 @@ pub fn is_valid_app_name(name: &str) -> bool {
 }
 
 impl Builder {
-    /// A builder with its slug store in `<data_dir>/slugs`.
-    /// Probes for build isolation when `config.isolate` is set.
+    /// A builder with its slug store in `<data_dir>/slugs`. Finds the container runtime when
+    /// `config.isolation` says to detect it (builds are refused, with the reason, without one).
     pub fn new(mut config: BuilderConfig) -> std::io::Result<Builder> {
         std::fs::create_dir_all(&config.data_dir)?;
         config.data_dir = config.data_dir.canonicalize()?;
         let store = SlugStore::new(&config.data_dir)?.with_max_size(config.max_slug_size);
         std::fs::create_dir_all(config.data_dir.join("builds"))?;
         std::fs::create_dir_all(config.data_dir.join("cache"))?;
-        let unshare = if config.isolate { Isolation::probe() } else { None };
-        if config.isolate && unshare.is_none() {
-            tracing::warn!("builds are not isolated: `unshare --mount` is not permitted on this host");
+        let isolation = Isolation::resolve(&config.isolation, &config.data_dir);
+        match &isolation {
+            Isolation::Sandbox(_) => tracing::info!("builds run in containers"),
+            Isolation::Insecure => tracing::warn!("builds run unsandboxed, as this server's user (--insecure-builds)"),
+            Isolation::Unavailable(why) => tracing::warn!("builds are refused: {why}"),
         }
-        Ok(Builder { config, store, precompile: None, locks: Mutex::default(), unshare })
+        let toolchain = toolchain_dirs(&config);
+        Ok(Builder { config, store, precompile: None, locks: Mutex::default(), isolation, toolchain })
     }
 
-    /// Whether builds run isolated from the rest of the data dir.
+    /// Whether build steps run in containers.
     pub fn is_isolated(&self) -> bool {
-        self.unshare.is_some()
+        matches!(self.isolation, Isolation::Sandbox(_))
     }
 
     /// Precompiles each new slug's components with `precompile`.
@@ -297,39 +352,49 @@ impl Builder {
         let lock = self.app_lock(&request.app);
         let _guard = lock.lock().await;
         let started = Instant::now();
+        let sandbox = match &self.isolation {
+            Isolation::Sandbox(sandbox) => Some(sandbox.clone()),
+            Isolation::Insecure => None,
+            Isolation::Unavailable(why) => return Err(BuildError::Unsandboxed(why.clone())),
+        };
         let work = tempfile::Builder::new()
             .prefix(&format!("{}-", request.app))
             .tempdir_in(self.config.data_dir.join("builds"))?;
-        let (build_dir, env_dir, home) = (work.path().join("app"), work.path().join("env"), work.path().join("home"));
-        let cache_dir = self.cache_dir(&request.app);
-        let stage = match &self.unshare {
-            Some(_) => Some(tempfile::Builder::new().prefix("paas-build-stage-").tempdir()?),
+        // Sandboxed: everything the build writes lives on the app's disk (see `sandbox.rs`).
+        let disk = match &sandbox {
+            Some(_) => {
+                let image = self.cache_dir(&request.app).join(DISK_IMAGE);
+                let mountpoint = work.path().to_path_buf();
+                let limit = self.config.disk_limit;
+                tokio::fs::create_dir_all(self.cache_dir(&request.app)).await?;
+                let disk = tokio::task::spawn_blocking(move || BuildDisk::mount(&image, limit, &mountpoint))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?
+                    .map_err(BuildError::Disk)?;
+                Some(disk)
+            }
             None => None,
         };
-        let isolation = match (&self.unshare, &stage) {
-            (Some(unshare), Some(stage)) if !isolate::is_within(stage.path(), &self.config.data_dir) => {
-                let mut keep = vec![work.path().to_path_buf(), cache_dir.clone()];
-                if isolate::is_within(&self.config.buildpacks_dir, &self.config.data_dir) {
-                    keep.push(self.config.buildpacks_dir.clone());
-                }
-                Some(Isolation {
-                    unshare: unshare.clone(),
-                    hide: self.config.data_dir.clone(),
-                    keep,
-                    stage: stage.path().to_path_buf(),
-                })
+        let root = disk.as_ref().map_or(work.path(), BuildDisk::path).to_path_buf();
+        let (build_dir, env_dir, home) = (root.join("app"), root.join("env"), root.join("home"));
+        let cache_dir = match &disk {
+            Some(disk) => disk.path().join("cache"),
+            None => self.cache_dir(&request.app),
+        };
+        let clone_dir = root.join("buildpack");
+        for dir in [&build_dir, &env_dir, &home, &clone_dir] {
+            // A server that crashed mid-build may have left them on the disk.
+            if let Err(e) = tokio::fs::remove_dir_all(dir).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(e.into());
             }
-            _ => None,
-        };
-        let limits = Limits {
-            deadline: started + self.config.time_limit,
-            time_limit: self.config.time_limit,
-            memory: self.config.memory_limit,
-            isolation,
-        };
+        }
         for dir in [&build_dir, &env_dir, &home, &cache_dir] {
             tokio::fs::create_dir_all(dir).await?;
         }
+        // git clones a BUILDPACK_URL as the build's uid, from repositories it does not own.
+        tokio::fs::write(home.join(".gitconfig"), "[safe]\n\tdirectory = *\n").await?;
         let fetch = (request.source.clone(), build_dir.clone());
         tokio::task::spawn_blocking(move || source::fetch(&fetch.0, &fetch.1))
             .await
@@ -341,11 +406,45 @@ impl Builder {
             }
         }
         let env = self.env(&home, request.source_version.as_deref());
-
         let url = request.buildpack_url.clone().or_else(|| request.config_vars.get("BUILDPACK_URL").cloned());
+        // The build's uid owns its disk while it runs, root again after (`owner` drops first).
+        let (step, _owner) = match (&sandbox, &disk) {
+            (Some(sandbox), Some(disk)) => {
+                let uid = sandbox.take_uid().map_err(RunError::Container)?;
+                let (path, id) = (disk.path().to_path_buf(), uid.get());
+                tokio::task::spawn_blocking(move || sandbox::chown_tree(&path, id))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))??;
+                let owner = Owner(disk.path().to_path_buf());
+                let mut mounts = vec![sandbox::writable(disk.path()), sandbox::read_only(&self.config.buildpacks_dir)];
+                mounts.extend(self.toolchain.iter().map(|dir| sandbox::read_only(dir)));
+                if let Some(local) = url.as_deref().and_then(|u| detect::local_path(u, &self.config.buildpacks_dir)) {
+                    if local.is_dir() && !local.starts_with(&self.config.buildpacks_dir) {
+                        mounts.push(sandbox::read_only(&local));
+                    }
+                }
+                let step = StepSandbox {
+                    sandbox: sandbox.clone(),
+                    uid,
+                    name: format!("build-{}", request.app),
+                    mounts,
+                    limits: self.config.step_limits,
+                    network: paas_sandbox::Network::None,
+                };
+                (Some(Arc::new(step)), Some(owner))
+            }
+            _ => (None, None),
+        };
+        let limits = Limits {
+            deadline: started + self.config.time_limit,
+            time_limit: self.config.time_limit,
+            memory: self.config.memory_limit,
+            sandbox: step,
+        };
+
         let (buildpack, detected) = match url {
             Some(url) => {
-                let buildpack = detect::resolve(&url, &self.config.buildpacks_dir, &work.path().join("buildpack"))
+                let buildpack = detect::resolve(&url, &self.config.buildpacks_dir, &clone_dir, &env, &limits)
                     .await
                     .map_err(|reason| BuildError::Buildpack { url: url.clone(), reason })?;
                 let detected = detect::detect_one(&buildpack, &build_dir, &env, &limits).await?;

@@ -1,9 +1,11 @@
 //! Choosing the buildpack: `bin/detect` of each built-in one in order, or the override named by
 //! `BUILDPACK_URL` (a built-in's name, a local folder, or a git URL with an optional `#ref`,
-//! cloned with the system `git`).
+//! cloned with the stack's `git` in the build's sandbox, within [`CLONE_TIME_LIMIT`]).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::buildpack::Buildpack;
 use crate::output::OutputSink;
@@ -12,6 +14,9 @@ use crate::process::{self, Limits, RunError, Stdout};
 /// The built-in buildpacks tried first, in this order; any other folder in the buildpacks
 /// folder is tried after them, by name, and [`FALLBACK`] last of all.
 pub const BUILTIN_ORDER: &[&str] = &["wasm", "rust", "python", "nodejs", "static"];
+
+/// How long cloning a `BUILDPACK_URL` may take (within the build's own time limit).
+pub const CLONE_TIME_LIMIT: Duration = Duration::from_secs(120);
 
 /// The buildpack tried last: any repo with a Procfile runs as it is, natively.
 pub const FALLBACK: &str = "procfile";
@@ -63,39 +68,70 @@ pub async fn detect_one(
     }))
 }
 
-/// Resolves a `BUILDPACK_URL`: a built-in's name, a local folder, or a git URL (cloned into
-/// `clone_dir`, `#ref` selecting a branch or tag; `file:///path#ref` clones a local repository).
-pub async fn resolve(url: &str, buildpacks_dir: &Path, clone_dir: &Path) -> Result<Buildpack, String> {
-    let local = if !url.contains('#') && (url.starts_with('/') || url.starts_with("file://")) {
-        Some(PathBuf::from(url.trim_start_matches("file://")))
+/// The host folder a `BUILDPACK_URL` names, if any: a built-in's folder, a local folder, or the
+/// repository of a `file://` git URL.
+pub fn local_path(url: &str, buildpacks_dir: &Path) -> Option<PathBuf> {
+    if url.starts_with('/') || url.starts_with("file://") {
+        let repo = url.split_once('#').map_or(url, |(r, _)| r);
+        Some(PathBuf::from(repo.trim_start_matches("file://")))
     } else if !url.contains(':') && !url.contains('/') {
         Some(buildpacks_dir.join(url))
     } else {
         None
-    };
-    if let Some(dir) = local {
+    }
+}
+
+/// Resolves a `BUILDPACK_URL`: a built-in's name, a local folder, or a git URL (cloned into
+/// `clone_dir` by `git` run as a build step, `#ref` selecting a branch or tag; `file:///path#ref`
+/// clones a local repository).
+pub async fn resolve(
+    url: &str,
+    buildpacks_dir: &Path,
+    clone_dir: &Path,
+    env: &[(String, OsString)],
+    limits: &Limits,
+) -> Result<Buildpack, String> {
+    if !url.contains('#')
+        && let Some(dir) = local_path(url, buildpacks_dir)
+    {
         return Buildpack::open(&dir, url.rsplit('/').next().unwrap_or(url))
             .ok_or_else(|| format!("{} has no executable bin/compile", dir.display()));
     }
     let (repo, reference) = url.split_once('#').map_or((url, None), |(r, f)| (r, Some(f)));
-    let mut git = tokio::process::Command::new("git");
-    git.args(["clone", "--quiet", "--depth", "1"]);
+    let mut args: Vec<OsString> =
+        ["clone", "--quiet", "--depth", "1"].map(OsString::from).to_vec();
     if let Some(reference) = reference {
-        git.args(["--branch", reference]);
+        args.extend(["--branch".into(), reference.into()]);
     }
-    let output = git
-        .arg("--")
-        .arg(repo)
-        .arg(clone_dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(std::process::Stdio::null())
-        .output()
+    args.extend(["--".into(), repo.into(), clone_dir.into()]);
+    let mut env = env.to_vec();
+    env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
+    let mut limits = limits.clone();
+    limits.deadline = limits.deadline.min(tokio::time::Instant::now() + CLONE_TIME_LIMIT);
+    limits.time_limit = limits.time_limit.min(CLONE_TIME_LIMIT);
+    let cwd = clone_dir.parent().unwrap_or(clone_dir);
+    let errors = Collect::default();
+    let done = process::run(Path::new("git"), &args, cwd, &env, &limits, Stdout::Capture, &errors)
         .await
-        .map_err(|e| format!("could not run git: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("git clone failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+        .map_err(|e| format!("git clone {e}"))?;
+    if !done.status.success() {
+        let lines = errors.0.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
+        return Err(format!("git clone failed: {}", lines.trim()));
     }
     Buildpack::open(clone_dir, url).ok_or_else(|| format!("{url} has no executable bin/compile"))
+}
+
+/// Keeps the first lines of `git`'s stderr for the error message.
+#[derive(Default)]
+struct Collect(Mutex<Vec<String>>);
+
+impl OutputSink for Collect {
+    fn line(&self, line: &str) {
+        let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() < 20 {
+            lines.push(line.chars().take(500).collect());
+        }
+    }
 }
 
 /// Drops lines: `bin/detect`'s stderr is not shown.

@@ -1,12 +1,14 @@
-//! Running one buildpack executable: a cleaned environment, its own process group, output
-//! streamed line by line (stdout and stderr merged in order), a deadline and a memory limit.
+//! Running one buildpack executable: a cleaned environment, output streamed line by line (stdout
+//! and stderr merged in order), a deadline.
 //!
-//! Limits without `unsafe`: the memory limit is `RLIMIT_AS` set by running the executable through
-//! `prlimit --as=BYTES --` (util-linux) when it is installed; it bounds virtual memory, so keep it
-//! generous (compilers reserve more than they use). On the deadline the whole process group is
-//! killed with `kill -KILL -- -PGID`; stragglers left in the group when the executable exits are
-//! killed too, so nothing a build started outlives it. Isolation from other apps' data is
-//! [`crate::isolate`]'s.
+//! In a container ([`Limits::sandbox`], see [`crate::sandbox`]): `runc run` of a bundle made for
+//! the step, the executable's stdout and stderr one pipe; on the deadline every process of the
+//! container is killed and the container deleted, and when the executable (the container's
+//! PID 1) exits, the kernel kills whatever it left, so nothing a build started outlives it.
+//!
+//! Insecure builds (no sandbox) run on the host in their own process group, under `RLIMIT_AS`
+//! through `prlimit --as=BYTES --` (util-linux) when installed; the deadline kills the group
+//! (`kill -KILL -- -PGID`), as do stragglers left when the executable exits.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -25,10 +27,10 @@ pub struct Limits {
     pub deadline: Instant,
     /// The build's time limit, for messages.
     pub time_limit: Duration,
-    /// `RLIMIT_AS` in bytes for each process (needs `prlimit`), or none.
+    /// `RLIMIT_AS` in bytes for each process of an insecure build (needs `prlimit`), or none.
     pub memory: Option<u64>,
-    /// The mount namespace to run in, if builds are isolated.
-    pub isolation: Option<crate::isolate::Isolation>,
+    /// The build's containers; `None`: on the host (insecure builds).
+    pub sandbox: Option<std::sync::Arc<crate::sandbox::StepSandbox>>,
 }
 
 /// A process that could not run to completion.
@@ -45,6 +47,9 @@ pub enum RunError {
     /// The deadline passed; its process group was killed.
     #[error("timed out after {} s and was killed", .0.as_secs())]
     TimedOut(Duration),
+    /// Its container could not be made.
+    #[error("could not start the build's container: {0}")]
+    Container(#[from] paas_sandbox::SandboxError),
 }
 
 /// What a finished process left.
@@ -76,31 +81,26 @@ pub async fn run(
     out: &dyn OutputSink,
 ) -> Result<Finished, RunError> {
     let spawn_error = |source| RunError::Spawn { program: program.to_path_buf(), source };
-    let mut argv: Vec<OsString> = limits.isolation.as_ref().map(|i| i.prefix()).unwrap_or_default();
-    if let (Some(bytes), Some(prlimit)) = (limits.memory, prlimit()) {
-        argv.extend([prlimit.into(), format!("--as={bytes}").into(), "--".into()]);
-    }
-    argv.push(program.into());
-    let mut command = tokio::process::Command::new(&argv[0]);
-    command.args(&argv[1..]);
+    let container = match &limits.sandbox {
+        Some(sandbox) => {
+            let plan = sandbox.plan(program, args, cwd, env);
+            Some(sandbox.sandbox.create(sandbox.name(), &sandbox.uid, &plan)?)
+        }
+        None => None,
+    };
+    let mut command = match &container {
+        Some(container) => container.command(),
+        None => host_command(program, args, cwd, env, limits),
+    };
     let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
     let stdout = match stdout_mode {
         Stdout::Stream => Stdio::from(writer.try_clone().map_err(spawn_error)?),
         Stdout::Capture => Stdio::piped(),
     };
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(writer)
-        .process_group(0)
-        .kill_on_drop(true);
+    command.stdin(Stdio::null()).stdout(stdout).stderr(writer).kill_on_drop(true);
     let mut child = command.spawn().map_err(spawn_error)?;
     drop(command); // closes our copies of the pipe's write end
-    let group = child.id();
+    let group = if container.is_some() { None } else { child.id() };
 
     let (line_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
@@ -132,6 +132,10 @@ pub async fn run(
             status = child.wait() => break status.map_err(spawn_error)?,
             () = &mut deadline => {
                 kill_group(group);
+                if let Some(container) = &container {
+                    let _ = container.kill("KILL").await;
+                    let _ = container.delete().await;
+                }
                 let _ = child.wait().await;
                 while let Ok(line) = lines.try_recv() {
                     out.line(&line);
@@ -141,6 +145,9 @@ pub async fn run(
         }
     };
     kill_group(group);
+    if let Some(container) = &container {
+        container.ended();
+    }
     // The group is gone, so the pipe closes; wait briefly in case something left the group.
     let drain = async {
         while let Some(line) = lines.recv().await {
@@ -153,6 +160,24 @@ pub async fn run(
         None => String::new(),
     };
     Ok(Finished { status, stdout })
+}
+
+/// The executable on the host, in its own process group, under `prlimit` when set.
+fn host_command(
+    program: &Path,
+    args: &[OsString],
+    cwd: &Path,
+    env: &[(String, OsString)],
+    limits: &Limits,
+) -> tokio::process::Command {
+    let mut argv: Vec<OsString> = Vec::new();
+    if let (Some(bytes), Some(prlimit)) = (limits.memory, prlimit()) {
+        argv.extend([prlimit.into(), format!("--as={bytes}").into(), "--".into()]);
+    }
+    argv.push(program.into());
+    let mut command = tokio::process::Command::new(&argv[0]);
+    command.args(&argv[1..]).args(args).current_dir(cwd).env_clear().envs(env.iter().map(|(k, v)| (k, v))).process_group(0);
+    command
 }
 
 /// Kills a process group (ignoring a group already gone).
@@ -177,7 +202,7 @@ mod tests {
 
     fn limits(seconds: u64) -> Limits {
         let time_limit = Duration::from_secs(seconds);
-        Limits { deadline: Instant::now() + time_limit, time_limit, memory: None, isolation: None }
+        Limits { deadline: Instant::now() + time_limit, time_limit, memory: None, sandbox: None }
     }
 
     fn sh(script: &str) -> (PathBuf, Vec<OsString>) {

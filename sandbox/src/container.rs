@@ -214,6 +214,13 @@ impl Container {
         self.runc.run(&self.bundle, &self.id, stdin, self.terminal)
     }
 
+    /// `runc run` as a command whose standard streams the caller sets (no terminal): the
+    /// container's process writes to them directly (e.g. one pipe for stdout and stderr, in
+    /// order). Its exit status is the container's; it is killed if dropped, not the container.
+    pub fn command(&self) -> tokio::process::Command {
+        self.runc.run_command(&self.bundle, &self.id)
+    }
+
     /// The container's id (as `runc list` shows it).
     pub fn id(&self) -> &str {
         &self.id

@@ -75,6 +75,14 @@ impl Runc {
         command.spawn().map_err(|e| self.missing(e.to_string()))
     }
 
+    /// `run --bundle DIR ID` as a command whose standard streams the caller sets (the container's
+    /// process gets them as they are), killed if dropped.
+    pub fn run_command(&self, bundle: &Path, id: &str) -> Command {
+        let mut command = self.command();
+        command.arg("run").arg("--bundle").arg(bundle).arg(id).kill_on_drop(true);
+        command
+    }
+
     /// Sends `signal` (`TERM`, `KILL`) to every process of the container.
     pub async fn kill(&self, id: &str, signal: &str) -> Result<(), SandboxError> {
         self.control(&["kill", "--all", id, signal]).await.map(drop)

@@ -55,7 +55,7 @@ async fn tiny_buildpack_gets_the_classic_contract_and_a_clean_environment() {
                 "-----> Tiny app detected".to_string(),
                 "-----> Compiling tiny".to_string(),
                 "       build=app in tiny-app-* cwd-is-build=yes".to_string(),
-                "       cache=tiny-app env=env".to_string(),
+                "       cache=cache env=env".to_string(),
                 "       GREETING=hello".to_string(),
                 "       home-in-build=yes".to_string(),
                 "       STACK=paas-24 SOURCE_VERSION=abc123 host=none greeting=unset".to_string(),
@@ -206,10 +206,10 @@ async fn new_slugs_are_handed_to_the_precompiler() {
 }
 
 #[tokio::test]
-async fn a_build_cannot_see_other_apps_data() {
+async fn a_build_sees_only_its_own_folders_and_keeps_its_cache() {
     let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let builder = builder(data.path());
-    assert!(builder.is_isolated(), "this host runs builds isolated (root or user namespaces)");
+    assert!(builder.is_isolated(), "this host runs builds in containers (root and runc)");
     let data_dir = data.path().canonicalize().unwrap();
     std::fs::create_dir_all(data_dir.join("cache/other-app")).unwrap();
     std::fs::write(data_dir.join("cache/other-app/secret"), "s3cret").unwrap();
@@ -219,26 +219,35 @@ async fn a_build_cannot_see_other_apps_data() {
         r#"#!/bin/sh
 data=$(cat "$3/DATA")
 echo "       data: $(ls "$data" | tr '\n' ' ')"
-echo "       cache: $(ls "$data/cache" | tr '\n' ' ')"
+echo "       cache: $(ls "$data/cache" 2>/dev/null | tr '\n' ' ')"
 cat "$data/cache/other-app/secret" 2>/dev/null || echo "       no secret"
 cat "$data/paas.db" 2>/dev/null || echo "       no database"
+echo "       kept: $(cat "$2/file" 2>/dev/null)"
 echo mine > "$2/file" && echo "       cache writable: $(cat "$2/file")"
+echo "       uid: $(id -u)"
 "#,
     );
     let mut req = request("isolated-app", src.path());
     req.buildpack_url = Some(bp.path().display().to_string());
     req.config_vars.insert("DATA".into(), data_dir.display().to_string());
-    let out = CollectOutput::default();
-    builder.build(req, &out).await.unwrap();
-    assert_eq!(
-        out.lines()[2..7],
-        [
-            "       data: builds cache ",
-            "       cache: isolated-app ",
-            "       no secret",
-            "       no database",
-            "       cache writable: mine",
-        ]
-    );
-    assert_eq!(std::fs::read_to_string(data_dir.join("cache/isolated-app/file")).unwrap(), "mine\n");
+    for kept in ["", "mine"] {
+        let out = CollectOutput::default();
+        builder.build(req.clone(), &out).await.unwrap();
+        let lines = out.lines();
+        assert_eq!(
+            lines[2..8],
+            [
+                "       data: builds ".to_string(),
+                "       cache: ".to_string(),
+                "       no secret".to_string(),
+                "       no database".to_string(),
+                format!("       kept: {kept}"),
+                "       cache writable: mine".to_string(),
+            ]
+        );
+        let uid: u32 = lines[8].trim().strip_prefix("uid: ").unwrap().parse().unwrap();
+        assert!(uid >= 100_000, "a build runs as its own unprivileged uid, not {uid}");
+    }
+    // The cache lives on the app's disk image, not in the data dir's folders.
+    assert!(data_dir.join("cache/isolated-app").join(paas_builder::build::DISK_IMAGE).is_file());
 }

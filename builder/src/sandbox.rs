@@ -1,0 +1,216 @@
+//! Where build steps run: every buildpack executable (detect, compile, release), the clone of a
+//! `BUILDPACK_URL` and whatever they start (npm, pip, cargo, componentize-py/js) run in an OCI
+//! container of [`paas_sandbox`] as the build's own unprivileged uid ([`StepSandbox`]): no
+//! capabilities, `no_new_privileges`, seccomp, own PID, mount, IPC, UTS and network namespaces,
+//! the host's stack read-only, the buildpacks and the host's Rust toolchain read-only, and
+//! writable only the build's disk (build dir, cache, env dir, home, a cloned buildpack) and a
+//! fresh `/tmp`; memory, pids and CPU limited by cgroups.
+//!
+//! The build's disk ([`BuildDisk`]) is the app's sparse ext4 image (`cache/<app>.ext4`, the size
+//! of the disk limit), loop-mounted for the build: what a build writes (source, dependencies,
+//! the cache it keeps) is capped there, past it the build gets `ENOSPC`. Folders are seen at
+//! their host paths inside the container, so buildpacks see the same paths either way.
+//!
+//! Without a container runtime builds are refused ([`BuildIsolation`]), unless the operator
+//! chose [`BuildIsolation::Insecure`] (`paas server --insecure-builds`, single-tenant only):
+//! buildpacks then run as the server's own user, on the host.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use paas_sandbox::{Mount, Network, Plan, Sandbox, SandboxConfig, Uid};
+
+/// How build steps are isolated (`paas server`: a shared [`Sandbox`]; `--insecure-builds`).
+#[derive(Debug, Clone, Default)]
+pub enum BuildIsolation {
+    /// A container runtime of the builder's own (runc from `PATH`, state in
+    /// `<data-dir>/runtime`); builds are refused where it cannot run.
+    #[default]
+    Detect,
+    /// The node's sandbox (shared with native dynos: one block of uids, one state root).
+    Sandbox(Sandbox),
+    /// No sandbox: buildpacks run as the server's user on the host. Single-tenant only.
+    Insecure,
+}
+
+/// The isolation a builder settled on at start.
+#[derive(Debug, Clone)]
+pub(crate) enum Isolation {
+    /// Containers.
+    Sandbox(Sandbox),
+    /// Builds run on the host, as the operator asked.
+    Insecure,
+    /// Builds are refused, and why.
+    Unavailable(String),
+}
+
+impl Isolation {
+    /// Resolves the configured choice (`data_dir` holds a detected runtime's state).
+    pub(crate) fn resolve(choice: &BuildIsolation, data_dir: &Path) -> Isolation {
+        match choice {
+            BuildIsolation::Sandbox(sandbox) => Isolation::Sandbox(sandbox.clone()),
+            BuildIsolation::Insecure => Isolation::Insecure,
+            BuildIsolation::Detect => match Sandbox::new(SandboxConfig::new(data_dir)) {
+                Ok(sandbox) => Isolation::Sandbox(sandbox),
+                Err(e) => Isolation::Unavailable(e.to_string()),
+            },
+        }
+    }
+}
+
+/// The limits of each step of one build.
+#[derive(Debug, Clone, Copy)]
+pub struct StepLimits {
+    /// Memory (cgroup) in bytes, `/tmp` included.
+    pub memory_bytes: u64,
+    /// Processes and threads.
+    pub processes: u32,
+    /// CPU in thousandths of a core.
+    pub cpu_millis: u64,
+}
+
+impl Default for StepLimits {
+    fn default() -> Self {
+        StepLimits { memory_bytes: 4 << 30, processes: 2048, cpu_millis: 2000 }
+    }
+}
+
+/// What every container of one build shares: the node's sandbox, the build's uid, its mounts.
+#[derive(Debug)]
+pub struct StepSandbox {
+    pub(crate) sandbox: Sandbox,
+    pub(crate) uid: Uid,
+    pub(crate) name: String,
+    pub(crate) mounts: Vec<Mount>,
+    pub(crate) limits: StepLimits,
+    pub(crate) network: Network,
+}
+
+impl StepSandbox {
+    /// The plan of one step: `program args…` in `cwd` with exactly `env`.
+    pub(crate) fn plan(&self, program: &Path, args: &[std::ffi::OsString], cwd: &Path, env: &[(String, std::ffi::OsString)]) -> Plan {
+        let text = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
+        let home = env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| text(v)).unwrap_or_else(|| "/tmp".into());
+        Plan {
+            hostname: String::new(),
+            args: std::iter::once(text(program.as_os_str())).chain(args.iter().map(|a| text(a))).collect(),
+            env: env.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+            cwd: text(cwd.as_os_str()),
+            user: "build".into(),
+            home,
+            mounts: self.mounts.clone(),
+            memory_bytes: self.limits.memory_bytes,
+            processes: self.limits.processes,
+            cpu_millis: Some(self.limits.cpu_millis),
+            network: self.network.clone(),
+            terminal: None,
+        }
+    }
+
+    /// The container name prefix of this build's steps.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A read-only bind of a host folder at the same path inside.
+pub(crate) fn read_only(dir: &Path) -> Mount {
+    Mount::Bind { source: dir.to_path_buf(), destination: dir.display().to_string(), writable: false }
+}
+
+/// A writable bind of a host folder at the same path inside.
+pub(crate) fn writable(dir: &Path) -> Mount {
+    Mount::Bind { source: dir.to_path_buf(), destination: dir.display().to_string(), writable: true }
+}
+
+/// The app's build disk, mounted over the build's folder while the build runs (unmounted on
+/// drop).
+#[derive(Debug)]
+pub struct BuildDisk {
+    mountpoint: PathBuf,
+}
+
+impl BuildDisk {
+    /// Mounts `image` (created, sparse, as an empty ext4 file system of `size` bytes when missing
+    /// or of another size) at `mountpoint`, `nosuid,nodev`.
+    pub(crate) fn mount(image: &Path, size: u64, mountpoint: &Path) -> std::io::Result<BuildDisk> {
+        let fresh = std::fs::metadata(image).map(|m| m.len() != size).unwrap_or(true);
+        if fresh {
+            let _ = std::fs::remove_file(image);
+            std::fs::File::create(image)?.set_len(size)?;
+            let ext4 = ["-q", "-F", "-m", "0", "-i", "8192", "-O", "^has_journal", "-E", "root_owner=0:0"];
+            tool("mkfs.ext4", &ext4, &[image.as_os_str()])?;
+        }
+        std::fs::create_dir_all(mountpoint)?;
+        tool("mount", &["-o", "loop,nosuid,nodev,noatime", "-t", "ext4"], &[image.as_os_str(), mountpoint.as_os_str()])?;
+        Ok(BuildDisk { mountpoint: mountpoint.to_path_buf() })
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        &self.mountpoint
+    }
+}
+
+impl Drop for BuildDisk {
+    fn drop(&mut self) {
+        if let Err(e) = tool("umount", &[], &[self.mountpoint.as_os_str()]) {
+            tracing::warn!(path = %self.mountpoint.display(), "cannot unmount a build disk ({e}); detaching it");
+            let _ = tool("umount", &["--lazy"], &[self.mountpoint.as_os_str()]);
+        }
+    }
+}
+
+/// Runs a system tool (`mkfs.ext4`, `mount`, `umount`), its stderr in the error.
+fn tool(program: &str, options: &[&str], paths: &[&std::ffi::OsStr]) -> std::io::Result<()> {
+    let output = std::process::Command::new(program)
+        .args(options)
+        .args(paths)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run {program}: {e}")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(std::io::Error::other(format!("{program} failed ({}): {}", output.status, stderr.trim())))
+}
+
+/// Gives `dir` and everything below it to `uid` (and its group), never following a link: the
+/// tree is the tenant's, and nothing of it runs while this does.
+pub(crate) fn chown_tree(dir: &Path, uid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(uid))?;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            std::os::unix::fs::lchown(&path, Some(uid), Some(uid))?;
+            if entry.file_type()?.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chown_tree_changes_links_not_their_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("a/b/file"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("a/link")).unwrap();
+        if chown_tree(dir.path(), 4242).is_err() {
+            return; // not root: nothing to check here
+        }
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(dir.path().join("a/b/file")).unwrap().uid(), 4242);
+        assert_eq!(std::fs::symlink_metadata(dir.path().join("a/link")).unwrap().uid(), 4242);
+        assert_eq!(std::fs::metadata(outside.path()).unwrap().uid(), 0, "the link's target is untouched");
+    }
+}
