@@ -87,7 +87,8 @@ pub fn absolute(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {
 
 /// The folder of built-in buildpacks, which must exist, as an absolute path without `..`.
 pub fn open_buildpacks_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    match std::fs::canonicalize(dir) {
+    let dir = absolute(dir, "--buildpacks-dir")?;
+    match std::fs::canonicalize(&dir) {
         Ok(dir) if dir.is_dir() => Ok(dir),
         Ok(_) => anyhow::bail!("the buildpacks dir {} is not a directory (--buildpacks-dir)", dir.display()),
         Err(e) => Err(e).with_context(|| {

@@ -98,8 +98,8 @@ impl ServerCommand {
         server::init_tracing();
         // Every path made absolute once, here: runc's overlay mounts, builds and the ledger
         // read them from other working directories (a relative data dir broke native dynos).
-        self.data_dir = server::open_data_dir(&self.data_dir)?;
         self.buildpacks_dir = server::open_buildpacks_dir(&self.buildpacks_dir)?;
+        self.data_dir = server::open_data_dir(&self.data_dir)?;
         self.tls_cert = self.tls_cert.map(|cert| server::absolute(&cert, "--tls-cert")).transpose()?;
         self.tls_key = self.tls_key.map(|key| server::absolute(&key, "--tls-key")).transpose()?;
         // A bare name (`runc`) is looked up on PATH; a path such as `./bin/runc` is made absolute.
