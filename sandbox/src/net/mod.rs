@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use ipnet::Ipv4Net;
 
 pub use outside::{OutsideHost, PROBE_PY};
-pub use range::{DEFAULT_RANGE, free_range, parse_range};
+pub use range::{DEFAULT_RANGE, DynoNetwork, free_range, parse_range};
 
 use crate::egress::EgressPolicy;
 use range::{Link, Slots};

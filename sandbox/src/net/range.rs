@@ -30,10 +30,10 @@ pub(crate) const NETNS_PREFIX: &str = "paas-";
 /// multicast or reserved (host bits are cleared).
 pub fn parse_range(text: &str) -> Result<Ipv4Net, NetError> {
     let invalid = |why: &str| NetError::InvalidRange { range: text.to_string(), why: why.to_string() };
-    let net: Ipv4Net = text.trim().parse().map_err(|_| invalid("expected an IPv4 range such as 10.199.0.0/16"))?;
+    let net: Ipv4Net = text.trim().parse().map_err(|_| invalid("expected an IPv4 range such as 10.199.0.0/16, or `host`"))?;
     let net = net.trunc();
     if !(8..=30).contains(&net.prefix_len()) {
-        return Err(invalid("the prefix must be between /8 and /30"));
+        return Err(invalid("the prefix must be between /8 and /30 (or `host`)"));
     }
     let first = net.network();
     if first.is_loopback() || first.is_link_local() || first.is_multicast() || first.octets()[0] == 0 || first.octets()[0] >= 240
@@ -41,6 +41,24 @@ pub fn parse_range(text: &str) -> Result<Ipv4Net, NetError> {
         return Err(invalid("loopback, link-local, multicast and reserved ranges cannot hold dynos"));
     }
     Ok(net)
+}
+
+/// A `--dyno-network` value: a range for the containers' namespaces, or `host` (no namespaces:
+/// every container shares the host's network; single-tenant only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynoNetwork {
+    /// The host's network.
+    Host,
+    /// Namespaces with addresses from this range.
+    Range(Ipv4Net),
+}
+
+impl std::str::FromStr for DynoNetwork {
+    type Err = NetError;
+
+    fn from_str(text: &str) -> Result<Self, NetError> {
+        if text.trim() == "host" { Ok(DynoNetwork::Host) } else { parse_range(text).map(DynoNetwork::Range) }
+    }
 }
 
 /// One container's link: the node's end and the container's end of a /30.
@@ -163,6 +181,8 @@ mod tests {
     fn ranges_are_parsed_and_unusable_ones_refused() {
         assert_eq!(parse_range("10.199.3.4/16").unwrap().to_string(), "10.199.0.0/16");
         assert_eq!(parse_range(DEFAULT_RANGE).unwrap().to_string(), DEFAULT_RANGE);
+        assert_eq!("host".parse::<DynoNetwork>().unwrap(), DynoNetwork::Host);
+        assert_eq!("10.9.0.0/16".parse::<DynoNetwork>().unwrap(), DynoNetwork::Range(parse_range("10.9.0.0/16").unwrap()));
         for bad in ["", "10.0.0.0", "10.0.0.0/31", "10.0.0.0/7", "127.0.0.0/16", "169.254.0.0/16", "224.0.0.0/8", "fd00::/64", "x"]
         {
             let err = parse_range(bad).unwrap_err().to_string();
