@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// What one account may take of the API (requests per hour, one-off dynos per app).
     pub api_limits: api::limits::ApiLimits,
+    /// Ranges log drains may reach although the egress policy denies them (`--egress-allow`).
+    pub egress_allow: Vec<paas_sandbox::egress::IpNet>,
 }
 
 /// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
@@ -156,6 +158,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     // Logs: one collated stream per app, and the drains kept in the ledger.
     let logs = crate::logplex::Logplex::default();
+    let egress = paas_sandbox::egress::EgressPolicy::for_node(config.egress_allow.clone())
+        .context("cannot set up the egress policy of log drains")?;
+    logs.set_drain_policy(crate::logplex::drains::DrainPolicy::new(egress));
     logs.start_saved_drains(ledger.as_ref()).await.context("cannot read the log drains")?;
     let deploys =
         crate::deploys::Deploys::start(ledger.clone(), Arc::new(builder), config.data_dir.join("repos"), logs.clone())

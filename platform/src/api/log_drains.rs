@@ -1,5 +1,7 @@
 //! `/apps/{app}/log-drains` (Heroku's shape: `{id, url, token, created_at, updated_at, addon}`):
-//! list, add (`{"url"}`, forwarding starts at once), show and remove (by id, URL or token).
+//! list, add (`{"url"}`, forwarding starts at once), show and remove (by id, URL or token). A URL
+//! whose host is an address the egress policy denies is refused (422), and so is a drain past the
+//! app's limit (`DrainPolicy::max_per_app`).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState, views};
-use crate::logplex::drains::{DrainTarget, Endpoint};
+use crate::logplex::drains::{DrainTarget, DrainUrlError};
 use crate::model::{App, LogDrain};
 
 /// A drain as Heroku shows it.
@@ -46,8 +48,19 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let url = body.url.trim();
-    Endpoint::parse(url).map_err(|e| ApiError::invalid(e.to_string()))?;
+    state.logs.check_drain_url(url).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let max = state.logs.drain_policy().max_per_app;
+    let too_many = || ApiError::invalid(DrainUrlError::TooMany(max).to_string());
+    if state.ledger.list_log_drains(app.id).await?.len() >= max {
+        return Err(too_many());
+    }
     let drain = state.ledger.add_log_drain(app.id, url).await?;
+    // Two requests at once may both have passed the count: the later drains go again.
+    let drains = state.ledger.list_log_drains(app.id).await?;
+    if drains.iter().position(|d| d.id == drain.id).is_none_or(|at| at >= max) {
+        state.ledger.remove_log_drain(app.id, &drain.id.to_string()).await?;
+        return Err(too_many());
+    }
     state.logs.start_drain(DrainTarget::of(&drain, &app.name)).map_err(|e| ApiError::invalid(e.to_string()))?;
     state.logs.api_event(&app.name, &format!("Add drain {url} by {}", caller.user.email));
     Ok((StatusCode::CREATED, Json(view(&drain, &app))))

@@ -285,6 +285,7 @@ fn untimed_syslog(message: &str) -> String {
 #[tokio::test]
 async fn a_syslog_drain_receives_octet_counted_rfc5424_lines() {
     let logs = setup(LogplexConfig::default()).await;
+    crate::drains::allow_loopback(&logs);
     logs.call(Method::POST, "/apps", Some(json!({"name": "drained"}))).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("syslog://{}", listener.local_addr().unwrap());
@@ -326,13 +327,13 @@ async fn a_syslog_drain_receives_octet_counted_rfc5424_lines() {
 }
 
 /// One HTTP request as the test's listener received it.
-struct Received {
-    head: String,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) head: String,
+    pub(crate) body: String,
 }
 
 /// Accepts one connection, reads one request and answers `status`.
-async fn serve_one(listener: &TcpListener, status: &str) -> Received {
+pub(crate) async fn serve_one(listener: &TcpListener, status: &str) -> Received {
     let (socket, _) = tokio::time::timeout(SOON, listener.accept()).await.expect("a request in time").unwrap();
     let mut reader = BufReader::new(socket);
     let mut head = String::new();
@@ -377,6 +378,7 @@ fn messages(mut body: &str) -> Vec<String> {
 #[tokio::test]
 async fn an_http_drain_that_was_down_gets_the_buffer_and_how_many_lines_it_lost() {
     let logs = setup(small(5)).await;
+    crate::drains::allow_loopback(&logs);
     logs.call(Method::POST, "/apps", Some(json!({"name": "web-drained"}))).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/logs?app=web-drained", listener.local_addr().unwrap());

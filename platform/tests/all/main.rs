@@ -3,6 +3,7 @@
 
 mod api;
 mod backends;
+mod drains;
 mod ledger;
 mod limits;
 mod listeners;

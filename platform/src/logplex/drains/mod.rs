@@ -4,13 +4,23 @@
 //! retried with a doubling back-off (up to [`MAX_BACKOFF`]); the cursor stays put meanwhile, so a
 //! drain that was down loses only what fell off the buffer, and its first batch after it recovers
 //! starts with `Error L10 (output buffer overflow): N messages dropped`.
+//!
+//! Drains go only where the node's egress policy lets tenants go ([`DrainPolicy`]): a URL whose
+//! host is a denied address literal is refused at creation (422), a name is resolved at each
+//! connection and refused (the refusal is a `paas[logplex]` line in the app's log) when any of
+//! its addresses is denied; the connection is made to the addresses checked. HTTP drains follow
+//! no redirects; an app has at most [`DEFAULT_MAX_PER_APP`] drains.
 
 pub mod http;
 pub mod syslog;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use paas_sandbox::egress::{Denied, EgressError, EgressPolicy};
 
 use tokio::task::AbortHandle;
 use uuid::Uuid;
@@ -18,6 +28,37 @@ use uuid::Uuid;
 use super::{LogLine, Logplex, overflow_line};
 use crate::ledger::{Ledger, LedgerError};
 use crate::model::LogDrain;
+
+/// Drains an app may have, unless the operator says otherwise.
+pub const DEFAULT_MAX_PER_APP: usize = 5;
+
+/// Where drains may deliver, and how many an app may have.
+#[derive(Debug, Clone)]
+pub struct DrainPolicy {
+    /// The node's egress policy (`paas server --egress-allow` ranges included).
+    pub egress: Arc<EgressPolicy>,
+    /// Drains per app at most.
+    pub max_per_app: usize,
+}
+
+impl DrainPolicy {
+    /// `egress`, and [`DEFAULT_MAX_PER_APP`] drains per app.
+    pub fn new(egress: EgressPolicy) -> DrainPolicy {
+        DrainPolicy { egress: Arc::new(egress), max_per_app: DEFAULT_MAX_PER_APP }
+    }
+}
+
+impl Default for DrainPolicy {
+    /// This node's egress policy allowing nothing more (without the node's own addresses when
+    /// they cannot be read: the denied ranges still are).
+    fn default() -> DrainPolicy {
+        let egress = EgressPolicy::for_node(Vec::new()).unwrap_or_else(|e| {
+            tracing::warn!("log drains: {e}");
+            EgressPolicy::default()
+        });
+        DrainPolicy::new(egress)
+    }
+}
 
 /// Lines delivered per batch at most.
 pub const BATCH: usize = 500;
@@ -55,6 +96,19 @@ pub enum DrainUrlError {
     /// No host or port.
     #[error("Invalid drain URL {0}: it needs a host and a port.")]
     Address(String),
+    /// The host is an address drains may not reach.
+    #[error(
+        "Drain URL {url} is refused: {denied}. Log drains cannot deliver to loopback, link-local, private or this server's own addresses."
+    )]
+    Denied {
+        /// The URL.
+        url: String,
+        /// The address and why.
+        denied: Denied,
+    },
+    /// The app has as many drains as it may.
+    #[error("This app already has {0} log drains, the most an app may have: remove one before adding another.")]
+    TooMany(usize),
 }
 
 impl Endpoint {
@@ -73,8 +127,34 @@ impl Endpoint {
                 Ok(Endpoint::Syslog { address: authority.to_string(), tls: scheme.eq_ignore_ascii_case("syslog+tls") })
             }
             "syslog" | "syslog+tls" => Err(DrainUrlError::Address(url.to_string())),
-            "http" | "https" => Ok(Endpoint::Http { url: url.to_string() }),
+            "http" | "https" => {
+                reqwest::Url::parse(url).map_err(|_| DrainUrlError::Address(url.to_string()))?;
+                Ok(Endpoint::Http { url: url.to_string() })
+            }
             _ => Err(DrainUrlError::Scheme(url.to_string())),
+        }
+    }
+
+    /// The host when it is an address literal (names are checked when resolved).
+    pub fn literal_address(&self) -> Option<IpAddr> {
+        match self {
+            Endpoint::Syslog { address, .. } => {
+                let host = address.rsplit_once(':').map_or(address.as_str(), |(host, _)| host);
+                host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+            }
+            // The URL parser's host: `http://0x7f.1/` is 127.0.0.1 there, as in reqwest.
+            Endpoint::Http { url } => {
+                let url = reqwest::Url::parse(url).ok()?;
+                url.host_str()?.trim_start_matches('[').trim_end_matches(']').parse().ok()
+            }
+        }
+    }
+
+    /// Refuses a URL whose host is an address literal the policy denies.
+    pub fn check(&self, url: &str, egress: &EgressPolicy) -> Result<(), DrainUrlError> {
+        match self.literal_address().map(|ip| egress.check(ip)) {
+            Some(Err(denied)) => Err(DrainUrlError::Denied { url: url.to_string(), denied }),
+            _ => Ok(()),
         }
     }
 }
@@ -99,15 +179,18 @@ impl DrainTarget {
     }
 }
 
-/// The drains running, by id.
+/// The drains running, by id, and the policy they follow.
 #[derive(Debug, Default)]
-pub struct Running(Mutex<HashMap<Uuid, (DrainTarget, AbortHandle)>>);
+pub struct Running {
+    running: Mutex<HashMap<Uuid, (DrainTarget, AbortHandle)>>,
+    policy: OnceLock<DrainPolicy>,
+}
 
 impl Running {
     /// Stops the app's drains and gives them back.
     pub(crate) fn stop_app(&self, app: &str) -> Vec<DrainTarget> {
         let mut stopped = Vec::new();
-        self.0.lock().expect("drains").retain(|_, (target, task)| {
+        self.running.lock().expect("drains").retain(|_, (target, task)| {
             if target.app == app {
                 task.abort();
                 stopped.push(target.clone());
@@ -118,13 +201,31 @@ impl Running {
     }
 
     pub(crate) fn stop_all(&self) {
-        for (_, (_, task)) in self.0.lock().expect("drains").drain() {
+        for (_, (_, task)) in self.running.lock().expect("drains").drain() {
             task.abort();
         }
     }
 }
 
 impl Logplex {
+    /// Sets the policy drains follow (`paas server`: the node's, with its `--egress-allow`
+    /// ranges), before any drain starts. False when a policy was already in use.
+    pub fn set_drain_policy(&self, policy: DrainPolicy) -> bool {
+        self.running_drains().policy.set(policy).is_ok()
+    }
+
+    /// The policy drains follow ([`DrainPolicy::default`] unless set).
+    pub fn drain_policy(&self) -> &DrainPolicy {
+        self.running_drains().policy.get_or_init(DrainPolicy::default)
+    }
+
+    /// Reads a new drain's URL and refuses a host address the policy denies.
+    pub fn check_drain_url(&self, url: &str) -> Result<Endpoint, DrainUrlError> {
+        let endpoint = Endpoint::parse(url)?;
+        endpoint.check(url, &self.drain_policy().egress)?;
+        Ok(endpoint)
+    }
+
     /// Starts forwarding the app's new lines to a drain (replacing a running one of that id).
     pub fn start_drain(&self, target: DrainTarget) -> Result<(), DrainUrlError> {
         let endpoint = Endpoint::parse(&target.url)?;
@@ -132,7 +233,7 @@ impl Logplex {
         // The drain forwards what is published from now on, whenever its task first runs.
         let cursor = self.app(&target.app).with_ring(|ring| ring.last_id());
         let task = tokio::spawn(forward(self.clone(), target, endpoint, cursor)).abort_handle();
-        if let Some((_, old)) = self.running_drains().0.lock().expect("drains").insert(id, (kept, task)) {
+        if let Some((_, old)) = self.running_drains().running.lock().expect("drains").insert(id, (kept, task)) {
             old.abort();
         }
         Ok(())
@@ -151,7 +252,7 @@ impl Logplex {
 
     /// Stops a drain.
     pub fn stop_drain(&self, id: Uuid) {
-        if let Some((_, task)) = self.running_drains().0.lock().expect("drains").remove(&id) {
+        if let Some((_, task)) = self.running_drains().running.lock().expect("drains").remove(&id) {
             task.abort();
         }
     }
@@ -163,8 +264,41 @@ enum Delivery {
     Http(http::HttpDrain),
 }
 
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryError {
+    /// The endpoint resolved to an address the egress policy denies (recorded in the app's log).
+    Denied(String),
+    /// Anything else (retried).
+    Failed(String),
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliveryError::Denied(e) | DeliveryError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+impl DeliveryError {
+    /// `name resolves to 10.0.0.1 denied (private)` for a refusal, else a failure.
+    pub fn of_egress(e: &EgressError) -> DeliveryError {
+        match e {
+            EgressError::Denied { host, denied, .. } => DeliveryError::Denied(format!("{host} resolves to {denied}")),
+            e => DeliveryError::Failed(format!("cannot connect: {e}")),
+        }
+    }
+}
+
+impl From<String> for DeliveryError {
+    fn from(e: String) -> DeliveryError {
+        DeliveryError::Failed(e)
+    }
+}
+
 impl Delivery {
-    async fn deliver(&mut self, lines: &[LogLine]) -> Result<(), String> {
+    async fn deliver(&mut self, lines: &[LogLine]) -> Result<(), DeliveryError> {
         match self {
             Delivery::Syslog(c) => c.deliver(lines).await,
             Delivery::Http(h) => h.deliver(lines).await,
@@ -176,12 +310,15 @@ impl Delivery {
 async fn forward(logplex: Logplex, target: DrainTarget, endpoint: Endpoint, mut cursor: u64) {
     let log = logplex.app(&target.app);
     let mut newest = log.subscribe();
+    let egress = logplex.drain_policy().egress.clone();
     let mut delivery = match endpoint {
         Endpoint::Syslog { address, tls } => {
-            Delivery::Syslog(syslog::SyslogConnection::new(address, tls, target.token.clone()))
+            Delivery::Syslog(syslog::SyslogConnection::new(address, tls, target.token.clone(), egress))
         }
-        Endpoint::Http { url } => Delivery::Http(http::HttpDrain::new(url, target.token.clone())),
+        Endpoint::Http { url } => Delivery::Http(http::HttpDrain::new(url, target.token.clone(), egress)),
     };
+    // The last refusal recorded in the app's log (once, not at every retry).
+    let mut refused: Option<String> = None;
     let mut lost = 0u64;
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -205,8 +342,16 @@ async fn forward(logplex: Logplex, target: DrainTarget, endpoint: Endpoint, mut 
                 cursor = read.lines.last().map_or(cursor, |line| line.id);
                 lost = 0;
                 backoff = FIRST_BACKOFF;
+                refused = None;
             }
             Err(e) => {
+                if let DeliveryError::Denied(why) = &e
+                    && refused.as_ref() != Some(why)
+                {
+                    let text = format!("Log drain {} refused: {why}", target.url);
+                    logplex.publish(&target.app, super::Source::Paas, "logplex", &text);
+                    refused = Some(why.clone());
+                }
                 tracing::warn!("log drain {} of {} failed, retrying in {backoff:?}: {e}", target.url, target.app);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
