@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::buildpack::{Buildpack, ReleaseInfo, ReleaseYamlError};
 use crate::detect;
 use crate::manifest::{NATIVE_STACK, ProcessKind, ProcessTypes, SlugManifest};
-use crate::output::OutputSink;
+use crate::output::{BoundedOutput, OutputSink};
 use crate::process::{self, Limits, RunError, Stdout};
 use crate::sandbox::{self, BuildDisk, BuildIsolation, Isolation, StepLimits, StepSandbox};
 use crate::procfile::{Procfile, ProcfileError};
@@ -56,6 +56,12 @@ pub struct BuilderConfig {
     pub stack_env: Vec<(String, String)>,
     /// The slug size limit in bytes (default 500 MiB).
     pub max_slug_size: u64,
+    /// Folders on this server whose buildpacks tenants may name (`paas server --buildpack-path`);
+    /// any other buildpack on the filesystem needs an operator's key ([`crate::buildpack_policy`]).
+    pub buildpack_paths: Vec<PathBuf>,
+    /// How many builds run at once on this node (default [`DEFAULT_CONCURRENT_BUILDS`]); more
+    /// wait, saying so in their output. Builds of one app always run one at a time.
+    pub max_concurrent_builds: usize,
     /// Where build steps run (default: containers of a runtime detected at start; builds are
     /// refused without one). See [`crate::sandbox`].
     pub isolation: BuildIsolation,
@@ -63,6 +69,9 @@ pub struct BuilderConfig {
 
 /// The default size of a build's disk: 2 GiB.
 pub const DEFAULT_DISK_LIMIT: u64 = 2 << 30;
+
+/// How many builds run at once on a node by default: 2.
+pub const DEFAULT_CONCURRENT_BUILDS: usize = 2;
 
 /// Host variables passed on to buildpacks: where the CA certificates are, and proxies.
 const HOST_NETWORK_ENV: [&str; 13] = [
@@ -115,6 +124,8 @@ impl BuilderConfig {
             path,
             stack_env,
             max_slug_size: store::DEFAULT_MAX_SLUG_SIZE,
+            buildpack_paths: Vec::new(),
+            max_concurrent_builds: DEFAULT_CONCURRENT_BUILDS,
             isolation: BuildIsolation::Detect,
         }
     }
@@ -273,6 +284,7 @@ pub struct Builder {
     store: SlugStore,
     precompile: Option<Arc<dyn Precompile>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    slots: Arc<tokio::sync::Semaphore>,
     isolation: Isolation,
     /// Host folders of the stack outside `/usr` that buildpacks use (the Rust toolchain),
     /// read-only in build containers.
@@ -302,7 +314,8 @@ impl Builder {
             Isolation::Unavailable(why) => tracing::warn!("builds are refused: {why}"),
         }
         let toolchain = toolchain_dirs(&config);
-        Ok(Builder { config, store, precompile: None, locks: Mutex::default(), isolation, toolchain })
+        let slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_builds.max(1)));
+        Ok(Builder { config, store, precompile: None, locks: Mutex::default(), slots, isolation, toolchain })
     }
 
     /// Whether build steps run in containers.
@@ -349,8 +362,23 @@ impl Builder {
         if !is_valid_app_name(&request.app) {
             return Err(BuildError::InvalidApp(request.app.clone()));
         }
+        let out = &BoundedOutput::new(out);
         let lock = self.app_lock(&request.app);
-        let _guard = lock.lock().await;
+        let _guard = match lock.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                out.step(&format!("Waiting for the build of {} already running", request.app));
+                lock.lock().await
+            }
+        };
+        let _slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let slots = self.config.max_concurrent_builds.max(1);
+                out.step(&format!("Waiting for a build slot ({slots} builds run at once on this node)"));
+                self.slots.clone().acquire_owned().await.expect("the build semaphore is never closed")
+            }
+        };
         let started = Instant::now();
         let sandbox = match &self.isolation {
             Isolation::Sandbox(sandbox) => Some(sandbox.clone()),

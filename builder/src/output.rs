@@ -30,6 +30,61 @@ impl OutputSink for tokio::sync::mpsc::UnboundedSender<String> {
     }
 }
 
+/// The longest build output line kept: 64 KiB (cut there, with ` (line truncated)` appended).
+pub const MAX_LINE_LENGTH: usize = 64 << 10;
+
+/// The most output one build may write: 16 MiB; past it one `(output truncated)` line, then
+/// nothing (the build goes on).
+pub const MAX_BUILD_OUTPUT: usize = 16 << 20;
+
+/// The line shown once a build's output passes [`MAX_BUILD_OUTPUT`].
+pub const OUTPUT_TRUNCATED: &str = " !     (output truncated: a build may write at most 16 MiB)";
+
+/// Bounds what reaches the inner sink: each line at most [`MAX_LINE_LENGTH`] bytes, all lines at
+/// most `limit` bytes ([`MAX_BUILD_OUTPUT`] for a build), then [`OUTPUT_TRUNCATED`] once.
+pub struct BoundedOutput<'a> {
+    inner: &'a dyn OutputSink,
+    limit: usize,
+    written: std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> BoundedOutput<'a> {
+    /// A build's bounds over `inner`.
+    pub fn new(inner: &'a dyn OutputSink) -> BoundedOutput<'a> {
+        BoundedOutput::with_limit(inner, MAX_BUILD_OUTPUT)
+    }
+
+    /// Bounds of `limit` bytes in all over `inner`.
+    pub fn with_limit(inner: &'a dyn OutputSink, limit: usize) -> BoundedOutput<'a> {
+        BoundedOutput { inner, limit, written: Default::default() }
+    }
+}
+
+impl OutputSink for BoundedOutput<'_> {
+    fn line(&self, line: &str) {
+        use std::sync::atomic::Ordering;
+        let line = truncate_line(line);
+        let before = self.written.fetch_add(line.len() + 1, Ordering::Relaxed);
+        if before + line.len() < self.limit {
+            self.inner.line(&line);
+        } else if before < self.limit {
+            self.inner.line(OUTPUT_TRUNCATED);
+        }
+    }
+}
+
+/// A line cut at [`MAX_LINE_LENGTH`] bytes (on a character boundary), marked as cut.
+pub fn truncate_line(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.len() <= MAX_LINE_LENGTH {
+        return line.into();
+    }
+    let mut end = MAX_LINE_LENGTH;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} (line truncated)", &line[..end]).into()
+}
+
 /// Keeps every line in memory: for tests and for storing a build's output.
 #[derive(Debug, Default)]
 pub struct CollectOutput(Mutex<Vec<String>>);
@@ -59,5 +114,30 @@ impl OutputSink for Tee<'_> {
     fn line(&self, line: &str) {
         self.0.line(line);
         self.1.line(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_and_output_past_the_limit_is_dropped_after_one_line() {
+        let collected = CollectOutput::default();
+        let bounded = BoundedOutput::new(&collected);
+        bounded.line(&"é".repeat(MAX_LINE_LENGTH));
+        let long = collected.lines().pop().unwrap();
+        assert!(long.len() <= MAX_LINE_LENGTH + 20 && long.ends_with(" (line truncated)"), "{}", long.len());
+        let bounded = BoundedOutput::with_limit(&collected, 100);
+        bounded.line(&"x".repeat(200));
+        assert_eq!(collected.lines().last().unwrap(), OUTPUT_TRUNCATED);
+        let collected = CollectOutput::default();
+        let bounded = BoundedOutput::with_limit(&collected, 100);
+        for _ in 0..20 {
+            bounded.line("0123456789");
+        }
+        let lines = collected.lines();
+        assert_eq!(lines.len(), 10);
+        assert_eq!(lines.last().unwrap(), OUTPUT_TRUNCATED);
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::output::OutputSink;
+use crate::output::{MAX_LINE_LENGTH, OutputSink, truncate_line};
 
 /// Limits on one build.
 #[derive(Debug, Clone)]
@@ -102,12 +102,13 @@ pub async fn run(
     drop(command); // closes our copies of the pipe's write end
     let group = if container.is_some() { None } else { child.id() };
 
-    let (line_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    // A bounded channel: when the output is not taken as fast as it comes, this thread stops
+    // reading the pipe and the build blocks on its next write (memory stays bounded).
+    let (line_tx, mut lines) = tokio::sync::mpsc::channel::<String>(OUTPUT_CHANNEL_LINES);
     std::thread::spawn(move || {
-        for line in BufReader::new(reader).split(b'\n') {
-            let Ok(line) = line else { break };
-            let line = String::from_utf8_lossy(&line);
-            if line_tx.send(line.trim_end_matches('\r').to_string()).is_err() {
+        let mut reader = BufReader::new(reader);
+        while let Some(line) = read_line_capped(&mut reader) {
+            if line_tx.blocking_send(line).is_err() {
                 break;
             }
         }
@@ -180,6 +181,48 @@ fn host_command(
     command
 }
 
+/// How many output lines may wait between the pipe and the sink (each at most
+/// [`MAX_LINE_LENGTH`] bytes).
+pub const OUTPUT_CHANNEL_LINES: usize = 64;
+
+/// The next line of `reader` without its `\n` (and `\r`), lossily decoded; a line longer than
+/// [`MAX_LINE_LENGTH`] is cut there (the rest read and dropped, never held). `None` at the end.
+fn read_line_capped(reader: &mut impl BufRead) -> Option<String> {
+    let mut line = Vec::new();
+    let (mut cut, mut seen) = (false, false);
+    loop {
+        let buffer = match reader.fill_buf() {
+            Ok(buffer) => buffer,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if buffer.is_empty() {
+            break;
+        }
+        seen = true;
+        let (chunk, done) = match buffer.iter().position(|&b| b == b'\n') {
+            Some(end) => (&buffer[..end], Some(end + 1)),
+            None => (buffer, None),
+        };
+        let room = (MAX_LINE_LENGTH + 4).saturating_sub(line.len());
+        cut |= chunk.len() > room;
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = done.unwrap_or(buffer.len());
+        reader.consume(used);
+        if done.is_some() {
+            break;
+        }
+    }
+    if !seen {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&line);
+    let text = text.trim_end_matches('\r');
+    // A cut line holds MAX_LINE_LENGTH + 4 bytes, so truncate_line cuts and marks it.
+    debug_assert!(!cut || text.len() > MAX_LINE_LENGTH);
+    Some(truncate_line(text).into_owned())
+}
+
 /// Kills a process group (ignoring a group already gone).
 fn kill_group(group: Option<u32>) {
     if let Some(group) = group {
@@ -227,6 +270,18 @@ mod tests {
         assert_eq!(done.status.code(), Some(3));
         assert_eq!(done.stdout, "kept\n");
         assert_eq!(out.lines(), ["shown"]);
+    }
+
+    #[tokio::test]
+    async fn a_100_mb_line_without_a_newline_is_cut_without_being_held() {
+        let out = CollectOutput::default();
+        let (program, args) = sh("head -c 100000000 /dev/zero | tr '\\0' x; echo; echo after");
+        let done = run(&program, &args, Path::new("/"), &env(), &limits(60), Stdout::Stream, &out).await.unwrap();
+        assert!(done.status.success());
+        let lines = out.lines();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].len() < MAX_LINE_LENGTH + 20 && lines[0].ends_with(" (line truncated)"), "{}", lines[0].len());
+        assert_eq!(lines[1], "after");
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 mod buildpacks;
 mod contract;
 mod git;
+mod limits;
 mod native;
 mod nodejs;
 mod python;
