@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use ipnet::Ipv4Net;
 
-pub use outside::{OutsideHost, PROBE_PY};
+pub use outside::{OutsideHost, PROBE_PY, uplink_address};
 pub use range::{DEFAULT_RANGE, DynoNetwork, free_range, parse_range};
 
 use crate::egress::EgressPolicy;

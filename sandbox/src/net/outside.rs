@@ -29,6 +29,15 @@ for target in sys.argv[1:]:
         print(target, "ERR", type(e).__name__, flush=True)
 "#;
 
+/// The node's address on its uplink (the source of its default route: eth0's), for tests that
+/// show a container cannot reach it. Looks the route up (`ip route get`); sends nothing.
+pub fn uplink_address() -> Option<Ipv4Addr> {
+    let out = tool::run("ip", &["-4", "-o", "route", "get", "192.0.2.254"], None).ok()?;
+    let mut words = out.split_whitespace();
+    words.by_ref().find(|w| *w == "src")?;
+    words.next()?.parse().ok()
+}
+
 /// How many outside hosts may exist at once on one machine (one /30 of 198.51.100.0/24 each).
 const SLOTS: u32 = 64;
 

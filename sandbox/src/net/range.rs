@@ -147,10 +147,29 @@ pub(crate) fn lock(range: Ipv4Net) -> Result<File, NetError> {
         .open(&path)
         .map_err(|source| NetError::Io { path: path.clone(), source })?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(NetError::InUse { range }),
-        Err(TryLockError::Error(source)) => Err(NetError::Io { path, source }),
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(NetError::InUse { range }),
+        Err(TryLockError::Error(source)) => return Err(NetError::Io { path, source }),
     }
+    // A range overlapping another held one would share its addresses (and its stale entries).
+    if let Some(other) = held_overlapping(range) {
+        return Err(NetError::InUse { range: other });
+    }
+    Ok(file)
+}
+
+/// Another range held by a live process of this host that overlaps `range` (its lock file is
+/// locked; an unlocked file is a stale one).
+fn held_overlapping(range: Ipv4Net) -> Option<Ipv4Net> {
+    let entries = std::fs::read_dir(LOCK_DIR).ok()?;
+    entries.flatten().find_map(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let (net, len) = name.strip_suffix(".lock")?.rsplit_once('-')?;
+        let other = Ipv4Net::new(net.parse().ok()?, len.parse().ok()?).ok()?;
+        let overlaps = other != range && (other.contains(&range.network()) || range.contains(&other.network()));
+        let held = || File::open(entry.path()).is_ok_and(|f| matches!(f.try_lock(), Err(TryLockError::WouldBlock)));
+        (overlaps && held()).then_some(other)
+    })
 }
 
 /// A `prefix`-sized range inside `within` that no `paas server` of this host holds now and

@@ -3,12 +3,12 @@
 //! containers, the outside into the range) and that egress to a public-looking host works,
 //! masqueraded. Skipped unless root with `ip` and `nft` (under CI=true that fails instead).
 
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::io::{BufRead, BufReader};
 
 use paas_sandbox::egress::EgressPolicy;
-use paas_sandbox::net::{NetLease, Network, NetworkConfig, OutsideHost, PROBE_PY};
+use paas_sandbox::net::{NetLease, Network, NetworkConfig, OutsideHost, PROBE_PY, uplink_address};
 
 /// A network on a range of its own, or `None` (skipped) when this is not root with ip and nft.
 pub fn network() -> Option<Network> {
@@ -63,19 +63,6 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// The node's first IPv4 address that is not loopback nor a test's (eth0's here).
-fn node_address() -> Ipv4Addr {
-    let fixture: [ipnet::Ipv4Net; 2] = ["10.240.0.0/12".parse().unwrap(), "198.51.100.0/24".parse().unwrap()];
-    paas_sandbox::egress::read_node_addresses()
-        .unwrap()
-        .into_iter()
-        .find_map(|a| match a {
-            IpAddr::V4(a) if !a.is_loopback() && !fixture.iter().any(|r| r.contains(&a)) => Some(a),
-            _ => None,
-        })
-        .expect("a node address")
-}
-
 #[test]
 fn a_container_reaches_the_outside_masqueraded_and_nothing_of_the_node_nor_another_container() {
     let Some(network) = network() else { return };
@@ -87,7 +74,7 @@ fn a_container_reaches_the_outside_masqueraded_and_nothing_of_the_node_nor_anoth
     let node = TcpListener::bind("0.0.0.0:0").expect("node listener");
     let port = node.local_addr().unwrap().port();
     let gateway = Ipv4Addr::from(u32::from(a.address().unwrap()) - 1);
-    for addr in [gateway, node_address(), outside.node_address(), Ipv4Addr::LOCALHOST] {
+    for addr in [gateway, uplink_address().expect("the node's uplink address"), outside.node_address(), Ipv4Addr::LOCALHOST] {
         assert_eq!(connect(&ns(&a), addr, port), Err("ERR ConnectionRefusedError".into()), "{addr}");
     }
     // Another container: refused from a container, open from the node (the router's way), closed
@@ -108,6 +95,10 @@ fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_r
     let range = network.range();
     let err = Network::new(NetworkConfig { range, egress: EgressPolicy::default() }).unwrap_err();
     assert!(err.to_string().contains("in use by another paas server"), "{err}");
+    // Nor one that overlaps it (they would share addresses).
+    let wider = ipnet::Ipv4Net::new(range.network(), 20).unwrap().trunc();
+    let err = Network::new(NetworkConfig { range: wider, egress: EgressPolicy::default() }).unwrap_err();
+    assert_eq!(err.to_string(), format!("the dyno network {range} is in use by another paas server on this host (pass another --dyno-network)"));
     let table = network.table().to_string();
     let lease = network.attach("x").expect("lease");
     let path = lease.namespace_path().unwrap().to_path_buf();
