@@ -49,6 +49,9 @@ pub const SIZES: &[&str] = &[
 /// The size a new formation gets.
 pub const DEFAULT_SIZE: &str = "Basic";
 
+/// The sizes every user may use; larger ones (`Performance-M`, 2 GiB) need an operator's grant.
+pub const DEFAULT_GRANTED_SIZES: &[&str] = &["Eco", "Basic", "Standard-1X", "Standard-2X"];
+
 /// The canonical spelling of a dyno size given in any case (`standard-1x` → `Standard-1X`).
 pub fn canonical_size(size: &str) -> Result<&'static str, String> {
     SIZES

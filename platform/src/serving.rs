@@ -160,6 +160,13 @@ pub trait DynoDirectory: Send + Sync + 'static {
         let _ = (app, request);
         Err(OneOffError::Unsupported("this server runs no dynos".into()))
     }
+
+    /// How many one-off dynos of the app run now, started or starting (the API's limit per app
+    /// counts them); none where the directory runs none.
+    async fn oneoffs_running(&self, app: &App) -> usize {
+        let _ = app;
+        0
+    }
 }
 
 /// How long a one-off dyno may run before it is stopped, unless asked otherwise: 1 hour.

@@ -45,6 +45,10 @@ impl DynoDirectory for Directory {
     async fn start_oneoff(&self, app: &App, request: OneOffRequest) -> Result<OneOff, OneOffError> {
         self.oneoffs.start(app, request).await
     }
+
+    async fn oneoffs_running(&self, app: &App) -> usize {
+        self.oneoffs.of(&app.name).len()
+    }
 }
 
 /// A stable id per (app, dyno name).

@@ -123,6 +123,8 @@ pub async fn batch_update(
         updates.push(to_update(process_type, update)?);
     }
     let changed: Vec<String> = updates.iter().map(|u| u.process_type.clone()).collect();
+    let sizes: Vec<&str> = updates.iter().filter_map(|u| u.size.as_deref()).collect();
+    super::sizes::check(&state, &caller, &app, &sizes).await?;
     let formation = state.ledger.update_formation(app.id, updates).await?;
     super::logs::scaled_event(&state, &app.name, &formation, &caller.user.email);
     let list = formation
@@ -142,6 +144,7 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let update = to_update(process_type.clone(), &body)?;
+    super::sizes::check(&state, &caller, &app, update.size.as_deref().as_slice()).await?;
     let formation = state.ledger.update_formation(app.id, vec![update]).await?;
     super::logs::scaled_event(&state, &app.name, &formation, &caller.user.email);
     let found = formation

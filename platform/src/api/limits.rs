@@ -1,6 +1,6 @@
 //! What one account may take of the API: requests (a token bucket per user, Heroku's 4,500 an
 //! hour refilled continuously, answered in `RateLimit-Remaining` and a 429 `rate_limit` past it)
-//! and one-off dynos running at once per app. Operators are not limited: the limits keep
+//! and one-off dynos running at once per app (429 `oneoff_limit` past it). Operators are not limited: the limits keep
 //! tenants from taking the platform, and the operator runs it.
 
 use std::collections::HashMap;
@@ -49,12 +49,49 @@ struct Bucket {
 pub struct Limits {
     config: ApiLimits,
     buckets: Mutex<HashMap<Uuid, Bucket>>,
+    /// Per app: held while one-off dynos are counted and one is started, so two requests at
+    /// once cannot both see room for one more.
+    oneoff_turns: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Limits {
     /// Limits as configured, every bucket full.
     pub fn new(config: ApiLimits) -> Limits {
-        Limits { config, buckets: Mutex::default() }
+        Limits { config, ..Limits::default() }
+    }
+
+    /// Runs `start` if the app runs fewer one-off dynos than the limit (`running` counts them),
+    /// one request of the app at a time; past the limit, a 429 `oneoff_limit`.
+    pub async fn start_oneoff<T>(
+        &self,
+        app: &crate::model::App,
+        running: impl Future<Output = usize>,
+        start: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let turn = self.oneoff_turns.lock().expect("one-off turns").entry(app.id).or_default().clone();
+        let result = {
+            let _turn = turn.lock().await;
+            let running = running.await;
+            if running >= self.config.oneoffs_per_app {
+                Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "oneoff_limit",
+                    format!(
+                        "{} already runs {running} one-off dynos, the most an app may run at once ({}): \
+                         wait for one to exit, or stop one (paas ps:stop run.N).",
+                        app.name, self.config.oneoffs_per_app
+                    ),
+                ))
+            } else {
+                start.await
+            }
+        };
+        let mut turns = self.oneoff_turns.lock().expect("one-off turns");
+        // The map's and ours: no one else waits, the entry can go.
+        if Arc::strong_count(&turn) == 2 {
+            turns.remove(&app.id);
+        }
+        result
     }
 
     /// What they are.

@@ -19,6 +19,7 @@ pub mod range;
 mod releases;
 mod resources;
 mod scheduler;
+mod sizes;
 pub mod views;
 
 use std::sync::Arc;
@@ -89,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .route("/paas/ca.pem", get(oneoff::ca_pem))
         .route("/account", get(account::info))
         .route("/users", post(account::create_user))
+        .route("/users/{user}", get(sizes::info).patch(sizes::update))
         .route("/users/{user}/apps", get(apps::list_for_user))
         .route("/oauth/authorizations", get(account::list_authorizations).post(account::create_authorization))
         .route(

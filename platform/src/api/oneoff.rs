@@ -56,6 +56,7 @@ pub async fn run(
     // The heroku CLI sends COLUMNS and LINES when it runs in a terminal.
     let tty = body.attach && !body.force_no_tty && body.env.contains_key("COLUMNS");
     let request = request_of(body)?;
+    super::sizes::check(&state, &caller, &app, request.size.as_deref().as_slice()).await?;
     let unavailable = |what: &str| ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", what.to_string());
     let Some(Extension(dynos)) = dynos else {
         return Err(unavailable("This paas server runs no dynos, so it cannot run one-off dynos."));
@@ -66,11 +67,14 @@ pub async fn run(
         }
         (_, rendezvous) => rendezvous.map(|Extension(r)| r),
     };
-    let oneoff = dynos.start_oneoff(&app, request).await.map_err(|e| match e {
-        OneOffError::NoRelease(_) | OneOffError::Invalid(_) => ApiError::invalid(e.to_string()),
-        OneOffError::Unsupported(_) => unavailable(&e.to_string()),
-        OneOffError::Failed(_) => ApiError::internal(e),
-    })?;
+    let start = async {
+        dynos.start_oneoff(&app, request).await.map_err(|e| match e {
+            OneOffError::NoRelease(_) | OneOffError::Invalid(_) => ApiError::invalid(e.to_string()),
+            OneOffError::Unsupported(_) => unavailable(&e.to_string()),
+            OneOffError::Failed(_) => ApiError::internal(e),
+        })
+    };
+    let oneoff = state.limits.start_oneoff(&app, dynos.oneoffs_running(&app), start).await?;
     let mut view = views::dyno(&oneoff.dyno, &app);
     if let Some(rendezvous) = rendezvous.filter(|_| oneoff.attached.is_some()) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());

@@ -10,6 +10,8 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/paas/ca.pem", "get", "The local CA's certificate (PEM, no authentication) that signs the rendezvous's (and HTTPS API's) certificate; 404 with --tls-cert.", true),
     ("/account", "get", "The caller's account.", false),
     ("/users", "post", "Create a user {email, password?} → 201 {id, email, api_key}; operators only (else 403).", true),
+    ("/users/{user}", "get", "The account (`~` = the caller; others: operators only) with the dyno sizes it may use, dyno_sizes.", false),
+    ("/users/{user}", "patch", "Set the dyno sizes a user may use {dyno_sizes: [size…] | null (the default: Eco, Basic, Standard-1X, Standard-2X)}; operators only (else 403). Scaling and one-off dynos of an app may use its owner's sizes; another size is a 422 naming them.", true),
     ("/users/{user}/apps", "get", "Apps the user (`~` = the caller) owns or collaborates on. Range: name, id, created_at, updated_at.", false),
     ("/oauth/authorizations", "get", "The caller's API keys as authorizations.", false),
     ("/oauth/authorizations", "post", "Create an API key; accepts Basic email:password (heroku login -i) or a Bearer key.", false),
@@ -27,12 +29,12 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/releases", "post", "Roll back {release: id or version} (a new release copying its slug and config), or release {slug: id, description?} (the app's own slug or one of another app the caller can see). A release process type runs first (release phase); if it fails: 422 release_phase_failed with its output, the release recorded as failed, the current one kept.", false),
     ("/apps/{app}/releases/{release}", "get", "One release by version or id.", false),
     ("/apps/{app}/formation", "get", "The formation of the current release's process types. Range: type, id.", false),
-    ("/apps/{app}/formation", "patch", "Scale/resize {updates: [{type, quantity: N | \"N\" | \"+N\" | \"-N\", size?}]}; all or nothing.", false),
+    ("/apps/{app}/formation", "patch", "Scale/resize {updates: [{type, quantity: N | \"N\" | \"+N\" | \"-N\", size?}]}; all or nothing. A size the app's owner is not granted: 422.", false),
     ("/apps/{app}/formation/{type}", "get", "One process type's formation.", false),
     ("/apps/{app}/formation/{type}", "patch", "Scale/resize one process type {quantity?, size?}.", false),
     ("/apps/{app}/formations/{type}", "delete", "Restart the dynos of a process type (recorded; 202).", false),
     ("/apps/{app}/dynos", "get", "Running dynos.", false),
-    ("/apps/{app}/dynos", "post", "Start a one-off dyno {command, attach?, env?, size?, type? (run), force_no_tty?, time_to_live? (s, 3600)} from the current release → 201 dyno run.N; attached: attach_url rendezvous://HOST:PORT/SECRET (TLS; the secret works once, within 60 s).", false),
+    ("/apps/{app}/dynos", "post", "Start a one-off dyno {command, attach?, env?, size?, type? (run), force_no_tty?, time_to_live? (s, 3600)} from the current release → 201 dyno run.N; attached: attach_url rendezvous://HOST:PORT/SECRET (TLS; the secret works once, within 60 s). A size the app's owner is not granted: 422; more one-off dynos at once than --oneoffs-per-app (5): 429 oneoff_limit.", false),
     ("/apps/{app}/dynos", "delete", "Restart all dynos (recorded; 202).", false),
     ("/apps/{app}/dynos/{dyno}", "get", "One running dyno.", false),
     ("/apps/{app}/dynos/{dyno}", "delete", "Restart one dyno (recorded; 202).", false),
@@ -94,7 +96,9 @@ pub async fn document() -> Json<Value> {
             "description": "Heroku's Platform API v3 on the wire. Send `Accept: application/vnd.heroku+json; \
                 version=3` and `Authorization: Bearer <api key>`. Lists take Heroku's Range header \
                 (`<field> [\\]]start..[end]; max=N, order=asc|desc`) and answer 206 with Next-Range \
-                while more remain.",
+                while more remain. Each account (not an operator) may make --api-rate-limit requests \
+                an hour (4,500, refilled continuously): authenticated responses carry \
+                RateLimit-Remaining, and past it the API answers 429 {\"id\": \"rate_limit\"}.",
         },
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],

@@ -85,6 +85,11 @@ pub trait Ledger: Send + Sync + 'static {
     async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKey>>;
     /// Revokes one of the user's API keys.
     async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid) -> Result<ApiKey>;
+    /// The dyno sizes an operator granted the user (canonical names), or `None`: the default
+    /// ([`crate::names::DEFAULT_GRANTED_SIZES`]).
+    async fn dyno_sizes(&self, user_id: Uuid) -> Result<Option<Vec<String>>>;
+    /// Sets the dyno sizes the user may use (`None`: back to the default).
+    async fn set_dyno_sizes(&self, user_id: Uuid, sizes: Option<Vec<String>>) -> Result<()>;
 
     // Apps.
 

@@ -50,6 +50,7 @@ conformance!(
     app_features_are_kept_per_app,
     scheduled_jobs_are_kept_and_each_run_claimed_once,
     a_failed_release_takes_a_version_but_never_goes_live,
+    dyno_size_grants_are_kept_per_user,
 );
 
 #[tokio::test]
@@ -498,4 +499,22 @@ async fn a_failed_release_takes_a_version_but_never_goes_live(t: &TestLedger) {
     assert_eq!(ledger.current_release(app.id).await.unwrap().unwrap().id, v4.id);
     let v6 = ledger.rollback(app.id, owner, v2.id).await.unwrap();
     assert!(v6.current && v6.status == "succeeded");
+}
+
+async fn dyno_size_grants_are_kept_per_user(t: &TestLedger) {
+    let ledger = t.ledger.as_ref();
+    let (alice, bob) = (user(ledger, "alice@example.com").await, user(ledger, "bob@example.com").await);
+    assert_eq!(ledger.dyno_sizes(alice).await.unwrap(), None, "the default");
+    let granted = vec!["Basic".to_string(), "Performance-M".to_string()];
+    ledger.set_dyno_sizes(alice, Some(granted.clone())).await.unwrap();
+    assert_eq!(ledger.dyno_sizes(alice).await.unwrap(), Some(granted.clone()));
+    assert_eq!(ledger.dyno_sizes(bob).await.unwrap(), None);
+    // Kept across a reopening.
+    let reopened = paas_platform::ledger::open(&t.url).await.unwrap();
+    assert_eq!(reopened.dyno_sizes(alice).await.unwrap(), Some(granted));
+    ledger.set_dyno_sizes(alice, None).await.unwrap();
+    assert_eq!(ledger.dyno_sizes(alice).await.unwrap(), None);
+    let nobody = Uuid::new_v4();
+    assert!(matches!(ledger.set_dyno_sizes(nobody, None).await, Err(LedgerError::NotFound(_))));
+    assert!(matches!(ledger.dyno_sizes(nobody).await, Err(LedgerError::NotFound(_))));
 }

@@ -223,6 +223,12 @@ impl Ledger for SqlLedger {
     async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid) -> Result<ApiKey> {
         users::delete_api_key(self, user_id, key_id).await
     }
+    async fn dyno_sizes(&self, user_id: Uuid) -> Result<Option<Vec<String>>> {
+        users::dyno_sizes(self, user_id).await
+    }
+    async fn set_dyno_sizes(&self, user_id: Uuid, sizes: Option<Vec<String>>) -> Result<()> {
+        users::set_dyno_sizes(self, user_id, sizes).await
+    }
 
     async fn create_app(&self, name: &str, owner: Uuid) -> Result<App> {
         apps::create_app(self, name, owner).await

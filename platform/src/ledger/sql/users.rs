@@ -160,3 +160,31 @@ pub(super) async fn delete_api_key(ledger: &SqlLedger, user_id: Uuid, key_id: Uu
     tx.commit().await?;
     Ok(key)
 }
+
+pub(super) async fn dyno_sizes(ledger: &SqlLedger, user_id: Uuid) -> Result<Option<Vec<String>>> {
+    let row = sqlx::query("SELECT dyno_sizes FROM users WHERE id = $1")
+        .bind(user_id.to_string())
+        .fetch_optional(&ledger.pool)
+        .await?;
+    let row = read_or_not_found(row, |row| col_opt_str(row, "dyno_sizes"), || "Couldn't find that user.".into())?;
+    row.map(|json| {
+        serde_json::from_str(&json).map_err(|e| LedgerError::Corrupt(format!("dyno sizes of user {user_id}: {e}")))
+    })
+    .transpose()
+}
+
+pub(super) async fn set_dyno_sizes(ledger: &SqlLedger, user_id: Uuid, sizes: Option<Vec<String>>) -> Result<()> {
+    let json = sizes.map(|sizes| serde_json::Value::from(sizes).to_string());
+    let mut tx = ledger.begin_write().await?;
+    let updated = sqlx::query("UPDATE users SET dyno_sizes = $1, updated_at = $2 WHERE id = $3")
+        .bind(json)
+        .bind(ts(now()))
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(LedgerError::NotFound("Couldn't find that user.".into()));
+    }
+    tx.commit().await?;
+    Ok(())
+}
