@@ -20,6 +20,7 @@ use crate::manifest::{NATIVE_STACK, ProcessKind, ProcessTypes, SlugManifest};
 use crate::output::{BoundedOutput, OutputSink};
 use crate::process::{self, Limits, RunError, Stdout};
 use crate::sandbox::{self, BuildDisk, BuildIsolation, Isolation, StepLimits, StepSandbox};
+pub use paas_sandbox::net::BuildNetwork;
 use crate::procfile::{Procfile, ProcfileError};
 use crate::source::{self, Source};
 use crate::store::{self, Slug, SlugStore, StoreError};
@@ -65,6 +66,11 @@ pub struct BuilderConfig {
     /// Where build steps run (default: containers of a runtime detected at start; builds are
     /// refused without one). See [`crate::sandbox`].
     pub isolation: BuildIsolation,
+    /// What sandboxed builds may reach: the network under the egress policy (default), or
+    /// nothing (`paas server --build-network none`).
+    pub build_network: BuildNetwork,
+    /// The node's container network that egress builds use (`None`: one of the builder's own).
+    pub network: Option<paas_sandbox::net::Network>,
 }
 
 /// The default size of a build's disk: 2 GiB.
@@ -127,6 +133,8 @@ impl BuilderConfig {
             buildpack_paths: Vec::new(),
             max_concurrent_builds: DEFAULT_CONCURRENT_BUILDS,
             isolation: BuildIsolation::Detect,
+            build_network: BuildNetwork::Egress,
+            network: None,
         }
     }
 }
@@ -307,9 +315,13 @@ impl Builder {
         let store = SlugStore::new(&config.data_dir)?.with_max_size(config.max_slug_size);
         std::fs::create_dir_all(config.data_dir.join("builds"))?;
         std::fs::create_dir_all(config.data_dir.join("cache"))?;
-        let isolation = Isolation::resolve(&config.isolation, &config.data_dir);
+        let isolation =
+            Isolation::resolve(&config.isolation, &config.data_dir, config.build_network, config.network.as_ref());
         match &isolation {
-            Isolation::Sandbox(_) => tracing::info!("builds run in containers"),
+            Isolation::Sandbox(_, network) => {
+                let reach = if network.is_some() { "egress under the policy" } else { "no network" };
+                tracing::info!("builds run in containers ({reach})");
+            }
             Isolation::Insecure => tracing::warn!("builds run unsandboxed, as this server's user (--insecure-builds)"),
             Isolation::Unavailable(why) => tracing::warn!("builds are refused: {why}"),
         }
@@ -320,7 +332,7 @@ impl Builder {
 
     /// Whether build steps run in containers.
     pub fn is_isolated(&self) -> bool {
-        matches!(self.isolation, Isolation::Sandbox(_))
+        matches!(self.isolation, Isolation::Sandbox(..))
     }
 
     /// Precompiles each new slug's components with `precompile`.
@@ -380,19 +392,21 @@ impl Builder {
             }
         };
         let started = Instant::now();
-        let sandbox = match &self.isolation {
-            Isolation::Sandbox(sandbox) => Some(sandbox.clone()),
-            Isolation::Insecure => None,
+        let (sandbox, network) = match &self.isolation {
+            Isolation::Sandbox(sandbox, network) => (Some(sandbox.clone()), network.clone()),
+            Isolation::Insecure => (None, None),
             Isolation::Unavailable(why) => return Err(BuildError::Unsandboxed(why.clone())),
         };
         let work = tempfile::Builder::new()
             .prefix(&format!("{}-", request.app))
             .tempdir_in(self.config.data_dir.join("builds"))?;
-        // Sandboxed: everything the build writes lives on the app's disk (see `sandbox.rs`).
+        // Sandboxed: everything the build writes lives on the app's disk (see `sandbox.rs`),
+        // mounted at the same path each build (`builds/<app>.disk`, one build per app at a time):
+        // caches that record paths (cargo's) stay valid.
         let disk = match &sandbox {
             Some(_) => {
                 let image = self.cache_dir(&request.app).join(DISK_IMAGE);
-                let mountpoint = work.path().to_path_buf();
+                let mountpoint = self.config.data_dir.join("builds").join(format!("{}.disk", request.app));
                 let limit = self.config.disk_limit;
                 tokio::fs::create_dir_all(self.cache_dir(&request.app)).await?;
                 let disk = tokio::task::spawn_blocking(move || BuildDisk::mount(&image, limit, &mountpoint))
@@ -457,7 +471,7 @@ impl Builder {
                     name: format!("build-{}", request.app),
                     mounts,
                     limits: self.config.step_limits,
-                    network: paas_sandbox::Network::None,
+                    network: network.clone(),
                 };
                 (Some(Arc::new(step)), Some(owner))
             }

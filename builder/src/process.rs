@@ -50,6 +50,9 @@ pub enum RunError {
     /// Its container could not be made.
     #[error("could not start the build's container: {0}")]
     Container(#[from] paas_sandbox::SandboxError),
+    /// Its container's network could not be made.
+    #[error("could not make the build's network: {0}")]
+    Network(#[from] paas_sandbox::net::NetError),
 }
 
 /// What a finished process left.
@@ -81,12 +84,14 @@ pub async fn run(
     out: &dyn OutputSink,
 ) -> Result<Finished, RunError> {
     let spawn_error = |source| RunError::Spawn { program: program.to_path_buf(), source };
-    let container = match &limits.sandbox {
-        Some(sandbox) => {
-            let plan = sandbox.plan(program, args, cwd, env);
+    // The network lease outlives the container (declared first, dropped last).
+    let lease = limits.sandbox.as_ref().map(|sandbox| sandbox.lease()).transpose()?;
+    let container = match (&limits.sandbox, &lease) {
+        (Some(sandbox), Some(lease)) => {
+            let plan = sandbox.plan(program, args, cwd, env, lease, stdout_mode == Stdout::Stream);
             Some(sandbox.sandbox.create(sandbox.name(), &sandbox.uid, &plan)?)
         }
-        None => None,
+        _ => None,
     };
     let mut command = match &container {
         Some(container) => container.command(),

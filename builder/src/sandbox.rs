@@ -18,7 +18,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use paas_sandbox::{Mount, Network, Plan, Sandbox, SandboxConfig, Uid};
+use paas_sandbox::net::{BuildNetwork, NetLease, Network as ContainerNetwork};
+use paas_sandbox::{Mount, Plan, Sandbox, SandboxConfig, Uid};
 
 /// How build steps are isolated (`paas server`: a shared [`Sandbox`]; `--insecure-builds`).
 #[derive(Debug, Clone, Default)]
@@ -36,8 +37,8 @@ pub enum BuildIsolation {
 /// The isolation a builder settled on at start.
 #[derive(Debug, Clone)]
 pub(crate) enum Isolation {
-    /// Containers.
-    Sandbox(Sandbox),
+    /// Containers, on the container network for egress (`None`: loopback only).
+    Sandbox(Sandbox, Option<ContainerNetwork>),
     /// Builds run on the host, as the operator asked.
     Insecure,
     /// Builds are refused, and why.
@@ -45,16 +46,43 @@ pub(crate) enum Isolation {
 }
 
 impl Isolation {
-    /// Resolves the configured choice (`data_dir` holds a detected runtime's state).
-    pub(crate) fn resolve(choice: &BuildIsolation, data_dir: &Path) -> Isolation {
-        match choice {
-            BuildIsolation::Sandbox(sandbox) => Isolation::Sandbox(sandbox.clone()),
-            BuildIsolation::Insecure => Isolation::Insecure,
+    /// Resolves the configured choice (`data_dir` holds a detected runtime's state). Egress
+    /// builds use `network`, or (detected runtimes) a container network of their own on a free
+    /// range; where none can be made they get loopback only, with a warning.
+    pub(crate) fn resolve(
+        choice: &BuildIsolation,
+        data_dir: &Path,
+        build_network: BuildNetwork,
+        network: Option<&ContainerNetwork>,
+    ) -> Isolation {
+        let sandbox = match choice {
+            BuildIsolation::Sandbox(sandbox) => sandbox.clone(),
+            BuildIsolation::Insecure => return Isolation::Insecure,
             BuildIsolation::Detect => match Sandbox::new(SandboxConfig::new(data_dir)) {
-                Ok(sandbox) => Isolation::Sandbox(sandbox),
-                Err(e) => Isolation::Unavailable(e.to_string()),
+                Ok(sandbox) => sandbox,
+                Err(e) => return Isolation::Unavailable(e.to_string()),
             },
-        }
+        };
+        let network = match (build_network, network) {
+            (BuildNetwork::None, _) => None,
+            (BuildNetwork::Egress, Some(network)) => Some(network.clone()),
+            (BuildNetwork::Egress, None) => {
+                let made = paas_sandbox::egress::EgressPolicy::for_node(Vec::new())
+                    .map_err(|e| e.to_string())
+                    .and_then(|policy| {
+                        ContainerNetwork::on_free_range(paas_sandbox::net::DEFAULT_RANGE.parse().expect("range"), 24, policy)
+                            .map_err(|e| e.to_string())
+                    });
+                match made {
+                    Ok(network) => Some(network),
+                    Err(e) => {
+                        tracing::warn!("builds get no network (loopback only): {e}");
+                        None
+                    }
+                }
+            }
+        };
+        Isolation::Sandbox(sandbox, network)
     }
 }
 
@@ -83,17 +111,43 @@ pub struct StepSandbox {
     pub(crate) name: String,
     pub(crate) mounts: Vec<Mount>,
     pub(crate) limits: StepLimits,
-    pub(crate) network: Network,
+    /// Where each step's network namespace comes from; `None`: loopback only.
+    pub(crate) network: Option<ContainerNetwork>,
 }
 
 impl StepSandbox {
-    /// The plan of one step: `program args…` in `cwd` with exactly `env`.
-    pub(crate) fn plan(&self, program: &Path, args: &[std::ffi::OsString], cwd: &Path, env: &[(String, std::ffi::OsString)]) -> Plan {
+    /// A network namespace for one step: on the node's container network (egress under its
+    /// policy), or loopback only.
+    pub(crate) fn lease(&self) -> Result<NetLease, paas_sandbox::net::NetError> {
+        match &self.network {
+            Some(network) => network.attach(&self.name),
+            None => Ok(NetLease::loopback()),
+        }
+    }
+
+    /// The plan of one step: `program args…` in `cwd` with exactly `env`, on `lease`; with
+    /// `merge`, its stderr goes to its stdout (runc copies each stream through a pipe of its
+    /// own, which would reorder lines written to both).
+    pub(crate) fn plan(
+        &self,
+        program: &Path,
+        args: &[std::ffi::OsString],
+        cwd: &Path,
+        env: &[(String, std::ffi::OsString)],
+        lease: &NetLease,
+        merge: bool,
+    ) -> Plan {
         let text = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
         let home = env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| text(v)).unwrap_or_else(|| "/tmp".into());
         Plan {
             hostname: String::new(),
-            args: std::iter::once(text(program.as_os_str())).chain(args.iter().map(|a| text(a))).collect(),
+            args: merge
+                .then(|| ["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh"].map(String::from))
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(text(program.as_os_str())))
+                .chain(args.iter().map(|a| text(a)))
+                .collect(),
             env: env.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
             cwd: text(cwd.as_os_str()),
             user: "build".into(),
@@ -102,7 +156,8 @@ impl StepSandbox {
             memory_bytes: self.limits.memory_bytes,
             processes: self.limits.processes,
             cpu_millis: Some(self.limits.cpu_millis),
-            network: self.network.clone(),
+            io: None,
+            network: lease.plan_network(),
             terminal: None,
         }
     }
@@ -142,6 +197,8 @@ impl BuildDisk {
             tool("mkfs.ext4", &ext4, &[image.as_os_str()])?;
         }
         std::fs::create_dir_all(mountpoint)?;
+        // A server that crashed mid-build left it mounted: never mount one image twice.
+        let _ = tool("umount", &[], &[mountpoint.as_os_str()]);
         tool("mount", &["-o", "loop,nosuid,nodev,noatime", "-t", "ext4"], &[image.as_os_str(), mountpoint.as_os_str()])?;
         Ok(BuildDisk { mountpoint: mountpoint.to_path_buf() })
     }
@@ -158,6 +215,7 @@ impl Drop for BuildDisk {
             tracing::warn!(path = %self.mountpoint.display(), "cannot unmount a build disk ({e}); detaching it");
             let _ = tool("umount", &["--lazy"], &[self.mountpoint.as_os_str()]);
         }
+        let _ = std::fs::remove_dir(&self.mountpoint);
     }
 }
 

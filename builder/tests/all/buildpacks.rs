@@ -112,8 +112,13 @@ async fn rust_buildpack_builds_components_and_reuses_its_cache() {
     builder.store().unpack(&built.slug.id, unpacked.path()).unwrap();
     let web = fs::read(unpacked.path().join("app/target/wasm32-wasip2/release/rust_app.wasm")).unwrap();
     assert_eq!(&web[..8], COMPONENT_MAGIC);
-    assert!(data.path().join("cache/rust-app/target").is_dir());
-    assert!(data.path().join("cache/rust-app/cargo/registry").is_dir());
+    if crate::support::runc_available() {
+        // Sandboxed: the cache (target/, cargo/registry) lives on the app's disk image.
+        assert!(data.path().join("cache/rust-app").join(paas_builder::build::DISK_IMAGE).is_file());
+    } else {
+        assert!(data.path().join("cache/rust-app/target").is_dir());
+        assert!(data.path().join("cache/rust-app/cargo/registry").is_dir());
+    }
 
     let second = CollectOutput::default();
     let started = Instant::now();

@@ -16,7 +16,7 @@ fn tiny_buildpack(dir: &std::path::Path) {
         r#"#!/bin/sh
 set -e
 echo "-----> Compiling tiny"
-echo "       build=$(basename "$1") in $(basename "$(dirname "$1")" | cut -d- -f1,2)-* cwd-is-build=$([ "$(pwd)" = "$1" ] && echo yes)"
+echo "       build=$(basename "$1") in $(basename "$(dirname "$1")" | cut -c1-8)… cwd-is-build=$([ "$(pwd)" = "$1" ] && echo yes)"
 echo "       cache=$(basename "$2") env=$(basename "$3")"
 echo "       GREETING=$(cat "$3/GREETING")"
 echo "       home-in-build=$(case "$HOME" in "$(dirname "$1")"/*) echo yes;; *) echo no;; esac)"
@@ -54,7 +54,7 @@ async fn tiny_buildpack_gets_the_classic_contract_and_a_clean_environment() {
                 format!("-----> Building with {bp_name} buildpack"),
                 "-----> Tiny app detected".to_string(),
                 "-----> Compiling tiny".to_string(),
-                "       build=app in tiny-app-* cwd-is-build=yes".to_string(),
+                "       build=app in tiny-app… cwd-is-build=yes".to_string(),
                 "       cache=cache env=env".to_string(),
                 "       GREETING=hello".to_string(),
                 "       home-in-build=yes".to_string(),

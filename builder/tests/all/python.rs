@@ -14,12 +14,15 @@ use paas_builder::{Builder, BuilderConfig, CollectOutput, ProcessKind};
 use crate::support::{COMPONENT_MAGIC, native, repo_root, request, run_at_app};
 
 /// A builder whose buildpacks share pip's and npm's download caches (the build's own `HOME`
-/// is fresh each time), so each package is fetched once per machine.
+/// is fresh each time), so each package is fetched once per machine — where builds run on the
+/// host: a sandboxed build sees no folder of the host's, so it fills its app's own cache.
 pub fn caching_builder(data: &std::path::Path) -> Builder {
     let mut config = BuilderConfig::new(data, repo_root().join("buildpacks"));
-    let cache = dirs_cache().join("paas-buildpacks");
-    config.stack_env.push(("PIP_CACHE_DIR".into(), cache.join("pip").display().to_string()));
-    config.stack_env.push(("npm_config_cache".into(), cache.join("npm").display().to_string()));
+    if !crate::support::runc_available() {
+        let cache = dirs_cache().join("paas-buildpacks");
+        config.stack_env.push(("PIP_CACHE_DIR".into(), cache.join("pip").display().to_string()));
+        config.stack_env.push(("npm_config_cache".into(), cache.join("npm").display().to_string()));
+    }
     Builder::new(config).unwrap()
 }
 

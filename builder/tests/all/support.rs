@@ -15,6 +15,13 @@ pub fn builder(data: &Path) -> Builder {
     Builder::new(BuilderConfig::new(data, repo_root().join("buildpacks"))).unwrap()
 }
 
+/// Whether builds run in containers here (root and runc): builders then see no host folder.
+pub fn runc_available() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
+    root && std::process::Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
 /// A build request for a folder.
 pub fn request(app: &str, dir: &Path) -> BuildRequest {
     BuildRequest {
