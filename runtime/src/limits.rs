@@ -29,7 +29,13 @@ impl DynoSize {
             DynoSize::Performance => 2048 * MIB,
         };
         // `/tmp` holds as much as memory, as the tmpfs at `/tmp` of a native dyno of the size.
-        Limits { memory_bytes, tmp_bytes: memory_bytes, ..Limits::default() }
+        Limits {
+            memory_bytes,
+            tmp_bytes: memory_bytes,
+            cpu_millis: self.cpu_millis(),
+            io: self.io_limits(),
+            ..Limits::default()
+        }
     }
 
     /// How many processes and threads a native dyno of this size may have (Heroku's numbers).
@@ -39,6 +45,30 @@ impl DynoSize {
             DynoSize::Standard => 512,
             DynoSize::Performance => 16_384,
         }
+    }
+
+    /// The CPU a native dyno of this size may use, in thousandths of a core (cgroup v2
+    /// `cpu.max`, v1 `cpu.cfs_quota_us` over a 100 ms period): basic one core, standard two,
+    /// performance eight. (Wasm dynos have the background lane instead: see `lanes.rs`.)
+    pub fn cpu_millis(self) -> u64 {
+        match self {
+            DynoSize::Basic => 1000,
+            DynoSize::Standard => 2000,
+            DynoSize::Performance => 8000,
+        }
+    }
+
+    /// The block-I/O limits of a native dyno of this size, on each disk it reads or writes
+    /// (cgroup v2 `io.max`, v1 `blkio.throttle.*`): basic 64 MiB/s and 2,000 operations/s each
+    /// way, standard twice that, performance eight times.
+    pub fn io_limits(self) -> paas_sandbox::IoLimits {
+        let times = match self {
+            DynoSize::Basic => 1,
+            DynoSize::Standard => 2,
+            DynoSize::Performance => 8,
+        };
+        let (bps, iops) = (times * 64 * MIB as u64, times * 2000);
+        paas_sandbox::IoLimits { read_bps: bps, write_bps: bps, read_iops: iops, write_iops: iops }
     }
 
     /// The size's name as the platform spells it (`basic`, `standard`, `performance`).
@@ -85,10 +115,14 @@ pub struct Limits {
     /// pollables, HTTP requests and fields, sockets): the capacity of its `ResourceTable`. One
     /// more traps the instance with "resource table has no free keys". See [`MAX_RESOURCES`].
     pub resources: usize,
-    /// Bytes the dyno's `/tmp` may hold (files, directories and their metadata): its tmpfs is
-    /// this big, and a write past it fails with `insufficient-space` (ENOSPC). Default: the
-    /// size's memory.
+    /// Bytes a dyno may write to its scratch: a wasm dyno's `/tmp`, a native dyno's `/app` (the
+    /// writable layer over the slug). Each is a tmpfs of this size: a write past it fails with
+    /// ENOSPC (`insufficient-space` in `wasi:filesystem`). Default: the size's memory.
     pub tmp_bytes: usize,
+    /// Native dynos: the CPU they may use, in thousandths of a core. See [`DynoSize::cpu_millis`].
+    pub cpu_millis: u64,
+    /// Native dynos: block-I/O limits. See [`DynoSize::io_limits`].
+    pub io: paas_sandbox::IoLimits,
 }
 
 /// Default [`Limits::resources`]: 1,024 live resources per instance, the classic `ulimit -n`.
@@ -107,6 +141,8 @@ impl Default for Limits {
             table_elements: 100_000,
             resources: MAX_RESOURCES,
             tmp_bytes: 128 * MIB,
+            cpu_millis: DynoSize::Basic.cpu_millis(),
+            io: DynoSize::Basic.io_limits(),
         }
     }
 }

@@ -19,6 +19,7 @@ use oci_spec::runtime::{
 };
 
 use crate::error::{SandboxError, io};
+use crate::limits::{self, IoLimits};
 use crate::seccomp;
 
 /// Files of the host's `/etc` copied into the stack (symlinks into `/usr` are kept as links).
@@ -86,6 +87,9 @@ pub enum Mount {
         lower: Option<PathBuf>,
         /// Where the container sees it.
         destination: String,
+        /// The size of the writable layer (a tmpfs of its own: writes past it are ENOSPC), or
+        /// none (on the bundle's disk, unbounded).
+        quota_bytes: Option<u64>,
     },
 }
 
@@ -112,6 +116,8 @@ pub struct Plan {
     pub processes: u32,
     /// The CPU limit in thousandths of a core (`2000`: two cores), or none.
     pub cpu_millis: Option<u64>,
+    /// Block-I/O limits on the disks the container sees (with cgroups), or none.
+    pub io: Option<IoLimits>,
     /// The network namespace.
     pub network: Network,
     /// Allocate a pseudo-terminal of (rows, columns) for the process.
@@ -182,7 +188,9 @@ pub(crate) fn write(plan: &Plan, at: &Placement) -> Result<(), SandboxError> {
     for (index, mount) in plan.mounts.iter().enumerate() {
         mounts.push(match mount {
             Mount::Bind { source, destination, writable } => bind(destination, source, *writable),
-            Mount::Overlay { lower, destination } => overlay(at, index, lower.as_deref(), destination)?,
+            Mount::Overlay { lower, destination, quota_bytes } => {
+                overlay(at, index, lower.as_deref(), destination, *quota_bytes)?
+            }
         });
     }
     spec(plan, at, mounts)?.save(at.dir.join("config.json"))?;
@@ -238,6 +246,9 @@ fn spec(plan: &Plan, at: &Placement, mounts: Vec<OciMount>) -> Result<Spec, Sand
             let quota = (millis.max(10) * period / 1000) as i64;
             resources = resources.cpu(LinuxCpuBuilder::default().quota(quota).period(period).build()?);
         }
+        if let Some(io) = &plan.io {
+            resources = resources.block_io(limits::block_io(io, &seen_disks(plan, at))?);
+        }
     }
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
@@ -256,6 +267,16 @@ fn spec(plan: &Plan, at: &Placement, mounts: Vec<OciMount>) -> Result<Spec, Sand
         .set_linux(Some(linux.build()?))
         .set_annotations(None);
     Ok(spec)
+}
+
+/// The disks of what the container sees: the stack (`/`, `/usr`), its mounts' host folders and
+/// the bundle (the node's data dir).
+fn seen_disks(plan: &Plan, at: &Placement) -> std::collections::BTreeSet<(i64, i64)> {
+    let mounts = plan.mounts.iter().filter_map(|m| match m {
+        Mount::Bind { source, .. } => Some(source.as_path()),
+        Mount::Overlay { lower, .. } => lower.as_deref(),
+    });
+    limits::disks([Path::new("/"), Path::new("/usr"), at.dir].into_iter().chain(mounts))
 }
 
 /// The plan's arguments; without a memory cgroup, run through `sh` after `ulimit -d` (RLIMIT_DATA
@@ -289,8 +310,18 @@ fn base_mounts() -> Vec<OciMount> {
 
 /// `lower` as the lower layer of an overlay whose upper layer (owned by the container's user)
 /// lives in the bundle (`overlay/<index>/`).
-fn overlay(at: &Placement, index: usize, lower: Option<&Path>, destination: &str) -> Result<OciMount, SandboxError> {
+fn overlay(
+    at: &Placement,
+    index: usize,
+    lower: Option<&Path>,
+    destination: &str,
+    quota_bytes: Option<u64>,
+) -> Result<OciMount, SandboxError> {
     let layers = at.dir.join("overlay").join(index.to_string());
+    if let Some(bytes) = quota_bytes {
+        mkdir(&layers)?;
+        limits::mount_layers(&layers, bytes)?;
+    }
     let (upper, work, empty) = (layers.join("upper"), layers.join("work"), layers.join("empty"));
     for dir in [&upper, &work, &empty] {
         mkdir(dir)?;

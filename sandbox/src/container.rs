@@ -110,6 +110,7 @@ impl Sandbox {
         for bundle in bundles.flatten() {
             let id = bundle.file_name().to_string_lossy().into_owned();
             self.0.cgroups.remove_stale(&id);
+            crate::limits::unmount_under(&bundle.path());
             if let Err(e) = std::fs::remove_dir_all(bundle.path()) {
                 tracing::warn!(path = %bundle.path().display(), "cannot remove a stale bundle: {e}");
             }
@@ -271,6 +272,7 @@ impl Drop for Container {
         if !self.ended.load(Ordering::Acquire) {
             self.runc.delete_now(&self.id);
         }
+        crate::limits::unmount_under(&self.bundle);
         if let Err(e) = std::fs::remove_dir_all(&self.bundle)
             && e.kind() != std::io::ErrorKind::NotFound
         {

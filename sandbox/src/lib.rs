@@ -15,12 +15,13 @@
 //!   .create(name, &uid, &Plan) -> Container    writes the bundle and the memory cgroup
 //! Container .run(stdin) -> Child (runc)   .kill(signal), .delete(), .memory_events(); drop cleans up
 //! Plan { args, env, cwd, user, home, mounts: [Mount::Bind | Mount::Overlay], memory_bytes,
-//!        processes, cpu_millis, network: Network::Host | None | Join(netns), terminal }
+//!        processes, cpu_millis, io: IoLimits, network: Network::Host | None | Join(netns), terminal }
 //! ```
 //!
 //! Pieces: `container.rs` (the node's runtime, uids, one container), `bundle.rs` (a plan as
 //! `config.json` and a root filesystem), `seccomp.rs` (the system calls denied), `cgroup.rs`
-//! (memory cgroups and their counters), `runc.rs` (calling the runtime binary), `egress.rs`
+//! (memory cgroups and their counters), `limits.rs` (block-I/O throttles, writable-layer
+//! sizes), `runc.rs` (calling the runtime binary), `egress.rs`
 //! (which addresses a tenant may reach).
 
 pub mod egress;
@@ -29,6 +30,7 @@ mod bundle;
 mod cgroup;
 mod container;
 mod error;
+mod limits;
 mod runc;
 mod seccomp;
 
@@ -36,3 +38,4 @@ pub use bundle::{Mount, Network, Plan};
 pub use cgroup::MemoryEvents;
 pub use container::{CONTAINER_PREFIX, Container, MAX_CONTAINERS, Sandbox, SandboxConfig, Uid};
 pub use error::SandboxError;
+pub use limits::IoLimits;

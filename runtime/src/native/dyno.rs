@@ -228,7 +228,8 @@ impl Container {
             return Err(NativeError::Spec(format!("app directory `{}` is not a directory", dir.display())));
         }
         let uid = native.sandbox.take_uid()?;
-        let memory_bytes = spec.effective_limits().memory_bytes as u64;
+        let limits = spec.effective_limits();
+        let memory_bytes = limits.memory_bytes as u64;
         let mut env = spec.environment();
         for (name, value) in [("PATH", DEFAULT_PATH), ("LANG", "C.UTF-8")] {
             if !env.iter().any(|(k, _)| k == name) {
@@ -244,10 +245,15 @@ impl Container {
             cwd: "/app".into(),
             user: "dyno".into(),
             home: "/app".into(),
-            mounts: vec![Mount::Overlay { lower: spec.app_dir.clone(), destination: "/app".into() }],
+            mounts: vec![Mount::Overlay {
+                lower: spec.app_dir.clone(),
+                destination: "/app".into(),
+                quota_bytes: Some(limits.tmp_bytes as u64),
+            }],
             memory_bytes,
             processes: spec.size.max_processes(),
-            cpu_millis: None,
+            cpu_millis: Some(limits.cpu_millis),
+            io: Some(limits.io),
             network: lease.as_ref().map_or(Network::Host, NetLease::plan_network),
             terminal,
         };

@@ -11,6 +11,7 @@ mod limits;
 mod load;
 mod logs;
 mod native;
+mod native_limits;
 mod supervisor;
 mod tenants;
 mod util;
