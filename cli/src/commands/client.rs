@@ -7,7 +7,7 @@ use super::{
     access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
     config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, scheduler, scheduler_add, scheduler_remove, features, features_switch, git_remote, login, logout, logs,
-    maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, run, run_detached, users_create, whoami,
+    maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, run, run_detached, users_create, users_grant, whoami,
 };
 
 /// A client subcommand.
@@ -160,6 +160,9 @@ pub enum ClientCommand {
     /// Create a user and print their API key (operator only).
     #[command(name = "users:create")]
     UsersCreate(users_create::UsersCreateCommand),
+    /// Grant a user dyno sizes beyond the default, e.g. performance-m (operator only).
+    #[command(name = "users:grant")]
+    UsersGrant(users_grant::UsersGrantCommand),
     /// Print a shell completion script.
     #[command(name = "completions")]
     Completions(completions::CompletionsCommand),
@@ -218,6 +221,7 @@ impl ClientCommand {
             ClientCommand::AccessRemove(command) => command.run().await,
             ClientCommand::GitRemote(command) => command.run().await,
             ClientCommand::UsersCreate(command) => command.run().await,
+            ClientCommand::UsersGrant(command) => command.run().await,
             ClientCommand::Completions(command) => command.run(),
         }
     }

@@ -54,6 +54,7 @@ mod scheduler;
 mod scheduler_add;
 mod scheduler_remove;
 mod users_create;
+mod users_grant;
 mod whoami;
 
 /// paas: a self-hostable Heroku whose dynos are WebAssembly components.
