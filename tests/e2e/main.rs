@@ -6,6 +6,7 @@ mod features;
 mod heroku_cli;
 mod https;
 mod languages;
+mod limits;
 mod logs;
 mod native;
 mod native_crash;
