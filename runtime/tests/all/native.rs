@@ -12,7 +12,7 @@ use paas_runtime::{
     run_native_oneoff,
 };
 use paas_sandbox::egress::EgressPolicy;
-use paas_sandbox::net::{Network, OutsideHost, PROBE_PY};
+use paas_sandbox::net::{Network, OutsideHost, PROBE_PY, uplink_address};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -378,28 +378,11 @@ fn node_service() -> u16 {
     port
 }
 
-/// The node's first IPv4 address that is neither loopback nor a test's (eth0's).
-fn node_address() -> std::net::Ipv4Addr {
-    // 10.240.0.0/12 and 198.51.100.0/24: the node's ends of tests' veth pairs.
-    let of_tests = |a: std::net::Ipv4Addr| {
-        let [a, b, c, _] = a.octets();
-        (a == 10 && b & 0xf0 == 240) || [a, b, c] == [198, 51, 100]
-    };
-    paas_sandbox::egress::read_node_addresses()
-        .expect("node addresses")
-        .into_iter()
-        .find_map(|a| match a {
-            std::net::IpAddr::V4(a) if !a.is_loopback() && !of_tests(a) => Some(a),
-            _ => None,
-        })
-        .expect("a node address besides loopback")
-}
-
 #[tokio::test]
 async fn a_native_oneoff_cannot_connect_to_the_api_on_loopback_nor_to_any_node_address() {
     let Some((native, _data)) = native() else { return };
     let port = node_service();
-    let targets = [format!("127.0.0.1:{port}"), format!("gateway:{port}"), format!("{}:{port}", node_address())];
+    let targets = [format!("127.0.0.1:{port}"), format!("gateway:{port}"), format!("{}:{port}", uplink_address().expect("uplink address"))];
     let out = probe(&native, &targets).await;
     let refused: Vec<String> = targets.iter().map(|t| format!("{t} ERR ConnectionRefusedError")).collect();
     assert_eq!(out, refused, "loopback is the namespace's own; the veth's and eth0's addresses are the node's");
