@@ -2,11 +2,11 @@
 
 mod client;
 mod deploy;
+mod egress;
 mod features;
 mod heroku_cli;
 mod https;
 mod languages;
-mod limits;
 mod logs;
 mod native;
 mod native_crash;

@@ -1,11 +1,16 @@
 //! hello-rust: a paas web app as a `wasi:http` component. It answers `/` with a greeting,
-//! `/config/NAME` with the config var NAME, and `/tmp` by writing a file in `/tmp` and reading
-//! it back. Build with `cargo build --release --target wasm32-wasip2`.
+//! `/config/NAME` with the config var NAME, `/tmp` by writing a file in `/tmp` and reading it
+//! back, and `/upstream` with what a GET of the config var `UPSTREAM_URL` answered (an outgoing
+//! `wasi:http` request: another app at `http://<app>.<domain>/`, or any public URL). Build with
+//! `cargo build --release --target wasm32-wasip2`.
 
 #![no_main]
 
 use wasi::exports::http::incoming_handler::Guest;
-use wasi::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasi::http::types::{
+    Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam, Scheme,
+};
+use wasi::io::streams::StreamError;
 
 struct Hello;
 
@@ -28,6 +33,13 @@ impl Guest for Hello {
                     Err(e) => respond(out, 500, format!("cannot use /tmp: {e}\n").as_bytes()),
                 }
             }
+            "/upstream" => match std::env::var("UPSTREAM_URL") {
+                Ok(url) => match get(&url) {
+                    Ok((status, body)) => respond(out, 200, format!("{status} {body}").as_bytes()),
+                    Err(e) => respond(out, 502, format!("cannot reach UPSTREAM_URL: {e}\n").as_bytes()),
+                },
+                Err(_) => respond(out, 404, b"UPSTREAM_URL is not set\n"),
+            },
             p if p.starts_with("/config/") => match std::env::var(&p["/config/".len()..]) {
                 Ok(value) => respond(out, 200, format!("{value}\n").as_bytes()),
                 Err(_) => respond(out, 404, b"no such config var\n"),
@@ -35,6 +47,35 @@ impl Guest for Hello {
             _ => respond(out, 404, b"not found\n"),
         }
     }
+}
+
+/// GETs an `http://` or `https://` URL: its status and body (at most 1 MiB).
+fn get(url: &str) -> Result<(u16, String), String> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(("http", rest)) => (Scheme::Http, rest),
+        Some(("https", rest)) => (Scheme::Https, rest),
+        _ => return Err(format!("not an http:// or https:// URL: {url}")),
+    };
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+    let request = OutgoingRequest::new(Fields::new());
+    request.set_scheme(Some(&scheme)).map_err(|()| "bad scheme")?;
+    request.set_authority(Some(authority)).map_err(|()| "bad host")?;
+    request.set_path_with_query(Some(path)).map_err(|()| "bad path")?;
+    let pending = wasi::http::outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    let response = pending.get().ok_or("no response")?.map_err(|()| "no response")?.map_err(|e| format!("{e:?}"))?;
+    let status = response.status();
+    let body = response.consume().map_err(|()| "no body")?;
+    let stream = body.stream().map_err(|()| "no body")?;
+    let mut bytes = Vec::new();
+    while bytes.len() < 1 << 20 {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(StreamError::Closed) => break,
+            Err(e) => return Err(format!("{e:?}")),
+        }
+    }
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 fn respond(out: ResponseOutparam, status: u16, body: &[u8]) {
