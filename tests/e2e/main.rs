@@ -1,12 +1,15 @@
 //! End-to-end tests: each starts the real `paas` binary and talks to it as a user would.
 
+mod build_sandbox;
 mod client;
 mod deploy;
+mod dyno_network;
 mod egress;
 mod features;
 mod heroku_cli;
 mod https;
 mod languages;
+mod limits;
 mod logs;
 mod native;
 mod native_crash;
