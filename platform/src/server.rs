@@ -51,6 +51,10 @@ pub struct ServerConfig {
     pub api_limits: api::limits::ApiLimits,
     /// Ranges log drains may reach although the egress policy denies them (`--egress-allow`).
     pub egress_allow: Vec<paas_sandbox::egress::IpNet>,
+    /// Folders on this server whose buildpacks tenants may name (`--buildpack-path`).
+    pub buildpack_paths: Vec<PathBuf>,
+    /// How many builds run at once on this node (`--max-concurrent-builds`).
+    pub max_concurrent_builds: usize,
 }
 
 /// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
@@ -151,8 +155,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let rendezvous = crate::rendezvous::Rendezvous::new(rendezvous_listener.local_addr()?);
 
     // Builds: the builder, and git smart HTTP at <api-url>/<app>.git on the API listener.
-    let mut builder = paas_builder::Builder::new(paas_builder::BuilderConfig::new(&config.data_dir, &config.buildpacks_dir))
-        .context("cannot set up the builder")?;
+    let mut builder_config = paas_builder::BuilderConfig::new(&config.data_dir, &config.buildpacks_dir);
+    builder_config.buildpack_paths = config.buildpack_paths.clone();
+    builder_config.max_concurrent_builds = config.max_concurrent_builds;
+    let mut builder = paas_builder::Builder::new(builder_config).context("cannot set up the builder")?;
     if let Some(precompile) = &config.precompile {
         builder = builder.with_precompile(precompile.0.clone());
     }

@@ -90,6 +90,15 @@ pub struct ServerCommand {
     /// One-off dynos (`paas run`) an app may run at once; more are refused until one ends.
     #[arg(long, env = "PAAS_ONEOFFS_PER_APP", default_value_t = paas_platform::api::limits::DEFAULT_ONEOFFS_PER_APP)]
     oneoffs_per_app: usize,
+    /// A folder of buildpacks on this server that tenants may name in `buildpacks:set` or
+    /// BUILDPACK_URL; any other folder or local repository needs the operator's key. Repeatable
+    /// (comma-separated in the variable).
+    #[arg(long = "buildpack-path", env = "PAAS_BUILDPACK_PATHS", value_name = "DIR", value_delimiter = ',')]
+    buildpack_paths: Vec<PathBuf>,
+    /// How many builds run at once on this node; more wait (saying so in their output).
+    #[arg(long, env = "PAAS_MAX_CONCURRENT_BUILDS", default_value_t = paas_builder::build::DEFAULT_CONCURRENT_BUILDS as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_builds: u32,
 }
 
 impl ServerCommand {
@@ -100,6 +109,8 @@ impl ServerCommand {
         // read them from other working directories (a relative data dir broke native dynos).
         self.buildpacks_dir = server::open_buildpacks_dir(&self.buildpacks_dir)?;
         self.data_dir = server::open_data_dir(&self.data_dir)?;
+        self.buildpack_paths =
+            self.buildpack_paths.iter().map(|dir| server::absolute(dir, "--buildpack-path")).collect::<Result<_, _>>()?;
         self.tls_cert = self.tls_cert.map(|cert| server::absolute(&cert, "--tls-cert")).transpose()?;
         self.tls_key = self.tls_key.map(|key| server::absolute(&key, "--tls-key")).transpose()?;
         // A bare name (`runc`) is looked up on PATH; a path such as `./bin/runc` is made absolute.
@@ -142,6 +153,8 @@ impl ServerCommand {
                 oneoffs_per_app: self.oneoffs_per_app,
             },
             egress_allow: self.egress_allow,
+            buildpack_paths: self.buildpack_paths,
+            max_concurrent_builds: self.max_concurrent_builds as usize,
         })
         .await
     }

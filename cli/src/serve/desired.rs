@@ -83,9 +83,7 @@ impl Desired {
 }
 
 fn read_manifest(dir: &Path) -> anyhow::Result<SlugManifest> {
-    let path = dir.join("manifest.toml");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(SlugManifest::from_toml(&text)?)
+    paas_builder::slug::read_unpacked_manifest(dir).with_context(|| format!("cannot read the manifest of {}", dir.display()))
 }
 
 /// Heroku's size names (`Basic`, `Standard-2X`, `Performance-M`, …) to the runtime's sizes.

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use paas_builder::tree::{TenantTree, UntrustedPath};
 use paas_builder::{ProcessKind, SlugManifest, SlugStore};
 use paas_platform::Ledger;
 use paas_platform::model::{App, Dyno};
@@ -73,6 +74,8 @@ pub struct Running {
 enum Resolved {
     /// A `wasi:cli` component and its arguments.
     Wasm {
+        /// The component's path in the app's tree, as the slug names it (untrusted: loaded
+        /// through [`crate::precompile::load_slug_component`]).
         component: PathBuf,
         args: Vec<String>,
         /// The heroku CLI's `-x`: write its exit-status line after the command exits.
@@ -132,15 +135,15 @@ impl OneOffs {
             .map_err(|e| failed(e.into()))?
             .with_context(|| format!("cannot unpack slug {}", slug.checksum))
             .map_err(failed)?;
-        let manifest = read_manifest(&dir).map_err(failed)?;
+        let manifest = paas_builder::slug::read_unpacked_manifest(&dir).map_err(|e| failed(e.into()))?;
         let app_dir = dir.join("app");
         let resolved = resolve(&request.command, &manifest, &app_dir)?;
         let size = request.size.clone().unwrap_or_else(|| "Basic".into());
         let runtime_size = dyno_size(&size);
         let component = match &resolved {
             Resolved::Wasm { component, .. } => {
-                let (runtime, path) = (self.runtime.clone(), component.clone());
-                let loaded = tokio::task::spawn_blocking(move || runtime.load_component(&path))
+                let (runtime, root, path) = (self.runtime.clone(), app_dir.clone(), component.clone());
+                let loaded = tokio::task::spawn_blocking(move || crate::precompile::load_slug_component(&runtime, &root, &path))
                     .await
                     .map_err(|e| failed(e.into()))?
                     .map_err(|e| OneOffError::Invalid(format!("cannot load {}: {e}", component.display())))?;
@@ -380,12 +383,6 @@ fn shown_command(command: &str) -> &str {
     command.strip_suffix(EXIT_STATUS_SUFFIX).unwrap_or(command)
 }
 
-fn read_manifest(dir: &Path) -> anyhow::Result<SlugManifest> {
-    let path = dir.join("manifest.toml");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(SlugManifest::from_toml(&text)?)
-}
-
 /// What `command` runs in a slug with `manifest`, unpacked at `app_dir`. In a native slug, a
 /// Procfile process type stands for its command line and anything else is a shell command.
 fn resolve(command: &str, manifest: &SlugManifest, app_dir: &Path) -> Result<Resolved, OneOffError> {
@@ -401,7 +398,7 @@ fn resolve(command: &str, manifest: &SlugManifest, app_dir: &Path) -> Result<Res
     match manifest.processes.get(first) {
         Some(ProcessKind::Wasm { component, args, .. }) => {
             let args = args.iter().chain(rest).cloned().collect();
-            return Ok(Resolved::Wasm { component: app_dir.join(component), args, status_line });
+            return Ok(Resolved::Wasm { component: PathBuf::from(component), args, status_line });
         }
         Some(ProcessKind::Native { command: line }) => {
             // The process type's command line, then the rest as typed (quotes and all).
@@ -413,8 +410,9 @@ fn resolve(command: &str, manifest: &SlugManifest, app_dir: &Path) -> Result<Res
     }
     let path = Path::new(first.trim_start_matches("/app/"));
     let inside = !path.is_absolute() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
-    if inside && app_dir.join(path).is_file() {
-        return Ok(Resolved::Wasm { component: app_dir.join(path), args: rest.to_vec(), status_line });
+    let in_tree = TenantTree::open(app_dir).is_ok_and(|tree| tree.is_file(UntrustedPath::new(path)));
+    if inside && in_tree {
+        return Ok(Resolved::Wasm { component: path.to_path_buf(), args: rest.to_vec(), status_line });
     }
     let types = manifest.processes.keys().cloned().collect::<Vec<_>>().join(", ");
     Err(OneOffError::Invalid(format!(
@@ -491,7 +489,7 @@ mod tests {
         let m = manifest();
         let got = resolve("worker 3 'x y'", &m, dir.path()).unwrap();
         let wasm = |c: &str, args: &[&str], status_line| Resolved::Wasm {
-            component: dir.path().join(c),
+            component: PathBuf::from(c),
             args: args.iter().map(|a| a.to_string()).collect(),
             status_line,
         };
@@ -499,7 +497,9 @@ mod tests {
         let got = resolve("bin/tool.wasm a ; echo \"\u{FFFF} heroku-command-exit-status: $?\"", &m, dir.path()).unwrap();
         assert_eq!(got, wasm("bin/tool.wasm", &["a"], true));
         assert_eq!(resolve("/app/bin/tool.wasm", &m, dir.path()).unwrap(), wasm("bin/tool.wasm", &[], false));
-        for bad in ["bash", "../etc/passwd", "/etc/passwd", ""] {
+        let host = tempfile::NamedTempFile::new().unwrap();
+        std::os::unix::fs::symlink(host.path(), dir.path().join("bin/host.wasm")).unwrap();
+        for bad in ["bash", "../etc/passwd", "/etc/passwd", "", "bin/host.wasm"] {
             assert!(matches!(resolve(bad, &m, dir.path()), Err(OneOffError::Invalid(_))), "{bad}");
         }
         let err = resolve("bash", &m, dir.path()).unwrap_err().to_string();

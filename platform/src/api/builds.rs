@@ -166,8 +166,21 @@ pub async fn update_buildpacks(
         [_] => return Err(ApiError::invalid("The buildpack must not be empty.")),
         _ => return Err(ApiError::invalid("paas runs one buildpack per app: give one buildpack, or none.")),
     };
+    if let Some(url) = &url {
+        check_buildpack(&state, &caller, url)?;
+    }
     state.ledger.set_buildpack(app.id, url.as_deref()).await?;
     Ok(Json(installations(url.as_deref())))
+}
+
+/// Refuses (422) a buildpack on the server's filesystem named by a tenant: only an operator's key
+/// may choose one, or a folder the operator allowed (`paas server --buildpack-path`).
+pub(super) fn check_buildpack(state: &AppState, caller: &CurrentUser, url: &str) -> Result<(), ApiError> {
+    if caller.user.operator {
+        return Ok(());
+    }
+    let allowed = state.deploys.as_ref().map(|d| d.builder().config().buildpack_paths.clone()).unwrap_or_default();
+    paas_builder::buildpack_policy::check_tenant_buildpack(url, &allowed).map_err(ApiError::invalid)
 }
 
 fn installations(url: Option<&str>) -> Value {

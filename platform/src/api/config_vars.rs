@@ -43,6 +43,11 @@ pub async fn update(
                 )));
             }
         };
+        if key == "BUILDPACK_URL"
+            && let Some(url) = &value
+        {
+            super::builds::check_buildpack(&state, &caller, url)?;
+        }
         changes.insert(key, value);
     }
     let (config, release) = state.ledger.update_config_vars(app.id, caller.user.id, changes).await?;

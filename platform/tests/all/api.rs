@@ -533,3 +533,28 @@ async fn a_slug_is_released_to_its_app_and_to_other_apps_the_caller_can_see() {
     );
     assert_eq!(api.release_count("bobs").await, 1, "refused requests wrote nothing (v1 is the initial release)");
 }
+
+#[tokio::test]
+async fn a_buildpack_on_the_servers_filesystem_is_the_operators_choice() {
+    let api = setup().await;
+    let alice = api.user("alice@example.com").await;
+    api.create_app(&alice, "hostbp").await;
+    for url in ["/var/lib/paas", "file:///var/lib/paas/repos/other.git#main", "../x"] {
+        let body = json!({"updates": [{"buildpack": url}]});
+        let reply = api.send(Method::PUT, "/apps/hostbp/buildpack-installations", Some(&alice), Some(body), &[]).await;
+        let (status, id, message) = error(&reply);
+        assert_eq!((status, id), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params"), "{url}");
+        assert!(message.contains("only an operator may choose"), "{message}");
+        let reply = api.send(Method::PATCH, "/apps/hostbp/config-vars", Some(&alice), Some(json!({"BUILDPACK_URL": url})), &[]).await;
+        assert_eq!(error(&reply).0, StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+    }
+    assert_eq!(api.get("/apps/hostbp/buildpack-installations", &alice).await.body, json!([]));
+    // Built-in names and git URLs are for anyone; the operator may name a folder.
+    for (who, url) in [(&alice, "rust"), (&alice, "https://example.com/bp.git#v1"), (&api.operator, "/srv/buildpacks/x")] {
+        let body = json!({"updates": [{"buildpack": url}]});
+        let reply = api.send(Method::PUT, "/apps/hostbp/buildpack-installations", Some(who), Some(body), &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{url}: {:?}", reply.body);
+    }
+    let reply = api.send(Method::PATCH, "/apps/hostbp/config-vars", Some(&api.operator), Some(json!({"BUILDPACK_URL": "/srv/bp"})), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}

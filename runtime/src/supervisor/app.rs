@@ -244,7 +244,7 @@ impl AppRun {
             }
             Program::Wasm { component, reuse, args, .. } => (component.clone(), *reuse, args.clone()),
         };
-        let component = match self.component(shared, &component).await {
+        let component = match self.component(shared, &spec.app_dir, &component).await {
             Ok(component) => component,
             Err(e) => return self.fall_back_or_crash(shared, name, e, &spec, &process).await,
         };
@@ -371,16 +371,24 @@ impl AppRun {
         }
     }
 
-    async fn component(&mut self, shared: &Arc<Shared>, path: &Path) -> Result<Component, String> {
+    /// The component at `path` (inside `app_dir`, an unpacked slug whose files a tenant wrote):
+    /// read through a `cap_std` dir of `app_dir`, so a link in the slug never leads the host out
+    /// of it.
+    async fn component(&mut self, shared: &Arc<Shared>, app_dir: &Path, path: &Path) -> Result<Component, String> {
         if let Some(component) = self.components.get(path) {
             return Ok(component.clone());
         }
         let runtime = shared.runtime.clone();
-        let file = path.to_path_buf();
-        let loaded = tokio::task::spawn_blocking(move || runtime.load_component(&file))
-            .await
-            .map_err(|e| format!("cannot load the component: {e}"))?
-            .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+        let (root, file) = (app_dir.to_path_buf(), path.to_path_buf());
+        let loaded = tokio::task::spawn_blocking(move || {
+            let relative = file.strip_prefix(&root).map_err(|_| "the component is not inside the app's folder".to_string())?;
+            let dir = cap_std::fs::Dir::open_ambient_dir(&root, cap_std::ambient_authority()).map_err(|e| e.to_string())?;
+            let bytes = dir.read(relative).map_err(|e| format!("{}: {e}", relative.display()))?;
+            runtime.load_component_bytes(&bytes).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("cannot load the component: {e}"))?
+        .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
         self.components.insert(path.to_path_buf(), loaded.clone());
         Ok(loaded)
     }
