@@ -22,7 +22,7 @@ fn the_api_listener_drops_a_client_that_sends_half_a_request_line() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(8) && waited < Duration::from_secs(20), "dropped after {waited:?}");
     // The server still answers others.
-    ok(&mut server.paas().args(["apps"]));
+    ok(server.paas().args(["apps"]));
 }
 
 #[test]
@@ -60,5 +60,5 @@ fn performance_dynos_need_a_grant_and_an_account_past_its_rate_limit_waits() {
     }
     let refused = refused.expect("the rate limit is reached within ten requests");
     assert!(refused.contains("rate limit of 10 requests per hour"), "{refused}");
-    ok(&mut server.paas().args(["apps"]));
+    ok(server.paas().args(["apps"]));
 }
