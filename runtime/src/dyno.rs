@@ -29,6 +29,7 @@ use crate::outbound::OutboundHooks;
 
 /// Which outgoing sockets (`wasi:sockets`) a dyno may open. Outgoing HTTP through
 /// `wasi:http/outgoing-handler` is always allowed; raw sockets are denied unless listed here.
+/// Both go only where the node's egress policy lets them (see `outbound.rs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkPolicy {
     /// Allow every address (TCP and UDP) and name lookups.
