@@ -55,6 +55,14 @@ pub struct ServerConfig {
     pub buildpack_paths: Vec<PathBuf>,
     /// How many builds run at once on this node (`--max-concurrent-builds`).
     pub max_concurrent_builds: usize,
+    /// Where build steps run: the node's sandbox, or unsandboxed (`--insecure-builds`).
+    pub build_isolation: paas_builder::sandbox::BuildIsolation,
+    /// What builds may reach (`--build-network`).
+    pub build_network: paas_builder::build::BuildNetwork,
+    /// What one sandboxed build may write, in bytes (`--build-disk-mib`).
+    pub build_disk_limit: u64,
+    /// The node's container network, which egress builds share with native dynos.
+    pub container_network: Option<paas_sandbox::net::Network>,
 }
 
 /// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
@@ -158,6 +166,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let mut builder_config = paas_builder::BuilderConfig::new(&config.data_dir, &config.buildpacks_dir);
     builder_config.buildpack_paths = config.buildpack_paths.clone();
     builder_config.max_concurrent_builds = config.max_concurrent_builds;
+    builder_config.isolation = config.build_isolation.clone();
+    builder_config.build_network = config.build_network;
+    builder_config.network = config.container_network.clone();
+    builder_config.disk_limit = config.build_disk_limit;
     let mut builder = paas_builder::Builder::new(builder_config).context("cannot set up the builder")?;
     if let Some(precompile) = &config.precompile {
         builder = builder.with_precompile(precompile.0.clone());

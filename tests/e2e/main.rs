@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `paas` binary and talks to it as a user would.
 
 mod build_sandbox;
+mod build_sandbox;
 mod client;
 mod deploy;
 mod dyno_network;
