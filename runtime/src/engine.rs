@@ -173,6 +173,13 @@ impl Runtime {
         })))
     }
 
+    /// Removes the dynos' scratch directories (and unmounts their `/tmp`s) that a crashed
+    /// process using the same data directory left; call once at start, before any dyno runs.
+    /// Returns how many there were.
+    pub fn remove_stale_scratch(&self) -> usize {
+        crate::fs::remove_stale(&self.0.config.scratch_dir)
+    }
+
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.0.engine

@@ -84,6 +84,26 @@ impl Drop for Scratch {
     }
 }
 
+/// Removes every scratch directory under `root` (unmounting its tmpfs first): those a crashed
+/// process left. Returns how many there were.
+pub(crate) fn remove_stale(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else { return 0 };
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounted: Vec<&str> = mounts.lines().filter_map(|line| line.split(' ').nth(4)).collect();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if mounted.iter().any(|m| Path::new(m) == path) {
+            let _ = rustix::mount::unmount(&path, UnmountFlags::DETACH);
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!(path = %path.display(), "cannot remove a stale scratch directory: {e}"),
+        }
+    }
+    removed
+}
+
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
@@ -134,6 +154,18 @@ mod tests {
         assert!(!path.exists());
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(!mounts.contains(path.to_str().unwrap()), "still mounted");
+    }
+
+    #[test]
+    fn stale_scratch_directories_are_unmounted_and_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let left = Scratch::create(root.path(), "app", "web.1", Some(1 << 20)).unwrap();
+        std::fs::write(left.path().join("f"), "x").unwrap();
+        let path = left.path().to_path_buf();
+        std::mem::forget(left); // as a crash would
+        assert_eq!(remove_stale(root.path()), 1);
+        assert!(!path.exists());
+        assert!(!std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(path.to_str().unwrap()));
     }
 
     #[test]
