@@ -99,6 +99,22 @@ pub struct ServerCommand {
     #[arg(long, env = "PAAS_MAX_CONCURRENT_BUILDS", default_value_t = paas_builder::build::DEFAULT_CONCURRENT_BUILDS as u32,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_concurrent_builds: u32,
+    /// Run builds without a sandbox, as this server's own user on the host: what a node without
+    /// a container runtime (runc missing, or not root) needs to build at all, since it refuses
+    /// builds otherwise, saying why. SINGLE-TENANT ONLY: a build runs the pushed app's code (npm
+    /// scripts, setup.py, build.rs), which can then read and change everything this server can.
+    #[arg(long, env = "PAAS_INSECURE_BUILDS")]
+    insecure_builds: bool,
+    /// What a build may reach: `egress` (the internet under the egress policy: package
+    /// registries, never this node's services nor private or link-local addresses) or `none`
+    /// (loopback only: dependencies must be vendored).
+    #[arg(long, env = "PAAS_BUILD_NETWORK", value_name = "egress|none", default_value = "egress")]
+    build_network: paas_builder::build::BuildNetwork,
+    /// What one sandboxed build may write (its build dir, cache, env dir and home, on a disk
+    /// image of this size per app), in MiB; past it the build gets "No space left on device".
+    #[arg(long, env = "PAAS_BUILD_DISK_MIB", default_value_t = paas_builder::build::DEFAULT_DISK_LIMIT >> 20,
+          value_parser = clap::value_parser!(u64).range(16..))]
+    build_disk_mib: u64,
 }
 
 impl ServerCommand {
@@ -132,6 +148,14 @@ impl ServerCommand {
         let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
         // Apps: the router and the dyno supervisor on that runtime.
         let native = self.native_runtime().await?;
+        // Builds run in the same sandbox as native dynos (one uid block, one state root), on the
+        // same container network; without one they are refused unless --insecure-builds.
+        let build_isolation = match (&native, self.insecure_builds) {
+            (_, true) => paas_builder::sandbox::BuildIsolation::Insecure,
+            (Some(native), false) => paas_builder::sandbox::BuildIsolation::Sandbox(native.sandbox().clone()),
+            (None, false) => paas_builder::sandbox::BuildIsolation::Detect,
+        };
+        let container_network = native.as_ref().and_then(|n| n.network().cloned());
         let supervisor = paas_runtime::SupervisorConfig {
             idle_after: self.sleep_after,
             native,
@@ -159,6 +183,10 @@ impl ServerCommand {
             egress_allow: self.egress_allow,
             buildpack_paths: self.buildpack_paths,
             max_concurrent_builds: self.max_concurrent_builds as usize,
+            build_isolation,
+            build_network: self.build_network,
+            build_disk_limit: self.build_disk_mib << 20,
+            container_network,
         })
         .await
     }
