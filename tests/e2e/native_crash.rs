@@ -1,6 +1,6 @@
 //! A crash of `paas server` (SIGKILL) leaves its native dynos' containers running; the next
-//! `paas server` on the same data directory kills and deletes them (and their bundles) before it
-//! runs the app again.
+//! `paas server` on the same data directory kills and deletes them (and their bundles, network
+//! namespaces and veth pairs) before it runs the app again.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -32,7 +32,7 @@ fn a_restarted_server_removes_the_containers_its_crashed_run_left() {
     let server = TestServer::start();
     login(&server, &server.home(), &server.operator_key);
     let repo = tempfile::tempdir().unwrap();
-    std::fs::write(repo.path().join("Procfile"), "web: python3 -m http.server $PORT --bind 127.0.0.1\n").unwrap();
+    std::fs::write(repo.path().join("Procfile"), "web: python3 -m http.server $PORT --bind 0.0.0.0\n").unwrap();
     std::fs::write(repo.path().join("hello.txt"), "native and crashed\n").unwrap();
     for args in [&["init", "--quiet", "--initial-branch=main"][..], &["add", "-A"], &["commit", "--quiet", "-m", "First"]] {
         git(&server.home(), repo.path(), args);
@@ -43,6 +43,8 @@ fn a_restarted_server_removes_the_containers_its_crashed_run_left() {
     let data_dir = server.data_dir();
     let before = containers(&data_dir);
     assert_eq!(before.len(), 1, "{before:?}");
+    let range = std::fs::read_to_string(data_dir.parent().unwrap().join("dyno-network")).expect("the server's range");
+    assert_eq!(namespaces(&range), 1, "the dyno's network namespace");
 
     let dir = server.crash();
     assert_eq!(containers(&data_dir), before, "a crashed server leaves its container running");
@@ -54,4 +56,12 @@ fn a_restarted_server_removes_the_containers_its_crashed_run_left() {
     assert_eq!(after.len(), 1, "one web dyno again: {after:?}");
     assert!(after.is_disjoint(&before), "the old container is gone: {before:?} → {after:?}");
     assert_eq!(bundles(&data_dir), after, "only the new dyno's bundle remains");
+    assert_eq!(namespaces(&range), 1, "only the new dyno's network namespace remains");
+}
+
+/// How many network namespaces of the server's range (`/run/netns/paas-<address>`) there are.
+fn namespaces(range: &str) -> usize {
+    let prefix = range.rsplitn(2, '.').nth(1).expect("a /24").to_string() + ".";
+    let entries = std::fs::read_dir("/run/netns").map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default();
+    entries.iter().filter(|e| e.file_name().to_string_lossy().starts_with(&format!("paas-{prefix}"))).count()
 }

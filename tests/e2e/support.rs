@@ -59,13 +59,19 @@ impl TestServer {
 
     /// Starts `command` (a `paas server` listening on free ports) with `HOME` `<dir>/home`, and
     /// waits for the addresses it prints; `data_dir` is where it keeps its data.
-    /// Each server takes a container network of its own (a /24 of 10.240.0.0/12 no other server
-    /// of this host holds) unless the command names one.
+    /// Each server takes a container network of its own unless the command names one: a /24 of
+    /// 10.240.0.0/12 no other server of this host holds, kept in `<dir>/dyno-network` so that a
+    /// server restarted on the same dir has the same (and removes what a crashed one left there).
     pub fn spawn(mut command: Command, dir: tempfile::TempDir, data_dir: PathBuf) -> TestServer {
         std::fs::create_dir_all(dir.path().join("home")).expect("home dir");
         if !command.get_envs().any(|(k, _)| k == "PAAS_DYNO_NETWORK") {
-            let within = "10.240.0.0/12".parse().expect("range");
-            let range = paas_sandbox::net::free_range(within, 24).map_or("host".to_string(), |r| r.to_string());
+            let kept = dir.path().join("dyno-network");
+            let range = std::fs::read_to_string(&kept).unwrap_or_else(|_| {
+                let within = "10.240.0.0/12".parse().expect("range");
+                let range = paas_sandbox::net::free_range(within, 24).map_or("host".to_string(), |r| r.to_string());
+                std::fs::write(&kept, &range).expect("write dyno-network");
+                range
+            });
             command.env("PAAS_DYNO_NETWORK", range);
         }
         let mut child = command
