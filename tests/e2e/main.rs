@@ -1,5 +1,6 @@
 //! End-to-end tests: each starts the real `paas` binary and talks to it as a user would.
 
+mod build_bounds;
 mod build_sandbox;
 mod build_sandbox;
 mod client;
@@ -21,3 +22,4 @@ mod run;
 mod scheduler;
 mod server;
 mod support;
+mod tenant_files;
