@@ -22,7 +22,8 @@
 //! `config.json` and a root filesystem), `seccomp.rs` (the system calls denied), `cgroup.rs`
 //! (memory cgroups and their counters), `limits.rs` (block-I/O throttles, writable-layer
 //! sizes), `runc.rs` (calling the runtime binary), `egress.rs`
-//! (which addresses a tenant may reach).
+//! (which addresses a tenant may reach), `net/` (each container's network namespace and veth
+//! pair on the node's range, and the nftables table that enforces the egress policy on them).
 
 pub mod egress;
 pub mod net;
