@@ -9,7 +9,7 @@ use crate::support::{TestServer, eventually_get, git, login, ok, repo_root, rout
 
 /// A git repo with `files` written (a `None` content: a link to the operator's key file),
 /// committed on `main`, with the `paas` remote of a new app `app`.
-fn linked_repo(server: &TestServer, app: &str, files: &[(&str, Option<&str>)]) -> tempfile::TempDir {
+fn linked_repo(server: &TestServer, app: &str, files: Files) -> tempfile::TempDir {
     login(server, &server.home(), &server.operator_key);
     let dir = tempfile::tempdir().unwrap();
     for (name, content) in files {
@@ -28,6 +28,9 @@ fn linked_repo(server: &TestServer, app: &str, files: &[(&str, Option<&str>)]) -
     dir
 }
 
+/// Files of a repo: a path and its content, `None` for a link to the operator's key file.
+type Files<'a> = &'a [(&'a str, Option<&'a str>)];
+
 fn assert_no_key(server: &TestServer, text: &str) {
     assert!(!text.contains(server.operator_key.trim()), "the operator's key is in the output:\n{text}");
 }
@@ -35,7 +38,7 @@ fn assert_no_key(server: &TestServer, text: &str) {
 #[test]
 fn a_procfile_or_processes_toml_linking_to_the_operator_key_is_refused_without_showing_it() {
     let server = TestServer::start();
-    let cases: [(&str, &[(&str, Option<&str>)]); 2] = [
+    let cases: [(&str, Files); 2] = [
         ("procfile-link", &[("Procfile", None), ("bin/web", Some("#!/bin/sh\n"))]),
         ("processes-link", &[(".paas/processes.toml", None), ("Procfile", Some("web: bin/web\n")), ("bin/web", Some("#!/bin/sh\n"))]),
     ];
