@@ -2,9 +2,11 @@
 //! the output streamed to an [`OutputSink`] the Heroku way, under a time and memory limit, in its
 //! own working folder, with the app's build cache.
 //!
-//! Layout under the data dir: `builds/<app>-XXXX/{app,env,home,buildpack}` while a build runs
-//! (removed after), `cache/<app>/` (the buildpacks' `CACHE_DIR`, kept between builds) and
-//! `slugs/` (the [`SlugStore`]).
+//! Layout under the data dir: while a sandboxed build runs, the app's disk image
+//! `cache/<app>/disk.ext4` is mounted at `builds/<app>.disk/`, holding `{app,env,home,buildpack}`
+//! (wiped each build) and `cache/` (the buildpacks' `CACHE_DIR`, kept between builds); an
+//! insecure build works in `builds/<app>-XXXX/{app,env,home,buildpack}` (removed after) with
+//! `cache/<app>/` as its `CACHE_DIR`; `slugs/` is the [`SlugStore`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::buildpack::{Buildpack, ReleaseInfo, ReleaseYamlError};
+use crate::cache::CacheSwap;
 use crate::detect;
 use crate::manifest::{NATIVE_STACK, ProcessKind, ProcessTypes, SlugManifest};
 use crate::output::{BoundedOutput, OutputSink};
@@ -363,10 +366,25 @@ impl Builder {
         }
         let lock = self.app_lock(app);
         let _guard = lock.lock().await;
-        match tokio::fs::remove_dir_all(self.cache_dir(app)).await {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
+        let cache = self.cache_dir(app);
+        for dir in std::iter::once(cache.clone()).chain(crate::cache::kept_beside(&cache)) {
+            match tokio::fs::remove_dir_all(dir).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
+        Ok(())
+    }
+
+    /// Ends what a previous server on this data dir left of its builds (see
+    /// [`crate::leftovers`]), logging each thing ended; returns how many. Call once at start,
+    /// before any build, after the node's stale containers are removed.
+    pub fn end_leftovers(&self) -> usize {
+        let ended = crate::leftovers::end_leftovers(&self.config.data_dir);
+        for line in &ended {
+            tracing::info!("previous run: {line}");
+        }
+        ended.len()
     }
 
     /// Builds and stores a slug, streaming the output to `out`.
@@ -397,13 +415,11 @@ impl Builder {
             Isolation::Insecure => (None, None),
             Isolation::Unavailable(why) => return Err(BuildError::Unsandboxed(why.clone())),
         };
-        let work = tempfile::Builder::new()
-            .prefix(&format!("{}-", request.app))
-            .tempdir_in(self.config.data_dir.join("builds"))?;
         // Sandboxed: everything the build writes lives on the app's disk (see `sandbox.rs`),
         // mounted at the same path each build (`builds/<app>.disk`, one build per app at a time):
-        // caches that record paths (cargo's) stay valid.
-        let disk = match &sandbox {
+        // caches that record paths (cargo's) stay valid. Insecure builds work in a folder of
+        // their own, removed after.
+        let (disk, _work, root) = match &sandbox {
             Some(_) => {
                 let image = self.cache_dir(&request.app).join(DISK_IMAGE);
                 let mountpoint = self.config.data_dir.join("builds").join(format!("{}.disk", request.app));
@@ -413,11 +429,17 @@ impl Builder {
                     .await
                     .map_err(|e| std::io::Error::other(e.to_string()))?
                     .map_err(BuildError::Disk)?;
-                Some(disk)
+                let root = disk.path().to_path_buf();
+                (Some(disk), None, root)
             }
-            None => None,
+            None => {
+                let work = tempfile::Builder::new()
+                    .prefix(&format!("{}-", request.app))
+                    .tempdir_in(self.config.data_dir.join("builds"))?;
+                let root = work.path().to_path_buf();
+                (None, Some(work), root)
+            }
         };
-        let root = disk.as_ref().map_or(work.path(), BuildDisk::path).to_path_buf();
         let (build_dir, env_dir, home) = (root.join("app"), root.join("env"), root.join("home"));
         let cache_dir = match &disk {
             Some(disk) => disk.path().join("cache"),
@@ -432,9 +454,14 @@ impl Builder {
                 return Err(e.into());
             }
         }
-        for dir in [&build_dir, &env_dir, &home, &cache_dir] {
+        for dir in [&build_dir, &env_dir, &home] {
             tokio::fs::create_dir_all(dir).await?;
         }
+        // The build works on a copy of the cache, swapped in only if it succeeds (`cache.rs`).
+        let work_cache = cache_dir.clone();
+        let cache = tokio::task::spawn_blocking(move || CacheSwap::begin(&work_cache))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
         // git clones a BUILDPACK_URL as the build's uid, from repositories it does not own.
         tokio::fs::write(home.join(".gitconfig"), "[safe]\n\tdirectory = *\n").await?;
         let fetch = (request.source.clone(), build_dir.clone());
@@ -460,10 +487,11 @@ impl Builder {
                 let owner = Owner(disk.path().to_path_buf());
                 let mut mounts = vec![sandbox::writable(disk.path()), sandbox::read_only(&self.config.buildpacks_dir)];
                 mounts.extend(self.toolchain.iter().map(|dir| sandbox::read_only(dir)));
-                if let Some(local) = url.as_deref().and_then(|u| detect::local_path(u, &self.config.buildpacks_dir)) {
-                    if local.is_dir() && !local.starts_with(&self.config.buildpacks_dir) {
-                        mounts.push(sandbox::read_only(&local));
-                    }
+                if let Some(local) = url.as_deref().and_then(|u| detect::local_path(u, &self.config.buildpacks_dir))
+                    && local.is_dir()
+                    && !local.starts_with(&self.config.buildpacks_dir)
+                {
+                    mounts.push(sandbox::read_only(&local));
                 }
                 let step = StepSandbox {
                     sandbox: sandbox.clone(),
@@ -482,6 +510,7 @@ impl Builder {
             time_limit: self.config.time_limit,
             memory: self.config.memory_limit,
             sandbox: step,
+            records: Some(self.config.data_dir.join("builds")),
         };
 
         let (buildpack, detected) = match url {
@@ -529,6 +558,7 @@ impl Builder {
             precompile.precompile(&slug, &manifest, &build_dir).await.map_err(BuildError::Precompile)?;
             out.detail("Done");
         }
+        tokio::task::spawn_blocking(move || cache.commit()).await.map_err(|e| std::io::Error::other(e.to_string()))??;
         Ok(BuiltSlug {
             slug,
             manifest,

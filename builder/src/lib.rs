@@ -17,15 +17,22 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Data dir layout: `repos/<app>.git` (bare repositories), `builds/` (one folder per running
-//! build), `cache/<app>/` (each app's `CACHE_DIR`), `slugs/<sha256>.tar.gz` (the slug store).
+//! Data dir layout: `repos/<app>.git` (bare repositories), `builds/` (where running builds work:
+//! `<app>.disk/`, the app's disk mounted, or `<app>-XXXX/` for insecure builds), `cache/<app>/`
+//! (each app's build disk `disk.ext4`, holding its `CACHE_DIR`; the `CACHE_DIR` itself for
+//! insecure builds), `slugs/<sha256>.tar.gz` (the slug store).
+//!
+//! Every build step runs in a container ([`sandbox`]); a node without a container runtime
+//! refuses builds unless its operator chose insecure ones.
 
 pub mod build;
 pub mod buildpack;
 pub mod buildpack_policy;
+mod cache;
 pub mod deploy;
 pub mod detect;
 pub mod git;
+pub mod leftovers;
 pub mod manifest;
 pub mod output;
 pub mod process;
