@@ -192,7 +192,10 @@ fn syslog_messages(mut socket: std::net::TcpStream, count: usize) -> Vec<String>
 
 #[test]
 fn a_syslog_drain_receives_the_apps_lines() {
-    let server = TestServer::start();
+    // The test's syslog listener is on loopback, which drains may reach only when the operator
+    // allows it.
+    let allow_loopback = ["--egress-allow", "127.0.0.0/8"];
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), &allow_loopback);
     paas(&server, &["apps:create", "drained"]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("syslog://{}", listener.local_addr().unwrap());
@@ -212,7 +215,7 @@ fn a_syslog_drain_receives_the_apps_lines() {
         ]
     );
     // A restarted server forwards to the drains kept in its ledger.
-    let server = TestServer::start_in(server.stop());
+    let server = TestServer::start_with(server.stop(), &allow_loopback);
     paas(&server, &["config:set", "AGAIN=1", "-a", "drained"]);
     let (socket, _) = listener.accept().unwrap();
     assert_eq!(
