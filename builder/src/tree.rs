@@ -104,6 +104,9 @@ impl TenantTree {
         if meta.file_type().is_symlink() {
             return Err(TreeError::Symlink(path.shown()));
         }
+        if !meta.is_file() {
+            return Err(TreeError::NotAFile(path.shown()));
+        }
         let bytes = self.read(path, limit)?;
         String::from_utf8(bytes).map(Some).map_err(|_| TreeError::NotText(path.shown()))
     }
@@ -126,6 +129,10 @@ impl TenantTree {
     /// Reads a file (a component): symbolic links are followed only while they stay inside the
     /// tree; refused when it is not a regular file or over `limit` bytes.
     pub fn read(&self, path: UntrustedPath<'_>, limit: u64) -> Result<Vec<u8>, TreeError> {
+        // Checked before opening: opening a FIFO would block the host until a writer came.
+        if !self.dir.metadata(path.0).map_err(|e| classify(path, e))?.is_file() {
+            return Err(TreeError::NotAFile(path.shown()));
+        }
         let file = self.dir.open(path.0).map_err(|e| classify(path, e))?;
         let meta = file.metadata().map_err(|e| classify(path, e))?;
         if !meta.is_file() {
@@ -239,6 +246,19 @@ mod tests {
         assert_eq!(tree.read(UntrustedPath::new("inner-link"), 100).unwrap(), b"web: app.wasm\n");
         let error = tree.read(UntrustedPath::new("real"), 5).unwrap_err();
         assert_eq!(error.to_string(), "real is larger than the limit of 5 bytes");
+    }
+
+    #[test]
+    fn a_fifo_or_folder_is_refused_without_blocking() {
+        let (_host, app, tree) = tree_with_secret();
+        let made = std::process::Command::new("mkfifo").arg(app.path().join("fifo")).status().unwrap();
+        assert!(made.success());
+        std::fs::create_dir(app.path().join("dir")).unwrap();
+        for name in ["fifo", "dir"] {
+            let error = tree.read_metadata(UntrustedPath::new(name), 100).unwrap_err();
+            assert_eq!(error.to_string(), format!("{name} is not a regular file"));
+            assert!(matches!(tree.read(UntrustedPath::new(name), 100), Err(TreeError::NotAFile(_))));
+        }
     }
 
     #[test]
