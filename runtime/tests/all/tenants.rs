@@ -142,9 +142,30 @@ async fn writing_past_the_tmp_quota_fails_with_insufficient_space() {
 
 #[tokio::test]
 async fn each_size_gets_a_tmp_quota_of_its_memory() {
+    let (mut spec, _logs) = spec("probe", "web.1");
+    spec.size = DynoSize::Standard;
+    let dyno = probe(spec);
+    let fs = rustix::fs::statfs(dyno.scratch_dir()).unwrap();
+    assert_eq!(fs.f_type, 0x0102_1994, "not a tmpfs"); // TMPFS_MAGIC
+    assert_eq!(fs.f_blocks as u64 * fs.f_bsize as u64, 512 << 20);
+}
+
+#[tokio::test]
+async fn regression_a_dynos_tmp_is_never_left_mounted_in_the_hosts_tree() {
+    // Mounts in the host's tree outlive the process: every exit of paas server (or of a test run)
+    // left each running dyno's /tmp mounted, its folder impossible to remove.
     let (spec, _logs) = spec("probe", "web.1");
     let dyno = probe(spec);
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let line = mounts.lines().find(|l| l.contains(dyno.scratch_dir().to_str().unwrap())).expect("a tmpfs on /tmp");
-    assert!(line.contains("tmpfs") && line.contains("size=131072k"), "{line}");
+    assert_eq!(get(&dyno, "/write?path=/tmp/kept&value=yes").await.0, 200);
+    assert!(dyno.scratch_dir().starts_with("/proc/self/fd"), "{}", dyno.scratch_dir().display());
+    let root = crate::util::runtime().config().scratch_dir.clone();
+    let mounted_under_root = || -> Vec<String> {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(root.to_str().unwrap())).map(String::from).collect()
+    };
+    // A dyno starting right now is mounted for a few microseconds, never for 200 ms.
+    let before = mounted_under_root();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stayed: Vec<String> = mounted_under_root().into_iter().filter(|p| before.contains(p)).collect();
+    assert!(stayed.is_empty(), "{stayed:?}");
 }
