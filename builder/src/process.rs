@@ -8,7 +8,9 @@
 //!
 //! Insecure builds (no sandbox) run on the host in their own process group, under `RLIMIT_AS`
 //! through `prlimit --as=BYTES --` (util-linux) when installed; the deadline kills the group
-//! (`kill -KILL -- -PGID`), as do stragglers left when the executable exits.
+//! (`kill -KILL -- -PGID`), as do stragglers left when the executable exits, and so does a
+//! cancelled build (the step's future dropped); while it runs the group is recorded in
+//! `builds/.groups/` ([`Limits::records`]), where the next start of a killed server finds it.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::leftovers::GroupRecord;
 use crate::output::{MAX_LINE_LENGTH, OutputSink, truncate_line};
 
 /// Limits on one build.
@@ -31,6 +34,10 @@ pub struct Limits {
     pub memory: Option<u64>,
     /// The build's containers; `None`: on the host (insecure builds).
     pub sandbox: Option<std::sync::Arc<crate::sandbox::StepSandbox>>,
+    /// Where an insecure step records its process group while it runs (the data dir's
+    /// `builds/`), so that a server killed mid-build has it killed at its next start
+    /// ([`crate::leftovers`]); `None`: not recorded.
+    pub records: Option<PathBuf>,
 }
 
 /// A process that could not run to completion.
@@ -106,6 +113,11 @@ pub async fn run(
     let mut child = command.spawn().map_err(spawn_error)?;
     drop(command); // closes our copies of the pipe's write end
     let group = if container.is_some() { None } else { child.id() };
+    // Killed with its group when this step ends or its build is dropped (cancelled).
+    let _record = match (group, &limits.records) {
+        (Some(group), Some(dir)) => Some(GroupRecord::new(dir, group).map_err(spawn_error)?),
+        _ => None,
+    };
 
     // A bounded channel: when the output is not taken as fast as it comes, this thread stops
     // reading the pipe and the build blocks on its next write (memory stays bounded).
@@ -231,11 +243,7 @@ fn read_line_capped(reader: &mut impl BufRead) -> Option<String> {
 /// Kills a process group (ignoring a group already gone).
 fn kill_group(group: Option<u32>) {
     if let Some(group) = group {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{group}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        crate::leftovers::kill_group(group);
     }
 }
 
@@ -250,7 +258,7 @@ mod tests {
 
     fn limits(seconds: u64) -> Limits {
         let time_limit = Duration::from_secs(seconds);
-        Limits { deadline: Instant::now() + time_limit, time_limit, memory: None, sandbox: None }
+        Limits { deadline: Instant::now() + time_limit, time_limit, memory: None, sandbox: None, records: None }
     }
 
     fn sh(script: &str) -> (PathBuf, Vec<OsString>) {

@@ -102,8 +102,9 @@ impl Sandbox {
     pub async fn cleanup_stale(&self) -> Result<usize, SandboxError> {
         let ids = self.0.runc.list().await?;
         for id in &ids {
-            if let Err(e) = self.0.runc.delete(id).await {
-                tracing::warn!(container = %id, "cannot delete a stale container: {e}");
+            match self.0.runc.delete(id).await {
+                Ok(()) => tracing::info!(container = %id, "previous run: killed and deleted its container"),
+                Err(e) => tracing::warn!(container = %id, "cannot delete a stale container: {e}"),
             }
         }
         let bundles = std::fs::read_dir(&self.0.containers).map_err(io(&self.0.containers))?;

@@ -145,6 +145,13 @@ impl ServerCommand {
         if stale > 0 {
             tracing::info!("removed {stale} dyno /tmp folder(s) left by a previous paas server");
         }
+        // Slugs a killed server was unpacking for dynos are never taken for whole ones (only a
+        // finished tree is renamed into place); the half-made trees are removed.
+        let mut partial = Vec::new();
+        paas_builder::leftovers::remove_with_prefix(&self.data_dir.join("runtime/slugs"), ".unpacking-", &mut partial);
+        for line in partial {
+            tracing::info!("previous run: {line}");
+        }
         let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
         // Apps: the router and the dyno supervisor on that runtime.
         let native = self.native_runtime().await?;

@@ -7,6 +7,7 @@
 //! are the one record of builds (`GET /apps/{app}/builds`, `paas builds:output`).
 
 mod auth;
+pub mod interrupted;
 mod live;
 pub mod release_phase;
 mod session;
@@ -50,13 +51,18 @@ struct Service {
 
 impl Deploys {
     /// Starts the git endpoint over the bare repositories in `repos_dir` (`<data-dir>/repos`);
-    /// build and release events are published to `logs`.
+    /// build and release events are published to `logs`. First ends what a killed server left of
+    /// its builds ([`Builder::end_leftovers`]) and marks its pending builds failed
+    /// ([`interrupted`]).
     pub async fn start(
         ledger: Arc<dyn Ledger>,
         builder: Arc<Builder>,
         repos_dir: PathBuf,
         logs: Logplex,
     ) -> io::Result<Deploys> {
+        // What a killed server left: its build processes, disks and folders, its pending builds.
+        builder.end_leftovers();
+        interrupted::fail_interrupted_builds(ledger.as_ref(), &logs).await.map_err(io::Error::other)?;
         let phase = release_phase::ReleasePhase::new(ledger.clone(), logs.clone());
         let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs, phase });
         let git = GitServer::start(repos_dir, service.clone(), service.clone()).await?;

@@ -1,0 +1,32 @@
+//! Builds a killed `paas server` left `pending`: at the next start each is marked `failed`, with
+//! a line saying why in its output (`paas builds:output`) and in the app's log. Their release, if
+//! any, was never recorded (the ledger records a release in one statement after its release
+//! phase), so nothing half-made goes live.
+
+use crate::ledger::{AppFilter, Ledger, LedgerError};
+use crate::logplex::Logplex;
+use crate::model::{BUILD_FAILED, BUILD_PENDING};
+
+/// The line an interrupted build's output and its app's log get.
+pub const INTERRUPTED: &str = "Build failed: paas server stopped while this build ran; push again to build it";
+
+/// Marks every pending build failed (call once at start, before any build runs); returns how
+/// many there were.
+pub async fn fail_interrupted_builds(ledger: &dyn Ledger, logs: &Logplex) -> Result<usize, LedgerError> {
+    let mut failed = 0;
+    for app in ledger.list_apps(AppFilter::All).await? {
+        for build in ledger.list_builds(app.id).await? {
+            if build.status != BUILD_PENDING {
+                continue;
+            }
+            let output = ledger.build_output(build.id).await?.unwrap_or_default();
+            let output = if output.is_empty() { INTERRUPTED.to_string() } else { format!("{output}\n{INTERRUPTED}") };
+            ledger.record_build_output(build.id, build.buildpack.as_deref(), &output).await?;
+            ledger.finish_build(build.id, BUILD_FAILED, None, None).await?;
+            logs.api_event(&app.name, &format!("{INTERRUPTED} (build {})", build.id));
+            tracing::info!(app = %app.name, build = %build.id, "marked an interrupted build failed");
+            failed += 1;
+        }
+    }
+    Ok(failed)
+}
