@@ -9,7 +9,7 @@
 //!   the platform calls [`RouteTable::add_domain`] / [`RouteTable::set_maintenance`] /
 //!   [`RouteTable::remove_app`]. Changes apply to the next request; requests in flight finish on
 //!   the route they started with.
-//! - [`Backend`]: one web dyno. [`TcpBackend`] reaches a native dyno at `127.0.0.1:$PORT`; a wasm
+//! - [`Backend`]: one web dyno. [`TcpBackend`] reaches a native dyno at `<its address>:$PORT`; a wasm
 //!   dyno is a small adapter over `paas_runtime::WebDyno::handle` (see [`BackendError`] for the
 //!   error mapping), e.g.
 //!

@@ -1,5 +1,6 @@
-//! [`TcpBackend`]: a native dyno reached over TCP at `127.0.0.1:$PORT`, through a pooled
-//! HTTP/1.1 client shared by all TCP backends.
+//! [`TcpBackend`]: a native dyno reached over TCP at `<its address>:$PORT` (its network
+//! namespace's address; loopback on the host's network), through a pooled HTTP/1.1 client shared
+//! by all TCP backends.
 
 use std::error::Error as _;
 use std::io;
