@@ -211,6 +211,14 @@ pub enum BuildError {
         /// Its exit status.
         status: String,
     },
+    /// `bin/compile` failed having filled the build's disk.
+    #[error("failed to compile {detected} app: the build filled its disk ({} MiB for the build dir, cache, env dir and home; `paas builds:cache:purge` empties the cache)", .limit >> 20)]
+    DiskFull {
+        /// What detect called the app.
+        detected: String,
+        /// The disk's size in bytes.
+        limit: u64,
+    },
     /// `bin/release` failed.
     #[error("bin/release of the {buildpack} buildpack exited with {status}")]
     Release {
@@ -327,6 +335,12 @@ impl Builder {
             }
             Isolation::Insecure => tracing::warn!("builds run unsandboxed, as this server's user (--insecure-builds)"),
             Isolation::Unavailable(why) => tracing::warn!("builds are refused: {why}"),
+        }
+        if matches!(isolation, Isolation::Sandbox(..)) {
+            let stale = sandbox::remove_stale_disks(&config.data_dir.join("builds"));
+            if stale > 0 {
+                tracing::info!("unmounted {stale} build disk(s) a previous paas server left");
+            }
         }
         let toolchain = toolchain_dirs(&config);
         let slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_builds.max(1)));
@@ -535,6 +549,9 @@ impl Builder {
         let args = [&build_dir, &cache_dir, &env_dir].map(|p| p.as_os_str().to_owned());
         let done = process::run(&compile, &args, &build_dir, &env, &limits, Stdout::Stream, out).await?;
         if !done.status.success() {
+            if disk.as_ref().is_some_and(BuildDisk::is_full) {
+                return Err(BuildError::DiskFull { detected, limit: self.config.disk_limit });
+            }
             return Err(BuildError::Compile {
                 buildpack: buildpack.name.clone(),
                 detected,

@@ -207,6 +207,12 @@ impl BuildDisk {
     pub fn path(&self) -> &Path {
         &self.mountpoint
     }
+
+    /// Whether (almost) nothing is left of it: less than 1 MiB or 16 inodes.
+    pub fn is_full(&self) -> bool {
+        rustix::fs::statvfs(&self.mountpoint)
+            .is_ok_and(|fs| fs.f_bavail.saturating_mul(fs.f_frsize) < 1 << 20 || fs.f_favail < 16)
+    }
 }
 
 impl Drop for BuildDisk {
@@ -217,6 +223,23 @@ impl Drop for BuildDisk {
         }
         let _ = std::fs::remove_dir(&self.mountpoint);
     }
+}
+
+/// Unmounts and removes the build disks a crashed server left mounted in `builds` (call at
+/// start, before any build); returns how many.
+pub(crate) fn remove_stale_disks(builds: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(builds) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "disk") && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = tool("umount", &[], &[path.as_os_str()]);
+            if std::fs::remove_dir(&path).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 /// Runs a system tool (`mkfs.ext4`, `mount`, `umount`), its stderr in the error.

@@ -251,3 +251,49 @@ echo "       uid: $(id -u)"
     // The cache lives on the app's disk image, not in the data dir's folders.
     assert!(data_dir.join("cache/isolated-app").join(paas_builder::build::DISK_IMAGE).is_file());
 }
+
+#[tokio::test]
+async fn a_build_that_fills_its_disk_fails_saying_so_and_the_next_build_has_room() {
+    let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut config = paas_builder::BuilderConfig::new(data.path(), crate::support::repo_root().join("buildpacks"));
+    config.disk_limit = 32 << 20;
+    let builder = paas_builder::Builder::new(config).unwrap();
+    if !builder.is_isolated() {
+        return; // the disk is the sandbox's
+    }
+    write_executable(
+        &bp.path().join("bin/compile"),
+        "#!/bin/sh\nset -e\n[ -f \"$3/FILL\" ] || exit 0\ndd if=/dev/zero of=\"$2/fill\" bs=1M count=100 2>&1 | head -n 3\nexit 1\n",
+    );
+    let mut req = request("full-app", src.path());
+    req.buildpack_url = Some(bp.path().display().to_string());
+    req.config_vars.insert("FILL".into(), "1".into());
+    let out = CollectOutput::default();
+    let error = builder.build(req.clone(), &out).await.unwrap_err();
+    let name = bp.path().file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        error.to_string(),
+        format!("failed to compile {name} app: the build filled its disk (32 MiB for the build dir, cache, env dir and home; `paas builds:cache:purge` empties the cache)")
+    );
+    assert!(out.lines().iter().any(|l| l.contains("No space left on device")), "{:#?}", out.lines());
+    // The cache keeps the file; purging it gives the app its room back.
+    builder.purge_cache("full-app").await.unwrap();
+    req.config_vars.remove("FILL");
+    builder.build(req, &CollectOutput::default()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restarted_builder_unmounts_the_build_disks_a_crashed_one_left() {
+    let data = tempfile::tempdir().unwrap();
+    if !builder(data.path()).is_isolated() {
+        return;
+    }
+    let stale = data.path().canonicalize().unwrap().join("builds/crashed-app.disk");
+    std::fs::create_dir_all(&stale).unwrap();
+    let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "stale", &stale.display().to_string()]).status();
+    assert!(mounted.unwrap().success());
+    let _restarted = builder(data.path());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&stale.display().to_string()), "still mounted");
+    assert!(!stale.exists());
+}
