@@ -99,7 +99,7 @@ const MAX_TAR_STREAM: u64 = MAX_SOURCE_SIZE + MAX_SOURCE_ENTRIES * 1024;
 /// entries with `..` and writes through no link (each parent is checked to stay inside `dest`,
 /// files are created anew).
 fn unpack_tar<R: Read>(reader: R, dest: &Path) -> io::Result<()> {
-    let mut archive = tar::Archive::new(reader.take(MAX_TAR_STREAM));
+    let mut archive = tar::Archive::new(HeaderGuard::new(reader.take(MAX_TAR_STREAM)));
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(false);
     archive.set_overwrite(true);
@@ -120,6 +120,101 @@ fn unpack_tar<R: Read>(reader: R, dest: &Path) -> io::Result<()> {
         entry.unpack_in(dest)?;
     }
     Ok(())
+}
+
+/// The largest extension header (a GNU long name or link, PAX records) a source archive may hold:
+/// 64 KiB. The tar reader holds each one whole in memory, so a bigger one is refused before.
+pub const MAX_EXTENSION_HEADER: u64 = 64 << 10;
+
+/// Passes a tar stream through unchanged, following its headers to refuse an extension header
+/// over [`MAX_EXTENSION_HEADER`] before the tar reader reads it into memory.
+struct HeaderGuard<R> {
+    inner: R,
+    /// The bytes of the header being read (a header is 512 bytes).
+    header: Vec<u8>,
+    /// Bytes of entry data and padding before the next header.
+    data_left: u64,
+    /// The records of a PAX header being read, and how many of its bytes are still to come.
+    pax: Vec<u8>,
+    pax_left: u64,
+    /// A PAX `size` record: the next entry's size.
+    next_size: Option<u64>,
+}
+
+impl<R: Read> HeaderGuard<R> {
+    fn new(inner: R) -> HeaderGuard<R> {
+        HeaderGuard { inner, header: Vec::with_capacity(512), data_left: 0, pax: Vec::new(), pax_left: 0, next_size: None }
+    }
+
+    /// Follows `bytes` of the stream.
+    fn follow(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if self.data_left > 0 {
+                let n = bytes.len().min(usize::try_from(self.data_left).unwrap_or(usize::MAX));
+                let take = n.min(usize::try_from(self.pax_left).unwrap_or(usize::MAX));
+                self.pax.extend_from_slice(&bytes[..take]);
+                self.pax_left -= take as u64;
+                if self.pax_left == 0 && take > 0 {
+                    self.next_size = pax_size(&std::mem::take(&mut self.pax));
+                }
+                self.data_left -= n as u64;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let n = bytes.len().min(512 - self.header.len());
+            self.header.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.header.len() == 512 {
+                let header = std::mem::replace(&mut self.header, Vec::with_capacity(512));
+                self.on_header(&header)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_header(&mut self, header: &[u8]) -> io::Result<()> {
+        if header.iter().all(|&b| b == 0) {
+            return Ok(()); // the end-of-archive blocks
+        }
+        let invalid = || io::Error::new(io::ErrorKind::InvalidData, "the source archive has an invalid tar header");
+        let size = tar_number(&header[124..136]).ok_or_else(invalid)?;
+        let extension = matches!(header[156], b'L' | b'K' | b'x' | b'g' | b'X');
+        if extension && size > MAX_EXTENSION_HEADER {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the source archive has a {size}-byte extension header (long name or PAX records); paas allows {MAX_EXTENSION_HEADER}"),
+            ));
+        }
+        let size = if extension { size } else { self.next_size.take().unwrap_or(size) };
+        if header[156] == b'x' {
+            (self.pax, self.pax_left) = (Vec::new(), size);
+        }
+        self.data_left = size.div_ceil(512).saturating_mul(512);
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for HeaderGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.follow(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// A tar numeric field: octal text, or base-256 when its first byte has the high bit set.
+fn tar_number(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 != 0 {
+        return field[1..].iter().try_fold(u64::from(field[0] & 0x7f), |n, &b| n.checked_mul(256)?.checked_add(u64::from(b)));
+    }
+    let text = std::str::from_utf8(field).ok()?.trim_matches(|c: char| c == '\0' || c == ' ');
+    if text.is_empty() { Some(0) } else { u64::from_str_radix(text, 8).ok() }
+}
+
+/// The `size` record of PAX extended header records (`LEN size=N\n`), if any.
+fn pax_size(records: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(records);
+    text.lines().find_map(|line| line.split_once(' ')?.1.strip_prefix("size=")?.parse().ok())
 }
 
 /// The error of a source over its limits.
@@ -230,6 +325,46 @@ mod tests {
         fetch(&source, dest.path()).unwrap();
         let modified = fs::metadata(dest.path().join("main.rs")).unwrap().modified().unwrap();
         assert!(modified >= before, "main.rs carries the commit's time (2001), so build caches think it is old");
+    }
+
+    #[test]
+    fn a_tarball_with_a_huge_long_name_is_refused_before_it_is_read() {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::GNULongName);
+        header.set_size(1 << 30);
+        header.set_cksum();
+        let mut archive = header.as_bytes().to_vec();
+        archive.extend(std::iter::repeat_n(b'a', 1 << 20)); // the rest never needs to be read
+        let dest = tempfile::tempdir().unwrap();
+        let error = unpack_tar(&archive[..], dest.path()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the source archive has a 1073741824-byte extension header (long name or PAX records); paas allows 65536"
+        );
+    }
+
+    #[test]
+    fn tarballs_with_long_names_pax_sizes_and_links_still_unpack() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let long = format!("{}/file.txt", "d".repeat(200));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(5);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, &long, &b"hello"[..]).unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(3);
+        header.set_mode(0o644);
+        builder.append_pax_extensions([("size", &b"3"[..]), ("comment", &b"x"[..])]).unwrap();
+        builder.append_data(&mut header, "pax.txt", &b"abc"[..]).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        builder.append_link(&mut header, "link", "pax.txt").unwrap();
+        let archive = builder.into_inner().unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        unpack_tar(&archive[..], dest.path()).unwrap();
+        assert_eq!(fs::read_to_string(dest.path().join(&long)).unwrap(), "hello");
+        assert_eq!(fs::read_to_string(dest.path().join("link")).unwrap(), "abc");
     }
 
     #[test]
