@@ -297,3 +297,27 @@ async fn a_restarted_builder_unmounts_the_build_disks_a_crashed_one_left() {
     assert!(!mounts.contains(&stale.display().to_string()), "still mounted");
     assert!(!stale.exists());
 }
+
+#[tokio::test]
+async fn with_build_network_none_a_build_has_loopback_only_and_with_egress_a_link_too() {
+    let (data, src, bp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut config = paas_builder::BuilderConfig::new(data.path(), crate::support::repo_root().join("buildpacks"));
+    config.build_network = paas_builder::build::BuildNetwork::None;
+    let builder = paas_builder::Builder::new(config).unwrap();
+    if !builder.is_isolated() {
+        return;
+    }
+    write_executable(
+        &bp.path().join("bin/compile"),
+        "#!/bin/sh\necho \"       interfaces: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' ')\"\n",
+    );
+    let mut req = request("offline-app", src.path());
+    req.buildpack_url = Some(bp.path().display().to_string());
+    let out = CollectOutput::default();
+    builder.build(req.clone(), &out).await.unwrap();
+    assert_eq!(out.lines()[2], "       interfaces: lo ");
+    // With egress (the default) the same build has an interface to the node as well.
+    let out = CollectOutput::default();
+    crate::support::builder(data.path()).build(req, &out).await.unwrap();
+    assert!(out.lines()[2].starts_with("       interfaces: ") && out.lines()[2] != "       interfaces: lo ", "{:?}", out.lines());
+}
