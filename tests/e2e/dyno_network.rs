@@ -3,7 +3,8 @@
 //! cannot connect to the API on 127.0.0.1, to the node's addresses (its veth's, eth0's) nor to
 //! the app's web dyno directly; the web dyno answers through the router only (an outside host
 //! routed through the node cannot connect to it); a public-looking outside host (a namespace of
-//! the test's own at 198.51.100.x) is reachable from a dyno and from a build. A build's probes
+//! the test's own at 198.51.100.x) is reachable from a dyno and from a build (nothing is with
+//! `--build-network none`). A build's probes
 //! run in a `build.rs` that fails on purpose so that cargo prints what it found.
 
 use std::process::Command;
@@ -115,6 +116,28 @@ fn main() {
 }
 "#;
 
+/// Pushes threaded-rust with [`PROBING_BUILD_RS`] probing `targets` as app `app`: the push's
+/// output (the build fails on purpose).
+fn probing_push(server: &TestServer, app: &str, targets: &[String]) -> String {
+    let repo = app_repo(server, "threaded-rust", app);
+    std::fs::write(repo.path().join("build.rs"), PROBING_BUILD_RS).unwrap();
+    std::fs::write(repo.path().join("probe-targets"), targets.join("\n")).unwrap();
+    git(&server.home(), repo.path(), &["add", "-A"]);
+    git(&server.home(), repo.path(), &["commit", "--quiet", "-m", "Probe"]);
+    let pushed = try_git(&server.home(), repo.path(), &["push", "paas", "main"]);
+    let output = String::from_utf8_lossy(&pushed.stderr).into_owned();
+    assert!(!pushed.status.success(), "the build fails on purpose:\n{output}");
+    output
+}
+
+/// Asserts that the build printed `probe <target> <result>` for each pair.
+fn assert_probed(output: &str, found: &[(&String, String)]) {
+    for (target, result) in found {
+        let want = format!("probe {target} {result}");
+        assert!(output.lines().any(|l| l.trim_start_matches("remote:").trim().ends_with(&want)), "no {want:?} in:\n{output}");
+    }
+}
+
 #[test]
 fn a_build_reaches_the_internet_but_not_the_api_nor_the_node() {
     if !runc_available() {
@@ -130,21 +153,34 @@ fn a_build_reaches_the_internet_but_not_the_api_nor_the_node() {
         format!("{uplink}:{api}"),
         format!("{}:{}", outside.address(), outside.port()),
     ];
-    let repo = app_repo(&server, "threaded-rust", "probing-build");
-    std::fs::write(repo.path().join("build.rs"), PROBING_BUILD_RS).unwrap();
-    std::fs::write(repo.path().join("probe-targets"), targets.join("\n")).unwrap();
-    git(&server.home(), repo.path(), &["add", "-A"]);
-    git(&server.home(), repo.path(), &["commit", "--quiet", "-m", "Probe"]);
-    let pushed = try_git(&server.home(), repo.path(), &["push", "paas", "main"]);
-    let output = String::from_utf8_lossy(&pushed.stderr).into_owned();
-    assert!(!pushed.status.success(), "the build fails on purpose:\n{output}");
-    let found = |t: &String, result: &str| format!("probe {t} {result}");
-    for want in [
-        found(&targets[0], "ERR ConnectionRefused"),
-        found(&targets[1], "ERR ConnectionRefused"),
-        found(&targets[2], "ERR ConnectionRefused"),
-        found(&targets[3], &format!("OK {}", outside.node_address())),
-    ] {
-        assert!(output.lines().any(|l| l.trim_start_matches("remote:").trim().ends_with(&want)), "no {want:?} in:\n{output}");
+    let output = probing_push(&server, "probing-build", &targets);
+    let refused = || "ERR ConnectionRefused".to_string();
+    assert_probed(
+        &output,
+        &[
+            (&targets[0], refused()),
+            (&targets[1], refused()),
+            (&targets[2], refused()),
+            (&targets[3], format!("OK {}", outside.node_address())),
+        ],
+    );
+}
+
+#[test]
+fn with_build_network_none_a_build_reaches_nothing_but_its_own_loopback() {
+    if !runc_available() {
+        return;
     }
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), &["--build-network", "none"]);
+    let outside = OutsideHost::start().expect("outside host");
+    let api = api_port(&server);
+    let uplink = uplink_address().expect("the node's uplink address");
+    let targets =
+        [format!("127.0.0.1:{api}"), format!("{uplink}:{api}"), format!("{}:{}", outside.address(), outside.port())];
+    let output = probing_push(&server, "offline-build", &targets);
+    let unreachable = || "ERR NetworkUnreachable".to_string();
+    assert_probed(
+        &output,
+        &[(&targets[0], "ERR ConnectionRefused".to_string()), (&targets[1], unreachable()), (&targets[2], unreachable())],
+    );
 }
