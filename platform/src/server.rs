@@ -18,6 +18,9 @@ use crate::ledger::{self, Ledger};
 /// The email of the operator created on first start.
 pub const OPERATOR_EMAIL: &str = "operator@localhost";
 
+/// How long requests in flight (API and git) may take to finish once the server is told to stop.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Everything `paas server` is told.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -241,6 +244,18 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         tokio::spawn(serve(listener, api.clone(), HEADER_READ_TIMEOUT, stopped(stop_rx.clone())))
     });
     let api_server = serve(api_listener, api, HEADER_READ_TIMEOUT, stopped(stop_rx.clone()));
+    // On a stop, requests in flight get STOP_GRACE to finish; then their connections are cut.
+    let api_server = {
+        let stop = stopped(stop_rx.clone());
+        async move {
+            tokio::select! {
+                () = api_server => {}
+                () = async { stop.await; tokio::time::sleep(STOP_GRACE).await } => {
+                    tracing::warn!("API requests still in flight after {} s; cutting them", STOP_GRACE.as_secs());
+                }
+            }
+        }
+    };
     let router_server = serving.task;
     // Handlers are in place before the addresses are printed: whoever reads them may signal at once.
     use tokio::signal::unix::{SignalKind, signal};
@@ -260,12 +275,17 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         async move { rendezvous.serve(rendezvous_listener, &tls, stop).await }
     });
 
+    let stop_deploys = deploys.clone();
     tokio::spawn(async move {
         tokio::select! {
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
         }
         tracing::info!("shutting down");
+        // Builds are cancelled at once (their containers deleted, recorded failed); the
+        // listeners stop accepting; requests in flight get STOP_GRACE; dynos get SIGTERM,
+        // then SIGKILL after their grace period.
+        stop_deploys.stop_builds();
         let _ = stop_tx.send(true);
         // Tails end, so the API server's graceful shutdown is not held open by them.
         logs.close();

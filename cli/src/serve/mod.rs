@@ -84,9 +84,11 @@ impl ServeApps for Node {
             println!("{} {app} heroku[router]: {text}", stamp(at));
         }));
         let (listener, shutdown) = (context.router_listener, context.shutdown);
+        let stopping = oneoffs.clone();
         let task = Box::pin(async move {
             router.serve_with_shutdown(listener, shutdown).await.context("the router failed")?;
-            supervisor.shutdown().await;
+            // Dynos get SIGTERM, then SIGKILL after their grace period, as on Heroku.
+            tokio::join!(supervisor.shutdown(), stopping.stop_all());
             Ok(())
         });
         let directory = Directory { supervisor: driver.supervisor.clone(), ledger: context.ledger, oneoffs };

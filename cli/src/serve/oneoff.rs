@@ -113,6 +113,23 @@ impl OneOffs {
         !matching.is_empty()
     }
 
+    /// At shutdown: asks every one-off dyno of every app to stop (SIGTERM, SIGKILL after the
+    /// grace period), then waits until all have ended, at most the grace period and 5 s more.
+    pub async fn stop_all(&self) {
+        {
+            let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            for one in running.values().flat_map(BTreeMap::values) {
+                if let Some(stop) = &one.stop {
+                    stop.stop();
+                }
+            }
+        }
+        let deadline = tokio::time::Instant::now() + STOP_GRACE + Duration::from_secs(5);
+        while !self.running.lock().unwrap_or_else(|e| e.into_inner()).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Starts a one-off dyno of `app`.
     pub async fn start(self: &Arc<Self>, app: &App, request: OneOffRequest) -> Result<OneOff, OneOffError> {
         let failed = |e: anyhow::Error| OneOffError::Failed(format!("{e:#}"));

@@ -47,6 +47,8 @@ struct Service {
     logs: Logplex,
     /// Makes releases, after their release phase.
     phase: release_phase::ReleasePhase,
+    /// Set when the server stops: running builds are cancelled.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Deploys {
@@ -64,9 +66,17 @@ impl Deploys {
         builder.end_leftovers();
         interrupted::fail_interrupted_builds(ledger.as_ref(), &logs).await.map_err(io::Error::other)?;
         let phase = release_phase::ReleasePhase::new(ledger.clone(), logs.clone());
-        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs, phase });
+        let stopping = tokio::sync::watch::Sender::new(false);
+        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs, phase, stopping });
         let git = GitServer::start(repos_dir, service.clone(), service.clone()).await?;
         Ok(Deploys { service, git })
+    }
+
+    /// Cancels every running build and refuses new ones (the server is stopping): each build's
+    /// steps are killed and their containers deleted, the build is recorded failed with
+    /// [`interrupted::CANCELLED`] in its output and the app's log, and its push ends with it.
+    pub fn stop_builds(&self) {
+        self.service.stopping.send_replace(true);
     }
 
     /// The git smart HTTP routes (`/{app}.git/…`), to merge into the API listener's router.
@@ -192,10 +202,31 @@ impl Service {
         out: &dyn OutputSink,
     ) -> Result<Deployed, String> {
         let live = self.running.lock().expect("running builds").get(&build_id).cloned().unwrap_or_default();
-        let result = deployer.deploy(app, source, source_version, description, &Tee(out, live.as_ref())).await;
+        let mut stopping = self.stopping.subscribe();
+        let tee = Tee(out, live.as_ref());
+        let result = tokio::select! {
+            result = deployer.deploy(app, source, source_version, description, &tee) => result,
+            // Dropping the build kills its steps (their containers are deleted, an insecure
+            // step's process group killed).
+            () = async { drop(stopping.wait_for(|stop| *stop).await) } => Err(self.cancelled(app, build_id).await),
+        };
         self.running.lock().expect("running builds").remove(&build_id);
         live.finish();
         result
+    }
+
+    /// Records a build cancelled by a stop as failed; the message for the pusher.
+    async fn cancelled(&self, app: &str, build_id: Uuid) -> String {
+        let builds = match self.ledger.find_app(app).await {
+            Ok(Some(found)) => self.ledger.list_builds(found.id).await.unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        if let Some(build) = builds.iter().find(|b| b.id == build_id)
+            && let Err(e) = interrupted::fail_build(self.ledger.as_ref(), &self.logs, app, build, interrupted::CANCELLED).await
+        {
+            tracing::warn!(%app, build = %build_id, "cannot record a cancelled build: {e}");
+        }
+        interrupted::CANCELLED.to_string()
     }
 
     async fn find(&self, app: &str, user: &str) -> Result<(App, User), String> {
