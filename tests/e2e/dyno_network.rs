@@ -4,8 +4,8 @@
 //! the app's web dyno directly; the web dyno answers through the router only (an outside host
 //! routed through the node cannot connect to it); a public-looking outside host (a namespace of
 //! the test's own at 198.51.100.x) is reachable from a dyno and from a build (nothing is with
-//! `--build-network none`). A build's probes
-//! run in a `build.rs` that fails on purpose so that cargo prints what it found.
+//! `--build-network none`). A build's probes run in a `build.rs` that fails on purpose so that
+//! cargo prints what it found.
 
 use std::process::Command;
 use std::time::Duration;
