@@ -336,14 +336,14 @@ impl Inner {
             }
         }
 
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        // The build waits for a slow pusher (StreamOutput), and goes on when the pusher is gone.
+        let (tx, mut rx) = crate::output::stream();
         let writer = tokio::spawn(async move {
-            while let Some(line) = rx.recv().await {
+            let mut connected = true;
+            while let Some(line) = rx.next().await {
                 let mut bytes = line.into_bytes();
                 bytes.push(b'\n');
-                if write.write_all(&bytes).await.is_err() {
-                    break;
-                }
+                connected = connected && write.write_all(&bytes).await.is_ok();
             }
             write
         });
@@ -361,7 +361,7 @@ impl Inner {
         pending: &Pending,
         updates: Vec<(String, String, String)>,
         env: Vec<(String, String)>,
-        out: &tokio::sync::mpsc::UnboundedSender<String>,
+        out: &crate::output::StreamOutput,
     ) -> Result<(), String> {
         let is_deleted = |rev: &str| rev.bytes().all(|b| b == b'0');
         let deployed = ["refs/heads/main", "refs/heads/master"];

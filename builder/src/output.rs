@@ -2,11 +2,20 @@
 //! Heroku-style formatting helpers (`-----> Step`, `       detail`, ` !     error`).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::future::BoxFuture;
 
 /// Receives build output one line at a time (without the trailing newline).
 pub trait OutputSink: Send + Sync {
     /// One line of output.
     fn line(&self, line: &str);
+
+    /// Resolves once the sink can take more lines without holding more than its bound (a stream
+    /// to a slow reader); build steps wait for it between lines. At once by default.
+    fn writable(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 
     /// A step header: `-----> {text}`.
     fn step(&self, text: &str) {
@@ -45,7 +54,7 @@ pub const OUTPUT_TRUNCATED: &str = " !     (output truncated: a build may write 
 pub struct BoundedOutput<'a> {
     inner: &'a dyn OutputSink,
     limit: usize,
-    written: std::sync::atomic::AtomicUsize,
+    written: AtomicUsize,
 }
 
 impl<'a> BoundedOutput<'a> {
@@ -61,8 +70,11 @@ impl<'a> BoundedOutput<'a> {
 }
 
 impl OutputSink for BoundedOutput<'_> {
+    fn writable(&self) -> BoxFuture<'_, ()> {
+        self.inner.writable()
+    }
+
     fn line(&self, line: &str) {
-        use std::sync::atomic::Ordering;
         let line = truncate_line(line);
         let before = self.written.fetch_add(line.len() + 1, Ordering::Relaxed);
         if before + line.len() < self.limit {
@@ -115,6 +127,85 @@ impl OutputSink for Tee<'_> {
         self.0.line(line);
         self.1.line(line);
     }
+
+    fn writable(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.0.writable().await;
+            self.1.writable().await;
+        })
+    }
+}
+
+/// The most bytes of output a [`StreamOutput`] lets wait for a slow reader: 1 MiB.
+pub const STREAM_BACKLOG: usize = 1 << 20;
+
+/// Output on its way to a reader elsewhere (a pusher's connection): lines queue for the task
+/// that writes them, and [`OutputSink::writable`] waits while over [`STREAM_BACKLOG`] bytes wait,
+/// so a slow reader slows the build instead of growing the queue. Make one with [`stream`].
+pub struct StreamOutput {
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+    backlog: std::sync::Arc<Backlog>,
+}
+
+/// The reading end of a [`StreamOutput`].
+pub struct StreamLines {
+    rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    backlog: std::sync::Arc<Backlog>,
+}
+
+#[derive(Default)]
+struct Backlog {
+    bytes: AtomicUsize,
+    drained: tokio::sync::Notify,
+}
+
+/// A [`StreamOutput`] and the [`StreamLines`] its lines come out of.
+pub fn stream() -> (StreamOutput, StreamLines) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let backlog = std::sync::Arc::new(Backlog::default());
+    (StreamOutput { tx, backlog: backlog.clone() }, StreamLines { rx, backlog })
+}
+
+impl StreamLines {
+    /// The next line, once the previous one was handled (so it no longer counts as waiting);
+    /// `None` when every [`StreamOutput`] is gone.
+    pub async fn next(&mut self) -> Option<String> {
+        let line = self.rx.recv().await?;
+        self.backlog.bytes.fetch_sub(line.len(), Ordering::AcqRel);
+        self.backlog.drained.notify_waiters();
+        Some(line)
+    }
+}
+
+impl Drop for StreamLines {
+    fn drop(&mut self) {
+        // Nobody reads any more: let writers go on (their lines are dropped).
+        self.backlog.bytes.store(0, Ordering::Release);
+        self.rx.close();
+        self.backlog.drained.notify_waiters();
+    }
+}
+
+impl OutputSink for StreamOutput {
+    fn line(&self, line: &str) {
+        if self.tx.send(line.to_string()).is_ok() {
+            self.backlog.bytes.fetch_add(line.len(), Ordering::AcqRel);
+        }
+    }
+
+    fn writable(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            loop {
+                let drained = self.backlog.drained.notified();
+                tokio::pin!(drained);
+                drained.as_mut().enable();
+                if self.backlog.bytes.load(Ordering::Acquire) <= STREAM_BACKLOG || self.tx.is_closed() {
+                    return;
+                }
+                drained.await;
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -139,5 +230,25 @@ mod tests {
         let lines = collected.lines();
         assert_eq!(lines.len(), 10);
         assert_eq!(lines.last().unwrap(), OUTPUT_TRUNCATED);
+    }
+
+    #[tokio::test]
+    async fn a_stream_waits_for_its_slow_reader() {
+        let (out, mut lines) = stream();
+        let line = "x".repeat(1000);
+        for _ in 0..(STREAM_BACKLOG / 1000 + 2) {
+            out.line(&line);
+        }
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(100), out.writable()).await;
+        assert!(waiting.is_err(), "over the backlog: writable waits");
+        for _ in 0..10 {
+            lines.next().await.unwrap();
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(1), out.writable()).await.expect("drained: writable");
+        drop(lines);
+        for _ in 0..(STREAM_BACKLOG / 1000 + 2) {
+            out.line(&line);
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(1), out.writable()).await.expect("no reader: no wait");
     }
 }

@@ -144,7 +144,12 @@ pub async fn run(
     let status = loop {
         tokio::select! {
             line = lines.recv(), if lines_open => match line {
-                Some(line) => out.line(&line),
+                Some(line) => {
+                    out.line(&line);
+                    // A sink streaming to a slow reader holds the next line back (and so, once
+                    // the channel is full, the build's next write) until it has caught up.
+                    let _ = tokio::time::timeout_at(limits.deadline, out.writable()).await;
+                }
                 None => lines_open = false,
             },
             status = child.wait() => break status.map_err(spawn_error)?,
@@ -295,6 +300,43 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[0].len() < MAX_LINE_LENGTH + 20 && lines[0].ends_with(" (line truncated)"), "{}", lines[0].len());
         assert_eq!(lines[1], "after");
+    }
+
+    /// A sink whose reader is away until the gate opens.
+    struct Gated(CollectOutput, tokio::sync::watch::Receiver<bool>);
+
+    impl OutputSink for Gated {
+        fn line(&self, line: &str) {
+            self.0.line(line);
+        }
+
+        fn writable(&self) -> futures::future::BoxFuture<'_, ()> {
+            let mut open = self.1.clone();
+            Box::pin(async move {
+                let _ = open.wait_for(|open| *open).await;
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_sink_slows_the_build_instead_of_queueing_its_output() {
+        let marker = tempfile::tempdir().unwrap();
+        let done = marker.path().join("done");
+        let script = format!("for i in $(seq 1000); do head -c 1000 /dev/zero | tr '\\0' x; echo; done; touch {}", done.display());
+        let (program, args) = sh(&script);
+        let (open, gate) = tokio::sync::watch::channel(false);
+        let out = std::sync::Arc::new(Gated(CollectOutput::default(), gate));
+        let sink = out.clone();
+        let build = tokio::spawn(async move {
+            run(&program, &args, Path::new("/"), &env(), &limits(30), Stdout::Stream, sink.as_ref()).await.unwrap()
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!done.exists(), "the build ran on although nobody took its output");
+        assert!(out.0.lines().len() <= 1, "{} lines taken", out.0.lines().len());
+        open.send(true).unwrap();
+        assert!(build.await.unwrap().status.success());
+        assert!(done.exists());
+        assert_eq!(out.0.lines().len(), 1000);
     }
 
     #[tokio::test]
