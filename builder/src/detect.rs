@@ -34,20 +34,35 @@ pub fn buildpacks_in(dir: &Path) -> Vec<Buildpack> {
 }
 
 /// Runs `bin/detect BUILD_DIR` of each buildpack in order; the first that exits 0 wins, with the
-/// name it printed (e.g. `Rust`). `Ok(None)` when none does.
+/// name it printed (e.g. `Rust`). `Ok(None)` when none does. One process (one container in a
+/// sandboxed build) runs them all: [`DETECT_ALL`].
 pub async fn detect(
     buildpacks: &[Buildpack],
     build_dir: &Path,
     env: &[(String, OsString)],
     limits: &Limits,
 ) -> Result<Option<(Buildpack, String)>, RunError> {
-    for buildpack in buildpacks {
-        if let Some(name) = detect_one(buildpack, build_dir, env, limits).await? {
-            return Ok(Some((buildpack.clone(), name)));
-        }
-    }
-    Ok(None)
+    let mut args: Vec<OsString> = vec!["-c".into(), DETECT_ALL.into(), "detect".into(), build_dir.into()];
+    args.extend(buildpacks.iter().map(|b| b.dir.clone().into_os_string()));
+    let done = process::run(Path::new("/bin/bash"), &args, build_dir, env, limits, Stdout::Capture, &Discard).await?;
+    let mut lines = done.stdout.lines();
+    let index = lines.next().and_then(|i| i.trim().parse::<usize>().ok()).filter(|_| done.status.success());
+    Ok(index.and_then(|i| buildpacks.get(i)).map(|buildpack| {
+        let name = lines.next().unwrap_or("").trim();
+        (buildpack.clone(), if name.is_empty() { buildpack.name.clone() } else { name.to_string() })
+    }))
 }
+
+/// `bash -c DETECT_ALL detect BUILD_DIR BUILDPACK…`: each buildpack's `bin/detect BUILD_DIR` in
+/// order (none: it applies); prints the index of the first that exits 0 and the first line it
+/// printed; exits 1 when none does.
+pub const DETECT_ALL: &str = r#"build=$1; shift; i=0
+for bp in "$@"; do
+  if [ ! -x "$bp/bin/detect" ]; then printf '%s\n\n' "$i"; exit 0; fi
+  if out=$("$bp/bin/detect" "$build" 2>/dev/null); then printf '%s\n%s\n' "$i" "${out%%$'\n'*}"; exit 0; fi
+  i=$((i + 1))
+done
+exit 1"#;
 
 /// Runs one buildpack's `bin/detect`: its first line of stdout when it exits 0. A buildpack
 /// without `bin/detect` always applies (it was chosen explicitly).
