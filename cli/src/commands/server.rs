@@ -228,7 +228,9 @@ impl ServerCommand {
             paas_sandbox::net::DynoNetwork::Range(range) => range,
         };
         let egress = paas_sandbox::egress::EgressPolicy::new(self.egress_allow.clone(), Vec::new());
-        let network = paas_sandbox::net::Network::new(paas_sandbox::net::NetworkConfig { range, egress })
+        // Containers may call other apps through the router on this node's address.
+        let router = vec![self.router_listen];
+        let network = paas_sandbox::net::Network::new(paas_sandbox::net::NetworkConfig { range, egress, router })
             .context("cannot set up the containers' network (--dyno-network; `host` runs without one)")?;
         Ok(Some(native.with_network(network)))
     }

@@ -107,8 +107,12 @@ pub enum NetError {
 pub struct NetworkConfig {
     /// The range the containers' addresses come from (one /30 each).
     pub range: Ipv4Net,
-    /// What containers may reach: the denied ranges and the operator's allowed ones.
+    /// What containers may reach: the denied ranges and the operator's allowed ones (never the
+    /// node's ends of the veth pairs, whatever is allowed).
     pub egress: EgressPolicy,
+    /// The router's listeners: containers may connect to them on the node (app-to-app calls
+    /// through `<app>.<domain>`); a loopback one is out of a container's reach.
+    pub router: Vec<std::net::SocketAddr>,
 }
 
 /// The network of the containers of one node. Cheap to clone; the table, namespaces and veth
@@ -147,8 +151,8 @@ impl Network {
             tracing::info!("net.ipv4.ip_forward was 0: set to 1 (containers reach the network through this node)");
         }
         let resolv = etc::resolv();
-        let rules =
-            nft::Rules { range, allowed: config.egress.allowed().to_vec(), resolvers: resolv.servers };
+        let allowed = config.egress.allowed().to_vec();
+        let rules = nft::Rules { range, allowed, resolvers: resolv.servers, router: config.router };
         nft::install(&rules)?;
         let table = rules.table();
         tracing::info!(%range, table = %format!("inet {table}"), "container network: a namespace and a /30 per container");
@@ -161,7 +165,7 @@ impl Network {
         let mut last = None;
         for _ in 0..20 {
             let Some(range) = free_range(within, prefix) else { break };
-            match Network::new(NetworkConfig { range, egress: egress.clone() }) {
+            match Network::new(NetworkConfig { range, egress: egress.clone(), router: Vec::new() }) {
                 Err(e @ NetError::InUse { .. }) => last = Some(e),
                 other => return other,
             }

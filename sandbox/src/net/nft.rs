@@ -5,8 +5,9 @@
 //!
 //! ```text
 //! input       from the range to the node itself: replies (the router's connections), the
-//!             resolvers on port 53 and allowed ranges pass; the rest is refused (API, git,
-//!             PostgreSQL on any node address, the veth's own address)
+//!             router's own listeners (app-to-app calls through it), the resolvers on port 53
+//!             and allowed ranges pass, never the veths' own addresses; the rest is refused
+//!             (API, git, PostgreSQL on any node address)
 //! forward     dyno → dyno refused; new connections into the range dropped (outside → dyno);
 //!             IPv6 from a dyno dropped; to the resolvers on 53 and allowed ranges passes; to a
 //!             denied range refused (TCP reset, else ICMP admin-prohibited)
@@ -14,7 +15,7 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use ipnet::{IpNet, Ipv4Net};
 
@@ -31,6 +32,8 @@ pub(crate) struct Rules {
     pub allowed: Vec<IpNet>,
     /// The resolvers of the containers' `resolv.conf`, reachable on port 53.
     pub resolvers: Vec<Ipv4Addr>,
+    /// The router's listeners, reachable on the node (TCP).
+    pub router: Vec<SocketAddr>,
 }
 
 impl Rules {
@@ -46,6 +49,15 @@ impl Rules {
         let denied = v4_set(DENIED_RANGES.iter().map(|r| r.net));
         let allowed = v4_set(self.allowed.iter().copied());
         let resolvers = self.resolvers.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>().join(", ");
+        let router: String = self
+            .router
+            .iter()
+            .filter_map(|listen| match listen.ip() {
+                IpAddr::V4(ip) if ip.is_unspecified() => Some(format!("    tcp dport {} accept\n", listen.port())),
+                IpAddr::V4(ip) if !ip.is_loopback() => Some(format!("    ip daddr {ip} tcp dport {} accept\n", listen.port())),
+                _ => None,
+            })
+            .collect();
         let mut s = String::new();
         let _ = writeln!(s, "table inet {table} {{}}\ndelete table inet {table}\ntable inet {table} {{");
         let _ = writeln!(s, "  set denied {{ type ipv4_addr; flags interval; auto-merge;{} }}", elements(&denied));
@@ -65,9 +77,13 @@ impl Rules {
   chain input {{
     type filter hook input priority filter; policy accept;
     iifname "{VETH_PREFIX}*" meta nfproto ipv6 drop
-    ip saddr {range} iifname != "lo" ct state established,related accept
-    ip saddr {range} iifname != "lo" jump open
-    ip saddr {range} iifname != "lo" jump refuse
+    ip saddr {range} iifname != "lo" jump to_node
+  }}
+  chain to_node {{
+    ct state established,related accept
+    ip daddr {range} jump refuse
+{router}    jump open
+    jump refuse
   }}
   chain forward {{
     type filter hook forward priority filter; policy accept;
@@ -124,6 +140,7 @@ mod tests {
             range: "10.199.0.0/16".parse().unwrap(),
             allowed: vec!["10.5.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()],
             resolvers: vec![Ipv4Addr::new(10, 255, 255, 53)],
+            router: ["0.0.0.0:80", "192.0.2.2:443", "127.0.0.1:8080"].map(|a| a.parse().unwrap()).to_vec(),
         };
         let script = rules.script();
         assert!(script.starts_with("table inet paas-10.199.0.0-16 {}\ndelete table inet paas-10.199.0.0-16\n"));
@@ -135,5 +152,8 @@ mod tests {
         // 0.0.0.0/32 is inside 0.0.0.0/8; test-nets are not denied.
         assert!(!script.contains("0.0.0.0,") && !script.contains("198.51.100"), "{script}");
         assert!(script.contains("ip saddr 10.199.0.0/16 ip daddr != 10.199.0.0/16 masquerade"));
+        // The router on every address, on one, and on loopback (out of reach anyway).
+        assert!(script.contains("    tcp dport 80 accept\n    ip daddr 192.0.2.2 tcp dport 443 accept\n    jump open"), "{script}");
+        assert!(!script.contains("8080"));
     }
 }

@@ -89,15 +89,48 @@ fn a_container_reaches_the_outside_masqueraded_and_nothing_of_the_node_nor_anoth
     assert_eq!(connect(&outside.netns(), b_addr, b_port), Err("ERR TimeoutError".into()));
 }
 
+/// A listener on every address of the node that greets with `node`: its port.
+fn node_service() -> u16 {
+    let listener = TcpListener::bind("0.0.0.0:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut stream, b"node\n");
+        }
+    });
+    port
+}
+
+#[test]
+fn the_routers_listener_is_the_node_port_a_container_reaches_and_no_allowed_range_opens_the_veths() {
+    if network().is_none() {
+        return;
+    }
+    let (router, other) = (node_service(), node_service());
+    let within = "10.240.0.0/12".parse().unwrap();
+    let range = paas_sandbox::net::free_range(within, 24).expect("a free range");
+    let egress = EgressPolicy::new(vec!["10.0.0.0/8".parse().unwrap()], Vec::new());
+    let router_listen = format!("0.0.0.0:{router}").parse().unwrap();
+    let network = Network::new(NetworkConfig { range, egress, router: vec![router_listen] }).expect("network");
+    let lease = network.attach("x").expect("lease");
+    let gateway = Ipv4Addr::from(u32::from(lease.address().unwrap()) - 1);
+    let uplink = uplink_address().expect("the node's uplink address");
+    assert_eq!(connect(&ns(&lease), uplink, router), Ok("node".into()), "the router, on the node's address");
+    assert_eq!(connect(&ns(&lease), uplink, other), Err("ERR ConnectionRefusedError".into()));
+    // 10.0.0.0/8 is allowed, and the veth's own address (in it) stays closed, router included.
+    assert_eq!(connect(&ns(&lease), gateway, other), Err("ERR ConnectionRefusedError".into()));
+    assert_eq!(connect(&ns(&lease), gateway, router), Err("ERR ConnectionRefusedError".into()));
+}
+
 #[test]
 fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_removed() {
     let Some(network) = network() else { return };
     let range = network.range();
-    let err = Network::new(NetworkConfig { range, egress: EgressPolicy::default() }).unwrap_err();
+    let err = Network::new(NetworkConfig { range, egress: EgressPolicy::default(), router: Vec::new() }).unwrap_err();
     assert!(err.to_string().contains("in use by another paas server"), "{err}");
     // Nor one that overlaps it (they would share addresses).
     let wider = ipnet::Ipv4Net::new(range.network(), 20).unwrap().trunc();
-    let err = Network::new(NetworkConfig { range: wider, egress: EgressPolicy::default() }).unwrap_err();
+    let err = Network::new(NetworkConfig { range: wider, egress: EgressPolicy::default(), router: Vec::new() }).unwrap_err();
     assert_eq!(err.to_string(), format!("the dyno network {range} is in use by another paas server on this host (pass another --dyno-network)"));
     let table = network.table().to_string();
     let lease = network.attach("x").expect("lease");
@@ -114,7 +147,7 @@ fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_r
         assert!(Command::new("ip").args(&args).status().unwrap().success());
     }
     assert!(Command::new("nft").args(["add", "table", "inet", &table]).status().unwrap().success());
-    let network = Network::new(NetworkConfig { range, egress: EgressPolicy::default() }).expect("same range again");
+    let network = Network::new(NetworkConfig { range, egress: EgressPolicy::default(), router: Vec::new() }).expect("same range again");
     assert!(!std::path::Path::new("/run/netns").join(&stale_ns).exists(), "stale namespace removed");
     assert!(!std::path::Path::new("/sys/class/net").join(&stale_veth).exists(), "stale veth removed");
     assert!(nft_tables().contains(&table));
