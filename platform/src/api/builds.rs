@@ -83,7 +83,7 @@ pub async fn create(
     let source = paas_builder::Source::Tarball(upload.to_path_buf());
     let (build, rx) = deploys.start_build(&app, &caller.user, source, query.source_version, upload).await?;
     let lines = futures::stream::unfold(rx, |mut rx| async move {
-        let line = rx.recv().await?;
+        let line = rx.next().await?;
         Some((Ok::<_, std::io::Error>(Bytes::from(format!("{line}\n"))), rx))
     });
     let mut response = Body::from_stream(lines).into_response();

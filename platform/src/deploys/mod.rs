@@ -18,9 +18,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use futures::Stream;
-use paas_builder::output::Tee;
+use paas_builder::output::{StreamLines, Tee};
 use paas_builder::{Builder, Deployed, Deployer, GitServer, OutputSink, Push, PushHandler, Source};
-use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
 use crate::ledger::{Ledger, LedgerError};
@@ -109,10 +108,11 @@ impl Deploys {
         source: Source,
         source_version: Option<String>,
         keep: K,
-    ) -> Result<(Build, UnboundedReceiver<String>), LedgerError> {
+    ) -> Result<(Build, StreamLines), LedgerError> {
         let description = deploy_description(source_version.as_deref());
         let (build, deployer) = self.service.begin(app, user, source_version.as_deref()).await?;
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // The build waits while more than STREAM_BACKLOG of its output waits for the client.
+        let (tx, rx) = paas_builder::output::stream();
         let (service, app_name, build_id) = (self.service.clone(), app.name.clone(), build.id);
         tokio::spawn(async move {
             let _ = service.deploy(build_id, &deployer, &app_name, source, source_version, &description, &tx).await;
