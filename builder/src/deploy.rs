@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::build::{BuildRequest, Builder, BuiltSlug};
-use crate::output::{CollectOutput, OutputSink, Tee};
+use crate::output::{CollectOutput, OutputSink, StreamLines, Tee};
 use crate::source::Source;
 
 /// What a build needs to know about an app.
@@ -125,18 +125,16 @@ impl Deployer {
     }
 
     /// Starts [`Deployer::deploy`] in a task and returns its output lines as they come (e.g. to
-    /// stream as an HTTP response body for `paas deploy`) and the task's result.
+    /// stream as an HTTP response body for `paas deploy`; the build waits for a slow reader) and
+    /// the task's result.
     pub fn spawn_deploy(
         &self,
         app: &str,
         source: Source,
         source_version: Option<String>,
         description: &str,
-    ) -> (
-        tokio::sync::mpsc::UnboundedReceiver<String>,
-        tokio::task::JoinHandle<Result<Deployed, String>>,
-    ) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    ) -> (StreamLines, tokio::task::JoinHandle<Result<Deployed, String>>) {
+        let (tx, rx) = crate::output::stream();
         let (deployer, app, description) = (self.clone(), app.to_string(), description.to_string());
         let task = tokio::spawn(async move { deployer.deploy(&app, source, source_version, &description, &tx).await });
         (rx, task)
