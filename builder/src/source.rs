@@ -219,7 +219,7 @@ fn pax_size(records: &[u8]) -> Option<u64> {
 
 /// The error of a source over its limits.
 fn too_large(what: String) -> io::Error {
-    io::Error::new(io::ErrorKind::FileTooLarge, format!("the source unpacks to {what}, over paas's limit; leave large files out of the repository (or list them in .slugignore)"))
+    io::Error::new(io::ErrorKind::FileTooLarge, format!("the source unpacks to {what}, over paas's limit; keep large files out of the repository"))
 }
 
 /// Copies a folder tree (files, folders, symlinks as symlinks), skipping `.git`.
@@ -341,6 +341,25 @@ mod tests {
             error.to_string(),
             "the source archive has a 1073741824-byte extension header (long name or PAX records); paas allows 65536"
         );
+    }
+
+    #[test]
+    fn a_source_unpacking_past_the_limit_is_refused_with_a_message() {
+        let mut header = tar::Header::new_gnu();
+        header.set_path("huge.bin").unwrap();
+        header.set_size(MAX_SOURCE_SIZE + 1);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut archive = header.as_bytes().to_vec();
+        archive.extend(std::iter::repeat_n(0u8, 4096)); // the rest is never read
+        let dest = tempfile::tempdir().unwrap();
+        let error = unpack_tar(&archive[..], dest.path()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(
+            error.to_string(),
+            "the source unpacks to more than 1024 MiB of files, over paas's limit; keep large files out of the repository"
+        );
+        assert_eq!(fs::read_dir(dest.path()).unwrap().count(), 0, "nothing unpacked");
     }
 
     #[test]
