@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use ipnet::Ipv4Net;
 
+pub use nft::FLOWS_PER_CONTAINER;
 pub use outside::{OutsideHost, PROBE_PY, uplink_address};
 pub use range::{DEFAULT_RANGE, DynoNetwork, free_range, parse_range};
 

@@ -9,8 +9,9 @@
 //!             and allowed ranges pass, never the veths' own addresses; the rest is refused
 //!             (API, git, PostgreSQL on any node address)
 //! forward     dyno → dyno refused; new connections into the range dropped (outside → dyno);
-//!             IPv6 from a dyno dropped; to the resolvers on 53 and allowed ranges passes; to a
-//!             denied range refused (TCP reset, else ICMP admin-prohibited)
+//!             IPv6 from a dyno dropped; past FLOWS_PER_CONTAINER open connections of one
+//!             container refused; to the resolvers on 53 and allowed ranges passes; to a denied
+//!             range refused (TCP reset, else ICMP admin-prohibited)
 //! postrouting from the range to anywhere else: masquerade
 //! ```
 
@@ -21,6 +22,11 @@ use ipnet::{IpNet, Ipv4Net};
 
 use super::{NetError, range::VETH_PREFIX, tool};
 use crate::egress::DENIED_RANGES;
+
+/// How many connections one container may have open through the node at once (each is a
+/// conntrack entry, and the node's table is shared: 262,144 by default); past it a new one is
+/// refused.
+pub const FLOWS_PER_CONTAINER: u32 = 4096;
 
 /// What the table is generated from.
 #[derive(Debug, Clone)]
@@ -63,6 +69,7 @@ impl Rules {
         let _ = writeln!(s, "  set denied {{ type ipv4_addr; flags interval; auto-merge;{} }}", elements(&denied));
         let _ = writeln!(s, "  set allowed {{ type ipv4_addr; flags interval; auto-merge;{} }}", elements(&allowed));
         let _ = writeln!(s, "  set resolvers {{ type ipv4_addr;{} }}", elements(&resolvers));
+        let _ = writeln!(s, "  set flows {{ type ipv4_addr; size 65535; flags dynamic; }}");
         let _ = write!(
             s,
             r#"  chain refuse {{
@@ -90,6 +97,7 @@ impl Rules {
     iifname "{VETH_PREFIX}*" meta nfproto ipv6 drop
     ip saddr {range} ip daddr {range} jump refuse
     ip daddr {range} ct state != {{ established, related }} drop
+    ip saddr {range} ct state new add @flows {{ ip saddr ct count over {FLOWS_PER_CONTAINER} }} jump refuse
     ip saddr {range} jump open
     ip saddr {range} ip daddr @denied jump refuse
   }}
@@ -155,5 +163,6 @@ mod tests {
         // The router on every address, on one, and on loopback (out of reach anyway).
         assert!(script.contains("    tcp dport 80 accept\n    ip daddr 192.0.2.2 tcp dport 443 accept\n    jump open"), "{script}");
         assert!(!script.contains("8080"));
+        assert!(script.contains("add @flows { ip saddr ct count over 4096 } jump refuse"), "{script}");
     }
 }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::io::{BufRead, BufReader};
 
 use paas_sandbox::egress::EgressPolicy;
-use paas_sandbox::net::{NetLease, Network, NetworkConfig, OutsideHost, PROBE_PY, uplink_address};
+use paas_sandbox::net::{FLOWS_PER_CONTAINER, NetLease, Network, NetworkConfig, OutsideHost, PROBE_PY, uplink_address};
 
 /// A network on a range of its own, or `None` (skipped) when this is not root with ip and nft.
 pub fn network() -> Option<Network> {
@@ -120,6 +120,26 @@ fn the_routers_listener_is_the_node_port_a_container_reaches_and_no_allowed_rang
     // 10.0.0.0/8 is allowed, and the veth's own address (in it) stays closed, router included.
     assert_eq!(connect(&ns(&lease), gateway, other), Err("ERR ConnectionRefusedError".into()));
     assert_eq!(connect(&ns(&lease), gateway, router), Err("ERR ConnectionRefusedError".into()));
+}
+
+#[test]
+fn one_container_cannot_hold_more_than_its_share_of_the_nodes_connection_table() {
+    let Some(network) = network() else { return };
+    let lease = network.attach("flood").expect("lease");
+    let outside = OutsideHost::start().expect("outside host");
+    let over = 50;
+    let script = format!(
+        "import resource, socket\nresource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))\nopen_, refused = [], 0\nfor _ in range({}):\n    try:\n        open_.append(socket.create_connection(('{}', {}), timeout=2))\n    except OSError:\n        refused += 1\nprint(len(open_), refused)\n",
+        FLOWS_PER_CONTAINER + over,
+        outside.address(),
+        outside.port()
+    );
+    let out = Command::new("ip").args(["netns", "exec", &ns(&lease), "python3", "-c", &script]).output().expect("flood");
+    let counts = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(counts, format!("{FLOWS_PER_CONTAINER} {over}"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Another container still connects.
+    let other = network.attach("other").expect("lease");
+    assert_eq!(connect(&ns(&other), outside.address(), outside.port()), Ok(outside.node_address().to_string()));
 }
 
 #[test]
