@@ -2,8 +2,8 @@
 
 mod build_bounds;
 mod build_sandbox;
-mod build_sandbox;
 mod client;
+mod crash;
 mod deploy;
 mod dyno_network;
 mod egress;

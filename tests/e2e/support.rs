@@ -173,6 +173,24 @@ impl TestServer {
         status
     }
 
+    /// Stops the server with SIGTERM, waits up to `limit` for it to exit (SIGKILL after) and
+    /// gives back how it exited.
+    pub fn terminate_within(&mut self, limit: Duration) -> std::process::ExitStatus {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        }
+        let deadline = std::time::Instant::now() + limit;
+        while let Ok(None) = self.child.try_wait() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let status = self.child.wait().expect("wait for paas server");
+        std::thread::sleep(Duration::from_millis(100));
+        status
+    }
+
     /// A `paas` client command with `HOME` set to the test's home and the API URL and key of
     /// `key` in the environment.
     pub fn paas_as(&self, key: &str) -> Command {

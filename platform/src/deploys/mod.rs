@@ -204,11 +204,18 @@ impl Service {
         let live = self.running.lock().expect("running builds").get(&build_id).cloned().unwrap_or_default();
         let mut stopping = self.stopping.subscribe();
         let tee = Tee(out, live.as_ref());
-        let result = tokio::select! {
-            result = deployer.deploy(app, source, source_version, description, &tee) => result,
-            // Dropping the build kills its steps (their containers are deleted, an insecure
-            // step's process group killed).
-            () = async { drop(stopping.wait_for(|stop| *stop).await) } => Err(self.cancelled(app, build_id).await),
+        let finished = tokio::select! {
+            result = deployer.deploy(app, source, source_version, description, &tee) => Some(result),
+            () = async { drop(stopping.wait_for(|stop| *stop).await) } => None,
+        };
+        // A cancelled build was dropped with the select: its steps are killed (their containers
+        // deleted, an insecure step's process group killed).
+        let result = match finished {
+            Some(result) => result,
+            None => {
+                tee.error(interrupted::CANCELLED);
+                Err(self.cancelled(app, build_id).await)
+            }
         };
         self.running.lock().expect("running builds").remove(&build_id);
         live.finish();
