@@ -238,3 +238,16 @@ fn a_data_dir_that_cannot_be_created_or_written_stops_the_server_at_start_naming
         assert!(stderr.lines().any(|line| line.starts_with(&said)), "{data_dir}: wanted {said:?} in:\n{stderr}");
     }
 }
+
+#[test]
+fn an_egress_allow_range_overlapping_the_dyno_network_stops_the_server_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(Command::new(paas_bin())
+        .args(["server", "--data-dir", "data", "--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"])
+        .args(["--dyno-network", "10.199.0.0/16", "--egress-allow", "10.0.0.0/8"])
+        .current_dir(dir.path()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let said = "error: --egress-allow 10.0.0.0/8 overlaps the dyno network 10.199.0.0/16 (--dyno-network)";
+    assert!(stderr.lines().any(|line| line.starts_with(said)), "wanted {said:?} in:\n{stderr}");
+}

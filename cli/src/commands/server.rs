@@ -133,6 +133,7 @@ impl ServerCommand {
         if let Some(binary) = self.container_runtime.as_mut().filter(|b| b.components().count() > 1) {
             *binary = server::absolute(binary, "--container-runtime")?;
         }
+        self.check_egress_allow()?;
         raise_open_files_limit();
         // The node's one wasm runtime (engine and `.cwasm` cache in <data-dir>/runtime).
         let mut runtime_config = paas_runtime::RuntimeConfig::new(self.data_dir.join("runtime"));
@@ -200,6 +201,21 @@ impl ServerCommand {
 }
 
 impl ServerCommand {
+    /// Refuses an `--egress-allow` range that overlaps the dyno network: wasm dynos (whose
+    /// egress policy knows nothing of veths) could then reach native dynos and builds directly,
+    /// around the router.
+    fn check_egress_allow(&self) -> anyhow::Result<()> {
+        let paas_sandbox::net::DynoNetwork::Range(range) = self.dyno_network else { return Ok(()) };
+        let dynos = paas_sandbox::egress::IpNet::V4(range);
+        match self.egress_allow.iter().find(|a| a.contains(&dynos.network()) || dynos.contains(&a.network())) {
+            Some(allowed) => anyhow::bail!(
+                "--egress-allow {allowed} overlaps the dyno network {range} (--dyno-network): dynos could reach \
+                 each other around the router; allow a range outside it, or move the dyno network"
+            ),
+            None => Ok(()),
+        }
+    }
+
     /// The native-dyno runtime (state in <data-dir>/runtime), after removing the containers a
     /// crashed `paas server` left behind. A runtime named with --container-runtime must run; the
     /// default `runc` may be missing (native dynos are then disabled).
