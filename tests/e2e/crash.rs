@@ -188,10 +188,15 @@ struct Before {
 
 /// Kills `server` with SIGKILL, having noted what it runs, and starts another on its data dir.
 fn crash_and_restart(server: TestServer) -> (TestServer, Before) {
+    crash_and_restart_with(server, &[])
+}
+
+/// [`crash_and_restart`], the new server started with `args`.
+fn crash_and_restart_with(server: TestServer, args: &[&str]) -> (TestServer, Before) {
     let data_dir = server.data_dir();
     let before = Before { containers: containers(&data_dir), processes: processes_under(&data_dir, server.pid()) };
     let dir = server.crash();
-    let server = TestServer::start_in(dir);
+    let server = TestServer::start_with(dir, args);
     (server, before)
 }
 
@@ -364,6 +369,29 @@ fn a_server_killed_during_a_config_change_a_scale_a_one_off_or_a_boot_restarts_w
     ledger_consistent(&server, app);
     eventually_get(&server, app, "/index.html", (200, "slow boot\n"), Duration::from_secs(60));
     app_works(&server, repo.path(), app, "after the crashes\n");
+}
+
+#[test]
+fn an_insecure_build_killed_with_its_server_is_ended_at_the_next_start() {
+    if !runc_found() {
+        return;
+    }
+    let pack = buildpack();
+    let insecure = ["--insecure-builds"];
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), &insecure);
+    let app = "crash-insecure";
+    let repo = create_app(&server, pack.path(), app, "v1\n");
+    std::fs::write(repo.path().join("slow"), "").unwrap();
+    commit(&server, repo.path());
+    let pushing = background_push(&server, repo.path(), app);
+    pushing.wait_for("compiling slowly", Duration::from_secs(60));
+    // bin/compile and its sleep run on the host, in a process group of their own, in the data dir.
+    let (server, before) = crash_and_restart_with(server, &insecure);
+    pushing.finish();
+    assert!(before.processes.len() >= 2, "the build's processes: {:?}", before.processes);
+    nothing_left(&server, &before);
+    assert_eq!(ledger_consistent(&server, app).last().map(String::as_str), Some("failed"));
+    app_works(&server, repo.path(), app, "v2\n");
 }
 
 #[test]
