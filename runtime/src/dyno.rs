@@ -23,7 +23,7 @@ use crate::engine::Runtime;
 use crate::error::{StartError, chain};
 use crate::fs::{self, Scratch};
 use crate::host::DynoState;
-use crate::limits::{DynoSize, Limits};
+use crate::limits::{DynoLimiter, DynoSize, Limits};
 use crate::logs::{GuestOutput, LogSink, LogSource, LogStreamKind};
 use crate::outbound::OutboundHooks;
 
@@ -129,8 +129,8 @@ pub(crate) struct DynoContext {
     pub attached: Option<AttachedOutput>,
     pub scratch: std::sync::Mutex<Scratch>,
     pub scratch_path: PathBuf,
-    /// The app's instance slots (shared with its other dynos).
-    pub slots: Arc<tokio::sync::Semaphore>,
+    /// The app's share of instance slots and memory (shared with its other dynos).
+    pub share: Arc<crate::slots::AppShare>,
 }
 
 impl DynoContext {
@@ -159,7 +159,7 @@ impl DynoContext {
             attached: spec.attached.clone(),
             scratch_path: scratch.path().to_path_buf(),
             scratch: std::sync::Mutex::new(scratch),
-            slots: runtime.app_slots(&spec.app),
+            share: runtime.app_share(&spec.app),
         }))
     }
 
@@ -171,7 +171,7 @@ impl DynoContext {
     /// A slot of the app's share of the instance pool, for one new instance (waits while the
     /// app's running instances hold them all).
     pub async fn instance_slot(&self) -> crate::slots::Slot {
-        self.runtime.instance_slot(&self.log.app, &self.slots).await
+        self.runtime.instance_slot(&self.log.app, &self.share.slots).await
     }
 
     /// Removes the scratch directory.
@@ -234,7 +234,12 @@ impl DynoContext {
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks::new(self.runtime.outbound().clone(), self.log.clone()),
             table,
-            limits: self.limits.store_limits(),
+            limits: DynoLimiter::new(
+                self.limits.store_limits(),
+                self.share.clone(),
+                self.runtime.clone(),
+                self.log.app.clone(),
+            ),
             deadline: None,
         };
         let mut store = Store::new(self.runtime.engine(), state);

@@ -29,7 +29,7 @@ use crate::host::{self, DynoState};
 use crate::lanes::{Background, CPU_SLICE};
 use crate::limits::DynoSize;
 use crate::outbound::{AppsRoute, Outbound};
-use crate::slots::{AppSlots, MAX_INSTANCES_PER_APP, Slot};
+use crate::slots::{AppShare, AppSlots, MAX_INSTANCES_PER_APP, MAX_MEMORY_PER_APP, Slot};
 
 /// How the process-wide runtime is set up.
 #[derive(Debug, Clone)]
@@ -50,6 +50,10 @@ pub struct RuntimeConfig {
     /// idle for reuse, workers, one-offs); more requests wait for one of the app's own. See
     /// [`MAX_INSTANCES_PER_APP`].
     pub max_instances_per_app: u32,
+    /// How much linear memory one app's instances may hold together, in bytes; an instance
+    /// growing past it (once the app's idle instances are given back) traps with R15. See
+    /// [`MAX_MEMORY_PER_APP`].
+    pub max_memory_per_app: usize,
     /// A guest call that has kept a thread busy this long goes on in the background lane (nice
     /// 19, apart from the router and the API). See [`CPU_SLICE`].
     pub cpu_slice: Duration,
@@ -100,6 +104,7 @@ impl RuntimeConfig {
             pooling: true,
             max_instances: 1000,
             max_instances_per_app: MAX_INSTANCES_PER_APP,
+            max_memory_per_app: MAX_MEMORY_PER_APP,
             cpu_slice: CPU_SLICE,
             background_threads: std::thread::available_parallelism().map_or(2, usize::from),
             max_memory_bytes: DynoSize::Performance.limits().memory_bytes,
@@ -159,6 +164,7 @@ impl Runtime {
             .map_err(|e| RuntimeError::Engine { detail: format!("cannot start the background lane: {e}") })?;
         // An app's share can be no more than the pool.
         let per_app = config.max_instances_per_app.min(config.max_instances);
+        let app_slots = AppSlots::new(per_app, config.max_memory_per_app);
         Ok(Runtime(Arc::new(Inner {
             engine,
             linker,
@@ -166,7 +172,7 @@ impl Runtime {
             engine_hash,
             loaded: Mutex::default(),
             keepers: Mutex::default(),
-            app_slots: AppSlots::new(per_app),
+            app_slots,
             background,
             started: Instant::now(),
             outbound,
@@ -283,7 +289,7 @@ impl Runtime {
     }
 
     /// Same, among the dynos of `app` only (`None`: of any app).
-    fn release_idle_instance_of(&self, app: Option<&str>) -> bool {
+    pub(crate) fn release_idle_instance_of(&self, app: Option<&str>) -> bool {
         let mut live: Vec<Arc<dyn IdleInstances>> = {
             let mut keepers = self.0.keepers.lock().unwrap_or_else(|e| e.into_inner());
             keepers.retain(|k| k.strong_count() > 0);
@@ -293,8 +299,8 @@ impl Runtime {
         live.iter().any(|k| k.release_one())
     }
 
-    /// The instance slots of `app`, shared by all its dynos.
-    pub(crate) fn app_slots(&self, app: &str) -> Arc<Semaphore> {
+    /// The share (instance slots, memory) of `app`, shared by all its dynos.
+    pub(crate) fn app_share(&self, app: &str) -> Arc<AppShare> {
         self.0.app_slots.of(app)
     }
 

@@ -124,6 +124,13 @@ pub enum HandleError {
         /// The limit, in bytes.
         limit_bytes: usize,
     },
+    /// The guest tried to grow its memory past what its app's instances may hold together (and
+    /// trapped), once the app's idle instances were given back.
+    #[error("Error R15 (Memory quota vastly exceeded): the app's instances together tried to grow past {} MiB", .limit_bytes >> 20)]
+    AppMemoryExceeded {
+        /// The app's share, in bytes.
+        limit_bytes: usize,
+    },
     /// The guest returned without setting a response.
     #[error("the application returned without a response")]
     NoResponse,
@@ -145,7 +152,11 @@ impl HandleError {
             HandleError::Timeout(_) => http::StatusCode::SERVICE_UNAVAILABLE,
             HandleError::Stopped => http::StatusCode::SERVICE_UNAVAILABLE,
             HandleError::Guest(_) => http::StatusCode::BAD_GATEWAY,
-            HandleError::Trap(_) | HandleError::MemoryExceeded { .. } | HandleError::NoResponse | HandleError::Instantiate(_) => {
+            HandleError::Trap(_)
+            | HandleError::MemoryExceeded { .. }
+            | HandleError::AppMemoryExceeded { .. }
+            | HandleError::NoResponse
+            | HandleError::Instantiate(_) => {
                 http::StatusCode::INTERNAL_SERVER_ERROR
             }
         }

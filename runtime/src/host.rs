@@ -2,7 +2,7 @@
 //! defines everything the host provides to guests.
 
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Engine, StoreLimits};
+use wasmtime::Engine;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -15,7 +15,7 @@ pub(crate) struct DynoState {
     /// Outgoing requests go out under the node's egress policy.
     pub hooks: OutboundHooks,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: crate::limits::DynoLimiter,
     /// When the current request or run must be over (checked on every epoch tick).
     pub deadline: Option<std::time::Instant>,
 }

@@ -41,7 +41,7 @@ pub use engine::{KEEP_RESIDENT, Runtime, RuntimeConfig, WARM_SLOTS};
 pub use error::{HandleError, LoadError, RuntimeError, StartError};
 pub use lanes::{BACKGROUND_NICE, CPU_SLICE};
 pub use limits::{DynoSize, Limits, MAX_RESOURCES};
-pub use slots::MAX_INSTANCES_PER_APP;
+pub use slots::{MAX_INSTANCES_PER_APP, MAX_MEMORY_PER_APP};
 pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
 pub use outbound::AppsRoute;
 pub use native::{

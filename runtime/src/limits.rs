@@ -3,7 +3,12 @@
 
 use std::time::Duration;
 
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use std::sync::Arc;
+
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+
+use crate::engine::Runtime;
+use crate::slots::AppShare;
 
 const MIB: usize = 1024 * 1024;
 
@@ -157,6 +162,72 @@ impl Limits {
             .table_elements(self.table_elements)
             .trap_on_grow_failure(true)
             .build()
+    }
+}
+
+/// The limiter of one instance's store: the dyno's own limits ([`StoreLimits`]), then its app's
+/// memory share: growing past it first makes the app's least recently used idle instances give
+/// their memory back, then traps with [`AppMemoryExceeded`]. What it took goes back when the
+/// store is dropped.
+pub(crate) struct DynoLimiter {
+    instance: StoreLimits,
+    share: Arc<AppShare>,
+    runtime: Runtime,
+    app: Arc<str>,
+    /// Bytes of the app's share this store holds.
+    held: usize,
+}
+
+/// The trap of an instance growing its memory past its app's share.
+#[derive(Debug, thiserror::Error)]
+#[error("the app's instances together would hold more than {} MiB of memory", .limit_bytes >> 20)]
+pub(crate) struct AppMemoryExceeded {
+    pub limit_bytes: usize,
+}
+
+impl DynoLimiter {
+    pub fn new(instance: StoreLimits, share: Arc<AppShare>, runtime: Runtime, app: Arc<str>) -> DynoLimiter {
+        DynoLimiter { instance, share, runtime, app, held: 0 }
+    }
+}
+
+impl ResourceLimiter for DynoLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if !self.instance.memory_growing(current, desired, maximum)? {
+            return Ok(false);
+        }
+        let more = desired.saturating_sub(current);
+        loop {
+            if self.share.reserve(more) {
+                self.held += more;
+                return Ok(true);
+            }
+            if !self.runtime.release_idle_instance_of(Some(&self.app)) {
+                return Err(AppMemoryExceeded { limit_bytes: self.share.memory_max() }.into());
+            }
+        }
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.instance.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.instance.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.instance.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.instance.memories()
+    }
+}
+
+impl Drop for DynoLimiter {
+    fn drop(&mut self) {
+        self.share.release(self.held);
     }
 }
 

@@ -240,7 +240,7 @@ impl WebDyno {
         if !self.0.reuse {
             return Ok(());
         }
-        let Some(slot) = ctx.runtime.try_instance_slot(&ctx.log.app, &ctx.slots) else { return Ok(()) };
+        let Some(slot) = ctx.runtime.try_instance_slot(&ctx.log.app, &ctx.share.slots) else { return Ok(()) };
         let worker = self.0.instantiate(ctx.limits.request_timeout, slot).await?;
         self.0.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
         Ok(())
@@ -313,7 +313,9 @@ fn trap(inner: &Inner, e: &wasmtime::Error) -> HandleError {
             .ctx
             .log
             .runtime_line(format!("Error R12 (Request timeout) -> request exceeded {:?}, instance discarded", inner.ctx.limits.request_timeout)),
-        HandleError::MemoryExceeded { .. } => inner.ctx.log.runtime_line(format!("{err}, instance discarded")),
+        HandleError::MemoryExceeded { .. } | HandleError::AppMemoryExceeded { .. } => {
+            inner.ctx.log.runtime_line(format!("{err}, instance discarded"))
+        }
         other => inner.ctx.log.runtime_line(format!("Error R10 (Application error) -> {other}, instance discarded")),
     }
     err
@@ -324,6 +326,9 @@ fn trap(inner: &Inner, e: &wasmtime::Error) -> HandleError {
 pub(crate) fn classify(e: &wasmtime::Error, limits: &crate::limits::Limits) -> HandleError {
     if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
         return HandleError::Timeout(limits.request_timeout);
+    }
+    if let Some(over) = e.downcast_ref::<crate::limits::AppMemoryExceeded>() {
+        return HandleError::AppMemoryExceeded { limit_bytes: over.limit_bytes };
     }
     let detail = chain(e);
     if detail.contains("forcing trap when growing memory") {

@@ -32,7 +32,10 @@ impl Backend for WasmBackend {
 pub fn backend_error(e: HandleError) -> BackendError {
     match e {
         HandleError::Stopped | HandleError::Instantiate(_) => BackendError::Unreachable(Box::new(e)),
-        HandleError::Trap(_) | HandleError::MemoryExceeded { .. } | HandleError::NoResponse => {
+        HandleError::Trap(_)
+        | HandleError::MemoryExceeded { .. }
+        | HandleError::AppMemoryExceeded { .. }
+        | HandleError::NoResponse => {
             BackendError::ClosedWithoutResponse(Some(Box::new(e)))
         }
         HandleError::Timeout(_) => BackendError::Timeout,

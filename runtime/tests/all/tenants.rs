@@ -64,6 +64,52 @@ async fn an_app_at_its_share_gives_back_its_own_idle_instances_first() {
     assert!(rt.pool_metrics().unwrap().component_instances() <= 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_holds_no_more_memory_than_its_share_and_other_apps_keep_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = RuntimeConfig::new(dir.path());
+    config.max_instances = 20;
+    config.max_memory_per_app = 300 << 20;
+    let rt = Runtime::new(config).unwrap();
+    let hog = web(&rt, "hog", "web.1", false);
+    let other = web(&rt, "other", "web.1", false);
+    // Three instances of 100 MiB at once: the third is past the app's 300 MiB (each also has
+    // its own few MiB), and traps; the other app allocates as much meanwhile.
+    let held: Vec<_> = (0..3)
+        .map(|_| {
+            let hog = hog.clone();
+            tokio::spawn(async move { try_get(&hog, "/alloc?mib=100&hold_ms=1500").await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get(&other, "/alloc?mib=100").await.0, 200);
+    let mut answers = Vec::new();
+    for request in held {
+        answers.push(request.await.unwrap());
+    }
+    let refused: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+    assert_eq!(refused, [&HandleError::AppMemoryExceeded { limit_bytes: 300 << 20 }], "{answers:?}");
+    assert_eq!(
+        refused[0].to_string(),
+        "Error R15 (Memory quota vastly exceeded): the app's instances together tried to grow past 300 MiB"
+    );
+    // Its memory came back with the instances.
+    assert_eq!(get(&hog, "/alloc?mib=100").await.0, 200);
+}
+
+#[tokio::test]
+async fn idle_instances_give_their_memory_back_to_their_apps_next_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = RuntimeConfig::new(dir.path());
+    config.max_memory_per_app = 300 << 20;
+    let rt = Runtime::new(config).unwrap();
+    // Each dyno keeps its instance, grown to 100 MiB, idle after its request.
+    let dynos: Vec<WebDyno> = (1..=4).map(|i| web(&rt, "app", &format!("web.{i}"), true)).collect();
+    for dyno in &dynos {
+        assert_eq!(get(dyno, "/alloc?mib=100").await.0, 200);
+    }
+}
+
 /// The 99th percentile of `n` sequential requests to `dyno`.
 async fn p99(dyno: &WebDyno, n: usize) -> Duration {
     let mut times = Vec::with_capacity(n);

@@ -52,6 +52,10 @@ impl Guest for Probe {
                 let mib: usize = q("mib").and_then(|v| v.parse().ok()).unwrap_or(1);
                 let v = vec![7u8; mib << 20];
                 let sum: u64 = v.iter().step_by(4096).map(|&b| b as u64).sum();
+                // `hold_ms`: keep the instance (and its memory) busy a while before answering.
+                if let Some(ms) = q("hold_ms").and_then(|v| v.parse().ok()) {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                }
                 respond(out, 200, format!("allocated {mib} MiB ({sum})").as_bytes())
             }
             "/loop" => {
