@@ -323,6 +323,10 @@ impl Builder {
     pub fn new(mut config: BuilderConfig) -> std::io::Result<Builder> {
         std::fs::create_dir_all(&config.data_dir)?;
         config.data_dir = config.data_dir.canonicalize()?;
+        // Build containers see folders at their host paths, which must then hold no `..` nor link.
+        if let Ok(dir) = config.buildpacks_dir.canonicalize() {
+            config.buildpacks_dir = dir;
+        }
         let store = SlugStore::new(&config.data_dir)?.with_max_size(config.max_slug_size);
         std::fs::create_dir_all(config.data_dir.join("builds"))?;
         std::fs::create_dir_all(config.data_dir.join("cache"))?;
@@ -502,6 +506,7 @@ impl Builder {
                 let mut mounts = vec![sandbox::writable(disk.path()), sandbox::read_only(&self.config.buildpacks_dir)];
                 mounts.extend(self.toolchain.iter().map(|dir| sandbox::read_only(dir)));
                 if let Some(local) = url.as_deref().and_then(|u| detect::local_path(u, &self.config.buildpacks_dir))
+                    && let Ok(local) = local.canonicalize()
                     && local.is_dir()
                     && !local.starts_with(&self.config.buildpacks_dir)
                 {

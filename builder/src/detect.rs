@@ -58,6 +58,7 @@ pub async fn detect(
 /// printed; exits 1 when none does.
 pub const DETECT_ALL: &str = r#"build=$1; shift; i=0
 for bp in "$@"; do
+  if [ ! -d "$bp/bin" ]; then i=$((i + 1)); continue; fi
   if [ ! -x "$bp/bin/detect" ]; then printf '%s\n\n' "$i"; exit 0; fi
   if out=$("$bp/bin/detect" "$build" 2>/dev/null); then printf '%s\n%s\n' "$i" "${out%%$'\n'*}"; exit 0; fi
   i=$((i + 1))
@@ -109,6 +110,8 @@ pub async fn resolve(
     if !url.contains('#')
         && let Some(dir) = local_path(url, buildpacks_dir)
     {
+        // As the build's containers see it (at its host path, without `..` or links).
+        let dir = dir.canonicalize().unwrap_or(dir);
         return Buildpack::open(&dir, url.rsplit('/').next().unwrap_or(url))
             .ok_or_else(|| format!("{} has no executable bin/compile", dir.display()));
     }

@@ -321,3 +321,17 @@ async fn with_build_network_none_a_build_has_loopback_only_and_with_egress_a_lin
     crate::support::builder(data.path()).build(req, &out).await.unwrap();
     assert!(out.lines()[2].starts_with("       interfaces: ") && out.lines()[2] != "       interfaces: lo ", "{:?}", out.lines());
 }
+
+#[tokio::test]
+async fn a_buildpacks_dir_named_through_dot_dot_still_detects_in_the_sandbox() {
+    // The builder example names `builder/../buildpacks`: a container sees folders at their host
+    // paths, and `..` through a folder it lacks resolved nowhere (the wasm buildpack "detected"
+    // everything and its bin/compile was not found).
+    let (data, src) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let buildpacks = crate::support::repo_root().join("builder/../buildpacks");
+    let builder = paas_builder::Builder::new(paas_builder::BuilderConfig::new(data.path(), buildpacks)).unwrap();
+    std::fs::write(src.path().join("Procfile"), "web: sleep 1\n").unwrap();
+    let out = CollectOutput::default();
+    let built = builder.build(request("dotdot-app", src.path()), &out).await.unwrap();
+    assert_eq!(built.detected, "Procfile", "{:#?}", out.lines());
+}
