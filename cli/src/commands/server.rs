@@ -82,6 +82,10 @@ pub struct ServerCommand {
     /// (nice 19), apart from the router and the API: `10ms`, `50ms`.
     #[arg(long, env = "PAAS_CPU_SLICE", default_value = "10ms", value_parser = parse_duration)]
     cpu_slice: Duration,
+    /// How much memory (MiB) the wasm instances of one app may hold together: an instance
+    /// growing past it, once the app's idle instances have given theirs back, fails (R15).
+    #[arg(long, env = "PAAS_MAX_MEMORY_PER_APP", value_name = "MIB", default_value_t = (paas_runtime::MAX_MEMORY_PER_APP >> 20) as u64)]
+    max_memory_per_app: u64,
     /// API requests an account (not an operator) may make per hour, refilled continuously
     /// (Heroku's 4,500); past it the API answers 429.
     #[arg(long, env = "PAAS_API_RATE_LIMIT", default_value_t = paas_platform::api::limits::DEFAULT_REQUESTS_PER_HOUR,
@@ -140,6 +144,7 @@ impl ServerCommand {
         runtime_config.egress_allow = self.egress_allow.clone();
         runtime_config.max_instances_per_app = self.max_instances_per_app;
         runtime_config.cpu_slice = self.cpu_slice;
+        runtime_config.max_memory_per_app = usize::try_from(self.max_memory_per_app.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         let runtime = paas_runtime::Runtime::new(runtime_config)
             .context("cannot start the wasm runtime")?;
         let stale = runtime.remove_stale_scratch();
