@@ -11,8 +11,8 @@
 #   bash bench/noisy-neighbour.sh                 # LOAD=15s per phase
 #   LOAD=5s bash bench/noisy-neighbour.sh         # a quick run
 #   PROFILE=debug bash bench/noisy-neighbour.sh   # skip the (long) release build
-#   LIMITS=off bash bench/noisy-neighbour.sh      # the server without the per-app instance share
-#                                                 # and with a CPU slice of an hour (as before)
+#   LIMITS=off bash bench/noisy-neighbour.sh      # the server without the per-app instance and
+#                                                 # memory shares and with a CPU slice of an hour
 #
 # Results go to stdout and to OUT (default bench/results/noisy-neighbour-<time>.txt).
 set -euo pipefail
@@ -41,7 +41,7 @@ work_dir
 
 say() { echo "$*" | tee -a "$OUT"; }
 flags=()
-[ "$LIMITS" = on ] || flags=(--cpu-slice 1h --max-instances-per-app 100000)
+[ "$LIMITS" = on ] || flags=(--cpu-slice 1h --max-instances-per-app 100000 --max-memory-per-app 1000000)
 # Both apps are wasm: no container network (another paas server on this host may hold the range).
 "$paas" server --help | grep -q -- --dyno-network && flags+=(--dyno-network host)
 paas_server "${flags[@]}"
