@@ -42,8 +42,9 @@ pub mod sandbox;
 pub mod slug;
 pub mod source;
 pub mod store;
-pub mod tree;
 
+/// Reading a tenant's folder without following its links out of it (paas-sandbox's).
+pub use paas_sandbox::tree;
 pub use build::{BuildError, BuildRequest, Builder, BuilderConfig, BuiltSlug, Precompile, is_valid_app_name};
 pub use deploy::{BuildLedger, BuildRecord, BuildSettings, Deployed, Deployer};
 pub use git::{Access, Decision, GitAuth, GitServer, Push, PushHandler};

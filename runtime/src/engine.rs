@@ -93,6 +93,9 @@ pub const KEEP_RESIDENT: usize = 0;
 /// tables, not resident data, so a hundred (a tenth of the pool) is cheap.
 pub const WARM_SLOTS: u32 = 100;
 
+/// The largest component read from a tenant's app tree: a slug's own limit (500 MiB).
+pub const MAX_COMPONENT_SIZE: u64 = 500 * 1024 * 1024;
+
 impl RuntimeConfig {
     /// Defaults with everything stored under `data_dir` (`cache/`, `scratch/`).
     pub fn new(data_dir: impl AsRef<Path>) -> Self {
@@ -221,6 +224,19 @@ impl Runtime {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
         self.load_component_bytes(&bytes)
+    }
+
+    /// Loads the component at `component` (relative to `app_dir`, as the tenant's manifest or
+    /// Procfile names it) from a built or unpacked app tree, read through a
+    /// [`TenantTree`](paas_sandbox::tree::TenantTree): a link leading out of the tree is never
+    /// followed, a FIFO never opened, and at most [`MAX_COMPONENT_SIZE`] bytes are read.
+    /// Blocking, as [`Runtime::load_component`].
+    pub fn load_slug_component(&self, app_dir: &Path, component: &Path) -> Result<Component, String> {
+        use paas_sandbox::tree::{TenantTree, UntrustedPath};
+        let tree = TenantTree::open(app_dir).map_err(|e| format!("cannot open the app's folder: {e}"))?;
+        let path = UntrustedPath::new(component);
+        let bytes = tree.read(path, MAX_COMPONENT_SIZE).map_err(|e| e.to_string())?;
+        self.load_component_bytes(&bytes).map_err(|e| format!("{}: {e}", path.shown()))
     }
 
     /// Same as [`Runtime::load_component`], from bytes. The same bytes loaded again while an

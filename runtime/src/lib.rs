@@ -37,7 +37,7 @@ pub use cache::CacheOutcome;
 pub use command::{CommandDyno, ExitStatus, STOP_FILE, run_oneoff};
 pub use component::{Component, ComponentKind};
 pub use dyno::{DynoSpec, NetworkPolicy, Stdin};
-pub use engine::{KEEP_RESIDENT, Runtime, RuntimeConfig, WARM_SLOTS};
+pub use engine::{KEEP_RESIDENT, MAX_COMPONENT_SIZE, Runtime, RuntimeConfig, WARM_SLOTS};
 pub use error::{HandleError, LoadError, RuntimeError, StartError};
 pub use lanes::{BACKGROUND_NICE, CPU_SLICE};
 pub use limits::{DynoSize, Limits, MAX_RESOURCES};

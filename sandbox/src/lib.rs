@@ -23,10 +23,12 @@
 //! (memory cgroups and their counters), `limits.rs` (block-I/O throttles, writable-layer
 //! sizes), `runc.rs` (calling the runtime binary), `egress.rs`
 //! (which addresses a tenant may reach), `net/` (each container's network namespace and veth
-//! pair on the node's range, and the nftables table that enforces the egress policy on them).
+//! pair on the node's range, and the nftables table that enforces the egress policy on them),
+//! `tree.rs` (a tenant's folder read by the host through a capability: no link leads out).
 
 pub mod egress;
 pub mod net;
+pub mod tree;
 mod bundle;
 mod cgroup;
 mod container;

@@ -75,7 +75,7 @@ enum Resolved {
     /// A `wasi:cli` component and its arguments.
     Wasm {
         /// The component's path in the app's tree, as the slug names it (untrusted: loaded
-        /// through [`crate::precompile::load_slug_component`]).
+        /// through [`paas_runtime::Runtime::load_slug_component`]).
         component: PathBuf,
         args: Vec<String>,
         /// The heroku CLI's `-x`: write its exit-status line after the command exits.
@@ -160,7 +160,7 @@ impl OneOffs {
         let component = match &resolved {
             Resolved::Wasm { component, .. } => {
                 let (runtime, root, path) = (self.runtime.clone(), app_dir.clone(), component.clone());
-                let loaded = tokio::task::spawn_blocking(move || crate::precompile::load_slug_component(&runtime, &root, &path))
+                let loaded = tokio::task::spawn_blocking(move || runtime.load_slug_component(&root, &path))
                     .await
                     .map_err(|e| failed(e.into()))?
                     .map_err(|e| OneOffError::Invalid(format!("cannot load {}: {e}", component.display())))?;

@@ -371,9 +371,8 @@ impl AppRun {
         }
     }
 
-    /// The component at `path` (inside `app_dir`, an unpacked slug whose files a tenant wrote):
-    /// read through a `cap_std` dir of `app_dir`, so a link in the slug never leads the host out
-    /// of it.
+    /// The component at `path` (inside `app_dir`, an unpacked slug whose files a tenant wrote),
+    /// read by [`Runtime::load_slug_component`]: a link in the slug never leads the host out of it.
     async fn component(&mut self, shared: &Arc<Shared>, app_dir: &Path, path: &Path) -> Result<Component, String> {
         if let Some(component) = self.components.get(path) {
             return Ok(component.clone());
@@ -382,9 +381,7 @@ impl AppRun {
         let (root, file) = (app_dir.to_path_buf(), path.to_path_buf());
         let loaded = tokio::task::spawn_blocking(move || {
             let relative = file.strip_prefix(&root).map_err(|_| "the component is not inside the app's folder".to_string())?;
-            let dir = cap_std::fs::Dir::open_ambient_dir(&root, cap_std::ambient_authority()).map_err(|e| e.to_string())?;
-            let bytes = dir.read(relative).map_err(|e| format!("{}: {e}", relative.display()))?;
-            runtime.load_component_bytes(&bytes).map_err(|e| e.to_string())
+            runtime.load_slug_component(&root, relative)
         })
         .await
         .map_err(|e| format!("cannot load the component: {e}"))?
