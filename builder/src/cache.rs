@@ -4,6 +4,10 @@
 //! failed or killed build leaves the saved cache as it was, so whatever it half-wrote (or a
 //! process of it still writes) never reaches the next build.
 //!
+//! Where the copy does not fit (a cache over half the build's disk) the build works on the saved
+//! cache in place, with a marker (the folder `<cache>.in-place`): a killed or failed build then leaves no
+//! saved cache, and the next build starts from an empty one rather than from what it left.
+//!
 //! A build always works at the same path, so caches that record absolute paths (cargo's, a venv)
 //! stay valid. A crash between the two renames of [`CacheSwap::commit`] leaves `<cache>.saved.old`
 //! and no `<cache>.saved`: [`CacheSwap::begin`] takes the old one back.
@@ -17,6 +21,8 @@ pub(crate) struct CacheSwap {
     work: PathBuf,
     saved: PathBuf,
     old: PathBuf,
+    /// The copy did not fit: the build works on the saved cache itself (marked by this file).
+    in_place: Option<PathBuf>,
 }
 
 /// `<path>` with `suffix` added to its file name (`cache` → `cache.saved`).
@@ -26,22 +32,29 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The folders a cache at `work` keeps beside it (for purging): the saved copy and a half-swapped
-/// old one.
-pub(crate) fn kept_beside(work: &Path) -> [PathBuf; 2] {
-    [sibling(work, ".saved"), sibling(work, ".saved.old")]
+/// The folders a cache at `work` keeps beside it (for purging): the saved copy, a half-swapped
+/// old one, the in-place marker.
+pub(crate) fn kept_beside(work: &Path) -> [PathBuf; 3] {
+    [sibling(work, ".saved"), sibling(work, ".saved.old"), sibling(work, ".in-place")]
 }
 
 impl CacheSwap {
     /// Makes `work` a fresh copy of the saved cache (the cache a build before this scheme left at
     /// `work` becomes the saved one; none: an empty one). Blocking.
     pub(crate) fn begin(work: &Path) -> io::Result<CacheSwap> {
-        let [saved, old] = kept_beside(work);
-        let swap = CacheSwap { work: work.to_path_buf(), saved, old };
+        let [saved, old, _] = kept_beside(work);
+        let marker = sibling(work, ".in-place");
+        let mut swap = CacheSwap { work: work.to_path_buf(), saved, old, in_place: None };
         if !swap.saved.exists() && swap.old.exists() {
             std::fs::rename(&swap.old, &swap.saved)?;
         }
         remove(&swap.old)?;
+        if marker.exists() && !swap.saved.exists() {
+            // A build that worked in place did not finish: what it left is not trusted.
+            tracing::warn!(cache = %work.display(), "the last build on this cache in place did not finish: starting from an empty cache");
+            remove(&swap.work)?;
+        }
+        remove(&marker)?;
         if !swap.saved.exists() {
             match std::fs::rename(&swap.work, &swap.saved) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(&swap.saved)?,
@@ -49,12 +62,22 @@ impl CacheSwap {
             }
         }
         remove(&swap.work)?;
-        copy_tree(&swap.saved, &swap.work)?;
+        if let Err(e) = copy_tree(&swap.saved, &swap.work) {
+            tracing::warn!(cache = %work.display(), "the build works on its cache in place ({e})");
+            remove(&swap.work)?;
+            std::fs::create_dir_all(&marker)?;
+            std::fs::rename(&swap.saved, &swap.work)?;
+            swap.in_place = Some(marker);
+        }
         Ok(swap)
     }
 
     /// The build succeeded: its copy becomes the saved cache. Blocking.
     pub(crate) fn commit(self) -> io::Result<()> {
+        if let Some(marker) = &self.in_place {
+            std::fs::rename(&self.work, &self.saved)?;
+            return remove(marker);
+        }
         std::fs::rename(&self.saved, &self.old)?;
         std::fs::rename(&self.work, &self.saved)?;
         remove(&self.old)
@@ -124,6 +147,18 @@ mod tests {
         std::fs::write(work.join("a"), "unfinished").unwrap();
         let _swap = CacheSwap::begin(&work).unwrap();
         assert_eq!(read(&work.join("a")), "previous");
+    }
+
+    #[test]
+    fn a_build_that_worked_in_place_and_did_not_finish_leaves_an_empty_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("cache");
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::write(work.join("half"), "a killed build's").unwrap();
+        std::fs::create_dir_all(dir.path().join("cache.in-place")).unwrap();
+        let _swap = CacheSwap::begin(&work).unwrap();
+        assert!(!work.join("half").exists());
+        assert!(!dir.path().join("cache.in-place").exists());
     }
 
     #[test]
