@@ -116,8 +116,9 @@ async fn rust_buildpack_builds_components_and_reuses_its_cache() {
         // Sandboxed: the cache (target/, cargo/registry) lives on the app's disk image.
         assert!(data.path().join("cache/rust-app").join(paas_builder::build::DISK_IMAGE).is_file());
     } else {
-        assert!(data.path().join("cache/rust-app/target").is_dir());
-        assert!(data.path().join("cache/rust-app/cargo/registry").is_dir());
+        // Unsandboxed: the cache the last successful build left is cache/<app>.saved.
+        assert!(data.path().join("cache/rust-app.saved/target").is_dir());
+        assert!(data.path().join("cache/rust-app.saved/cargo/registry").is_dir());
     }
 
     let second = CollectOutput::default();
