@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon};
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease, NewSlug,
     Release, ScheduledJob, Slug, User,
@@ -221,6 +222,36 @@ pub trait Ledger: Send + Sync + 'static {
     async fn add_scheduled_job(&self, app_id: Uuid, schedule: &str, command: &str) -> Result<ScheduledJob>;
     /// Removes one of the app's jobs.
     async fn remove_scheduled_job(&self, app_id: Uuid, job_id: Uuid) -> Result<ScheduledJob>;
+    // Add-ons.
+
+    /// Records a provisioned add-on, its first attachment (the first of
+    /// `attachment_names` free on the app) and the release that sets its config vars
+    /// (`Attach DATABASE (@ref:postgresql-…)`), in one transaction.
+    async fn create_addon(&self, user_id: Uuid, addon: NewAddon) -> Result<(Addon, AddonAttachment, Release)>;
+    /// Add-ons, oldest first.
+    async fn list_addons(&self, filter: AddonFilter) -> Result<Vec<Addon>>;
+    /// An add-on (of a live app) by name or id.
+    async fn find_addon(&self, name_or_id: &str) -> Result<Option<Addon>>;
+    /// Records an add-on's new plan (the service applied it).
+    async fn update_addon_plan(&self, addon_id: Uuid, plan: &str) -> Result<Addon>;
+    /// Removes an add-on: each attachment is detached in a release of its app; gives back the
+    /// add-on (for the service to deprovision) and those releases.
+    async fn destroy_addon(&self, addon_id: Uuid, user_id: Uuid) -> Result<(Addon, Vec<Release>)>;
+    /// Attaches an add-on to an app under the first of `names` free there, in a new release.
+    async fn attach_addon(
+        &self,
+        addon_id: Uuid,
+        app_id: Uuid,
+        user_id: Uuid,
+        names: Vec<String>,
+    ) -> Result<(AddonAttachment, Release)>;
+    /// Detaches: the attachment's config vars are removed in a new release of its app.
+    async fn detach_addon(&self, attachment_id: Uuid, user_id: Uuid) -> Result<(AddonAttachment, Release)>;
+    /// Attachments, oldest first.
+    async fn list_attachments(&self, filter: AddonFilter) -> Result<Vec<AddonAttachment>>;
+    /// An attachment by id, or (with `app_id`) by its name on that app.
+    async fn find_attachment(&self, name_or_id: &str, app_id: Option<Uuid>) -> Result<Option<AddonAttachment>>;
+
     /// Claims the job's run at `at`: sets its `last_run_at` to `at` if it is still `previous`.
     /// `false` when another scheduler (sharing the ledger) got there first, or the job is gone.
     async fn claim_scheduled_run(

@@ -8,6 +8,7 @@ use paas_platform::model::{FormationUpdate, NewRelease, ProcessTypes, Quantity};
 use paas_platform::Ledger;
 use uuid::Uuid;
 
+use crate::addon_ledger::addons_attach_and_detach_in_releases;
 use crate::backends::TestLedger;
 
 macro_rules! conformance {
@@ -51,6 +52,7 @@ conformance!(
     scheduled_jobs_are_kept_and_each_run_claimed_once,
     a_failed_release_takes_a_version_but_never_goes_live,
     dyno_size_grants_are_kept_per_user,
+    addons_attach_and_detach_in_releases,
 );
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The integration tests of paas-platform, in one binary: the ledger conformance suite (SQLite
 //! and PostgreSQL) and the Platform API tested in-process.
 
+mod addon_ledger;
 mod api;
 mod backends;
 mod drains;

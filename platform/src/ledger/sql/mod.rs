@@ -3,6 +3,7 @@
 //! things differ per backend: the migrations, and how a writer serialises with the others
 //! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE` on the app's row).
 
+mod addons;
 mod apps;
 mod drains;
 mod features;
@@ -24,6 +25,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
 
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
+use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon};
 use crate::model::{RELEASE_FAILED, RELEASE_SUCCEEDED};
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease,
@@ -379,6 +381,39 @@ impl Ledger for SqlLedger {
     }
     async fn remove_scheduled_job(&self, app_id: Uuid, job_id: Uuid) -> Result<ScheduledJob> {
         scheduler::remove_scheduled_job(self, app_id, job_id).await
+    }
+    async fn create_addon(&self, user_id: Uuid, addon: NewAddon) -> Result<(Addon, AddonAttachment, Release)> {
+        addons::create_addon(self, user_id, addon).await
+    }
+    async fn list_addons(&self, filter: AddonFilter) -> Result<Vec<Addon>> {
+        addons::list_addons(self, filter).await
+    }
+    async fn find_addon(&self, name_or_id: &str) -> Result<Option<Addon>> {
+        addons::find_addon(self, name_or_id).await
+    }
+    async fn update_addon_plan(&self, addon_id: Uuid, plan: &str) -> Result<Addon> {
+        addons::update_addon_plan(self, addon_id, plan).await
+    }
+    async fn destroy_addon(&self, addon_id: Uuid, user_id: Uuid) -> Result<(Addon, Vec<Release>)> {
+        addons::destroy_addon(self, addon_id, user_id).await
+    }
+    async fn attach_addon(
+        &self,
+        addon_id: Uuid,
+        app_id: Uuid,
+        user_id: Uuid,
+        names: Vec<String>,
+    ) -> Result<(AddonAttachment, Release)> {
+        addons::attach_addon(self, addon_id, app_id, user_id, names).await
+    }
+    async fn detach_addon(&self, attachment_id: Uuid, user_id: Uuid) -> Result<(AddonAttachment, Release)> {
+        addons::detach_addon(self, attachment_id, user_id).await
+    }
+    async fn list_attachments(&self, filter: AddonFilter) -> Result<Vec<AddonAttachment>> {
+        addons::list_attachments(self, filter).await
+    }
+    async fn find_attachment(&self, name_or_id: &str, app_id: Option<Uuid>) -> Result<Option<AddonAttachment>> {
+        addons::find_attachment(self, name_or_id, app_id).await
     }
     async fn claim_scheduled_run(
         &self,

@@ -1,0 +1,175 @@
+//! Heroku Postgres: each add-on is a database and a login role of the same name
+//! (`addon_<hex>`) with a random password, on a PostgreSQL server this service administers
+//! through sqlx's PostgreSQL driver: the operator's (`--addons-postgres-url`) or the
+//! [`Cluster`] `paas server` runs. The role owns its database, `PUBLIC` may not connect to it,
+//! and its plan's connection limit is the role's `CONNECTION LIMIT`. Passwords never reach a log.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rand::Rng;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection, Executor};
+
+use super::catalog::Plan;
+use super::cluster::Cluster;
+use super::{AddonError, Provisioned};
+
+/// Where the add-ons' databases live.
+#[derive(Debug, Clone)]
+pub enum PostgresServer {
+    /// The operator's server: a superuser's (or `CREATEDB CREATEROLE`) URL.
+    External(String),
+    /// The cluster `paas server` initialises and starts at the first add-on.
+    Local(Arc<Cluster>),
+}
+
+/// The `heroku-postgresql` service.
+#[derive(Debug)]
+pub struct PostgresService {
+    server: PostgresServer,
+}
+
+impl PostgresService {
+    /// The service on `server`.
+    pub fn new(server: PostgresServer) -> PostgresService {
+        PostgresService { server }
+    }
+
+    /// An admin connection, and the host and port apps reach the server at.
+    async fn admin(&self) -> Result<(PgConnection, String, u16), AddonError> {
+        let (url, public) = match &self.server {
+            PostgresServer::External(url) => (url.clone(), None),
+            PostgresServer::Local(cluster) => {
+                let url = cluster.admin_url().await?;
+                (url, Some(cluster.public_address()))
+            }
+        };
+        let options = PgConnectOptions::from_str(&url)
+            .map_err(|e| AddonError::Unavailable(format!("bad add-on PostgreSQL URL: {}", redact(&e.to_string()))))?;
+        let connection = PgConnection::connect_with(&options).await.map_err(|e| {
+            AddonError::Unavailable(format!("cannot connect to the add-on PostgreSQL server: {}", redact(&e.to_string())))
+        })?;
+        let (host, port) = public.unwrap_or_else(|| (options.get_host().to_string(), options.get_port()));
+        Ok((connection, host, port))
+    }
+
+    /// Creates a database and its role for `plan`; on any failure, removes what it made.
+    pub async fn provision(&self, plan: &Plan) -> Result<Provisioned, AddonError> {
+        let (mut admin, host, port) = self.admin().await?;
+        let id = format!("addon_{}", uuid::Uuid::new_v4().simple());
+        let password: String =
+            rand::rng().sample_iter(rand::distr::Alphanumeric).take(40).map(char::from).collect();
+        let steps = [
+            format!("CREATE ROLE {id} LOGIN PASSWORD '{password}' CONNECTION LIMIT {}", plan.connection_limit),
+            format!("CREATE DATABASE {id} OWNER {id}"),
+            format!("REVOKE ALL ON DATABASE {id} FROM PUBLIC"),
+        ];
+        for step in &steps {
+            if let Err(e) = admin.execute(sqlx::AssertSqlSafe(step.clone())).await {
+                let _ = drop_resource(&mut admin, &id).await;
+                let _ = admin.close().await;
+                return Err(AddonError::Failed(redact(&e.to_string()).replace(&password, "***")));
+            }
+        }
+        let _ = admin.close().await;
+        let url = database_url(&host, port, &id, &password);
+        Ok(Provisioned { provider_id: id, config: BTreeMap::from([("URL".to_string(), url)]) })
+    }
+
+    /// Sets the role's connection limit to the plan's.
+    pub async fn change_plan(&self, provider_id: &str, plan: &Plan) -> Result<(), AddonError> {
+        check_id(provider_id)?;
+        let (mut admin, _, _) = self.admin().await?;
+        let sql = format!("ALTER ROLE {provider_id} CONNECTION LIMIT {}", plan.connection_limit);
+        let result = admin.execute(sqlx::AssertSqlSafe(sql)).await;
+        let _ = admin.close().await;
+        result.map(|_| ()).map_err(|e| AddonError::Failed(e.to_string()))
+    }
+
+    /// Drops the database (ending its sessions) and the role.
+    pub async fn deprovision(&self, provider_id: &str) -> Result<(), AddonError> {
+        check_id(provider_id)?;
+        let (mut admin, _, _) = self.admin().await?;
+        let result = drop_resource(&mut admin, provider_id).await;
+        let _ = admin.close().await;
+        result.map_err(|e| AddonError::Failed(e.to_string()))
+    }
+}
+
+async fn drop_resource(admin: &mut PgConnection, id: &str) -> Result<(), sqlx::Error> {
+    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {id} WITH (FORCE)"))).await?;
+    admin.execute(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {id}"))).await?;
+    Ok(())
+}
+
+/// Only names this service made are ever put in SQL: `addon_` and lower-case hex.
+fn check_id(id: &str) -> Result<(), AddonError> {
+    let hex = id.strip_prefix("addon_").unwrap_or("");
+    if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(AddonError::Failed(format!("not a Heroku Postgres resource name: {id:?}")))
+    }
+}
+
+/// The add-on's `postgres://role:password@host:port/database` on the admin's server (a unix
+/// socket host goes in `?host=`).
+fn database_url(host: &str, port: u16, id: &str, password: &str) -> String {
+    if host.starts_with('/') {
+        format!("postgres://{id}:{password}@localhost:{port}/{id}?host={host}")
+    } else if host.contains(':') {
+        format!("postgres://{id}:{password}@[{host}]:{port}/{id}")
+    } else {
+        format!("postgres://{id}:{password}@{host}:{port}/{id}")
+    }
+}
+
+/// `text` with anything that looks like a URL's password replaced by `***`.
+fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme) = rest.find("://") {
+        let (head, tail) = rest.split_at(scheme + 3);
+        out.push_str(head);
+        let end = tail.find(|c: char| c.is_whitespace() || c == '/' || c == '"').unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..colon]);
+                out.push_str(":***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("bad postgres://a:secret@h:5/db x"), "bad postgres://a:***@h:5/db x");
+        assert_eq!(redact("no url here"), "no url here");
+    }
+
+    #[test]
+    fn only_our_names_reach_sql() {
+        assert!(check_id("addon_0123abcd").is_ok());
+        assert!(check_id("addon_; DROP ROLE postgres").is_err());
+        assert!(check_id("postgres").is_err());
+    }
+
+    #[test]
+    fn urls_for_tcp_and_socket_servers() {
+        assert_eq!(database_url("127.0.0.1", 5433, "addon_1", "pw"), "postgres://addon_1:pw@127.0.0.1:5433/addon_1");
+        assert_eq!(database_url("/tmp/pg", 5432, "addon_1", "pw"), "postgres://addon_1:pw@localhost:5432/addon_1?host=/tmp/pg");
+        assert_eq!(database_url("::1", 5432, "addon_1", "pw"), "postgres://addon_1:pw@[::1]:5432/addon_1");
+    }
+}
