@@ -51,7 +51,12 @@ impl PostgresService {
         let connection = PgConnection::connect_with(&options).await.map_err(|e| {
             AddonError::Unavailable(format!("cannot connect to the add-on PostgreSQL server: {}", redact(&e.to_string())))
         })?;
-        let (host, port) = public.unwrap_or_else(|| (options.get_host().to_string(), options.get_port()));
+        // A unix socket's folder stands in for the host (the URL then says `?host=/folder`).
+        let host = match options.get_socket() {
+            Some(socket) => socket.display().to_string(),
+            None => options.get_host().to_string(),
+        };
+        let (host, port) = public.unwrap_or((host, options.get_port()));
         Ok((connection, host, port))
     }
 

@@ -3,6 +3,10 @@
 //! router; it is tested in-process and served by [`crate::server`].
 
 mod account;
+mod addon_attachments;
+mod addon_services;
+mod addon_views;
+mod addons;
 mod apps;
 mod builds;
 mod config_vars;
@@ -132,7 +136,25 @@ pub fn app(state: AppState) -> Router {
         .route("/apps/{app}/features/{name}", get(features::info).patch(features::update))
         .route("/apps/{app}/scheduled-jobs", get(scheduler::list).post(scheduler::create))
         .route("/apps/{app}/scheduled-jobs/{job}", get(scheduler::info).delete(scheduler::remove))
-        .route("/apps/{app}/addons", get(resources::list_none_yet))
+        .route("/apps/{app}/addons", get(addons::list_for_app).post(addons::create))
+        .route(
+            "/apps/{app}/addons/{addon}",
+            get(addons::info_for_app).patch(addons::update).delete(addons::destroy),
+        )
+        .route("/apps/{app}/addon-attachments", get(addon_attachments::list_for_app))
+        .route("/apps/{app}/addon-attachments/{attachment}", get(addon_attachments::info_for_app))
+        .route("/addons", get(addons::list))
+        .route("/addons/{addon}", get(addons::info))
+        .route("/addons/{addon}/addon-attachments", get(addon_attachments::list_for_addon))
+        .route("/addon-attachments", get(addon_attachments::list).post(addon_attachments::create))
+        .route("/addon-attachments/{id}", get(addon_attachments::info).delete(addon_attachments::remove))
+        .route("/actions/addons/resolve", post(addon_attachments::resolve_addons))
+        .route("/actions/addon-attachments/resolve", post(addon_attachments::resolve_attachments))
+        .route("/addon-services", get(addon_services::list))
+        .route("/addon-services/{service}", get(addon_services::info))
+        .route("/addon-services/{service}/plans", get(addon_services::plans))
+        .route("/addon-services/{service}/plans/{plan}", get(addon_services::plan_info))
+        .route("/plans", get(addon_services::all_plans))
         .route("/apps/{app}/sni-endpoints", get(resources::list_none_yet))
         .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))
         .route(

@@ -172,9 +172,9 @@ pub async fn remove_collaborator(
     Ok(Json(views::collaborator(&collaborator, &app)))
 }
 
-/// `GET /apps/{app}/addons` and `GET /apps/{app}/sni-endpoints`: add-ons are not provisioned
-/// and TLS certificates not managed yet, so none (`heroku domains:add` asks for the
-/// certificates before adding a domain); an app the caller cannot see is still a 404.
+/// `GET /apps/{app}/sni-endpoints`: TLS certificates are not managed yet, so none (`heroku
+/// domains:add` asks for the certificates before adding a domain); an app the caller cannot see
+/// is still a 404.
 pub async fn list_none_yet(_: AppAccess) -> Json<Value> {
     Json(json!([]))
 }

@@ -17,6 +17,8 @@ use crate::backends::{self, TestLedger};
 
 pub(crate) struct Api {
     pub(crate) state: AppState,
+    /// The add-on services requests get (as `paas server` gives them), if any.
+    pub(crate) addons: Option<paas_platform::addons::AddonServices>,
     pub(crate) operator: String,
     _ledger: TestLedger,
 }
@@ -38,7 +40,7 @@ pub(crate) async fn setup_with(limits: ApiLimits) -> Api {
     let config = PlatformConfig { domain: "localhost".into(), router_port: Some(8080), api_url: "http://127.0.0.1:5000".into() };
     let limits = Arc::new(Limits::new(limits));
     let state = AppState { ledger: ledger.ledger.clone(), config: Arc::new(config), deploys: None, logs: Default::default(), limits };
-    Api { state, operator, _ledger: ledger }
+    Api { state, addons: None, operator, _ledger: ledger }
 }
 
 impl Api {
@@ -64,7 +66,11 @@ impl Api {
     }
 
     async fn raw(&self, request: Request<Body>) -> Reply {
-        let response = api::app(self.state.clone()).oneshot(request).await.unwrap();
+        let mut router = api::app(self.state.clone());
+        if let Some(addons) = &self.addons {
+            router = router.layer(axum::Extension(addons.clone()));
+        }
+        let response = router.oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();

@@ -57,6 +57,12 @@ fn with_database(admin_url: &str, name: &str) -> String {
     }
 }
 
+/// The test PostgreSQL server's admin URL (what add-on tests provision on), or `None` as
+/// [`postgres`] says.
+pub fn admin_url() -> Option<String> {
+    server().cloned()
+}
+
 static SERVER: OnceLock<Option<String>> = OnceLock::new();
 
 /// The admin URL of the test PostgreSQL server, started on first use.

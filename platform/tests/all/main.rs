@@ -3,6 +3,7 @@
 
 mod addon_ledger;
 mod api;
+mod api_addons;
 mod backends;
 mod drains;
 mod ledger;
