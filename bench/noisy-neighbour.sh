@@ -122,7 +122,13 @@ phase() {
   rm -f "$work"/noisy-*.wrk
   noisy_pids=()
 }
-workers() { "$paas" ps:scale "worker=$1" -a noisy >/dev/null; sleep 2; }
+# workers N: scales A's spinning workers to N; down to 0, waits out the stop grace (30 s: they
+# ignore the stop file and are killed after it), so the next phase does not have them.
+workers() {
+  "$paas" ps:scale "worker=$1" -a noisy >/dev/null 2>&1
+  [ "$1" != 0 ] || sleep 31
+  sleep 2
+}
 
 say "== noisy neighbour: paas server (${PROFILE:-release}, limits $LIMITS), $(nproc) cores, wrk -t1 -c$CONNECTIONS -d$LOAD on B per phase"
 phase "quiet (A idle)"
