@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub domain: String,
     /// `postgres://…` to keep the ledger in PostgreSQL instead of SQLite.
     pub database_url: Option<String>,
+    /// The PostgreSQL server of Heroku Postgres add-ons (`--addons-postgres-url`); `None`: a
+    /// cluster under `<data-dir>/addons/postgres`, started at the first add-on.
+    pub addons_postgres_url: Option<String>,
     /// The built-in buildpacks (the repo's `buildpacks/`; absolute: [`open_buildpacks_dir`]).
     pub buildpacks_dir: PathBuf,
     /// Serves apps on the router listener: the router and dyno supervisor (the binary's).
@@ -128,6 +131,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
     let ledger = ledger::open(&url).await.context("cannot open the ledger")?;
     ensure_operator(ledger.as_ref(), &config.data_dir).await?;
+    let (addon_services, addon_cluster) = addon_services(&config)?;
 
     let api_listener = TcpListener::bind(config.api_listen)
         .await
@@ -232,7 +236,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))
         .layer(axum::Extension(serving.dynos))
         .layer(axum::Extension(rendezvous.clone()))
-        .layer(axum::Extension(tls.clone()));
+        .layer(axum::Extension(tls.clone()))
+        .layer(axum::Extension(addon_services));
     let api_tls = match api_tls_listener {
         Some(listener) => Some(crate::https::TlsListener::new(listener, tls.server_config(), "https")?),
         None => None,
@@ -296,8 +301,30 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     if let Some(server) = api_tls_server {
         server.await.context("the HTTPS API server failed")?;
     }
+    if let Some(cluster) = addon_cluster {
+        cluster.stop().await;
+    }
     println!("paas server stopped");
     Ok(())
+}
+
+/// The add-on services: Heroku Postgres on the operator's server, or on the local cluster
+/// (given back too, to stop it with the server).
+fn addon_services(
+    config: &ServerConfig,
+) -> anyhow::Result<(crate::addons::AddonServices, Option<Arc<crate::addons::cluster::Cluster>>)> {
+    use crate::addons::postgres::{PostgresServer, PostgresService};
+    let (server, cluster) = match &config.addons_postgres_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            (PostgresServer::External(url.clone()), None)
+        }
+        Some(_) => anyhow::bail!("--addons-postgres-url must be a postgres://… URL"),
+        None => {
+            let cluster = Arc::new(crate::addons::cluster::Cluster::new(config.data_dir.join("addons").join("postgres")));
+            (PostgresServer::Local(cluster.clone()), Some(cluster))
+        }
+    };
+    Ok((crate::addons::AddonServices::new(PostgresService::new(server)), cluster))
 }
 
 /// Makes sure an operator exists and `<data-dir>/operator-api-key` (mode 0600) holds a key of

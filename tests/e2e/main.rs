@@ -1,5 +1,6 @@
 //! End-to-end tests: each starts the real `paas` binary and talks to it as a user would.
 
+mod addons;
 mod build_bounds;
 mod build_sandbox;
 mod client;

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use super::{
     access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
-    config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, scheduler, scheduler_add, scheduler_remove, features, features_switch, git_remote, login, logout, logs,
+    addons, addons_attach, addons_create, addons_destroy, addons_detach, addons_info, config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, scheduler, scheduler_add, scheduler_remove, features, features_switch, git_remote, login, logout, logs,
     maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, run, run_detached, users_create, users_grant, whoami,
 };
 
@@ -136,6 +136,24 @@ pub enum ClientCommand {
     /// Remove a scheduled job.
     #[command(name = "scheduler:remove")]
     SchedulerRemove(scheduler_remove::SchedulerRemoveCommand),
+    /// List an app's add-ons and attachments.
+    #[command(name = "addons")]
+    Addons(addons::AddonsCommand),
+    /// Create an add-on (heroku-postgresql:essential-0) and attach it to the app.
+    #[command(name = "addons:create")]
+    AddonsCreate(addons_create::AddonsCreateCommand),
+    /// Show an add-on.
+    #[command(name = "addons:info")]
+    AddonsInfo(addons_info::AddonsInfoCommand),
+    /// Attach an existing add-on to the app.
+    #[command(name = "addons:attach")]
+    AddonsAttach(addons_attach::AddonsAttachCommand),
+    /// Detach an add-on from the app.
+    #[command(name = "addons:detach")]
+    AddonsDetach(addons_detach::AddonsDetachCommand),
+    /// Permanently destroy an add-on and its data.
+    #[command(name = "addons:destroy")]
+    AddonsDestroy(addons_destroy::AddonsDestroyCommand),
     /// List an app's log drains.
     #[command(name = "drains")]
     Drains(drains::DrainsCommand),
@@ -213,6 +231,12 @@ impl ClientCommand {
             ClientCommand::Scheduler(command) => command.run().await,
             ClientCommand::SchedulerAdd(command) => command.run().await,
             ClientCommand::SchedulerRemove(command) => command.run().await,
+            ClientCommand::Addons(command) => command.run().await,
+            ClientCommand::AddonsCreate(command) => command.run().await,
+            ClientCommand::AddonsInfo(command) => command.run().await,
+            ClientCommand::AddonsAttach(command) => command.run().await,
+            ClientCommand::AddonsDetach(command) => command.run().await,
+            ClientCommand::AddonsDestroy(command) => command.run().await,
             ClientCommand::Drains(command) => command.run().await,
             ClientCommand::DrainsAdd(command) => command.run().await,
             ClientCommand::DrainsRemove(command) => command.run().await,

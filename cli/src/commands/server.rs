@@ -47,6 +47,11 @@ pub struct ServerCommand {
     /// Keep the ledger in PostgreSQL (postgres://…) instead of SQLite in the data dir.
     #[arg(long, env = "PAAS_DATABASE_URL")]
     database_url: Option<String>,
+    /// The PostgreSQL server Heroku Postgres add-ons are made on (postgres://admin@host/, a
+    /// superuser or a role with CREATEDB CREATEROLE); default: a cluster paas initialises under
+    /// <data-dir>/addons/postgres at the first add-on, listening on 127.0.0.1.
+    #[arg(long, env = "PAAS_ADDONS_POSTGRES_URL")]
+    addons_postgres_url: Option<String>,
     /// The folder of built-in buildpacks (default: the `buildpacks/` of the paas source tree).
     #[arg(long, env = "PAAS_BUILDPACKS_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../buildpacks"))]
     buildpacks_dir: PathBuf,
@@ -80,7 +85,7 @@ pub struct ServerCommand {
     max_instances_per_app: u32,
     /// A wasm request or worker that keeps a CPU busy this long goes on at the lowest priority
     /// (nice 19), apart from the router and the API: `10ms`, `50ms`.
-    #[arg(long, env = "PAAS_CPU_SLICE", default_value = "10ms", value_parser = parse_duration)]
+    #[arg(long, env = "PAAS_CPU_SLICE", default_value = "2ms", value_parser = parse_duration)]
     cpu_slice: Duration,
     /// How much memory (MiB) the wasm instances of one app may hold together: an instance
     /// growing past it, once the app's idle instances have given theirs back, fails (R15).
@@ -183,6 +188,7 @@ impl ServerCommand {
             router_listen: self.router_listen,
             domain: self.domain,
             database_url: self.database_url,
+            addons_postgres_url: self.addons_postgres_url,
             buildpacks_dir: self.buildpacks_dir,
             serve,
             precompile: Some(precompile),

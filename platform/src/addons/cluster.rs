@@ -243,6 +243,20 @@ fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path) -> Result<u16, A
                 }
             }
         }
+        // Further up, the operator decides: say what stands in the way.
+        for ancestor in dir.ancestors().skip(3) {
+            let Ok(meta) = std::fs::metadata(ancestor) else { continue };
+            use std::os::unix::fs::MetadataExt;
+            if meta.permissions().mode() & 0o001 == 0 && meta.uid() != uid {
+                return Err(AddonError::Unavailable(format!(
+                    "the add-on PostgreSQL cluster runs as the user {CLUSTER_USER}, which cannot reach {} ({} is mode \
+                     {:o}): let others search it (chmod o+x) or give paas server --addons-postgres-url",
+                    dir.display(),
+                    ancestor.display(),
+                    meta.permissions().mode() & 0o7777
+                )));
+            }
+        }
         std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| fail("cannot hand the folder to postgres", &e))?;
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))

@@ -1,0 +1,84 @@
+//! Heroku Postgres add-ons end to end: a real `paas server` initialises its own PostgreSQL
+//! cluster (as the unprivileged postgres user) at the first `paas addons:create`; the app's
+//! config has DATABASE_URL, `psql "$DATABASE_URL" -c 'select 1'` works from the host, sharing
+//! with `addons:attach --as` and `addons:detach` make releases, `addons:destroy` drops the
+//! database (connecting fails), and stopping the server stops the cluster.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{TestServer, ok, run};
+
+fn psql(url: &str) -> std::process::Output {
+    run(Command::new("psql").arg(url).args(["-XAtc", "select 1"]).env("PGCONNECT_TIMEOUT", "5"))
+}
+
+#[test]
+fn addons_create_gives_a_database_psql_reaches_and_destroy_drops() {
+    if Command::new("psql").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "psql is missing: run .ci/setup");
+        eprintln!("skipping: psql is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The cluster's user passes through the test's folder (search only).
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let server = TestServer::start_in(dir);
+    let paas = |args: &[&str]| ok(server.paas().args(args).env_remove("PAAS_APP"));
+    paas(&["apps:create", "shop"]);
+    paas(&["apps:create", "reports"]);
+
+    let created = paas(&["addons:create", "heroku-postgresql:essential-0", "-a", "shop"]);
+    assert!(created.contains("as DATABASE_URL"), "{created}");
+    let name = created.split_whitespace().nth(1).unwrap().to_string();
+    assert!(name.starts_with("postgresql-"), "{created}");
+
+    let url = paas(&["config:get", "DATABASE_URL", "-a", "shop"]).trim().to_string();
+    assert!(url.starts_with("postgres://addon_") && url.contains("@127.0.0.1:"), "{url}");
+    let answer = psql(&url);
+    assert!(answer.status.success(), "psql: {}", String::from_utf8_lossy(&answer.stderr));
+    assert_eq!(String::from_utf8_lossy(&answer.stdout).trim(), "1");
+    // A wrong password is refused (the cluster checks passwords over TCP).
+    let password = url.split(':').nth(2).unwrap().split('@').next().unwrap();
+    assert!(!psql(&url.replacen(password, "wrong", 1)).status.success());
+
+    let listed = paas(&["addons", "-a", "shop"]);
+    assert!(listed.contains(&name) && listed.contains("heroku-postgresql:essential-0") && listed.contains("DATABASE"), "{listed}");
+    let info = paas(&["addons:info", &name]);
+    assert!(info.contains("Plan:") && info.contains("essential-0") && info.contains("Owning app:   shop"), "{info}");
+    let releases = paas(&["releases", "-a", "shop"]);
+    assert!(releases.contains(&format!("Attach DATABASE (@ref:{name})")), "{releases}");
+
+    // Shared with another app under another name, then detached.
+    let attached = paas(&["addons:attach", &name, "--as", "SHOP_DB", "-a", "reports"]);
+    assert!(attached.contains("SHOP_DB_URL"), "{attached}");
+    assert_eq!(paas(&["config:get", "SHOP_DB_URL", "-a", "reports"]).trim(), url);
+    paas(&["addons:detach", "SHOP_DB", "-a", "reports"]);
+    assert_eq!(paas(&["config:get", "SHOP_DB_URL", "-a", "reports"]).trim(), "");
+
+    // Destroying wants the app's name, then drops the database.
+    let refused = run(server.paas().args(["addons:destroy", &name, "-a", "shop"]).env_remove("PAAS_APP"));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(psql(&url).status.success(), "nothing was destroyed yet");
+    paas(&["addons:destroy", &name, "-a", "shop", "--confirm", "shop"]);
+    assert!(!psql(&url).status.success(), "the destroyed add-on's database still answers");
+    assert_eq!(paas(&["config:get", "DATABASE_URL", "-a", "shop"]).trim(), "");
+    assert!(paas(&["addons", "-a", "shop"]).contains("No add-ons"));
+
+    // The cluster ran as postgres, under the data dir, and logged no password.
+    let cluster = server.data_dir().join("addons/postgres");
+    let log = std::fs::read_to_string(cluster.join("postgres.log")).unwrap_or_default();
+    assert!(!log.contains(password), "a password reached the cluster's log");
+    assert!(!server.stdout.lock().unwrap().iter().any(|line| line.contains(password)), "a password reached stdout");
+    let pid: u32 = std::fs::read_to_string(cluster.join("data/postmaster.pid")).unwrap().lines().next().unwrap().parse().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
+    assert!(!uid_line.split_whitespace().any(|uid| uid == "0"), "postgres runs as root: {uid_line}");
+    drop(server);
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(gone, "the add-on cluster outlived paas server");
+}
