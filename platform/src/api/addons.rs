@@ -247,3 +247,36 @@ pub async fn destroy(
     }
     Ok(Json(addon_views::addon(&addon)))
 }
+
+/// Before an app is destroyed (Heroku destroys its add-ons with it): the add-ons it owns are
+/// destroyed (their data dropped, detached from every app), and other apps' add-ons attached to
+/// it are detached.
+pub async fn destroy_with_app(
+    state: &AppState,
+    addon_services: Option<Extension<AddonServices>>,
+    app: &crate::model::App,
+    caller: &CurrentUser,
+) -> Result<(), ApiError> {
+    for attachment in state.ledger.list_attachments(AddonFilter::App(app.id)).await? {
+        if attachment.addon_app_id != app.id {
+            state.ledger.detach_addon(attachment.id, caller.user.id).await?;
+        }
+    }
+    let owned: Vec<Addon> =
+        state.ledger.list_addons(AddonFilter::App(app.id)).await?.into_iter().filter(|a| a.app_id == app.id).collect();
+    if owned.is_empty() {
+        return Ok(());
+    }
+    let addon_services = services(addon_services)?;
+    for addon in owned {
+        addon_services.deprovision(&addon.service, &addon.provider_id).await?;
+        let (addon, releases) = state.ledger.destroy_addon(addon.id, caller.user.id).await?;
+        state.logs.api_event(&app.name, &format!("Add-on {} destroyed by {}", addon.name, caller.user.email));
+        for release in releases.iter().filter(|r| r.app_id != app.id) {
+            if let Some(target) = state.ledger.find_app(&release.app_id.to_string()).await? {
+                super::logs::release_events(state, &target.name, release, &caller.user.email);
+            }
+        }
+    }
+    Ok(())
+}

@@ -130,12 +130,14 @@ pub async fn update(
     Ok(Json(views::app(&updated, &state.config)))
 }
 
-/// `DELETE /apps/{app}`: the owner (or an operator) destroys the app.
+/// `DELETE /apps/{app}`: the owner (or an operator) destroys the app, and its add-ons with it.
 pub async fn destroy(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
+    addon_services: Option<axum::Extension<crate::addons::AddonServices>>,
 ) -> Result<Json<Value>, ApiError> {
     require_owner(&caller, &app, "destroy it")?;
+    super::addons::destroy_with_app(&state, addon_services, &app, &caller).await?;
     let app = state.ledger.destroy_app(app.id).await?;
     state.logs.forget(app.id, &app.name);
     if let Some(deploys) = &state.deploys {

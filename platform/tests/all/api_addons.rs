@@ -1,6 +1,6 @@
 //! Add-ons through the Platform API in-process, on a real PostgreSQL server (the test one):
 //! Heroku's shapes, DATABASE_URL in a release, a database that answers, sharing with `--as`,
-//! plan changes PostgreSQL enforces, and destroy dropping it; unknown plans and failed
+//! plan changes PostgreSQL enforces, and destroying the add-on (or its app) dropping it; unknown plans and failed
 //! provisioning leave nothing behind.
 
 use axum::http::{Method, StatusCode};
@@ -201,5 +201,20 @@ async fn heroku_postgres_is_a_real_database_attached_shared_and_dropped() {
     assert_eq!(api.get(&format!("/addons/{name}"), &key).await.status, StatusCode::NOT_FOUND);
     let reply = api.send(Method::DELETE, &format!("/apps/shop/addons/{second_name}"), Some(&key), None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    // Destroying an app destroys the add-ons it owns and detaches the others.
+    let body = json!({"plan": "heroku-postgresql"});
+    let third = api.send(Method::POST, "/apps/reports/addons", Some(&key), Some(body), &[]).await;
+    assert_eq!(third.status, StatusCode::CREATED, "{}", third.body);
+    let third_name = third.body["name"].as_str().unwrap();
+    let third_url = config(&api, "reports", &key).await["DATABASE_URL"].as_str().unwrap().to_string();
+    let attach = json!({"addon": third_name, "app": "shop", "name": "REPORTS"});
+    assert_eq!(api.send(Method::POST, "/addon-attachments", Some(&key), Some(attach), &[]).await.status, StatusCode::CREATED);
+    assert!(connect(&third_url).await.is_ok());
+    let reply = api.send(Method::DELETE, "/apps/reports", Some(&key), None, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(connect(&third_url).await.is_err(), "a destroyed app's database still answers");
+    assert!(config(&api, "shop", &key).await.get("REPORTS_URL").is_none());
+    assert_eq!(api.get("/addons", &key).await.body, json!([]));
     admin_db.close().await.unwrap();
 }
