@@ -321,6 +321,7 @@ fn addon_services(
         Some(_) => anyhow::bail!("--addons-postgres-url must be a postgres://… URL"),
         None => {
             let cluster = Arc::new(crate::addons::cluster::Cluster::new(config.data_dir.join("addons").join("postgres")));
+            cluster.start_if_initialised();
             (PostgresServer::Local(cluster.clone()), Some(cluster))
         }
     };

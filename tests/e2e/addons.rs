@@ -2,7 +2,8 @@
 //! cluster (as the unprivileged postgres user) at the first `paas addons:create`; the app's
 //! config has DATABASE_URL, `psql "$DATABASE_URL" -c 'select 1'` works from the host, sharing
 //! with `addons:attach --as` and `addons:detach` make releases, `addons:destroy` drops the
-//! database (connecting fails), and stopping the server stops the cluster.
+//! database (connecting fails), a server killed and started again brings its cluster back,
+//! and stopping the server stops the cluster.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -56,6 +57,16 @@ fn addons_create_gives_a_database_psql_reaches_and_destroy_drops() {
     assert_eq!(paas(&["config:get", "SHOP_DB_URL", "-a", "reports"]).trim(), url);
     paas(&["addons:detach", "SHOP_DB", "-a", "reports"]);
     assert_eq!(paas(&["config:get", "SHOP_DB_URL", "-a", "reports"]).trim(), "");
+
+    // A server killed with its cluster running comes back with it: the add-on answers again
+    // without any API call (the leftover postmaster is stopped first).
+    let server = TestServer::start_in(server.crash());
+    let paas = |args: &[&str]| ok(server.paas().args(args).env_remove("PAAS_APP"));
+    let back = (0..300).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        psql(&url).status.success()
+    });
+    assert!(back, "the add-on database did not answer after a restart");
 
     // Destroying wants the app's name, then drops the database.
     let refused = run(server.paas().args(["addons:destroy", &name, "-a", "shop"]).env_remove("PAAS_APP"));

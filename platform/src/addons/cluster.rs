@@ -1,7 +1,7 @@
 //! The PostgreSQL cluster `paas server` runs for Heroku Postgres add-ons when the operator gives
 //! none: initialised under `<data-dir>/addons/postgres` (initdb as the unprivileged `postgres`
-//! user when paas runs as root), started at the first add-on, restarted if it dies, stopped with
-//! the server. It listens on 127.0.0.1 on a port picked once at initdb (kept in its
+//! user when paas runs as root), started at the first add-on (and at each start of the server
+//! once it exists), restarted if it dies, stopped with the server. It listens on 127.0.0.1 on a port picked once at initdb (kept in its
 //! `postgresql.conf`, so add-on URLs survive restarts), with password (SCRAM) authentication over
 //! TCP; the admin connects over a unix socket in a folder only root and the cluster's user can
 //! open.
@@ -41,6 +41,20 @@ impl Cluster {
             pid: Arc::new(AtomicU32::new(0)),
             stopping: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Starts the cluster now, in the background, if an earlier run initialised it: its add-ons'
+    /// apps connect whether or not anyone calls the API.
+    pub fn start_if_initialised(self: &Arc<Self>) {
+        if !self.data().join("PG_VERSION").exists() {
+            return;
+        }
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cluster.admin_url().await {
+                tracing::error!("cannot start the add-on PostgreSQL cluster: {e}");
+            }
+        });
     }
 
     /// Where apps reach it: `127.0.0.1` and its port (known once started).
