@@ -37,7 +37,8 @@ for mode in sandbox insecure; do
   [ "$mode" = insecure ] && flags=(--insecure-builds)
   # paas_server gives the clients a HOME of their own; each server keeps the real one (rustup).
   export HOME=$real_home
-  paas_server "${flags[@]}"
+  # A container network of its own each time (another server of this host may hold a range).
+  paas_server "${flags[@]}" --dyno-network "10.241.$((RANDOM % 250)).0/24"
   grep -o 'builds run [^"]*' "$work/server.err" | head -n1 >&2 || true
   for example in hello-rust flask-gunicorn; do
     result[$mode-$example]=$(timed_push "$mode-${example%%-*}" "$example")
