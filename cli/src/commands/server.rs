@@ -85,7 +85,7 @@ pub struct ServerCommand {
     max_instances_per_app: u32,
     /// A wasm request or worker that keeps a CPU busy this long goes on at the lowest priority
     /// (nice 19), apart from the router and the API: `10ms`, `50ms`.
-    #[arg(long, env = "PAAS_CPU_SLICE", default_value = "2ms", value_parser = parse_duration)]
+    #[arg(long, env = "PAAS_CPU_SLICE", default_value = "10ms", value_parser = parse_duration)]
     cpu_slice: Duration,
     /// How much memory (MiB) the wasm instances of one app may hold together: an instance
     /// growing past it, once the app's idle instances have given theirs back, fails (R15).
