@@ -40,6 +40,9 @@ fn addons_create_gives_a_database_psql_reaches_and_destroy_drops() {
     let answer = psql(&url);
     assert!(answer.status.success(), "psql: {}", String::from_utf8_lossy(&answer.stderr));
     assert_eq!(String::from_utf8_lossy(&answer.stdout).trim(), "1");
+    // TLS, as heroku pg:psql requires for a host other than localhost.
+    let tls = run(Command::new("psql").arg(&url).args(["-XAtc", "select ssl from pg_stat_ssl where pid = pg_backend_pid()"]).env("PGSSLMODE", "require"));
+    assert_eq!(String::from_utf8_lossy(&tls.stdout).trim(), "t", "{}", String::from_utf8_lossy(&tls.stderr));
     // A wrong password is refused (the cluster checks passwords over TCP).
     let password = url.split(':').nth(2).unwrap().split('@').next().unwrap();
     assert!(!psql(&url.replacen(password, "wrong", 1)).status.success());

@@ -2,8 +2,8 @@
 //! none: initialised under `<data-dir>/addons/postgres` (initdb as the unprivileged `postgres`
 //! user when paas runs as root), started at the first add-on (and at each start of the server
 //! once it exists), restarted if it dies, stopped with the server. It listens on 127.0.0.1 on a port picked once at initdb (kept in its
-//! `postgresql.conf`, so add-on URLs survive restarts), with password (SCRAM) authentication over
-//! TCP; the admin connects over a unix socket in a folder only root and the cluster's user can
+//! `postgresql.conf`, so add-on URLs survive restarts), with password (SCRAM) authentication and
+//! TLS (a self-signed certificate) over TCP; the admin connects over a unix socket in a folder only root and the cluster's user can
 //! open.
 
 use std::path::{Path, PathBuf};
@@ -242,7 +242,7 @@ fn cluster_user() -> Result<Option<(u32, u32)>, AddonError> {
 /// Creates the cluster if it is not there (picking its port), ends a postmaster a killed server
 /// left running, and gives back the port.
 fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path) -> Result<u16, AddonError> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let fail = |what: &str, e: &dyn std::fmt::Display| AddonError::Unavailable(format!("{what}: {e}"));
     let user = cluster_user()?;
     std::fs::create_dir_all(dir).map_err(|e| fail("cannot create the add-on PostgreSQL folder", &e))?;
@@ -298,9 +298,28 @@ fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path) -> Result<u16, A
         // connects there; apps connect over TCP with their role's password.
         let hba = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n";
         std::fs::write(data.join("pg_hba.conf"), hba).map_err(|e| fail("cannot write pg_hba.conf", &e))?;
+        // TLS with a self-signed certificate: clients that require it (heroku pg:psql does for a
+        // host other than localhost) connect; the password never crosses the network in clear.
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .map_err(|e| fail("cannot make the cluster's TLS certificate", &e))?;
+        std::fs::write(data.join("server.crt"), certified.cert.pem()).map_err(|e| fail("cannot write server.crt", &e))?;
+        let mut key = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(data.join("server.key"))
+            .map_err(|e| fail("cannot write server.key", &e))?;
+        std::io::Write::write_all(&mut key, certified.signing_key.serialize_pem().as_bytes())
+            .map_err(|e| fail("cannot write server.key", &e))?;
+        if let Some((uid, gid)) = user {
+            for file in ["server.crt", "server.key"] {
+                std::os::unix::fs::chown(data.join(file), Some(uid), Some(gid)).map_err(|e| fail("cannot chown", &e))?;
+            }
+        }
         let conf = format!(
             "\n# paas: the add-on cluster\nport = {port}\nlisten_addresses = '127.0.0.1'\n\
-             unix_socket_directories = '{}'\npassword_encryption = scram-sha-256\nlog_statement = 'none'\n",
+             unix_socket_directories = '{}'\npassword_encryption = scram-sha-256\nlog_statement = 'none'\n\
+             ssl = on\n",
             socket_dir.display()
         );
         let mut file = std::fs::OpenOptions::new()

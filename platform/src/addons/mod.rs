@@ -73,6 +73,10 @@ pub struct AddonAttachment {
     pub addon_id: Uuid,
     /// The add-on's name.
     pub addon_name: String,
+    /// The add-on's service (`heroku-postgresql`).
+    pub addon_service: String,
+    /// The add-on's plan without the service (`essential-0`).
+    pub addon_plan: String,
     /// The app that owns the add-on.
     pub addon_app_id: Uuid,
     /// That app's name.

@@ -87,8 +87,21 @@ pub fn addon(addon: &Addon) -> Value {
     })
 }
 
-/// An attachment of an add-on to an app.
+/// A destroyed add-on: state `deprovisioned` (what the heroku CLI waits for after a DELETE).
+pub fn destroyed(destroyed: &Addon) -> Value {
+    let mut value = addon(destroyed);
+    value["state"] = json!("deprovisioned");
+    value
+}
+
+/// An attachment of an add-on to an app; its `addon` includes the plan (what the heroku CLI
+/// asks for with `Accept-Inclusion: addon:plan`, and `pg:psql` reads).
 pub fn attachment(attachment: &AddonAttachment) -> Value {
+    let plan_name = format!("{}:{}", attachment.addon_service, attachment.addon_plan);
+    let (service_json, plan_json) = match catalog::resolve_plan(&plan_name) {
+        Ok((s, p)) => (json!({"id": s.id(), "name": s.name}), json!({"id": catalog::plan_id(s, p), "name": plan_name})),
+        Err(_) => (json!({"id": null, "name": attachment.addon_service}), json!({"id": null, "name": plan_name})),
+    };
     json!({
         "id": attachment.id,
         "name": attachment.name,
@@ -96,6 +109,8 @@ pub fn attachment(attachment: &AddonAttachment) -> Value {
             "id": attachment.addon_id,
             "name": attachment.addon_name,
             "app": {"id": attachment.addon_app_id, "name": attachment.addon_app_name},
+            "addon_service": service_json,
+            "plan": plan_json,
         },
         "app": {"id": attachment.app_id, "name": attachment.app_name},
         "config_vars": attachment.config_vars,

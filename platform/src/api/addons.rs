@@ -245,7 +245,7 @@ pub async fn destroy(
             super::logs::release_events(&state, &target.name, release, &caller.user.email);
         }
     }
-    Ok(Json(addon_views::addon(&addon)))
+    Ok(Json(addon_views::destroyed(&addon)))
 }
 
 /// Before an app is destroyed (Heroku destroys its add-ons with it): the add-ons it owns are

@@ -131,6 +131,8 @@ async fn heroku_postgres_is_a_real_database_attached_shared_and_dropped() {
     assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.body);
     assert_eq!(resolved.body[0]["name"], "DATABASE");
     assert_eq!(resolved.body[0]["addon"]["name"], name);
+    // heroku pg:psql filters on the attachment's add-on plan.
+    assert_eq!(resolved.body[0]["addon"]["plan"]["name"], "heroku-postgresql:essential-0");
     let resolved =
         api.send(Method::POST, "/actions/addons/resolve", Some(&key), Some(json!({"addon": "DATABASE", "app": "shop"})), &[]).await;
     assert_eq!(resolved.body[0]["name"], name, "{}", resolved.body);
@@ -194,6 +196,7 @@ async fn heroku_postgres_is_a_real_database_attached_shared_and_dropped() {
     // Destroying drops the database and the role, and removes DATABASE_URL in a release.
     let reply = api.send(Method::DELETE, &format!("/apps/shop/addons/{name}"), Some(&key), None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["state"], "deprovisioned");
     assert!(config(&api, "shop", &key).await.get("DATABASE_URL").is_none());
     assert!(connect(&url).await.is_err(), "the destroyed add-on's database still answers");
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_roles WHERE rolname = $1").bind(&role).fetch_one(&mut admin_db).await.unwrap();

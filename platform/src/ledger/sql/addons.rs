@@ -18,7 +18,8 @@ use crate::model::{ConfigVars, ProcessTypes, RELEASE_SUCCEEDED, Release};
 const ADDON_SELECT: &str = "SELECT a.id, a.name, a.app_id, p.name AS app_name, a.service, a.plan, a.provider_id, \
      a.config, a.created_at, a.updated_at FROM addons a JOIN apps p ON p.id = a.app_id WHERE p.deleted_at IS NULL";
 
-const ATTACHMENT_SELECT: &str = "SELECT t.id, t.name, t.addon_id, a.name AS addon_name, a.app_id AS addon_app_id, \
+const ATTACHMENT_SELECT: &str = "SELECT t.id, t.name, t.addon_id, a.name AS addon_name, a.service, a.plan, \
+     a.app_id AS addon_app_id, \
      ap.name AS addon_app_name, t.app_id, p.name AS app_name, a.config, t.created_at, t.updated_at \
      FROM addon_attachments t JOIN addons a ON a.id = t.addon_id JOIN apps ap ON ap.id = a.app_id \
      JOIN apps p ON p.id = t.app_id WHERE p.deleted_at IS NULL";
@@ -52,6 +53,8 @@ fn attachment_from_row(row: &AnyRow) -> Result<AddonAttachment> {
         name,
         addon_id: col_uuid(row, "addon_id")?,
         addon_name: col_str(row, "addon_name")?,
+        addon_service: col_str(row, "service")?,
+        addon_plan: col_str(row, "plan")?,
         addon_app_id: col_uuid(row, "addon_app_id")?,
         addon_app_name: col_str(row, "addon_app_name")?,
         app_id: col_uuid(row, "app_id")?,
