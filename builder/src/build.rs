@@ -341,9 +341,8 @@ impl Builder {
             Isolation::Unavailable(why) => tracing::warn!("builds are refused: {why}"),
         }
         if matches!(isolation, Isolation::Sandbox(..)) {
-            let stale = sandbox::remove_stale_disks(&config.data_dir.join("builds"));
-            if stale > 0 {
-                tracing::info!("unmounted {stale} build disk(s) a previous paas server left");
+            for line in crate::leftovers::unmount_stale_disks(&config.data_dir.join("builds")) {
+                tracing::info!("previous run: {line}");
             }
         }
         let toolchain = toolchain_dirs(&config);

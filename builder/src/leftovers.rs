@@ -90,17 +90,7 @@ fn command_line(pid: u32) -> String {
 pub fn end_leftovers(data_dir: &Path) -> Vec<String> {
     let builds = data_dir.join("builds");
     let mut ended = end_stale_groups(&builds.join(GROUPS_DIR), data_dir);
-    for mountpoint in mounts_under(&builds) {
-        let mut unmounted = umount(&mountpoint, false);
-        if !unmounted {
-            unmounted = umount(&mountpoint, true);
-        }
-        if unmounted {
-            ended.push(format!("unmounted the build disk at {}", mountpoint.display()));
-        } else {
-            tracing::warn!(path = %mountpoint.display(), "cannot unmount a stale build disk");
-        }
-    }
+    ended.extend(unmount_stale_disks(&builds));
     // Nothing is mounted below builds/ now (else it is left alone): the work folders can go.
     let still_mounted = mounts_under(&builds);
     if let Ok(entries) = std::fs::read_dir(&builds) {
@@ -116,6 +106,21 @@ pub fn end_leftovers(data_dir: &Path) -> Vec<String> {
     }
     remove_with_prefix(&data_dir.join("slugs"), ".incoming-", &mut ended);
     ended
+}
+
+/// Unmounts every build disk still mounted under `builds` (a crashed server's), lazily where a
+/// plain unmount fails, and removes its mount point once empty; one line per disk unmounted.
+pub(crate) fn unmount_stale_disks(builds: &Path) -> Vec<String> {
+    let mut unmounted = Vec::new();
+    for mountpoint in mounts_under(builds) {
+        if umount(&mountpoint, false) || umount(&mountpoint, true) {
+            let _ = std::fs::remove_dir(&mountpoint);
+            unmounted.push(format!("unmounted the build disk at {}", mountpoint.display()));
+        } else {
+            tracing::warn!(path = %mountpoint.display(), "cannot unmount a stale build disk");
+        }
+    }
+    unmounted
 }
 
 /// Removes the entries of `dir` whose names start with `prefix` (half-written files or folders:

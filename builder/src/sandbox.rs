@@ -225,23 +225,6 @@ impl Drop for BuildDisk {
     }
 }
 
-/// Unmounts and removes the build disks a crashed server left mounted in `builds` (call at
-/// start, before any build); returns how many.
-pub(crate) fn remove_stale_disks(builds: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(builds) else { return 0 };
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "disk") && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = tool("umount", &[], &[path.as_os_str()]);
-            if std::fs::remove_dir(&path).is_ok() {
-                removed += 1;
-            }
-        }
-    }
-    removed
-}
-
 /// Runs a system tool (`mkfs.ext4`, `mount`, `umount`), its stderr in the error.
 fn tool(program: &str, options: &[&str], paths: &[&std::ffi::OsStr]) -> std::io::Result<()> {
     let output = std::process::Command::new(program)
