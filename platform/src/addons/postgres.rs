@@ -46,8 +46,12 @@ impl PostgresService {
                 (url, Some(cluster.public_address()))
             }
         };
+        use sqlx::ConnectOptions;
+        // sqlx logs no statement of the admin's (slow ones included): they name roles.
         let options = PgConnectOptions::from_str(&url)
-            .map_err(|e| AddonError::Unavailable(format!("bad add-on PostgreSQL URL: {}", redact(&e.to_string()))))?;
+            .map_err(|e| AddonError::Unavailable(format!("bad add-on PostgreSQL URL: {}", redact(&e.to_string()))))?
+            .log_statements(tracing::log::LevelFilter::Off)
+            .log_slow_statements(tracing::log::LevelFilter::Off, std::time::Duration::from_secs(3600));
         let connection = PgConnection::connect_with(&options).await.map_err(|e| {
             AddonError::Unavailable(format!("cannot connect to the add-on PostgreSQL server: {}", redact(&e.to_string())))
         })?;
@@ -66,8 +70,11 @@ impl PostgresService {
         let id = format!("addon_{}", uuid::Uuid::new_v4().simple());
         let password: String =
             rand::rng().sample_iter(rand::distr::Alphanumeric).take(40).map(char::from).collect();
+        // The server is sent a SCRAM verifier, never the password: a statement PostgreSQL logs
+        // (on an error, say) shows nothing that logs in.
+        let verifier = scram_verifier(&password);
         let steps = [
-            format!("CREATE ROLE {id} LOGIN PASSWORD '{password}' CONNECTION LIMIT {}", plan.connection_limit),
+            format!("CREATE ROLE {id} LOGIN PASSWORD '{verifier}' CONNECTION LIMIT {}", plan.connection_limit),
             format!("CREATE DATABASE {id} OWNER {id}"),
             format!("REVOKE ALL ON DATABASE {id} FROM PUBLIC"),
         ];
@@ -75,7 +82,7 @@ impl PostgresService {
             if let Err(e) = admin.execute(sqlx::AssertSqlSafe(step.clone())).await {
                 let _ = drop_resource(&mut admin, &id).await;
                 let _ = admin.close().await;
-                return Err(AddonError::Failed(redact(&e.to_string()).replace(&password, "***")));
+                return Err(AddonError::Failed(redact(&e.to_string()).replace(&verifier, "***")));
             }
         }
         let _ = admin.close().await;
@@ -131,6 +138,41 @@ fn database_url(host: &str, port: u16, id: &str, password: &str) -> String {
     }
 }
 
+/// PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802, RFC 7677):
+/// `SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey>`, all base64.
+fn scram_verifier(password: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    const ITERATIONS: u32 = 4096;
+    let salt: [u8; 16] = rand::random();
+    // PBKDF2-HMAC-SHA-256, one 32-byte block.
+    let mut block = hmac_sha256(password.as_bytes(), &[&salt[..], &1u32.to_be_bytes()].concat());
+    let mut salted = block;
+    for _ in 1..ITERATIONS {
+        block = hmac_sha256(password.as_bytes(), &block);
+        salted.iter_mut().zip(block).for_each(|(s, b)| *s ^= b);
+    }
+    let client_key = hmac_sha256(&salted, b"Client Key");
+    let stored_key = sha2::Sha256::digest(client_key);
+    let server_key = hmac_sha256(&salted, b"Server Key");
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    format!("SCRAM-SHA-256${ITERATIONS}:{}${}:{}", b64(&salt), b64(&stored_key), b64(&server_key))
+}
+
+/// HMAC-SHA-256 (RFC 2104).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&sha2::Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+    let inner = sha2::Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    sha2::Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
+}
+
 /// `text` with anything that looks like a URL's password replaced by `***`.
 fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -157,6 +199,16 @@ fn redact(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        let verifier = scram_verifier("secret");
+        assert!(verifier.starts_with("SCRAM-SHA-256$4096:") && !verifier.contains("secret"), "{verifier}");
+    }
 
     #[test]
     fn passwords_are_redacted() {
