@@ -3,7 +3,7 @@
 //! own working folder, with the app's build cache.
 //!
 //! Layout under the data dir: while a sandboxed build runs, the app's disk image
-//! `cache/<app>/disk.ext4` is mounted at `builds/<app>.disk/`, holding `{app,env,home,buildpack}`
+//! `cache/<app>/disk.xfs` (or `disk.ext4`, see [`DiskFormat`]) is mounted at `builds/<app>.disk/`, holding `{app,env,home,buildpack}`
 //! (wiped each build) and `cache/` (the buildpacks' `CACHE_DIR`, kept between builds); an
 //! insecure build works in `builds/<app>-XXXX/{app,env,home,buildpack}` (removed after) with
 //! `cache/<app>/` as its `CACHE_DIR`; `slugs/` is the [`SlugStore`].
@@ -22,7 +22,7 @@ use crate::detect;
 use crate::manifest::{NATIVE_STACK, ProcessKind, ProcessTypes, SlugManifest};
 use crate::output::{BoundedOutput, OutputSink};
 use crate::process::{self, Limits, RunError, Stdout};
-use crate::sandbox::{self, BuildDisk, BuildIsolation, Isolation, StepLimits, StepSandbox};
+use crate::sandbox::{self, BuildDisk, BuildIsolation, DiskFormat, Isolation, StepLimits, StepSandbox};
 pub use paas_sandbox::net::BuildNetwork;
 use crate::procfile::{Procfile, ProcfileError};
 use crate::source::{self, Source};
@@ -257,9 +257,6 @@ pub enum BuildError {
     Io(#[from] std::io::Error),
 }
 
-/// The app's build disk in its cache folder (see [`crate::sandbox`]).
-pub const DISK_IMAGE: &str = "disk.ext4";
-
 /// Gives a sandboxed build's disk back to root when the build is over (the next build's uid gets
 /// it at its start).
 struct Owner(PathBuf);
@@ -305,6 +302,8 @@ pub struct Builder {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     slots: Arc<tokio::sync::Semaphore>,
     isolation: Isolation,
+    /// The file system of sandboxed builds' disks.
+    disk_format: DiskFormat,
     /// Host folders of the stack outside `/usr` that buildpacks use (the Rust toolchain),
     /// read-only in build containers.
     toolchain: Vec<PathBuf>,
@@ -340,14 +339,29 @@ impl Builder {
             Isolation::Insecure => tracing::warn!("builds run unsandboxed, as this server's user (--insecure-builds)"),
             Isolation::Unavailable(why) => tracing::warn!("builds are refused: {why}"),
         }
+        let disk_format = DiskFormat::for_size(config.disk_limit);
         if matches!(isolation, Isolation::Sandbox(..)) {
+            match disk_format {
+                DiskFormat::Xfs => tracing::info!("build disks are XFS: each build's copy of its cache shares its blocks"),
+                DiskFormat::Ext4 if config.disk_limit < sandbox::XFS_MIN_SIZE => tracing::info!(
+                    "build disks are ext4 (XFS needs 300 MiB): each build copies its whole cache, which fits in half the disk"
+                ),
+                DiskFormat::Ext4 => tracing::warn!(
+                    "build disks are ext4 (no mkfs.xfs: install xfsprogs): each build copies its whole cache, which fits in half the disk"
+                ),
+            }
             for line in crate::leftovers::unmount_stale_disks(&config.data_dir.join("builds")) {
                 tracing::info!("previous run: {line}");
             }
         }
         let toolchain = toolchain_dirs(&config);
         let slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_builds.max(1)));
-        Ok(Builder { config, store, precompile: None, locks: Mutex::default(), slots, isolation, toolchain })
+        Ok(Builder { config, store, precompile: None, locks: Mutex::default(), slots, isolation, disk_format, toolchain })
+    }
+
+    /// The app's build disk image, used while its sandboxed builds run (see [`crate::sandbox`]).
+    pub fn disk_image(&self, app: &str) -> PathBuf {
+        self.cache_dir(app).join(self.disk_format.image_name())
     }
 
     /// Whether build steps run in containers.
@@ -438,11 +452,11 @@ impl Builder {
         // their own, removed after.
         let (disk, _work, root) = match &sandbox {
             Some(_) => {
-                let image = self.cache_dir(&request.app).join(DISK_IMAGE);
+                let (dir, format) = (self.cache_dir(&request.app), self.disk_format);
                 let mountpoint = self.config.data_dir.join("builds").join(format!("{}.disk", request.app));
                 let limit = self.config.disk_limit;
                 tokio::fs::create_dir_all(self.cache_dir(&request.app)).await?;
-                let disk = tokio::task::spawn_blocking(move || BuildDisk::mount(&image, limit, &mountpoint))
+                let disk = tokio::task::spawn_blocking(move || BuildDisk::mount(&dir, format, limit, &mountpoint))
                     .await
                     .map_err(|e| std::io::Error::other(e.to_string()))?
                     .map_err(BuildError::Disk)?;

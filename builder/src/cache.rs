@@ -2,9 +2,12 @@
 //! build left (`<cache>.saved`, copied to `<cache>`, the `CACHE_DIR` buildpacks get, with
 //! `cp -a --reflink=auto`), and only a build that succeeds swaps its copy in (two renames). A
 //! failed or killed build leaves the saved cache as it was, so whatever it half-wrote (or a
-//! process of it still writes) never reaches the next build.
+//! process of it still writes) never reaches the next build. On an XFS build disk (see
+//! [`crate::sandbox::DiskFormat`]) the copy is a reflink of each file: it shares the saved
+//! cache's blocks until the build writes, so it is near-instant and takes no room. On ext4 and
+//! for insecure builds it is a full copy.
 //!
-//! Where the copy does not fit (a cache over half the build's disk) the build works on the saved
+//! Where the copy does not fit (on ext4, a cache over half the build's disk) the build works on the saved
 //! cache in place, with a marker (the folder `<cache>.in-place`): a killed or failed build then leaves no
 //! saved cache, and the next build starts from an empty one rather than from what it left.
 //!
@@ -159,6 +162,43 @@ mod tests {
         let _swap = CacheSwap::begin(&work).unwrap();
         assert!(!work.join("half").exists());
         assert!(!dir.path().join("cache.in-place").exists());
+    }
+
+    /// Regression: on the ext4 build disk each build's copy of a 279 MB cache took as much room
+    /// again (the cache fit in half the disk) and 35–50 s of writeback.
+    #[test]
+    fn a_cache_swap_on_the_build_disk_takes_no_extra_space() {
+        use crate::sandbox::{BuildDisk, DiskFormat};
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+            return; // mounting a disk needs root
+        }
+        let format = DiskFormat::for_size(1 << 30);
+        assert_eq!(format, DiskFormat::Xfs, "mkfs.xfs is missing: .ci/setup installs xfsprogs");
+        let dir = tempfile::tempdir().unwrap();
+        let disk = BuildDisk::mount(dir.path(), format, 1 << 30, &dir.path().join("disk")).unwrap();
+        let used = || {
+            rustix::fs::sync();
+            let fs = rustix::fs::statvfs(disk.path()).unwrap();
+            (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+        };
+        // A 100 MB cache: 100 files of 1 MB.
+        let work = disk.path().join("cache");
+        std::fs::create_dir_all(work.join("deps")).unwrap();
+        let mb: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+        for i in 0..100 {
+            std::fs::write(work.join(format!("deps/{i}")), &mb).unwrap();
+        }
+        let before = used();
+        let swap = CacheSwap::begin(&work).unwrap();
+        assert!(swap.in_place.is_none(), "the build works on a copy");
+        let grown = used() - before;
+        assert!(grown < 4 << 20, "the copy of a 100 MB cache took {} KiB", grown >> 10);
+        assert_eq!(std::fs::read(work.join("deps/99")).unwrap(), mb);
+        // What the build writes reaches its copy only.
+        std::fs::write(work.join("deps/0"), "rewritten").unwrap();
+        drop(swap);
+        assert_eq!(std::fs::read(dir.path().join("disk/cache.saved/deps/0")).unwrap(), mb);
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //!
 //! Data dir layout: `repos/<app>.git` (bare repositories), `builds/` (where running builds work:
 //! `<app>.disk/`, the app's disk mounted, or `<app>-XXXX/` for insecure builds), `cache/<app>/`
-//! (each app's build disk `disk.ext4`, holding its `CACHE_DIR`; the `CACHE_DIR` itself for
+//! (each app's build disk `disk.xfs` or `disk.ext4`, holding its `CACHE_DIR`; the `CACHE_DIR` itself for
 //! insecure builds), `slugs/<sha256>.tar.gz` (the slug store).
 //!
 //! Every build step runs in a container ([`sandbox`]); a node without a container runtime

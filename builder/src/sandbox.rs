@@ -6,10 +6,13 @@
 //! writable only the build's disk (build dir, cache, env dir, home, a cloned buildpack) and a
 //! fresh `/tmp`; memory, pids and CPU limited by cgroups.
 //!
-//! The build's disk ([`BuildDisk`]) is the app's sparse ext4 image (`cache/<app>.ext4`, the size
+//! The build's disk ([`BuildDisk`]) is the app's sparse image (`cache/<app>/disk.xfs`, the size
 //! of the disk limit), loop-mounted for the build: what a build writes (source, dependencies,
 //! the cache it keeps) is capped there, past it the build gets `ENOSPC`. Folders are seen at
-//! their host paths inside the container, so buildpacks see the same paths either way.
+//! their host paths inside the container, so buildpacks see the same paths either way. The disk
+//! is XFS with reflinks ([`DiskFormat`]), so the copy of the cache each build works on (see
+//! [`crate::cache`]) shares its blocks: near-instant, and no space until the build writes; ext4
+//! (`disk.ext4`, a full copy) where `mkfs.xfs` is missing or the disk is under 300 MiB.
 //!
 //! Without a container runtime builds are refused ([`BuildIsolation`]), unless the operator
 //! chose [`BuildIsolation::Insecure`] (`paas server --insecure-builds`, single-tenant only):
@@ -178,6 +181,55 @@ pub(crate) fn writable(dir: &Path) -> Mount {
     Mount::Bind { source: dir.to_path_buf(), destination: dir.display().to_string(), writable: true }
 }
 
+/// The file system of build disks, chosen once per builder ([`DiskFormat::for_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskFormat {
+    /// XFS with reflinks: `cp --reflink` shares blocks, so the cache copy costs no time nor space.
+    Xfs,
+    /// ext4: no reflinks, the cache copy is a full one (a cache fits in half the disk).
+    Ext4,
+}
+
+/// The smallest XFS file system `mkfs.xfs` makes (xfsprogs 5.19 and later).
+pub const XFS_MIN_SIZE: u64 = 300 << 20;
+
+impl DiskFormat {
+    /// XFS where `mkfs.xfs` runs and `size` is at least [`XFS_MIN_SIZE`]; ext4 else.
+    pub fn for_size(size: u64) -> DiskFormat {
+        let xfs = size >= XFS_MIN_SIZE && tool("mkfs.xfs", &["-V"], &[]).is_ok();
+        if xfs { DiskFormat::Xfs } else { DiskFormat::Ext4 }
+    }
+
+    /// The image's file name in the app's cache folder: named by its file system, so an image of
+    /// the other one (made before `mkfs.xfs` was installed) is replaced, not mounted as this one.
+    pub fn image_name(self) -> &'static str {
+        match self {
+            DiskFormat::Xfs => "disk.xfs",
+            DiskFormat::Ext4 => "disk.ext4",
+        }
+    }
+
+    /// The `mount -t` type.
+    fn fs_type(self) -> &'static str {
+        match self {
+            DiskFormat::Xfs => "xfs",
+            DiskFormat::Ext4 => "ext4",
+        }
+    }
+
+    /// Makes an empty file system on `image`, its root owned by root.
+    fn make(self, image: &Path) -> std::io::Result<()> {
+        match self {
+            // -K: nothing to discard on a fresh sparse file.
+            DiskFormat::Xfs => tool("mkfs.xfs", &["-q", "-f", "-K", "-m", "reflink=1"], &[image.as_os_str()]),
+            DiskFormat::Ext4 => {
+                let ext4 = ["-q", "-F", "-m", "0", "-i", "8192", "-O", "^has_journal", "-E", "root_owner=0:0"];
+                tool("mkfs.ext4", &ext4, &[image.as_os_str()])
+            }
+        }
+    }
+}
+
 /// The app's build disk, mounted over the build's folder while the build runs (unmounted on
 /// drop).
 #[derive(Debug)]
@@ -186,20 +238,28 @@ pub struct BuildDisk {
 }
 
 impl BuildDisk {
-    /// Mounts `image` (created, sparse, as an empty ext4 file system of `size` bytes when missing
-    /// or of another size) at `mountpoint`, `nosuid,nodev`.
-    pub(crate) fn mount(image: &Path, size: u64, mountpoint: &Path) -> std::io::Result<BuildDisk> {
-        let fresh = std::fs::metadata(image).map(|m| m.len() != size).unwrap_or(true);
+    /// Mounts the image `format` names in `dir` (created, sparse, as an empty file system of
+    /// `size` bytes when missing or of another size; an image of another format is removed) at
+    /// `mountpoint`, `nosuid,nodev`.
+    pub(crate) fn mount(dir: &Path, format: DiskFormat, size: u64, mountpoint: &Path) -> std::io::Result<BuildDisk> {
+        for other in [DiskFormat::Xfs, DiskFormat::Ext4].into_iter().filter(|&f| f != format) {
+            match std::fs::remove_file(dir.join(other.image_name())) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        let image = dir.join(format.image_name());
+        let fresh = std::fs::metadata(&image).map(|m| m.len() != size).unwrap_or(true);
         if fresh {
-            let _ = std::fs::remove_file(image);
-            std::fs::File::create(image)?.set_len(size)?;
-            let ext4 = ["-q", "-F", "-m", "0", "-i", "8192", "-O", "^has_journal", "-E", "root_owner=0:0"];
-            tool("mkfs.ext4", &ext4, &[image.as_os_str()])?;
+            let _ = std::fs::remove_file(&image);
+            std::fs::File::create(&image)?.set_len(size)?;
+            format.make(&image)?;
         }
         std::fs::create_dir_all(mountpoint)?;
         // A server that crashed mid-build left it mounted: never mount one image twice.
         let _ = tool("umount", &[], &[mountpoint.as_os_str()]);
-        tool("mount", &["-o", "loop,nosuid,nodev,noatime", "-t", "ext4"], &[image.as_os_str(), mountpoint.as_os_str()])?;
+        let options = ["-o", "loop,nosuid,nodev,noatime", "-t", format.fs_type()];
+        tool("mount", &options, &[image.as_os_str(), mountpoint.as_os_str()])?;
         Ok(BuildDisk { mountpoint: mountpoint.to_path_buf() })
     }
 
@@ -225,7 +285,7 @@ impl Drop for BuildDisk {
     }
 }
 
-/// Runs a system tool (`mkfs.ext4`, `mount`, `umount`), its stderr in the error.
+/// Runs a system tool (`mkfs.xfs`, `mkfs.ext4`, `mount`, `umount`), its stderr in the error.
 fn tool(program: &str, options: &[&str], paths: &[&std::ffi::OsStr]) -> std::io::Result<()> {
     let output = std::process::Command::new(program)
         .args(options)

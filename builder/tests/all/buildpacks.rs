@@ -114,7 +114,7 @@ async fn rust_buildpack_builds_components_and_reuses_its_cache() {
     assert_eq!(&web[..8], COMPONENT_MAGIC);
     if crate::support::runc_available() {
         // Sandboxed: the cache (target/, cargo/registry) lives on the app's disk image.
-        assert!(data.path().join("cache/rust-app").join(paas_builder::build::DISK_IMAGE).is_file());
+        assert!(builder.disk_image("rust-app").is_file());
     } else {
         // Unsandboxed: the cache the last successful build left is cache/<app>.saved.
         assert!(data.path().join("cache/rust-app.saved/target").is_dir());

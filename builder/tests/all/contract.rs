@@ -249,7 +249,7 @@ echo "       uid: $(id -u)"
         assert!(uid >= 100_000, "a build runs as its own unprivileged uid, not {uid}");
     }
     // The cache lives on the app's disk image, not in the data dir's folders.
-    assert!(data_dir.join("cache/isolated-app").join(paas_builder::build::DISK_IMAGE).is_file());
+    assert!(builder.disk_image("isolated-app").is_file());
 }
 
 #[tokio::test]
