@@ -128,6 +128,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     if let Some(relative) = paths.into_iter().flatten().find(|path| path.is_relative()) {
         anyhow::bail!("the server was given the relative path {} (make it absolute first)", relative.display());
     }
+    if config.database_url.is_none() {
+        restrict_sqlite_ledger(&config.data_dir)?;
+    }
     let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
     let ledger = ledger::open(&url).await.context("cannot open the ledger")?;
     ensure_operator(ledger.as_ref(), &config.data_dir).await?;
@@ -305,6 +308,30 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         cluster.stop().await;
     }
     println!("paas server stopped");
+    Ok(())
+}
+
+/// The SQLite ledger holds every app's config vars (add-on credentials among them): its files are
+/// the server's alone (0600), whoever else may pass through the data dir (the add-on cluster's
+/// user does). SQLite gives its WAL and shared-memory files the database file's mode.
+fn restrict_sqlite_ledger(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let db = data_dir.join("paas.db");
+    if !db.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&db)
+            .with_context(|| format!("cannot create {}", db.display()))?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let path = data_dir.join(format!("paas.db{suffix}"));
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot restrict {}", path.display()))?;
+        }
+    }
     Ok(())
 }
 

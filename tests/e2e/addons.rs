@@ -80,6 +80,9 @@ fn addons_create_gives_a_database_psql_reaches_and_destroy_drops() {
     assert_eq!(paas(&["config:get", "DATABASE_URL", "-a", "shop"]).trim(), "");
     assert!(paas(&["addons", "-a", "shop"]).contains("No add-ons"));
 
+    // The ledger, which holds the URL, is the server's alone.
+    let ledger_mode = std::fs::metadata(server.data_dir().join("paas.db")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(ledger_mode, 0o600, "paas.db is mode {ledger_mode:o}");
     // The cluster ran as postgres, under the data dir, and logged no password.
     let cluster = server.data_dir().join("addons/postgres");
     let log = std::fs::read_to_string(cluster.join("postgres.log")).unwrap_or_default();

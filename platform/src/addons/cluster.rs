@@ -247,18 +247,13 @@ fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path) -> Result<u16, A
     let user = cluster_user()?;
     std::fs::create_dir_all(dir).map_err(|e| fail("cannot create the add-on PostgreSQL folder", &e))?;
     if let Some((uid, gid)) = user {
-        // The cluster's user must pass through the data dir to its folder (search only: it can
-        // list nothing there), and own the folder, which nobody else may open.
-        for ancestor in [dir.parent(), dir.parent().and_then(Path::parent)].into_iter().flatten() {
-            if let Ok(meta) = std::fs::metadata(ancestor) {
-                let mode = meta.permissions().mode();
-                if mode & 0o001 == 0 {
-                    let _ = std::fs::set_permissions(ancestor, std::fs::Permissions::from_mode(mode | 0o001));
-                }
-            }
+        // The cluster's user must pass through `<data-dir>/addons` to its folder (search only:
+        // it can list nothing there), and own the folder, which nobody else may open. The data
+        // dir and above are the operator's: say what stands in the way.
+        if let Some(addons) = dir.parent() {
+            let _ = std::fs::set_permissions(addons, std::fs::Permissions::from_mode(0o711));
         }
-        // Further up, the operator decides: say what stands in the way.
-        for ancestor in dir.ancestors().skip(3) {
+        for ancestor in dir.ancestors().skip(2) {
             let Ok(meta) = std::fs::metadata(ancestor) else { continue };
             use std::os::unix::fs::MetadataExt;
             if meta.permissions().mode() & 0o001 == 0 && meta.uid() != uid {
