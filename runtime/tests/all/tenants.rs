@@ -74,14 +74,15 @@ async fn an_app_holds_no_more_memory_than_its_share_and_other_apps_keep_theirs()
     let hog = web(&rt, "hog", "web.1", false);
     let other = web(&rt, "other", "web.1", false);
     // Three instances of 100 MiB at once: the third is past the app's 300 MiB (each also has
-    // its own few MiB), and traps; the other app allocates as much meanwhile.
+    // its own few MiB), and traps; the other app allocates as much meanwhile. (Each holds its
+    // memory 5 s: long enough for all three to have grown, even on a loaded machine.)
     let held: Vec<_> = (0..3)
         .map(|_| {
             let hog = hog.clone();
-            tokio::spawn(async move { try_get(&hog, "/alloc?mib=100&hold_ms=1500").await })
+            tokio::spawn(async move { try_get(&hog, "/alloc?mib=100&hold_ms=5000").await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(get(&other, "/alloc?mib=100").await.0, 200);
     let mut answers = Vec::new();
     for request in held {
