@@ -13,7 +13,7 @@ use paas_runtime::{
 };
 use tokio::sync::mpsc;
 
-use crate::util::{drain, guest, runtime};
+use crate::util::{drain, guest, guests_dir, runtime};
 
 fn supervisor(config: SupervisorConfig) -> (Supervisor, Arc<RouteTable>, mpsc::Receiver<LogLine>) {
     let table = Arc::new(RouteTable::new("localhost"));
@@ -39,7 +39,7 @@ fn app(name: &str, release: i64, processes: &[(&str, ProcessSpec)]) -> AppSpec {
     AppSpec {
         app: name.to_string(),
         release,
-        app_dir: std::env::temp_dir(),
+        app_dir: guests_dir(),
         env: BTreeMap::from([("GREETING".to_string(), format!("v{release}"))]),
         processes: processes.iter().map(|(t, p)| (t.to_string(), p.clone())).collect(),
         maintenance: false,

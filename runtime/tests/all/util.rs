@@ -31,7 +31,13 @@ fn build(project: &Path) {
 }
 
 fn built(name: &str) -> PathBuf {
-    wasm_target_dir().join("wasm32-wasip2/release").join(format!("{name}.wasm"))
+    guests_dir().join(format!("{name}.wasm"))
+}
+
+/// The folder the built guest components are in: the app folder of a test app whose process
+/// types run them (the supervisor reads a component only inside its app's folder).
+pub fn guests_dir() -> PathBuf {
+    wasm_target_dir().join("wasm32-wasip2/release")
 }
 
 /// A guest program of `tests/guests/src/bin`, built (once per test run) as a component.
