@@ -209,11 +209,12 @@ impl DiskFormat {
         }
     }
 
-    /// The `mount -t` type.
-    fn fs_type(self) -> &'static str {
+    /// The `mount -t` type and options (XFS: `nouuid`, as a copied image, a data dir's backup,
+    /// has the UUID of its original and would not mount beside it).
+    fn mount_options(self) -> [&'static str; 4] {
         match self {
-            DiskFormat::Xfs => "xfs",
-            DiskFormat::Ext4 => "ext4",
+            DiskFormat::Xfs => ["-o", "loop,nosuid,nodev,noatime,nouuid", "-t", "xfs"],
+            DiskFormat::Ext4 => ["-o", "loop,nosuid,nodev,noatime", "-t", "ext4"],
         }
     }
 
@@ -258,8 +259,7 @@ impl BuildDisk {
         std::fs::create_dir_all(mountpoint)?;
         // A server that crashed mid-build left it mounted: never mount one image twice.
         let _ = tool("umount", &[], &[mountpoint.as_os_str()]);
-        let options = ["-o", "loop,nosuid,nodev,noatime", "-t", format.fs_type()];
-        tool("mount", &options, &[image.as_os_str(), mountpoint.as_os_str()])?;
+        tool("mount", &format.mount_options(), &[image.as_os_str(), mountpoint.as_os_str()])?;
         Ok(BuildDisk { mountpoint: mountpoint.to_path_buf() })
     }
 
@@ -336,5 +336,37 @@ mod tests {
         assert_eq!(std::fs::metadata(dir.path().join("a/b/file")).unwrap().uid(), 4242);
         assert_eq!(std::fs::symlink_metadata(dir.path().join("a/link")).unwrap().uid(), 4242);
         assert_eq!(std::fs::metadata(outside.path()).unwrap().uid(), 0, "the link's target is untouched");
+    }
+
+    /// The file system type `path` is mounted with.
+    fn mounted_type(path: &Path) -> Option<String> {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let path = path.display().to_string();
+        let line = mounts.lines().find(|l| l.split(' ').nth(4) == Some(path.as_str()))?;
+        line.split(" - ").nth(1)?.split(' ').next().map(String::from)
+    }
+
+    #[test]
+    fn an_ext4_build_disk_of_before_xfs_is_replaced_by_an_xfs_one() {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+            return; // mounting a disk needs root
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mountpoint = dir.path().join("disk");
+        let ext4 = BuildDisk::mount(dir.path(), DiskFormat::Ext4, 64 << 20, &mountpoint).unwrap();
+        assert_eq!(mounted_type(&mountpoint).as_deref(), Some("ext4"));
+        drop(ext4);
+        let xfs = BuildDisk::mount(dir.path(), DiskFormat::Xfs, 512 << 20, &mountpoint).unwrap();
+        assert_eq!(mounted_type(&mountpoint).as_deref(), Some("xfs"));
+        assert!(!dir.path().join("disk.ext4").exists(), "the old image is removed");
+        drop(xfs);
+        assert_eq!(mounted_type(&mountpoint), None);
+        // An image copied beside it (same UUID) still mounts.
+        std::fs::create_dir_all(dir.path().join("copy")).unwrap();
+        std::fs::copy(dir.path().join("disk.xfs"), dir.path().join("copy/disk.xfs")).unwrap();
+        let _first = BuildDisk::mount(dir.path(), DiskFormat::Xfs, 512 << 20, &mountpoint).unwrap();
+        let copy = dir.path().join("copy");
+        let _second = BuildDisk::mount(&copy, DiskFormat::Xfs, 512 << 20, &copy.join("disk")).unwrap();
     }
 }
