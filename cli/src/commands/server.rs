@@ -121,6 +121,8 @@ pub struct ServerCommand {
     build_network: paas_builder::build::BuildNetwork,
     /// What one sandboxed build may write (its build dir, cache, env dir and home, on a disk
     /// image of this size per app), in MiB; past it the build gets "No space left on device".
+    /// From 300 MiB the disk is XFS where mkfs.xfs is installed (the cache a build copies shares
+    /// blocks); ext4 else (a full copy: the cache fits in half the disk).
     #[arg(long, env = "PAAS_BUILD_DISK_MIB", default_value_t = paas_builder::build::DEFAULT_DISK_LIMIT >> 20,
           value_parser = clap::value_parser!(u64).range(16..))]
     build_disk_mib: u64,
