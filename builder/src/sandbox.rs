@@ -73,7 +73,7 @@ impl Isolation {
                 let made = paas_sandbox::egress::EgressPolicy::for_node(Vec::new())
                     .map_err(|e| e.to_string())
                     .and_then(|policy| {
-                        ContainerNetwork::on_free_range(paas_sandbox::net::DEFAULT_RANGE.parse().expect("range"), 24, policy)
+                        ContainerNetwork::on_free_range(paas_sandbox::net::STANDALONE_RANGE.parse().expect("range"), 24, policy)
                             .map_err(|e| e.to_string())
                     });
                 match made {

@@ -67,7 +67,7 @@ impl TestServer {
         if !command.get_envs().any(|(k, _)| k == "PAAS_DYNO_NETWORK") {
             let kept = dir.path().join("dyno-network");
             let range = std::fs::read_to_string(&kept).unwrap_or_else(|_| {
-                let within = "10.240.0.0/12".parse().expect("range");
+                let within = paas_sandbox::net::STANDALONE_RANGE.parse().expect("range");
                 let range = paas_sandbox::net::free_range(within, 24).map_or("host".to_string(), |r| r.to_string());
                 std::fs::write(&kept, &range).expect("write dyno-network");
                 range

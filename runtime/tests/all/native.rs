@@ -45,7 +45,7 @@ pub fn native_with(cgroups: bool) -> Option<(NativeRuntime, tempfile::TempDir)> 
 
 /// A container network of its own (ip and nft are there wherever runc and root are: .ci/setup).
 pub fn network() -> Network {
-    Network::on_free_range("10.240.0.0/12".parse().unwrap(), 24, EgressPolicy::default()).expect("a container network")
+    Network::on_free_range(paas_sandbox::net::STANDALONE_RANGE.parse().unwrap(), 24, EgressPolicy::default()).expect("a container network")
 }
 
 /// An app directory with `server.py`: answers `GET /` with `hello from $DYNO`.

@@ -36,7 +36,7 @@ use ipnet::Ipv4Net;
 
 pub use nft::FLOWS_PER_CONTAINER;
 pub use outside::{OutsideHost, PROBE_PY, uplink_address};
-pub use range::{DEFAULT_RANGE, DynoNetwork, free_range, parse_range};
+pub use range::{DEFAULT_RANGE, DynoNetwork, STANDALONE_RANGE, free_range, parse_range};
 
 use crate::egress::EgressPolicy;
 use range::{Link, Slots};

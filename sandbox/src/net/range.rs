@@ -15,6 +15,13 @@ use super::NetError;
 /// The range used unless the operator sets one (`paas server --dyno-network`).
 pub const DEFAULT_RANGE: &str = "10.199.0.0/16";
 
+/// Where a network of its own is drawn from (a free /24, [`Network::on_free_range`]) by what runs
+/// without a server's network: a builder on its own and the tests' many servers. Apart from
+/// [`DEFAULT_RANGE`], so that they never collide with a `paas server` on its default.
+///
+/// [`Network::on_free_range`]: super::Network::on_free_range
+pub const STANDALONE_RANGE: &str = "10.240.0.0/12";
+
 /// Where the lock files of the ranges in use live (a tmpfs: they go with a reboot, as the
 /// namespaces do).
 const LOCK_DIR: &str = "/run/paas/net";

@@ -21,7 +21,7 @@ pub fn network() -> Option<Network> {
         eprintln!("skipped: container networks need root, ip and nft");
         return None;
     }
-    Some(Network::on_free_range("10.240.0.0/12".parse().unwrap(), 24, EgressPolicy::default()).expect("network"))
+    Some(Network::on_free_range(paas_sandbox::net::STANDALONE_RANGE.parse().unwrap(), 24, EgressPolicy::default()).expect("network"))
 }
 
 /// The namespace name of a lease (`/run/netns/NAME`).
@@ -107,7 +107,7 @@ fn the_routers_listener_is_the_node_port_a_container_reaches_and_no_allowed_rang
         return;
     }
     let (router, other) = (node_service(), node_service());
-    let within = "10.240.0.0/12".parse().unwrap();
+    let within = paas_sandbox::net::STANDALONE_RANGE.parse().unwrap();
     let range = paas_sandbox::net::free_range(within, 24).expect("a free range");
     let egress = EgressPolicy::new(vec!["10.0.0.0/8".parse().unwrap()], Vec::new());
     let router_listen = format!("0.0.0.0:{router}").parse().unwrap();
