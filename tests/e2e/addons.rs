@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use crate::support::{TestServer, ok, run};
 
-fn psql(url: &str) -> std::process::Output {
+/// `psql URL -c 'select 1'` from the host (5 s to connect).
+pub fn psql(url: &str) -> std::process::Output {
     run(Command::new("psql").arg(url).args(["-XAtc", "select 1"]).env("PGCONNECT_TIMEOUT", "5"))
 }
 

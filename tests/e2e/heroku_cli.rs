@@ -362,3 +362,61 @@ fn heroku_run_attaches_through_the_tls_rendezvous() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+#[test]
+fn heroku_addons_and_pg_psql_reach_the_servers_postgres() {
+    let Some(bin) = heroku_bin() else { return };
+    if Command::new("psql").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "psql is missing: run .ci/setup");
+        eprintln!("skipping: psql is not installed (heroku pg:psql runs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The add-on cluster's user passes through the test's folder (search only).
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+    let server = TestServer::start_in(dir);
+    let heroku = Heroku { bin, home: tempfile::tempdir().unwrap(), api_url: server.api_url.clone() };
+    let op = server.operator_key.as_str();
+    heroku.ok(op, &["apps:create", "shop"]);
+    heroku.ok(op, &["apps:create", "reports"]);
+
+    let created = heroku.ok(op, &["addons:create", "heroku-postgresql:essential-0", "-a", "shop"]);
+    let all = format!("{}{}", created.stdout, created.stderr);
+    let name = all.split_whitespace().find(|word| word.starts_with("postgresql-")).unwrap_or_else(|| panic!("no add-on name in {all}"));
+    let name = name.trim_end_matches(|c: char| !c.is_alphanumeric()).to_string();
+    assert!(all.contains(&format!("Created {name} as DATABASE_URL")), "{all}");
+
+    let listed = heroku.ok(op, &["addons", "-a", "shop"]).stdout;
+    assert!(has_row(&listed, &["heroku-postgresql", &format!("({name})"), "essential-0", "~$0.007/hour", "$5/month", "created"]), "{listed}");
+    assert!(has_row(&listed, &["└─", "as", "DATABASE"]), "{listed}");
+    let info = heroku.ok(op, &["addons:info", &name]).stdout;
+    for expected in [format!("=== {name}"), "Plan:         heroku-postgresql:essential-0".into(), "Owning app:   shop".into(), "Attachments:  shop::DATABASE".into(), "State:        created".into()] {
+        assert!(info.contains(&expected), "addons:info lacks {expected:?}:\n{info}");
+    }
+
+    let config = lines(&heroku.ok(op, &["config", "-a", "shop"]).stdout).join("\n");
+    let url = config.lines().find_map(|line| line.strip_prefix("DATABASE_URL:")).unwrap_or_else(|| panic!("no DATABASE_URL in {config}")).trim().to_string();
+    assert!(url.starts_with("postgres://addon_") && url.contains("@127.0.0.1:"), "{url}");
+
+    let psql = heroku.ok(op, &["pg:psql", "-c", "select 1", "-a", "shop"]);
+    assert_eq!(lines(&psql.stdout), [" ?column?", "----------", "        1", "(1 row)"]);
+    assert!(psql.stderr.contains(&format!("--> Connecting to {name}")), "{}", psql.stderr);
+
+    let attached = heroku.ok(op, &["addons:attach", &name, "-a", "reports", "--as", "REPORTS"]);
+    let attached = format!("{}{}", attached.stdout, attached.stderr);
+    assert!(attached.contains(&format!("Attaching {name} as REPORTS to reports... done")), "{attached}");
+    assert!(attached.contains("Setting REPORTS config vars and restarting reports... done, v2"), "{attached}");
+    assert_eq!(heroku.ok(op, &["config:get", "REPORTS_URL", "-a", "reports"]).stdout.trim(), url);
+    let detached = heroku.ok(op, &["addons:detach", "REPORTS", "-a", "reports"]);
+    let detached = format!("{}{}", detached.stdout, detached.stderr);
+    assert!(detached.contains(&format!("Detaching REPORTS to {name} from reports... done")), "{detached}");
+    assert!(detached.contains("Unsetting REPORTS config vars and restarting reports... done, v3"), "{detached}");
+    assert_eq!(heroku.ok(op, &["config:get", "REPORTS_URL", "-a", "reports"]).stdout, "\n");
+
+    assert!(crate::addons::psql(&url).status.success(), "nothing was destroyed yet");
+    let destroyed = heroku.ok(op, &["addons:destroy", &name, "-a", "shop", "--confirm", "shop"]);
+    assert!(destroyed.stderr.contains(&format!("Destroying {name} on shop... done")), "{}", destroyed.stderr);
+    assert!(!crate::addons::psql(&url).status.success(), "the destroyed add-on's database still answers");
+    assert_eq!(heroku.ok(op, &["config:get", "DATABASE_URL", "-a", "shop"]).stdout, "\n");
+    assert!(heroku.ok(op, &["addons", "-a", "shop"]).stdout.contains("No add-ons for app shop"));
+}
