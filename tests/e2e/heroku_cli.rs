@@ -19,7 +19,7 @@ pub fn heroku_bin() -> Option<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
     let prefix = home.join(".cache/paas-heroku-cli");
     let bin = prefix.join("node_modules/.bin/heroku");
-    let installed = prefix.join(format!("node_modules/heroku/package.json"));
+    let installed = prefix.join("node_modules/heroku/package.json");
     let version_ok = std::fs::read_to_string(&installed)
         .is_ok_and(|json| json.contains(&format!("\"version\": \"{HEROKU_VERSION}\"")));
     if bin.exists() && version_ok {
