@@ -91,6 +91,11 @@ impl Sandbox {
         self.0.cgroups.describe()
     }
 
+    /// The runtime binary and its state root.
+    pub(crate) fn runc(&self) -> &Runc {
+        &self.0.runc
+    }
+
     /// The runtime's state root (`runc --root`).
     pub fn state_root(&self) -> &Path {
         &self.0.runc.root

@@ -21,7 +21,8 @@
 //! Pieces: `container.rs` (the node's runtime, uids, one container), `bundle.rs` (a plan as
 //! `config.json` and a root filesystem), `seccomp.rs` (the system calls denied), `cgroup.rs`
 //! (memory cgroups and their counters), `limits.rs` (block-I/O throttles, writable-layer
-//! sizes), `runc.rs` (calling the runtime binary), `egress.rs`
+//! sizes), `runc.rs` (calling the runtime binary), `watchdog.rs` (the process that
+//! kills the containers once the server is gone, however it ended), `egress.rs`
 //! (which addresses a tenant may reach), `net/` (each container's network namespace and veth
 //! pair on the node's range, and the nftables table that enforces the egress policy on them),
 //! `tree.rs` (a tenant's folder read by the host through a capability: no link leads out).
@@ -36,9 +37,11 @@ mod error;
 mod limits;
 mod runc;
 mod seccomp;
+mod watchdog;
 
 pub use bundle::{Mount, Network, Plan};
 pub use cgroup::MemoryEvents;
 pub use container::{CONTAINER_PREFIX, Container, MAX_CONTAINERS, Sandbox, SandboxConfig, Uid};
 pub use error::SandboxError;
 pub use limits::IoLimits;
+pub use watchdog::Watchdog;

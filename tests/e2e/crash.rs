@@ -372,6 +372,37 @@ fn a_server_killed_during_a_config_change_a_scale_a_one_off_or_a_boot_restarts_w
 }
 
 #[test]
+fn the_containers_of_a_killed_server_die_with_it_without_a_restart() {
+    if !runc_found() {
+        return;
+    }
+    let pack = buildpack();
+    let server = TestServer::start();
+    let app = "crash-watchdog";
+    let _repo = create_app(&server, pack.path(), app, "serving\n");
+    let mut command = server.paas();
+    command.args(["run", "-a", app, "echo one-off up; sleep 300"]);
+    let oneoff = Background::start(command);
+    oneoff.wait_for("one-off up", Duration::from_secs(30));
+    let data_dir = server.data_dir();
+    let before = Before { containers: containers(&data_dir), processes: processes_under(&data_dir, server.pid()) };
+    assert!(!before.containers.is_empty() && !before.processes.is_empty(), "a web dyno and a one-off run");
+    // No server is started again: the watchdog alone ends what the killed one ran.
+    let _dir = server.crash();
+    oneoff.finish();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = containers(&data_dir);
+        let alive: Vec<_> = before.processes.iter().filter(|(pid, started)| start_time(*pid) == Some(*started)).collect();
+        if listed.is_empty() && alive.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "10 s after the kill, containers {listed:?} and processes {alive:?} remain");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn an_insecure_build_killed_with_its_server_is_ended_at_the_next_start() {
     if !runc_found() {
         return;

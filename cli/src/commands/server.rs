@@ -168,6 +168,8 @@ impl ServerCommand {
         let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
         // Apps: the router and the dyno supervisor on that runtime.
         let native = self.native_runtime().await?;
+        // Nothing in a container outlives this process, however it ends (held until run returns).
+        let _watchdog = native.as_ref().map(|n| n.sandbox().watchdog()).transpose().context("--container-runtime")?;
         // Builds run in the same sandbox as native dynos (one uid block, one state root), on the
         // same container network; without one they are refused unless --insecure-builds.
         let build_isolation = match (&native, self.insecure_builds) {
