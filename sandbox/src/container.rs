@@ -105,7 +105,11 @@ impl Sandbox {
     /// `paas server` that crashed): call once at start, before any container runs. Returns how
     /// many containers were removed.
     pub async fn cleanup_stale(&self) -> Result<usize, SandboxError> {
-        let ids = self.0.runc.list().await?;
+        // The root's folders too: `runc list` was seen to leave out a running one-off's container.
+        let mut ids: std::collections::BTreeSet<String> = self.0.runc.list().await?.into_iter().collect();
+        if let Ok(entries) = std::fs::read_dir(&self.0.runc.root) {
+            ids.extend(entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)));
+        }
         for id in &ids {
             match self.0.runc.delete(id).await {
                 Ok(()) => tracing::info!(container = %id, "previous run: killed and deleted its container"),
