@@ -166,10 +166,11 @@ fn with_sleep_after_1s_a_sleeping_app_goes_idle_and_the_next_request_wakes_it() 
     paas(&server, &["features:enable", "sleep", "-a", "napper"]);
     support::push(&server, repo.path());
     eventually(&server, "napper", "/", (200, "Hello, world!\n"));
+    // The dyno has been idle at least since here (its last request was answered before).
+    let served = Instant::now();
     assert_eq!(ps(&server, "napper"), [("web.1".to_string(), "up".to_string())]);
 
     // Idle for 1 s (checked every 0.5 s): asleep, and the app's log stream says so.
-    let served = Instant::now();
     until_ps(&server, "napper", &[("web.1", "idle")]);
     let slept = served.elapsed();
     assert!(slept >= Duration::from_secs(1), "asleep after {slept:?}, before --sleep-after");
