@@ -125,7 +125,8 @@ pub async fn notify_changes(State(changes): State<Changes>, request: Request, ne
     impl Drop for OnDrop {
         fn drop(&mut self) {
             if let Some((changes, change)) = self.0.take() {
-                let _ = changes.send(change);
+                // Sent now; nobody waits for it to be applied.
+                drop(changes.send(change));
             }
         }
     }

@@ -76,7 +76,7 @@ enum Command {
     /// Print the version of this paas binary.
     Version(version::VersionCommand),
     /// Run the platform (API, ledger, router) in this process.
-    Server(server::ServerCommand),
+    Server(Box<server::ServerCommand>),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -86,7 +86,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Version(command) => command.run(),
-            Command::Server(command) => command.run().await,
+            Command::Server(command) => (*command).run().await,
             Command::Client(command) => command.run().await,
         }
     }
