@@ -67,7 +67,7 @@ fn a_restarted_server_removes_the_containers_its_crashed_run_left() {
 
 /// How many network namespaces of the server's range (`/run/netns/paas-<address>`) there are.
 fn namespaces(range: &str) -> usize {
-    let prefix = range.rsplitn(2, '.').nth(1).expect("a /24").to_string() + ".";
+    let prefix = range.rsplit_once('.').expect("a /24").0.to_string() + ".";
     let entries = std::fs::read_dir("/run/netns").map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default();
     entries.iter().filter(|e| e.file_name().to_string_lossy().starts_with(&format!("paas-{prefix}"))).count()
 }

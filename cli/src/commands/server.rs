@@ -286,6 +286,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Raises the soft limit on open files to the hard limit, as servers do: every connection, idle
+/// reused instance (its preopened directories) and log drain holds descriptors, and a thousand
+/// apps outgrow the common default soft limit of 1,024 long before the hard one.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        let raised = Rlimit { current: limit.maximum, maximum: limit.maximum };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open files limit"),
+            Err(e) => tracing::warn!("cannot raise the open files limit from {:?}: {e}", limit.current),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,20 +315,5 @@ mod tests {
             assert!(parse_duration(nonsense).unwrap_err().starts_with("expected a whole number"), "{nonsense:?}");
         }
         assert!(parse_duration("0s").unwrap_err().starts_with("must be more than 0"));
-    }
-}
-
-/// Raises the soft limit on open files to the hard limit, as servers do: every connection, idle
-/// reused instance (its preopened directories) and log drain holds descriptors, and a thousand
-/// apps outgrow the common default soft limit of 1,024 long before the hard one.
-fn raise_open_files_limit() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    if limit.current.is_some() && limit.current != limit.maximum {
-        let raised = Rlimit { current: limit.maximum, maximum: limit.maximum };
-        match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open files limit"),
-            Err(e) => tracing::warn!("cannot raise the open files limit from {:?}: {e}", limit.current),
-        }
     }
 }

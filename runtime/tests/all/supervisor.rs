@@ -156,10 +156,10 @@ async fn crashing_worker_restarts_at_once_then_with_doubling_backoff() {
         if line.line == "Process exited with status 3" {
             exited_at = Some(line.timestamp);
         }
-        if line.line.starts_with("Starting process") {
-            if let Some(exit) = exited_at.take() {
-                waits.push(line.timestamp.duration_since(exit).unwrap_or_default());
-            }
+        if line.line.starts_with("Starting process")
+            && let Some(exit) = exited_at.take()
+        {
+            waits.push(line.timestamp.duration_since(exit).unwrap_or_default());
         }
     }
     assert_eq!(waits.len(), 3, "three crashes, each followed by a restart: {waits:?}");
