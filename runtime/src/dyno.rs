@@ -13,7 +13,6 @@ use tokio::io::AsyncRead;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -28,14 +27,25 @@ use crate::logs::{GuestOutput, LogSink, LogSource, LogStreamKind};
 use crate::outbound::OutboundHooks;
 
 /// Which outgoing sockets (`wasi:sockets`) a dyno may open. Outgoing HTTP through
-/// `wasi:http/outgoing-handler` is always allowed; raw sockets are denied unless listed here.
-/// Both go only where the node's egress policy lets them (see `outbound.rs`).
+/// `wasi:http/outgoing-handler` is always allowed; raw sockets are denied unless granted here.
+/// Both go only where the node's egress policy lets them (see `outbound.rs`), except the
+/// attached add-ons' endpoints in `services`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkPolicy {
-    /// Allow every address (TCP and UDP) and name lookups.
+    /// Allow every address (TCP and UDP) and name lookups, under the egress policy.
     pub allow_all: bool,
-    /// Addresses TCP connections may be made to, when not `allow_all`.
+    /// Addresses TCP connections may be made to, when not `allow_all`, under the egress policy.
     pub allow_tcp_to: Vec<SocketAddr>,
+    /// The attached add-ons' endpoints: TCP connect allowed to exactly these, even where the
+    /// node's egress policy denies the address (add-on servers listen on a node address).
+    pub services: Vec<SocketAddr>,
+}
+
+impl NetworkPolicy {
+    /// Whether any socket is granted at all (else `wasi:sockets` is off).
+    fn grants_sockets(&self) -> bool {
+        self.allow_all || !self.allow_tcp_to.is_empty() || !self.services.is_empty()
+    }
 }
 
 /// Everything the platform decides about one dyno.
@@ -205,25 +215,17 @@ impl DynoContext {
             }
         }
         fs::preopen(&mut b, &self.scratch_path, self.app_dir.as_deref()).map_err(|e| chain(&e))?;
-        // Granted sockets still go only where the node's egress policy lets them.
-        let (outbound, log) = (self.runtime.outbound().clone(), self.log.clone());
-        if self.network.allow_all {
-            b.allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true).socket_addr_check(move |addr, use_| {
-                let ok = outbound.socket_allowed(addr, use_, &log);
-                Box::pin(async move { ok })
-            });
-        } else if !self.network.allow_tcp_to.is_empty() {
-            let allowed = self.network.allow_tcp_to.clone();
-            b.allow_tcp(true).allow_udp(false).socket_addr_check(move |addr, use_| {
-                let ok = match use_ {
-                    SocketAddrUse::TcpConnect => allowed.contains(&addr) && outbound.socket_allowed(addr, use_, &log),
-                    // The implicit bind (to the unspecified address, any port) that `connect`
-                    // is checked against first.
-                    SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
-                    _ => false,
-                };
-                Box::pin(async move { ok })
-            });
+        // Granted sockets still go only where the node's egress policy lets them, but for the
+        // attached add-ons' endpoints (see `Outbound::socket_allowed`).
+        if self.network.grants_sockets() {
+            let (outbound, log, grants) = (self.runtime.outbound().clone(), self.log.clone(), self.network.clone());
+            b.allow_tcp(true)
+                .allow_udp(grants.allow_all)
+                .allow_ip_name_lookup(grants.allow_all)
+                .socket_addr_check(move |addr, use_| {
+                    let ok = outbound.socket_allowed(&grants, addr, use_, &log);
+                    Box::pin(async move { ok })
+                });
         } else {
             b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         }

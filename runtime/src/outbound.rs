@@ -26,6 +26,7 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::dyno::NetworkPolicy;
 use crate::logs::LogSource;
 
 /// Where requests for the node's apps (`http://<app>.<domain>/`) go: the router's listener.
@@ -89,18 +90,36 @@ impl Outbound {
         }
     }
 
-    /// Whether a guest socket may be used with `addr` (`wasi:sockets`): binds are local and
-    /// allowed; connections and datagrams follow the policy.
-    pub fn socket_allowed(&self, addr: SocketAddr, use_: SocketAddrUse, log: &LogSource) -> bool {
+    /// Whether a guest socket may be used with `addr` (`wasi:sockets`) under the dyno's grants:
+    /// connections to an attached add-on's endpoint always; with `allow_all`, binds anywhere and
+    /// connections and datagrams under the egress policy; else connections to `allow_tcp_to`
+    /// under the policy, and only the implicit bind (unspecified address, any port) `connect`
+    /// is checked against first. A refused connection is logged.
+    pub fn socket_allowed(&self, grants: &NetworkPolicy, addr: SocketAddr, use_: SocketAddrUse, log: &LogSource) -> bool {
         match use_ {
-            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => true,
-            _ => match self.policy.check(addr.ip()) {
-                Ok(()) => true,
-                Err(denied) => {
-                    log.runtime_line(format!("outbound connection to {addr} denied ({})", denied.reason));
-                    false
-                }
-            },
+            SocketAddrUse::TcpConnect if grants.services.contains(&addr) => true,
+            SocketAddrUse::TcpConnect if grants.allow_all || grants.allow_tcp_to.contains(&addr) => {
+                self.policy_allows(addr, log)
+            }
+            SocketAddrUse::TcpConnect => {
+                log.runtime_line(format!("outbound connection to {addr} denied (not an attached add-on)"));
+                false
+            }
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind if grants.allow_all => true,
+            SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+            _ if grants.allow_all => self.policy_allows(addr, log),
+            _ => false,
+        }
+    }
+
+    /// Whether the egress policy lets a socket reach `addr`; a refusal is logged with its reason.
+    fn policy_allows(&self, addr: SocketAddr, log: &LogSource) -> bool {
+        match self.policy.check(addr.ip()) {
+            Ok(()) => true,
+            Err(denied) => {
+                log.runtime_line(format!("outbound connection to {addr} denied ({})", denied.reason));
+                false
+            }
         }
     }
 }

@@ -177,7 +177,7 @@ async fn https_requests_verify_the_servers_certificate() {
 async fn granted_sockets_follow_the_egress_policy() {
     let (addr, accepted) = counting_server().await;
     let (mut spec, mut logs) = spec("probe", "web.1");
-    spec.network = NetworkPolicy { allow_all: true, allow_tcp_to: Vec::new() };
+    spec.network = NetworkPolicy { allow_all: true, ..Default::default() };
     let dyno = probe(spec);
     let (status, body) = get(&dyno, &format!("/connect?addr={addr}")).await;
     assert_eq!((status, body.as_str()), (403, "error: Permission denied (os error 2)"));
@@ -185,13 +185,13 @@ async fn granted_sockets_follow_the_egress_policy() {
     assert!(lines.contains(&format!("outbound connection to {addr} denied (loopback)")), "{lines:#?}");
     // Listed explicitly, still denied: the policy applies to every grant.
     let (mut spec, _logs) = crate::util::spec("probe", "web.2");
-    spec.network = NetworkPolicy { allow_all: false, allow_tcp_to: vec![addr] };
+    spec.network = NetworkPolicy { allow_tcp_to: vec![addr], ..Default::default() };
     let dyno = probe(spec);
     assert_eq!(get(&dyno, &format!("/connect?addr={addr}")).await.0, 403);
     assert_eq!(accepted.load(Ordering::SeqCst), 0);
     // Allowed by the operator: connects.
     let (mut spec, _logs) = crate::util::spec("probe", "web.3");
-    spec.network = NetworkPolicy { allow_all: true, allow_tcp_to: Vec::new() };
+    spec.network = NetworkPolicy { allow_all: true, ..Default::default() };
     let dyno = loopback_probe(spec);
     assert_eq!(get(&dyno, &format!("/connect?addr={addr}")).await, (200, "connected".to_string()));
 }

@@ -189,7 +189,7 @@ async fn regression_a_socket_allowed_by_policy_connects_despite_the_implicit_bin
     // listed the destination denied every connection.
     let addr = local_http_server().await;
     let (mut spec, _logs) = spec("probe", "web.2");
-    spec.network = NetworkPolicy { allow_all: false, allow_tcp_to: vec![addr] };
+    spec.network = NetworkPolicy { allow_tcp_to: vec![addr], ..Default::default() };
     let dyno = crate::egress::loopback_probe(spec);
     assert_eq!(get(&dyno, &format!("/connect?addr={addr}")).await, (200, "connected".to_string()));
     let other = local_http_server().await;
