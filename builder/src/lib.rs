@@ -28,6 +28,7 @@
 pub mod build;
 pub mod buildpack;
 pub mod buildpack_policy;
+pub mod builtin;
 mod cache;
 pub mod deploy;
 pub mod detect;
