@@ -2,14 +2,17 @@
 //! is a named one (`ip netns add`: `/run/netns/paas-<addr>`, which runc joins by path), the
 //! node's end `paasv<hex>` keeps the /30's first address, the container's end is `eth0` with the
 //! second and a default route through the first. IPv6 is off on the node's end (the container has
-//! no IPv6 route out; the firewall drops any IPv6 from it too).
+//! no IPv6 route out; the firewall drops any IPv6 from it too). Also the range's service address
+//! on `lo`, where add-on servers listen.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
 
-use super::range::{Link, NETNS_PREFIX, VETH_PREFIX, address_of_netns, address_of_veth};
+use super::range::{
+    Link, NETNS_PREFIX, VETH_PREFIX, address_of_netns, address_of_veth, service_address, service_label,
+};
 use super::{NetError, tool};
 
 /// Where `ip netns` keeps its named namespaces.
@@ -67,10 +70,12 @@ fn delete_named(veth: Option<&str>, netns: Option<&str>) {
     }
 }
 
-/// Removes every veth pair and namespace whose name says it belongs to `range` (left by a server
-/// that crashed; the caller holds the range's lock, so none is in use). Returns how many.
+/// Removes every veth pair and namespace whose name says it belongs to `range`, and its service
+/// address (left by a server that crashed; the caller holds the range's lock, so none is in
+/// use). Returns how many.
 pub(crate) fn remove_stale(range: Ipv4Net) -> usize {
-    let mut removed = 0;
+    let mut removed = usize::from(has_service(range));
+    remove_service(range);
     for (dir, prefix, parse) in [
         ("/sys/class/net", VETH_PREFIX, address_of_veth as fn(&str) -> Option<Ipv4Addr>),
         (NETNS_DIR, NETNS_PREFIX, address_of_netns),
@@ -85,6 +90,30 @@ pub(crate) fn remove_stale(range: Ipv4Net) -> usize {
         }
     }
     removed
+}
+
+/// Puts `range`'s service address on `lo` (a /32 labelled `lo:paas<hex>`: no route comes with
+/// it; a `dummy` interface would be tidier, but hosts without its module exist: this one), in
+/// place of one a crashed server left.
+pub(crate) fn create_service(range: Ipv4Net) -> Result<(), NetError> {
+    remove_service(range);
+    let address = format!("{}/32", service_address(range));
+    tool::run("ip", &["addr", "add", &address, "dev", "lo", "label", &service_label(range)], None).map(drop)
+}
+
+/// Whether `range`'s service address is on `lo`.
+fn has_service(range: Ipv4Net) -> bool {
+    let needle = format!(" {}/32 ", service_address(range));
+    tool::run("ip", &["-o", "-4", "addr", "show", "dev", "lo"], None).is_ok_and(|out| out.contains(&needle))
+}
+
+/// Takes `range`'s service address off `lo`, if it is there (a failure is logged).
+pub(crate) fn remove_service(range: Ipv4Net) {
+    if has_service(range)
+        && let Err(e) = tool::run("ip", &["addr", "del", &format!("{}/32", service_address(range)), "dev", "lo"], None)
+    {
+        tracing::warn!(%range, "cannot remove the add-on service address: {e}");
+    }
 }
 
 /// Writes `value` to `/proc/sys/<key>`.

@@ -9,6 +9,12 @@
 //! connects to `<its address>:$PORT` from the node. A build with `--build-network none` gets a
 //! namespace with loopback only ([`NetLease::loopback`]).
 //!
+//! Add-on servers listen on the range's [service address](service_address) (the node's end of
+//! its last /30, never a container's, on `lo` while the network lives). No container reaches it
+//! (nor anything else of the node) unless its lease [grants](NetLease::grant) an endpoint: the
+//! table then passes exactly (container address → endpoint address and TCP port), until the
+//! lease drops.
+//!
 //! ```text
 //! Network::new(NetworkConfig)    locks the range, ip_forward=1, removes stale namespaces, veths
 //!                                and the table of a crashed server, installs the table
@@ -16,6 +22,8 @@
 //! Network::on_free_range(within, prefix, egress)   on a range no other server holds (tests)
 //! NetLease::loopback()           a fresh namespace with loopback only (runc makes it)
 //!   .plan_network() -> Network   for the container's Plan; .namespace_path(), .address()
+//!   .grant(endpoints)            TCP to exactly these (its app's add-ons), until it drops
+//! Network::service_address()     where add-on servers listen (derived from the range)
 //! free_range(within, prefix)     a range no server of this host holds (tests)
 //! OutsideHost::start()           a public-looking host in a namespace of its own (tests)
 //! ```
@@ -36,7 +44,7 @@ use ipnet::Ipv4Net;
 
 pub use nft::FLOWS_PER_CONTAINER;
 pub use outside::{OutsideHost, PROBE_PY, uplink_address};
-pub use range::{DEFAULT_RANGE, DynoNetwork, STANDALONE_RANGE, free_range, parse_range};
+pub use range::{DEFAULT_RANGE, DynoNetwork, STANDALONE_RANGE, free_range, parse_range, service_address};
 
 use crate::egress::EgressPolicy;
 use range::{Link, Slots};
@@ -156,6 +164,10 @@ impl Network {
         let rules = nft::Rules { range, allowed, resolvers: resolv.servers, router: config.router };
         nft::install(&rules)?;
         let table = rules.table();
+        if let Err(e) = link::create_service(range) {
+            let _ = nft::remove(&table);
+            return Err(e);
+        }
         tracing::info!(%range, table = %format!("inet {table}"), "container network: a namespace and a /30 per container");
         Ok(Network(Arc::new(Inner { range, table, slots: Mutex::new(Slots::new(range)), _lock: lock })))
     }
@@ -189,7 +201,7 @@ impl Network {
             return Err(e);
         }
         let path = link::netns_path(&link);
-        Ok(NetLease(Lease::Veth { network: self.clone(), link, path }))
+        Ok(NetLease(Lease::Veth { network: self.clone(), link, path, grants: Vec::new() }))
     }
 
     /// The range.
@@ -200,6 +212,12 @@ impl Network {
     /// The nftables table (`inet <name>`).
     pub fn table(&self) -> &str {
         &self.0.table
+    }
+
+    /// Where add-on servers listen: the range's [`service_address`], on the node's `lo` while the
+    /// network lives. Containers reach it only where their lease [grants](NetLease::grant) it.
+    pub fn service_address(&self) -> Ipv4Addr {
+        service_address(self.0.range)
     }
 
     fn give_back(&self, slot: u32) {
@@ -262,7 +280,7 @@ pub struct NetLease(Lease);
 #[derive(Debug)]
 enum Lease {
     Loopback,
-    Veth { network: Network, link: Link, path: PathBuf },
+    Veth { network: Network, link: Link, path: PathBuf, grants: Vec<std::net::SocketAddr> },
 }
 
 impl NetLease {
@@ -288,6 +306,18 @@ impl NetLease {
         }
     }
 
+    /// Lets the container open TCP connections to exactly `endpoints` (its app's add-ons), even
+    /// where the table refuses the address (the node's service address, a private range), until
+    /// the lease drops. IPv6 endpoints are left out (containers have no IPv6); a loopback lease
+    /// reaches nothing anyway.
+    pub fn grant(&mut self, endpoints: &[std::net::SocketAddr]) -> Result<(), NetError> {
+        let Lease::Veth { network, link, grants, .. } = &mut self.0 else { return Ok(()) };
+        let new: Vec<std::net::SocketAddr> = endpoints.iter().filter(|e| !grants.contains(e)).copied().collect();
+        nft::grant(network.table(), link.dyno, &new)?;
+        grants.extend(new);
+        Ok(())
+    }
+
     /// The network of the container's [`Plan`](crate::Plan): the namespace to join, or a fresh
     /// one with loopback only.
     pub fn plan_network(&self) -> crate::Network {
@@ -300,7 +330,8 @@ impl NetLease {
 
 impl Drop for NetLease {
     fn drop(&mut self) {
-        if let Lease::Veth { network, link, .. } = &self.0 {
+        if let Lease::Veth { network, link, grants, .. } = &self.0 {
+            nft::revoke(network.table(), link.dyno, grants);
             link::delete(link);
             network.give_back(link.slot);
         }

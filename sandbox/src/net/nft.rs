@@ -7,10 +7,13 @@
 //! input       from the range to the node itself: replies (the router's connections), the
 //!             router's own listeners (app-to-app calls through it), the resolvers on port 53
 //!             and allowed ranges pass, never the veths' own addresses; the rest is refused
-//!             (API, git, PostgreSQL on any node address)
+//!             (API, git, PostgreSQL on any node address); a container's grants (its app's
+//!             add-ons: container address . endpoint address . port in the set `grants`) pass
+//!             first, the service address's included
 //! forward     dyno → dyno refused; new connections into the range dropped (outside → dyno);
 //!             IPv6 from a dyno dropped; past FLOWS_PER_CONTAINER open connections of one
-//!             container refused; to the resolvers on 53 and allowed ranges passes; to a denied
+//!             container refused; a container's grants, the resolvers on 53 and allowed ranges
+//!             pass; to a denied
 //!             range refused (TCP reset, else ICMP admin-prohibited)
 //! postrouting from the range to anywhere else: masquerade
 //! ```
@@ -70,6 +73,7 @@ impl Rules {
         let _ = writeln!(s, "  set allowed {{ type ipv4_addr; flags interval; auto-merge;{} }}", elements(&allowed));
         let _ = writeln!(s, "  set resolvers {{ type ipv4_addr;{} }}", elements(&resolvers));
         let _ = writeln!(s, "  set flows {{ type ipv4_addr; size 65535; flags dynamic; }}");
+        let _ = writeln!(s, "  set grants {{ type ipv4_addr . ipv4_addr . inet_service; }}");
         let _ = write!(
             s,
             r#"  chain refuse {{
@@ -88,6 +92,7 @@ impl Rules {
   }}
   chain to_node {{
     ct state established,related accept
+    ip saddr . ip daddr . tcp dport @grants accept
     ip daddr {range} jump refuse
 {router}    jump open
     jump refuse
@@ -98,6 +103,7 @@ impl Rules {
     ip saddr {range} ip daddr {range} jump refuse
     ip daddr {range} ct state != {{ established, related }} drop
     ip saddr {range} ct state new add @flows {{ ip saddr ct count over {FLOWS_PER_CONTAINER} }} jump refuse
+    ip saddr . ip daddr . tcp dport @grants accept
     ip saddr {range} jump open
     ip saddr {range} ip daddr @denied jump refuse
   }}
@@ -115,6 +121,37 @@ impl Rules {
 /// Replaces the table (or creates it).
 pub(crate) fn install(rules: &Rules) -> Result<(), NetError> {
     tool::run("nft", &["-f", "-"], Some(&rules.script())).map(drop)
+}
+
+/// Lets `container` open TCP connections to each of `endpoints` (IPv6 ones are left out: containers
+/// have no IPv6), in the set `grants` of `table`.
+pub(crate) fn grant(table: &str, container: Ipv4Addr, endpoints: &[SocketAddr]) -> Result<(), NetError> {
+    match grant_elements(container, endpoints) {
+        Some(elements) => tool::run("nft", &["-f", "-"], Some(&format!("add element inet {table} grants {{ {elements} }}\n"))).map(drop),
+        None => Ok(()),
+    }
+}
+
+/// Takes back what [`grant`] gave (a failure is logged: the table may be gone with its network).
+pub(crate) fn revoke(table: &str, container: Ipv4Addr, endpoints: &[SocketAddr]) {
+    let Some(elements) = grant_elements(container, endpoints) else { return };
+    if let Err(e) = tool::run("nft", &["-f", "-"], Some(&format!("delete element inet {table} grants {{ {elements} }}\n"))) {
+        tracing::warn!(table, %container, "cannot take back a container's add-on grants: {e}");
+    }
+}
+
+/// `10.199.0.2 . 10.199.255.253 . 5432, …` for the IPv4 endpoints, without repeats; `None` for none.
+fn grant_elements(container: Ipv4Addr, endpoints: &[SocketAddr]) -> Option<String> {
+    let mut v4: Vec<String> = endpoints
+        .iter()
+        .filter_map(|e| match e {
+            SocketAddr::V4(e) => Some(format!("{container} . {} . {}", e.ip(), e.port())),
+            SocketAddr::V6(_) => None,
+        })
+        .collect();
+    v4.sort();
+    v4.dedup();
+    (!v4.is_empty()).then(|| v4.join(", "))
 }
 
 /// Deletes the table, if it is there.
@@ -164,5 +201,20 @@ mod tests {
         assert!(script.contains("    tcp dport 80 accept\n    ip daddr 192.0.2.2 tcp dport 443 accept\n    jump open"), "{script}");
         assert!(!script.contains("8080"));
         assert!(script.contains("add @flows { ip saddr ct count over 4096 } jump refuse"), "{script}");
+        // Grants pass before the refusals of both chains: the node (service address) and forward.
+        assert_eq!(script.matches("ip saddr . ip daddr . tcp dport @grants accept").count(), 2, "{script}");
+        assert!(script.find("@grants accept").unwrap() < script.find("ip daddr 10.199.0.0/16 jump refuse").unwrap());
+    }
+
+    #[test]
+    fn grant_elements_name_each_ipv4_endpoint_once() {
+        let container = Ipv4Addr::new(10, 199, 0, 2);
+        let endpoints: Vec<SocketAddr> =
+            ["10.199.255.253:5432", "[::1]:6379", "10.199.255.253:5432", "192.0.2.9:6379"].map(|e| e.parse().unwrap()).into();
+        assert_eq!(
+            grant_elements(container, &endpoints).as_deref(),
+            Some("10.199.0.2 . 10.199.255.253 . 5432, 10.199.0.2 . 192.0.2.9 . 6379")
+        );
+        assert_eq!(grant_elements(container, &endpoints[1..2]), None);
     }
 }

@@ -1,7 +1,9 @@
 //! The dyno network's addresses: an IPv4 range the operator sets (`--dyno-network`), cut into
 //! /30 links (one per container: `.1` the node's end of the veth pair, `.2` the container's), the
-//! names derived from a link's address (so a stale one is recognised by its name), and the lock
-//! file that gives one `paas server` a range of its own on a host.
+//! last of which is never a container's: its `.1` is the [service address](service_address)
+//! add-on servers listen on. The names derived from a link's address (so a stale one is
+//! recognised by its name), and the lock file that gives one `paas server` a range of its own on
+//! a host.
 
 use std::collections::BTreeSet;
 use std::fs::{File, TryLockError};
@@ -33,14 +35,15 @@ pub(crate) const VETH_PREFIX: &str = "paasv";
 /// The prefix of each named network namespace (`/run/netns/paas-10.199.0.2`).
 pub(crate) const NETNS_PREFIX: &str = "paas-";
 
-/// Parses a `--dyno-network` value: an IPv4 range between /8 and /30, not loopback, link-local,
+/// Parses a `--dyno-network` value: an IPv4 range between /8 and /29, not loopback, link-local,
 /// multicast or reserved (host bits are cleared).
 pub fn parse_range(text: &str) -> Result<Ipv4Net, NetError> {
     let invalid = |why: &str| NetError::InvalidRange { range: text.to_string(), why: why.to_string() };
     let net: Ipv4Net = text.trim().parse().map_err(|_| invalid("expected an IPv4 range such as 10.199.0.0/16, or `host`"))?;
     let net = net.trunc();
-    if !(8..=30).contains(&net.prefix_len()) {
-        return Err(invalid("the prefix must be between /8 and /30 (or `host`)"));
+    // A /30 would be the service address's link alone: no container would fit.
+    if !(8..=29).contains(&net.prefix_len()) {
+        return Err(invalid("the prefix must be between /8 and /29 (or `host`)"));
     }
     let first = net.network();
     if first.is_loopback() || first.is_link_local() || first.is_multicast() || first.octets()[0] == 0 || first.octets()[0] >= 240
@@ -97,6 +100,28 @@ impl Link {
     }
 }
 
+/// The label of a range's service address on `lo` (`lo:paas` + the range's first address in hex:
+/// 15 characters, the kernel's limit). One range per label: two ranges of a host never overlap
+/// (see [`lock`]), so they never share a first address.
+pub(crate) const SERVICE_LABEL_PREFIX: &str = "lo:paas";
+
+/// The service address of `range`: the node's end of its last /30, which [`Slots`] never hands
+/// to a container. Add-on servers listen on it; a container reaches it only where its lease grants
+/// the endpoint. Derived from the range alone, so it is the same at every start of a server on it.
+pub fn service_address(range: Ipv4Net) -> Ipv4Addr {
+    Link::of(range, links(range) - 1).host
+}
+
+/// The label of `range`'s service address on `lo`.
+pub(crate) fn service_label(range: Ipv4Net) -> String {
+    format!("{SERVICE_LABEL_PREFIX}{:08x}", u32::from(range.network()))
+}
+
+/// How many /30 links `range` holds (the service address's included).
+fn links(range: Ipv4Net) -> u32 {
+    1 << (30 - u32::from(range.prefix_len().min(30)))
+}
+
 /// The container address a veth or namespace name was made from (see [`Link`]).
 pub(crate) fn address_of_veth(name: &str) -> Option<Ipv4Addr> {
     let hex = name.strip_prefix(VETH_PREFIX)?;
@@ -120,9 +145,9 @@ impl Slots {
         Slots { range, taken: BTreeSet::new() }
     }
 
-    /// How many links the range holds.
+    /// How many links the range holds for containers (all but the service address's).
     pub fn capacity(&self) -> u32 {
-        1 << (30 - u32::from(self.range.prefix_len()))
+        links(self.range).saturating_sub(1)
     }
 
     /// A free link, or `None` when all are taken.
@@ -209,7 +234,7 @@ mod tests {
         assert_eq!(parse_range(DEFAULT_RANGE).unwrap().to_string(), DEFAULT_RANGE);
         assert_eq!("host".parse::<DynoNetwork>().unwrap(), DynoNetwork::Host);
         assert_eq!("10.9.0.0/16".parse::<DynoNetwork>().unwrap(), DynoNetwork::Range(parse_range("10.9.0.0/16").unwrap()));
-        for bad in ["", "10.0.0.0", "10.0.0.0/31", "10.0.0.0/7", "127.0.0.0/16", "169.254.0.0/16", "224.0.0.0/8", "fd00::/64", "x"]
+        for bad in ["", "10.0.0.0", "10.0.0.0/31", "10.0.0.0/30", "10.0.0.0/7", "127.0.0.0/16", "169.254.0.0/16", "224.0.0.0/8", "fd00::/64", "x"]
         {
             let err = parse_range(bad).unwrap_err().to_string();
             assert!(err.contains("--dyno-network"), "{bad}: {err}");
@@ -227,11 +252,16 @@ mod tests {
         assert_eq!(address_of_veth(&link.veth()), Some(link.dyno));
         assert_eq!(address_of_netns(&link.netns()), Some(link.dyno));
         assert_eq!(address_of_veth("paasvzz"), None);
-        let mut slots = Slots::new(parse_range("10.1.2.0/29").unwrap());
-        assert_eq!(slots.capacity(), 2);
-        let (a, b) = (slots.take().unwrap(), slots.take().unwrap());
+        let small = parse_range("10.1.2.0/28").unwrap();
+        let mut slots = Slots::new(small);
+        assert_eq!(slots.capacity(), 3);
+        let (a, b, c) = (slots.take().unwrap(), slots.take().unwrap(), slots.take().unwrap());
         assert_eq!((a.slot, b.slot, b.dyno), (0, 1, Ipv4Addr::new(10, 1, 2, 6)));
-        assert_eq!(slots.take(), None);
+        // The last link is the service address's: never a container's.
+        assert_eq!((c.slot, slots.take()), (2, None));
+        assert_eq!(service_address(small), Ipv4Addr::new(10, 1, 2, 13));
+        assert_eq!(service_address(range), Ipv4Addr::new(10, 199, 255, 253));
+        assert_eq!(service_label(range), "lo:paas0ac70000");
         slots.give_back(0);
         assert_eq!(slots.take().map(|l| l.slot), Some(0));
     }

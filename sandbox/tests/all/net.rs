@@ -91,7 +91,12 @@ fn a_container_reaches_the_outside_masqueraded_and_nothing_of_the_node_nor_anoth
 
 /// A listener on every address of the node that greets with `node`: its port.
 fn node_service() -> u16 {
-    let listener = TcpListener::bind("0.0.0.0:0").expect("bind");
+    node_service_on(Ipv4Addr::UNSPECIFIED)
+}
+
+/// A listener on `ip` of the node that greets with `node`: its port.
+fn node_service_on(ip: Ipv4Addr) -> u16 {
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
@@ -120,6 +125,31 @@ fn the_routers_listener_is_the_node_port_a_container_reaches_and_no_allowed_rang
     // 10.0.0.0/8 is allowed, and the veth's own address (in it) stays closed, router included.
     assert_eq!(connect(&ns(&lease), gateway, other), Err("ERR ConnectionRefusedError".into()));
     assert_eq!(connect(&ns(&lease), gateway, router), Err("ERR ConnectionRefusedError".into()));
+}
+
+#[test]
+fn a_grant_opens_exactly_its_endpoint_on_the_service_address_to_its_container_until_the_lease_drops() {
+    let Some(network) = network() else { return };
+    let service = network.service_address();
+    assert!(network.range().contains(&service));
+    let (granted, other_port) = (node_service_on(service), node_service_on(service));
+    let endpoint = std::net::SocketAddr::from((service, granted));
+    let mut a = network.attach("a").expect("lease a");
+    let b = network.attach("b").expect("lease b");
+    assert_ne!(a.address(), Some(service), "the service address is never a container's");
+    // Before the grant: refused like any node address.
+    assert_eq!(connect(&ns(&a), service, granted), Err("ERR ConnectionRefusedError".into()));
+    a.grant(&[endpoint]).expect("grant");
+    assert_eq!(connect(&ns(&a), service, granted), Ok("node".into()), "the granted endpoint");
+    assert_eq!(connect(&ns(&a), service, other_port), Err("ERR ConnectionRefusedError".into()), "another port of it");
+    assert_eq!(connect(&ns(&b), service, granted), Err("ERR ConnectionRefusedError".into()), "another container");
+    // The grant goes with the lease: the next container on the same address has none.
+    let address = a.address();
+    drop(a);
+    let (c, _d) = (network.attach("c").expect("lease c"), network.attach("d").expect("lease d"));
+    let again = if c.address() == address { c } else { _d };
+    assert_eq!(again.address(), address, "a freed address is handed out again");
+    assert_eq!(connect(&ns(&again), service, granted), Err("ERR ConnectionRefusedError".into()));
 }
 
 #[test]
@@ -161,8 +191,13 @@ fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_r
     let stale = Ipv4Addr::from(u32::from(range.network()) + 2);
     let stale_ns = format!("paas-{stale}");
     let stale_veth = format!("paasv{:08x}", u32::from(stale));
+    let service = network.service_address();
+    assert!(lo_addresses().contains(&format!(" {service}/32 ")), "the service address is on lo");
     drop(network);
     assert!(!nft_tables().contains(&table), "the table goes with the network");
+    assert!(!lo_addresses().contains(&format!(" {service}/32 ")), "the service address goes with the network");
+    // A crashed server's service address (a node address inside the range) does not stop the next.
+    assert!(Command::new("ip").args(["addr", "add", &format!("{service}/32"), "dev", "lo"]).status().unwrap().success());
     for args in [vec!["netns", "add", &stale_ns], vec!["link", "add", &stale_veth, "type", "veth", "peer", "name", &format!("{stale_veth}p")]] {
         assert!(Command::new("ip").args(&args).status().unwrap().success());
     }
@@ -171,7 +206,12 @@ fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_r
     assert!(!std::path::Path::new("/run/netns").join(&stale_ns).exists(), "stale namespace removed");
     assert!(!std::path::Path::new("/sys/class/net").join(&stale_veth).exists(), "stale veth removed");
     assert!(nft_tables().contains(&table));
+    assert!(lo_addresses().contains(&format!(" {service}/32 ")));
     drop(network);
+}
+
+fn lo_addresses() -> String {
+    String::from_utf8_lossy(&Command::new("ip").args(["-o", "-4", "addr", "show", "dev", "lo"]).output().unwrap().stdout).into_owned()
 }
 
 fn nft_tables() -> String {
