@@ -62,7 +62,7 @@ async fn counting_server() -> (SocketAddr, Arc<AtomicUsize>) {
     (addr, accepted)
 }
 
-async fn runtime_lines(logs: &mut mpsc::Receiver<LogLine>) -> Vec<String> {
+pub async fn runtime_lines(logs: &mut mpsc::Receiver<LogLine>) -> Vec<String> {
     drain(logs, Duration::from_millis(200))
         .await
         .into_iter()

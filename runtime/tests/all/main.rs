@@ -1,6 +1,7 @@
 //! The one integration test binary of paas-runtime: real wasmtime, real components built from
 //! source (`tests/guests`, `examples/`), real hyper requests.
 
+mod addon_sockets;
 mod command;
 mod density;
 mod egress;

@@ -54,6 +54,7 @@ pub fn example(name: &str) -> PathBuf {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
         build(&examples.join("hello-rust"));
         build(&examples.join("worker-rust"));
+        build(&examples.join("redis-counter-wasm"));
     });
     built(name)
 }

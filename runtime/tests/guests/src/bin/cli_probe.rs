@@ -35,6 +35,10 @@ fn main() {
                 i = std::hint::black_box(i.wrapping_add(1));
             }
         }
+        "connect" => match std::net::TcpStream::connect(&args[2]) {
+            Ok(_) => println!("connected"),
+            Err(e) => println!("error: {e}"),
+        },
         "panic" => panic!("cli probe panicked on purpose"),
         "wait-stop" => {
             let stop = std::env::var("PAAS_STOP_FILE").unwrap();

@@ -129,6 +129,20 @@ impl Guest for Probe {
                 Ok(_) => respond(out, 200, b"connected"),
                 Err(e) => respond(out, 403, format!("error: {e}").as_bytes()),
             },
+            "/listen" => match std::net::TcpListener::bind(q("addr").unwrap_or_default()) {
+                Ok(_) => respond(out, 200, b"listening"),
+                Err(e) => respond(out, 403, format!("error: {e}").as_bytes()),
+            },
+            "/udp" => match std::net::UdpSocket::bind("0.0.0.0:0")
+                .and_then(|s| s.send_to(b"ping", q("addr").unwrap_or_default()))
+            {
+                Ok(_) => respond(out, 200, b"sent"),
+                Err(e) => respond(out, 403, format!("error: {e}").as_bytes()),
+            },
+            "/lookup" => match std::net::ToSocketAddrs::to_socket_addrs(&(q("host").unwrap_or_default().as_str(), 80)) {
+                Ok(_) => respond(out, 200, b"resolved"),
+                Err(e) => respond(out, 403, format!("error: {e}").as_bytes()),
+            },
             _ => respond(out, 404, b"not found"),
         }
     }
