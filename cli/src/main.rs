@@ -8,6 +8,7 @@ use clap::Parser;
 mod api;
 mod app_arg;
 mod attach;
+mod builtin;
 mod commands;
 mod credentials;
 mod git;

@@ -39,7 +39,8 @@ pub struct ServerConfig {
     /// The PostgreSQL server of Heroku Postgres add-ons (`--addons-postgres-url`); `None`: a
     /// cluster under `<data-dir>/addons/postgres`, started at the first add-on.
     pub addons_postgres_url: Option<String>,
-    /// The built-in buildpacks (the repo's `buildpacks/`; absolute: [`open_buildpacks_dir`]).
+    /// The buildpacks folder (`--buildpacks-dir`, or the embedded ones installed in the data dir;
+    /// absolute: [`open_buildpacks_dir`]).
     pub buildpacks_dir: PathBuf,
     /// Serves apps on the router listener: the router and dyno supervisor (the binary's).
     pub serve: crate::serving::SharedServe,
@@ -113,8 +114,8 @@ pub fn open_buildpacks_dir(dir: &Path) -> anyhow::Result<PathBuf> {
         Ok(_) => anyhow::bail!("the buildpacks dir {} is not a directory (--buildpacks-dir)", dir.display()),
         Err(e) => Err(e).with_context(|| {
             format!(
-                "cannot open the buildpacks dir {} (--buildpacks-dir; the default is the buildpacks/ folder \
-                 of the source tree paas was built from)",
+                "cannot open the buildpacks dir {} (--buildpacks-dir; without it, paas uses the buildpacks \
+                 built into it)",
                 dir.display()
             )
         }),
@@ -135,6 +136,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let ledger = ledger::open(&url).await.context("cannot open the ledger")?;
     ensure_operator(ledger.as_ref(), &config.data_dir).await?;
     let (addon_services, addon_cluster) = addon_services(&config)?;
+    let redis = start_redis(&config, ledger.as_ref()).await?;
+    let addon_services = addon_services.with_redis(redis.clone());
 
     let api_listener = TcpListener::bind(config.api_listen)
         .await
@@ -307,6 +310,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     if let Some(cluster) = addon_cluster {
         cluster.stop().await;
     }
+    redis.stop_all().await;
     println!("paas server stopped");
     Ok(())
 }
@@ -347,12 +351,33 @@ fn addon_services(
         }
         Some(_) => anyhow::bail!("--addons-postgres-url must be a postgres://… URL"),
         None => {
-            let cluster = Arc::new(crate::addons::cluster::Cluster::new(config.data_dir.join("addons").join("postgres")));
+            let cluster = Arc::new(crate::addons::cluster::Cluster::new(
+                config.data_dir.join("addons").join("postgres"),
+                crate::addons::host::AddonHost::of(config.container_network.as_ref()),
+            ));
             cluster.start_if_initialised();
             (PostgresServer::Local(cluster.clone()), Some(cluster))
         }
     };
     Ok((crate::addons::AddonServices::new(PostgresService::new(server)), cluster))
+}
+
+/// Heroku Redis: a server per add-on under `<data-dir>/addons/redis`; those of the ledger's
+/// add-ons start now (folders of none are removed).
+async fn start_redis(config: &ServerConfig, ledger: &dyn Ledger) -> anyhow::Result<Arc<crate::addons::redis::RedisService>> {
+    use crate::addons::{AddonFilter, catalog};
+    let host = crate::addons::host::AddonHost::of(config.container_network.as_ref());
+    let redis = Arc::new(crate::addons::redis::RedisService::new(config.data_dir.join("addons").join("redis"), host));
+    let known: Vec<String> = ledger
+        .list_addons(AddonFilter::All)
+        .await
+        .context("cannot read the add-ons")?
+        .into_iter()
+        .filter(|addon| addon.service == catalog::REDIS)
+        .map(|addon| addon.provider_id)
+        .collect();
+    redis.start_existing(&known).await;
+    Ok(redis)
 }
 
 /// Makes sure an operator exists and `<data-dir>/operator-api-key` (mode 0600) holds a key of

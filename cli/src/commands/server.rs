@@ -52,9 +52,10 @@ pub struct ServerCommand {
     /// <data-dir>/addons/postgres at the first add-on, listening on 127.0.0.1.
     #[arg(long, env = "PAAS_ADDONS_POSTGRES_URL")]
     addons_postgres_url: Option<String>,
-    /// The folder of built-in buildpacks (default: the `buildpacks/` of the paas source tree).
-    #[arg(long, env = "PAAS_BUILDPACKS_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../buildpacks"))]
-    buildpacks_dir: PathBuf,
+    /// The folder of built-in buildpacks. Default: the ones embedded in this binary, installed
+    /// into <data-dir>/buildpacks/<hash>/ at start.
+    #[arg(long, env = "PAAS_BUILDPACKS_DIR")]
+    buildpacks_dir: Option<PathBuf>,
     /// Web dynos of sleeping apps (eco dynos, feature `sleep`) sleep after this long without a
     /// request, and wake on the next one: `30m`, `2s`, `500ms`, `1h`.
     #[arg(long, env = "PAAS_SLEEP_AFTER", default_value = "30m", value_parser = parse_duration)]
@@ -134,8 +135,12 @@ impl ServerCommand {
         server::init_tracing();
         // Every path made absolute once, here: runc's overlay mounts, builds and the ledger
         // read them from other working directories (a relative data dir broke native dynos).
-        self.buildpacks_dir = server::open_buildpacks_dir(&self.buildpacks_dir)?;
+        let given_buildpacks = self.buildpacks_dir.as_deref().map(server::open_buildpacks_dir).transpose()?;
         self.data_dir = server::open_data_dir(&self.data_dir)?;
+        let buildpacks_dir = match given_buildpacks {
+            Some(dir) => dir,
+            None => crate::builtin::install(&self.data_dir).context("cannot install the built-in buildpacks")?,
+        };
         self.buildpack_paths =
             self.buildpack_paths.iter().map(|dir| server::absolute(dir, "--buildpack-path")).collect::<Result<_, _>>()?;
         self.tls_cert = self.tls_cert.map(|cert| server::absolute(&cert, "--tls-cert")).transpose()?;
@@ -193,7 +198,7 @@ impl ServerCommand {
             domain: self.domain,
             database_url: self.database_url,
             addons_postgres_url: self.addons_postgres_url,
-            buildpacks_dir: self.buildpacks_dir,
+            buildpacks_dir,
             serve,
             precompile: Some(precompile),
             rendezvous_listen: self.rendezvous_listen,
