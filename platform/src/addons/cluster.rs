@@ -1,10 +1,12 @@
 //! The PostgreSQL cluster `paas server` runs for Heroku Postgres add-ons when the operator gives
 //! none: initialised under `<data-dir>/addons/postgres` (initdb as the unprivileged `postgres`
 //! user when paas runs as root), started at the first add-on (and at each start of the server
-//! once it exists), restarted if it dies, stopped with the server. It listens on 127.0.0.1 on a port picked once at initdb (kept in its
-//! `postgresql.conf`, so add-on URLs survive restarts), with password (SCRAM) authentication and
-//! TLS (a self-signed certificate) over TCP; the admin connects over a unix socket in a folder only root and the cluster's user can
-//! open.
+//! once it exists), restarted if it dies, stopped with the server. It listens where the
+//! [`AddonHost`] says (127.0.0.1, and the dyno network's service address when there is one: add-on
+//! URLs name it) on a port picked once at initdb (kept in its `postgresql.conf`, so add-on URLs
+//! survive restarts), with password (SCRAM) authentication from the host's clients only (its
+//! `pg_hba.conf`, written at each start) and TLS (a self-signed certificate) over TCP; the admin
+//! connects over a unix socket in a folder only root and the cluster's user can open.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,11 +17,13 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use super::AddonError;
+use super::host::AddonHost;
 
 /// The local cluster (see the module docs).
 #[derive(Debug)]
 pub struct Cluster {
     dir: PathBuf,
+    host: AddonHost,
     bin: Option<PathBuf>,
     started: Mutex<Option<u16>>,
     port: AtomicU32,
@@ -31,10 +35,12 @@ pub struct Cluster {
 const CLUSTER_USER: &str = "postgres";
 
 impl Cluster {
-    /// The cluster in `dir` (`<data-dir>/addons/postgres`); nothing happens until the first add-on.
-    pub fn new(dir: PathBuf) -> Cluster {
+    /// The cluster in `dir` (`<data-dir>/addons/postgres`), listening where `host` says; nothing
+    /// happens until the first add-on.
+    pub fn new(dir: PathBuf, host: AddonHost) -> Cluster {
         Cluster {
             dir,
+            host,
             bin: postgres_bin(),
             started: Mutex::new(None),
             port: AtomicU32::new(0),
@@ -57,9 +63,9 @@ impl Cluster {
         });
     }
 
-    /// Where apps reach it: `127.0.0.1` and its port (known once started).
+    /// Where apps reach it: the [`AddonHost`]'s URL host and its port (known once started).
     pub fn public_address(&self) -> (String, u16) {
-        ("127.0.0.1".to_string(), self.port.load(Ordering::SeqCst) as u16)
+        (self.host.url_host().to_string(), self.port.load(Ordering::SeqCst) as u16)
     }
 
     /// The admin's URL (the superuser over the unix socket), starting the cluster if needed.
@@ -95,7 +101,8 @@ impl Cluster {
         let dir = self.dir.clone();
         let data = self.data();
         let socket_dir = self.socket_dir();
-        let port = tokio::task::spawn_blocking(move || init(&bin, &dir, &data, &socket_dir))
+        let host = self.host;
+        let port = tokio::task::spawn_blocking(move || init(&bin, &dir, &data, &socket_dir, &host))
             .await
             .map_err(|e| AddonError::Unavailable(e.to_string()))??;
         self.port.store(u32::from(port), Ordering::SeqCst);
@@ -106,7 +113,8 @@ impl Cluster {
             use sqlx::Connection;
             if let Ok(connection) = sqlx::postgres::PgConnection::connect(&url).await {
                 let _ = connection.close().await;
-                tracing::info!(port, "add-on PostgreSQL cluster started on 127.0.0.1:{port}");
+                let listen: Vec<String> = self.host.listen().iter().map(ToString::to_string).collect();
+                tracing::info!(port, "add-on PostgreSQL cluster started on {} port {port}", listen.join(" and "));
                 return Ok(port);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -158,7 +166,16 @@ impl Cluster {
             .map_err(|e| AddonError::Unavailable(format!("cannot open the cluster's log: {e}")))?;
         let log2 = log.try_clone().map_err(|e| AddonError::Unavailable(e.to_string()))?;
         let mut command = tokio::process::Command::new(bin.join("postgres"));
-        command.arg("-D").arg(self.data()).stdin(Stdio::null()).stdout(log).stderr(log2);
+        // Where it listens is the host's, at each start (postgresql.conf's line is initdb's).
+        let listen: Vec<String> = self.host.listen().iter().map(ToString::to_string).collect();
+        command
+            .arg("-D")
+            .arg(self.data())
+            .arg("-c")
+            .arg(format!("listen_addresses={}", listen.join(",")))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
         if let Some((uid, gid)) = cluster_user()? {
             command.uid(uid).gid(gid);
         }
@@ -241,7 +258,7 @@ fn cluster_user() -> Result<Option<(u32, u32)>, AddonError> {
 
 /// Creates the cluster if it is not there (picking its port), ends a postmaster a killed server
 /// left running, and gives back the port.
-fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path) -> Result<u16, AddonError> {
+fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path, host: &AddonHost) -> Result<u16, AddonError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let fail = |what: &str, e: &dyn std::fmt::Display| AddonError::Unavailable(format!("{what}: {e}"));
     let user = cluster_user()?;
@@ -289,10 +306,6 @@ fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path) -> Result<u16, A
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
         }
-        // The unix socket is in a folder only root and the cluster's user can open: the admin
-        // connects there; apps connect over TCP with their role's password.
-        let hba = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n";
-        std::fs::write(data.join("pg_hba.conf"), hba).map_err(|e| fail("cannot write pg_hba.conf", &e))?;
         // TLS with a self-signed certificate: clients that require it (heroku pg:psql does for a
         // host other than localhost) connect; the password never crosses the network in clear.
         let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
@@ -323,6 +336,7 @@ fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path) -> Result<u16, A
             .map_err(|e| fail("cannot open postgresql.conf", &e))?;
         std::io::Write::write_all(&mut file, conf.as_bytes()).map_err(|e| fail("cannot write postgresql.conf", &e))?;
     }
+    std::fs::write(data.join("pg_hba.conf"), pg_hba(host)).map_err(|e| fail("cannot write pg_hba.conf", &e))?;
     std::fs::create_dir_all(socket_dir).map_err(|e| fail("cannot create the socket folder", &e))?;
     if let Some((uid, gid)) = user {
         for path in [data, socket_dir] {
@@ -334,6 +348,18 @@ fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path) -> Result<u16, A
     }
     end_leftover_postmaster(data);
     read_port(data)
+}
+
+/// The cluster's `pg_hba.conf`: the unix socket is in a folder only root and the cluster's user
+/// can open (the admin connects there, trusted); apps connect over TCP with their role's password
+/// (SCRAM), from the host's clients only (loopback, the service address, the dyno network, whose
+/// table lets through only the containers granted the cluster's endpoint).
+fn pg_hba(host: &AddonHost) -> String {
+    let mut hba = String::from("local all all trust\n");
+    for client in host.clients() {
+        hba.push_str(&format!("host all all {client} scram-sha-256\n"));
+    }
+    hba
 }
 
 /// A postmaster a killed `paas server` left running holds the data dir: stop it.

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod cluster;
+pub mod host;
 pub mod postgres;
 
 use std::collections::BTreeMap;
