@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod node;
+mod node_install;
 mod server;
 mod version;
 
@@ -77,6 +79,8 @@ enum Command {
     Version(version::VersionCommand),
     /// Run the platform (API, ledger, router) in this process.
     Server(Box<server::ServerCommand>),
+    /// Set this machine up as a paas node (`paas node install`: a systemd unit and data dir).
+    Node(node::NodeCommand),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -87,6 +91,7 @@ impl Cli {
         match self.command {
             Command::Version(command) => command.run(),
             Command::Server(command) => (*command).run().await,
+            Command::Node(command) => command.run(),
             Command::Client(command) => command.run().await,
         }
     }
