@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
-# Router overhead: wrk against a native hyper "hello" server directly, then through the router
-# (app hello.localhost → that server over TCP), same settings, side by side.
+# Router overhead, side by side in one run: wrk against a native hyper "hello" server directly,
+# then through the router (app hello.localhost → that server over TCP), same settings.
+#
+# The hello server runs where a native dyno runs: in a network namespace of its own behind a
+# veth pair with a /30 (as paas-sandbox sets up native dynos), and the router on the host
+# connects to the namespace's address. "Direct" is wrk on the host to that same address, so both
+# figures cross the same veth. `NET=loopback` puts the server on the host's loopback instead
+# (as before namespaces; also the fallback when not root or without `ip`).
 #
 #   bench/router.sh [DURATION] [CONNECTIONS] [THREADS]     # default: 10s 64 2
+#   ROUNDS=3 bench/router.sh                               # direct/router alternating, 3 times
+#   NET=loopback bench/router.sh
+#   PERF=router.svg bench/router.sh                        # + a flamegraph of the router (perf, inferno)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${1:-10s}
 connections=${2:-64}
 threads=${3:-2}
+rounds=${ROUNDS:-1}
 command -v wrk >/dev/null || { echo "wrk not found" >&2; exit 2; }
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target-router}
 cargo build --quiet --release -p paas-router --example hello_server --example router --manifest-path "$root/Cargo.toml"
 bin="$CARGO_TARGET_DIR/release/examples"
 work=$(mktemp -d)
+net=${NET:-netns}
+if [ "$net" = netns ] && { [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; }; then
+  echo "bench: not root or no ip(8): the hello server goes on loopback" >&2
+  net=loopback
+fi
+ns="paas-bench-$$"
 cleanup() {
   # start() runs in a command substitution (a subshell), so it leaves the pids in a file.
   [ -f "$work/pids" ] && while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$work/pids"
+  if [ "$net" = netns ]; then
+    ip link del "pb$$a" 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,8 +54,24 @@ start() {
   echo "$name did not start" >&2; cat "$work/$name.err" >&2; exit 1
 }
 
-native=$(start native "$bin/hello_server")
+if [ "$net" = netns ]; then
+  # A /30 out of 10.253.0.0/16 picked by pid, host side .1, the "dyno" .2.
+  n=$(( ($$ % 16000) * 4 ))
+  host_ip="10.253.$((n / 256)).$((n % 256 + 1))" dyno_ip="10.253.$((n / 256)).$((n % 256 + 2))"
+  ip netns add "$ns"
+  ip link add "pb$$a" type veth peer name "pb$$b"
+  ip link set "pb$$b" netns "$ns"
+  ip addr add "$host_ip/30" dev "pb$$a"
+  ip link set "pb$$a" up
+  ip -n "$ns" addr add "$dyno_ip/30" dev "pb$$b"
+  ip -n "$ns" link set "pb$$b" up
+  ip -n "$ns" link set lo up
+  native=$(start native ip netns exec "$ns" "$bin/hello_server" "$dyno_ip:0")
+else
+  native=$(start native "$bin/hello_server")
+fi
 router=$(start router "$bin/router" "$native")
+router_pid=$(sed -n 2p "$work/pids")
 
 run() { # label url
   wrk --latency -t"$threads" -c"$connections" -d2s -H 'Host: hello.localhost' "$2" >/dev/null # warm-up
@@ -45,28 +81,49 @@ run() { # label url
   p50=$(awk '$1 == "50%" {print $2}' "$work/$1.wrk")
   p99=$(awk '$1 == "99%" {print $2}' "$work/$1.wrk")
   errors=$(grep -E 'Non-2xx|Socket errors' "$work/$1.wrk" | tr '\n' ' ' || true)
-  printf '%-28s %12s req/s   p50 %-9s p99 %-9s %s\n' "$1" "$rps" "$p50" "$p99" "$errors"
+  printf '%-24s %12s req/s   p50 %-9s p99 %-9s load %s %s\n' "$1" "$rps" "$p50" "$p99" \
+    "$(cut -d' ' -f1 /proc/loadavg)" "$errors"
   echo "$rps" >"$work/$1.rps"
 }
-
-echo "wrk -t$threads -c$connections -d$duration on $(nproc) cores; native $native, router $router"
-run "native (direct)" "http://$native/"
-router_pid=$(sed -n 2p "$work/pids")
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
-before=$(cpu "$router_pid")
-run "native through router" "http://$router/"
-after=$(cpu "$router_pid")
-awk -v a="$(cat "$work/native (direct).rps")" -v b="$(cat "$work/native through router.rps")" \
-  'BEGIN { printf "router throughput = %.2f of direct (%.1f%% overhead)\n", b / a, (a / b - 1) * 100 }'
-# CPU the router process used per proxied request (warm-up included in both counts).
-wrk_requests=$(awk '/requests in/ {print $1}' "$work/native through router.wrk")
-awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$wrk_requests" -v d="${duration%s}" -v r="$(cat "$work/native through router.rps")" \
-  'BEGIN { printf "router CPU: %.1f us per request (%.2f cores busy)\n", t / hz * 1e6 / (n + r * 2), t / hz / (d + 2) }'
+
+echo "# bench/router.sh $duration $connections $threads  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD)"
+echo "# $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# hello server at $native ($net), router at $router; wrk -t$threads -c$connections -d$duration (2 s warm-up each)"
+ratios=()
+for round in $(seq "$rounds"); do
+  run "direct" "http://$native/"
+  before=$(cpu "$router_pid")
+  if [ -n "${PERF:-}" ] && [ "$round" = 1 ]; then
+    # 5 s of the measured run (after wrk's warm-up), with DWARF call graphs (no frame pointers).
+    (sleep 4; perf record -q -F 499 --call-graph dwarf,16384 -p "$router_pid" -o "$work/perf.data" -- sleep 5 \
+      >/dev/null 2>"$work/perf.err") &
+    perf_job=$!
+  fi
+  run "through router" "http://$router/"
+  after=$(cpu "$router_pid")
+  if [ -n "${PERF:-}" ] && [ "$round" = 1 ]; then
+    wait "$perf_job" || { cat "$work/perf.err" >&2; exit 1; }
+    perf script -i "$work/perf.data" 2>/dev/null | inferno-collapse-perf >"$work/perf.folded"
+    cp "$work/perf.folded" "${PERF%.svg}.folded"
+    inferno-flamegraph --title "router → native hello server, wrk -c$connections" <"$work/perf.folded" >"$PERF"
+    echo "flamegraph: $PERF; the router's own time by function (self, top 25):"
+    perf report -i "$work/perf.data" --no-children -g none --percent-limit 0.5 --sort symbol --stdio 2>/dev/null | grep -E "^ +[0-9.]+%" | sed "s/ *- *- *$//" | head -25
+  fi
+  ratio=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through router.rps")" 'BEGIN { printf "%.2f", b / a }')
+  ratios+=("$ratio")
+  # CPU the router process used per proxied request (warm-up included in both counts).
+  wrk_requests=$(awk '/requests in/ {print $1}' "$work/through router.wrk")
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$wrk_requests" -v d="${duration%s}" \
+    -v r="$(cat "$work/through router.rps")" -v ratio="$ratio" -v round="$round" \
+    'BEGIN { printf "round %d: router throughput = %s of direct; router CPU %.1f us per request (%.2f cores busy)\n", round, ratio, t / hz * 1e6 / (n + r * 2), t / hz / (d + 2) }'
+done
+[ "$rounds" -gt 1 ] && echo "ratios: ${ratios[*]}"
 
 # Instructions the router executes per proxied request, under callgrind (a count, repeatable on a
 # loaded machine): two runs of N requests in a row on one keep-alive connection; the difference of
 # the totals over the difference of N cancels start-up and shutdown.
-if command -v valgrind >/dev/null; then
+if command -v valgrind >/dev/null && [ "${CALLGRIND:-1}" = 1 ]; then
   instructions() { # requests → total instructions of the router process
     local out="$work/callgrind.$1" addr=
     valgrind --tool=callgrind --callgrind-out-file="$out.cg" "$bin/router" "$native" >"$out.stdout" 2>"$out.log" &

@@ -71,4 +71,4 @@ pub use log::{ErrorCode, LogLine, MemoryLog, NoLog, RouterLog};
 pub use proxy::{BodyTooLarge, ClientInfo};
 pub use server::Router;
 pub use table::{AppRoute, RouteTable, TableError, WebDyno, normalize_host};
-pub use tcp::{TcpBackend, TcpPool};
+pub use tcp::TcpBackend;

@@ -1,113 +1,249 @@
 //! [`TcpBackend`]: a native dyno reached over TCP at `<its address>:$PORT` (its network
-//! namespace's address; loopback on the host's network), through a pooled HTTP/1.1 client shared
-//! by all TCP backends.
+//! namespace's address; loopback on the host's network), through a pool of keep-alive HTTP/1.1
+//! connections of its own.
+//!
+//! Each backend (one dyno) owns its pool: no lock or hash map shared between dynos, nothing
+//! hashed per request, and no task spawned per request (hyper-util's pool spawned one per
+//! HTTP/1 request to wait for the connection to be reusable). A connection goes back to the pool
+//! when the response body has ended; the most recently used idle connection is taken first. The
+//! pool goes with the backend: when a dyno leaves the route table, its connections are closed
+//! once the requests in flight on them end, so a later dyno at the same address never gets them.
 
+use std::collections::VecDeque;
 use std::error::Error as _;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
-use crate::backend::{Backend, BackendError, BackendFuture, BoxError, RouterBody, into_router_body};
+use crate::backend::{Backend, BackendError, BackendFuture, BoxError, ConnectTime, RouterBody, into_router_body};
 
-/// A pool of keep-alive HTTP/1.1 connections to native dynos. One is enough per process;
-/// [`TcpBackend::new`] uses a shared one.
-#[derive(Clone, Debug)]
-pub struct TcpPool {
-    client: Client<HttpConnector, RouterBody>,
-}
+/// Idle connections kept per dyno; more are closed when their response ends.
+const MAX_IDLE: usize = 64;
+/// An idle connection unused this long is closed (when the pool is next used).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a pooled connection may take to become ready for its next request.
+const READY_WAIT: Duration = Duration::from_millis(50);
+/// Giving up on connecting to a dyno: it is unreachable (H10).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-impl TcpPool {
-    /// A pool that keeps idle connections for 90 s, at most 64 per dyno, and gives up
-    /// connecting after 5 s.
-    pub fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
-            .build(connector);
-        TcpPool { client }
-    }
-
-    /// A backend for the dyno listening at `addr`, using this pool.
-    pub fn backend(&self, addr: SocketAddr) -> TcpBackend {
-        let authority = addr.to_string().parse().expect("a socket address is a URI authority");
-        TcpBackend { addr, authority, client: self.client.clone() }
-    }
-}
-
-impl Default for TcpPool {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// A native dyno listening on `addr` (its `$PORT` on loopback).
+/// A native dyno listening on `addr`, with its own connection pool. Clones share the pool.
 #[derive(Clone, Debug)]
 pub struct TcpBackend {
+    pool: Arc<Pool>,
+}
+
+#[derive(Debug)]
+struct Pool {
     addr: SocketAddr,
-    /// `addr` as the authority of the URIs handed to the pool, parsed once.
-    authority: Authority,
-    client: Client<HttpConnector, RouterBody>,
+    /// Idle connections, the most recently used at the back.
+    idle: Mutex<VecDeque<Idle>>,
+}
+
+#[derive(Debug)]
+struct Idle {
+    sender: SendRequest<RouterBody>,
+    since: Instant,
 }
 
 impl TcpBackend {
-    /// A backend for the dyno at `addr`, on the process-wide [`TcpPool`].
+    /// A backend for the dyno at `addr`, with an empty pool: keep-alive connections, at most 64
+    /// idle ones, closed after 90 s unused; connecting gives up after 5 s.
     pub fn new(addr: SocketAddr) -> Self {
-        static SHARED: OnceLock<TcpPool> = OnceLock::new();
-        SHARED.get_or_init(TcpPool::new).backend(addr)
+        TcpBackend { pool: Arc::new(Pool { addr, idle: Mutex::default() }) }
     }
 
     /// The dyno's address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.pool.addr
+    }
+
+    /// How many idle keep-alive connections to the dyno the pool holds now.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.lock().iter().filter(|idle| !idle.sender.is_closed()).count()
     }
 }
 
 impl Backend for TcpBackend {
-    fn call(&self, mut req: Request<RouterBody>) -> BackendFuture {
-        // `http://<addr><path>` from parts: no formatting and parsing per request.
-        let mut uri = std::mem::take(req.uri_mut()).into_parts();
-        uri.scheme = Some(Scheme::HTTP);
-        uri.authority = Some(self.authority.clone());
-        if uri.path_and_query.is_none() {
-            uri.path_and_query = Some(PathAndQuery::from_static("/"));
-        }
-        match Uri::from_parts(uri) {
-            Ok(uri) => *req.uri_mut() = uri,
-            Err(error) => return Box::pin(async move { Err(BackendError::Other(Box::new(error))) }),
-        }
-        *req.version_mut() = http::Version::HTTP_11;
-        let response = self.client.request(req);
-        Box::pin(async move {
-            match response.await {
-                Ok(response) => Ok(response.map(into_router_body)),
-                Err(error) => Err(classify(error)),
-            }
-        })
+    fn call(&self, req: Request<RouterBody>) -> BackendFuture {
+        Box::pin(self.pool.clone().send(req))
     }
 }
 
-/// Sorts a client error into unreachable (never connected), closed without response, or other.
-fn classify(error: hyper_util::client::legacy::Error) -> BackendError {
-    if error.is_connect() {
-        return BackendError::Unreachable(Box::new(error));
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
-    let mut source = error.source();
-    let mut closed = false;
-    while let Some(cause) = source {
-        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
-            closed |= hyper.is_incomplete_message() || hyper.is_canceled();
+
+    /// The most recently used idle connection that is still open; expired ones are dropped.
+    fn checkout(&self) -> Option<SendRequest<RouterBody>> {
+        let mut idle = self.lock();
+        while let Some(front) = idle.front() {
+            if front.since.elapsed() < IDLE_TIMEOUT && !front.sender.is_closed() {
+                break;
+            }
+            idle.pop_front();
         }
+        while let Some(Idle { sender, .. }) = idle.pop_back() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Takes back a connection whose response has ended.
+    fn put(&self, sender: SendRequest<RouterBody>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push_back(Idle { sender, since: Instant::now() });
+        }
+    }
+
+    /// A new connection to the dyno, its HTTP/1.1 side driven by a task of its own (which also
+    /// completes upgrades, e.g. WebSocket, handing the socket to the router's splice).
+    async fn connect(&self) -> Result<SendRequest<RouterBody>, BackendError> {
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => return Err(BackendError::Unreachable(Box::new(error))),
+            Err(_) => {
+                let error = io::Error::new(io::ErrorKind::TimedOut, format!("connecting took over {CONNECT_TIMEOUT:?}"));
+                return Err(BackendError::Unreachable(Box::new(error)));
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| BackendError::Unreachable(Box::new(error)))?;
+        let addr = self.addr;
+        tokio::spawn(async move {
+            if let Err(error) = connection.with_upgrades().await {
+                tracing::debug!(%addr, %error, "dyno connection ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Sends `req` on a pooled connection, or a new one. A request a pooled connection could not
+    /// take (closed meanwhile, the request not written) goes on the next one.
+    async fn send(self: Arc<Self>, mut req: Request<RouterBody>) -> Result<Response<RouterBody>, BackendError> {
+        // The router hands over origin-form URIs (`/path?query`), which is what goes on the wire.
+        *req.version_mut() = http::Version::HTTP_11;
+        let mut connect = Duration::ZERO;
+        loop {
+            let (mut sender, pooled) = match self.checkout() {
+                Some(sender) => (sender, true),
+                None => {
+                    let started = Instant::now();
+                    let sender = self.connect().await?;
+                    connect = started.elapsed();
+                    (sender, false)
+                }
+            };
+            // A pooled connection may still be finishing its previous exchange (e.g. the rest
+            // of a request body the dyno answered early): one still busy after a moment is
+            // dropped rather than waited for.
+            if !sender.is_ready() {
+                let ready = if pooled {
+                    matches!(tokio::time::timeout(READY_WAIT, sender.ready()).await, Ok(Ok(())))
+                } else {
+                    sender.ready().await.is_ok()
+                };
+                if !ready {
+                    if pooled {
+                        continue;
+                    }
+                    return Err(BackendError::ClosedWithoutResponse(None));
+                }
+            }
+            match sender.try_send_request(req).await {
+                Ok(response) => {
+                    let switching = response.status() == http::StatusCode::SWITCHING_PROTOCOLS;
+                    // An upgraded connection is the client's now: never pooled.
+                    let back = (!switching).then(|| (sender, self.clone()));
+                    let mut response = response.map(|body| into_router_body(PooledBody { inner: body, back }));
+                    response.extensions_mut().insert(ConnectTime(connect));
+                    return Ok(response);
+                }
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) if pooled => req = unsent,
+                    _ => return Err(classify(error.into_error())),
+                },
+            }
+        }
+    }
+}
+
+/// A dyno's response body: its connection goes back to the pool once the body has ended.
+struct PooledBody {
+    inner: Incoming,
+    back: Option<(SendRequest<RouterBody>, Arc<Pool>)>,
+}
+
+impl PooledBody {
+    fn release(&mut self) {
+        if let Some((sender, pool)) = self.back.take() {
+            pool.put(sender);
+        }
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
+            // A failed body leaves the connection unusable: it is not pooled.
+            Poll::Ready(Some(Err(_))) => this.back = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        // A body with nothing to read (HEAD, 204, 304) may never be polled. One dropped before
+        // its end leaves the connection mid-response: hyper closes it, and it is not pooled.
+        if self.inner.is_end_stream() {
+            self.release();
+        }
+    }
+}
+
+/// Sorts a failed exchange into closed without response (the dyno closed or reset the
+/// connection before answering) or other.
+fn classify(error: hyper::Error) -> BackendError {
+    let mut closed = error.is_incomplete_message() || error.is_canceled();
+    let mut source = error.source();
+    while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<io::Error>() {
             closed |= matches!(
                 io.kind(),

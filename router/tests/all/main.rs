@@ -6,5 +6,6 @@ mod support;
 mod errors;
 mod headers;
 mod logs;
+mod pool;
 mod routing;
 mod server;
