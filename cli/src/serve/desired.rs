@@ -1,6 +1,9 @@
 //! The ledger's view of an app translated into the supervisor's [`AppSpec`]: the current
 //! release's slug (unpacked once per node), its process types and config vars, the formation's
-//! quantities and sizes, custom domains, maintenance mode and the `sleep` and `preboot` features.
+//! quantities and sizes, custom domains, maintenance mode, the `sleep` and `preboot` features, and
+//! the endpoints of the add-ons attached to it (what its dynos may connect to).
+
+use std::net::SocketAddr;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,6 +11,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use paas_builder::{ProcessKind, SlugManifest, SlugStore};
 use paas_platform::Ledger;
+use paas_platform::addons::AddonFilter;
+use paas_platform::addons::host::endpoint_of_url;
 use paas_platform::model::App;
 use paas_runtime::{AppSpec, DynoSize, ProcessSpec, Program};
 
@@ -40,6 +45,7 @@ impl Desired {
             domains,
             sleeps: enabled("sleep"),
             preboot: enabled("preboot"),
+            services: attached_endpoints(self.ledger.as_ref(), app).await?,
         };
         let Some(release) = self.ledger.current_release(app.id).await? else { return Ok(spec) };
         spec.release = release.version;
@@ -80,6 +86,27 @@ impl Desired {
         }
         Ok(spec)
     }
+}
+
+/// The endpoints of the add-ons attached to `app` (sorted, without repeats): the host and port of
+/// each URL in their config. A URL whose host is a name, not an address, grants nothing (the
+/// operator's `--addons-postgres-url` should name an address for dynos to reach it).
+pub async fn attached_endpoints(ledger: &dyn Ledger, app: &App) -> anyhow::Result<Vec<SocketAddr>> {
+    let attached: Vec<_> =
+        ledger.list_attachments(AddonFilter::App(app.id)).await?.into_iter().map(|a| a.addon_id).collect();
+    if attached.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut endpoints: Vec<SocketAddr> = ledger
+        .list_addons(AddonFilter::App(app.id))
+        .await?
+        .iter()
+        .filter(|addon| attached.contains(&addon.id))
+        .flat_map(|addon| addon.config.values().filter_map(|value| endpoint_of_url(value)))
+        .collect();
+    endpoints.sort();
+    endpoints.dedup();
+    Ok(endpoints)
 }
 
 fn read_manifest(dir: &Path) -> anyhow::Result<SlugManifest> {

@@ -190,6 +190,8 @@ impl OneOffs {
         let name = listed.name.clone();
         let mut spec = DynoSpec::new(&app.name, &name);
         spec.env = release.config_vars.clone();
+        // The app's add-ons, as its other dynos.
+        spec.network.services = super::desired::attached_endpoints(self.ledger.as_ref(), app).await.map_err(failed)?;
         spec.env.extend(request.env.clone());
         spec.size = runtime_size;
         let mut limits = runtime_size.limits();

@@ -237,7 +237,11 @@ impl Container {
             }
         }
         let name = format!("{}-{}", spec.app, spec.dyno);
-        let lease = native.network.as_ref().map(|network| network.attach(&name)).transpose()?;
+        let mut lease = native.network.as_ref().map(|network| network.attach(&name)).transpose()?;
+        // The app's add-ons, and nothing else of the node (dropping the lease takes them back).
+        if let Some(lease) = lease.as_mut() {
+            lease.grant(&spec.network.services)?;
+        }
         let plan = Plan {
             hostname: String::new(),
             args: shell(command),

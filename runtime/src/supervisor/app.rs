@@ -66,8 +66,9 @@ impl AppRun {
             tracing::warn!(app = %self.name, "custom domains not routed: {e}");
         }
         let old = self.spec.replace(spec.clone());
-        let code_changed =
-            old.as_ref().is_none_or(|o| o.release != spec.release || o.app_dir != spec.app_dir || o.env != spec.env);
+        let code_changed = old.as_ref().is_none_or(|o| {
+            o.release != spec.release || o.app_dir != spec.app_dir || o.env != spec.env || o.services != spec.services
+        });
         let wanted: Vec<&Path> = spec
             .processes
             .values()
@@ -252,6 +253,7 @@ impl AppRun {
         dyno_spec.env = spec.env.clone();
         dyno_spec.size = process.size;
         dyno_spec.reuse = reuse;
+        dyno_spec.network.services = spec.services.clone();
         dyno_spec.app_dir = Some(spec.app_dir.clone());
         dyno_spec.logs = shared.logs.clone();
         let is_web = self.dynos.get(name).is_some_and(|d| d.process_type == "web");

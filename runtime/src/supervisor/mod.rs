@@ -106,6 +106,11 @@ pub struct AppSpec {
     /// up. Without it (Heroku's default) old dynos get SIGTERM as the new ones start. Other
     /// process types are always stopped as their replacements start.
     pub preboot: bool,
+    /// The endpoints of the add-ons attached to the app: its dynos may open TCP connections to
+    /// exactly these (wasm: [`NetworkPolicy::services`](crate::NetworkPolicy); native: their
+    /// network namespace's grants), wherever else the node's egress policy lets nothing through.
+    /// A change restarts the dynos (attaching and detaching make a new release anyway).
+    pub services: Vec<std::net::SocketAddr>,
 }
 
 /// One process type of the formation.

@@ -495,6 +495,7 @@ mod supervised {
             domains: Vec::new(),
             sleeps: false,
             preboot: false,
+            services: Vec::new(),
         }
     }
 

@@ -46,6 +46,7 @@ fn app(name: &str, release: i64, processes: &[(&str, ProcessSpec)]) -> AppSpec {
         domains: Vec::new(),
         sleeps: false,
         preboot: false,
+        services: Vec::new(),
     }
 }
 

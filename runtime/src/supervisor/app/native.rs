@@ -46,6 +46,7 @@ impl AppRun {
         dyno_spec.size = process.size;
         dyno_spec.app_dir = Some(spec.app_dir.clone());
         dyno_spec.logs = shared.logs.clone();
+        dyno_spec.network.services = spec.services.clone();
         let is_web = name.starts_with("web.");
         if is_web {
             dyno_spec.port = free_port().map_err(|e| format!("no free port for $PORT: {e}"))?;
