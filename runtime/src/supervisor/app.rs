@@ -337,8 +337,8 @@ impl AppRun {
                 Run::Web(slot) if dyno.state == DynoState::Up => {
                     web.push(paas_router::WebDyno::new(name.clone(), SlotBackend(slot.clone())));
                 }
-                Run::Native(native::NativeRun { addr: Some(addr), .. }) if dyno.state == DynoState::Up => {
-                    web.push(paas_router::WebDyno::new(name.clone(), paas_router::TcpBackend::new(*addr)));
+                Run::Native(native::NativeRun { route: Some(route), .. }) if dyno.state == DynoState::Up => {
+                    web.push(paas_router::WebDyno::new(name.clone(), route.clone()));
                 }
                 _ => crashed |= dyno.state == DynoState::Crashed,
             }

@@ -3,7 +3,6 @@
 //! (crash, restart with backoff) or is stopped (SIGTERM, grace, SIGKILL), and its route (a
 //! `paas_router::TcpBackend`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +23,10 @@ pub(super) struct NativeRun {
     pub stop: oneshot::Sender<Duration>,
     /// The watcher task.
     pub task: JoinHandle<()>,
-    /// Where a web dyno's `$PORT` is reached: its network namespace's address (loopback on the
-    /// host's network).
-    pub addr: Option<SocketAddr>,
+    /// A web dyno's route: its `$PORT` at its network namespace's address (loopback on the
+    /// host's network), with the router's pool of keep-alive connections to it, made once so
+    /// that republishing the app's routes keeps the connections.
+    pub route: Option<paas_router::TcpBackend>,
 }
 
 impl AppRun {
@@ -66,9 +66,9 @@ impl AppRun {
                 }
             }
         }
-        let addr = is_web.then(|| dyno.addr());
+        let route = is_web.then(|| paas_router::TcpBackend::new(dyno.addr()));
         let (stop, task) = watch(shared, self.name.clone(), name.to_string(), self.next_generation, dyno, is_web);
-        Ok(Run::Native(NativeRun { stop, task, addr }))
+        Ok(Run::Native(NativeRun { stop, task, route }))
     }
 
     /// A component that cannot run: its process's native command runs instead when it has one
