@@ -7,6 +7,7 @@ mod client;
 mod crash;
 mod deploy;
 mod dyno_network;
+mod edge;
 mod egress;
 mod features;
 mod heroku_cli;

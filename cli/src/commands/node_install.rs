@@ -63,8 +63,9 @@ impl NodeInstallCommand {
             Some(path) => absolute(path, "--copy-to")?,
             None => exe.clone(),
         };
+        let unit_dir = std::path::absolute(&self.unit_dir).context("cannot make --unit-dir absolute")?;
         let mut planned = vec![
-            Planned { path: self.unit_dir.join("paas.service"), content: unit(&program, &data_dir, &config).into(), mode: 0o644 },
+            Planned { path: unit_dir.join("paas.service"), content: unit(&program, &data_dir, &config).into(), mode: 0o644 },
             Planned { path: config.clone(), content: self.settings()?.into(), mode: 0o600 },
         ];
         if program != exe {
