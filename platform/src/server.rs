@@ -237,6 +237,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         Arc::new(crate::scheduler::SystemClock),
     );
     tokio::spawn(scheduler.run(stopped(stop_rx.clone())));
+    // Heroku Postgres storage limits: each database's size against its plan's, every 30 s.
+    let storage = crate::addons::storage::StorageEnforcer::new(ledger.clone(), logs.clone(), addon_services.postgres());
+    tokio::spawn(storage.run(crate::addons::storage::CHECK_EVERY, stopped(stop_rx.clone())));
     let api = api::app(state)
         .merge(deploys.git_router())
         .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))

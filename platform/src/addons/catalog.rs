@@ -6,6 +6,9 @@ use uuid::Uuid;
 /// Heroku Postgres.
 pub const POSTGRES: &str = "heroku-postgresql";
 
+/// Heroku Redis.
+pub const REDIS: &str = "heroku-redis";
+
 /// An add-on service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Service {
@@ -28,9 +31,12 @@ pub struct Plan {
     pub human_name: &'static str,
     /// Price in cents per month (shown, never billed).
     pub cents: u32,
-    /// Connections at once, enforced by PostgreSQL (`CONNECTION LIMIT` on the add-on's role).
+    /// Connections at once: PostgreSQL's `CONNECTION LIMIT` on the add-on's role; Redis's
+    /// `maxclients`.
     pub connection_limit: u32,
-    /// Storage the plan offers, in MiB (documented; see the README).
+    /// Storage in MiB: a Heroku Postgres database past it loses write access
+    /// ([`super::storage`]); a Heroku Redis server's `maxmemory` (writes past it get Redis's OOM
+    /// error: `maxmemory-policy noeviction`).
     pub storage_mib: u64,
 }
 
@@ -43,6 +49,17 @@ pub const SERVICES: &[Service] = &[Service {
         Plan { name: "essential-0", human_name: "Essential 0", cents: 500, connection_limit: 20, storage_mib: 1024 },
         Plan { name: "essential-1", human_name: "Essential 1", cents: 900, connection_limit: 20, storage_mib: 10 * 1024 },
         Plan { name: "essential-2", human_name: "Essential 2", cents: 2000, connection_limit: 40, storage_mib: 32 * 1024 },
+    ],
+}, Service {
+    name: REDIS,
+    human_name: "Heroku Redis",
+    addon_prefix: "redis",
+    plans: &[
+        Plan { name: "mini", human_name: "Mini", cents: 300, connection_limit: 20, storage_mib: 25 },
+        Plan { name: "premium-0", human_name: "Premium 0", cents: 1500, connection_limit: 40, storage_mib: 50 },
+        Plan { name: "premium-1", human_name: "Premium 1", cents: 3000, connection_limit: 80, storage_mib: 100 },
+        Plan { name: "premium-2", human_name: "Premium 2", cents: 6000, connection_limit: 200, storage_mib: 250 },
+        Plan { name: "premium-3", human_name: "Premium 3", cents: 12000, connection_limit: 400, storage_mib: 500 },
     ],
 }];
 
@@ -63,6 +80,14 @@ impl Service {
     /// One of its plans by name (`essential-0`).
     pub fn plan(&self, name: &str) -> Option<&'static Plan> {
         self.plans.iter().find(|plan| plan.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// What a plan offers, in words: `20 connections, 1 GB storage`; `20 clients, 25 MB memory`.
+pub fn plan_description(service: &Service, plan: &Plan) -> String {
+    match service.name {
+        REDIS => format!("{} clients, {} MB memory", plan.connection_limit, plan.storage_mib),
+        _ => format!("{} connections, {} GB storage", plan.connection_limit, plan.storage_mib / 1024),
     }
 }
 
@@ -120,11 +145,16 @@ const COLORS: &[&str] = &[
 ];
 
 /// The names a new add-on of `service` may take on an app, in order of preference: `DATABASE`,
-/// then `HEROKU_POSTGRESQL_<COLOR>` (the ledger takes the first that is free there).
+/// then `HEROKU_POSTGRESQL_<COLOR>`; `REDIS`, then `HEROKU_REDIS_<COLOR>` (the ledger takes the
+/// first that is free there).
 pub fn default_attachment_names(service: &Service) -> Vec<String> {
     match service.name {
         POSTGRES => std::iter::once("DATABASE".to_string())
             .chain(COLORS.iter().map(|color| format!("HEROKU_POSTGRESQL_{color}")))
+            .collect(),
+        // Heroku: REDIS_URL, then HEROKU_REDIS_<COLOR>_URL for another one.
+        REDIS => std::iter::once("REDIS".to_string())
+            .chain(COLORS.iter().map(|color| format!("HEROKU_REDIS_{color}")))
             .collect(),
         other => vec![other.to_uppercase().replace('-', "_")],
     }
@@ -162,6 +192,18 @@ mod tests {
         assert!(unknown.contains("heroku-postgresql"), "{unknown}");
         let bad_plan = resolve_plan("heroku-postgresql:huge").unwrap_err();
         assert!(bad_plan.contains("heroku-postgresql:essential-0"), "{bad_plan}");
+    }
+
+    #[test]
+    fn heroku_redis_plans_have_herokus_names_and_limits() {
+        let (service, plan) = resolve_plan("heroku-redis").unwrap();
+        assert_eq!((service.name, plan.name, plan.storage_mib, plan.connection_limit), (REDIS, "mini", 25, 20));
+        assert_eq!(resolve_plan("heroku-redis:premium-0").unwrap().1.storage_mib, 50);
+        assert_eq!(plan_description(service, plan), "20 clients, 25 MB memory");
+        let bad = resolve_plan("heroku-redis:huge").unwrap_err();
+        assert!(bad.contains("heroku-redis:mini, heroku-redis:premium-0"), "{bad}");
+        assert!(resolve_plan("heroku-mongo").unwrap_err().contains("heroku-postgresql, heroku-redis"));
+        assert_eq!(default_attachment_names(service)[..2], ["REDIS", "HEROKU_REDIS_AMBER"]);
     }
 
     #[test]

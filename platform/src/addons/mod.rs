@@ -1,12 +1,16 @@
 //! Add-ons: attached services whose credentials reach an app as config vars. The catalog of
 //! services and plans ([`catalog`]), the ledger's records ([`Addon`], [`AddonAttachment`]), and
 //! the services that provision them ([`postgres`], on a server of the operator's or a
-//! [`cluster`] that `paas server` runs itself).
+//! [`cluster`] that `paas server` runs itself, with [`storage`] limits; [`redis`], a server per
+//! add-on).
 
 pub mod catalog;
 pub mod cluster;
 pub mod host;
 pub mod postgres;
+mod process;
+pub mod redis;
+pub mod storage;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -160,18 +164,36 @@ pub struct Provisioned {
 #[derive(Clone)]
 pub struct AddonServices {
     postgres: Arc<postgres::PostgresService>,
+    redis: Option<Arc<redis::RedisService>>,
 }
 
 impl AddonServices {
-    /// The services, with Heroku Postgres on `postgres`.
+    /// The services, with Heroku Postgres on `postgres` (and no Heroku Redis until
+    /// [`AddonServices::with_redis`]).
     pub fn new(postgres: postgres::PostgresService) -> AddonServices {
-        AddonServices { postgres: Arc::new(postgres) }
+        AddonServices { postgres: Arc::new(postgres), redis: None }
+    }
+
+    /// The same with Heroku Redis on `redis`.
+    pub fn with_redis(mut self, redis: Arc<redis::RedisService>) -> AddonServices {
+        self.redis = Some(redis);
+        self
+    }
+
+    /// Heroku Postgres (the storage limits' check reads sizes there).
+    pub fn postgres(&self) -> Arc<postgres::PostgresService> {
+        self.postgres.clone()
+    }
+
+    fn redis(&self) -> Result<&redis::RedisService, AddonError> {
+        self.redis.as_deref().ok_or_else(|| AddonError::Unavailable("Heroku Redis is not enabled on this server".into()))
     }
 
     /// Provisions a resource of `service` on `plan` (both known to the catalog).
     pub async fn provision(&self, service: &str, plan: &catalog::Plan) -> Result<Provisioned, AddonError> {
         match service {
             catalog::POSTGRES => self.postgres.provision(plan).await,
+            catalog::REDIS => self.redis()?.provision(plan).await,
             other => Err(AddonError::UnknownService(format!("No provider for add-on service {other}."))),
         }
     }
@@ -180,6 +202,7 @@ impl AddonServices {
     pub async fn change_plan(&self, addon: &Addon, plan: &catalog::Plan) -> Result<(), AddonError> {
         match addon.service.as_str() {
             catalog::POSTGRES => self.postgres.change_plan(&addon.provider_id, plan).await,
+            catalog::REDIS => self.redis()?.change_plan(&addon.provider_id, plan).await,
             other => Err(AddonError::UnknownService(format!("No provider for add-on service {other}."))),
         }
     }
@@ -188,6 +211,7 @@ impl AddonServices {
     pub async fn deprovision(&self, service: &str, provider_id: &str) -> Result<(), AddonError> {
         match service {
             catalog::POSTGRES => self.postgres.deprovision(provider_id).await,
+            catalog::REDIS => self.redis()?.deprovision(provider_id).await,
             other => Err(AddonError::UnknownService(format!("No provider for add-on service {other}."))),
         }
     }

@@ -38,7 +38,7 @@ impl PostgresService {
     }
 
     /// An admin connection, and the host and port apps reach the server at.
-    async fn admin(&self) -> Result<(PgConnection, String, u16), AddonError> {
+    pub(crate) async fn admin(&self) -> Result<(PgConnection, String, u16), AddonError> {
         let (url, public) = match &self.server {
             PostgresServer::External(url) => (url.clone(), None),
             PostgresServer::Local(cluster) => {
@@ -116,10 +116,15 @@ async fn drop_resource(admin: &mut PgConnection, id: &str) -> Result<(), sqlx::E
     Ok(())
 }
 
-/// Only names this service made are ever put in SQL: `addon_` and lower-case hex.
-fn check_id(id: &str) -> Result<(), AddonError> {
+/// Whether `id` is a name this service makes (`addon_` and lower-case hex): only those are ever
+/// put in SQL.
+pub(crate) fn is_resource_name(id: &str) -> bool {
     let hex = id.strip_prefix("addon_").unwrap_or("");
-    if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+    !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+}
+
+fn check_id(id: &str) -> Result<(), AddonError> {
+    if is_resource_name(id) {
         Ok(())
     } else {
         Err(AddonError::Failed(format!("not a Heroku Postgres resource name: {id:?}")))

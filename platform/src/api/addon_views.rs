@@ -32,13 +32,7 @@ pub fn plan(service: &Service, plan: &Plan) -> Value {
         "id": catalog::plan_id(service, plan),
         "name": format!("{}:{}", service.name, plan.name),
         "human_name": plan.human_name,
-        "description": format!(
-            "{} {}: {} connections, {} GB storage",
-            service.human_name,
-            plan.human_name,
-            plan.connection_limit,
-            plan.storage_mib / 1024
-        ),
+        "description": format!("{} {}: {}", service.human_name, plan.human_name, catalog::plan_description(service, plan)),
         "addon_service": {"id": service.id(), "name": service.name},
         "default": std::ptr::eq(plan, &service.plans[0]),
         "price": {"cents": plan.cents, "contract": false, "unit": "month"},

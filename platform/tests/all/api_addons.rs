@@ -39,7 +39,7 @@ async fn the_catalog_has_herokus_shapes_and_unknown_plans_name_the_available_one
     assert_eq!(plans[0]["price"]["cents"], 500);
     let id = plans[1]["id"].as_str().unwrap();
     assert_eq!(api.get(&format!("/addon-services/heroku-postgresql/plans/{id}"), &key).await.body["name"], plans[1]["name"]);
-    assert_eq!(api.get("/plans", &key).await.body.as_array().unwrap().len(), 3);
+    assert_eq!(api.get("/plans", &key).await.body.as_array().unwrap().len(), 8);
     assert_eq!(api.get("/addon-services/heroku-mongo", &key).await.status, StatusCode::NOT_FOUND);
 
     let create = |plan: &str| json!({"plan": {"name": plan}});

@@ -2,8 +2,10 @@
 //! and PostgreSQL) and the Platform API tested in-process.
 
 mod addon_ledger;
+mod addon_storage;
 mod api;
 mod api_addons;
+mod api_redis;
 mod backends;
 mod drains;
 mod ledger;
