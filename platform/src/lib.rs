@@ -12,6 +12,7 @@ pub mod names;
 pub use ledger::{Ledger, LedgerError};
 pub mod api;
 pub mod deploys;
+pub mod grid;
 pub mod https;
 pub mod listen;
 pub mod scheduler;
