@@ -2,6 +2,7 @@
 //! append-only release ledger (sqlx: SQLite by default, PostgreSQL at scale), the Heroku Platform
 //! API v3 (axum), authentication, and `paas server`'s composition of it all.
 
+pub mod access;
 pub mod addons;
 pub mod auth;
 pub mod ledger;

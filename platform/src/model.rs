@@ -56,8 +56,12 @@ pub struct App {
     pub id: Uuid,
     /// The app's name, unique among live apps (see [`crate::names::validate_app_name`]).
     pub name: String,
-    /// The owner.
+    /// The owner: a user (for a team app, its creator, whose granted dyno sizes it may use).
     pub owner: UserRef,
+    /// The team that owns it, if any: then [`crate::access::permissions_of`] goes by team roles.
+    pub team: Option<crate::access::TeamRef>,
+    /// A locked team app gives team members no implicit `view`.
+    pub locked: bool,
     /// Whether the app is in maintenance mode.
     pub maintenance: bool,
     /// When the app was created.
@@ -182,6 +186,8 @@ pub struct Collaborator {
     pub app_id: Uuid,
     /// The collaborator.
     pub user: UserRef,
+    /// What they may do (all four unless given a narrower set).
+    pub permissions: crate::access::Permissions,
     /// When they were added.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.

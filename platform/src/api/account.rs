@@ -12,9 +12,48 @@ use uuid::Uuid;
 use super::extract::{ApiJson, Credentials, CurrentUser, credentials};
 use super::{ApiError, AppState, views};
 
-/// `GET /account`.
-pub async fn info(caller: CurrentUser) -> Json<Value> {
-    Json(views::account(&caller.user))
+/// `GET /account`, with the caller's default team.
+pub async fn info(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
+    account_view(&state, &caller).await.map(Json)
+}
+
+async fn account_view(state: &AppState, caller: &CurrentUser) -> Result<Value, ApiError> {
+    let mut view = views::account(&caller.user);
+    if let Some(team) = state.ledger.default_team(caller.user.id).await? {
+        let team = json!({"id": team.id, "name": team.name});
+        view["default_team"] = team.clone();
+        view["default_organization"] = team;
+    }
+    Ok(view)
+}
+
+/// The body of `PATCH /account`.
+#[derive(Debug, Deserialize)]
+pub struct AccountPatch {
+    /// A team the caller is in (name or id), or `null` for none. Absent: unchanged.
+    #[serde(default, deserialize_with = "some_or_null")]
+    default_team: Option<Option<String>>,
+}
+
+fn some_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `PATCH /account` `{"default_team": "team" | null}`: the team `POST /teams/apps` uses when the
+/// request names none.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiJson(body): ApiJson<AccountPatch>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(team) = body.default_team {
+        let team = match team {
+            Some(team) => Some(super::teams::team_with_role(&state, &caller, &team, crate::access::TeamRole::Viewer).await?.0.id),
+            None => None,
+        };
+        state.ledger.set_default_team(caller.user.id, team).await?;
+    }
+    account_view(&state, &caller).await.map(Json)
 }
 
 #[derive(Debug, Deserialize)]
@@ -23,15 +62,13 @@ pub struct NewUser {
     password: Option<String>,
 }
 
-/// `POST /users` (extension, operators only): creates a user and gives back their first API key.
+/// `POST /users` (extension; operators only, by the permission table): creates a user and gives
+/// back their first API key.
 pub async fn create_user(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    _: CurrentUser,
     ApiJson(body): ApiJson<NewUser>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if !caller.user.operator {
-        return Err(ApiError::forbidden("Only an operator can create users."));
-    }
     let email = body.email.trim();
     let valid = email.split_once('@').is_some_and(|(local, host)| !local.is_empty() && !host.is_empty())
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{ApiJson, AppAccess, CurrentUser, require_owner, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
 use crate::ledger::{AppFilter, AppUpdate, LedgerError};
@@ -21,7 +21,7 @@ const FIELDS: &[RangeField<App>] = &[
     ("updated_at", |a| Key::Text(views::time(a.updated_at))),
 ];
 
-fn page(state: &AppState, headers: &HeaderMap, apps: Vec<App>) -> Result<Response, ApiError> {
+pub(super) fn page(state: &AppState, headers: &HeaderMap, apps: Vec<App>) -> Result<Response, ApiError> {
     range::respond(headers, apps, FIELDS, |app| views::app(app, &state.config))
 }
 
@@ -54,9 +54,9 @@ pub async fn list_for_user(
 
 #[derive(Debug, Deserialize)]
 pub struct NewApp {
-    name: Option<String>,
-    region: Option<String>,
-    stack: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) region: Option<String>,
+    pub(super) stack: Option<String>,
 }
 
 /// `POST /apps` `{"name"?, "region"?, "stack"?}`: creates the app and its v1 `Initial release`.
@@ -65,22 +65,40 @@ pub async fn create(
     caller: CurrentUser,
     ApiJson(body): ApiJson<NewApp>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let app = create_app(&state, &caller, body, None).await?;
+    Ok((StatusCode::CREATED, Json(views::app(&app, &state.config))))
+}
+
+/// Creates an app for the caller (in a team: `Some((team, locked))`), checking region, stack and
+/// name (generated when absent).
+pub(super) async fn create_app(
+    state: &AppState,
+    caller: &CurrentUser,
+    body: NewApp,
+    team: Option<(uuid::Uuid, bool)>,
+) -> Result<App, ApiError> {
     if let Some(region) = body.region.as_deref().filter(|r| *r != views::REGION) {
         return Err(ApiError::invalid(format!("Region {region:?} is unknown. Regions: {}", views::REGION)));
     }
     if let Some(stack) = body.stack.as_deref().filter(|s| *s != views::STACK) {
         return Err(ApiError::invalid(format!("Stack {stack:?} is unknown. Stacks: {}", views::STACK)));
     }
+    let insert = |name: String| async move {
+        match team {
+            Some((team, locked)) => state.ledger.create_team_app(&name, caller.user.id, team, locked).await,
+            None => state.ledger.create_app(&name, caller.user.id).await,
+        }
+    };
     let app = match body.name {
         Some(name) => {
             names::validate_app_name(&name).map_err(ApiError::invalid)?;
-            state.ledger.create_app(&name, caller.user.id).await?
+            insert(name).await?
         }
         None => {
             // A generated name may (rarely) be taken: try a few.
             let mut attempt = 0;
             loop {
-                match state.ledger.create_app(&names::generate_app_name(), caller.user.id).await {
+                match insert(names::generate_app_name()).await {
                     Err(LedgerError::Conflict(_)) if attempt < 5 => attempt += 1,
                     other => break other?,
                 }
@@ -89,7 +107,7 @@ pub async fn create(
     };
     state.logs.api_event(&app.name, &format!("Initial release by {}", caller.user.email));
     state.logs.api_event(&app.name, &format!("Release v1 created by {}", caller.user.email));
-    Ok((StatusCode::CREATED, Json(views::app(&app, &state.config))))
+    Ok(app)
 }
 
 /// `GET /apps/{app}`.
@@ -104,7 +122,7 @@ pub struct AppPatch {
     build_stack: Option<String>,
 }
 
-/// `PATCH /apps/{app}` `{"name"?, "maintenance"?}`: renaming is for the owner.
+/// `PATCH /apps/{app}` `{"name"?, "maintenance"?}` (`manage`).
 pub async fn update(
     State(state): State<AppState>,
     caller: CurrentUser,
@@ -116,7 +134,6 @@ pub async fn update(
         return Err(ApiError::invalid(format!("Stack {stack:?} is unknown. Stacks: {}", views::STACK)));
     }
     if let Some(name) = &body.name {
-        require_owner(&caller, &app, "rename it")?;
         names::validate_app_name(name).map_err(ApiError::invalid)?;
     }
     let name = body.name.filter(|name| *name != app.name);
@@ -130,13 +147,12 @@ pub async fn update(
     Ok(Json(views::app(&updated, &state.config)))
 }
 
-/// `DELETE /apps/{app}`: the owner (or an operator) destroys the app, and its add-ons with it.
+/// `DELETE /apps/{app}` (`manage`): destroys the app, and its add-ons with it.
 pub async fn destroy(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
     addon_services: Option<axum::Extension<crate::addons::AddonServices>>,
 ) -> Result<Json<Value>, ApiError> {
-    require_owner(&caller, &app, "destroy it")?;
     super::addons::destroy_with_app(&state, addon_services, &app, &caller).await?;
     let app = state.ledger.destroy_app(app.id).await?;
     state.logs.forget(app.id, &app.name);

@@ -1,6 +1,7 @@
 //! Request extractors: the caller ([`CurrentUser`], from `Authorization: Bearer <api key>`), JSON
-//! bodies with Heroku-style errors ([`ApiJson`]), and app lookup with access control
-//! ([`visible_app`], and [`AppAccess`] for the `/apps/{app}/…` handlers without a body).
+//! bodies with Heroku-style errors ([`ApiJson`]), and app lookup checked against the route's row
+//! of the permission table ([`visible_app`], and [`AppAccess`] for the `/apps/{app}/…` handlers
+//! without a body).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -10,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::de::DeserializeOwned;
 
+use super::permissions::{Checked, Need};
 use super::{ApiError, AppState};
+use crate::access::{Permission, Permissions, permissions_of};
 use crate::model::{ApiKey, App, User};
 
 /// The authenticated caller and the API key they used.
@@ -22,6 +25,10 @@ pub struct CurrentUser {
     pub key: ApiKey,
     /// The key itself (so `GET /oauth/authorizations/~` can give it back).
     pub token: String,
+    /// What the route needs (its row of [`super::permissions::TABLE`]).
+    pub need: Need,
+    /// Marked once the app or team the request acts on was checked against `need`.
+    pub checked: Checked,
 }
 
 /// The credentials in an `Authorization` header.
@@ -53,6 +60,14 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, ApiError> {
+        super::permissions::caller(parts, state).await
+    }
+}
+
+impl CurrentUser {
+    /// Authenticates the request's API key (401 without a valid one) and counts it against the
+    /// account's rate limit. [`super::permissions::enforce`] does it once per request.
+    pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, ApiError> {
         // An API key as a bearer token, or as the password of Basic auth (what git sends).
         let token = match credentials(parts) {
             Some(Credentials::Bearer(token)) | Some(Credentials::Basic(_, token)) => token,
@@ -61,7 +76,9 @@ impl FromRequestParts<AppState> for CurrentUser {
         match state.ledger.authenticate_key(&token).await? {
             Some((user, key)) => {
                 state.limits.check(&user, parts.extensions.get())?;
-                Ok(CurrentUser { user, key, token })
+                let need = parts.extensions.get::<Need>().copied().unwrap_or(Need::Public);
+                let checked = parts.extensions.get::<Checked>().cloned().unwrap_or_default();
+                Ok(CurrentUser { user, key, token, need, checked })
             }
             None => Err(ApiError::unauthorized()),
         }
@@ -116,33 +133,100 @@ impl FromRequestParts<AppState> for AppAccess {
         let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let name = params.iter().find(|(key, _)| key == "app").map(|(_, value)| value.as_str()).unwrap_or_default();
-        let app = visible_app(state, &caller, name).await.map_err(IntoResponse::into_response)?;
+        let param = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+        let app = route_app(state, &caller, param("app").unwrap_or_default(), param("who"))
+            .await
+            .map_err(IntoResponse::into_response)?;
         Ok(AppAccess { app, caller })
     }
 }
 
-/// The app `name_or_id` if the caller may see it: its owner, a collaborator, or an operator.
-/// Others get the same 404 as for an app that does not exist.
-pub async fn visible_app(state: &AppState, caller: &CurrentUser, name_or_id: &str) -> Result<App, ApiError> {
-    let not_found = || ApiError::not_found("Couldn't find that app.");
-    let app = state.ledger.find_app(name_or_id).await?.ok_or_else(not_found)?;
-    if may_see(state, &caller.user, &app).await? { Ok(app) } else { Err(not_found()) }
+/// The app a route's `{app}` names, checked against the route's row: as [`visible_app`], except
+/// that on a [`Need::AppLeaveOrManage`] row, removing yourself (`who`) needs only `view`.
+pub async fn route_app(state: &AppState, caller: &CurrentUser, name: &str, who: Option<&str>) -> Result<App, ApiError> {
+    let app = find_app(state, name).await?;
+    let leaving = caller.need == Need::AppLeaveOrManage
+        && who.is_some_and(|who| who.eq_ignore_ascii_case(&caller.user.email) || who == caller.user.id.to_string());
+    let needed = if leaving { Permission::View } else { needed_permission(caller.need) };
+    authorize(state, caller, &app, needed).await?;
+    Ok(app)
 }
 
-/// Whether `user` may see `app`: its owner, a collaborator, or an operator.
-pub async fn may_see(state: &AppState, user: &User, app: &App) -> Result<bool, ApiError> {
-    Ok(user.operator || app.owner.id == user.id || state.ledger.can_access(app.id, user.id).await?)
+fn app_not_found() -> ApiError {
+    ApiError::not_found("Couldn't find that app.")
 }
 
-/// Fails with 403 unless the caller owns the app or is an operator.
-pub fn require_owner(caller: &CurrentUser, app: &App, what: &str) -> Result<(), ApiError> {
-    if caller.user.operator || app.owner.id == caller.user.id {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "Only the owner of {} ({}) or an operator can {what}.",
-            app.name, app.owner.email
-        )))
+async fn find_app(state: &AppState, name_or_id: &str) -> Result<App, ApiError> {
+    state.ledger.find_app(name_or_id).await?.ok_or_else(app_not_found)
+}
+
+/// The permission a route's row asks of the app it acts on (`view` for rows that name none).
+fn needed_permission(need: Need) -> Permission {
+    match need {
+        Need::App(permission) => permission,
+        Need::AppLeaveOrManage | Need::AppOwner => Permission::Manage,
+        _ => Permission::View,
     }
+}
+
+/// The app `name_or_id`, if the caller holds the permission the route's row needs on it. No
+/// permission at all is the same 404 as an app that does not exist; some, but not this one, is
+/// a 403 `forbidden`.
+pub async fn visible_app(state: &AppState, caller: &CurrentUser, name_or_id: &str) -> Result<App, ApiError> {
+    let app = find_app(state, name_or_id).await?;
+    authorize(state, caller, &app, needed_permission(caller.need)).await?;
+    Ok(app)
+}
+
+/// Checks that the caller holds `needed` on `app` (see [`visible_app`]) and records the check.
+async fn authorize(state: &AppState, caller: &CurrentUser, app: &App, needed: Permission) -> Result<(), ApiError> {
+    let held = permissions_on(state, &caller.user, app).await?;
+    if held.is_empty() {
+        return Err(app_not_found());
+    }
+    if caller.need == Need::AppOwner && app.team.is_none() && !caller.user.operator && app.owner.id != caller.user.id {
+        return Err(ApiError::forbidden(format!(
+            "Only the owner of {} ({}) can do that: it is a personal app.",
+            app.name, app.owner.email
+        )));
+    }
+    if !held.contains(needed) {
+        let held: Vec<&str> = held.iter().map(Permission::name).collect();
+        return Err(ApiError::forbidden(format!(
+            "You need the {needed} permission on {} to do that; you have {}.",
+            app.name,
+            held.join(", ")
+        )));
+    }
+    caller.checked.done();
+    Ok(())
+}
+
+/// The permissions `user` holds on `app` ([`crate::access::permissions_of`]).
+pub async fn permissions_on(state: &AppState, user: &User, app: &App) -> Result<Permissions, ApiError> {
+    if user.operator {
+        return Ok(Permissions::ALL);
+    }
+    let relation = state.ledger.relation(app, user.id).await?;
+    Ok(permissions_of(user, app, relation))
+}
+
+/// Whether `user` may see `app` at all (holds `view`).
+pub async fn may_see(state: &AppState, user: &User, app: &App) -> Result<bool, ApiError> {
+    Ok(permissions_on(state, user, app).await?.contains(Permission::View))
+}
+
+/// Ends the app's log sessions held by users who no longer hold `view` on it (after a member
+/// is removed, an app is locked or transferred): their live tails stop now.
+pub async fn end_lost_sessions(state: &AppState, app: &App) -> Result<(), ApiError> {
+    for user_id in state.logs.session_users(app.id) {
+        let keep = match state.ledger.find_user(&user_id.to_string()).await? {
+            Some(user) => may_see(state, &user, app).await?,
+            None => false,
+        };
+        if !keep {
+            state.logs.end_sessions(app.id, Some(user_id));
+        }
+    }
+    Ok(())
 }

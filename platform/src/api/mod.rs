@@ -19,11 +19,14 @@ mod log_drains;
 mod logs;
 mod oneoff;
 mod openapi;
+pub mod permissions;
 pub mod range;
 mod releases;
 mod resources;
 mod scheduler;
 mod sizes;
+mod team_apps;
+mod teams;
 pub mod views;
 
 use std::sync::Arc;
@@ -32,7 +35,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::Router;
 
 pub use error::ApiError;
@@ -87,12 +90,38 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
 }
 
+/// The API's routes as they are added: each gets [`permissions::enforce`] for its own methods
+/// (a method a route does not serve stays a plain 405), and its path is recorded for the test
+/// that walks the permission table.
+struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+    state: AppState,
+}
+
+impl Routes {
+    fn route(mut self, path: &'static str, methods: MethodRouter<AppState>) -> Routes {
+        let guard = permissions::Guard { state: self.state.clone(), path };
+        let methods = methods.route_layer(middleware::from_fn_with_state(guard, permissions::enforce));
+        self.router = self.router.route(path, methods);
+        self.paths.push(path);
+        self
+    }
+}
+
 /// The Platform API router.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    app_and_paths(state).0
+}
+
+/// The Platform API router and the path templates of its routes (what the permission table's
+/// test walks).
+pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
+    let routes = Routes { router: Router::new(), paths: Vec::new(), state: state.clone() };
+    let Routes { router, paths, .. } = routes
         .route("/openapi.json", get(openapi::document))
         .route("/paas/ca.pem", get(oneoff::ca_pem))
-        .route("/account", get(account::info))
+        .route("/account", get(account::info).patch(account::update))
         .route("/users", post(account::create_user))
         .route("/users/{user}", get(sizes::info).patch(sizes::update))
         .route("/users/{user}/apps", get(apps::list_for_user))
@@ -169,6 +198,31 @@ pub fn app(state: AppState) -> Router {
             "/apps/{app}/collaborators/{who}",
             get(resources::collaborator_info).delete(resources::remove_collaborator),
         )
+        .route("/teams", get(teams::list).post(teams::create))
+        .route("/teams/permissions", get(teams::permissions))
+        .route("/team-app-permissions", get(teams::permissions))
+        .route("/teams/{team}", get(teams::info).delete(teams::destroy))
+        .route("/teams/{team}/features", get(teams::features))
+        .route(
+            "/teams/{team}/members",
+            get(teams::members).post(teams::add_member).put(teams::add_member).patch(teams::update_member),
+        )
+        .route("/teams/{team}/members/{member}", axum::routing::delete(teams::remove_member))
+        .route("/teams/{team}/apps", get(team_apps::list))
+        .route("/teams/apps", post(team_apps::create))
+        .route("/teams/apps/{app}", get(team_apps::info).patch(team_apps::update))
+        .route(
+            "/teams/apps/{app}/collaborators",
+            get(resources::list_collaborators).post(resources::add_collaborator),
+        )
+        .route(
+            "/teams/apps/{app}/collaborators/{who}",
+            get(resources::collaborator_info)
+                .patch(resources::update_collaborator)
+                .delete(resources::remove_collaborator),
+        )
+        .route("/account/app-transfers", post(team_apps::transfer_request));
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -176,7 +230,8 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(limits::remaining_header))
         .layer(middleware::map_response(error::log_internal_errors))
         .layer(middleware::map_response(add_request_id))
-        .with_state(state)
+        .with_state(state);
+    (router, paths)
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

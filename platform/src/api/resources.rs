@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{ApiJson, AppAccess, CurrentUser, require_owner, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
+use crate::access::Permissions;
 
 /// `GET /apps/{app}/domains`: the built-in `<app>.<domain>` (`kind: heroku`), then custom ones.
 pub async fn list_domains(
@@ -100,7 +101,8 @@ pub async fn list_collaborators(
     AppAccess { app, .. }: AppAccess,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut all = vec![views::owner_collaborator(&app)];
+    // A team app's owner is the team: its admins are listed by `GET /teams/{team}/members`.
+    let mut all: Vec<Value> = app.team.is_none().then(|| views::owner_collaborator(&app)).into_iter().collect();
     for collaborator in state.ledger.list_collaborators(app.id).await? {
         all.push(views::collaborator(&collaborator, &app));
     }
@@ -121,7 +123,7 @@ pub async fn collaborator_info(
     AppAccess { app, .. }: AppAccess,
     Path((_, who)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    if who.eq_ignore_ascii_case(&app.owner.email) || who == app.owner.id.to_string() {
+    if app.team.is_none() && (who.eq_ignore_ascii_case(&app.owner.email) || who == app.owner.id.to_string()) {
         return Ok(Json(views::owner_collaborator(&app)));
     }
     let all = state.ledger.list_collaborators(app.id).await?;
@@ -135,9 +137,17 @@ pub async fn collaborator_info(
 #[derive(Debug, Deserialize)]
 pub struct NewCollaborator {
     user: String,
+    /// `["deploy", "operate"]` (`view` is always added); absent: all four.
+    permissions: Option<Vec<String>>,
 }
 
-/// `POST /apps/{app}/collaborators` `{"user": "email or id"}`: the owner adds an existing user.
+/// A permission list from a request body (`view` always added), or a 422 naming the bad one.
+fn parse_permissions(names: &[String]) -> Result<Permissions, ApiError> {
+    Permissions::parse(names.iter().map(String::as_str)).map_err(ApiError::invalid)
+}
+
+/// `POST /apps/{app}/collaborators` and `POST /teams/apps/{app}/collaborators`
+/// `{"user": "email or id", "permissions"?: [...]}` (`manage`): adds an existing user.
 pub async fn add_collaborator(
     State(state): State<AppState>,
     caller: CurrentUser,
@@ -145,27 +155,46 @@ pub async fn add_collaborator(
     ApiJson(body): ApiJson<NewCollaborator>,
 ) -> Result<impl IntoResponse, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
-    require_owner(&caller, &app, "add collaborators")?;
     let user = state
         .ledger
         .find_user(&body.user)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Couldn't find a user with email {}.", body.user)))?;
-    let collaborator = state.ledger.add_collaborator(app.id, user.id).await?;
+    let permissions = match &body.permissions {
+        Some(names) => parse_permissions(names)?,
+        None => Permissions::ALL,
+    };
+    let collaborator = state.ledger.add_collaborator_with(app.id, user.id, permissions).await?;
     Ok((StatusCode::CREATED, Json(views::collaborator(&collaborator, &app))))
 }
 
-/// `DELETE /apps/{app}/collaborators/{email_or_id}`: the owner removes anyone; a collaborator
-/// may remove themselves.
+#[derive(Debug, Deserialize)]
+pub struct CollaboratorPatch {
+    permissions: Vec<String>,
+}
+
+/// `PATCH /teams/apps/{app}/collaborators/{email_or_id}` `{"permissions": [...]}` (`manage`):
+/// sets what a collaborator may do. A narrower set applies from their next request; losing
+/// `view` is impossible (it is always added), so their log sessions stay.
+pub async fn update_collaborator(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((app, who)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CollaboratorPatch>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let permissions = parse_permissions(&body.permissions)?;
+    let collaborator = state.ledger.update_collaborator(app.id, &who, permissions).await?;
+    Ok(Json(views::collaborator(&collaborator, &app)))
+}
+
+/// `DELETE /apps/{app}/collaborators/{email_or_id}`: `manage` removes anyone; a collaborator
+/// may remove themselves. Their access ends at once: the next request is refused.
 pub async fn remove_collaborator(
     State(state): State<AppState>,
-    AppAccess { app, caller }: AppAccess,
+    AppAccess { app, .. }: AppAccess,
     Path((_, who)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let is_self = who.eq_ignore_ascii_case(&caller.user.email) || who == caller.user.id.to_string();
-    if !is_self {
-        require_owner(&caller, &app, "remove collaborators")?;
-    }
     let collaborator = state.ledger.remove_collaborator(app.id, &who).await?;
     // Their log tails of the app end, and their sessions' URLs stop working.
     state.logs.end_sessions(app.id, Some(collaborator.user.id));

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::PlatformConfig;
+use crate::access::{Permissions, TeamRef};
 use crate::model::{ApiKey, App, Build, Collaborator, Domain, Dyno, Formation, Release, Slug, User, UserRef};
 
 /// The only region (Heroku's default; the CLI shows no region column for it).
@@ -27,14 +28,31 @@ fn app_ref(app: &App) -> Value {
     json!({"id": app.id, "name": app.name})
 }
 
+/// The owner of an app as Heroku shows it: the user, or for a team app the team's pseudo-user
+/// `<team>@herokumanager.com` (the heroku CLI tells team apps by that domain).
+pub fn app_owner(app: &App) -> Value {
+    match &app.team {
+        Some(team) => json!({"id": team.id, "email": format!("{}@herokumanager.com", team.name)}),
+        None => user_ref(&app.owner),
+    }
+}
+
+/// A team, as an app names it.
+pub fn team_ref(team: &TeamRef) -> Value {
+    json!({"id": team.id, "name": team.name})
+}
+
 /// An app.
 pub fn app(app: &App, config: &PlatformConfig) -> Value {
+    let team = app.team.as_ref().map(team_ref);
     json!({
         "id": app.id,
         "name": app.name,
-        "owner": user_ref(&app.owner),
-        "organization": null,
-        "team": null,
+        "owner": app_owner(app),
+        "organization": team,
+        "team": team,
+        "locked": app.locked,
+        "joined": false,
         "space": null,
         "region": {"id": REGION_ID, "name": REGION},
         "stack": {"id": STACK_ID, "name": STACK},
@@ -173,9 +191,15 @@ pub fn collaborator(collaborator: &Collaborator, app: &App) -> Value {
         "app": app_ref(app),
         "user": {"id": collaborator.user.id, "email": collaborator.user.email, "federated": false},
         "role": "collaborator",
+        "permissions": permissions(collaborator.permissions),
         "created_at": time(collaborator.created_at),
         "updated_at": time(collaborator.updated_at),
     })
+}
+
+/// A permission set as Heroku lists it: `[{"name", "description"}]`.
+pub fn permissions(set: Permissions) -> Value {
+    set.iter().map(|p| json!({"name": p.name(), "description": p.description()})).collect()
 }
 
 /// The owner, in a collaborator listing.
@@ -185,6 +209,7 @@ pub fn owner_collaborator(app: &App) -> Value {
         "app": app_ref(app),
         "user": {"id": app.owner.id, "email": app.owner.email, "federated": false},
         "role": "owner",
+        "permissions": permissions(Permissions::ALL),
         "created_at": time(app.created_at),
         "updated_at": time(app.created_at),
     })

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::access::{AppOwner, Permissions, Relation, Team, TeamMember, TeamRole};
 use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon};
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease, NewSlug,
@@ -50,8 +51,15 @@ pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
 pub enum AppFilter {
     /// Every live app (operators).
     All,
-    /// Apps the user owns or collaborates on.
+    /// Apps the user holds some permission on (see [`crate::access::permissions_of`]).
     AccessibleBy(Uuid),
+    /// A team's apps: all of them, or those `visible_to` a user.
+    Team {
+        /// The team.
+        team: Uuid,
+        /// Only the apps this user holds some permission on.
+        visible_to: Option<Uuid>,
+    },
 }
 
 /// Changes to an app's settings; `None` leaves a field as it is.
@@ -102,7 +110,7 @@ pub trait Ledger: Send + Sync + 'static {
     async fn find_app_by_hostname(&self, hostname: &str, domain: &str) -> Result<Option<App>>;
     /// Live apps, sorted by name.
     async fn list_apps(&self, filter: AppFilter) -> Result<Vec<App>>;
-    /// Whether the user owns or collaborates on the app.
+    /// Whether the user holds some permission on the app (owner, collaborator, team role).
     async fn can_access(&self, app_id: Uuid, user_id: Uuid) -> Result<bool>;
     /// Renames an app or switches maintenance mode.
     async fn update_app(&self, app_id: Uuid, update: AppUpdate) -> Result<App>;
@@ -129,8 +137,9 @@ pub trait Ledger: Send + Sync + 'static {
     /// Records the next release running `release.slug_id` with the current config vars and
     /// add-ons; new process types get a formation (`web` 1 dyno, others 0). The builder calls it.
     async fn create_release(&self, app_id: Uuid, user_id: Uuid, release: NewRelease) -> Result<Release>;
-    /// Records the next release as a copy of `target`'s slug, process types, config vars and
-    /// add-ons: `Rollback to vN`. Nothing is rebuilt.
+    /// Records the next release as a copy of `target`'s slug, process types and config vars:
+    /// `Rollback to vN`. Nothing is rebuilt. Add-ons' config vars and plans follow the app's
+    /// attachments of now, not of `target` (a destroyed add-on's URL does not come back).
     async fn rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release>;
     /// Records what [`Ledger::create_release`] would have, as a release whose release phase
     /// failed: the next version, status `failed`; the current release stays current.
@@ -158,8 +167,12 @@ pub trait Ledger: Send + Sync + 'static {
     async fn remove_domain(&self, app_id: Uuid, hostname_or_id: &str) -> Result<Domain>;
     /// The app's collaborators (not the owner), sorted by email.
     async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>>;
-    /// Adds a collaborator.
+    /// Adds a collaborator with all four permissions.
     async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator>;
+    /// Adds a collaborator with these permissions.
+    async fn add_collaborator_with(&self, app_id: Uuid, user_id: Uuid, permissions: Permissions) -> Result<Collaborator>;
+    /// Sets a collaborator's permissions (by their email or id, or the collaboration's id).
+    async fn update_collaborator(&self, app_id: Uuid, who: &str, permissions: Permissions) -> Result<Collaborator>;
     /// Removes a collaborator by their email or id, or the collaboration's id.
     async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator>;
     /// The app's builds, oldest first.
@@ -251,6 +264,38 @@ pub trait Ledger: Send + Sync + 'static {
     async fn list_attachments(&self, filter: AddonFilter) -> Result<Vec<AddonAttachment>>;
     /// An attachment by id, or (with `app_id`) by its name on that app.
     async fn find_attachment(&self, name_or_id: &str, app_id: Option<Uuid>) -> Result<Option<AddonAttachment>>;
+
+    // Teams.
+
+    /// Creates a team whose first member, an admin, is `creator`.
+    async fn create_team(&self, name: &str, creator: Uuid) -> Result<Team>;
+    /// A live team by name or id.
+    async fn find_team(&self, name_or_id: &str) -> Result<Option<Team>>;
+    /// The teams the user is a member of, with their role, by name.
+    async fn list_teams(&self, user_id: Uuid) -> Result<Vec<(Team, TeamRole)>>;
+    /// Deletes a team that owns no live app (its members go with it).
+    async fn destroy_team(&self, team_id: Uuid) -> Result<Team>;
+    /// The team's members, by email.
+    async fn list_team_members(&self, team_id: Uuid) -> Result<Vec<TeamMember>>;
+    /// Sets a member's role; `create` adds the user when they are not a member yet. The last
+    /// admin cannot be demoted.
+    async fn set_team_member(&self, team_id: Uuid, user_id: Uuid, role: TeamRole, create: bool) -> Result<TeamMember>;
+    /// Removes a member (email or user id) and their grants on the team's apps; not the last admin.
+    async fn remove_team_member(&self, team_id: Uuid, who: &str) -> Result<TeamMember>;
+    /// The user's role in the team, if they are a member.
+    async fn team_role(&self, team_id: Uuid, user_id: Uuid) -> Result<Option<TeamRole>>;
+    /// What the user is to the app: team role and collaborator grant.
+    async fn relation(&self, app: &App, user_id: Uuid) -> Result<Relation>;
+    /// Creates an app owned by a team; its creator is a collaborator with all four permissions.
+    async fn create_team_app(&self, name: &str, creator: Uuid, team_id: Uuid, locked: bool) -> Result<App>;
+    /// Locks or unlocks a team app.
+    async fn set_app_locked(&self, app_id: Uuid, locked: bool) -> Result<App>;
+    /// Gives the app to a user or a team (see [`AppOwner`]).
+    async fn transfer_app(&self, app_id: Uuid, to: AppOwner) -> Result<App>;
+    /// The user's default team, if set.
+    async fn default_team(&self, user_id: Uuid) -> Result<Option<Team>>;
+    /// Sets or clears the user's default team.
+    async fn set_default_team(&self, user_id: Uuid, team_id: Option<Uuid>) -> Result<()>;
 
     /// Claims the job's run at `at`: sets its `last_run_at` to `at` if it is still `previous`.
     /// `false` when another scheduler (sharing the ledger) got there first, or the job is gone.

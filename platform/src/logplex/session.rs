@@ -151,6 +151,17 @@ impl Logplex {
             .map(|entry| (entry.session.clone(), TailEnd::new(&entry.end)))
     }
 
+    /// The users who hold a session of the app (so that an access change can end the sessions
+    /// of those who lost `view`).
+    pub fn session_users(&self, app_id: Uuid) -> Vec<Uuid> {
+        let sessions = self.sessions().0.lock().expect("log sessions");
+        let mut users: Vec<Uuid> =
+            sessions.values().filter(|entry| entry.session.app_id == app_id).map(|entry| entry.session.user_id).collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
     /// Ends the live tails of the app's sessions — of every user (`None`: the app is destroyed)
     /// or of one (a collaborator removed) — and forgets those sessions: their URLs are 404s.
     pub fn end_sessions(&self, app_id: Uuid, user_id: Option<Uuid>) {

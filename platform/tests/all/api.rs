@@ -127,7 +127,7 @@ async fn operators_create_users_and_users_cannot() {
     let alice = api.user("alice@example.com").await;
     assert_eq!(api.get("/account", &alice).await.body["email"], "alice@example.com");
     let reply = api.send(Method::POST, "/users", Some(&alice), Some(json!({"email": "eve@example.com"})), &[]).await;
-    assert_eq!(error(&reply), (StatusCode::FORBIDDEN, "forbidden", "Only an operator can create users."));
+    assert_eq!(error(&reply), (StatusCode::FORBIDDEN, "forbidden", "Only an operator can do that."));
     let reply = api.send(Method::POST, "/users", Some(&api.operator), Some(json!({"email": "alice@example.com"})), &[]).await;
     assert_eq!(error(&reply), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", "A user with email alice@example.com already exists."));
     let reply = api.send(Method::POST, "/users", Some(&api.operator), Some(json!({"email": "nope"})), &[]).await;

@@ -13,5 +13,7 @@ mod limits;
 mod listeners;
 mod log_sessions;
 mod logs;
+mod permissions;
 mod release_phase;
 mod scheduler;
+mod teams;

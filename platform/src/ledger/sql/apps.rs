@@ -5,19 +5,37 @@ use uuid::Uuid;
 
 use super::releases::insert_release;
 use super::{
-    SqlLedger, app_not_found, col_i64, col_opt_ts, col_str, col_ts, col_uuid, conflict_on_unique,
-    now, select_optional, ts,
+    SqlLedger, app_not_found, col_i64, col_opt_str, col_opt_ts, col_opt_uuid, col_str, col_ts, col_uuid,
+    conflict_on_unique, now, select_optional, ts,
 };
 use crate::ledger::{AppFilter, AppUpdate, Result};
+use crate::access::TeamRef;
 use crate::model::{App, ConfigVars, ProcessTypes, UserRef};
 
 /// The select list of an app row (with its owner's email and last release time), as a literal so
 /// that `concat!` can extend it.
 macro_rules! app_select {
     () => {
-        "SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.maintenance, a.created_at, \
-         a.updated_at, (SELECT MAX(r.created_at) FROM releases r WHERE r.app_id = a.id) AS released_at \
-         FROM apps a JOIN users u ON u.id = a.owner_id WHERE a.deleted_at IS NULL"
+        "SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.team_id, t.name AS team_name, a.locked, \
+         a.maintenance, a.created_at, a.updated_at, \
+         (SELECT MAX(r.created_at) FROM releases r WHERE r.app_id = a.id) AS released_at \
+         FROM apps a JOIN users u ON u.id = a.owner_id LEFT JOIN teams t ON t.id = a.team_id \
+         WHERE a.deleted_at IS NULL"
+    };
+}
+
+/// The condition that the user whose id is bound at `$n` holds some permission on app `a` (the
+/// SQL form of [`crate::access::permissions_of`] for non-operators): they own it (a personal
+/// app), collaborate on it, are an admin of its team, or a member or viewer of its team while it
+/// is unlocked.
+macro_rules! accessible_by {
+    ($user:literal) => {
+        concat!(
+            "((a.team_id IS NULL AND a.owner_id = ", $user, ") \
+             OR EXISTS (SELECT 1 FROM collaborators c WHERE c.app_id = a.id AND c.user_id = ", $user, ") \
+             OR EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = a.team_id AND m.user_id = ", $user, " \
+                        AND (m.role = 'admin' OR a.locked = 0)))"
+        )
     };
 }
 
@@ -26,6 +44,11 @@ fn app_from_row(row: &AnyRow) -> Result<App> {
         id: col_uuid(row, "id")?,
         name: col_str(row, "name")?,
         owner: UserRef { id: col_uuid(row, "owner_id")?, email: col_str(row, "owner_email")? },
+        team: match (col_opt_uuid(row, "team_id")?, col_opt_str(row, "team_name")?) {
+            (Some(id), Some(name)) => Some(TeamRef { id, name }),
+            _ => None,
+        },
+        locked: col_i64(row, "locked")? != 0,
         maintenance: col_i64(row, "maintenance")? != 0,
         created_at: col_ts(row, "created_at")?,
         updated_at: col_ts(row, "updated_at")?,
@@ -33,25 +56,42 @@ fn app_from_row(row: &AnyRow) -> Result<App> {
     })
 }
 
-async fn app_by_id(ledger: &SqlLedger, app_id: Uuid) -> Result<App> {
+pub(super) async fn app_by_id(ledger: &SqlLedger, app_id: Uuid) -> Result<App> {
     let sql = concat!(app_select!(), " AND a.id = $1");
     select_optional(ledger, sql, app_id, app_from_row).await?.ok_or_else(app_not_found)
 }
 
 pub(super) async fn create_app(ledger: &SqlLedger, name: &str, owner: Uuid) -> Result<App> {
+    create_app_in(ledger, name, owner, None).await
+}
+
+/// Creates an app; in a team (`Some((team, locked))`) its creator becomes a collaborator with all
+/// four permissions, in the same transaction.
+pub(super) async fn create_app_in(
+    ledger: &SqlLedger,
+    name: &str,
+    owner: Uuid,
+    team: Option<(Uuid, bool)>,
+) -> Result<App> {
     let id = Uuid::new_v4();
     let time = now();
     let mut tx = ledger.begin_write().await?;
     sqlx::query(
-        "INSERT INTO apps (id, name, owner_id, maintenance, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4)",
+        "INSERT INTO apps (id, name, owner_id, team_id, locked, maintenance, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
     )
     .bind(id.to_string())
     .bind(name.to_string())
     .bind(owner.to_string())
+    .bind(team.map(|(team, _)| team.to_string()))
+    .bind(i64::from(team.is_some_and(|(_, locked)| locked)))
     .bind(ts(time))
     .execute(&mut *tx)
     .await
     .map_err(|e| conflict_on_unique(e, || format!("Name {name} is already taken.")))?;
+    if team.is_some() {
+        super::resources::insert_collaborator(&mut tx, id, owner, crate::access::Permissions::ALL).await?;
+    }
     insert_release(
         &mut tx,
         id,
@@ -89,24 +129,33 @@ pub(super) async fn list_apps(ledger: &SqlLedger, filter: AppFilter) -> Result<V
     let rows = match filter {
         AppFilter::All => sqlx::query(concat!(app_select!(), " ORDER BY a.name")).fetch_all(&ledger.pool).await?,
         AppFilter::AccessibleBy(user) => {
-            sqlx::query(concat!(
-                app_select!(),
-                " AND (a.owner_id = $1 OR a.id IN (SELECT c.app_id FROM collaborators c WHERE c.user_id = $1)) \
-                 ORDER BY a.name"
-            ))
-            .bind(user.to_string())
-            .fetch_all(&ledger.pool)
-            .await?
+            sqlx::query(concat!(app_select!(), " AND ", accessible_by!("$1"), " ORDER BY a.name"))
+                .bind(user.to_string())
+                .fetch_all(&ledger.pool)
+                .await?
+        }
+        AppFilter::Team { team, visible_to: None } => {
+            sqlx::query(concat!(app_select!(), " AND a.team_id = $1 ORDER BY a.name"))
+                .bind(team.to_string())
+                .fetch_all(&ledger.pool)
+                .await?
+        }
+        AppFilter::Team { team, visible_to: Some(user) } => {
+            sqlx::query(concat!(app_select!(), " AND a.team_id = $1 AND ", accessible_by!("$2"), " ORDER BY a.name"))
+                .bind(team.to_string())
+                .bind(user.to_string())
+                .fetch_all(&ledger.pool)
+                .await?
         }
     };
     rows.iter().map(app_from_row).collect()
 }
 
 pub(super) async fn can_access(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT a.id FROM apps a WHERE a.id = $1 AND a.deleted_at IS NULL AND (a.owner_id = $2 OR \
-         EXISTS (SELECT 1 FROM collaborators c WHERE c.app_id = a.id AND c.user_id = $2))",
-    )
+    let row = sqlx::query(concat!(
+        "SELECT a.id FROM apps a WHERE a.id = $1 AND a.deleted_at IS NULL AND ",
+        accessible_by!("$2")
+    ))
     .bind(app_id.to_string())
     .bind(user_id.to_string())
     .fetch_optional(&ledger.pool)

@@ -12,6 +12,7 @@ mod releases;
 mod resources;
 mod scheduler;
 mod slugs;
+mod teams;
 mod users;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
 
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
+use crate::access::{AppOwner, Permissions, Relation, Team, TeamMember, TeamRole};
 use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon};
 use crate::model::{RELEASE_FAILED, RELEASE_SUCCEEDED};
 use crate::model::{
@@ -307,7 +309,13 @@ impl Ledger for SqlLedger {
         resources::list_collaborators(self, app_id).await
     }
     async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
-        resources::add_collaborator(self, app_id, user_id).await
+        resources::add_collaborator(self, app_id, user_id, Permissions::ALL).await
+    }
+    async fn add_collaborator_with(&self, app_id: Uuid, user_id: Uuid, permissions: Permissions) -> Result<Collaborator> {
+        resources::add_collaborator(self, app_id, user_id, permissions).await
+    }
+    async fn update_collaborator(&self, app_id: Uuid, who: &str, permissions: Permissions) -> Result<Collaborator> {
+        resources::update_collaborator(self, app_id, who, permissions).await
     }
     async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator> {
         resources::remove_collaborator(self, app_id, who).await
@@ -414,6 +422,48 @@ impl Ledger for SqlLedger {
     }
     async fn find_attachment(&self, name_or_id: &str, app_id: Option<Uuid>) -> Result<Option<AddonAttachment>> {
         addons::find_attachment(self, name_or_id, app_id).await
+    }
+    async fn create_team(&self, name: &str, creator: Uuid) -> Result<Team> {
+        teams::create_team(self, name, creator).await
+    }
+    async fn find_team(&self, name_or_id: &str) -> Result<Option<Team>> {
+        teams::find_team(self, name_or_id).await
+    }
+    async fn list_teams(&self, user_id: Uuid) -> Result<Vec<(Team, TeamRole)>> {
+        teams::list_teams(self, user_id).await
+    }
+    async fn destroy_team(&self, team_id: Uuid) -> Result<Team> {
+        teams::destroy_team(self, team_id).await
+    }
+    async fn list_team_members(&self, team_id: Uuid) -> Result<Vec<TeamMember>> {
+        teams::list_team_members(self, team_id).await
+    }
+    async fn set_team_member(&self, team_id: Uuid, user_id: Uuid, role: TeamRole, create: bool) -> Result<TeamMember> {
+        teams::set_team_member(self, team_id, user_id, role, create).await
+    }
+    async fn remove_team_member(&self, team_id: Uuid, who: &str) -> Result<TeamMember> {
+        teams::remove_team_member(self, team_id, who).await
+    }
+    async fn team_role(&self, team_id: Uuid, user_id: Uuid) -> Result<Option<TeamRole>> {
+        teams::team_role(self, team_id, user_id).await
+    }
+    async fn relation(&self, app: &App, user_id: Uuid) -> Result<Relation> {
+        teams::relation(self, app, user_id).await
+    }
+    async fn create_team_app(&self, name: &str, creator: Uuid, team_id: Uuid, locked: bool) -> Result<App> {
+        apps::create_app_in(self, name, creator, Some((team_id, locked))).await
+    }
+    async fn set_app_locked(&self, app_id: Uuid, locked: bool) -> Result<App> {
+        teams::set_app_locked(self, app_id, locked).await
+    }
+    async fn transfer_app(&self, app_id: Uuid, to: AppOwner) -> Result<App> {
+        teams::transfer_app(self, app_id, to).await
+    }
+    async fn default_team(&self, user_id: Uuid) -> Result<Option<Team>> {
+        teams::default_team(self, user_id).await
+    }
+    async fn set_default_team(&self, user_id: Uuid, team_id: Option<Uuid>) -> Result<()> {
+        teams::set_default_team(self, user_id, team_id).await
     }
     async fn claim_scheduled_run(
         &self,

@@ -8,6 +8,7 @@ use super::{
     read_or_not_found, select_all, select_optional, ts,
 };
 use crate::ledger::{LedgerError, Result};
+use crate::access::{Permission, Permissions};
 use crate::model::{Build, Collaborator, Domain, UserRef};
 
 const DOMAIN_SELECT: &str = "SELECT id, app_id, hostname, created_at, updated_at FROM domains WHERE app_id = $1";
@@ -59,17 +60,51 @@ pub(super) async fn remove_domain(ledger: &SqlLedger, app_id: Uuid, hostname_or_
     Ok(domain)
 }
 
-const COLLABORATOR_SELECT: &str = "SELECT c.id, c.app_id, c.user_id, u.email, c.created_at, c.updated_at \
-                                   FROM collaborators c JOIN users u ON u.id = c.user_id WHERE c.app_id = $1";
+const COLLABORATOR_SELECT: &str = "SELECT c.id, c.app_id, c.user_id, u.email, c.permissions, c.created_at, \
+                                   c.updated_at FROM collaborators c JOIN users u ON u.id = c.user_id WHERE c.app_id = $1";
 
 fn collaborator_from_row(row: &AnyRow) -> Result<Collaborator> {
     Ok(Collaborator {
         id: col_uuid(row, "id")?,
         app_id: col_uuid(row, "app_id")?,
         user: UserRef { id: col_uuid(row, "user_id")?, email: col_str(row, "email")? },
+        permissions: read_permissions(&col_str(row, "permissions")?)?,
         created_at: col_ts(row, "created_at")?,
         updated_at: col_ts(row, "updated_at")?,
     })
+}
+
+/// A stored permission set, `view,deploy`.
+pub(super) fn read_permissions(text: &str) -> Result<Permissions> {
+    text.split(',')
+        .filter(|name| !name.is_empty())
+        .map(|name| name.parse::<Permission>())
+        .collect::<std::result::Result<Permissions, String>>()
+        .map_err(|e| LedgerError::Corrupt(format!("bad permissions {text:?}: {e}")))
+}
+
+/// Inserts a collaborator row (in the caller's transaction); a second row for the same user is a
+/// conflict. Gives back the row's id.
+pub(super) async fn insert_collaborator(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app_id: Uuid,
+    user_id: Uuid,
+    permissions: Permissions,
+) -> Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO collaborators (id, app_id, user_id, permissions, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(id.to_string())
+    .bind(app_id.to_string())
+    .bind(user_id.to_string())
+    .bind(permissions.to_csv())
+    .bind(ts(now()))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| conflict_on_unique(e, || "That user is already a collaborator on the app.".into()))?;
+    Ok(id)
 }
 
 pub(super) async fn list_collaborators(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Collaborator>> {
@@ -77,26 +112,23 @@ pub(super) async fn list_collaborators(ledger: &SqlLedger, app_id: Uuid) -> Resu
     select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, collaborator_from_row).await
 }
 
-pub(super) async fn add_collaborator(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
+pub(super) async fn add_collaborator(
+    ledger: &SqlLedger,
+    app_id: Uuid,
+    user_id: Uuid,
+    permissions: Permissions,
+) -> Result<Collaborator> {
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
-    let owner: String = sqlx::query_scalar("SELECT owner_id FROM apps WHERE id = $1")
-        .bind(app_id.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-    if owner == user_id.to_string() {
+    let personal_owner: Option<String> =
+        sqlx::query_scalar("SELECT owner_id FROM apps WHERE id = $1 AND team_id IS NULL")
+            .bind(app_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+    if personal_owner == Some(user_id.to_string()) {
         return Err(LedgerError::Invalid("That user owns the app already.".into()));
     }
-    let id = Uuid::new_v4();
-    let time = ts(now());
-    sqlx::query("INSERT INTO collaborators (id, app_id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
-        .bind(id.to_string())
-        .bind(app_id.to_string())
-        .bind(user_id.to_string())
-        .bind(time)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conflict_on_unique(e, || "That user is already a collaborator on the app.".into()))?;
+    let id = insert_collaborator(&mut tx, app_id, user_id, permissions).await?;
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("{COLLABORATOR_SELECT} AND c.id = $2")))
         .bind(app_id.to_string())
         .bind(id.to_string())
@@ -104,6 +136,43 @@ pub(super) async fn add_collaborator(ledger: &SqlLedger, app_id: Uuid, user_id: 
         .await?;
     tx.commit().await?;
     collaborator_from_row(&row)
+}
+
+/// Sets a collaborator's permissions (by their email or id).
+pub(super) async fn update_collaborator(
+    ledger: &SqlLedger,
+    app_id: Uuid,
+    who: &str,
+    permissions: Permissions,
+) -> Result<Collaborator> {
+    let mut tx = ledger.begin_write().await?;
+    ledger.lock_app(&mut tx, app_id).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{COLLABORATOR_SELECT} AND (u.email = $2 OR u.id = $3 OR c.id = $3)")))
+        .bind(app_id.to_string())
+        .bind(who.trim().to_lowercase())
+        .bind(who.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let found = read_or_not_found(row, collaborator_from_row, || format!("{who} is not a collaborator on this app."))?;
+    let time = now();
+    sqlx::query("UPDATE collaborators SET permissions = $1, updated_at = $2 WHERE id = $3")
+        .bind(permissions.to_csv())
+        .bind(ts(time))
+        .bind(found.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Collaborator { permissions, updated_at: time, ..found })
+}
+
+/// The user's collaborator grant on the app, if any.
+pub(super) async fn collaborator_permissions(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid) -> Result<Option<Permissions>> {
+    let text: Option<String> = sqlx::query_scalar("SELECT permissions FROM collaborators WHERE app_id = $1 AND user_id = $2")
+        .bind(app_id.to_string())
+        .bind(user_id.to_string())
+        .fetch_optional(&ledger.pool)
+        .await?;
+    text.as_deref().map(read_permissions).transpose()
 }
 
 pub(super) async fn remove_collaborator(ledger: &SqlLedger, app_id: Uuid, who: &str) -> Result<Collaborator> {
