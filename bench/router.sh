@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Router overhead, side by side in one run: wrk against a native hyper "hello" server directly,
-# then through the router (app hello.localhost → that server over TCP), same settings.
+# then through the router (app hello.localhost → that server over TCP), same settings; and, as the
+# floor any proxy has, through a TCP splice proxy that parses nothing (router/examples/splice_proxy.rs).
 #
 # The hello server runs where a native dyno runs: in a network namespace of its own behind a
 # veth pair with a /30 (as paas-sandbox sets up native dynos), and the router on the host
@@ -12,6 +13,9 @@
 #   ROUNDS=3 bench/router.sh                               # direct/router alternating, 3 times
 #   NET=loopback bench/router.sh
 #   PERF=router.svg bench/router.sh                        # + a flamegraph of the router (perf, inferno)
+#   PIN=1 bench/router.sh     # the proxy on CPU 0, wrk and the hello server on CPU 1 (cores of its own
+#                             # for the proxy, as on a many-core node; needs 2 cores or more)
+#   SPLICE=0 CALLGRIND=0 bench/router.sh                   # skip the splice floor, the instruction count
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${1:-10s}
@@ -21,7 +25,8 @@ rounds=${ROUNDS:-1}
 command -v wrk >/dev/null || { echo "wrk not found" >&2; exit 2; }
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target-router}
-cargo build --quiet --release -p paas-router --example hello_server --example router --manifest-path "$root/Cargo.toml"
+cargo build --quiet --release -p paas-router --example hello_server --example router --example splice_proxy \
+  --manifest-path "$root/Cargo.toml"
 bin="$CARGO_TARGET_DIR/release/examples"
 work=$(mktemp -d)
 net=${NET:-netns}
@@ -30,6 +35,10 @@ if [ "$net" = netns ] && { [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; };
   net=loopback
 fi
 ns="paas-bench-$$"
+pin_proxy= pin_other=
+if [ "${PIN:-0}" = 1 ]; then
+  pin_proxy="taskset -c 0" pin_other="taskset -c 1"
+fi
 cleanup() {
   # start() runs in a command substitution (a subshell), so it leaves the pids in a file.
   [ -f "$work/pids" ] && while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$work/pids"
@@ -66,16 +75,20 @@ if [ "$net" = netns ]; then
   ip -n "$ns" addr add "$dyno_ip/30" dev "pb$$b"
   ip -n "$ns" link set "pb$$b" up
   ip -n "$ns" link set lo up
-  native=$(start native ip netns exec "$ns" "$bin/hello_server" "$dyno_ip:0")
+  native=$(start native ${pin_other:-} ip netns exec "$ns" "$bin/hello_server" "$dyno_ip:0")
 else
-  native=$(start native "$bin/hello_server")
+  native=$(start native ${pin_other:-} "$bin/hello_server")
 fi
-router=$(start router "$bin/router" "$native")
+router=$(start router ${pin_proxy:-} "$bin/router" "$native")
 router_pid=$(sed -n 2p "$work/pids")
+splice=
+if [ "${SPLICE:-1}" = 1 ]; then
+  splice=$(start splice ${pin_proxy:-} "$bin/splice_proxy" "$native")
+fi
 
 run() { # label url
-  wrk --latency -t"$threads" -c"$connections" -d2s -H 'Host: hello.localhost' "$2" >/dev/null # warm-up
-  wrk --latency -t"$threads" -c"$connections" -d"$duration" -H 'Host: hello.localhost' "$2" >"$work/$1.wrk"
+  $pin_other wrk --latency -t"$threads" -c"$connections" -d2s -H 'Host: hello.localhost' "$2" >/dev/null # warm-up
+  $pin_other wrk --latency -t"$threads" -c"$connections" -d"$duration" -H 'Host: hello.localhost' "$2" >"$work/$1.wrk"
   local rps p50 p99 errors
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$1.wrk")
   p50=$(awk '$1 == "50%" {print $2}' "$work/$1.wrk")
@@ -89,8 +102,8 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock tic
 
 echo "# bench/router.sh $duration $connections $threads  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD)"
 echo "# $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# hello server at $native ($net), router at $router; wrk -t$threads -c$connections -d$duration (2 s warm-up each)"
-ratios=()
+echo "# hello server at $native ($net), router at $router${splice:+, splice proxy at $splice}; wrk -t$threads -c$connections -d$duration (2 s warm-up each)${pin_proxy:+; proxies on CPU 0, wrk and the hello server on CPU 1}"
+ratios=() floors=()
 for round in $(seq "$rounds"); do
   run "direct" "http://$native/"
   before=$(cpu "$router_pid")
@@ -112,13 +125,19 @@ for round in $(seq "$rounds"); do
   fi
   ratio=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through router.rps")" 'BEGIN { printf "%.2f", b / a }')
   ratios+=("$ratio")
+  if [ -n "$splice" ]; then
+    run "through splice proxy" "http://$splice/"
+    floor=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through splice proxy.rps")" 'BEGIN { printf "%.2f", b / a }')
+    floors+=("$floor")
+  fi
   # CPU the router process used per proxied request (warm-up included in both counts).
   wrk_requests=$(awk '/requests in/ {print $1}' "$work/through router.wrk")
   awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$wrk_requests" -v d="${duration%s}" \
     -v r="$(cat "$work/through router.rps")" -v ratio="$ratio" -v round="$round" \
-    'BEGIN { printf "round %d: router throughput = %s of direct; router CPU %.1f us per request (%.2f cores busy)\n", round, ratio, t / hz * 1e6 / (n + r * 2), t / hz / (d + 2) }'
+    -v floor="${floor:-}" \
+    'BEGIN { printf "round %d: router throughput = %s of direct%s; router CPU %.1f us per request (%.2f cores busy)\n", round, ratio, floor == "" ? "" : " (splice proxy: " floor ")", t / hz * 1e6 / (n + r * 2), t / hz / (d + 2) }'
 done
-[ "$rounds" -gt 1 ] && echo "ratios: ${ratios[*]}"
+if [ "$rounds" -gt 1 ]; then echo "ratios: ${ratios[*]}${floors[*]:+; splice proxy: ${floors[*]}}"; fi
 
 # Instructions the router executes per proxied request, under callgrind (a count, repeatable on a
 # loaded machine): two runs of N requests in a row on one keep-alive connection; the difference of

@@ -9,13 +9,18 @@
 # milliseconds.
 #
 #   bash bench/wake.sh            # WAKES=50 to change the number of wake-ups
+#   WASMTIME=0 bash bench/wake.sh # paas only (no wasmtime-cli build)
+#   PAAS=/path/to/paas bash bench/wake.sh   # that binary, not a fresh release build
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
 wakes=${WAKES:-50}
-paas_build
-wasmtime_cli
-hello_component
+if [ -n "${PAAS:-}" ]; then paas=$PAAS; else paas_build; fi
+wasmtime= component=
+if [ "${WASMTIME:-1}" = 1 ]; then
+  wasmtime_cli
+  hello_component
+fi
 
 work_dir
 
@@ -26,7 +31,7 @@ example_app "$app"
 "$paas" features:enable sleep -a "$app" 2>/dev/null
 push
 
-echo "== $wakes wake-ups of $app (paas server --sleep-after 500ms, release build) and $wakes cold starts of wasmtime serve, $(nproc) cores"
+echo "== $wakes wake-ups of $app (paas server --sleep-after 500ms, release build)${wasmtime:+ and $wakes cold starts of wasmtime serve}, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$root" rev-parse --short HEAD)"
 python3 - "$api" "$key" "$router" "$app" "$wakes" "$wasmtime" "$component" <<'EOF'
 import json, re, socket, subprocess, sys, time, urllib.request
 
@@ -96,9 +101,11 @@ def cold_start(args):
         proc.kill()
         proc.wait()
 
-wasm = [cold_start(["-C", "cache=n", component]) for _ in range(wakes)]
-cold_start(["-C", "cache=y", component])  # fills wasmtime's compilation cache
-cached = [cold_start(["-C", "cache=y", component]) for _ in range(wakes)]
+wasm, cached = [], []
+if wasmtime:
+    wasm = [cold_start(["-C", "cache=n", component]) for _ in range(wakes)]
+    cold_start(["-C", "cache=y", component])  # fills wasmtime's compilation cache
+    cached = [cold_start(["-C", "cache=y", component]) for _ in range(wakes)]
 
 def pct(values, p):
     values = sorted(values)
@@ -111,5 +118,6 @@ for label, values in [
     ("wasmtime serve, compiling: start → first byte", wasm),
     ("wasmtime serve, compile cache: start → first byte", cached),
 ]:
-    print(f"{label:52} {pct(values, 50):8.2f} {pct(values, 99):8.2f} {max(values) * 1000:8.2f}")
+    if values:
+        print(f"{label:52} {pct(values, 50):8.2f} {pct(values, 99):8.2f} {max(values) * 1000:8.2f}")
 EOF

@@ -1,6 +1,11 @@
 //! A web dyno that can sleep: [`WebSlot`] holds the running [`WebDyno`] or nothing (asleep),
-//! remembers the last request, and starts a fresh `WebDyno` on the next request after a sleep
-//! (the component stays loaded, so waking costs a scratch directory and an instance).
+//! remembers the last request, and wakes with a fresh `WebDyno` on the next request after a sleep.
+//!
+//! The component (compiled, with its `InstancePre`) stays loaded while asleep, and the dyno the
+//! next request wakes is made as the dyno falls asleep, off the request path: its scratch
+//! directory (a tmpfs mount, whose detaching waits for an RCU grace period: 1–2 ms) is ready, no
+//! instance is (an asleep dyno holds no instance memory). Waking is a swap under the slot's lock;
+//! the request then instantiates as any request on a fresh dyno does.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +36,8 @@ pub(crate) struct WebSlot {
 
 struct SlotState {
     dyno: Option<WebDyno>,
+    /// Asleep: the dyno the next request wakes (scratch directory made, no instance yet).
+    standby: Option<WebDyno>,
     since: SystemTime,
 }
 
@@ -43,7 +50,7 @@ impl WebSlot {
             component: component.clone(),
             spec,
             epoch: Instant::now(),
-            state: Mutex::new(SlotState { dyno: Some(dyno), since: SystemTime::now() }),
+            state: Mutex::new(SlotState { dyno: Some(dyno), standby: None, since: SystemTime::now() }),
             last_request: AtomicU64::new(0),
             retired: AtomicBool::new(false),
         }))
@@ -71,16 +78,20 @@ impl WebSlot {
         if self.retired.load(Ordering::Acquire) {
             return Err(HandleError::Stopped);
         }
-        let dyno = WebDyno::start(&self.runtime, &self.component, self.spec.clone())
-            .map_err(|e| HandleError::Instantiate(e.to_string()))?;
+        let dyno = match state.standby.take() {
+            Some(dyno) => dyno,
+            // A request right as the dyno fell asleep, before its standby was made.
+            None => self.fresh().map_err(|e| HandleError::Instantiate(e.to_string()))?,
+        };
         state.dyno = Some(dyno.clone());
         state.since = SystemTime::now();
         self.log("State changed from idle to up");
         Ok(dyno)
     }
 
-    /// Puts the dyno to sleep if no request came for `idle`: gives back the dyno to stop.
-    pub(crate) fn sleep_if_idle(&self, idle: Duration) -> Option<WebDyno> {
+    /// Puts the dyno to sleep if no request came for `idle`: gives back the dyno to stop, and
+    /// makes the one the next request wakes on a blocking thread.
+    pub(crate) fn sleep_if_idle(self: &Arc<Self>, idle: Duration) -> Option<WebDyno> {
         let last = Duration::from_millis(self.last_request.load(Ordering::Relaxed));
         if self.epoch.elapsed().saturating_sub(last) < idle {
             return None;
@@ -88,14 +99,47 @@ impl WebSlot {
         let mut state = self.lock();
         let dyno = state.dyno.take()?;
         state.since = SystemTime::now();
+        drop(state);
         self.log("State changed from up to idle");
+        let slot = self.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(move || slot.prepare_standby())),
+            Err(_) => slot.prepare_standby(),
+        }
         Some(dyno)
     }
 
-    /// Leaves the formation: never wakes again; gives back the dyno to stop, if awake.
+    /// Makes the dyno the next request wakes, unless one was woken or made meanwhile.
+    fn prepare_standby(&self) {
+        let standby = match self.fresh() {
+            Ok(dyno) => dyno,
+            Err(e) => {
+                // The next request tries again itself (and answers H10 if that fails too).
+                tracing::warn!(app = %self.spec.app, dyno = %self.spec.dyno, "cannot prepare the dyno's wake-up: {e}");
+                return;
+            }
+        };
+        let mut state = self.lock();
+        if state.dyno.is_none() && state.standby.is_none() && !self.retired.load(Ordering::Acquire) {
+            state.standby = Some(standby);
+        }
+    }
+
+    /// A new dyno on the loaded component: a fresh scratch directory, no instance yet.
+    fn fresh(&self) -> Result<WebDyno, StartError> {
+        WebDyno::start(&self.runtime, &self.component, self.spec.clone())
+    }
+
+    /// Leaves the formation: never wakes again; gives back the dyno to stop, if awake (a standby
+    /// is dropped, its scratch directory with it).
     pub(crate) fn retire(&self) -> Option<WebDyno> {
         self.retired.store(true, Ordering::Release);
-        self.lock().dyno.take()
+        let mut state = self.lock();
+        let standby = state.standby.take();
+        let dyno = state.dyno.take();
+        drop(state);
+        drop(standby);
+        dyno
     }
 
     fn log(&self, line: &str) {

@@ -273,6 +273,54 @@ async fn a_new_release_stops_old_dynos_first_unless_preboot_starts_new_web_dynos
     sup.remove("shop").await;
 }
 
+/// The scratch directories (the dynos' `/tmp`) of `app`'s `web.1` now.
+fn scratch_dirs(app: &str) -> Vec<std::path::PathBuf> {
+    let prefix = format!("{app}-web_1-");
+    let mut dirs: Vec<_> = std::fs::read_dir(&crate::util::runtime().config().scratch_dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    dirs.retain(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)));
+    dirs
+}
+
+#[tokio::test]
+async fn a_sleeping_web_dyno_wakes_on_a_scratch_directory_made_while_it_slept() {
+    // Waking used to make the dyno's /tmp (a tmpfs mounted then detached: an RCU grace period,
+    // 1-2 ms) on the request path; it is made as the dyno falls asleep now.
+    let config = SupervisorConfig { idle_after: Duration::from_millis(100), ..SupervisorConfig::default() };
+    let (sup, table, _logs) = supervisor(config);
+    let mut spec = app("dozer", 1, &[("web", wasm("http_probe", &[], 1))]);
+    spec.sleeps = true;
+    sup.apply(spec).await;
+    assert_eq!(get(&table, "dozer", 0, "/").await.0, 200);
+    let awake = scratch_dirs("dozer");
+    assert_eq!(awake.len(), 1, "{awake:?}");
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sup.sleep_idle().await;
+    assert_eq!(sup.dynos("dozer").await[0].state, DynoState::Idle);
+    // The old /tmp goes, the next one is made: asleep, one fresh directory.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let asleep = loop {
+        let dirs = scratch_dirs("dozer");
+        if dirs.len() == 1 && dirs != awake {
+            break dirs;
+        }
+        assert!(Instant::now() < deadline, "no scratch directory made for the wake-up: {dirs:?} (awake: {awake:?})");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+
+    assert_eq!(get(&table, "dozer", 0, "/env?name=DYNO").await, (200, "web.1".to_string()));
+    assert_eq!(sup.dynos("dozer").await[0].state, DynoState::Up);
+    assert_eq!(scratch_dirs("dozer"), asleep, "the woken dyno uses the directory made while it slept");
+    sup.remove("dozer").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !scratch_dirs("dozer").is_empty() {
+        assert!(Instant::now() < deadline, "removing the app left its /tmp: {:?}", scratch_dirs("dozer"));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn idle_web_dynos_of_a_sleeping_app_sleep_and_the_next_request_wakes_them() {
     let config = SupervisorConfig { idle_after: Duration::from_millis(300), ..SupervisorConfig::default() };
