@@ -17,6 +17,7 @@ mod netrc;
 mod output;
 mod precompile;
 mod serve;
+mod team_arg;
 mod usage;
 
 fn main() -> ExitCode {

@@ -175,6 +175,28 @@ pub struct Collaborator {
     pub user: UserRef,
     /// `owner` or `collaborator`.
     pub role: Option<String>,
+    /// What they may do (`view`, `deploy`, `operate`, `manage`), when the server says.
+    pub permissions: Option<Vec<Named>>,
+}
+
+/// A team the caller is in (`GET /teams`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Team {
+    /// The team's name.
+    pub name: String,
+    /// The caller's role: `admin`, `member` or `viewer`.
+    pub role: String,
+}
+
+/// A team member (`GET /teams/{team}/members`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Member {
+    /// The member's email.
+    pub email: String,
+    /// Their role.
+    pub role: String,
 }
 
 /// The answer to the operator's `POST /users`.

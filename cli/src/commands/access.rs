@@ -38,20 +38,38 @@ impl AccessCommand {
     }
 }
 
-/// `email  role` rows: the owner first, then the collaborators by email.
+/// All four permissions, as the server lists them.
+const ALL: [&str; 4] = ["view", "deploy", "operate", "manage"];
+
+/// A collaborator's permissions, `view, deploy`.
+fn permissions(collaborator: &Collaborator) -> String {
+    let names: Vec<&str> = collaborator.permissions.iter().flatten().map(|p| p.name.as_str()).collect();
+    names.join(", ")
+}
+
+/// `email  role` rows: the owner first (a team app's owner is its team: not listed), then the
+/// collaborators by email; a permissions column when someone holds fewer than all four.
 fn render(app: &App, collaborators: &[Collaborator]) -> String {
     let owner = app.owner_email();
-    let mut others: Vec<(&str, &str)> = collaborators
-        .iter()
-        .filter(|c| c.user.email != owner)
-        .map(|c| (c.user.email.as_str(), c.role.as_deref().unwrap_or("collaborator")))
-        .collect();
-    others.sort();
+    let owner = if owner.ends_with("@herokumanager.com") { "" } else { owner };
+    let mut others: Vec<&Collaborator> = collaborators.iter().filter(|c| c.user.email != owner).collect();
+    others.sort_by(|a, b| a.user.email.cmp(&b.user.email));
+    let narrowed = others.iter().any(|c| c.permissions.as_ref().is_some_and(|p| p.len() < ALL.len()));
     let mut rows = Vec::new();
     if !owner.is_empty() {
-        rows.push(vec![owner.to_string(), "owner".to_string()]);
+        let mut row = vec![owner.to_string(), "owner".to_string()];
+        if narrowed {
+            row.push(ALL.join(", "));
+        }
+        rows.push(row);
     }
-    rows.extend(others.into_iter().map(|(email, role)| vec![email.to_string(), role.to_string()]));
+    for collaborator in others {
+        let mut row = vec![collaborator.user.email.clone(), collaborator.role.clone().unwrap_or_else(|| "collaborator".into())];
+        if narrowed {
+            row.push(permissions(collaborator));
+        }
+        rows.push(row);
+    }
     output::table(&rows)
 }
 
@@ -72,6 +90,21 @@ mod tests {
         assert_eq!(
             render(&app, &collaborators),
             "a@example.com  owner\nb@example.com  collaborator\nc@example.com  collaborator\n"
+        );
+    }
+
+    #[test]
+    fn render_shows_permissions_when_someone_holds_fewer_than_all() {
+        let app = App { owner: Some(UserRef { email: "acme@herokumanager.com".into() }), ..App::default() };
+        let collaborators: Vec<Collaborator> = serde_json::from_value(serde_json::json!([
+            {"user": {"email": "d@example.com"}, "role": "collaborator", "permissions": [{"name": "view"}, {"name": "deploy"}]},
+            {"user": {"email": "c@example.com"}, "role": "collaborator",
+             "permissions": [{"name": "view"}, {"name": "deploy"}, {"name": "operate"}, {"name": "manage"}]}
+        ]))
+        .unwrap();
+        assert_eq!(
+            render(&app, &collaborators),
+            "c@example.com  collaborator  view, deploy, operate, manage\nd@example.com  collaborator  view, deploy\n"
         );
     }
 }

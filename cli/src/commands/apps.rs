@@ -14,18 +14,33 @@ pub struct AppsCommand {
     /// List every app you can see: for an operator, every app on the server.
     #[arg(short = 'A', long)]
     all: bool,
+    /// List the apps of this team.
+    #[arg(short = 't', long, conflicts_with = "all")]
+    team: Option<String>,
     /// Print the apps as JSON.
     #[arg(long)]
     json: bool,
 }
 
 impl AppsCommand {
-    /// `GET /account` and `GET /users/~/apps` (with `--all`, `GET /apps`), all pages.
+    /// `GET /account` and `GET /users/~/apps` (with `--all`, `GET /apps`; with `--team`,
+    /// `GET /teams/{team}/apps`), all pages.
     pub async fn run(self) -> Result<()> {
         let api = credentials::connect()?;
-        let values = api.list(if self.all { "/apps" } else { "/users/~/apps" }, None).await?;
+        let path = match &self.team {
+            Some(team) => format!("/teams/{}/apps", crate::api::seg(team)),
+            None if self.all => "/apps".to_string(),
+            None => "/users/~/apps".to_string(),
+        };
+        let values = api.list(&path, None).await?;
         if self.json {
             output::json(&serde_json::Value::Array(values));
+            return Ok(());
+        }
+        if let Some(team) = &self.team {
+            let mut apps: Vec<App> = parse_all(values)?;
+            apps.sort_by(|a, b| a.name.cmp(&b.name));
+            print!("{}", render_team(team, &apps));
             return Ok(());
         }
         let account: Account = parse(api.get("/account").await?)?;
@@ -34,6 +49,15 @@ impl AppsCommand {
         print!("{}", render(&account.email, &apps));
         Ok(())
     }
+}
+
+/// A team's listing: `=== Apps in team <team>` with the names (Heroku's words).
+fn render_team(team: &str, apps: &[App]) -> String {
+    if apps.is_empty() {
+        return format!("There are no apps in team {team}.\n");
+    }
+    let names: String = apps.iter().map(|app| format!("{}\n", app.name)).collect();
+    format!("=== Apps in team {team}\n\n{names}")
 }
 
 /// The listing: `=== <email> Apps` with the names, then `=== Collaborated Apps` with owners.

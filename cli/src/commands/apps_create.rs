@@ -16,6 +16,12 @@ use crate::output::{self, Action};
 pub struct AppsCreateCommand {
     /// The app's name: 3 to 30 lowercase letters, digits and dashes [default: a random name]
     name: Option<String>,
+    /// Create the app in this team (you need the member or admin role).
+    #[arg(short = 't', long)]
+    team: Option<String>,
+    /// With --team: lock the app (team members get no implicit access).
+    #[arg(long, requires = "team")]
+    locked: bool,
     /// Do not add or update the `paas` git remote.
     #[arg(long)]
     no_remote: bool,
@@ -25,16 +31,27 @@ pub struct AppsCreateCommand {
 }
 
 impl AppsCreateCommand {
-    /// `POST /apps {"name"}`, then `git remote add paas <api-url>/<name>.git` inside a repo.
+    /// `POST /apps {"name"}` (or `POST /teams/apps {"name", "team"}`), then `git remote add paas <api-url>/<name>.git` inside a repo.
     pub async fn run(self) -> Result<()> {
         let api = credentials::connect()?;
         // Without a name, the server picks one (`POST /apps {}`), as Heroku's does.
-        let (message, body) = match &self.name {
+        let (message, mut body) = match &self.name {
             Some(name) => (format!("Creating {}", output::app(name)), json!({ "name": name })),
             None => ("Creating app".to_string(), json!({})),
         };
+        // In a team: `POST /teams/apps`, as Heroku's CLI does.
+        let path = match &self.team {
+            Some(team) => {
+                body["team"] = json!(team);
+                if self.locked {
+                    body["locked"] = json!(true);
+                }
+                "/teams/apps"
+            }
+            None => "/apps",
+        };
         let action = Action::start(&message);
-        let value = api.post("/apps", &body).await?;
+        let value = api.post(path, &body).await?;
         let app: App = parse(value.clone())?;
         match &self.name {
             Some(_) => action.done(),

@@ -4,7 +4,8 @@
 use clap::Subcommand;
 
 use super::{
-    access, access_add, access_remove, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
+    access, access_add, access_remove, access_update, apps_transfer, members, members_add, members_remove, members_set,
+    teams, teams_create, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
     addons, addons_attach, addons_create, addons_destroy, addons_detach, addons_info, config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, scheduler, scheduler_add, scheduler_remove, features, features_switch, git_remote, login, logout, logs,
     maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, run, run_detached, users_create, users_grant, whoami,
@@ -172,6 +173,30 @@ pub enum ClientCommand {
     /// Remove a user's access to an app.
     #[command(name = "access:remove")]
     AccessRemove(access_remove::AccessRemoveCommand),
+    /// Update a collaborator's permissions on an app (view, deploy, operate, manage).
+    #[command(name = "access:update")]
+    AccessUpdate(access_update::AccessUpdateCommand),
+    /// Transfer an app to a team, or from a team to one of its members.
+    #[command(name = "apps:transfer")]
+    AppsTransfer(apps_transfer::AppsTransferCommand),
+    /// List the teams that you are a member of.
+    #[command(name = "teams")]
+    Teams(teams::TeamsCommand),
+    /// Create a team; you become its admin.
+    #[command(name = "teams:create")]
+    TeamsCreate(teams_create::TeamsCreateCommand),
+    /// List members of a team.
+    #[command(name = "members")]
+    Members(members::MembersCommand),
+    /// Add a user to a team with a role (admin, member, viewer).
+    #[command(name = "members:add")]
+    MembersAdd(members_add::MembersAddCommand),
+    /// Set a member's role in a team.
+    #[command(name = "members:set")]
+    MembersSet(members_set::MembersSetCommand),
+    /// Remove a user from a team: their access to its apps ends at once.
+    #[command(name = "members:remove")]
+    MembersRemove(members_remove::MembersRemoveCommand),
     /// Set the `paas` git remote of the current repo to an app.
     #[command(name = "git:remote")]
     GitRemote(git_remote::GitRemoteCommand),
@@ -198,6 +223,14 @@ impl ClientCommand {
             ClientCommand::AppsInfo(command) => command.run().await,
             ClientCommand::AppsDestroy(command) => command.run().await,
             ClientCommand::AppsRename(command) => command.run().await,
+            ClientCommand::AccessUpdate(command) => command.run().await,
+            ClientCommand::AppsTransfer(command) => command.run().await,
+            ClientCommand::Teams(command) => command.run().await,
+            ClientCommand::TeamsCreate(command) => command.run().await,
+            ClientCommand::Members(command) => command.run().await,
+            ClientCommand::MembersAdd(command) => command.run().await,
+            ClientCommand::MembersSet(command) => command.run().await,
+            ClientCommand::MembersRemove(command) => command.run().await,
             ClientCommand::Maintenance(command) => command.run().await,
             ClientCommand::MaintenanceOn(command) => command.run(true).await,
             ClientCommand::MaintenanceOff(command) => command.run(false).await,

@@ -1,0 +1,57 @@
+//! `paas teams`: the teams you are a member of, with your role.
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::Value;
+
+use crate::api::parse_all;
+use crate::credentials;
+use crate::models::Team;
+use crate::output;
+
+/// List the teams that you are a member of.
+#[derive(Debug, Args)]
+pub struct TeamsCommand {
+    /// Print the teams as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl TeamsCommand {
+    /// `GET /teams`.
+    pub async fn run(self) -> Result<()> {
+        let api = credentials::connect()?;
+        let values = api.list("/teams", None).await?;
+        if self.json {
+            output::json(&Value::Array(values));
+            return Ok(());
+        }
+        let teams: Vec<Team> = parse_all(values)?;
+        print!("{}", render(&teams));
+        Ok(())
+    }
+}
+
+/// `Team  Role` rows by name, or a line saying there are none.
+fn render(teams: &[Team]) -> String {
+    if teams.is_empty() {
+        return "You are not a member of any team.\n".to_string();
+    }
+    let mut rows = vec![vec!["Team".to_string(), "Role".to_string()]];
+    let mut sorted: Vec<&Team> = teams.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    rows.extend(sorted.iter().map(|team| vec![team.name.clone(), team.role.clone()]));
+    output::table(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_lists_teams_by_name_with_roles() {
+        let teams = [Team { name: "zeta".into(), role: "viewer".into() }, Team { name: "acme".into(), role: "admin".into() }];
+        assert_eq!(render(&teams), "Team  Role\nacme  admin\nzeta  viewer\n");
+        assert_eq!(render(&[]), "You are not a member of any team.\n");
+    }
+}
