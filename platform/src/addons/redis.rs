@@ -231,11 +231,12 @@ impl RedisService {
         };
         let ready = if supervised.stopping.load(Ordering::SeqCst) { Err("stopped while starting".to_string()) } else { ready };
         if let Err(why) = ready {
-            let mut servers = self.servers.lock().expect("redis servers");
-            if servers.get(id).is_some_and(|s| Arc::ptr_eq(&s.stopping, &supervised.stopping)) {
-                servers.remove(id);
+            {
+                let mut servers = self.servers.lock().expect("redis servers");
+                if servers.get(id).is_some_and(|s| Arc::ptr_eq(&s.stopping, &supervised.stopping)) {
+                    servers.remove(id);
+                }
             }
-            drop(servers);
             if alive(&mut child) {
                 process::stop(pid, "-KILL", Duration::from_secs(5)).await;
             }
