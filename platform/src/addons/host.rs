@@ -10,8 +10,9 @@
 //!
 //! The service address is derived from the range alone, so add-on URLs stay true across restarts.
 //! It changes only when the operator changes `--dyno-network` or runs without one: then the URLs
-//! stored before (and those of add-ons made before this address existed: 127.0.0.1) keep naming
-//! the old address, which dynos cannot reach; the cluster still listens on 127.0.0.1.
+//! stored before (and those of add-ons made before this address existed: 127.0.0.1) name another
+//! address: at start, [`rehost_urls`] gives each add-on of a server paas runs itself the current
+//! host, in its config and, by a release, in the config vars of each app it is attached to.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -72,6 +73,45 @@ impl AddonHost {
     }
 }
 
+/// Gives each add-on of `services` (those whose servers paas runs itself, where this host says)
+/// whose URLs name another host the current one: its config, and a release on each app it is
+/// attached to (by the operator). Returns how many add-ons changed.
+pub async fn rehost_urls(
+    ledger: &dyn crate::Ledger,
+    host: &AddonHost,
+    services: &[&str],
+) -> Result<usize, crate::ledger::LedgerError> {
+    let Some(operator) = ledger.find_operator().await? else { return Ok(0) };
+    let mut changed = 0;
+    for addon in ledger.list_addons(super::AddonFilter::All).await? {
+        if !services.contains(&addon.service.as_str()) {
+            continue;
+        }
+        let config: std::collections::BTreeMap<String, String> = addon
+            .config
+            .iter()
+            .map(|(key, value)| (key.clone(), with_host(value, host.url_host()).unwrap_or_else(|| value.clone())))
+            .collect();
+        if config != addon.config {
+            ledger.update_addon_config(addon.id, config, operator.id).await?;
+            tracing::info!(addon = %addon.name, "the add-on's URL now names {} (where its server listens)", host.url_host());
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// `url` naming `ip` as its host (user, password, port, path and query kept), if it names an IP
+/// address now; `None` for anything else (a name, not a URL).
+fn with_host(url: &str, ip: IpAddr) -> Option<String> {
+    let endpoint = endpoint_of_url(url)?;
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let userinfo = authority.rsplit_once('@').map_or(String::new(), |(u, _)| format!("{u}@"));
+    Some(format!("{scheme}://{userinfo}{}{tail}", SocketAddr::new(ip, endpoint.port())))
+}
+
 /// The endpoint a service URL names (`postgres://u:p@10.199.255.253:5432/db` →
 /// `10.199.255.253:5432`; `redis://:p@[::1]:6379`): the host must be an IP address (names are not
 /// resolved: a grant is for an address), the port is the scheme's default when missing.
@@ -107,6 +147,17 @@ mod tests {
         assert_eq!(host.listen().iter().map(ToString::to_string).collect::<Vec<_>>(), ["127.0.0.1", "10.199.255.253"]);
         let clients: Vec<String> = host.clients().iter().map(ToString::to_string).collect();
         assert_eq!(clients, ["127.0.0.1/32", "::1/128", "10.199.255.253/32", "10.199.0.0/16"]);
+    }
+
+    #[test]
+    fn urls_are_given_another_host_with_everything_else_kept() {
+        let service = IpAddr::V4(Ipv4Addr::new(10, 199, 255, 253));
+        assert_eq!(
+            with_host("postgres://addon_1:s3cret@127.0.0.1:40123/addon_1?sslmode=require", service).as_deref(),
+            Some("postgres://addon_1:s3cret@10.199.255.253:40123/addon_1?sslmode=require")
+        );
+        assert_eq!(with_host("redis://:p@10.1.0.1:6380", service).as_deref(), Some("redis://:p@10.199.255.253:6380"));
+        assert_eq!(with_host("postgres://u:p@db.example.com:5432/db", service), None);
     }
 
     #[test]

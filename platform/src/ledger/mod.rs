@@ -247,6 +247,14 @@ pub trait Ledger: Send + Sync + 'static {
     async fn find_addon(&self, name_or_id: &str) -> Result<Option<Addon>>;
     /// Records an add-on's new plan (the service applied it).
     async fn update_addon_plan(&self, addon_id: Uuid, plan: &str) -> Result<Addon>;
+    /// Records an add-on's new config (its server moved: the same credentials at another
+    /// address) and a release on each app it is attached to, setting the new values there.
+    async fn update_addon_config(
+        &self,
+        addon_id: Uuid,
+        config: std::collections::BTreeMap<String, String>,
+        user_id: Uuid,
+    ) -> Result<Vec<Release>>;
     /// Removes an add-on: each attachment is detached in a release of its app; gives back the
     /// add-on (for the service to deprovision) and those releases.
     async fn destroy_addon(&self, addon_id: Uuid, user_id: Uuid) -> Result<(Addon, Vec<Release>)>;

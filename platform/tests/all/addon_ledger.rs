@@ -110,3 +110,68 @@ pub async fn addons_attach_and_detach_in_releases(t: &TestLedger) {
         ["heroku-postgresql:essential-1"]
     );
 }
+
+/// A rollback keeps the app's own config vars of the target release, but add-ons' vars follow
+/// the attachments of now: a destroyed add-on's URL does not come back, a new one stays.
+pub async fn a_rollback_keeps_addon_config_vars_as_the_attachments_say(t: &TestLedger) {
+    let ledger: &dyn Ledger = t.ledger.as_ref();
+    let (owner, _) = ledger.create_user("rollback@example.com", None, false).await.unwrap();
+    let app = ledger.create_app("rolls-back", owner.id).await.unwrap();
+    let set = |key: &str, value: &str| BTreeMap::from([(key.to_string(), Some(value.to_string()))]);
+    let (_, v_plain) = ledger.update_config_vars(app.id, owner.id, set("FOO", "1")).await.unwrap();
+    let v_plain = v_plain.unwrap();
+    let (first, _, _) =
+        ledger.create_addon(owner.id, new_addon(app.id, "postgresql-old-00001", "postgres://a:pw1@h:1/a", DEFAULT_NAMES)).await.unwrap();
+    let (_, v_with_first) = ledger.update_config_vars(app.id, owner.id, set("FOO", "2")).await.unwrap();
+    let v_with_first = v_with_first.unwrap();
+    assert_eq!(v_with_first.config_vars["DATABASE_URL"], "postgres://a:pw1@h:1/a");
+    ledger.destroy_addon(first.id, owner.id).await.unwrap();
+    let (second, _, _) =
+        ledger.create_addon(owner.id, new_addon(app.id, "postgresql-new-00002", "postgres://b:pw2@h:1/b", DEFAULT_NAMES)).await.unwrap();
+
+    // Back to when the first add-on was attached: the second's URL, not the destroyed one's.
+    let back = ledger.rollback(app.id, owner.id, v_with_first.id).await.unwrap();
+    assert_eq!(back.config_vars["DATABASE_URL"], "postgres://b:pw2@h:1/b");
+    assert_eq!(back.config_vars["FOO"], "2");
+    assert_eq!(back.addons, ["heroku-postgresql:essential-0"]);
+    // Back to before any add-on: the attached one's URL stays.
+    let back = ledger.rollback(app.id, owner.id, v_plain.id).await.unwrap();
+    assert_eq!(back.config_vars["DATABASE_URL"], "postgres://b:pw2@h:1/b");
+    assert_eq!(back.config_vars["FOO"], "1");
+    // With no add-on left, no add-on URL comes back.
+    ledger.destroy_addon(second.id, owner.id).await.unwrap();
+    let back = ledger.rollback(app.id, owner.id, v_with_first.id).await.unwrap();
+    assert_eq!(back.config_vars.get("DATABASE_URL"), None, "{:?}", back.config_vars.keys());
+    assert_eq!(back.config_vars["FOO"], "2");
+    assert!(back.addons.is_empty(), "{:?}", back.addons);
+}
+
+/// An add-on of a server paas runs itself whose URL names another host than where the server
+/// listens now (a new --dyno-network, an add-on made before the service address existed) is
+/// given the current host at start: in its config and, by a release, on each app attached.
+pub async fn addon_urls_naming_an_old_host_are_given_the_current_one(t: &TestLedger) {
+    use paas_platform::addons::host::{AddonHost, rehost_urls};
+    let ledger: &dyn Ledger = t.ledger.as_ref();
+    let host = AddonHost::loopback();
+    let services = ["heroku-postgresql"];
+    assert_eq!(rehost_urls(ledger, &host, &services).await.unwrap(), 0, "no operator, no add-on: nothing to do");
+    let (operator, _) = ledger.create_user("op@rehost.example", None, true).await.unwrap();
+    let app = ledger.create_app("moved-db", operator.id).await.unwrap();
+    let other = ledger.create_app("moved-db-reader", operator.id).await.unwrap();
+    let old = "postgres://a:pw1@10.199.255.253:40123/a?sslmode=require";
+    let (addon, _, _) = ledger.create_addon(operator.id, new_addon(app.id, "postgresql-moved-00001", old, DEFAULT_NAMES)).await.unwrap();
+    ledger.attach_addon(addon.id, other.id, operator.id, vec!["READER".into()]).await.unwrap();
+    let mut external = new_addon(app.id, "external-x-00002", "postgres://x:pw@db.example.com:5432/x", &["OTHER"]);
+    external.service = "some-other-service".into();
+    ledger.create_addon(operator.id, external).await.unwrap();
+
+    assert_eq!(rehost_urls(ledger, &host, &services).await.unwrap(), 1);
+    let new = "postgres://a:pw1@127.0.0.1:40123/a?sslmode=require";
+    assert_eq!(ledger.find_addon(&addon.name).await.unwrap().unwrap().config["URL"], new);
+    let owner_release = ledger.current_release(app.id).await.unwrap().unwrap();
+    assert_eq!(owner_release.config_vars["DATABASE_URL"], new);
+    assert_eq!(owner_release.description, "Update DATABASE (@ref:postgresql-moved-00001): its server moved");
+    assert_eq!(ledger.current_release(other.id).await.unwrap().unwrap().config_vars["READER_URL"], new);
+    assert_eq!(owner_release.config_vars["OTHER_URL"], "postgres://x:pw@db.example.com:5432/x", "another service is left alone");
+    assert_eq!(rehost_urls(ledger, &host, &services).await.unwrap(), 0, "the second start changes nothing");
+}

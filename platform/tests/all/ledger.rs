@@ -8,7 +8,10 @@ use paas_platform::model::{FormationUpdate, NewRelease, ProcessTypes, Quantity};
 use paas_platform::Ledger;
 use uuid::Uuid;
 
-use crate::addon_ledger::addons_attach_and_detach_in_releases;
+use crate::addon_ledger::{
+    a_rollback_keeps_addon_config_vars_as_the_attachments_say, addon_urls_naming_an_old_host_are_given_the_current_one,
+    addons_attach_and_detach_in_releases,
+};
 use crate::backends::TestLedger;
 
 macro_rules! conformance {
@@ -53,6 +56,8 @@ conformance!(
     a_failed_release_takes_a_version_but_never_goes_live,
     dyno_size_grants_are_kept_per_user,
     addons_attach_and_detach_in_releases,
+    a_rollback_keeps_addon_config_vars_as_the_attachments_say,
+    addon_urls_naming_an_old_host_are_given_the_current_one,
 );
 
 #[tokio::test]

@@ -219,20 +219,40 @@ async fn addon_release(
             None => config.remove(key),
         };
     }
-    let plans: Vec<(String, String)> = {
-        use sqlx::Row;
-        let rows = sqlx::query(
-            "SELECT a.service, a.plan FROM addon_attachments t JOIN addons a ON a.id = t.addon_id WHERE t.app_id = $1",
-        )
-        .bind(app_id.to_string())
-        .fetch_all(&mut **tx)
-        .await?;
-        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect::<Result<_, sqlx::Error>>()?
-    };
-    let mut addons: Vec<String> = plans.iter().map(|(service, plan)| format!("{service}:{plan}")).collect();
-    addons.sort();
-    addons.dedup();
+    let (_, addons) = attached_now(tx, app_id).await?;
     insert_release(tx, app_id, user_id, description, slug_id, &process_types, &config, &addons, RELEASE_SUCCEEDED).await
+}
+
+/// What the add-ons attached to the app now set: their config vars with their values, and their
+/// plan names (`heroku-postgresql:essential-0`, sorted, once each), as a release lists them.
+pub(super) async fn attached_now(
+    tx: &mut Transaction<'static, Any>,
+    app_id: Uuid,
+) -> Result<(BTreeMap<String, String>, Vec<String>)> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT t.name, a.config, a.service, a.plan FROM addon_attachments t JOIN addons a ON a.id = t.addon_id \
+         WHERE t.app_id = $1",
+    )
+    .bind(app_id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    let (mut vars, mut plans) = (BTreeMap::new(), Vec::new());
+    for row in &rows {
+        let name: String = row.try_get(0)?;
+        let config: BTreeMap<String, String> = col_json(row, "config")?;
+        vars.extend(config.into_iter().map(|(key, value)| (config_var(&name, &key), value)));
+        plans.push(format!("{}:{}", row.try_get::<String, _>(2)?, row.try_get::<String, _>(3)?));
+    }
+    plans.sort();
+    plans.dedup();
+    Ok((vars, plans))
+}
+
+/// Whether a release was made by attaching, detaching (destroying detaches) or updating an add-on:
+/// the config vars it changed are the add-on's.
+pub(super) fn is_addon_release(description: &str) -> bool {
+    ["Attach ", "Detach ", "Update "].iter().any(|verb| description.starts_with(verb)) && description.contains(" (@ref:")
 }
 
 /// What attaching (`Some` values) or detaching (`None`) `attachment` changes in its app's config.
@@ -372,6 +392,49 @@ pub(super) async fn destroy_addon(ledger: &SqlLedger, addon_id: Uuid, user_id: U
         releases.push(release(ledger, app, id).await?);
     }
     Ok((addon, releases))
+}
+
+/// Records an add-on's new config (its server moved: the same credentials at another address)
+/// and, on each app it is attached to, a release setting the attachment's config vars to it:
+/// `Update DATABASE (@ref:postgresql-…)`.
+pub(super) async fn update_addon_config(
+    ledger: &SqlLedger,
+    addon_id: Uuid,
+    config: BTreeMap<String, String>,
+    user_id: Uuid,
+) -> Result<Vec<Release>> {
+    let addon = find_addon(ledger, &addon_id.to_string())
+        .await?
+        .ok_or_else(|| LedgerError::NotFound("Couldn't find that add-on.".into()))?;
+    let mut tx = ledger.begin_write().await?;
+    let attachments = list_attachments(ledger, AddonFilter::Addon(addon_id)).await?;
+    let mut apps: Vec<Uuid> = attachments.iter().map(|a| a.app_id).collect();
+    apps.sort();
+    apps.dedup();
+    for app in &apps {
+        ledger.lock_app(&mut tx, *app).await?;
+    }
+    let text = serde_json::to_string(&config).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+    sqlx::query("UPDATE addons SET config = $1, updated_at = $2 WHERE id = $3")
+        .bind(text)
+        .bind(ts(now()))
+        .bind(addon_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let mut made = Vec::new();
+    for attachment in &attachments {
+        if let Ok(attachment) = attachment_in(&mut tx, attachment.id).await {
+            let description = format!("Update {} (@ref:{}): its server moved", attachment.name, addon.name);
+            let changes = attachment_changes(&attachment, &config, true);
+            made.push((attachment.app_id, addon_release(&mut tx, attachment.app_id, user_id, &description, &changes).await?));
+        }
+    }
+    tx.commit().await?;
+    let mut releases = Vec::new();
+    for (app, id) in made {
+        releases.push(release(ledger, app, id).await?);
+    }
+    Ok(releases)
 }
 
 pub(super) async fn update_addon_plan(ledger: &SqlLedger, addon_id: Uuid, plan: &str) -> Result<Addon> {

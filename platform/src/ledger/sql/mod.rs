@@ -405,6 +405,14 @@ impl Ledger for SqlLedger {
     async fn destroy_addon(&self, addon_id: Uuid, user_id: Uuid) -> Result<(Addon, Vec<Release>)> {
         addons::destroy_addon(self, addon_id, user_id).await
     }
+    async fn update_addon_config(
+        &self,
+        addon_id: Uuid,
+        config: std::collections::BTreeMap<String, String>,
+        user_id: Uuid,
+    ) -> Result<Vec<Release>> {
+        addons::update_addon_config(self, addon_id, config, user_id).await
+    }
     async fn attach_addon(
         &self,
         addon_id: Uuid,

@@ -263,6 +263,7 @@ pub(super) async fn rollback(
         .await?;
     let target = read_or_not_found(row, release_from_row, || "Couldn't find that release.".into())?;
     let description = format!("Rollback to v{}", target.version);
+    let (config, addons) = rollback_config(&mut tx, app_id, &target).await?;
     let id = insert_release(
         &mut tx,
         app_id,
@@ -270,13 +271,46 @@ pub(super) async fn rollback(
         &description,
         target.slug_id,
         &target.process_types,
-        &target.config_vars,
-        &target.addons,
+        &config,
+        &addons,
         status,
     )
     .await?;
     tx.commit().await?;
     release_by_id(ledger, app_id, id).await
+}
+
+/// The config vars and add-on plans of a rollback to `target`: its own config vars, except that
+/// add-ons' config vars follow the attachments of now, not of then (a destroyed add-on's URL does
+/// not come back; one attached since stays). An add-on's vars are those that any attach or detach
+/// release of the app changed, and those the app's attachments set now.
+async fn rollback_config(
+    tx: &mut Transaction<'static, Any>,
+    app_id: Uuid,
+    target: &Release,
+) -> Result<(ConfigVars, Vec<String>)> {
+    let (now, plans) = super::addons::attached_now(tx, app_id).await?;
+    let history = sqlx::query(concat!(release_select!(), " ORDER BY r.version"))
+        .bind(app_id.to_string())
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(release_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let mut config = target.config_vars.clone();
+    let none = ConfigVars::new();
+    for (i, release) in history.iter().enumerate() {
+        if !super::addons::is_addon_release(&release.description) {
+            continue;
+        }
+        let before = if i == 0 { &none } else { &history[i - 1].config_vars };
+        let keys = before.keys().chain(release.config_vars.keys());
+        for key in keys.filter(|k| before.get(*k) != release.config_vars.get(*k)) {
+            config.remove(key);
+        }
+    }
+    config.extend(now);
+    Ok((config, plans))
 }
 
 #[cfg(test)]
