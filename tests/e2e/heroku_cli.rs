@@ -45,17 +45,17 @@ pub fn heroku_bin() -> Option<PathBuf> {
 
 /// Runs `heroku` against the server: its own temp `HOME`, the API as both API host and
 /// particleboard, telemetry, update checks and notifications off.
-struct Heroku {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-    api_url: String,
+pub(crate) struct Heroku {
+    pub(crate) bin: PathBuf,
+    pub(crate) home: tempfile::TempDir,
+    pub(crate) api_url: String,
 }
 
 /// What a `heroku` command did.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Heroku {
@@ -80,14 +80,14 @@ impl Heroku {
         command
     }
 
-    fn run(&self, key: Option<&str>, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, key: Option<&str>, args: &[&str]) -> Run {
         let output = self.command(key, args).output().expect("run heroku");
         println!("$ heroku {}\n{}{}", args.join(" "), text(&output.stdout), text(&output.stderr));
         run_of(output)
     }
 
     /// Runs a command that must succeed.
-    fn ok(&self, key: &str, args: &[&str]) -> Run {
+    pub(crate) fn ok(&self, key: &str, args: &[&str]) -> Run {
         let run = self.run(Some(key), args);
         assert_eq!(run.code, Some(0), "heroku {args:?} failed:\n{}\n{}", run.stdout, run.stderr);
         run
@@ -150,7 +150,7 @@ fn run_of(output: Output) -> Run {
 }
 
 /// Creates a user through the operator-only `POST /users` extension; gives back their API key.
-fn create_user(server: &TestServer, email: &str, password: &str) -> String {
+pub(crate) fn create_user(server: &TestServer, email: &str, password: &str) -> String {
     let output = Command::new("curl")
         .args(["-sS", "-X", "POST", "-H", "Content-Type: application/json", "-H"])
         .arg(format!("Authorization: Bearer {}", server.operator_key))
@@ -164,7 +164,7 @@ fn create_user(server: &TestServer, email: &str, password: &str) -> String {
     key.unwrap_or_else(|| panic!("no api_key in {body}")).to_string()
 }
 
-fn lines(text: &str) -> Vec<&str> {
+pub(crate) fn lines(text: &str) -> Vec<&str> {
     text.lines().map(str::trim_end).filter(|line| !line.trim().is_empty()).collect()
 }
 
@@ -316,7 +316,7 @@ fn heroku_logs_and_logs_tail_read_the_apps_stream() {
 
 /// Whether some line of a table the CLI printed holds exactly these cells (its column padding
 /// depends on the terminal, so cells are compared word by word).
-fn has_row(table: &str, cells: &[&str]) -> bool {
+pub(crate) fn has_row(table: &str, cells: &[&str]) -> bool {
     table.lines().any(|line| line.split_whitespace().eq(cells.iter().copied()))
 }
 

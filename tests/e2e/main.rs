@@ -24,4 +24,5 @@ mod run;
 mod scheduler;
 mod server;
 mod support;
+mod teams;
 mod tenant_files;
