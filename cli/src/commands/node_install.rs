@@ -258,9 +258,13 @@ fn next_steps(data_dir: &Path, config: &Path, api: Option<std::net::SocketAddr>)
          systemctl daemon-reload\n  \
          systemctl enable --now paas\n  \
          journalctl -u paas -f        # the server's log (settings: {config})\n  \
-         paas login --api-url {api} < {key}",
+         paas login --api-url {api} < {key}\n\n\
+         Add-ons: the Heroku Postgres and Redis servers paas starts run as the users postgres and\n\
+         redis, which cannot enter the 0700 data dir; to offer them, `chmod 0711 {data}` (others\n\
+         may then open what they can name in it) or give PAAS_ADDONS_POSTGRES_URL in the settings.",
         config = config.display(),
         key = data_dir.join("operator-api-key").display(),
+        data = data_dir.display(),
     )
 }
 
