@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `paas` binary and talks to it as a user would.
 
 mod addons;
+mod addons_wasm;
 mod build_bounds;
 mod build_sandbox;
 mod client;
@@ -18,6 +19,7 @@ mod logs;
 mod native;
 mod native_crash;
 mod readme;
+mod redis;
 mod release_phase;
 mod router;
 mod run;
