@@ -19,7 +19,6 @@ mod logs;
 mod native;
 mod native_crash;
 mod readme;
-mod redis;
 mod release_phase;
 mod router;
 mod run;
