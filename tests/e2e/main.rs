@@ -19,6 +19,7 @@ mod logs;
 mod native;
 mod native_crash;
 mod readme;
+mod redis;
 mod release_phase;
 mod router;
 mod run;

@@ -1,0 +1,103 @@
+//! Heroku Redis end to end, driven by the official `heroku` CLI against a real `paas server`:
+//! an unknown plan is refused naming the available ones, `heroku addons:create heroku-redis:mini`
+//! starts a redis-server of the add-on's own (`heroku config` shows REDIS_URL, which answers),
+//! examples/redis-counter-node (native, `redis` from npm) counts its hits there and keeps the
+//! count through a restart of its dynos, and `heroku addons:destroy --confirm` ends the server
+//! and removes its data.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::heroku_cli::{Heroku, heroku_bin};
+use crate::support::{TestServer, app_repo, eventually_get, ok, push, router_get};
+
+/// `AUTH` and `PING` to the server of a `redis://:password@host:port` URL: its answers, or the
+/// connection's error.
+fn ping(url: &str) -> Result<String, std::io::Error> {
+    let (auth, endpoint) = url.strip_prefix("redis://").and_then(|rest| rest.rsplit_once('@')).expect("a redis URL");
+    let mut stream = std::net::TcpStream::connect(endpoint)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(format!("AUTH {}\r\nPING\r\n", auth.trim_start_matches(':')).as_bytes())?;
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 256];
+    while !answer.ends_with(b"\r\n+PONG\r\n") && !answer.starts_with(b"-") {
+        let n = stream.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Waits until `app` answers `/boot` with another id than `before` (its dyno was replaced).
+fn replaced(server: &TestServer, app: &str, before: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while router_get(server, app, "/boot") == (200, before.to_string()) || router_get(server, app, "/boot").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "{app}: its dyno was not replaced");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn heroku_redis_from_the_official_cli_serves_a_counter_that_keeps_its_count_across_restarts() {
+    let Some(bin) = heroku_bin() else { return };
+    if Command::new("redis-server").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "redis-server is missing: run .ci/setup");
+        eprintln!("skipping: redis-server is not installed");
+        return;
+    }
+    let native = crate::native::runc_available();
+    let dir = tempfile::tempdir().unwrap();
+    // The add-on servers' user passes through the test's folder (search only).
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let server = TestServer::start_in(dir);
+    let heroku = Heroku { bin, home: tempfile::tempdir().unwrap(), api_url: server.api_url.clone() };
+    let op = server.operator_key.as_str();
+    let within = Duration::from_secs(120);
+    let no_redis = (503, "no Redis: run `paas addons:create heroku-redis:mini`\n");
+    let repo = app_repo(&server, "redis-counter-node", "counter");
+    if native {
+        push(&server, repo.path());
+        eventually_get(&server, "counter", "/count", no_redis, within);
+    }
+
+    let refused = heroku.run(Some(op), &["addons:create", "heroku-redis:huge", "-a", "counter"]);
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.stderr.contains("heroku-redis:mini"), "{}", refused.stderr);
+
+    let created = heroku.ok(op, &["addons:create", "heroku-redis:mini", "-a", "counter"]);
+    let all = format!("{}{}", created.stdout, created.stderr);
+    let name = all.split_whitespace().find(|word| word.starts_with("redis-")).unwrap_or_else(|| panic!("no add-on name in {all}"));
+    let name = name.trim_end_matches(|c: char| !c.is_alphanumeric()).to_string();
+    assert!(all.contains(&format!("Created {name} as REDIS_URL")), "{all}");
+    let config = heroku.ok(op, &["config", "-a", "counter"]).stdout;
+    let url = config.lines().find_map(|line| line.trim().strip_prefix("REDIS_URL:")).unwrap_or_else(|| panic!("no REDIS_URL in {config}")).trim().to_string();
+    assert!(url.starts_with("redis://:"), "{url}");
+    assert_eq!(ping(&url).unwrap(), "+OK\r\n+PONG\r\n");
+    let password = url.strip_prefix("redis://:").unwrap().split('@').next().unwrap().to_string();
+    let wrong = url.replacen(&password, "wrong", 1);
+    assert!(ping(&wrong).unwrap().starts_with("-WRONGPASS"), "a wrong password was let in");
+
+    if native {
+        // The new release restarts the dyno with REDIS_URL (and its grant to the server).
+        eventually_get(&server, "counter", "/count", (200, "hits: 0\n"), within);
+        assert_eq!(router_get(&server, "counter", "/"), (200, "hits: 1\n".into()));
+        assert_eq!(router_get(&server, "counter", "/"), (200, "hits: 2\n".into()));
+        let (_, before) = router_get(&server, "counter", "/boot");
+        ok(server.paas().args(["ps:restart", "-a", "counter"]).env_remove("PAAS_APP"));
+        replaced(&server, "counter", &before);
+        assert_eq!(router_get(&server, "counter", "/"), (200, "hits: 3\n".into()));
+    }
+
+    let destroyed = heroku.ok(op, &["addons:destroy", &name, "-a", "counter", "--confirm", "counter"]);
+    assert!(destroyed.stderr.contains(&format!("Destroying {name} on counter... done")), "{}", destroyed.stderr);
+    assert!(ping(&url).is_err(), "the destroyed add-on's server still answers");
+    assert_eq!(heroku.ok(op, &["config:get", "REDIS_URL", "-a", "counter"]).stdout, "\n");
+    let left: Vec<_> = std::fs::read_dir(server.data_dir().join("addons/redis")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "the destroyed add-on's data is left: {left:?}");
+    // No password reached the server's output.
+    assert!(!server.stdout.lock().unwrap().iter().any(|line| line.contains(&password)), "a password reached stdout");
+}
