@@ -41,10 +41,13 @@ impl AccessCommand {
 /// All four permissions, as the server lists them.
 const ALL: [&str; 4] = ["view", "deploy", "operate", "manage"];
 
-/// A collaborator's permissions, `view, deploy`.
+/// A collaborator's permissions, `view, deploy` (all four when the server lists none: a personal
+/// app's full collaborator).
 fn permissions(collaborator: &Collaborator) -> String {
-    let names: Vec<&str> = collaborator.permissions.iter().flatten().map(|p| p.name.as_str()).collect();
-    names.join(", ")
+    match &collaborator.permissions {
+        Some(list) => list.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+        None => ALL.join(", "),
+    }
 }
 
 /// `email  role` rows: the owner first (a team app's owner is its team: not listed), then the

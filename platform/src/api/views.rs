@@ -184,17 +184,23 @@ pub fn domain(domain: &Domain, app: &App, config: &PlatformConfig) -> Value {
     })
 }
 
-/// A collaborator; the owner is listed too, with role `owner`.
+/// A collaborator; the owner is listed too, with role `owner`. `permissions` is there on a team
+/// app (Heroku's team-app collaborator) or when the grant is narrower than all four; a personal
+/// app's full collaborator has Heroku's plain shape (the heroku CLI then shows no permissions
+/// column).
 pub fn collaborator(collaborator: &Collaborator, app: &App) -> Value {
-    json!({
+    let mut view = json!({
         "id": collaborator.id,
         "app": app_ref(app),
         "user": {"id": collaborator.user.id, "email": collaborator.user.email, "federated": false},
         "role": "collaborator",
-        "permissions": permissions(collaborator.permissions),
         "created_at": time(collaborator.created_at),
         "updated_at": time(collaborator.updated_at),
-    })
+    });
+    if app.team.is_some() || collaborator.permissions != Permissions::ALL {
+        view["permissions"] = permissions(collaborator.permissions);
+    }
+    view
 }
 
 /// A permission set as Heroku lists it: `[{"name", "description"}]`.
@@ -209,7 +215,6 @@ pub fn owner_collaborator(app: &App) -> Value {
         "app": app_ref(app),
         "user": {"id": app.owner.id, "email": app.owner.email, "federated": false},
         "role": "owner",
-        "permissions": permissions(Permissions::ALL),
         "created_at": time(app.created_at),
         "updated_at": time(app.created_at),
     })

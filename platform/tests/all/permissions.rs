@@ -121,6 +121,9 @@ async fn operator_and_owner_rows_refuse_everyone_else() {
     let added =
         api.send(Method::POST, "/apps/personal/collaborators", Some(&owner), Some(json!({"user": "friend@example.com"})), &[]).await;
     assert_eq!(added.status, StatusCode::CREATED);
+    // A personal app's full collaborator keeps Heroku's plain shape: the heroku CLI's `access`
+    // then shows no permissions column, as before teams.
+    assert_eq!(added.body.get("permissions"), None, "{}", added.body);
     for (method, path, need) in TABLE {
         if *need != Need::Operator {
             continue;
