@@ -78,7 +78,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/actions/addon-attachments/resolve", "post", "Attachments named by {addon_attachment (name on app, DATABASE_URL too, id, or an add-on), app?, addon_service?}; 404 when none.", false),
     ("/addon-services", "get", "Add-on services (heroku-postgresql).", false),
     ("/addon-services/{service}", "get", "One add-on service.", false),
-    ("/addon-services/{service}/plans", "get", "A service's plans (essential-0: 20 connections, 1 GB; essential-1: 20, 10 GB; essential-2: 40, 32 GB).", false),
+    ("/addon-services/{service}/plans", "get", "A service's plans (heroku-postgresql essential-0: 20 connections, 1 GB; essential-1: 20, 10 GB; essential-2: 40, 32 GB; heroku-redis mini: 20 clients, 25 MB; premium-0: 40, 50 MB; premium-1: 80, 100 MB; premium-2: 200, 250 MB; premium-3: 400, 500 MB).", false),
     ("/addon-services/{service}/plans/{plan}", "get", "One plan.", false),
     ("/plans", "get", "Every plan of every service.", false),
     ("/apps/{app}/sni-endpoints", "get", "TLS certificates (none yet).", false),

@@ -166,6 +166,21 @@ async fn heroku_redis_is_a_real_server_with_its_plans_limits_kept_across_restart
     assert!((15..=25).contains(&written), "refused after {written} MB");
     assert_eq!(command(&url, None, &[b"GET", b"count"]), "$42", "reads still work");
 
+    // maxclients (20 on mini): the 21st connection is refused by Redis.
+    let endpoint = url.rsplit('@').next().unwrap().to_string();
+    let held: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&endpoint).unwrap()).collect();
+    assert!(command(&url, None, &[b"PING"]).contains("max number of clients reached"), "a 21st client was let in");
+    drop(held);
+    wait_for("the clients to leave", || command(&url, None, &[b"PING"]) == "+PONG").await;
+
+    // A plan change restarts the server with the new plan's limits and keeps the data.
+    let reply = api.send(Method::PATCH, &format!("/apps/counter/addons/{name}"), Some(&key), Some(json!({"plan": "premium-0"})), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["plan"]["name"], "heroku-redis:premium-0");
+    assert!(command(&url, None, &[b"INFO", b"memory"]).contains("maxmemory:52428800"), "premium-0's maxmemory is not applied");
+    assert_eq!(command(&url, None, &[b"GET", b"count"]), "$42");
+    let pid: u32 = std::fs::read_to_string(addon_dir.join("redis.pid")).unwrap().trim().parse().unwrap();
+
     // A killed server is started again, with its data (the append-only file).
     tokio::time::sleep(Duration::from_millis(1100)).await; // appendfsync everysec
     assert!(std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
