@@ -3,13 +3,35 @@
 //! config has DATABASE_URL, `psql "$DATABASE_URL" -c 'select 1'` works from the host, sharing
 //! with `addons:attach --as` and `addons:detach` make releases, `addons:destroy` drops the
 //! database (connecting fails), a server killed and started again brings its cluster back,
-//! and stopping the server stops the cluster.
+//! and stopping the server stops the cluster. examples/express-postgres (native, `pg` from npm)
+//! counts its visits in its add-on through a restart and a rollback; another app's dyno, given
+//! the same URL, cannot connect until the add-on is attached to it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::support::{TestServer, ok, run};
+use crate::support::{TestServer, app_repo, eventually_get, ok, push, router_get, run};
+
+/// Where `server`'s add-on URLs point: its dyno network's service address (the test servers each
+/// have a range of their own, kept in `<dir>/dyno-network`), or 127.0.0.1 without one.
+pub fn addon_url_host(server: &TestServer) -> String {
+    let kept = server.data_dir().parent().unwrap().join("dyno-network");
+    match std::fs::read_to_string(kept).ok().and_then(|r| paas_sandbox::net::parse_range(&r).ok()) {
+        Some(range) if crate::native::runc_available() => paas_sandbox::net::service_address(range).to_string(),
+        _ => "127.0.0.1".to_string(),
+    }
+}
+
+/// psql is there (CI installs it); elsewhere the test says why it skips.
+fn psql_available() -> bool {
+    if Command::new("psql").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "psql is missing: run .ci/setup");
+        eprintln!("skipping: psql is not installed");
+        return false;
+    }
+    true
+}
 
 /// `psql URL -c 'select 1'` from the host (5 s to connect).
 pub fn psql(url: &str) -> std::process::Output {
@@ -18,9 +40,7 @@ pub fn psql(url: &str) -> std::process::Output {
 
 #[test]
 fn addons_create_gives_a_database_psql_reaches_and_destroy_drops() {
-    if Command::new("psql").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "psql is missing: run .ci/setup");
-        eprintln!("skipping: psql is not installed");
+    if !psql_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -37,7 +57,8 @@ fn addons_create_gives_a_database_psql_reaches_and_destroy_drops() {
     assert!(name.starts_with("postgresql-"), "{created}");
 
     let url = paas(&["config:get", "DATABASE_URL", "-a", "shop"]).trim().to_string();
-    assert!(url.starts_with("postgres://addon_") && url.contains("@127.0.0.1:"), "{url}");
+    // The URL names the dyno network's service address (the host reaches it too).
+    assert!(url.starts_with("postgres://addon_") && url.contains(&format!("@{}:", addon_url_host(&server))), "{url}");
     let answer = psql(&url);
     assert!(answer.status.success(), "psql: {}", String::from_utf8_lossy(&answer.stderr));
     assert_eq!(String::from_utf8_lossy(&answer.stdout).trim(), "1");
@@ -99,4 +120,78 @@ fn addons_create_gives_a_database_psql_reaches_and_destroy_drops() {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
     });
     assert!(gone, "the add-on cluster outlived paas server");
+}
+
+/// `GET /boot` of `app`: the boot id of the process answering.
+fn boot_id(server: &TestServer, app: &str) -> String {
+    let (status, body) = router_get(server, app, "/boot");
+    assert_eq!(status, 200, "{app} GET /boot: {body}");
+    body
+}
+
+/// Waits until `app` answers `/boot` with another id than `before` (its dyno was replaced).
+fn replaced(server: &TestServer, app: &str, before: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while router_get(server, app, "/boot") == (200, before.to_string()) || router_get(server, app, "/boot").0 != 200 {
+        assert!(Instant::now() < deadline, "{app}: its dyno was not replaced");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_native_app_keeps_its_rows_in_its_postgres_add_on_and_another_apps_dyno_cannot_connect() {
+    if !psql_available() || !crate::native::runc_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let server = TestServer::start_in(dir);
+    let paas = |args: &[&str]| ok(server.paas().args(args).env_remove("PAAS_APP"));
+    let within = Duration::from_secs(120);
+    let no_database = (503, "no database: run `paas addons:create heroku-postgresql:essential-0`\n");
+
+    let notes = app_repo(&server, "express-postgres", "notes");
+    push(&server, notes.path());
+    eventually_get(&server, "notes", "/count", no_database, within);
+    let pushed = paas(&["releases", "-a", "notes"]);
+    let created = paas(&["addons:create", "heroku-postgresql:essential-0", "-a", "notes"]);
+    let name = created.split_whitespace().nth(1).unwrap().to_string();
+    let url = paas(&["config:get", "DATABASE_URL", "-a", "notes"]).trim().to_string();
+    assert!(url.contains(&format!("@{}:", addon_url_host(&server))), "{url}");
+    // The new release restarts the dyno with DATABASE_URL and its grant.
+    eventually_get(&server, "notes", "/count", (200, "visits: 0\n"), within);
+    assert_eq!(router_get(&server, "notes", "/"), (200, "visits: 1\n".into()));
+    assert_eq!(router_get(&server, "notes", "/"), (200, "visits: 2\n".into()));
+    let rows = run(Command::new("psql").arg(&url).args(["-XAtc", "select count(*) from visits"]));
+    assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "2", "{}", String::from_utf8_lossy(&rows.stderr));
+
+    // A restart: a new process, the same rows.
+    let before = boot_id(&server, "notes");
+    paas(&["ps:restart", "-a", "notes"]);
+    replaced(&server, "notes", &before);
+    assert_eq!(router_get(&server, "notes", "/"), (200, "visits: 3\n".into()));
+
+    // A rollback to the release before the add-on keeps DATABASE_URL (add-on vars follow the
+    // attachments), so the rows are still there.
+    let v_push = pushed.lines().find(|l| l.contains("Deploy")).and_then(|l| l.split_whitespace().next()).unwrap().to_string();
+    let before = boot_id(&server, "notes");
+    paas(&["rollback", &v_push, "-a", "notes"]);
+    assert_eq!(paas(&["config:get", "DATABASE_URL", "-a", "notes"]).trim(), url);
+    replaced(&server, "notes", &before);
+    assert_eq!(router_get(&server, "notes", "/"), (200, "visits: 4\n".into()));
+
+    // Another app's dyno with the same URL (the password included) is refused by the dyno
+    // network; attached, it connects; detached, it has no URL again.
+    let intruder = app_repo(&server, "express-postgres", "intruder");
+    push(&server, intruder.path());
+    eventually_get(&server, "intruder", "/count", no_database, within);
+    paas(&["config:set", &format!("DATABASE_URL={url}"), "-a", "intruder"]);
+    eventually_get(&server, "intruder", "/count", (500, "database error: ECONNREFUSED\n"), within);
+    paas(&["config:unset", "DATABASE_URL", "-a", "intruder"]);
+    paas(&["addons:attach", &name, "-a", "intruder"]);
+    eventually_get(&server, "intruder", "/count", (200, "visits: 4\n"), within);
+    paas(&["addons:detach", "DATABASE", "-a", "intruder"]);
+    eventually_get(&server, "intruder", "/count", no_database, within);
+    // The owner still connects.
+    assert_eq!(router_get(&server, "notes", "/count"), (200, "visits: 4\n".into()));
 }

@@ -396,7 +396,7 @@ fn heroku_addons_and_pg_psql_reach_the_servers_postgres() {
 
     let config = lines(&heroku.ok(op, &["config", "-a", "shop"]).stdout).join("\n");
     let url = config.lines().find_map(|line| line.strip_prefix("DATABASE_URL:")).unwrap_or_else(|| panic!("no DATABASE_URL in {config}")).trim().to_string();
-    assert!(url.starts_with("postgres://addon_") && url.contains("@127.0.0.1:"), "{url}");
+    assert!(url.starts_with("postgres://addon_") && url.contains(&format!("@{}:", crate::addons::addon_url_host(&server))), "{url}");
 
     let psql = heroku.ok(op, &["pg:psql", "-c", "select 1", "-a", "shop"]);
     assert_eq!(lines(&psql.stdout), [" ?column?", "----------", "        1", "(1 row)"]);
