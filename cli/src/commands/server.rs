@@ -74,10 +74,12 @@ pub struct ServerCommand {
           value_parser = paas_sandbox::egress::parse_allow)]
     egress_allow: Vec<paas_sandbox::egress::IpNet>,
     /// The range native dynos' and builds' network namespaces take their addresses from, one /30
-    /// each (the default holds 16,384 containers): each container reaches the internet through
-    /// this node (masqueraded) under the egress policy, never this node's services nor another
-    /// container, and nothing outside reaches it except through the router. `host`: no
-    /// namespaces, containers share the host's network (single-tenant only).
+    /// each (/29 or wider; the default holds 16,383 containers): each container reaches the
+    /// internet through this node (masqueraded) under the egress policy, never this node's
+    /// services nor another container, and nothing outside reaches it except through the router.
+    /// The last /30's first address is the add-on service address (add-on servers listen there;
+    /// a dyno reaches only its app's add-ons). `host`: no namespaces, containers share the host's
+    /// network (single-tenant only).
     #[arg(long, env = "PAAS_DYNO_NETWORK", value_name = "CIDR|host", default_value = paas_sandbox::net::DEFAULT_RANGE)]
     dyno_network: paas_sandbox::net::DynoNetwork,
     /// How many wasm instances one app may hold at once, over all its dynos (the pool has
