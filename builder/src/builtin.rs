@@ -264,7 +264,7 @@ mod tests {
         header.set_size(1);
         header.set_cksum();
         let mut raw = header.as_bytes().to_vec();
-        raw.extend_from_slice(&[b'x']);
+        raw.push(b'x');
         raw.resize(512 * 4, 0);
         let hash = hex::encode(Sha256::digest(&raw));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -22,3 +22,42 @@ pub fn install(data_dir: &Path) -> anyhow::Result<PathBuf> {
     }
     Ok(installed.dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// Every folder and file under `dir` (relative), with a file's content and executable bit,
+    /// leaving out what build.rs leaves out.
+    fn tree(dir: &Path, relative: &Path, into: &mut Vec<(PathBuf, Option<(Vec<u8>, bool)>)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let inner = relative.join(&name);
+            if entry.file_type().unwrap().is_dir() {
+                if !["target", "node_modules", "__pycache__", ".git"].contains(&name.as_str()) {
+                    into.push((inner.clone(), None));
+                    tree(&entry.path(), &inner, into);
+                }
+            } else if !name.ends_with(".pyc") {
+                let executable = entry.metadata().unwrap().permissions().mode() & 0o111 != 0;
+                into.push((inner, Some((std::fs::read(entry.path()).unwrap(), executable))));
+            }
+        }
+        into.sort();
+    }
+
+    #[test]
+    fn the_embedded_buildpacks_are_the_source_trees_with_their_executable_bits() {
+        let data_dir = tempfile::tempdir().unwrap();
+        let installed = install(data_dir.path()).unwrap();
+        assert_eq!(installed, data_dir.path().join("buildpacks").join(&SHA256[..16]));
+        let (mut embedded, mut source) = (Vec::new(), Vec::new());
+        tree(&installed, Path::new(""), &mut embedded);
+        tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../buildpacks"), Path::new(""), &mut source);
+        assert_eq!(embedded.iter().map(|(p, _)| p).collect::<Vec<_>>(), source.iter().map(|(p, _)| p).collect::<Vec<_>>());
+        assert!(embedded == source, "a file's content or executable bit differs");
+        assert!(embedded.iter().any(|(p, f)| p == Path::new("rust/bin/compile") && f.as_ref().is_some_and(|f| f.1)));
+    }
+}
