@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 
 use super::AddonError;
 use super::host::AddonHost;
+use super::process::{self, alive, signal};
 
 /// The local cluster (see the module docs).
 #[derive(Debug)]
@@ -210,16 +211,6 @@ impl Drop for Cluster {
     }
 }
 
-fn signal(pid: u32, signal: &str) {
-    let _ = std::process::Command::new("kill").arg(signal).arg(pid.to_string()).status();
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie is not alive: its status line says Z.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
-}
-
 /// The newest PostgreSQL's binaries under `/usr/lib/postgresql/*/bin`.
 fn postgres_bin() -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
@@ -233,20 +224,10 @@ fn postgres_bin() -> Option<PathBuf> {
 
 /// `Some((uid, gid))` of [`CLUSTER_USER`] when we are root (PostgreSQL refuses to run as root).
 fn cluster_user() -> Result<Option<(u32, u32)>, AddonError> {
-    use std::os::unix::fs::MetadataExt;
-    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
-    if me != 0 {
+    if !process::running_as_root() {
         return Ok(None);
     }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.len() > 3 && fields[0] == CLUSTER_USER)
-                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
-                .flatten()
-        })
+    process::user_ids(CLUSTER_USER)
         .map(Some)
         .ok_or_else(|| {
             AddonError::Unavailable(format!(
@@ -270,19 +251,8 @@ fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path, host: &AddonHost
         if let Some(addons) = dir.parent() {
             let _ = std::fs::set_permissions(addons, std::fs::Permissions::from_mode(0o711));
         }
-        for ancestor in dir.ancestors().skip(2) {
-            let Ok(meta) = std::fs::metadata(ancestor) else { continue };
-            use std::os::unix::fs::MetadataExt;
-            if meta.permissions().mode() & 0o001 == 0 && meta.uid() != uid {
-                return Err(AddonError::Unavailable(format!(
-                    "the add-on PostgreSQL cluster runs as the user {CLUSTER_USER}, which cannot reach {} ({} is mode \
-                     {:o}): let others search it (chmod o+x) or give paas server --addons-postgres-url",
-                    dir.display(),
-                    ancestor.display(),
-                    meta.permissions().mode() & 0o7777
-                )));
-            }
-        }
+        process::check_reachable(dir, uid, CLUSTER_USER)
+            .map_err(|e| AddonError::Unavailable(format!("{e} or give paas server --addons-postgres-url")))?;
         std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| fail("cannot hand the folder to postgres", &e))?;
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
