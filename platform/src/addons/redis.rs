@@ -250,9 +250,11 @@ impl RedisService {
     }
 
     fn command(&self, dir: &Path) -> Result<tokio::process::Command, AddonError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(dir.join("redis.log"))
             .map_err(|e| AddonError::Unavailable(format!("cannot open the Redis server's log: {e}")))?;
         let log2 = log.try_clone().map_err(|e| AddonError::Unavailable(e.to_string()))?;

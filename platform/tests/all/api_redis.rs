@@ -149,6 +149,10 @@ async fn heroku_redis_is_a_real_server_with_its_plans_limits_kept_across_restart
     }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(!String::from_utf8_lossy(&cmdline).contains(&password), "the password is on the command line");
+    let log = std::fs::read_to_string(addon_dir.join("redis.log")).unwrap();
+    assert!(log.contains("Ready to accept connections") && !log.contains(&password), "{log}");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&addon_dir.join("redis.conf")), mode(&addon_dir.join("redis.log")), mode(&addon_dir.join("data"))), (0o600, 0o600, 0o700));
 
     // mini's maxmemory (25 MB) is enforced by Redis: writes past it get its OOM error.
     let megabyte = vec![b'x'; 1024 * 1024];
