@@ -92,7 +92,8 @@ pub struct AppState {
 
 /// The API's routes as they are added: each gets [`permissions::enforce`] for its own methods
 /// (a method a route does not serve stays a plain 405), and its path is recorded for the test
-/// that walks the permission table.
+/// that walks the permission table. Every route must be added here: a `Router` merged in
+/// beside it would bypass the table.
 struct Routes {
     router: Router<AppState>,
     paths: Vec<&'static str>,
@@ -100,6 +101,7 @@ struct Routes {
 }
 
 impl Routes {
+    /// Adds a route, under the permission table.
     fn route(mut self, path: &'static str, methods: MethodRouter<AppState>) -> Routes {
         let guard = permissions::Guard { state: self.state.clone(), path };
         let methods = methods.route_layer(middleware::from_fn_with_state(guard, permissions::enforce));

@@ -44,8 +44,8 @@ pub enum Need {
     App(Permission),
     /// `manage` on the app, or just `view` when the collaborator removed is the caller (leaving).
     AppLeaveOrManage,
-    /// `manage` on a team app; a personal app's owner (Heroku's collaborators never destroy or
-    /// transfer a personal app, whatever their permissions).
+    /// `manage` on a team app; a personal app's owner (Heroku's collaborators never rename,
+    /// destroy or transfer a personal app, whatever their permissions).
     AppOwner,
     /// At least this role in the team the route acts on (`{team}`, or the body's team).
     Team(TeamRole),
@@ -78,7 +78,8 @@ pub const TABLE: &[Row] = &[
     ("GET", "/apps", Account),
     ("POST", "/apps", Account),
     ("GET", "/apps/{app}", App(View)),
-    ("PATCH", "/apps/{app}", App(Manage)),
+    // Rename, maintenance: a team app's `manage`; a personal app's owner.
+    ("PATCH", "/apps/{app}", AppOwner),
     ("DELETE", "/apps/{app}", AppOwner),
     ("GET", "/apps/{app}/config-vars", App(View)),
     ("PATCH", "/apps/{app}/config-vars", App(Deploy)),

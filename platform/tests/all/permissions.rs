@@ -112,7 +112,8 @@ async fn each_app_row_refuses_the_permission_it_needs_and_passes_it() {
     assert_eq!(app.status, StatusCode::OK, "{}", app.body);
 }
 
-/// Operator rows refuse users; the destroy row keeps a personal app's destruction to its owner.
+/// Operator rows refuse users; the owner rows keep a personal app's destruction, renaming and
+/// transfer to its owner.
 #[tokio::test]
 async fn operator_and_owner_rows_refuse_everyone_else() {
     let api = setup_with(Default::default()).await;
@@ -131,10 +132,17 @@ async fn operator_and_owner_rows_refuse_everyone_else() {
         let reply = api.send(method.parse().unwrap(), &fill(path, "personal", "t"), Some(&friend), Some(json!({})), &[]).await;
         assert_eq!(error(&reply).0, StatusCode::FORBIDDEN, "{method} {path}");
     }
-    let reply = api.send(Method::DELETE, "/apps/personal", Some(&friend), None, &[]).await;
-    assert_eq!(error(&reply).1, "forbidden");
-    assert!(error(&reply).2.contains("Only the owner of personal"), "{}", reply.body);
-    // A full collaborator still renames, adds collaborators and domains (all four permissions).
+    // The owner rows (destroy, rename, transfer) keep a personal app to its owner.
+    for (method, path, body) in [
+        (Method::DELETE, "/apps/personal", None),
+        (Method::PATCH, "/apps/personal", Some(json!({"name": "stolen"}))),
+        (Method::PATCH, "/teams/apps/personal", Some(json!({"owner": "friend@example.com"}))),
+    ] {
+        let reply = api.send(method.clone(), path, Some(&friend), body, &[]).await;
+        assert_eq!(error(&reply).1, "forbidden", "{method} {path}");
+        assert!(error(&reply).2.contains("Only the owner of personal"), "{}", reply.body);
+    }
+    // A full collaborator holds all four permissions: manage lets them add a domain.
     let reply = api.send(Method::POST, "/apps/personal/domains", Some(&friend), Some(json!({"hostname": "www.example.com"})), &[]).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     // The owner may.
