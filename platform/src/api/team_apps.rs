@@ -108,12 +108,10 @@ pub async fn update(
 
 /// Gives `app` to `recipient` (a team's name or a user's email), checking who may.
 async fn transfer(state: &AppState, caller: &CurrentUser, app: App, recipient: &str) -> Result<App, ApiError> {
-    match &app.team {
-        Some(team) => {
-            team_with_role(state, caller, &team.id.to_string(), TeamRole::Admin).await?;
-        }
-        // A personal app's owner: the row (`AppOwner`) checked it.
-        None => {}
+    // A team app leaves its team by an admin's hand; a personal app's owner was checked by the
+    // row (`AppOwner`).
+    if let Some(team) = &app.team {
+        team_with_role(state, caller, &team.id.to_string(), TeamRole::Admin).await?;
     }
     let to = if let Some(team) = state.ledger.find_team(recipient).await? {
         team_with_role(state, caller, &team.id.to_string(), TeamRole::Member).await?;
