@@ -179,6 +179,12 @@ fn a_native_app_keeps_its_rows_in_its_postgres_add_on_and_another_apps_dyno_cann
     assert_eq!(paas(&["config:get", "DATABASE_URL", "-a", "notes"]).trim(), url);
     replaced(&server, "notes", &before);
     assert_eq!(router_get(&server, "notes", "/"), (200, "visits: 4\n".into()));
+    // A one-off dyno of the app reaches its database too (`paas run`, native).
+    let count = "node -e \"const {Client} = require('pg'); const c = new Client({connectionString: process.env.DATABASE_URL, \
+                 ssl: {rejectUnauthorized: false}}); c.connect().then(() => c.query('select count(*)::int as n from visits'))\
+                 .then(r => { console.log('rows', r.rows[0].n); return c.end(); })\"";
+    let out = paas(&["run", "-a", "notes", "--", count]);
+    assert!(out.contains("rows 4"), "{out}");
 
     // Another app's dyno with the same URL (the password included) is refused by the dyno
     // network; attached, it connects; detached, it has no URL again.
