@@ -70,6 +70,8 @@ pub struct ServerConfig {
     pub build_disk_limit: u64,
     /// The node's container network, which egress builds share with native dynos.
     pub container_network: Option<paas_sandbox::net::Network>,
+    /// This node in the grid: its name, address, join token, lease and capacity.
+    pub node: crate::grid::agent::NodeOptions,
 }
 
 /// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
@@ -131,6 +133,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     if config.database_url.is_none() {
         restrict_sqlite_ledger(&config.data_dir)?;
+    }
+    // Nodes share a ledger on PostgreSQL only; on SQLite this server is the one node.
+    let placing = config.database_url.as_deref().is_some_and(|url| url.starts_with("postgres"));
+    if config.node.join.is_some() && !placing {
+        anyhow::bail!("--join needs the grid's PostgreSQL ledger: add --database-url postgres://…");
     }
     let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
     let ledger = ledger::open(&url).await.context("cannot open the ledger")?;
@@ -223,6 +230,17 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    // This server as a node of the grid: registered, heartbeating on its own task.
+    let grid = crate::grid::agent::GridConfig { join: config.node.join.clone(), lease: config.node.lease, placing };
+    let agent = crate::grid::agent::Agent::start(
+        ledger.clone(),
+        &config.data_dir,
+        config.node.registration(api_addr, router_addr),
+        grid,
+    )
+    .await
+    .context("cannot register this server as a node")?;
+    agent.spawn(stopped(stop_rx.clone()));
     // Apps: the router and the dyno supervisor, told of every committed change.
     let (changes, changes_rx) = crate::serving::Changes::channel();
     let serving = config
@@ -236,6 +254,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             changes: changes_rx,
             logs: logs.clone(),
             shutdown: Box::pin(stopped(stop_rx.clone())),
+            placements: agent.placements(),
         })
         .await
         .context("cannot start serving apps")?;

@@ -321,6 +321,9 @@ pub struct ServeContext {
     pub logs: crate::logplex::Logplex,
     /// Resolves when the server shuts down.
     pub shutdown: BoxFuture<'static, ()>,
+    /// The dynos this node runs: every one (a single node), or those the grid's coordinator
+    /// assigned to it (nodes sharing a PostgreSQL ledger).
+    pub placements: crate::grid::agent::Placements,
 }
 
 /// The started serving side.

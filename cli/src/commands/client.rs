@@ -9,6 +9,7 @@ use super::{
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
     addons, addons_attach, addons_create, addons_destroy, addons_detach, addons_info, config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, scheduler, scheduler_add, scheduler_remove, features, features_switch, git_remote, login, logout, logs,
     maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, run, run_detached, users_create, users_grant, whoami,
+    nodes, nodes_token,
 };
 
 /// A client subcommand.
@@ -206,6 +207,12 @@ pub enum ClientCommand {
     /// Grant a user dyno sizes beyond the default, e.g. performance-m (operator only).
     #[command(name = "users:grant")]
     UsersGrant(users_grant::UsersGrantCommand),
+    /// List the grid's nodes with their dynos and free capacity (operator only).
+    #[command(name = "nodes")]
+    Nodes(nodes::NodesCommand),
+    /// Make a join token for a new node: `paas server --database-url … --join TOKEN` (operator only).
+    #[command(name = "nodes:token")]
+    NodesToken(nodes_token::NodesTokenCommand),
     /// Print a shell completion script.
     #[command(name = "completions")]
     Completions(completions::CompletionsCommand),
@@ -279,6 +286,8 @@ impl ClientCommand {
             ClientCommand::GitRemote(command) => command.run().await,
             ClientCommand::UsersCreate(command) => command.run().await,
             ClientCommand::UsersGrant(command) => command.run().await,
+            ClientCommand::Nodes(command) => command.run().await,
+            ClientCommand::NodesToken(command) => command.run().await,
             ClientCommand::Completions(command) => command.run(),
         }
     }

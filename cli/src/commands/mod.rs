@@ -55,6 +55,8 @@ mod members_add;
 mod members_remove;
 mod members_set;
 mod newest;
+mod nodes;
+mod nodes_token;
 mod ps;
 mod ps_restart;
 mod ps_scale;

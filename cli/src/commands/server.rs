@@ -129,6 +129,21 @@ pub struct ServerCommand {
     #[arg(long, env = "PAAS_BUILD_DISK_MIB", default_value_t = paas_builder::build::DEFAULT_DISK_LIMIT >> 20,
           value_parser = clap::value_parser!(u64).range(16..))]
     build_disk_mib: u64,
+    /// This node's name in the grid of nodes sharing a PostgreSQL ledger (default: the host name).
+    #[arg(long, env = "PAAS_NODE_NAME")]
+    node_name: Option<String>,
+    /// The host name or IP address other nodes reach this node's API and router at (default: the
+    /// addresses they listen on).
+    #[arg(long, env = "PAAS_NODE_ADDRESS")]
+    node_address: Option<String>,
+    /// Join the grid whose ledger is --database-url as a new node, with a token an operator made
+    /// with `paas nodes:token` (needed once: the node's key is then kept in the data dir).
+    #[arg(long, env = "PAAS_JOIN", value_name = "TOKEN", requires = "database_url")]
+    join: Option<String>,
+    /// How long this node's lease lasts without a heartbeat (heartbeats come five times a lease):
+    /// a node silent this long is fenced and its dynos run on other nodes.
+    #[arg(long, env = "PAAS_NODE_LEASE", default_value = "10s", value_parser = parse_duration)]
+    node_lease: Duration,
 }
 
 impl ServerCommand {
@@ -185,6 +200,13 @@ impl ServerCommand {
             (None, false) => paas_builder::sandbox::BuildIsolation::Detect,
         };
         let container_network = native.as_ref().and_then(|n| n.network().cloned());
+        let node = paas_platform::grid::agent::NodeOptions {
+            name: self.node_name,
+            address: self.node_address,
+            join: self.join,
+            lease: self.node_lease,
+            native: native.is_some(),
+        };
         let supervisor = paas_runtime::SupervisorConfig {
             idle_after: self.sleep_after,
             native,
@@ -217,6 +239,7 @@ impl ServerCommand {
             build_network: self.build_network,
             build_disk_limit: self.build_disk_mib << 20,
             container_network,
+            node,
         })
         .await
     }

@@ -24,6 +24,8 @@ pub struct Desired {
     pub slugs: SlugStore,
     /// Where slugs are unpacked for dynos (`<data-dir>/runtime/slugs`).
     pub unpacked: PathBuf,
+    /// The dynos this node runs (all, or those placed on it).
+    pub placements: paas_platform::grid::agent::Placements,
 }
 
 impl Desired {
@@ -46,6 +48,7 @@ impl Desired {
             sleeps: enabled("sleep"),
             preboot: enabled("preboot"),
             services: attached_endpoints(self.ledger.as_ref(), app).await?,
+            placed: self.placements.current().map(|all| all.get(&app.id).cloned().unwrap_or_default()),
         };
         let Some(release) = self.ledger.current_release(app.id).await? else { return Ok(spec) };
         spec.release = release.version;
@@ -141,7 +144,12 @@ mod tests {
     async fn the_sleep_and_preboot_features_reach_the_spec() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = paas_platform::ledger::open(&paas_platform::ledger::sqlite_url(dir.path())).await.unwrap();
-        let desired = Desired { ledger: ledger.clone(), slugs: SlugStore::new(dir.path()).unwrap(), unpacked: dir.path().join("u") };
+        let desired = Desired {
+            ledger: ledger.clone(),
+            slugs: SlugStore::new(dir.path()).unwrap(),
+            unpacked: dir.path().join("u"),
+            placements: paas_platform::grid::agent::Placements::everything(),
+        };
         let (owner, _) = ledger.create_user("owner@example.com", None, false).await.unwrap();
         let app = ledger.create_app("sleepy", owner.id).await.unwrap();
         assert!(!desired.of(&app).await.unwrap().sleeps);

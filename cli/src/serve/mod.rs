@@ -68,13 +68,19 @@ impl ServeApps for Node {
             ledger: context.ledger.clone(),
             supervisor: supervisor.clone(),
             oneoffs: oneoffs.clone(),
-            desired: Desired { ledger: context.ledger.clone(), slugs, unpacked: context.data_dir.join("runtime/slugs") },
+            desired: Desired {
+                ledger: context.ledger.clone(),
+                slugs,
+                unpacked: context.data_dir.join("runtime/slugs"),
+                placements: context.placements.clone(),
+            },
             seen: Mutex::default(),
         });
         // A restarted server brings back every app's last release and formation before it serves.
         driver.sweep().await.context("cannot read the apps from the ledger")?;
         tokio::spawn(driver.clone().follow(context.changes));
         tokio::spawn(driver.clone().sweep_forever());
+        tokio::spawn(driver.clone().follow_placements());
 
         let logplex = context.logs.clone();
         let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
@@ -131,6 +137,8 @@ impl Driver {
 
     /// Applies one change: the app's desired state, then the restart it asks for.
     async fn apply(&self, change: &Change) {
+        // On a grid, this node's coordinator (if it leads) places the app's dynos again at once.
+        self.desired.placements.formation_changed();
         let (app, target) = match change {
             Change::Apps => {
                 if let Err(e) = self.sweep().await {
@@ -158,6 +166,31 @@ impl Driver {
                 }
             }
             Err(e) => tracing::warn!(app, "cannot read the app: {e:#}"),
+        }
+    }
+
+    /// Reconciles the apps whose dynos placed on this node changed: the grid's coordinator
+    /// moved some, or this node was fenced (it then runs none).
+    async fn follow_placements(self: Arc<Self>) {
+        let mut placements = self.desired.placements.subscribe();
+        let mut before = placements.borrow_and_update().clone();
+        while placements.changed().await.is_ok() {
+            let now = placements.borrow_and_update().clone();
+            let changed: Vec<uuid::Uuid> = match (&before, &now) {
+                (Some(old), Some(new)) => {
+                    let ids: std::collections::BTreeSet<_> = old.keys().chain(new.keys()).copied().collect();
+                    ids.into_iter().filter(|id| old.get(id) != new.get(id)).collect()
+                }
+                _ => Vec::new(),
+            };
+            before = now;
+            for id in changed {
+                match self.ledger.find_app(&id.to_string()).await {
+                    Ok(Some(app)) => self.reconcile(&app).await,
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(app = %id, "cannot read the app: {e:#}"),
+                }
+            }
         }
     }
 

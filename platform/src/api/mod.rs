@@ -16,6 +16,7 @@ mod features;
 mod formation;
 pub mod limits;
 mod log_drains;
+mod nodes;
 mod logs;
 mod oneoff;
 mod openapi;
@@ -223,7 +224,10 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
                 .patch(resources::update_collaborator)
                 .delete(resources::remove_collaborator),
         )
-        .route("/account/app-transfers", post(team_apps::transfer_request));
+        .route("/account/app-transfers", post(team_apps::transfer_request))
+        .route("/nodes", get(nodes::list))
+        .route("/nodes/tokens", post(nodes::create_token))
+        .route("/grid/node", get(nodes::whoami));
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -68,6 +68,10 @@ pub const TABLE: &[Row] = &[
     ("POST", "/users", Operator),
     ("GET", "/users/{user}", Account),
     ("PATCH", "/users/{user}", Operator),
+    // The grid (api/nodes.rs): operators see and add nodes; a node calls with its node key.
+    ("GET", "/nodes", Operator),
+    ("POST", "/nodes/tokens", Operator),
+    ("GET", "/grid/node", Public),
     ("GET", "/users/{user}/apps", Account),
     ("GET", "/oauth/authorizations", Account),
     // `heroku login -i`: Basic email:password, checked by the handler.

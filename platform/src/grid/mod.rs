@@ -1,4 +1,138 @@
-//! The dyno grid: several `paas server` nodes sharing one PostgreSQL ledger. [`placement`] decides
-//! which node runs which dyno (a pure function).
+//! The dyno grid: every `paas server` is a node of its ledger. On SQLite it is the only one; on
+//! PostgreSQL several share the ledger. Each node registers (addresses, capacity), heartbeats and
+//! holds a lease ([`agent`]); one node at a time is the coordinator ([`coordinator`]), which
+//! fences nodes whose lease expired and writes the placement [`placement::plan`] computes; each
+//! node runs the dynos assigned to it at its current epoch. Node-to-node requests authenticate
+//! with the node's key ([`auth`]).
 
+pub mod agent;
+pub mod auth;
+pub mod coordinator;
 pub mod placement;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::ledger::Result;
+use placement::{DynoKey, FormationDemand};
+
+/// What a node offers to dynos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capacity {
+    /// Memory, MiB.
+    pub memory_mib: u64,
+    /// CPU, thousandths of a core.
+    pub millicores: u64,
+    /// Whether it runs wasm dynos.
+    pub wasm: bool,
+    /// Whether it runs native dynos (a container runtime).
+    pub native: bool,
+}
+
+/// What a node says of itself when it registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRegistration {
+    /// Its name, unique in the grid (the host name by default).
+    pub name: String,
+    /// Its Platform API, `http://10.0.0.2:5000`.
+    pub api_url: String,
+    /// Its router, `http://10.0.0.2:8080`.
+    pub router_url: String,
+    /// What it offers.
+    pub capacity: Capacity,
+    /// The paas version it runs.
+    pub version: String,
+}
+
+/// A node as the ledger has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    /// Its id (kept in its data dir).
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its Platform API.
+    pub api_url: String,
+    /// Its router: where other nodes' routers would send its apps' requests.
+    pub router_url: String,
+    /// What it offers.
+    pub capacity: Capacity,
+    /// The paas version it runs.
+    pub version: String,
+    /// Its fencing token (see the migration `0009_nodes.sql`).
+    pub epoch: i64,
+    /// Whether its lease holds (`up`) or it was found gone (`down`).
+    pub up: bool,
+    /// When it first joined.
+    pub registered_at: DateTime<Utc>,
+    /// Its last heartbeat, by the database's clock.
+    pub heartbeat_at: DateTime<Utc>,
+    /// When its lease ends unless renewed.
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+/// A dyno's place: the node that runs it, at which of its epochs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assignment {
+    /// The dyno.
+    pub dyno: DynoKey,
+    /// The node that runs it.
+    pub node_id: Uuid,
+    /// The node's epoch when it was assigned.
+    pub epoch: i64,
+}
+
+/// The coordinator's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leadership {
+    /// The fencing token of this coordinator's writes.
+    pub term: i64,
+}
+
+/// The grid's state in the ledger. Every lease time is the database's clock.
+#[async_trait]
+pub trait NodeLedger: Send + Sync {
+    /// Makes a new node from a join token (`None`: allowed only for the first node of the
+    /// ledger, or to take back the node registered under `registration.name`), with the key
+    /// `key` (stored hashed), registered with a lease of `lease`. Gives back its id and epoch.
+    async fn join_node(
+        &self,
+        registration: &NodeRegistration,
+        token: Option<&str>,
+        key: &str,
+        lease: Duration,
+    ) -> Result<(Uuid, i64)>;
+    /// Registers a node that joined before (its key checked by the caller): new addresses and
+    /// capacity, the next epoch, state up, a fresh lease. Gives back the epoch.
+    async fn register_node(&self, id: Uuid, registration: &NodeRegistration, lease: Duration) -> Result<i64>;
+    /// Renews the node's lease if `epoch` is still its epoch and it is up; `false`: the node was
+    /// fenced (it must drop its dynos and register again).
+    async fn heartbeat_node(&self, id: Uuid, epoch: i64, lease: Duration) -> Result<bool>;
+    /// The node a node key belongs to.
+    async fn authenticate_node(&self, key: &str) -> Result<Option<Node>>;
+    /// Every node, by name.
+    async fn list_nodes(&self) -> Result<Vec<Node>>;
+    /// A join token (given back in clear, stored hashed) that `user_id` issued, valid for `ttl`.
+    async fn create_join_token(&self, user_id: Uuid, ttl: Duration) -> Result<(String, DateTime<Utc>)>;
+
+    /// Takes or renews the coordinator's lease for `node_id`; `None` while another node holds it.
+    async fn acquire_leadership(&self, node_id: Uuid, lease: Duration) -> Result<Option<Leadership>>;
+    /// Marks nodes whose lease expired `down` and bumps their epoch; gives back their ids.
+    async fn fence_expired_nodes(&self) -> Result<Vec<Uuid>>;
+    /// Every process type with dynos to run: live apps' current releases with a slug, with
+    /// their quantity, size and kind.
+    async fn formation_demands(&self) -> Result<Vec<FormationDemand>>;
+    /// Every assignment.
+    async fn list_assignments(&self) -> Result<Vec<Assignment>>;
+    /// Replaces the assignments with `placement` (dyno → node), if `term` still holds the
+    /// coordinator's lease; each is written with its node's current epoch. `false`: fenced.
+    async fn write_assignments(&self, node_id: Uuid, term: i64, placement: &BTreeMap<DynoKey, Uuid>) -> Result<bool>;
+    /// The dynos assigned to `node_id` at `epoch`, while that is still the node's epoch and it is
+    /// up (nothing once it was fenced).
+    async fn assignments_of(&self, node_id: Uuid, epoch: i64) -> Result<Vec<DynoKey>>;
+}

@@ -74,7 +74,7 @@ pub struct AppUpdate {
 /// The control plane's store. One implementation ([`SqlLedger`]) serves SQLite and PostgreSQL;
 /// the conformance suite in `tests/all` runs against both.
 #[async_trait]
-pub trait Ledger: Send + Sync + 'static {
+pub trait Ledger: crate::grid::NodeLedger + Send + Sync + 'static {
     // Users and API keys.
 
     /// Creates a user (with an optional password, stored hashed) and a first API key, which is

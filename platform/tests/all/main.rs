@@ -8,6 +8,7 @@ mod api_addons;
 mod api_redis;
 mod backends;
 mod drains;
+mod grid;
 mod ledger;
 mod limits;
 mod listeners;

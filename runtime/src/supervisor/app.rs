@@ -94,7 +94,7 @@ impl AppRun {
             .filter(|(name, dyno)| {
                 let Some(process) = spec.processes.get(&dyno.process_type) else { return true };
                 let changed = old.as_ref().and_then(|o| o.processes.get(&dyno.process_type)).is_none_or(|before| !same_process(before, process));
-                code_changed || changed || number(name) > process.quantity
+                code_changed || changed || number(name) > process.quantity || !spec.runs_here(name)
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -203,7 +203,7 @@ impl AppRun {
         for (process_type, process) in &spec.processes {
             for n in 1..=process.quantity {
                 let name = format!("{process_type}.{n}");
-                if self.dynos.contains_key(&name) {
+                if self.dynos.contains_key(&name) || !spec.runs_here(&name) {
                     continue;
                 }
                 let now = SystemTime::now();

@@ -111,6 +111,16 @@ pub struct AppSpec {
     /// network namespace's grants), wherever else the node's egress policy lets nothing through.
     /// A change restarts the dynos (attaching and detaching make a new release anyway).
     pub services: Vec<std::net::SocketAddr>,
+    /// The dynos of the formation this node runs (`web.2`), when nodes share the formation (the
+    /// grid's placement); `None`: every one. A dyno placed elsewhere is stopped here.
+    pub placed: Option<std::collections::BTreeSet<String>>,
+}
+
+impl AppSpec {
+    /// Whether this node runs the formation's dyno `name`.
+    pub fn runs_here(&self, name: &str) -> bool {
+        self.placed.as_ref().is_none_or(|placed| placed.contains(name))
+    }
 }
 
 /// One process type of the formation.

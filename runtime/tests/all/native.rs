@@ -496,6 +496,7 @@ mod supervised {
             sleeps: false,
             preboot: false,
             services: Vec::new(),
+            placed: None,
         }
     }
 

@@ -47,6 +47,7 @@ fn app(name: &str, release: i64, processes: &[(&str, ProcessSpec)]) -> AppSpec {
         sleeps: false,
         preboot: false,
         services: Vec::new(),
+        placed: None,
     }
 }
 
@@ -104,6 +105,27 @@ async fn formation_is_started_scaled_released_and_removed() {
     sup.remove("shop").await;
     assert!(table.app("shop").is_none());
     assert!(sup.apps().is_empty());
+}
+
+/// Nodes sharing a formation (the grid): this node runs only the dynos placed on it, and stops
+/// one the coordinator moved elsewhere, leaving the others running.
+#[tokio::test]
+async fn only_the_dynos_placed_on_this_node_run_here() {
+    let (sup, table, _logs) = supervisor(SupervisorConfig::default());
+    let mut spec = app("grid", 1, &[("web", wasm("http_probe", &[], 3))]);
+    spec.placed = Some(["web.1".to_string(), "web.3".to_string()].into());
+    sup.apply(spec.clone()).await;
+    assert_eq!(routed(&table, "grid"), ["web.1", "web.3"]);
+    let before = sup.dynos("grid").await;
+    // web.3 moved to another node, web.2 came here.
+    spec.placed = Some(["web.1".to_string(), "web.2".to_string()].into());
+    sup.apply(spec.clone()).await;
+    assert_eq!(routed(&table, "grid"), ["web.1", "web.2"]);
+    assert_eq!(sup.dynos("grid").await[0], before[0], "web.1 kept running");
+    // Fenced: nothing here.
+    spec.placed = Some(Default::default());
+    sup.apply(spec).await;
+    assert!(sup.dynos("grid").await.is_empty());
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod apps;
 mod drains;
 mod features;
 mod formation;
+mod nodes;
 mod releases;
 mod resources;
 mod scheduler;
