@@ -29,9 +29,11 @@ mod tests {
 
     use super::*;
 
-    /// Every folder and file under `dir` (relative), with a file's content and executable bit,
-    /// leaving out what build.rs leaves out.
-    fn tree(dir: &Path, relative: &Path, into: &mut Vec<(PathBuf, Option<(Vec<u8>, bool)>)>) {
+    /// A path of a tree, with a file's content and executable bit (`None`: a folder).
+    type Node = (PathBuf, Option<(Vec<u8>, bool)>);
+
+    /// Every folder and file under `dir` (relative), leaving out what build.rs leaves out.
+    fn tree(dir: &Path, relative: &Path, into: &mut Vec<Node>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let inner = relative.join(&name);
@@ -49,13 +51,18 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_buildpacks_are_the_source_trees_with_their_executable_bits() {
+    fn the_embedded_buildpacks_are_the_source_trees_with_their_executable_bits_and_a_prebuilt_file_server() {
         let data_dir = tempfile::tempdir().unwrap();
         let installed = install(data_dir.path()).unwrap();
         assert_eq!(installed, data_dir.path().join("buildpacks").join(&SHA256[..16]));
         let (mut embedded, mut source) = (Vec::new(), Vec::new());
         tree(&installed, Path::new(""), &mut embedded);
         tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../buildpacks"), Path::new(""), &mut source);
+        // Besides, the static buildpack's file server, built by build.rs: a component.
+        let at = embedded.iter().position(|(p, _)| p == Path::new("static/file-server.wasm")).expect("a prebuilt file server");
+        let (_, file_server) = embedded.remove(at);
+        let (wasm, executable) = file_server.unwrap();
+        assert!(wasm.starts_with(b"\0asm\x0d\0\x01\0") && !executable, "not a component: {:?}", &wasm[..8.min(wasm.len())]);
         assert_eq!(embedded.iter().map(|(p, _)| p).collect::<Vec<_>>(), source.iter().map(|(p, _)| p).collect::<Vec<_>>());
         assert!(embedded == source, "a file's content or executable bit differs");
         assert!(embedded.iter().any(|(p, f)| p == Path::new("rust/bin/compile") && f.as_ref().is_some_and(|f| f.1)));

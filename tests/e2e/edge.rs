@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::native::runc_available;
-use crate::support::{TestServer, eventually_get, ok, paas_bin, push_example, repo_root, run};
+use crate::support::{TestServer, app_repo, eventually_get, ok, paas_bin, push, repo_root, run};
 
 /// `bin` with nothing of the build's environment: no `CARGO_*` variable but the toolchain's
 /// `CARGO_HOME`, no `PAAS_*`, run from `cwd`.
@@ -62,7 +62,13 @@ fn a_copied_binary_with_a_fresh_data_dir_deploys_wasm_static_and_native_examples
         ("static-site", index.as_str()),
         ("express-node", "Hello, world, from Express!\n"),
     ] {
-        let _repo = push_example(&server, example, example);
+        let repo = app_repo(&server, example, example);
+        let pushed = push(&server, repo.path());
+        if example == "static-site" {
+            // The embedded static buildpack carries its file server prebuilt: no Rust toolchain needed.
+            let said = String::from_utf8_lossy(&pushed.stderr);
+            assert!(said.contains("Using the prebuilt file server"), "{said}");
+        }
         eventually_get(&server, example, "/", (200, answer), Duration::from_secs(90));
     }
 }
