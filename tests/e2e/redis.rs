@@ -2,7 +2,7 @@
 //! an unknown plan is refused naming the available ones, `heroku addons:create heroku-redis:mini`
 //! starts a redis-server of the add-on's own (`heroku config` shows REDIS_URL, which answers),
 //! examples/redis-counter-node (native, `redis` from npm) counts its hits there and keeps the
-//! count through a restart of its dynos, and `heroku addons:destroy --confirm` ends the server
+//! count through a restart of its dynos and `heroku addons:upgrade`, and `heroku addons:destroy --confirm` ends the server
 //! and removes its data.
 
 use std::io::{Read, Write};
@@ -90,6 +90,14 @@ fn heroku_redis_from_the_official_cli_serves_a_counter_that_keeps_its_count_acro
         ok(server.paas().args(["ps:restart", "-a", "counter"]).env_remove("PAAS_APP"));
         replaced(&server, "counter", &before);
         assert_eq!(router_get(&server, "counter", "/"), (200, "hits: 3\n".into()));
+    }
+
+    // A plan change restarts the server with the new limits; the data stays.
+    heroku.ok(op, &["addons:upgrade", &name, "premium-0", "-a", "counter"]);
+    let listed = heroku.ok(op, &["addons", "-a", "counter"]).stdout;
+    assert!(listed.lines().any(|l| l.contains(&name) && l.contains("premium-0") && l.contains("$15/month")), "{listed}");
+    if native {
+        eventually_get(&server, "counter", "/count", (200, "hits: 3\n"), within);
     }
 
     let destroyed = heroku.ok(op, &["addons:destroy", &name, "-a", "counter", "--confirm", "counter"]);
