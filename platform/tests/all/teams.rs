@@ -141,6 +141,22 @@ async fn team_apps_follow_roles_grants_and_locks() {
     let emails: Vec<&str> = ok(&access).as_array().unwrap().iter().map(|c| c["user"]["email"].as_str().unwrap()).collect();
     assert_eq!(emails, ["member@example.com", "outsider@example.com"], "the creator holds a grant; no owner row");
 
+    // The team's add-ons are seen as its apps are (the add-on listing's SQL goes by the same rule).
+    let app_id = uuid::Uuid::parse_str(app.body["id"].as_str().unwrap()).unwrap();
+    let creator = api.state.ledger.find_user("member@example.com").await.unwrap().unwrap();
+    let addon = paas_platform::addons::NewAddon {
+        app_id,
+        name: "postgresql-team-1".into(),
+        service: "heroku-postgresql".into(),
+        plan: "essential-0".into(),
+        provider_id: "addon_team_1".into(),
+        config: std::collections::BTreeMap::from([("URL".to_string(), "postgres://x".to_string())]),
+        attachment_names: vec!["DATABASE".into()],
+    };
+    api.state.ledger.create_addon(creator.id, addon).await.unwrap();
+    assert_eq!(call(&api, Method::GET, "/addons/postgresql-team-1", &viewer, None).await.status, StatusCode::OK);
+    assert_eq!(names(&call(&api, Method::GET, "/addons", &viewer, None).await), ["postgresql-team-1"]);
+
     // Locked: the viewer loses the implicit view; the member keeps their grant; admins see all.
     let locked = call(&api, Method::PATCH, "/teams/apps/acme-web", &viewer, Some(json!({"locked": true}))).await;
     assert_eq!(error(&locked).1, "forbidden");
@@ -148,6 +164,7 @@ async fn team_apps_follow_roles_grants_and_locks() {
     assert_eq!(call(&api, Method::GET, "/apps/acme-web", &viewer, None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(names(&call(&api, Method::GET, "/teams/acme/apps", &viewer, None).await), Vec::<String>::new());
     assert_eq!(call(&api, Method::GET, "/teams/apps/acme-web", &member, None).await.status, StatusCode::OK);
+    assert_eq!(call(&api, Method::GET, "/addons/postgresql-team-1", &viewer, None).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

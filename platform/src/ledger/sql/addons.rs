@@ -24,9 +24,9 @@ const ATTACHMENT_SELECT: &str = "SELECT t.id, t.name, t.addon_id, a.name AS addo
      FROM addon_attachments t JOIN addons a ON a.id = t.addon_id JOIN apps ap ON ap.id = a.app_id \
      JOIN apps p ON p.id = t.app_id WHERE p.deleted_at IS NULL";
 
-/// The ids of the live apps user `$1` owns or collaborates on.
-const ACCESSIBLE: &str = "(SELECT id FROM apps WHERE deleted_at IS NULL AND (owner_id = $1 OR id IN \
-     (SELECT app_id FROM collaborators WHERE user_id = $1)))";
+/// The ids of the live apps user `$1` holds some permission on (owner, collaborator, team role).
+const ACCESSIBLE: &str =
+    concat!("(SELECT a.id FROM apps a WHERE a.deleted_at IS NULL AND ", super::apps::accessible_by!("$1"), ")");
 
 fn addon_from_row(row: &AnyRow) -> Result<Addon> {
     Ok(Addon {

@@ -38,6 +38,7 @@ macro_rules! accessible_by {
         )
     };
 }
+pub(super) use accessible_by;
 
 fn app_from_row(row: &AnyRow) -> Result<App> {
     Ok(App {
