@@ -126,9 +126,15 @@ fn node_install_writes_the_unit_settings_and_data_dir_once_and_refuses_to_overwr
     assert!(said.contains("--force replaces them"), "{said}");
     assert_eq!(std::fs::read_to_string(root.join("units/paas.service")).unwrap(), "[Service]\nExecStart=/bin/true\n");
     assert!(!std::fs::read_to_string(root.join("etc/paas.env")).unwrap().contains("apps.example"));
+    // Joining a grid needs its ledger.
+    assert_eq!(run(&mut install(&["--join", "TOKEN"])).status.code(), Some(2));
     // --force replaces both.
-    let forced = ok(&mut install(&["--domain", "apps.example", "--force"]));
+    let joining = ["--database-url", "postgres://paas:pw@db.example/paas", "--join", "TOKEN", "--node-address", "192.0.2.7"];
+    let forced = ok(install(&["--domain", "apps.example", "--force"]).args(joining));
     assert!(forced.lines().any(|l| l == format!("replaced {}", path("units/paas.service"))), "{forced}");
     assert_eq!(std::fs::read_to_string(root.join("units/paas.service")).unwrap(), expected);
-    assert!(std::fs::read_to_string(root.join("etc/paas.env")).unwrap().contains("\nPAAS_DOMAIN=apps.example\n"));
+    let settings = std::fs::read_to_string(root.join("etc/paas.env")).unwrap();
+    for line in ["PAAS_DOMAIN=apps.example", "PAAS_DATABASE_URL=postgres://paas:pw@db.example/paas", "PAAS_JOIN=TOKEN", "PAAS_NODE_ADDRESS=192.0.2.7"] {
+        assert!(settings.lines().any(|l| l == line), "no {line:?} in {settings}");
+    }
 }

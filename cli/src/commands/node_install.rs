@@ -41,6 +41,13 @@ pub struct NodeInstallCommand {
     /// PAAS_DATABASE_URL in the settings: the ledger in PostgreSQL (postgres://…).
     #[arg(long)]
     database_url: Option<String>,
+    /// PAAS_NODE_ADDRESS in the settings: where other nodes reach this one's API and router.
+    #[arg(long)]
+    node_address: Option<String>,
+    /// PAAS_JOIN in the settings: join the grid of --database-url with a token of `paas
+    /// nodes:token` (used once, at the first start).
+    #[arg(long, value_name = "TOKEN", requires = "database_url")]
+    join: Option<String>,
     /// Replace a unit, settings file or binary copy that exists with other content.
     #[arg(long)]
     force: bool,
@@ -122,6 +129,8 @@ impl NodeInstallCommand {
             ("PAAS_ROUTER_LISTEN", self.router_listen.map(|a| a.to_string()), "127.0.0.1:8080"),
             ("PAAS_DOMAIN", self.domain.clone(), "localhost"),
             ("PAAS_DATABASE_URL", self.database_url.clone(), "postgres://paas:PASSWORD@db.example:5432/paas"),
+            ("PAAS_NODE_ADDRESS", self.node_address.clone(), "192.0.2.10"),
+            ("PAAS_JOIN", self.join.clone(), "TOKEN-of-paas-nodes:token"),
         ];
         for (name, value, example) in given {
             match value {
