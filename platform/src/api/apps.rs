@@ -80,8 +80,8 @@ pub(super) async fn create_app(
     if let Some(region) = body.region.as_deref().filter(|r| *r != views::REGION) {
         return Err(ApiError::invalid(format!("Region {region:?} is unknown. Regions: {}", views::REGION)));
     }
-    if let Some(stack) = body.stack.as_deref().filter(|s| *s != views::STACK) {
-        return Err(ApiError::invalid(format!("Stack {stack:?} is unknown. Stacks: {}", views::STACK)));
+    if let Some(stack) = body.stack.as_deref() {
+        views::check_stack(stack).map_err(ApiError::invalid)?;
     }
     let insert = |name: String| async move {
         match team {
@@ -130,8 +130,8 @@ pub async fn update(
     ApiJson(body): ApiJson<AppPatch>,
 ) -> Result<Json<Value>, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
-    if let Some(stack) = body.build_stack.as_deref().filter(|s| *s != views::STACK) {
-        return Err(ApiError::invalid(format!("Stack {stack:?} is unknown. Stacks: {}", views::STACK)));
+    if let Some(stack) = body.build_stack.as_deref() {
+        views::check_stack(stack).map_err(ApiError::invalid)?;
     }
     if let Some(name) = &body.name {
         names::validate_app_name(name).map_err(ApiError::invalid)?;

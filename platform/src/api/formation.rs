@@ -33,8 +33,26 @@ pub async fn list(
     AppAccess { app, .. }: AppAccess,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let formation = state.ledger.list_formation(app.id).await?;
+    let mut formation = state.ledger.list_formation(app.id).await?;
+    formation.extend(release_phase_entry(&state, &app).await?);
     range::respond(&headers, formation, FIELDS, |f| views::formation(f, &app))
+}
+
+/// The `release` entry Heroku lists when the current release has a release phase (a Procfile's
+/// `release:`), quantity 0: it runs once per release, never scaled (`heroku releases:retry`
+/// looks for it).
+async fn release_phase_entry(state: &AppState, app: &App) -> Result<Option<Formation>, ApiError> {
+    let Some(release) = state.ledger.current_release(app.id).await? else { return Ok(None) };
+    Ok(release.process_types.get(crate::model::RELEASE_PHASE).map(|command| Formation {
+        id: release.id,
+        app_id: app.id,
+        process_type: crate::model::RELEASE_PHASE.to_string(),
+        command: command.clone(),
+        quantity: 0,
+        size: names::DEFAULT_SIZE.to_string(),
+        created_at: release.created_at,
+        updated_at: release.created_at,
+    }))
 }
 
 /// `GET /apps/{app}/formation/{type}`.
@@ -219,6 +237,16 @@ pub async fn stop_dyno(
     Path((_, dyno)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     record(access, &state, "stop", Some(&dyno)).await
+}
+
+/// `POST /apps/{app}/formations/{type}/actions/stop` (`heroku ps:stop -p web`): stop every
+/// dyno of a process type.
+pub async fn stop_type(
+    State(state): State<AppState>,
+    access: AppAccess,
+    Path((_, process_type)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    record(access, &state, "stop", Some(&process_type)).await
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod addon_views;
 mod addons;
 mod apps;
 mod builds;
+mod catalog;
 mod config_vars;
 mod error;
 mod extract;
@@ -133,15 +134,21 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
             "/oauth/authorizations/{id}",
             get(account::authorization_info).delete(account::delete_authorization),
         )
+        .route("/oauth/sessions", get(catalog::oauth_sessions))
         .route("/oauth/sessions/{id}", axum::routing::delete(account::delete_session))
+        .route("/account/features", get(catalog::account_features))
+        .route("/regions", get(catalog::regions))
+        .route("/stacks", get(catalog::stacks))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{app}", get(apps::info).patch(apps::update).delete(apps::destroy))
         .route("/apps/{app}/config-vars", get(config_vars::info).patch(config_vars::update))
         .route("/apps/{app}/releases", get(releases::list).post(releases::create))
         .route("/apps/{app}/releases/{release}", get(releases::info))
+        .route("/apps/{app}/releases/{release}/config-vars", get(releases::config_vars))
         .route("/apps/{app}/formation", get(formation::list).patch(formation::batch_update))
         .route("/apps/{app}/formation/{type}", get(formation::info).patch(formation::update))
         .route("/apps/{app}/formations/{type}", axum::routing::delete(formation::restart_type))
+        .route("/apps/{app}/formations/{type}/actions/stop", post(formation::stop_type))
         .route(
             "/apps/{app}/dynos",
             get(formation::list_dynos).post(oneoff::run).delete(formation::restart_all),

@@ -45,6 +45,21 @@ pub async fn info(
     Ok(Json(views::release(&release, &app)))
 }
 
+/// `GET /apps/{app}/releases/{version_or_id}/config-vars` (`heroku releases:info`): the config
+/// vars as that release had them.
+pub async fn config_vars(
+    State(state): State<AppState>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, release)): Path<(String, String)>,
+) -> Result<Json<crate::model::ConfigVars>, ApiError> {
+    let release = state
+        .ledger
+        .find_release(app.id, &release)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Couldn't find that release."))?;
+    Ok(Json(release.config_vars))
+}
+
 /// The body of `POST /apps/{app}/releases`: `{"release": id or version}` rolls back,
 /// `{"slug": id, "description": "…"}` releases a slug (Heroku's release create).
 #[derive(Debug, Deserialize)]

@@ -14,6 +14,45 @@ pub const STACK: &str = "paas-wasm";
 const REGION_ID: &str = "59accabd-516d-4f0e-83e6-6e3757701145";
 const STACK_ID: &str = "0e5fd3c4-5a43-4e54-93e6-7f2b0c17a7d3";
 const CEDAR_ID: &str = "5f1d4ac4-a6ea-4a26-8fa4-0b6bb4a3b9b4";
+/// Heroku's stack names accepted where a stack is named (`apps:create --stack heroku-24`): they
+/// are mapped to [`STACK`], which builds what Heroku's stack builds (buildpacks, a Procfile).
+pub const HEROKU_STACKS: &[&str] = &["heroku-24"];
+
+/// Whether `name` is a stack this server builds for ([`STACK`] or one of [`HEROKU_STACKS`]);
+/// otherwise the 422 message naming the stacks.
+pub fn check_stack(name: &str) -> Result<(), String> {
+    if name == STACK || HEROKU_STACKS.contains(&name) {
+        return Ok(());
+    }
+    Err(format!("Stack {name:?} is unknown. Stacks: {STACK} (also accepted as {}).", HEROKU_STACKS.join(", ")))
+}
+
+/// The one region (`GET /regions`), in Heroku's shape.
+pub fn region() -> Value {
+    json!({
+        "id": REGION_ID,
+        "name": REGION,
+        "description": "This paas server",
+        "country": null,
+        "locale": null,
+        "private_capable": false,
+        "provider": {"name": "paas", "region": REGION},
+        "created_at": "2012-01-01T00:00:00Z",
+        "updated_at": "2012-01-01T00:00:00Z",
+    })
+}
+
+/// The one stack (`GET /stacks`), in Heroku's shape.
+pub fn stack() -> Value {
+    json!({
+        "id": STACK_ID,
+        "name": STACK,
+        "state": "public",
+        "default": true,
+        "created_at": "2012-01-01T00:00:00Z",
+        "updated_at": "2012-01-01T00:00:00Z",
+    })
+}
 
 /// A time as Heroku writes it: `2012-01-01T12:00:00Z`.
 pub fn time(time: DateTime<Utc>) -> String {

@@ -564,3 +564,61 @@ async fn a_buildpack_on_the_servers_filesystem_is_the_operators_choice() {
     let reply = api.send(Method::PATCH, "/apps/hostbp/config-vars", Some(&api.operator), Some(json!({"BUILDPACK_URL": "/srv/bp"})), &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_routes_heroku_cli_11_reads_for_releases_ps_labs_regions_stacks_and_sessions() {
+    let api = setup().await;
+    let op = api.operator.clone();
+    let app = api.create_app(&op, "breadth").await;
+    let set = api.send(Method::PATCH, "/apps/breadth/config-vars", Some(&op), Some(json!({"FOO": "bar"})), &[]).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    api.send(Method::PATCH, "/apps/breadth/config-vars", Some(&op), Some(json!({"FOO": "baz"})), &[]).await;
+
+    // `heroku releases:info`: each release's own config vars.
+    assert_eq!(api.get("/apps/breadth/releases/1/config-vars", &op).await.body, json!({}));
+    assert_eq!(api.get("/apps/breadth/releases/2/config-vars", &op).await.body, json!({"FOO": "bar"}));
+    assert_eq!(api.get("/apps/breadth/releases/3/config-vars", &op).await.body, json!({"FOO": "baz"}));
+    let missing = api.get("/apps/breadth/releases/9/config-vars", &op).await;
+    assert_eq!(error(&missing), (StatusCode::NOT_FOUND, "not_found", "Couldn't find that release."));
+    let stranger = api.user("stranger@example.com").await;
+    assert_eq!(api.get("/apps/breadth/releases/2/config-vars", &stranger).await.status, StatusCode::NOT_FOUND);
+
+    // `heroku ps:stop -p web`.
+    let stop = api.send(Method::POST, "/apps/breadth/formations/web/actions/stop", Some(&op), None, &[]).await;
+    assert_eq!((stop.status, stop.body), (StatusCode::ACCEPTED, json!({})));
+
+    // `heroku labs`, `heroku regions`, `heroku apps:stacks`, `heroku sessions`.
+    assert_eq!(api.get("/account/features", &op).await.body, json!([]));
+    assert_eq!(api.get("/oauth/sessions", &op).await.body, json!([]));
+    let regions = api.get("/regions", &op).await.body;
+    assert_eq!((regions[0]["name"].clone(), regions[0]["private_capable"].clone()), (json!("us"), json!(false)));
+    assert_eq!(regions[0]["id"], app["region"]["id"]);
+    let stacks = api.get("/stacks", &op).await.body;
+    assert_eq!(stacks.as_array().unwrap().len(), 1);
+    assert_eq!((stacks[0]["name"].clone(), stacks[0]["state"].clone(), stacks[0]["default"].clone()), (json!("paas-wasm"), json!("public"), json!(true)));
+    assert_eq!(stacks[0]["id"], app["stack"]["id"]);
+    for path in ["/regions", "/stacks", "/account/features", "/oauth/sessions"] {
+        assert_eq!(api.send(Method::GET, path, None, None, &[]).await.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+
+    // `apps:create --stack heroku-24` is mapped to this server's stack; an unknown one is a 422.
+    let created = api.send(Method::POST, "/apps", Some(&op), Some(json!({"name": "modern", "stack": "heroku-24"})), &[]).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["stack"]["name"], "paas-wasm");
+    let old = api.send(Method::POST, "/apps", Some(&op), Some(json!({"name": "ancient", "stack": "cedar-14"})), &[]).await;
+    assert_eq!(
+        error(&old),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", "Stack \"cedar-14\" is unknown. Stacks: paas-wasm (also accepted as heroku-24).")
+    );
+
+    // A release phase shows in the formation as Heroku lists it (`heroku releases:retry` needs it).
+    let app_id = app["id"].as_str().unwrap().parse().unwrap();
+    let owner = api.state.ledger.find_operator().await.unwrap().unwrap().id;
+    let process_types = [("web".to_string(), "./server".to_string()), ("release".to_string(), "./migrate".to_string())].into();
+    let release = NewRelease { slug_id: uuid::Uuid::new_v4(), process_types, description: "Deploy 2b93a215".into() };
+    api.state.ledger.create_release(app_id, owner, release).await.unwrap();
+    let formation = api.get("/apps/breadth/formation", &op).await.body;
+    let entries: Vec<(Value, Value, Value)> =
+        formation.as_array().unwrap().iter().map(|f| (f["type"].clone(), f["quantity"].clone(), f["command"].clone())).collect();
+    assert_eq!(entries, [(json!("release"), json!(0), json!("./migrate")), (json!("web"), json!(1), json!("./server"))]);
+}
