@@ -24,11 +24,21 @@ pub struct MembersAddCommand {
 impl MembersAddCommand {
     /// `PUT /teams/{team}/members {"email", "role"}`.
     pub async fn run(self) -> Result<()> {
-        let api = credentials::connect()?;
-        let team = &self.team.team;
-        let action = Action::start(&format!("Adding {} to {team} as {}", self.email, self.role));
-        api.put(&format!("/teams/{}/members", seg(team)), &json!({ "email": self.email, "role": self.role })).await?;
-        action.done();
-        Ok(())
+        set_member(&self.team.team, &self.email, &self.role, true).await
     }
+}
+
+/// Adds a member or sets their role (`PUT`, `create`), or only sets it (`PATCH`), saying so as
+/// Heroku's CLI does for both.
+pub async fn set_member(team: &str, email: &str, role: &str, create: bool) -> Result<()> {
+    let api = credentials::connect()?;
+    let action = Action::start(&format!("Adding {email} to {team} as {role}"));
+    let (path, body) = (format!("/teams/{}/members", seg(team)), json!({ "email": email, "role": role }));
+    if create {
+        api.put(&path, &body).await?;
+    } else {
+        api.patch(&path, &body).await?;
+    }
+    action.done();
+    Ok(())
 }

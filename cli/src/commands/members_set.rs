@@ -2,11 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::json;
 
-use crate::api::seg;
-use crate::credentials;
-use crate::output::Action;
 use crate::team_arg::TeamArg;
 
 /// Set a member's role in a team.
@@ -24,11 +20,6 @@ pub struct MembersSetCommand {
 impl MembersSetCommand {
     /// `PATCH /teams/{team}/members {"email", "role"}`.
     pub async fn run(self) -> Result<()> {
-        let api = credentials::connect()?;
-        let team = &self.team.team;
-        let action = Action::start(&format!("Adding {} to {team} as {}", self.email, self.role));
-        api.patch(&format!("/teams/{}/members", seg(team)), &json!({ "email": self.email, "role": self.role })).await?;
-        action.done();
-        Ok(())
+        super::members_add::set_member(&self.team.team, &self.email, &self.role, false).await
     }
 }
