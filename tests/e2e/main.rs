@@ -11,6 +11,7 @@ mod dyno_network;
 mod edge;
 mod egress;
 mod features;
+mod grid;
 mod heroku_cli;
 mod https;
 mod languages;

@@ -139,13 +139,13 @@ fn bad_requests_get_clear_errors_and_write_nothing() {
 
 /// A PostgreSQL server for one test, on a unix socket in a temp dir (no TCP port); stopped when
 /// dropped. `None` (after saying so) when PostgreSQL is not installed and `CI` is not set.
-struct Postgres {
+pub struct Postgres {
     dir: std::path::PathBuf,
     pg_ctl: std::path::PathBuf,
 }
 
 impl Postgres {
-    fn start() -> Option<Postgres> {
+    pub fn start() -> Option<Postgres> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .into_iter()
             .flatten()
@@ -182,7 +182,7 @@ impl Postgres {
         Some(Postgres { dir, pg_ctl: bin.join("pg_ctl") })
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("postgres://postgres@localhost/postgres?host={}", self.dir.display())
     }
 }

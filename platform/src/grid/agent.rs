@@ -197,7 +197,7 @@ impl Agent {
                 (id, epoch)
             }
         };
-        println!("Node {} ({id}) registered, epoch {epoch}", registration.name);
+        tracing::info!(node = %registration.name, %id, epoch, "registered this node");
         let (placements, _) = watch::channel(if config.placing { Some(Arc::default()) } else { None });
         Ok(Arc::new(Agent {
             ledger,
