@@ -2,8 +2,9 @@
 //! an unknown plan is refused naming the available ones, `heroku addons:create heroku-redis:mini`
 //! starts a redis-server of the add-on's own (`heroku config` shows REDIS_URL, which answers),
 //! examples/redis-counter-node (native, `redis` from npm) counts its hits there and keeps the
-//! count through a restart of its dynos and `heroku addons:upgrade`, and `heroku addons:destroy --confirm` ends the server
-//! and removes its data.
+//! count through a restart of its dynos, `heroku addons:upgrade` and a killed and restarted
+//! `paas server` (the Redis server it left is stopped and started afresh), and `heroku
+//! addons:destroy --confirm` ends the server and removes its data.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -98,6 +99,28 @@ fn heroku_redis_from_the_official_cli_serves_a_counter_that_keeps_its_count_acro
     assert!(listed.lines().any(|l| l.contains(&name) && l.contains("premium-0") && l.contains("$15/month")), "{listed}");
     if native {
         eventually_get(&server, "counter", "/count", (200, "hits: 3\n"), within);
+    }
+
+    // paas server killed, its Redis server left running, and started again: the leftover is
+    // stopped, the add-on's server started afresh with its data, and the app counts on.
+    let folder = std::fs::read_dir(server.data_dir().join("addons/redis")).unwrap().flatten().next().unwrap().path();
+    let pid_of = || std::fs::read_to_string(folder.join("redis.pid")).unwrap().trim().parse::<u32>().unwrap();
+    let leftover = pid_of();
+    let server = TestServer::start_in(server.crash());
+    let heroku = Heroku { api_url: server.api_url.clone(), ..heroku };
+    let op = server.operator_key.as_str();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while ping(&url).map(|answer| answer != "+OK\r\n+PONG\r\n").unwrap_or(true) {
+        assert!(std::time::Instant::now() < deadline, "the add-on's server did not come back after a restart of paas");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_ne!(pid_of(), leftover);
+    // Gone, or a zombie of the killed server's (reparented, not reaped yet).
+    let state = std::fs::read_to_string(format!("/proc/{leftover}/stat")).unwrap_or_default();
+    assert!(state.is_empty() || state.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')), "the leftover server still runs: {state}");
+    if native {
+        eventually_get(&server, "counter", "/count", (200, "hits: 3\n"), within);
+        assert_eq!(router_get(&server, "counter", "/"), (200, "hits: 4\n".into()));
     }
 
     let destroyed = heroku.ok(op, &["addons:destroy", &name, "-a", "counter", "--confirm", "counter"]);

@@ -344,12 +344,13 @@ async fn supervise(
     }
 }
 
-/// A server a killed paas left running (its pid file names a live redis-server): stopped.
+/// A server a killed paas left running (its pid file names a live process working in the
+/// add-on's data folder; Redis rewrites its command line, so that is no mark): stopped.
 async fn end_leftover(dir: &Path) {
     let Ok(text) = std::fs::read_to_string(dir.join("redis.pid")) else { return };
     let Ok(pid) = text.trim().parse::<u32>() else { return };
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let ours = String::from_utf8_lossy(&cmdline).contains(&*dir.join("redis.conf").to_string_lossy());
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+    let ours = cwd.is_some() && cwd == std::fs::canonicalize(dir.join("data")).ok();
     if pid != 0 && ours && process::alive(pid) {
         tracing::warn!(pid, "previous run: stopping the Redis server {} left running", dir.display());
         process::stop(pid, "-TERM", Duration::from_secs(10)).await;
