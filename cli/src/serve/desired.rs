@@ -161,4 +161,41 @@ mod tests {
         let spec = desired.of(&app).await.unwrap();
         assert!(!spec.sleeps && spec.preboot);
     }
+
+    #[tokio::test]
+    async fn the_endpoints_of_the_attached_add_ons_reach_the_spec_and_no_others() {
+        use paas_platform::addons::NewAddon;
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = paas_platform::ledger::open(&paas_platform::ledger::sqlite_url(dir.path())).await.unwrap();
+        let desired = Desired {
+            ledger: ledger.clone(),
+            slugs: SlugStore::new(dir.path()).unwrap(),
+            unpacked: dir.path().join("u"),
+            placements: paas_platform::grid::agent::Placements::everything(),
+        };
+        let (owner, _) = ledger.create_user("owner@example.com", None, false).await.unwrap();
+        let (app, other) = (ledger.create_app("shop", owner.id).await.unwrap(), ledger.create_app("other", owner.id).await.unwrap());
+        let addon = |app_id, name: &str, url: &str, as_: &str| NewAddon {
+            app_id,
+            name: name.into(),
+            service: "heroku-postgresql".into(),
+            plan: "essential-0".into(),
+            provider_id: format!("addon_{name}"),
+            config: [("URL".to_string(), url.to_string())].into(),
+            attachment_names: vec![as_.into()],
+        };
+        assert!(desired.of(&app).await.unwrap().services.is_empty());
+        let (mine, _, _) = ledger.create_addon(owner.id, addon(app.id, "pg-1", "postgres://a:p@10.199.255.253:40001/a", "DATABASE")).await.unwrap();
+        ledger.create_addon(owner.id, addon(app.id, "pg-2", "postgres://b:p@db.example.com:5432/b", "NAMED")).await.unwrap();
+        ledger.create_addon(owner.id, addon(other.id, "pg-3", "postgres://c:p@10.199.255.253:40003/c", "DATABASE")).await.unwrap();
+        let granted = |spec: AppSpec| spec.services.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(granted(desired.of(&app).await.unwrap()), ["10.199.255.253:40001"], "a name grants nothing; another app's add-on is not this app's");
+        assert_eq!(granted(desired.of(&other).await.unwrap()), ["10.199.255.253:40003"]);
+        ledger.attach_addon(mine.id, other.id, owner.id, vec!["SHOP".into()]).await.unwrap();
+        assert_eq!(granted(desired.of(&other).await.unwrap()), ["10.199.255.253:40001", "10.199.255.253:40003"]);
+        let (spare, _, _) = ledger.create_addon(owner.id, addon(app.id, "pg-4", "postgres://d:p@127.0.0.1:40004/d", "SPARE")).await.unwrap();
+        assert_eq!(desired.of(&app).await.unwrap().services.len(), 2);
+        ledger.destroy_addon(spare.id, owner.id).await.unwrap();
+        assert_eq!(granted(desired.of(&app).await.unwrap()), ["10.199.255.253:40001"], "a destroyed add-on grants nothing");
+    }
 }
