@@ -1,8 +1,8 @@
 //! Teams and app permissions end to end (issue 27), on one server: for each app permission
 //! (view, deploy, operate, manage) and each team role (admin, member, viewer), a command it
 //! allows succeeds and one it does not is refused with 403 `forbidden`, through the official
-//! `heroku` CLI and through `paas`; a removed member is refused on the next request and on the
-//! next `git push`.
+//! `heroku` CLI and through `paas`; apps move between a user and the team (apps:transfer) and
+//! lock; a removed member is refused on the next request and on the next `git push`.
 
 use crate::heroku_cli::{Heroku, Run, create_user, has_row, heroku_bin, lines};
 use crate::support::{TestServer, git, login, ok, run, try_git};
@@ -115,6 +115,20 @@ fn each_permission_and_role_allows_its_commands_and_refuses_the_rest_through_bot
     paas(&server, &ada, &["access:update", "deploy@example.com", "-a", "acme-api", "--permissions", "operate"]);
     paas(&server, deploy, &["ps:restart", "-a", "acme-api"]);
     paas_forbidden(&server, deploy, &["config:set", "A=3", "-a", "acme-api"], "the deploy permission");
+
+    // Transfers: a member's personal app into the team (heroku's PATCH /teams/apps/{app}), out of
+    // it to a member by an admin only; a locked app gives the viewer no implicit view.
+    paas(&server, &meg, &["apps:create", "meg-own", "--no-remote"]);
+    let moved = heroku.ok(&meg, &["apps:transfer", "acme", "-a", "meg-own"]);
+    assert!(moved.stderr.contains("Transferring meg-own to acme... done"), "{}", moved.stderr);
+    assert_eq!(paas(&server, &vic, &["apps", "--team", "acme"]), "=== Apps in team acme\n\nacme-api\nacme-web\nmeg-own\n");
+    let out = ["apps:transfer", "vic@example.com", "-a", "meg-own", "--confirm", "meg-own"];
+    heroku_forbidden(&heroku, &meg, &out, "You need the admin role in team acme to do that; you are a member.");
+    heroku.ok(&ada, &out);
+    assert_eq!(lines(&heroku.ok(&vic, &["apps"]).stdout)[..2], ["=== vic@example.com Apps", "meg-own"]);
+    let locked = heroku.ok(&ada, &["apps:lock", "-a", "acme-api"]);
+    assert!(locked.stderr.contains("Locking acme-api... done"), "{}", locked.stderr);
+    assert!(heroku.run(Some(&vic), &["config", "-a", "acme-api"]).stderr.contains("Couldn't find that app."));
 
     // A member with git access to a team app (its creator holds all four) is removed: their next
     // request and their next push are refused.
