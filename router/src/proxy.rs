@@ -134,11 +134,17 @@ where
         parts.uri = line.path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
     }
     parts.version = http::Version::HTTP_11;
-    let over_limit = Arc::new(AtomicBool::new(false));
-    let body = LimitedBody { inner: into_router_body(body), read: 0, max: config.max_body_bytes, over: over_limit.clone() };
+    // A request without a body (most) gets an empty one: nothing to box, count or limit.
+    let (body, over_limit) = if body.is_end_stream() {
+        (crate::backend::empty_body(), None)
+    } else {
+        let over = Arc::new(AtomicBool::new(false));
+        let limited = LimitedBody { inner: into_router_body(body), read: 0, max: config.max_body_bytes, over: over.clone() };
+        (limited.boxed_unsync(), Some(over))
+    };
     // A request without a body can be replayed on another dyno when the first is unreachable.
-    let replay = (app.web.len() > 1 && body.is_end_stream()).then(|| parts.clone());
-    let mut request = Some(Request::from_parts(parts, body.boxed_unsync()));
+    let replay = (app.web.len() > 1 && over_limit.is_none()).then(|| parts.clone());
+    let mut request = Some(Request::from_parts(parts, body));
 
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + config.request_timeout);
@@ -166,7 +172,7 @@ where
         let interrupted = Interrupted { shared, app: &app.app, line: &line, dyno: &dyno.name, started, armed: true };
         let outcome = tokio::time::timeout_at(deadline, dyno.backend.call(req)).await;
         interrupted.disarm();
-        let over = over_limit.load(Ordering::Acquire);
+        let over = over_limit.as_ref().is_some_and(|over| over.load(Ordering::Acquire));
         match outcome {
             Err(_) | Ok(Err(BackendError::Timeout)) => {
                 return fail(ErrorCode::H12, with_dyno(started.elapsed()));
