@@ -86,6 +86,12 @@ fn send(stream: &mut TcpStream, reader: &mut BufReader<TcpStream>, args: &[&[u8]
     }
 }
 
+/// Whether a server on the URL's port takes its password (the port alone may be another
+/// program's by now: the machine's tests share its ephemeral ports).
+fn answers(url: &str) -> bool {
+    TcpStream::connect(url.rsplit('@').next().unwrap()).is_ok() && command(url, None, &[b"PING"]) == "+PONG"
+}
+
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
@@ -212,7 +218,19 @@ async fn heroku_redis_is_a_real_server_with_its_plans_limits_kept_across_restart
     assert!(!alive(pid), "the destroyed add-on's server still runs");
     assert!(!addon_dir.exists(), "the destroyed add-on's data is still there");
     assert!(api.get("/apps/counter/config-vars", &key).await.body.get("REDIS_URL").is_none());
-    assert!(TcpStream::connect(url.rsplit('@').next().unwrap()).is_err());
+    assert!(!answers(&url), "the destroyed add-on's server still answers");
+
+    // Destroying an app destroys its Redis add-ons: process and data.
+    let reply = api.send(Method::POST, "/apps/counter/addons", Some(&key), Some(json!({"plan": "heroku-redis:mini"})), &[]).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let url = api.get("/apps/counter/config-vars", &key).await.body["REDIS_URL"].as_str().unwrap().to_string();
+    let addon_dir = root.join(folders(&root).pop().unwrap());
+    let pid = again.pid(&provider(&addon_dir));
+    assert!(alive(pid));
+    let reply = api.send(Method::DELETE, "/apps/counter", Some(&key), None, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(!alive(pid) && !addon_dir.exists(), "a destroyed app's Redis server or data is left");
+    assert!(!answers(&url), "a destroyed app's Redis server still answers");
 }
 
 fn provider(addon_dir: &Path) -> String {
