@@ -164,6 +164,85 @@ pub(crate) fn create_user(server: &TestServer, email: &str, password: &str) -> S
     key.unwrap_or_else(|| panic!("no api_key in {body}")).to_string()
 }
 
+/// `curl` of the API as the operator: status and JSON body (`PUT` of a file: `-T`).
+fn curl_api(server: &TestServer, method: &str, url: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H"]);
+    command.arg(format!("Authorization: Bearer {}", server.operator_key));
+    command.args(["-H", "Accept: application/vnd.heroku+json; version=3"]);
+    if let Some(body) = body {
+        command.args(["-H", "Content-Type: application/json", "-d", body]);
+    }
+    let output = command.arg(url).output().expect("run curl");
+    let out = text(&output.stdout);
+    let (body, code) = out.trim_end().rsplit_once('\n').unwrap_or(("", out.trim()));
+    (code.parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string())))
+}
+
+/// Heroku CLI 11's `releases:info`, `ps:stop`, `labs`, `regions`, `apps:stacks`, `sessions`,
+/// `apps:create --stack heroku-24` on app `hello` (releases v1..v5, FOO=bar in v2), then a build
+/// from a URL (`POST /sources`, PUT, `POST /apps/hello/builds {"source_blob"}`) whose output
+/// comes from its `output_stream_url` without the API key; a wrong checksum builds nothing.
+fn breadth_commands_and_builds_from_a_url(heroku: &Heroku, server: &TestServer) {
+    let op = server.operator_key.as_str();
+    let info = heroku.ok(op, &["releases:info", "v2", "-a", "hello"]).stdout;
+    assert!(info.contains("=== Release v2") && info.contains("=== v2 Config vars"), "{info}");
+    assert!(info.lines().any(|line| line.split_whitespace().eq(["FOO:", "bar"])), "{info}");
+    let stop = heroku.ok(op, &["ps:stop", "-p", "web", "-a", "hello"]);
+    assert!(stop.stderr.contains("Stopping all web dynos on hello... done"), "{}", stop.stderr);
+    let stop = heroku.ok(op, &["ps:stop", "web", "-a", "hello"]);
+    assert!(stop.stderr.contains("Stopping dyno web on hello... done"), "{}", stop.stderr);
+    assert_eq!(lines(&heroku.ok(op, &["labs"]).stdout), ["=== User Features operator@localhost"]);
+    assert!(has_row(&heroku.ok(op, &["regions"]).stdout, &["us", "This", "paas", "server", "Common", "Runtime"]));
+    assert_eq!(lines(&heroku.ok(op, &["apps:stacks", "-a", "hello"]).stdout), ["=== hello Available Stacks", "* paas-wasm"]);
+    assert_eq!(heroku.ok(op, &["sessions"]).stdout, "No OAuth sessions.\n");
+    let modern = heroku.ok(op, &["apps:create", "modern", "--stack", "heroku-24"]);
+    assert!(modern.stderr.contains("Creating modern... done, stack is paas-wasm"), "{}", modern.stderr);
+    heroku.ok(op, &["apps:destroy", "modern", "--confirm", "modern"]);
+
+    // A build from a URL on the server's own blob store.
+    let api = server.api_url.as_str();
+    let (code, sources) = curl_api(server, "POST", &format!("{api}/sources"), None);
+    assert_eq!(code, 201, "{sources}");
+    let (put_url, get_url) = (sources["source_blob"]["put_url"].as_str().unwrap(), sources["source_blob"]["get_url"].as_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = dir.path().join("source.tgz");
+    let site = crate::support::repo_root().join("examples/static-site");
+    assert!(Command::new("tar").arg("czf").arg(&tarball).arg("-C").arg(&site).arg(".").status().unwrap().success());
+    let put = Command::new("curl").args(["-sS", "-f", "-T"]).arg(&tarball).arg(put_url).status().unwrap();
+    assert!(put.success(), "PUT the source to {put_url}");
+    let checksum = format!("SHA256:{}", hex_sha256(&std::fs::read(&tarball).unwrap()));
+    let builds_url = format!("{api}/apps/hello/builds");
+    let wrong = format!("SHA256:{}", "0".repeat(64));
+    let body = |checksum: &str| format!(r#"{{"source_blob": {{"url": "{get_url}", "version": "2b93a215cafe", "checksum": "{checksum}"}}}}"#);
+    let (code, refused) = curl_api(server, "POST", &builds_url, Some(&body(&wrong)));
+    assert_eq!(code, 422, "{refused}");
+    assert_eq!(refused["message"], format!("The source's checksum is {checksum}, not {wrong} as source_blob.checksum says: nothing was built."));
+    assert_eq!(curl_api(server, "GET", &builds_url, None).1, serde_json::json!([]), "a refused build is not recorded");
+    let (code, elsewhere) = curl_api(server, "POST", &builds_url, Some(r#"{"source_blob": {"url": "http://127.0.0.1:9/source.tgz"}}"#));
+    assert_eq!(code, 422, "{elsewhere}");
+    assert!(elsewhere["message"].as_str().unwrap().starts_with("Cannot fetch source_blob.url: "), "{elsewhere}");
+
+    let (code, build) = curl_api(server, "POST", &builds_url, Some(&body(&checksum)));
+    assert_eq!(code, 201, "{build}");
+    let output_url = build["output_stream_url"].as_str().unwrap();
+    // No API key: the URL is its own credential; the body ends with the build.
+    let output = Command::new("curl").args(["-sS", "-f", "-m", "300"]).arg(output_url).output().unwrap();
+    let output = text(&output.stdout);
+    assert!(output.contains("Static app detected"), "{output}");
+    let (_, build) = curl_api(server, "GET", &format!("{builds_url}/{}", build["id"].as_str().unwrap()), None);
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let releases = heroku.ok(op, &["releases", "-a", "hello"]).stdout;
+    assert!(releases.lines().any(|line| line.split_whitespace().take(3).eq(["v6", "Deploy", "2b93a21"])), "{releases}");
+    let forged = format!("{}0", output_url.trim_end_matches(|c: char| c.is_ascii_hexdigit()));
+    assert_eq!(curl_api(server, "GET", &forged, None).0, 404);
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub(crate) fn lines(text: &str) -> Vec<&str> {
     text.lines().map(str::trim_end).filter(|line| !line.trim().is_empty()).collect()
 }
@@ -263,6 +342,8 @@ fn the_official_heroku_cli_drives_the_server() {
     let wrong = heroku.run(Some("not-a-key"), &["apps"]);
     assert_eq!(wrong.code, Some(1));
     assert!(wrong.stderr.contains("The token provided to HEROKU_API_KEY is invalid"), "{}", wrong.stderr);
+
+    breadth_commands_and_builds_from_a_url(&heroku, &server);
 
     let destroy = heroku.run(Some(&dev_key), &["apps:destroy", "hello", "--confirm", "hello"]);
     assert_eq!(destroy.code, Some(2), "a collaborator cannot destroy the app");

@@ -23,7 +23,7 @@ pub const MAX_SOURCE_SIZE: u64 = 500 * 1024 * 1024;
 /// The header naming the build a `POST /apps/{app}/builds` started.
 pub const BUILD_ID_HEADER: &str = "paas-build-id";
 
-fn deploys(state: &AppState) -> Result<&Deploys, ApiError> {
+pub(super) fn deploys(state: &AppState) -> Result<&Deploys, ApiError> {
     state.deploys.as_ref().ok_or_else(|| {
         ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", "This server does not build apps.")
     })
@@ -39,8 +39,8 @@ pub struct CreateQuery {
 /// `POST /apps/{app}/builds?source_version=SHA` with a tarball (`.tar` or `.tar.gz`) of the
 /// source as the body: starts a build and answers `200 text/plain` with its output, line by line
 /// as the build writes it; the build's id is in the `Paas-Build-Id` header; its final status is
-/// `GET /apps/{app}/builds/{id}`'s once the body ends. (Heroku's JSON `source_blob` URL form is
-/// not supported: 422.)
+/// `GET /apps/{app}/builds/{id}`'s once the body ends. A JSON body is Heroku's build from a URL,
+/// `{"source_blob": {"url", "version", "checksum"}}` (see [`super::source_blob`]).
 pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
@@ -53,9 +53,10 @@ pub async fn create(
     let deploys = deploys(&state)?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if content_type.contains("json") {
-        return Err(ApiError::invalid(
-            "Builds from a source_blob URL are not supported: upload a tarball of the source (paas deploy).",
-        ));
+        let body = axum::body::to_bytes(body, super::BODY_LIMIT)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("Cannot read the request body: {e}")))?;
+        return Ok(super::source_blob::create(&state, &caller, &app, &body).await?.into_response());
     }
     let uploads = deploys.builder().config().data_dir.join("uploads");
     tokio::fs::create_dir_all(&uploads).await.map_err(ApiError::internal)?;
@@ -103,6 +104,11 @@ pub async fn output(
     AppAccess { app, .. }: AppAccess,
     Path((_, build)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    stream_output(&state, &app, &build).await
+}
+
+/// A build's output: the lines so far and each new one while it runs, else the stored text.
+async fn stream_output(state: &AppState, app: &crate::model::App, build: &str) -> Result<Response, ApiError> {
     let builds = state.ledger.list_builds(app.id).await?;
     let found = builds
         .iter()
@@ -117,6 +123,55 @@ pub async fn output(
         text.push('\n');
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// The key that signs build output URLs: random per server process (a URL handed out before a
+/// restart stops working; the output stays at the authenticated
+/// `GET /apps/{app}/builds/{id}/output`).
+fn output_key() -> &'static [u8; 32] {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+        key
+    })
+}
+
+fn output_signature(app_id: uuid::Uuid, build_id: uuid::Uuid) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(output_key());
+    hasher.update(format!("build-output:{app_id}:{build_id}"));
+    hex::encode(hasher.finalize())
+}
+
+/// A build's `output_stream_url` path, `/build-output/<app id>.<build id>.<signature>`: the URL
+/// is its own credential (Heroku's output URLs are fetched without the API key, as
+/// `heroku releases:output` does).
+pub(super) fn output_path(app_id: uuid::Uuid, build_id: uuid::Uuid) -> String {
+    format!("/build-output/{app_id}.{build_id}.{}", output_signature(app_id, build_id))
+}
+
+/// `GET /build-output/{token}` (a build's `output_stream_url`, no API key): as
+/// `GET /apps/{app}/builds/{id}/output`, for the holder of the signed URL.
+pub async fn signed_output(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let not_found = || ApiError::not_found("No such build output: the URL is wrong or from before the server restarted.");
+    let mut parts = token.splitn(3, '.');
+    let (Some(app_id), Some(build_id), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(not_found());
+    };
+    let (Ok(app_id), Ok(build_id)) = (uuid::Uuid::parse_str(app_id), uuid::Uuid::parse_str(build_id)) else {
+        return Err(not_found());
+    };
+    let expected = output_signature(app_id, build_id);
+    // Constant time: the signature is the credential.
+    let same = expected.len() == signature.len()
+        && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if !same {
+        return Err(not_found());
+    }
+    let app = state.ledger.find_app(&app_id.to_string()).await?.ok_or_else(not_found)?;
+    stream_output(&state, &app, &build_id.to_string()).await
 }
 
 /// `DELETE /apps/{app}/build-cache`: empties the app's build cache (`paas builds:cache:purge`).

@@ -27,6 +27,8 @@ mod releases;
 mod resources;
 mod scheduler;
 mod sizes;
+mod source_blob;
+mod sources;
 mod team_apps;
 mod teams;
 pub mod views;
@@ -160,7 +162,10 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
             get(resources::list_builds).post(builds::create).layer(DefaultBodyLimit::disable()),
         )
         .route("/apps/{app}/builds/{build}", get(resources::build_info))
+        .route("/sources", post(sources::create))
+        .route("/sources/{token}", get(sources::get).put(sources::put).layer(DefaultBodyLimit::disable()))
         .route("/apps/{app}/builds/{build}/output", get(builds::output))
+        .route("/build-output/{token}", get(builds::signed_output))
         .route("/apps/{app}/build-cache", axum::routing::delete(builds::purge_cache))
         .route(
             "/apps/{app}/buildpack-installations",

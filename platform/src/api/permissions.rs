@@ -111,7 +111,13 @@ pub const TABLE: &[Row] = &[
     ("GET", "/apps/{app}/builds", App(View)),
     ("POST", "/apps/{app}/builds", App(Deploy)),
     ("GET", "/apps/{app}/builds/{build}", App(View)),
+    // The blob store of builds from a URL (api/sources.rs): the URL's token is the credential.
+    ("POST", "/sources", Account),
+    ("GET", "/sources/{token}", Public),
+    ("PUT", "/sources/{token}", Public),
     ("GET", "/apps/{app}/builds/{build}/output", App(View)),
+    // A build's output_stream_url: the signature in the URL is the credential.
+    ("GET", "/build-output/{token}", Public),
     ("DELETE", "/apps/{app}/build-cache", App(Deploy)),
     ("GET", "/apps/{app}/buildpack-installations", App(View)),
     ("PUT", "/apps/{app}/buildpack-installations", App(Deploy)),

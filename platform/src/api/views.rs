@@ -259,10 +259,10 @@ pub fn owner_collaborator(app: &App) -> Value {
     })
 }
 
-/// A build; its output is at `output_stream_url` (`paas builds:output`).
+/// A build; its output is at `output_stream_url`, a signed URL that needs no API key.
 pub fn build(build: &Build, app: &App, config: &PlatformConfig) -> Value {
     let buildpacks: Vec<Value> = build.buildpack.iter().map(|url| json!({"url": url, "name": url})).collect();
-    let output_url = format!("{}/apps/{}/builds/{}/output", config.api_url.trim_end_matches('/'), app.name, build.id);
+    let output_url = format!("{}{}", config.api_url.trim_end_matches('/'), super::builds::output_path(app.id, build.id));
     json!({
         "id": build.id,
         "app": {"id": app.id},

@@ -1,0 +1,156 @@
+//! Builds from a URL, Heroku's `POST /apps/{app}/builds {"source_blob": {"url", "version",
+//! "checksum"}}` → 201 with the build (its output at `output_stream_url` while it runs and
+//! after). A URL on this server's blob store (`POST /sources`) is read from the store; any other
+//! is fetched where the node's egress policy lets tenants go, as log drains are (the host
+//! resolved once and every address checked, no redirects followed, no proxy), within
+//! [`FETCH_TIMEOUT`] and [`super::sources::MAX_BLOB_SIZE`]. A `checksum` (`SHA256:<hex>`) must
+//! match the source, or nothing is built.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use super::extract::CurrentUser;
+use super::sources::{self, MAX_BLOB_SIZE};
+use super::{ApiError, AppState, views};
+use crate::logplex::drains::Endpoint;
+use crate::logplex::drains::http::CheckedResolver;
+use crate::model::App;
+
+/// How long fetching a source from elsewhere may take: 10 minutes.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The body of a build from a URL.
+#[derive(Debug, Deserialize)]
+pub struct NewBuild {
+    source_blob: SourceBlob,
+}
+
+/// Where the source is.
+#[derive(Debug, Deserialize)]
+pub struct SourceBlob {
+    /// A URL of a tarball (`.tar` or `.tar.gz`).
+    url: String,
+    /// The source's version (a git commit), for the release's description.
+    version: Option<String>,
+    /// `SHA256:<64 hex digits>` of the tarball.
+    checksum: Option<String>,
+}
+
+/// `SHA256:<hex>` → the lowercase hex.
+fn parse_checksum(checksum: &str) -> Result<String, ApiError> {
+    let hex = checksum
+        .split_once(':')
+        .filter(|(algorithm, _)| algorithm.eq_ignore_ascii_case("sha256"))
+        .map(|(_, hex)| hex.to_ascii_lowercase())
+        .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    hex.ok_or_else(|| ApiError::invalid("source_blob.checksum must be SHA256:<64 hex digits>."))
+}
+
+/// Starts a build of the source at `body`'s `source_blob.url` (see the module docs).
+pub(super) async fn create(state: &AppState, caller: &CurrentUser, app: &App, body: &Bytes) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let deploys = super::builds::deploys(state)?;
+    let body: NewBuild = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("The build must be {{\"source_blob\": {{\"url\", \"version\"?, \"checksum\"?}}}}: {e}")))?;
+    let blob = body.source_blob;
+    let expected = blob.checksum.as_deref().map(parse_checksum).transpose()?;
+    let uploads = deploys.builder().config().data_dir.join("uploads");
+    tokio::fs::create_dir_all(&uploads).await.map_err(ApiError::internal)?;
+    let upload = tempfile::NamedTempFile::new_in(&uploads).map_err(ApiError::internal)?.into_temp_path();
+    let size = match sources::local_token(state, &blob.url) {
+        Some(token) => {
+            let path = sources::blob(&sources::store(state)?, token)?;
+            tokio::fs::copy(&path, &upload).await.map_err(ApiError::internal)?
+        }
+        None => fetch(state, &blob.url, &upload).await?,
+    };
+    if size == 0 {
+        return Err(ApiError::invalid("The source at source_blob.url is empty: it must be a tarball of the source."));
+    }
+    let actual = sha256_file(&upload).await?;
+    if let Some(expected) = expected.filter(|expected| *expected != actual) {
+        return Err(ApiError::invalid(format!(
+            "The source's checksum is SHA256:{actual}, not SHA256:{expected} as source_blob.checksum says: nothing was built."
+        )));
+    }
+    let source = paas_builder::Source::Tarball(upload.to_path_buf());
+    let (build, mut lines) = deploys.start_build(app, &caller.user, source, blob.version, upload).await?;
+    // Nobody reads the output here: it is kept for output_stream_url; this only drains it.
+    tokio::spawn(async move { while lines.next().await.is_some() {} });
+    Ok((StatusCode::CREATED, Json(views::build(&build, app, &state.config))))
+}
+
+/// Fetches `url` into `path` under the egress policy of log drains; the size fetched.
+async fn fetch(state: &AppState, url: &str, path: &FsPath) -> Result<u64, ApiError> {
+    let refused = |why: String| ApiError::invalid(format!("Cannot fetch source_blob.url: {why}"));
+    let endpoint = Endpoint::parse(url).map_err(|e| refused(e.to_string()))?;
+    if !matches!(endpoint, Endpoint::Http { .. }) {
+        return Err(refused("it must be an http:// or https:// URL.".into()));
+    }
+    let egress = state.logs.drain_policy().egress.clone();
+    endpoint.check(url, &egress).map_err(|e| refused(e.to_string()))?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .user_agent("paas-builds")
+        .timeout(FETCH_TIMEOUT)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(CheckedResolver(egress)))
+        .build()
+        .map_err(ApiError::internal)?;
+    let response = client.get(url).send().await.map_err(|e| refused(describe(&e)))?;
+    if !response.status().is_success() {
+        return Err(refused(format!("the server answered {}.", response.status())));
+    }
+    if response.content_length().is_some_and(|length| length > MAX_BLOB_SIZE) {
+        return Err(sources::too_large(MAX_BLOB_SIZE));
+    }
+    sources::write_limited(path, response.bytes_stream(), MAX_BLOB_SIZE).await
+}
+
+/// A fetch error with its causes (the egress refusal is one of them).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+async fn sha256_file(path: &FsPath) -> Result<String, ApiError> {
+    let mut file = tokio::fs::File::open(path).await.map_err(ApiError::internal)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buffer).await.map_err(ApiError::internal)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_are_sha256_and_64_hex_digits() {
+        let hex = "Ab".repeat(32);
+        assert_eq!(parse_checksum(&format!("SHA256:{hex}")).unwrap(), "ab".repeat(32));
+        for bad in [format!("MD5:{hex}"), hex.clone(), format!("SHA256:{}", "ab".repeat(31)), format!("SHA256:{}", "zz".repeat(32))] {
+            assert!(parse_checksum(&bad).is_err(), "{bad}");
+        }
+    }
+}
