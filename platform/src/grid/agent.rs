@@ -222,21 +222,10 @@ impl Agent {
     }
 
     /// Runs the heartbeat, the coordinator and (when placing) the assignment follower until
-    /// `stop` resolves.
-    pub fn spawn(self: &Arc<Self>, stop: impl std::future::Future<Output = ()> + Send + 'static) {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        tokio::spawn(async move {
-            stop.await;
-            let _ = stop_tx.send(true);
-        });
-        let stopped = |mut rx: watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
+    /// `stop` resolves; then marks the node down ([`super::NodeLedger::leave_node`]) so that its
+    /// dynos move at once. The tasks can also be [`AgentTasks::abort`]ed, as a crash would end them.
+    pub fn spawn(self: &Arc<Self>, stop: impl std::future::Future<Output = ()> + Send + 'static) -> AgentTasks {
         let agent = self.clone();
-        let stop = stopped(stop_rx.clone());
-        tokio::spawn(async move {
-            tokio::select! { () = agent.heartbeat_forever() => {} () = stop => {} }
-        });
         let coordinator = coordinator::Coordinator::new(
             self.ledger.clone(),
             self.id,
@@ -244,17 +233,28 @@ impl Agent {
             self.poke.clone(),
             self.written.clone(),
         );
-        let stop = stopped(stop_rx.clone());
-        tokio::spawn(async move {
-            tokio::select! { () = coordinator.run() => {} () = stop => {} }
+        let task = tokio::spawn(async move {
+            let follow = async {
+                if agent.config.placing {
+                    agent.follow_assignments().await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = agent.heartbeat_forever() => {}
+                () = coordinator.run() => {}
+                () = follow => {}
+                () = stop => {}
+            }
+            // Stopping: hand the dynos over now rather than after the lease.
+            if let Some(epoch) = agent.epoch.send_replace(None)
+                && let Err(e) = agent.ledger.leave_node(agent.id, epoch).await
+            {
+                tracing::warn!("cannot mark this node down in the ledger: {e}");
+            }
         });
-        if self.config.placing {
-            let agent = self.clone();
-            let stop = stopped(stop_rx);
-            tokio::spawn(async move {
-                tokio::select! { () = agent.follow_assignments() => {} () = stop => {} }
-            });
-        }
+        AgentTasks(task)
     }
 
     /// Renews the lease every [`GridConfig::heartbeat`]; see the module docs for fencing.
@@ -335,6 +335,18 @@ impl Agent {
                 () = self.written.notified() => {}
             }
         }
+    }
+}
+
+/// The agent's task (see [`Agent::spawn`]).
+#[derive(Debug)]
+pub struct AgentTasks(tokio::task::JoinHandle<()>);
+
+impl AgentTasks {
+    /// Ends the heartbeat, coordinator and follower at once without marking the node down: what
+    /// a crash (`kill -9`) does to a node, for tests.
+    pub fn abort(&self) {
+        self.0.abort();
     }
 }
 

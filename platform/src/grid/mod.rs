@@ -113,6 +113,9 @@ pub trait NodeLedger: Send + Sync {
     /// Renews the node's lease if `epoch` is still its epoch and it is up; `false`: the node was
     /// fenced (it must drop its dynos and register again).
     async fn heartbeat_node(&self, id: Uuid, epoch: i64, lease: Duration) -> Result<bool>;
+    /// A node stopping: down at once (the next epoch), and no longer the coordinator, so that its
+    /// dynos are placed elsewhere in the next round instead of after its lease.
+    async fn leave_node(&self, id: Uuid, epoch: i64) -> Result<()>;
     /// The node a node key belongs to.
     async fn authenticate_node(&self, key: &str) -> Result<Option<Node>>;
     /// Every node, by name.

@@ -142,6 +142,10 @@ impl Placement {
     }
 }
 
+/// How well a node suits a dyno; lower is better: dynos of the same process type there, of the
+/// same app, the slug missing, free memory (inverted), dynos there.
+type Score = (u32, u32, bool, u64, u32);
+
 /// Free capacity while planning.
 struct Free {
     memory_mib: u64,
@@ -203,7 +207,7 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
     for (f, index) in pending {
         let formation = &formations[f];
         let key = DynoKey { app: formation.app, process_type: formation.process_type.clone(), index };
-        let mut best: Option<(usize, (u32, u32, bool, u64, u32))> = None;
+        let mut best: Option<(usize, Score)> = None;
         let mut any_runs = false;
         for (n, node) in nodes.iter().enumerate() {
             if !node.runs(formation.kind) {
@@ -213,8 +217,6 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
             if !free[n].fits(formation.demand) {
                 continue;
             }
-            // Lower is better: same process type here, same app here, slug missing, then less
-            // free memory (inverted), then more dynos.
             let has_slug = formation.slug.as_ref().is_some_and(|s| node.slugs.contains(s));
             let score = (
                 per_formation.get(&(f, n)).copied().unwrap_or(0),

@@ -162,7 +162,7 @@ async fn wait_for<T>(within: Duration, what: &str, mut check: impl AsyncFnMut() 
 /// Two nodes, each its own process's view of the ledger (its own pool); an app at web=4 spreads
 /// over both; node b stops heartbeating (as after kill -9): within its lease and two coordinator
 /// rounds every dyno is on a, and b, coming back with its old epoch, is fenced: it runs nothing
-/// of what it had, and registers again.
+/// of what it had, and registers again. Then a stops (as on SIGTERM): its dynos go to b at once.
 #[tokio::test]
 async fn a_lost_nodes_dynos_move_within_its_lease_and_it_is_fenced_when_it_comes_back() {
     let Some(t) = backends::postgres().await else { return };
@@ -171,17 +171,19 @@ async fn a_lost_nodes_dynos_move_within_its_lease_and_it_is_fenced_when_it_comes
     let app = app_with_web(ledger.as_ref(), owner.id, "spread", 4).await;
     let config = GridConfig { join: None, lease: LEASE, placing: true };
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let node_a = Agent::start(ledger.clone(), dir_a.path(), registration("a"), config.clone()).await.unwrap();
+    // a's lease is long: only b is lost, and a leaves by stopping.
+    let config_a = GridConfig { lease: Duration::from_secs(60), ..config.clone() };
+    let node_a = Agent::start(ledger.clone(), dir_a.path(), registration("a"), config_a).await.unwrap();
     let (token, _) = ledger.create_join_token(owner.id, Duration::from_secs(60)).await.unwrap();
     let ledger_b: Arc<dyn Ledger> = paas_platform::ledger::open(&t.url).await.unwrap();
     let joining = GridConfig { join: Some(token), ..config.clone() };
     let node_b = Agent::start(ledger_b.clone(), dir_b.path(), registration("b"), joining).await.unwrap();
     assert!(std::fs::read_to_string(dir_b.path().join("node-key")).unwrap().starts_with(&node_b.id.to_string()));
-    node_a.spawn(std::future::pending());
-    let (kill_b, killed) = tokio::sync::oneshot::channel::<()>();
-    node_b.spawn(async move {
-        let _ = killed.await;
+    let (stop_a, stopping_a) = tokio::sync::oneshot::channel::<()>();
+    node_a.spawn(async move {
+        let _ = stopping_a.await;
     });
+    let tasks_b = node_b.spawn(std::future::pending());
 
     // Spread: two on each.
     let spread = wait_for(Duration::from_secs(10), "web=4 on both nodes", async || {
@@ -202,8 +204,8 @@ async fn a_lost_nodes_dynos_move_within_its_lease_and_it_is_fenced_when_it_comes
     assert_eq!(b_runs, expected);
     let epoch_b = node_b.epoch().unwrap();
 
-    // b stops heartbeating.
-    kill_b.send(()).unwrap();
+    // b stops heartbeating, as if killed (it does not say it leaves).
+    tasks_b.abort();
     let lost = Instant::now();
     wait_for(LEASE * 3, "every dyno on a", async || {
         let placed = placement(ledger.as_ref()).await;
@@ -233,4 +235,14 @@ async fn a_lost_nodes_dynos_move_within_its_lease_and_it_is_fenced_when_it_comes
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(placement(ledger.as_ref()).await.values().all(|n| n == "a"), "no dyno moves back");
     assert!(ledger.list_nodes().await.unwrap().iter().all(|n| n.up));
+
+    // A node that stops (SIGTERM) hands its dynos over at once, not after its lease (a's is 60 s).
+    stop_a.send(()).unwrap();
+    let stopped = Instant::now();
+    wait_for(Duration::from_secs(5), "a's dynos on b after a stopped", async || {
+        let placed = placement(ledger.as_ref()).await;
+        (placed.len() == 4 && placed.values().all(|n| n == "b")).then_some(())
+    })
+    .await;
+    eprintln!("a stopping node's dynos were placed elsewhere {:?} after it stopped", stopped.elapsed());
 }

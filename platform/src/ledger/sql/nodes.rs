@@ -235,6 +235,23 @@ impl NodeLedger for SqlLedger {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn leave_node(&self, id: Uuid, epoch: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let now_ms = db_now_ms(self.backend, &mut *tx).await?;
+        sqlx::query("UPDATE nodes SET state = 'down', epoch = epoch + 1, lease_until_ms = $3 WHERE id = $1 AND epoch = $2")
+            .bind(id.to_string())
+            .bind(epoch)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE grid_leader SET lease_until_ms = 0 WHERE id = 1 AND node_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn authenticate_node(&self, key: &str) -> Result<Option<Node>> {
         let now_ms = db_now_ms(self.backend, &self.pool).await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {NODE_COLUMNS} FROM nodes WHERE key_hash = $1")))
@@ -272,6 +289,20 @@ impl NodeLedger for SqlLedger {
     }
 
     async fn acquire_leadership(&self, node_id: Uuid, lease: Duration) -> Result<Option<Leadership>> {
+        // Read first: the leader renews only once half its lease is gone, and others write only
+        // when it expired, so a round takes no write lock (SQLite's is the whole database).
+        let now_ms = db_now_ms(self.backend, &self.pool).await?;
+        let row = sqlx::query("SELECT node_id, term, lease_until_ms FROM grid_leader WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let (holder, term, lease_until) =
+            (super::col_opt_uuid(&row, "node_id")?, col_i64(&row, "term")?, col_i64(&row, "lease_until_ms")?);
+        if holder == Some(node_id) && lease_until - now_ms > millis(lease) / 2 {
+            return Ok(Some(Leadership { term }));
+        }
+        if holder.is_some() && holder != Some(node_id) && lease_until >= now_ms {
+            return Ok(None);
+        }
         let mut tx = self.begin_write().await?;
         let now_ms = db_now_ms(self.backend, &mut *tx).await?;
         let (holder, term, lease_until) = leader_row(self, &mut tx).await?;
@@ -293,6 +324,14 @@ impl NodeLedger for SqlLedger {
     }
 
     async fn fence_expired_nodes(&self) -> Result<Vec<Uuid>> {
+        let now_ms = db_now_ms(self.backend, &self.pool).await?;
+        let expired = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM nodes WHERE state = 'up' AND lease_until_ms < $1")
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        if expired == 0 {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_write().await?;
         let now_ms = db_now_ms(self.backend, &mut *tx).await?;
         let ids = sqlx::query_scalar::<_, String>("SELECT id FROM nodes WHERE state = 'up' AND lease_until_ms < $1")
