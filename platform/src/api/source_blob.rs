@@ -13,6 +13,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::http::StatusCode;
+use paas_sandbox::egress::EgressPolicy;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
@@ -69,7 +70,7 @@ pub(super) async fn create(state: &AppState, caller: &CurrentUser, app: &App, bo
             let path = sources::blob(&sources::store(state)?, token)?;
             tokio::fs::copy(&path, &upload).await.map_err(ApiError::internal)?
         }
-        None => fetch(state, &blob.url, &upload).await?,
+        None => fetch(state.logs.drain_policy().egress.clone(), &blob.url, &upload, MAX_BLOB_SIZE).await?,
     };
     if size == 0 {
         return Err(ApiError::invalid("The source at source_blob.url is empty: it must be a tarball of the source."));
@@ -87,15 +88,18 @@ pub(super) async fn create(state: &AppState, caller: &CurrentUser, app: &App, bo
     Ok((StatusCode::CREATED, Json(views::build(&build, app, &state.config))))
 }
 
-/// Fetches `url` into `path` under the egress policy of log drains; the size fetched.
-async fn fetch(state: &AppState, url: &str, path: &FsPath) -> Result<u64, ApiError> {
+/// Fetches `url` into `path` where `egress` lets tenants go (as log drains), at most `limit`
+/// bytes; the size fetched.
+async fn fetch(egress: Arc<EgressPolicy>, url: &str, path: &FsPath, limit: u64) -> Result<u64, ApiError> {
     let refused = |why: String| ApiError::invalid(format!("Cannot fetch source_blob.url: {why}"));
     let endpoint = Endpoint::parse(url).map_err(|e| refused(e.to_string()))?;
     if !matches!(endpoint, Endpoint::Http { .. }) {
         return Err(refused("it must be an http:// or https:// URL.".into()));
     }
-    let egress = state.logs.drain_policy().egress.clone();
-    endpoint.check(url, &egress).map_err(|e| refused(e.to_string()))?;
+    // An address literal never reaches the resolver: checked here.
+    if let Some(Err(denied)) = endpoint.literal_address().map(|ip| egress.check(ip)) {
+        return Err(refused(format!("{denied}; builds cannot fetch from loopback, link-local, private or this server's own addresses.")));
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .user_agent("paas-builds")
@@ -110,10 +114,10 @@ async fn fetch(state: &AppState, url: &str, path: &FsPath) -> Result<u64, ApiErr
     if !response.status().is_success() {
         return Err(refused(format!("the server answered {}.", response.status())));
     }
-    if response.content_length().is_some_and(|length| length > MAX_BLOB_SIZE) {
-        return Err(sources::too_large(MAX_BLOB_SIZE));
+    if response.content_length().is_some_and(|length| length > limit) {
+        return Err(sources::too_large(limit));
     }
-    sources::write_limited(path, response.bytes_stream(), MAX_BLOB_SIZE).await
+    sources::write_limited(path, response.bytes_stream(), limit).await
 }
 
 /// A fetch error with its causes (the egress refusal is one of them).
@@ -144,6 +148,49 @@ async fn sha256_file(path: &FsPath) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::routing::get;
+
+    /// A source server on loopback: `/ok` (a 5-byte source), `/redirect` (to `/ok`), `/big`.
+    async fn source_server() -> String {
+        let router = axum::Router::new()
+            .route("/ok", get(|| async { "hello" }))
+            .route("/big", get(|| async { "0123456789" }))
+            .route("/redirect", get(|| async { (StatusCode::FOUND, [("location", "/ok")]) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("{address}")
+    }
+
+    async fn fetched(egress: &Arc<EgressPolicy>, url: &str, limit: u64) -> Result<String, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("source");
+        match fetch(egress.clone(), url, &path, limit).await {
+            Ok(size) => Ok(format!("{size}:{}", std::fs::read_to_string(&path).unwrap())),
+            Err(e) => Err(format!("{e}")),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_url_is_fetched_only_where_the_egress_policy_allows_without_redirects_within_its_limit() {
+        let address = source_server().await;
+        let port = address.rsplit(':').next().unwrap();
+        let allowed = Arc::new(EgressPolicy::new(vec![paas_sandbox::egress::parse_allow("127.0.0.1/32").unwrap()], Vec::new()));
+        assert_eq!(fetched(&allowed, &format!("http://{address}/ok"), 100).await, Ok("5:hello".into()));
+        let redirect = fetched(&allowed, &format!("http://{address}/redirect"), 100).await.unwrap_err();
+        assert!(redirect.contains("Cannot fetch source_blob.url: the server answered 302 Found."), "{redirect}");
+        let big = fetched(&allowed, &format!("http://{address}/big"), 4).await.unwrap_err();
+        assert!(big.contains("The source is over the limit"), "{big}");
+        let scheme = fetched(&allowed, &format!("syslog://{address}"), 100).await.unwrap_err();
+        assert!(scheme.contains("it must be an http:// or https:// URL."), "{scheme}");
+
+        // The default policy denies loopback, by address and by name (resolved, then checked).
+        let denied = Arc::new(EgressPolicy::new(Vec::new(), Vec::new()));
+        let literal = fetched(&denied, &format!("http://{address}/ok"), 100).await.unwrap_err();
+        assert!(literal.contains("(invalid_params): Cannot fetch source_blob.url: 127.0.0.1 denied (loopback); builds cannot"), "{literal}");
+        let named = fetched(&denied, &format!("http://localhost:{port}/ok"), 100).await.unwrap_err();
+        assert!(named.contains("(invalid_params): Cannot fetch source_blob.url: ") && named.contains("denied (loopback)"), "{named}");
+    }
 
     #[test]
     fn checksums_are_sha256_and_64_hex_digits() {
