@@ -13,6 +13,7 @@ use tokio::io::AsyncRead;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::filesystem::WasiFilesystemCtx;
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -62,8 +63,15 @@ pub struct DynoSpec {
     /// Limits overriding the size's defaults.
     pub limits: Option<Limits>,
     /// Web dynos: reuse an instance across requests (true: the default for Rust and Python
-    /// components) or take a fresh instance per request (false).
+    /// components) or take a fresh instance per request (false). The app's config var
+    /// [`INSTANCE_REUSE_VAR`] overrides the slug's choice ([`DynoSpec::apply_instance_vars`]).
     pub reuse: bool,
+    /// Web dynos in reuse mode: an instance is retired after this many requests (and after any
+    /// trap). See [`MAX_REQUESTS_PER_INSTANCE`].
+    pub max_requests: u64,
+    /// Web dynos: instances kept instantiated ahead of requests (fresh mode; one in reuse mode).
+    /// See [`READY_INSTANCES`].
+    pub ready: usize,
     /// Web dynos: how many requests run at once; more wait their turn.
     pub concurrency: usize,
     /// The slug's app directory, preopened read-only at `/app`.
@@ -91,6 +99,8 @@ impl DynoSpec {
             size: DynoSize::Basic,
             limits: None,
             reuse: true,
+            max_requests: MAX_REQUESTS_PER_INSTANCE,
+            ready: READY_INSTANCES,
             concurrency: 16,
             app_dir: None,
             port: 5000,
@@ -98,6 +108,34 @@ impl DynoSpec {
             logs: LogSink::discard(),
             attached: None,
         }
+    }
+
+    /// Applies the app's choices about instances from its config vars: [`INSTANCE_REUSE_VAR`]
+    /// (`1`/`true`/`on` or `0`/`false`/`off`) over the slug's `reuse`, and
+    /// [`INSTANCE_MAX_REQUESTS_VAR`] (a count ≥ 1) over [`MAX_REQUESTS_PER_INSTANCE`]. Returns
+    /// a line for the dyno's log for each value that is not understood (and left unapplied).
+    pub fn apply_instance_vars(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(value) = self.env.get(INSTANCE_REUSE_VAR) {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "on" | "yes" => self.reuse = true,
+                "0" | "false" | "off" | "no" => self.reuse = false,
+                _ => problems.push(format!(
+                    "{INSTANCE_REUSE_VAR} is not one of 1, true, on, 0, false, off: the slug's choice (reuse = {}) stands",
+                    self.reuse
+                )),
+            }
+        }
+        if let Some(value) = self.env.get(INSTANCE_MAX_REQUESTS_VAR) {
+            match value.trim().parse::<u64>() {
+                Ok(n) if n >= 1 => self.max_requests = n,
+                _ => problems.push(format!(
+                    "{INSTANCE_MAX_REQUESTS_VAR} is not a whole number from 1: instances are retired after {} requests",
+                    self.max_requests
+                )),
+            }
+        }
+        problems
     }
 
     /// The limits in force: `limits` if set, else the size's.
@@ -118,6 +156,25 @@ impl DynoSpec {
     }
 }
 
+/// The config var by which an app chooses instance reuse for its web dynos, whatever the slug
+/// says: `PAAS_INSTANCE_REUSE=1` (one instance serves request after request) or `0` (a fresh
+/// instance per request).
+pub const INSTANCE_REUSE_VAR: &str = "PAAS_INSTANCE_REUSE";
+
+/// The config var setting [`DynoSpec::max_requests`].
+pub const INSTANCE_MAX_REQUESTS_VAR: &str = "PAAS_INSTANCE_MAX_REQUESTS";
+
+/// Default [`DynoSpec::max_requests`]: a reused instance is retired after 10,000 requests, so
+/// what a guest leaks (memory, table entries) is bounded; one instantiation in 10,000 requests
+/// costs nothing measurable, and the replacement is made after a response, not before one.
+pub const MAX_REQUESTS_PER_INSTANCE: u64 = 10_000;
+
+/// Default [`DynoSpec::ready`]: a fresh-mode web dyno keeps two instances ready, so a request
+/// (or two at once) finds one made; each request's task makes the next after its response.
+/// Instances beyond them are made on the request's path. Idle ones are given back when the
+/// pool is full, and all when the dyno sleeps.
+pub const READY_INSTANCES: usize = 2;
+
 /// Standard input of a worker or one-off run.
 pub enum Stdin {
     /// Nothing: reads see end of file.
@@ -133,12 +190,14 @@ pub(crate) struct DynoContext {
     pub runtime: Runtime,
     pub env: Vec<(String, String)>,
     pub limits: Limits,
-    pub app_dir: Option<PathBuf>,
     pub network: NetworkPolicy,
     pub log: LogSource,
     pub attached: Option<AttachedOutput>,
     pub scratch: std::sync::Mutex<Scratch>,
     pub scratch_path: PathBuf,
+    /// `/tmp` and `/app`, opened once at dyno start and shared by its instances (a store takes
+    /// a clone: no system call). `None` once the scratch directory is wiped.
+    preopens: std::sync::Mutex<Option<WasiFilesystemCtx>>,
     /// The app's share of instance slots and memory (shared with its other dynos).
     pub share: Arc<crate::slots::AppShare>,
 }
@@ -159,16 +218,20 @@ impl DynoContext {
         let limits = spec.effective_limits();
         let quota = runtime.config().tmp_quota.then_some(limits.tmp_bytes);
         let scratch = Scratch::create(&runtime.config().scratch_dir, &spec.app, &spec.dyno, quota)?;
+        let mut opened = WasiCtxBuilder::new();
+        fs::preopen(&mut opened, scratch.path(), spec.app_dir.as_deref())
+            .map_err(|e| StartError::Filesystem { dyno: spec.dyno.clone(), detail: chain(&e) })?;
+        let preopens = opened.build().filesystem().clone();
         Ok(Arc::new(DynoContext {
             runtime: runtime.clone(),
             env: spec.environment(),
             limits,
-            app_dir: spec.app_dir.clone(),
             network: spec.network.clone(),
             log: LogSource { app: spec.app.as_str().into(), dyno: spec.dyno.as_str().into(), sink: spec.logs.clone() },
             attached: spec.attached.clone(),
             scratch_path: scratch.path().to_path_buf(),
             scratch: std::sync::Mutex::new(scratch),
+            preopens: std::sync::Mutex::new(Some(preopens)),
             share: runtime.app_share(&spec.app),
         }))
     }
@@ -184,8 +247,10 @@ impl DynoContext {
         self.runtime.instance_slot(&self.log.app, &self.share.slots).await
     }
 
-    /// Removes the scratch directory.
+    /// Removes the scratch directory (and closes the dyno's own descriptors of `/tmp` and
+    /// `/app`: a tmpfs goes once the instances holding it are gone too).
     pub fn wipe_scratch(&self) {
+        self.preopens.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.scratch.lock().unwrap_or_else(|e| e.into_inner()).wipe();
     }
 
@@ -214,7 +279,8 @@ impl DynoContext {
                 b.stdin(AsyncStdinStream::new(reader));
             }
         }
-        fs::preopen(&mut b, &self.scratch_path, self.app_dir.as_deref()).map_err(|e| chain(&e))?;
+        let preopens = self.preopens.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let preopens = preopens.ok_or_else(|| "the dyno stopped: its /tmp is gone".to_string())?;
         // Granted sockets still go only where the node's egress policy lets them, but for the
         // attached add-ons' endpoints (see `Outbound::socket_allowed`).
         if self.network.grants_sockets() {
@@ -231,8 +297,10 @@ impl DynoContext {
         }
         let mut table = ResourceTable::new();
         table.set_max_capacity(self.limits.resources);
+        let mut wasi = b.build();
+        *wasi.filesystem() = preopens;
         let state = DynoState {
-            wasi: b.build(),
+            wasi,
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks::new(self.runtime.outbound().clone(), self.log.clone()),
             table,
@@ -279,5 +347,25 @@ mod tests {
         assert_eq!(env["PS"], "web.1");
         assert_eq!(env["PORT"], "5000");
         assert_eq!(env["TMPDIR"], "/tmp");
+    }
+
+    #[test]
+    fn config_vars_choose_instance_reuse_over_the_slug() {
+        let mut spec = DynoSpec::new("shop", "web.1");
+        spec.reuse = false;
+        spec.env.insert(INSTANCE_REUSE_VAR.into(), "1".into());
+        spec.env.insert(INSTANCE_MAX_REQUESTS_VAR.into(), "500".into());
+        assert!(spec.apply_instance_vars().is_empty());
+        assert!(spec.reuse);
+        assert_eq!(spec.max_requests, 500);
+        spec.env.insert(INSTANCE_REUSE_VAR.into(), "Off".into());
+        assert!(spec.apply_instance_vars().is_empty());
+        assert!(!spec.reuse);
+        spec.env.insert(INSTANCE_REUSE_VAR.into(), "maybe".into());
+        spec.env.insert(INSTANCE_MAX_REQUESTS_VAR.into(), "0".into());
+        let problems = spec.apply_instance_vars();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("reuse = false"), "{problems:?}");
+        assert_eq!((spec.reuse, spec.max_requests), (false, 500));
     }
 }

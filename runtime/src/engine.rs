@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, PoolingAllocatorMetrics};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, PoolingAllocatorMetrics};
 
 use crate::cache;
 use crate::component::{self, Component};
@@ -380,7 +380,10 @@ fn engine_config(config: &RuntimeConfig) -> Config {
             .max_memory_size(config.max_memory_bytes)
             .max_unused_warm_slots(n.min(config.warm_slots))
             .linear_memory_keep_resident(config.keep_resident)
-            .table_keep_resident(config.keep_resident);
+            .table_keep_resident(config.keep_resident)
+            // Where the kernel has PAGEMAP_SCAN (6.7+), only the pages an instance touched are
+            // reset (up to `keep_resident` bytes), without `madvise`.
+            .pagemap_scan(Enabled::Auto);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     c

@@ -36,7 +36,9 @@ pub use attach::{ATTACHED_BUFFER, AttachedOutput, AttachedReader, attached_outpu
 pub use cache::CacheOutcome;
 pub use command::{CommandDyno, ExitStatus, STOP_FILE, run_oneoff};
 pub use component::{Component, ComponentKind};
-pub use dyno::{DynoSpec, NetworkPolicy, Stdin};
+pub use dyno::{
+    DynoSpec, INSTANCE_MAX_REQUESTS_VAR, INSTANCE_REUSE_VAR, MAX_REQUESTS_PER_INSTANCE, NetworkPolicy, READY_INSTANCES, Stdin,
+};
 pub use engine::{KEEP_RESIDENT, MAX_COMPONENT_SIZE, Runtime, RuntimeConfig, WARM_SLOTS};
 pub use error::{HandleError, LoadError, RuntimeError, StartError};
 pub use lanes::{BACKGROUND_NICE, CPU_SLICE};

@@ -3,14 +3,20 @@
 //! otherwise) under the dyno's concurrency limit; a trap or timeout throws away only that
 //! instance and yields a 5xx for that one request. When the runtime's pool is full, the least
 //! recently used dyno's idle instance is dropped to make room.
+//!
+//! Instances are made ahead of requests: a dyno keeps [`DynoSpec::ready`] instances that no
+//! request has touched, made at start ([`WebDyno::prewarm`]) and again by the task of each
+//! request once its call has returned (after the response, off its path). Fresh mode takes one
+//! per request and drops it after (a request never sees another's state); reuse mode puts its
+//! instance back among them, and retires it after a trap or [`DynoSpec::max_requests`] requests.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -37,20 +43,47 @@ struct Inner {
     ctx: Arc<DynoContext>,
     pre: ProxyPre<DynoState>,
     reuse: bool,
+    /// Reuse mode: an instance is retired after this many requests.
+    max_requests: u64,
+    /// Instances kept ready (instantiated, no request served yet in fresh mode).
+    ready: usize,
     concurrency: usize,
     permits: Arc<Semaphore>,
+    /// Instances waiting for a request: never used (fresh mode), or used and given back (reuse).
     idle: Mutex<Vec<Worker>>,
+    /// Reuse mode: instances whose response went out while their call still runs (they come
+    /// back to `idle` when it returns; may dip below 0 for a moment).
+    finishing: AtomicIsize,
+    /// Signalled whenever an instance comes back to `idle`.
+    returned: Notify,
     stopped: AtomicBool,
     instances: AtomicU64,
+    /// Instances that took a request.
+    used: AtomicU64,
     /// When it last took a request ([`Runtime::now_ms`]).
     last_used: AtomicU64,
 }
+
+/// How long a request of a reuse-mode dyno with no idle instance waits for one whose response
+/// already went out to finish its call, before it makes a new instance. A client that sends its
+/// next request as soon as the last body ended would otherwise often find the instance still
+/// returning from its call, and make (and keep) a second one: an interpreter's worth of memory
+/// and start-up for nothing.
+const FINISHING_WAIT: Duration = Duration::from_millis(50);
+
+/// A request's phases, as far as `finishing` goes: its call runs, its response went out while
+/// the call ran on, the call is over.
+const RUNNING: u8 = 0;
+const ANSWERED: u8 = 1;
+const DONE: u8 = 2;
 
 /// One instance with its store, holding one of its app's instance slots.
 struct Worker {
     store: Store<DynoState>,
     proxy: Proxy,
     _slot: Slot,
+    /// Requests it has taken.
+    served: u64,
 }
 
 impl WebDyno {
@@ -68,17 +101,22 @@ impl WebDyno {
             ctx,
             pre: pre.clone(),
             reuse: spec.reuse,
+            max_requests: spec.max_requests.max(1),
+            // Reuse mode: one ready instance (more are made as concurrent requests need them).
+            ready: if spec.reuse { spec.ready.min(1) } else { spec.ready }.min(spec.concurrency),
             concurrency: spec.concurrency,
             permits: Arc::new(Semaphore::new(spec.concurrency)),
             idle: Mutex::default(),
+            finishing: AtomicIsize::new(0),
+            returned: Notify::new(),
             stopped: AtomicBool::new(false),
             instances: AtomicU64::new(0),
+            used: AtomicU64::new(0),
             last_used: AtomicU64::new(runtime.now_ms()),
         });
-        if spec.reuse {
-            let keeper: Weak<dyn IdleInstances> = Arc::downgrade(&inner) as Weak<Inner>;
-            runtime.register_keeper(keeper);
-        }
+        // Idle instances (ready or reused) are given back when the pool is full.
+        let keeper: Weak<dyn IdleInstances> = Arc::downgrade(&inner) as Weak<Inner>;
+        runtime.register_keeper(keeper);
         Ok(WebDyno(inner))
     }
 
@@ -97,9 +135,19 @@ impl WebDyno {
         self.0.ctx.scratch_path()
     }
 
-    /// How many instances this dyno has created so far.
+    /// How many instances this dyno has created so far (the ready ones included).
     pub fn instances_created(&self) -> u64 {
         self.0.instances.load(Ordering::Relaxed)
+    }
+
+    /// How many of its instances have taken a request so far.
+    pub fn instances_used(&self) -> u64 {
+        self.0.used.load(Ordering::Relaxed)
+    }
+
+    /// How many instances wait for a request right now (ready, or reused and idle).
+    pub fn instances_idle(&self) -> usize {
+        self.0.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Serves one request; errors become a 5xx response (see [`HandleError::status`]).
@@ -128,30 +176,36 @@ impl WebDyno {
         let permit = inner.permits.clone().acquire_owned().await.map_err(|_| HandleError::Stopped)?;
         inner.last_used.store(inner.ctx.runtime.now_ms(), Ordering::Relaxed);
         let timeout = inner.ctx.limits.request_timeout;
-        let reused = if inner.reuse { inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() } else { None };
+        let idle = inner.take_idle().await;
         let (tx, mut rx) = oneshot::channel();
         // The task hands the instance back through `done` once the guest's call returns, so a
         // call that returns without ever setting its response outparam is noticed at once even
         // when the guest keeps the outparam alive (StarlingMonkey does on a reused instance):
         // the sender then stays in the instance's table and `rx` alone would never resolve.
         // The concurrency permit travels with the instance: it is released only once the
-        // instance is back among the idle ones (or thrown away).
-        let (done_tx, mut done_rx) = oneshot::channel::<(Worker, OwnedSemaphorePermit)>();
+        // instance is back among the idle ones (or thrown away). A fresh instance is dropped by
+        // the task itself (`None`): dropping it drops any outparam it kept.
+        let (done_tx, mut done_rx) = oneshot::channel::<Option<(Worker, OwnedSemaphorePermit)>>();
+        // Reuse mode: whether the response went out while the call still ran (`finishing`).
+        let phase = Arc::new(AtomicU8::new(RUNNING));
+        let task_phase = phase.clone();
         let this = self.0.clone();
         // The guest runs in its own task: it may go on writing the body after the response
         // head is returned, and a client that goes away must not cancel it half-way.
         let task = inner.ctx.runtime.spawn_guest(async move {
             let run = async {
-                let mut worker = match reused {
-                    Some(mut worker) => {
-                        DynoContext::set_deadline(&mut worker.store, Some(timeout));
-                        worker
-                    }
+                let mut worker = match idle {
+                    Some(worker) => worker,
                     None => {
                         let slot = this.ctx.instance_slot().await;
-                        this.instantiate(timeout, slot).await?
+                        this.instantiate(slot).await?
                     }
                 };
+                DynoContext::set_deadline(&mut worker.store, Some(timeout));
+                if worker.served == 0 {
+                    this.used.fetch_add(1, Ordering::Relaxed);
+                }
+                worker.served += 1;
                 let data = worker.store.data_mut();
                 let req = data.http().new_incoming_request(Scheme::Http, req).map_err(|e| trap(&this, &e))?;
                 let out = data.http().new_response_outparam(tx).map_err(|e| trap(&this, &e))?;
@@ -163,21 +217,44 @@ impl WebDyno {
                     .map_err(|e| trap(&this, &e))?;
                 Ok::<_, HandleError>(worker)
             };
-            match tokio::time::timeout(timeout, run).await {
-                Ok(Ok(worker)) => {
+            let ran = tokio::time::timeout(timeout, run).await;
+            let (outcome, replace) = match ran {
+                Ok(Ok(worker)) if this.reuse => {
                     // `handle` already returned (it got the response): keep the instance here.
-                    if let Err((worker, permit)) = done_tx.send((worker, permit)) {
-                        this.keep(worker);
+                    let mut replace = false;
+                    if let Err(Some((worker, permit))) = done_tx.send(Some((worker, permit))) {
+                        replace = !this.keep(worker);
                         drop(permit);
                     }
-                    Ok(())
+                    (Ok(()), replace)
                 }
-                Ok(Err(e)) => Err(e),
+                Ok(Ok(worker)) => {
+                    // A fresh instance serves one request.
+                    drop(worker);
+                    drop(permit);
+                    let _ = done_tx.send(None);
+                    (Ok(()), true)
+                }
+                Ok(Err(e)) => {
+                    drop(permit);
+                    (Err(e), true)
+                }
                 Err(_) => {
+                    drop(permit);
                     this.ctx.log.runtime_line(format!("Error R12 (Request timeout) -> request exceeded {timeout:?}, instance discarded"));
-                    Err(HandleError::Timeout(timeout))
+                    (Err(HandleError::Timeout(timeout)), true)
                 }
+            };
+            if task_phase.swap(DONE, Ordering::AcqRel) == ANSWERED {
+                this.finishing.fetch_sub(1, Ordering::AcqRel);
+                this.returned.notify_one();
             }
+            // An instance used up (fresh mode, retired, trapped) is replaced here, after the
+            // response went out: the next request finds one ready.
+            if replace {
+                this.refill().await;
+            }
+            outcome
         });
         let returned = tokio::select! {
             biased;
@@ -186,9 +263,14 @@ impl WebDyno {
                     // The call may have returned already and handed the instance over: keep it
                     // (after `close`, the task gets it back from `send` instead).
                     done_rx.close();
-                    if let Ok((worker, permit)) = done_rx.try_recv() {
-                        inner.keep(worker);
+                    if let Ok(Some((worker, permit))) = done_rx.try_recv() {
+                        let _ = inner.keep(worker);
                         drop(permit);
+                    } else if inner.reuse
+                        && phase.compare_exchange(RUNNING, ANSWERED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+                    {
+                        // Still running: the task keeps the instance when the call returns.
+                        inner.finishing.fetch_add(1, Ordering::AcqRel);
                     }
                     return set.map_err(|code| HandleError::Guest(format!("{code:?}")));
                 }
@@ -197,7 +279,7 @@ impl WebDyno {
             },
             worker = &mut done_rx => worker,
         };
-        let Ok((worker, permit)) = returned else {
+        let Ok(returned) = returned else {
             // The call failed (trap, timeout, instantiation): the task says how.
             return match task.await {
                 Ok(Ok(())) => Err(HandleError::NoResponse),
@@ -206,43 +288,46 @@ impl WebDyno {
             };
         };
         // The call returned; the response, if the guest set one, is already in the channel.
-        match rx.try_recv() {
-            Ok(set) => {
-                inner.keep(worker);
-                drop(permit);
+        match (rx.try_recv(), returned) {
+            (Ok(set), returned) => {
+                if let Some((worker, permit)) = returned {
+                    let _ = inner.keep(worker);
+                    drop(permit);
+                }
                 match set {
                     Ok(resp) => Ok(resp),
                     Err(code) => Err(HandleError::Guest(format!("{code:?}"))),
                 }
             }
-            Err(oneshot::error::TryRecvError::Closed) => {
+            (Err(oneshot::error::TryRecvError::Closed), returned) => {
                 // The guest dropped the outparam unset: the instance itself is fine.
-                inner.keep(worker);
-                drop(permit);
+                if let Some((worker, permit)) = returned {
+                    let _ = inner.keep(worker);
+                    drop(permit);
+                }
                 Err(HandleError::NoResponse)
             }
-            Err(oneshot::error::TryRecvError::Empty) => {
+            (Err(oneshot::error::TryRecvError::Empty), returned) => {
                 // The guest still holds the outparam (its state is not to be trusted for another
                 // request): drop the instance, and with it the sender.
-                drop(worker);
-                drop(permit);
+                drop(returned);
                 inner.ctx.log.runtime_line(format!("Error R10 (Application error) -> {}, instance discarded", HandleError::NoResponse));
                 Err(HandleError::NoResponse)
             }
         }
     }
 
-    /// Creates an instance now rather than at the first request (reuse mode only; a no-op
-    /// otherwise). Useful to take the instantiation cost before the dyno receives traffic. A
-    /// no-op too while the app's instances take all its slots (the first request waits for one).
+    /// Makes the dyno's ready instances now ([`DynoSpec::ready`]: instantiated, not yet used),
+    /// so the first requests find them. Stops early, without an error, while the app's
+    /// instances take all its slots (the first request then waits for one).
     pub async fn prewarm(&self) -> Result<(), HandleError> {
-        let ctx = &self.0.ctx;
-        if !self.0.reuse {
-            return Ok(());
+        let inner = &self.0;
+        while inner.idle_len() < inner.ready && !inner.stopped.load(Ordering::Acquire) {
+            let ctx = &inner.ctx;
+            let Some(slot) = ctx.runtime.try_instance_slot(&ctx.log.app, &ctx.share.slots) else { return Ok(()) };
+            let worker = inner.instantiate(slot).await?;
+            inner.put_idle(worker);
         }
-        let Some(slot) = ctx.runtime.try_instance_slot(&ctx.log.app, &ctx.share.slots) else { return Ok(()) };
-        let worker = self.0.instantiate(ctx.limits.request_timeout, slot).await?;
-        self.0.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
         Ok(())
     }
 
@@ -260,25 +345,93 @@ impl WebDyno {
 }
 
 impl Inner {
-    /// Puts an instance whose request went well back among the idle ones (reuse mode only).
-    fn keep(&self, worker: Worker) {
-        if self.reuse && !self.stopped.load(Ordering::Acquire) {
-            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+    /// Puts an instance whose request went well back among the idle ones (reuse mode), unless
+    /// it has served its [`DynoSpec::max_requests`]: then it is retired (the task's refill makes
+    /// the next one).
+    /// Returns whether it was kept.
+    fn keep(&self, worker: Worker) -> bool {
+        if worker.served < self.max_requests {
+            self.put_idle(worker);
+            return true;
+        }
+        false
+    }
+
+    /// Adds an instance to the idle ones, unless the dyno stopped (checked under the lock that
+    /// `stop` clears them under, so none is left behind).
+    fn put_idle(&self, worker: Worker) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        idle.push(worker);
+        drop(idle);
+        self.returned.notify_one();
+    }
+
+    fn pop_idle(&self) -> Option<Worker> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn idle_len(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// An idle instance for the next request, if any. In reuse mode, when none is idle but one
+    /// is finishing a call whose response already went out, waits up to [`FINISHING_WAIT`] for
+    /// it rather than making another.
+    async fn take_idle(&self) -> Option<Worker> {
+        let deadline = tokio::time::Instant::now() + FINISHING_WAIT;
+        loop {
+            if let Some(worker) = self.pop_idle() {
+                return Some(worker);
+            }
+            if !self.reuse || self.finishing.load(Ordering::Acquire) <= 0 || tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            let notified = self.returned.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(worker) = self.pop_idle() {
+                return Some(worker);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.pop_idle();
+            }
+        }
+    }
+
+    /// Makes instances until [`DynoSpec::ready`] are idle: with free slots of the app and of the
+    /// pool only (a ready instance never pushes out another's), and quietly (a failure shows on
+    /// the request that next instantiates).
+    async fn refill(&self) {
+        while self.idle_len() < self.ready && !self.stopped.load(Ordering::Acquire) {
+            let Ok(slot) = self.ctx.share.slots.clone().try_acquire_owned() else { return };
+            match self.instantiate_with(slot, false).await {
+                Ok(worker) => self.put_idle(worker),
+                Err(_) => return,
+            }
         }
     }
 
     /// A new instance in `slot` (of the app's share); when the pool is full, idle instances of
     /// the least recently used dynos (this one included) are dropped until it fits or none is left.
-    async fn instantiate(&self, timeout: Duration, slot: Slot) -> Result<Worker, HandleError> {
+    async fn instantiate(&self, slot: Slot) -> Result<Worker, HandleError> {
+        self.instantiate_with(slot, true).await
+    }
+
+    /// [`Inner::instantiate`], dropping others' idle instances when the pool is full only if `evict`.
+    async fn instantiate_with(&self, slot: Slot, evict: bool) -> Result<Worker, HandleError> {
+        let timeout = self.ctx.limits.request_timeout;
         loop {
             let mut store =
                 self.ctx.new_store(&[], Stdin::Empty, Some(timeout)).map_err(HandleError::Instantiate)?;
             match self.pre.instantiate_async(&mut store).await {
                 Ok(proxy) => {
                     self.instances.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Worker { store, proxy, _slot: slot });
+                    return Ok(Worker { store, proxy, _slot: slot, served: 0 });
                 }
-                Err(e) if is_pool_full(&e) && self.ctx.runtime.release_idle_instance() => continue,
+                Err(e) if evict && is_pool_full(&e) && self.ctx.runtime.release_idle_instance() => continue,
                 Err(e) => {
                     return Err(match classify(&e, &self.ctx.limits) {
                         HandleError::Trap(detail) => HandleError::Instantiate(detail),
@@ -300,8 +453,7 @@ impl IdleInstances for Inner {
     }
 
     fn release_one(&self) -> bool {
-        let worker = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        worker.is_some()
+        self.pop_idle().is_some()
     }
 }
 

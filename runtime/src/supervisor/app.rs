@@ -256,6 +256,9 @@ impl AppRun {
         dyno_spec.network.services = spec.services.clone();
         dyno_spec.app_dir = Some(spec.app_dir.clone());
         dyno_spec.logs = shared.logs.clone();
+        for problem in dyno_spec.apply_instance_vars() {
+            shared.log(&self.name, name, problem);
+        }
         let is_web = self.dynos.get(name).is_some_and(|d| d.process_type == "web");
         let run = if is_web {
             match WebSlot::start(&shared.runtime, &component, dyno_spec) {

@@ -37,7 +37,63 @@ async fn without_reuse_every_request_gets_a_fresh_instance() {
     for _ in 0..3 {
         assert_eq!(get(&dyno, "/count").await.1, "1");
     }
-    assert_eq!(dyno.instances_created(), 3);
+    assert_eq!(dyno.instances_used(), 3);
+}
+
+/// Waits (up to 10 s) until `dyno` has `n` idle instances.
+async fn idle_instances(dyno: &paas_runtime::WebDyno, n: usize) {
+    let start = Instant::now();
+    while dyno.instances_idle() != n {
+        assert!(start.elapsed() < Duration::from_secs(10), "{} idle instances, not {n}", dyno.instances_idle());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn fresh_mode_serves_from_ready_instances_that_no_request_touched() {
+    let (mut spec, _logs) = spec("probe", "web.1");
+    spec.reuse = false;
+    spec.ready = 2;
+    let dyno = probe(spec);
+    dyno.prewarm().await.unwrap();
+    assert_eq!((dyno.instances_created(), dyno.instances_idle(), dyno.instances_used()), (2, 2, 0));
+    for _ in 0..6 {
+        // Each request is the first its instance sees: nothing of an earlier request's memory.
+        assert_eq!(get(&dyno, "/count").await.1, "1");
+    }
+    // Each request's task made a new ready instance after its response.
+    idle_instances(&dyno, 2).await;
+    assert_eq!(dyno.instances_used(), 6);
+    assert_eq!(dyno.instances_created(), 6 + 2, "every instance made served one request or is ready");
+    dyno.stop(Duration::from_secs(1)).await;
+    assert_eq!(dyno.instances_idle(), 0, "a stopped dyno keeps no ready instances");
+}
+
+#[tokio::test]
+async fn a_reused_instance_is_retired_after_its_maximum_of_requests() {
+    let (mut spec, _logs) = spec("probe", "web.1");
+    spec.max_requests = 2;
+    let dyno = probe(spec);
+    let mut counts = Vec::new();
+    for _ in 0..5 {
+        counts.push(get(&dyno, "/count").await.1);
+    }
+    assert_eq!(counts, ["1", "2", "1", "2", "1"]);
+    assert_eq!(dyno.instances_used(), 3);
+}
+
+/// A client that sends its next request as soon as a response's body ended often found the
+/// instance still returning from its call, and a reuse-mode dyno made a second instance (a
+/// second interpreter for Flask in `languages::python_flask…`).
+#[tokio::test]
+async fn regression_sequential_requests_reuse_the_instance_still_finishing_its_call() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    for _ in 0..5 {
+        assert_eq!(get(&dyno, "/linger?ms=20").await.1, "answered");
+    }
+    assert_eq!(dyno.instances_used(), 1);
+    assert_eq!(get(&dyno, "/count").await.1, "6");
 }
 
 #[tokio::test]
@@ -83,7 +139,7 @@ async fn guest_panic_is_a_500_for_that_request_only() {
     assert_still_serving(&dyno).await;
     // The trapped instance was thrown away: a new one counts from 1 again.
     assert_eq!(get(&dyno, "/count").await.1, "2");
-    assert_eq!(dyno.instances_created(), 2);
+    assert_eq!(dyno.instances_used(), 2);
 }
 
 #[tokio::test]
@@ -126,7 +182,7 @@ async fn regression_a_guest_that_returns_without_a_response_gets_500_at_once() {
     no_response_at_once(&dyno).await;
     // …which is thrown away: the next request gets a fresh one…
     assert_eq!(get(&dyno, "/count").await.1, "1");
-    assert_eq!(dyno.instances_created(), 2);
+    assert_eq!(dyno.instances_used(), 2);
     // …and on a fresh instance.
     let (mut spec, _logs) = crate::util::spec("probe", "web.2");
     spec.reuse = false;

@@ -98,6 +98,12 @@ impl Guest for Probe {
                 std::thread::sleep(std::time::Duration::from_millis(ms));
                 respond(out, 200, b"slept")
             }
+            "/linger" => {
+                // Answers at once, then goes on for `ms` before its call returns.
+                respond(out, 200, b"answered");
+                let ms: u64 = q("ms").and_then(|v| v.parse().ok()).unwrap_or(20);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
             "/panic" => panic!("probe panicked on purpose"),
             "/noresponse" => {}
             // Returns normally without setting the response and without dropping the outparam
