@@ -81,6 +81,16 @@ fn a_killed_nodes_web_dyno_runs_on_another_node_within_its_lease() {
     let b = TestServer::start_with(tempfile::tempdir().unwrap(), &args_b.iter().map(String::as_str).collect::<Vec<_>>());
     let listed = nodes(&a);
     assert_eq!((node(&listed, "a")["state"].as_str(), node(&listed, "b")["state"].as_str()), (Some("up"), Some("up")));
+    // Node-to-node requests: b's key (in its data dir) authenticates b to a; an API key is no node key.
+    let b_key = std::fs::read_to_string(b.data_dir().join("node-key")).unwrap();
+    let b_key = b_key.split_whitespace().nth(1).unwrap().to_string();
+    let whoami = |auth: &str| {
+        let out = run(Command::new("curl").args(["-sS", "-H", auth]).arg(format!("{}/grid/node", a.api_url)));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(whoami(&format!("Authorization: Node {b_key}")).contains(r#""name":"b""#));
+    assert!(whoami(&format!("Authorization: Bearer {}", a.operator_key)).contains("unauthorized"));
+    assert!(whoami(&format!("Authorization: Node {}", a.operator_key)).contains("unauthorized"));
 
     // web=2: one dyno on each node (the app's slug is on a only: slugs do not travel yet, so
     // b's dyno is placed there but cannot start).

@@ -150,6 +150,8 @@ pub struct Agent {
     ledger: Arc<dyn Ledger>,
     /// The node's id.
     pub id: Uuid,
+    /// The node's key (what [`super::auth::authorization`] sends to other nodes).
+    key: String,
     registration: NodeRegistration,
     config: GridConfig,
     epoch: watch::Sender<Option<i64>>,
@@ -171,7 +173,7 @@ impl Agent {
         config: GridConfig,
     ) -> anyhow::Result<Arc<Agent>> {
         let key_file = data_dir.join(KEY_FILE);
-        let (id, epoch) = match read_identity(&key_file)? {
+        let (id, epoch, key) = match read_identity(&key_file)? {
             Some((id, key)) => {
                 match ledger.authenticate_node(&key).await? {
                     Some(node) if node.id == id => {}
@@ -185,7 +187,7 @@ impl Agent {
                     tracing::warn!("this data dir has joined already (node {id}); --join is ignored");
                 }
                 let epoch = ledger.register_node(id, &registration, config.lease).await?;
-                (id, epoch)
+                (id, epoch, key)
             }
             None => {
                 let key = crate::auth::generate_api_key();
@@ -194,7 +196,7 @@ impl Agent {
                     .await
                     .context("cannot join the grid")?;
                 write_identity(&key_file, id, &key)?;
-                (id, epoch)
+                (id, epoch, key)
             }
         };
         tracing::info!(node = %registration.name, %id, epoch, "registered this node");
@@ -202,6 +204,7 @@ impl Agent {
         Ok(Arc::new(Agent {
             ledger,
             id,
+            key,
             registration,
             config,
             epoch: watch::Sender::new(Some(epoch)),
@@ -209,6 +212,12 @@ impl Agent {
             poke: Arc::default(),
             written: Arc::default(),
         }))
+    }
+
+    /// The `Authorization` header of this node's requests to other nodes (their
+    /// [`super::auth::NodeCaller`] extractor authenticates it).
+    pub fn authorization(&self) -> Option<axum::http::HeaderValue> {
+        super::auth::authorization(&self.key)
     }
 
     /// What the serving side follows.

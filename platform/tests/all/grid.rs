@@ -179,6 +179,10 @@ async fn a_lost_nodes_dynos_move_within_its_lease_and_it_is_fenced_when_it_comes
     let joining = GridConfig { join: Some(token), ..config.clone() };
     let node_b = Agent::start(ledger_b.clone(), dir_b.path(), registration("b"), joining).await.unwrap();
     assert!(std::fs::read_to_string(dir_b.path().join("node-key")).unwrap().starts_with(&node_b.id.to_string()));
+    // The header b sends to other nodes authenticates b.
+    let header = node_b.authorization().unwrap();
+    let key = header.to_str().unwrap().strip_prefix("Node ").unwrap();
+    assert_eq!(ledger.authenticate_node(key).await.unwrap().map(|n| n.id), Some(node_b.id));
     let (stop_a, stopping_a) = tokio::sync::oneshot::channel::<()>();
     node_a.spawn(async move {
         let _ = stopping_a.await;
