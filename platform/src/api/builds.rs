@@ -137,39 +137,41 @@ fn output_key() -> &'static [u8; 32] {
     })
 }
 
-fn output_signature(app_id: uuid::Uuid, build_id: uuid::Uuid) -> String {
+/// The signature of an output URL: `kind` (`build-output`, `release-output`) of `id` in `app_id`.
+pub(super) fn output_signature(kind: &str, app_id: uuid::Uuid, id: uuid::Uuid) -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     hasher.update(output_key());
-    hasher.update(format!("build-output:{app_id}:{build_id}"));
+    hasher.update(format!("{kind}:{app_id}:{id}"));
     hex::encode(hasher.finalize())
+}
+
+/// Reads `<app id>.<id>.<signature>` of a signed output URL of `kind`: the app and the id, if the
+/// signature is right.
+pub(super) fn verify_output_token(kind: &str, token: &str) -> Option<(uuid::Uuid, uuid::Uuid)> {
+    let mut parts = token.splitn(3, '.');
+    let app_id = uuid::Uuid::parse_str(parts.next()?).ok()?;
+    let id = uuid::Uuid::parse_str(parts.next()?).ok()?;
+    let signature = parts.next()?;
+    let expected = output_signature(kind, app_id, id);
+    // Constant time: the signature is the credential.
+    let same = expected.len() == signature.len()
+        && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    same.then_some((app_id, id))
 }
 
 /// A build's `output_stream_url` path, `/build-output/<app id>.<build id>.<signature>`: the URL
 /// is its own credential (Heroku's output URLs are fetched without the API key, as
 /// `heroku releases:output` does).
 pub(super) fn output_path(app_id: uuid::Uuid, build_id: uuid::Uuid) -> String {
-    format!("/build-output/{app_id}.{build_id}.{}", output_signature(app_id, build_id))
+    format!("/build-output/{app_id}.{build_id}.{}", output_signature("build-output", app_id, build_id))
 }
 
 /// `GET /build-output/{token}` (a build's `output_stream_url`, no API key): as
 /// `GET /apps/{app}/builds/{id}/output`, for the holder of the signed URL.
 pub async fn signed_output(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("No such build output: the URL is wrong or from before the server restarted.");
-    let mut parts = token.splitn(3, '.');
-    let (Some(app_id), Some(build_id), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(not_found());
-    };
-    let (Ok(app_id), Ok(build_id)) = (uuid::Uuid::parse_str(app_id), uuid::Uuid::parse_str(build_id)) else {
-        return Err(not_found());
-    };
-    let expected = output_signature(app_id, build_id);
-    // Constant time: the signature is the credential.
-    let same = expected.len() == signature.len()
-        && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if !same {
-        return Err(not_found());
-    }
+    let (app_id, build_id) = verify_output_token("build-output", &token).ok_or_else(not_found)?;
     let app = state.ledger.find_app(&app_id.to_string()).await?.ok_or_else(not_found)?;
     stream_output(&state, &app, &build_id.to_string()).await
 }

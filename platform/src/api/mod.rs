@@ -23,6 +23,7 @@ mod oneoff;
 mod openapi;
 pub mod permissions;
 pub mod range;
+mod release_output;
 mod releases;
 mod resources;
 mod scheduler;
@@ -147,6 +148,7 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
         .route("/apps/{app}/releases", get(releases::list).post(releases::create))
         .route("/apps/{app}/releases/{release}", get(releases::info))
         .route("/apps/{app}/releases/{release}/config-vars", get(releases::config_vars))
+        .route("/release-output/{token}", get(release_output::signed_output))
         .route("/apps/{app}/formation", get(formation::list).patch(formation::batch_update))
         .route("/apps/{app}/formation/{type}", get(formation::info).patch(formation::update))
         .route("/apps/{app}/formations/{type}", axum::routing::delete(formation::restart_type))

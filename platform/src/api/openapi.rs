@@ -32,6 +32,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/releases", "get", "Releases. Range: version, id, created_at.", false),
     ("/apps/{app}/releases", "post", "Roll back {release: id or version} (a new release copying its slug and config), or release {slug: id, description?} (the app's own slug or one of another app the caller can see). A release process type runs first (release phase); if it fails: 422 release_phase_failed with its output, the release recorded as failed, the current one kept.", false),
     ("/apps/{app}/releases/{release}", "get", "One release by version or id.", false),
+    ("/release-output/{token}", "get", "A release's output_stream_url (signed, no authentication): its release phase's output, text/plain (kept in memory for the last 1000 releases whose phase ran through the API).", true),
     ("/apps/{app}/releases/{release}/config-vars", "get", "The config vars as that release had them, a flat object.", false),
     ("/apps/{app}/formation", "get", "The formation of the current release's process types; a release phase is listed as type release, quantity 0. Range: type, id.", false),
     ("/apps/{app}/formation", "patch", "Scale/resize {updates: [{type, quantity: N | \"N\" | \"+N\" | \"-N\", size?}]}; all or nothing. A size the app's owner is not granted: 422.", false),

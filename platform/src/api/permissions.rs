@@ -96,6 +96,8 @@ pub const TABLE: &[Row] = &[
     ("POST", "/apps/{app}/releases", App(Deploy)),
     ("GET", "/apps/{app}/releases/{release}", App(View)),
     ("GET", "/apps/{app}/releases/{release}/config-vars", App(View)),
+    // A release's output_stream_url: the signature in the URL is the credential.
+    ("GET", "/release-output/{token}", Public),
     ("GET", "/apps/{app}/formation", App(View)),
     ("PATCH", "/apps/{app}/formation", App(Operate)),
     ("GET", "/apps/{app}/formation/{type}", App(View)),

@@ -28,7 +28,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let releases = state.ledger.list_releases(app.id).await?;
-    range::respond(&headers, releases, FIELDS, |release| views::release(release, &app))
+    range::respond(&headers, releases, FIELDS, |release| view(&state, release, &app))
 }
 
 /// `GET /apps/{app}/releases/{version_or_id}`.
@@ -42,7 +42,14 @@ pub async fn info(
         .find_release(app.id, &release)
         .await?
         .ok_or_else(|| ApiError::not_found("Couldn't find that release."))?;
-    Ok(Json(views::release(&release, &app)))
+    Ok(Json(view(&state, &release, &app)))
+}
+
+/// A release as Heroku shows it, with the `output_stream_url` of its release phase when kept.
+fn view(state: &AppState, release: &Release, app: &App) -> Value {
+    let mut view = views::release(release, app);
+    super::release_output::add_url(&mut view, app.id, release.id, &state.config);
+    view
 }
 
 /// `GET /apps/{app}/releases/{version_or_id}/config-vars` (`heroku releases:info`): the config
@@ -107,7 +114,7 @@ pub async fn create(
         }
     };
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
-    Ok((StatusCode::CREATED, Json(views::release(&release, &app))))
+    Ok((StatusCode::CREATED, Json(view(&state, &release, &app))))
 }
 
 /// The slug `id` as one of `app`'s own: another app's slug (one the caller can see) is recorded
@@ -142,7 +149,15 @@ async fn make_release(state: &AppState, app: &App, caller: &CurrentUser, candida
         None => ReleasePhase::new(state.ledger.clone(), state.logs.clone()),
     };
     let output = paas_builder::CollectOutput::default();
-    match phase.release(app, &user, candidate, &output).await {
+    let result = phase.release(app, &user, candidate, &output).await;
+    let made = match &result {
+        Ok(release) => Some(release),
+        Err(e) => e.release(),
+    };
+    if let Some(release) = made.filter(|_| !output.lines().is_empty()) {
+        super::release_output::keep(release.id, output.lines());
+    }
+    match result {
         Ok(release) => Ok(release),
         Err(ReleaseError::Ledger(e)) => Err(e.into()),
         Err(e) => {

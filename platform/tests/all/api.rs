@@ -614,11 +614,39 @@ async fn the_routes_heroku_cli_11_reads_for_releases_ps_labs_regions_stacks_and_
     // A release phase shows in the formation as Heroku lists it (`heroku releases:retry` needs it).
     let app_id = app["id"].as_str().unwrap().parse().unwrap();
     let owner = api.state.ledger.find_operator().await.unwrap().unwrap().id;
-    let process_types = [("web".to_string(), "./server".to_string()), ("release".to_string(), "./migrate".to_string())].into();
-    let release = NewRelease { slug_id: uuid::Uuid::new_v4(), process_types, description: "Deploy 2b93a215".into() };
+    let process_types: paas_platform::model::ProcessTypes =
+        [("web".to_string(), "./server".to_string()), ("release".to_string(), "./migrate".to_string())].into();
+    let new_slug = paas_platform::model::NewSlug {
+        checksum: "cd".repeat(32),
+        size: 1234,
+        stack: "wasi-p2".into(),
+        commit: Some("2b93a215cafe".into()),
+        buildpack: None,
+        process_types: process_types.clone(),
+    };
+    let slug = api.state.ledger.create_slug(app_id, new_slug).await.unwrap();
+    let release = NewRelease { slug_id: slug.id, process_types, description: "Deploy 2b93a215".into() };
     api.state.ledger.create_release(app_id, owner, release).await.unwrap();
     let formation = api.get("/apps/breadth/formation", &op).await.body;
     let entries: Vec<(Value, Value, Value)> =
         formation.as_array().unwrap().iter().map(|f| (f["type"].clone(), f["quantity"].clone(), f["command"].clone())).collect();
     assert_eq!(entries, [(json!("release"), json!(0), json!("./migrate")), (json!("web"), json!(1), json!("./server"))]);
+
+    // `heroku releases:retry` posts the latest release's slug again; its release phase's output
+    // is at the new release's output_stream_url, which needs no API key (`releases:output`).
+    // Without dynos here the phase cannot start, so the retry is recorded as failed.
+    let latest = api.get("/apps/breadth/releases/4", &op).await.body;
+    assert_eq!(latest["output_stream_url"], Value::Null, "no phase ran through the API for v4");
+    let body = json!({"description": "Retry of v4: Deploy 2b93a215", "slug": latest["slug"]["id"]});
+    let retry = api.send(Method::POST, "/apps/breadth/releases", Some(&op), Some(body), &[]).await;
+    assert_eq!(retry.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", retry.body);
+    let retried = api.get("/apps/breadth/releases/5", &op).await.body;
+    assert_eq!(retried["status"], "failed");
+    let url = retried["output_stream_url"].as_str().unwrap_or_else(|| panic!("{retried}"));
+    let path = url.strip_prefix("http://127.0.0.1:5000").unwrap();
+    let output = api.send(Method::GET, path, None, None, &[]).await;
+    assert_eq!(output.status, StatusCode::OK);
+    assert!(output.body.as_str().unwrap().starts_with("-----> Running release command `./migrate`..."), "{}", output.body);
+    let forged = format!("{}0", path.trim_end_matches(|c: char| c.is_ascii_hexdigit()));
+    assert_eq!(api.send(Method::GET, &forged, None, None, &[]).await.status, StatusCode::NOT_FOUND);
 }
