@@ -26,9 +26,9 @@ work_dir
 # The copy, alone; the server keeps the real HOME (rustup's toolchains, as systemd's User=root).
 mkdir -p "$work/edge" "$work/elsewhere" "$work/home"
 install -m 0755 "$paas" "$work/edge/paas"
-# The data dir as the server makes it. The add-ons' own servers run as the users postgres and
-# redis, which must reach <data-dir>/addons: the work dir lets others search it, and a data dir
-# of mode 0700 (what `paas node install` makes; DATA_DIR_MODE=0700) refuses add-ons.
+# The data dir as the server makes it (0711). The add-ons' own servers run as the users postgres
+# and redis, which must reach <data-dir>/addons: the work dir lets others search it too
+# (DATA_DIR_MODE=0700 shows a data dir they cannot enter refusing add-ons).
 chmod 0711 "$work"
 [ -z "${DATA_DIR_MODE:-}" ] || install -d -m "$DATA_DIR_MODE" "$work/edge/data"
 real_home=$HOME

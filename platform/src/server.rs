@@ -90,9 +90,17 @@ pub fn init_tracing() {
 /// server derives from it (slugs, overlay mounts of native dynos, the SQLite ledger, the
 /// operator's key) then holds whatever the working directory of whoever reads it later.
 pub fn open_data_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
     let shown = absolute(dir, "--data-dir")?;
-    std::fs::create_dir_all(&shown)
-        .with_context(|| format!("cannot create the data dir {} (--data-dir)", shown.display()))?;
+    // A new data dir is searchable by others but not listable: the add-on servers (users
+    // `postgres` and `redis`) reach their own folders in it; the ledger and keys are 0600.
+    if !shown.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&shown)
+            .with_context(|| format!("cannot create the data dir {} (--data-dir)", shown.display()))?;
+    }
     let dir = std::fs::canonicalize(&shown)
         .with_context(|| format!("cannot open the data dir {} (--data-dir)", shown.display()))?;
     let probe = dir.join(".paas-write-check");

@@ -33,6 +33,8 @@ fn a_copied_binary_with_a_fresh_data_dir_deploys_wasm_static_and_native_examples
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // Others pass through the test's folder (search only), as they would through /var/lib.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
     let bin = dir.path().join("edge/bin/paas");
     std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
     std::fs::copy(paas_bin(), &bin).unwrap();
@@ -40,7 +42,7 @@ fn a_copied_binary_with_a_fresh_data_dir_deploys_wasm_static_and_native_examples
     std::fs::create_dir_all(&cwd).unwrap();
     // The data dir as `paas node install` makes it.
     std::fs::create_dir(&data_dir).unwrap();
-    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o711)).unwrap();
     // The source tree is hidden from the server (an empty tmpfs over it, in a mount namespace
     // of the server's own): nothing can be found through it.
     let mut command = bare(Path::new("unshare"), &cwd);
@@ -71,6 +73,13 @@ fn a_copied_binary_with_a_fresh_data_dir_deploys_wasm_static_and_native_examples
         }
         eventually_get(&server, example, "/", (200, answer), Duration::from_secs(90));
     }
+
+    // The data dir as node install makes it (0711) lets the add-on servers, run as the user
+    // redis, reach their folders in it (0700 refused them).
+    if Command::new("redis-server").arg("--version").output().is_ok() {
+        let created = ok(server.paas().args(["addons:create", "heroku-redis:mini", "-a", "hello-rust"]));
+        assert!(created.contains("as REDIS_URL"), "{created}");
+    }
 }
 
 #[test]
@@ -90,7 +99,7 @@ fn node_install_writes_the_unit_settings_and_data_dir_once_and_refuses_to_overwr
         format!("wrote {}", path("units/paas.service")),
         format!("wrote {}", path("etc/paas.env")),
         format!("wrote {}", path("bin/paas")),
-        format!("created {} (0700)", path("data")),
+        format!("created {} (0711)", path("data")),
         "  systemctl enable --now paas".to_string(),
         format!("  paas login --api-url http://127.0.0.1:5000 < {}", path("data/operator-api-key")),
     ] {
@@ -106,7 +115,7 @@ fn node_install_writes_the_unit_settings_and_data_dir_once_and_refuses_to_overwr
     assert!(settings.lines().any(|l| l == "PAAS_API_LISTEN=0.0.0.0:5000"), "{settings}");
     assert!(settings.lines().any(|l| l == "#PAAS_DATABASE_URL=postgres://paas:PASSWORD@db.example:5432/paas"), "{settings}");
     let mode = |p: &str| std::fs::metadata(root.join(p)).unwrap().permissions().mode() & 0o777;
-    assert_eq!((mode("data"), mode("etc/paas.env"), mode("bin/paas"), mode("units/paas.service")), (0o700, 0o600, 0o755, 0o644));
+    assert_eq!((mode("data"), mode("etc/paas.env"), mode("bin/paas"), mode("units/paas.service")), (0o711, 0o600, 0o755, 0o644));
     assert_eq!(std::fs::read(root.join("bin/paas")).unwrap(), std::fs::read(paas_bin()).unwrap());
     // The copy runs.
     assert!(ok(Command::new(root.join("bin/paas")).arg("version")).starts_with("paas "));

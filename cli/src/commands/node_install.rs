@@ -1,7 +1,7 @@
 //! `paas node install`: makes this machine a paas node run by systemd. It writes the unit
 //! (`/etc/systemd/system/paas.service`, the same as `dist/paas.service` for the default paths), a
 //! settings file of `PAAS_*` variables (`/etc/paas/paas.env`, 0600: it may hold a database URL),
-//! the data dir (`/var/lib/paas`, 0700), and, with `--copy-to`, a copy of this binary; then says
+//! the data dir (`/var/lib/paas`, 0711), and, with `--copy-to`, a copy of this binary; then says
 //! what to run next and what the host lacks. Running it again changes nothing; a file that exists
 //! with other content is left alone (and the install refused, before anything is written) unless
 //! `--force`. It starts nothing: systemd need not run (tests use `--unit-dir`).
@@ -16,7 +16,8 @@ use clap::Args;
 /// Install `paas server` as a systemd service on this machine.
 #[derive(Debug, Args)]
 pub struct NodeInstallCommand {
-    /// The server's data dir (ledger, slugs, builds, the operator's key), made mode 0700.
+    /// The server's data dir (ledger, slugs, builds, the operator's key), made mode 0711: nobody else
+    /// lists it, and the add-on servers (users `postgres` and `redis`) reach their own folders in it.
     #[arg(long, default_value = "/var/lib/paas")]
     data_dir: PathBuf,
     /// Where the unit `paas.service` is written.
@@ -236,22 +237,27 @@ fn write_atomically(file: &Planned) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the data dir, or tightens an existing one, to mode 0700.
+/// Creates the data dir, or sets an existing one, to mode 0711 ([`DATA_DIR_MODE`]).
 fn make_data_dir(dir: &Path) -> anyhow::Result<()> {
     let existed = dir.is_dir();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data dir {}", dir.display()))?;
     let mode = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?.permissions().mode() & 0o7777;
-    if mode != 0o700 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot make the data dir {} mode 0700", dir.display()))?;
+    if mode != DATA_DIR_MODE {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DATA_DIR_MODE))
+            .with_context(|| format!("cannot make the data dir {} mode {DATA_DIR_MODE:04o}", dir.display()))?;
     }
     match (existed, mode) {
-        (false, _) => println!("created {} (0700)", dir.display()),
-        (true, 0o700) => println!("unchanged {}", dir.display()),
-        (true, mode) => println!("made {} 0700 (it was {mode:04o})", dir.display()),
+        (false, _) => println!("created {} ({DATA_DIR_MODE:04o})", dir.display()),
+        (true, DATA_DIR_MODE) => println!("unchanged {}", dir.display()),
+        (true, mode) => println!("made {} {DATA_DIR_MODE:04o} (it was {mode:04o})", dir.display()),
     }
     Ok(())
 }
+
+/// The data dir's mode: the owner's, searchable by others but not listable, so the add-on
+/// servers paas runs as the users `postgres` and `redis` reach `<data-dir>/addons/…` (their own
+/// folders, 0700) while the ledger and keys (0600) stay the owner's.
+const DATA_DIR_MODE: u32 = 0o711;
 
 /// What to run once the files are in place.
 fn next_steps(data_dir: &Path, config: &Path, api: Option<std::net::SocketAddr>) -> String {
@@ -267,13 +273,9 @@ fn next_steps(data_dir: &Path, config: &Path, api: Option<std::net::SocketAddr>)
          systemctl daemon-reload\n  \
          systemctl enable --now paas\n  \
          journalctl -u paas -f        # the server's log (settings: {config})\n  \
-         paas login --api-url {api} < {key}\n\n\
-         Add-ons: the Heroku Postgres and Redis servers paas starts run as the users postgres and\n\
-         redis, which cannot enter the 0700 data dir; to offer them, `chmod 0711 {data}` (others\n\
-         may then open what they can name in it) or give PAAS_ADDONS_POSTGRES_URL in the settings.",
+         paas login --api-url {api} < {key}",
         config = config.display(),
         key = data_dir.join("operator-api-key").display(),
-        data = data_dir.display(),
     )
 }
 
