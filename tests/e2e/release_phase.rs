@@ -106,4 +106,15 @@ fn a_failing_release_phase_blocks_the_push_and_the_rollback_and_the_previous_rel
     let logs = ok(server.paas().args(["logs", "-n", "1500", "-a", app]));
     assert!(logs.contains("app[release.1]: release phase: migrating the database"), "{logs}");
     assert!(logs.contains("Release v4 failed: release phase exit code 1"), "{logs}");
+
+    // The official CLI: `releases:retry` finds the release phase in the formation, releases the
+    // latest slug again (v9) and streams the phase's output from its output_stream_url;
+    // `releases:output` shows it again.
+    let Some(bin) = crate::heroku_cli::heroku_bin() else { return };
+    let heroku = crate::heroku_cli::Heroku { bin, home: tempfile::tempdir().unwrap(), api_url: server.api_url.clone() };
+    let retry = heroku.ok(&server.operator_key, &["releases:retry", "-a", app]);
+    assert!(retry.stderr.contains("Retrying v8 on phased... done, v9"), "{}", retry.stderr);
+    assert!(retry.stdout.contains("Running release command...") && retry.stdout.contains("release phase: migrating the database"), "{}", retry.stdout);
+    let output = heroku.ok(&server.operator_key, &["releases:output", "-a", app]);
+    assert!(output.stdout.contains("release phase: migrating the database"), "{}", output.stdout);
 }
