@@ -674,7 +674,15 @@ async fn process_types(
         if declared.get(name).is_some_and(|kind| kind.is_wasm() && kind.native_command() == Some(command)) {
             continue;
         }
-        processes.insert(name.to_string(), ProcessKind::from_command(command));
+        let mut kind = ProcessKind::from_command(command);
+        // The Procfile names the component; `processes.toml` may say how its instances are used
+        // (a prebuilt `web: app.wasm` with `reuse = true` beside it reuses instances).
+        if let (ProcessKind::Wasm { reuse, .. }, Some(ProcessKind::Wasm { reuse: declared_reuse, .. })) =
+            (&mut kind, declared.get(name))
+        {
+            *reuse = *declared_reuse;
+        }
+        processes.insert(name.to_string(), kind);
     }
     if !procfile.is_empty() {
         let names: Vec<&str> = procfile.entries().map(|(n, _)| n).collect();

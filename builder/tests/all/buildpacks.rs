@@ -40,6 +40,22 @@ async fn wasm_buildpack_ships_the_prebuilt_component() {
     assert!(!unpacked.path().join("app/component").exists(), ".slugignore keeps the source out");
 }
 
+/// A prebuilt component named by the Procfile could not reuse instances: the Procfile's line
+/// replaced what `.paas/processes.toml` said about the type, `reuse = true` included.
+#[tokio::test]
+async fn regression_a_procfile_component_keeps_the_reuse_its_processes_toml_declares() {
+    let (data, src) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    hello_wasm_app(src.path());
+    fs::create_dir_all(src.path().join(".paas")).unwrap();
+    fs::write(src.path().join(".paas/processes.toml"), "[processes.web]\nkind = \"wasm\"\ncomponent = \"hello.wasm\"\nreuse = true\n")
+        .unwrap();
+    let built = builder(data.path()).build(request("hello-wasm", src.path()), &CollectOutput::default()).await.unwrap();
+    assert_eq!(
+        built.manifest.processes["web"],
+        ProcessKind::Wasm { component: "hello.wasm".into(), reuse: true, args: vec![], native: None }
+    );
+}
+
 #[tokio::test]
 async fn wasm_buildpack_refuses_a_core_module() {
     let (data, src) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
