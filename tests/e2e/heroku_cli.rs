@@ -236,6 +236,14 @@ fn breadth_commands_and_builds_from_a_url(heroku: &Heroku, server: &TestServer) 
     assert!(releases.lines().any(|line| line.split_whitespace().take(3).eq(["v6", "Deploy", "2b93a21"])), "{releases}");
     let forged = format!("{}0", output_url.trim_end_matches(|c: char| c.is_ascii_hexdigit()));
     assert_eq!(curl_api(server, "GET", &forged, None).0, 404);
+
+    // The store: the source reads back; a made-up token names nothing; 10 live sources a user.
+    let read = Command::new("curl").args(["-sS", "-f"]).arg(get_url).output().unwrap();
+    assert_eq!(read.stdout, std::fs::read(&tarball).unwrap());
+    let made_up = format!("{}0", get_url.trim_end_matches(|c: char| c.is_ascii_hexdigit()));
+    assert_eq!(curl_api(server, "GET", &made_up, None).0, 404);
+    let codes: Vec<u16> = (0..10).map(|_| curl_api(server, "POST", &format!("{api}/sources"), None).0).collect();
+    assert_eq!(codes, [[201; 9].as_slice(), &[429]].concat());
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {

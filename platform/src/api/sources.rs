@@ -1,7 +1,8 @@
 //! `POST /sources` (Heroku's source endpoint): a put/get URL pair on this server's own blob store
 //! (`<data dir>/sources`), for `POST /apps/{app}/builds {"source_blob": {"url": get_url}}`. The
 //! URL's token is the credential (256 random bits, as API keys); it names a blob that `POST
-//! /sources` registered, expires after [`EXPIRES_IN`], and holds at most [`MAX_BLOB_SIZE`].
+//! /sources` registered, expires after [`EXPIRES_IN`], and holds at most [`MAX_BLOB_SIZE`]; a
+//! user has at most [`MAX_PER_USER`] at once.
 //! A blob is written to a temporary file and renamed into place, so a reader sees the whole of
 //! one upload or none.
 
@@ -36,13 +37,28 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The expiry (unix seconds) of a well-formed token, `<expiry>-<64 hex digits>`; `None` for
-/// anything else (so a token never names a path outside the store).
-fn expiry(token: &str) -> Option<u64> {
-    let (expires, secret) = token.split_once('-')?;
-    let hex = secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+/// The most live sources one user may have at once (each up to [`MAX_BLOB_SIZE`]).
+pub const MAX_PER_USER: usize = 10;
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The expiry (unix seconds) and owner (a user id, 32 hex digits) of a well-formed token,
+/// `<expiry>-<owner>-<64 hex digits>`; `None` for anything else (so a token never names a path
+/// outside the store).
+fn parse_token(token: &str) -> Option<(u64, &str)> {
+    let mut parts = token.splitn(3, '-');
+    let (expires, owner, secret) = (parts.next()?, parts.next()?, parts.next()?);
     let digits = !expires.is_empty() && expires.len() <= 12 && expires.bytes().all(|b| b.is_ascii_digit());
-    (hex && digits).then(|| expires.parse().ok()).flatten()
+    if !(digits && is_hex(owner, 32) && is_hex(secret, 64)) {
+        return None;
+    }
+    Some((expires.parse().ok()?, owner))
+}
+
+fn expiry(token: &str) -> Option<u64> {
+    parse_token(token).map(|(expires, _)| expires)
 }
 
 /// The blob a live token names (registered by `POST /sources`, not expired), or the 404 every
@@ -67,9 +83,10 @@ pub(super) fn local_token<'a>(state: &AppState, url: &'a str) -> Option<&'a str>
     url.strip_prefix(&base)
 }
 
-/// Removes expired blobs (on each `POST /sources`).
-async fn sweep(store: &FsPath) {
-    let Ok(mut entries) = tokio::fs::read_dir(store).await else { return };
+/// Removes expired blobs (on each `POST /sources`); how many live ones `owner` has.
+async fn sweep(store: &FsPath, owner: &str) -> usize {
+    let mut owned = 0;
+    let Ok(mut entries) = tokio::fs::read_dir(store).await else { return owned };
     let now = now();
     while let Ok(Some(entry)) = entries.next_entry().await {
         let name = entry.file_name();
@@ -81,17 +98,28 @@ async fn sweep(store: &FsPath) {
         };
         if expired {
             let _ = tokio::fs::remove_file(entry.path()).await;
+        } else if parse_token(&name).is_some_and(|(_, of)| of == owner) {
+            owned += 1;
         }
     }
+    owned
 }
 
 /// `POST /sources` → 201 `{"source_blob": {"get_url", "put_url"}}` (Heroku's shape): PUT the
 /// source tarball to `put_url`, then build from `get_url`.
-pub async fn create(State(state): State<AppState>, _caller: CurrentUser) -> Result<(StatusCode, Json<Value>), ApiError> {
+/// A user has at most [`MAX_PER_USER`] live sources (429 past it).
+pub async fn create(State(state): State<AppState>, caller: CurrentUser) -> Result<(StatusCode, Json<Value>), ApiError> {
     let store = store(&state)?;
     tokio::fs::create_dir_all(&store).await.map_err(ApiError::internal)?;
-    sweep(&store).await;
-    let token = format!("{}-{}", now() + EXPIRES_IN.as_secs(), crate::auth::generate_api_key());
+    let owner = caller.user.id.simple().to_string();
+    if sweep(&store, &owner).await >= MAX_PER_USER {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit",
+            format!("You have {MAX_PER_USER} sources already, the most at once: build from them, or wait for them to expire (an hour)."),
+        ));
+    }
+    let token = format!("{}-{owner}-{}", now() + EXPIRES_IN.as_secs(), crate::auth::generate_api_key());
     tokio::fs::File::create(store.join(&token)).await.map_err(ApiError::internal)?;
     let url = format!("{}/sources/{token}", state.config.api_url.trim_end_matches('/'));
     Ok((StatusCode::CREATED, Json(json!({"source_blob": {"get_url": url, "put_url": url}}))))
@@ -163,14 +191,16 @@ mod tests {
 
     #[test]
     fn only_well_formed_tokens_name_a_blob() {
-        let secret = "ab".repeat(32);
-        assert_eq!(expiry(&format!("1700000000-{secret}")), Some(1_700_000_000));
+        let (owner, secret) = ("0f".repeat(16), "ab".repeat(32));
+        assert_eq!(parse_token(&format!("1700000000-{owner}-{secret}")), Some((1_700_000_000, owner.as_str())));
         for bad in [
-            format!("../1-{secret}"),
-            format!("1-{secret}/x"),
-            format!("-{secret}"),
-            format!("1-{}", "AB".repeat(32)),
-            format!("1-{}", "ab".repeat(31)),
+            format!("../1-{owner}-{secret}"),
+            format!("1-{owner}-{secret}/x"),
+            format!("-{owner}-{secret}"),
+            format!("1-{secret}"),
+            format!("1-../{}-{secret}", "0f".repeat(15)),
+            format!("1-{owner}-{}", "AB".repeat(32)),
+            format!("1-{owner}-{}", "ab".repeat(31)),
             "1-..".to_string(),
             String::new(),
         ] {
