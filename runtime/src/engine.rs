@@ -75,18 +75,19 @@ pub struct RuntimeConfig {
     pub egress_allow: Vec<paas_sandbox::egress::IpNet>,
 }
 
-/// Default [`RuntimeConfig::keep_resident`]: 0, chosen by measurement.
+/// Default [`RuntimeConfig::keep_resident`]: 1 MiB.
 ///
 /// Every request of an app without instance reuse takes a fresh instance from the pool and gives
-/// it back after. Keeping the first bytes of a freed memory resident (reset with `memset`
-/// instead of `madvise(DONTNEED)`) saves page faults on the next instantiation, at a cost of up
-/// to `warm_slots` × those bytes of RSS whether or not any app serves again. Measured with
-/// `cargo run --release -p paas-runtime --example serve -- hello-rust.wasm --measure
-/// --keep-resident N` (5000 in-process requests on fresh instances, 6 runs each, 2 cores, load
-/// average 5), the median request took 173 µs with 0, 181 µs with 16 KiB, 220 µs with 64 KiB and
-/// 205 µs with 256 KiB kept: no gain above the noise. Idle apps should cost nothing, so nothing
-/// is kept.
-pub const KEEP_RESIDENT: usize = 0;
+/// it back after. By default wasmtime resets a freed linear memory with `madvise(DONTNEED)`:
+/// under load that was 7% of the server's CPU in `madvise` itself, TLB shootdowns to every core
+/// running the process, and page faults (12%) as the next instance touched the same pages again
+/// (`bench/flamegraph.sh`, fresh mode, #22). With `keep_resident` above 0 and the kernel's
+/// `PAGEMAP_SCAN` (Linux 6.7+, used when present), only the pages an instance wrote are reset,
+/// by copying, up to this many bytes; the rest still goes back to the kernel. The cost: a warm
+/// slot keeps up to this much of what its last instance touched resident (a hello-world touches
+/// well under 1 MiB; at most `warm_slots` slots are warm). Last stop measured 0 as good as
+/// 16–256 KiB in-process without `PAGEMAP_SCAN` (memset of the whole prefix).
+pub const KEEP_RESIDENT: usize = 1 << 20;
 
 /// Default [`RuntimeConfig::warm_slots`]: 100. A warm slot of a component that instantiates
 /// again skips re-mapping its memory image; with [`KEEP_RESIDENT`] 0 a warm slot costs page
