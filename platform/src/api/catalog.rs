@@ -1,11 +1,51 @@
 //! What this server offers, as Heroku lists it: `GET /regions` (`heroku regions`), `GET /stacks`
-//! (`heroku apps:stacks`), `GET /account/features` (`heroku labs`: no account features here) and
+//! (`heroku apps:stacks`), `GET /dyno-sizes` (the sizes of `crate::names::SIZES`), `GET /account/features` (`heroku labs`: no account features here) and
 //! `GET /oauth/sessions` (`heroku sessions`: API keys are authorizations, so no sessions).
 
 use axum::Json;
 use serde_json::{Value, json};
 
 use super::views;
+use crate::names;
+
+/// The memory of a size in MiB, as the runtime gives a dyno of it (`paas_runtime::DynoSize`:
+/// Basic 128 MiB, Standard 512 MiB, Performance 2 GiB; `cli/src/serve/desired.rs` maps the names).
+fn memory_mib(size: &str) -> u64 {
+    match size.split('-').next().unwrap_or(size) {
+        "Standard" => 512,
+        "Performance" => 2048,
+        _ => 128,
+    }
+}
+
+/// `GET /dyno-sizes`: the dyno sizes in Heroku's shape (`memory` in GB).
+pub async fn dyno_sizes() -> Json<Value> {
+    Json(Value::Array(names::SIZES.iter().map(|size| dyno_size(size)).collect()))
+}
+
+/// A size's id: the same on every server (from its name's SHA-256).
+fn size_id(size: &str) -> uuid::Uuid {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(format!("paas-dyno-size:{size}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+fn dyno_size(size: &str) -> Value {
+    json!({
+        "id": size_id(size),
+        "name": size,
+        "memory": memory_mib(size) as f64 / 1024.0,
+        "compute": null,
+        "cost": null,
+        "dyno_units": 1,
+        "precise_dyno_units": 1.0,
+        "private_space_only": false,
+        "architecture": "amd64",
+        "generation": {"name": "cedar"},
+    })
+}
 
 /// `GET /regions`: the one region.
 pub async fn regions() -> Json<Value> {

@@ -142,6 +142,7 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
         .route("/account/features", get(catalog::account_features))
         .route("/regions", get(catalog::regions))
         .route("/stacks", get(catalog::stacks))
+        .route("/dyno-sizes", get(catalog::dyno_sizes))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{app}", get(apps::info).patch(apps::update).delete(apps::destroy))
         .route("/apps/{app}/config-vars", get(config_vars::info).patch(config_vars::update))

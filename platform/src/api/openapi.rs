@@ -21,6 +21,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/oauth/sessions", "get", "OAuth sessions: none (logins make API keys, listed as authorizations).", false),
     ("/account/features", "get", "Account features (Heroku Labs): none on this server.", false),
     ("/regions", "get", "The one region, us {id, name, description, country, locale, private_capable, provider, created_at, updated_at}.", false),
+    ("/dyno-sizes", "get", "The dyno sizes {id, name, memory (GB), compute, cost, dyno_units, precise_dyno_units, private_space_only, architecture, generation}: Eco and Basic 128 MiB, Standard-1X/2X 512 MiB, Performance-M/L 2 GiB.", false),
     ("/stacks", "get", "The one stack, paas-wasm {id, name, state, default, created_at, updated_at}; Heroku's heroku-24 is accepted where a stack is named and mapped to it.", false),
     ("/apps", "get", "Apps: all for operators, else owned and collaborated. Range: name, id, created_at, updated_at.", false),
     ("/apps", "post", "Create an app {name?, region?, stack?}; makes v1 `Initial release`.", false),

@@ -84,6 +84,7 @@ pub const TABLE: &[Row] = &[
     ("GET", "/account/features", Account),
     ("GET", "/regions", Account),
     ("GET", "/stacks", Account),
+    ("GET", "/dyno-sizes", Account),
     ("GET", "/apps", Account),
     ("POST", "/apps", Account),
     ("GET", "/apps/{app}", App(View)),

@@ -597,7 +597,11 @@ async fn the_routes_heroku_cli_11_reads_for_releases_ps_labs_regions_stacks_and_
     assert_eq!(stacks.as_array().unwrap().len(), 1);
     assert_eq!((stacks[0]["name"].clone(), stacks[0]["state"].clone(), stacks[0]["default"].clone()), (json!("paas-wasm"), json!("public"), json!(true)));
     assert_eq!(stacks[0]["id"], app["stack"]["id"]);
-    for path in ["/regions", "/stacks", "/account/features", "/oauth/sessions"] {
+    let sizes = api.get("/dyno-sizes", &op).await.body;
+    let sizes: Vec<(Value, Value)> = sizes.as_array().unwrap().iter().map(|s| (s["name"].clone(), s["memory"].clone())).collect();
+    assert_eq!(sizes[..3], [(json!("Eco"), json!(0.125)), (json!("Basic"), json!(0.125)), (json!("Standard-1X"), json!(0.5))]);
+    assert_eq!(sizes.last(), Some(&(json!("Performance-L"), json!(2.0))));
+    for path in ["/regions", "/stacks", "/dyno-sizes", "/account/features", "/oauth/sessions"] {
         assert_eq!(api.send(Method::GET, path, None, None, &[]).await.status, StatusCode::UNAUTHORIZED, "{path}");
     }
 
