@@ -171,9 +171,9 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
     let node_index: HashMap<Uuid, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
     let mut free: Vec<Free> =
         nodes.iter().map(|n| Free { memory_mib: n.memory_mib, millicores: n.millicores, dynos: 0 }).collect();
-    // Dynos per (formation, node) and per (app, node): the spread's counters.
-    let mut per_formation: HashMap<(usize, usize), u32> = HashMap::new();
-    let mut per_app: HashMap<(Uuid, usize), u32> = HashMap::new();
+    // The spread's counters, sparse: (node, dynos there) per formation and per app.
+    let mut per_formation: HashMap<usize, Vec<(usize, u32)>> = HashMap::new();
+    let mut per_app: HashMap<Uuid, Vec<(usize, u32)>> = HashMap::new();
     let mut placement = Placement::default();
     let mut pending: Vec<(usize, u32)> = Vec::new();
 
@@ -194,8 +194,8 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
             match kept {
                 Some(n) => {
                     free[n].take(formation.demand);
-                    *per_formation.entry((f, n)).or_default() += 1;
-                    *per_app.entry((formation.app, n)).or_default() += 1;
+                    bump(per_formation.entry(f).or_default(), n);
+                    bump(per_app.entry(formation.app).or_default(), n);
                     placement.assignments.insert(key, nodes[n].id);
                 }
                 None => pending.push((f, index)),
@@ -203,9 +203,26 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
         }
     }
 
-    // Place the rest, largest first (the order above).
+    // Place the rest, largest first (the order above). Pending dynos come grouped by formation:
+    // each group spreads its counters over dense rows (one slot per node) while it is placed.
+    let mut same_type = vec![0u32; nodes.len()];
+    let mut same_app = vec![0u32; nodes.len()];
+    let mut has_slug = vec![false; nodes.len()];
+    let mut group = None;
     for (f, index) in pending {
         let formation = &formations[f];
+        if group != Some(f) {
+            if let Some(done) = group {
+                clear(&mut same_type, per_formation.get(&done));
+                clear(&mut same_app, per_app.get(&formations[done].app));
+            }
+            group = Some(f);
+            spread_into(&mut same_type, per_formation.get(&f));
+            spread_into(&mut same_app, per_app.get(&formation.app));
+            for (n, node) in nodes.iter().enumerate() {
+                has_slug[n] = formation.slug.as_ref().is_some_and(|s| node.slugs.contains(s));
+            }
+        }
         let key = DynoKey { app: formation.app, process_type: formation.process_type.clone(), index };
         let mut best: Option<(usize, Score)> = None;
         let mut any_runs = false;
@@ -217,11 +234,10 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
             if !free[n].fits(formation.demand) {
                 continue;
             }
-            let has_slug = formation.slug.as_ref().is_some_and(|s| node.slugs.contains(s));
             let score = (
-                per_formation.get(&(f, n)).copied().unwrap_or(0),
-                per_app.get(&(formation.app, n)).copied().unwrap_or(0),
-                !has_slug,
+                same_type[n],
+                same_app[n],
+                !has_slug[n],
                 u64::MAX - free[n].memory_mib,
                 free[n].dynos,
             );
@@ -232,8 +248,10 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
         match best {
             Some((n, _)) => {
                 free[n].take(formation.demand);
-                *per_formation.entry((f, n)).or_default() += 1;
-                *per_app.entry((formation.app, n)).or_default() += 1;
+                bump(per_formation.entry(f).or_default(), n);
+                bump(per_app.entry(formation.app).or_default(), n);
+                same_type[n] += 1;
+                same_app[n] += 1;
                 if current.get(&key).is_some_and(|before| *before != nodes[n].id) {
                     placement.moved += 1;
                 }
@@ -247,6 +265,28 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
     }
     placement.unplaced.sort();
     placement
+}
+
+/// One more dyno on node `n` in a sparse counter.
+fn bump(counts: &mut Vec<(usize, u32)>, n: usize) {
+    match counts.iter_mut().find(|(node, _)| *node == n) {
+        Some((_, count)) => *count += 1,
+        None => counts.push((n, 1)),
+    }
+}
+
+/// A sparse counter into a dense row of zeros.
+fn spread_into(row: &mut [u32], counts: Option<&Vec<(usize, u32)>>) {
+    for &(n, count) in counts.into_iter().flatten() {
+        row[n] = count;
+    }
+}
+
+/// Back to zeros where a sparse counter was spread.
+fn clear(row: &mut [u32], counts: Option<&Vec<(usize, u32)>>) {
+    for &(n, _) in counts.into_iter().flatten() {
+        row[n] = 0;
+    }
 }
 
 #[cfg(test)]
