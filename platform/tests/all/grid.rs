@@ -120,7 +120,16 @@ async fn a_stale_coordinator_cannot_write(t: &TestLedger) {
     assert!(!ledger.write_assignments(a, lead_a.term, &[(web1.clone(), a)].into()).await.unwrap());
     assert!(ledger.list_assignments().await.unwrap().is_empty());
     assert!(ledger.write_assignments(b, lead_b.term, &[(web1.clone(), b)].into()).await.unwrap());
-    assert_eq!(ledger.assignments_of(b, 1).await.unwrap(), [web1]);
+    assert_eq!(ledger.assignments_of(b, 1).await.unwrap(), [web1.clone()]);
+
+    // b's lease runs out: once fenced, its assignment reads as nothing, though the row still
+    // names b at epoch 1 (the coordinator has not moved it yet), and its heartbeat is refused.
+    assert!(ledger.heartbeat_node(b, 1, Duration::from_millis(100)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ledger.fence_expired_nodes().await.unwrap(), [b]);
+    assert_eq!(ledger.list_assignments().await.unwrap()[0].node_id, b);
+    assert!(ledger.assignments_of(b, 1).await.unwrap().is_empty());
+    assert!(!ledger.heartbeat_node(b, 1, LEASE).await.unwrap());
 }
 
 #[tokio::test]
