@@ -9,9 +9,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{TestServer, app_repo, eventually_get, ok, push, router_get, run};
+use crate::support::{TestServer, app_repo, eventually_get, ok, push, replaced, router_get, run};
 
 /// Where `server`'s add-on URLs point: its dyno network's service address (the test servers each
 /// have a range of their own, kept in `<dir>/dyno-network`), or 127.0.0.1 without one.
@@ -127,15 +127,6 @@ fn boot_id(server: &TestServer, app: &str) -> String {
     let (status, body) = router_get(server, app, "/boot");
     assert_eq!(status, 200, "{app} GET /boot: {body}");
     body
-}
-
-/// Waits until `app` answers `/boot` with another id than `before` (its dyno was replaced).
-fn replaced(server: &TestServer, app: &str, before: &str) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while router_get(server, app, "/boot") == (200, before.to_string()) || router_get(server, app, "/boot").0 != 200 {
-        assert!(Instant::now() < deadline, "{app}: its dyno was not replaced");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::heroku_cli::{Heroku, heroku_bin};
-use crate::support::{TestServer, app_repo, eventually_get, ok, push, router_get};
+use crate::support::{TestServer, app_repo, eventually_get, ok, push, replaced, router_get};
 
 /// `AUTH` and `PING` to the server of a `redis://:password@host:port` URL: its answers, or the
 /// connection's error.
@@ -31,15 +31,6 @@ fn ping(url: &str) -> Result<String, std::io::Error> {
         answer.extend_from_slice(&buffer[..n]);
     }
     Ok(String::from_utf8_lossy(&answer).into_owned())
-}
-
-/// Waits until `app` answers `/boot` with another id than `before` (its dyno was replaced).
-fn replaced(server: &TestServer, app: &str, before: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while router_get(server, app, "/boot") == (200, before.to_string()) || router_get(server, app, "/boot").0 != 200 {
-        assert!(std::time::Instant::now() < deadline, "{app}: its dyno was not replaced");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 #[test]

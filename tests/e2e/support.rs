@@ -338,6 +338,15 @@ pub fn push_example(server: &TestServer, example: &str, app: &str) -> tempfile::
     repo
 }
 
+/// Waits until `app` answers `/boot` with another id than `before` (its dyno was replaced).
+pub fn replaced(server: &TestServer, app: &str, before: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while router_get(server, app, "/boot") == (200, before.to_string()) || router_get(server, app, "/boot").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "{app}: its dyno was not replaced");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// `GET path` of `app` through the router (`Host: <app>.localhost`): status and body.
 pub fn router_get(server: &TestServer, app: &str, path: &str) -> (u16, String) {
     let url = format!("{}{path}", server.router_url);

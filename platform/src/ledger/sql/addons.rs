@@ -154,6 +154,18 @@ pub(super) async fn find_attachment(
     row.as_ref().map(attachment_from_row).transpose()
 }
 
+/// The attachments of an add-on, with every app they are on locked (in id order) in `tx`.
+async fn lock_attached_apps(ledger: &SqlLedger, tx: &mut Transaction<'static, Any>, addon_id: Uuid) -> Result<Vec<AddonAttachment>> {
+    let attachments = list_attachments(ledger, AddonFilter::Addon(addon_id)).await?;
+    let mut apps: Vec<Uuid> = attachments.iter().map(|a| a.app_id).collect();
+    apps.sort();
+    apps.dedup();
+    for app in &apps {
+        ledger.lock_app(tx, *app).await?;
+    }
+    Ok(attachments)
+}
+
 async fn attachment_in(tx: &mut Transaction<'static, Any>, id: Uuid) -> Result<AddonAttachment> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("{ATTACHMENT_SELECT} AND t.id = $1")))
         .bind(id.to_string())
@@ -367,13 +379,7 @@ pub(super) async fn destroy_addon(ledger: &SqlLedger, addon_id: Uuid, user_id: U
         .await?
         .ok_or_else(|| LedgerError::NotFound("Couldn't find that add-on.".into()))?;
     let mut tx = ledger.begin_write().await?;
-    let attachments = list_attachments(ledger, AddonFilter::Addon(addon_id)).await?;
-    let mut apps: Vec<Uuid> = attachments.iter().map(|a| a.app_id).collect();
-    apps.sort();
-    apps.dedup();
-    for app in &apps {
-        ledger.lock_app(&mut tx, *app).await?;
-    }
+    let attachments = lock_attached_apps(ledger, &mut tx, addon_id).await?;
     let mut made = Vec::new();
     for attachment in &attachments {
         // Read again under the locks: one detached meanwhile is gone.
@@ -407,13 +413,7 @@ pub(super) async fn update_addon_config(
         .await?
         .ok_or_else(|| LedgerError::NotFound("Couldn't find that add-on.".into()))?;
     let mut tx = ledger.begin_write().await?;
-    let attachments = list_attachments(ledger, AddonFilter::Addon(addon_id)).await?;
-    let mut apps: Vec<Uuid> = attachments.iter().map(|a| a.app_id).collect();
-    apps.sort();
-    apps.dedup();
-    for app in &apps {
-        ledger.lock_app(&mut tx, *app).await?;
-    }
+    let attachments = lock_attached_apps(ledger, &mut tx, addon_id).await?;
     let text = serde_json::to_string(&config).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
     sqlx::query("UPDATE addons SET config = $1, updated_at = $2 WHERE id = $3")
         .bind(text)
