@@ -1,7 +1,7 @@
 //! The dyno grid with real `paas server` processes on one real PostgreSQL: a second node joins
 //! only with a token, an app's web dynos are placed on both, and when one node is killed (-9)
 //! its dyno runs on the other within the lease; the killed node comes back without a token and
-//! nothing moves back.
+//! nothing moves back; a resize made through one node reaches the dynos of the other.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -122,11 +122,26 @@ fn a_killed_nodes_web_dyno_runs_on_another_node_within_its_lease() {
     // b comes back on its data dir, without a token (its key is there), at a later epoch; what
     // runs on a stays there.
     let args_b = node_args("b");
-    let _b = TestServer::start_with(b_dir, &args_b.iter().map(String::as_str).collect::<Vec<_>>());
+    let b = TestServer::start_with(b_dir, &args_b.iter().map(String::as_str).collect::<Vec<_>>());
     let listed = nodes(&a);
     let back = node(&listed, "b");
     assert_eq!(back["state"], "up");
     assert!(back["epoch"].as_i64().unwrap() > epoch_before, "{back}");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(dynos_of(node(&nodes(&a), "a")), ["web.1", "web.2"], "nothing moves back");
+
+    // A resize through b's API reaches the dynos on a (no dyno moves, so only a's sweep can see
+    // it): they are replaced (Basic to Standard is another runtime size).
+    let created = |server: &TestServer| -> Vec<String> {
+        let out = ok(server.paas().args(["ps", "--json", "-a", "gridded"]));
+        let dynos: Value = serde_json::from_str(&out).expect("ps JSON");
+        dynos.as_array().into_iter().flatten().map(|d| format!("{}@{}", d["name"], d["created_at"])).collect()
+    };
+    let before = created(&a);
+    std::thread::sleep(Duration::from_millis(1100));
+    ok(b.paas_as(&a.operator_key).args(["ps:scale", "web=2:standard-1x", "-a", "gridded"]));
+    eventually(Duration::from_secs(10), "a's dynos replaced at the new size", || {
+        let now = created(&a);
+        (now.len() == 2 && now.iter().all(|d| !before.contains(d))).then_some(())
+    });
 }

@@ -113,6 +113,8 @@ struct Seen {
     name: String,
     released_at: Option<chrono::DateTime<chrono::Utc>>,
     maintenance: bool,
+    /// On a grid: when the app's formation last changed (a resize made through another node).
+    formation_changed: Option<String>,
 }
 
 /// Drives the supervisor from the ledger.
@@ -207,12 +209,22 @@ impl Driver {
     /// (and new ones); removes apps that are gone.
     async fn sweep(&self) -> anyhow::Result<()> {
         let apps = self.ledger.list_apps(AppFilter::All).await?;
+        // Nodes sharing a ledger also see formation changes made through another node's API.
+        let mut stamps = match self.desired.placements.current() {
+            Some(_) => self.ledger.formation_stamps().await?,
+            None => Default::default(),
+        };
         let mut changed = Vec::new();
         {
             let mut seen = self.seen.lock().await;
             let mut live = HashMap::new();
             for app in apps {
-                let now = Seen { name: app.name.clone(), released_at: app.released_at, maintenance: app.maintenance };
+                let now = Seen {
+                    name: app.name.clone(),
+                    released_at: app.released_at,
+                    maintenance: app.maintenance,
+                    formation_changed: stamps.remove(&app.id),
+                };
                 if seen.get(&app.id) != Some(&now) {
                     changed.push(app.clone());
                 }

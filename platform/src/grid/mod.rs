@@ -132,6 +132,9 @@ pub trait NodeLedger: Send + Sync {
     async fn formation_demands(&self) -> Result<Vec<FormationDemand>>;
     /// Every assignment.
     async fn list_assignments(&self) -> Result<Vec<Assignment>>;
+    /// When each app's formation last changed (scaled or resized), by app id: nodes compare it
+    /// to see changes made through another node's API.
+    async fn formation_stamps(&self) -> Result<std::collections::HashMap<Uuid, String>>;
     /// Replaces the assignments with `placement` (dyno → node), if `term` still holds the
     /// coordinator's lease; each is written with its node's current epoch. `false`: fenced.
     async fn write_assignments(&self, node_id: Uuid, term: i64, placement: &BTreeMap<DynoKey, Uuid>) -> Result<bool>;

@@ -400,6 +400,13 @@ impl NodeLedger for SqlLedger {
             .collect()
     }
 
+    async fn formation_stamps(&self) -> Result<HashMap<Uuid, String>> {
+        let rows = sqlx::query("SELECT app_id, MAX(updated_at) AS stamp FROM formations GROUP BY app_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| Ok((col_uuid(row, "app_id")?, col_str(row, "stamp")?))).collect()
+    }
+
     async fn write_assignments(&self, node_id: Uuid, term: i64, placement: &BTreeMap<DynoKey, Uuid>) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let now_ms = db_now_ms(self.backend, &mut *tx).await?;
