@@ -53,4 +53,4 @@ pub use manifest::{ProcessKind, SlugManifest};
 pub use output::{CollectOutput, OutputSink};
 pub use procfile::{Procfile, ProcfileError};
 pub use source::Source;
-pub use store::{Slug, SlugStore, StoreError};
+pub use store::{Incoming, Slug, SlugStore, StoreError};

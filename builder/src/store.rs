@@ -52,6 +52,14 @@ pub enum StoreError {
     /// The archive is unreadable.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A received slug's content does not hash to the id it was asked for.
+    #[error("slug {expected} received with content hashing to {actual}: discarded")]
+    Mismatch {
+        /// The id asked for.
+        expected: String,
+        /// The sha256 of what arrived.
+        actual: String,
+    },
 }
 
 /// `12.3 MiB`.
@@ -173,6 +181,16 @@ impl SlugStore {
         Ok(dest)
     }
 
+    /// Starts receiving the slug `id` from elsewhere (another node): its bytes go to a temporary
+    /// file in the store, hashed and counted; [`Incoming::finish`] stores it only when they hash
+    /// to `id`. Over the size limit, writes fail with [`io::ErrorKind::FileTooLarge`]. Blocking.
+    pub fn receive(&self, id: &str) -> Result<Incoming, StoreError> {
+        check_id(id)?;
+        let temp = tempfile::Builder::new().prefix(".incoming-").tempfile_in(&self.dir)?;
+        let writer = HashingWriter { inner: BufWriter::new(temp), hash: Sha256::new(), written: 0, limit: self.max_size };
+        Ok(Incoming { store: self.clone(), id: id.to_string(), writer })
+    }
+
     /// Recomputes a slug's sha256 and checks it matches its id.
     pub fn verify(&self, id: &str) -> Result<bool, StoreError> {
         let slug = self.get(id)?;
@@ -187,6 +205,49 @@ impl SlugStore {
 
     fn too_large(&self, size: u64, what: &'static str) -> StoreError {
         StoreError::TooLarge { size, limit: self.max_size, what }
+    }
+}
+
+/// A slug being received ([`SlugStore::receive`]); dropped unfinished, nothing is stored.
+pub struct Incoming {
+    store: SlugStore,
+    id: String,
+    writer: HashingWriter<BufWriter<tempfile::NamedTempFile>>,
+}
+
+impl Incoming {
+    /// The bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.writer.written
+    }
+
+    /// Checks the content's sha256 against the id, then renames it into place (read-only); a
+    /// mismatch is [`StoreError::Mismatch`] and the bytes are discarded. Blocking.
+    pub fn finish(self) -> Result<Slug, StoreError> {
+        let Incoming { store, id, writer } = self;
+        let HashingWriter { inner, hash, written, .. } = writer;
+        let actual = hex::encode(hash.finalize());
+        if actual != id {
+            return Err(StoreError::Mismatch { expected: id, actual });
+        }
+        let temp = inner.into_inner().map_err(|e| e.into_error())?;
+        temp.as_file().sync_all()?;
+        let path = store.path_of(&id);
+        if !path.exists() {
+            set_read_only(temp.path())?;
+            temp.persist(&path).map_err(|e| e.error)?;
+        }
+        Ok(Slug { id, size: written, path })
+    }
+}
+
+impl Write for Incoming {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
     }
 }
 
@@ -262,6 +323,42 @@ mod tests {
         let names: Vec<_> = fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "no temporary files left: {names:?}");
         assert!(matches!(store.get("zz").unwrap_err(), StoreError::InvalidId(_)));
+    }
+
+    #[test]
+    fn a_received_slug_whose_bytes_do_not_match_its_id_is_refused_and_not_stored() {
+        let data = tempfile::tempdir().unwrap();
+        let app = tempfile::tempdir().unwrap();
+        fs::write(app.path().join("a.wasm"), b"component").unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let origin = SlugStore::new(elsewhere.path()).unwrap();
+        let slug = origin.create(app.path(), &manifest()).unwrap();
+        let bytes = fs::read(&slug.path).unwrap();
+        let store = SlugStore::new(data.path()).unwrap();
+        // Tampered: one byte changed.
+        let mut tampered = bytes.clone();
+        tampered[bytes.len() / 2] ^= 1;
+        let mut incoming = store.receive(&slug.id).unwrap();
+        incoming.write_all(&tampered).unwrap();
+        let error = incoming.finish().unwrap_err();
+        assert!(matches!(&error, StoreError::Mismatch { expected, .. } if *expected == slug.id), "{error}");
+        assert!(matches!(store.get(&slug.id), Err(StoreError::NotFound(_))));
+        assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 0, "nothing left behind");
+        // Over the limit: refused while written.
+        let small = SlugStore::new(data.path()).unwrap().with_max_size(bytes.len() as u64 - 1);
+        let mut incoming = small.receive(&slug.id).unwrap();
+        assert_eq!(incoming.write_all(&bytes).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
+        drop(incoming);
+        assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 0);
+        // Not an id: refused before anything is written.
+        assert!(matches!(store.receive("../../etc/passwd"), Err(StoreError::InvalidId(_))));
+        // The real bytes are stored under their id.
+        let mut incoming = store.receive(&slug.id).unwrap();
+        incoming.write_all(&bytes).unwrap();
+        assert_eq!(incoming.received(), bytes.len() as u64);
+        let stored = incoming.finish().unwrap();
+        assert_eq!(fs::read(&stored.path).unwrap(), bytes);
+        assert!(store.verify(&slug.id).unwrap());
     }
 
     #[test]
