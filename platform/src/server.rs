@@ -263,6 +263,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             logs: logs.clone(),
             shutdown: Box::pin(stopped(stop_rx.clone())),
             placements: agent.placements(),
+            agent: agent.clone(),
         })
         .await
         .context("cannot start serving apps")?;
@@ -284,7 +285,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .layer(axum::Extension(serving.dynos))
         .layer(axum::Extension(rendezvous.clone()))
         .layer(axum::Extension(tls.clone()))
-        .layer(axum::Extension(addon_services));
+        .layer(axum::Extension(addon_services))
+        // Slugs served to other nodes (GET /grid/slugs/{checksum}).
+        .layer(axum::Extension(paas_builder::SlugStore::new(&config.data_dir).context("cannot open the slug store")?));
     let api_tls = match api_tls_listener {
         Some(listener) => Some(crate::https::TlsListener::new(listener, tls.server_config(), "https")?),
         None => None,

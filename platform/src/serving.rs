@@ -324,6 +324,8 @@ pub struct ServeContext {
     /// The dynos this node runs: every one (a single node), or those the grid's coordinator
     /// assigned to it (nodes sharing a PostgreSQL ledger).
     pub placements: crate::grid::agent::Placements,
+    /// This node of the grid (its id, and the key it sends to other nodes).
+    pub agent: Arc<crate::grid::agent::Agent>,
 }
 
 /// The started serving side.

@@ -242,7 +242,8 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
         .route("/account/app-transfers", post(team_apps::transfer_request))
         .route("/nodes", get(nodes::list))
         .route("/nodes/tokens", post(nodes::create_token))
-        .route("/grid/node", get(nodes::whoami));
+        .route("/grid/node", get(nodes::whoami))
+        .route("/grid/slugs/{checksum}", get(crate::grid::slugs::serve));
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -72,6 +72,8 @@ pub const TABLE: &[Row] = &[
     ("GET", "/nodes", Operator),
     ("POST", "/nodes/tokens", Operator),
     ("GET", "/grid/node", Public),
+    // A slug for another node (grid/slugs.rs): the node key is the credential.
+    ("GET", "/grid/slugs/{checksum}", Public),
     ("GET", "/users/{user}/apps", Account),
     ("GET", "/oauth/authorizations", Account),
     // `heroku login -i`: Basic email:password, checked by the handler.

@@ -3,12 +3,13 @@
 //! holds a lease ([`agent`]); one node at a time is the coordinator ([`coordinator`]), which
 //! fences nodes whose lease expired and writes the placement [`placement::plan`] computes; each
 //! node runs the dynos assigned to it at its current epoch. Node-to-node requests authenticate
-//! with the node's key ([`auth`]).
+//! with the node's key ([`auth`]); a node fetches a slug it lacks from another ([`slugs`]).
 
 pub mod agent;
 pub mod auth;
 pub mod coordinator;
 pub mod placement;
+pub mod slugs;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

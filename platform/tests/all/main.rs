@@ -9,6 +9,7 @@ mod api_redis;
 mod backends;
 mod drains;
 mod grid;
+mod grid_slugs;
 mod ledger;
 mod limits;
 mod listeners;
