@@ -55,12 +55,19 @@ impl ServeApps for Node {
         let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs.clone(), self.supervisor.clone());
         supervisor.spawn_sleeper(self.supervisor.sleep_check_every());
         let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
+        // Slugs built on other nodes of the grid are fetched from them.
+        let peers = Arc::new(paas_platform::grid::slugs::PeerSlugs::new(
+            context.ledger.clone(),
+            slugs.clone(),
+            context.agent.clone(),
+        ));
         let oneoffs = Arc::new(oneoff::OneOffs {
             runtime: self.runtime.clone(),
             native: self.supervisor.native.clone(),
             ledger: context.ledger.clone(),
             slugs: slugs.clone(),
             unpacked: context.data_dir.join("runtime/slugs"),
+            peers: Some(peers.clone()),
             logs,
             running: Default::default(),
         });
@@ -73,6 +80,7 @@ impl ServeApps for Node {
                 slugs,
                 unpacked: context.data_dir.join("runtime/slugs"),
                 placements: context.placements.clone(),
+                peers: Some(peers),
             },
             seen: Mutex::default(),
         });
@@ -83,11 +91,17 @@ impl ServeApps for Node {
         tokio::spawn(driver.clone().follow_placements());
 
         let logplex = context.logs.clone();
+        let stdout = logfeed::StdoutLines::spawn(64 * 1024);
         let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
             // Formatted once per request, for the stream and for stdout, with the same time.
             let (text, at) = (line.to_string(), chrono::Utc::now());
+            let mut printed = String::with_capacity(text.len() + app.len() + 52);
+            push_stamp(&mut printed, at);
+            for piece in [" ", app, " heroku[router]: ", &text, "\n"] {
+                printed.push_str(piece);
+            }
+            stdout.send(printed);
             logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &text);
-            println!("{} {app} heroku[router]: {text}", stamp(at));
         }));
         let (listener, shutdown) = (context.router_listener, context.shutdown);
         let stopping = oneoffs.clone();
@@ -103,8 +117,21 @@ impl ServeApps for Node {
 }
 
 /// Heroku's log timestamp: `2026-11-21T18:59:17.123456+00:00`.
-fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+/// Written without chrono's format-string machinery (this runs once per request).
+fn push_stamp(out: &mut String, at: chrono::DateTime<chrono::Utc>) {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.nanosecond() % 1_000_000_000 / 1000
+    );
 }
 
 /// What the sweep last saw of an app.
@@ -249,5 +276,17 @@ impl Driver {
             Ok(spec) => self.supervisor.apply(spec).await,
             Err(e) => tracing::warn!(app = %app.name, "cannot run the app's release: {e:#}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stamp_is_herokus_log_time() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T18:59:17.123456789Z").unwrap().with_timezone(&chrono::Utc);
+        let mut out = String::new();
+        super::push_stamp(&mut out, at);
+        assert_eq!(out, "2026-11-21T18:59:17.123456+00:00");
+        assert_eq!(out, at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
     }
 }
