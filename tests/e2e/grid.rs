@@ -1,5 +1,6 @@
 //! The dyno grid with real `paas server` processes on one real PostgreSQL: a second node joins
-//! only with a token, an app's web dynos are placed on both, and when one node is killed (-9)
+//! only with a token, an app's web dynos are placed on both (the node that did not build the app
+//! fetches its slug from the one that did, and serves it), and when one node is killed (-9)
 //! its dyno runs on the other within the lease; the killed node comes back without a token and
 //! nothing moves back; a resize made through one node reaches the dynos of the other.
 
@@ -40,9 +41,10 @@ fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option
     }
 }
 
-/// The states of the app's dynos on `server` (what its supervisor runs), by name.
-fn local_dynos(server: &TestServer, app: &str) -> Vec<(String, String)> {
-    let out = ok(server.paas().args(["ps", "--json", "-a", app]));
+/// The states of the app's dynos on `server` (what its supervisor runs), by name, asked with
+/// `key`.
+fn local_dynos(server: &TestServer, key: &str, app: &str) -> Vec<(String, String)> {
+    let out = ok(server.paas_as(key).args(["ps", "--json", "-a", app]));
     let dynos: Value = serde_json::from_str(&out).expect("ps JSON");
     let mut states: Vec<(String, String)> = dynos
         .as_array()
@@ -92,8 +94,8 @@ fn a_killed_nodes_web_dyno_runs_on_another_node_within_its_lease() {
     assert!(whoami(&format!("Authorization: Bearer {}", a.operator_key)).contains("unauthorized"));
     assert!(whoami(&format!("Authorization: Node {}", a.operator_key)).contains("unauthorized"));
 
-    // web=2: one dyno on each node (the app's slug is on a only: slugs do not travel yet, so
-    // b's dyno is placed there but cannot start).
+    // web=2: one dyno on each node. The slug was built on a; b fetches it from a (with its node
+    // key, checked against the checksum) and its dyno answers through b's router.
     push_example(&a, "hello-rust", "gridded");
     ok(a.paas().args(["ps:scale", "web=2", "-a", "gridded"]));
     eventually(Duration::from_secs(10), "web=2 spread over a and b", || {
@@ -102,14 +104,21 @@ fn a_killed_nodes_web_dyno_runs_on_another_node_within_its_lease() {
     });
     let table = ok(a.paas().args(["nodes"]));
     assert!(table.contains("gridded/web.") && table.lines().any(|l| l.starts_with("b ") && l.contains(" up ")), "{table}");
-    assert_eq!(local_dynos(&a, "gridded").len(), 1, "a runs only its own dyno");
+    assert_eq!(local_dynos(&a, &a.operator_key, "gridded").len(), 1, "a runs only its own dyno");
     assert_eq!(router_get(&a, "gridded", "/").0, 200);
+    eventually(Duration::from_secs(30), "b's web dyno up from a's slug", || {
+        let states = local_dynos(&b, &a.operator_key, "gridded");
+        (states.len() == 1 && states[0].1 == "up").then_some(())
+    });
+    assert_eq!(router_get(&b, "gridded", "/").0, 200);
+    let fetched: Vec<_> = std::fs::read_dir(b.data_dir().join("slugs")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(fetched.len() == 1 && fetched[0].to_string_lossy().ends_with(".tar.gz"), "b's slug store: {fetched:?}");
 
     // kill -9 b: its dyno runs on a within the lease (2 s) and a coordinator round.
     let b_dir = b.crash();
     let killed = Instant::now();
     eventually(Duration::from_secs(15), "both web dynos up on a", || {
-        let states = local_dynos(&a, "gridded");
+        let states = local_dynos(&a, &a.operator_key, "gridded");
         (states.len() == 2 && states.iter().all(|(_, state)| state == "up")).then_some(())
     });
     let took = killed.elapsed();

@@ -13,6 +13,7 @@ use paas_builder::{ProcessKind, SlugManifest, SlugStore};
 use paas_platform::Ledger;
 use paas_platform::addons::AddonFilter;
 use paas_platform::addons::host::endpoint_of_url;
+use paas_platform::grid::slugs::PeerSlugs;
 use paas_platform::model::App;
 use paas_runtime::{AppSpec, DynoSize, ProcessSpec, Program};
 
@@ -26,6 +27,8 @@ pub struct Desired {
     pub unpacked: PathBuf,
     /// The dynos this node runs (all, or those placed on it).
     pub placements: paas_platform::grid::agent::Placements,
+    /// Where a slug missing here is fetched from: the other nodes of the grid.
+    pub peers: Option<Arc<PeerSlugs>>,
 }
 
 impl Desired {
@@ -55,10 +58,7 @@ impl Desired {
         spec.env = release.config_vars.clone();
         let Some(slug_id) = release.slug_id else { return Ok(spec) };
         let slug = self.ledger.find_slug(app.id, slug_id).await?.context("the release's slug is not in the ledger")?;
-        let (store, root, checksum) = (self.slugs.clone(), self.unpacked.clone(), slug.checksum.clone());
-        let dir = tokio::task::spawn_blocking(move || store.unpacked(&checksum, &root))
-            .await?
-            .with_context(|| format!("cannot unpack slug {}", slug.checksum))?;
+        let dir = unpacked_slug(&self.slugs, self.peers.as_deref(), &slug.checksum, &self.unpacked).await?;
         let manifest = read_manifest(&dir)?;
         spec.app_dir = dir.join("app");
         for formation in self.ledger.list_formation(app.id).await? {
@@ -89,6 +89,24 @@ impl Desired {
         }
         Ok(spec)
     }
+}
+
+/// The slug `checksum` unpacked below `root` (as `root/<checksum>`). A slug built on another node
+/// of the grid is fetched first from a node that has it, and kept only when its content hashes to
+/// `checksum`.
+pub async fn unpacked_slug(
+    slugs: &SlugStore,
+    peers: Option<&PeerSlugs>,
+    checksum: &str,
+    root: &Path,
+) -> anyhow::Result<PathBuf> {
+    if let Some(peers) = peers {
+        peers.ensure(checksum).await.with_context(|| format!("cannot fetch slug {checksum}"))?;
+    }
+    let (store, root, id) = (slugs.clone(), root.to_path_buf(), checksum.to_string());
+    tokio::task::spawn_blocking(move || store.unpacked(&id, &root))
+        .await?
+        .with_context(|| format!("cannot unpack slug {checksum}"))
 }
 
 /// The endpoints of the add-ons attached to `app` (sorted, without repeats): the host and port of
@@ -149,6 +167,7 @@ mod tests {
             slugs: SlugStore::new(dir.path()).unwrap(),
             unpacked: dir.path().join("u"),
             placements: paas_platform::grid::agent::Placements::everything(),
+            peers: None,
         };
         let (owner, _) = ledger.create_user("owner@example.com", None, false).await.unwrap();
         let app = ledger.create_app("sleepy", owner.id).await.unwrap();
@@ -172,6 +191,7 @@ mod tests {
             slugs: SlugStore::new(dir.path()).unwrap(),
             unpacked: dir.path().join("u"),
             placements: paas_platform::grid::agent::Placements::everything(),
+            peers: None,
         };
         let (owner, _) = ledger.create_user("owner@example.com", None, false).await.unwrap();
         let (app, other) = (ledger.create_app("shop", owner.id).await.unwrap(), ledger.create_app("other", owner.id).await.unwrap());

@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use paas_builder::tree::{TenantTree, UntrustedPath};
 use paas_builder::{ProcessKind, SlugManifest, SlugStore};
 use paas_platform::Ledger;
+use paas_platform::grid::slugs::PeerSlugs;
 use paas_platform::model::{App, Dyno};
 use paas_platform::serving::{Attached, OneOff, OneOffError, OneOffRequest, StopOneOff};
 use paas_runtime::{
@@ -28,7 +28,7 @@ use paas_runtime::{
 };
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
-use super::desired::dyno_size;
+use super::desired::{dyno_size, unpacked_slug};
 use super::directory::dyno_id;
 
 /// A boxed future, as the platform's seam hands them over.
@@ -55,6 +55,8 @@ pub struct OneOffs {
     pub slugs: SlugStore,
     /// Where slugs are unpacked (shared with the supervisor's dynos).
     pub unpacked: PathBuf,
+    /// Where a slug missing here is fetched from: the other nodes of the grid.
+    pub peers: Option<Arc<PeerSlugs>>,
     /// Dyno log lines (into the app's log stream).
     pub logs: LogSink,
     /// App name → its running one-off dynos by name.
@@ -146,11 +148,8 @@ impl OneOffs {
             .await
             .map_err(|e| failed(e.into()))?
             .ok_or_else(|| OneOffError::Failed("the release's slug is not in the ledger".into()))?;
-        let (store, root, checksum) = (self.slugs.clone(), self.unpacked.clone(), slug.checksum.clone());
-        let dir = tokio::task::spawn_blocking(move || store.unpacked(&checksum, &root))
+        let dir = unpacked_slug(&self.slugs, self.peers.as_deref(), &slug.checksum, &self.unpacked)
             .await
-            .map_err(|e| failed(e.into()))?
-            .with_context(|| format!("cannot unpack slug {}", slug.checksum))
             .map_err(failed)?;
         let manifest = paas_builder::slug::read_unpacked_manifest(&dir).map_err(|e| failed(e.into()))?;
         let app_dir = dir.join("app");
