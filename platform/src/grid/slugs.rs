@@ -141,8 +141,10 @@ impl PeerSlugs {
                     tracing::info!(node = %node.name, size = slug.size, "fetched slug {checksum} from node {}", node.name);
                     return Ok(slug);
                 }
+                // A node without it is no news; anything else (a mismatch, too large) is.
+                Err(PeerError::Status(404)) => asked.push(format!("{}: does not have it", node.name)),
                 Err(e) => {
-                    tracing::warn!(node = %node.name, "slug {checksum} from node {} discarded: {e}", node.name);
+                    tracing::warn!(node = %node.name, "slug {checksum} not taken from node {}: {e}", node.name);
                     asked.push(format!("{}: {e}", node.name));
                 }
             }

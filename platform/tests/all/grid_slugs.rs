@@ -141,6 +141,10 @@ async fn a_slug_travels_once_and_one_whose_bytes_do_not_match_its_checksum_is_re
     assert!(refused.contains("over the limit"), "{refused}");
     assert_eq!(files_in(&store_b), [format!("{}.tar.gz", slug.id)], "nothing else kept");
 
+    // A slug no node has.
+    let nowhere = peers.ensure(&"1".repeat(64)).await.unwrap_err().to_string();
+    assert!(nowhere.contains("a: does not have it"), "{nowhere}");
+
     // A checksum that names a file is refused before any node is asked.
     assert!(peers.ensure("../node-key").await.is_err());
     drop(node_a);
