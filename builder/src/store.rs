@@ -125,14 +125,8 @@ impl SlugStore {
             Err(e) => return Err(e.into()),
         };
         let HashingWriter { inner, hash, written, .. } = writer;
-        let temp = inner.into_inner().map_err(|e| e.into_error())?;
-        temp.as_file().sync_all()?;
         let id = hex::encode(hash.finalize());
-        let path = self.path_of(&id);
-        if !path.exists() {
-            set_read_only(temp.path())?;
-            temp.persist(&path).map_err(|e| e.error)?;
-        }
+        let path = self.keep(inner, &id)?;
         Ok(Slug { id, size: written, path })
     }
 
@@ -199,6 +193,19 @@ impl SlugStore {
         Ok(hex::encode(hash.finalize()) == id)
     }
 
+    /// Flushes and syncs a written temporary file, then renames it into place as `id`, read-only
+    /// (unless the store holds it already).
+    fn keep(&self, written: BufWriter<tempfile::NamedTempFile>, id: &str) -> io::Result<PathBuf> {
+        let temp = written.into_inner().map_err(|e| e.into_error())?;
+        temp.as_file().sync_all()?;
+        let path = self.path_of(id);
+        if !path.exists() {
+            set_read_only(temp.path())?;
+            temp.persist(&path).map_err(|e| e.error)?;
+        }
+        Ok(path)
+    }
+
     fn path_of(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.tar.gz"))
     }
@@ -230,13 +237,7 @@ impl Incoming {
         if actual != id {
             return Err(StoreError::Mismatch { expected: id, actual });
         }
-        let temp = inner.into_inner().map_err(|e| e.into_error())?;
-        temp.as_file().sync_all()?;
-        let path = store.path_of(&id);
-        if !path.exists() {
-            set_read_only(temp.path())?;
-            temp.persist(&path).map_err(|e| e.error)?;
-        }
+        let path = store.keep(inner, &id)?;
         Ok(Slug { id, size: written, path })
     }
 }
