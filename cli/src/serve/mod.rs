@@ -142,6 +142,8 @@ struct Seen {
     maintenance: bool,
     /// On a grid: when the app's formation last changed (a resize made through another node).
     formation_changed: Option<String>,
+    /// Its last reconcile failed (a slug no node could give yet): the next sweep tries again.
+    failed: bool,
 }
 
 /// Drives the supervisor from the ledger.
@@ -251,6 +253,7 @@ impl Driver {
                     released_at: app.released_at,
                     maintenance: app.maintenance,
                     formation_changed: stamps.remove(&app.id),
+                    failed: false,
                 };
                 if seen.get(&app.id) != Some(&now) {
                     changed.push(app.clone());
@@ -274,7 +277,13 @@ impl Driver {
     async fn reconcile(&self, app: &App) {
         match self.desired.of(app).await {
             Ok(spec) => self.supervisor.apply(spec).await,
-            Err(e) => tracing::warn!(app = %app.name, "cannot run the app's release: {e:#}"),
+            Err(e) => {
+                tracing::warn!(app = %app.name, "cannot run the app's release: {e:#}");
+                // Tried again at the next sweep (a slug's node may be back by then).
+                if let Some(seen) = self.seen.lock().await.get_mut(&app.id) {
+                    seen.failed = true;
+                }
+            }
         }
     }
 }
