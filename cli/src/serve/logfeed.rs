@@ -24,8 +24,7 @@ pub fn spawn(mut lines: mpsc::Receiver<LogLine>, sink: LogSink, logplex: Logplex
             if dropped > reported
                 && let Some(first) = batch.first()
             {
-                let text = format!("Error L10 (output buffer overflow): {} messages dropped", dropped - reported);
-                logplex.publish(&first.app, Source::Paas, "logplex", &text);
+                logplex.publish_lost(&first.app, dropped - reported);
                 reported = dropped;
             }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());

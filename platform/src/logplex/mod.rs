@@ -248,6 +248,14 @@ impl Logplex {
         log.newest.send_replace(newest);
     }
 
+    /// Reports that `messages` of the app's lines were lost before they reached its stream
+    /// (`paas[logplex]: Error L10 …`): a reader who misses the report is still told of them.
+    pub fn publish_lost(&self, app: &str, messages: u64) {
+        let log = self.app(app);
+        let id = log.ring.lock().expect("log ring").push_report(overflow_line(messages), messages);
+        log.newest.send_replace(id);
+    }
+
     /// An API event: `app[api]: {text}`.
     pub fn api_event(&self, app: &str, text: &str) {
         self.publish(app, Source::App, "api", text);
