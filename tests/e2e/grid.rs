@@ -2,7 +2,8 @@
 //! only with a token, an app's web dynos are placed on both (the node that did not build the app
 //! fetches its slug from the one that did, and serves it), and when one node is killed (-9)
 //! its dyno runs on the other within the lease; the killed node comes back without a token and
-//! nothing moves back; a resize made through one node reaches the dynos of the other.
+//! nothing moves back; a resize made through one node reaches the dynos of the other; a node
+//! that could not fetch a slug gets it once a node holding it is back.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -153,4 +154,23 @@ fn a_killed_nodes_web_dyno_runs_on_another_node_within_its_lease() {
         let now = created(&a);
         (now.len() == 2 && now.iter().all(|d| !before.contains(d))).then_some(())
     });
+
+    // b loses its copy of the slug and a, the only node left holding it, is killed: the dynos
+    // placed on b cannot start until a is back; then b fetches the slug (a failed reconcile is
+    // tried again at the next sweep) and runs them.
+    for entry in std::fs::read_dir(b.data_dir().join("slugs")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let key = a.operator_key.clone();
+    let a_dir = a.crash();
+    eventually(Duration::from_secs(15), "both web dynos placed on b", || {
+        let listed: Value = serde_json::from_str(&ok(b.paas_as(&key).args(["nodes", "--json"]))).ok()?;
+        (node(&listed, "a")["state"] == "down" && dynos_of(node(&listed, "b")) == ["web.1", "web.2"]).then_some(())
+    });
+    let _a = TestServer::start_with(a_dir, &args_a.iter().map(String::as_str).collect::<Vec<_>>());
+    eventually(Duration::from_secs(20), "b's dynos up once a is back with the slug", || {
+        let states = local_dynos(&b, &key, "gridded");
+        (states.len() == 2 && states.iter().all(|(_, state)| state == "up")).then_some(())
+    });
+    assert_eq!(router_get(&b, "gridded", "/").0, 200);
 }
