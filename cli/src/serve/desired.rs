@@ -158,8 +158,8 @@ mod tests {
         assert_eq!(dyno_size("Performance-L"), DynoSize::Performance);
     }
 
-    #[tokio::test]
-    async fn the_sleep_and_preboot_features_reach_the_spec() {
+    /// A single node's `Desired` over a fresh SQLite ledger in a temporary folder.
+    async fn single_node() -> (tempfile::TempDir, Arc<dyn Ledger>, Desired) {
         let dir = tempfile::tempdir().unwrap();
         let ledger = paas_platform::ledger::open(&paas_platform::ledger::sqlite_url(dir.path())).await.unwrap();
         let desired = Desired {
@@ -169,6 +169,12 @@ mod tests {
             placements: paas_platform::grid::agent::Placements::everything(),
             peers: None,
         };
+        (dir, ledger, desired)
+    }
+
+    #[tokio::test]
+    async fn the_sleep_and_preboot_features_reach_the_spec() {
+        let (_dir, ledger, desired) = single_node().await;
         let (owner, _) = ledger.create_user("owner@example.com", None, false).await.unwrap();
         let app = ledger.create_app("sleepy", owner.id).await.unwrap();
         assert!(!desired.of(&app).await.unwrap().sleeps);
@@ -184,15 +190,7 @@ mod tests {
     #[tokio::test]
     async fn the_endpoints_of_the_attached_add_ons_reach_the_spec_and_no_others() {
         use paas_platform::addons::NewAddon;
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = paas_platform::ledger::open(&paas_platform::ledger::sqlite_url(dir.path())).await.unwrap();
-        let desired = Desired {
-            ledger: ledger.clone(),
-            slugs: SlugStore::new(dir.path()).unwrap(),
-            unpacked: dir.path().join("u"),
-            placements: paas_platform::grid::agent::Placements::everything(),
-            peers: None,
-        };
+        let (_dir, ledger, desired) = single_node().await;
         let (owner, _) = ledger.create_user("owner@example.com", None, false).await.unwrap();
         let (app, other) = (ledger.create_app("shop", owner.id).await.unwrap(), ledger.create_app("other", owner.id).await.unwrap());
         let addon = |app_id, name: &str, url: &str, as_: &str| NewAddon {
