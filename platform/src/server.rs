@@ -94,7 +94,7 @@ pub fn open_data_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     let shown = absolute(dir, "--data-dir")?;
     // A new data dir is searchable by others but not listable: the add-on servers (users
     // `postgres` and `redis`) reach their own folders in it; the ledger and keys are 0600.
-    if !shown.exists() {
+    if !shown.is_dir() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o711)
