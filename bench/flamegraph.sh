@@ -30,11 +30,7 @@ real_home=$HOME   # paas_server gives the clients a HOME of their own; perf keep
 # the default one.
 paas_server --dyno-network "10.$((200 + RANDOM % 50)).0.0/16"
 app=greeter
-mkdir "$work/$app" && cd "$work/$app"
-cp "$component" greeter.wasm
-echo 'web: greeter.wasm' >Procfile
-git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
-"$paas" apps:create "$app" >/dev/null
+component_app "$app"
 push
 [ "$mode" = reuse ] && "$paas" config:set PAAS_INSTANCE_REUSE=1 -a "$app" >/dev/null
 for _ in $(seq 200); do

@@ -74,8 +74,15 @@ paas_server() {
     --buildpacks-dir "$root/buildpacks" "$@" >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   pids+=("$server_pid")
+  server_up "$work/data" 10
+}
+
+# server_up DATA_DIR SECONDS: waits up to SECONDS for the server started with output in
+# $work/server.out (errors in $work/server.err) to print both addresses; sets api and router, then
+# gives the clients a HOME of their own ($work/home) and logs them in with DATA_DIR's operator key.
+server_up() {
   api= router=
-  for _ in $(seq 200); do
+  for _ in $(seq $(($2 * 20))); do
     api=$(sed -n 's|^API listening on \(http://.*\)/$|\1|p' "$work/server.out")
     router=$(sed -n 's|^Router listening on http://\(.*\)/$|\1|p' "$work/server.out")
     [ -n "$api" ] && [ -n "$router" ] && break
@@ -84,7 +91,7 @@ paas_server() {
   [ -n "$router" ] || { echo "paas server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
   export HOME="$work/home"
   mkdir -p "$HOME"
-  "$paas" login --api-url "$api" --api-key "$(cat "$work/data/operator-api-key")" >/dev/null
+  "$paas" login --api-url "$api" --api-key "$(cat "$1/operator-api-key")" >/dev/null
 }
 
 # example_app APP [EXAMPLE]: examples/EXAMPLE (hello-rust) committed in a git repo at $work/APP
@@ -93,6 +100,17 @@ example_app() {
   cp -r "$root/examples/${2:-hello-rust}" "$work/$1"
   rm -rf "$work/$1/target"
   cd "$work/$1"
+  git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
+  "$paas" apps:create "$1" >/dev/null
+}
+
+# component_app APP: the component $component as a prebuilt `greeter.wasm` (Procfile
+# `web: greeter.wasm`) committed in a git repo at $work/APP (the current directory afterwards)
+# with the `paas` remote of the new app APP.
+component_app() {
+  mkdir "$work/$1" && cd "$work/$1"
+  cp "$component" greeter.wasm
+  echo 'web: greeter.wasm' >Procfile
   git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
   "$paas" apps:create "$1" >/dev/null
 }

@@ -46,11 +46,7 @@ mkdir -p "$root/bench/results"
 results="$root/bench/results/paas-vs-wasmtime-$stamp.txt"
 
 app=greeter
-mkdir "$work/$app" && cd "$work/$app"
-cp "$component" greeter.wasm
-echo 'web: greeter.wasm' >Procfile
-git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
-"$paas" apps:create "$app" >/dev/null
+component_app "$app"
 push
 
 # answers URL [HEADER…]: waits up to 10 s for a 200.

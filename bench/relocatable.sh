@@ -46,16 +46,8 @@ hide='mount -t tmpfs -o size=1m,mode=0755 paas-hidden "$0" && exec "$@"'
   >>"$work/server.out" 2>"$work/server.err") &
 server_pid=$!
 pids+=("$server_pid")
-api= router=
-for _ in $(seq 600); do
-  api=$(sed -n 's|^API listening on \(http://.*\)/$|\1|p' "$work/server.out")
-  router=$(sed -n 's|^Router listening on http://\(.*\)/$|\1|p' "$work/server.out")
-  [ -n "$api" ] && [ -n "$router" ] && break
-  sleep 0.1
-done
-[ -n "$router" ] || { echo "paas server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
-export HOME="$work/home"
-"$paas" login --api-url "$api" --api-key "$(cat "$work/edge/data/operator-api-key")" >/dev/null
+# The first start unpacks the buildpacks the binary carries: up to a minute.
+server_up "$work/edge/data" 60
 echo "buildpacks installed: $(ls "$work/edge/data/buildpacks")" >&2
 
 # deploy EXAMPLE: prints "ok SECONDS DETAIL" or "failed SECONDS WHY". An add-on its README or
