@@ -15,6 +15,7 @@ use paas_platform::addons::AddonFilter;
 use paas_platform::addons::host::endpoint_of_url;
 use paas_platform::grid::slugs::PeerSlugs;
 use paas_platform::model::App;
+use paas_platform::names::SizeClass;
 use paas_runtime::{AppSpec, DynoSize, ProcessSpec, Program};
 
 /// Reads desired states from the ledger and the slug store.
@@ -136,13 +137,10 @@ fn read_manifest(dir: &Path) -> anyhow::Result<SlugManifest> {
 
 /// Heroku's size names (`Basic`, `Standard-2X`, `Performance-M`, …) to the runtime's sizes.
 pub fn dyno_size(size: &str) -> DynoSize {
-    let size = size.to_ascii_lowercase();
-    if size.starts_with("standard") {
-        DynoSize::Standard
-    } else if size.starts_with("performance") || size.starts_with("private") || size.starts_with("shield") {
-        DynoSize::Performance
-    } else {
-        DynoSize::Basic
+    match SizeClass::of(size) {
+        SizeClass::Basic => DynoSize::Basic,
+        SizeClass::Standard => DynoSize::Standard,
+        SizeClass::Performance => DynoSize::Performance,
     }
 }
 

@@ -8,16 +8,6 @@ use serde_json::{Value, json};
 use super::views;
 use crate::names;
 
-/// The memory of a size in MiB, as the runtime gives a dyno of it (`paas_runtime::DynoSize`:
-/// Basic 128 MiB, Standard 512 MiB, Performance 2 GiB; `cli/src/serve/desired.rs` maps the names).
-fn memory_mib(size: &str) -> u64 {
-    match size.split('-').next().unwrap_or(size) {
-        "Standard" => 512,
-        "Performance" => 2048,
-        _ => 128,
-    }
-}
-
 /// `GET /dyno-sizes`: the dyno sizes in Heroku's shape (`memory` in GB).
 pub async fn dyno_sizes() -> Json<Value> {
     Json(Value::Array(names::SIZES.iter().map(|size| dyno_size(size)).collect()))
@@ -36,7 +26,7 @@ fn dyno_size(size: &str) -> Value {
     json!({
         "id": size_id(size),
         "name": size,
-        "memory": memory_mib(size) as f64 / 1024.0,
+        "memory": names::SizeClass::of(size).memory_mib() as f64 / 1024.0,
         "compute": null,
         "cost": null,
         "dyno_units": 1,

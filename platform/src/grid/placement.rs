@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::names::SizeClass;
+
 /// One dyno of a formation: `web.2` of an app.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct DynoKey {
@@ -59,14 +61,13 @@ impl Demand {
     /// 128 MiB, Standard 512 MiB, Performance 2 GiB) and a CPU share (an eighth of a core,
     /// a quarter, two cores).
     pub fn for_size(size: &str) -> Demand {
-        let size = size.to_ascii_lowercase();
-        if size.starts_with("standard") {
-            Demand { memory_mib: 512, millicores: 250 }
-        } else if size.starts_with("performance") || size.starts_with("private") || size.starts_with("shield") {
-            Demand { memory_mib: 2048, millicores: 2000 }
-        } else {
-            Demand { memory_mib: 128, millicores: 125 }
-        }
+        let class = SizeClass::of(size);
+        let millicores = match class {
+            SizeClass::Basic => 125,
+            SizeClass::Standard => 250,
+            SizeClass::Performance => 2000,
+        };
+        Demand { memory_mib: class.memory_mib(), millicores }
     }
 }
 
