@@ -147,7 +147,7 @@ impl WebDyno {
 
     /// How many instances wait for a request right now (ready, or reused and idle).
     pub fn instances_idle(&self) -> usize {
-        self.0.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.0.idle_len()
     }
 
     /// Serves one request; errors become a 5xx response (see [`HandleError::status`]).
@@ -321,14 +321,7 @@ impl WebDyno {
     /// so the first requests find them. Stops early, without an error, while the app's
     /// instances take all its slots (the first request then waits for one).
     pub async fn prewarm(&self) -> Result<(), HandleError> {
-        let inner = &self.0;
-        while inner.idle_len() < inner.ready && !inner.stopped.load(Ordering::Acquire) {
-            let ctx = &inner.ctx;
-            let Some(slot) = ctx.runtime.try_instance_slot(&ctx.log.app, &ctx.share.slots) else { return Ok(()) };
-            let worker = inner.instantiate(slot).await?;
-            inner.put_idle(worker);
-        }
-        Ok(())
+        self.0.fill(true).await
     }
 
     /// Stops the dyno: new requests get [`HandleError::Stopped`], running ones get up to `grace`
@@ -405,13 +398,20 @@ impl Inner {
     /// pool only (a ready instance never pushes out another's), and quietly (a failure shows on
     /// the request that next instantiates).
     async fn refill(&self) {
+        let _ = self.fill(false).await;
+    }
+
+    /// Makes instances until [`DynoSpec::ready`] are idle, with free slots of the app only (never
+    /// by dropping the app's idle instances, which may be this dyno's own ready ones: a dyno whose
+    /// app had fewer slots than `ready` made and dropped instances without end), making room in
+    /// the pool by dropping other dynos' idle instances only if `evict`.
+    async fn fill(&self, evict: bool) -> Result<(), HandleError> {
         while self.idle_len() < self.ready && !self.stopped.load(Ordering::Acquire) {
-            let Ok(slot) = self.ctx.share.slots.clone().try_acquire_owned() else { return };
-            match self.instantiate_with(slot, false).await {
-                Ok(worker) => self.put_idle(worker),
-                Err(_) => return,
-            }
+            let Ok(slot) = self.ctx.share.slots.clone().try_acquire_owned() else { return Ok(()) };
+            let worker = self.instantiate_with(slot, evict).await?;
+            self.put_idle(worker);
         }
+        Ok(())
     }
 
     /// A new instance in `slot` (of the app's share); when the pool is full, idle instances of

@@ -216,3 +216,19 @@ async fn regression_a_dynos_tmp_is_never_left_mounted_in_the_hosts_tree() {
     let stayed: Vec<String> = mounted_under_root().into_iter().filter(|p| before.contains(p)).collect();
     assert!(stayed.is_empty(), "{stayed:?}");
 }
+
+#[tokio::test]
+async fn regression_a_dyno_whose_app_has_fewer_slots_than_its_ready_instances_prewarms_and_serves() {
+    // Prewarming took a slot by dropping the app's idle instance, which was the dyno's own ready
+    // one: with one slot per app and two ready instances it made and dropped instances without end.
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), 10, 1);
+    let component = rt.load_component(guest("http_probe")).unwrap();
+    let mut spec = DynoSpec::new("small", "web.1");
+    spec.reuse = false;
+    spec.ready = 2;
+    let dyno = WebDyno::start(&rt, &component, spec).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), dyno.prewarm()).await.expect("prewarm ended").unwrap();
+    assert_eq!(dyno.instances_idle(), 1, "one ready instance: the app's one slot");
+    assert_eq!(get(&dyno, "/count").await.1, "1");
+}
