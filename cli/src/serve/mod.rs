@@ -168,8 +168,11 @@ impl Driver {
 
     /// Applies one change: the app's desired state, then the restart it asks for.
     async fn apply(&self, change: &Change) {
-        // On a grid, this node's coordinator (if it leads) places the app's dynos again at once.
-        self.desired.placements.formation_changed();
+        // On a grid, this node's coordinator (if it leads) places the app's dynos again at once
+        // (a restart changes no formation: the coordinator's tick covers it anyway).
+        if !matches!(change, Change::Restart { .. }) {
+            self.desired.placements.formation_changed();
+        }
         let (app, target) = match change {
             Change::Apps => {
                 if let Err(e) = self.sweep().await {

@@ -24,6 +24,11 @@ use crate::ledger::Ledger;
 /// How long a node waits to connect to another, and for each read of a slug.
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most one fetch from a peer may take in all (a peer trickling bytes within each read's
+/// timeout would otherwise hold the app's setup, and the node's sweep behind it, until the size
+/// limit): 10 minutes, as long as a build from a URL may take to fetch its source.
+const FETCH_DEADLINE: Duration = Duration::from_secs(600);
+
 /// `GET /grid/slugs/{checksum}`: the slug archive from this node's store, streamed. Only nodes
 /// (their key) may ask; a checksum that is not 64 lowercase hex digits is a 400, an absent slug
 /// a 404.
@@ -106,6 +111,7 @@ impl PeerSlugs {
             .user_agent("paas-grid")
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(PEER_TIMEOUT)
+            .timeout(FETCH_DEADLINE)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
