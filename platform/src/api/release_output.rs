@@ -2,7 +2,8 @@
 //! `output_stream_url`, a signed URL (`/release-output/<app id>.<release id>.<signature>`, no
 //! API key, as Heroku's) of the output of a release phase run through the API (a rollback, a
 //! slug release, a retry). Kept in memory for the last [`KEPT`] such releases of this server
-//! process; a release made by a build has its phase's output in the build's output.
+//! process, [`KEPT_BYTES`] in all; a release made by a build has its phase's output in the
+//! build's output.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
@@ -18,10 +19,20 @@ use super::{ApiError, AppState, PlatformConfig};
 /// How many releases' outputs are kept.
 pub const KEPT: usize = 1000;
 
+/// How many bytes of output are kept in all (one release phase writes at most 16 MiB); the oldest
+/// outputs go first.
+pub const KEPT_BYTES: usize = 64 << 20;
+
 #[derive(Default)]
 struct Store {
     outputs: HashMap<Uuid, Vec<String>>,
     order: VecDeque<Uuid>,
+    /// The bytes of the lines in `outputs`.
+    bytes: usize,
+}
+
+fn size(lines: &[String]) -> usize {
+    lines.iter().map(String::len).sum()
 }
 
 fn store() -> &'static Mutex<Store> {
@@ -32,12 +43,16 @@ fn store() -> &'static Mutex<Store> {
 /// Keeps the release phase output of release `id`.
 pub(super) fn keep(id: Uuid, lines: Vec<String>) {
     let mut store = store().lock().expect("release outputs");
-    if store.outputs.insert(id, lines).is_none() {
-        store.order.push_back(id);
+    store.bytes += size(&lines);
+    match store.outputs.insert(id, lines) {
+        Some(replaced) => store.bytes -= size(&replaced),
+        None => store.order.push_back(id),
     }
-    while store.order.len() > KEPT {
-        if let Some(old) = store.order.pop_front() {
-            store.outputs.remove(&old);
+    while store.order.len() > KEPT || (store.bytes > KEPT_BYTES && store.order.len() > 1) {
+        if let Some(old) = store.order.pop_front()
+            && let Some(lines) = store.outputs.remove(&old)
+        {
+            store.bytes -= size(&lines);
         }
     }
 }
@@ -59,4 +74,21 @@ pub async fn signed_output(State(state): State<AppState>, Path(token): Path<Stri
     let lines = store().lock().expect("release outputs").outputs.get(&id).cloned().ok_or_else(not_found)?;
     let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outputs_kept_hold_at_most_kept_bytes_and_the_oldest_go_first() {
+        let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+        for id in &ids {
+            keep(*id, vec!["x".repeat(16 << 20)]);
+        }
+        let store = store().lock().unwrap();
+        assert!(store.bytes <= KEPT_BYTES, "{} bytes kept", store.bytes);
+        assert!(!store.outputs.contains_key(&ids[0]) && store.outputs.contains_key(&ids[4]));
+        assert_eq!(store.bytes, store.outputs.values().map(|lines| size(lines)).sum::<usize>());
+    }
 }

@@ -99,6 +99,9 @@ impl ReleasePhase {
         candidate: Candidate,
         out: &dyn OutputSink,
     ) -> Result<Release, ReleaseError> {
+        // However the phase is run (a push, a rollback, a retry), its output is bounded as a
+        // build's is: lines of 64 KiB, 16 MiB in all.
+        let out = &paas_builder::output::BoundedOutput::new(out);
         let about_to_be = self.about_to_be(app, user, &candidate).await?;
         if !about_to_be.process_types.contains_key(RELEASE_PHASE) {
             return Ok(self.record(app, user, &candidate, true).await?);
