@@ -153,12 +153,14 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let (addon_services, addon_cluster) = addon_services(&config)?;
     let redis = start_redis(&config, ledger.as_ref()).await?;
     let addon_services = addon_services.with_redis(redis.clone());
-    // The local cluster's add-ons name where it listens now (a new --dyno-network, or add-ons
-    // made before the service address existed).
-    if addon_cluster.is_some() {
+    // The add-ons of servers paas runs itself (its Redis servers; its PostgreSQL cluster unless
+    // the operator's is used) name where those listen now (a new --dyno-network, or add-ons made
+    // before the service address existed).
+    {
+        use crate::addons::catalog::{POSTGRES, REDIS};
         let host = crate::addons::host::AddonHost::of(config.container_network.as_ref());
-        let local = [crate::addons::catalog::POSTGRES];
-        match crate::addons::host::rehost_urls(ledger.as_ref(), &host, &local).await {
+        let local: &[&str] = if addon_cluster.is_some() { &[POSTGRES, REDIS] } else { &[REDIS] };
+        match crate::addons::host::rehost_urls(ledger.as_ref(), &host, local).await {
             Ok(0) => {}
             Ok(moved) => tracing::info!("{moved} add-on(s) now name {} in their URLs", host.url_host()),
             Err(e) => tracing::error!("cannot give the add-ons their new address: {e}"),

@@ -261,6 +261,10 @@ impl RedisService {
         // The configuration is a file: a password on the command line is in /proc for all to read.
         let mut command = tokio::process::Command::new(&self.bin);
         command.arg(dir.join("redis.conf")).current_dir(dir.join("data")).stdin(Stdio::null()).stdout(log).stderr(log2);
+        // Where to listen is given at every start, over the file's `bind` (made at provisioning):
+        // the service address moves with --dyno-network, and a server bound to the old one would
+        // not start.
+        command.arg("--bind").args(self.host.listen().iter().map(ToString::to_string));
         if let Some((uid, gid)) = redis_user()? {
             command.uid(uid).gid(gid);
         }

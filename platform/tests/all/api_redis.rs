@@ -201,6 +201,12 @@ async fn heroku_redis_is_a_real_server_with_its_plans_limits_kept_across_restart
     redis.stop_all().await;
     let pid = std::fs::read_to_string(addon_dir.join("redis.pid")).unwrap().trim().parse::<u32>().unwrap();
     assert!(!alive(pid), "the server outlived stop_all");
+    // The address it was made on is gone (a new --dyno-network moved the service address):
+    // where to listen is given at each start, over the file's.
+    let conf_path = addon_dir.join("redis.conf");
+    let conf = std::fs::read_to_string(&conf_path).unwrap();
+    let moved: String = conf.lines().map(|l| if l.starts_with("bind ") { "bind 198.51.100.77\n".to_string() } else { format!("{l}\n") }).collect();
+    std::fs::write(&conf_path, moved).unwrap();
     let again = Arc::new(RedisService::new(root.clone(), AddonHost::loopback()));
     let stray = root.join("redis_0123abcd");
     std::fs::create_dir(&stray).unwrap();
