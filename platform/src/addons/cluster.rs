@@ -258,7 +258,7 @@ fn init(bin: &Path, dir: &Path, data: &Path, socket_dir: &Path, host: &AddonHost
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| fail("cannot restrict the add-on PostgreSQL folder", &e))?;
     if !data.join("PG_VERSION").exists() {
-        let port = free_port().map_err(|e| fail("cannot pick a port", &e))?;
+        let port = process::free_port(&host.listen()).map_err(|e| fail("cannot pick a port", &e))?;
         let _ = std::fs::remove_dir_all(data);
         let mut initdb = std::process::Command::new(bin.join("initdb"));
         initdb
@@ -359,7 +359,3 @@ fn read_port(data: &Path) -> Result<u16, AddonError> {
         .ok_or_else(|| AddonError::Unavailable("the add-on cluster's postgresql.conf has no port".into()))
 }
 
-/// A port free on 127.0.0.1 now (the cluster keeps it from then on).
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}

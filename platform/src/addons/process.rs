@@ -64,6 +64,20 @@ pub(crate) fn check_reachable(dir: &Path, uid: u32, who: &str) -> Result<(), Str
     Ok(())
 }
 
+/// A port free now on every address of `listen` (the server keeps it from then on).
+pub fn free_port(listen: &[std::net::IpAddr]) -> std::io::Result<u16> {
+    let mut last = std::io::Error::other("no address to listen on");
+    for _ in 0..20 {
+        let Some(first) = listen.first() else { break };
+        let port = std::net::TcpListener::bind((*first, 0))?.local_addr()?.port();
+        match listen[1..].iter().try_for_each(|ip| std::net::TcpListener::bind((*ip, port)).map(drop)) {
+            Ok(()) => return Ok(port),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,7 +196,7 @@ impl RedisService {
             process::check_reachable(&dir, uid, REDIS_USER).map_err(AddonError::Unavailable)?;
         }
         let listen = self.host.listen();
-        let port = free_port(&listen).map_err(|e| fail("cannot pick a port", &e))?;
+        let port = process::free_port(&listen).map_err(|e| fail("cannot pick a port", &e))?;
         let conf = configuration(&listen, port, password, plan, &data);
         let conf_path = dir.join("redis.conf");
         let mut file = std::fs::OpenOptions::new()
@@ -442,20 +442,6 @@ async fn ping(endpoint: SocketAddr, password: &str) -> Result<(), String> {
     tokio::time::timeout(Duration::from_secs(2), read).await.map_err(|_| "no reply".to_string())??;
     // The answer is Redis's (`-LOADING …`, `-ERR …`): never the password.
     if answer.ends_with(b"+PONG\r\n") { Ok(()) } else { Err(String::from_utf8_lossy(&answer).trim().to_string()) }
-}
-
-/// A port free now on every address of `listen` (the server keeps it from then on).
-fn free_port(listen: &[IpAddr]) -> std::io::Result<u16> {
-    let mut last = std::io::Error::other("no address to listen on");
-    for _ in 0..20 {
-        let Some(first) = listen.first() else { break };
-        let port = std::net::TcpListener::bind((*first, 0))?.local_addr()?.port();
-        match listen[1..].iter().try_for_each(|ip| std::net::TcpListener::bind((*ip, port)).map(drop)) {
-            Ok(()) => return Ok(port),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 /// Only names this service made reach a path: `redis_` and lower-case hex.
