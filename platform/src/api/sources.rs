@@ -16,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::extract::CurrentUser;
 use super::{ApiError, AppState};
@@ -171,17 +171,7 @@ pub(super) fn too_large(limit: u64) -> ApiError {
 pub async fn get(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let path = blob(&store(&state)?, &token)?;
     let file = tokio::fs::File::open(&path).await.map_err(ApiError::internal)?;
-    let chunks = futures::stream::unfold(file, |mut file| async move {
-        let mut buffer = vec![0u8; 64 * 1024];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    });
+    let chunks = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], Body::from_stream(chunks)).into_response())
 }
 
