@@ -176,7 +176,10 @@ impl Pool {
                     // An upgraded connection is the client's now: never pooled.
                     let back = (!switching).then(|| (sender, self.clone()));
                     let mut response = response.map(|body| into_router_body(PooledBody { inner: body, back }));
-                    response.extensions_mut().insert(ConnectTime(connect));
+                    // A pooled connection took no connecting: nothing to say (read as zero).
+                    if !connect.is_zero() {
+                        response.extensions_mut().insert(ConnectTime(connect));
+                    }
                     return Ok(response);
                 }
                 Err(mut error) => match error.take_message() {
