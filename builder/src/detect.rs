@@ -12,8 +12,10 @@ use crate::output::OutputSink;
 use crate::process::{self, Limits, RunError, Stdout};
 
 /// The built-in buildpacks tried first, in this order; any other folder in the buildpacks
-/// folder is tried after them, by name, and [`FALLBACK`] last of all.
-pub const BUILTIN_ORDER: &[&str] = &["wasm", "rust", "python", "nodejs", "static"];
+/// folder is tried after them, by name, and [`FALLBACK`] last of all. Heroku's order for the
+/// languages it shares (ruby before nodejs: a Rails app has a package.json; every language before
+/// `static`: a Rack, PHP or Go app may have a `public/`).
+pub const BUILTIN_ORDER: &[&str] = &["wasm", "rust", "ruby", "python", "nodejs", "java", "php", "go", "static"];
 
 /// How long cloning a `BUILDPACK_URL` may take (within the build's own time limit).
 pub const CLONE_TIME_LIMIT: Duration = Duration::from_secs(120);
