@@ -47,10 +47,28 @@ const ETC_FILES: &[&str] = &[
     "mailcap",
 ];
 
-/// Directories of the host's `/etc` mounted read-only (those that exist), and every `python3*`
-/// one (Debian's python links `sitecustomize.py` into `/etc/python3.N`).
-const ETC_DIRS: &[&str] =
-    &["ssl", "ca-certificates", "alternatives", "ld.so.conf.d", "profile.d", "fonts", "perl", "gss"];
+/// Directories of the host's `/etc` mounted read-only (those that exist), and every one named
+/// with a prefix of [`ETC_DIR_PREFIXES`]. The languages' runtimes read their configuration there:
+/// PHP its `php.ini` and the `conf.d` that loads its extensions (`php`), nginx its `mime.types`
+/// (`nginx`), Maven its `m2.conf` and global settings (`maven`).
+const ETC_DIRS: &[&str] = &[
+    "ssl",
+    "ca-certificates",
+    "alternatives",
+    "ld.so.conf.d",
+    "profile.d",
+    "fonts",
+    "perl",
+    "gss",
+    "php",
+    "nginx",
+    "maven",
+];
+
+/// Prefixes of further `/etc` directories mounted read-only: Debian's python links
+/// `sitecustomize.py` into `/etc/python3.N`, and a Debian JDK's `conf/` (`java.security` among
+/// it) links into `/etc/java-N-openjdk` (without it the JVM does not start).
+const ETC_DIR_PREFIXES: &[&str] = &["python3", "java-"];
 
 /// Top-level directories of the stack besides `/usr`: bind-mounted when the host has them as
 /// directories, recreated as links when they are links (merged `/usr`).
@@ -158,9 +176,12 @@ pub(crate) fn write(plan: &Plan, at: &Placement) -> Result<(), SandboxError> {
         copy_etc(&Path::new("/etc").join(name), &etc.join(name))?;
     }
     let mut dirs: Vec<String> = ETC_DIRS.iter().map(|d| d.to_string()).collect();
-    let python = std::fs::read_dir("/etc").map_err(io(Path::new("/etc")))?;
+    let listed = std::fs::read_dir("/etc").map_err(io(Path::new("/etc")))?;
     dirs.extend(
-        python.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("python3")),
+        listed
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| ETC_DIR_PREFIXES.iter().any(|prefix| n.starts_with(prefix))),
     );
     for name in dirs {
         let host = Path::new("/etc").join(name);
