@@ -5,6 +5,7 @@
 pub mod access;
 pub mod addons;
 pub mod auth;
+pub mod certs;
 pub mod ledger;
 pub mod logplex;
 pub mod model;

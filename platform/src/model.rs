@@ -171,10 +171,74 @@ pub struct Domain {
     pub app_id: Uuid,
     /// The hostname, lowercase.
     pub hostname: String,
+    /// The SNI endpoint (custom certificate) it is set to serve with (`domains:update --cert`).
+    pub sni_endpoint: Option<SniEndpointRef>,
     /// When it was added.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// An SNI endpoint as a domain names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SniEndpointRef {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+}
+
+/// A private key (PEM) kept for TLS: never rendered, never in a `Debug` line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKeyPem(String);
+
+impl PrivateKeyPem {
+    /// Wraps a key.
+    pub fn new(pem: String) -> PrivateKeyPem {
+        PrivateKeyPem(pem)
+    }
+    /// The PEM text, for the TLS stack and the ledger only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PrivateKeyPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKeyPem(..)")
+    }
+}
+
+/// An app's custom certificate (Heroku's SNI endpoint), served for its custom domains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SniEndpoint {
+    /// Its id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// Its name, unique on the server (`tokyo-76465`).
+    pub name: String,
+    /// The certificate chain, PEM, leaf first.
+    pub certificate_chain: String,
+    /// The private key.
+    pub private_key: PrivateKeyPem,
+    /// The ids of the app's domains set to it.
+    pub domains: Vec<Uuid>,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When its certificate was last replaced.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A custom domain and an SNI endpoint of its app (what the router's certificate choice reads).
+#[derive(Debug, Clone)]
+pub struct SniRoute {
+    /// The domain's hostname.
+    pub hostname: String,
+    /// The endpoint the domain is set to, if any.
+    pub domain_endpoint: Option<Uuid>,
+    /// One endpoint of the domain's app.
+    pub endpoint: SniEndpoint,
 }
 
 /// A user who may work on an app they do not own.

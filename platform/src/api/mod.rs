@@ -28,6 +28,7 @@ mod releases;
 mod resources;
 mod scheduler;
 mod sizes;
+mod sni_endpoints;
 mod source_blob;
 mod sources;
 mod team_apps;
@@ -202,11 +203,15 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
         .route("/addon-services/{service}/plans", get(addon_services::plans))
         .route("/addon-services/{service}/plans/{plan}", get(addon_services::plan_info))
         .route("/plans", get(addon_services::all_plans))
-        .route("/apps/{app}/sni-endpoints", get(resources::list_none_yet))
+        .route("/apps/{app}/sni-endpoints", get(sni_endpoints::list).post(sni_endpoints::create))
+        .route(
+            "/apps/{app}/sni-endpoints/{endpoint}",
+            get(sni_endpoints::info).patch(sni_endpoints::update).delete(sni_endpoints::remove),
+        )
         .route("/apps/{app}/domains", get(resources::list_domains).post(resources::add_domain))
         .route(
             "/apps/{app}/domains/{domain}",
-            get(resources::domain_info).delete(resources::remove_domain),
+            get(resources::domain_info).patch(sni_endpoints::update_domain).delete(resources::remove_domain),
         )
         .route(
             "/apps/{app}/collaborators",

@@ -163,7 +163,14 @@ pub const TABLE: &[Row] = &[
     ("GET", "/addon-services/{service}/plans", Account),
     ("GET", "/addon-services/{service}/plans/{plan}", Account),
     ("GET", "/plans", Account),
+    // Custom certificates (api/sni_endpoints.rs): adding, replacing and removing one, and
+    // choosing a domain's, is `manage`, as adding a domain is.
     ("GET", "/apps/{app}/sni-endpoints", App(View)),
+    ("POST", "/apps/{app}/sni-endpoints", App(Manage)),
+    ("GET", "/apps/{app}/sni-endpoints/{endpoint}", App(View)),
+    ("PATCH", "/apps/{app}/sni-endpoints/{endpoint}", App(Manage)),
+    ("DELETE", "/apps/{app}/sni-endpoints/{endpoint}", App(Manage)),
+    ("PATCH", "/apps/{app}/domains/{domain}", App(Manage)),
     ("GET", "/apps/{app}/domains", App(View)),
     ("POST", "/apps/{app}/domains", App(Manage)),
     ("GET", "/apps/{app}/domains/{domain}", App(View)),

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
@@ -49,6 +49,9 @@ pub async fn domain_info(
 #[derive(Debug, Deserialize)]
 pub struct NewDomain {
     hostname: String,
+    /// The SNI endpoint (name or id) it serves with (`domains:add --cert`); null: none.
+    #[serde(default)]
+    sni_endpoint: Option<String>,
 }
 
 /// Checks a custom hostname: dot-separated labels of letters, digits and dashes.
@@ -69,6 +72,7 @@ fn validate_hostname(hostname: &str) -> Result<(), String> {
 pub async fn add_domain(
     State(state): State<AppState>,
     caller: CurrentUser,
+    certs: Option<axum::Extension<std::sync::Arc<crate::certs::SniCerts>>>,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<NewDomain>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -81,7 +85,20 @@ pub async fn add_domain(
             state.config.domain, state.config.domain
         )));
     }
-    let domain = state.ledger.add_domain(app.id, &hostname).await?;
+    if let Some(endpoint) = &body.sni_endpoint {
+        // Checked first, so that an unknown certificate adds no domain.
+        let endpoints = state.ledger.list_sni_endpoints(app.id).await?;
+        if !endpoints.iter().any(|e| e.name == *endpoint || e.id.to_string() == *endpoint) {
+            return Err(ApiError::invalid(format!("Couldn't find SNI endpoint {endpoint} on {}.", app.name)));
+        }
+    }
+    let mut domain = state.ledger.add_domain(app.id, &hostname).await?;
+    if let Some(endpoint) = &body.sni_endpoint {
+        domain = state.ledger.set_domain_sni_endpoint(app.id, &domain.id.to_string(), Some(endpoint)).await?;
+    }
+    if let Some(axum::Extension(certs)) = certs {
+        certs.reload().await;
+    }
     Ok((StatusCode::CREATED, Json(views::domain(&domain, &app, &state.config))))
 }
 
@@ -89,9 +106,13 @@ pub async fn add_domain(
 pub async fn remove_domain(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
+    certs: Option<axum::Extension<std::sync::Arc<crate::certs::SniCerts>>>,
     Path((_, domain)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let domain = state.ledger.remove_domain(app.id, &domain).await?;
+    if let Some(axum::Extension(certs)) = certs {
+        certs.reload().await;
+    }
     Ok(Json(views::domain(&domain, &app, &state.config)))
 }
 
@@ -199,13 +220,6 @@ pub async fn remove_collaborator(
     // Their log tails of the app end, and their sessions' URLs stop working.
     state.logs.end_sessions(app.id, Some(collaborator.user.id));
     Ok(Json(views::collaborator(&collaborator, &app)))
-}
-
-/// `GET /apps/{app}/sni-endpoints`: TLS certificates are not managed yet, so none (`heroku
-/// domains:add` asks for the certificates before adding a domain); an app the caller cannot see
-/// is still a 404.
-pub async fn list_none_yet(_: AppAccess) -> Json<Value> {
-    Json(json!([]))
 }
 
 /// `GET /apps/{app}/builds`.

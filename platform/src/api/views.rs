@@ -63,7 +63,8 @@ fn user_ref(user: &UserRef) -> Value {
     json!({"id": user.id, "email": user.email})
 }
 
-fn app_ref(app: &App) -> Value {
+/// `{id, name}` of an app, as resources name their app.
+pub fn app_ref(app: &App) -> Value {
     json!({"id": app.id, "name": app.name})
 }
 
@@ -217,7 +218,7 @@ pub fn domain(domain: &Domain, app: &App, config: &PlatformConfig) -> Value {
         "status": "none",
         "acm_status": null,
         "acm_status_reason": null,
-        "sni_endpoint": null,
+        "sni_endpoint": domain.sni_endpoint.as_ref().map(|e| json!({"id": e.id, "name": e.name})),
         "created_at": time(domain.created_at),
         "updated_at": time(domain.updated_at),
     })

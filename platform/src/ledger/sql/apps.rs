@@ -201,6 +201,7 @@ pub(super) async fn destroy_app(ledger: &SqlLedger, app_id: Uuid) -> Result<App>
     // What is not ledger history goes with the app: its hostnames become free again.
     for sql in [
         "DELETE FROM domains WHERE app_id = $1",
+        "DELETE FROM sni_endpoints WHERE app_id = $1",
         "DELETE FROM collaborators WHERE app_id = $1",
         "DELETE FROM formations WHERE app_id = $1",
         "DELETE FROM log_drains WHERE app_id = $1",

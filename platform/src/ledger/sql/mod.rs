@@ -5,6 +5,7 @@
 
 mod addons;
 mod apps;
+mod certs;
 mod drains;
 mod features;
 mod formation;
@@ -29,7 +30,7 @@ use uuid::Uuid;
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
 use crate::access::{AppOwner, Permissions, Relation, Team, TeamMember, TeamRole};
 use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon};
-use crate::model::{RELEASE_FAILED, RELEASE_SUCCEEDED};
+use crate::model::{PrivateKeyPem, RELEASE_FAILED, RELEASE_SUCCEEDED, SniEndpoint, SniRoute};
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease,
     NewSlug, Release, ScheduledJob, Slug, User,
@@ -305,6 +306,24 @@ impl Ledger for SqlLedger {
     }
     async fn remove_domain(&self, app_id: Uuid, hostname_or_id: &str) -> Result<Domain> {
         resources::remove_domain(self, app_id, hostname_or_id).await
+    }
+    async fn set_domain_sni_endpoint(&self, app_id: Uuid, hostname_or_id: &str, endpoint: Option<&str>) -> Result<Domain> {
+        certs::set_domain_endpoint(self, app_id, hostname_or_id, endpoint).await
+    }
+    async fn list_sni_endpoints(&self, app_id: Uuid) -> Result<Vec<SniEndpoint>> {
+        certs::list(self, app_id).await
+    }
+    async fn create_sni_endpoint(&self, app_id: Uuid, chain: &str, key: &PrivateKeyPem) -> Result<SniEndpoint> {
+        certs::create(self, app_id, chain, key).await
+    }
+    async fn update_sni_endpoint(&self, app_id: Uuid, name_or_id: &str, chain: &str, key: &PrivateKeyPem) -> Result<SniEndpoint> {
+        certs::update(self, app_id, name_or_id, chain, key).await
+    }
+    async fn remove_sni_endpoint(&self, app_id: Uuid, name_or_id: &str) -> Result<SniEndpoint> {
+        certs::remove(self, app_id, name_or_id).await
+    }
+    async fn sni_routes(&self) -> Result<Vec<SniRoute>> {
+        certs::routes(self).await
     }
     async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>> {
         resources::list_collaborators(self, app_id).await

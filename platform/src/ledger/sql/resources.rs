@@ -9,28 +9,37 @@ use super::{
 };
 use crate::ledger::{LedgerError, Result};
 use crate::access::{Permission, Permissions};
-use crate::model::{Build, Collaborator, Domain, UserRef};
+use crate::model::{Build, Collaborator, Domain, SniEndpointRef, UserRef};
 
-const DOMAIN_SELECT: &str = "SELECT id, app_id, hostname, created_at, updated_at FROM domains WHERE app_id = $1";
+/// A domain and the name of its SNI endpoint (`$1`: the app).
+pub(super) const DOMAIN_SELECT: &str = "SELECT d.id, d.app_id, d.hostname, d.sni_endpoint_id, e.name AS sni_endpoint_name, \
+                                        d.created_at, d.updated_at FROM domains d \
+                                        LEFT JOIN sni_endpoints e ON e.id = d.sni_endpoint_id WHERE d.app_id = $1";
 
-fn domain_from_row(row: &AnyRow) -> Result<Domain> {
+pub(super) fn domain_from_row(row: &AnyRow) -> Result<Domain> {
+    let sni_endpoint = match (col_opt_uuid(row, "sni_endpoint_id")?, col_opt_str(row, "sni_endpoint_name")?) {
+        (Some(id), Some(name)) => Some(SniEndpointRef { id, name }),
+        _ => None,
+    };
     Ok(Domain {
         id: col_uuid(row, "id")?,
         app_id: col_uuid(row, "app_id")?,
         hostname: col_str(row, "hostname")?,
+        sni_endpoint,
         created_at: col_ts(row, "created_at")?,
         updated_at: col_ts(row, "updated_at")?,
     })
 }
 
 pub(super) async fn list_domains(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<Domain>> {
-    let sql = format!("{DOMAIN_SELECT} ORDER BY hostname");
+    let sql = format!("{DOMAIN_SELECT} ORDER BY d.hostname");
     select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, domain_from_row).await
 }
 
 pub(super) async fn add_domain(ledger: &SqlLedger, app_id: Uuid, hostname: &str) -> Result<Domain> {
     let time = now();
-    let domain = Domain { id: Uuid::new_v4(), app_id, hostname: hostname.to_lowercase(), created_at: time, updated_at: time };
+    let domain =
+        Domain { id: Uuid::new_v4(), app_id, hostname: hostname.to_lowercase(), sni_endpoint: None, created_at: time, updated_at: time };
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
     sqlx::query("INSERT INTO domains (id, app_id, hostname, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
@@ -48,7 +57,7 @@ pub(super) async fn add_domain(ledger: &SqlLedger, app_id: Uuid, hostname: &str)
 pub(super) async fn remove_domain(ledger: &SqlLedger, app_id: Uuid, hostname_or_id: &str) -> Result<Domain> {
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOMAIN_SELECT} AND (hostname = $2 OR id = $3)")))
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOMAIN_SELECT} AND (d.hostname = $2 OR d.id = $3)")))
         .bind(app_id.to_string())
         .bind(hostname_or_id.to_lowercase())
         .bind(hostname_or_id.to_string())

@@ -1,0 +1,164 @@
+//! `/apps/{app}/sni-endpoints`: an app's custom certificates, in Heroku's shape (`heroku certs`,
+//! `certs:add`, `certs:update`, `certs:remove`, `certs:info`), and the domain's side of it
+//! (`PATCH /apps/{app}/domains/{domain} {"sni_endpoint": name | null}`: `domains:update --cert`).
+//! A certificate is checked by [`crate::certs::validate`] before anything is stored; the private
+//! key is stored in the ledger and never rendered. The router's HTTPS listener, when there is
+//! one, reloads its certificates after each change.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
+use super::{ApiError, AppState, views};
+use crate::certs::{SniCerts, details};
+use crate::model::{App, PrivateKeyPem, SniEndpoint};
+
+/// The body of a create or an update.
+#[derive(Debug, Deserialize)]
+pub struct CertificateBody {
+    certificate_chain: String,
+    private_key: String,
+}
+
+/// Heroku's SNI endpoint: never the private key.
+pub fn view(endpoint: &SniEndpoint, app: &App) -> Value {
+    let first = rustls::pki_types::pem::PemObject::pem_slice_iter(endpoint.certificate_chain.as_bytes())
+        .next()
+        .and_then(Result::ok);
+    let ssl_cert = match first.as_ref().map(details) {
+        Some(Ok(d)) => json!({
+            "id": endpoint.id,
+            "ca_signed?": false,
+            "self_signed?": d.self_signed,
+            "cert_domains": d.cert_domains,
+            "subject": d.subject,
+            "issuer": d.issuer,
+            "starts_at": views::time(d.starts_at),
+            "expires_at": views::time(d.expires_at),
+            "acm": false,
+        }),
+        _ => Value::Null,
+    };
+    json!({
+        "id": endpoint.id,
+        "name": endpoint.name,
+        "display_name": null,
+        "certificate_chain": endpoint.certificate_chain,
+        "app": views::app_ref(app),
+        "domains": endpoint.domains,
+        "ssl_cert": ssl_cert,
+        "created_at": views::time(endpoint.created_at),
+        "updated_at": views::time(endpoint.updated_at),
+    })
+}
+
+/// Checks a body's certificate and key (422 saying what is wrong).
+fn checked(body: CertificateBody) -> Result<(String, PrivateKeyPem), ApiError> {
+    crate::certs::validate(&body.certificate_chain, &body.private_key, Utc::now()).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok((body.certificate_chain, PrivateKeyPem::new(body.private_key)))
+}
+
+/// Tells the router's HTTPS listener (when the server has one) to read the certificates again.
+async fn reload(certs: Option<Extension<Arc<SniCerts>>>) {
+    if let Some(Extension(certs)) = certs {
+        certs.reload().await;
+    }
+}
+
+/// `GET /apps/{app}/sni-endpoints`.
+pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
+    let endpoints = state.ledger.list_sni_endpoints(app.id).await?;
+    Ok(Json(endpoints.iter().map(|e| view(e, &app)).collect()))
+}
+
+/// `GET /apps/{app}/sni-endpoints/{endpoint}` (name or id).
+pub async fn info(
+    State(state): State<AppState>,
+    AppAccess { app, .. }: AppAccess,
+    Path((_, endpoint)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let endpoints = state.ledger.list_sni_endpoints(app.id).await?;
+    let found = endpoints
+        .iter()
+        .find(|e| e.name == endpoint || e.id.to_string() == endpoint)
+        .ok_or_else(|| ApiError::not_found(format!("Couldn't find SNI endpoint {endpoint}.")))?;
+    Ok(Json(view(found, &app)))
+}
+
+/// `POST /apps/{app}/sni-endpoints {certificate_chain, private_key}` → 201.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    certs: Option<Extension<Arc<SniCerts>>>,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<CertificateBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let (chain, key) = checked(body)?;
+    let endpoint = state.ledger.create_sni_endpoint(app.id, &chain, &key).await?;
+    reload(certs).await;
+    Ok((StatusCode::CREATED, Json(view(&endpoint, &app))))
+}
+
+/// `PATCH /apps/{app}/sni-endpoints/{endpoint} {certificate_chain, private_key}`.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    certs: Option<Extension<Arc<SniCerts>>>,
+    Path((app, endpoint)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CertificateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    let (chain, key) = checked(body)?;
+    let endpoint = state.ledger.update_sni_endpoint(app.id, &endpoint, &chain, &key).await?;
+    reload(certs).await;
+    Ok(Json(view(&endpoint, &app)))
+}
+
+/// `DELETE /apps/{app}/sni-endpoints/{endpoint}`: its domains serve with the server's certificate.
+pub async fn remove(
+    State(state): State<AppState>,
+    AppAccess { app, .. }: AppAccess,
+    certs: Option<Extension<Arc<SniCerts>>>,
+    Path((_, endpoint)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let endpoint = state.ledger.remove_sni_endpoint(app.id, &endpoint).await?;
+    reload(certs).await;
+    Ok(Json(view(&endpoint, &app)))
+}
+
+/// The body of `PATCH /apps/{app}/domains/{domain}`.
+#[derive(Debug, Deserialize)]
+pub struct DomainUpdate {
+    /// The endpoint's name or id; `null`: none.
+    sni_endpoint: Option<String>,
+}
+
+/// `PATCH /apps/{app}/domains/{domain} {"sni_endpoint": name | id | null}`.
+pub async fn update_domain(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    certs: Option<Extension<Arc<SniCerts>>>,
+    Path((app, domain)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let app = visible_app(&state, &caller, &app).await?;
+    if body.get("sni_endpoint").is_none() {
+        return Err(ApiError::invalid("Invalid request body: missing field `sni_endpoint` (a name, an id or null)."));
+    }
+    let update: DomainUpdate =
+        serde_json::from_value(body).map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))?;
+    if domain == state.config.hostname(&app.name) || domain == app.id.to_string() {
+        return Err(ApiError::invalid(format!("{domain} is served with the server's certificate; only custom domains take one.")));
+    }
+    let domain = state.ledger.set_domain_sni_endpoint(app.id, &domain, update.sni_endpoint.as_deref()).await?;
+    reload(certs).await;
+    Ok(Json(views::domain(&domain, &app, &state.config)))
+}
