@@ -10,6 +10,8 @@ pub mod ledger;
 pub mod logplex;
 pub mod model;
 pub mod names;
+pub mod pipelines;
+pub mod webhooks;
 
 pub use ledger::{Ledger, LedgerError};
 pub mod api;

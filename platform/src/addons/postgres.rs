@@ -165,7 +165,7 @@ fn scram_verifier(password: &str) -> String {
 }
 
 /// HMAC-SHA-256 (RFC 2104).
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     let mut block = [0u8; 64];
     if key.len() > 64 {

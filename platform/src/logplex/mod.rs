@@ -182,6 +182,7 @@ struct Inner {
     apps: RwLock<HashMap<String, Arc<AppLog>>>,
     sessions: session::Sessions,
     drains: drains::Running,
+    webhooks: crate::webhooks::Outbox,
     closed: watch::Sender<bool>,
 }
 
@@ -206,6 +207,7 @@ impl Logplex {
                 apps: RwLock::default(),
                 sessions: session::Sessions::default(),
                 drains: drains::Running::default(),
+                webhooks: Default::default(),
                 closed: watch::channel(false).0,
             }),
         }
@@ -267,6 +269,12 @@ impl Logplex {
         self.inner.apps.write().expect("log apps").remove(app);
         self.end_sessions(app_id, None);
         self.inner.drains.stop_app(app);
+        self.inner.webhooks.forget(app_id);
+    }
+
+    /// The app webhooks' events and deliveries ([`crate::webhooks::Outbox`]).
+    pub fn webhooks(&self) -> &crate::webhooks::Outbox {
+        &self.inner.webhooks
     }
 
     /// A renamed app keeps its stream and its drains; its live tails end (a tail follows no

@@ -92,7 +92,7 @@ impl HttpDrain {
 }
 
 /// The egress policy's error (a refusal, a failed lookup) among a request error's causes.
-fn egress_error(e: &reqwest::Error) -> Option<&EgressError> {
+pub(crate) fn egress_error(e: &reqwest::Error) -> Option<&EgressError> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
         if let Some(egress) = c.downcast_ref::<EgressError>() {
