@@ -20,8 +20,24 @@ mod serve;
 mod team_arg;
 mod usage;
 
+/// Puts back the default action of `SIGPIPE`, which Rust's runtime sets to ignored: a write to
+/// a pipe whose reader has gone (`paas logs | head`) then ends the process silently, as it ends
+/// `cat`, instead of `println!` panicking on `EPIPE`. Sockets are unaffected (std sends with
+/// `MSG_NOSIGNAL`), so only the standard streams end the command.
+#[allow(unsafe_code)] // the one call into libc: std has no safe way to set a signal's action
+fn die_of_a_closed_pipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists; `SIG_DFL` installs
+    // no handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
+    if cli.ends_with_its_reader() {
+        die_of_a_closed_pipe();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

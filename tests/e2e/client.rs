@@ -572,6 +572,22 @@ fn usage_errors_exit_2_and_completions_are_printed() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// `paas … | head` panicked with "failed printing to stdout: Broken pipe" once head had read
+/// its lines: a client command now ends as `cat` does, by SIGPIPE, and says nothing.
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    // The pipe's reader is gone before paas starts, so its first write finds no reader.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(paas_bin()).arg("version").stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    const SIGPIPE: i32 = 13;
+    assert_eq!(output.status.signal(), Some(SIGPIPE), "{:?}: {}", output.status, text(&output.stderr));
+    assert_eq!(text(&output.stderr), "");
+}
+
 #[test]
 fn an_unreachable_server_is_named_in_the_error() {
     for url in ["http://127.0.0.1:9", "https://127.0.0.1:9"] {

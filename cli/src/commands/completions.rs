@@ -19,10 +19,7 @@ impl CompletionsCommand {
         let mut command = super::Cli::command();
         let mut script = Vec::new();
         clap_complete::generate(self.shell, &mut command, "paas", &mut script);
-        match std::io::stdout().write_all(&script) {
-            // `paas completions bash | head` is not an error.
-            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            result => result.context("cannot write the completion script"),
-        }
+        // `paas completions bash | head` ends by SIGPIPE, as every client command does (main.rs).
+        std::io::stdout().write_all(&script).context("cannot write the completion script")
     }
 }

@@ -96,6 +96,13 @@ enum Command {
 }
 
 impl Cli {
+    /// Whether this is a short-lived command whose output is read by whoever runs it (every
+    /// command but `paas server`): such a command ends quietly, as `cat` does, when that reader
+    /// goes away (`paas logs | head`).
+    pub fn ends_with_its_reader(&self) -> bool {
+        !matches!(self.command, Command::Server(_))
+    }
+
     /// Runs the chosen subcommand.
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
