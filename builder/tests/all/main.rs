@@ -3,6 +3,7 @@
 mod buildpacks;
 mod contract;
 mod git;
+mod go;
 mod limits;
 mod native;
 mod nodejs;
