@@ -80,6 +80,19 @@ pub fn prepare_request(
     fwd
 }
 
+/// [`prepare_request`] for a request another node of the grid forwarded: its router set the
+/// client's `X-Request-Id`, `X-Request-Start`, `X-Forwarded-*` and `Via`, which are kept; only
+/// hop-by-hop headers go. Returns the `X-Forwarded-For` value (the log's `fwd=`).
+pub fn prepare_hop_request(headers: &mut HeaderMap) -> String {
+    remove_hop_by_hop(headers);
+    headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// [`prepare_response`] for a forwarded request: the sending router adds `Via`.
+pub fn prepare_hop_response(headers: &mut HeaderMap) {
+    remove_hop_by_hop(headers);
+}
+
 /// Removes hop-by-hop headers from a dyno's response and appends `Via`.
 pub fn prepare_response(headers: &mut HeaderMap, version: http::Version, via: &str) {
     remove_hop_by_hop(headers);

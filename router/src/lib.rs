@@ -50,8 +50,10 @@
 mod backend;
 mod config;
 mod conn;
+mod grid;
 mod headers;
 mod log;
+mod metrics;
 mod pages;
 mod proxy;
 mod server;
@@ -64,6 +66,7 @@ pub use backend::{
     full_body, into_router_body,
 };
 pub use config::RouterConfig;
+pub use grid::{PeerBackend, PeerError, Peers, X_PAAS_HOP};
 pub use headers::{
     X_FORWARDED_FOR, X_FORWARDED_PORT, X_FORWARDED_PROTO, X_REQUEST_ID, X_REQUEST_START, is_valid_request_id,
 };

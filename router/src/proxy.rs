@@ -17,6 +17,7 @@ use rand::Rng;
 
 use crate::backend::{BackendError, BoxError, ConnectTime, RouterBody, into_router_body};
 use crate::config::RouterConfig;
+use crate::grid::{self, PeerError, Peers, Served};
 use crate::headers::{self, Forwarded};
 use crate::log::{ErrorCode, LogLine, RouterLog};
 use crate::pages;
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) table: Arc<RouteTable>,
     pub(crate) config: RouterConfig,
     pub(crate) log: Arc<dyn RouterLog>,
+    /// On a grid: the nodes whose forwarded requests this router serves (see [`crate::grid`]).
+    pub(crate) peers: Option<Arc<dyn Peers>>,
 }
 
 /// A router log line waiting for the end of the response body to learn `service=` and `bytes=`.
@@ -79,13 +82,20 @@ where
 
     let upgrade = upgrade::take(&mut req);
     let (mut parts, body) = req.into_parts();
+    // Forwarded by another node of the grid: its router set the client's headers and logs the
+    // request; it is served here, by this node's dynos only.
+    let hop = grid::take_hop(&mut parts.headers, shared.peers.as_deref());
     let request_id = headers::request_id(&parts.headers);
-    let forwarded = Forwarded {
-        client_ip: client.remote.ip(),
-        port: client.local.port(),
-        proto: config.forwarded_proto,
+    let fwd = if hop {
+        headers::prepare_hop_request(&mut parts.headers)
+    } else {
+        let forwarded = Forwarded {
+            client_ip: client.remote.ip(),
+            port: client.local.port(),
+            proto: config.forwarded_proto,
+        };
+        headers::prepare_request(&mut parts.headers, &request_id, &forwarded, parts.version, &config.via)
     };
-    let fwd = headers::prepare_request(&mut parts.headers, &request_id, &forwarded, parts.version, &config.via);
     if let Some(value) = authority.and_then(|a| HeaderValue::from_str(&a).ok()) {
         parts.headers.insert(header::HOST, value);
     }
@@ -109,7 +119,11 @@ where
     let fail = |code: ErrorCode, line: LogLine| -> (Response<RouterBody>, Option<PendingLog>) {
         let mut response = pages::error_response(code);
         let line = LogLine { code: Some(code), status: response.status().as_u16(), ..line };
-        shared.log.log(&app.app, &line);
+        if hop {
+            grid::mark_served(response.headers_mut(), Some(code), line.dyno.as_deref());
+        } else {
+            shared.log.log(&app.app, &line);
+        }
         set_request_id(&mut response, &request_id);
         (response, None)
     };
@@ -125,7 +139,9 @@ where
     if declared_length.is_some_and(|len| len > config.max_body_bytes) {
         return fail(ErrorCode::H25, line);
     }
-    if app.web.is_empty() {
+    // This node's web dynos; without any, those on other nodes (not for a forwarded request).
+    let web = if hop || !app.web.is_empty() { &app.web } else { &app.remote };
+    if web.is_empty() {
         return fail(if app.crashed { ErrorCode::H10 } else { ErrorCode::H14 }, line);
     }
 
@@ -143,16 +159,16 @@ where
         (limited.boxed_unsync(), Some(over))
     };
     // A request without a body can be replayed on another dyno when the first is unreachable.
-    let replay = (app.web.len() > 1 && over_limit.is_none()).then(|| parts.clone());
+    let replay = (web.len() > 1 && over_limit.is_none()).then(|| parts.clone());
     let mut request = Some(Request::from_parts(parts, body));
 
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + config.request_timeout);
-    let (first, dynos) = (rand::rng().random_range(0..app.web.len()), app.web.len());
+    let (first, dynos) = (rand::rng().random_range(0..web.len()), web.len());
     let mut last_dyno = None;
     for attempt in 0..dynos {
         // The randomly chosen dyno first, then the others in turn.
-        let dyno = &app.web[(first + attempt) % dynos];
+        let dyno = &web[(first + attempt) % dynos];
         last_dyno = Some(dyno.name.as_str());
         let req = match request.take() {
             Some(req) => req,
@@ -169,7 +185,7 @@ where
             ..line.clone()
         };
         // Dropped with this future if the client goes away while the dyno works: H27.
-        let interrupted = Interrupted { shared, app: &app.app, line: &line, dyno: &dyno.name, started, armed: true };
+        let interrupted = Interrupted { shared, app: &app.app, line: &line, dyno: &dyno.name, started, armed: !hop };
         let outcome = tokio::time::timeout_at(deadline, dyno.backend.call(req)).await;
         interrupted.disarm();
         let over = over_limit.as_ref().is_some_and(|over| over.load(Ordering::Acquire));
@@ -181,17 +197,31 @@ where
             Ok(Ok(mut response)) => {
                 let switched = upgrade.and_then(|upgrade| upgrade.accept(&mut response, config.idle_timeout));
                 let (mut parts, body) = response.into_parts();
-                headers::prepare_response(&mut parts.headers, parts.version, &config.via);
+                if hop {
+                    headers::prepare_hop_response(&mut parts.headers);
+                    grid::mark_served(&mut parts.headers, None, Some(&dyno.name));
+                } else {
+                    headers::prepare_response(&mut parts.headers, parts.version, &config.via);
+                }
                 if let Some(protocol) = switched {
                     upgrade::restore_response_headers(&mut parts.headers, protocol);
                 }
                 let connect = parts.extensions.get::<ConnectTime>().map_or(Duration::ZERO, |c| c.0);
+                // Served by another node: its dyno, and its error code if it answered with one.
+                let (code, served_by) = match parts.extensions.remove::<Served>() {
+                    Some(served) => (served.code, served.dyno.unwrap_or_else(|| dyno.name.clone())),
+                    None => (None, dyno.name.clone()),
+                };
                 let line = LogLine {
+                    code,
                     status: parts.status.as_u16(),
-                    dyno: Some(dyno.name.clone()),
+                    dyno: Some(served_by),
                     connect: Some(connect),
                     ..line
                 };
+                if hop {
+                    return (Response::from_parts(parts, body), None);
+                }
                 let pending = PendingLog {
                     log: shared.log.clone(),
                     app: app.app.clone(),
@@ -204,7 +234,9 @@ where
             Ok(Err(BackendError::Unreachable(error))) => {
                 tracing::debug!(app = %app.app, dyno = %dyno.name, %error, "dyno unreachable");
                 if replay.is_none() || attempt + 1 == dynos {
-                    return fail(ErrorCode::H10, with_dyno(started.elapsed()));
+                    // A node that is down: H99; a node without the app's dyno up: its code.
+                    let code = PeerError::code(&error).unwrap_or(ErrorCode::H10);
+                    return fail(code, with_dyno(started.elapsed()));
                 }
             }
             Ok(Err(BackendError::ClosedWithoutResponse(_))) => {

@@ -35,7 +35,7 @@ impl Router {
     /// A router over `table` (keep a clone of the `Arc` to update routes while it serves).
     /// Log lines are discarded until [`Router::with_log`] sets a sink.
     pub fn new(table: Arc<RouteTable>, config: RouterConfig) -> Self {
-        Router { shared: Arc::new(Shared { table, config, log: Arc::new(NoLog) }) }
+        Router { shared: Arc::new(Shared { table, config, log: Arc::new(NoLog), peers: None }) }
     }
 
     /// The same router, sending its log lines to `log`.
@@ -44,6 +44,19 @@ impl Router {
             table: self.shared.table.clone(),
             config: self.shared.config.clone(),
             log,
+            peers: self.shared.peers.clone(),
+        };
+        Router { shared: Arc::new(shared) }
+    }
+
+    /// The same router, serving the requests that the nodes `peers` vouches for forward to it
+    /// (with this node's dynos only; see [`crate::grid`]).
+    pub fn with_peers(self, peers: Arc<dyn crate::grid::Peers>) -> Self {
+        let shared = Shared {
+            table: self.shared.table.clone(),
+            config: self.shared.config.clone(),
+            log: self.shared.log.clone(),
+            peers: Some(peers),
         };
         Router { shared: Arc::new(shared) }
     }

@@ -40,8 +40,12 @@ pub struct AppRoute {
     pub maintenance: bool,
     /// The app's web process crashed: with no web dyno up, requests answer H10 rather than H14.
     pub crashed: bool,
-    /// The web dynos that are up; the router picks one at random per request.
+    /// The web dynos that are up on this node; the router picks one at random per request.
     pub web: Vec<WebDyno>,
+    /// On a grid: the app's web dynos on other nodes, each reached through its node's router
+    /// ([`crate::PeerBackend`]). Used only while `web` is empty, never for a request another
+    /// node forwarded.
+    pub remote: Vec<WebDyno>,
     /// Custom domains (`domains:add`), lowercased. `<app>.<domain>` is implied.
     pub domains: BTreeSet<String>,
 }
@@ -134,6 +138,14 @@ impl RouteTable {
                 route.crashed = false;
             }
             route.web = web;
+            Ok(())
+        });
+    }
+
+    /// Replaces the web dynos of `app` on other nodes of the grid (adding the app if needed).
+    pub fn set_remote(&self, app: &str, remote: Vec<WebDyno>) {
+        let _ = self.update(app, true, |route| {
+            route.remote = remote;
             Ok(())
         });
     }

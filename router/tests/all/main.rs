@@ -4,6 +4,7 @@
 mod support;
 
 mod errors;
+mod grid;
 mod headers;
 mod logs;
 mod pool;
