@@ -53,7 +53,6 @@ mod conn;
 mod grid;
 mod headers;
 mod log;
-mod metrics;
 mod pages;
 mod proxy;
 mod server;
