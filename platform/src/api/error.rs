@@ -63,6 +63,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+    /// The message shown to the user.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl std::fmt::Display for ApiError {

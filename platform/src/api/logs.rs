@@ -22,12 +22,16 @@ use crate::model::{Formation, Release};
 pub fn release_events(state: &AppState, app: &str, release: &Release, email: &str) {
     state.logs.api_event(app, &format!("{} by {email}", release.description));
     state.logs.api_event(app, &format!("Release v{} created by {email}", release.version));
+    state.logs.webhook_event(state.ledger.clone(), crate::webhooks::Event::release(release, email));
 }
 
 /// `Scaled to web@2:Basic worker@0:Basic by alice@example.com`, as an `app[api]` line.
 pub fn scaled_event(state: &AppState, app: &str, formation: &[Formation], email: &str) {
     let scale: Vec<String> = formation.iter().map(|f| format!("{}@{}:{}", f.process_type, f.quantity, f.size)).collect();
     state.logs.api_event(app, &format!("Scaled to {} by {email}", scale.join(" ")));
+    for entry in formation {
+        state.logs.webhook_event(state.ledger.clone(), crate::webhooks::Event::formation(entry, email));
+    }
 }
 
 /// The body of `POST /apps/{app}/log-sessions`; every field is optional.

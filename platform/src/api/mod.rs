@@ -20,6 +20,8 @@ mod log_drains;
 mod nodes;
 mod logs;
 mod oneoff;
+mod pipeline_promotions;
+mod pipelines;
 mod openapi;
 pub mod permissions;
 pub mod range;
@@ -33,6 +35,7 @@ mod source_blob;
 mod sources;
 mod team_apps;
 mod teams;
+mod webhooks;
 pub mod views;
 
 use std::sync::Arc;
@@ -245,6 +248,25 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
                 .delete(resources::remove_collaborator),
         )
         .route("/account/app-transfers", post(team_apps::transfer_request))
+        .route("/pipelines", get(pipelines::list).post(pipelines::create))
+        .route("/pipelines/{pipeline}", get(pipelines::info).patch(pipelines::update).delete(pipelines::destroy))
+        .route("/pipelines/{pipeline}/pipeline-couplings", get(pipelines::pipeline_couplings))
+        .route("/pipeline-couplings", get(pipelines::list_couplings).post(pipelines::create_coupling))
+        .route(
+            "/pipeline-couplings/{coupling}",
+            get(pipelines::coupling_info).patch(pipelines::update_coupling).delete(pipelines::remove_coupling),
+        )
+        .route("/apps/{app}/pipeline-couplings", get(pipelines::app_coupling))
+        .route("/filters/apps", post(pipelines::filter_apps))
+        .route("/pipeline-promotions", post(pipeline_promotions::create))
+        .route("/pipeline-promotions/{promotion}", get(pipeline_promotions::info))
+        .route("/pipeline-promotions/{promotion}/promotion-targets", get(pipeline_promotions::targets))
+        .route("/apps/{app}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/apps/{app}/webhooks/{webhook}", get(webhooks::info).patch(webhooks::update).delete(webhooks::remove))
+        .route("/apps/{app}/webhook-deliveries", get(webhooks::deliveries))
+        .route("/apps/{app}/webhook-deliveries/{delivery}", get(webhooks::delivery_info))
+        .route("/apps/{app}/webhook-events", get(webhooks::events))
+        .route("/apps/{app}/webhook-events/{event}", get(webhooks::event_info))
         .route("/nodes", get(nodes::list))
         .route("/nodes/tokens", post(nodes::create_token))
         .route("/grid/node", get(nodes::whoami))

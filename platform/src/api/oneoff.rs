@@ -76,6 +76,10 @@ pub async fn run(
     };
     let oneoff = state.limits.start_oneoff(&app, dynos.oneoffs_running(&app), start).await?;
     let mut view = views::dyno(&oneoff.dyno, &app);
+    for include in ["api:dyno", "dyno"] {
+        let event = crate::webhooks::Event::dyno(app.id, include, view.clone(), &caller.user.email);
+        state.logs.webhook_event(state.ledger.clone(), event);
+    }
     if let Some(rendezvous) = rendezvous.filter(|_| oneoff.attached.is_some()) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let secret = rendezvous.register(oneoff, tty);

@@ -98,15 +98,7 @@ pub async fn create(
                 .ok_or_else(|| ApiError::not_found("Couldn't find that release."))?;
             make_release(&state, &app, &caller, Candidate::Rollback(target)).await?
         }
-        (None, Some(slug)) => {
-            let slug = release_slug(&state, &caller, &app, &slug).await?;
-            let description = body.description.unwrap_or_else(|| match &slug.commit {
-                Some(commit) => format!("Deploy {}", commit.get(..8).unwrap_or(commit)),
-                None => "Deploy".to_string(),
-            });
-            let release = NewRelease { slug_id: slug.id, process_types: slug.process_types, description };
-            make_release(&state, &app, &caller, Candidate::Deploy(release)).await?
-        }
+        (None, Some(slug)) => deploy_slug(&state, &caller, &app, &slug, body.description).await?,
         _ => {
             return Err(ApiError::invalid(
                 "Give either {\"release\": <id or version>} to roll back or {\"slug\": <id>} to release a slug.",
@@ -115,6 +107,24 @@ pub async fn create(
     };
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
     Ok((StatusCode::CREATED, Json(view(&state, &release, &app))))
+}
+
+/// Makes a release of the slug `slug` (the app's, or another app's the caller can see) on `app`,
+/// after its release phase: `description`, or `Deploy <commit>`. The caller logs the events.
+pub(super) async fn deploy_slug(
+    state: &AppState,
+    caller: &CurrentUser,
+    app: &App,
+    slug: &str,
+    description: Option<String>,
+) -> Result<Release, ApiError> {
+    let slug = release_slug(state, caller, app, slug).await?;
+    let description = description.unwrap_or_else(|| match &slug.commit {
+        Some(commit) => format!("Deploy {}", commit.get(..8).unwrap_or(commit)),
+        None => "Deploy".to_string(),
+    });
+    let release = NewRelease { slug_id: slug.id, process_types: slug.process_types, description };
+    make_release(state, app, caller, Candidate::Deploy(release)).await
 }
 
 /// The slug `id` as one of `app`'s own: another app's slug (one the caller can see) is recorded

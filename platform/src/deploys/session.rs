@@ -101,6 +101,9 @@ impl BuildLedger for BuildSession {
         *self.made.lock().expect("build session") = Some((slug.id, release.id));
         self.event(|email| format!("{description} by {email}"));
         self.event(|email| format!("Release v{} created by {email}", release.version));
+        if let Some((logs, _, email)) = &self.logs {
+            logs.webhook_event(self.ledger.clone(), crate::webhooks::Event::release(&release, email));
+        }
         u32::try_from(release.version).map_err(|_| format!("release version {} is out of range", release.version))
     }
 
