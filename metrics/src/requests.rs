@@ -54,6 +54,11 @@ impl RequestMetrics {
         self.latency.record(request.took);
     }
 
+    /// Counts request body bytes (as the body is read, so a streamed upload counts as it goes).
+    pub fn add_bytes_in(&self, bytes: u64) {
+        self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// The counters now (cumulative since the app's metrics were made).
     pub fn snapshot(&self) -> RequestCounts {
         RequestCounts {

@@ -53,6 +53,7 @@ mod conn;
 mod grid;
 mod headers;
 mod log;
+mod metrics;
 mod pages;
 mod proxy;
 mod server;

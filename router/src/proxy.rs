@@ -46,6 +46,7 @@ pub(crate) struct Shared {
 pub(crate) struct PendingLog {
     log: Arc<dyn RouterLog>,
     app: String,
+    metrics: Arc<paas_metrics::AppMetrics>,
     line: LogLine,
     service_start: Instant,
     idle_timeout: Duration,
@@ -56,6 +57,7 @@ impl PendingLog {
         let connect = self.line.connect.unwrap_or_default();
         self.line.service = Some(self.service_start.elapsed().saturating_sub(connect));
         self.line.bytes = Some(bytes);
+        crate::metrics::record(&self.metrics, &self.line);
         self.log.log(&self.app, &self.line);
     }
 }
@@ -122,6 +124,7 @@ where
         if hop {
             grid::mark_served(response.headers_mut(), Some(code), line.dyno.as_deref());
         } else {
+            crate::metrics::record(&app.metrics, &line);
             shared.log.log(&app.app, &line);
         }
         set_request_id(&mut response, &request_id);
@@ -155,7 +158,13 @@ where
         (crate::backend::empty_body(), None)
     } else {
         let over = Arc::new(AtomicBool::new(false));
-        let limited = LimitedBody { inner: into_router_body(body), read: 0, max: config.max_body_bytes, over: over.clone() };
+        let limited = LimitedBody {
+            inner: into_router_body(body),
+            read: 0,
+            max: config.max_body_bytes,
+            over: over.clone(),
+            metrics: app.metrics.clone(),
+        };
         (limited.boxed_unsync(), Some(over))
     };
     // A request without a body can be replayed on another dyno when the first is unreachable.
@@ -185,7 +194,7 @@ where
             ..line.clone()
         };
         // Dropped with this future if the client goes away while the dyno works: H27.
-        let interrupted = Interrupted { shared, app: &app.app, line: &line, dyno: &dyno.name, started, armed: !hop };
+        let interrupted = Interrupted { shared, app: &app.app, metrics: &app.metrics, line: &line, dyno: &dyno.name, started, armed: !hop };
         let outcome = tokio::time::timeout_at(deadline, dyno.backend.call(req)).await;
         interrupted.disarm();
         let over = over_limit.as_ref().is_some_and(|over| over.load(Ordering::Acquire));
@@ -225,6 +234,7 @@ where
                 let pending = PendingLog {
                     log: shared.log.clone(),
                     app: app.app.clone(),
+                    metrics: app.metrics.clone(),
                     line,
                     service_start: started,
                     idle_timeout: config.idle_timeout,
@@ -255,6 +265,7 @@ where
 struct Interrupted<'a> {
     shared: &'a Shared,
     app: &'a str,
+    metrics: &'a paas_metrics::AppMetrics,
     line: &'a LogLine,
     dyno: &'a str,
     started: Instant,
@@ -281,6 +292,7 @@ impl Drop for Interrupted<'_> {
             bytes: Some(0),
             ..self.line.clone()
         };
+        crate::metrics::record(self.metrics, &line);
         self.shared.log.log(self.app, &line);
     }
 }
@@ -298,6 +310,8 @@ struct LimitedBody {
     read: u64,
     max: u64,
     over: Arc<AtomicBool>,
+    /// The app's metrics: request body bytes are counted as they are read.
+    metrics: Arc<paas_metrics::AppMetrics>,
 }
 
 /// The error a dyno reading an over-limit request body gets.
@@ -318,6 +332,7 @@ impl Body for LimitedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.read += data.len() as u64;
+                    this.metrics.web.add_bytes_in(data.len() as u64);
                     if this.read > this.max {
                         this.over.store(true, Ordering::Release);
                         return Poll::Ready(Some(Err(Box::new(BodyTooLarge(this.max)))));

@@ -7,6 +7,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
+use paas_metrics::{AppMetrics, Metrics};
+
 use crate::backend::Backend;
 
 /// One web dyno in an app's route: its name (`web.1`) and how to call it.
@@ -48,6 +50,8 @@ pub struct AppRoute {
     pub remote: Vec<WebDyno>,
     /// Custom domains (`domains:add`), lowercased. `<app>.<domain>` is implied.
     pub domains: BTreeSet<String>,
+    /// The app's metrics (the table's registry's), counted as each response ends.
+    pub metrics: Arc<AppMetrics>,
 }
 
 /// Why a table update was refused.
@@ -82,15 +86,23 @@ struct Tables {
 pub struct RouteTable {
     domain: String,
     tables: RwLock<Tables>,
+    metrics: Arc<Metrics>,
 }
 
 impl RouteTable {
     /// An empty table; app `hello` will answer at `hello.<domain>` (e.g. `localhost`).
     pub fn new(domain: impl Into<String>) -> Self {
-        RouteTable {
-            domain: normalize_host(&domain.into()),
-            tables: RwLock::new(Tables::default()),
-        }
+        Self::with_metrics(domain, Arc::default())
+    }
+
+    /// An empty table whose apps count their requests in `metrics` (the server's registry).
+    pub fn with_metrics(domain: impl Into<String>, metrics: Arc<Metrics>) -> Self {
+        RouteTable { domain: normalize_host(&domain.into()), tables: RwLock::new(Tables::default()), metrics }
+    }
+
+    /// The registry the apps' metrics are in.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The platform's base domain.
@@ -205,6 +217,7 @@ impl RouteTable {
     pub fn remove_app(&self, app: &str) -> Option<Arc<AppRoute>> {
         let mut tables = self.write();
         let old = tables.apps.remove(app)?;
+        self.metrics.remove(app);
         tables.hosts.remove(&self.default_host(app));
         for domain in &old.domains {
             tables.hosts.remove(domain);
@@ -222,7 +235,7 @@ impl RouteTable {
         let mut tables = self.write();
         let mut route = match tables.apps.get(app) {
             Some(route) => AppRoute::clone(route),
-            None if create => AppRoute { app: app.to_string(), ..AppRoute::default() },
+            None if create => AppRoute { app: app.to_string(), metrics: self.metrics.app(app), ..AppRoute::default() },
             None => return Err(TableError::NoSuchApp(app.to_string())),
         };
         let old_domains = route.domains.clone();

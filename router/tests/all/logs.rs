@@ -59,3 +59,30 @@ async fn error_lines_carry_code_and_description() {
          request_id=abcdefghij0123456789 fwd=\"198.51.100.1, 127.0.0.1\" dyno= connect= service= status=503 bytes= protocol=http"
     );
 }
+
+#[tokio::test]
+async fn app_metrics_count_what_the_log_lines_say() {
+    let config = RouterConfig { request_timeout: Duration::from_millis(200), ..RouterConfig::default() };
+    let router = Harness::with_config(config).await;
+    router.table.set_web("hello", vec![WebDyno::new("web.1", TcpBackend::new(native_dyno("hello-world").await))]);
+    router.table.set_web("slow", vec![WebDyno::new("web.1", TcpBackend::new(native_dyno("slow").await))]);
+    for _ in 0..3 {
+        router.get("hello.localhost", "/").await.unwrap();
+    }
+    let upload = http::Request::post(router.url("/")).header("host", "hello.localhost").body(full_body("12345")).unwrap();
+    router.send(upload).await.unwrap();
+    router.get("slow.localhost", "/sleep/1000").await.unwrap();
+    let lines = router.log_lines(5).await;
+    let hello = router.table.metrics().get("hello").expect("hello's metrics").web.snapshot();
+    assert_eq!(hello.classes, [0, 4, 0, 0, 0]);
+    let logged: u64 = lines.iter().filter(|(app, _)| app == "hello").map(|(_, l)| l.bytes.unwrap()).sum();
+    assert_eq!((hello.bytes_in, hello.bytes_out), (5, logged));
+    assert_eq!(hello.latency.count(), 4);
+    let slow = router.table.metrics().get("slow").unwrap().web.snapshot();
+    assert_eq!((slow.classes[4], slow.codes[1]), (1, 1), "one 5xx, one H12");
+    let p50_ms = slow.latency.quantile_us(0.5).unwrap() / 1000;
+    assert!((150..=300).contains(&p50_ms), "the H12 took the 200 ms timeout: {p50_ms} ms");
+    // A removed app's metrics go with it.
+    router.table.remove_app("hello");
+    assert!(router.table.metrics().get("hello").is_none());
+}
