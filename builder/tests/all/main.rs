@@ -8,5 +8,6 @@ mod limits;
 mod native;
 mod nodejs;
 mod python;
+mod ruby;
 mod support;
 mod tenant_files;
