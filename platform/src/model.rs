@@ -332,8 +332,8 @@ pub struct NewSlug {
 }
 
 /// One running instance of a process type (`web.1`, `worker.2`, `run.4711`), as the dyno
-/// supervisor reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// supervisor reports it (and as one node of a grid sends it to another).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dyno {
     /// The dyno's id.
     pub id: Uuid,

@@ -176,6 +176,14 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let api_tls_listener = match config.api_tls_listen {
         Some(addr) => Some(
             TcpListener::bind(addr)
+    let router_tls_listener = match config.router_tls_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the router over HTTPS (--router-tls-listen)"))?,
+        ),
+        None => None,
+    };
                 .await
                 .with_context(|| format!("cannot listen on {addr} for the API over HTTPS (--api-tls-listen)"))?,
         ),
@@ -194,6 +202,21 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let rendezvous_listen = config.rendezvous_listen.unwrap_or_else(|| {
         let port = match config.api_listen.port() {
             0 => 0,
+    // The router's HTTPS: each handshake's certificate chosen by SNI among the apps' own (read
+    // from the ledger after each API change and every few seconds), else the server's.
+    let sni_certs = crate::certs::SniCerts::new(
+        Arc::new(crate::certs::LedgerCertificates(ledger.clone())),
+        tls.certified_key(),
+    );
+    sni_certs.reload().await;
+    let router_tls = match router_tls_listener {
+        Some(listener) => {
+            let config = sni_certs.server_config().context("cannot set up the router's TLS")?;
+            Some(crate::https::TlsListener::new(listener, config, "router-https")?)
+        }
+        None => None,
+    };
+    let router_tls_addr = router_tls.as_ref().map(axum::serve::Listener::local_addr).transpose()?;
             port => port.saturating_add(1),
         };
         SocketAddr::new(config.api_listen.ip(), port)
@@ -221,10 +244,25 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .context("cannot set up the egress policy of log drains")?;
     logs.set_drain_policy(crate::logplex::drains::DrainPolicy::new(egress));
     logs.start_saved_drains(ledger.as_ref()).await.context("cannot read the log drains")?;
-    let deploys =
-        crate::deploys::Deploys::start(ledger.clone(), Arc::new(builder), config.data_dir.join("repos"), logs.clone())
-            .await
-            .context("cannot start the git endpoint")?;
+    // This server as a node of the grid: registered, heartbeating on its own task.
+    let grid = crate::grid::agent::GridConfig { join: config.node.join.clone(), lease: config.node.lease, placing };
+    let agent = crate::grid::agent::Agent::start(
+        ledger.clone(),
+        &config.data_dir,
+        config.node.registration(api_addr, router_addr),
+        grid,
+    )
+    .await
+    .context("cannot register this server as a node")?;
+    let deploys = crate::deploys::Deploys::start(
+        ledger.clone(),
+        Arc::new(builder),
+        config.data_dir.join("repos"),
+        logs.clone(),
+        agent.id,
+    )
+    .await
+    .context("cannot start the git endpoint")?;
     let state = AppState {
         ledger: ledger.clone(),
         config: Arc::new(PlatformConfig {
@@ -240,16 +278,6 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    // This server as a node of the grid: registered, heartbeating on its own task.
-    let grid = crate::grid::agent::GridConfig { join: config.node.join.clone(), lease: config.node.lease, placing };
-    let agent = crate::grid::agent::Agent::start(
-        ledger.clone(),
-        &config.data_dir,
-        config.node.registration(api_addr, router_addr),
-        grid,
-    )
-    .await
-    .context("cannot register this server as a node")?;
     agent.spawn(stopped(stop_rx.clone()));
     // Apps: the router and the dyno supervisor, told of every committed change.
     let (changes, changes_rx) = crate::serving::Changes::channel();
@@ -284,10 +312,18 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let api = api::app(state)
         .merge(deploys.git_router())
         .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))
-        .layer(axum::Extension(serving.dynos))
+        .layer(axum::Extension(dynos))
+        .layer(axum::Extension(crate::grid::dynos::LocalDynos(serving.dynos)))
+        .layer(axum::Extension(peers))
         .layer(axum::Extension(rendezvous.clone()))
         .layer(axum::Extension(tls.clone()))
         .layer(axum::Extension(addon_services))
+    // On a grid the API lists every node's dynos and collates every node's log lines.
+    let peers = crate::grid::peers::Peers::new(ledger.clone(), agent.clone());
+    let dynos: Arc<dyn crate::serving::DynoDirectory> = match agent.on_grid() {
+        true => Arc::new(crate::grid::dynos::GridDynos::new(serving.dynos.clone(), peers.clone())),
+        false => serving.dynos.clone(),
+    };
         // Slugs served to other nodes (GET /grid/slugs/{checksum}).
         .layer(axum::Extension(paas_builder::SlugStore::new(&config.data_dir).context("cannot open the slug store")?));
     let api_tls = match api_tls_listener {

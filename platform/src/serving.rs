@@ -155,6 +155,12 @@ pub trait DynoDirectory: Send + Sync + 'static {
     /// The app's dynos, one-off first then by process type and number.
     async fn dynos(&self, app: &App) -> Vec<Dyno>;
 
+    /// The app's dynos with the name of the node that runs each (a grid's directory lists every
+    /// node's; `None`: this directory does not say).
+    async fn dynos_by_node(&self, app: &App) -> Vec<(Dyno, Option<String>)> {
+        self.dynos(app).await.into_iter().map(|dyno| (dyno, None)).collect()
+    }
+
     /// Starts a one-off dyno (see [`OneOffRequest`]) from the app's current release and config;
     /// answers once it runs. Its exit code and, when attached, its terminal come with it.
     async fn start_oneoff(&self, app: &App, request: OneOffRequest) -> Result<OneOff, OneOffError> {
@@ -315,6 +321,9 @@ pub struct ServeContext {
     pub domain: String,
     /// The router's listener.
     pub router_listener: TcpListener,
+    /// The router's HTTPS listener (`--router-tls-listen`): connections whose handshake chose a
+    /// certificate by SNI ([`crate::certs::SniCerts`]).
+    pub router_tls: Option<crate::https::TlsListener>,
     /// Every committed change, as it happens.
     pub changes: mpsc::UnboundedReceiver<Notice>,
     /// The log collator: dyno, router and state-change lines go here.

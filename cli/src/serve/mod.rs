@@ -12,6 +12,7 @@ mod desired;
 mod directory;
 mod logfeed;
 mod oneoff;
+mod routes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -70,6 +71,7 @@ impl ServeApps for Node {
             peers: Some(peers.clone()),
             logs,
             running: Default::default(),
+            grid: context.placements.current().is_some(),
         });
         let driver = Arc::new(Driver {
             ledger: context.ledger.clone(),
@@ -83,12 +85,31 @@ impl ServeApps for Node {
                 peers: Some(peers),
             },
             seen: Mutex::default(),
+            logplex: context.logs.clone(),
+            actions_seen: Mutex::default(),
         });
         // A restarted server brings back every app's last release and formation before it serves.
         driver.sweep().await.context("cannot read the apps from the ledger")?;
         tokio::spawn(driver.clone().follow(context.changes));
         tokio::spawn(driver.clone().sweep_forever());
         tokio::spawn(driver.clone().follow_placements());
+        // On a grid: other nodes' web dynos for the apps with none here, and the node keys their
+        // forwarded requests are checked against.
+        let peers = match (context.placements.current(), context.agent.authorization()) {
+            (Some(_), Some(credential)) => {
+                let keys = Arc::new(routes::NodeKeys::default());
+                let remote = routes::RemoteRoutes {
+                    ledger: context.ledger.clone(),
+                    table: table.clone(),
+                    node_id: context.agent.id,
+                    credential,
+                    keys: keys.clone(),
+                };
+                tokio::spawn(remote.follow(driver.clone()));
+                Some(keys)
+            }
+            _ => None,
+        };
 
         let logplex = context.logs.clone();
         let stdout = logfeed::StdoutLines::spawn(64 * 1024);
@@ -103,10 +124,37 @@ impl ServeApps for Node {
             stdout.send(printed);
             logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &text);
         }));
+        let router = match peers {
+            Some(keys) => router.with_peers(keys),
+            None => router,
+        };
         let (listener, shutdown) = (context.router_listener, context.shutdown);
+        // --router-tls-listen: the same router on the HTTPS listener's connections, stopping with it.
+        let (shutdown, https) = match context.router_tls {
+            Some(tls) => {
+                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                let stopped = move || {
+                    let mut rx = stop_rx.clone();
+                    async move {
+                        let _ = rx.wait_for(|stop| *stop).await;
+                    }
+                };
+                let (local, accepted) = tls.into_parts();
+                let https = tokio::spawn(router.for_https().serve_accepted_with_shutdown(accepted, local, stopped()));
+                let shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(async move {
+                    shutdown.await;
+                    let _ = stop_tx.send(true);
+                });
+                (shutdown, Some(https))
+            }
+            None => (shutdown, None),
+        };
         let stopping = oneoffs.clone();
         let task = Box::pin(async move {
             router.serve_with_shutdown(listener, shutdown).await.context("the router failed")?;
+            if let Some(https) = https {
+                https.await.context("the router's HTTPS listener")?.context("the router's HTTPS listener failed")?;
+            }
             // Dynos get SIGTERM, then SIGKILL after their grace period, as on Heroku.
             tokio::join!(supervisor.shutdown(), stopping.stop_all());
             Ok(())
@@ -140,8 +188,9 @@ struct Seen {
     name: String,
     released_at: Option<chrono::DateTime<chrono::Utc>>,
     maintenance: bool,
-    /// On a grid: when the app's formation last changed (a resize made through another node).
-    formation_changed: Option<String>,
+    /// On a grid: when the app's formation, domains, features and drains last changed (a
+    /// change made through another node's API).
+    stamp: Option<String>,
     /// Its last reconcile failed (a slug no node could give yet): the next sweep tries again.
     failed: bool,
 }
@@ -154,6 +203,10 @@ struct Driver {
     desired: Desired,
     /// App id → what the last sweep saw.
     seen: Mutex<HashMap<uuid::Uuid, Seen>>,
+    /// The app streams, whose drains follow the ledger on a grid.
+    logplex: paas_platform::logplex::Logplex,
+    /// On a grid: the last restart or stop request carried out (`None` until first read).
+    actions_seen: Mutex<Option<i64>>,
 }
 
 impl Driver {
@@ -186,10 +239,11 @@ impl Driver {
         match self.ledger.find_app(app).await {
             Ok(Some(found)) => {
                 self.reconcile(&found).await;
-                // `ps:stop run.1` (or `run`) stops one-off dynos; anything else is the formation's.
                 match target {
-                    Some(Some(one)) if self.oneoffs.stop(&found.name, one) => {}
-                    Some(target) => self.supervisor.restart(&found.name, target).await,
+                    // On a grid every node carries out the ledger's requests in their order,
+                    // this one's included: they are read from there.
+                    Some(_) if self.on_grid() => self.catch_up_actions().await,
+                    Some(target) => self.restart(&found, target).await,
                     None => {}
                 }
             }
@@ -200,6 +254,46 @@ impl Driver {
                 }
             }
             Err(e) => tracing::warn!(app, "cannot read the app: {e:#}"),
+        }
+    }
+
+    /// `ps:restart` / `ps:stop` on this node's dynos: `run.1` (or `run`) stops one-off dynos;
+    /// anything else restarts the formation's.
+    async fn restart(&self, app: &App, target: Option<&str>) {
+        match target {
+            Some(one) if self.oneoffs.stop(&app.name, one) => {}
+            target => self.supervisor.restart(&app.name, target).await,
+        }
+    }
+
+    /// Whether this node shares its ledger with others (its dynos are placed).
+    fn on_grid(&self) -> bool {
+        self.desired.placements.current().is_some()
+    }
+
+    /// On a grid: carries out, on this node's dynos, the restart and stop requests recorded
+    /// since the last one it saw, whichever node's API took them. The first call only notes
+    /// where the requests stand (older ones were for dynos that have restarted since).
+    async fn catch_up_actions(&self) {
+        let mut seen = self.actions_seen.lock().await;
+        let Some(after) = *seen else {
+            match self.ledger.last_dyno_action().await {
+                Ok(last) => *seen = Some(last),
+                Err(e) => tracing::warn!("cannot read the restart requests: {e}"),
+            }
+            return;
+        };
+        let actions = match self.ledger.dyno_actions_after(after).await {
+            Ok(actions) => actions,
+            Err(e) => return tracing::warn!("cannot read the restart requests: {e}"),
+        };
+        for action in actions {
+            *seen = Some(action.seq);
+            match self.ledger.find_app(&action.app_id.to_string()).await {
+                Ok(Some(app)) => self.restart(&app, action.target.as_deref()).await,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(app = %action.app_id, "cannot read the app: {e:#}"),
+            }
         }
     }
 
@@ -241,11 +335,16 @@ impl Driver {
     /// (and new ones); removes apps that are gone.
     async fn sweep(&self) -> anyhow::Result<()> {
         let apps = self.ledger.list_apps(AppFilter::All).await?;
-        // Nodes sharing a ledger also see formation changes made through another node's API.
-        let mut stamps = match self.desired.placements.current() {
-            Some(_) => self.ledger.formation_stamps().await?,
-            None => Default::default(),
+        // Nodes sharing a ledger also see changes made through another node's API: formation,
+        // domains, features and drains (stamps), restarts and stops (numbered requests).
+        let grid = self.on_grid();
+        let mut stamps = match grid {
+            true => self.ledger.app_stamps().await?,
+            false => Default::default(),
         };
+        if grid {
+            self.catch_up_actions().await;
+        }
         let mut changed = Vec::new();
         {
             let mut seen = self.seen.lock().await;
@@ -255,7 +354,7 @@ impl Driver {
                     name: app.name.clone(),
                     released_at: app.released_at,
                     maintenance: app.maintenance,
-                    formation_changed: stamps.remove(&app.id),
+                    stamp: stamps.remove(&app.id),
                     failed: false,
                 };
                 if seen.get(&app.id) != Some(&now) {
@@ -272,8 +371,20 @@ impl Driver {
         }
         for app in changed {
             self.reconcile(&app).await;
+            if grid {
+                self.sync_drains(&app).await;
+            }
         }
         Ok(())
+    }
+
+    /// On a grid: runs the app's drains as the ledger has them (one added or removed through
+    /// another node's API). Each node delivers the lines it produced, so none is sent twice.
+    async fn sync_drains(&self, app: &App) {
+        match self.ledger.list_log_drains(app.id).await {
+            Ok(drains) => self.logplex.sync_drains(&app.name, &drains),
+            Err(e) => tracing::warn!(app = %app.name, "cannot read the app's log drains: {e}"),
+        }
     }
 
     /// Reads the app's desired state and applies it.

@@ -61,6 +61,9 @@ pub struct OneOffs {
     pub logs: LogSink,
     /// App name → its running one-off dynos by name.
     pub running: Mutex<HashMap<String, BTreeMap<String, Running>>>,
+    /// This node shares its ledger with others: names are drawn from `run.1000`–`run.9999`
+    /// (as Heroku's `run.4711`), so one-off dynos of different nodes do not share a name.
+    pub grid: bool,
 }
 
 /// A running one-off dyno.
@@ -250,7 +253,17 @@ impl OneOffs {
     fn claim_name(&self, app: &App, process_type: &str, make: impl FnOnce(&str) -> Dyno) -> Dyno {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let dynos = running.entry(app.name.clone()).or_default();
-        let name = (1..).map(|n| format!("{process_type}.{n}")).find(|name| !dynos.contains_key(name)).unwrap_or_default();
+        let name = if self.grid {
+            // Random, so that another node's one-off dynos (which this one cannot see) are
+            // unlikely to share it; never one running here.
+            std::iter::repeat_with(|| format!("{process_type}.{}", 1000 + uuid::Uuid::new_v4().as_u128() % 9000))
+                .take(1000)
+                .chain((10_000..).map(|n| format!("{process_type}.{n}")))
+                .find(|name| !dynos.contains_key(name))
+                .unwrap_or_default()
+        } else {
+            (1..).map(|n| format!("{process_type}.{n}")).find(|name| !dynos.contains_key(name)).unwrap_or_default()
+        };
         let dyno = make(&name);
         dynos.insert(name, Running { dyno: dyno.clone(), stop: None });
         dyno

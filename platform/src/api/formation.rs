@@ -172,17 +172,27 @@ pub async fn update(
     Ok(Json(views::formation(found, &app)))
 }
 
-/// The app's running dynos, as the supervisor reports them (none without one; none invented).
-async fn running_dynos(dynos: &Dynos, app: &App) -> Vec<Dyno> {
+/// The app's running dynos, as the supervisor (on a grid: every node's) reports them, with the
+/// node that runs each (none without a supervisor; none invented).
+async fn running_dynos(dynos: &Dynos, app: &App) -> Vec<(Dyno, Option<String>)> {
     match dynos {
-        Some(Extension(directory)) => directory.dynos(app).await,
+        Some(Extension(directory)) => directory.dynos_by_node(app).await,
         None => Vec::new(),
     }
 }
 
+/// A dyno's view, with `"node"`: the name of the grid's node that runs it (our extension).
+fn dyno_view((dyno, node): &(Dyno, Option<String>), app: &App) -> Value {
+    let mut view = views::dyno(dyno, app);
+    if let Some(node) = node {
+        view["node"] = json!(node);
+    }
+    view
+}
+
 /// `GET /apps/{app}/dynos`.
 pub async fn list_dynos(dynos: Dynos, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
-    Ok(Json(running_dynos(&dynos, &app).await.iter().map(|dyno| views::dyno(dyno, &app)).collect()))
+    Ok(Json(running_dynos(&dynos, &app).await.iter().map(|dyno| dyno_view(dyno, &app)).collect()))
 }
 
 /// `GET /apps/{app}/dynos/{name_or_id}`.
@@ -194,9 +204,9 @@ pub async fn dyno_info(
     let dynos = running_dynos(&directory, &app).await;
     let found = dynos
         .iter()
-        .find(|d| d.name == dyno || d.id.to_string() == dyno)
+        .find(|(d, _)| d.name == dyno || d.id.to_string() == dyno)
         .ok_or_else(|| ApiError::not_found("Couldn't find that process."))?;
-    Ok(Json(views::dyno(found, &app)))
+    Ok(Json(dyno_view(found, &app)))
 }
 
 /// Records `action` (`restart`, `stop`) on the app's dynos, all or `target`, for the node to

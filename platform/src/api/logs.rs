@@ -2,11 +2,12 @@
 //! `logplex_url`, a capability URL on this listener (`/log-sessions/{token}`, no `Authorization`
 //! needed) that answers the app's stream as Server-Sent Events ([`crate::logplex::sse`]).
 //! An unknown or expired token is a 404, and so is one whose app (found by id, never by name)
-//! is gone or no longer visible to the user who made the session.
+//! is gone or no longer visible to the user who made the session. On a grid the stream collates
+//! every node's lines of the app, whichever node the session was made on.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -14,6 +15,8 @@ use serde_json::{Value, json};
 
 use super::extract::{ApiJson, CurrentUser, may_see, visible_app};
 use super::{ApiError, AppState, views};
+use crate::grid;
+use crate::grid::peers::Peers;
 use crate::logplex::{SessionRequest, sse};
 use crate::model::{Formation, Release};
 
@@ -76,8 +79,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// `GET /log-sessions/{token}` (a session's `logplex_url`): the stream, `text/event-stream`.
-pub async fn stream(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+/// `GET /log-sessions/{token}` (a session's `logplex_url`): the stream, `text/event-stream`. On a
+/// grid it collates the lines of every node that is up ([`crate::grid::logs`]).
+pub async fn stream(
+    State(state): State<AppState>,
+    peers: Option<Extension<Peers>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let gone = || ApiError::not_found("This log session does not exist or has expired.");
     let (session, end) = state.logs.find_session(&token).ok_or_else(gone)?;
     // The app by id (a new app of the same name is another app), seen by the same user now.
@@ -87,16 +96,24 @@ pub async fn stream(State(state): State<AppState>, Path(token): Path<String>, he
     if !may_see(&state, &user, &app).await? {
         return Err(gone());
     }
-    let last_event_id = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let events = sse::stream(&state.logs, &app.name, session, end, last_event_id);
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    if let Some(Extension(peers)) = &peers
+        && let Some(events) =
+            grid::logs::collated(peers, &state.logs, &app.name, app.id, session.clone(), end.clone(), last_event_id).await
+    {
+        return Ok(event_stream(events));
+    }
+    let last_event_id = last_event_id.and_then(|v| v.trim().parse::<u64>().ok());
+    Ok(event_stream(sse::stream(&state.logs, &app.name, session, end, last_event_id)))
+}
+
+/// A `text/event-stream` response of `events`.
+fn event_stream(events: impl futures::Stream<Item = axum::body::Bytes> + Send + 'static) -> Response {
     let body = Body::from_stream(futures::StreamExt::map(events, Ok::<_, std::io::Error>));
     let mut response = body.into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    response
 }

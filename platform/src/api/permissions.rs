@@ -74,6 +74,10 @@ pub const TABLE: &[Row] = &[
     ("GET", "/grid/node", Public),
     // A slug for another node (grid/slugs.rs): the node key is the credential.
     ("GET", "/grid/slugs/{checksum}", Public),
+    // An app's dynos and log lines on this node, for another node's `ps` and log session
+    // (grid/dynos.rs, grid/logs.rs): the node key is the credential.
+    ("GET", "/grid/apps/{app_id}/dynos", Public),
+    ("GET", "/grid/apps/{app_id}/logs", Public),
     ("GET", "/users/{user}/apps", Account),
     ("GET", "/oauth/authorizations", Account),
     // `heroku login -i`: Basic email:password, checked by the handler.

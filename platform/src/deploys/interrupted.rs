@@ -1,11 +1,13 @@
-//! Builds a killed `paas server` left `pending`: at the next start each is marked `failed`, with
-//! a line saying why in its output (`paas builds:output`) and in the app's log. Their release, if
-//! any, was never recorded (the ledger records a release in one statement after its release
+//! Builds a killed `paas server` left `pending`: at the node's next start each of its builds is
+//! marked `failed`, with a line saying why in its output (`paas builds:output`) and in the app's
+//! log; builds other nodes of the grid run are theirs. Their release, if any, was never recorded (the ledger records a release in one statement after its release
 //! phase), so nothing half-made goes live.
 
-use crate::ledger::{AppFilter, Ledger, LedgerError};
+use uuid::Uuid;
+
+use crate::ledger::{Ledger, LedgerError};
 use crate::logplex::Logplex;
-use crate::model::{BUILD_FAILED, BUILD_PENDING, Build};
+use crate::model::{BUILD_FAILED, Build};
 
 /// The line an interrupted build's output and its app's log get.
 pub const INTERRUPTED: &str = "Build failed: paas server stopped while this build ran; push again to build it";
@@ -23,19 +25,15 @@ pub async fn fail_build(ledger: &dyn Ledger, logs: &Logplex, app: &str, build: &
     Ok(())
 }
 
-/// Marks every pending build failed (call once at start, before any build runs); returns how
-/// many there were.
-pub async fn fail_interrupted_builds(ledger: &dyn Ledger, logs: &Logplex) -> Result<usize, LedgerError> {
+/// Marks this node's pending builds failed (call once at start, before any build runs), and
+/// those no node recorded; returns how many there were. Another node's running builds are left
+/// alone: on a shared ledger they are still running there.
+pub async fn fail_interrupted_builds(ledger: &dyn Ledger, logs: &Logplex, node_id: Uuid) -> Result<usize, LedgerError> {
     let mut failed = 0;
-    for app in ledger.list_apps(AppFilter::All).await? {
-        for build in ledger.list_builds(app.id).await? {
-            if build.status != BUILD_PENDING {
-                continue;
-            }
-            fail_build(ledger, logs, &app.name, &build, INTERRUPTED).await?;
-            tracing::info!(app = %app.name, build = %build.id, "marked an interrupted build failed");
-            failed += 1;
-        }
+    for (app, build) in ledger.interrupted_builds(node_id).await? {
+        fail_build(ledger, logs, &app, &build, INTERRUPTED).await?;
+        tracing::info!(app = %app, build = %build.id, "marked an interrupted build failed");
+        failed += 1;
     }
     Ok(failed)
 }

@@ -48,25 +48,28 @@ struct Service {
     phase: release_phase::ReleasePhase,
     /// Set when the server stops: running builds are cancelled.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// This node: its builds are recorded as its own.
+    node_id: Uuid,
 }
 
 impl Deploys {
     /// Starts the git endpoint over the bare repositories in `repos_dir` (`<data-dir>/repos`);
     /// build and release events are published to `logs`. First ends what a killed server left of
     /// its builds ([`Builder::end_leftovers`]) and marks its pending builds failed
-    /// ([`interrupted`]).
+    /// ([`interrupted`]); builds are recorded as run by the node `node_id`.
     pub async fn start(
         ledger: Arc<dyn Ledger>,
         builder: Arc<Builder>,
         repos_dir: PathBuf,
         logs: Logplex,
+        node_id: Uuid,
     ) -> io::Result<Deploys> {
         // What a killed server left: its build processes, disks and folders, its pending builds.
         builder.end_leftovers();
-        interrupted::fail_interrupted_builds(ledger.as_ref(), &logs).await.map_err(io::Error::other)?;
+        interrupted::fail_interrupted_builds(ledger.as_ref(), &logs, node_id).await.map_err(io::Error::other)?;
         let phase = release_phase::ReleasePhase::new(ledger.clone(), logs.clone());
         let stopping = tokio::sync::watch::Sender::new(false);
-        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs, phase, stopping });
+        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs, phase, stopping, node_id });
         let git = GitServer::start(repos_dir, service.clone(), service.clone()).await?;
         Ok(Deploys { service, git })
     }
@@ -181,7 +184,7 @@ impl Service {
         user: &User,
         source_version: Option<&str>,
     ) -> Result<(Build, Deployer), LedgerError> {
-        let build = self.ledger.create_build(app.id, user.id, source_version).await?;
+        let build = self.ledger.create_build(app.id, user.id, source_version, Some(self.node_id)).await?;
         let session = BuildSession::new(self.ledger.clone(), app.id, user.id, build.id, self.phase.clone())
             .with_logs(self.logs.clone(), &app.name, &user.email);
         self.logs.api_event(&app.name, &format!("Build started by {}", user.email));

@@ -220,6 +220,16 @@ impl Agent {
         super::auth::authorization(&self.key)
     }
 
+    /// The node's name in the grid.
+    pub fn name(&self) -> &str {
+        &self.registration.name
+    }
+
+    /// Whether this node shares its ledger with others (PostgreSQL: its dynos are placed).
+    pub fn on_grid(&self) -> bool {
+        self.config.placing
+    }
+
     /// What the serving side follows.
     pub fn placements(&self) -> Placements {
         Placements { rx: self.placements.subscribe(), poke: Some(self.poke.clone()) }

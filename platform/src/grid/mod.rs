@@ -3,11 +3,17 @@
 //! holds a lease ([`agent`]); one node at a time is the coordinator ([`coordinator`]), which
 //! fences nodes whose lease expired and writes the placement [`placement::plan`] computes; each
 //! node runs the dynos assigned to it at its current epoch. Node-to-node requests authenticate
-//! with the node's key ([`auth`]); a node fetches a slug it lacks from another ([`slugs`]).
+//! with the node's key ([`auth`]); a node fetches a slug it lacks from another ([`slugs`]). From
+//! the outside the grid is one platform: any node lists an app's dynos of every node
+//! ([`dynos`]) and collates its log stream from every node ([`logs`]), asking them through
+//! [`peers`].
 
 pub mod agent;
 pub mod auth;
 pub mod coordinator;
+pub mod dynos;
+pub mod logs;
+pub mod peers;
 pub mod placement;
 pub mod slugs;
 
@@ -88,6 +94,19 @@ pub struct Assignment {
     pub epoch: i64,
 }
 
+/// A restart or stop request (`ps:restart`, `ps:stop`) as the ledger numbers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynoAction {
+    /// Its place in the order of requests.
+    pub seq: i64,
+    /// The app.
+    pub app_id: Uuid,
+    /// `restart` or `stop`.
+    pub action: String,
+    /// A dyno (`web.1`), a process type (`web`), or every dyno (`None`).
+    pub target: Option<String>,
+}
+
 /// The coordinator's lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leadership {
@@ -133,13 +152,22 @@ pub trait NodeLedger: Send + Sync {
     async fn formation_demands(&self) -> Result<Vec<FormationDemand>>;
     /// Every assignment.
     async fn list_assignments(&self) -> Result<Vec<Assignment>>;
-    /// When each app's formation last changed (scaled or resized), by app id: nodes compare it
-    /// to see changes made through another node's API.
-    async fn formation_stamps(&self) -> Result<std::collections::HashMap<Uuid, String>>;
+    /// What each node's 2 s sweep compares to see changes made through another node's API, by
+    /// app id: when the app's formation (scale, resize), domains, features and log drains last
+    /// changed, and how many rows each has (a removal changes it). Opaque; equal means unchanged.
+    async fn app_stamps(&self) -> Result<std::collections::HashMap<Uuid, String>>;
+    /// The number of the newest restart or stop request (0: none yet).
+    async fn last_dyno_action(&self) -> Result<i64>;
+    /// The restart and stop requests recorded after the one numbered `seq`, oldest first (at
+    /// most 1,000): each node carries them out on its own dynos.
+    async fn dyno_actions_after(&self, seq: i64) -> Result<Vec<DynoAction>>;
     /// Replaces the assignments with `placement` (dyno → node), if `term` still holds the
     /// coordinator's lease; each is written with its node's current epoch. `false`: fenced.
     async fn write_assignments(&self, node_id: Uuid, term: i64, placement: &BTreeMap<DynoKey, Uuid>) -> Result<bool>;
     /// The dynos assigned to `node_id` at `epoch`, while that is still the node's epoch and it is
     /// up (nothing once it was fenced).
     async fn assignments_of(&self, node_id: Uuid, epoch: i64) -> Result<Vec<DynoKey>>;
+    /// The SHA-256 (hex, as [`crate::auth::hash_api_key`] writes it) of every node's key: what a
+    /// router keeps in memory to authenticate requests other nodes forward to it.
+    async fn node_key_hashes(&self) -> Result<Vec<String>>;
 }

@@ -192,8 +192,17 @@ pub trait Ledger:
     async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator>;
     /// The app's builds, oldest first.
     async fn list_builds(&self, app_id: Uuid) -> Result<Vec<Build>>;
-    /// Records a pending build.
-    async fn create_build(&self, app_id: Uuid, user_id: Uuid, source_version: Option<&str>) -> Result<Build>;
+    /// Records a pending build, run by the node `node_id`.
+    async fn create_build(
+        &self,
+        app_id: Uuid,
+        user_id: Uuid,
+        source_version: Option<&str>,
+        node_id: Option<Uuid>,
+    ) -> Result<Build>;
+    /// The pending builds of live apps that the node `node_id` runs (or that no node recorded),
+    /// with their app's name, oldest first: what that node left when it stopped.
+    async fn interrupted_builds(&self, node_id: Uuid) -> Result<Vec<(String, Build)>>;
     /// Marks a build finished: `succeeded` with its slug and release, or `failed`.
     async fn finish_build(
         &self,

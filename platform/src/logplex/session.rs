@@ -77,6 +77,11 @@ impl TailEnd {
         TailEnd { _sender: sender.clone(), ended: sender.subscribe() }
     }
 
+    /// An end that never fires: the tail another node asks for ends when that node hangs up.
+    pub fn never() -> TailEnd {
+        TailEnd::new(&Arc::new(watch::channel(false).0))
+    }
+
     /// Whether the tail must end now.
     pub fn is_ended(&self) -> bool {
         *self.ended.borrow()

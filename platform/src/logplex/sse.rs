@@ -13,7 +13,7 @@ use futures::Stream;
 use tokio::sync::watch;
 
 use super::session::TailEnd;
-use super::{AppLog, LogLine, LogSession, Logplex, overflow_line};
+use super::{AppLog, Filter, LogLine, LogSession, Logplex, overflow_line};
 
 /// How long an idle tail waits before sending a keep-alive comment.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -41,7 +41,6 @@ pub fn stream(
     last_event_id: Option<u64>,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
     let log = logplex.app(app);
-    let newest = log.subscribe();
     let (first, cursor) = match last_event_id {
         Some(after) => (String::from("retry: 1\n\n"), after),
         None => {
@@ -55,53 +54,95 @@ pub fn stream(
     };
     // Without tail and without a resume point, the history is all there is.
     let follow = session.tail || last_event_id.is_some();
-    let state = Follower { log, newest, cursor, session, end, closed: Box::pin(logplex.closed()), follow };
+    let follower = Follower::new(logplex, app, session.filter, cursor, session.tail, end);
     let head = futures::stream::once(async move { Bytes::from(first) });
-    futures::StreamExt::chain(head, futures::stream::unfold(state, |mut state| async move {
-        let chunk = state.next().await?;
-        Some((chunk, state))
+    let state = follow.then_some(follower);
+    futures::StreamExt::chain(head, futures::stream::unfold(state, |state| async move {
+        let mut follower = state?;
+        let text = match follower.next().await? {
+            Next::KeepAlive => return Some((Bytes::from_static(b": keep-alive\n\n"), Some(follower))),
+            Next::Lines { dropped, lines } => {
+                let mut text = String::new();
+                if dropped > 0 {
+                    text.push_str(&event(&overflow_line(dropped)));
+                }
+                for line in &lines {
+                    text.push_str(&event(line));
+                }
+                text
+            }
+        };
+        Some((Bytes::from(text), Some(follower)))
     }))
 }
 
-struct Follower {
+/// What a [`Follower`] read.
+#[derive(Debug)]
+pub enum Next {
+    /// Lines after the cursor that its filter accepts (never empty unless `dropped` is not 0),
+    /// and how many lines after the cursor fell off the buffer unread.
+    Lines {
+        /// Lines lost before they were read.
+        dropped: u64,
+        /// The lines, oldest first.
+        lines: Vec<Arc<LogLine>>,
+    },
+    /// Nothing new for [`KEEPALIVE`]: time to tell the client the connection lives.
+    KeepAlive,
+}
+
+/// Follows an app's stream after a cursor: what a log session's tail, and another node's
+/// collated tail ([`crate::grid::logs`]), read.
+pub struct Follower {
     log: Arc<AppLog>,
     newest: watch::Receiver<u64>,
     cursor: u64,
-    session: LogSession,
+    filter: Filter,
+    /// Wait for new lines (`false`: read what is after the cursor, then end).
+    tail: bool,
     end: TailEnd,
     closed: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
-    /// Read past the cursor at all.
-    follow: bool,
 }
 
 impl Follower {
-    /// The next chunk of events; `None` when the stream ends.
-    async fn next(&mut self) -> Option<Bytes> {
-        if !self.follow || self.end.is_ended() {
+    /// Follows the app called `app` after line `cursor`, the lines `filter` accepts; ends when
+    /// `end` fires or the logplex closes, or (without `tail`) once it has read all there is.
+    pub fn new(logplex: &Logplex, app: &str, filter: Filter, cursor: u64, tail: bool, end: TailEnd) -> Follower {
+        let log = logplex.app(app);
+        let newest = log.subscribe();
+        Follower { log, newest, cursor, filter, tail, end, closed: Box::pin(logplex.closed()) }
+    }
+
+    /// The id of the last line read (or skipped).
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// The next lines; `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Next> {
+        if self.end.is_ended() {
             return None;
         }
         loop {
             self.newest.borrow_and_update();
             let read = self.log.with_ring(|ring| ring.read_after(self.cursor, BATCH));
-            let mut text = String::new();
-            if read.dropped > 0 {
-                text.push_str(&event(&overflow_line(read.dropped)));
-            }
             self.cursor += read.dropped;
-            for line in &read.lines {
+            let mut lines = Vec::new();
+            let got = !read.lines.is_empty();
+            for line in read.lines {
                 self.cursor = line.id;
-                if self.session.filter.accepts(line) {
-                    text.push_str(&event(line));
+                if self.filter.accepts(&line) {
+                    lines.push(line);
                 }
             }
-            if !text.is_empty() {
-                return Some(Bytes::from(text));
+            if read.dropped > 0 || !lines.is_empty() {
+                return Some(Next::Lines { dropped: read.dropped, lines });
             }
-            if !read.lines.is_empty() {
+            if got {
                 continue;
             }
-            if !self.session.tail {
-                // A resumed session without tail: what was after the cursor has been sent.
+            if !self.tail {
+                // What was after the cursor has been read.
                 return None;
             }
             tokio::select! {
@@ -112,7 +153,7 @@ impl Follower {
                 }
                 _ = &mut self.closed => return None,
                 _ = self.end.wait() => return None,
-                _ = tokio::time::sleep(KEEPALIVE) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+                _ = tokio::time::sleep(KEEPALIVE) => return Some(Next::KeepAlive),
             }
         }
     }

@@ -293,7 +293,7 @@ async fn builds_record_their_slug_release_and_output(t: &TestLedger) {
     let ledger = t.ledger.as_ref();
     let owner = user(ledger, "owner@example.com").await;
     let app = ledger.create_app("built", owner).await.unwrap();
-    let build = ledger.create_build(app.id, owner, Some("abc1234")).await.unwrap();
+    let build = ledger.create_build(app.id, owner, Some("abc1234"), None).await.unwrap();
     assert_eq!((build.status.as_str(), build.buildpack.as_deref()), ("pending", None));
     assert_eq!(ledger.build_output(build.id).await.unwrap(), None);
 

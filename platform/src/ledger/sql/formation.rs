@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use super::releases::current_release_in;
-use super::{SqlLedger, col_i64, col_str, col_ts, col_uuid, now, ts};
+use super::{Backend, SqlLedger, col_i64, col_str, col_ts, col_uuid, now, ts};
 use crate::ledger::{LedgerError, Result};
 use crate::model::{Formation, FormationUpdate, ProcessTypes, Quantity, RELEASE_PHASE};
 
@@ -139,9 +139,18 @@ pub(super) async fn record_dyno_action(
 ) -> Result<()> {
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
-    sqlx::query(
-        "INSERT INTO dyno_actions (id, app_id, user_id, action, target, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
+    // PostgreSQL numbers requests with a sequence; SQLite's writers are serialised, so the next
+    // number is read in this transaction.
+    let sql = match ledger.backend() {
+        Backend::Postgres => {
+            "INSERT INTO dyno_actions (id, app_id, user_id, action, target, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        }
+        Backend::Sqlite => {
+            "INSERT INTO dyno_actions (id, app_id, user_id, action, target, created_at, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM dyno_actions))"
+        }
+    };
+    sqlx::query(sql)
     .bind(Uuid::new_v4().to_string())
     .bind(app_id.to_string())
     .bind(user_id.to_string())

@@ -345,8 +345,17 @@ impl Ledger for SqlLedger {
     async fn list_builds(&self, app_id: Uuid) -> Result<Vec<Build>> {
         resources::list_builds(self, app_id).await
     }
-    async fn create_build(&self, app_id: Uuid, user_id: Uuid, source_version: Option<&str>) -> Result<Build> {
-        resources::create_build(self, app_id, user_id, source_version).await
+    async fn create_build(
+        &self,
+        app_id: Uuid,
+        user_id: Uuid,
+        source_version: Option<&str>,
+        node_id: Option<Uuid>,
+    ) -> Result<Build> {
+        resources::create_build(self, app_id, user_id, source_version, node_id).await
+    }
+    async fn interrupted_builds(&self, node_id: Uuid) -> Result<Vec<(String, Build)>> {
+        resources::interrupted_builds(self, node_id).await
     }
     async fn finish_build(
         &self,

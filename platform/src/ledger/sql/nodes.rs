@@ -11,10 +11,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
-use super::{Backend, SqlLedger, col_i64, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
+use super::{Backend, SqlLedger, col_i64, col_opt_str, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
 use crate::auth;
 use crate::grid::placement::{Demand, DynoKey, DynoKind, FormationDemand};
-use crate::grid::{Assignment, Capacity, Leadership, Node, NodeLedger, NodeRegistration};
+use crate::grid::{Assignment, Capacity, DynoAction, Leadership, Node, NodeLedger, NodeRegistration};
 use crate::ledger::{LedgerError, Result};
 use crate::model::{ProcessTypes, RELEASE_PHASE};
 
@@ -400,11 +400,52 @@ impl NodeLedger for SqlLedger {
             .collect()
     }
 
-    async fn formation_stamps(&self) -> Result<HashMap<Uuid, String>> {
-        let rows = sqlx::query("SELECT app_id, MAX(updated_at) AS stamp FROM formations GROUP BY app_id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|row| Ok((col_uuid(row, "app_id")?, col_str(row, "stamp")?))).collect()
+    async fn app_stamps(&self) -> Result<HashMap<Uuid, String>> {
+        // Per app and table: the newest change and the row count (a removed row changes it).
+        let rows = sqlx::query(
+            "SELECT app_id, 'formation' AS kind, MAX(updated_at) AS stamp, COUNT(*) AS n FROM formations GROUP BY app_id \
+             UNION ALL SELECT app_id, 'domains', MAX(updated_at), COUNT(*) FROM domains GROUP BY app_id \
+             UNION ALL SELECT app_id, 'features', MAX(updated_at), COUNT(*) FROM app_features GROUP BY app_id \
+             UNION ALL SELECT app_id, 'drains', MAX(updated_at), COUNT(*) FROM log_drains GROUP BY app_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut parts: HashMap<Uuid, BTreeMap<String, String>> = HashMap::new();
+        for row in &rows {
+            let part = format!("{}/{}", col_str(row, "stamp")?, col_i64(row, "n")?);
+            parts.entry(col_uuid(row, "app_id")?).or_default().insert(col_str(row, "kind")?, part);
+        }
+        Ok(parts
+            .into_iter()
+            .map(|(app, parts)| {
+                let stamp: Vec<String> = parts.into_iter().map(|(kind, part)| format!("{kind}={part}")).collect();
+                (app, stamp.join(" "))
+            })
+            .collect())
+    }
+
+    async fn last_dyno_action(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM dyno_actions").fetch_one(&self.pool).await?;
+        col_i64(&row, "seq")
+    }
+
+    async fn dyno_actions_after(&self, seq: i64) -> Result<Vec<DynoAction>> {
+        let rows = sqlx::query(
+            "SELECT seq, app_id, action, target FROM dyno_actions WHERE seq > $1 ORDER BY seq LIMIT 1000",
+        )
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DynoAction {
+                    seq: col_i64(row, "seq")?,
+                    app_id: col_uuid(row, "app_id")?,
+                    action: col_str(row, "action")?,
+                    target: col_opt_str(row, "target")?,
+                })
+            })
+            .collect()
     }
 
     async fn write_assignments(&self, node_id: Uuid, term: i64, placement: &BTreeMap<DynoKey, Uuid>) -> Result<bool> {
@@ -474,5 +515,10 @@ impl NodeLedger for SqlLedger {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(dyno_from_row).collect()
+    }
+
+    async fn node_key_hashes(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT key_hash FROM nodes WHERE key_hash IS NOT NULL").fetch_all(&self.pool).await?;
+        rows.iter().map(|row| col_str(row, "key_hash")).collect()
     }
 }

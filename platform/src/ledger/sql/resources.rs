@@ -234,24 +234,37 @@ pub(super) async fn list_builds(ledger: &SqlLedger, app_id: Uuid) -> Result<Vec<
     select_all(ledger, sqlx::AssertSqlSafe(sql), app_id, build_from_row).await
 }
 
+/// The pending builds of live apps that `node_id` ran (or that no node recorded), with their
+/// app's name.
+pub(super) async fn interrupted_builds(ledger: &SqlLedger, node_id: Uuid) -> Result<Vec<(String, Build)>> {
+    let sql = format!(
+        "{BUILD_SELECT} JOIN apps a ON a.id = b.app_id WHERE b.status = 'pending' AND a.deleted_at IS NULL \
+         AND (b.node_id = $1 OR b.node_id IS NULL) ORDER BY b.created_at, b.id"
+    );
+    let sql = sql.replacen("SELECT b.id,", "SELECT a.name AS app_name, b.id,", 1);
+    select_all(ledger, sqlx::AssertSqlSafe(sql), node_id, |row| Ok((col_str(row, "app_name")?, build_from_row(row)?))).await
+}
+
 pub(super) async fn create_build(
     ledger: &SqlLedger,
     app_id: Uuid,
     user_id: Uuid,
     source_version: Option<&str>,
+    node_id: Option<Uuid>,
 ) -> Result<Build> {
     let id = Uuid::new_v4();
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
     sqlx::query(
-        "INSERT INTO builds (id, app_id, user_id, status, source_version, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'pending', $4, $5, $5)",
+        "INSERT INTO builds (id, app_id, user_id, status, source_version, created_at, updated_at, node_id) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $5, $6)",
     )
     .bind(id.to_string())
     .bind(app_id.to_string())
     .bind(user_id.to_string())
     .bind(source_version.map(str::to_string))
     .bind(ts(now()))
+    .bind(node_id.map(|id| id.to_string()))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

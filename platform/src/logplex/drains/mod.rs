@@ -250,6 +250,29 @@ impl Logplex {
         Ok(())
     }
 
+    /// Runs exactly `drains` for the app called `app`: starts those not running (under this
+    /// name), stops the app's others; a running drain keeps its cursor. A grid's node calls it
+    /// when another node's API added or removed one.
+    pub fn sync_drains(&self, app: &str, drains: &[LogDrain]) {
+        let running: Vec<(Uuid, String)> = {
+            let running = self.running_drains().running.lock().expect("drains");
+            running.iter().map(|(id, (target, _))| (*id, target.app.clone())).collect()
+        };
+        for (id, name) in &running {
+            if name == app && !drains.iter().any(|d| d.id == *id) {
+                self.stop_drain(*id);
+            }
+        }
+        for drain in drains {
+            if running.iter().any(|(id, name)| *id == drain.id && name == app) {
+                continue;
+            }
+            if let Err(e) = self.start_drain(DrainTarget::of(drain, app)) {
+                tracing::warn!("log drain {} of {app} not started: {e}", drain.url);
+            }
+        }
+    }
+
     /// Stops a drain.
     pub fn stop_drain(&self, id: Uuid) {
         if let Some((_, task)) = self.running_drains().running.lock().expect("drains").remove(&id) {
