@@ -4,6 +4,8 @@ require "json"
 require "socket"
 
 $stdout.sync = true
+# SIGTERM (ps:restart, a new release, scaling down) stops WEBrick cleanly, as Ctrl-C does.
+Signal.trap("TERM") { Rack::Handler::WEBrick.shutdown } if defined?(Rack::Handler::WEBrick)
 BOOT = "#{Process.clock_gettime(Process::CLOCK_REALTIME, :nanosecond).to_s(36)}-#{Process.pid}"
 
 run lambda { |env|
