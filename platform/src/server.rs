@@ -176,14 +176,6 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let api_tls_listener = match config.api_tls_listen {
         Some(addr) => Some(
             TcpListener::bind(addr)
-    let router_tls_listener = match config.router_tls_listen {
-        Some(addr) => Some(
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} for the router over HTTPS (--router-tls-listen)"))?,
-        ),
-        None => None,
-    };
                 .await
                 .with_context(|| format!("cannot listen on {addr} for the API over HTTPS (--api-tls-listen)"))?,
         ),
@@ -202,21 +194,6 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let rendezvous_listen = config.rendezvous_listen.unwrap_or_else(|| {
         let port = match config.api_listen.port() {
             0 => 0,
-    // The router's HTTPS: each handshake's certificate chosen by SNI among the apps' own (read
-    // from the ledger after each API change and every few seconds), else the server's.
-    let sni_certs = crate::certs::SniCerts::new(
-        Arc::new(crate::certs::LedgerCertificates(ledger.clone())),
-        tls.certified_key(),
-    );
-    sni_certs.reload().await;
-    let router_tls = match router_tls_listener {
-        Some(listener) => {
-            let config = sni_certs.server_config().context("cannot set up the router's TLS")?;
-            Some(crate::https::TlsListener::new(listener, config, "router-https")?)
-        }
-        None => None,
-    };
-    let router_tls_addr = router_tls.as_ref().map(axum::serve::Listener::local_addr).transpose()?;
             port => port.saturating_add(1),
         };
         SocketAddr::new(config.api_listen.ip(), port)
@@ -309,6 +286,12 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     // Heroku Postgres storage limits: each database's size against its plan's, every 30 s.
     let storage = crate::addons::storage::StorageEnforcer::new(ledger.clone(), logs.clone(), addon_services.postgres());
     tokio::spawn(storage.run(crate::addons::storage::CHECK_EVERY, stopped(stop_rx.clone())));
+    // On a grid the API lists every node's dynos and collates every node's log lines.
+    let peers = crate::grid::peers::Peers::new(ledger.clone(), agent.clone());
+    let dynos: Arc<dyn crate::serving::DynoDirectory> = match agent.on_grid() {
+        true => Arc::new(crate::grid::dynos::GridDynos::new(serving.dynos.clone(), peers.clone())),
+        false => serving.dynos.clone(),
+    };
     let api = api::app(state)
         .merge(deploys.git_router())
         .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))
@@ -318,12 +301,6 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .layer(axum::Extension(rendezvous.clone()))
         .layer(axum::Extension(tls.clone()))
         .layer(axum::Extension(addon_services))
-    // On a grid the API lists every node's dynos and collates every node's log lines.
-    let peers = crate::grid::peers::Peers::new(ledger.clone(), agent.clone());
-    let dynos: Arc<dyn crate::serving::DynoDirectory> = match agent.on_grid() {
-        true => Arc::new(crate::grid::dynos::GridDynos::new(serving.dynos.clone(), peers.clone())),
-        false => serving.dynos.clone(),
-    };
         // Slugs served to other nodes (GET /grid/slugs/{checksum}).
         .layer(axum::Extension(paas_builder::SlugStore::new(&config.data_dir).context("cannot open the slug store")?));
     let api_tls = match api_tls_listener {
