@@ -3,6 +3,7 @@
 //! router; it is tested in-process and served by [`crate::server`].
 
 mod account;
+mod app_setups;
 mod addon_attachments;
 mod addon_services;
 mod addon_views;
@@ -248,6 +249,8 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
                 .delete(resources::remove_collaborator),
         )
         .route("/account/app-transfers", post(team_apps::transfer_request))
+        .route("/app-setups", post(app_setups::create))
+        .route("/app-setups/{setup}", get(app_setups::info))
         .route("/pipelines", get(pipelines::list).post(pipelines::create))
         .route("/pipelines/{pipeline}", get(pipelines::info).patch(pipelines::update).delete(pipelines::destroy))
         .route("/pipelines/{pipeline}/pipeline-couplings", get(pipelines::pipeline_couplings))

@@ -205,6 +205,10 @@ pub const TABLE: &[Row] = &[
     ("GET", "/teams/apps/{app}/collaborators/{who}", App(View)),
     ("PATCH", "/teams/apps/{app}/collaborators/{who}", App(Manage)),
     ("DELETE", "/teams/apps/{app}/collaborators/{who}", AppLeaveOrManage),
+    // App setups (api/app_setups.rs): the app is the caller's new one; a setup is shown to
+    // whoever may see its app.
+    ("POST", "/app-setups", Account),
+    ("GET", "/app-setups/{setup}", Account),
     // Pipelines (api/pipelines.rs): the handlers show each caller the pipelines they own (or
     // their team does); coupling, promoting check the apps named in the body.
     ("GET", "/pipelines", Account),

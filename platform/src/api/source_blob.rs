@@ -38,11 +38,11 @@ pub struct NewBuild {
 #[derive(Debug, Deserialize)]
 pub struct SourceBlob {
     /// A URL of a tarball (`.tar` or `.tar.gz`).
-    url: String,
+    pub url: String,
     /// The source's version (a git commit), for the release's description.
-    version: Option<String>,
+    pub version: Option<String>,
     /// `SHA256:<64 hex digits>` of the tarball.
-    checksum: Option<String>,
+    pub checksum: Option<String>,
 }
 
 /// `SHA256:<hex>` → the lowercase hex.
@@ -57,10 +57,18 @@ fn parse_checksum(checksum: &str) -> Result<String, ApiError> {
 
 /// Starts a build of the source at `body`'s `source_blob.url` (see the module docs).
 pub(super) async fn create(state: &AppState, caller: &CurrentUser, app: &App, body: &Bytes) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let deploys = super::builds::deploys(state)?;
     let body: NewBuild = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid(format!("The build must be {{\"source_blob\": {{\"url\", \"version\"?, \"checksum\"?}}}}: {e}")))?;
     let blob = body.source_blob;
+    let upload = download(state, &blob).await?;
+    let build = start(state, caller, app, upload, blob.version).await?;
+    Ok((StatusCode::CREATED, Json(views::build(&build, app, &state.config))))
+}
+
+/// The source at `blob.url` in a temp file of the build uploads (removed when dropped), its
+/// checksum checked.
+pub(super) async fn download(state: &AppState, blob: &SourceBlob) -> Result<tempfile::TempPath, ApiError> {
+    let deploys = super::builds::deploys(state)?;
     let expected = blob.checksum.as_deref().map(parse_checksum).transpose()?;
     let uploads = deploys.builder().config().data_dir.join("uploads");
     tokio::fs::create_dir_all(&uploads).await.map_err(ApiError::internal)?;
@@ -81,11 +89,24 @@ pub(super) async fn create(state: &AppState, caller: &CurrentUser, app: &App, bo
             "The source's checksum is SHA256:{actual}, not SHA256:{expected} as source_blob.checksum says: nothing was built."
         )));
     }
+    Ok(upload)
+}
+
+/// Starts the build of a downloaded source (the file goes when the build ends); its output is
+/// kept for `output_stream_url`.
+pub(super) async fn start(
+    state: &AppState,
+    caller: &CurrentUser,
+    app: &App,
+    upload: tempfile::TempPath,
+    version: Option<String>,
+) -> Result<crate::model::Build, ApiError> {
+    let deploys = super::builds::deploys(state)?;
     let source = paas_builder::Source::Tarball(upload.to_path_buf());
-    let (build, mut lines) = deploys.start_build(app, &caller.user, source, blob.version, upload).await?;
+    let (build, mut lines) = deploys.start_build(app, &caller.user, source, version, upload).await?;
     // Nobody reads the output here: it is kept for output_stream_url; this only drains it.
     tokio::spawn(async move { while lines.next().await.is_some() {} });
-    Ok((StatusCode::CREATED, Json(views::build(&build, app, &state.config))))
+    Ok(build)
 }
 
 /// Fetches `url` into `path` where `egress` lets tenants go (as log drains), at most `limit`

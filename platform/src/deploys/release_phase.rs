@@ -161,10 +161,17 @@ impl ReleasePhase {
     /// Runs the release phase of `release` to its end: its exit code and last lines of output,
     /// or why it could not start.
     async fn run(&self, app: &App, release: Release, out: &dyn OutputSink) -> Result<(i32, Vec<String>), String> {
-        let dynos = self.dynos.get().ok_or("this server runs no dynos")?;
         let mut request = OneOffRequest::new(RELEASE_PHASE, RELEASE_PHASE);
-        request.attach = true;
         request.release = Some(release);
+        self.run_to_end(app, request, out).await
+    }
+
+    /// Runs a one-off dyno attached to its end (an app.json's `postdeploy` too): its output goes
+    /// to `out` and the app's log stream; gives its exit code and last lines of output, or why
+    /// it could not start.
+    pub async fn run_to_end(&self, app: &App, mut request: OneOffRequest, out: &dyn OutputSink) -> Result<(i32, Vec<String>), String> {
+        let dynos = self.dynos.get().ok_or("this server runs no dynos")?;
+        request.attach = true;
         let oneoff = dynos.start_oneoff(app, request).await.map_err(|e| e.to_string())?;
         let dyno = oneoff.dyno.name.clone();
         let mut kept = std::collections::VecDeque::new();

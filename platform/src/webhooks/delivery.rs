@@ -1,8 +1,9 @@
 //! Delivering events to webhooks: [`Outbox`] keeps each app's recent events and deliveries (in
 //! memory, [`KEPT`] of each) and sends every delivery in a task of its own: a `POST` of the
 //! payload signed with the webhook's secret (`Heroku-Webhook-Hmac-SHA256`: base64 of
-//! HMAC-SHA256 over the body), retried after a failure with a doubling back-off
-//! ([`FIRST_BACKOFF`] up to [`MAX_BACKOFF`], [`MAX_ATTEMPTS`] in all). At most [`MAX_PENDING`]
+//! HMAC-SHA256 over the body). As Heroku's, a `notify` webhook gets one attempt; a `sync` one is
+//! retried after a failure with a doubling back-off ([`FIRST_BACKOFF`] up to [`MAX_BACKOFF`],
+//! [`MAX_ATTEMPTS`] in all). At most [`MAX_PENDING`]
 //! deliveries of an app wait at once; past that a delivery fails at once ("queue full").
 //!
 //! A webhook goes only where log drains may: its URL's address literal is checked by the
@@ -31,7 +32,7 @@ use crate::logplex::drains::http::CheckedResolver;
 pub const KEPT: usize = 100;
 /// Deliveries of one app waiting (being tried or retried) at most.
 pub const MAX_PENDING: usize = 100;
-/// Attempts per delivery.
+/// Attempts per delivery to a `sync` webhook (a `notify` one gets one).
 pub const MAX_ATTEMPTS: u32 = 8;
 /// The wait after a first failed attempt; it doubles on each failure.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -186,7 +187,11 @@ async fn dispatch(outbox: &Outbox, ledger: &dyn Ledger, egress: Arc<EgressPolicy
         return Ok(());
     }
     let Some(app) = ledger.find_app(&event.app_id.to_string()).await? else { return Ok(()) };
-    let payload = event.payload(&app);
+    let actor = match ledger.find_user(&event.actor).await? {
+        Some(user) => json!({"id": user.id, "email": user.email}),
+        None => json!({"id": null, "email": event.actor}),
+    };
+    let payload = event.payload(&app, actor);
     let at = time(event.created_at);
     let shown = json!({
         "id": event.id,
@@ -247,7 +252,8 @@ async fn deliver(outbox: &Outbox, egress: Arc<EgressPolicy>, hook: &Webhook, id:
         .dns_resolver(Arc::new(CheckedResolver(egress.clone())))
         .build();
     let mut backoff = FIRST_BACKOFF;
-    for attempt in 1..=MAX_ATTEMPTS {
+    let attempts = if hook.level == "sync" { MAX_ATTEMPTS } else { 1 };
+    for attempt in 1..=attempts {
         let attempt_id = Uuid::new_v4();
         let mut body = payload.clone();
         body["webhook_metadata"] = json!({
@@ -260,7 +266,7 @@ async fn deliver(outbox: &Outbox, egress: Arc<EgressPolicy>, hook: &Webhook, id:
             Ok(client) => post(client, &egress, hook, id, body.to_string()).await,
             Err(e) => Err(Failure::Failed(None, format!("cannot set up the HTTP client: {e}"))),
         };
-        let last = attempt == MAX_ATTEMPTS;
+        let last = attempt == attempts;
         let (status, code, error, retry) = match result {
             Ok(code) => ("succeeded", Some(code), None, false),
             Err(Failure::Denied(why)) => ("failed", None, Some(why), false),

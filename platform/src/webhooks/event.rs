@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::api::views;
-use crate::model::{App, Formation, Release, UserRef};
+use crate::model::{App, Formation, Release};
 
 /// What an event is about; its `data` is rendered once the app is read back.
 #[derive(Debug, Clone)]
@@ -30,8 +30,8 @@ pub struct Event {
     pub include: &'static str,
     /// `create`, `update` or `destroy`.
     pub action: &'static str,
-    /// Who did it.
-    pub actor: UserRef,
+    /// Who did it (their email; the user's id is read back when the event is sent).
+    pub actor: String,
     /// What it is about.
     pub subject: Subject,
     /// When.
@@ -39,22 +39,22 @@ pub struct Event {
 }
 
 impl Event {
-    fn new(app_id: Uuid, include: &'static str, action: &'static str, actor: &UserRef, subject: Subject) -> Event {
-        Event { id: Uuid::new_v4(), app_id, include, action, actor: actor.clone(), subject, created_at: Utc::now() }
+    fn new(app_id: Uuid, include: &'static str, action: &'static str, actor: &str, subject: Subject) -> Event {
+        Event { id: Uuid::new_v4(), app_id, include, action, actor: actor.to_string(), subject, created_at: Utc::now() }
     }
 
     /// `api:release` `create`.
-    pub fn release(release: &Release, actor: &UserRef) -> Event {
+    pub fn release(release: &Release, actor: &str) -> Event {
         Event::new(release.app_id, "api:release", "create", actor, Subject::Release(release.clone()))
     }
 
     /// `api:formation` `update`, one per entry.
-    pub fn formation(formation: &Formation, actor: &UserRef) -> Event {
+    pub fn formation(formation: &Formation, actor: &str) -> Event {
         Event::new(formation.app_id, "api:formation", "update", actor, Subject::Formation(formation.clone()))
     }
 
     /// A dyno started through the API: `include` is `api:dyno` or `dyno`.
-    pub fn dyno(app_id: Uuid, include: &'static str, dyno: Value, actor: &UserRef) -> Event {
+    pub fn dyno(app_id: Uuid, include: &'static str, dyno: Value, actor: &str) -> Event {
         Event::new(app_id, include, "create", actor, Subject::Dyno(dyno))
     }
 
@@ -72,13 +72,14 @@ impl Event {
         }
     }
 
-    /// The payload a webhook receives (`webhook_metadata` is added per delivery).
-    pub fn payload(&self, app: &App) -> Value {
+    /// The payload a webhook receives (`webhook_metadata` is added per delivery); `actor` is
+    /// `{id, email}`.
+    pub fn payload(&self, app: &App, actor: Value) -> Value {
         let at = views::time(self.created_at);
         json!({
             "id": self.id,
             "action": self.action,
-            "actor": {"id": self.actor.id, "email": self.actor.email},
+            "actor": actor,
             "data": self.data(app),
             "previous_data": {},
             "resource": self.resource(),

@@ -1,7 +1,7 @@
 //! App webhooks, as Heroku's: an app's events (a release made, a build, a formation change, a
 //! dyno started…) are POSTed as JSON to each of its webhooks that includes that kind, signed
-//! with the webhook's secret (`Heroku-Webhook-Hmac-SHA256`), with retries and back-off
-//! ([`delivery`]). Webhooks go only where log drains may (the node's egress policy). The
+//! with the webhook's secret (`Heroku-Webhook-Hmac-SHA256`); `sync` webhooks are retried with
+//! back-off ([`delivery`]). Webhooks go only where log drains may (the node's egress policy). The
 //! webhooks themselves are in the ledger ([`WebhookLedger`]); recent events and deliveries are
 //! kept in memory per app ([`delivery::Outbox`]).
 
@@ -48,7 +48,7 @@ pub struct Webhook {
     pub secret: String,
     /// The event kinds it receives.
     pub include: Vec<String>,
-    /// `notify` (retried) or `sync` (retried too: the level is kept for clients).
+    /// `notify` (one attempt) or `sync` (retried with back-off).
     pub level: String,
     /// An `Authorization` header value sent with each delivery, if set.
     pub authorization: Option<String>,

@@ -1,0 +1,467 @@
+//! App setups (Heroku's `POST /app-setups`, `GET /app-setups/{id}`): an app made from a source
+//! tarball and the `app.json` at its root. The source is fetched as a build from a URL is
+//! ([`super::source_blob`]), `app.json` read and checked whole before anything is made (a bad
+//! one is a 422 listing every problem, and no app exists); then the app is created with its
+//! config vars (`env`: a value, `generator: "secret"`, `required`; `overrides.env` first), its
+//! add-ons (`addons`, from the add-on catalog) and the build started (202). When the build has
+//! made the first release, the `formation` is applied and `scripts.postdeploy` runs as a one-off
+//! dyno; the setup is then `succeeded`, or `failed` with why. Setups are kept in memory (the
+//! last [`KEPT`]).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::Read;
+use std::sync::{LazyLock, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::extract::{ApiJson, CurrentUser, may_see};
+use super::pipelines::acting_with;
+use super::source_blob::SourceBlob;
+use super::{ApiError, AppState, views};
+use crate::access::Permission;
+use crate::addons::{AddonServices, catalog};
+use crate::model::App;
+use crate::names;
+use crate::serving::OneOffRequest;
+
+/// Setups kept for `GET /app-setups/{id}`.
+pub const KEPT: usize = 1000;
+/// The largest `app.json`: 256 KiB.
+pub const MAX_MANIFEST: u64 = 256 * 1024;
+/// Dynos of one process type an `app.json` may ask for.
+pub const MAX_QUANTITY: i64 = 100;
+
+/// The body of `POST /app-setups`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    #[serde(default)]
+    app: AppBody,
+    source_blob: SourceBlob,
+    #[serde(default)]
+    overrides: Overrides,
+}
+
+/// `app` of the body.
+#[derive(Debug, Default, Deserialize)]
+pub struct AppBody {
+    name: Option<String>,
+    region: Option<String>,
+    stack: Option<String>,
+}
+
+/// `overrides` of the body: config vars over app.json's.
+#[derive(Debug, Default, Deserialize)]
+pub struct Overrides {
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+/// An `app.json` (the keys paas acts on; others, such as `name` or `buildpacks`, are read past).
+#[derive(Debug, Default, Deserialize)]
+struct Manifest {
+    #[serde(default)]
+    env: BTreeMap<String, EnvSpec>,
+    #[serde(default)]
+    formation: BTreeMap<String, FormationSpec>,
+    #[serde(default)]
+    addons: Vec<AddonSpec>,
+    #[serde(default)]
+    scripts: Scripts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum EnvSpec {
+    Value(String),
+    Spec { value: Option<String>, generator: Option<String>, required: Option<bool> },
+}
+
+#[derive(Debug, Deserialize)]
+struct FormationSpec {
+    quantity: Option<i64>,
+    size: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AddonSpec {
+    Plan(String),
+    Spec {
+        plan: String,
+        #[serde(rename = "as")]
+        attachment: Option<String>,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Scripts {
+    postdeploy: Option<Command>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Command {
+    Line(String),
+    Spec { command: String, size: Option<String> },
+}
+
+/// What an `app.json` asks for, checked.
+#[derive(Debug, Default)]
+struct Plan {
+    env: BTreeMap<String, Option<String>>,
+    formation: Vec<Value>,
+    addons: Vec<Value>,
+    postdeploy: Option<(String, Option<String>)>,
+}
+
+/// Checks a manifest whole: every problem, or what to do.
+fn plan(manifest: Manifest, overrides: BTreeMap<String, String>) -> Result<Plan, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut plan = Plan::default();
+    for (key, spec) in manifest.env {
+        let given = overrides.get(&key).cloned();
+        let value = match spec {
+            EnvSpec::Value(value) => Some(given.unwrap_or(value)),
+            EnvSpec::Spec { value, generator, required } => match (given.or(value), generator.as_deref()) {
+                (Some(value), _) => Some(value),
+                (None, Some("secret")) => Some(crate::auth::generate_api_key()),
+                (None, Some(other)) => {
+                    errors.push(format!("env.{key}: generator {other:?} is unknown (secret is the one there is)"));
+                    None
+                }
+                (None, None) if required.unwrap_or(true) => {
+                    errors.push(format!("env.{key} is required and has no value: give it in overrides.env"));
+                    None
+                }
+                (None, None) => None,
+            },
+        };
+        if let Err(e) = names::validate_config_key(&key) {
+            errors.push(format!("env.{key}: {e}"));
+        }
+        if let Some(value) = value {
+            plan.env.insert(key, Some(value));
+        }
+    }
+    for (key, value) in overrides {
+        match names::validate_config_key(&key) {
+            Ok(()) => {
+                plan.env.entry(key).or_insert(Some(value));
+            }
+            Err(e) => errors.push(format!("overrides.env.{key}: {e}")),
+        }
+    }
+    for (process_type, spec) in manifest.formation {
+        let quantity = spec.quantity.unwrap_or(1);
+        if !(0..=MAX_QUANTITY).contains(&quantity) {
+            errors.push(format!("formation.{process_type}.quantity {quantity} is out of range: 0 to {MAX_QUANTITY}"));
+        }
+        let size = spec.size.map(|size| names::canonical_size(&size).map(str::to_string)).transpose();
+        match size {
+            Ok(size) => plan.formation.push(json!({"type": process_type, "quantity": quantity, "size": size})),
+            Err(e) => errors.push(format!("formation.{process_type}.size: {e}")),
+        }
+    }
+    for addon in manifest.addons {
+        let (text, attachment) = match addon {
+            AddonSpec::Plan(text) => (text, None),
+            AddonSpec::Spec { plan, attachment } => (plan, attachment),
+        };
+        if let Err(e) = catalog::resolve_plan(&text) {
+            errors.push(format!("addons: {e}"));
+        }
+        let attachment = attachment.map(|name| name.to_uppercase());
+        if let Some(Err(e)) = attachment.as_deref().map(catalog::validate_attachment_name) {
+            errors.push(format!("addons: {e}"));
+        }
+        plan.addons.push(match attachment {
+            Some(name) => json!({"plan": text, "attachment": {"name": name}}),
+            None => json!({"plan": text}),
+        });
+    }
+    match manifest.scripts.postdeploy {
+        None => {}
+        Some(Command::Line(command) | Command::Spec { command, size: None }) if !command.trim().is_empty() => {
+            plan.postdeploy = Some((command, None));
+        }
+        Some(Command::Spec { command, size: Some(size) }) if !command.trim().is_empty() => match names::canonical_size(&size) {
+            Ok(size) => plan.postdeploy = Some((command, Some(size.to_string()))),
+            Err(e) => errors.push(format!("scripts.postdeploy.size: {e}")),
+        },
+        Some(_) => errors.push("scripts.postdeploy is empty".into()),
+    }
+    if errors.is_empty() { Ok(plan) } else { Err(errors) }
+}
+
+/// The `app.json` at the root of a source tarball (`.tar` or `.tar.gz`; also under the one
+/// folder a GitHub tarball has), if any. Blocking.
+fn read_manifest(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    let mut magic = [0u8; 2];
+    let gzipped = std::fs::File::open(path).and_then(|mut f| f.read(&mut magic)).map_err(|e| e.to_string())? == 2 && magic == [0x1f, 0x8b];
+    let file = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
+    let reader: Box<dyn Read> = if gzipped { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    let mut archive = tar::Archive::new(reader);
+    let unreadable = |e: std::io::Error| format!("the source is not a readable tarball: {e}");
+    for entry in archive.entries().map_err(unreadable)? {
+        let mut entry = entry.map_err(unreadable)?;
+        let name = entry.path().map_err(unreadable)?.to_string_lossy().trim_start_matches("./").to_string();
+        let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+        let at_root = parts == ["app.json"] || (parts.len() == 2 && parts[1] == "app.json");
+        if !at_root {
+            continue;
+        }
+        if !entry.header().entry_type().is_file() {
+            return Err("app.json is not a regular file".into());
+        }
+        if entry.size() > MAX_MANIFEST {
+            return Err(format!("app.json is larger than {} KiB", MAX_MANIFEST / 1024));
+        }
+        let mut bytes = Vec::new();
+        entry.by_ref().take(MAX_MANIFEST).read_to_end(&mut bytes).map_err(unreadable)?;
+        return Ok(Some(bytes));
+    }
+    Ok(None)
+}
+
+/// A setup as `GET /app-setups/{id}` shows it.
+#[derive(Debug, Clone)]
+struct Setup {
+    id: Uuid,
+    app: App,
+    build: Option<Value>,
+    status: &'static str,
+    failure_message: Option<String>,
+    postdeploy: Option<(String, i32)>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl Setup {
+    fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "app": views::app_ref(&self.app),
+            "build": self.build,
+            "status": self.status,
+            "failure_message": self.failure_message,
+            "manifest_errors": [],
+            "postdeploy": self.postdeploy.as_ref().map(|(output, code)| json!({"output": output, "exit_code": code})),
+            "resolved_success_url": null,
+            "created_at": views::time(self.created_at),
+            "updated_at": views::time(self.updated_at),
+        })
+    }
+}
+
+/// The setups, by id, oldest first.
+static SETUPS: LazyLock<Mutex<(HashMap<Uuid, Setup>, VecDeque<Uuid>)>> = LazyLock::new(Mutex::default);
+
+fn keep(setup: Setup) {
+    let mut setups = SETUPS.lock().expect("app setups");
+    let (by_id, order) = &mut *setups;
+    if by_id.insert(setup.id, setup.clone()).is_none() {
+        order.push_back(setup.id);
+    }
+    while order.len() > KEPT {
+        if let Some(old) = order.pop_front() {
+            by_id.remove(&old);
+        }
+    }
+}
+
+fn finish(id: Uuid, status: &'static str, failure: Option<String>, postdeploy: Option<(String, i32)>) {
+    let found = SETUPS.lock().expect("app setups").0.get(&id).cloned();
+    if let Some(mut setup) = found {
+        setup.status = status;
+        setup.failure_message = failure;
+        setup.postdeploy = postdeploy;
+        setup.updated_at = Utc::now();
+        keep(setup);
+    }
+}
+
+fn invalid_manifest(errors: &[String]) -> ApiError {
+    ApiError::invalid(format!("app.json is invalid, so nothing was made: {}.", errors.join("; ")))
+}
+
+/// `POST /app-setups` → 202 with the setup (`pending` while it builds).
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    addon_services: Option<Extension<AddonServices>>,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    super::builds::deploys(&state)?;
+    let upload = super::source_blob::download(&state, &body.source_blob).await?;
+    let path = upload.to_path_buf();
+    let manifest = tokio::task::spawn_blocking(move || read_manifest(&path)).await.map_err(ApiError::internal)?;
+    let manifest = match manifest.map_err(|e| invalid_manifest(&[e]))? {
+        Some(bytes) => serde_json::from_slice::<Manifest>(&bytes).map_err(|e| invalid_manifest(&[e.to_string()]))?,
+        None => Manifest::default(),
+    };
+    let plan = plan(manifest, body.overrides.env).map_err(|errors| invalid_manifest(&errors))?;
+    if !plan.addons.is_empty() && addon_services.is_none() {
+        return Err(invalid_manifest(&["addons: this server offers no add-ons".into()]));
+    }
+    let new = super::apps::NewApp { name: body.app.name, region: body.app.region, stack: body.app.stack };
+    let app = super::apps::create_app(&state, &caller, new, None).await?;
+    // From here the app exists: a failure takes it away again.
+    let made = provision(&state, &caller, &app, &plan, addon_services.clone(), upload, body.source_blob.version).await;
+    let build = match made {
+        Ok(build) => build,
+        Err(e) => {
+            let owner = acting_with(&caller, Permission::Manage);
+            if let Err(undo) = super::addons::destroy_with_app(&state, addon_services, &app, &owner).await {
+                tracing::error!("app setup: cannot remove the add-ons of {}: {undo}", app.name);
+            }
+            if let Err(undo) = state.ledger.destroy_app(app.id).await {
+                tracing::error!("app setup: cannot remove {}: {undo}", app.name);
+            }
+            state.logs.forget(app.id, &app.name);
+            return Err(e);
+        }
+    };
+    let now = Utc::now();
+    let setup = Setup {
+        id: Uuid::new_v4(),
+        app: app.clone(),
+        build: Some(views::build(&build, &app, &state.config)),
+        status: "pending",
+        failure_message: None,
+        postdeploy: None,
+        created_at: now,
+        updated_at: now,
+    };
+    keep(setup.clone());
+    tokio::spawn(after_build(state, caller, app, build.id, setup.id, plan));
+    Ok((StatusCode::ACCEPTED, Json(setup.view())))
+}
+
+/// Config vars, add-ons and the build.
+async fn provision(
+    state: &AppState,
+    caller: &CurrentUser,
+    app: &App,
+    plan: &Plan,
+    addon_services: Option<Extension<AddonServices>>,
+    upload: tempfile::TempPath,
+    version: Option<String>,
+) -> Result<crate::model::Build, ApiError> {
+    if !plan.env.is_empty() {
+        let (_, release) = state.ledger.update_config_vars(app.id, caller.user.id, plan.env.clone()).await?;
+        if let Some(release) = release {
+            super::logs::release_events(state, &app.name, &release, &caller.user.email);
+        }
+    }
+    let manager = acting_with(caller, Permission::Manage);
+    for addon in &plan.addons {
+        let created = super::addons::create(State(state.clone()), manager.clone(), Path(app.name.clone()), addon_services.clone(), ApiJson(addon.clone()));
+        created.await.map(drop)?;
+    }
+    super::source_blob::start(state, caller, app, upload, version).await
+}
+
+/// Once the build is done: the formation, then `postdeploy`; records how it went.
+async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: Uuid, id: Uuid, plan: Plan) {
+    let failed = |why: String| finish(id, "failed", Some(why), None);
+    let build = loop {
+        match state.ledger.list_builds(app.id).await.map(|builds| builds.into_iter().find(|b| b.id == build_id)) {
+            Ok(Some(build)) if build.status != "pending" => break build,
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            Err(e) => return failed(format!("cannot read the build: {e}")),
+        }
+    };
+    if build.status != crate::model::BUILD_SUCCEEDED {
+        return failed(format!("The build failed: see its output at GET /apps/{}/builds/{build_id}/output.", app.name));
+    }
+    if !plan.formation.is_empty() {
+        let operator = acting_with(&caller, Permission::Operate);
+        let body = serde_json::from_value(json!({"updates": plan.formation}));
+        let scaled = match body {
+            Ok(body) => super::formation::batch_update(State(state.clone()), operator, Path(app.name.clone()), ApiJson(body)).await.map(drop),
+            Err(e) => Err(ApiError::internal(e)),
+        };
+        if let Err(e) = scaled {
+            return failed(format!("The formation of app.json could not be applied: {}", e.message()));
+        }
+    }
+    let Some((command, size)) = plan.postdeploy else { return finish(id, "succeeded", None, None) };
+    let Some(deploys) = &state.deploys else { return failed("This server runs no dynos: postdeploy did not run.".into()) };
+    let mut request = OneOffRequest::new("postdeploy", command);
+    request.size = size;
+    let output = paas_builder::CollectOutput::default();
+    match deploys.release_phase().run_to_end(&app, request, &output).await {
+        Ok((0, lines)) => finish(id, "succeeded", None, Some((lines.join("\n"), 0))),
+        Ok((code, lines)) => finish(id, "failed", Some(format!("postdeploy exited with code {code}.")), Some((lines.join("\n"), code))),
+        Err(why) => failed(format!("postdeploy did not run: {why}")),
+    }
+}
+
+/// `GET /app-setups/{id}`: a setup of an app the caller may see.
+pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let not_found = || ApiError::not_found("Couldn't find that app setup.");
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let setup = SETUPS.lock().expect("app setups").0.get(&id).cloned().ok_or_else(not_found)?;
+    if !may_see(&state, &caller.user, &setup.app).await? {
+        return Err(not_found());
+    }
+    Ok(Json(setup.view()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(manifest: Value, overrides: &[(&str, &str)]) -> Result<Plan, Vec<String>> {
+        let overrides = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        plan(serde_json::from_value(manifest).unwrap(), overrides)
+    }
+
+    #[test]
+    fn an_app_json_is_checked_whole_before_anything_is_made() {
+        let errors = plan_of(
+            json!({
+                "env": {"TOKEN": {"required": true}, "SEED": {"generator": "uuid"}, "bad key": "x"},
+                "formation": {"web": {"quantity": 1000, "size": "huge"}},
+                "addons": ["heroku-mysql"],
+                "scripts": {"postdeploy": " "},
+            }),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 7, "{errors:#?}");
+        assert!(errors[0].starts_with("env.SEED: generator \"uuid\" is unknown"), "{errors:#?}");
+        assert!(errors.iter().any(|e| e == "env.TOKEN is required and has no value: give it in overrides.env"), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.starts_with("formation.web.quantity 1000 is out of range")), "{errors:#?}");
+        assert_eq!(errors.last().unwrap(), "scripts.postdeploy is empty");
+    }
+
+    #[test]
+    fn env_takes_overrides_then_values_then_generated_secrets() {
+        let plan = plan_of(
+            json!({
+                "env": {"A": "a", "B": {"value": "b"}, "SECRET": {"generator": "secret"}, "OPT": {"required": false}, "C": {"value": "c"}},
+                "formation": {"web": {"quantity": 2, "size": "standard-1x"}},
+                "addons": [{"plan": "heroku-postgresql", "as": "db"}],
+                "scripts": {"postdeploy": {"command": "bin/seed", "size": "basic"}},
+            }),
+            &[("C", "given"), ("EXTRA", "x")],
+        )
+        .unwrap();
+        let env: Vec<(&str, &str)> = plan.env.iter().map(|(k, v)| (k.as_str(), v.as_deref().unwrap())).collect();
+        assert_eq!(&env[..3], [("A", "a"), ("B", "b"), ("C", "given")]);
+        assert_eq!(env[3], ("EXTRA", "x"));
+        assert_eq!(env[4].0, "SECRET");
+        assert_eq!(env[4].1.len(), 64);
+        assert_eq!(plan.formation, [json!({"type": "web", "quantity": 2, "size": "Standard-1X"})]);
+        assert_eq!(plan.addons, [json!({"plan": "heroku-postgresql", "attachment": {"name": "DB"}})]);
+        assert_eq!(plan.postdeploy, Some(("bin/seed".to_string(), Some("Basic".to_string()))));
+    }
+}
