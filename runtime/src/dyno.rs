@@ -200,6 +200,8 @@ pub(crate) struct DynoContext {
     preopens: std::sync::Mutex<Option<WasiFilesystemCtx>>,
     /// The app's share of instance slots and memory (shared with its other dynos).
     pub share: Arc<crate::slots::AppShare>,
+    /// Bytes of linear memory the dyno's instances hold now (its metrics' memory).
+    pub memory: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl DynoContext {
@@ -233,6 +235,7 @@ impl DynoContext {
             scratch: std::sync::Mutex::new(scratch),
             preopens: std::sync::Mutex::new(Some(preopens)),
             share: runtime.app_share(&spec.app),
+            memory: Arc::default(),
         }))
     }
 
@@ -309,6 +312,7 @@ impl DynoContext {
                 self.share.clone(),
                 self.runtime.clone(),
                 self.log.app.clone(),
+                self.memory.clone(),
             ),
             deadline: None,
         };

@@ -47,11 +47,11 @@ pub use slots::{MAX_INSTANCES_PER_APP, MAX_MEMORY_PER_APP};
 pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
 pub use outbound::AppsRoute;
 pub use native::{
-    BootError, CONTAINER_PREFIX, NativeConfig, NativeDyno, NativeError, NativeRuntime, NativeStdio, free_port,
+    BootError, CONTAINER_PREFIX, MemoryProbe, NativeConfig, NativeDyno, NativeError, NativeRuntime, NativeStdio, free_port,
     run_native_oneoff,
 };
 pub use supervisor::{
-    AppSpec, DynoState, DynoStatus, ProcessSpec, Program, Supervisor, SupervisorConfig, WasmBackend, backend_error,
+    AppSpec, AppUsage, DynoState, DynoStatus, ProcessSpec, Program, Supervisor, SupervisorConfig, WasmBackend, backend_error,
     restart_delay,
 };
 pub use web::{BodyError, ResponseBody, WebDyno, error_response};

@@ -176,6 +176,8 @@ pub(crate) struct DynoLimiter {
     app: Arc<str>,
     /// Bytes of the app's share this store holds.
     held: usize,
+    /// The linear memory of the dyno's instances (this store's `held` is part of it).
+    dyno_memory: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The trap of an instance growing its memory past its app's share.
@@ -186,8 +188,14 @@ pub(crate) struct AppMemoryExceeded {
 }
 
 impl DynoLimiter {
-    pub fn new(instance: StoreLimits, share: Arc<AppShare>, runtime: Runtime, app: Arc<str>) -> DynoLimiter {
-        DynoLimiter { instance, share, runtime, app, held: 0 }
+    pub fn new(
+        instance: StoreLimits,
+        share: Arc<AppShare>,
+        runtime: Runtime,
+        app: Arc<str>,
+        dyno_memory: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> DynoLimiter {
+        DynoLimiter { instance, share, runtime, app, held: 0, dyno_memory }
     }
 }
 
@@ -200,6 +208,7 @@ impl ResourceLimiter for DynoLimiter {
         loop {
             if self.share.reserve(more) {
                 self.held += more;
+                self.dyno_memory.fetch_add(more, std::sync::atomic::Ordering::Relaxed);
                 return Ok(true);
             }
             if !self.runtime.release_idle_instance_of(Some(&self.app)) {
@@ -228,6 +237,7 @@ impl ResourceLimiter for DynoLimiter {
 impl Drop for DynoLimiter {
     fn drop(&mut self) {
         self.share.release(self.held);
+        self.dyno_memory.fetch_sub(self.held, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

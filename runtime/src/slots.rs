@@ -24,6 +24,7 @@ pub const MAX_MEMORY_PER_APP: usize = 4 << 30;
 pub(crate) struct AppShare {
     /// The app's instance slots.
     pub slots: Arc<Semaphore>,
+    slots_max: usize,
     memory: AtomicUsize,
     memory_max: usize,
 }
@@ -39,6 +40,11 @@ impl AppShare {
     /// Gives back `bytes` taken with [`AppShare::reserve`].
     pub fn release(&self, bytes: usize) {
         self.memory.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Instance slots taken and linear memory held now, in bytes.
+    pub fn usage(&self) -> (usize, usize) {
+        (self.slots_max.saturating_sub(self.slots.available_permits()), self.memory.load(Ordering::Acquire))
     }
 
     /// The app's memory share, in bytes.
@@ -75,6 +81,7 @@ impl AppSlots {
         }
         let share = Arc::new(AppShare {
             slots: Arc::new(Semaphore::new(self.per_app)),
+            slots_max: self.per_app,
             memory: AtomicUsize::new(0),
             memory_max: self.memory_per_app,
         });

@@ -145,6 +145,11 @@ impl WebDyno {
         self.0.used.load(Ordering::Relaxed)
     }
 
+    /// Bytes of linear memory its instances (running, ready or idle) hold now.
+    pub fn memory_bytes(&self) -> u64 {
+        self.0.ctx.memory.load(Ordering::Relaxed) as u64
+    }
+
     /// How many instances wait for a request right now (ready, or reused and idle).
     pub fn instances_idle(&self) -> usize {
         self.0.idle_len()

@@ -66,7 +66,23 @@ struct Container {
     lease: Option<NetLease>,
 }
 
+/// Reads a native dyno's memory (its cgroup's anonymous memory and swap) while it runs.
+#[derive(Clone)]
+pub struct MemoryProbe(Arc<Container>);
+
+impl MemoryProbe {
+    /// Bytes now (0 without a memory cgroup).
+    pub fn bytes(&self) -> u64 {
+        self.0.sandbox.own_memory()
+    }
+}
+
 impl NativeDyno {
+    /// Its memory, readable after the dyno is handed to a watcher.
+    pub fn memory_probe(&self) -> MemoryProbe {
+        MemoryProbe(self.container.clone())
+    }
+
     /// Starts `command` in a new container; its output goes to `spec.logs` line by line, `stdin`
     /// feeds its standard input. `spec.port` is its `$PORT` (see [`free_port`]).
     pub fn start(

@@ -42,6 +42,8 @@ struct Dyno {
     created: SystemTime,
     up_since: Instant,
     crashes: u32,
+    /// Restarts after a crash, in all.
+    restarts: u32,
     generation: u64,
     run: Run,
 }
@@ -159,6 +161,12 @@ impl AppRun {
                     created: d.created,
                     release: d.release,
                     crashes: d.crashes,
+                    restarts: d.restarts,
+                    memory_bytes: match &d.run {
+                        Run::Web(slot) => Some(slot.awake().map_or(0, |dyno| dyno.memory_bytes())),
+                        Run::Native(run) => run.memory_bytes(),
+                        _ => None,
+                    },
                 }
             })
             .collect();
@@ -219,6 +227,7 @@ impl AppRun {
                         created: now,
                         up_since: Instant::now(),
                         crashes: 0,
+                        restarts: 0,
                         generation: 0,
                         run: Run::None,
                     },
@@ -312,6 +321,7 @@ impl AppRun {
             dyno.crashes = 0;
         }
         dyno.crashes += 1;
+        dyno.restarts += 1;
         dyno.state = DynoState::Crashed;
         dyno.since = SystemTime::now();
         dyno.run = Run::None;

@@ -204,6 +204,20 @@ pub struct DynoStatus {
     pub release: i64,
     /// How many times in a row it crashed.
     pub crashes: u32,
+    /// How many times it was restarted after a crash, in all.
+    pub restarts: u32,
+    /// Bytes of memory it holds now: a wasm web dyno's instances' linear memory, a native
+    /// dyno's cgroup (anonymous memory and swap); `None` where not measured (wasm workers).
+    pub memory_bytes: Option<u64>,
+}
+
+/// What an app holds of the node's wasm runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppUsage {
+    /// Instance slots taken (instances running, ready or idle, workers').
+    pub instances: u64,
+    /// Linear memory of those instances, in bytes.
+    pub memory_bytes: u64,
 }
 
 /// The dyno supervisor of one node. Cheap to clone; all clones are the same supervisor.
@@ -270,6 +284,12 @@ impl Supervisor {
             Some(run) => run.lock().await.statuses(),
             None => Vec::new(),
         }
+    }
+
+    /// What `app` holds of the wasm runtime now.
+    pub fn usage(&self, app: &str) -> AppUsage {
+        let (instances, memory) = self.0.runtime.app_share(app).usage();
+        AppUsage { instances: instances as u64, memory_bytes: memory as u64 }
     }
 
     /// Puts to sleep the idle web dynos of every sleeping app (one pass).

@@ -80,6 +80,12 @@ async fn formation_is_started_scaled_released_and_removed() {
     assert_eq!(states(&dynos), [("web.1".into(), DynoState::Up, 1), ("web.2".into(), DynoState::Up, 1)]);
     assert_eq!(get(&table, "shop", 0, "/env?name=GREETING").await, (200, "v1".to_string()));
     assert_eq!(get(&table, "shop", 1, "/env?name=DYNO").await.1, routed(&table, "shop")[1]);
+    // Each wasm web dyno reports the linear memory its instances hold; the app's usage sums them.
+    let memory: Vec<u64> = sup.dynos("shop").await.iter().map(|d| d.memory_bytes.expect("measured")).collect();
+    assert!(memory.iter().all(|&m| m > 0), "{memory:?}");
+    let usage = sup.usage("shop");
+    assert_eq!(usage.memory_bytes, memory.iter().sum::<u64>());
+    assert!(usage.instances >= 2, "{usage:?}");
 
     // The same spec again changes nothing: same dynos, same state times.
     sup.apply(app("shop", 1, &[("web", wasm("http_probe", &[], 2))])).await;
@@ -194,6 +200,7 @@ async fn crashing_worker_restarts_at_once_then_with_doubling_backoff() {
     assert!(waits[2] >= 2 * base && waits[2] < 4 * base, "third after twice the base: {waits:?}");
     let dyno = &sup.dynos("jobs").await[0];
     assert!(dyno.crashes >= 3, "{dyno:?}");
+    assert!(dyno.restarts >= 3 && dyno.memory_bytes.is_none(), "restarts counted, a worker's memory not measured: {dyno:?}");
     sup.remove("jobs").await;
 }
 
