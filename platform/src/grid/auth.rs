@@ -23,8 +23,12 @@ pub struct NodeCaller(pub Node);
 
 /// The key in an `Authorization: Node <key>` header.
 fn node_key(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, key) = value.split_once(' ')?;
+    key_of(parts.headers.get(http::header::AUTHORIZATION)?)
+}
+
+/// The key in a `Node <key>` value (what [`authorization`] makes); `None` for any other value.
+pub fn key_of(value: &HeaderValue) -> Option<&str> {
+    let (scheme, key) = value.to_str().ok()?.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case(SCHEME).then_some(key.trim())
 }
 
