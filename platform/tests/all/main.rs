@@ -10,6 +10,7 @@ mod backends;
 mod drains;
 mod grid;
 mod grid_slugs;
+mod grid_platform;
 mod ledger;
 mod limits;
 mod listeners;

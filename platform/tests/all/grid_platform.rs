@@ -1,0 +1,205 @@
+//! One platform across the grid's nodes, in process: two nodes sharing a ledger, each with its
+//! own logplex and its real API on a real listener. A log session made on b reads a's lines too
+//! (the newest N of both, in time order), follows both, and resumes on every node after a
+//! reconnect; a node that does not answer is named. Builds are failed at start only for their
+//! own node, and restart requests are numbered in order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use paas_platform::Ledger;
+use paas_platform::api::limits::{ApiLimits, Limits};
+use paas_platform::api::{self, AppState, PlatformConfig};
+use paas_platform::grid::agent::{Agent, GridConfig};
+use paas_platform::grid::peers::Peers;
+use paas_platform::grid::{Capacity, NodeRegistration};
+use paas_platform::logplex::{Logplex, Source};
+use uuid::Uuid;
+
+use crate::backends;
+
+fn registration(name: &str, api_url: &str) -> NodeRegistration {
+    NodeRegistration {
+        name: name.into(),
+        api_url: api_url.into(),
+        router_url: format!("http://{name}:8080"),
+        capacity: Capacity { memory_mib: 8192, millicores: 4000, wasm: true, native: true },
+        version: "test".into(),
+    }
+}
+
+/// A node's API on a real listener, with its own logplex; its agent joined with `token`.
+struct TestNode {
+    url: String,
+    logs: Logplex,
+    _dir: tempfile::TempDir,
+}
+
+async fn node(ledger: &Arc<dyn Ledger>, name: &str, join: Option<String>) -> TestNode {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let grid = GridConfig { join, lease: Duration::from_secs(60), placing: true };
+    let agent = Agent::start(ledger.clone(), dir.path(), registration(name, &url), grid).await.unwrap();
+    let logs = Logplex::default();
+    let config = PlatformConfig { domain: "localhost".into(), router_port: None, api_url: url.clone() };
+    let state = AppState {
+        ledger: ledger.clone(),
+        config: Arc::new(config),
+        deploys: None,
+        logs: logs.clone(),
+        limits: Arc::new(Limits::new(ApiLimits::default())),
+    };
+    let app = api::app(state).layer(axum::Extension(Peers::new(ledger.clone(), agent)));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestNode { url, logs, _dir: dir }
+}
+
+/// Makes a log session on `node` and gives its URL.
+async fn session(http: &reqwest::Client, node: &TestNode, key: &str, body: serde_json::Value) -> String {
+    let reply: serde_json::Value = http
+        .post(format!("{}/apps/gridded/log-sessions", node.url))
+        .bearer_auth(key)
+        .header("accept", "application/vnd.heroku+json; version=3")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["logplex_url"].as_str().unwrap().to_string()
+}
+
+/// The `data:` lines and the last `id:` of SSE text.
+fn events(text: &str) -> (Vec<String>, Option<String>) {
+    let data = text.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_string).collect();
+    let id = text.lines().filter_map(|l| l.strip_prefix("id: ")).last().map(str::to_string);
+    (data, id)
+}
+
+/// Reads `response` until its text contains `want` (10 s at most); gives all it read.
+async fn read_until(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<axum::body::Bytes>> + Unpin),
+    want: &str,
+) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains(want) {
+        let chunk = tokio::time::timeout_at(deadline, stream.next()).await;
+        match chunk {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("no {want:?} in the stream ({other:?}):\n{text}"),
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_log_session_on_one_node_collates_every_nodes_lines_and_resumes_on_each() {
+    let t = backends::sqlite().await;
+    let ledger = t.ledger.clone();
+    let (operator, key) = ledger.create_user("operator@localhost", None, true).await.unwrap();
+    let app = ledger.create_app("gridded", operator.id).await.unwrap();
+    let a = node(&ledger, "a", None).await;
+    let (token, _) = ledger.create_join_token(operator.id, Duration::from_secs(60)).await.unwrap();
+    let b = node(&ledger, "b", Some(token)).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+
+    // Lines on both nodes, interleaved in time.
+    a.logs.publish("gridded", Source::App, "web.1", "oldest, on a");
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    b.logs.publish("gridded", Source::Paas, "router", "on b");
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    a.logs.publish("gridded", Source::App, "web.1", "newest, on a");
+
+    // The newest two of both nodes, in time order, whichever node serves the session.
+    for serving in [&b, &a] {
+        let url = session(&http, serving, &key, serde_json::json!({"lines": 2})).await;
+        let text = http.get(&url).send().await.unwrap().text().await.unwrap();
+        let (data, id) = events(&text);
+        assert_eq!(data.len(), 2, "{text}");
+        assert!(data[0].ends_with("paas[router]: on b") && data[1].ends_with("app[web.1]: newest, on a"), "{text}");
+        assert_eq!(id.unwrap().split(',').count(), 2, "a cursor over both nodes: {text}");
+    }
+    // The filter applies on every node.
+    let url = session(&http, &b, &key, serde_json::json!({"lines": 10, "source": "app"})).await;
+    let (data, _) = events(&http.get(&url).send().await.unwrap().text().await.unwrap());
+    assert_eq!(data.len(), 2, "{data:?}");
+    assert!(data.iter().all(|d| d.contains("app[web.1]")), "{data:?}");
+
+    // A tail on b follows a's new lines and b's.
+    let url = session(&http, &b, &key, serde_json::json!({"lines": 0, "tail": true})).await;
+    let mut stream = http.get(&url).send().await.unwrap().bytes_stream();
+    a.logs.publish("gridded", Source::App, "worker.1", "later, on a");
+    let text = read_until(&mut stream, "later, on a").await;
+    b.logs.publish("gridded", Source::App, "web.2", "later, on b");
+    let text = text + &read_until(&mut stream, "later, on b").await;
+    let (_, last_id) = events(&text);
+    drop(stream);
+
+    // Reconnecting with Last-Event-ID resumes each node where it was: nothing again, all new.
+    a.logs.publish("gridded", Source::App, "worker.1", "while away, on a");
+    b.logs.publish("gridded", Source::App, "web.2", "while away, on b");
+    let resumed = http.get(&url).header("last-event-id", last_id.unwrap()).send().await.unwrap();
+    let mut stream = resumed.bytes_stream();
+    let text = read_until(&mut stream, "while away, on a").await;
+    let text = if text.contains("while away, on b") { text } else { text + &read_until(&mut stream, "while away, on b").await };
+    assert!(!text.contains("later, on"), "nothing is sent twice after a resume:\n{text}");
+
+    // Another node's endpoint answers node keys only.
+    let refused = http.get(format!("{}/grid/apps/{}/logs?lines=5", a.url, app.id)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // A node that is up in the ledger but does not answer is named, and the others are read.
+    let (token, _) = ledger.create_join_token(operator.id, Duration::from_secs(60)).await.unwrap();
+    let grid = GridConfig { join: Some(token), lease: Duration::from_secs(60), placing: true };
+    let dir = tempfile::tempdir().unwrap();
+    let _c = Agent::start(ledger.clone(), dir.path(), registration("c", "http://127.0.0.1:1"), grid).await.unwrap();
+    let url = session(&http, &b, &key, serde_json::json!({"lines": 1})).await;
+    let text = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("paas[logplex]: lines of node c are not included"), "{text}");
+    assert!(text.contains("while away, on"), "{text}");
+}
+
+/// Builds are failed at start only for the node that ran them (and those no node recorded);
+/// restart requests come back numbered in order.
+async fn builds_and_restarts(ledger: Arc<dyn Ledger>) {
+    let (owner, _) = ledger.create_user("owner@localhost", None, false).await.unwrap();
+    let app = ledger.create_app("builder", owner.id).await.unwrap();
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let on_a = ledger.create_build(app.id, owner.id, None, Some(a)).await.unwrap();
+    let on_b = ledger.create_build(app.id, owner.id, None, Some(b)).await.unwrap();
+    let unknown = ledger.create_build(app.id, owner.id, None, None).await.unwrap();
+    let ids = |builds: Vec<(String, paas_platform::model::Build)>| {
+        builds.into_iter().map(|(name, build)| (name, build.id)).collect::<Vec<_>>()
+    };
+    let interrupted = ids(ledger.interrupted_builds(a).await.unwrap());
+    assert!(interrupted.contains(&("builder".to_string(), on_a.id)), "{interrupted:?}");
+    assert!(interrupted.contains(&("builder".to_string(), unknown.id)), "{interrupted:?}");
+    assert!(!interrupted.iter().any(|(_, id)| *id == on_b.id), "b's running build is b's: {interrupted:?}");
+
+    let before = ledger.last_dyno_action().await.unwrap();
+    ledger.record_dyno_action(app.id, owner.id, "restart", Some("web")).await.unwrap();
+    ledger.record_dyno_action(app.id, owner.id, "stop", Some("run.1234")).await.unwrap();
+    ledger.record_dyno_action(app.id, owner.id, "restart", None).await.unwrap();
+    let actions = ledger.dyno_actions_after(before).await.unwrap();
+    let seen: Vec<_> = actions.iter().map(|a| (a.action.as_str(), a.target.as_deref())).collect();
+    assert_eq!(seen, [("restart", Some("web")), ("stop", Some("run.1234")), ("restart", None)]);
+    assert!(actions.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(ledger.last_dyno_action().await.unwrap(), actions[2].seq);
+    assert!(ledger.dyno_actions_after(actions[2].seq).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn builds_are_failed_only_for_their_node_and_restarts_are_numbered_sqlite() {
+    builds_and_restarts(backends::sqlite().await.ledger).await;
+}
+
+#[tokio::test]
+async fn builds_are_failed_only_for_their_node_and_restarts_are_numbered_postgres() {
+    let Some(t) = backends::postgres().await else { return };
+    builds_and_restarts(t.ledger.clone()).await;
+}
