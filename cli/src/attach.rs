@@ -184,35 +184,34 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The terminal in raw mode (no echo, no line editing, Ctrl-C as a byte) until dropped, with
-/// `stty`; `None` when stdin is not a terminal or `stty` fails.
-pub struct RawTerminal(String);
+/// The terminal in raw mode (no echo, no line editing, Ctrl-C as a byte) until dropped;
+/// `None` when stdin is not a terminal.
+pub struct RawTerminal(rustix::termios::Termios);
 
 impl RawTerminal {
-    /// Puts the terminal in raw mode.
+    /// Puts the terminal on stdin in raw mode.
     pub fn enter() -> Option<RawTerminal> {
-        let saved = std::process::Command::new("stty").arg("-g").stdin(std::process::Stdio::inherit()).output().ok()?;
-        if !saved.status.success() {
-            return None;
-        }
-        let saved = String::from_utf8_lossy(&saved.stdout).trim().to_string();
-        let raw = std::process::Command::new("stty").args(["raw", "-echo"]).stdin(std::process::Stdio::inherit()).status();
-        raw.ok().filter(|s| s.success()).map(|_| RawTerminal(saved))
+        use rustix::termios::{OptionalActions, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        raw.make_raw();
+        tcsetattr(&stdin, OptionalActions::Now, &raw).ok()?;
+        Some(RawTerminal(saved))
     }
 
-    /// The terminal's size as `(columns, lines)`, from `stty size`.
+    /// The size of the terminal on stdin as `(columns, lines)`, 80×24 where the terminal does
+    /// not know its size (a pty nobody sized); `None` when stdin is not a terminal.
     pub fn size() -> Option<(u16, u16)> {
-        let out = std::process::Command::new("stty").arg("size").stdin(std::process::Stdio::inherit()).output().ok()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut words = text.split_whitespace().map(|w| w.parse::<u16>().ok());
-        let (lines, columns) = (words.next()??, words.next()??);
-        Some((columns, lines))
+        let size = rustix::termios::tcgetwinsize(std::io::stdin()).ok()?;
+        let known = |n: u16, default: u16| if n == 0 { default } else { n };
+        Some((known(size.ws_col, 80), known(size.ws_row, 24)))
     }
 }
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("stty").arg(&self.0).stdin(std::process::Stdio::inherit()).status();
+        let _ = rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Now, &self.0);
     }
 }
 

@@ -297,19 +297,11 @@ impl ServerCommand {
     }
 }
 
-/// `500ms`, `2s`, `30m`, `1h` → a duration greater than zero.
+/// `500ms`, `2s`, `30m`, `1h`, `1h 30m`, `2days` (humantime's forms) → a duration greater than
+/// zero.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    const EXPECTED: &str = "expected a whole number followed by ms, s, m or h (500ms, 2s, 30m, 1h)";
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| EXPECTED.to_string())?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(number),
-        "s" => Duration::from_secs(number),
-        "m" => Duration::from_secs(number.saturating_mul(60)),
-        "h" => Duration::from_secs(number.saturating_mul(3600)),
-        _ => return Err(EXPECTED.to_string()),
-    };
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("expected a number followed by ms, s, m or h (500ms, 2s, 30m, 1h, 1h 30m): {e}"))?;
     if duration.is_zero() {
         return Err("must be more than 0".to_string());
     }
@@ -341,8 +333,11 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        for nonsense in ["", "30", "m", "1.5s", "-1s", "2 s", "3d", "10sec"] {
-            assert!(parse_duration(nonsense).unwrap_err().starts_with("expected a whole number"), "{nonsense:?}");
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2days"), Ok(Duration::from_secs(2 * 86400)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for nonsense in ["", "30", "m", "-1s", "10parsecs"] {
+            assert!(parse_duration(nonsense).unwrap_err().starts_with("expected a number followed by"), "{nonsense:?}");
         }
         assert!(parse_duration("0s").unwrap_err().starts_with("must be more than 0"));
     }
