@@ -7,6 +7,7 @@ mod go;
 mod limits;
 mod native;
 mod nodejs;
+mod php_java;
 mod python;
 mod ruby;
 mod support;
