@@ -15,6 +15,7 @@ pub mod webhooks;
 
 pub use ledger::{Ledger, LedgerError};
 pub mod api;
+pub mod autoscale;
 pub mod deploys;
 pub mod grid;
 pub mod https;

@@ -258,6 +258,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     agent.spawn(stopped(stop_rx.clone()));
     // Apps: the router and the dyno supervisor, told of every committed change.
     let (changes, changes_rx) = crate::serving::Changes::channel();
+    let metrics = Arc::new(paas_metrics::Metrics::new());
+    tokio::spawn(crate::autoscale::close_minutes(metrics.clone(), stopped(stop_rx.clone())));
     let serving = config
         .serve
         .0
@@ -267,6 +269,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             domain: config.domain.clone(),
             router_listener,
             changes: changes_rx,
+            metrics: metrics.clone(),
             logs: logs.clone(),
             shutdown: Box::pin(stopped(stop_rx.clone())),
             placements: agent.placements(),
@@ -296,6 +299,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .merge(deploys.git_router())
         .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))
         .layer(axum::Extension(dynos))
+        .layer(axum::Extension(metrics))
         .layer(axum::Extension(crate::grid::dynos::LocalDynos(serving.dynos)))
         .layer(axum::Extension(peers))
         .layer(axum::Extension(rendezvous.clone()))

@@ -326,6 +326,9 @@ pub struct ServeContext {
     pub router_tls: Option<crate::https::TlsListener>,
     /// Every committed change, as it happens.
     pub changes: mpsc::UnboundedReceiver<Notice>,
+    /// The node's app metrics: the router counts requests into it, the serving side samples its
+    /// dynos into it; `GET /metrics` and `GET /apps/{app}/metrics` read it.
+    pub metrics: Arc<paas_metrics::Metrics>,
     /// The log collator: dyno, router and state-change lines go here.
     pub logs: crate::logplex::Logplex,
     /// Resolves when the server shuts down.

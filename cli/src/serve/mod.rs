@@ -11,6 +11,7 @@
 mod desired;
 mod directory;
 mod logfeed;
+mod metrics;
 mod oneoff;
 mod routes;
 
@@ -45,7 +46,8 @@ pub struct Node {
 #[async_trait::async_trait]
 impl ServeApps for Node {
     async fn start(&self, context: ServeContext) -> anyhow::Result<Serving> {
-        let table = Arc::new(RouteTable::new(context.domain.clone()));
+        // Each app's requests are counted into the server's metrics as the router serves them.
+        let table = Arc::new(RouteTable::with_metrics(context.domain.clone(), context.metrics.clone()));
         // Dynos' requests for http://<app>.<domain>/ go to this router (its address is denied
         // to them otherwise).
         let router_addr = context.router_listener.local_addr().context("the router's address")?;
@@ -55,6 +57,7 @@ impl ServeApps for Node {
         logfeed::spawn(log_rx, logs.clone(), context.logs.clone());
         let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs.clone(), self.supervisor.clone());
         supervisor.spawn_sleeper(self.supervisor.sleep_check_every());
+        metrics::spawn_sampler(supervisor.clone(), self.runtime.clone(), context.metrics.clone());
         let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
         // Slugs built on other nodes of the grid are fetched from them.
         let peers = Arc::new(paas_platform::grid::slugs::PeerSlugs::new(

@@ -20,6 +20,7 @@ pub mod limits;
 mod log_drains;
 mod nodes;
 mod logs;
+mod metrics;
 mod oneoff;
 mod pipeline_promotions;
 mod pipelines;
@@ -184,6 +185,8 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
         .route("/log-sessions/{token}", get(logs::stream))
         .route("/apps/{app}/log-drains", get(log_drains::list).post(log_drains::create))
         .route("/apps/{app}/log-drains/{drain}", get(log_drains::info).delete(log_drains::remove))
+        .route("/metrics", get(metrics::prometheus))
+        .route("/apps/{app}/metrics", get(metrics::app))
         .route("/apps/{app}/features", get(features::list))
         .route("/apps/{app}/features/{name}", get(features::info).patch(features::update))
         .route("/apps/{app}/scheduled-jobs", get(scheduler::list).post(scheduler::create))

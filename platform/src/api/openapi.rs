@@ -65,6 +65,8 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/log-drains", "post", "Add a log drain {url: syslog://host:port or http://host/path} → 201.", false),
     ("/apps/{app}/log-drains/{drain}", "get", "One log drain by id, URL or token.", false),
     ("/apps/{app}/log-drains/{drain}", "delete", "Remove a log drain by id, URL or token.", false),
+    ("/metrics", "get", "Every app of this node in Prometheus' text format (0.0.4): requests by status class and H-code, the response-time histogram, bytes, dynos, memory, restarts, CPU time, wasm instances; operators only (else 403).", true),
+    ("/apps/{app}/metrics", "get", "The app's one-minute series {app, resolution_seconds, since, until, points: [{time, requests {1xx..5xx}, errors {H12: n}, response_time_ms {p50, p95, p99}, bytes_in, bytes_out, memory_bytes, dynos, instances, restarts}], processes, dynos [{name, process_type, memory_bytes}], instances, budget}; ?since= an RFC 3339 time or 90m / 6h / 1d (default 1h, at most 24 h).", true),
     ("/apps/{app}/features", "get", "App features {id, name, description, doc_url, enabled, state, created_at, updated_at, display_name, feedback_email}: preboot, sleep.", false),
     ("/apps/{app}/features/{name}", "get", "One app feature (404 for an unknown name).", false),
     ("/apps/{app}/features/{name}", "patch", "Enable or disable a feature {enabled: bool}.", false),

@@ -138,6 +138,10 @@ pub const TABLE: &[Row] = &[
     ("POST", "/apps/{app}/log-drains", App(Manage)),
     ("GET", "/apps/{app}/log-drains/{drain}", App(View)),
     ("DELETE", "/apps/{app}/log-drains/{drain}", App(Manage)),
+    // Metrics (api/metrics.rs): every app's in Prometheus' text format for operators; one app's
+    // series for whoever may view it.
+    ("GET", "/metrics", Operator),
+    ("GET", "/apps/{app}/metrics", App(View)),
     ("GET", "/apps/{app}/features", App(View)),
     ("GET", "/apps/{app}/features/{name}", App(View)),
     ("PATCH", "/apps/{app}/features/{name}", App(Manage)),

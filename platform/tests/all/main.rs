@@ -5,6 +5,7 @@ mod addon_ledger;
 mod addon_storage;
 mod api;
 mod api_addons;
+mod api_metrics;
 mod api_pipelines;
 mod api_redis;
 mod backends;
