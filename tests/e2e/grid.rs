@@ -174,3 +174,163 @@ fn a_killed_nodes_web_dyno_runs_on_another_node_within_its_lease() {
     });
     assert_eq!(router_get(&b, "gridded", "/").0, 200);
 }
+
+/// Requests sent in a loop through one router, each with when it ended and whether it was a 200.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: std::thread::JoinHandle<Vec<(Instant, bool)>>,
+}
+
+impl Load {
+    /// `clients` keep-alive clients sending `GET /` for `<app>.localhost` to `router_url`.
+    fn start(router_url: &str, app: &str, clients: usize) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (url, host, stopped) = (format!("{router_url}/"), format!("{app}.localhost"), stop.clone());
+        let task = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).no_proxy().build().unwrap();
+                let loops: Vec<_> = (0..clients).map(|_| {
+                    let (client, url, host, stop) = (client.clone(), url.clone(), host.clone(), stopped.clone());
+                    tokio::spawn(async move {
+                        let mut done = Vec::new();
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            let sent = client.get(&url).header("host", &host).send().await;
+                            let ok = match sent {
+                                Ok(response) => response.status() == 200 && response.bytes().await.is_ok(),
+                                Err(_) => false,
+                            };
+                            done.push((Instant::now(), ok));
+                        }
+                        done
+                    })
+                }).collect();
+                let mut all = Vec::new();
+                for done in loops {
+                    all.extend(done.await.unwrap());
+                }
+                all
+            })
+        });
+        Load { stop, task }
+    }
+
+    fn finish(self) -> Vec<(Instant, bool)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.join().unwrap()
+    }
+}
+
+/// The router log lines `server` printed for `app` (`<time> <app> heroku[router]: …`).
+fn router_lines(server: &TestServer, app: &str) -> Vec<String> {
+    let marker = format!(" {app} heroku[router]: ");
+    server.stdout.lock().unwrap().iter().filter(|l| l.contains(&marker)).cloned().collect()
+}
+
+/// The web dynos up on any of `servers`, as their `ps` lists them.
+fn web_up(servers: &[&TestServer], key: &str, app: &str) -> std::collections::BTreeSet<String> {
+    servers
+        .iter()
+        .flat_map(|s| local_dynos(s, key, app))
+        .filter(|(name, state)| name.starts_with("web.") && state == "up")
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[test]
+fn every_nodes_router_serves_any_app_and_a_node_killed_under_load_fails_requests_only_until_its_dynos_are_back() {
+    let Some(postgres) = Postgres::start() else { return };
+    let url = postgres.url();
+    let node_args = |name: &str, join: Option<String>| {
+        let mut args = vec!["--database-url".to_string(), url.clone(), "--node-name".into(), name.into(), "--node-lease".into(), "2s".into()];
+        args.extend(join.into_iter().flat_map(|token| ["--join".to_string(), token]));
+        args
+    };
+    let start = |dir: tempfile::TempDir, args: Vec<String>| {
+        TestServer::start_with(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let a = start(tempfile::tempdir().unwrap(), node_args("a", None));
+    let token = || Some(ok(a.paas().args(["nodes:token"])).trim().to_string());
+    let b = start(tempfile::tempdir().unwrap(), node_args("b", token()));
+    let c = start(tempfile::tempdir().unwrap(), node_args("c", token()));
+    let key = a.operator_key.clone();
+
+    // web=3 on three nodes: one dyno each, and every router serves the app.
+    push_example(&a, "hello-wasm", "routed");
+    ok(a.paas().args(["ps:scale", "web=3", "-a", "routed"]));
+    eventually(Duration::from_secs(15), "web=3 spread over a, b and c", || {
+        let listed = nodes(&a);
+        ["a", "b", "c"].iter().all(|n| dynos_of(node(&listed, n)).len() == 1).then_some(())
+    });
+    for server in [&a, &b, &c] {
+        eventually(Duration::from_secs(30), "each router serves the app", || (router_get(server, "routed", "/").0 == 200).then_some(()));
+    }
+
+    // c stops (SIGTERM: its dyno moves at once) and comes back on its data dir: nothing moves
+    // back, so its router has no dyno of the app and sends each request to a's or b's.
+    let c = start(c.stop(), node_args("c", None));
+    eventually(Duration::from_secs(10), "c's dyno moved to a or b", || {
+        let listed = nodes(&a);
+        (dynos_of(node(&listed, "c")).is_empty() && dynos_of(node(&listed, "a")).len() + dynos_of(node(&listed, "b")).len() == 3)
+            .then_some(())
+    });
+    let listed = nodes(&a);
+    let (on_a, on_b) = (dynos_of(node(&listed, "a")), dynos_of(node(&listed, "b")));
+    eventually(Duration::from_secs(10), "c's router serves through the other nodes", || {
+        let (status, body) = router_get(&c, "routed", "/");
+        (status == 200 && body.contains("Hello")).then_some(())
+    });
+    for _ in 0..30 {
+        assert_eq!(router_get(&c, "routed", "/").0, 200);
+    }
+    // c's router logs each request, naming the dyno on the node that served it: both nodes serve.
+    let served: std::collections::BTreeSet<String> = router_lines(&c, "routed")
+        .iter()
+        .filter_map(|l| l.split(" dyno=").nth(1)?.split(' ').next().map(String::from))
+        .collect();
+    assert!(on_a.iter().any(|d| served.contains(d)) && on_b.iter().any(|d| served.contains(d)), "c's router used {served:?} (a: {on_a:?}, b: {on_b:?})");
+    assert!(router_lines(&c, "routed").iter().all(|l| l.contains(r#"fwd="127.0.0.1""#) && l.contains(" status=200 ")));
+
+    // kill -9 of b while c's router is under load: b's dynos run on a and c within the lease and
+    // a coordinator round; only requests that b took with it fail, and only until then.
+    let releases = |server: &TestServer| ok(server.paas_as(&key).args(["releases", "-a", "routed", "--json"]));
+    let releases_before = releases(&a);
+    let load = Load::start(&c.router_url, "routed", 8);
+    std::thread::sleep(Duration::from_secs(1));
+    let b_dir = b.crash();
+    let killed = Instant::now();
+    eventually(Duration::from_secs(15), "all three web dynos up again on a and c", || {
+        (web_up(&[&a, &c], &key, "routed").len() == 3).then_some(())
+    });
+    let back = killed.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    let done = load.finish();
+    let failed: Vec<Duration> = done.iter().filter(|(_, ok)| !ok).map(|(at, _)| at.saturating_duration_since(killed)).collect();
+    let (before, after) = (done.iter().filter(|(at, _)| *at < killed).count(), done.iter().filter(|(at, _)| *at >= killed).count());
+    println!(
+        "kill -9 of node b under load through node c's router: all 3 web dynos up on a and c {:.1} s later (lease 2 s); \
+         {} requests ({before} before the kill, {after} after), {} failed, the last {:.2} s after the kill",
+        back.as_secs_f64(),
+        done.len(),
+        failed.len(),
+        failed.iter().max().unwrap_or(&Duration::ZERO).as_secs_f64()
+    );
+    assert!(before > 0 && after > before, "the load ran through the kill: {before} before, {after} after");
+    assert!(failed.iter().all(|at| *at <= back), "requests failed after every dyno was back: {failed:?}");
+    assert!(failed.len() * 10 < done.len(), "{} of {} requests failed", failed.len(), done.len());
+    assert_eq!(releases(&a), releases_before, "no release lost");
+
+    // b comes back on its data dir: a later epoch, and it runs none of the dynos it had.
+    let epoch_before = node(&nodes(&a), "b")["epoch"].as_i64().unwrap();
+    let b = start(b_dir, node_args("b", None));
+    let listed = nodes(&a);
+    assert_eq!(node(&listed, "b")["state"], "up");
+    assert!(node(&listed, "b")["epoch"].as_i64().unwrap() > epoch_before);
+    assert_eq!(router_get(&b, "routed", "/").0, 200, "b's router serves through a and c");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(dynos_of(node(&nodes(&a), "b")).is_empty(), "nothing placed on b");
+    let started: Vec<String> = b.stdout.lock().unwrap().iter().filter(|l| l.contains(" routed heroku[web.")).cloned().collect();
+    assert!(started.is_empty(), "b ran a dyno of its old epoch: {started:?}");
+    assert_eq!(web_up(&[&a, &c], &key, "routed").len(), 3);
+}
