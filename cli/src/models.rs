@@ -153,6 +153,8 @@ pub struct Dyno {
     pub size: Option<String>,
     /// When its state last changed (RFC 3339).
     pub updated_at: Option<String>,
+    /// The grid's node that runs it (a server sharing its ledger with others says).
+    pub node: Option<String>,
 }
 
 /// A domain of an app.

@@ -284,7 +284,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         logs.clone(),
         serving.dynos.clone(),
         Arc::new(crate::scheduler::SystemClock),
-    );
+    )
+    .on_node(agent.clone());
     tokio::spawn(scheduler.run(stopped(stop_rx.clone())));
     // Heroku Postgres storage limits: each database's size against its plan's, every 30 s.
     let storage = crate::addons::storage::StorageEnforcer::new(ledger.clone(), logs.clone(), addon_services.postgres());

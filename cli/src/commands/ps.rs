@@ -1,4 +1,5 @@
-//! `paas ps`: lists an app's dynos, grouped by process type, size and command.
+//! `paas ps`: lists an app's dynos, grouped by process type, size and command (on a grid, each
+//! with the node that runs it).
 
 use anyhow::Result;
 use chrono::Utc;
@@ -46,6 +47,9 @@ fn render(app: &str, dynos: Vec<Dyno>, now: chrono::DateTime<Utc>) -> String {
         let mut text = format!("{} {}", dyno.state, output::time(dyno.updated_at.as_deref()));
         if let Some(ago) = output::ago(dyno.updated_at.as_deref(), now) {
             text.push_str(&format!(" ({ago})"));
+        }
+        if let Some(node) = &dyno.node {
+            text.push_str(&format!(" on node {node}"));
         }
         text.trim_end().to_string()
     };

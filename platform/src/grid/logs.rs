@@ -275,7 +275,7 @@ pub async fn collated(
                 }
                 cursor.set(node.id, resume.as_ref().and_then(|c| c.get(node.id)).map_or(caught_up, |at| at.max(caught_up)));
                 if follow {
-                    parts.push(peer_part(node.id, records));
+                    parts.push(peer_part(node, records));
                 }
             }
             Ok(Err(e)) => notices.push(not_included(node, &e)),
@@ -308,37 +308,43 @@ pub async fn collated(
     }
     let follower = Follower::new(logplex, app, session.filter, local_cursor, session.tail, end);
     parts.push(local_part(me, follower));
-    let merged = futures::stream::select_all(parts).ready_chunks(256);
-    let tail = merged
-        .scan(cursor, move |cursor, items| {
-            let mut lines = Vec::new();
-            let mut done = false;
-            let mut alive = false;
-            for (node, item) in items {
-                match item {
-                    Item::Lines { dropped, lines: more, last } => {
-                        if dropped > 0 {
-                            lines.push(overflow_line(dropped));
-                        }
-                        lines.extend(more);
-                        if let Some(last) = last {
-                            cursor.set(node, last);
-                        }
+    let merged = futures::stream::select_all(parts);
+    let tail = futures::stream::unfold((merged, cursor, false), |(mut merged, mut cursor, finished)| async move {
+        if finished {
+            return None;
+        }
+        // What is ready, up to a batch, goes out in one chunk.
+        let mut items = vec![merged.next().await?];
+        while items.len() < 256
+            && let Some(Some(item)) = futures::FutureExt::now_or_never(merged.next())
+        {
+            items.push(item);
+        }
+        let (mut lines, mut alive, mut done) = (Vec::new(), false, false);
+        for (node, item) in items {
+            match item {
+                Item::Lines { dropped, lines: more, last } => {
+                    if dropped > 0 {
+                        lines.push(overflow_line(dropped));
                     }
-                    Item::KeepAlive => alive = true,
-                    Item::Ended(None) => done = true,
-                    Item::Ended(Some(why)) => lines.push(notice(&format!("lines of another node stop here: {why}"))),
+                    lines.extend(more);
+                    if let Some(last) = last {
+                        cursor.set(node, last);
+                    }
                 }
+                Item::KeepAlive => alive = true,
+                // This node's own tail ended (the session's end, or the server stopping).
+                Item::Ended(None) => done = true,
+                Item::Ended(Some(why)) => lines.push(notice(&why)),
             }
-            let mut text = events(&lines, cursor);
-            if text.is_empty() && alive {
-                text.push_str(": keep-alive\n\n");
-            }
-            let chunk = (!done || !text.is_empty()).then(|| Bytes::from(text));
-            std::future::ready(if done && chunk.as_ref().is_none_or(|c| c.is_empty()) { None } else { Some((chunk, done)) })
-        })
-        .take_while(|(_, done)| std::future::ready(!*done))
-        .filter_map(|(chunk, _)| std::future::ready(chunk.filter(|c| !c.is_empty())));
+        }
+        let mut text = events(&lines, &cursor);
+        if text.is_empty() && alive {
+            text.push_str(": keep-alive\n\n");
+        }
+        Some((Bytes::from(text), (merged, cursor, done)))
+    })
+    .filter(|chunk| std::future::ready(!chunk.is_empty()));
     Some(futures::stream::once(async move { Bytes::from(head) }).chain(tail).boxed())
 }
 
@@ -430,17 +436,20 @@ fn line_of(at: DateTime<Utc>, source: &str, process: &str, text: &str) -> LogLin
 }
 
 /// A node's tail as a part of the collated stream.
-fn peer_part(node: Uuid, records: Records) -> Part {
-    let items = records.map(|record| match record {
+fn peer_part(node: &Node, records: Records) -> Part {
+    let (id, name) = (node.id, node.name.clone());
+    let stop = move |why: &str| Item::Ended(Some(format!("lines of node {name} stop here: {why}")));
+    let on_error = stop.clone();
+    let items = records.map(move |record| match record {
         Ok(Record::Line { id, at, source, process, text }) => {
             Item::Lines { dropped: 0, lines: vec![line_of(at, &source, &process, &text)], last: Some(id) }
         }
         Ok(Record::Dropped { count }) => Item::Lines { dropped: count, lines: Vec::new(), last: None },
         Ok(Record::CaughtUp { .. }) => Item::Lines { dropped: 0, lines: Vec::new(), last: None },
-        Err(e) => Item::Ended(Some(e)),
+        Err(e) => on_error(&e),
     });
     // A stream that just ends (the node stopped) says so too; after an error nothing follows.
-    let ended = futures::stream::once(async { Item::Ended(Some("its stream ended".to_string())) });
+    let ended = futures::stream::once(std::future::ready(stop("its stream ended")));
     let items = items.chain(ended).scan(false, |stopped, item| {
         let out = if *stopped { None } else { Some(item) };
         if matches!(out, Some(Item::Ended(_))) {
@@ -448,7 +457,7 @@ fn peer_part(node: Uuid, records: Records) -> Part {
         }
         std::future::ready(out)
     });
-    Box::pin(items.map(move |item| (node, item)))
+    Box::pin(items.map(move |item| (id, item)))
 }
 
 /// This node's own tail as a part of the collated stream; its end ends the stream.

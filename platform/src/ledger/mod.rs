@@ -329,13 +329,16 @@ pub trait Ledger:
     /// Sets or clears the user's default team.
     async fn set_default_team(&self, user_id: Uuid, team_id: Option<Uuid>) -> Result<()>;
 
-    /// Claims the job's run at `at`: sets its `last_run_at` to `at` if it is still `previous`.
-    /// `false` when another scheduler (sharing the ledger) got there first, or the job is gone.
+    /// Claims the job's run at `at`: sets its `last_run_at` to `at` if it is still `previous`,
+    /// and (`node`: the claiming node's id and epoch) that node is still up at that epoch.
+    /// `false` when another scheduler (sharing the ledger) got there first, the job is gone, or
+    /// the node was fenced.
     async fn claim_scheduled_run(
         &self,
         job_id: Uuid,
         previous: Option<chrono::DateTime<chrono::Utc>>,
         at: chrono::DateTime<chrono::Utc>,
+        node: Option<(Uuid, i64)>,
     ) -> Result<bool>;
 }
 

@@ -7,7 +7,9 @@
 //! the app's log stream (`paas[scheduler]: missed run of job … at …`) and not made up for: no
 //! catch-up run, as Heroku Scheduler. Each run is claimed in the ledger (a compare-and-set of
 //! `last_run_at`) before it starts, so servers sharing a ledger run it once, and a crash right
-//! after the claim loses that run rather than running it twice. The clock is a seam ([`Clock`])
+//! after the claim loses that run rather than running it twice. The claim is fenced: it holds
+//! only while the claiming node is up at its epoch, so a node whose lease expired runs no job
+//! (the others do). The clock is a seam ([`Clock`])
 //! so tests drive it.
 
 pub mod cron;
@@ -17,6 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::grid::agent::Agent;
 use crate::ledger::Ledger;
 use crate::logplex::{Logplex, Source};
 use crate::model::ScheduledJob;
@@ -58,12 +61,21 @@ pub struct Scheduler {
     logs: Logplex,
     dynos: Arc<dyn DynoDirectory>,
     clock: Arc<dyn Clock>,
+    /// The node this scheduler runs on: its claims hold only while it is up at its epoch.
+    node: Option<Arc<Agent>>,
 }
 
 impl Scheduler {
     /// A scheduler starting dynos through `dynos`, reporting to `logs`, on `clock`'s time.
     pub fn new(ledger: Arc<dyn Ledger>, logs: Logplex, dynos: Arc<dyn DynoDirectory>, clock: Arc<dyn Clock>) -> Scheduler {
-        Scheduler { ledger, logs, dynos, clock }
+        Scheduler { ledger, logs, dynos, clock, node: None }
+    }
+
+    /// Claims runs as `node`: only while it is up at its current epoch (a fenced node, whose
+    /// lease expired, claims nothing; the nodes that are up run the jobs).
+    pub fn on_node(mut self, node: Arc<Agent>) -> Scheduler {
+        self.node = Some(node);
+        self
     }
 
     /// Ticks every [`TICK`] until `shutdown` resolves.
@@ -80,6 +92,14 @@ impl Scheduler {
 
     /// Handles every job's due runs once (see the module docs).
     pub async fn tick(&self) {
+        let node = match &self.node {
+            None => None,
+            Some(agent) => match agent.epoch() {
+                Some(epoch) => Some((agent.id, epoch)),
+                // Fenced: another node runs the jobs until this one is registered again.
+                None => return,
+            },
+        };
         let jobs = match self.ledger.all_scheduled_jobs().await {
             Ok(jobs) => jobs,
             Err(e) => {
@@ -89,20 +109,21 @@ impl Scheduler {
         };
         let now = self.clock.now();
         for (app, job) in jobs {
-            self.handle(&app, &job, now).await;
+            self.handle(&app, &job, now, node).await;
         }
     }
 
-    async fn handle(&self, app: &str, job: &ScheduledJob, now: DateTime<Utc>) {
+    async fn handle(&self, app: &str, job: &ScheduledJob, now: DateTime<Utc>, node: Option<(uuid::Uuid, i64)>) {
         let schedule = match Schedule::parse(&job.schedule) {
             Ok(schedule) => schedule,
             Err(e) => return tracing::warn!(app, job = %job.id, "scheduler: {e}"),
         };
         let runs = schedule.runs_between(job.last_run_at.unwrap_or(job.created_at), now, MISSED_LISTED + 1);
         let Some(last) = runs.last else { return };
-        match self.ledger.claim_scheduled_run(job.id, job.last_run_at, last).await {
+        match self.ledger.claim_scheduled_run(job.id, job.last_run_at, last, node).await {
             Ok(true) => {}
-            // Another server sharing the ledger handled it, or the job was removed.
+            // Another node sharing the ledger handled it, the job was removed, or this node
+            // was fenced.
             Ok(false) => return,
             Err(e) => return tracing::warn!(app, job = %job.id, "scheduler: cannot claim a run: {e}"),
         }

@@ -2,7 +2,7 @@
 //! own logplex and its real API on a real listener. A log session made on b reads a's lines too
 //! (the newest N of both, in time order), follows both, and resumes on every node after a
 //! reconnect; a node that does not answer is named. Builds are failed at start only for their
-//! own node, and restart requests are numbered in order.
+//! own node, restart requests are numbered in order, and a fenced node claims no scheduled run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,4 +202,29 @@ async fn builds_are_failed_only_for_their_node_and_restarts_are_numbered_sqlite(
 async fn builds_are_failed_only_for_their_node_and_restarts_are_numbered_postgres() {
     let Some(t) = backends::postgres().await else { return };
     builds_and_restarts(t.ledger.clone()).await;
+}
+
+/// A scheduled run is claimed only by a node that is up at the epoch it names: a fenced node
+/// (its epoch moved on) claims nothing, and another node then can.
+async fn fenced_claims(ledger: Arc<dyn Ledger>) {
+    let (owner, _) = ledger.create_user("owner@localhost", None, true).await.unwrap();
+    let app = ledger.create_app("cronned", owner.id).await.unwrap();
+    let job = ledger.add_scheduled_job(app.id, "* * * * *", "worker").await.unwrap();
+    let (a, epoch) = ledger.join_node(&registration("a", "http://a:5000"), None, "key-a", Duration::from_secs(60)).await.unwrap();
+    let at = chrono::Utc::now();
+    assert!(!ledger.claim_scheduled_run(job.id, None, at, Some((a, epoch - 1))).await.unwrap(), "a stale epoch claims nothing");
+    assert!(!ledger.claim_scheduled_run(job.id, None, at, Some((Uuid::new_v4(), epoch))).await.unwrap(), "an unknown node neither");
+    assert!(ledger.claim_scheduled_run(job.id, None, at, Some((a, epoch))).await.unwrap());
+    assert!(!ledger.claim_scheduled_run(job.id, None, at, Some((a, epoch))).await.unwrap(), "once");
+}
+
+#[tokio::test]
+async fn a_fenced_node_claims_no_scheduled_run_sqlite() {
+    fenced_claims(backends::sqlite().await.ledger).await;
+}
+
+#[tokio::test]
+async fn a_fenced_node_claims_no_scheduled_run_postgres() {
+    let Some(t) = backends::postgres().await else { return };
+    fenced_claims(t.ledger.clone()).await;
 }

@@ -453,11 +453,11 @@ async fn scheduled_jobs_are_kept_and_each_run_claimed_once(t: &TestLedger) {
 
     // A run is claimed once: the second claim from the same previous state loses.
     let at = chrono::DateTime::parse_from_rfc3339("2026-11-26T01:10:00Z").unwrap().with_timezone(&chrono::Utc);
-    assert!(ledger.claim_scheduled_run(job.id, None, at).await.unwrap());
-    assert!(!ledger.claim_scheduled_run(job.id, None, at).await.unwrap());
+    assert!(ledger.claim_scheduled_run(job.id, None, at, None).await.unwrap());
+    assert!(!ledger.claim_scheduled_run(job.id, None, at, None).await.unwrap());
     let later = at + chrono::Duration::minutes(10);
-    assert!(ledger.claim_scheduled_run(job.id, Some(at), later).await.unwrap());
-    assert!(!ledger.claim_scheduled_run(job.id, Some(at), later).await.unwrap());
+    assert!(ledger.claim_scheduled_run(job.id, Some(at), later, None).await.unwrap());
+    assert!(!ledger.claim_scheduled_run(job.id, Some(at), later, None).await.unwrap());
     let stored = ledger.list_scheduled_jobs(app.id).await.unwrap();
     assert_eq!(stored[0].last_run_at, Some(later));
 

@@ -509,7 +509,8 @@ impl Ledger for SqlLedger {
         job_id: Uuid,
         previous: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
+        node: Option<(Uuid, i64)>,
     ) -> Result<bool> {
-        scheduler::claim_scheduled_run(self, job_id, previous, at).await
+        scheduler::claim_scheduled_run(self, job_id, previous, at, node).await
     }
 }

@@ -100,16 +100,21 @@ pub(super) async fn claim_scheduled_run(
     job_id: Uuid,
     previous: Option<DateTime<Utc>>,
     at: DateTime<Utc>,
+    node: Option<(Uuid, i64)>,
 ) -> Result<bool> {
-    // '' stands for "never ran": a compare-and-set that also matches NULL on both engines.
+    // '' stands for "never ran": a compare-and-set that also matches NULL on both engines. The
+    // claiming node (when named) must still be up at its epoch: a fenced node claims nothing.
     let done = sqlx::query(
         "UPDATE scheduled_jobs SET last_run_at = $1, updated_at = $2 \
-         WHERE id = $3 AND COALESCE(last_run_at, '') = $4",
+         WHERE id = $3 AND COALESCE(last_run_at, '') = $4 \
+         AND ($5 = '' OR EXISTS (SELECT 1 FROM nodes WHERE id = $5 AND epoch = $6 AND state = 'up'))",
     )
     .bind(ts(at))
     .bind(ts(now()))
     .bind(job_id.to_string())
     .bind(previous.map(ts).unwrap_or_default())
+    .bind(node.map(|(id, _)| id.to_string()).unwrap_or_default())
+    .bind(node.map_or(0, |(_, epoch)| epoch))
     .execute(&ledger.pool)
     .await?;
     Ok(done.rows_affected() == 1)
