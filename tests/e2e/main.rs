@@ -15,6 +15,7 @@ mod grid;
 mod heroku_cli;
 mod https;
 mod languages;
+mod languages_php_java;
 mod languages_go_ruby;
 mod limits;
 mod logs;
