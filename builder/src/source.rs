@@ -242,59 +242,38 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Removes the paths `.slugignore` names (gitignore-like: `#` comments, `*` and `?` wildcards,
-/// a pattern with a `/` is anchored at the root, one without matches at any depth). The file is
-/// read, and paths removed, only inside `dir` ([`TenantTree`]); a `.slugignore` that is a link is
-/// refused.
+/// Removes the paths `.slugignore` names, in `.gitignore`'s syntax as Heroku reads it (the
+/// `ignore` crate's matcher: `#` comments, `*`, `?`, `[…]`, `**`, a pattern with a `/` anchored at
+/// the root, a trailing `/` for folders only), except that negations (`!pattern`) are not
+/// supported, as on Heroku: such lines are skipped. The file is read, and paths removed, only
+/// inside `dir` ([`TenantTree`]); a `.slugignore` that is a link is refused.
 pub fn apply_slugignore(dir: &Path) -> io::Result<()> {
     let tree = TenantTree::open(dir)?;
     let text = tree.read_metadata(UntrustedPath::new(".slugignore"), MAX_METADATA_SIZE).map_err(io::Error::other)?;
     let Some(text) = text else { return Ok(()) };
-    let patterns: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    // The matcher only reads the patterns; paths are walked through `tree`, never from `dir`.
+    let mut patterns = ignore::gitignore::GitignoreBuilder::new("");
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('!')) {
+        // A line that is no valid glob ignores nothing, as in git.
+        let _ = patterns.add_line(None, line);
+    }
+    let patterns = patterns.build().map_err(io::Error::other)?;
     remove_matching(tree.dir(), Path::new(""), &patterns)
 }
 
-fn remove_matching(root: &Dir, relative: &Path, patterns: &[&str]) -> io::Result<()> {
+fn remove_matching(root: &Dir, relative: &Path, patterns: &ignore::gitignore::Gitignore) -> io::Result<()> {
     let dir = if relative.as_os_str().is_empty() { root.try_clone()? } else { root.open_dir(relative)? };
     for entry in dir.entries()? {
         let entry = entry?;
         let path = relative.join(entry.file_name());
-        let text = path.to_string_lossy();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let hit = patterns.iter().any(|pattern| {
-            let pattern = pattern.trim_end_matches('/');
-            match pattern.strip_prefix('/') {
-                Some(anchored) => glob(anchored, &text),
-                None if pattern.contains('/') => glob(pattern, &text),
-                None => glob(pattern, &name),
-            }
-        });
         let kind = entry.file_type()?;
-        if hit {
+        if patterns.matched(&path, kind.is_dir()).is_ignore() {
             if kind.is_dir() { root.remove_dir_all(&path)? } else { root.remove_file(&path)? }
         } else if kind.is_dir() {
             remove_matching(root, &path, patterns)?;
         }
     }
     Ok(())
-}
-
-/// `*` (any run without `/`), `?` (one character), everything else literal.
-fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    fn go(p: &[char], t: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('*', rest)) => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != '/').any(|i| go(rest, &t[i..])),
-            Some(('?', rest)) => t.first().is_some_and(|c| *c != '/') && go(rest, &t[1..]),
-            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
-        }
-    }
-    go(&p, &t)
 }
 
 #[cfg(test)]
@@ -403,5 +382,27 @@ mod tests {
             }
         }
         assert_eq!(left, ["src/keep.rs", "src/test/u.rs"]);
+    }
+
+    /// `**` matched nothing (the hand-written glob had only `*` and `?`), and a `!` line would
+    /// have kept what Heroku removes.
+    #[test]
+    fn slugignore_takes_double_stars_and_skips_negations() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ["assets/raw/a.tif", "assets/raw/deep/b.tif", "assets/site.css", "spec/x_spec.rb", "lib/spec/y.rb", "keep.tif"];
+        for file in files {
+            let path = dir.path().join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, "x").unwrap();
+        }
+        fs::write(dir.path().join(".slugignore"), "assets/**/*.tif
+**/spec/
+!keep.tif
+*.tif
+[
+").unwrap();
+        apply_slugignore(dir.path()).unwrap();
+        let left: Vec<&str> = files.into_iter().filter(|f| dir.path().join(f).exists()).collect();
+        assert_eq!(left, ["assets/site.css"]);
     }
 }
