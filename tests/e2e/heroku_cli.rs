@@ -165,7 +165,7 @@ pub(crate) fn create_user(server: &TestServer, email: &str, password: &str) -> S
 }
 
 /// `curl` of the API as the operator: status and JSON body (`PUT` of a file: `-T`).
-fn curl_api(server: &TestServer, method: &str, url: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+pub(crate) fn curl_api(server: &TestServer, method: &str, url: &str, body: Option<&str>) -> (u16, serde_json::Value) {
     let mut command = Command::new("curl");
     command.args(["-sS", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H"]);
     command.arg(format!("Authorization: Bearer {}", server.operator_key));
@@ -246,7 +246,7 @@ fn breadth_commands_and_builds_from_a_url(heroku: &Heroku, server: &TestServer) 
     assert_eq!(codes, [[201; 9].as_slice(), &[429]].concat());
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
+pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -13,6 +13,7 @@ mod egress;
 mod features;
 mod grid;
 mod heroku_cli;
+mod heroku_pipelines;
 mod https;
 mod languages;
 mod languages_php_java;
