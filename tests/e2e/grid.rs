@@ -31,7 +31,8 @@ fn dynos_of(node: &Value) -> Vec<String> {
     names
 }
 
-fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+/// Polls `check` every 100 ms until it gives something, for up to `within`.
+pub fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + within;
     loop {
         if let Some(found) = check() {
@@ -43,18 +44,29 @@ fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option
 }
 
 /// The states of the app's dynos on `server` (what its supervisor runs), by name, asked with
-/// `key`.
+/// `key`: `ps` lists every node's dynos, each with the node that runs it.
 fn local_dynos(server: &TestServer, key: &str, app: &str) -> Vec<(String, String)> {
     let out = ok(server.paas_as(key).args(["ps", "--json", "-a", app]));
     let dynos: Value = serde_json::from_str(&out).expect("ps JSON");
+    let here = node_name(server);
     let mut states: Vec<(String, String)> = dynos
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|d| d["node"].as_str().is_none_or(|node| Some(node) == here.as_deref()))
         .map(|d| (d["name"].as_str().unwrap_or("").to_string(), d["state"].as_str().unwrap_or("").to_string()))
         .collect();
     states.sort();
     states
+}
+
+/// The name of `server`'s node, as its own API tells the node key in its data dir.
+pub fn node_name(server: &TestServer) -> Option<String> {
+    let key = std::fs::read_to_string(server.data_dir().join("node-key")).ok()?;
+    let key = key.split_whitespace().nth(1)?.to_string();
+    let out = run(Command::new("curl").args(["-sS", "-H", &format!("Authorization: Node {key}")]).arg(format!("{}/grid/node", server.api_url)));
+    let node: Value = serde_json::from_slice(&out.stdout).ok()?;
+    node["name"].as_str().map(String::from)
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod egress;
 mod features;
 mod grid;
 mod heroku_cli;
+mod grid_platform;
 mod heroku_pipelines;
 mod https;
 mod languages;
