@@ -107,6 +107,7 @@ impl ServeApps for Node {
                     node_id: context.agent.id,
                     credential,
                     keys: keys.clone(),
+                    listen: router_addr,
                 };
                 tokio::spawn(remote.follow(driver.clone()));
                 Some(keys)

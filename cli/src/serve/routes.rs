@@ -64,6 +64,8 @@ pub(super) struct RemoteRoutes {
     /// What this node sends to other nodes' routers (`Node <key>`).
     pub(super) credential: HeaderValue,
     pub(super) keys: Arc<NodeKeys>,
+    /// Where this node's router listens (checked once against the URL it registered).
+    pub(super) listen: SocketAddr,
 }
 
 impl RemoteRoutes {
@@ -73,7 +75,15 @@ impl RemoteRoutes {
         let mut peers: HashMap<Uuid, Peer> = HashMap::new();
         let mut published: HashMap<String, Published> = HashMap::new();
         let mut failing = false;
+        let mut checked = false;
         loop {
+            if !checked && let Ok(nodes) = self.ledger.list_nodes().await {
+                checked = true;
+                let registered = nodes.iter().find(|n| n.id == self.node_id).map(|n| n.router_url.as_str());
+                if let Some(problem) = registered.and_then(|url| unreachable_by_peers(self.listen, url)) {
+                    tracing::warn!("{problem}");
+                }
+            }
             match self.refresh(&driver, &mut peers, &mut published).await {
                 Ok(()) if failing => {
                     tracing::info!("routes to other nodes' dynos are read again");
@@ -145,17 +155,43 @@ impl RemoteRoutes {
     }
 }
 
+/// Why other nodes cannot reach this node's router, listening at `listen` and registered as
+/// `registered`: `--node-address` missing with a wildcard listener, or a loopback listener
+/// registered under another address.
+fn unreachable_by_peers(listen: SocketAddr, registered: &str) -> Option<String> {
+    let host = reqwest::Url::parse(registered).ok()?.host_str()?.trim_matches(['[', ']']).to_string();
+    let ip = host.parse::<std::net::IpAddr>().ok();
+    if ip.is_some_and(|ip| ip.is_unspecified()) {
+        return Some(format!(
+            "this node's router is registered as {registered}, which other nodes cannot use: give --node-address \
+             (the host other nodes reach this one at)"
+        ));
+    }
+    if listen.ip().is_loopback() && !ip.is_some_and(|ip| ip.is_loopback()) && host != "localhost" {
+        return Some(format!(
+            "this node's router listens on {listen} only, but other nodes are told {registered}: let it listen \
+             where they reach it (--router-listen 0.0.0.0:{})",
+            listen.port()
+        ));
+    }
+    None
+}
+
 /// The socket address of a node's router URL (`http://10.0.0.2:8080`), resolved once per change.
+/// A wildcard address (a node without `--node-address` listening on `0.0.0.0`) is refused:
+/// connecting to it would reach this node itself.
 async fn router_addr(url: &str) -> anyhow::Result<SocketAddr> {
     let parsed = reqwest::Url::parse(url).with_context(|| format!("router URL {url:?}"))?;
     let host = parsed.host_str().with_context(|| format!("router URL {url:?} names no host"))?;
     let port = parsed.port_or_known_default().with_context(|| format!("router URL {url:?} names no port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    tokio::net::lookup_host((host, port))
+    let addr = tokio::net::lookup_host((host, port))
         .await
         .with_context(|| format!("cannot resolve {host}"))?
         .next()
-        .with_context(|| format!("{host} has no address"))
+        .with_context(|| format!("{host} has no address"))?;
+    anyhow::ensure!(!addr.ip().is_unspecified(), "its router URL {url} names no address it can be reached at (--node-address)");
+    Ok(addr)
 }
 
 #[cfg(test)]
@@ -168,6 +204,18 @@ mod tests {
         assert_eq!(router_addr("http://[::1]:81").await.unwrap(), "[::1]:81".parse().unwrap());
         assert_eq!(router_addr("http://127.0.0.1").await.unwrap().port(), 80);
         assert!(router_addr("not a url").await.is_err());
+        assert!(router_addr("http://0.0.0.0:8080").await.is_err(), "a wildcard address would reach this node");
+    }
+
+    #[test]
+    fn a_router_other_nodes_cannot_reach_is_said() {
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(unreachable_by_peers(loopback, "http://127.0.0.1:8080"), None, "one machine (tests)");
+        assert_eq!(unreachable_by_peers(any, "http://10.0.0.2:8080"), None);
+        assert!(unreachable_by_peers(any, "http://0.0.0.0:8080").unwrap().contains("--node-address"));
+        assert!(unreachable_by_peers(loopback, "http://10.0.0.2:8080").unwrap().contains("--router-listen 0.0.0.0:8080"));
+        assert!(unreachable_by_peers(loopback, "http://node-b.internal:8080").is_some());
     }
 
     #[test]
