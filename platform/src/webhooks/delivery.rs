@@ -311,3 +311,69 @@ async fn post(client: &reqwest::Client, egress: &EgressPolicy, hook: &Webhook, i
     let code = response.status().as_u16();
     if response.status().is_success() { Ok(code) } else { Err(Failure::Failed(Some(code), format!("the endpoint answered {}", response.status()))) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery() -> Delivery {
+        let now = Utc::now();
+        Delivery {
+            id: Uuid::new_v4(),
+            event: (Uuid::new_v4(), "api:release"),
+            webhook: (Uuid::new_v4(), "sync".into()),
+            status: "pending",
+            num_attempts: 0,
+            next_attempt_at: None,
+            last_attempt: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn an_apps_waiting_deliveries_are_bounded_and_its_records_kept_short() {
+        let (outbox, app) = (Outbox::default(), Uuid::new_v4());
+        for _ in 0..MAX_PENDING {
+            assert!(outbox.enqueue(app, delivery()));
+        }
+        assert!(!outbox.enqueue(app, delivery()), "one past the bound is refused");
+        let last = outbox.deliveries(app).pop().unwrap();
+        assert_eq!((&last["status"], &last["last_attempt"]["error_class"]), (&json!("failed"), &json!("queue full")));
+        assert_eq!(outbox.deliveries(app).len(), KEPT);
+        assert!(outbox.enqueue(Uuid::new_v4(), delivery()), "another app has its own bound");
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_a_denied_address_fails_the_delivery_without_retries() {
+        let (outbox, app) = (Outbox::default(), Uuid::new_v4());
+        let now = Utc::now();
+        let hook = Webhook {
+            id: Uuid::new_v4(),
+            app_id: app,
+            url: "http://localhost:9/hook".into(),
+            secret: "s".into(),
+            include: vec!["api:release".into()],
+            level: "sync".into(),
+            authorization: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let sent = delivery();
+        let id = sent.id;
+        assert!(outbox.enqueue(app, sent));
+        let started = std::time::Instant::now();
+        deliver(&outbox, Arc::new(EgressPolicy::default()), &hook, id, (Uuid::new_v4(), "api:release"), json!({})).await;
+        assert!(started.elapsed() < FIRST_BACKOFF, "no back-off: a refusal is not retried");
+        let done = outbox.deliveries(app).pop().unwrap();
+        assert_eq!((&done["status"], &done["num_attempts"]), (&json!("failed"), &json!(1)));
+        let error = done["last_attempt"]["error_class"].as_str().unwrap();
+        assert!(error.contains("localhost resolves to") && error.contains("denied (loopback)"), "{error}");
+    }
+
+    #[test]
+    fn the_signature_is_base64_of_hmac_sha256() {
+        // RFC 4231 test case 2, base64.
+        assert_eq!(signature("Jefe", b"what do ya want for nothing?"), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
+    }
+}
