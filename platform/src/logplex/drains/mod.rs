@@ -387,6 +387,39 @@ async fn forward(logplex: Logplex, target: DrainTarget, endpoint: Endpoint, mut 
 mod tests {
     use super::*;
 
+    /// The drains running, by id: (app, task id).
+    fn running(logs: &Logplex) -> std::collections::BTreeMap<Uuid, (String, tokio::task::Id)> {
+        let running = logs.running_drains().running.lock().unwrap();
+        running.iter().map(|(id, (target, task))| (*id, (target.app.clone(), task.id()))).collect()
+    }
+
+    #[tokio::test]
+    async fn syncing_starts_and_stops_drains_and_leaves_running_ones_alone() {
+        let logs = Logplex::default();
+        let drain = |url: &str| LogDrain {
+            id: Uuid::new_v4(),
+            app_id: Uuid::nil(),
+            url: url.into(),
+            token: format!("d.{}", Uuid::new_v4()),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let (one, two) = (drain("syslog://192.0.2.10:514"), drain("https://192.0.2.11/logs"));
+        logs.sync_drains("app", &[one.clone(), two.clone()]);
+        let first = running(&logs);
+        assert_eq!(first.keys().collect::<Vec<_>>().len(), 2);
+        // Added elsewhere and removed elsewhere: `two` stops, `one` keeps its task (and cursor).
+        logs.sync_drains("app", std::slice::from_ref(&one));
+        let now = running(&logs);
+        assert_eq!(now.len(), 1);
+        assert_eq!(now[&one.id], first[&one.id]);
+        // Renamed on another node: the drain follows the app under its new name.
+        logs.sync_drains("renamed", std::slice::from_ref(&one));
+        assert_eq!(running(&logs)[&one.id].0, "renamed");
+        logs.sync_drains("renamed", &[]);
+        assert!(running(&logs).is_empty());
+    }
+
     #[test]
     fn drain_urls() {
         assert_eq!(
