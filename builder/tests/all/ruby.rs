@@ -54,12 +54,18 @@ async fn ruby_example_installs_its_vendored_gems_and_runs_rackup_on_the_stack() 
         "{at_app:?}"
     );
 
-    // The second build starts from the gems the first installed (kept in CACHE_DIR).
+    // The second build starts from the gems the first installed (kept in CACHE_DIR). Its
+    // Gemfile.lock names a newer Bundler: the stack's installs it, without trying to download
+    // that version first.
+    let lock = src.path().join("Gemfile.lock");
+    fs::write(&lock, fs::read_to_string(&lock).unwrap().replace("BUNDLED WITH\n   2.3.15", "BUNDLED WITH\n   2.99.0")).unwrap();
     let out = CollectOutput::default();
-    builder.build(request("hello-ruby", src.path()), &out).await.unwrap();
+    builder.build(request("hello-ruby", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
     let lines = out.lines();
     assert!(lines.contains(&"-----> Using the gems installed by the last build".to_string()), "{lines:#?}");
     assert!(lines.contains(&"       Using rack 2.2.22".to_string()), "{lines:#?}");
+    assert!(lines.contains(&"       Gemfile.lock was made with Bundler 2.99.0; installing with the stack's 2.3.15".to_string()), "{lines:#?}");
+    assert!(!lines.iter().any(|l| l.contains("Installing Bundler 2.99.0")), "{lines:#?}");
 }
 
 #[tokio::test]
