@@ -1,6 +1,7 @@
 //! The php and java buildpacks without a server: the default web process (heroku-php-nginx with
 //! public/ or the app's root as the docroot), whose scripts run at /app on the stack alone;
-//! Composer with platform requirements only (nothing to fetch); a
+//! Composer with platform requirements only (nothing to fetch), and with a committed vendor/
+//! (nothing fetched from Packagist); a
 //! syntax error (php -l) and an extension the stack lacks fail with PHP's message; a JDK the
 //! stack does not have and a build.gradle without a wrapper are refused before any build; a
 //! system.properties app runs the Procfile's command on the JDK it names. (Maven builds and
@@ -13,7 +14,7 @@ use std::path::Path;
 use paas_builder::manifest::NATIVE_STACK;
 use paas_builder::{Builder, CollectOutput};
 
-use crate::support::{builder, native, request, run_at_app};
+use crate::support::{builder, native, repo_root, request, run_at_app};
 
 /// Writes `files` (path, content) under `dir`.
 fn app(dir: &Path, files: &[(&str, &str)]) {
@@ -49,7 +50,8 @@ async fn php_without_a_procfile_serves_public_or_the_root_with_heroku_php_nginx_
         assert!(lines[2].starts_with("-----> Building natively with the stack's PHP 8."), "{lines:#?}");
         assert!(lines[3].starts_with("       no WebAssembly component: "), "{lines:#?}");
         let php_files = files.iter().filter(|(path, _)| path.ends_with(".php")).count();
-        assert!(lines.contains(&format!("       {php_files} files, no syntax errors")), "{lines:#?}");
+        let checked = if php_files == 1 { "1 file".to_string() } else { format!("{php_files} files") };
+        assert!(lines.contains(&format!("       {checked}, no syntax errors")), "{lines:#?}");
         // Composer runs for a composer.json (platform requirements only: nothing to fetch).
         let with_composer = files.contains(&composer);
         assert_eq!(lines.iter().any(|l| l.starts_with("-----> Installing dependencies with Composer 2.")), with_composer, "{lines:#?}");
@@ -64,6 +66,37 @@ async fn php_without_a_procfile_serves_public_or_the_root_with_heroku_php_nginx_
         assert_eq!(String::from_utf8_lossy(&at_app.stdout), "/app/.paas/php/bin/heroku-php-nginx\n8\n", "{at_app:?}");
         assert!(String::from_utf8_lossy(&at_app.stderr).contains("heroku-php-nginx: $PORT is not set"), "{at_app:?}");
     }
+}
+
+#[tokio::test]
+async fn php_with_a_committed_vendor_installs_from_composer_lock_without_packagist() {
+    // The fixture: examples/hello-php's package installed by the host's Composer from a path
+    // repository, then the repository and the package's source removed: what is left is
+    // composer.json, composer.lock and vendor/, as an app that commits vendor/ has them.
+    let src = tempfile::tempdir().unwrap();
+    paas_builder::source::copy_tree(&repo_root().join("examples/hello-php"), src.path()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let composer = std::process::Command::new("composer")
+        .args(["install", "--quiet", "--no-interaction"])
+        .current_dir(src.path())
+        .env("COMPOSER_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(composer.status.success(), "{composer:?}");
+    fs::remove_dir_all(src.path().join("packages")).unwrap();
+    app(src.path(), &[("composer.json", r#"{"require": {"php": ">=8.1", "paas/greeting": "^1.0"}}"#)]);
+
+    let data = tempfile::tempdir().unwrap();
+    let builder = builder(data.path());
+    let out = CollectOutput::default();
+    let built = builder.build(request("vendored-php", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    let lines = out.lines();
+    assert!(lines.iter().any(|l| l.starts_with("-----> Installing dependencies with Composer") && l.ends_with("(1 package required)")), "{lines:#?}");
+    assert!(lines.contains(&"       Nothing to install, update or remove".to_string()), "{lines:#?}");
+    let unpacked = tempfile::tempdir().unwrap();
+    builder.store().unpack(&built.slug.id, unpacked.path()).unwrap();
+    let at_app = run_at_app(&unpacked.path().join("app"), "php -r 'require \"vendor/autoload.php\"; echo Paas\\Greeting\\Greeting::for(\"vendor\");'");
+    assert!(String::from_utf8_lossy(&at_app.stdout).starts_with("Hello, vendor, from PHP 8."), "{at_app:?}");
 }
 
 #[tokio::test]
