@@ -1,7 +1,7 @@
 //! The go buildpack: examples/hello-go is `go install`ed by the stack's go into `bin/`, its
 //! binary is `web` and runs at /app on the stack alone; a vendored module builds with
-//! -mod=vendor; code that does not compile, and a module that is neither vendored nor cached
-//! (GOPROXY=off), fail the build with go's own message.
+//! -mod=vendor; code that does not compile, a module that is neither vendored nor cached
+//! (GOPROXY=off), and a go.mod too new for the stack's go fail the build with go's own message.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -97,4 +97,13 @@ async fn go_code_that_does_not_compile_or_needs_a_missing_module_fails_with_gos_
     fs::write(missing.path().join("go.sum"), "example.com/missing v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nexample.com/missing v1.0.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
     let (_, lines) = fails(&builder, missing.path()).await;
     assert!(lines.iter().any(|l| l.ends_with("module lookup disabled by GOPROXY=off")), "{lines:#?}");
+
+    // A go.mod of a newer go than the stack's: go's own errors, then what to do about it.
+    let newer = tempfile::tempdir().unwrap();
+    hello_go(newer.path(), |main| main);
+    fs::write(newer.path().join("go.mod"), "module example.com/hello-go\n\ngo 1.22.3\n\ntoolchain go1.22.5\n").unwrap();
+    let (_, lines) = fails(&builder, newer.path()).await;
+    assert!(lines.iter().any(|l| l.ends_with("invalid go version '1.22.3': must match format 1.23")), "{lines:#?}");
+    let hint = lines.last().unwrap();
+    assert!(hint.starts_with(" !     go.mod asks for go 1.22.3, newer than the stack's go 1.19.") && hint.ends_with("'go 1.19' in go.mod builds code that needs nothing newer"), "{lines:#?}");
 }
