@@ -260,8 +260,11 @@ impl Setup {
     }
 }
 
-/// The setups, by id, oldest first.
-static SETUPS: LazyLock<Mutex<(HashMap<Uuid, Setup>, VecDeque<Uuid>)>> = LazyLock::new(Mutex::default);
+/// The setups by id, and their ids oldest first.
+type Setups = (HashMap<Uuid, Setup>, VecDeque<Uuid>);
+
+/// Every setup kept.
+static SETUPS: LazyLock<Mutex<Setups>> = LazyLock::new(Mutex::default);
 
 fn keep(setup: Setup) {
     let mut setups = SETUPS.lock().expect("app setups");
