@@ -7,7 +7,6 @@
 //! cannot be had (Packagist is not reachable), a Java build without a runnable jar, a JDK the
 //! stack does not have.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -31,19 +30,6 @@ fn answers(server: &TestServer, app: &str, path: &str, want: &str) {
     support::eventually_get(server, app, path, (200, want), Duration::from_secs(90));
 }
 
-/// Polls `paas logs` of `app` until a line of a web dyno contains `want`.
-fn logged(server: &TestServer, app: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let logs = paas(server, &["logs", "-a", app, "-n", "1500"]);
-        if logs.lines().any(|l| l.contains("app[web.") && l.contains(want)) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{app}: no {want:?} in paas logs:\n{logs}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 /// Writes `content` to `file` of the repo and commits it.
 fn commit(server: &TestServer, repo: &Path, file: &str, content: &str) {
     std::fs::write(repo.join(file), content).unwrap();
@@ -55,23 +41,13 @@ fn commit(server: &TestServer, repo: &Path, file: &str, content: &str) {
 /// back: what every language's example goes through. `greeting(name)` is the page's body.
 fn lifecycle(server: &TestServer, app: &str, greeting: &dyn Fn(&str) -> String) {
     answers(server, app, "/", &greeting("world"));
-    logged(server, app, &format!("{app}: GET /"));
+    crate::native::logged(server, app, &format!("{app}: GET /"));
 
     paas(server, &["config:set", "GREETING_NAME=paas", "-a", app]);
     answers(server, app, "/", &greeting("paas"));
 
     paas(server, &["ps:scale", "web=2", "-a", app]);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut dynos = BTreeSet::new();
-    while dynos.len() < 2 {
-        assert!(Instant::now() < deadline, "{app}: after ps:scale web=2 only {dynos:?} answered");
-        let (status, body) = router_get(server, app, "/dyno");
-        if status == 200 {
-            dynos.extend(body.split('"').nth(3).map(str::to_string));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(dynos, BTreeSet::from(["web.1".to_string(), "web.2".to_string()]), "{app}");
+    crate::native::both_web_dynos_answer(server, app);
     paas(server, &["ps:scale", "web=1", "-a", app]);
     // Only web.1 answers once web.2 is gone.
     let deadline = Instant::now() + Duration::from_secs(60);

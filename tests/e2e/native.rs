@@ -37,7 +37,7 @@ fn web_containers(server: &TestServer, app: &str) -> BTreeSet<String> {
 }
 
 /// Polls `paas logs` of `app` until one of its dynos' lines contains `want`.
-fn logged(server: &TestServer, app: &str, want: &str) {
+pub(crate) fn logged(server: &TestServer, app: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let logs = ok(server.paas().args(["logs", "-a", app, "-n", "1500"]).env_remove("PAAS_APP"));
@@ -47,6 +47,23 @@ fn logged(server: &TestServer, app: &str, want: &str) {
         assert!(Instant::now() < deadline, "{app}: no {want:?} in paas logs:\n{logs}");
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Polls `GET /dyno` of `app` (the examples answer `{"dyno":"web.N"}`) through the router until
+/// both web.1 and web.2 have answered (after `ps:scale web=2`), for up to 90 s.
+pub(crate) fn both_web_dynos_answer(server: &TestServer, app: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut dynos = BTreeSet::new();
+    while dynos.len() < 2 {
+        assert!(Instant::now() < deadline, "{app}: after ps:scale web=2 only {dynos:?} answered");
+        let (status, body) = router_get(server, app, "/dyno");
+        if status == 200 {
+            let dyno = body.split("\"dyno\":").nth(1).and_then(|rest| rest.split('"').nth(1)).map(str::to_string);
+            dynos.extend(dyno);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(dynos, BTreeSet::from(["web.1".to_string(), "web.2".to_string()]), "{app}");
 }
 
 #[test]
@@ -69,18 +86,7 @@ fn native_apps_deploy_by_git_push_answer_through_the_router_and_scale_to_two_con
         assert_eq!(web_containers(&server, app).len(), 1, "{app}: one web dyno, one container");
 
         ok(server.paas().args(["ps:scale", "web=2", "-a", app]).env_remove("PAAS_APP"));
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let mut dynos = BTreeSet::new();
-        while dynos.len() < 2 {
-            assert!(Instant::now() < deadline, "{app}: after ps:scale web=2 only {dynos:?} answered");
-            let (status, body) = router_get(&server, app, "/dyno");
-            if status == 200 {
-                let dyno = body.split("\"dyno\":").nth(1).and_then(|rest| rest.split('"').nth(1)).map(str::to_string);
-                dynos.extend(dyno);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert_eq!(dynos, BTreeSet::from(["web.1".to_string(), "web.2".to_string()]), "{app}");
+        both_web_dynos_answer(&server, app);
         let containers = web_containers(&server, app);
         assert_eq!(containers.len(), 2, "{app}: two web dynos are two containers: {containers:?}");
         drop(repo);
