@@ -2,7 +2,8 @@
 //! installed by the stack's Bundler (deployment mode, `--local`) into vendor/bundle, `web` is
 //! `bundle exec rackup` and its gems load at /app on the stack alone; a Gemfile.lock that does not
 //! match the Gemfile fails with bundler's message; `web` is picked as Heroku picks it (Rails,
-//! puma, Rack); a Rack app with a `public/` is Ruby, not a static site.
+//! puma, Rack); a Rack app with a `public/` is Ruby, not a static site; a gem with a C extension
+//! is compiled in the build (the stack's ruby-dev and cc) and loads at /app.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -93,6 +94,49 @@ async fn ruby_gemfile_lock_that_does_not_match_fails_with_bundlers_message() {
         out.lines().last().unwrap(),
         " !     Gemfile.lock is missing: run `bundle lock` (or `bundle install`) and commit Gemfile.lock"
     );
+}
+
+/// A gem with a C extension (`HelloExt.hi`), packed with the host's `gem build` into `into`.
+fn gem_with_a_c_extension(into: &Path) {
+    let gem = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        (
+            "hello_ext.gemspec",
+            "Gem::Specification.new do |s|\n  s.name = \"hello_ext\"\n  s.version = \"0.1.0\"\n  s.summary = \"A C extension\"\n  s.authors = [\"paas\"]\n  s.files = [\"ext/hello_ext/extconf.rb\", \"ext/hello_ext/hello_ext.c\", \"lib/hello_ext.rb\"]\n  s.extensions = [\"ext/hello_ext/extconf.rb\"]\nend\n",
+        ),
+        ("ext/hello_ext/extconf.rb", "require \"mkmf\"\ncreate_makefile(\"hello_ext/hello_ext\")\n"),
+        (
+            "ext/hello_ext/hello_ext.c",
+            "#include <ruby.h>\nstatic VALUE hi(VALUE self) { return rb_str_new_cstr(\"hi from C\"); }\nvoid Init_hello_ext(void) { rb_define_singleton_method(rb_define_module(\"HelloExt\"), \"hi\", hi, 0); }\n",
+        ),
+        ("lib/hello_ext.rb", "require \"hello_ext/hello_ext\"\n"),
+    ] {
+        let path = gem.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let built = Command::new("gem").args(["build", "hello_ext.gemspec"]).current_dir(gem.path()).output().unwrap();
+    assert!(built.status.success(), "{built:?}");
+    fs::create_dir_all(into).unwrap();
+    fs::copy(gem.path().join("hello_ext-0.1.0.gem"), into.join("hello_ext-0.1.0.gem")).unwrap();
+}
+
+#[tokio::test]
+async fn ruby_gem_with_a_c_extension_is_compiled_in_the_build_and_loads_at_app() {
+    let (data, src) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    gem_with_a_c_extension(&src.path().join("vendor/cache"));
+    fs::write(src.path().join("Gemfile"), "source \"https://rubygems.org\"\n\ngem \"hello_ext\"\n").unwrap();
+    let lock = "GEM\n  remote: https://rubygems.org/\n  specs:\n    hello_ext (0.1.0)\n\nPLATFORMS\n  ruby\n\nDEPENDENCIES\n  hello_ext\n\nBUNDLED WITH\n   2.3.15\n";
+    fs::write(src.path().join("Gemfile.lock"), lock).unwrap();
+    fs::write(src.path().join("Procfile"), "web: bundle exec ruby -e 'require \"hello_ext\"; puts HelloExt.hi'\n").unwrap();
+    let builder = builder(data.path());
+    let out = CollectOutput::default();
+    let built = builder.build(request("ruby-ext", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    assert!(out.lines().contains(&"       Installing hello_ext 0.1.0 with native extensions".to_string()), "{:#?}", out.lines());
+    let unpacked = tempfile::tempdir().unwrap();
+    builder.store().unpack(&built.slug.id, unpacked.path()).unwrap();
+    let at_app = run_at_app(&unpacked.path().join("app"), "bundle exec ruby -e 'require \"hello_ext\"; puts HelloExt.hi'");
+    assert_eq!(String::from_utf8_lossy(&at_app.stdout), "hi from C\n", "{at_app:?}");
 }
 
 /// `bin/release` of the ruby buildpack on a folder of `files`: its `web` line.
