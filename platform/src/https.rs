@@ -1,4 +1,5 @@
-//! HTTPS for the API listener (`paas server --api-tls-listen ADDR`): [`TlsListener`] is an
+//! HTTPS for the API listener (`paas server --api-tls-listen ADDR`) and the router's
+//! (`--router-tls-listen ADDR`, through [`TlsListener::into_parts`]): [`TlsListener`] is an
 //! `axum::serve` listener whose connections are TLS, so the same router — Platform API and git
 //! smart HTTP — answers on both ports (the rendezvous accepts its clients through one too). That is what the heroku CLI needs: `heroku git:remote`
 //! always writes `https://<api-host>/<app>.git`.
@@ -153,6 +154,14 @@ impl TlsListener {
             }
         });
         Ok(TlsListener { local, ready })
+    }
+}
+
+impl TlsListener {
+    /// Where it listens, and its connections as their handshakes finish (for a server that is
+    /// not axum's: the router's HTTPS listener).
+    pub fn into_parts(self) -> (SocketAddr, mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>) {
+        (self.local, self.ready)
     }
 }
 

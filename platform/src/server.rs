@@ -32,6 +32,9 @@ pub struct ServerConfig {
     pub api_tls_listen: Option<SocketAddr>,
     /// Where the router listens (port 0: any free port).
     pub router_listen: SocketAddr,
+    /// Where the router also serves apps over HTTPS, choosing each certificate by SNI: an
+    /// app's own (its SNI endpoints) for its custom domains, else the server's (port 0: any).
+    pub router_tls_listen: Option<SocketAddr>,
     /// Apps are served at `<app>.<domain>`.
     pub domain: String,
     /// `postgres://…` to keep the ledger in PostgreSQL instead of SQLite.
@@ -173,6 +176,14 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let router_listener = TcpListener::bind(config.router_listen)
         .await
         .with_context(|| format!("cannot listen on {} for the router", config.router_listen))?;
+    let router_tls_listener = match config.router_tls_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the router over HTTPS (--router-tls-listen)"))?,
+        ),
+        None => None,
+    };
     let api_tls_listener = match config.api_tls_listen {
         Some(addr) => Some(
             TcpListener::bind(addr)
@@ -191,6 +202,21 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         config.tls_key.as_deref(),
     )
     .context("cannot set up TLS")?;
+    // The router's HTTPS: each handshake's certificate chosen by SNI among the apps' own (read
+    // from the ledger after each API change and every few seconds), else the server's.
+    let sni_certs = crate::certs::SniCerts::new(
+        Arc::new(crate::certs::LedgerCertificates(ledger.clone())),
+        tls.certified_key(),
+    );
+    sni_certs.reload().await;
+    let router_tls = match router_tls_listener {
+        Some(listener) => {
+            let config = sni_certs.server_config().context("cannot set up the router's TLS")?;
+            Some(crate::https::TlsListener::new(listener, config, "router-https")?)
+        }
+        None => None,
+    };
+    let router_tls_addr = router_tls.as_ref().map(axum::serve::Listener::local_addr).transpose()?;
     let rendezvous_listen = config.rendezvous_listen.unwrap_or_else(|| {
         let port = match config.api_listen.port() {
             0 => 0,
@@ -256,6 +282,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     agent.spawn(stopped(stop_rx.clone()));
+    if router_tls_addr.is_some() {
+        tokio::spawn(sni_certs.clone().reload_every(crate::certs::RELOAD_EVERY, stopped(stop_rx.clone())));
+    }
     // Apps: the router and the dyno supervisor, told of every committed change.
     let (changes, changes_rx) = crate::serving::Changes::channel();
     let metrics = Arc::new(paas_metrics::Metrics::new());
@@ -268,6 +297,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             data_dir: config.data_dir.clone(),
             domain: config.domain.clone(),
             router_listener,
+            router_tls,
             changes: changes_rx,
             metrics: metrics.clone(),
             logs: logs.clone(),
@@ -305,6 +335,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .layer(axum::Extension(peers))
         .layer(axum::Extension(rendezvous.clone()))
         .layer(axum::Extension(tls.clone()))
+        .layer(axum::Extension(sni_certs.clone()))
         .layer(axum::Extension(addon_services))
         // Slugs served to other nodes (GET /grid/slugs/{checksum}).
         .layer(axum::Extension(paas_builder::SlugStore::new(&config.data_dir).context("cannot open the slug store")?));
@@ -341,6 +372,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         println!("API listening on https://{addr}/");
     }
     println!("Router listening on http://{router_addr}/");
+    if let Some(addr) = router_tls_addr {
+        println!("Router listening on https://{addr}/");
+    }
     println!("Rendezvous listening on rendezvous://{}/", rendezvous.addr());
     if let Some(ca) = tls.ca_pem() {
         println!("TLS certificates signed by the local CA {}", ca.display());

@@ -34,6 +34,7 @@ const CA_NAME: &str = "paas local CA";
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<rustls::ServerConfig>,
+    certified: Arc<rustls::sign::CertifiedKey>,
     ca_pem: Option<PathBuf>,
 }
 
@@ -54,14 +55,17 @@ impl ServerTls {
         key: Option<&Path>,
     ) -> anyhow::Result<ServerTls> {
         match (cert, key) {
-            (Some(cert), Some(key)) => Ok(ServerTls { config: load_pem(cert, key)?, ca_pem: None }),
+            (Some(cert), Some(key)) => {
+                let (config, certified) = load_pem(cert, key)?;
+                Ok(ServerTls { config, certified, ca_pem: None })
+            }
             (Some(_), None) => bail!("--tls-cert was given without --tls-key: give both, or neither to use the local CA"),
             (None, Some(_)) => bail!("--tls-key was given without --tls-cert: give both, or neither to use the local CA"),
             (None, None) => {
                 let dir = data_dir.join("tls");
                 let ca_pem = local_ca(&dir, hosts)?;
-                let config = load_pem(&dir.join("server.pem"), &dir.join("server-key.pem"))?;
-                Ok(ServerTls { config, ca_pem: Some(ca_pem) })
+                let (config, certified) = load_pem(&dir.join("server.pem"), &dir.join("server-key.pem"))?;
+                Ok(ServerTls { config, certified, ca_pem: Some(ca_pem) })
             }
         }
     }
@@ -69,6 +73,12 @@ impl ServerTls {
     /// The rustls configuration of a TLS listener (no client certificates).
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
         self.config.clone()
+    }
+
+    /// The server's certificate and key, for a listener that chooses among several (the
+    /// router's HTTPS listener serves it to every name without a certificate of its own).
+    pub fn certified_key(&self) -> Arc<rustls::sign::CertifiedKey> {
+        self.certified.clone()
     }
 
     /// The local CA's certificate (`<data-dir>/tls/ca.pem`) that clients trust; `None` when the
@@ -158,8 +168,9 @@ fn set_validity(params: &mut CertificateParams) {
     params.not_after = rcgen::date_time_ymd(year + 10, 1, 1);
 }
 
-/// A rustls server configuration from a PEM certificate chain and a PEM private key.
-fn load_pem(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+/// A rustls server configuration from a PEM certificate chain and a PEM private key, and the
+/// certificate and key themselves.
+fn load_pem(cert: &Path, key: &Path) -> anyhow::Result<(Arc<rustls::ServerConfig>, Arc<rustls::sign::CertifiedKey>)> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?
         .collect::<Result<_, _>>()
@@ -170,13 +181,15 @@ fn load_pem(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>
     let private = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("cannot read a PEM private key from {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mismatch = || format!("the key {} does not go with the certificate {}", key.display(), cert.display());
+    let certified = rustls::sign::CertifiedKey::from_der(chain.clone(), private.clone_key(), &provider).with_context(mismatch)?;
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("cannot set up TLS")?
         .with_no_client_auth()
         .with_single_cert(chain, private)
-        .with_context(|| format!("the key {} does not go with the certificate {}", key.display(), cert.display()))?;
-    Ok(Arc::new(config))
+        .with_context(mismatch)?;
+    Ok((Arc::new(config), Arc::new(certified)))
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {

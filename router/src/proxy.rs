@@ -34,6 +34,7 @@ pub struct ClientInfo {
 }
 
 /// What every request needs: the table, the settings, the log sink.
+#[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) table: Arc<RouteTable>,
     pub(crate) config: RouterConfig,

@@ -61,6 +61,15 @@ impl Router {
         Router { shared: Arc::new(shared) }
     }
 
+    /// The same router (table, log, settings) answering as a TLS terminator: its requests carry
+    /// `X-Forwarded-Proto: https` and its log lines `protocol=https`. For
+    /// [`Router::serve_accepted_with_shutdown`] on an HTTPS listener.
+    pub fn for_https(&self) -> Router {
+        let mut shared = (*self.shared).clone();
+        shared.config.forwarded_proto = "https";
+        Router { shared: Arc::new(shared) }
+    }
+
     /// The routing table.
     pub fn table(&self) -> &Arc<RouteTable> {
         &self.shared.table
@@ -96,6 +105,30 @@ impl Router {
         shutdown: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
         let local = listener.local_addr()?;
+        self.serve_incoming(listener, local, shutdown).await
+    }
+
+    /// [`Router::serve_with_shutdown`] for connections accepted elsewhere (a TLS listener that
+    /// hands over each connection once its handshake is done), listening at `local`. Give this
+    /// router a [`RouterConfig::forwarded_proto`] of `https`.
+    pub async fn serve_accepted_with_shutdown<IO>(
+        self,
+        accepted: tokio::sync::mpsc::Receiver<(IO, std::net::SocketAddr)>,
+        local: std::net::SocketAddr,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> io::Result<()>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        self.serve_incoming(accepted, local, shutdown).await
+    }
+
+    async fn serve_incoming<I: Incoming>(
+        self,
+        mut listener: I,
+        local: std::net::SocketAddr,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> io::Result<()> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -112,9 +145,9 @@ impl Router {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, remote)) => {
-                        let _ = stream.set_nodelay(true);
+                accepted = listener.next() => match accepted {
+                    None => break,
+                    Some(Ok((stream, remote))) => {
                         let conn = serve_connection(
                             self.shared.clone(),
                             builder.clone(),
@@ -124,7 +157,7 @@ impl Router {
                         );
                         connections.spawn(conn);
                     }
-                    Err(error) => {
+                    Some(Err(error)) => {
                         // Out of file descriptors and the like: back off rather than spin.
                         tracing::warn!(%error, "router accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -152,10 +185,38 @@ impl std::fmt::Debug for Router {
     }
 }
 
-async fn serve_connection(
+/// Where a router's connections come from: a TCP listener, or connections accepted elsewhere.
+trait Incoming: Send {
+    /// A connection.
+    type Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+    /// The next connection and its peer; `None` once no more can come.
+    fn next(&mut self) -> impl Future<Output = Option<io::Result<(Self::Io, std::net::SocketAddr)>>> + Send;
+}
+
+impl Incoming for TcpListener {
+    type Io = TcpStream;
+    async fn next(&mut self) -> Option<io::Result<(TcpStream, std::net::SocketAddr)>> {
+        let accepted = self.accept().await;
+        if let Ok((stream, _)) = &accepted {
+            let _ = stream.set_nodelay(true);
+        }
+        Some(accepted)
+    }
+}
+
+impl<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Incoming
+    for tokio::sync::mpsc::Receiver<(IO, std::net::SocketAddr)>
+{
+    type Io = IO;
+    async fn next(&mut self) -> Option<io::Result<(IO, std::net::SocketAddr)>> {
+        self.recv().await.map(Ok)
+    }
+}
+
+async fn serve_connection<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static>(
     shared: Arc<Shared>,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    stream: TcpStream,
+    stream: IO,
     client: ClientInfo,
     mut stop: watch::Receiver<bool>,
 ) {

@@ -1,7 +1,8 @@
 //! The API and git over HTTPS (`paas server --api-tls-listen`) with the official heroku CLI:
 //! `heroku git:remote -a APP` writes `https://<api-host>/<app>.git` and its credential helper,
 //! and `git push heroku main` (trusting the local CA through `GIT_SSL_CAINFO`) builds and
-//! releases, exactly as against Heroku.
+//! releases, exactly as against Heroku; then custom certificates on the router's HTTPS listener
+//! (`certs.rs`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,14 +14,24 @@ use crate::support::{TestServer, eventually_get, example_repo, ok};
 #[test]
 fn heroku_git_remote_then_git_push_over_https_builds_and_releases() {
     let Some(heroku) = heroku_bin() else { return };
-    let server = TestServer::start_with(tempfile::tempdir().unwrap(), &["--api-tls-listen", "127.0.0.1:0"]);
-    let https = server
-        .stdout
-        .lock()
-        .unwrap()
-        .iter()
-        .find_map(|line| line.strip_prefix("API listening on https://").map(|rest| rest.trim_end_matches('/').to_string()))
-        .expect("the server prints its HTTPS address");
+    let server = TestServer::start_with(
+        tempfile::tempdir().unwrap(),
+        &["--api-tls-listen", "127.0.0.1:0", "--router-tls-listen", "127.0.0.1:0"],
+    );
+    // The addresses are printed one after the other: each is waited for.
+    let printed = |prefix: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines = server.stdout.lock().unwrap().clone();
+            if let Some(found) = lines.iter().find_map(|line| line.strip_prefix(prefix)) {
+                return found.trim_end_matches('/').to_string();
+            }
+            assert!(std::time::Instant::now() < deadline, "the server prints {prefix}: {lines:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let https = printed("API listening on https://");
+    let router_https = printed("Router listening on https://");
     let ca = server.data_dir().join("tls/ca.pem");
     assert!(ca.exists(), "the local CA is in the data dir");
     ok(server.paas().args(["apps:create", "secure"]).env_remove("PAAS_APP"));
@@ -64,6 +75,16 @@ fn heroku_git_remote_then_git_push_over_https_builds_and_releases() {
     assert!(said.contains("Launching... done, v2"), "{said}");
     assert!(said.contains(&format!("To https://{https}/secure.git")), "{said}");
     eventually_get(&server, "secure", "/", (200, "Hello from a prebuilt component\n"), Duration::from_secs(60));
+
+    // Custom certificates, served by SNI on the router's HTTPS listener.
+    let heroku_run = |args: &[&str]| {
+        let mut command = Command::new(&heroku);
+        with_env(command.args(args));
+        let output = command.output().unwrap();
+        println!("$ heroku {}\n{}{}", args.join(" "), String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        output
+    };
+    crate::certs::custom_certificates(&server, &heroku_run, &router_https, "secure", "Hello from a prebuilt component\n");
 
     // Without the CA, git refuses the certificate (the HTTPS really is TLS with our certificate).
     let mut untrusted = Command::new("git");

@@ -4,6 +4,7 @@ mod addons;
 mod addons_wasm;
 mod build_bounds;
 mod build_sandbox;
+mod certs;
 mod client;
 mod crash;
 mod deploy;

@@ -25,6 +25,11 @@ pub struct ServerCommand {
     /// Address of the router that serves apps (port 0 picks a free port).
     #[arg(long, env = "PAAS_ROUTER_LISTEN", default_value = "127.0.0.1:8080")]
     router_listen: SocketAddr,
+    /// Also serve apps over HTTPS here (port 0 picks a free port), choosing each certificate by
+    /// SNI: an app's own (`heroku certs:add`) for its custom domains, else the server's
+    /// (--tls-cert, or the local CA's for the domain and `*.<domain>`).
+    #[arg(long, env = "PAAS_ROUTER_TLS_LISTEN")]
+    router_tls_listen: Option<SocketAddr>,
     /// Also serve the Platform API and git over HTTPS here (port 0 picks a free port), with the
     /// certificate of --tls-cert or the local CA: the remote `heroku git:remote` writes is https://.
     #[arg(long, env = "PAAS_API_TLS_LISTEN")]
@@ -219,6 +224,7 @@ impl ServerCommand {
             api_listen: self.api_listen,
             api_tls_listen: self.api_tls_listen,
             router_listen: self.router_listen,
+            router_tls_listen: self.router_tls_listen,
             domain: self.domain,
             database_url: self.database_url,
             addons_postgres_url: self.addons_postgres_url,
@@ -290,7 +296,7 @@ impl ServerCommand {
         };
         let egress = paas_sandbox::egress::EgressPolicy::new(self.egress_allow.clone(), Vec::new());
         // Containers may call other apps through the router on this node's address.
-        let router = vec![self.router_listen];
+        let router: Vec<SocketAddr> = [Some(self.router_listen), self.router_tls_listen].into_iter().flatten().collect();
         let network = paas_sandbox::net::Network::new(paas_sandbox::net::NetworkConfig { range, egress, router })
             .context("cannot set up the containers' network (--dyno-network; `host` runs without one)")?;
         Ok(Some(native.with_network(network)))
