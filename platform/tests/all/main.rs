@@ -10,6 +10,7 @@ mod api_pipelines;
 mod api_redis;
 mod backends;
 mod drains;
+mod fuzz_corpus;
 mod grid;
 mod grid_platform;
 mod grid_slugs;
