@@ -254,8 +254,10 @@ fn web_up(servers: &[&TestServer], key: &str, app: &str) -> std::collections::BT
 fn every_nodes_router_serves_any_app_and_a_node_killed_under_load_fails_requests_only_until_its_dynos_are_back() {
     let Some(postgres) = Postgres::start() else { return };
     let url = postgres.url();
+    // bench/grid-reschedule.sh also measures the default lease (10 s).
+    let lease = std::env::var("PAAS_E2E_NODE_LEASE").unwrap_or_else(|_| "2s".to_string());
     let node_args = |name: &str, join: Option<String>| {
-        let mut args = vec!["--database-url".to_string(), url.clone(), "--node-name".into(), name.into(), "--node-lease".into(), "2s".into()];
+        let mut args = vec!["--database-url".to_string(), url.clone(), "--node-name".into(), name.into(), "--node-lease".into(), lease.clone()];
         args.extend(join.into_iter().flat_map(|token| ["--join".to_string(), token]));
         args
     };
@@ -321,7 +323,7 @@ fn every_nodes_router_serves_any_app_and_a_node_killed_under_load_fails_requests
     let failed: Vec<Duration> = done.iter().filter(|(_, ok)| !ok).map(|(at, _)| at.saturating_duration_since(killed)).collect();
     let (before, after) = (done.iter().filter(|(at, _)| *at < killed).count(), done.iter().filter(|(at, _)| *at >= killed).count());
     println!(
-        "kill -9 of node b under load through node c's router: all 3 web dynos up on a and c {:.1} s later (lease 2 s); \
+        "kill -9 of node b under load through node c's router: all 3 web dynos up on a and c {:.1} s later (lease {lease}); \
          {} requests ({before} before the kill, {after} after), {} failed, the last {:.2} s after the kill",
         back.as_secs_f64(),
         done.len(),
