@@ -291,6 +291,8 @@ fn missing_tools() -> Vec<(&'static str, &'static str)> {
         ("cargo", "Rust and static-site builds (rustup, with the wasm32-wasip2 target)"),
         ("node", "Node.js builds and apps (apt-get install nodejs npm)"),
         ("python3", "Python builds and apps (apt-get install python3 python3-venv)"),
+        ("go", "Go builds (apt-get install golang-go)"),
+        ("bundle", "Ruby builds and apps (apt-get install ruby ruby-bundler ruby-dev)"),
     ];
     let path = std::env::var_os("PATH").unwrap_or_default();
     let home_cargo = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin"));
