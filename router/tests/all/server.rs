@@ -132,7 +132,7 @@ async fn an_idle_h2c_connection_is_closed_too() {
 }
 
 /// A native dyno that switches to an echo protocol on `Upgrade: echo`.
-async fn echo_upgrade_dyno() -> std::net::SocketAddr {
+pub async fn echo_upgrade_dyno() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
