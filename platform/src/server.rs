@@ -75,6 +75,8 @@ pub struct ServerConfig {
     pub container_network: Option<paas_sandbox::net::Network>,
     /// This node in the grid: its name, address, join token, lease and capacity.
     pub node: crate::grid::agent::NodeOptions,
+    /// How often autoscaling decides ([`crate::autoscale::EVERY`] by default).
+    pub autoscale_every: std::time::Duration,
 }
 
 /// Logs to stderr (stdout carries the lines that tests and scripts read), `RUST_LOG` filters.
@@ -289,6 +291,14 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let (changes, changes_rx) = crate::serving::Changes::channel();
     let metrics = Arc::new(paas_metrics::Metrics::new());
     tokio::spawn(crate::autoscale::close_minutes(metrics.clone(), stopped(stop_rx.clone())));
+    let autoscaler = crate::autoscale::Autoscaler {
+        ledger: ledger.clone(),
+        metrics: metrics.clone(),
+        logs: logs.clone(),
+        changes: changes.clone(),
+        every: config.autoscale_every,
+    };
+    tokio::spawn(autoscaler.run(stopped(stop_rx.clone())));
     let serving = config
         .serve
         .0

@@ -65,6 +65,10 @@ pub struct ServerCommand {
     /// request, and wake on the next one: `30m`, `2s`, `500ms`, `1h`.
     #[arg(long, env = "PAAS_SLEEP_AFTER", default_value = "30m", value_parser = parse_duration)]
     sleep_after: Duration,
+    /// How often autoscaling (`ps:autoscale:enable`) compares each web process's p95 response
+    /// time over that window with its target and scales: `60s` (Heroku's minute); shorter for tests.
+    #[arg(long, env = "PAAS_AUTOSCALE_EVERY", default_value = "60s", value_parser = parse_duration)]
+    autoscale_every: Duration,
     /// The OCI runtime that runs native dynos (runc; crun, youki or runsc where they work).
     /// Unset: `runc` from PATH if it runs, else native dynos are disabled (and reported crashed).
     #[arg(long, env = "PAAS_CONTAINER_RUNTIME")]
@@ -246,6 +250,7 @@ impl ServerCommand {
             build_disk_limit: self.build_disk_mib << 20,
             container_network,
             node,
+            autoscale_every: self.autoscale_every,
         })
         .await
     }

@@ -9,6 +9,7 @@ mod addon_services;
 mod addon_views;
 mod addons;
 mod apps;
+mod autoscaling;
 mod builds;
 mod catalog;
 mod config_vars;
@@ -187,6 +188,10 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
         .route("/apps/{app}/log-drains/{drain}", get(log_drains::info).delete(log_drains::remove))
         .route("/metrics", get(metrics::prometheus))
         .route("/apps/{app}/metrics", get(metrics::app))
+        .route(
+            "/apps/{app}/formation/{type}/autoscaling",
+            get(autoscaling::info).put(autoscaling::enable).delete(autoscaling::disable),
+        )
         .route("/apps/{app}/features", get(features::list))
         .route("/apps/{app}/features/{name}", get(features::info).patch(features::update))
         .route("/apps/{app}/scheduled-jobs", get(scheduler::list).post(scheduler::create))

@@ -142,6 +142,10 @@ pub const TABLE: &[Row] = &[
     // series for whoever may view it.
     ("GET", "/metrics", Operator),
     ("GET", "/apps/{app}/metrics", App(View)),
+    // Autoscaling (api/autoscaling.rs) is scaling: operate.
+    ("GET", "/apps/{app}/formation/{type}/autoscaling", App(View)),
+    ("PUT", "/apps/{app}/formation/{type}/autoscaling", App(Operate)),
+    ("DELETE", "/apps/{app}/formation/{type}/autoscaling", App(Operate)),
     ("GET", "/apps/{app}/features", App(View)),
     ("GET", "/apps/{app}/features/{name}", App(View)),
     ("PATCH", "/apps/{app}/features/{name}", App(Manage)),

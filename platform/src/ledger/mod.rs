@@ -248,6 +248,15 @@ pub trait Ledger:
     /// Turns a feature on or off (the caller checks the name is known).
     async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature>;
 
+    // Autoscaling (crate::autoscale).
+
+    /// The app's autoscaling policies that were ever set, by process type.
+    async fn list_autoscaling(&self, app_id: Uuid) -> Result<Vec<crate::autoscale::Policy>>;
+    /// Every enabled policy of an app that exists.
+    async fn enabled_autoscaling(&self) -> Result<Vec<crate::autoscale::Policy>>;
+    /// Stores the policy of its (app, process type), enabled or not (the caller checks it).
+    async fn set_autoscaling(&self, policy: &crate::autoscale::Policy) -> Result<crate::autoscale::Policy>;
+
     // Scheduled jobs.
 
     /// The app's scheduled jobs, oldest first.

@@ -12,6 +12,7 @@ use crate::addon_ledger::{
     a_rollback_keeps_addon_config_vars_as_the_attachments_say, addon_urls_naming_an_old_host_are_given_the_current_one,
     addons_attach_and_detach_in_releases,
 };
+use crate::autoscale::autoscaling_policies_are_kept_per_process_type;
 use crate::backends::TestLedger;
 
 macro_rules! conformance {
@@ -52,6 +53,7 @@ conformance!(
     builds_record_their_slug_release_and_output,
     log_drains_are_kept_per_app,
     app_features_are_kept_per_app,
+    autoscaling_policies_are_kept_per_process_type,
     scheduled_jobs_are_kept_and_each_run_claimed_once,
     a_failed_release_takes_a_version_but_never_goes_live,
     dyno_size_grants_are_kept_per_user,

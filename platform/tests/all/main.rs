@@ -6,6 +6,7 @@ mod addon_storage;
 mod api;
 mod api_addons;
 mod api_metrics;
+mod autoscale;
 mod api_pipelines;
 mod api_redis;
 mod backends;

@@ -5,6 +5,7 @@
 
 mod addons;
 mod apps;
+mod autoscaling;
 mod certs;
 mod drains;
 mod features;
@@ -407,6 +408,16 @@ impl Ledger for SqlLedger {
     }
     async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature> {
         features::set_app_feature(self, app_id, name, enabled).await
+    }
+
+    async fn list_autoscaling(&self, app_id: Uuid) -> Result<Vec<crate::autoscale::Policy>> {
+        autoscaling::list_autoscaling(self, app_id).await
+    }
+    async fn enabled_autoscaling(&self) -> Result<Vec<crate::autoscale::Policy>> {
+        autoscaling::enabled_autoscaling(self).await
+    }
+    async fn set_autoscaling(&self, policy: &crate::autoscale::Policy) -> Result<crate::autoscale::Policy> {
+        autoscaling::set_autoscaling(self, policy).await
     }
 
     async fn list_scheduled_jobs(&self, app_id: Uuid) -> Result<Vec<ScheduledJob>> {

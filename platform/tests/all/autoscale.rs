@@ -1,0 +1,134 @@
+//! Autoscaling: the policies in the ledger (conformance, SQLite and PostgreSQL), the API routes
+//! and their permissions in-process, and the autoscaler's decisions against a real ledger.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use paas_metrics::Metrics;
+use paas_platform::Ledger;
+use paas_platform::autoscale::{Autoscaler, Policy};
+use paas_platform::model::NewRelease;
+use serde_json::{Value, json};
+
+use crate::api::{Api, error, setup_with};
+use crate::backends::TestLedger;
+
+/// Stored per (app, process type); disabling keeps the bounds; a destroyed app's are not enabled.
+pub(crate) async fn autoscaling_policies_are_kept_per_process_type(t: &TestLedger) {
+    let ledger = &t.ledger;
+    let owner = ledger.create_user("scaler@example.com", None, false).await.unwrap().0.id;
+    let app = ledger.create_app("scaler", owner).await.unwrap();
+    assert!(ledger.list_autoscaling(app.id).await.unwrap().is_empty());
+    let now = chrono::Utc::now();
+    let policy = Policy { app_id: app.id, process_type: "web".into(), enabled: true, min: 1, max: 10, p95_ms: 200, created_at: now, updated_at: now };
+    let stored = ledger.set_autoscaling(&policy).await.unwrap();
+    assert_eq!((stored.min, stored.max, stored.p95_ms, stored.enabled), (1, 10, 200, true));
+    assert_eq!(ledger.enabled_autoscaling().await.unwrap(), [stored.clone()]);
+    let off = ledger.set_autoscaling(&Policy { enabled: false, max: 4, ..stored.clone() }).await.unwrap();
+    assert_eq!(off.created_at, stored.created_at, "one row per process type");
+    assert_eq!(ledger.list_autoscaling(app.id).await.unwrap(), [off.clone()]);
+    assert!(ledger.enabled_autoscaling().await.unwrap().is_empty());
+    ledger.set_autoscaling(&Policy { enabled: true, ..off }).await.unwrap();
+    ledger.destroy_app(app.id).await.unwrap();
+    assert!(ledger.enabled_autoscaling().await.unwrap().is_empty(), "a destroyed app does not scale");
+}
+
+/// An app `name` of `key`'s with a release whose process types are web and worker.
+async fn app_with_web(api: &Api, key: &str, name: &str) -> uuid::Uuid {
+    let app = api.create_app(key, name).await;
+    let app_id = app["id"].as_str().unwrap().parse().unwrap();
+    let owner = app["owner"]["id"].as_str().unwrap().parse().unwrap();
+    let process_types = [("web".to_string(), "./server".to_string()), ("worker".to_string(), "./work".to_string())].into();
+    let release = NewRelease { slug_id: uuid::Uuid::new_v4(), process_types, description: "Deploy".into() };
+    api.state.ledger.create_release(app_id, owner, release).await.unwrap();
+    app_id
+}
+
+#[tokio::test]
+async fn autoscaling_is_enabled_shown_and_disabled_by_those_who_may_scale() {
+    let api = setup_with(Default::default()).await;
+    let (alice, bob) = (api.user("alice@example.com").await, api.user("bob@example.com").await);
+    app_with_web(&api, &alice, "shop").await;
+    let path = "/apps/shop/formation/web/autoscaling";
+    let api = &api;
+    let put = |key: String, body: Value| async move { api.send(Method::PUT, path, Some(&key), Some(body), &[]).await };
+
+    let shown = api.get(path, &alice).await;
+    assert_eq!((shown.status, shown.body["enabled"].clone()), (StatusCode::OK, json!(false)), "{}", shown.body);
+    let on = put(alice.clone(), json!({"min_quantity": 1, "max_quantity": 10, "p95_ms": 200})).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    assert_eq!((on.body["enabled"].clone(), on.body["max_quantity"].clone(), on.body["ceiling"].clone()), (json!(true), json!(10), json!(32)));
+    assert_eq!(api.get(path, &alice).await.body["p95_ms"], 200);
+
+    for (body, wanted) in [
+        (json!({"min_quantity": 0, "max_quantity": 10, "p95_ms": 200}), "Invalid bounds"),
+        (json!({"min_quantity": 3, "max_quantity": 2, "p95_ms": 200}), "Invalid bounds"),
+        (json!({"min_quantity": 1, "max_quantity": 2, "p95_ms": 0}), "Invalid p95 target"),
+    ] {
+        let reply = put(alice.clone(), body).await;
+        let (status, id, message) = error(&reply);
+        assert_eq!((status, id), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params"), "{message}");
+        assert!(message.contains(wanted), "{message}");
+    }
+    let worker = api.send(Method::PUT, "/apps/shop/formation/worker/autoscaling", Some(&alice), Some(json!({"min_quantity": 1, "max_quantity": 2, "p95_ms": 100})), &[]).await;
+    assert_eq!(worker.status, StatusCode::UNPROCESSABLE_ENTITY, "only web dynos have response times");
+    let missing = api.get("/apps/shop/formation/clock/autoscaling", &alice).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // Another user: no access is a 404; a collaborator who may only view gets 403 on a change.
+    assert_eq!(api.get(path, &bob).await.status, StatusCode::NOT_FOUND);
+    let added = api.send(Method::POST, "/apps/shop/collaborators", Some(&alice), Some(json!({"user": "bob@example.com", "permissions": ["view"]})), &[]).await;
+    assert!(added.status.is_success(), "{}", added.body);
+    assert_eq!(api.get(path, &bob).await.status, StatusCode::OK);
+    let refused = put(bob.clone(), json!({"min_quantity": 1, "max_quantity": 2, "p95_ms": 100})).await;
+    assert_eq!(error(&refused).0, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(api.send(Method::DELETE, path, Some(&bob), None, &[]).await.status, StatusCode::FORBIDDEN);
+
+    let off = api.send(Method::DELETE, path, Some(&alice), None, &[]).await;
+    assert_eq!((off.status, off.body["enabled"].clone(), off.body["max_quantity"].clone()), (StatusCode::OK, json!(false), json!(10)));
+    let log = api.state.logs.app("shop").with_ring(|ring| ring.tail(100, |_| true).iter().map(|l| l.to_string()).collect::<Vec<_>>());
+    assert!(log.iter().any(|l| l.contains("app[api]: Enabled autoscaling of web (1..10 dynos, p95 target 200 ms) by alice@example.com")), "{log:?}");
+    assert!(log.iter().any(|l| l.contains("app[api]: Disabled autoscaling of web by alice@example.com")), "{log:?}");
+}
+
+#[tokio::test]
+async fn a_slow_web_process_scales_up_then_back_down_when_requests_stop() {
+    let api = setup_with(Default::default()).await;
+    let app_id = app_with_web(&api, &api.operator, "busy").await;
+    let now = chrono::Utc::now();
+    let policy = Policy { app_id, process_type: "web".into(), enabled: true, min: 1, max: 5, p95_ms: 100, created_at: now, updated_at: now };
+    api.state.ledger.set_autoscaling(&policy).await.unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let (changes, mut changed) = paas_platform::serving::Changes::channel();
+    let scaler = Autoscaler {
+        ledger: api.state.ledger.clone(),
+        metrics: metrics.clone(),
+        logs: api.state.logs.clone(),
+        changes,
+        every: Duration::from_secs(1),
+    };
+    let web = |ledger: Arc<dyn Ledger>| async move {
+        ledger.list_formation(app_id).await.unwrap().into_iter().find(|f| f.process_type == "web").unwrap().quantity
+    };
+    let slow = paas_metrics::Request { status: 200, code: None, took: Duration::from_millis(250), bytes_in: 0, bytes_out: 2 };
+    let mut before = HashMap::new();
+    for _ in 0..50 {
+        metrics.app("busy").web.record(slow);
+    }
+    scaler.tick(&mut before).await.unwrap();
+    assert_eq!(web(api.state.ledger.clone()).await, 3, "ceil(1 × p95 ≈ 280 ms (250 ms, read from its bucket) / 100 ms)");
+    assert!(changed.try_recv().is_ok(), "the serving side is told");
+    // The next window has only what came after: nothing, so one dyno fewer each time, down to min.
+    for expected in [2, 1, 1] {
+        scaler.tick(&mut before).await.unwrap();
+        assert_eq!(web(api.state.ledger.clone()).await, expected);
+    }
+    let log = api.state.logs.app("busy").with_ring(|ring| ring.tail(100, |_| true).iter().map(|l| l.to_string()).collect::<Vec<_>>());
+    let scaled: Vec<&String> = log.iter().filter(|l| l.contains("by autoscaling")).collect();
+    assert_eq!(scaled.len(), 3, "{log:?}");
+    assert!(scaled[0].contains("app[api]: Scaled to web@3:Basic worker@0:Basic by autoscaling (p95 "), "{}", scaled[0]);
+    assert!(scaled[0].contains("> target 100 ms)"), "{}", scaled[0]);
+    assert!(scaled[2].contains("Scaled to web@1:Basic worker@0:Basic by autoscaling (no requests)"), "{}", scaled[2]);
+}
