@@ -11,6 +11,8 @@
 //! a forged one is an ordinary outside request.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
@@ -73,6 +75,13 @@ impl PeerError {
     }
 }
 
+/// Connecting to another node's router gives up after this: the node is unreachable.
+const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A node found unreachable is not tried again for this long: requests go straight to the app's
+/// other dynos rather than each waiting for its own connect to fail (a machine gone off the
+/// network answers nothing until the connect timeout).
+const PEER_DOWN_FOR: Duration = Duration::from_secs(1);
+
 /// Another node's router, reached over a pool of keep-alive connections of its own; every
 /// request carries this node's credential. Clones share the pool: one per node, shared by the
 /// route entries of all the dynos that node runs.
@@ -80,6 +89,8 @@ impl PeerError {
 pub struct PeerBackend {
     router: TcpBackend,
     credential: HeaderValue,
+    /// Until when the node counts as unreachable (its last connect failed).
+    down_until: Arc<Mutex<Option<Instant>>>,
 }
 
 impl PeerBackend {
@@ -87,7 +98,12 @@ impl PeerBackend {
     pub fn new(addr: SocketAddr, credential: HeaderValue) -> Self {
         let mut credential = credential;
         credential.set_sensitive(true);
-        PeerBackend { router: TcpBackend::new(addr), credential }
+        let router = TcpBackend::with_connect_timeout(addr, PEER_CONNECT_TIMEOUT);
+        PeerBackend { router, credential, down_until: Arc::default() }
+    }
+
+    fn down_until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.down_until.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The node's router address.
@@ -98,12 +114,18 @@ impl PeerBackend {
 
 impl Backend for PeerBackend {
     fn call(&self, mut req: Request<RouterBody>) -> BackendFuture {
+        if self.down_until().is_some_and(|until| Instant::now() < until) {
+            let error = Box::new(PeerError::Down("unreachable a moment ago".into()));
+            return Box::pin(std::future::ready(Err(BackendError::Unreachable(error))));
+        }
         req.headers_mut().insert(X_PAAS_HOP.clone(), self.credential.clone());
         let sent = self.router.call(req);
+        let down_until = self.down_until.clone();
         Box::pin(async move {
             let mut response = match sent.await {
                 Ok(response) => response,
                 Err(BackendError::Unreachable(error)) => {
+                    *down_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + PEER_DOWN_FOR);
                     return Err(BackendError::Unreachable(Box::new(PeerError::Down(error))));
                 }
                 Err(other) => return Err(other),
@@ -165,6 +187,20 @@ mod tests {
         assert!(take_hop(&mut headers, Some(&Only("Node real"))));
         assert!(headers.is_empty());
         assert!(!take_hop(&mut headers, Some(&Only("Node real"))));
+    }
+
+    #[tokio::test]
+    async fn a_node_found_unreachable_is_not_tried_again_for_a_moment() {
+        let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let peer = PeerBackend::new(addr, HeaderValue::from_static("Node k"));
+        let call = || peer.call(Request::new(crate::backend::empty_body()));
+        let Err(BackendError::Unreachable(first)) = call().await else { panic!("a closed port is unreachable") };
+        assert!(first.to_string().contains("node unreachable") && !first.to_string().contains("a moment ago"), "{first}");
+        // Something listens there now, but the node counts as down for PEER_DOWN_FOR.
+        let _listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let Err(BackendError::Unreachable(second)) = call().await else { panic!("not tried") };
+        assert!(second.to_string().contains("a moment ago"), "{second}");
+        assert_eq!(PeerError::code(&second), Some(ErrorCode::H99));
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct TcpBackend {
 #[derive(Debug)]
 struct Pool {
     addr: SocketAddr,
+    /// Giving up on connecting: the dyno (or node) is unreachable.
+    connect_timeout: Duration,
     /// Idle connections, the most recently used at the back.
     idle: Mutex<VecDeque<Idle>>,
 }
@@ -60,7 +62,12 @@ impl TcpBackend {
     /// A backend for the dyno at `addr`, with an empty pool: keep-alive connections, at most 64
     /// idle ones, closed after 90 s unused; connecting gives up after 5 s.
     pub fn new(addr: SocketAddr) -> Self {
-        TcpBackend { pool: Arc::new(Pool { addr, idle: Mutex::default() }) }
+        Self::with_connect_timeout(addr, CONNECT_TIMEOUT)
+    }
+
+    /// [`TcpBackend::new`], giving up on connecting after `connect_timeout`.
+    pub fn with_connect_timeout(addr: SocketAddr, connect_timeout: Duration) -> Self {
+        TcpBackend { pool: Arc::new(Pool { addr, connect_timeout, idle: Mutex::default() }) }
     }
 
     /// The dyno's address.
@@ -116,11 +123,12 @@ impl Pool {
     /// A new connection to the dyno, its HTTP/1.1 side driven by a task of its own (which also
     /// completes upgrades, e.g. WebSocket, handing the socket to the router's splice).
     async fn connect(&self) -> Result<SendRequest<RouterBody>, BackendError> {
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr)).await {
+        let timeout = self.connect_timeout;
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => return Err(BackendError::Unreachable(Box::new(error))),
             Err(_) => {
-                let error = io::Error::new(io::ErrorKind::TimedOut, format!("connecting took over {CONNECT_TIMEOUT:?}"));
+                let error = io::Error::new(io::ErrorKind::TimedOut, format!("connecting took over {timeout:?}"));
                 return Err(BackendError::Unreachable(Box::new(error)));
             }
         };
