@@ -8,7 +8,10 @@
 //!   when web dynos come up or go away, [`RouteTable::set_crashed`] when the web process crashed,
 //!   the platform calls [`RouteTable::add_domain`] / [`RouteTable::set_maintenance`] /
 //!   [`RouteTable::remove_app`]. Changes apply to the next request; requests in flight finish on
-//!   the route they started with.
+//!   the route they started with. On a grid, [`RouteTable::set_remote`] adds the app's web dynos
+//!   on other nodes, reached through their routers ([`PeerBackend`]); they serve only while this
+//!   node has no web dyno of the app up, and a router takes forwarded requests only from the
+//!   nodes its [`Peers`] vouches for (`Router::with_peers`; see the `grid` module).
 //! - [`Backend`]: one web dyno. [`TcpBackend`] reaches a native dyno at `<its address>:$PORT`; a wasm
 //!   dyno is a small adapter over `paas_runtime::WebDyno::handle` (see [`BackendError`] for the
 //!   error mapping), e.g.
