@@ -201,6 +201,7 @@ async fn dispatch(outbox: &Outbox, ledger: &dyn Ledger, egress: Arc<EgressPolicy
             "actor": payload["actor"],
             "data": payload["data"],
             "previous_data": payload["previous_data"],
+            "published_at": payload["published_at"],
             "resource": payload["resource"],
             "version": payload["version"],
         },
