@@ -28,7 +28,7 @@ work_dir
 real_home=$HOME   # paas_server gives the clients a HOME of their own; perf keeps its cache here
 # A dyno network of its own: another paas server on this host (a test, another bench) holds
 # the default one.
-paas_server --dyno-network "10.$((200 + RANDOM % 50)).0.0/16"
+paas_server --dyno-network "$(free_dyno_network)"
 app=greeter
 component_app "$app"
 push

@@ -77,6 +77,18 @@ paas_server() {
   server_up "$work/data" 10
 }
 
+# free_dyno_network: a 10.X.0.0/16 (X in 200-249) that holds no address of this host, for a
+# bench server's own dyno network (a server that ended without its clean-up leaves its node
+# address on lo, and a network holding it is refused).
+free_dyno_network() {
+  local x
+  for _ in $(seq 100); do
+    x=$((200 + RANDOM % 50))
+    ip -4 -o addr | grep -q " 10\.$x\." || break
+  done
+  echo "10.$x.0.0/16"
+}
+
 # server_up DATA_DIR SECONDS: waits up to SECONDS for the server started with output in
 # $work/server.out (errors in $work/server.err) to print both addresses; sets api and router, then
 # gives the clients a HOME of their own ($work/home) and logs them in with DATA_DIR's operator key.

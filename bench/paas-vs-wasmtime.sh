@@ -40,7 +40,7 @@ if [ -n "${COMPONENT:-}" ]; then component=$COMPONENT; else hello_component; fi
 work_dir
 # A dyno network of its own: another paas server on this host (a test, another bench) holds
 # the default one.
-paas_server --dyno-network "10.$((200 + RANDOM % 50)).0.0/16"
+paas_server --dyno-network "$(free_dyno_network)"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$root/bench/results"
 results="$root/bench/results/paas-vs-wasmtime-$stamp.txt"
