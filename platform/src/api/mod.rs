@@ -13,6 +13,7 @@ mod autoscaling;
 mod builds;
 mod catalog;
 mod config_vars;
+pub mod dashboard;
 mod error;
 mod extract;
 mod features;
@@ -135,6 +136,9 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
     let Routes { router, paths, .. } = routes
         .route("/openapi.json", get(openapi::document))
         .route("/paas/ca.pem", get(oneoff::ca_pem))
+        .route("/dashboard", get(dashboard::root))
+        .route("/dashboard/", get(dashboard::index))
+        .route("/dashboard/{*file}", get(dashboard::file))
         .route("/account", get(account::info).patch(account::update))
         .route("/users", post(account::create_user))
         .route("/users/{user}", get(sizes::info).patch(sizes::update))

@@ -63,6 +63,11 @@ pub const GIT: [Row; 2] = [("GIT", "push", App(Deploy)), ("GIT", "fetch", App(De
 pub const TABLE: &[Row] = &[
     ("GET", "/openapi.json", Public),
     ("GET", "/paas/ca.pem", Public),
+    // The dashboard's built-in files (api/dashboard.rs): public; its data comes from the API
+    // with the user's key, under the rows below.
+    ("GET", "/dashboard", Public),
+    ("GET", "/dashboard/", Public),
+    ("GET", "/dashboard/{*file}", Public),
     ("GET", "/account", Account),
     ("PATCH", "/account", Account),
     ("POST", "/users", Operator),
