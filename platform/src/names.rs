@@ -1,6 +1,6 @@
 //! Names users type: app names (validated and generated), dyno sizes, config var keys.
 
-use rand::Rng;
+use rand::RngExt;
 
 /// Checks an app name: lowercase letters, digits and dashes, 3–30 characters, starting with a
 /// letter. The error is the message to show.

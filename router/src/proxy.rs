@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use rand::Rng;
+use rand::RngExt;
 
 use crate::backend::{BackendError, BoxError, ConnectTime, RouterBody, into_router_body};
 use crate::config::RouterConfig;

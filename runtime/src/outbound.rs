@@ -214,7 +214,9 @@ async fn connect(
         return Ok(Box::new(stream));
     }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let name = rustls::pki_types::ServerName::try_from(bare.to_owned())?;
+    // As wasmtime-wasi-http's default sender answers a name TLS cannot verify.
+    let name = rustls::pki_types::ServerName::try_from(bare.to_owned())
+        .map_err(|_| Error::DnsError { rcode: Some("invalid dns name".into()), info_code: None })?;
     let stream = tls_connector().connect(name, stream).await.map_err(Error::Tls)?;
     Ok(Box::new(stream))
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use rand::RngCore;
+use rand::Rng;
 use tokio::sync::watch;
 use uuid::Uuid;
 
