@@ -5,10 +5,9 @@
 //! is gone or no longer visible to the user who made the session. On a grid the stream collates
 //! every node's lines of the app, whichever node the session was made on.
 
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -101,19 +100,8 @@ pub async fn stream(
         && let Some(events) =
             grid::logs::collated(peers, &state.logs, &app.name, app.id, session.clone(), end.clone(), last_event_id).await
     {
-        return Ok(event_stream(events));
+        return Ok(sse::respond(events));
     }
     let last_event_id = last_event_id.and_then(|v| v.trim().parse::<u64>().ok());
-    Ok(event_stream(sse::stream(&state.logs, &app.name, session, end, last_event_id)))
-}
-
-/// A `text/event-stream` response of `events`.
-fn event_stream(events: impl futures::Stream<Item = axum::body::Bytes> + Send + 'static) -> Response {
-    let body = Body::from_stream(futures::StreamExt::map(events, Ok::<_, std::io::Error>));
-    let mut response = body.into_response();
-    let response_headers = response.headers_mut();
-    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    Ok(sse::respond(sse::stream(&state.logs, &app.name, session, end, last_event_id)))
 }

@@ -28,7 +28,7 @@ use super::Node;
 use super::auth::NodeCaller;
 use super::peers::Peers;
 use crate::api::{ApiError, AppState};
-use crate::logplex::sse::{Follower, Next};
+use crate::logplex::sse::{self, Follower, Next};
 use crate::logplex::{Filter, LogLine, LogSession, Logplex, Source, TailEnd, overflow_line};
 
 /// The longest record a node accepts from another (a line is far shorter).
@@ -104,12 +104,7 @@ pub async fn serve(
     Path(app_id): Path<Uuid>,
     Query(ask): Query<Ask>,
 ) -> Result<Response, ApiError> {
-    let app = state
-        .ledger
-        .find_app(&app_id.to_string())
-        .await?
-        .filter(|app| app.id == app_id)
-        .ok_or_else(|| ApiError::not_found("Couldn't find that app."))?;
+    let app = super::peers::app_asked(&state, app_id).await?;
     let source = match ask.source.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(Source::parse(s).ok_or_else(|| ApiError::bad_request(format!("Unknown log source {s:?}.")))?),
@@ -223,7 +218,7 @@ pub async fn collated(
     session: LogSession,
     end: TailEnd,
     last_event_id: Option<&str>,
-) -> Option<impl Stream<Item = Bytes> + Send + 'static> {
+) -> Option<impl Stream<Item = sse::Batch> + Send + 'static> {
     let me = peers.agent().id;
     let others = peers.others().await;
     let resume = match last_event_id {
@@ -302,9 +297,10 @@ pub async fn collated(
     let skip = history.len().saturating_sub(session.lines);
     let mut lines: Vec<LogLine> = history.into_iter().skip(skip).map(|(_, _, _, line)| line).collect();
     lines.extend(notices);
-    let head = format!("retry: 1\n\n{}", events(&lines, &cursor));
+    let mut head = vec![sse::retry()];
+    head.extend(events(&lines, &cursor));
     if !follow {
-        return Some(futures::stream::once(async move { Bytes::from(head) }).boxed());
+        return Some(futures::stream::once(async move { head }).boxed());
     }
     let follower = Follower::new(logplex, app, session.filter, local_cursor, session.tail, end);
     parts.push(local_part(me, follower));
@@ -338,26 +334,20 @@ pub async fn collated(
                 Item::Ended(Some(why)) => lines.push(notice(&why)),
             }
         }
-        let mut text = events(&lines, &cursor);
-        if text.is_empty() && alive {
-            text.push_str(": keep-alive\n\n");
+        let mut batch = events(&lines, &cursor);
+        if batch.is_empty() && alive {
+            batch.push(sse::keep_alive());
         }
-        Some((Bytes::from(text), (merged, cursor, done)))
+        Some((batch, (merged, cursor, done)))
     })
-    .filter(|chunk| std::future::ready(!chunk.is_empty()));
-    Some(futures::stream::once(async move { Bytes::from(head) }).chain(tail).boxed())
+    .filter(|batch| std::future::ready(!batch.is_empty()));
+    Some(futures::stream::once(async move { head }).chain(tail).boxed())
 }
 
 /// The SSE events of `lines`; the last carries `cursor` as its id.
-fn events(lines: &[LogLine], cursor: &Cursor) -> String {
-    let mut text = String::new();
-    for (n, line) in lines.iter().enumerate() {
-        if n + 1 == lines.len() {
-            text.push_str(&format!("id: {cursor}\n"));
-        }
-        text.push_str(&format!("data: {line}\n\n"));
-    }
-    text
+fn events(lines: &[LogLine], cursor: &Cursor) -> sse::Batch {
+    let last = lines.len().saturating_sub(1);
+    lines.iter().enumerate().map(|(n, line)| sse::line_event((n == last).then_some(cursor), line)).collect()
 }
 
 /// A `paas[logplex]` line.

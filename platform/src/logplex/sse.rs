@@ -4,12 +4,21 @@
 //! open). After a reconnect with `Last-Event-ID` it continues after that line. A reader that fell
 //! behind the buffer is told how many lines it lost (`Error L10`). A tail ends when its session's
 //! [`TailEnd`] fires (the app destroyed or renamed, the user's access removed) or the server stops.
+//!
+//! Events are framed by axum's [`Event`]: a `\r` or `\n` inside a line starts another `data:`
+//! field of the same event, so a client reads the whole line (with a line break there), never
+//! the rest of it as a field of its own that it drops.
 
+use std::convert::Infallible;
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use futures::Stream;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 
 use super::session::TailEnd;
@@ -21,13 +30,50 @@ pub const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Lines read from the ring at a time.
 const BATCH: usize = 500;
 
-/// One SSE event for a line.
-pub fn event(line: &LogLine) -> String {
-    if line.id == 0 {
-        format!("data: {line}\n\n")
-    } else {
-        format!("id: {}\ndata: {line}\n\n", line.id)
-    }
+/// Events that go out together (one read of the ring, or what is ready of a grid's streams).
+pub type Batch = Vec<Event>;
+
+/// The event of `line`, with `id` when given (`id` must not hold a line break).
+pub fn line_event(id: Option<impl Display>, line: &LogLine) -> Event {
+    let event = match id {
+        Some(id) => Event::default().id(id.to_string()),
+        None => Event::default(),
+    };
+    event.data(line.to_string())
+}
+
+/// One SSE event for a line (its own id when it has one).
+pub fn event(line: &LogLine) -> Event {
+    line_event((line.id != 0).then_some(line.id), line)
+}
+
+/// `retry: 1`: a client reconnects at once when the stream drops.
+pub fn retry() -> Event {
+    Event::default().retry(Duration::from_millis(1))
+}
+
+/// `: keep-alive`, a comment that keeps an idle connection open.
+pub fn keep_alive() -> Event {
+    Event::default().comment("keep-alive")
+}
+
+/// The text of `batch`, as axum's [`Sse`] frames it, in one chunk.
+pub async fn frame(batch: Batch) -> Bytes {
+    let events = futures::stream::iter(batch.into_iter().map(Ok::<_, Infallible>));
+    // The events are all there and writing them cannot fail: this reads to the end at once.
+    axum::body::to_bytes(Sse::new(events).into_response().into_body(), usize::MAX).await.unwrap_or_default()
+}
+
+/// A `text/event-stream` response of `batches`, each batch one chunk (not buffered by a proxy
+/// in front).
+pub fn respond(batches: impl Stream<Item = Batch> + Send + 'static) -> Response {
+    let body = Body::from_stream(batches.then(frame).map(Ok::<_, Infallible>));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
 }
 
 /// The stream of `session` over the app's stream, which is called `app` now (the caller looked
@@ -39,40 +85,36 @@ pub fn stream(
     session: LogSession,
     end: TailEnd,
     last_event_id: Option<u64>,
-) -> impl Stream<Item = Bytes> + Send + 'static {
+) -> impl Stream<Item = Batch> + Send + 'static {
     let log = logplex.app(app);
     let (first, cursor) = match last_event_id {
-        Some(after) => (String::from("retry: 1\n\n"), after),
+        Some(after) => (vec![retry()], after),
         None => {
             let (lines, last) = log.with_ring(|ring| (ring.tail(session.lines, |l| session.filter.accepts(l)), ring.last_id()));
-            let mut text = String::from("retry: 1\n\n");
-            for line in &lines {
-                text.push_str(&event(line));
-            }
-            (text, last)
+            let mut batch = vec![retry()];
+            batch.extend(lines.iter().map(|line| event(line)));
+            (batch, last)
         }
     };
     // Without tail and without a resume point, the history is all there is.
     let follow = session.tail || last_event_id.is_some();
     let follower = Follower::new(logplex, app, session.filter, cursor, session.tail, end);
-    let head = futures::stream::once(async move { Bytes::from(first) });
+    let head = futures::stream::once(async move { first });
     let state = follow.then_some(follower);
-    futures::StreamExt::chain(head, futures::stream::unfold(state, |state| async move {
+    head.chain(futures::stream::unfold(state, |state| async move {
         let mut follower = state?;
-        let text = match follower.next().await? {
-            Next::KeepAlive => return Some((Bytes::from_static(b": keep-alive\n\n"), Some(follower))),
+        let batch = match follower.next().await? {
+            Next::KeepAlive => vec![keep_alive()],
             Next::Lines { dropped, lines } => {
-                let mut text = String::new();
+                let mut batch = Vec::with_capacity(lines.len() + 1);
                 if dropped > 0 {
-                    text.push_str(&event(&overflow_line(dropped)));
+                    batch.push(event(&overflow_line(dropped)));
                 }
-                for line in &lines {
-                    text.push_str(&event(line));
-                }
-                text
+                batch.extend(lines.iter().map(|line| event(line)));
+                batch
             }
         };
-        Some((Bytes::from(text), Some(follower)))
+        Some((batch, Some(follower)))
     }))
 }
 

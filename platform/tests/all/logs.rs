@@ -219,6 +219,48 @@ async fn a_reconnect_with_last_event_id_continues_after_that_line() {
     assert_eq!(untimed(&all(body).await), "retry: 1\n\nid: 7\ndata: T app[web.1]: line 7\n");
 }
 
+/// The data of each event in `sse`, read as a browser's EventSource reads it: lines end at
+/// `\r\n`, `\n` or `\r`; an event's `data:` fields are joined by `\n`.
+fn event_data(sse: &str) -> Vec<String> {
+    let (mut events, mut data) = (Vec::new(), None::<String>);
+    for line in sse.replace("\r\n", "\n").split(['\r', '\n']) {
+        if line.is_empty() {
+            events.extend(data.take());
+        } else if let Some(value) = line.strip_prefix("data:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            data = Some(match data.take() {
+                Some(before) => format!("{before}\n{value}"),
+                None => value.to_string(),
+            });
+        }
+    }
+    events
+}
+
+/// What broke: a `\r` inside a line went out raw and ended its `data:` field, so clients read
+/// the line up to the `\r` and dropped the rest (`progress: 50%\rprogress: 100%`).
+#[tokio::test]
+async fn a_log_line_with_a_carriage_return_arrives_whole() {
+    let logs = setup(LogplexConfig::default()).await;
+    logs.call(Method::POST, "/apps", Some(json!({"name": "cr"}))).await;
+    let path = logs.session("cr", json!({"lines": 1, "tail": true})).await;
+    publish(&logs, "cr", Source::App, "web.1", ["progress: 50%\rprogress: 100%".to_string()]);
+    let (_, _, mut body) = logs.open(&path, None).await;
+    let history = chunk(&mut body).await.unwrap();
+    let events = event_data(&history);
+    assert_eq!(events.len(), 1, "{history:?}");
+    assert!(events[0].ends_with(" app[web.1]: progress: 50%\nprogress: 100%"), "{history:?}");
+    // The same through the tail, and a line after it is a separate event.
+    publish(&logs, "cr", Source::App, "web.1", ["a\rb\rc".to_string(), "next".to_string()]);
+    let mut tail = String::new();
+    while event_data(&tail).len() < 2 {
+        tail.push_str(&chunk(&mut body).await.unwrap());
+    }
+    let events = event_data(&tail);
+    assert!(events[0].ends_with(" app[web.1]: a\nb\nc"), "{tail:?}");
+    assert!(events[1].ends_with(" app[web.1]: next"), "{tail:?}");
+}
+
 #[tokio::test]
 async fn sessions_filter_by_dyno_process_type_and_source() {
     let logs = setup(LogplexConfig::default()).await;
