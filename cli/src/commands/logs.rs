@@ -87,28 +87,47 @@ impl LogsCommand {
     }
 }
 
-/// Reads Server-Sent Events as they arrive: the `data:` lines, and the last `id:`.
+/// Reads Server-Sent Events as they arrive (lines end at `\r\n`, `\n` or `\r`): each event's
+/// data (its `data:` fields joined by `\n`, as the server splits a line holding a line break),
+/// and the last `id:`.
 #[derive(Debug, Default)]
 struct EventReader {
     pending: Vec<u8>,
+    /// The last line ended at a `\r`: a `\n` right after it belongs to that line end.
+    after_cr: bool,
+    /// The `data:` fields of the event being read.
+    data: Option<String>,
     last_id: Option<String>,
 }
 
 impl EventReader {
-    /// Takes a chunk; gives the data lines completed by it.
+    /// Takes a chunk; gives the data of the events completed by it.
     fn push(&mut self, chunk: &[u8]) -> Vec<String> {
         self.pending.extend_from_slice(chunk);
-        let mut lines = Vec::new();
-        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+        let mut events = Vec::new();
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n' || *b == b'\r') {
             let raw: Vec<u8> = self.pending.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&raw).trim_end_matches(['\n', '\r']).to_string();
-            if let Some(data) = line.strip_prefix("data:") {
-                lines.push(data.strip_prefix(' ').unwrap_or(data).to_string());
+            let after_cr = std::mem::replace(&mut self.after_cr, raw[end] == b'\r');
+            if end == 0 && raw[0] == b'\n' && after_cr {
+                continue;
+            }
+            let line = String::from_utf8_lossy(&raw[..end]);
+            if line.is_empty() {
+                events.extend(self.data.take());
+            } else if let Some(value) = line.strip_prefix("data:") {
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                match &mut self.data {
+                    Some(data) => {
+                        data.push('\n');
+                        data.push_str(value);
+                    }
+                    None => self.data = Some(value.to_string()),
+                }
             } else if let Some(id) = line.strip_prefix("id:") {
                 self.last_id = Some(id.trim().to_string());
             }
         }
-        lines
+        events
     }
 }
 
@@ -122,5 +141,15 @@ mod tests {
         assert!(reader.push(b"retry: 1\n\nid: 7\nda").is_empty());
         assert_eq!(reader.last_id.as_deref(), Some("7"));
         assert_eq!(reader.push(b"ta: one\n\n: keep-alive\n\ndata: two\n\n"), ["one", "two"]);
+    }
+
+    /// What broke: a log line holding a `\r` went out raw, and the rest of it was lost.
+    #[test]
+    fn a_line_split_at_a_carriage_return_arrives_whole() {
+        let mut reader = EventReader::default();
+        assert_eq!(reader.push(b"id: 3\ndata: 50%\rdata: 100%\n\n"), ["50%\n100%"]);
+        // Line ends of every kind, split across chunks (a `\r\n` cut in two is one line end).
+        assert_eq!(reader.push(b"data: a\r"), Vec::<String>::new());
+        assert_eq!(reader.push(b"\n\r\ndata: b\r\r"), ["a", "b"]);
     }
 }
