@@ -8,7 +8,7 @@ use super::{
     teams, teams_create, apps, apps_create, apps_destroy, apps_info, apps_rename, buildpacks,
     buildpacks_clear, buildpacks_set, builds, builds_cache_purge, builds_output, completions, config, config_get,
     addons, addons_attach, addons_create, addons_destroy, addons_detach, addons_info, config_set, config_unset, deploy, domains, domains_add, domains_remove, drains, drains_add, drains_remove, scheduler, scheduler_add, scheduler_remove, features, features_switch, git_remote, login, logout, logs,
-    maintenance, ps, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, run, run_detached, users_create, users_grant, whoami,
+    maintenance, metrics, ps, ps_autoscale_disable, ps_autoscale_enable, ps_restart, ps_scale, ps_stop, releases, releases_info, rollback, run, run_detached, users_create, users_grant, whoami,
     nodes, nodes_token,
 };
 
@@ -105,6 +105,15 @@ pub enum ClientCommand {
     /// Scale process types, e.g. `paas ps:scale web=2 worker=1:standard-1x`.
     #[command(name = "ps:scale", visible_alias = "scale")]
     PsScale(ps_scale::PsScaleCommand),
+    /// Keep a process type's p95 response time under a target by scaling it between min and max.
+    #[command(name = "ps:autoscale:enable")]
+    PsAutoscaleEnable(ps_autoscale_enable::PsAutoscaleEnableCommand),
+    /// Stop autoscaling a process type (its dynos stay as they are).
+    #[command(name = "ps:autoscale:disable")]
+    PsAutoscaleDisable(ps_autoscale_disable::PsAutoscaleDisableCommand),
+    /// An app's metrics, a minute per line: requests, errors, response times, memory.
+    #[command(name = "metrics")]
+    Metrics(metrics::MetricsCommand),
     /// Restart dynos: all, one process type's, or one.
     #[command(name = "ps:restart", visible_alias = "restart")]
     PsRestart(ps_restart::PsRestartCommand),
@@ -262,6 +271,9 @@ impl ClientCommand {
             ClientCommand::Run(command) => command.run().await,
             ClientCommand::RunDetached(command) => command.run().await,
             ClientCommand::PsScale(command) => command.run().await,
+            ClientCommand::PsAutoscaleEnable(command) => command.run().await,
+            ClientCommand::PsAutoscaleDisable(command) => command.run().await,
+            ClientCommand::Metrics(command) => command.run().await,
             ClientCommand::PsRestart(command) => command.run().await,
             ClientCommand::PsStop(command) => command.run().await,
             ClientCommand::Domains(command) => command.run().await,

@@ -1,5 +1,7 @@
 //! `paas ps`: lists an app's dynos, grouped by process type, size and command (on a grid, each
-//! with the node that runs it).
+//! with the node that runs it), with the memory each holds (from `GET /apps/{app}/metrics`).
+
+use std::collections::HashMap;
 
 use anyhow::Result;
 use chrono::Utc;
@@ -26,20 +28,31 @@ impl PsCommand {
     /// `GET /apps/{app}/dynos`.
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
-        let values = credentials::connect()?.list(&format!("/apps/{}/dynos", seg(&name)), None).await?;
+        let api = credentials::connect()?;
+        let values = api.list(&format!("/apps/{}/dynos", seg(&name)), None).await?;
         if self.json {
             output::json(&Value::Array(values));
             return Ok(());
         }
         let dynos: Vec<Dyno> = parse_all(values)?;
-        print!("{}", render(&name, dynos, Utc::now()));
+        // Each dyno's memory (a paas extension; a server without it shows none).
+        let memory: HashMap<String, u64> = match api.get(&format!("/apps/{}/metrics?since=1m", seg(&name))).await {
+            Ok(metrics) => metrics["dynos"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| Some((d["name"].as_str()?.to_string(), d["memory_bytes"].as_u64()?)))
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        print!("{}", render(&name, dynos, &memory, Utc::now()));
         Ok(())
     }
 }
 
 /// `=== run: one-off processes (N)` first, then `=== web (Basic): <command> (N)` groups of
 /// `web.1: up <time> (~ 13m ago)` lines, as Heroku's `ps` shows them.
-fn render(app: &str, dynos: Vec<Dyno>, now: chrono::DateTime<Utc>) -> String {
+fn render(app: &str, dynos: Vec<Dyno>, memory: &HashMap<String, u64>, now: chrono::DateTime<Utc>) -> String {
     if dynos.is_empty() {
         return format!("No dynos on {}\n", output::app(app));
     }
@@ -51,7 +64,11 @@ fn render(app: &str, dynos: Vec<Dyno>, now: chrono::DateTime<Utc>) -> String {
         if let Some(node) = &dyno.node {
             text.push_str(&format!(" on node {node}"));
         }
-        text.trim_end().to_string()
+        let mut text = text.trim_end().to_string();
+        if let Some(bytes) = memory.get(&dyno.name) {
+            text.push_str(&format!(", {:.1} MiB", *bytes as f64 / (1024.0 * 1024.0)));
+        }
+        text
     };
     let title = |dyno: &Dyno| {
         format!("{} ({}): {}", dyno.kind, size_label(dyno.size.as_deref()), dyno.command.as_deref().unwrap_or_default())
@@ -105,10 +122,10 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            render("myapp", dynos, Utc::now()),
-            "=== web (Basic): serve (2)\n\nweb.2: starting\nweb.10: up\n\n=== worker (Basic): work (1)\n\nworker.1: crashed\n"
+            render("myapp", dynos, &HashMap::from([("web.10".to_string(), 5 << 19)]), Utc::now()),
+            "=== web (Basic): serve (2)\n\nweb.2: starting\nweb.10: up, 2.5 MiB\n\n=== worker (Basic): work (1)\n\nworker.1: crashed\n"
         );
-        assert_eq!(render("myapp", Vec::new(), Utc::now()), "No dynos on ⬢ myapp\n");
+        assert_eq!(render("myapp", Vec::new(), &HashMap::new(), Utc::now()), "No dynos on ⬢ myapp\n");
     }
 
     #[test]
@@ -119,7 +136,7 @@ mod tests {
             {"name": "run.4711", "type": "run", "state": "up", "command": "bash", "size": "basic", "updated_at": "2026-11-21T19:12:00Z"}
         ]))
         .unwrap();
-        let text = render("myapp", dynos, now);
+        let text = render("myapp", dynos, &HashMap::new(), now);
         let expected_web = format!("web.1: up {} (~ 13m ago)", output::time(Some("2026-11-21T18:59:17Z")));
         let expected_run = format!("run.4711 (Basic): up {} (~ 17s ago): bash", output::time(Some("2026-11-21T19:12:00Z")));
         assert_eq!(
