@@ -157,4 +157,7 @@ fn heroku_pipelines_webhooks_and_app_setups_work_unchanged() {
     // Rows: id, created, status, include, level, attempts, code.
     let row = ["succeeded", "api:release", "sync", "1", "200"];
     assert!(deliveries.lines().any(|l| l.split_whitespace().skip(2).eq(row)), "{deliveries}");
+    let events = heroku.ok(op, &["webhooks:events", "-a", "shop-prod"]).stdout;
+    let published = payload["published_at"].as_str().unwrap();
+    assert!(has_row(&events, &[payload["id"].as_str().unwrap(), "release", "create", published]), "{events}");
 }
