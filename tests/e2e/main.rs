@@ -22,6 +22,7 @@ mod languages_php_java;
 mod languages_go_ruby;
 mod limits;
 mod logs;
+mod metrics;
 mod native;
 mod native_crash;
 mod readme;
