@@ -242,16 +242,16 @@ fn event_data(sse: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_log_line_with_a_carriage_return_arrives_whole() {
     let logs = setup(LogplexConfig::default()).await;
-    logs.call(Method::POST, "/apps", Some(json!({"name": "cr"}))).await;
-    let path = logs.session("cr", json!({"lines": 1, "tail": true})).await;
-    publish(&logs, "cr", Source::App, "web.1", ["progress: 50%\rprogress: 100%".to_string()]);
+    logs.call(Method::POST, "/apps", Some(json!({"name": "carriage"}))).await;
+    let path = logs.session("carriage", json!({"lines": 1, "tail": true})).await;
+    publish(&logs, "carriage", Source::App, "web.1", ["progress: 50%\rprogress: 100%".to_string()]);
     let (_, _, mut body) = logs.open(&path, None).await;
     let history = chunk(&mut body).await.unwrap();
     let events = event_data(&history);
     assert_eq!(events.len(), 1, "{history:?}");
     assert!(events[0].ends_with(" app[web.1]: progress: 50%\nprogress: 100%"), "{history:?}");
     // The same through the tail, and a line after it is a separate event.
-    publish(&logs, "cr", Source::App, "web.1", ["a\rb\rc".to_string(), "next".to_string()]);
+    publish(&logs, "carriage", Source::App, "web.1", ["a\rb\rc".to_string(), "next".to_string()]);
     let mut tail = String::new();
     while event_data(&tail).len() < 2 {
         tail.push_str(&chunk(&mut body).await.unwrap());
