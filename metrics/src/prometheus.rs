@@ -15,10 +15,13 @@ use crate::histogram::{BOUNDS, bounds_us};
 use crate::requests::{CLASSES, CODES, RequestCounts};
 use crate::{AppMetrics, NodeGauge, ProcessGauges};
 
+/// One app as read by a scrape: name, web counters, gauges per process type, instances held.
+type AppReading = (String, RequestCounts, Vec<(String, ProcessGauges)>, u64);
+
 /// One scrape's reading of every app.
 #[derive(Debug)]
 struct Scrape {
-    apps: Vec<(String, RequestCounts, Vec<(String, ProcessGauges)>, u64)>,
+    apps: Vec<AppReading>,
     node: Vec<NodeGauge>,
 }
 
