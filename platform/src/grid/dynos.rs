@@ -32,12 +32,7 @@ pub async fn serve(
     Extension(LocalDynos(local)): Extension<LocalDynos>,
     Path(app_id): Path<Uuid>,
 ) -> Result<Json<Vec<Dyno>>, ApiError> {
-    let app = state
-        .ledger
-        .find_app(&app_id.to_string())
-        .await?
-        .filter(|app| app.id == app_id)
-        .ok_or_else(|| ApiError::not_found("Couldn't find that app."))?;
+    let app = super::peers::app_asked(&state, app_id).await?;
     Ok(Json(local.dynos(&app).await))
 }
 

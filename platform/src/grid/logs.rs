@@ -292,7 +292,7 @@ pub async fn collated(
     };
     cursor.set(me, local_cursor);
     if resume.is_none() {
-        history.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        history.sort_by_key(|(at, order, id, _)| (*at, *order, *id));
     }
     let skip = history.len().saturating_sub(session.lines);
     let mut lines: Vec<LogLine> = history.into_iter().skip(skip).map(|(_, _, _, line)| line).collect();

@@ -9,7 +9,9 @@ use axum::http::header;
 
 use super::Node;
 use super::agent::Agent;
+use crate::api::{ApiError, AppState};
 use crate::ledger::Ledger;
+use crate::model::App;
 
 /// How long a node waits to connect to another.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -89,4 +91,14 @@ impl Peers {
         }
         Ok(response)
     }
+}
+
+/// The live app another node asks about, by id (never by name: a name may have moved on).
+pub async fn app_asked(state: &AppState, app_id: uuid::Uuid) -> Result<App, ApiError> {
+    state
+        .ledger
+        .find_app(&app_id.to_string())
+        .await?
+        .filter(|app| app.id == app_id)
+        .ok_or_else(|| ApiError::not_found("Couldn't find that app."))
 }
