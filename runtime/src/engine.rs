@@ -26,7 +26,7 @@ use crate::cache;
 use crate::component::{self, Component};
 use crate::error::{LoadError, RuntimeError, chain};
 use crate::host::{self, DynoState};
-use crate::lanes::{Background, CPU_SLICE};
+use crate::lanes::{Background, CPU_SLICE, InlineCall};
 use crate::limits::DynoSize;
 use crate::outbound::{AppsRoute, Outbound};
 use crate::slots::{AppShare, AppSlots, MAX_INSTANCES_PER_APP, MAX_MEMORY_PER_APP, Slot};
@@ -357,6 +357,17 @@ impl Runtime {
         F::Output: Send + 'static,
     {
         self.0.background.spawn(fut)
+    }
+
+    /// A guest call polled in the task that awaits it, moved to the background lane once it has
+    /// used its CPU slice, and going on as a task of its own if dropped before it ends
+    /// ([`InlineCall`]).
+    pub(crate) fn call_guest<F>(&self, fut: F) -> InlineCall<F>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.background.inline(fut)
     }
 }
 

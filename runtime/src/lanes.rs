@@ -63,8 +63,131 @@ impl Background {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        tokio::spawn(budgeted(fut, self.handle(), self.slice))
+        tokio::spawn(budgeted(Box::pin(fut), self.handle(), self.slice, Duration::ZERO))
     }
+
+    /// A guest call polled in the task that awaits it, under the same slice (see [`InlineCall`]).
+    pub fn inline<F>(&self, fut: F) -> InlineCall<F>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        InlineCall { state: State::Inline(Box::pin(fut)), background: self.handle(), slice: self.slice, used: Duration::ZERO }
+    }
+}
+
+/// A guest call polled in the task that awaits it (a request's own task: no task spawned, no
+/// other thread woken, for a call that ends while its request waits), under the same CPU slice
+/// as a spawned one: past it, the call moves to the background lane and the awaiting task waits
+/// for it there. Dropped before the call has ended (the request's response went out while the
+/// call runs on, or the client went away), the rest of the call goes on as a task of its own,
+/// with what is left of its slice: a call is never cut off half-way.
+pub(crate) struct InlineCall<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    state: State<F>,
+    background: Option<Handle>,
+    slice: Duration,
+    /// CPU time spent inside its polls so far.
+    used: Duration,
+}
+
+enum State<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Inline(Pin<Box<F>>),
+    Moved(JoinHandle<F::Output>),
+    Ended,
+}
+
+/// A guest call that panicked (a bug in the host's code under it), with the panic's message.
+#[derive(Debug)]
+pub(crate) struct Panicked(pub String);
+
+impl<F> Future for InlineCall<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    type Output = Result<F::Output, Panicked>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let State::Inline(fut) = &mut this.state {
+            let start = Instant::now();
+            // A panic stays in this call, as it would in a task of its own: the request's
+            // connection (whose task this is) carries on.
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+            this.used += start.elapsed();
+            match polled {
+                Ok(Poll::Ready(out)) => {
+                    this.state = State::Ended;
+                    return Poll::Ready(Ok(out));
+                }
+                Err(panic) => {
+                    this.state = State::Ended;
+                    return Poll::Ready(Err(Panicked(panic_message(panic.as_ref()))));
+                }
+                Ok(Poll::Pending) => match &this.background {
+                    Some(background) if this.used >= this.slice => {
+                        let State::Inline(fut) = std::mem::replace(&mut this.state, State::Ended) else {
+                            unreachable!("matched above")
+                        };
+                        this.state = State::Moved(background.spawn(fut));
+                    }
+                    _ => return Poll::Pending,
+                },
+            }
+        }
+        match &mut this.state {
+            State::Moved(task) => match Pin::new(task).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(joined) => {
+                    this.state = State::Ended;
+                    match joined {
+                        Ok(out) => Poll::Ready(Ok(out)),
+                        Err(e) if e.is_panic() => Poll::Ready(Err(Panicked(panic_message(e.into_panic().as_ref())))),
+                        // The background lane shut down (the runtime is being dropped): nothing
+                        // will finish the call; whoever waits for it ends it (timeout, stop).
+                        Err(_) => Poll::Pending,
+                    }
+                }
+            },
+            _ => Poll::Pending,
+        }
+    }
+}
+
+impl<F> Drop for InlineCall<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.state, State::Ended) {
+            // Goes on as a task of the current runtime (outside of one, there is nothing to run
+            // it on: it ends here).
+            State::Inline(fut) => {
+                if let Ok(runtime) = Handle::try_current() {
+                    runtime.spawn(budgeted(fut, self.background.clone(), self.slice, self.used));
+                }
+            }
+            // Dropping the handle lets the moved call run on.
+            State::Moved(_) | State::Ended => {}
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 impl Drop for Background {
@@ -77,15 +200,14 @@ impl Drop for Background {
     }
 }
 
-/// Polls `fut` here until it has spent `slice` inside its polls, then hands it to `background`.
-async fn budgeted<F>(fut: F, background: Option<Handle>, slice: Duration) -> F::Output
+/// Polls `fut` here until it has spent `slice` inside its polls (`used` of it already spent),
+/// then hands it to `background`. Boxed and pinned, the future can move to another task (and
+/// thread) between polls.
+async fn budgeted<F>(mut fut: Pin<Box<F>>, background: Option<Handle>, slice: Duration, mut used: Duration) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    // Boxed and pinned, the future can move to another task (and thread) between polls.
-    let mut fut: Pin<Box<F>> = Box::pin(fut);
-    let mut used = Duration::ZERO;
     let finished = std::future::poll_fn(|cx| {
         let start = Instant::now();
         let poll = fut.as_mut().poll(cx);
@@ -137,9 +259,65 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_call_past_its_slice_ends_in_the_background_lane() {
-        let lane = Background::new(1, Duration::from_millis(10)).unwrap();
+        // A slice well above a busy machine's preemptions (a 1 ms call descheduled for 10 ms
+        // once moved with a 10 ms slice).
+        let lane = Background::new(1, Duration::from_millis(50)).unwrap();
         assert_ne!(lane.spawn(spin(1)).await.unwrap(), "paas-background", "a short call moved");
-        assert_eq!(lane.spawn(spin(50)).await.unwrap(), "paas-background");
+        assert_eq!(lane.spawn(spin(150)).await.unwrap(), "paas-background");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_inline_call_runs_in_the_task_that_awaits_it() {
+        let lane = Background::new(1, Duration::from_millis(10)).unwrap();
+        let (outer, inner) = tokio::spawn(async move {
+            let outer = tokio::task::id();
+            (outer, lane.inline(async { tokio::task::try_id() }).await.unwrap())
+        })
+        .await
+        .unwrap();
+        assert_eq!(inner, Some(outer), "the call ran in a task of its own");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn an_inline_call_past_its_slice_ends_in_the_background_lane() {
+        let lane = Background::new(1, Duration::from_millis(50)).unwrap();
+        assert_ne!(lane.inline(spin(1)).await.unwrap(), "paas-background", "a short call moved");
+        assert_eq!(lane.inline(spin(150)).await.unwrap(), "paas-background");
+    }
+
+    /// A request dropped half-way (its client went away) must not cut its guest's call off:
+    /// neither while it runs inline nor once it has moved to the background lane.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn an_inline_call_dropped_half_way_goes_on_by_itself() {
+        let lane = Background::new(1, Duration::from_millis(50)).unwrap();
+        for work in [1, 150] {
+            // Works `work` ms (150: past the slice, so it moves), says where it is, waits at a
+            // gate the test opens once it has dropped the call, then says it ended.
+            let (at_tx, at_rx) = tokio::sync::oneshot::channel();
+            let (gate_tx, gate_rx) = tokio::sync::oneshot::channel::<()>();
+            let (end_tx, end_rx) = tokio::sync::oneshot::channel();
+            let mut call = lane.inline(async move {
+                let _ = at_tx.send(spin(work).await);
+                let _ = gate_rx.await;
+                let _ = end_tx.send(());
+            });
+            let at = tokio::select! {
+                at = at_rx => at.unwrap(),
+                _ = &mut call => panic!("the call ended before its gate opened"),
+            };
+            assert_eq!(at == "paas-background", work == 150, "{work} ms of work ended on {at}");
+            drop(call);
+            let _ = gate_tx.send(());
+            let ended = tokio::time::timeout(Duration::from_secs(5), end_rx).await;
+            assert!(matches!(ended, Ok(Ok(()))), "the call was cut off ({work} ms of work)");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_panicking_inline_call_is_an_error_of_its_own() {
+        let lane = Background::new(1, Duration::from_millis(10)).unwrap();
+        let out = lane.inline(async { panic!("guest host bug") }).await;
+        assert!(matches!(&out, Err(Panicked(message)) if message == "guest host bug"), "{out:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -5,10 +5,14 @@
 //! recently used dyno's idle instance is dropped to make room.
 //!
 //! Instances are made ahead of requests: a dyno keeps [`DynoSpec::ready`] instances that no
-//! request has touched, made at start ([`WebDyno::prewarm`]) and again by the task of each
-//! request once its call has returned (after the response, off its path). Fresh mode takes one
+//! request has touched, made at start ([`WebDyno::prewarm`]) and again, in a task of their own,
+//! each time a request's instance is used up (off the response's path). Fresh mode takes one
 //! per request and drops it after (a request never sees another's state); reuse mode puts its
 //! instance back among them, and retires it after a trap or [`DynoSpec::max_requests`] requests.
+//!
+//! The guest's call runs in the request's own task (no task spawned, no other thread woken, for
+//! a call that ends before its response is taken); one still running when its response head is
+//! out or its request is dropped goes on as a task of its own ([`crate::lanes::InlineCall`]).
 
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -183,21 +187,23 @@ impl WebDyno {
         let timeout = inner.ctx.limits.request_timeout;
         let idle = inner.take_idle().await;
         let (tx, mut rx) = oneshot::channel();
-        // The task hands the instance back through `done` once the guest's call returns, so a
+        // The call hands the instance back through `done` once the guest's call returns, so a
         // call that returns without ever setting its response outparam is noticed at once even
         // when the guest keeps the outparam alive (StarlingMonkey does on a reused instance):
         // the sender then stays in the instance's table and `rx` alone would never resolve.
         // The concurrency permit travels with the instance: it is released only once the
-        // instance is back among the idle ones (or thrown away). A fresh instance is dropped by
-        // the task itself (`None`): dropping it drops any outparam it kept.
-        let (done_tx, mut done_rx) = oneshot::channel::<Option<(Worker, OwnedSemaphorePermit)>>();
+        // instance is back among the idle ones (or thrown away).
+        let (done_tx, mut done_rx) = oneshot::channel::<(Worker, OwnedSemaphorePermit)>();
         // Reuse mode: whether the response went out while the call still ran (`finishing`).
         let phase = Arc::new(AtomicU8::new(RUNNING));
         let task_phase = phase.clone();
         let this = self.0.clone();
-        // The guest runs in its own task: it may go on writing the body after the response
-        // head is returned, and a client that goes away must not cancel it half-way.
-        let task = inner.ctx.runtime.spawn_guest(async move {
+        // The guest's call is polled right here, in the request's own task: a call that ends
+        // before its response is taken (most) costs no task and wakes no other thread. If the
+        // response head is set while the call runs on (it may go on writing the body), or if
+        // this request is dropped (the client went away, the router's timeout), the rest of the
+        // call goes on as a task of its own: a call is never cut off half-way.
+        let mut call = inner.ctx.runtime.call_guest(async move {
             let run = async {
                 let mut worker = match idle {
                     Some(worker) => worker,
@@ -222,100 +228,79 @@ impl WebDyno {
                     .map_err(|e| trap(&this, &e))?;
                 Ok::<_, HandleError>(worker)
             };
-            let ran = tokio::time::timeout(timeout, run).await;
-            let (outcome, replace) = match ran {
-                Ok(Ok(worker)) if this.reuse => {
-                    // `handle` already returned (it got the response): keep the instance here.
-                    let mut replace = false;
-                    if let Err(Some((worker, permit))) = done_tx.send(Some((worker, permit))) {
-                        replace = !this.keep(worker);
-                        drop(permit);
-                    }
-                    (Ok(()), replace)
-                }
+            let outcome = match tokio::time::timeout(timeout, run).await {
                 Ok(Ok(worker)) => {
-                    // A fresh instance serves one request.
-                    drop(worker);
-                    drop(permit);
-                    let _ = done_tx.send(None);
-                    (Ok(()), true)
+                    // `handle` gets the instance, unless it already returned (with the response):
+                    // then it is given back here.
+                    if let Err((worker, permit)) = done_tx.send((worker, permit)) {
+                        this.give_back(worker, permit);
+                    }
+                    Ok(())
                 }
                 Ok(Err(e)) => {
-                    drop(permit);
-                    (Err(e), true)
+                    // The instance is gone (trapped, or never made): the next one is made off
+                    // this request's path.
+                    this.replace(None, permit);
+                    Err(e)
                 }
                 Err(_) => {
-                    drop(permit);
+                    this.replace(None, permit);
                     this.ctx.log.runtime_line(format!("Error R12 (Request timeout) -> request exceeded {timeout:?}, instance discarded"));
-                    (Err(HandleError::Timeout(timeout)), true)
+                    Err(HandleError::Timeout(timeout))
                 }
             };
             if task_phase.swap(DONE, Ordering::AcqRel) == ANSWERED {
                 this.finishing.fetch_sub(1, Ordering::AcqRel);
                 this.returned.notify_one();
             }
-            // An instance used up (fresh mode, retired, trapped) is replaced here, after the
-            // response went out: the next request finds one ready.
-            if replace {
-                this.refill().await;
-            }
             outcome
         });
-        let returned = tokio::select! {
+        let ended = tokio::select! {
             biased;
             set = &mut rx => match set {
                 Ok(set) => {
-                    // The call may have returned already and handed the instance over: keep it
-                    // (after `close`, the task gets it back from `send` instead).
+                    // The response head is set. A call that moved to the background lane may
+                    // have returned already and handed its instance over: give it back (after
+                    // `close`, the call gets it back from `send` instead). One that runs on goes
+                    // on by itself (`call`, dropped with this function, detaches) and gives its
+                    // instance back when it returns.
                     done_rx.close();
-                    if let Ok(Some((worker, permit))) = done_rx.try_recv() {
-                        let _ = inner.keep(worker);
-                        drop(permit);
+                    if let Ok((worker, permit)) = done_rx.try_recv() {
+                        inner.give_back(worker, permit);
                     } else if inner.reuse
                         && phase.compare_exchange(RUNNING, ANSWERED, Ordering::AcqRel, Ordering::Acquire).is_ok()
                     {
-                        // Still running: the task keeps the instance when the call returns.
                         inner.finishing.fetch_add(1, Ordering::AcqRel);
                     }
                     return set.map_err(|code| HandleError::Guest(format!("{code:?}")));
                 }
                 // The outparam was dropped unset: wait for the call to end.
-                Err(_) => (&mut done_rx).await,
+                Err(_) => (&mut call).await,
             },
-            worker = &mut done_rx => worker,
+            ended = &mut call => ended,
         };
-        let Ok(returned) = returned else {
-            // The call failed (trap, timeout, instantiation): the task says how.
-            return match task.await {
-                Ok(Ok(())) => Err(HandleError::NoResponse),
-                Ok(Err(e)) => Err(e),
-                Err(join) => Err(HandleError::Trap(format!("host task failed: {join}"))),
-            };
-        };
-        // The call returned; the response, if the guest set one, is already in the channel.
-        match (rx.try_recv(), returned) {
-            (Ok(set), returned) => {
-                if let Some((worker, permit)) = returned {
-                    let _ = inner.keep(worker);
-                    drop(permit);
-                }
-                match set {
-                    Ok(resp) => Ok(resp),
-                    Err(code) => Err(HandleError::Guest(format!("{code:?}"))),
-                }
+        match ended {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(panicked) => return Err(HandleError::Trap(format!("host task failed: {}", panicked.0))),
+        }
+        // The call returned and sent its instance; the response, if the guest set one, is
+        // already in the channel.
+        let Ok((worker, permit)) = done_rx.try_recv() else { return Err(HandleError::NoResponse) };
+        match rx.try_recv() {
+            Ok(set) => {
+                inner.give_back(worker, permit);
+                set.map_err(|code| HandleError::Guest(format!("{code:?}")))
             }
-            (Err(oneshot::error::TryRecvError::Closed), returned) => {
+            Err(oneshot::error::TryRecvError::Closed) => {
                 // The guest dropped the outparam unset: the instance itself is fine.
-                if let Some((worker, permit)) = returned {
-                    let _ = inner.keep(worker);
-                    drop(permit);
-                }
+                inner.give_back(worker, permit);
                 Err(HandleError::NoResponse)
             }
-            (Err(oneshot::error::TryRecvError::Empty), returned) => {
+            Err(oneshot::error::TryRecvError::Empty) => {
                 // The guest still holds the outparam (its state is not to be trusted for another
                 // request): drop the instance, and with it the sender.
-                drop(returned);
+                inner.replace(Some(worker), permit);
                 inner.ctx.log.runtime_line(format!("Error R10 (Application error) -> {}, instance discarded", HandleError::NoResponse));
                 Err(HandleError::NoResponse)
             }
@@ -343,16 +328,29 @@ impl WebDyno {
 }
 
 impl Inner {
-    /// Puts an instance whose request went well back among the idle ones (reuse mode), unless
-    /// it has served its [`DynoSpec::max_requests`]: then it is retired (the task's refill makes
-    /// the next one).
-    /// Returns whether it was kept.
-    fn keep(&self, worker: Worker) -> bool {
-        if worker.served < self.max_requests {
+    /// Gives back an instance whose call went well, with its request's concurrency permit: in
+    /// reuse mode it goes back among the idle ones, unless it has served its
+    /// [`DynoSpec::max_requests`]; a fresh-mode instance (one request each) or a retired one is
+    /// replaced ([`Inner::replace`]).
+    fn give_back(self: &Arc<Self>, worker: Worker, permit: OwnedSemaphorePermit) {
+        if self.reuse && worker.served < self.max_requests {
             self.put_idle(worker);
-            return true;
+            drop(permit);
+        } else {
+            self.replace(Some(worker), permit);
         }
-        false
+    }
+
+    /// Drops a used-up instance (if the call still had one) and makes the next ready one, in a
+    /// task of its own: off the response's path (dropping a store and instantiating take longer
+    /// than a hello-world request). The permit goes when the instance has gone.
+    fn replace(self: &Arc<Self>, worker: Option<Worker>, permit: OwnedSemaphorePermit) {
+        let this = self.clone();
+        drop(self.ctx.runtime.spawn_guest(async move {
+            drop(worker);
+            drop(permit);
+            this.refill().await;
+        }));
     }
 
     /// Adds an instance to the idle ones, unless the dyno stopped (checked under the lock that

@@ -49,6 +49,24 @@ async fn idle_instances(dyno: &paas_runtime::WebDyno, n: usize) {
     }
 }
 
+/// A guest's call runs in its request's own task: a request dropped half-way (the client went
+/// away, the router's timeout) must leave the call to go on to its end, not cut it off.
+#[tokio::test]
+async fn a_request_dropped_during_its_call_leaves_the_call_to_finish() {
+    let (spec, _logs) = spec("probe", "web.1");
+    let dyno = probe(spec);
+    let slept = dyno.scratch_dir().join("slept");
+    assert!(tokio::time::timeout(Duration::from_millis(50), try_get(&dyno, "/sleep?ms=300&touch=slept")).await.is_err());
+    assert!(!slept.exists(), "the call ended before its request was dropped");
+    let start = Instant::now();
+    while !slept.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the call was cut off when its request was dropped");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Its response had nowhere to go (the guest's write failed); the dyno serves on.
+    assert_still_serving(&dyno).await;
+}
+
 #[tokio::test]
 async fn fresh_mode_serves_from_ready_instances_that_no_request_touched() {
     let (mut spec, _logs) = spec("probe", "web.1");

@@ -96,6 +96,10 @@ impl Guest for Probe {
             "/sleep" => {
                 let ms: u64 = q("ms").and_then(|v| v.parse().ok()).unwrap_or(1000);
                 std::thread::sleep(std::time::Duration::from_millis(ms));
+                // `touch`: a file in /tmp that says the call got past its sleep.
+                if let Some(name) = q("touch") {
+                    std::fs::write(format!("/tmp/{name}"), b"slept").unwrap();
+                }
                 respond(out, 200, b"slept")
             }
             "/linger" => {
