@@ -9,8 +9,9 @@
 //!   restarts, CPU time, wasm instances held), per process type.
 //! - [`Metrics::close_minute`]: once a minute, each app's [`Series`] gets the minute's point.
 //!
-//! The budget of one app: its live counters (~1.4 KiB: 5 classes, 9 codes, 79 histogram buckets,
-//! bytes) and a series of at most 1,440 points of 72 bytes (≈101 KiB), stored only for minutes
+//! The budget of one app: its live counters (~1.7 KiB: 5 classes, 9 codes, 79 histogram buckets,
+//! bytes, and their copy at the last minute) and a series of at most 1,440 points of 72 bytes
+//! (≈101 KiB), stored only for minutes
 //! with requests, restarts or changed gauges. 5,000 apps with traffic in every minute of the day
 //! hold about 0.5 GiB; idle apps hold their counters only.
 
