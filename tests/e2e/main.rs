@@ -31,6 +31,7 @@ mod release_phase;
 mod router;
 mod run;
 mod scheduler;
+mod schemathesis;
 mod server;
 mod support;
 mod teams;

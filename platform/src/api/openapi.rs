@@ -1,11 +1,12 @@
-//! `GET /openapi.json`: an OpenAPI 3.1 document of every route, extensions to Heroku's API
+//! `GET /openapi.json`: an OpenAPI 3.1 document of every route (its summary here, in [`ROUTES`];
+//! its request and response schemas in `openapi_schemas.rs`), extensions to Heroku's API
 //! marked `x-paas-extension: true`. Served without authentication.
 
 use axum::Json;
 use serde_json::{Map, Value, json};
 
 /// (path, method, summary, is a paas extension).
-const ROUTES: &[(&str, &str, &str, bool)] = &[
+pub const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/openapi.json", "get", "This document (no authentication).", true),
     ("/paas/ca.pem", "get", "The local CA's certificate (PEM, no authentication) that signs the rendezvous's (and HTTPS API's) certificate; 404 with --tls-cert.", true),
     ("/account", "get", "The caller's account.", false),
@@ -139,6 +140,38 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("/apps/{app}/webhook-events/{event}", "get", "One event.", false),
     ("/app-setups", "post", "Create an app from a source tarball and its app.json {app?: {name, region, stack}, source_blob: {url, checksum?, version?}, overrides?: {env}} → 202 pending; a bad app.json: 422 listing every problem, nothing made. Then env, add-ons, build, formation and scripts.postdeploy (a one-off).", false),
     ("/app-setups/{setup}", "get", "One setup {id, app, build, status: pending | succeeded | failed, failure_message, postdeploy: {output, exit_code}, created_at, updated_at}.", false),
+    ("/account", "patch", "Update the caller's account (name, email settings); answers the account.", false),
+    ("/nodes", "get", "The nodes of the grid {id, name, api_url, router_url, state, lease…}; operators only.", true),
+    ("/nodes/tokens", "post", "A join token for a new node (paas node --join); operators only.", true),
+    ("/grid/node", "get", "The node a node key names (node key, no API key).", true),
+    ("/grid/slugs/{checksum}", "get", "A slug by checksum for another node (node key), application/octet-stream.", true),
+    ("/grid/apps/{app_id}/dynos", "get", "This node's dynos of an app, for another node (node key).", true),
+    ("/grid/apps/{app_id}/logs", "get", "This node's log lines of an app, for another node (node key), NDJSON.", true),
+    ("/teams", "get", "The teams the caller is a member of.", false),
+    ("/teams", "post", "Create a team {name} → 201; the caller is its admin.", false),
+    ("/teams/{team}", "get", "One team by name or id.", false),
+    ("/teams/{team}", "delete", "Delete a team without apps (admins).", false),
+    ("/teams/{team}/features", "get", "Team features: none.", false),
+    ("/teams/{team}/members", "get", "The team's members {email, role, user}.", false),
+    ("/teams/{team}/members", "post", "Add a member {email, role: admin | member | viewer} (admins).", false),
+    ("/teams/{team}/members", "put", "Add or update a member {email, role} (admins).", false),
+    ("/teams/{team}/members", "patch", "Change a member's role {email, role} (admins).", false),
+    ("/teams/{team}/members/{member}", "delete", "Remove a member by email or id (admins).", false),
+    ("/teams/{team}/apps", "get", "The team's apps.", false),
+    ("/teams/apps", "post", "Create a team app {name?, team} → 201.", false),
+    ("/teams/apps/{app}", "get", "A team app (with locked).", false),
+    ("/teams/apps/{app}", "patch", "Lock, unlock or transfer a team app {locked?, owner?}.", false),
+    ("/teams/apps/{app}/collaborators", "get", "A team app's collaborators with their permissions.", false),
+    ("/teams/apps/{app}/collaborators", "post", "Add a collaborator {user, permissions?} to a team app.", false),
+    ("/teams/apps/{app}/collaborators/{who}", "get", "One collaborator of a team app.", false),
+    ("/teams/apps/{app}/collaborators/{who}", "patch", "Set a collaborator's permissions {permissions}.", false),
+    ("/teams/apps/{app}/collaborators/{who}", "delete", "Remove a collaborator of a team app.", false),
+    ("/teams/permissions", "get", "The app permissions a team member may hold: view, deploy, operate, manage.", false),
+    ("/team-app-permissions", "get", "The same, at Heroku's older path.", false),
+    ("/account/app-transfers", "post", "Transfer a personal app {app, recipient} (owner) → 201.", false),
+    ("/dashboard", "get", "The web dashboard (HTML; it calls this API with the user's key).", true),
+    ("/dashboard/", "get", "The web dashboard (HTML).", true),
+    ("/dashboard/{*file}", "get", "The dashboard's files (HTML, JavaScript, CSS).", true),
 ];
 
 /// `GET /openapi.json`.
@@ -152,6 +185,20 @@ pub async fn document() -> Json<Value> {
                 "default": {"description": "JSON; errors are {\"id\": \"not_found\", \"message\": \"…\"}"}
             },
         });
+        if let Some((request, responses)) = super::openapi_schemas::operation_io(method, path) {
+            operation["responses"] = responses;
+            if let Some(request) = request {
+                operation["requestBody"] = request;
+            }
+        }
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}}))
+            .collect();
+        if !parameters.is_empty() {
+            operation["parameters"] = json!(parameters);
+        }
         if *extension {
             operation["x-paas-extension"] = json!(true);
         }
@@ -169,7 +216,10 @@ pub async fn document() -> Json<Value> {
                 an hour (4,500, refilled continuously): authenticated responses carry \
                 RateLimit-Remaining, and past it the API answers 429 {\"id\": \"rate_limit\"}.",
         },
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": super::openapi_schemas::components(),
+        },
         "security": [{"bearer": []}],
         "paths": paths,
     }))

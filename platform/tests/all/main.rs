@@ -20,6 +20,7 @@ mod limits;
 mod listeners;
 mod log_sessions;
 mod logs;
+mod openapi;
 mod permissions;
 mod release_phase;
 mod scheduler;
