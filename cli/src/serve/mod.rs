@@ -109,7 +109,7 @@ impl ServeApps for Node {
                     keys: keys.clone(),
                     listen: router_addr,
                 };
-                tokio::spawn(remote.follow(driver.clone()));
+                tokio::spawn(remote.start(driver.clone()).await);
                 Some(keys)
             }
             _ => None,

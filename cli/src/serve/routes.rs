@@ -69,34 +69,49 @@ pub(super) struct RemoteRoutes {
 }
 
 impl RemoteRoutes {
-    /// Refreshes every [`REFRESH_EVERY`] for as long as the server runs. App names come from the
-    /// driver's last sweep (an app is routed once this node knows it).
-    pub(super) async fn follow(self, driver: Arc<Driver>) {
+    /// Says once if other nodes cannot reach this router, reads the routes a first time (so a
+    /// node serves other nodes' dynos from its first request), and gives back the loop that
+    /// refreshes them every [`REFRESH_EVERY`] for as long as the server runs. App names come from
+    /// the driver's last sweep (an app is routed once this node knows it).
+    pub(super) async fn start(self, driver: Arc<Driver>) -> impl std::future::Future<Output = ()> + Send + 'static {
+        if let Ok(nodes) = self.ledger.list_nodes().await {
+            let registered = nodes.iter().find(|n| n.id == self.node_id).map(|n| n.router_url.as_str());
+            if let Some(problem) = registered.and_then(|url| unreachable_by_peers(self.listen, url)) {
+                tracing::warn!("{problem}");
+            }
+        }
         let mut peers: HashMap<Uuid, Peer> = HashMap::new();
         let mut published: HashMap<String, Published> = HashMap::new();
-        let mut failing = false;
-        let mut checked = false;
-        loop {
-            if !checked && let Ok(nodes) = self.ledger.list_nodes().await {
-                checked = true;
-                let registered = nodes.iter().find(|n| n.id == self.node_id).map(|n| n.router_url.as_str());
-                if let Some(problem) = registered.and_then(|url| unreachable_by_peers(self.listen, url)) {
-                    tracing::warn!("{problem}");
-                }
+        let mut failing = self.round(&driver, &mut peers, &mut published, false).await;
+        async move {
+            loop {
+                tokio::time::sleep(REFRESH_EVERY).await;
+                failing = self.round(&driver, &mut peers, &mut published, failing).await;
             }
-            match self.refresh(&driver, &mut peers, &mut published).await {
-                Ok(()) if failing => {
+        }
+    }
+
+    /// One refresh; says when reading starts or stops failing. Gives back whether it failed.
+    async fn round(
+        &self,
+        driver: &Driver,
+        peers: &mut HashMap<Uuid, Peer>,
+        published: &mut HashMap<String, Published>,
+        failing: bool,
+    ) -> bool {
+        match self.refresh(driver, peers, published).await {
+            Ok(()) => {
+                if failing {
                     tracing::info!("routes to other nodes' dynos are read again");
-                    failing = false;
                 }
-                Ok(()) => {}
-                Err(e) if !failing => {
-                    tracing::warn!("cannot read the routes to other nodes' dynos (kept as they were): {e:#}");
-                    failing = true;
-                }
-                Err(_) => {}
+                false
             }
-            tokio::time::sleep(REFRESH_EVERY).await;
+            Err(e) => {
+                if !failing {
+                    tracing::warn!("cannot read the routes to other nodes' dynos (kept as they were): {e:#}");
+                }
+                true
+            }
         }
     }
 
