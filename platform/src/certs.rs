@@ -171,10 +171,10 @@ pub fn details(der: &CertificateDer<'_>) -> Result<CertDetails, CertError> {
             }
         }
     }
-    if names.is_empty() {
-        if let Some(cn) = cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()) {
-            names.push(cn.trim_end_matches('.').to_ascii_lowercase());
-        }
+    if names.is_empty()
+        && let Some(cn) = cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok())
+    {
+        names.push(cn.trim_end_matches('.').to_ascii_lowercase());
     }
     if names.is_empty() {
         return Err(CertError::NoNames);

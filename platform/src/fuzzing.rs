@@ -16,12 +16,12 @@ use chrono::{DateTime, Utc};
 
 /// The Procfile parser.
 pub fn procfile(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(procfile) = paas_builder::Procfile::parse(text) {
-            // What parsed has no line breaks in a command and a valid name.
-            for (name, command) in procfile.entries() {
-                assert!(!name.is_empty() && !command.contains('\n'), "{name:?}: {command:?}");
-            }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(procfile) = paas_builder::Procfile::parse(text)
+    {
+        // What parsed has no line breaks in a command and a valid name.
+        for (name, command) in procfile.entries() {
+            assert!(!name.is_empty() && !command.contains('\n'), "{name:?}: {command:?}");
         }
     }
 }
