@@ -7,6 +7,7 @@ mod build_sandbox;
 mod certs;
 mod client;
 mod crash;
+mod dashboard;
 mod deploy;
 mod dyno_network;
 mod edge;
