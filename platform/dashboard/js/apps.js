@@ -6,7 +6,7 @@ import { busy, h, replace, say, when } from "./dom.js";
 /** The apps list in `root`. */
 export async function appsView(root) {
   const list = h("ul", { class: "apps", id: "apps", "aria-busy": "true" });
-  const name = h("input", { id: "new-app", name: "name", pattern: "[a-z][a-z0-9-]*", placeholder: "optional", autocomplete: "off" });
+  const name = h("input", { id: "new-app", name: "name", pattern: "[a-z][a-z0-9\\-]*", placeholder: "optional", autocomplete: "off" });
   replace(root,
     h("h1", {}, "Apps"),
     h("form", { class: "row", onsubmit: async (event) => {

@@ -36,9 +36,11 @@ export function metricsView(root, name) {
 
 function draw(root, metrics, releases) {
   const points = metrics.points.map((p) => ({ ...p, t: Date.parse(p.time) }));
-  const from = Date.parse(metrics.since), to = Date.parse(metrics.until) + 60000;
+  const from = Date.parse(metrics.since);
   const markers = releases.map((r) => ({ t: Date.parse(r.created_at), label: `v${r.version}` }))
-    .filter((m) => m.t >= from && m.t <= to);
+    .filter((m) => m.t >= from);
+  // To the end of the last closed minute, or further to a release made in the minute running now.
+  const to = Math.max(Date.parse(metrics.until) + 60000, ...markers.map((m) => m.t));
   const pick = (f) => points.map((p) => [p.t, f(p)]);
   const ms = (k) => pick((p) => (p.response_time_ms ? p.response_time_ms[k] : null));
   replace(root,
