@@ -185,7 +185,7 @@ pub enum BuildError {
     #[error("could not unpack the source: {0}")]
     Source(std::io::Error),
     /// No buildpack detected the app.
-    #[error("no buildpack detected this app (tried {}); add a Cargo.toml, a requirements.txt, pyproject.toml or app.py, a package.json, a public/ folder or static.json, or a Procfile (a .wasm component, or commands run as they are), or set BUILDPACK_URL", .tried.join(", "))]
+    #[error("no buildpack detected this app (tried {}); add a Cargo.toml, a Gemfile, a requirements.txt, pyproject.toml or app.py, a package.json, a pom.xml or system.properties, a composer.json or index.php, a go.mod, a public/ folder or static.json, or a Procfile (a .wasm component, or commands run as they are), or set BUILDPACK_URL", .tried.join(", "))]
     NoBuildpack {
         /// The buildpacks tried.
         tried: Vec<String>,

@@ -90,7 +90,7 @@ async fn nothing_detected_names_the_buildpacks_tried() {
     let error = builder(data.path()).build(request("empty-app", src.path()), &CollectOutput::default()).await.unwrap_err();
     assert_eq!(
         error.to_string(),
-        "no buildpack detected this app (tried wasm, rust, python, nodejs, static, procfile); add a Cargo.toml, a requirements.txt, pyproject.toml or app.py, a package.json, a public/ folder or static.json, or a Procfile (a .wasm component, or commands run as they are), or set BUILDPACK_URL"
+        "no buildpack detected this app (tried wasm, rust, ruby, python, nodejs, java, php, go, static, procfile); add a Cargo.toml, a Gemfile, a requirements.txt, pyproject.toml or app.py, a package.json, a pom.xml or system.properties, a composer.json or index.php, a go.mod, a public/ folder or static.json, or a Procfile (a .wasm component, or commands run as they are), or set BUILDPACK_URL"
     );
 }
 
