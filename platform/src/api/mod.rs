@@ -136,10 +136,10 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
     let routes = Routes { router: Router::new(), paths: Vec::new(), state: state.clone() };
     let Routes { router, paths, .. } = routes
         .route("/openapi.json", get(openapi::document))
-        .route("/paas/ca.pem", get(oneoff::ca_pem))
         .route("/dashboard", get(dashboard::root))
         .route("/dashboard/", get(dashboard::index))
         .route("/dashboard/{*file}", get(dashboard::file))
+        .route("/paas/ca.pem", get(oneoff::ca_pem))
         .route("/account", get(account::info).patch(account::update))
         .route("/users", post(account::create_user))
         .route("/users/{user}", get(sizes::info).patch(sizes::update))
