@@ -114,7 +114,8 @@ impl Autoscaler {
             let scale: Vec<String> =
                 formation.iter().map(|f| format!("{}@{}:{}", f.process_type, f.quantity, f.size)).collect();
             self.logs.api_event(&app.name, &format!("Scaled to {} by autoscaling ({})", scale.join(" "), decision.reason));
-            let _ = self.changes.send(Change::App(app.name.clone()));
+            // Sent now; the decision does not wait for the dynos (the receiver is dropped).
+            drop(self.changes.send(Change::App(app.name.clone())));
         }
         *before = seen;
         Ok(())

@@ -25,10 +25,10 @@ pub(crate) async fn autoscaling_policies_are_kept_per_process_type(t: &TestLedge
     let policy = Policy { app_id: app.id, process_type: "web".into(), enabled: true, min: 1, max: 10, p95_ms: 200, created_at: now, updated_at: now };
     let stored = ledger.set_autoscaling(&policy).await.unwrap();
     assert_eq!((stored.min, stored.max, stored.p95_ms, stored.enabled), (1, 10, 200, true));
-    assert_eq!(ledger.enabled_autoscaling().await.unwrap(), [stored.clone()]);
+    assert_eq!(ledger.enabled_autoscaling().await.unwrap(), std::slice::from_ref(&stored));
     let off = ledger.set_autoscaling(&Policy { enabled: false, max: 4, ..stored.clone() }).await.unwrap();
     assert_eq!(off.created_at, stored.created_at, "one row per process type");
-    assert_eq!(ledger.list_autoscaling(app.id).await.unwrap(), [off.clone()]);
+    assert_eq!(ledger.list_autoscaling(app.id).await.unwrap(), std::slice::from_ref(&off));
     assert!(ledger.enabled_autoscaling().await.unwrap().is_empty());
     ledger.set_autoscaling(&Policy { enabled: true, ..off }).await.unwrap();
     ledger.destroy_app(app.id).await.unwrap();

@@ -75,7 +75,7 @@ async fn session(http: &reqwest::Client, node: &TestNode, key: &str, body: serde
 /// The `data:` lines and the last `id:` of SSE text.
 fn events(text: &str) -> (Vec<String>, Option<String>) {
     let data = text.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_string).collect();
-    let id = text.lines().filter_map(|l| l.strip_prefix("id: ")).last().map(str::to_string);
+    let id = text.lines().rev().find_map(|l| l.strip_prefix("id: ")).map(str::to_string);
     (data, id)
 }
 
