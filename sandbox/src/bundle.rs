@@ -48,9 +48,7 @@ const ETC_FILES: &[&str] = &[
 ];
 
 /// Directories of the host's `/etc` mounted read-only (those that exist), and every one named
-/// with a prefix of [`ETC_DIR_PREFIXES`]. The languages' runtimes read their configuration there:
-/// PHP its `php.ini` and the `conf.d` that loads its extensions (`php`), nginx its `mime.types`
-/// (`nginx`), Maven its `m2.conf` and global settings (`maven`).
+/// with a prefix of [`ETC_DIR_PREFIXES`].
 const ETC_DIRS: &[&str] = &[
     "ssl",
     "ca-certificates",
@@ -60,10 +58,20 @@ const ETC_DIRS: &[&str] = &[
     "fonts",
     "perl",
     "gss",
-    "php",
-    "nginx",
-    "maven",
 ];
+
+/// Single files and folders of the host's `/etc` mounted read-only (those that exist): what the
+/// languages' runtimes read, and nothing else of their folders, where an operator's own
+/// configuration may hold secrets (nginx sites, php-fpm pools with `env[…]`, Maven's
+/// `settings.xml` with passwords). nginx reads its `mime.types` (`heroku-php-nginx` writes the
+/// rest); Maven its `m2.conf` and `logging/` (builds name their own global settings). PHP's
+/// folders are per version: [`PHP_PATHS`] under each `/etc/php/<version>`.
+const ETC_PATHS: &[&str] = &["nginx/mime.types", "maven/m2.conf", "maven/logging"];
+
+/// Under each `/etc/php/<version>`: the CLI's and php-fpm's `php.ini` and the `conf.d` folders
+/// that load the extensions (links into `mods-available`); never `fpm/pool.d` or
+/// `fpm/php-fpm.conf`.
+const PHP_PATHS: &[&str] = &["cli", "mods-available", "fpm/php.ini", "fpm/conf.d"];
 
 /// Prefixes of further `/etc` directories mounted read-only: Debian's python links
 /// `sitecustomize.py` into `/etc/python3.N`, and a Debian JDK's `conf/` (`java.security` among
@@ -186,6 +194,14 @@ pub(crate) fn write(plan: &Plan, at: &Placement) -> Result<(), SandboxError> {
     for name in dirs {
         let host = Path::new("/etc").join(name);
         if host.is_dir() {
+            mounts.push(bind(&host.to_string_lossy(), &host, false));
+        }
+    }
+    let php_versions = std::fs::read_dir("/etc/php").into_iter().flatten().flatten().map(|e| e.path());
+    let php_paths = php_versions.flat_map(|version| PHP_PATHS.iter().map(move |p| version.join(p)));
+    for host in ETC_PATHS.iter().map(|p| Path::new("/etc").join(p)).chain(php_paths) {
+        // Followed links are the stack's own (`/etc` is the host's, not a tenant's).
+        if host.is_dir() || host.is_file() {
             mounts.push(bind(&host.to_string_lossy(), &host, false));
         }
     }

@@ -222,7 +222,9 @@ async fn a_native_dyno_is_an_unprivileged_sandbox_without_the_platform_files() {
          echo home=$HOME dyno=$DYNO pid1=$(cat /proc/1/comm)
          echo own_name=$(getent hosts $(hostname) | cut -d' ' -f1)
          echo user=$(whoami)
-         echo certs=$(ls /etc/ssl/certs | wc -l) python=$(python3 -c 'import sitecustomize; print(1)' 2>&1)",
+         echo certs=$(ls /etc/ssl/certs | wc -l) python=$(python3 -c 'import sitecustomize; print(1)' 2>&1)
+         for f in /etc/nginx/mime.types /etc/maven/m2.conf /etc/nginx/nginx.conf /etc/nginx/sites-enabled /etc/maven/settings.xml /etc/php/*/fpm/pool.d /etc/php/*/fpm/php-fpm.conf; do
+             test -e $f && echo seen=$f; done; echo seen=end",
         data = data.path().display()
     );
     let (status, logs) = oneoff(&native, Some(app.path()), &script).await;
@@ -244,6 +246,11 @@ async fn a_native_dyno_is_an_unprivileged_sandbox_without_the_platform_files() {
     assert_eq!(value(&out, "own_name"), "127.0.0.1", "the hostname resolves locally");
     let stack = value(&out, "certs");
     assert!(stack.ends_with(" python=1") && !stack.starts_with("0 "), "CA certificates and Debian's python: {stack}");
+    // What the languages' runtimes read of /etc, where the host has it; never the operator's own
+    // configuration beside it (nginx sites, php-fpm pools, Maven's settings with passwords).
+    let seen: Vec<&str> = out.iter().filter_map(|l| l.strip_prefix("seen=")).collect();
+    let wanted: Vec<&str> = ["/etc/nginx/mime.types", "/etc/maven/m2.conf"].into_iter().filter(|f| Path::new(f).exists()).collect();
+    assert_eq!(seen, [wanted, vec!["end"]].concat(), "only the runtimes' files of /etc/nginx, /etc/maven and /etc/php");
     assert!(!app.path().join("new").exists(), "the slug directory is untouched");
     assert!(std::fs::read_to_string(app.path().join("server.py")).unwrap().ends_with("serve_forever()\n"));
 }
