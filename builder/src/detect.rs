@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::buildpack::Buildpack;
-use crate::output::OutputSink;
+use crate::output::{Discard, OutputSink};
 use crate::process::{self, Limits, RunError, Stdout};
 
 /// The built-in buildpacks tried first, in this order; any other folder in the buildpacks
@@ -152,11 +152,4 @@ impl OutputSink for Collect {
             lines.push(line.chars().take(500).collect());
         }
     }
-}
-
-/// Drops lines: `bin/detect`'s stderr is not shown.
-struct Discard;
-
-impl OutputSink for Discard {
-    fn line(&self, _: &str) {}
 }

@@ -50,7 +50,7 @@ pub use build::{BuildError, BuildRequest, Builder, BuilderConfig, BuiltSlug, Pre
 pub use deploy::{BuildLedger, BuildRecord, BuildSettings, Deployed, Deployer};
 pub use git::{Access, Decision, GitAuth, GitServer, Push, PushHandler};
 pub use manifest::{ProcessKind, SlugManifest};
-pub use output::{CollectOutput, OutputSink};
+pub use output::{CollectOutput, Discard, OutputSink};
 pub use procfile::{Procfile, ProcfileError};
 pub use source::Source;
 pub use store::{Incoming, Slug, SlugStore, StoreError};

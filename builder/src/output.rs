@@ -119,6 +119,13 @@ impl OutputSink for CollectOutput {
     }
 }
 
+/// Drops every line (`bin/detect`'s stderr, output whose caller keeps its own tail).
+pub struct Discard;
+
+impl OutputSink for Discard {
+    fn line(&self, _: &str) {}
+}
+
 /// Forwards to two sinks (e.g. the pusher and the stored build output).
 pub struct Tee<'a>(pub &'a dyn OutputSink, pub &'a dyn OutputSink);
 

@@ -397,10 +397,16 @@ async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: U
     }
     let Some((command, size)) = plan.postdeploy else { return finish(id, "succeeded", None, None) };
     let Some(deploys) = &state.deploys else { return failed("This server runs no dynos: postdeploy did not run.".into()) };
+    // A size needs the owner's grant, as `heroku run --size` does (oneoff.rs).
+    if let Some(size) = &size
+        && let Err(e) = super::sizes::check(&state, &caller, &app, &[size.as_str()]).await
+    {
+        return failed(format!("postdeploy did not run: {}", e.message()));
+    }
     let mut request = OneOffRequest::new("postdeploy", command);
     request.size = size;
-    let output = paas_builder::CollectOutput::default();
-    match deploys.release_phase().run_to_end(&app, request, &output).await {
+    // run_to_end keeps the last lines itself; a sink that kept them all would grow without bound.
+    match deploys.release_phase().run_to_end(&app, request, &paas_builder::Discard).await {
         Ok((0, lines)) => finish(id, "succeeded", None, Some((lines.join("\n"), 0))),
         Ok((code, lines)) => finish(id, "failed", Some(format!("postdeploy exited with code {code}.")), Some((lines.join("\n"), code))),
         Err(why) => failed(format!("postdeploy did not run: {why}")),

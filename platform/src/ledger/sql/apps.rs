@@ -205,6 +205,11 @@ pub(super) async fn destroy_app(ledger: &SqlLedger, app_id: Uuid) -> Result<App>
         "DELETE FROM collaborators WHERE app_id = $1",
         "DELETE FROM formations WHERE app_id = $1",
         "DELETE FROM log_drains WHERE app_id = $1",
+        // Webhooks hold a secret and maybe an Authorization header; a destroyed app leaves its
+        // pipeline and stops autoscaling.
+        "DELETE FROM app_webhooks WHERE app_id = $1",
+        "DELETE FROM pipeline_couplings WHERE app_id = $1",
+        "DELETE FROM autoscaling WHERE app_id = $1",
     ] {
         sqlx::query(sql).bind(app_id.to_string()).execute(&mut *tx).await?;
     }
