@@ -154,9 +154,10 @@ impl RouteTable {
         });
     }
 
-    /// Replaces the web dynos of `app` on other nodes of the grid (adding the app if needed).
+    /// Replaces the web dynos of `app` on other nodes of the grid; an app not in the table (removed
+    /// meanwhile) is not added back.
     pub fn set_remote(&self, app: &str, remote: Vec<WebDyno>) {
-        let _ = self.update(app, true, |route| {
+        let _ = self.update(app, false, |route| {
             route.remote = remote;
             Ok(())
         });
@@ -337,6 +338,15 @@ mod tests {
         assert!(table.lookup("b.example.com").is_none());
         assert_eq!(table.lookup("shop.example.com").unwrap().app, "a");
         assert_eq!(table.add_domain("a", "bad domain"), Err(TableError::InvalidDomain("bad domain".into())));
+    }
+
+    #[test]
+    fn remote_dynos_of_a_removed_app_do_not_add_it_back() {
+        let table = RouteTable::new("localhost");
+        table.set_web("gone", vec![dyno("web.1")]);
+        table.remove_app("gone");
+        table.set_remote("gone", vec![dyno("web.2")]);
+        assert!(table.app("gone").is_none());
     }
 
     #[test]
