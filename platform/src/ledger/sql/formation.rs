@@ -139,6 +139,12 @@ pub(super) async fn record_dyno_action(
 ) -> Result<()> {
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
+    if ledger.backend() == Backend::Postgres {
+        // The sequence numbers at INSERT, but rows become visible at commit: one lock for every
+        // app's actions (held to the commit) makes them commit in `seq` order, so a node reading
+        // `seq > last` skips none. (SQLite serialises its writers already.)
+        sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(7301)").execute(&mut *tx).await?;
+    }
     // PostgreSQL numbers requests with a sequence; SQLite's writers are serialised, so the next
     // number is read in this transaction.
     let sql = match ledger.backend() {
