@@ -242,7 +242,8 @@ pub async fn collated(
     let mut history: Vec<(DateTime<Utc>, usize, u64, LogLine)> = Vec::new();
     let mut notices = Vec::new();
 
-    // Every other node, asked at once; each gives its history, then (following) its tail.
+    // Every other node, asked at once; each gives its history (open and history of each within
+    // one HISTORY_WAIT, all nodes at the same time), then (following) its tail.
     let asked = others.iter().map(|node| {
         let after = resume.as_ref().map(|cursor| cursor.get(node.id).unwrap_or(u64::MAX));
         let ask = Ask {
@@ -252,19 +253,16 @@ pub async fn collated(
             tail: session.tail,
             after,
         };
-        open(peers, node, app_id, ask)
+        tokio::time::timeout(HISTORY_WAIT, async move {
+            let mut records = open(peers, node, app_id, ask).await?;
+            let (lines, caught_up) = read_history(&mut records).await?;
+            Ok::<_, String>((records, lines, caught_up))
+        })
     });
     let mut parts: Vec<Part> = Vec::new();
-    for (order, (node, opened)) in others.iter().zip(futures::future::join_all(asked).await).enumerate() {
-        let mut records = match opened {
-            Ok(records) => records,
-            Err(e) => {
-                notices.push(not_included(node, &e));
-                continue;
-            }
-        };
-        match tokio::time::timeout(HISTORY_WAIT, read_history(&mut records)).await {
-            Ok(Ok((lines, caught_up))) => {
+    for (order, (node, answered)) in others.iter().zip(futures::future::join_all(asked).await).enumerate() {
+        match answered {
+            Ok(Ok((records, lines, caught_up))) => {
                 for (id, line) in lines {
                     history.push((line.timestamp, order + 1, id, line));
                 }
