@@ -245,9 +245,16 @@ pub async fn collated(
     // Every other node, asked at once; each gives its history (open and history of each within
     // one HISTORY_WAIT, all nodes at the same time), then (following) its tail.
     let asked = others.iter().map(|node| {
-        let after = resume.as_ref().map(|cursor| cursor.get(node.id).unwrap_or(u64::MAX));
+        // A node the cursor does not name (new since): none of its history, its lines from now on.
+        let (after, lines) = match resume.as_ref() {
+            None => (None, session.lines),
+            Some(cursor) => match cursor.get(node.id) {
+                Some(at) => (Some(at), session.lines),
+                None => (None, 0),
+            },
+        };
         let ask = Ask {
-            lines: session.lines,
+            lines,
             dyno: session.filter.dyno.clone(),
             source: session.filter.source.map(|s| s.as_str().to_string()),
             tail: session.tail,

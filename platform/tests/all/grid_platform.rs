@@ -148,6 +148,15 @@ async fn a_log_session_on_one_node_collates_every_nodes_lines_and_resumes_on_eac
     let text = read_until(&mut stream, "while away, on a").await;
     let text = if text.contains("while away, on b") { text } else { text + &read_until(&mut stream, "while away, on b").await };
     assert!(!text.contains("later, on"), "nothing is sent twice after a resume:\n{text}");
+    drop(stream);
+
+    // Resuming with one node's id (b's own, plain): a, missing from it, is followed from now on.
+    let at = b.logs.app("gridded").with_ring(|ring| ring.last_id());
+    let resumed = http.get(&url).header("last-event-id", at.to_string()).send().await.unwrap();
+    let mut stream = resumed.bytes_stream();
+    a.logs.publish("gridded", Source::App, "worker.1", "after a plain resume, on a");
+    let text = read_until(&mut stream, "after a plain resume, on a").await;
+    assert!(!text.contains("while away, on a"), "none of a's history:\n{text}");
 
     // Another node's endpoint answers node keys only.
     let refused = http.get(format!("{}/grid/apps/{}/logs?lines=5", a.url, app.id)).bearer_auth(&key).send().await.unwrap();
@@ -161,7 +170,7 @@ async fn a_log_session_on_one_node_collates_every_nodes_lines_and_resumes_on_eac
     let url = session(&http, &b, &key, serde_json::json!({"lines": 1})).await;
     let text = http.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("paas[logplex]: lines of node c are not included"), "{text}");
-    assert!(text.contains("while away, on"), "{text}");
+    assert!(text.contains("after a plain resume, on a"), "{text}");
 }
 
 /// Builds are failed at start only for the node that ran them (and those no node recorded);
