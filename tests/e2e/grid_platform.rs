@@ -74,18 +74,18 @@ fn two_nodes_are_one_platform_for_ps_logs_restarts_one_offs_and_scheduled_jobs()
         })
     };
     let in_tail = |text: &str| seen.lock().unwrap().iter().any(|l| l.contains(text));
-    eventually(Duration::from_secs(15), "b's dyno's output in a tail through a", || {
+    eventually(Duration::from_secs(45), "b's dyno's output in a tail through a", || {
         in_tail(&format!("app[{on_b}]: {on_b}: tick")).then_some(())
     });
 
     // A restart asked through a reaches b's dyno: a new one runs there.
     ok(a.paas().args(["ps:restart", &on_b, "-a", app]));
-    eventually(Duration::from_secs(15), "b's dyno restarted", || {
+    eventually(Duration::from_secs(45), "b's dyno restarted", || {
         let now = dynos(&a, &key, app);
         now.iter().any(|(name, node, state, at)| *name == on_b && node == "b" && state == "up" && *at != created).then_some(())
     });
     let restarted = format!("app[{on_b}]: {on_b}: tick 1");
-    eventually(Duration::from_secs(10), "the restart in the tail", || {
+    eventually(Duration::from_secs(30), "the restart in the tail", || {
         seen.lock().unwrap().iter().any(|l| l.ends_with(&restarted)).then_some(())
     });
     let _ = tail.kill();
