@@ -71,7 +71,9 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let pipeline = visible_pipeline(&state, &caller, &body.pipeline.id).await?;
-    let source = visible_app(&state, &acting_with(&caller, Permission::View), &body.source.app.id).await?;
+    // A slug is the source app's code: promoting it takes what cloning takes (deploy), not view,
+    // or a view-only collaborator could promote it onto an app of theirs and read it there.
+    let source = visible_app(&state, &acting_with(&caller, Permission::Deploy), &body.source.app.id).await?;
     let couplings = state.ledger.list_couplings(pipeline.id).await?;
     let in_pipeline = |app_id: Uuid| couplings.iter().any(|c| c.app_id == app_id);
     if !in_pipeline(source.id) {
