@@ -174,10 +174,22 @@ fn start_time(pid: u32) -> Option<u64> {
     fields.get(19)?.parse().ok()
 }
 
-/// The containers under the server's runc root.
+/// The containers under the server's runc root. `runc list` fails when a container's state goes
+/// while it reads the root (the server deleting a restarted dyno's container): it is asked again.
 fn containers(data_dir: &Path) -> BTreeSet<String> {
-    let listed = ok(Command::new("runc").arg("--root").arg(data_dir.join("runtime/runc")).args(["list", "--quiet"]));
-    listed.lines().map(str::to_string).collect()
+    let list = || {
+        let mut command = Command::new("runc");
+        command.arg("--root").arg(data_dir.join("runtime/runc")).args(["list", "--quiet"]);
+        command
+    };
+    for _ in 0..20 {
+        let listed = run(&mut list());
+        if listed.status.success() {
+            return String::from_utf8_lossy(&listed.stdout).lines().map(str::to_string).collect();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok(&mut list()).lines().map(str::to_string).collect()
 }
 
 /// What a killed run left: its containers and processes, taken just before the kill.
