@@ -78,16 +78,23 @@ where
     // HTTP/2 (and absolute-form requests) may carry the host in the URI only.
     let authority = if host_header.is_none() { req.uri().authority().map(|a| a.to_string()) } else { None };
     let host = normalize_host(host_header.or(authority.as_deref()).unwrap_or_default());
+    // Forwarded by another node of the grid: its router set the client's headers and logs the
+    // request; it is served here, by this node's dynos only.
+    let hop = grid::take_hop(req.headers_mut(), shared.peers.as_deref());
     let Some(app) = shared.table.lookup_normalized(&host) else {
-        tracing::debug!(%host, "no app for host");
+        tracing::debug!(%host, hop, "no app for host");
+        if hop {
+            // An app this node does not know yet (created through another node moments ago):
+            // no dyno of it here, so the sending node tries another rather than answering 404.
+            let mut response = pages::error_response(ErrorCode::H14);
+            grid::mark_served(response.headers_mut(), Some(ErrorCode::H14), None);
+            return (response, None);
+        }
         return (pages::no_such_app(), None);
     };
 
     let upgrade = upgrade::take(&mut req);
     let (mut parts, body) = req.into_parts();
-    // Forwarded by another node of the grid: its router set the client's headers and logs the
-    // request; it is served here, by this node's dynos only.
-    let hop = grid::take_hop(&mut parts.headers, shared.peers.as_deref());
     let request_id = headers::request_id(&parts.headers);
     let fwd = if hop {
         headers::prepare_hop_request(&mut parts.headers)
@@ -164,7 +171,9 @@ where
             read: 0,
             max: config.max_body_bytes,
             over: over.clone(),
-            metrics: app.metrics.clone(),
+            // A forwarded request's bytes were counted by the node the client reached (as its
+            // log line is written there): counted once.
+            metrics: (!hop).then(|| app.metrics.clone()),
         };
         (limited.boxed_unsync(), Some(over))
     };
@@ -311,8 +320,9 @@ struct LimitedBody {
     read: u64,
     max: u64,
     over: Arc<AtomicBool>,
-    /// The app's metrics: request body bytes are counted as they are read.
-    metrics: Arc<paas_metrics::AppMetrics>,
+    /// The app's metrics: request body bytes are counted as they are read (`None`: a forwarded
+    /// request, counted by the node that forwarded it).
+    metrics: Option<Arc<paas_metrics::AppMetrics>>,
 }
 
 /// The error a dyno reading an over-limit request body gets.
@@ -333,7 +343,9 @@ impl Body for LimitedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.read += data.len() as u64;
-                    this.metrics.web.add_bytes_in(data.len() as u64);
+                    if let Some(metrics) = &this.metrics {
+                        metrics.web.add_bytes_in(data.len() as u64);
+                    }
                     if this.read > this.max {
                         this.over.store(true, Ordering::Release);
                         return Poll::Ready(Some(Err(Box::new(BodyTooLarge(this.max)))));

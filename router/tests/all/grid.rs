@@ -167,6 +167,41 @@ async fn a_node_that_is_down_is_h99_and_one_without_the_dyno_up_is_its_code_unle
 }
 
 #[tokio::test]
+async fn a_forwarded_request_for_an_app_the_node_does_not_know_yet_is_h14_so_another_node_takes_it() {
+    let (a, b, c) = (Node::start("Node kb").await, Node::start("Node ka").await, Node::start("Node ka").await);
+    // b has not seen the app yet (created through another node a moment ago); c runs its dyno.
+    c.table.set_web("fresh", vec![WebDyno::new("web.1", TcpBackend::new(native_dyno("c-web.1").await))]);
+
+    let reply = b.get("fresh.localhost", &[("x-paas-hop", "Node ka")]).await;
+    assert_eq!((reply.status.as_u16(), reply.header("x-paas-router-code")), (503, "H14"), "not 404: {reply:?}");
+    assert!(b.log.lines().is_empty(), "the sending node logs a hop");
+    // An outside request (or a forged hop) for an unknown app is still the 404 page.
+    assert_eq!(b.get("fresh.localhost", &[]).await.status, 404);
+    assert_eq!(b.get("fresh.localhost", &[("x-paas-hop", "Node forged")]).await.status, 404);
+
+    // a's routes name both nodes: every GET lands on c's dyno, whichever a tries first.
+    a.table.ensure_app("fresh");
+    a.table.set_remote("fresh", vec![Node::via(b.addr, "web.2", "Node ka"), Node::via(c.addr, "web.1", "Node ka")]);
+    for _ in 0..20 {
+        let reply = a.get("fresh.localhost", &[]).await;
+        assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "c-web.1"));
+    }
+}
+
+#[tokio::test]
+async fn a_forwarded_requests_body_bytes_are_counted_once_by_the_node_the_client_reached() {
+    let (a, b) = (Node::start("Node kb").await, Node::start("Node ka").await);
+    b.table.set_web("upload", vec![WebDyno::new("web.1", TcpBackend::new(native_dyno("hello-world").await))]);
+    a.table.ensure_app("upload");
+    a.table.set_remote("upload", vec![Node::via(b.addr, "web.1", "Node ka")]);
+    let post = Request::post(format!("http://{}/", a.addr)).header("host", "upload.localhost").body(full_body("12345")).unwrap();
+    let reply = Reply::read(client(false).request(post).await.unwrap()).await.unwrap();
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let counted = |node: &Node| node.table.metrics().get("upload").map_or(0, |m| m.web.snapshot().bytes_in);
+    assert_eq!((counted(&a), counted(&b)), (5, 0), "counted where the log line is written, once");
+}
+
+#[tokio::test]
 async fn an_upgrade_such_as_a_websocket_is_spliced_through_the_other_nodes_router() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (a, b) = (Node::start("Node kb").await, Node::start("Node ka").await);
