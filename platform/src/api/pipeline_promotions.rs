@@ -2,9 +2,9 @@
 //! current slug to each target app of the pipeline as a new release (`Promote <app> vN`, after
 //! the target's release phase, as `POST /apps/{app}/releases {"slug"}` does), then records the
 //! promotion with each target's outcome; `GET /pipeline-promotions/{id}` and
-//! `/pipeline-promotions/{id}/promotion-targets` read it back. The caller needs `view` on the
-//! source app and `deploy` on every target; a target that fails (its release phase, say) does
-//! not stop the others.
+//! `/pipeline-promotions/{id}/promotion-targets` read it back. The caller needs `deploy` on the
+//! source app (its slug is its code) and on every target; a target that fails (its release
+//! phase, say) does not stop the others.
 
 use axum::Json;
 use axum::extract::{Path, State};
