@@ -245,7 +245,7 @@ pub enum BuildError {
     Slug(#[from] StoreError),
     /// The components could not be precompiled.
     #[error("could not precompile the components: {0}")]
-    Precompile(String),
+    Precompile(#[from] PrecompileError),
     /// Builds of tenant code need a container runtime, and this node has none.
     #[error("builds are refused on this node: they run tenant code, which needs a container sandbox, and {0}; an operator whose every app is their own may start `paas server --insecure-builds` (single-tenant only)")]
     Unsandboxed(String),
@@ -291,7 +291,17 @@ fn toolchain_dirs(config: &BuilderConfig) -> Vec<PathBuf> {
 #[async_trait::async_trait]
 pub trait Precompile: Send + Sync {
     /// Compiles every component the manifest names; `app_dir` is the built tree.
-    async fn precompile(&self, slug: &Slug, manifest: &SlugManifest, app_dir: &Path) -> Result<(), String>;
+    async fn precompile(&self, slug: &Slug, manifest: &SlugManifest, app_dir: &Path) -> Result<(), PrecompileError>;
+}
+
+/// Why a process type's component could not be precompiled ([`Precompile`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{process}: {error}")]
+pub struct PrecompileError {
+    /// The process type whose component failed.
+    pub process: String,
+    /// Why (the runtime's error, kept whole).
+    pub error: crate::BoxError,
 }
 
 /// Runs builds. Cheap to share behind an `Arc`; builds of one app run one at a time.
@@ -590,7 +600,7 @@ impl Builder {
         out.detail(&format!("Done: {}", store::human_size(slug.size)));
         if let Some(precompile) = &self.precompile {
             out.step("Compiling components for this node...");
-            precompile.precompile(&slug, &manifest, &build_dir).await.map_err(BuildError::Precompile)?;
+            precompile.precompile(&slug, &manifest, &build_dir).await?;
             out.detail("Done");
         }
         tokio::task::spawn_blocking(move || cache.commit()).await.map_err(|e| std::io::Error::other(e.to_string()))??;

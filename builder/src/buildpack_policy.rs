@@ -20,8 +20,8 @@ pub fn names_host_path(url: &str) -> bool {
 
 /// Whether an app's tenant (not an operator) may name `url` as its buildpack (`buildpacks:set`,
 /// `BUILDPACK_URL`): a built-in buildpack, a remote git URL, or a folder below one of `allowed`
-/// (the operator's `paas server --buildpack-path`). `Err` is the message to answer (422).
-pub fn check_tenant_buildpack(url: &str, allowed: &[PathBuf]) -> Result<(), String> {
+/// (the operator's `paas server --buildpack-path`). `Err`'s text is the message to answer (422).
+pub fn check_tenant_buildpack(url: &str, allowed: &[PathBuf]) -> Result<(), OperatorsBuildpack> {
     if !names_host_path(url) {
         return Ok(());
     }
@@ -30,11 +30,19 @@ pub fn check_tenant_buildpack(url: &str, allowed: &[PathBuf]) -> Result<(), Stri
     if plain && !url.contains('#') && allowed.iter().any(|dir| path.starts_with(dir)) {
         return Ok(());
     }
-    Err(format!(
-        "The buildpack {url} is on the server's filesystem, which only an operator may choose; name a built-in buildpack ({}) or a git URL ({})",
-        BUILTIN_ORDER.join(", "),
-        REMOTE_SCHEMES.iter().map(|s| format!("{s}…")).collect::<Vec<_>>().join(", ")
-    ))
+    Err(OperatorsBuildpack { url: url.to_string() })
+}
+
+/// A tenant named a buildpack on the server's filesystem ([`check_tenant_buildpack`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "The buildpack {url} is on the server's filesystem, which only an operator may choose; name a built-in buildpack ({}) or a git URL ({})",
+    BUILTIN_ORDER.join(", "),
+    REMOTE_SCHEMES.iter().map(|s| format!("{s}…")).collect::<Vec<_>>().join(", ")
+)]
+pub struct OperatorsBuildpack {
+    /// The URL as the tenant gave it.
+    pub url: String,
 }
 
 #[cfg(test)]
@@ -60,7 +68,7 @@ mod tests {
             "rust/..",
         ];
         for url in refused {
-            let error = check_tenant_buildpack(url, &allowed).unwrap_err();
+            let error = check_tenant_buildpack(url, &allowed).unwrap_err().to_string();
             assert!(error.contains("only an operator may choose"), "{url}: {error}");
         }
         assert!(!names_host_path("nodejs") && names_host_path("/opt/bp") && names_host_path("file:///opt/bp"));

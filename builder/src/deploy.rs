@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::build::{BuildRequest, Builder, BuiltSlug};
+use crate::BoxError;
+use crate::build::{BuildError, BuildRequest, Builder, BuiltSlug};
 use crate::output::{CollectOutput, OutputSink, StreamLines, Tee};
 use crate::source::Source;
 
@@ -42,15 +43,28 @@ pub struct BuildRecord {
     pub error: Option<String>,
 }
 
-/// The platform's side of a deploy (implemented over the release ledger).
+/// Why a deploy failed. Its text is what the push shows after ` !     `.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The build failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The platform's side failed ([`BuildLedger`], or the platform's [`crate::PushHandler`]):
+    /// no settings, no release, a cancelled build; the platform's error, kept whole.
+    #[error("{0}")]
+    Platform(BoxError),
+}
+
+/// The platform's side of a deploy (implemented over the release ledger). Its errors are the
+/// platform's own, boxed ([`DeployError::Platform`]); their text reaches the pusher.
 #[async_trait::async_trait]
 pub trait BuildLedger: Send + Sync {
     /// The app's config vars and buildpack.
-    async fn settings(&self, app: &str) -> Result<BuildSettings, String>;
+    async fn settings(&self, app: &str) -> Result<BuildSettings, BoxError>;
 
     /// Records a new release of the app running `build.slug`; returns its version (3 for v3).
     /// What it does first (a release phase) may write to `out`, the push's output.
-    async fn release(&self, app: &str, build: &BuiltSlug, description: &str, out: &dyn OutputSink) -> Result<u32, String>;
+    async fn release(&self, app: &str, build: &BuiltSlug, description: &str, out: &dyn OutputSink) -> Result<u32, BoxError>;
 
     /// Stores a finished build's record (successful or not). Does nothing by default.
     async fn record_build(&self, record: BuildRecord) {
@@ -94,20 +108,20 @@ impl Deployer {
         source_version: Option<String>,
         description: &str,
         out: &dyn OutputSink,
-    ) -> Result<Deployed, String> {
+    ) -> Result<Deployed, DeployError> {
         let collected = CollectOutput::default();
         let tee = Tee(out, &collected);
         let started_at = SystemTime::now();
         let result = self.build_and_release(app, source, source_version.clone(), description, &tee).await;
         if let Err(reason) = &result {
             tee.line("");
-            tee.error(reason);
+            tee.error(&reason.to_string());
             tee.line("");
             tee.error("Push failed");
         }
         let (slug_id, release, error, buildpack) = match &result {
             Ok(d) => (Some(d.build.slug.id.clone()), Some(d.version), None, Some(d.build.buildpack.clone())),
-            Err(e) => (None, None, Some(e.clone()), None),
+            Err(e) => (None, None, Some(e.to_string()), None),
         };
         let record = BuildRecord {
             app: app.to_string(),
@@ -133,7 +147,7 @@ impl Deployer {
         source: Source,
         source_version: Option<String>,
         description: &str,
-    ) -> (StreamLines, tokio::task::JoinHandle<Result<Deployed, String>>) {
+    ) -> (StreamLines, tokio::task::JoinHandle<Result<Deployed, DeployError>>) {
         let (tx, rx) = crate::output::stream();
         let (deployer, app, description) = (self.clone(), app.to_string(), description.to_string());
         let task = tokio::spawn(async move { deployer.deploy(&app, source, source_version, &description, &tx).await });
@@ -147,8 +161,8 @@ impl Deployer {
         source_version: Option<String>,
         description: &str,
         out: &dyn OutputSink,
-    ) -> Result<Deployed, String> {
-        let settings = self.ledger.settings(app).await?;
+    ) -> Result<Deployed, DeployError> {
+        let settings = self.ledger.settings(app).await.map_err(DeployError::Platform)?;
         let request = BuildRequest {
             app: app.to_string(),
             source,
@@ -156,8 +170,8 @@ impl Deployer {
             buildpack_url: settings.buildpack_url,
             source_version,
         };
-        let build = self.builder.build(request, out).await.map_err(|e| e.to_string())?;
-        let version = self.ledger.release(app, &build, description, out).await?;
+        let build = self.builder.build(request, out).await?;
+        let version = self.ledger.release(app, &build, description, out).await.map_err(DeployError::Platform)?;
         out.step(&format!("Launching... done, v{version}"));
         Ok(Deployed { build, version })
     }

@@ -31,6 +31,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::io::ReaderStream;
 
 use crate::build::is_valid_app_name;
+use crate::deploy::DeployError;
 use crate::output::OutputSink;
 use crate::report::{Rejection, ReportRewriter};
 use crate::source::Source;
@@ -91,12 +92,12 @@ pub struct Push {
 #[async_trait::async_trait]
 pub trait PushHandler: Send + Sync {
     /// Builds the push; `Err(reason)` rejects it (write the details to `out` first).
-    async fn push(&self, push: Push, out: &dyn OutputSink) -> Result<(), String>;
+    async fn push(&self, push: Push, out: &dyn OutputSink) -> Result<(), DeployError>;
 }
 
 #[async_trait::async_trait]
 impl PushHandler for crate::deploy::Deployer {
-    async fn push(&self, push: Push, out: &dyn OutputSink) -> Result<(), String> {
+    async fn push(&self, push: Push, out: &dyn OutputSink) -> Result<(), DeployError> {
         let short = &push.new_rev[..push.new_rev.len().min(7)];
         let description = format!("Deploy {short}");
         self.deploy(&push.app, push.source, Some(push.new_rev.clone()), &description, out).await.map(|_| ())
@@ -349,7 +350,7 @@ impl Inner {
         });
         let result = self.on_push(&pending, updates, env, &tx).await;
         let ok = result.is_ok();
-        *pending.rejection.lock().expect("rejection") = result.err();
+        *pending.rejection.lock().expect("rejection") = result.err().map(|rejected| rejected.to_string());
         drop(tx);
         let mut write = writer.await.map_err(io::Error::other)?;
         write.write_all(format!("paas-hook-exit {}\n", if ok { 0 } else { 1 }).as_bytes()).await?;
@@ -362,7 +363,7 @@ impl Inner {
         updates: Vec<(String, String, String)>,
         env: Vec<(String, String)>,
         out: &crate::output::StreamOutput,
-    ) -> Result<(), String> {
+    ) -> Result<(), Rejected> {
         let is_deleted = |rev: &str| rev.bytes().all(|b| b == b'0');
         let deployed = ["refs/heads/main", "refs/heads/master"];
         let mut build = None;
@@ -370,7 +371,7 @@ impl Inner {
             if deployed.contains(&name.as_str()) {
                 if is_deleted(&new) {
                     out.error(&format!("Deleting {name} is not allowed: it is the deployed branch."));
-                    return Err("deleting the deployed branch is not allowed".into());
+                    return Err(Rejected::DeletesDeployedBranch);
                 }
                 if build.is_none() || name == "refs/heads/main" {
                     build = Some((old, new, name));
@@ -388,8 +389,20 @@ impl Inner {
             new_rev: new_rev.clone(),
             source: Source::Git { repo: self.repo_dir(&pending.app), rev: new_rev, env },
         };
-        self.handler.push(push, out).await.map_err(|_| "build failed".to_string())
+        self.handler.push(push, out).await.map_err(|_| Rejected::BuildFailed)
     }
+}
+
+/// Why a push was rejected, as receive-pack's report says (the details went to the pusher as
+/// `remote:` lines already).
+#[derive(Debug, thiserror::Error)]
+enum Rejected {
+    /// The push deletes `main` or `master`.
+    #[error("deleting the deployed branch is not allowed")]
+    DeletesDeployedBranch,
+    /// The build or its release failed.
+    #[error("build failed")]
+    BuildFailed,
 }
 
 fn unauthorized() -> Response {

@@ -46,11 +46,16 @@ pub mod store;
 
 /// Reading a tenant's folder without following its links out of it (paas-sandbox's).
 pub use paas_sandbox::tree;
-pub use build::{BuildError, BuildRequest, Builder, BuilderConfig, BuiltSlug, Precompile, is_valid_app_name};
-pub use deploy::{BuildLedger, BuildRecord, BuildSettings, Deployed, Deployer};
+pub use build::{BuildError, BuildRequest, Builder, BuilderConfig, BuiltSlug, Precompile, PrecompileError, is_valid_app_name};
+pub use deploy::{BuildLedger, BuildRecord, BuildSettings, DeployError, Deployed, Deployer};
 pub use git::{Access, Decision, GitAuth, GitServer, Push, PushHandler};
 pub use manifest::{ProcessKind, SlugManifest};
 pub use output::{CollectOutput, Discard, OutputSink};
 pub use procfile::{Procfile, ProcfileError};
 pub use source::Source;
 pub use store::{Incoming, Slug, SlugStore, StoreError};
+
+/// The error of a seam's other side: what a trait this crate calls back ([`BuildLedger`],
+/// [`Precompile`], [`PushHandler`]) returns from the crate that implements it, kept whole (its
+/// text is what the pusher sees; its type can be downcast).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

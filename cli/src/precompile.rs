@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use paas_builder::{Precompile, ProcessKind, Slug, SlugManifest};
+use paas_builder::{Precompile, PrecompileError, ProcessKind, Slug, SlugManifest};
 use paas_runtime::Runtime;
 
 /// Compiles components with the server's one [`Runtime`].
@@ -13,14 +13,14 @@ pub struct RuntimePrecompile(pub Runtime);
 
 #[async_trait::async_trait]
 impl Precompile for RuntimePrecompile {
-    async fn precompile(&self, _slug: &Slug, manifest: &SlugManifest, app_dir: &Path) -> Result<(), String> {
+    async fn precompile(&self, _slug: &Slug, manifest: &SlugManifest, app_dir: &Path) -> Result<(), PrecompileError> {
         for (process, kind) in &manifest.processes {
             let ProcessKind::Wasm { component, .. } = kind else { continue };
             let (runtime, dir, file) = (self.0.clone(), app_dir.to_path_buf(), component.clone());
             tokio::task::spawn_blocking(move || runtime.load_slug_component(&dir, Path::new(&file)))
                 .await
-                .map_err(|e| format!("{process}: compiling {component} stopped: {e}"))?
-                .map_err(|e| format!("{process}: {e}"))?;
+                .map_err(|e| PrecompileError { process: process.clone(), error: format!("compiling {component} stopped: {e}").into() })?
+                .map_err(|e| PrecompileError { process: process.clone(), error: e.into() })?;
         }
         Ok(())
     }

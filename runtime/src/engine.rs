@@ -24,7 +24,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 use crate::cache;
 use crate::component::{self, Component};
-use crate::error::{LoadError, RuntimeError, chain};
+use crate::error::{LoadError, RuntimeError, SlugComponentError, chain};
 use crate::host::{self, DynoState};
 use crate::lanes::{Background, CPU_SLICE, InlineCall};
 use crate::limits::DynoSize;
@@ -232,12 +232,12 @@ impl Runtime {
     /// [`TenantTree`](paas_sandbox::tree::TenantTree): a link leading out of the tree is never
     /// followed, a FIFO never opened, and at most [`MAX_COMPONENT_SIZE`] bytes are read.
     /// Blocking, as [`Runtime::load_component`].
-    pub fn load_slug_component(&self, app_dir: &Path, component: &Path) -> Result<Component, String> {
+    pub fn load_slug_component(&self, app_dir: &Path, component: &Path) -> Result<Component, SlugComponentError> {
         use paas_sandbox::tree::{TenantTree, UntrustedPath};
-        let tree = TenantTree::open(app_dir).map_err(|e| format!("cannot open the app's folder: {e}"))?;
+        let tree = TenantTree::open(app_dir).map_err(SlugComponentError::OpenTree)?;
         let path = UntrustedPath::new(component);
-        let bytes = tree.read(path, MAX_COMPONENT_SIZE).map_err(|e| e.to_string())?;
-        self.load_component_bytes(&bytes).map_err(|e| format!("{}: {e}", path.shown()))
+        let bytes = tree.read(path, MAX_COMPONENT_SIZE)?;
+        self.load_component_bytes(&bytes).map_err(|error| SlugComponentError::Load { path: path.shown(), error })
     }
 
     /// Same as [`Runtime::load_component`], from bytes. The same bytes loaded again while an

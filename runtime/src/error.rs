@@ -62,6 +62,26 @@ pub enum LoadError {
     },
 }
 
+/// Why a component named by a slug (its manifest or Procfile) could not be loaded from the
+/// app's tree ([`crate::Runtime::load_slug_component`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SlugComponentError {
+    /// The app's folder could not be opened.
+    #[error("cannot open the app's folder: {0}")]
+    OpenTree(std::io::Error),
+    /// The file could not be read inside the tree (a link out, not a regular file, too large…).
+    #[error(transparent)]
+    Read(#[from] paas_sandbox::tree::TreeError),
+    /// The file is not a component this host can run.
+    #[error("{path}: {error}")]
+    Load {
+        /// The path as the slug names it.
+        path: String,
+        /// Why it could not be loaded.
+        error: LoadError,
+    },
+}
+
 /// Why the runtime itself could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

@@ -40,7 +40,7 @@ pub use dyno::{
     DynoSpec, INSTANCE_MAX_REQUESTS_VAR, INSTANCE_REUSE_VAR, MAX_REQUESTS_PER_INSTANCE, NetworkPolicy, READY_INSTANCES, Stdin,
 };
 pub use engine::{KEEP_RESIDENT, MAX_COMPONENT_SIZE, Runtime, RuntimeConfig, WARM_SLOTS};
-pub use error::{HandleError, LoadError, RuntimeError, StartError};
+pub use error::{HandleError, LoadError, RuntimeError, SlugComponentError, StartError};
 pub use lanes::{BACKGROUND_NICE, CPU_SLICE};
 pub use limits::{DynoSize, Limits, MAX_RESOURCES};
 pub use slots::{MAX_INSTANCES_PER_APP, MAX_MEMORY_PER_APP};

@@ -180,7 +180,7 @@ impl paas_builder::Precompile for RecordPrecompile {
         slug: &paas_builder::Slug,
         manifest: &paas_builder::SlugManifest,
         app_dir: &std::path::Path,
-    ) -> Result<(), String> {
+    ) -> Result<(), paas_builder::PrecompileError> {
         let mut components = Vec::new();
         for kind in manifest.processes.values() {
             if let ProcessKind::Wasm { component, .. } = kind {

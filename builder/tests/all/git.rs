@@ -39,11 +39,11 @@ struct TestLedger {
 
 #[async_trait::async_trait]
 impl BuildLedger for TestLedger {
-    async fn settings(&self, _app: &str) -> Result<BuildSettings, String> {
+    async fn settings(&self, _app: &str) -> Result<BuildSettings, paas_builder::BoxError> {
         Ok(BuildSettings { config_vars: self.config_vars.lock().unwrap().clone(), buildpack_url: None })
     }
 
-    async fn release(&self, app: &str, build: &BuiltSlug, description: &str, _out: &dyn OutputSink) -> Result<u32, String> {
+    async fn release(&self, app: &str, build: &BuiltSlug, description: &str, _out: &dyn OutputSink) -> Result<u32, paas_builder::BoxError> {
         let mut releases = self.releases.lock().unwrap();
         releases.push((app.to_string(), build.slug.id.clone(), description.to_string()));
         Ok(releases.len() as u32)

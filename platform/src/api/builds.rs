@@ -237,7 +237,7 @@ pub(super) fn check_buildpack(state: &AppState, caller: &CurrentUser, url: &str)
         return Ok(());
     }
     let allowed = state.deploys.as_ref().map(|d| d.builder().config().buildpack_paths.clone()).unwrap_or_default();
-    paas_builder::buildpack_policy::check_tenant_buildpack(url, &allowed).map_err(ApiError::invalid)
+    paas_builder::buildpack_policy::check_tenant_buildpack(url, &allowed).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 fn installations(url: Option<&str>) -> Value {

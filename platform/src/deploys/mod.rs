@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::Stream;
 use paas_builder::output::{StreamLines, Tee};
-use paas_builder::{Builder, Deployed, Deployer, GitServer, OutputSink, Push, PushHandler, Source};
+use paas_builder::{Builder, DeployError, Deployed, Deployer, GitServer, OutputSink, Push, PushHandler, Source};
 use uuid::Uuid;
 
 use crate::ledger::{Ledger, LedgerError};
@@ -168,6 +168,47 @@ impl std::fmt::Debug for SharedPrecompile {
     }
 }
 
+/// Why a deploy failed on the platform's side. Its text is what the pusher sees; it reaches the
+/// builder boxed, as [`DeployError::Platform`].
+#[derive(Debug, thiserror::Error)]
+pub enum DeployFailure {
+    /// The pushed app does not exist.
+    #[error("Couldn't find that app.")]
+    NoSuchApp,
+    /// The pushing user does not exist.
+    #[error("Couldn't find the pushing user.")]
+    NoSuchUser,
+    /// The app or the pushing user went away while the build ran.
+    #[error("the app or the pushing user is gone")]
+    Gone,
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The release phase failed or could not start: the release was recorded as failed.
+    #[error("{error}; the release was not made current ({app} keeps serving)")]
+    NotCurrent {
+        /// What the release phase did.
+        error: release_phase::ReleaseError,
+        /// The app, whose current release keeps serving.
+        app: String,
+    },
+    /// The release could not be made.
+    #[error(transparent)]
+    Release(#[from] release_phase::ReleaseError),
+    /// The new release's version does not fit the builder's `u32`.
+    #[error("release version {0} is out of range")]
+    VersionOutOfRange(i64),
+    /// The server is stopping: the build was cancelled ([`interrupted::CANCELLED`]).
+    #[error("{}", interrupted::CANCELLED)]
+    Cancelled,
+}
+
+impl From<DeployFailure> for DeployError {
+    fn from(failure: DeployFailure) -> DeployError {
+        DeployError::Platform(Box::new(failure))
+    }
+}
+
 /// `Deploy 2b93a21` (Heroku's description of a release made by a build).
 fn deploy_description(source_version: Option<&str>) -> String {
     match source_version {
@@ -203,7 +244,7 @@ impl Service {
         source_version: Option<String>,
         description: &str,
         out: &dyn OutputSink,
-    ) -> Result<Deployed, String> {
+    ) -> Result<Deployed, DeployError> {
         let live = self.running.lock().expect("running builds").get(&build_id).cloned().unwrap_or_default();
         let mut stopping = self.stopping.subscribe();
         let tee = Tee(out, live.as_ref());
@@ -217,7 +258,8 @@ impl Service {
             Some(result) => result,
             None => {
                 tee.error(interrupted::CANCELLED);
-                Err(self.cancelled(app, build_id).await)
+                self.cancelled(app, build_id).await;
+                Err(DeployFailure::Cancelled.into())
             }
         };
         self.running.lock().expect("running builds").remove(&build_id);
@@ -225,8 +267,8 @@ impl Service {
         result
     }
 
-    /// Records a build cancelled by a stop as failed; the message for the pusher.
-    async fn cancelled(&self, app: &str, build_id: Uuid) -> String {
+    /// Records a build cancelled by a stop as failed.
+    async fn cancelled(&self, app: &str, build_id: Uuid) {
         let builds = match self.ledger.find_app(app).await {
             Ok(Some(found)) => self.ledger.list_builds(found.id).await.unwrap_or_default(),
             _ => Vec::new(),
@@ -236,25 +278,24 @@ impl Service {
         {
             tracing::warn!(%app, build = %build_id, "cannot record a cancelled build: {e}");
         }
-        interrupted::CANCELLED.to_string()
     }
 
-    async fn find(&self, app: &str, user: &str) -> Result<(App, User), String> {
-        let app = self.ledger.find_app(app).await.map_err(|e| e.to_string())?;
-        let user = self.ledger.find_user(user).await.map_err(|e| e.to_string())?;
+    async fn find(&self, app: &str, user: &str) -> Result<(App, User), DeployFailure> {
+        let app = self.ledger.find_app(app).await?;
+        let user = self.ledger.find_user(user).await?;
         match (app, user) {
             (Some(app), Some(user)) => Ok((app, user)),
-            (None, _) => Err("Couldn't find that app.".to_string()),
-            (_, None) => Err("Couldn't find the pushing user.".to_string()),
+            (None, _) => Err(DeployFailure::NoSuchApp),
+            (_, None) => Err(DeployFailure::NoSuchUser),
         }
     }
 }
 
 #[async_trait::async_trait]
 impl PushHandler for Service {
-    async fn push(&self, push: Push, out: &dyn OutputSink) -> Result<(), String> {
+    async fn push(&self, push: Push, out: &dyn OutputSink) -> Result<(), DeployError> {
         let (app, user) = self.find(&push.app, &push.user).await?;
-        let (build, deployer) = self.begin(&app, &user, Some(&push.new_rev)).await.map_err(|e| e.to_string())?;
+        let (build, deployer) = self.begin(&app, &user, Some(&push.new_rev)).await.map_err(DeployFailure::from)?;
         let description = deploy_description(Some(&push.new_rev));
         let version = Some(push.new_rev.clone());
         let deployed = self.deploy(build.id, &deployer, &app.name, push.source, version, &description, out).await?;

@@ -3,9 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use paas_builder::{BuildLedger, BuildRecord, BuildSettings, BuiltSlug, OutputSink, ProcessKind};
+use paas_builder::{BoxError, BuildLedger, BuildRecord, BuildSettings, BuiltSlug, OutputSink, ProcessKind};
 use uuid::Uuid;
 
+use super::DeployFailure;
 use super::release_phase::{Candidate, ReleaseError, ReleasePhase};
 use crate::ledger::Ledger;
 use crate::logplex::Logplex;
@@ -66,13 +67,13 @@ pub fn process_types(build: &BuiltSlug) -> ProcessTypes {
 
 #[async_trait::async_trait]
 impl BuildLedger for BuildSession {
-    async fn settings(&self, _app: &str) -> Result<BuildSettings, String> {
-        let release = self.ledger.current_release(self.app_id).await.map_err(|e| e.to_string())?;
-        let buildpack_url = self.ledger.buildpack(self.app_id).await.map_err(|e| e.to_string())?;
+    async fn settings(&self, _app: &str) -> Result<BuildSettings, BoxError> {
+        let release = self.ledger.current_release(self.app_id).await?;
+        let buildpack_url = self.ledger.buildpack(self.app_id).await?;
         Ok(BuildSettings { config_vars: release.map(|r| r.config_vars).unwrap_or_default(), buildpack_url })
     }
 
-    async fn release(&self, _app: &str, build: &BuiltSlug, description: &str, out: &dyn OutputSink) -> Result<u32, String> {
+    async fn release(&self, _app: &str, build: &BuiltSlug, description: &str, out: &dyn OutputSink) -> Result<u32, BoxError> {
         let process_types = process_types(build);
         let slug = NewSlug {
             checksum: build.slug.id.clone(),
@@ -82,21 +83,21 @@ impl BuildLedger for BuildSession {
             buildpack: Some(build.buildpack.clone()),
             process_types: process_types.clone(),
         };
-        let slug = self.ledger.create_slug(self.app_id, slug).await.map_err(|e| e.to_string())?;
+        let slug = self.ledger.create_slug(self.app_id, slug).await?;
         let release = NewRelease { slug_id: slug.id, process_types, description: description.to_string() };
-        let app = self.ledger.find_app(&self.app_id.to_string()).await.map_err(|e| e.to_string())?;
-        let user = self.ledger.find_user(&self.user_id.to_string()).await.map_err(|e| e.to_string())?;
+        let app = self.ledger.find_app(&self.app_id.to_string()).await?;
+        let user = self.ledger.find_user(&self.user_id.to_string()).await?;
         let (Some(app), Some(user)) = (app, user) else {
-            return Err("the app or the pushing user is gone".into());
+            return Err(DeployFailure::Gone.into());
         };
         let user = UserRef { id: user.id, email: user.email };
         let release = match self.phase.release(&app, &user, Candidate::Deploy(release), out).await {
             Ok(release) => release,
-            Err(e @ (ReleaseError::Failed { .. } | ReleaseError::NotStarted { .. })) => {
+            Err(error @ (ReleaseError::Failed { .. } | ReleaseError::NotStarted { .. })) => {
                 self.event(|email| format!("{description} by {email}"));
-                return Err(format!("{e}; the release was not made current ({} keeps serving)", app.name));
+                return Err(DeployFailure::NotCurrent { error, app: app.name }.into());
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(DeployFailure::Release(e).into()),
         };
         *self.made.lock().expect("build session") = Some((slug.id, release.id));
         self.event(|email| format!("{description} by {email}"));
@@ -104,7 +105,7 @@ impl BuildLedger for BuildSession {
         if let Some((logs, _, email)) = &self.logs {
             logs.webhook_event(self.ledger.clone(), crate::webhooks::Event::release(&release, email));
         }
-        u32::try_from(release.version).map_err(|_| format!("release version {} is out of range", release.version))
+        Ok(u32::try_from(release.version).map_err(|_| DeployFailure::VersionOutOfRange(release.version))?)
     }
 
     async fn record_build(&self, record: BuildRecord) {

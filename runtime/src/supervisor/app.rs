@@ -396,7 +396,7 @@ impl AppRun {
         let (root, file) = (app_dir.to_path_buf(), path.to_path_buf());
         let loaded = tokio::task::spawn_blocking(move || {
             let relative = file.strip_prefix(&root).map_err(|_| "the component is not inside the app's folder".to_string())?;
-            runtime.load_slug_component(&root, relative)
+            runtime.load_slug_component(&root, relative).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| format!("cannot load the component: {e}"))?
