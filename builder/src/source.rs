@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::{self, BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -60,17 +61,7 @@ pub fn fetch(source: &Source, dest: &Path) -> io::Result<()> {
             }
             unpacked?;
         }
-        Source::Tarball(path) => {
-            let mut file = BufReader::new(fs::File::open(path)?);
-            let mut magic = [0u8; 2];
-            let gzipped = file.get_mut().read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
-            let file = BufReader::new(fs::File::open(path)?);
-            if gzipped {
-                unpack_tar(flate2::read::GzDecoder::new(file), dest)?;
-            } else {
-                unpack_tar(file, dest)?;
-            }
-        }
+        Source::Tarball(path) => unpack_tar(open_tarball(path)?, dest)?,
         Source::Dir(dir) => copy_tree(dir, dest)?,
     }
     TenantTree::open(dest)?.refuse_linked_metadata().map_err(io::Error::other)?;
@@ -87,19 +78,34 @@ pub const MAX_SOURCE_ENTRIES: u64 = 200_000;
 /// The most bytes of tar stream (headers included) read for one source: the unpacked limit plus
 /// room for the headers of as many entries. It also bounds what the tar reader holds in memory
 /// for one long name or extension header.
-const MAX_TAR_STREAM: u64 = MAX_SOURCE_SIZE + MAX_SOURCE_ENTRIES * 1024;
+pub const MAX_TAR_STREAM: u64 = MAX_SOURCE_SIZE + MAX_SOURCE_ENTRIES * 1024;
 
-/// Unpacks with permissions but not modification times: every file is as new as the build.
-/// `git archive` stamps files with the commit's time (whole seconds), so a commit made in the same
-/// second as the previous build looked older than that build's cached outputs, and cargo (or any
-/// mtime-based build cache) kept the stale binary: the new release ran the old code.
+/// Opens a tarball file, `.tar` or `.tar.gz` (told by its first two bytes), as a stream of tar.
+pub fn open_tarball(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    let mut magic = [0u8; 2];
+    let gzipped = fs::File::open(path)?.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+    let file = BufReader::new(fs::File::open(path)?);
+    Ok(if gzipped { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) })
+}
+
+/// One entry of a source tar archive read by [`walk_tar`].
+pub type TarEntry<'a, 'r> = tar::Entry<'a, Box<dyn Read + 'r>>;
+
+/// Walks the entries of a source tar stream within paas's bounds, handing each to `visit` until it
+/// answers `Break` (whose value is returned) or the archive ends (`None`). This is the one reader of
+/// untrusted tar streams: unpacking a build's source and looking for a file in an uploaded tarball
+/// (app setups' `app.json`) both go through it.
 ///
-/// Bounded: at most [`MAX_SOURCE_SIZE`] bytes of files and [`MAX_SOURCE_ENTRIES`] entries; sparse
-/// files (whose size on disk is not what the archive holds) are refused. The tar reader refuses
-/// entries with `..` and writes through no link (each parent is checked to stay inside `dest`,
-/// files are created anew).
-fn unpack_tar<R: Read>(reader: R, dest: &Path) -> io::Result<()> {
-    let mut archive = tar::Archive::new(HeaderGuard::new(reader.take(MAX_TAR_STREAM)));
+/// Bounded: at most [`MAX_TAR_STREAM`] bytes of (decompressed) stream, [`MAX_SOURCE_SIZE`] bytes of
+/// entries and [`MAX_SOURCE_ENTRIES`] entries; an extension header (long name, PAX records) over
+/// [`MAX_EXTENSION_HEADER`] is refused before the tar reader holds it in memory; sparse files
+/// (whose size on disk is not what the archive holds) are refused. Each error says which bound.
+pub fn walk_tar<'r, T>(
+    reader: impl Read + 'r,
+    mut visit: impl FnMut(&mut TarEntry<'_, 'r>) -> io::Result<ControlFlow<T>>,
+) -> io::Result<Option<T>> {
+    let reader: Box<dyn Read + 'r> = Box::new(HeaderGuard::new(reader.take(MAX_TAR_STREAM)));
+    let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(false);
     archive.set_overwrite(true);
@@ -117,8 +123,22 @@ fn unpack_tar<R: Read>(reader: R, dest: &Path) -> io::Result<()> {
         if size > MAX_SOURCE_SIZE {
             return Err(too_large(format!("more than {} MiB of files", MAX_SOURCE_SIZE >> 20)));
         }
-        entry.unpack_in(dest)?;
+        if let ControlFlow::Break(found) = visit(&mut entry)? {
+            return Ok(Some(found));
+        }
     }
+    Ok(None)
+}
+
+/// Unpacks with permissions but not modification times: every file is as new as the build.
+/// `git archive` stamps files with the commit's time (whole seconds), so a commit made in the same
+/// second as the previous build looked older than that build's cached outputs, and cargo (or any
+/// mtime-based build cache) kept the stale binary: the new release ran the old code.
+///
+/// Bounded as [`walk_tar`] is. The tar reader refuses entries with `..` and writes through no link
+/// (each parent is checked to stay inside `dest`, files are created anew).
+fn unpack_tar<R: Read>(reader: R, dest: &Path) -> io::Result<()> {
+    walk_tar(reader, |entry| entry.unpack_in(dest).map(|_| ControlFlow::<()>::Continue(())))?;
     Ok(())
 }
 

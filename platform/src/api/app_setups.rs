@@ -201,33 +201,41 @@ fn plan(manifest: Manifest, overrides: BTreeMap<String, String>) -> Result<Plan,
 }
 
 /// The `app.json` at the root of a source tarball (`.tar` or `.tar.gz`; also under the one
-/// folder a GitHub tarball has), if any. Blocking.
-fn read_manifest(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
-    let mut magic = [0u8; 2];
-    let gzipped = std::fs::File::open(path).and_then(|mut f| f.read(&mut magic)).map_err(|e| e.to_string())? == 2 && magic == [0x1f, 0x8b];
-    let file = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
-    let reader: Box<dyn Read> = if gzipped { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
-    let mut archive = tar::Archive::new(reader);
-    let unreadable = |e: std::io::Error| format!("the source is not a readable tarball: {e}");
-    for entry in archive.entries().map_err(unreadable)? {
-        let mut entry = entry.map_err(unreadable)?;
-        let name = entry.path().map_err(unreadable)?.to_string_lossy().trim_start_matches("./").to_string();
+/// folder a GitHub tarball has), if any. The tarball is read by the builder's bounded reader
+/// ([`paas_builder::source::walk_tar`]): an archive over its bounds (a huge long name or PAX
+/// header, too many entries or bytes) is refused with the bound it broke. Blocking.
+fn read_manifest(path: &std::path::Path) -> Result<Option<Vec<u8>>, ManifestError> {
+    use paas_builder::source;
+    use std::ops::ControlFlow;
+    let unreadable = |e: std::io::Error| ManifestError::Tarball(e.to_string());
+    let reader = source::open_tarball(path).map_err(unreadable)?;
+    let found = source::walk_tar(reader, |entry| {
+        let name = entry.path()?.to_string_lossy().trim_start_matches("./").to_string();
         let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
         let at_root = parts == ["app.json"] || (parts.len() == 2 && parts[1] == "app.json");
         if !at_root {
-            continue;
+            return Ok(ControlFlow::Continue(()));
         }
         if !entry.header().entry_type().is_file() {
-            return Err("app.json is not a regular file".into());
+            return Ok(ControlFlow::Break(Err("app.json is not a regular file".to_string())));
         }
         if entry.size() > MAX_MANIFEST {
-            return Err(format!("app.json is larger than {} KiB", MAX_MANIFEST / 1024));
+            return Ok(ControlFlow::Break(Err(format!("app.json is larger than {} KiB", MAX_MANIFEST / 1024))));
         }
         let mut bytes = Vec::new();
-        entry.by_ref().take(MAX_MANIFEST).read_to_end(&mut bytes).map_err(unreadable)?;
-        return Ok(Some(bytes));
-    }
-    Ok(None)
+        entry.by_ref().take(MAX_MANIFEST).read_to_end(&mut bytes)?;
+        Ok(ControlFlow::Break(Ok(bytes)))
+    });
+    found.map_err(unreadable)?.transpose().map_err(ManifestError::Manifest)
+}
+
+/// Why `app.json` could not be read from a source tarball.
+#[derive(Debug)]
+enum ManifestError {
+    /// The tarball is unreadable or over the bounds of a source.
+    Tarball(String),
+    /// `app.json` is there but not one paas reads.
+    Manifest(String),
 }
 
 /// A setup as `GET /app-setups/{id}` shows it.
@@ -305,7 +313,11 @@ pub async fn create(
     let upload = super::source_blob::download(&state, &body.source_blob).await?;
     let path = upload.to_path_buf();
     let manifest = tokio::task::spawn_blocking(move || read_manifest(&path)).await.map_err(ApiError::internal)?;
-    let manifest = match manifest.map_err(|e| invalid_manifest(&[e]))? {
+    let manifest = manifest.map_err(|e| match e {
+        ManifestError::Tarball(why) => ApiError::invalid(format!("The source is not a readable tarball, so nothing was made: {why}.")),
+        ManifestError::Manifest(why) => invalid_manifest(&[why]),
+    });
+    let manifest = match manifest? {
         Some(bytes) => serde_json::from_slice::<Manifest>(&bytes).map_err(|e| invalid_manifest(&[e.to_string()]))?,
         None => Manifest::default(),
     };
@@ -450,6 +462,60 @@ mod tests {
         assert!(errors.iter().any(|e| e == "env.TOKEN is required and has no value: give it in overrides.env"), "{errors:#?}");
         assert!(errors.iter().any(|e| e.starts_with("formation.web.quantity 1000 is out of range")), "{errors:#?}");
         assert_eq!(errors.last().unwrap(), "scripts.postdeploy is empty");
+    }
+
+    /// A gzipped tarball whose first entry is an extension header of `kind` declaring 8 MiB (of
+    /// zeros: 8 KiB gzipped), then an `app.json`.
+    fn tarball_bomb(kind: tar::EntryType) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(file.reopen().unwrap(), flate2::Compression::default());
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(8 << 20);
+        header.set_cksum();
+        gz.write_all(header.as_bytes()).unwrap();
+        gz.write_all(&vec![0u8; 8 << 20]).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_path("app.json").unwrap();
+        header.set_size(2);
+        header.set_cksum();
+        gz.write_all(header.as_bytes()).unwrap();
+        gz.write_all(b"{}").unwrap();
+        gz.write_all(&[0u8; 510 + 1024]).unwrap();
+        gz.finish().unwrap();
+        file
+    }
+
+    /// read_manifest walked the tarball with tar's reader unbounded: a 1 MB upload declaring a
+    /// 1 GiB long name made the server hold 1 GiB (review 4, finding 1).
+    #[test]
+    fn a_tarball_bomb_with_a_huge_long_name_or_pax_header_is_refused_before_it_is_read() {
+        for kind in [tar::EntryType::GNULongName, tar::EntryType::XHeader] {
+            let bomb = tarball_bomb(kind);
+            assert!(std::fs::metadata(bomb.path()).unwrap().len() < 64 << 10);
+            match read_manifest(bomb.path()) {
+                Err(ManifestError::Tarball(why)) => assert_eq!(
+                    why,
+                    "the source archive has a 8388608-byte extension header (long name or PAX records); paas allows 65536"
+                ),
+                other => panic!("{kind:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn app_json_is_read_from_the_root_or_the_one_folder_of_a_tarball() {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, text) in [("repo-main/src/app.json", "no"), ("repo-main/app.json", "{\"env\": {}}")] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, path, text.as_bytes()).unwrap();
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), builder.into_inner().unwrap()).unwrap();
+        assert_eq!(read_manifest(file.path()).unwrap().as_deref(), Some(&b"{\"env\": {}}"[..]));
     }
 
     #[test]
