@@ -117,11 +117,11 @@ for round in $(seq "$rounds"); do
   after=$(cpu "$router_pid")
   if [ -n "${PERF:-}" ] && [ "$round" = 1 ]; then
     wait "$perf_job" || { cat "$work/perf.err" >&2; exit 1; }
-    perf script -i "$work/perf.data" 2>/dev/null | inferno-collapse-perf >"$work/perf.folded"
+    perf script --no-inline -i "$work/perf.data" 2>/dev/null | inferno-collapse-perf >"$work/perf.folded"
     cp "$work/perf.folded" "${PERF%.svg}.folded"
     inferno-flamegraph --title "router → native hello server, wrk -c$connections" <"$work/perf.folded" >"$PERF"
     echo "flamegraph: $PERF; the router's own time by function (self, top 25):"
-    perf report -i "$work/perf.data" --no-children -g none --percent-limit 0.5 --sort symbol --stdio 2>/dev/null | grep -E "^ +[0-9.]+%" | sed "s/ *- *- *$//" | head -25
+    perf report --no-inline -i "$work/perf.data" --no-children -g none --percent-limit 0.5 --sort symbol --stdio 2>/dev/null | grep -E "^ +[0-9.]+%" | sed "s/ *- *- *$//" | head -25
   fi
   ratio=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through router.rps")" 'BEGIN { printf "%.2f", b / a }')
   ratios+=("$ratio")
