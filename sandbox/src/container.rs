@@ -14,6 +14,7 @@ use crate::bundle::{self, Placement, Plan};
 use crate::cgroup::{Cgroups, ContainerCgroup, MemoryEvents};
 use crate::error::{SandboxError, io};
 use crate::runc::Runc;
+use crate::terminal::Terminal;
 
 /// The prefix of every container id paas creates (`paas-<name>-<random>`).
 pub const CONTAINER_PREFIX: &str = "paas-";
@@ -218,11 +219,25 @@ impl std::fmt::Debug for Container {
 impl Container {
     /// Starts `runc run` in the foreground: the returned child is runc, whose exit status is the
     /// container's (`128 + n` when killed by signal `n`). stdout and stderr are piped, stdin too
-    /// when `stdin` (else `/dev/null`); with a terminal, runc relays the container's pty to them
-    /// (util-linux `script` gives runc the controlling terminal it needs). Killing the child does
-    /// not kill the container: [`Container::kill`] or drop does.
+    /// when `stdin` (else `/dev/null`). A container whose plan asks for a terminal is started
+    /// with [`Container::run_on_terminal`] instead. Killing the child does not kill the
+    /// container: [`Container::kill`] or drop does.
     pub fn run(&self, stdin: bool) -> Result<Child, SandboxError> {
-        self.runc.run(&self.bundle, &self.id, stdin, self.terminal)
+        if self.terminal.is_some() {
+            return Err(SandboxError::Spec("the container has a terminal: start it with run_on_terminal".into()));
+        }
+        self.runc.run(&self.bundle, &self.id, stdin)
+    }
+
+    /// As [`Container::run`] for a plan with a terminal: runc runs on a pty of the plan's size
+    /// and relays the container's terminal to it; the [`Terminal`] is its host end (the
+    /// process's output, echo included, to read; what is typed, to write). runc's own errors go
+    /// to the child's piped stderr.
+    pub fn run_on_terminal(&self) -> Result<(Child, Terminal), SandboxError> {
+        let Some((rows, cols)) = self.terminal else {
+            return Err(SandboxError::Spec("the container has no terminal: start it with run".into()));
+        };
+        self.runc.run_on_terminal(&self.bundle, &self.id, rows, cols)
     }
 
     /// `runc run` as a command whose standard streams the caller sets (no terminal): the

@@ -38,6 +38,9 @@ pub enum SandboxError {
     /// The container's network namespace could not be made.
     #[error("cannot make the container's network: {0}")]
     Network(#[from] crate::net::NetError),
+    /// The pseudo-terminal of a container on a terminal could not be opened.
+    #[error("cannot open a pseudo-terminal for the container: {0}")]
+    Terminal(#[source] std::io::Error),
     /// Every uid of the node's range is in use.
     #[error("too many containers on this node (at most {0})")]
     Full(u32),

@@ -14,6 +14,7 @@
 //!   .take_uid() -> Uid                    a uid no running container has (freed on drop)
 //!   .create(name, &uid, &Plan) -> Container    writes the bundle and the memory cgroup
 //! Container .run(stdin) -> Child (runc)   .kill(signal), .delete(), .memory_events(); drop cleans up
+//!   .run_on_terminal() -> (Child, Terminal)   a plan with a terminal: runc on a pty of its size
 //! Plan { args, env, cwd, user, home, mounts: [Mount::Bind | Mount::Overlay], memory_bytes,
 //!        processes, cpu_millis, io: IoLimits, network: Network::Host | None | Join(netns), terminal }
 //! ```
@@ -21,7 +22,8 @@
 //! Pieces: `container.rs` (the node's runtime, uids, one container), `bundle.rs` (a plan as
 //! `config.json` and a root filesystem), `seccomp.rs` (the system calls denied), `cgroup.rs`
 //! (memory cgroups and their counters), `limits.rs` (block-I/O throttles, writable-layer
-//! sizes), `runc.rs` (calling the runtime binary), `watchdog.rs` (the process that
+//! sizes), `runc.rs` (calling the runtime binary), `terminal.rs` (the pty a container on a
+//! terminal runs on), `watchdog.rs` (the process that
 //! kills the containers once the server is gone, however it ended), `egress.rs`
 //! (which addresses a tenant may reach), `net/` (each container's network namespace and veth
 //! pair on the node's range, and the nftables table that enforces the egress policy on them),
@@ -37,6 +39,7 @@ mod error;
 mod limits;
 mod runc;
 mod seccomp;
+mod terminal;
 mod watchdog;
 
 pub use bundle::{Mount, Network, Plan};
@@ -44,4 +47,5 @@ pub use cgroup::MemoryEvents;
 pub use container::{CONTAINER_PREFIX, Container, MAX_CONTAINERS, Sandbox, SandboxConfig, Uid};
 pub use error::SandboxError;
 pub use limits::IoLimits;
+pub use terminal::Terminal;
 pub use watchdog::Watchdog;

@@ -8,6 +8,7 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 use crate::SandboxError;
+use crate::terminal::Terminal;
 
 /// The runtime binary and the state root it is called with.
 #[derive(Debug, Clone)]
@@ -31,48 +32,27 @@ impl Runc {
 
     /// Starts `run --bundle DIR ID` in the foreground; stdout and stderr are piped, stdin is
     /// piped when `stdin` (else `/dev/null`).
-    ///
-    /// With a terminal (`rows`, `cols`; the bundle must ask for one) runc relays the container's
-    /// pty to its own, which must be a controlling terminal: util-linux's `script` gives it one
-    /// (sized, without echo, since the container's pty echoes) and relays that to the pipes.
-    pub fn run(
-        &self,
-        bundle: &Path,
-        id: &str,
-        stdin: bool,
-        terminal: Option<(u16, u16)>,
-    ) -> Result<Child, SandboxError> {
-        let mut command = match terminal {
-            None => {
-                let mut command = self.command();
-                command.arg("run").arg("--bundle").arg(bundle).arg(id);
-                command
-            }
-            Some((rows, cols)) => {
-                let runc = [
-                    self.binary.as_path(),
-                    Path::new("--root"),
-                    &self.root,
-                    Path::new("run"),
-                    Path::new("--bundle"),
-                    bundle,
-                    Path::new(id),
-                ]
-                .map(|arg| quote(&arg.to_string_lossy()))
-                .join(" ");
-                let mut command = Command::new("script");
-                command.args(["--quiet", "--return", "--command"]);
-                command.arg(format!("stty rows {rows} cols {cols} -echo && exec {runc}")).arg("/dev/null");
-                command
-            }
-        };
-        command
-            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // runc killed leaves the container running; `Container`'s drop deletes it.
-            .kill_on_drop(true);
+    pub fn run(&self, bundle: &Path, id: &str, stdin: bool) -> Result<Child, SandboxError> {
+        let mut command = self.run_command(bundle, id);
+        command.stdin(if stdin { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
         command.spawn().map_err(|e| self.missing(e.to_string()))
+    }
+
+    /// Starts `run --bundle DIR ID` in the foreground on a new pty of `rows` × `cols` (the
+    /// bundle must ask for a terminal): runc's stdin and stdout are the pty, to which it relays
+    /// the container's own; its stderr (its own errors) is piped. Returns runc and the pty's
+    /// host end (see [`crate::terminal`]).
+    pub fn run_on_terminal(&self, bundle: &Path, id: &str, rows: u16, cols: u16) -> Result<(Child, Terminal), SandboxError> {
+        let pty = |e: std::io::Error| SandboxError::Terminal(e);
+        let pair = crate::terminal::open(rows, cols).map_err(pty)?;
+        let stdin = pair.terminal.try_clone().map_err(pty)?;
+        let mut command = self.run_command(bundle, id);
+        command.stdin(Stdio::from(stdin)).stdout(Stdio::from(pair.terminal)).stderr(Stdio::piped());
+        let child = command.spawn().map_err(|e| self.missing(e.to_string()))?;
+        // The command (and with it this process's copies of the terminal end) goes now: the
+        // host end reads EOF once runc and the container have exited.
+        drop(command);
+        Ok((child, Terminal::new(pair.host).map_err(pty)?))
     }
 
     /// `run --bundle DIR ID` as a command whose standard streams the caller sets (the container's
@@ -133,21 +113,5 @@ impl Runc {
 
     fn missing(&self, detail: String) -> SandboxError {
         SandboxError::Runtime { binary: self.binary.clone(), detail }
-    }
-}
-
-/// `text` as one word for `sh`.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quote;
-
-    #[test]
-    fn words_are_quoted_for_the_shell() {
-        assert_eq!(quote("/data dir/runc"), "'/data dir/runc'");
-        assert_eq!(quote("it's"), "'it'\\''s'");
     }
 }

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWriteExt};
-use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
 use paas_sandbox::net::NetLease;
@@ -38,14 +37,15 @@ pub enum BootError {
     Exited,
 }
 
-/// The raw streams of an attached native dyno (`paas run`).
+/// The raw streams of an attached native dyno (`paas run`): pipes, or on a terminal the pty's
+/// host end (stdin and stdout) and runc's own errors (stderr).
 pub struct NativeStdio {
-    /// The process's standard input (dropping it closes it).
-    pub stdin: ChildStdin,
-    /// Its standard output.
-    pub stdout: ChildStdout,
-    /// Its standard error.
-    pub stderr: ChildStderr,
+    /// The process's standard input (dropping it closes it; on a terminal, typed bytes).
+    pub stdin: Box<dyn AsyncWrite + Send + Unpin>,
+    /// Its standard output (on a terminal, the terminal's output: stdout, stderr and echo).
+    pub stdout: Box<dyn AsyncRead + Send + Unpin>,
+    /// Its standard error (on a terminal, only runc's own errors).
+    pub stderr: Box<dyn AsyncRead + Send + Unpin>,
 }
 
 /// A running native dyno.
@@ -92,7 +92,7 @@ impl NativeDyno {
         stdin: Stdin,
     ) -> Result<NativeDyno, NativeError> {
         let feed = !matches!(stdin, Stdin::Empty);
-        let (container, mut child) = Container::create(native, &spec, command, feed, None)?;
+        let (container, mut child, _) = Container::create(native, &spec, command, feed, None)?;
         if let Some(mut pipe) = child.stdin.take() {
             tokio::spawn(async move {
                 let result = match stdin {
@@ -125,9 +125,10 @@ impl NativeDyno {
     }
 
     /// As [`NativeDyno::attach`], on a pseudo-terminal of `rows` × `cols` (a one-off attached
-    /// from a terminal: `paas run bash`): runc allocates it and relays it to the pipes, so
-    /// `stdout` carries the terminal's output (the process's stdout and stderr, echo included)
-    /// and `stderr` only runc's own errors. `TERM` is `xterm` unless a config var sets it. The
+    /// from a terminal: `paas run bash`): runc allocates it and relays it to a pty of ours
+    /// ([`paas_sandbox::Terminal`]), so `stdin` is typed into it, `stdout` carries the
+    /// terminal's output (the process's stdout and stderr, echo included) and `stderr` only
+    /// runc's own errors. `TERM` is `xterm` unless a config var sets it. The
     /// size is fixed at start (no resize yet).
     pub fn attach_tty(
         native: &NativeRuntime,
@@ -146,14 +147,20 @@ impl NativeDyno {
         command: &str,
         terminal: Option<(u16, u16)>,
     ) -> Result<(NativeDyno, NativeStdio), NativeError> {
-        let (container, mut child) = Container::create(native, &spec, command, true, terminal)?;
-        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(NativeError::Spec("the runtime's standard streams are not pipes".into()));
+        let (container, mut child, pty) = Container::create(native, &spec, command, true, terminal)?;
+        let stdio = match (pty, child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(pty), _, _, Some(stderr)) => {
+                let (stdout, stdin) = tokio::io::split(pty);
+                NativeStdio { stdin: Box::new(stdin), stdout: Box::new(stdout), stderr: Box::new(stderr) }
+            }
+            (None, Some(stdin), Some(stdout), Some(stderr)) => {
+                NativeStdio { stdin: Box::new(stdin), stdout: Box::new(stdout), stderr: Box::new(stderr) }
+            }
+            _ => return Err(NativeError::Spec("the runtime's standard streams are not pipes".into())),
         };
         let task = tokio::spawn(watch(container.clone(), child, Vec::new()));
         let addr = container.addr(spec.port);
-        Ok((NativeDyno { container, task, addr }, NativeStdio { stdin, stdout, stderr }))
+        Ok((NativeDyno { container, task, addr }, stdio))
     }
 
     /// The container's id (as `runc list` shows it).
@@ -234,7 +241,7 @@ impl Container {
         command: &str,
         stdin: bool,
         terminal: Option<(u16, u16)>,
-    ) -> Result<(Arc<Container>, tokio::process::Child), NativeError> {
+    ) -> Result<(Arc<Container>, tokio::process::Child, Option<paas_sandbox::Terminal>), NativeError> {
         if spec.app.is_empty() || spec.dyno.is_empty() || command.trim().is_empty() {
             return Err(NativeError::Spec("app, dyno and command must not be empty".into()));
         }
@@ -278,10 +285,13 @@ impl Container {
             terminal,
         };
         let sandbox = native.sandbox.create(&name, &uid, &plan)?;
-        let child = sandbox.run(stdin)?;
+        let (child, pty) = match terminal {
+            Some(_) => sandbox.run_on_terminal().map(|(child, pty)| (child, Some(pty)))?,
+            None => (sandbox.run(stdin)?, None),
+        };
         let log = LogSource { app: spec.app.as_str().into(), dyno: spec.dyno.as_str().into(), sink: spec.logs.clone() };
         let container = Arc::new(Container { sandbox, log, memory_bytes, stopping: AtomicBool::new(false), lease });
-        Ok((container, child))
+        Ok((container, child, pty))
     }
 }
 

@@ -174,7 +174,7 @@ async fn attached_native_oneoff_streams_stdin_to_stdout() {
 async fn a_native_oneoff_on_a_terminal_gets_a_tty_of_the_clients_size() {
     let Some((native, _data)) = native() else { return };
     let (spec, _rx) = spec("tools", "run.9");
-    let command = "test -t 0 && echo stdin-is-a-tty; stty size; read -p 'name? ' x; echo \"typed $x\"; exit 2";
+    let command = "test -t 0 && test -t 1 && echo stdin-is-a-tty; tty; stty size; read -p 'name? ' x; echo \"typed $x\"; exit 2";
     let (dyno, mut stdio) = NativeDyno::attach_tty(&native, spec, command, 33, 101).expect("attach a tty");
     let mut out = Vec::new();
     let mut buf = [0u8; 256];
@@ -196,7 +196,7 @@ async fn a_native_oneoff_on_a_terminal_gets_a_tty_of_the_clients_size() {
     let out = String::from_utf8_lossy(&out).replace("\r\n", "\n");
     let mut err = String::new();
     stdio.stderr.read_to_string(&mut err).await.expect("read runc's stderr");
-    assert!(out.contains("stdin-is-a-tty\n33 101\n"), "{out:?} {err}");
+    assert!(out.contains("stdin-is-a-tty\n/dev/pts/0\n33 101\n"), "{out:?} {err}");
     assert!(out.contains("typed hi\n"), "{out:?}");
     assert_eq!(dyno.wait().await, ExitStatus::Exited(2));
 }
