@@ -10,10 +10,10 @@
 //! - [`Metrics::close_minute`]: once a minute, each app's [`Series`] gets the minute's point.
 //!
 //! The budget of one app: its live counters (~1.7 KiB: 5 classes, 9 codes, 79 histogram buckets,
-//! bytes, and their copy at the last minute) and a series of at most 1,440 points of 72 bytes
-//! (≈101 KiB), stored only for minutes
-//! with requests, restarts or changed gauges. 5,000 apps with traffic in every minute of the day
-//! hold about 0.5 GiB; idle apps hold their counters only.
+//! bytes, and their copy at the last minute; each dyno's last CPU reading) and a series of at
+//! most 1,440 points of 76 bytes (≈107 KiB), stored only for minutes with requests, CPU time,
+//! restarts or changed gauges. 5,000 apps with traffic in every minute of the day hold about
+//! 0.5 GiB; idle apps hold their counters only.
 
 mod histogram;
 mod prometheus;
@@ -40,12 +40,14 @@ pub struct ProcessGauges {
     pub memory_bytes: u64,
     /// Restarts after a crash since the dynos were started (cumulative).
     pub restarts: u64,
-    /// CPU seconds used (native dynos: the cgroup's `cpu.stat`); `None` where not measured.
+    /// CPU seconds its dynos used since the app's metrics began (a counter: what a dyno used
+    /// before it was restarted or stopped stays counted): wasm dynos' guest calls (thread CPU
+    /// time), native dynos' cgroups. `None` where none of its dynos is measured.
     pub cpu_seconds: Option<f64>,
 }
 
-/// One dyno's memory, for `ps` and the API's `current` view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One dyno's memory and CPU time, for `ps` and the API's `current` view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DynoMemory {
     /// `web.1`.
     pub name: String,
@@ -53,6 +55,8 @@ pub struct DynoMemory {
     pub process_type: String,
     /// Bytes (see [`ProcessGauges::memory_bytes`]).
     pub memory_bytes: u64,
+    /// CPU seconds this dyno has used since it started (`None`: not measured).
+    pub cpu_seconds: Option<f64>,
 }
 
 /// Everything recorded of one app.
@@ -73,6 +77,12 @@ struct AppState {
     last: RequestCounts,
     /// Restarts (all types) at the last closed minute.
     last_restarts: u64,
+    /// Each dyno's CPU seconds at the last sample (a lower reading later: it restarted).
+    dyno_cpu: HashMap<String, f64>,
+    /// CPU seconds per process type, summed from the dynos' increments (never decreases).
+    cpu: BTreeMap<String, f64>,
+    /// All types' CPU seconds at the last closed minute.
+    last_cpu: f64,
 }
 
 impl AppMetrics {
@@ -80,10 +90,24 @@ impl AppMetrics {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Replaces the sampled gauges: per process type, each dyno's memory, and the wasm
-    /// instances the app holds. A process type no longer listed is forgotten.
-    pub fn set_processes(&self, processes: BTreeMap<String, ProcessGauges>, dynos: Vec<DynoMemory>, instances: u64) {
+    /// Replaces the sampled gauges: per process type, each dyno's memory and CPU time, and the
+    /// wasm instances the app holds. A process type no longer listed is forgotten (its CPU
+    /// time stays in the app's total). Each type's `cpu_seconds` is set here from the dynos'
+    /// readings: what each used since the last sample (all of it when it restarted since).
+    pub fn set_processes(&self, mut processes: BTreeMap<String, ProcessGauges>, dynos: Vec<DynoMemory>, instances: u64) {
         let mut state = self.state();
+        let mut seen = HashMap::with_capacity(dynos.len());
+        for dyno in &dynos {
+            let Some(now) = dyno.cpu_seconds else { continue };
+            let before = state.dyno_cpu.get(&dyno.name).copied().unwrap_or(0.0);
+            let used = if now >= before { now - before } else { now };
+            *state.cpu.entry(dyno.process_type.clone()).or_default() += used;
+            seen.insert(dyno.name.clone(), now);
+        }
+        state.dyno_cpu = seen;
+        for (kind, gauges) in &mut processes {
+            gauges.cpu_seconds = state.cpu.get(kind).copied();
+        }
         // Restarts are cumulative per dyno; a type whose dynos were replaced must not count back.
         let before: u64 = state.processes.values().map(|p| p.restarts).sum();
         let after: u64 = processes.values().map(|p| p.restarts).sum();
@@ -117,14 +141,17 @@ impl AppMetrics {
         let requests = now.since(&state.last);
         let restarts_now: u64 = state.processes.values().map(|p| p.restarts).sum();
         let restarts = restarts_now.saturating_sub(state.last_restarts);
+        let cpu_now: f64 = state.cpu.values().sum();
         let gauges = series::Gauges {
             memory_bytes: state.processes.values().map(|p| p.memory_bytes).sum(),
             instances: state.instances,
             dynos: state.processes.values().map(|p| p.dynos).sum(),
+            cpu_ms: ((cpu_now - state.last_cpu).max(0.0) * 1000.0).round() as u64,
         };
         state.series.push(Point::new(minute, &requests, restarts, gauges));
         state.last = now;
         state.last_restarts = restarts_now;
+        state.last_cpu = cpu_now;
     }
 
     /// Every minute from `from` to `to` (minutes since the epoch, inclusive), as the API answers.
@@ -139,6 +166,7 @@ impl AppMetrics {
             + state.series.heap_bytes()
             + state.dynos.iter().map(|d| std::mem::size_of::<DynoMemory>() + d.name.len() + d.process_type.len()).sum::<usize>()
             + state.processes.keys().map(|k| k.len() + 64).sum::<usize>()
+            + state.dyno_cpu.keys().chain(state.cpu.keys()).map(|k| k.len() + 48).sum::<usize>()
     }
 }
 
@@ -236,5 +264,40 @@ mod tests {
         assert!(app.held_bytes() < 4096);
         metrics.remove("hello");
         assert!(metrics.get("hello").is_none());
+    }
+
+    /// CPU time is a counter per process type fed by each dyno's readings: a dyno that
+    /// restarted (a lower reading) or stopped must not take back what it used.
+    #[test]
+    fn cpu_time_counts_on_across_restarts_and_stopped_dynos() {
+        let app = AppMetrics::default();
+        let dyno = |name: &str, kind: &str, cpu: Option<f64>| DynoMemory {
+            name: name.into(),
+            process_type: kind.into(),
+            memory_bytes: 0,
+            cpu_seconds: cpu,
+        };
+        let types = || -> BTreeMap<String, ProcessGauges> {
+            ["web", "worker"].map(|t| (t.to_string(), ProcessGauges { dynos: 1, ..ProcessGauges::default() })).into()
+        };
+        app.set_processes(types(), vec![dyno("web.1", "web", Some(1.0)), dyno("worker.1", "worker", Some(2.0))], 0);
+        app.close_minute(10);
+        // worker.1 restarted (0.5 s since), web.1 used 2 s more.
+        app.set_processes(types(), vec![dyno("web.1", "web", Some(3.0)), dyno("worker.1", "worker", Some(0.5))], 0);
+        app.close_minute(11);
+        // worker.1 is gone; a native dyno without CPU accounting reports none.
+        app.set_processes(types(), vec![dyno("web.1", "web", Some(3.0)), dyno("web.2", "web", None)], 0);
+        app.close_minute(12);
+        let processes = app.processes();
+        assert_eq!(processes["web"].cpu_seconds, Some(3.0));
+        assert_eq!(processes["worker"].cpu_seconds, Some(2.5));
+        let minutes = app.minutes(10, 12);
+        assert_eq!(minutes.iter().map(|m| m.cpu_seconds).collect::<Vec<_>>(), [3.0, 2.5, 0.0]);
+        let text = {
+            let metrics = Metrics::new();
+            metrics.app("a").set_processes(types(), vec![dyno("worker.1", "worker", Some(0.25))], 0);
+            metrics.prometheus()
+        };
+        assert!(text.contains("paas_dyno_cpu_seconds_total{app=\"a\",process_type=\"worker\"} 0.25"), "{text}");
     }
 }

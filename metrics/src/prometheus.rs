@@ -148,7 +148,7 @@ impl Collector for Scrape {
         family(
             &mut encoder,
             "paas_dyno_cpu_seconds",
-            "CPU time of the dynos (native dynos; wasm dynos are not measured).",
+            "CPU time the dynos used: wasm dynos' guest calls (thread CPU time), native dynos' cgroups; a dyno's time stays counted after it stops.",
             MetricType::Counter,
             processes().filter_map(|(l, g)| g.cpu_seconds.map(|s| (l, ConstCounter::new(s)))),
         )?;
@@ -170,7 +170,7 @@ impl Collector for Scrape {
 mod tests {
     use std::time::Duration;
 
-    use crate::{Metrics, ProcessGauges, Request};
+    use crate::{DynoMemory, Metrics, ProcessGauges, Request};
 
     #[test]
     fn the_text_has_each_apps_counters_histogram_and_gauges() {
@@ -179,8 +179,9 @@ mod tests {
         let ok = Request { status: 200, code: None, took: Duration::from_millis(3), bytes_in: 7, bytes_out: 11 };
         app.web.record(ok);
         app.web.record(Request { status: 503, code: Some(1), ..ok });
-        let web = ProcessGauges { dynos: 1, memory_bytes: 1 << 20, restarts: 2, cpu_seconds: Some(1.5) };
-        app.set_processes([("web".to_string(), web)].into(), Vec::new(), 4);
+        let web = ProcessGauges { dynos: 1, memory_bytes: 1 << 20, restarts: 2, cpu_seconds: None };
+        let dyno = DynoMemory { name: "web.1".into(), process_type: "web".into(), memory_bytes: 1 << 20, cpu_seconds: Some(1.5) };
+        app.set_processes([("web".to_string(), web)].into(), vec![dyno], 4);
         metrics.set_node(vec![("paas_pool_instances", "Instances of the pool in use.", 4.0)]);
         let text = metrics.prometheus();
         for line in [

@@ -1,5 +1,5 @@
-//! An app's one-minute series over the last 24 hours, in a fixed budget: one 72-byte [`Point`]
-//! per minute that had something to say (requests, restarts, or gauges that changed), at most
+//! An app's one-minute series over the last 24 hours, in a fixed budget: one 76-byte [`Point`]
+//! per minute that had something to say (requests, CPU time, restarts, or gauges that changed), at most
 //! [`MINUTES`] of them; a minute without a point had no requests and the gauges of the one before.
 
 use std::collections::VecDeque;
@@ -12,8 +12,9 @@ use crate::requests::{CLASSES, CODES, RequestCounts};
 /// Minutes kept: 24 hours.
 pub const MINUTES: usize = 24 * 60;
 
-/// One minute of an app, packed (72 bytes): the bound of an app's series is
-/// `MINUTES * size_of::<Point>()` ≈ 101 KiB, and an app with no traffic and steady dynos holds none.
+/// One minute of an app, packed (76 bytes): the bound of an app's series is
+/// `MINUTES * size_of::<Point>()` ≈ 107 KiB, and an app with no traffic, no CPU time and steady
+/// dynos holds none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Point {
     /// Minutes since the Unix epoch (the minute's start).
@@ -34,6 +35,8 @@ pub struct Point {
     pub bytes_out: u32,
     /// Memory of all the app's dynos at the end of the minute, in KiB.
     pub memory_kib: u32,
+    /// CPU time all the app's dynos used during the minute, in milliseconds.
+    pub cpu_ms: u32,
     /// Wasm instances the app held at the end of the minute.
     pub instances: u16,
     /// Dynos running at the end of the minute.
@@ -51,6 +54,8 @@ pub struct Gauges {
     pub instances: u64,
     /// Dynos running.
     pub dynos: u64,
+    /// CPU milliseconds used during the minute.
+    pub cpu_ms: u64,
 }
 
 fn sat32(n: u64) -> u32 {
@@ -75,16 +80,17 @@ impl Point {
             bytes_in: sat32(requests.bytes_in),
             bytes_out: sat32(requests.bytes_out),
             memory_kib: sat32(gauges.memory_bytes / 1024),
+            cpu_ms: sat32(gauges.cpu_ms),
             instances: sat16(gauges.instances),
             dynos: sat16(gauges.dynos),
             restarts: sat16(restarts),
         }
     }
 
-    /// Whether this point says only what the minute before it said (no requests, no restarts,
-    /// the same gauges): such a point is not stored.
+    /// Whether this point says only what the minute before it said (no requests, no CPU time,
+    /// no restarts, the same gauges): such a point is not stored.
     fn repeats(&self, before: Option<&Point>) -> bool {
-        let quiet = self.classes.iter().all(|&n| n == 0) && self.restarts == 0;
+        let quiet = self.classes.iter().all(|&n| n == 0) && self.restarts == 0 && self.cpu_ms == 0;
         let same = |b: &Point| (b.memory_kib, b.instances, b.dynos) == (self.memory_kib, self.instances, self.dynos);
         quiet && before.map_or(self.memory_kib == 0 && self.dynos == 0 && self.instances == 0, same)
     }
@@ -171,6 +177,8 @@ pub struct PointView {
     pub bytes_out: u32,
     /// Memory of all the app's dynos at the minute's end, in bytes.
     pub memory_bytes: u64,
+    /// CPU seconds all the app's dynos used during the minute.
+    pub cpu_seconds: f64,
     /// Dynos running at the minute's end.
     pub dynos: u16,
     /// Wasm instances held at the minute's end.
@@ -202,6 +210,7 @@ impl From<&Point> for PointView {
             bytes_in: p.bytes_in,
             bytes_out: p.bytes_out,
             memory_bytes: u64::from(p.memory_kib) * 1024,
+            cpu_seconds: f64::from(p.cpu_ms) / 1000.0,
             dynos: p.dynos,
             instances: p.instances,
             restarts: p.restarts,
@@ -223,8 +232,8 @@ mod tests {
     }
 
     #[test]
-    fn a_point_is_72_bytes() {
-        assert_eq!(std::mem::size_of::<Point>(), 72);
+    fn a_point_is_76_bytes() {
+        assert_eq!(std::mem::size_of::<Point>(), 76);
     }
 
     #[test]
@@ -249,7 +258,7 @@ mod tests {
             series.push(busy(minute, 1));
         }
         assert_eq!(series.points.len(), MINUTES);
-        assert!(series.heap_bytes() <= MINUTES * 72, "{}", series.heap_bytes());
+        assert!(series.heap_bytes() <= MINUTES * 76, "{}", series.heap_bytes());
         let last = 3 * MINUTES as u32 - 1;
         assert_eq!(series.points.front().unwrap().minute, last - MINUTES as u32 + 1);
         // Gauges of the points that fell out still carry.

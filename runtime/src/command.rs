@@ -49,6 +49,25 @@ impl ExitStatus {
     }
 }
 
+/// What a wasm worker or one-off dyno uses, readable while it runs and after.
+#[derive(Debug, Clone)]
+pub struct WasmUsage {
+    memory: Arc<std::sync::atomic::AtomicUsize>,
+    cpu: crate::cpu::CpuTime,
+}
+
+impl WasmUsage {
+    /// Bytes of linear memory its instance holds now (0 once it ended).
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.load(std::sync::atomic::Ordering::Relaxed) as u64
+    }
+
+    /// CPU time its guest has used.
+    pub fn cpu(&self) -> &crate::cpu::CpuTime {
+        &self.cpu
+    }
+}
+
 /// A running worker or one-off dyno.
 pub struct CommandDyno {
     ctx: Arc<DynoContext>,
@@ -73,7 +92,7 @@ impl CommandDyno {
         let argv: Vec<String> = std::iter::once(spec.dyno.clone()).chain(args).collect();
         let pre = pre.clone();
         let run_ctx = ctx.clone();
-        let task = runtime.spawn_guest(async move {
+        let task = runtime.spawn_guest(&ctx.cpu, async move {
             let ctx = run_ctx;
             let timeout = ctx.limits.run_timeout;
             let run = async {
@@ -109,6 +128,11 @@ impl CommandDyno {
     /// The host directory preopened as the dyno's `/tmp`.
     pub fn scratch_dir(&self) -> &std::path::Path {
         self.ctx.scratch_path()
+    }
+
+    /// What it uses, read as it runs (for `ps` and the metrics).
+    pub fn usage(&self) -> WasmUsage {
+        WasmUsage { memory: self.ctx.memory.clone(), cpu: self.ctx.cpu.clone() }
     }
 
     /// Whether the run has ended.

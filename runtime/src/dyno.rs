@@ -86,6 +86,9 @@ pub struct DynoSpec {
     /// An attached one-off dyno: its stdout and stderr go, as raw bytes, to this pipe instead of
     /// `logs` (which still gets the runtime's own lines: exit status, traps).
     pub attached: Option<AttachedOutput>,
+    /// The CPU time its guests use, counted as they run. Clones of the spec share it: a web dyno
+    /// woken after a sleep counts on.
+    pub cpu: crate::cpu::CpuTime,
 }
 
 impl DynoSpec {
@@ -107,6 +110,7 @@ impl DynoSpec {
             network: NetworkPolicy::default(),
             logs: LogSink::discard(),
             attached: None,
+            cpu: crate::cpu::CpuTime::new(),
         }
     }
 
@@ -202,6 +206,8 @@ pub(crate) struct DynoContext {
     pub share: Arc<crate::slots::AppShare>,
     /// Bytes of linear memory the dyno's instances hold now (its metrics' memory).
     pub memory: Arc<std::sync::atomic::AtomicUsize>,
+    /// CPU time of its guests' calls.
+    pub cpu: crate::cpu::CpuTime,
 }
 
 impl DynoContext {
@@ -236,6 +242,7 @@ impl DynoContext {
             preopens: std::sync::Mutex::new(Some(preopens)),
             share: runtime.app_share(&spec.app),
             memory: Arc::default(),
+            cpu: spec.cpu.clone(),
         }))
     }
 

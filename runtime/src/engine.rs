@@ -26,6 +26,7 @@ use crate::cache;
 use crate::component::{self, Component};
 use crate::error::{LoadError, RuntimeError, SlugComponentError, chain};
 use crate::host::{self, DynoState};
+use crate::cpu::CpuTime;
 use crate::lanes::{Background, CPU_SLICE, InlineCall};
 use crate::limits::DynoSize;
 use crate::outbound::{AppsRoute, Outbound};
@@ -350,24 +351,25 @@ impl Runtime {
     }
 
     /// Runs a guest call as a task of the current runtime, moved to the background lane once it
-    /// has used its CPU slice. Aborting the handle ends it wherever it runs.
-    pub(crate) fn spawn_guest<F>(&self, fut: F) -> JoinHandle<F::Output>
+    /// has used its CPU slice. Aborting the handle ends it wherever it runs. Its CPU time counts
+    /// into `cpu` (its dyno's).
+    pub(crate) fn spawn_guest<F>(&self, cpu: &CpuTime, fut: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.0.background.spawn(fut)
+        self.0.background.spawn(fut, cpu.clone())
     }
 
     /// A guest call polled in the task that awaits it, moved to the background lane once it has
     /// used its CPU slice, and going on as a task of its own if dropped before it ends
     /// ([`InlineCall`]).
-    pub(crate) fn call_guest<F>(&self, fut: F) -> InlineCall<F>
+    pub(crate) fn call_guest<F>(&self, cpu: &CpuTime, fut: F) -> InlineCall<F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.0.background.inline(fut)
+        self.0.background.inline(fut, cpu.clone())
     }
 }
 

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::cpu::{CpuTime, Metered};
+
 /// Default [`crate::RuntimeConfig::cpu_slice`]: a guest call that has run 10 ms of CPU (one
 /// epoch tick of running wasm) moves to the background lane. A hello-world request takes about
 /// 0.2 ms; an interpreter's first request a few ms.
@@ -57,22 +59,30 @@ impl Background {
     }
 
     /// Spawns a guest call on the current (serving) runtime; past its slice it goes on in the
-    /// background lane. Aborting the returned handle ends it wherever it runs.
-    pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    /// background lane. Aborting the returned handle ends it wherever it runs. The CPU time of
+    /// its polls, wherever they run, counts into `cpu` (its dyno's).
+    pub fn spawn<F>(&self, fut: F, cpu: CpuTime) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        tokio::spawn(budgeted(Box::pin(fut), self.handle(), self.slice, Duration::ZERO))
+        tokio::spawn(budgeted(Box::pin(fut), self.handle(), self.slice, Duration::ZERO, cpu))
     }
 
-    /// A guest call polled in the task that awaits it, under the same slice (see [`InlineCall`]).
-    pub fn inline<F>(&self, fut: F) -> InlineCall<F>
+    /// A guest call polled in the task that awaits it, under the same slice (see [`InlineCall`]),
+    /// its CPU time counted into `cpu`.
+    pub fn inline<F>(&self, fut: F, cpu: CpuTime) -> InlineCall<F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        InlineCall { state: State::Inline(Box::pin(fut)), background: self.handle(), slice: self.slice, used: Duration::ZERO }
+        InlineCall {
+            state: State::Inline(Box::pin(fut)),
+            background: self.handle(),
+            slice: self.slice,
+            used: Duration::ZERO,
+            cpu,
+        }
     }
 }
 
@@ -90,8 +100,11 @@ where
     state: State<F>,
     background: Option<Handle>,
     slice: Duration,
-    /// CPU time spent inside its polls so far.
+    /// Time spent inside its polls so far.
     used: Duration,
+    /// Its dyno's CPU time (see [`crate::cpu`]: time inside its polls here, the thread's CPU
+    /// clock once it moved).
+    cpu: CpuTime,
 }
 
 enum State<F>
@@ -122,7 +135,9 @@ where
             // A panic stays in this call, as it would in a task of its own: the request's
             // connection (whose task this is) carries on.
             let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx)));
-            this.used += start.elapsed();
+            let spent = start.elapsed();
+            this.used += spent;
+            this.cpu.add_polled(spent);
             match polled {
                 Ok(Poll::Ready(out)) => {
                     this.state = State::Ended;
@@ -137,7 +152,7 @@ where
                         let State::Inline(fut) = std::mem::replace(&mut this.state, State::Ended) else {
                             unreachable!("matched above")
                         };
-                        this.state = State::Moved(background.spawn(fut));
+                        this.state = State::Moved(background.spawn(Metered::new(fut, this.cpu.clone())));
                     }
                     _ => return Poll::Pending,
                 },
@@ -173,7 +188,7 @@ where
             // it on: it ends here).
             State::Inline(fut) => {
                 if let Ok(runtime) = Handle::try_current() {
-                    runtime.spawn(budgeted(fut, self.background.clone(), self.slice, self.used));
+                    runtime.spawn(budgeted(fut, self.background.clone(), self.slice, self.used, self.cpu.clone()));
                 }
             }
             // Dropping the handle lets the moved call run on.
@@ -203,7 +218,13 @@ impl Drop for Background {
 /// Polls `fut` here until it has spent `slice` inside its polls (`used` of it already spent),
 /// then hands it to `background`. Boxed and pinned, the future can move to another task (and
 /// thread) between polls.
-async fn budgeted<F>(mut fut: Pin<Box<F>>, background: Option<Handle>, slice: Duration, mut used: Duration) -> F::Output
+async fn budgeted<F>(
+    mut fut: Pin<Box<F>>,
+    background: Option<Handle>,
+    slice: Duration,
+    mut used: Duration,
+    cpu: CpuTime,
+) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -211,7 +232,9 @@ where
     let finished = std::future::poll_fn(|cx| {
         let start = Instant::now();
         let poll = fut.as_mut().poll(cx);
-        used += start.elapsed();
+        let spent = start.elapsed();
+        used += spent;
+        cpu.add_polled(spent);
         match poll {
             Poll::Ready(out) => Poll::Ready(Some(out)),
             Poll::Pending if used >= slice && background.is_some() => Poll::Ready(None),
@@ -223,7 +246,7 @@ where
         return out;
     }
     let Some(background) = background else { unreachable!("moves only with a background lane") };
-    let mut moved = AbortOnDrop(background.spawn(fut));
+    let mut moved = AbortOnDrop(background.spawn(Metered::new(fut, cpu)));
     match (&mut moved.0).await {
         Ok(out) => out,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -262,8 +285,22 @@ mod tests {
         // A slice well above a busy machine's preemptions (a 1 ms call descheduled for 10 ms
         // once moved with a 10 ms slice).
         let lane = Background::new(1, Duration::from_millis(50)).unwrap();
-        assert_ne!(lane.spawn(spin(1)).await.unwrap(), "paas-background", "a short call moved");
-        assert_eq!(lane.spawn(spin(150)).await.unwrap(), "paas-background");
+        assert_ne!(lane.spawn(spin(1), CpuTime::new()).await.unwrap(), "paas-background", "a short call moved");
+        assert_eq!(lane.spawn(spin(150), CpuTime::new()).await.unwrap(), "paas-background");
+    }
+
+    /// A call's CPU time counts into its dyno's wherever it runs: inline, spawned, and after it
+    /// moved to the background lane (a busy worker's time was not counted at all before).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_calls_cpu_time_counts_inline_spawned_and_moved() {
+        let lane = Background::new(1, Duration::from_millis(20)).unwrap();
+        let (inline, spawned) = (CpuTime::new(), CpuTime::new());
+        assert_eq!(lane.inline(spin(150), inline.clone()).await.unwrap(), "paas-background");
+        assert_eq!(lane.spawn(spin(150), spawned.clone()).await.unwrap(), "paas-background");
+        for cpu in [inline, spawned] {
+            // 150 ms of busy work (wall time: on a loaded machine the thread gets less CPU).
+            assert!((0.01..0.3).contains(&cpu.seconds()), "{} s counted", cpu.seconds());
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +308,7 @@ mod tests {
         let lane = Background::new(1, Duration::from_millis(10)).unwrap();
         let (outer, inner) = tokio::spawn(async move {
             let outer = tokio::task::id();
-            (outer, lane.inline(async { tokio::task::try_id() }).await.unwrap())
+            (outer, lane.inline(async { tokio::task::try_id() }, CpuTime::new()).await.unwrap())
         })
         .await
         .unwrap();
@@ -281,8 +318,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn an_inline_call_past_its_slice_ends_in_the_background_lane() {
         let lane = Background::new(1, Duration::from_millis(50)).unwrap();
-        assert_ne!(lane.inline(spin(1)).await.unwrap(), "paas-background", "a short call moved");
-        assert_eq!(lane.inline(spin(150)).await.unwrap(), "paas-background");
+        assert_ne!(lane.inline(spin(1), CpuTime::new()).await.unwrap(), "paas-background", "a short call moved");
+        assert_eq!(lane.inline(spin(150), CpuTime::new()).await.unwrap(), "paas-background");
     }
 
     /// A request dropped half-way (its client went away) must not cut its guest's call off:
@@ -296,11 +333,14 @@ mod tests {
             let (at_tx, at_rx) = tokio::sync::oneshot::channel();
             let (gate_tx, gate_rx) = tokio::sync::oneshot::channel::<()>();
             let (end_tx, end_rx) = tokio::sync::oneshot::channel();
-            let mut call = lane.inline(async move {
-                let _ = at_tx.send(spin(work).await);
-                let _ = gate_rx.await;
-                let _ = end_tx.send(());
-            });
+            let mut call = lane.inline(
+                async move {
+                    let _ = at_tx.send(spin(work).await);
+                    let _ = gate_rx.await;
+                    let _ = end_tx.send(());
+                },
+                CpuTime::new(),
+            );
             let at = tokio::select! {
                 at = at_rx => at.unwrap(),
                 _ = &mut call => panic!("the call ended before its gate opened"),
@@ -316,7 +356,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_panicking_inline_call_is_an_error_of_its_own() {
         let lane = Background::new(1, Duration::from_millis(10)).unwrap();
-        let out = lane.inline(async { panic!("guest host bug") }).await;
+        let out = lane.inline(async { panic!("guest host bug") }, CpuTime::new()).await;
         assert!(matches!(&out, Err(Panicked(message)) if message == "guest host bug"), "{out:?}");
     }
 
@@ -324,11 +364,14 @@ mod tests {
     async fn aborting_a_moved_call_ends_it() {
         let lane = Background::new(1, Duration::from_millis(1)).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = lane.spawn(async move {
-            spin(20).await;
-            let _tx = tx;
-            std::future::pending::<()>().await
-        });
+        let task = lane.spawn(
+            async move {
+                spin(20).await;
+                let _tx = tx;
+                std::future::pending::<()>().await
+            },
+            CpuTime::new(),
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         task.abort();
         // The sender is dropped only if the moved call itself was dropped.

@@ -18,6 +18,7 @@ mod attach;
 mod cache;
 mod command;
 mod component;
+mod cpu;
 mod dyno;
 mod engine;
 mod error;
@@ -34,8 +35,9 @@ mod web;
 
 pub use attach::{ATTACHED_BUFFER, AttachedOutput, AttachedReader, attached_output};
 pub use cache::CacheOutcome;
-pub use command::{CommandDyno, ExitStatus, STOP_FILE, run_oneoff};
+pub use command::{CommandDyno, ExitStatus, STOP_FILE, WasmUsage, run_oneoff};
 pub use component::{Component, ComponentKind};
+pub use cpu::CpuTime;
 pub use dyno::{
     DynoSpec, INSTANCE_MAX_REQUESTS_VAR, INSTANCE_REUSE_VAR, MAX_REQUESTS_PER_INSTANCE, NetworkPolicy, READY_INSTANCES, Stdin,
 };
@@ -47,7 +49,7 @@ pub use slots::{MAX_INSTANCES_PER_APP, MAX_MEMORY_PER_APP};
 pub use logs::{LogLine, LogSink, LogStreamKind, MAX_LINE_BYTES};
 pub use outbound::AppsRoute;
 pub use native::{
-    BootError, CONTAINER_PREFIX, MemoryProbe, NativeConfig, NativeDyno, NativeError, NativeRuntime, NativeStdio, free_port,
+    BootError, CONTAINER_PREFIX, NativeConfig, NativeDyno, NativeError, NativeRuntime, NativeStdio, UsageProbe, free_port,
     run_native_oneoff,
 };
 pub use supervisor::{

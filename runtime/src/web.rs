@@ -154,6 +154,11 @@ impl WebDyno {
         self.0.ctx.memory.load(Ordering::Relaxed) as u64
     }
 
+    /// CPU time its guests have used (this dyno and, after a sleep, the dyno it woke from).
+    pub fn cpu(&self) -> &crate::cpu::CpuTime {
+        &self.0.ctx.cpu
+    }
+
     /// How many instances wait for a request right now (ready, or reused and idle).
     pub fn instances_idle(&self) -> usize {
         self.0.idle_len()
@@ -203,7 +208,7 @@ impl WebDyno {
         // response head is set while the call runs on (it may go on writing the body), or if
         // this request is dropped (the client went away, the router's timeout), the rest of the
         // call goes on as a task of its own: a call is never cut off half-way.
-        let mut call = inner.ctx.runtime.call_guest(async move {
+        let mut call = inner.ctx.runtime.call_guest(&inner.ctx.cpu, async move {
             let run = async {
                 let mut worker = match idle {
                     Some(worker) => worker,
@@ -346,7 +351,7 @@ impl Inner {
     /// than a hello-world request). The permit goes when the instance has gone.
     fn replace(self: &Arc<Self>, worker: Option<Worker>, permit: OwnedSemaphorePermit) {
         let this = self.clone();
-        drop(self.ctx.runtime.spawn_guest(async move {
+        drop(self.ctx.runtime.spawn_guest(&self.ctx.cpu, async move {
             drop(worker);
             drop(permit);
             this.refill().await;

@@ -16,8 +16,9 @@ use crate::error::{SandboxError, io};
 /// What this node's cgroups allow.
 #[derive(Debug, Clone)]
 pub(crate) enum Cgroups {
-    /// cgroup v1: the directories of this process's cgroup in each hierarchy (memory first).
-    V1 { memory: PathBuf, all: Vec<PathBuf> },
+    /// cgroup v1: the directories of this process's cgroup in each hierarchy (memory first),
+    /// and in the one with the `cpuacct` controller (CPU time), if mounted.
+    V1 { memory: PathBuf, all: Vec<PathBuf>, cpuacct: Option<PathBuf> },
     /// cgroup v2: the unified hierarchy's mount point.
     V2 { root: PathBuf },
     /// No memory cgroup can be created here, and why.
@@ -31,6 +32,10 @@ pub(crate) struct ContainerCgroup {
     v2: bool,
     /// runc's intermediate directories (`paas/<id>` in each v1 hierarchy), removed with it.
     intermediates: Vec<PathBuf>,
+    /// The file that counts the container's CPU time: `cpu.stat` (v2, `usage_usec`) or the
+    /// `cpuacct` hierarchy's `paas/<id>/cpuacct.usage` (v1, nanoseconds). Both are the parent of
+    /// runc's cgroup, so they count every process of the container and outlive runc's cgroup.
+    cpu_file: Option<PathBuf>,
     /// `cgroupsPath` for runc.
     pub runc_path: String,
 }
@@ -52,9 +57,11 @@ impl Cgroups {
         let found = v1_dirs(&own, &mounts);
         let memory = found.iter().find(|(controllers, _)| controllers.split(',').any(|c| c == "memory"));
         let cgroups = match (memory, unified_root(&mounts)) {
-            (Some((_, memory)), _) => {
-                Cgroups::V1 { memory: memory.clone(), all: found.iter().map(|(_, dir)| dir.clone()).collect() }
-            }
+            (Some((_, memory)), _) => Cgroups::V1 {
+                memory: memory.clone(),
+                all: found.iter().map(|(_, dir)| dir.clone()).collect(),
+                cpuacct: found.iter().find(|(c, _)| c.split(',').any(|c| c == "cpuacct")).map(|(_, dir)| dir.clone()),
+            },
             (None, Some(root)) if root.join("cgroup.controllers").is_file() => Cgroups::V2 { root },
             _ => return Cgroups::Unavailable("no cgroup v1 memory hierarchy nor cgroup v2 is mounted".into()),
         };
@@ -101,10 +108,11 @@ impl Cgroups {
         let dir = self.base().join(id);
         let cgroup = match self {
             Cgroups::Unavailable(_) => return Ok(None),
-            Cgroups::V1 { all, .. } => ContainerCgroup {
+            Cgroups::V1 { all, cpuacct, .. } => ContainerCgroup {
                 dir: dir.clone(),
                 v2: false,
                 intermediates: all.iter().map(|d| d.join("paas").join(id)).collect(),
+                cpu_file: cpuacct.as_ref().map(|d| d.join("paas").join(id).join("cpuacct.usage")),
                 runc_path: format!("paas/{id}/dyno"),
             },
             Cgroups::V2 { root } => {
@@ -118,6 +126,7 @@ impl Cgroups {
                     dir: dir.clone(),
                     v2: true,
                     intermediates: Vec::new(),
+                    cpu_file: Some(dir.join("cpu.stat")),
                     runc_path: format!("/paas/{id}/dyno"),
                 }
             }
@@ -182,6 +191,17 @@ impl ContainerCgroup {
             field(&stat, "anon") + swap.trim().parse::<u64>().unwrap_or(0)
         } else {
             field(&stat, "total_rss") + field(&stat, "total_swap")
+        }
+    }
+
+    /// The CPU time the container's processes have used so far (user and system), in
+    /// nanoseconds; `None` where the node does not count it (no `cpuacct` hierarchy).
+    pub fn cpu_nanos(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.cpu_file.as_ref()?).ok()?;
+        if self.v2 {
+            Some(field(&text, "usage_usec").saturating_mul(1000))
+        } else {
+            text.trim().parse().ok()
         }
     }
 }

@@ -290,6 +290,12 @@ impl Container {
     pub fn own_memory(&self) -> u64 {
         self.cgroup.as_ref().map_or(0, ContainerCgroup::own_memory)
     }
+
+    /// The CPU time its processes have used so far, in nanoseconds (`None` without a cgroup
+    /// that counts it).
+    pub fn cpu_nanos(&self) -> Option<u64> {
+        self.cgroup.as_ref().and_then(ContainerCgroup::cpu_nanos)
+    }
 }
 
 impl Drop for Container {

@@ -1,5 +1,6 @@
 //! `paas metrics`: an app's last hour (or `--since`) a minute per line: requests by status
-//! class, router errors, response-time percentiles, memory and dynos (`GET /apps/{app}/metrics`).
+//! class, router errors, response-time percentiles, CPU time, memory and dynos
+//! (`GET /apps/{app}/metrics`).
 
 use anyhow::Result;
 use clap::Args;
@@ -67,8 +68,8 @@ fn render(app: &str, body: &Value) -> String {
         body["since"].as_str().unwrap_or("?")
     );
     out.push_str(&format!(
-        "{:<6} {:>7} {:>5} {:>5} {:<12} {:>8} {:>8} {:>8} {:>9} {:>5}\n",
-        "time", "2xx+3xx", "4xx", "5xx", "errors", "p50 ms", "p95 ms", "p99 ms", "mem MiB", "dynos"
+        "{:<6} {:>7} {:>5} {:>5} {:<12} {:>8} {:>8} {:>8} {:>7} {:>9} {:>5}\n",
+        "time", "2xx+3xx", "4xx", "5xx", "errors", "p50 ms", "p95 ms", "p99 ms", "CPU s", "mem MiB", "dynos"
     ));
     for p in points {
         let count = |class: &str| p["requests"][class].as_u64().unwrap_or(0);
@@ -77,7 +78,7 @@ fn render(app: &str, body: &Value) -> String {
         });
         let time = p["time"].as_str().and_then(|t| t.get(11..16)).unwrap_or("?");
         out.push_str(&format!(
-            "{:<6} {:>7} {:>5} {:>5} {:<12} {:>8} {:>8} {:>8} {:>9} {:>5}\n",
+            "{:<6} {:>7} {:>5} {:>5} {:<12} {:>8} {:>8} {:>8} {:>7.2} {:>9} {:>5}\n",
             time,
             count("1xx") + count("2xx") + count("3xx"),
             count("4xx"),
@@ -86,6 +87,7 @@ fn render(app: &str, body: &Value) -> String {
             ms(&p["response_time_ms"]["p50"]),
             ms(&p["response_time_ms"]["p95"]),
             ms(&p["response_time_ms"]["p99"]),
+            p["cpu_seconds"].as_f64().unwrap_or(0.0),
             mib(&p["memory_bytes"]),
             p["dynos"].as_u64().unwrap_or(0),
         ));
@@ -105,14 +107,14 @@ mod tests {
                 {"time": "2026-12-05T01:00:00Z", "requests": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0}, "errors": {},
                  "response_time_ms": {"p50": null, "p95": null, "p99": null}, "memory_bytes": 0, "dynos": 1},
                 {"time": "2026-12-05T01:01:00Z", "requests": {"1xx": 0, "2xx": 40, "3xx": 2, "4xx": 1, "5xx": 1}, "errors": {"H12": 1},
-                 "response_time_ms": {"p50": 12.04, "p95": 48.0, "p99": 97.31}, "memory_bytes": 7340032, "dynos": 2}
+                 "response_time_ms": {"p50": 12.04, "p95": 48.0, "p99": 97.31}, "cpu_seconds": 1.5, "memory_bytes": 7340032, "dynos": 2}
             ]
         });
         let text = render("shop", &body);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "=== ⬢ shop metrics, a minute per line since 2026-12-05T01:00:00Z (44 requests)");
         assert!(lines[3].starts_with("01:00") && lines[3].contains(" - ") && lines[3].ends_with("0.0     1"), "{}", lines[3]);
-        assert_eq!(lines[4], "01:01       42     1     1 H12×1            12.0     48.0     97.3       7.0     2");
+        assert_eq!(lines[4], "01:01       42     1     1 H12×1            12.0     48.0     97.3    1.50       7.0     2");
         assert_eq!(url_escape("2026-12-05T01:00:00+01:00"), "2026-12-05T01:00:00%2B01:00");
     }
 }

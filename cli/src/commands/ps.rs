@@ -1,5 +1,6 @@
 //! `paas ps`: lists an app's dynos, grouped by process type, size and command (on a grid, each
-//! with the node that runs it), with the memory each holds (from `GET /apps/{app}/metrics`).
+//! with the node that runs it), with the memory each holds and the CPU time it used (from
+//! `GET /apps/{app}/metrics`).
 
 use std::collections::HashMap;
 
@@ -35,13 +36,13 @@ impl PsCommand {
             return Ok(());
         }
         let dynos: Vec<Dyno> = parse_all(values)?;
-        // Each dyno's memory (a paas extension; a server without it shows none).
-        let memory: HashMap<String, u64> = match api.get(&format!("/apps/{}/metrics?since=1m", seg(&name))).await {
+        // Each dyno's memory and CPU time (a paas extension; a server without it shows none).
+        let memory: HashMap<String, Usage> = match api.get(&format!("/apps/{}/metrics?since=1m", seg(&name))).await {
             Ok(metrics) => metrics["dynos"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|d| Some((d["name"].as_str()?.to_string(), d["memory_bytes"].as_u64()?)))
+                .filter_map(|d| Some((d["name"].as_str()?.to_string(), (d["memory_bytes"].as_u64()?, d["cpu_seconds"].as_f64()))))
                 .collect(),
             Err(_) => HashMap::new(),
         };
@@ -50,9 +51,12 @@ impl PsCommand {
     }
 }
 
+/// A dyno's memory in bytes and CPU seconds (when measured).
+type Usage = (u64, Option<f64>);
+
 /// `=== run: one-off processes (N)` first, then `=== web (Basic): <command> (N)` groups of
 /// `web.1: up <time> (~ 13m ago)` lines, as Heroku's `ps` shows them.
-fn render(app: &str, dynos: Vec<Dyno>, memory: &HashMap<String, u64>, now: chrono::DateTime<Utc>) -> String {
+fn render(app: &str, dynos: Vec<Dyno>, memory: &HashMap<String, Usage>, now: chrono::DateTime<Utc>) -> String {
     if dynos.is_empty() {
         return format!("No dynos on {}\n", output::app(app));
     }
@@ -65,8 +69,11 @@ fn render(app: &str, dynos: Vec<Dyno>, memory: &HashMap<String, u64>, now: chron
             text.push_str(&format!(" on node {node}"));
         }
         let mut text = text.trim_end().to_string();
-        if let Some(bytes) = memory.get(&dyno.name) {
+        if let Some((bytes, cpu)) = memory.get(&dyno.name) {
             text.push_str(&format!(", {:.1} MiB", *bytes as f64 / (1024.0 * 1024.0)));
+            if let Some(cpu) = cpu {
+                text.push_str(&format!(", {cpu:.1} s CPU"));
+            }
         }
         text
     };
@@ -122,8 +129,13 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            render("myapp", dynos, &HashMap::from([("web.10".to_string(), 5 << 19)]), Utc::now()),
-            "=== web (Basic): serve (2)\n\nweb.2: starting\nweb.10: up, 2.5 MiB\n\n=== worker (Basic): work (1)\n\nworker.1: crashed\n"
+            render(
+                "myapp",
+                dynos,
+                &HashMap::from([("web.10".to_string(), (5 << 19, None)), ("worker.1".to_string(), (1 << 20, Some(12.345)))]),
+                Utc::now()
+            ),
+            "=== web (Basic): serve (2)\n\nweb.2: starting\nweb.10: up, 2.5 MiB\n\n=== worker (Basic): work (1)\n\nworker.1: crashed, 1.0 MiB, 12.3 s CPU\n"
         );
         assert_eq!(render("myapp", Vec::new(), &HashMap::new(), Utc::now()), "No dynos on ⬢ myapp\n");
     }

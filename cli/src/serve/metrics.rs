@@ -1,5 +1,6 @@
 //! Samples this node's dynos into the app metrics every few seconds: per process type the dynos
-//! running, their memory and restarts; each dyno's memory; the wasm instances each app holds;
+//! running, their memory, CPU time and restarts; each dyno's memory and CPU time; the wasm
+//! instances each app holds;
 //! the node's instance pool. Off the request path (the router counts requests itself).
 
 use std::collections::BTreeMap;
@@ -33,9 +34,11 @@ pub async fn sample(supervisor: &Supervisor, runtime: &Runtime, metrics: &Metric
                 gauges.dynos += 1;
             }
             gauges.restarts += u64::from(dyno.restarts);
-            if let Some(memory_bytes) = dyno.memory_bytes {
+            if dyno.memory_bytes.is_some() || dyno.cpu_seconds.is_some() {
+                let memory_bytes = dyno.memory_bytes.unwrap_or(0);
                 gauges.memory_bytes += memory_bytes;
-                dynos.push(DynoMemory { name: dyno.name, process_type: dyno.process_type, memory_bytes });
+                let (name, process_type, cpu_seconds) = (dyno.name, dyno.process_type, dyno.cpu_seconds);
+                dynos.push(DynoMemory { name, process_type, memory_bytes, cpu_seconds });
             }
         }
         let usage = supervisor.usage(&app);

@@ -66,21 +66,27 @@ struct Container {
     lease: Option<NetLease>,
 }
 
-/// Reads a native dyno's memory (its cgroup's anonymous memory and swap) while it runs.
+/// Reads what a native dyno uses while it runs: its cgroup's memory and CPU time.
 #[derive(Clone)]
-pub struct MemoryProbe(Arc<Container>);
+pub struct UsageProbe(Arc<Container>);
 
-impl MemoryProbe {
-    /// Bytes now (0 without a memory cgroup).
+impl UsageProbe {
+    /// Bytes of memory now: anonymous memory and swap (0 without a memory cgroup).
     pub fn bytes(&self) -> u64 {
         self.0.sandbox.own_memory()
+    }
+
+    /// CPU seconds its processes have used (user and system), from its cgroup's CPU
+    /// accounting; `None` where the node has none.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        self.0.sandbox.cpu_nanos().map(|ns| ns as f64 / 1e9)
     }
 }
 
 impl NativeDyno {
-    /// Its memory, readable after the dyno is handed to a watcher.
-    pub fn memory_probe(&self) -> MemoryProbe {
-        MemoryProbe(self.container.clone())
+    /// What it uses, readable after the dyno is handed to a watcher.
+    pub fn usage_probe(&self) -> UsageProbe {
+        UsageProbe(self.container.clone())
     }
 
     /// Starts `command` in a new container; its output goes to `spec.logs` line by line, `stdin`

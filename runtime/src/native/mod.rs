@@ -30,7 +30,7 @@
 
 mod dyno;
 
-pub use dyno::{BootError, MemoryProbe, NativeDyno, NativeStdio, free_port, run_native_oneoff};
+pub use dyno::{BootError, NativeDyno, NativeStdio, UsageProbe, free_port, run_native_oneoff};
 pub use paas_sandbox::CONTAINER_PREFIX;
 use paas_sandbox::Sandbox;
 use paas_sandbox::net::Network;

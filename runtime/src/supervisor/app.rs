@@ -15,7 +15,7 @@ mod native;
 use super::slot::{SlotBackend, WebSlot};
 use super::backoff::restart_delay;
 use super::{AppSpec, DynoState, DynoStatus, ProcessSpec, Program, Shared};
-use crate::command::{CommandDyno, ExitStatus};
+use crate::command::{CommandDyno, ExitStatus, WasmUsage};
 use crate::component::Component;
 use crate::dyno::{DynoSpec, Stdin};
 
@@ -51,8 +51,9 @@ struct Dyno {
 enum Run {
     None,
     Web(Arc<WebSlot>),
-    /// A worker: the stop request (with its grace) to its watcher task, and that task.
-    Command(oneshot::Sender<Duration>, JoinHandle<()>),
+    /// A worker: the stop request (with its grace) to its watcher task, that task, and what
+    /// the worker uses.
+    Command(oneshot::Sender<Duration>, JoinHandle<()>, WasmUsage),
     /// A native dyno (runc).
     Native(native::NativeRun),
 }
@@ -164,8 +165,15 @@ impl AppRun {
                     restarts: d.restarts,
                     memory_bytes: match &d.run {
                         Run::Web(slot) => Some(slot.awake().map_or(0, |dyno| dyno.memory_bytes())),
-                        Run::Native(run) => run.memory_bytes(),
-                        _ => None,
+                        Run::Command(_, _, usage) => Some(usage.memory_bytes()),
+                        Run::Native(run) => Some(run.usage.bytes()),
+                        Run::None => None,
+                    },
+                    cpu_seconds: match &d.run {
+                        Run::Web(slot) => Some(slot.cpu().seconds()),
+                        Run::Command(_, _, usage) => Some(usage.cpu().seconds()),
+                        Run::Native(run) => run.usage.cpu_seconds(),
+                        Run::None => None,
                     },
                 }
             })
@@ -287,8 +295,9 @@ impl AppRun {
             match CommandDyno::start(&shared.runtime, &component, dyno_spec, args, Stdin::Empty) {
                 Ok(command) => {
                     let generation = self.next_generation;
+                    let usage = command.usage();
                     let (stop, task) = watch_worker(shared, self.name.clone(), name.to_string(), generation, command);
-                    Run::Command(stop, task)
+                    Run::Command(stop, task, usage)
                 }
                 Err(e) => return self.fall_back_or_crash(shared, name, e.to_string(), &spec, &process).await,
             }
@@ -378,7 +387,7 @@ impl AppRun {
                     }
                 }))
             }
-            Run::Command(stop, task) | Run::Native(native::NativeRun { stop, task, .. }) => {
+            Run::Command(stop, task, _) | Run::Native(native::NativeRun { stop, task, .. }) => {
                 shared.log(&self.name, name, "Stopping all processes with SIGTERM".to_string());
                 let _ = stop.send(grace);
                 Some(task)

@@ -184,7 +184,7 @@ impl DynoState {
 }
 
 /// One dyno as `ps` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DynoStatus {
     /// `web.1`.
     pub name: String,
@@ -206,9 +206,14 @@ pub struct DynoStatus {
     pub crashes: u32,
     /// How many times it was restarted after a crash, in all.
     pub restarts: u32,
-    /// Bytes of memory it holds now: a wasm web dyno's instances' linear memory, a native
-    /// dyno's cgroup (anonymous memory and swap); `None` where not measured (wasm workers).
+    /// Bytes of memory it holds now: a wasm dyno's instances' linear memory (web: every
+    /// instance it holds; worker: its one instance), a native dyno's cgroup (anonymous memory
+    /// and swap); `None` while it does not run (crashed, starting).
     pub memory_bytes: Option<u64>,
+    /// CPU seconds it has used: a wasm dyno's guest calls (thread CPU time around each poll;
+    /// a web dyno counts on across sleeps), a native dyno's cgroup; `None` while it does not
+    /// run, or where the node does not count a native dyno's CPU (no `cpuacct`).
+    pub cpu_seconds: Option<f64>,
 }
 
 /// What an app holds of the node's wasm runtime.

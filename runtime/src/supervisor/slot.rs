@@ -61,6 +61,11 @@ impl WebSlot {
         self.lock().dyno.clone()
     }
 
+    /// CPU time of its guests, across sleeps (every dyno it wakes counts into its spec's).
+    pub(crate) fn cpu(&self) -> &crate::cpu::CpuTime {
+        &self.spec.cpu
+    }
+
     /// `up` or `idle`, and since when.
     pub(crate) fn state(&self) -> (DynoState, SystemTime) {
         let state = self.lock();

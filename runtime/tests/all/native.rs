@@ -145,6 +145,30 @@ async fn native_web_dyno_serves_on_its_port_and_logs_its_output() {
     assert!(lines(&logs, LogStreamKind::Runtime).contains(&"Process exited with status 143".to_string()), "{logs:?}");
 }
 
+/// A native dyno's CPU time comes from its cgroup's accounting (cgroup v2 `cpu.stat`, v1
+/// `cpuacct.usage`): a busy-looping process's grows, and its memory is read too. It was never
+/// filled (`paas_dyno_cpu_seconds_total` stayed empty).
+#[tokio::test]
+async fn a_busy_native_dynos_cpu_time_grows() {
+    let Some((native, _data)) = native() else { return };
+    let (spec, _rx) = spec("spinner", "worker.1");
+    let dyno = NativeDyno::start(&native, spec, "while :; do :; done", Stdin::Empty).expect("start");
+    let usage = dyno.usage_probe();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // runc makes the container's cgroups as it starts it.
+    while usage.cpu_seconds().is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = usage.cpu_seconds().expect("this node counts a container's CPU time");
+    while usage.cpu_seconds().unwrap_or(0.0) < first + 0.2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let then = usage.cpu_seconds().unwrap_or(0.0);
+    assert!(then >= first + 0.2, "a busy loop's CPU time went from {first} s to {then} s in 20 s");
+    assert!(usage.bytes() > 0, "its memory is read too");
+    dyno.stop(Duration::ZERO).await;
+}
+
 #[tokio::test]
 async fn native_oneoff_reads_stdin_and_returns_its_exit_code() {
     let Some((native, _data)) = native() else { return };

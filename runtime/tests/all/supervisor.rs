@@ -89,7 +89,10 @@ async fn formation_is_started_scaled_released_and_removed() {
 
     // The same spec again changes nothing: same dynos, same state times.
     sup.apply(app("shop", 1, &[("web", wasm("http_probe", &[], 2))])).await;
-    assert_eq!(sup.dynos("shop").await, dynos);
+    let without_cpu = |dynos: Vec<paas_runtime::DynoStatus>| {
+        dynos.into_iter().map(|d| paas_runtime::DynoStatus { cpu_seconds: None, ..d }).collect::<Vec<_>>()
+    };
+    assert_eq!(without_cpu(sup.dynos("shop").await), without_cpu(dynos));
 
     // Scale up then down.
     sup.apply(app("shop", 1, &[("web", wasm("http_probe", &[], 3))])).await;
@@ -200,8 +203,45 @@ async fn crashing_worker_restarts_at_once_then_with_doubling_backoff() {
     assert!(waits[2] >= 2 * base && waits[2] < 4 * base, "third after twice the base: {waits:?}");
     let dyno = &sup.dynos("jobs").await[0];
     assert!(dyno.crashes >= 3, "{dyno:?}");
-    assert!(dyno.restarts >= 3 && dyno.memory_bytes.is_none(), "restarts counted, a worker's memory not measured: {dyno:?}");
+    assert!(dyno.restarts >= 3, "restarts counted: {dyno:?}");
     sup.remove("jobs").await;
+}
+
+/// Every wasm dyno reports its memory and CPU time: a busy worker's CPU time grows (it runs in
+/// the background lane, counted by the thread CPU clock), an idle one's barely does, and a web
+/// dyno counts its requests' calls. Workers' memory and everyone's CPU time were not measured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasm_workers_and_web_dynos_report_memory_and_cpu_time() {
+    let (sup, table, _logs) = supervisor(SupervisorConfig::default());
+    let processes = [
+        ("web", wasm("http_probe", &[], 1)),
+        ("busy", wasm("cli_probe", &["loop"], 1)),
+        ("idle", wasm("cli_probe", &["wait-stop"], 1)),
+    ];
+    sup.apply(app("cpu", 1, &processes)).await;
+    let cpu = |dynos: &[paas_runtime::DynoStatus], name: &str| {
+        let dyno = dynos.iter().find(|d| d.name == name).unwrap_or_else(|| panic!("no {name} in {dynos:?}"));
+        assert!(dyno.memory_bytes.is_some_and(|m| m > 0), "{name}'s memory: {dyno:?}");
+        dyno.cpu_seconds.unwrap_or_else(|| panic!("{name}'s CPU time not measured: {dyno:?}"))
+    };
+    // Until the busy worker has run a while in the background lane (it gets only idle CPU).
+    let t0 = Instant::now();
+    let first = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let dynos = sup.dynos("cpu").await;
+        if cpu(&dynos, "busy.1") > 0.05 || t0.elapsed() > Duration::from_secs(20) {
+            break dynos;
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get(&table, "cpu", 0, "/spin?ms=50").await.1, "spun");
+    let then = sup.dynos("cpu").await;
+    let (busy, idle) = (cpu(&then, "busy.1"), cpu(&then, "idle.1"));
+    assert!(busy > cpu(&first, "busy.1") && busy > 0.05, "a busy worker's CPU time grows: {first:?} then {then:?}");
+    assert!(idle < 0.05, "an idle worker waiting for its stop file used {idle} s");
+    let web = cpu(&then, "web.1") - cpu(&first, "web.1");
+    assert!(web >= 0.01, "a 50 ms busy request counted {web} s");
+    sup.remove("cpu").await;
 }
 
 #[tokio::test]

@@ -27,15 +27,8 @@ pub(super) struct NativeRun {
     /// host's network), with the router's pool of keep-alive connections to it, made once so
     /// that republishing the app's routes keeps the connections.
     pub route: Option<paas_router::TcpBackend>,
-    /// Its memory, for `ps` and the metrics.
-    pub memory: crate::native::MemoryProbe,
-}
-
-impl NativeRun {
-    /// Bytes of memory the dyno holds now.
-    pub fn memory_bytes(&self) -> Option<u64> {
-        Some(self.memory.bytes())
-    }
+    /// Its memory and CPU time, for `ps` and the metrics.
+    pub usage: crate::native::UsageProbe,
 }
 
 impl AppRun {
@@ -76,9 +69,9 @@ impl AppRun {
             }
         }
         let route = is_web.then(|| paas_router::TcpBackend::new(dyno.addr()));
-        let memory = dyno.memory_probe();
+        let usage = dyno.usage_probe();
         let (stop, task) = watch(shared, self.name.clone(), name.to_string(), self.next_generation, dyno, is_web);
-        Ok(Run::Native(NativeRun { stop, task, route, memory }))
+        Ok(Run::Native(NativeRun { stop, task, route, usage }))
     }
 
     /// A component that cannot run: its process's native command runs instead when it has one
