@@ -143,15 +143,21 @@ pub struct Promotion {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The most pipelines one owner (a user or a team) may have: 100.
+pub const MAX_PER_OWNER: usize = 100;
+
 /// The pipeline tables.
 #[async_trait]
 pub trait PipelineLedger: Send + Sync {
-    /// Makes a pipeline (names are unique: a taken one is a conflict).
+    /// Makes a pipeline (names are unique: a taken one is a conflict); an owner has at most
+    /// [`MAX_PER_OWNER`] (more is [`crate::LedgerError::Invalid`]).
     async fn create_pipeline(&self, name: &str, owner: PipelineOwner) -> Result<Pipeline>;
     /// A pipeline by name or id.
     async fn find_pipeline(&self, name_or_id: &str) -> Result<Option<Pipeline>>;
-    /// Every pipeline, by name (the API shows each caller those they may see).
-    async fn list_pipelines(&self) -> Result<Vec<Pipeline>>;
+    /// The pipelines `viewer` may see (theirs and their teams'; `None`: every one, for operators),
+    /// only the one called `name` if given, by name. Filtered in the database: a request reads
+    /// no other owner's rows.
+    async fn list_pipelines(&self, viewer: Option<Uuid>, name: Option<&str>) -> Result<Vec<Pipeline>>;
     /// Renames a pipeline.
     async fn rename_pipeline(&self, id: Uuid, name: &str) -> Result<Pipeline>;
     /// Deletes a pipeline and its couplings (its apps stay as they are).

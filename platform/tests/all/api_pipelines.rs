@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Method, StatusCode};
 use base64::Engine;
 use paas_platform::Ledger;
+use paas_platform::access::TeamRole;
 use paas_platform::api::limits::ApiLimits;
 use paas_platform::logplex::drains::DrainPolicy;
 use paas_platform::model::NewSlug;
@@ -83,6 +84,46 @@ async fn pipelines_couplings_promotions_and_webhooks_are_kept_on_sqlite_and_post
     pipelines_and_webhooks_are_kept(crate::backends::sqlite().await.ledger.as_ref()).await;
     if let Some(postgres) = crate::backends::postgres().await {
         pipelines_and_webhooks_are_kept(postgres.ledger.as_ref()).await;
+    }
+}
+
+/// `GET /pipelines` read every pipeline on the server, then checked each against the caller;
+/// and an account could create pipelines without end (review 4, finding 2).
+async fn pipelines_are_listed_per_viewer_in_sql_and_capped_per_owner(ledger: &dyn Ledger) {
+    let (alice, _) = ledger.create_user("alice@example.com", None, false).await.unwrap();
+    let (bob, _) = ledger.create_user("bob@example.com", None, false).await.unwrap();
+    let (carol, _) = ledger.create_user("carol@example.com", None, false).await.unwrap();
+    let team = ledger.create_team("acme", alice.id).await.unwrap();
+    ledger.set_team_member(team.id, bob.id, TeamRole::Viewer, true).await.unwrap();
+    ledger.create_pipeline("alices", PipelineOwner::User(alice.id)).await.unwrap();
+    ledger.create_pipeline("bobs", PipelineOwner::User(bob.id)).await.unwrap();
+    ledger.create_pipeline("acmes", PipelineOwner::Team(team.id)).await.unwrap();
+    let names = |pipelines: Vec<paas_platform::pipelines::Pipeline>| pipelines.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    assert_eq!(names(ledger.list_pipelines(Some(alice.id), None).await.unwrap()), ["acmes", "alices"]);
+    assert_eq!(names(ledger.list_pipelines(Some(bob.id), None).await.unwrap()), ["acmes", "bobs"]);
+    assert!(ledger.list_pipelines(Some(carol.id), None).await.unwrap().is_empty());
+    assert_eq!(names(ledger.list_pipelines(None, None).await.unwrap()), ["acmes", "alices", "bobs"]);
+    assert_eq!(names(ledger.list_pipelines(Some(bob.id), Some("acmes")).await.unwrap()), ["acmes"]);
+    assert!(ledger.list_pipelines(Some(bob.id), Some("alices")).await.unwrap().is_empty());
+    assert_eq!(names(ledger.list_pipelines(None, Some("alices")).await.unwrap()), ["alices"]);
+
+    for n in 0..paas_platform::pipelines::MAX_PER_OWNER {
+        ledger.create_pipeline(&format!("carol-{n}"), PipelineOwner::User(carol.id)).await.unwrap();
+    }
+    let over = ledger.create_pipeline("carol-last", PipelineOwner::User(carol.id)).await.unwrap_err().to_string();
+    assert_eq!(over, "This user already has 100 pipelines, the most one may have: destroy one before creating another.");
+    assert!(matches!(ledger.create_pipeline("carol-last", PipelineOwner::Team(team.id)).await, Ok(_)), "a cap per owner");
+    let carols = ledger.list_pipelines(Some(carol.id), None).await.unwrap();
+    assert_eq!(carols.len(), paas_platform::pipelines::MAX_PER_OWNER);
+    ledger.destroy_pipeline(carols[0].id).await.unwrap();
+    ledger.create_pipeline("carol-again", PipelineOwner::User(carol.id)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_are_listed_per_viewer_in_sql_and_capped_per_owner_on_sqlite_and_postgres() {
+    pipelines_are_listed_per_viewer_in_sql_and_capped_per_owner(crate::backends::sqlite().await.ledger.as_ref()).await;
+    if let Some(postgres) = crate::backends::postgres().await {
+        pipelines_are_listed_per_viewer_in_sql_and_capped_per_owner(postgres.ledger.as_ref()).await;
     }
 }
 

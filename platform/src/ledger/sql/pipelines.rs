@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqlLedger, col_opt_str, col_opt_uuid, col_str, col_ts, col_uuid, conflict_on_unique, now, read_or_not_found, select_all, select_optional, ts};
+use super::{Backend, SqlLedger, col_opt_str, col_opt_uuid, col_str, col_ts, col_uuid, conflict_on_unique, now, read_or_not_found, select_all, select_optional, ts};
 use crate::ledger::{LedgerError, Result};
-use crate::pipelines::{Coupling, Pipeline, PipelineLedger, PipelineOwner, Promotion, PromotionTarget, Stage};
+use crate::pipelines::{Coupling, MAX_PER_OWNER, Pipeline, PipelineLedger, PipelineOwner, Promotion, PromotionTarget, Stage};
 
 const PIPELINE: &str = "SELECT id, name, owner_type, owner_id, created_at, updated_at FROM pipelines";
 const COUPLING: &str = "SELECT c.id, c.pipeline_id, c.app_id, c.stage, c.created_at, c.updated_at \
@@ -71,15 +71,37 @@ impl PipelineLedger for SqlLedger {
     async fn create_pipeline(&self, name: &str, owner: PipelineOwner) -> Result<Pipeline> {
         let time = now();
         let pipeline = Pipeline { id: Uuid::new_v4(), name: name.to_string(), owner, created_at: time, updated_at: time };
+        let mut tx = self.begin_write().await?;
+        // On PostgreSQL the owner's row is locked, so two creates cannot both pass the count
+        // (SQLite's BEGIN IMMEDIATE serialises writers already).
+        if self.backend == Backend::Postgres {
+            let lock = match owner {
+                PipelineOwner::User(_) => "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+                PipelineOwner::Team(_) => "SELECT id FROM teams WHERE id = $1 FOR UPDATE",
+            };
+            sqlx::query(lock).bind(owner.id().to_string()).fetch_optional(&mut *tx).await?;
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pipelines WHERE owner_type = $1 AND owner_id = $2")
+            .bind(owner.kind())
+            .bind(owner.id().to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_PER_OWNER {
+            return Err(LedgerError::Invalid(format!(
+                "This {} already has {MAX_PER_OWNER} pipelines, the most one may have: destroy one before creating another.",
+                owner.kind()
+            )));
+        }
         sqlx::query("INSERT INTO pipelines (id, name, owner_type, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
             .bind(pipeline.id.to_string())
             .bind(name.to_string())
             .bind(owner.kind())
             .bind(owner.id().to_string())
             .bind(ts(time))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| conflict_on_unique(e, taken(name)))?;
+        tx.commit().await?;
         Ok(pipeline)
     }
 
@@ -87,9 +109,24 @@ impl PipelineLedger for SqlLedger {
         select_optional(self, sqlx::AssertSqlSafe(format!("{PIPELINE} WHERE id = $1 OR name = $1")), name_or_id, pipeline_of).await
     }
 
-    async fn list_pipelines(&self) -> Result<Vec<Pipeline>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{PIPELINE} ORDER BY name"))).fetch_all(&self.pool).await?;
-        rows.iter().map(pipeline_of).collect()
+    async fn list_pipelines(&self, viewer: Option<Uuid>, name: Option<&str>) -> Result<Vec<Pipeline>> {
+        // $1: the viewer, $2: the name (each bound only when its condition is in the query).
+        let mine = "((owner_type = 'user' AND owner_id = $1) \
+                    OR (owner_type = 'team' AND owner_id IN (SELECT team_id FROM team_members WHERE user_id = $1)))";
+        let conditions: Vec<&str> = [viewer.map(|_| mine), name.map(|_| if viewer.is_some() { "name = $2" } else { "name = $1" })]
+            .into_iter()
+            .flatten()
+            .collect();
+        let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+        let sql = format!("{PIPELINE}{filter} ORDER BY name");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(viewer) = viewer {
+            query = query.bind(viewer.to_string());
+        }
+        if let Some(name) = name {
+            query = query.bind(name.to_string());
+        }
+        query.fetch_all(&self.pool).await?.iter().map(pipeline_of).collect()
     }
 
     async fn rename_pipeline(&self, id: Uuid, name: &str) -> Result<Pipeline> {
