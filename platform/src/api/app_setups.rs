@@ -326,9 +326,26 @@ pub async fn create(
         return Err(invalid_manifest(&["addons: this server offers no add-ons".into()]));
     }
     let new = super::apps::NewApp { name: body.app.name, region: body.app.region, stack: body.app.stack };
+    // From the app's creation to the setup's record, in a task of its own: a client hanging up
+    // mid-way (hyper then drops this handler) would leave a half-made app and its add-ons.
+    let work = make(state, caller, new, plan, addon_services, upload, body.source_blob.version);
+    Ok((StatusCode::ACCEPTED, Json(super::detached(work).await?)))
+}
+
+/// Creates the app, provisions it (undone whole on failure), records the setup and starts
+/// [`after_build`]; answers the setup's view.
+async fn make(
+    state: AppState,
+    caller: CurrentUser,
+    new: super::apps::NewApp,
+    plan: Plan,
+    addon_services: Option<Extension<AddonServices>>,
+    upload: tempfile::TempPath,
+    version: Option<String>,
+) -> Result<Value, ApiError> {
     let app = super::apps::create_app(&state, &caller, new, None).await?;
     // From here the app exists: a failure takes it away again.
-    let made = provision(&state, &caller, &app, &plan, addon_services.clone(), upload, body.source_blob.version).await;
+    let made = provision(&state, &caller, &app, &plan, addon_services.clone(), upload, version).await;
     let build = match made {
         Ok(build) => build,
         Err(e) => {
@@ -356,7 +373,7 @@ pub async fn create(
     };
     keep(setup.clone());
     tokio::spawn(after_build(state, caller, app, build.id, setup.id, plan));
-    Ok((StatusCode::ACCEPTED, Json(setup.view())))
+    Ok(setup.view())
 }
 
 /// Config vars, add-ons and the build.

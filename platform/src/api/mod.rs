@@ -104,6 +104,13 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
 }
 
+/// Runs work that makes several things, and undoes them on failure, to its end even when the
+/// client goes away: hyper drops a handler's future when its connection closes, which would stop
+/// the work at any `.await`, half-made. The work runs in its own task, which the handler awaits.
+async fn detached<T: Send + 'static>(work: impl Future<Output = Result<T, ApiError>> + Send + 'static) -> Result<T, ApiError> {
+    tokio::spawn(work).await.map_err(ApiError::internal)?
+}
+
 /// The API's routes as they are added: each gets [`permissions::enforce`] for its own methods
 /// (a method a route does not serve stays a plain 405), and its path is recorded for the test
 /// that walks the permission table. Every route must be added here: a `Router` merged in

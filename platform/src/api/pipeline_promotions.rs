@@ -18,6 +18,7 @@ use super::extract::{CurrentUser, ApiJson, visible_app};
 use super::pipelines::{acting_with, visible_pipeline};
 use super::{ApiError, AppState, views};
 use crate::access::Permission;
+use crate::model::{App, Release};
 use crate::pipelines::{Promotion, PromotionTarget};
 
 /// A promotion as Heroku shows it.
@@ -97,6 +98,22 @@ pub async fn create(
     let Some((release, slug)) = release.and_then(|r| r.slug_id.map(|slug| (r, slug))) else {
         return Err(ApiError::invalid(format!("{} has no slug to promote: deploy it first.", source.name)));
     };
+    // Released and recorded in a task of its own: a client hanging up part-way would otherwise
+    // leave some targets released and no promotion recorded.
+    let promotion = super::detached(promote(state, caller, pipeline.id, source, release, slug, targets)).await?;
+    Ok((StatusCode::CREATED, Json(view(&promotion))))
+}
+
+/// Releases `slug` (of `source`'s `release`) on each target, then records the promotion.
+async fn promote(
+    state: AppState,
+    caller: CurrentUser,
+    pipeline_id: Uuid,
+    source: App,
+    release: Release,
+    slug: Uuid,
+    targets: Vec<App>,
+) -> Result<Promotion, ApiError> {
     let created_at = Utc::now();
     let description = format!("Promote {} v{}", source.name, release.version);
     let mut outcomes = Vec::new();
@@ -113,7 +130,7 @@ pub async fn create(
     }
     let promotion = Promotion {
         id: Uuid::new_v4(),
-        pipeline_id: pipeline.id,
+        pipeline_id,
         source_app_id: source.id,
         source_release_id: release.id,
         status: "completed".into(),
@@ -122,7 +139,7 @@ pub async fn create(
         updated_at: Utc::now(),
     };
     state.ledger.record_promotion(&promotion).await?;
-    Ok((StatusCode::CREATED, Json(view(&promotion))))
+    Ok(promotion)
 }
 
 /// The promotion `id`, if the caller may see its pipeline.

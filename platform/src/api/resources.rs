@@ -92,14 +92,28 @@ pub async fn add_domain(
             return Err(ApiError::invalid(format!("Couldn't find SNI endpoint {endpoint} on {}.", app.name)));
         }
     }
-    let mut domain = state.ledger.add_domain(app.id, &hostname).await?;
-    if let Some(endpoint) = &body.sni_endpoint {
-        domain = state.ledger.set_domain_sni_endpoint(app.id, &domain.id.to_string(), Some(endpoint)).await?;
-    }
-    if let Some(axum::Extension(certs)) = certs {
-        certs.reload().await;
-    }
-    Ok((StatusCode::CREATED, Json(views::domain(&domain, &app, &state.config))))
+    // Two writes, then the certificates: in a task of its own, so that a client hanging up
+    // between them leaves no domain without the endpoint it asked for.
+    let work = async move {
+        let domain = state.ledger.add_domain(app.id, &hostname).await?;
+        let domain = match &body.sni_endpoint {
+            None => domain,
+            Some(endpoint) => match state.ledger.set_domain_sni_endpoint(app.id, &domain.id.to_string(), Some(endpoint)).await {
+                Ok(domain) => domain,
+                Err(e) => {
+                    if let Err(undo) = state.ledger.remove_domain(app.id, &domain.id.to_string()).await {
+                        tracing::error!("cannot remove domain {hostname} of {} after its SNI endpoint failed: {undo}", app.name);
+                    }
+                    return Err(e.into());
+                }
+            },
+        };
+        if let Some(axum::Extension(certs)) = certs {
+            certs.reload().await;
+        }
+        Ok(views::domain(&domain, &app, &state.config))
+    };
+    Ok((StatusCode::CREATED, Json(super::detached(work).await?)))
 }
 
 /// `DELETE /apps/{app}/domains/{hostname_or_id}`.

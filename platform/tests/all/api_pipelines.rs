@@ -228,6 +228,55 @@ async fn a_pipeline_couples_apps_by_stage_and_promotes_the_source_slug_to_its_ta
     assert_eq!(api.get("/pipelines", &alice).await.body, json!([]));
 }
 
+/// hyper drops a handler's future when its client hangs up: a promotion stopped at an `.await`
+/// had released some targets and recorded nothing (review 4, finding 3). The request here is
+/// dropped as soon as the first target has its release; every target still gets one.
+#[tokio::test]
+async fn a_promotion_whose_client_hangs_up_mid_way_still_releases_every_target() {
+    let api = setup_with(ApiLimits::default()).await;
+    let alice = api.user("alice@example.com").await;
+    let (status, pipeline) = call(&api, Method::POST, "/pipelines", &alice, Some(json!({"name": "many"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{pipeline}");
+    let apps: Vec<String> = (0..=20).map(|n| format!("many-{n}")).collect();
+    let mut ids = Vec::new();
+    for (n, app) in apps.iter().enumerate() {
+        ids.push(api.create_app(&alice, app).await["id"].clone());
+        let stage = if n == 0 { "staging" } else { "production" };
+        let body = json!({"app": app, "pipeline": pipeline["id"], "stage": stage});
+        assert_eq!(call(&api, Method::POST, "/pipeline-couplings", &alice, Some(body)).await.0, StatusCode::CREATED);
+    }
+    deploy(&api, &alice, "many-0").await;
+    let targets: Vec<Value> = ids[1..].iter().map(|id| json!({"app": {"id": id}})).collect();
+    let body = json!({"pipeline": {"id": pipeline["id"]}, "source": {"app": {"id": ids[0]}}, "targets": targets});
+    let promoted = |app: &str| {
+        let (api, app) = (&api, app.to_string());
+        async move {
+            let id = api.state.ledger.find_app(&app).await.unwrap().unwrap().id;
+            api.state.ledger.current_release(id).await.unwrap().is_some_and(|r| r.description == "Promote many-0 v2")
+        }
+    };
+    let first_released = async {
+        while !promoted("many-1").await {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::select! {
+        biased;
+        () = first_released => {}
+        reply = api.send(Method::POST, "/pipeline-promotions", Some(&alice), Some(body), &[]) => {
+            panic!("the promotion of 20 targets ended before its first target was seen released: {}", reply.body)
+        }
+    }
+    // The request's future is gone, as when hyper drops it; the promotion goes on.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for app in &apps[1..] {
+        while !promoted(app).await {
+            assert!(tokio::time::Instant::now() < deadline, "{app} was never released: the promotion stopped with its client");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// A receiver on loopback that records each delivery and answers the statuses of `answers` in
 /// turn (then 200).
 async fn receiver(answers: Vec<u16>) -> (String, Arc<Mutex<Vec<(HeaderMap, String)>>>) {
