@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,7 +17,7 @@ use super::extract::{ApiJson, CurrentUser, may_see, visible_app};
 use super::{ApiError, AppState, views};
 use crate::grid;
 use crate::grid::peers::Peers;
-use crate::logplex::{SessionRequest, sse};
+use crate::logplex::{SessionRequest, StreamPermit, sse};
 use crate::model::{Formation, Release};
 
 /// `Set FOO config vars by alice@example.com` (the release's description) and `Release v4
@@ -95,13 +96,23 @@ pub async fn stream(
     if !may_see(&state, &user, &app).await? {
         return Err(gone());
     }
+    // A public URL opened any number of times would hold as many connections (and, on a grid,
+    // a tail on every other node for each): the session and its user have caps on open streams.
+    let permit = state.logs.open_stream(&session).map_err(|e| ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit", e.to_string()))?;
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     if let Some(Extension(peers)) = &peers
         && let Some(events) =
             grid::logs::collated(peers, &state.logs, &app.name, app.id, session.clone(), end.clone(), last_event_id).await
     {
-        return Ok(sse::respond(events));
+        return Ok(sse::respond(holding(events, permit)));
     }
     let last_event_id = last_event_id.and_then(|v| v.trim().parse::<u64>().ok());
-    Ok(sse::respond(sse::stream(&state.logs, &app.name, session, end, last_event_id)))
+    Ok(sse::respond(holding(sse::stream(&state.logs, &app.name, session, end, last_event_id), permit)))
+}
+
+/// The stream, holding `permit` until the stream is dropped (the client gone, or the end).
+fn holding<S: Stream + Send + 'static>(events: S, permit: StreamPermit) -> impl Stream<Item = S::Item> + Send + 'static {
+    events.inspect(move |_| {
+        let _held = &permit;
+    })
 }

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use ring::{Read, Ring};
-pub use session::{LogSession, SessionRequest, TailEnd};
+pub use session::{LogSession, SessionRequest, StreamLimit, StreamPermit, TailEnd};
 
 /// The lines kept per app, as Heroku keeps.
 pub const DEFAULT_CAPACITY: usize = 1500;

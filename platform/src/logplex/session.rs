@@ -98,9 +98,64 @@ struct Entry {
     end: Arc<watch::Sender<bool>>,
 }
 
-/// The live sessions, by token.
+/// The most streams one log session may have open at once: 4 (`heroku logs --tail` opens one).
+pub const MAX_STREAMS_PER_SESSION: usize = 4;
+
+/// The most streams one user's log sessions may have open at once, all sessions together: 32.
+pub const MAX_STREAMS_PER_USER: usize = 32;
+
+/// The live sessions, by token, and their open streams.
 #[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Entry>>);
+pub struct Sessions(Mutex<HashMap<String, Entry>>, Arc<Mutex<StreamCounts>>);
+
+/// How many streams are open, per session token and per user (an entry goes at zero).
+#[derive(Debug, Default)]
+struct StreamCounts {
+    sessions: HashMap<String, usize>,
+    users: HashMap<Uuid, usize>,
+}
+
+/// Why a session's stream is not opened: one of the caps on open streams is reached.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StreamLimit {
+    /// The session has [`MAX_STREAMS_PER_SESSION`] streams open.
+    #[error(
+        "This log session already has {MAX_STREAMS_PER_SESSION} streams open, the most at once: close one, or make another session (heroku logs)."
+    )]
+    Session,
+    /// The user's sessions have [`MAX_STREAMS_PER_USER`] streams open.
+    #[error("Your log sessions already have {MAX_STREAMS_PER_USER} streams open, the most at once: close one first.")]
+    User,
+}
+
+/// An open stream of a session, counted against [`MAX_STREAMS_PER_SESSION`] and
+/// [`MAX_STREAMS_PER_USER`] until it is dropped (held by the stream's response body; on a grid it
+/// also bounds the tails the stream opens on the other nodes).
+#[derive(Debug)]
+pub struct StreamPermit {
+    counts: Arc<Mutex<StreamCounts>>,
+    token: String,
+    user: Uuid,
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().expect("log streams");
+        let StreamCounts { sessions, users } = &mut *counts;
+        release(sessions, &self.token);
+        release(users, &self.user);
+    }
+}
+
+/// One fewer under `key`; the entry goes at zero.
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(count) = counts.get_mut(key) {
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(key);
+        }
+    }
+}
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,6 +209,23 @@ impl Logplex {
             .get(token)
             .filter(|entry| entry.session.expires > Instant::now())
             .map(|entry| (entry.session.clone(), TailEnd::new(&entry.end)))
+    }
+
+    /// Counts a new stream of `session`, unless the session or its user has as many open as
+    /// allowed.
+    pub fn open_stream(&self, session: &LogSession) -> Result<StreamPermit, StreamLimit> {
+        let counts = self.sessions().1.clone();
+        let mut open = counts.lock().expect("log streams");
+        if open.sessions.get(&session.token).copied().unwrap_or(0) >= MAX_STREAMS_PER_SESSION {
+            return Err(StreamLimit::Session);
+        }
+        if open.users.get(&session.user_id).copied().unwrap_or(0) >= MAX_STREAMS_PER_USER {
+            return Err(StreamLimit::User);
+        }
+        *open.sessions.entry(session.token.clone()).or_default() += 1;
+        *open.users.entry(session.user_id).or_default() += 1;
+        drop(open);
+        Ok(StreamPermit { counts, token: session.token.clone(), user: session.user_id })
     }
 
     /// The users who hold a session of the app (so that an access change can end the sessions

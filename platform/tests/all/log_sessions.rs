@@ -111,3 +111,55 @@ async fn a_rename_ends_live_tails_and_the_session_reads_the_app_under_its_new_na
     let next = chunk(&mut live).await.unwrap();
     assert!(next.contains("renamed and followed") && !next.contains("the other app"), "{next}");
 }
+
+/// A session's URL is public and could be opened any number of times, each open holding a
+/// connection (and on a grid a tail on every other node): the session, and its user, have a
+/// cap on open streams (review 4, finding 6).
+#[tokio::test]
+async fn a_log_session_opened_past_its_stream_caps_is_refused_with_429() {
+    use paas_platform::logplex::session::{MAX_STREAMS_PER_SESSION, MAX_STREAMS_PER_USER};
+    let logs = setup(LogplexConfig::default()).await;
+    let alice = user(&logs, "alice@example.com").await;
+    logs.call_as(&alice, Method::POST, "/apps", Some(json!({"name": "busy"}))).await;
+    let tail = session_as(&logs, &alice, "busy", json!({"tail": true, "lines": 0})).await;
+    let mut open = Vec::new();
+    for _ in 0..MAX_STREAMS_PER_SESSION {
+        let (status, _, body) = logs.open(&tail, None).await;
+        assert_eq!(status, StatusCode::OK);
+        open.push(body);
+    }
+    let (status, _, body) = logs.open(&tail, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let refused: Value = serde_json::from_str(&all(body).await).unwrap();
+    assert_eq!(
+        refused["message"],
+        "This log session already has 4 streams open, the most at once: close one, or make another session (heroku logs)."
+    );
+    // A stream closed by its client frees its place.
+    open.pop();
+    let (status, _, body) = logs.open(&tail, None).await;
+    assert_eq!(status, StatusCode::OK);
+    open.push(body);
+
+    // Many sessions of one user: the user's cap.
+    while open.len() < MAX_STREAMS_PER_USER {
+        let more = session_as(&logs, &alice, "busy", json!({"tail": true, "lines": 0})).await;
+        for _ in 0..MAX_STREAMS_PER_SESSION.min(MAX_STREAMS_PER_USER - open.len()) {
+            let (status, _, body) = logs.open(&more, None).await;
+            assert_eq!(status, StatusCode::OK);
+            open.push(body);
+        }
+    }
+    let another = session_as(&logs, &alice, "busy", json!({"tail": true, "lines": 0})).await;
+    let (status, _, body) = logs.open(&another, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(all(body).await.contains("Your log sessions already have 32 streams open"));
+    // The open streams still stream.
+    logs.state.logs.publish("busy", Source::App, "web.1", "to all");
+    for body in &mut open {
+        let mut text = chunk(body).await.unwrap();
+        while !text.contains("to all") {
+            text = chunk(body).await.unwrap();
+        }
+    }
+}
