@@ -17,6 +17,7 @@ pub use ledger::{Ledger, LedgerError};
 pub mod api;
 pub mod autoscale;
 pub mod deploys;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod grid;
 pub mod https;

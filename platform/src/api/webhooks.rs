@@ -140,10 +140,10 @@ pub async fn remove(
     Ok(Json(view(&hook, &app)))
 }
 
-/// `max=N` of a `Range` header (the CLI's `seq ..; order=desc,max=N`).
+/// `max=N` of a `Range` header (the CLI's `seq ..; order=desc,max=N`), read by [`super::range::parse`].
 fn range_max(headers: &HeaderMap) -> Option<usize> {
     let range = headers.get(http::header::RANGE)?.to_str().ok()?;
-    range.split([';', ',']).find_map(|part| part.trim().strip_prefix("max=")?.trim().parse().ok())
+    super::range::parse(range).ok().map(|spec| spec.max)
 }
 
 /// Newest first, at most the Range's `max`.
