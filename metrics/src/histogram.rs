@@ -81,6 +81,14 @@ impl Buckets {
         self.counts.iter().sum()
     }
 
+    /// Adds `other`'s counts (the same measure taken elsewhere: another node's router).
+    pub fn add(&mut self, other: &Buckets) {
+        for (count, more) in self.counts.iter_mut().zip(other.counts) {
+            *count = count.saturating_add(more);
+        }
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+    }
+
     /// What was recorded since `earlier` (a snapshot of the same histogram).
     pub fn since(&self, earlier: &Buckets) -> Buckets {
         Buckets {

@@ -299,6 +299,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         every: config.autoscale_every,
     };
     tokio::spawn(autoscaler.run(stopped(stop_rx.clone())));
+        grid: agent.on_grid().then(|| crate::autoscale::GridScope {
+            peers: crate::grid::peers::Peers::new(ledger.clone(), agent.clone()),
+            lease: config.node.lease,
+        }),
     let serving = config
         .serve
         .0

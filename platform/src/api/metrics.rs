@@ -16,12 +16,12 @@
 //!      "errors": {"H12": 1},                  // router error codes seen in the minute
 //!      "response_time_ms": {"p50": 12.1, "p95": 48.0, "p99": 97.3},   // null without requests
 //!      "bytes_in": 0, "bytes_out": 20931,
-//!      "memory_bytes": 7340032, "dynos": 2, "instances": 3, "restarts": 0}
+//!      "memory_bytes": 7340032, "cpu_seconds": 1.25, "dynos": 2, "instances": 3, "restarts": 0}
 //!   ],
-//!   "processes": {"web": {"dynos": 2, "memory_bytes": 7340032, "restarts": 0, "cpu_seconds": null}},
-//!   "dynos": [{"name": "web.1", "process_type": "web", "memory_bytes": 3670016}],
+//!   "processes": {"web": {"dynos": 2, "memory_bytes": 7340032, "restarts": 0, "cpu_seconds": 81.2}},
+//!   "dynos": [{"name": "web.1", "process_type": "web", "memory_bytes": 3670016, "cpu_seconds": 40.1}],
 //!   "instances": 3,
-//!   "budget": {"max_points": 1440, "point_bytes": 72, "held_bytes": 1936}
+//!   "budget": {"max_points": 1440, "point_bytes": 76, "held_bytes": 1936}
 //! }
 //! ```
 //!

@@ -295,7 +295,8 @@ pub fn app_and_paths(state: AppState) -> (Router, Vec<&'static str>) {
         .route("/grid/node", get(nodes::whoami))
         .route("/grid/slugs/{checksum}", get(crate::grid::slugs::serve))
         .route("/grid/apps/{app_id}/dynos", get(crate::grid::dynos::serve))
-        .route("/grid/apps/{app_id}/logs", get(crate::grid::logs::serve));
+        .route("/grid/apps/{app_id}/logs", get(crate::grid::logs::serve))
+        .route("/grid/apps/{app_id}/latency", get(crate::autoscale::latency::serve));
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -28,6 +28,7 @@ pub const IO: &[(&str, &str, Option<&str>, &str)] = &[
     ("GET", "/grid/slugs/{checksum}", None, "200 bytes"),
     ("GET", "/grid/apps/{app_id}/dynos", None, "200 [Object]"),
     ("GET", "/grid/apps/{app_id}/logs", None, "200 text"),
+    ("GET", "/grid/apps/{app_id}/latency", None, "200 Object"),
     ("GET", "/users/{user}/apps", None, "200 [App]"),
     ("GET", "/oauth/authorizations", None, "200 [Authorization]"),
     ("POST", "/oauth/authorizations", Some("Object"), "201 Authorization"),

@@ -83,6 +83,7 @@ pub const TABLE: &[Row] = &[
     // (grid/dynos.rs, grid/logs.rs): the node key is the credential.
     ("GET", "/grid/apps/{app_id}/dynos", Public),
     ("GET", "/grid/apps/{app_id}/logs", Public),
+    ("GET", "/grid/apps/{app_id}/latency", Public),
     ("GET", "/users/{user}/apps", Account),
     ("GET", "/oauth/authorizations", Account),
     // `heroku login -i`: Basic email:password, checked by the handler.

@@ -15,7 +15,14 @@
 //! A decision is an ordinary scale (a formation change in the ledger, applied by the supervisor)
 //! and one `app[api]` line in the app's log stream, as `ps:scale` writes:
 //! `Scaled to web@3:Basic by autoscaling (p95 412 ms > target 200 ms)`.
+//!
+//! On a grid every node runs the loop, but only the node holding the grid's leader lease (the
+//! coordinator's), up at its epoch, decides a round ([`Autoscaler::leads`]), so each round is
+//! decided once. Its window is every node's: a request is measured by the router of the node the
+//! client reached, so the leader adds the other nodes' histograms of the app
+//! ([`latency`]) to its own. One app whose decision fails is logged and skipped; the round goes on.
 
+pub mod latency;
 mod policy;
 
 use std::collections::HashMap;
@@ -25,8 +32,9 @@ use std::time::Duration;
 use chrono::{Timelike, Utc};
 use paas_metrics::{Buckets, Metrics};
 
+use crate::grid::peers::Peers;
 use crate::ledger::Ledger;
-use crate::model::{FormationUpdate, Quantity};
+use crate::model::{App, FormationUpdate, Quantity};
 use crate::serving::{Change, Changes};
 
 pub use policy::{Decision, Policy, decide, wasm_ceiling};
@@ -50,6 +58,15 @@ pub async fn close_minutes(metrics: Arc<Metrics>, shutdown: impl std::future::Fu
     }
 }
 
+/// On a grid: this node (decisions are its only while it leads the grid at its current epoch),
+/// the leader's lease, and the other nodes (whose routers measured the app's requests too).
+pub struct GridScope {
+    /// Asks the other nodes; names this node.
+    pub peers: Peers,
+    /// The leader lease (`paas server --node-lease`), as the coordinator holds it.
+    pub lease: Duration,
+}
+
 /// Scales the process types with autoscaling on.
 pub struct Autoscaler {
     /// The ledger (policies, formations).
@@ -62,6 +79,14 @@ pub struct Autoscaler {
     pub changes: Changes,
     /// How often it decides.
     pub every: Duration,
+    /// On a grid: decide only on the leading node, from every node's measurements. `None`: a
+    /// node on its own (it decides, from its own router's measurements).
+    pub grid: Option<GridScope>,
+}
+
+/// The key of a histogram in a round's `before` map: the node that measured it and the app.
+fn source(node: &str, app: &str) -> String {
+    format!("{node}/{app}")
 }
 
 impl Autoscaler {
@@ -75,50 +100,105 @@ impl Autoscaler {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(self.every) => {}
             }
+            if !self.leads().await {
+                // Another node decides; a later lead starts its windows afresh.
+                before.clear();
+                continue;
+            }
             if let Err(e) = self.tick(&mut before).await {
-                tracing::warn!("autoscaling: {e}");
+                tracing::warn!("autoscaling: cannot read the policies: {e}");
             }
         }
     }
 
-    /// One round of decisions.
+    /// Whether this node decides this round: on its own, always; on a grid, only while it is up
+    /// at its epoch (not fenced) and holds the grid's leader lease (the coordinator's, whose
+    /// `term` fences the placement), so each round is decided once across the grid.
+    pub async fn leads(&self) -> bool {
+        let Some(grid) = &self.grid else { return true };
+        let agent = grid.peers.agent();
+        if agent.epoch().is_none() {
+            return false;
+        }
+        match self.ledger.acquire_leadership(agent.id, grid.lease).await {
+            Ok(leadership) => leadership.is_some(),
+            Err(e) => {
+                tracing::warn!("autoscaling: cannot tell whether this node leads the grid: {e}");
+                false
+            }
+        }
+    }
+
+    /// One round of decisions. An app whose decision fails (the ledger refused its change, a
+    /// read failed) is logged and skipped: the other apps are still decided. Only failing to
+    /// read the policies ends the round.
     pub async fn tick(&self, before: &mut HashMap<String, Buckets>) -> Result<(), crate::ledger::LedgerError> {
         let policies = self.ledger.enabled_autoscaling().await?;
         let mut seen = HashMap::new();
         for policy in policies {
-            let Some(app) = self.ledger.find_app(&policy.app_id.to_string()).await? else { continue };
             // The router measures the web process only.
             if policy.process_type != "web" {
                 continue;
             }
-            let now = self.metrics.get(&app.name).map(|m| m.web.snapshot().latency).unwrap_or_default();
-            let window = before.get(&app.name).map_or_else(|| now.clone(), |b| now.since(b));
-            seen.insert(app.name.clone(), now);
-            let formation = self.ledger.list_formation(app.id).await?;
-            let Some(current) = formation.iter().find(|f| f.process_type == policy.process_type) else { continue };
-            let ceiling = match self.is_wasm(app.id).await {
-                true => Some(wasm_ceiling(&current.size)),
-                false => None,
-            };
-            let p95_ms = window.quantile_us(0.95).map(|us| us as f64 / 1000.0);
-            let decision = decide(&policy, current.quantity, p95_ms, ceiling);
-            if decision.quantity == current.quantity {
-                continue;
+            if let Err(e) = self.decide(&policy, before, &mut seen).await {
+                tracing::warn!(app = %policy.app_id, process_type = %policy.process_type, "autoscaling: no decision this round: {e}");
             }
-            let update = FormationUpdate {
-                process_type: policy.process_type.clone(),
-                quantity: Some(Quantity::Absolute(decision.quantity)),
-                size: None,
-            };
-            let formation = self.ledger.update_formation(app.id, vec![update]).await?;
-            let scale: Vec<String> =
-                formation.iter().map(|f| format!("{}@{}:{}", f.process_type, f.quantity, f.size)).collect();
-            self.logs.api_event(&app.name, &format!("Scaled to {} by autoscaling ({})", scale.join(" "), decision.reason));
-            // Sent now; the decision does not wait for the dynos (the receiver is dropped).
-            drop(self.changes.send(Change::App(app.name.clone())));
         }
         *before = seen;
         Ok(())
+    }
+
+    /// Decides one policy: reads its window (every node's), scales if the decision differs.
+    async fn decide(
+        &self,
+        policy: &Policy,
+        before: &HashMap<String, Buckets>,
+        seen: &mut HashMap<String, Buckets>,
+    ) -> Result<(), crate::ledger::LedgerError> {
+        let Some(app) = self.ledger.find_app(&policy.app_id.to_string()).await? else { return Ok(()) };
+        let mut window = Buckets::default();
+        for (node, now) in self.measured(&app).await {
+            let key = source(&node, &app.name);
+            window.add(&before.get(&key).map_or_else(|| now.clone(), |b| now.since(b)));
+            seen.insert(key, now);
+        }
+        let formation = self.ledger.list_formation(app.id).await?;
+        let Some(current) = formation.iter().find(|f| f.process_type == policy.process_type) else { return Ok(()) };
+        let ceiling = match self.is_wasm(app.id).await {
+            true => Some(wasm_ceiling(&current.size)),
+            false => None,
+        };
+        let p95_ms = window.quantile_us(0.95).map(|us| us as f64 / 1000.0);
+        let decision = decide(policy, current.quantity, p95_ms, ceiling);
+        if decision.quantity == current.quantity {
+            return Ok(());
+        }
+        let update = FormationUpdate {
+            process_type: policy.process_type.clone(),
+            quantity: Some(Quantity::Absolute(decision.quantity)),
+            size: None,
+        };
+        let formation = self.ledger.update_formation(app.id, vec![update]).await?;
+        let scale: Vec<String> = formation.iter().map(|f| format!("{}@{}:{}", f.process_type, f.quantity, f.size)).collect();
+        self.logs.api_event(&app.name, &format!("Scaled to {} by autoscaling ({})", scale.join(" "), decision.reason));
+        // Sent now; the decision does not wait for the dynos (the receiver is dropped).
+        drop(self.changes.send(Change::App(app.name.clone())));
+        Ok(())
+    }
+
+    /// The app's web response-time histogram as each node's router measured it (cumulative):
+    /// this node's, and on a grid every other node's that answers (`GET /grid/apps/{id}/latency`).
+    async fn measured(&self, app: &App) -> Vec<(String, Buckets)> {
+        let local = self.metrics.get(&app.name).map(|m| m.web.snapshot().latency).unwrap_or_default();
+        let Some(grid) = &self.grid else { return vec![(String::new(), local)] };
+        let mut all = vec![(grid.peers.agent().id.to_string(), local)];
+        for node in grid.peers.others().await {
+            match latency::fetch(&grid.peers, &node, app.id).await {
+                Ok(buckets) => all.push((node.id.to_string(), buckets)),
+                Err(e) => tracing::warn!(app = %app.name, node = %node.name, "autoscaling: that node's measurements are left out: {e}"),
+            }
+        }
+        all
     }
 
     /// Whether the app's current release runs as WebAssembly (its slug's stack is `wasi-p2`).

@@ -42,7 +42,7 @@ async fn an_apps_metrics_are_its_viewers_and_all_apps_metrics_are_the_operators(
     }
     shop.web.record(paas_metrics::Request { status: 503, code: Some(1), ..ok });
     let web = ProcessGauges { dynos: 2, memory_bytes: 6 << 20, restarts: 0, cpu_seconds: None };
-    let dynos = vec![paas_metrics::DynoMemory { name: "web.1".into(), process_type: "web".into(), memory_bytes: 6 << 20 }];
+    let dynos = vec![paas_metrics::DynoMemory { name: "web.1".into(), process_type: "web".into(), memory_bytes: 6 << 20, cpu_seconds: Some(1.25) }];
     shop.set_processes([("web".to_string(), web)].into(), dynos, 3);
     // The last closed minute: the API's series ends there.
     let last = paas_metrics::minute_of(chrono::Utc::now()) - 1;
@@ -60,6 +60,8 @@ async fn an_apps_metrics_are_its_viewers_and_all_apps_metrics_are_the_operators(
     assert_eq!((point["dynos"].as_u64(), point["memory_bytes"].as_u64(), point["instances"].as_u64()), (Some(2), Some(6 << 20), Some(3)));
     assert!(points[0]["response_time_ms"]["p50"].is_null(), "no requests, no percentile");
     assert_eq!(body["dynos"][0]["memory_bytes"], 6 << 20);
+    assert_eq!((body["dynos"][0]["cpu_seconds"].as_f64(), body["processes"]["web"]["cpu_seconds"].as_f64()), (Some(1.25), Some(1.25)));
+    assert_eq!(point["cpu_seconds"].as_f64(), Some(1.25), "the CPU time used in the minute");
     assert_eq!(body["processes"]["web"]["dynos"], 2);
     assert_eq!(body["budget"]["max_points"], 1440);
     assert_eq!(body["until"], points[59]["time"]);

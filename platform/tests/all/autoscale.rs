@@ -1,5 +1,6 @@
 //! Autoscaling: the policies in the ledger (conformance, SQLite and PostgreSQL), the API routes
-//! and their permissions in-process, and the autoscaler's decisions against a real ledger.
+//! and their permissions in-process, the autoscaler's decisions against a real ledger, one app's
+//! failure not stopping the round, and on a grid: one decider, measuring every node.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -108,6 +109,7 @@ async fn a_slow_web_process_scales_up_then_back_down_when_requests_stop() {
         logs: api.state.logs.clone(),
         changes,
         every: Duration::from_secs(1),
+        grid: None,
     };
     let web = |ledger: Arc<dyn Ledger>| async move {
         ledger.list_formation(app_id).await.unwrap().into_iter().find(|f| f.process_type == "web").unwrap().quantity
@@ -131,4 +133,106 @@ async fn a_slow_web_process_scales_up_then_back_down_when_requests_stop() {
     assert!(scaled[0].contains("app[api]: Scaled to web@3:Basic worker@0:Basic by autoscaling (p95 "), "{}", scaled[0]);
     assert!(scaled[0].contains("> target 100 ms)"), "{}", scaled[0]);
     assert!(scaled[2].contains("Scaled to web@1:Basic worker@0:Basic by autoscaling (no requests)"), "{}", scaled[2]);
+}
+
+fn scaler(api: &Api, metrics: Arc<Metrics>, grid: Option<paas_platform::autoscale::GridScope>) -> Autoscaler {
+    Autoscaler {
+        ledger: api.state.ledger.clone(),
+        metrics,
+        logs: api.state.logs.clone(),
+        changes: paas_platform::serving::Changes::channel().0,
+        every: Duration::from_secs(1),
+        grid,
+    }
+}
+
+async fn web_quantity(ledger: &Arc<dyn Ledger>, app_id: uuid::Uuid) -> i64 {
+    ledger.list_formation(app_id).await.unwrap().into_iter().find(|f| f.process_type == "web").unwrap().quantity
+}
+
+fn slow_requests(metrics: &Metrics, app: &str, n: usize) {
+    let slow = paas_metrics::Request { status: 200, code: None, took: Duration::from_millis(250), bytes_in: 0, bytes_out: 2 };
+    for _ in 0..n {
+        metrics.app(app).web.record(slow);
+    }
+}
+
+/// One app whose change the ledger refuses (a policy stored past the ledger's 100 dynos) used to
+/// end the whole round with `?`, so apps decided after it were never scaled. Now it is logged
+/// and skipped, whichever order the apps come in.
+#[tokio::test]
+async fn one_apps_ledger_error_does_not_stop_the_round() {
+    let api = setup_with(Default::default()).await;
+    let broken = app_with_web(&api, &api.operator, "broken").await;
+    let fine = app_with_web(&api, &api.operator, "fine").await;
+    let now = chrono::Utc::now();
+    let policy = |app_id, min, max| Policy { app_id, process_type: "web".into(), enabled: true, min, max, p95_ms: 100, created_at: now, updated_at: now };
+    api.state.ledger.set_autoscaling(&policy(broken, 500, 500)).await.unwrap();
+    api.state.ledger.set_autoscaling(&policy(fine, 1, 5)).await.unwrap();
+    let metrics = Arc::new(Metrics::new());
+    slow_requests(&metrics, "broken", 50);
+    slow_requests(&metrics, "fine", 50);
+    scaler(&api, metrics, None).tick(&mut HashMap::new()).await.expect("the round itself goes through");
+    assert_eq!(web_quantity(&api.state.ledger, fine).await, 3, "the other app is still decided");
+    assert_eq!(web_quantity(&api.state.ledger, broken).await, 1, "the refused change is not made");
+}
+
+/// Two nodes on one ledger: only the grid's leader decides a round (it was every node, so a
+/// round scaled once per node), and its window holds the requests the other node's router
+/// measured (read over `GET /grid/apps/{id}/latency` with the node key), so load that reaches
+/// only the other node still scales the app.
+#[tokio::test]
+async fn on_a_grid_one_node_decides_from_every_nodes_measurements() {
+    use paas_platform::autoscale::GridScope;
+    use paas_platform::grid::agent::{Agent, GridConfig};
+    use paas_platform::grid::peers::Peers;
+    use paas_platform::grid::{Capacity, NodeRegistration};
+
+    let api = setup_with(Default::default()).await;
+    let ledger = api.state.ledger.clone();
+    let app_id = app_with_web(&api, &api.operator, "spread").await;
+    let now = chrono::Utc::now();
+    let policy = Policy { app_id, process_type: "web".into(), enabled: true, min: 1, max: 5, p95_ms: 100, created_at: now, updated_at: now };
+    ledger.set_autoscaling(&policy).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let operator = ledger.authenticate_key(&api.operator).await.unwrap().unwrap().0;
+    // Each node: its agent, its metrics, its API (with its metrics) on a real listener.
+    let mut nodes = Vec::new();
+    let mut dirs = Vec::new();
+    for name in ["a", "b"] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let join = match nodes.is_empty() {
+            true => None,
+            false => Some(ledger.create_join_token(operator.id, Duration::from_secs(60)).await.unwrap().0),
+        };
+        let registration = NodeRegistration {
+            name: name.into(),
+            api_url: url,
+            router_url: format!("http://{name}:8080"),
+            capacity: Capacity { memory_mib: 8192, millicores: 4000, wasm: true, native: true },
+            version: "test".into(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Agent::start(ledger.clone(), dir.path(), registration, GridConfig { join, lease, placing: true }).await.unwrap();
+        dirs.push(dir);
+        let metrics = Arc::new(Metrics::new());
+        let app = paas_platform::api::app(api.state.clone()).layer(axum::Extension(metrics.clone()));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let grid = GridScope { peers: Peers::new(ledger.clone(), agent), lease };
+        nodes.push((scaler(&api, metrics.clone(), Some(grid)), metrics));
+    }
+    // a registered first; whoever takes the lease first leads, and the other then does not.
+    let leads: Vec<bool> = vec![nodes[0].0.leads().await, nodes[1].0.leads().await];
+    assert_eq!(leads, [true, false], "one node leads the grid's autoscaling");
+    assert!(nodes[0].0.leads().await, "and keeps leading while its lease runs");
+    // The load reaches only b's router: a, deciding, sees it through b.
+    slow_requests(&nodes[1].1, "spread", 50);
+    let mut before = HashMap::new();
+    nodes[0].0.tick(&mut before).await.unwrap();
+    assert_eq!(web_quantity(&ledger, app_id).await, 3, "b's slow requests scaled the app up");
+    // The next window is only what came after, on either node: none, so one fewer.
+    nodes[0].0.tick(&mut before).await.unwrap();
+    assert_eq!(web_quantity(&ledger, app_id).await, 2);
+    drop(dirs);
 }
