@@ -11,7 +11,8 @@
 //! (the resolver, the router, the API's `ssl_cert` view) would change.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use rustls::crypto::CryptoProvider;
@@ -20,7 +21,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
+use uuid::Uuid;
+
 use crate::ledger::Ledger;
+use crate::model::SniEndpointStamp;
 
 /// The largest certificate chain accepted, in bytes of PEM.
 pub const MAX_CHAIN_BYTES: usize = 64 * 1024;
@@ -30,6 +34,10 @@ pub const MAX_KEY_BYTES: usize = 16 * 1024;
 pub const MAX_CHAIN_CERTS: usize = 10;
 /// The most names one certificate may cover.
 pub const MAX_CERT_NAMES: usize = 100;
+/// The most SNI endpoints (custom certificates) one app may have: an app's custom domains
+/// rarely need more than a few certificates (Heroku allows a handful), and each is read and
+/// kept in every router's memory.
+pub const MAX_ENDPOINTS_PER_APP: usize = 10;
 /// How often the router's HTTPS listener reads the certificates again (changes made through
 /// another node; this node's API reloads at once).
 pub const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -227,10 +235,10 @@ pub struct HostCertificate {
     pub hostname: String,
     /// Names this certificate (an endpoint id and its update time); equal keys, equal PEM.
     pub version: String,
-    /// The chain, PEM.
-    pub chain_pem: String,
-    /// The private key, PEM.
-    pub key_pem: String,
+    /// The chain, PEM (shared, not copied, between reloads and hostnames).
+    pub chain_pem: Arc<str>,
+    /// The private key, PEM (shared likewise).
+    pub key_pem: Arc<str>,
 }
 
 impl std::fmt::Debug for HostCertificate {
@@ -239,46 +247,101 @@ impl std::fmt::Debug for HostCertificate {
     }
 }
 
+/// An SNI endpoint's certificate and key as last read from the ledger.
+struct Material {
+    updated_at: DateTime<Utc>,
+    chain: Arc<str>,
+    key: Arc<str>,
+    /// The leaf's details (which names it covers); `None` when it cannot be read.
+    details: Option<CertDetails>,
+}
+
 /// The ledger's SNI endpoints as a [`CertificateSource`]: each custom domain gets the endpoint
 /// it is set to (`domains:update --cert`), else the first of its app's endpoints whose
-/// certificate covers it.
-pub struct LedgerCertificates(pub Arc<dyn Ledger>);
+/// certificate covers it. Each reload reads only the domains and the endpoints' ids and times;
+/// an endpoint's certificate and key are read (and its leaf parsed) once, and again only after
+/// its `updated_at` changed.
+pub struct LedgerCertificates {
+    ledger: Arc<dyn Ledger>,
+    materials: Mutex<HashMap<Uuid, Arc<Material>>>,
+    read: AtomicU64,
+}
+
+impl std::fmt::Debug for LedgerCertificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerCertificates").field("endpoints_read", &self.endpoints_read()).finish_non_exhaustive()
+    }
+}
+
+impl LedgerCertificates {
+    /// The SNI endpoints of `ledger`.
+    pub fn new(ledger: Arc<dyn Ledger>) -> LedgerCertificates {
+        LedgerCertificates { ledger, materials: Mutex::default(), read: AtomicU64::new(0) }
+    }
+
+    /// How many endpoints' certificates and keys have been read from the ledger so far: once
+    /// per endpoint and per change of it, however many reloads there were.
+    pub fn endpoints_read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Reads the certificates of the endpoints that are new or changed since the last time,
+    /// forgets those that are gone; answers every listed endpoint's material.
+    async fn materials(&self, endpoints: &[SniEndpointStamp]) -> Result<HashMap<Uuid, Arc<Material>>, String> {
+        let stale: Vec<Uuid> = {
+            let known = self.materials.lock().map_err(|_| "certificate cache poisoned".to_string())?;
+            endpoints.iter().filter(|e| known.get(&e.id).is_none_or(|m| m.updated_at != e.updated_at)).map(|e| e.id).collect()
+        };
+        let fetched = if stale.is_empty() { Vec::new() } else { self.ledger.find_sni_endpoints(&stale).await.map_err(|e| e.to_string())? };
+        self.read.fetch_add(fetched.len() as u64, Ordering::Relaxed);
+        let mut known = self.materials.lock().map_err(|_| "certificate cache poisoned".to_string())?;
+        for endpoint in fetched {
+            let leaf = CertificateDer::pem_slice_iter(endpoint.certificate_chain.as_bytes()).next().and_then(Result::ok);
+            let material = Material {
+                updated_at: endpoint.updated_at,
+                details: leaf.and_then(|der| details(&der).ok()),
+                chain: endpoint.certificate_chain.into(),
+                key: endpoint.private_key.expose().into(),
+            };
+            known.insert(endpoint.id, Arc::new(material));
+        }
+        let listed: std::collections::HashSet<Uuid> = endpoints.iter().map(|e| e.id).collect();
+        known.retain(|id, _| listed.contains(id));
+        Ok(known.clone())
+    }
+}
 
 #[async_trait::async_trait]
 impl CertificateSource for LedgerCertificates {
     async fn hostname_certificates(&self) -> Result<Vec<HostCertificate>, String> {
-        let routes = self.0.sni_routes().await.map_err(|e| e.to_string())?;
-        let mut chosen: HashMap<String, (bool, HostCertificate)> = HashMap::new();
-        for route in routes {
-            let explicit = route.domain_endpoint == Some(route.endpoint.id);
-            if !explicit && route.domain_endpoint.is_some() {
-                continue;
-            }
-            if !explicit {
-                // Implicit: only where the certificate covers the name (parsed once per reload).
-                let Some(first) = CertificateDer::pem_slice_iter(route.endpoint.certificate_chain.as_bytes()).next() else {
-                    continue;
-                };
-                let covers = first.ok().and_then(|der| details(&der).ok()).is_some_and(|d| d.covers(&route.hostname));
-                if !covers {
-                    continue;
-                }
-            }
-            let entry = HostCertificate {
-                hostname: route.hostname.clone(),
-                version: format!("{}@{}", route.endpoint.id, route.endpoint.updated_at.timestamp_micros()),
-                chain_pem: route.endpoint.certificate_chain,
-                key_pem: route.endpoint.private_key.expose().to_string(),
+        let routes = self.ledger.sni_routes().await.map_err(|e| e.to_string())?;
+        let materials = self.materials(&routes.endpoints).await?;
+        let mut by_app: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for endpoint in &routes.endpoints {
+            by_app.entry(endpoint.app_id).or_default().push(endpoint.id);
+        }
+        let mut chosen = Vec::with_capacity(routes.domains.len());
+        for domain in routes.domains {
+            let own = by_app.get(&domain.app_id).map(Vec::as_slice).unwrap_or_default();
+            let found = match domain.endpoint {
+                // Set explicitly: that endpoint, if it is the app's.
+                Some(id) => own.iter().find(|e| **e == id).and_then(|id| materials.get(id).map(|m| (*id, m))),
+                // Implicit: the first that covers the name.
+                None => own.iter().find_map(|id| {
+                    let material = materials.get(id)?;
+                    material.details.as_ref().is_some_and(|d| d.covers(&domain.hostname)).then_some((*id, material))
+                }),
             };
-            match chosen.get(&route.hostname) {
-                Some((true, _)) => {}
-                Some((false, _)) if !explicit => {}
-                _ => {
-                    chosen.insert(route.hostname, (explicit, entry));
-                }
+            if let Some((id, material)) = found {
+                chosen.push(HostCertificate {
+                    hostname: domain.hostname,
+                    version: format!("{id}@{}", material.updated_at.timestamp_micros()),
+                    chain_pem: material.chain.clone(),
+                    key_pem: material.key.clone(),
+                });
             }
         }
-        Ok(chosen.into_values().map(|(_, cert)| cert).collect())
+        Ok(chosen)
     }
 }
 

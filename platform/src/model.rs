@@ -230,15 +230,37 @@ pub struct SniEndpoint {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A custom domain and an SNI endpoint of its app (what the router's certificate choice reads).
-#[derive(Debug, Clone)]
-pub struct SniRoute {
-    /// The domain's hostname.
+/// What the router's certificate choice reads on each reload: the custom domains of live apps
+/// that have SNI endpoints, and those endpoints' ids and times, without any certificate or key
+/// (those are read with [`crate::Ledger::find_sni_endpoints`] only when an endpoint changed).
+#[derive(Debug, Clone, Default)]
+pub struct SniRoutes {
+    /// The custom domains.
+    pub domains: Vec<SniDomain>,
+    /// The endpoints of those domains' apps, oldest first.
+    pub endpoints: Vec<SniEndpointStamp>,
+}
+
+/// A custom domain as [`SniRoutes`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SniDomain {
+    /// The hostname.
     pub hostname: String,
-    /// The endpoint the domain is set to, if any.
-    pub domain_endpoint: Option<Uuid>,
-    /// One endpoint of the domain's app.
-    pub endpoint: SniEndpoint,
+    /// Its app.
+    pub app_id: Uuid,
+    /// The endpoint it is set to, if any.
+    pub endpoint: Option<Uuid>,
+}
+
+/// An SNI endpoint as [`SniRoutes`] lists it: which one, and when its certificate last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SniEndpointStamp {
+    /// The endpoint's id.
+    pub id: Uuid,
+    /// Its app.
+    pub app_id: Uuid,
+    /// When its certificate was last replaced.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A user who may work on an app they do not own.

@@ -207,7 +207,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     // The router's HTTPS: each handshake's certificate chosen by SNI among the apps' own (read
     // from the ledger after each API change and every few seconds), else the server's.
     let sni_certs = crate::certs::SniCerts::new(
-        Arc::new(crate::certs::LedgerCertificates(ledger.clone())),
+        Arc::new(crate::certs::LedgerCertificates::new(ledger.clone())),
         tls.certified_key(),
     );
     sni_certs.reload().await;

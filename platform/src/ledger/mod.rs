@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::access::{AppOwner, Permissions, Relation, Team, TeamMember, TeamRole};
 use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon};
-use crate::model::{PrivateKeyPem, SniEndpoint, SniRoute};
+use crate::model::{PrivateKeyPem, SniEndpoint, SniRoutes};
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease, NewSlug,
     Release, ScheduledJob, Slug, User,
@@ -172,14 +172,18 @@ pub trait Ledger:
     async fn set_domain_sni_endpoint(&self, app_id: Uuid, hostname_or_id: &str, endpoint: Option<&str>) -> Result<Domain>;
     /// The app's SNI endpoints, oldest first.
     async fn list_sni_endpoints(&self, app_id: Uuid) -> Result<Vec<SniEndpoint>>;
-    /// Adds an SNI endpoint (its certificate already validated) under a new unique name.
+    /// Adds an SNI endpoint (its certificate already validated) under a new unique name; an app
+    /// has at most [`crate::certs::MAX_ENDPOINTS_PER_APP`].
     async fn create_sni_endpoint(&self, app_id: Uuid, chain: &str, key: &PrivateKeyPem) -> Result<SniEndpoint>;
     /// Replaces an SNI endpoint's certificate and key (by name or id).
     async fn update_sni_endpoint(&self, app_id: Uuid, name_or_id: &str, chain: &str, key: &PrivateKeyPem) -> Result<SniEndpoint>;
     /// Removes an SNI endpoint (by name or id); its domains serve with none.
     async fn remove_sni_endpoint(&self, app_id: Uuid, name_or_id: &str) -> Result<SniEndpoint>;
-    /// Every live app's custom domains paired with each SNI endpoint of that app.
-    async fn sni_routes(&self) -> Result<Vec<SniRoute>>;
+    /// Every live app's custom domains and SNI endpoints, without certificates or keys.
+    async fn sni_routes(&self) -> Result<SniRoutes>;
+    /// The SNI endpoints with these ids (any app's; `domains` left empty), with their
+    /// certificates and keys.
+    async fn find_sni_endpoints(&self, ids: &[Uuid]) -> Result<Vec<SniEndpoint>>;
     /// The app's collaborators (not the owner), sorted by email.
     async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>>;
     /// Adds a collaborator with all four permissions.

@@ -25,3 +25,4 @@ mod permissions;
 mod release_phase;
 mod scheduler;
 mod teams;
+mod sni_endpoints;

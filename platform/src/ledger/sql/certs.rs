@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::resources::{DOMAIN_SELECT, domain_from_row};
 use super::{SqlLedger, col_str, col_ts, col_uuid, conflict_on_unique, now, read_or_not_found, ts};
 use crate::ledger::{LedgerError, Result};
-use crate::model::{Domain, PrivateKeyPem, SniEndpoint, SniRoute};
+use crate::certs::MAX_ENDPOINTS_PER_APP;
+use crate::model::{Domain, PrivateKeyPem, SniDomain, SniEndpoint, SniEndpointStamp, SniRoutes};
 
 const ENDPOINT_SELECT: &str = "SELECT e.id, e.app_id, e.name, e.certificate_chain, e.private_key, e.created_at, \
                                e.updated_at FROM sni_endpoints e";
@@ -72,6 +73,14 @@ pub(super) async fn create(ledger: &SqlLedger, app_id: Uuid, chain: &str, key: &
     let time = now();
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sni_endpoints WHERE app_id = $1").bind(app_id.to_string()).fetch_one(&mut *tx).await?;
+    if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_ENDPOINTS_PER_APP {
+        return Err(LedgerError::Invalid(format!(
+            "This app already has {MAX_ENDPOINTS_PER_APP} SNI endpoints (certificates), the most an app may have: \
+             remove one (certs:remove) or replace one (certs:update) instead."
+        )));
+    }
     let id = Uuid::new_v4();
     // A name already taken: another try (ten, then the id's own digits make it unique).
     let mut name = new_name();
@@ -165,21 +174,54 @@ pub(super) async fn set_domain_endpoint(ledger: &SqlLedger, app_id: Uuid, hostna
     Ok(domain)
 }
 
-pub(super) async fn routes(ledger: &SqlLedger) -> Result<Vec<SniRoute>> {
-    let rows = sqlx::query(
-        "SELECT d.hostname, d.sni_endpoint_id AS domain_endpoint, e.id, e.app_id, e.name, e.certificate_chain, \
-         e.private_key, e.created_at, e.updated_at FROM domains d JOIN sni_endpoints e ON e.app_id = d.app_id \
-         JOIN apps a ON a.id = d.app_id WHERE a.deleted_at IS NULL ORDER BY d.hostname, e.created_at",
+pub(super) async fn routes(ledger: &SqlLedger) -> Result<SniRoutes> {
+    let domains = sqlx::query(
+        "SELECT d.hostname, d.app_id, d.sni_endpoint_id FROM domains d JOIN apps a ON a.id = d.app_id \
+         WHERE a.deleted_at IS NULL AND EXISTS (SELECT 1 FROM sni_endpoints e WHERE e.app_id = d.app_id) ORDER BY d.hostname",
     )
     .fetch_all(&ledger.pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(SniRoute {
-                hostname: col_str(row, "hostname")?,
-                domain_endpoint: super::col_opt_uuid(row, "domain_endpoint")?,
-                endpoint: endpoint_from_row(row)?,
+    let endpoints = sqlx::query(
+        "SELECT e.id, e.app_id, e.updated_at FROM sni_endpoints e JOIN apps a ON a.id = e.app_id \
+         WHERE a.deleted_at IS NULL ORDER BY e.created_at, e.name",
+    )
+    .fetch_all(&ledger.pool)
+    .await?;
+    Ok(SniRoutes {
+        domains: domains
+            .iter()
+            .map(|row| {
+                Ok(SniDomain {
+                    hostname: col_str(row, "hostname")?,
+                    app_id: col_uuid(row, "app_id")?,
+                    endpoint: super::col_opt_uuid(row, "sni_endpoint_id")?,
+                })
             })
-        })
-        .collect()
+            .collect::<Result<_>>()?,
+        endpoints: endpoints
+            .iter()
+            .map(|row| {
+                Ok(SniEndpointStamp { id: col_uuid(row, "id")?, app_id: col_uuid(row, "app_id")?, updated_at: col_ts(row, "updated_at")? })
+            })
+            .collect::<Result<_>>()?,
+    })
+}
+
+/// Ids bound per query of [`find_by_ids`].
+const IDS_PER_QUERY: usize = 100;
+
+pub(super) async fn find_by_ids(ledger: &SqlLedger, ids: &[Uuid]) -> Result<Vec<SniEndpoint>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!("{ENDPOINT_SELECT} WHERE e.id IN ({})", marks.join(", "));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&ledger.pool).await? {
+            found.push(endpoint_from_row(&row)?);
+        }
+    }
+    Ok(found)
 }

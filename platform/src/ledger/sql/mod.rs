@@ -33,7 +33,7 @@ use uuid::Uuid;
 use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
 use crate::access::{AppOwner, Permissions, Relation, Team, TeamMember, TeamRole};
 use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon};
-use crate::model::{PrivateKeyPem, RELEASE_FAILED, RELEASE_SUCCEEDED, SniEndpoint, SniRoute};
+use crate::model::{PrivateKeyPem, RELEASE_FAILED, RELEASE_SUCCEEDED, SniEndpoint, SniRoutes};
 use crate::model::{
     ApiKey, App, AppFeature, Build, Collaborator, ConfigVars, Domain, Formation, FormationUpdate, LogDrain, NewRelease,
     NewSlug, Release, ScheduledJob, Slug, User,
@@ -325,10 +325,13 @@ impl Ledger for SqlLedger {
     async fn remove_sni_endpoint(&self, app_id: Uuid, name_or_id: &str) -> Result<SniEndpoint> {
         certs::remove(self, app_id, name_or_id).await
     }
-    async fn sni_routes(&self) -> Result<Vec<SniRoute>> {
+    async fn sni_routes(&self) -> Result<SniRoutes> {
         certs::routes(self).await
     }
     async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>> {
+    async fn find_sni_endpoints(&self, ids: &[Uuid]) -> Result<Vec<SniEndpoint>> {
+        certs::find_by_ids(self, ids).await
+    }
         resources::list_collaborators(self, app_id).await
     }
     async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
