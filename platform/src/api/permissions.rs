@@ -241,10 +241,12 @@ pub const TABLE: &[Row] = &[
     ("POST", "/pipeline-promotions", Account),
     ("GET", "/pipeline-promotions/{promotion}", Account),
     ("GET", "/pipeline-promotions/{promotion}/promotion-targets", Account),
-    // App webhooks (api/webhooks.rs): adding and changing one is `manage`, as drains.
-    ("GET", "/apps/{app}/webhooks", App(View)),
+    // App webhooks (api/webhooks.rs): adding and changing one is `manage`, as drains; so is
+    // reading one, since its URL often carries its credential (a Slack hook's path, a token in
+    // the query). Deliveries and events show no URL.
+    ("GET", "/apps/{app}/webhooks", App(Manage)),
     ("POST", "/apps/{app}/webhooks", App(Manage)),
-    ("GET", "/apps/{app}/webhooks/{webhook}", App(View)),
+    ("GET", "/apps/{app}/webhooks/{webhook}", App(Manage)),
     ("PATCH", "/apps/{app}/webhooks/{webhook}", App(Manage)),
     ("DELETE", "/apps/{app}/webhooks/{webhook}", App(Manage)),
     ("GET", "/apps/{app}/webhook-deliveries", App(View)),

@@ -401,3 +401,31 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     let inner = sha2::Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
     sha2::Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().to_vec()
 }
+
+/// A view-only collaborator read the webhooks' URLs (and the credentials they often carry) with
+/// GET /apps/{app}/webhooks (review 4, finding 4); deliveries stay theirs to read, without URLs.
+#[tokio::test]
+async fn a_view_only_collaborator_cannot_read_webhook_urls() {
+    let api = setup_with(ApiLimits::default()).await;
+    let allowed = ["127.0.0.0/8"].iter().map(|r| parse_allow(r).unwrap()).collect();
+    assert!(api.state.logs.set_drain_policy(DrainPolicy::new(EgressPolicy::new(allowed, Vec::new()))));
+    let owner = api.user("alice@example.com").await;
+    let viewer = api.user("vic@example.com").await;
+    api.create_app(&owner, "hooked").await;
+    let body = json!({"user": "vic@example.com", "permissions": ["view"]});
+    assert_eq!(call(&api, Method::POST, "/apps/hooked/collaborators", &owner, Some(body)).await.0, StatusCode::CREATED);
+    let (url, _) = receiver(vec![]).await;
+    let secret_url = format!("{url}?token=t0kenInTheQuery");
+    let body = json!({"url": secret_url, "include": ["api:release"], "level": "notify"});
+    let (status, hook) = call(&api, Method::POST, "/apps/hooked/webhooks", &owner, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let one = format!("/apps/hooked/webhooks/{}", hook["id"].as_str().unwrap());
+    for path in ["/apps/hooked/webhooks", one.as_str()] {
+        let reply = api.get(path, &viewer).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}: {}", reply.body);
+        assert!(!reply.body.to_string().contains("t0ken"), "{}", reply.body);
+        assert_eq!(api.get(path, &owner).await.status, StatusCode::OK);
+    }
+    let deliveries = api.get("/apps/hooked/webhook-deliveries", &viewer).await;
+    assert_eq!(deliveries.status, StatusCode::OK);
+}
