@@ -121,8 +121,16 @@ impl Outbox {
         f(self.apps.lock().expect("webhooks").entry(app_id).or_default())
     }
 
+    /// Changes the app's records if it still has some: a destroyed app's ([`Outbox::forget`])
+    /// are not made again by a delivery still under way.
+    fn with_existing(&self, app_id: Uuid, f: impl FnOnce(&mut AppRecords)) {
+        if let Some(records) = self.apps.lock().expect("webhooks").get_mut(&app_id) {
+            f(records);
+        }
+    }
+
     fn update(&self, app_id: Uuid, id: Uuid, f: impl FnOnce(&mut Delivery)) {
-        self.with(app_id, |records| {
+        self.with_existing(app_id, |records| {
             if let Some(delivery) = records.deliveries.iter_mut().find(|d| d.id == id) {
                 f(delivery);
                 delivery.updated_at = Utc::now();
@@ -173,14 +181,14 @@ impl Logplex {
         let outbox = self.webhooks().clone();
         let egress = self.drain_policy().egress.clone();
         runtime.spawn(async move {
-            if let Err(e) = dispatch(&outbox, ledger.as_ref(), egress, event).await {
+            if let Err(e) = dispatch(&outbox, &ledger, egress, event).await {
                 tracing::warn!("webhook event not sent: {e}");
             }
         });
     }
 }
 
-async fn dispatch(outbox: &Outbox, ledger: &dyn Ledger, egress: Arc<EgressPolicy>, event: Event) -> Result<(), crate::LedgerError> {
+async fn dispatch(outbox: &Outbox, ledger: &Arc<dyn Ledger>, egress: Arc<EgressPolicy>, event: Event) -> Result<(), crate::LedgerError> {
     let hooks: Vec<Webhook> =
         ledger.list_webhooks(event.app_id).await?.into_iter().filter(|hook| hook.include.iter().any(|k| k == event.include)).collect();
     if hooks.is_empty() {
@@ -224,10 +232,10 @@ async fn dispatch(outbox: &Outbox, ledger: &dyn Ledger, egress: Arc<EgressPolicy
         };
         let id = delivery.id;
         if outbox.enqueue(app.id, delivery) {
-            let (outbox, egress, payload) = (outbox.clone(), egress.clone(), payload.clone());
+            let (outbox, ledger, egress, payload) = (outbox.clone(), ledger.clone(), egress.clone(), payload.clone());
             tokio::spawn(async move {
-                deliver(&outbox, egress, &hook, id, (event.id, event.include), payload).await;
-                outbox.with(hook.app_id, |records| records.pending = records.pending.saturating_sub(1));
+                deliver(&outbox, ledger.as_ref(), egress, &hook, id, (event.id, event.include), payload).await;
+                outbox.with_existing(hook.app_id, |records| records.pending = records.pending.saturating_sub(1));
             });
         }
     }
@@ -242,8 +250,19 @@ enum Failure {
     Failed(Option<u16>, String),
 }
 
-/// Tries the delivery until it succeeds, is refused, or runs out of attempts.
-async fn deliver(outbox: &Outbox, egress: Arc<EgressPolicy>, hook: &Webhook, id: Uuid, event: (Uuid, &'static str), payload: Value) {
+/// Tries the delivery until it succeeds, is refused, or runs out of attempts. The webhook is read
+/// again before each attempt: one removed (or its app destroyed) or given another URL, secret
+/// or Authorization since gets no more attempts, so nothing goes to the old URL or with the old
+/// credentials.
+async fn deliver(
+    outbox: &Outbox,
+    ledger: &dyn Ledger,
+    egress: Arc<EgressPolicy>,
+    hook: &Webhook,
+    id: Uuid,
+    event: (Uuid, &'static str),
+    payload: Value,
+) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .user_agent("paas-webhooks")
@@ -256,6 +275,14 @@ async fn deliver(outbox: &Outbox, egress: Arc<EgressPolicy>, hook: &Webhook, id:
     let attempts = if hook.level == "sync" { MAX_ATTEMPTS } else { 1 };
     for attempt in 1..=attempts {
         let attempt_id = Uuid::new_v4();
+        if let Some(why) = changed(ledger, hook).await {
+            outbox.update(hook.app_id, id, |d| {
+                d.status = "failed";
+                d.next_attempt_at = None;
+                d.last_attempt = Some(Attempt { id: attempt_id, code: None, error_class: Some(why), status: "failed", at: Utc::now() });
+            });
+            return;
+        }
         let mut body = payload.clone();
         body["webhook_metadata"] = json!({
             "attempt": {"id": attempt_id},
@@ -286,6 +313,19 @@ async fn deliver(outbox: &Outbox, egress: Arc<EgressPolicy>, hook: &Webhook, id:
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Why the delivery must stop, if `hook` is gone from the ledger or sends elsewhere now.
+async fn changed(ledger: &dyn Ledger, hook: &Webhook) -> Option<String> {
+    match ledger.find_webhook(hook.app_id, hook.id).await {
+        Ok(Some(now)) if (&now.url, &now.secret, &now.authorization) == (&hook.url, &hook.secret, &hook.authorization) => None,
+        Ok(Some(_)) => Some("the webhook's URL, secret or authorization changed since this event: not sent with the old ones".into()),
+        Ok(None) => Some("the webhook was removed".into()),
+        Err(e) => {
+            tracing::warn!("webhook {}: cannot read it again, so it is delivered as it was: {e}", hook.id);
+            None
+        }
     }
 }
 
@@ -345,31 +385,70 @@ mod tests {
         assert!(outbox.enqueue(Uuid::new_v4(), delivery()), "another app has its own bound");
     }
 
+    /// A ledger in a temporary folder holding one app with one webhook (`url`, `level` sync).
+    async fn ledger_with_webhook(url: &str) -> (tempfile::TempDir, Arc<dyn Ledger>, Webhook) {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = crate::ledger::open(&crate::ledger::sqlite_url(dir.path())).await.unwrap();
+        let (user, _) = ledger.create_user("alice@example.com", None, false).await.unwrap();
+        let app = ledger.create_app("hooked", user.id).await.unwrap();
+        let settings = crate::webhooks::WebhookSettings {
+            url: Some(url.into()),
+            secret: Some("s".into()),
+            include: Some(vec!["api:release".into()]),
+            level: Some("sync".into()),
+            authorization: None,
+        };
+        let hook = ledger.add_webhook(app.id, settings).await.unwrap();
+        (dir, ledger, hook)
+    }
+
     #[tokio::test]
     async fn a_name_resolving_to_a_denied_address_fails_the_delivery_without_retries() {
-        let (outbox, app) = (Outbox::default(), Uuid::new_v4());
-        let now = Utc::now();
-        let hook = Webhook {
-            id: Uuid::new_v4(),
-            app_id: app,
-            url: "http://localhost:9/hook".into(),
-            secret: "s".into(),
-            include: vec!["api:release".into()],
-            level: "sync".into(),
-            authorization: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let (_dir, ledger, hook) = ledger_with_webhook("http://localhost:9/hook").await;
+        let (outbox, app) = (Outbox::default(), hook.app_id);
         let sent = delivery();
         let id = sent.id;
         assert!(outbox.enqueue(app, sent));
         let started = std::time::Instant::now();
-        deliver(&outbox, Arc::new(EgressPolicy::default()), &hook, id, (Uuid::new_v4(), "api:release"), json!({})).await;
+        deliver(&outbox, ledger.as_ref(), Arc::new(EgressPolicy::default()), &hook, id, (Uuid::new_v4(), "api:release"), json!({})).await;
         assert!(started.elapsed() < FIRST_BACKOFF, "no back-off: a refusal is not retried");
         let done = outbox.deliveries(app).pop().unwrap();
         assert_eq!((&done["status"], &done["num_attempts"]), (&json!("failed"), &json!(1)));
         let error = done["last_attempt"]["error_class"].as_str().unwrap();
         assert!(error.contains("localhost resolves to") && error.contains("denied (loopback)"), "{error}");
+    }
+
+    /// A delivery kept retrying with the webhook it was spawned with: one removed or pointed
+    /// elsewhere still got the event at its old URL, with its old secret (review 4, finding 5).
+    #[tokio::test]
+    async fn a_removed_or_changed_webhook_gets_no_more_attempts() {
+        let (_dir, ledger, hook) = ledger_with_webhook("http://127.0.0.1:9/old").await;
+        let outbox = Outbox::default();
+        let egress = Arc::new(EgressPolicy::default());
+        let change = crate::webhooks::WebhookSettings { url: Some("http://127.0.0.1:9/new".into()), ..Default::default() };
+        ledger.update_webhook(hook.app_id, hook.id, change).await.unwrap();
+        for why in ["URL, secret or authorization changed", "was removed"] {
+            let sent = delivery();
+            let id = sent.id;
+            assert!(outbox.enqueue(hook.app_id, sent));
+            deliver(&outbox, ledger.as_ref(), egress.clone(), &hook, id, (Uuid::new_v4(), "api:release"), json!({})).await;
+            let done = outbox.deliveries(hook.app_id).pop().unwrap();
+            assert_eq!((&done["status"], &done["num_attempts"]), (&json!("failed"), &json!(0)), "{done}");
+            assert!(done["last_attempt"]["error_class"].as_str().unwrap().contains(why), "{done}");
+            ledger.remove_webhook(hook.app_id, hook.id).await.unwrap_or_else(|_| hook.clone());
+        }
+    }
+
+    #[test]
+    fn a_forgotten_apps_records_are_not_made_again_by_a_delivery_under_way() {
+        let (outbox, app) = (Outbox::default(), Uuid::new_v4());
+        let sent = delivery();
+        let id = sent.id;
+        assert!(outbox.enqueue(app, sent));
+        outbox.forget(app);
+        outbox.update(app, id, |d| d.status = "failed");
+        outbox.with_existing(app, |records| records.pending = records.pending.saturating_sub(1));
+        assert!(!outbox.apps.lock().unwrap().contains_key(&app), "the destroyed app's records came back");
     }
 
     #[test]
