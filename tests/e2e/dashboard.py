@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Playwright driving headless Chromium), run by dashboard.rs.
 
-Signs in with email and password, creates an app, pushes it (git), scales it, sets a config var
+Signs in with email and password, creates an app, pushes it (git), scales it, turns autoscaling
+on and off, follows the skip link and a malformed address, sets a config var
 and sees the new release, rolls back, sees a log line arrive within 2 s of the request, sees the
 charts' data points, checks the page at 400 px, and that another user sees only their own apps.
 Every input comes from the environment (DASH_*); screenshots go to DASH_OUT.
@@ -110,6 +111,31 @@ def check(page):
         expect(page.locator("#qty-web")).to_have_value("2")
         shot(page, "02-overview-scaled")
 
+        step("enable autoscaling, see its state, disable it")
+        expect(page.locator("#autoscale-state")).to_contain_text("Autoscaling is off")
+        page.get_by_label("Min dynos").fill("1")
+        page.get_by_label("Max dynos").fill("3")
+        page.get_by_label("p95 target (ms)").fill("250")
+        page.get_by_label("p95 target (ms)").press("Enter")
+        expect(page.locator("#autoscale-state")).to_contain_text("Autoscaling is on: 1 to 3 web dynos, p95 target 250 ms")
+        page.get_by_role("button", name="Disable autoscaling").click()
+        expect(page.locator("#autoscale-state")).to_contain_text("Autoscaling is off")
+        expect(page.locator("#autoscale-max")).to_have_value("3")
+
+        step("the skip link moves the focus, not the page")
+        url = page.url
+        page.get_by_role("link", name="Skip to content").focus()
+        page.keyboard.press("Enter")
+        assert page.url == url, f"the skip link went to {page.url}"
+        expect(page.get_by_role("heading", name=APP, exact=True)).to_be_visible()
+
+        step("a malformed address shows the apps list, not a blank page")
+        page.goto(f"{API}/dashboard/#/apps/%E0%A4")
+        expect(page.locator("#status")).to_contain_text("not one the dashboard knows")
+        expect(page.locator("#apps")).to_contain_text(APP)
+        page.goto(f"{API}/dashboard/#/apps/{APP}/overview")
+        expect(page.locator("#qty-web")).to_have_value("2")
+
         step("set a config var and see the new release")
         tab(page, "Config vars")
         page.get_by_label("Key").fill("GREETING")
@@ -139,11 +165,21 @@ def check(page):
         step("a log line within 2 s")
         tab(page, "Logs")
         expect(page.locator("#log-state")).to_have_text("live")
+        # Pause and Resume at once, twice: one tail, not a leaked second one.
+        toggle = page.locator("#tab .actions button").first
+        toggle.click()
+        toggle.click()
+        toggle.click()
+        toggle.click()
+        expect(page.locator("#log-state")).to_have_text("live")
         probe = f"/probe-{int(time.time() * 1000)}"
         started = time.monotonic()
         assert router_get(probe) == 200
         page.locator("#log").get_by_text(probe).first.wait_for(timeout=2000)
         step(f"the router's line for {probe} came {time.monotonic() - started:.2f} s after the request")
+        page.wait_for_timeout(500)
+        count = page.locator("#log").get_by_text(probe).count()
+        assert count == 1, f"the line came {count} times: a tail left open by Pause/Resume"
         shot(page, "05-logs")
 
         step("charts with data points (the first closed minute)")

@@ -39,12 +39,16 @@ async function overviewView(root, name) {
       api("GET", `/apps/${seg(name)}/formation`),
       api("GET", `/apps/${seg(name)}/dynos`),
     ]);
+    const web = formation.some((process) => process.type === "web");
+    // Only web dynos autoscale (they alone have response times).
+    const autoscaling = web ? await api("GET", `/apps/${seg(name)}/formation/web/autoscaling`).catch(() => null) : null;
     replace(root,
       h("p", {}, h("a", { href: app.web_url, rel: "noreferrer" }, app.web_url), " ",
         h("span", { class: "muted" }, `owner ${app.owner ? app.owner.email : ""} · created ${when(app.created_at)}`)),
       h("h2", {}, "Formation"),
       formation.length ? formation.map((process) => scaleForm(root, name, process))
         : h("p", { class: "muted" }, "No process types yet: push the app's code first."),
+      autoscaling && autoscaleForm(root, name, autoscaling),
       h("h2", {}, "Dynos"),
       table("Running dynos", ["Dyno", "State", "Release", "Since"], dynos.map((dyno) =>
         [h("span", { class: "mono" }, dyno.name), dyno.state, `v${dyno.release.version}`, when(dyno.updated_at)])));
@@ -67,6 +71,44 @@ function scaleForm(root, name, process) {
   h("label", { for: id }, `${process.type} `, h("span", { class: "muted mono" }, process.command)),
   quantity, h("span", { class: "muted" }, process.size),
   h("button", { type: "submit" }, `Scale ${process.type}`));
+}
+
+/** Web autoscaling (`/apps/{app}/formation/web/autoscaling`): its state, min, max and the p95
+ *  target to enable it with, and a button that turns it off. */
+function autoscaleForm(root, name, policy) {
+  const path = `/apps/${seg(name)}/formation/web/autoscaling`;
+  const input = (id, label, value, attrs) => {
+    const field = h("input", { id, class: "qty", type: "number", required: true, value, ...attrs });
+    return [field, h("label", { for: id }, label, field)];
+  };
+  const ceiling = policy.ceiling ? { max: Math.min(100, policy.ceiling) } : { max: 100 };
+  const [min, minLabel] = input("autoscale-min", "Min dynos", policy.min_quantity || 1, { min: 1, max: 100 });
+  const [max, maxLabel] = input("autoscale-max", "Max dynos", policy.max_quantity || 2, { min: 1, ...ceiling });
+  const [p95, p95Label] = input("autoscale-p95", "p95 target (ms)", policy.p95_ms || 200, { min: 1, max: 30000 });
+  const state = policy.enabled
+    ? `Autoscaling is on: ${policy.min_quantity} to ${policy.max_quantity} web dynos, p95 target ${policy.p95_ms} ms.`
+    : "Autoscaling is off.";
+  const change = (method, body, done) => async (event) => {
+    event.preventDefault();
+    const button = event.type === "submit" ? event.target.querySelector("button[type=submit]") : event.target;
+    await busy(button, async () => {
+      await api(method, path, body && body());
+      say(done());
+      await overviewView(root, name);
+    });
+  };
+  return [
+    h("h2", {}, "Autoscaling"),
+    h("p", { id: "autoscale-state", role: "status" }, state,
+      policy.ceiling ? h("span", { class: "muted" }, ` At most ${policy.ceiling} at this dyno size.`) : null),
+    h("form", { class: "row", id: "autoscale-form", onsubmit: change("PUT",
+      () => ({ min_quantity: Number(min.value), max_quantity: Number(max.value), p95_ms: Number(p95.value) }),
+      () => `Autoscaling web: ${min.value} to ${max.value} dynos, p95 target ${p95.value} ms.`) },
+    minLabel, maxLabel, p95Label,
+    h("button", { type: "submit", class: "primary" }, policy.enabled ? "Update autoscaling" : "Enable autoscaling"),
+    policy.enabled ? h("button", { type: "button", class: "danger", onclick: change("DELETE", null, () => "Autoscaling of web is off.") },
+      "Disable autoscaling") : null),
+  ];
 }
 
 /** The newest releases, each but the current one with a rollback button. */

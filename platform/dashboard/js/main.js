@@ -15,7 +15,14 @@ async function route() {
   leave = null;
   say("");
   header();
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  // A malformed hash (`#/apps/%E0`: decodeURIComponent throws) used to stop here with the page
+  // cleared; it is the apps list, with a word on what was wrong.
+  let parts = [];
+  try {
+    parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  } catch {
+    say("That address is not one the dashboard knows: showing your apps.", "error");
+  }
   replace(main);
   if (!signedIn()) {
     signInView(main, () => { location.hash = "#/apps"; route(); });
@@ -34,6 +41,13 @@ function header() {
     h("button", { type: "button", onclick: async () => { await signOut(); location.hash = "#/"; route(); } }, "Sign out"),
   ]);
 }
+
+// The skip link moves the focus to the content; as a plain `#main` link it changed the hash,
+// which the router took for the apps list.
+document.querySelector("a.skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 
 window.addEventListener("hashchange", route);
 route();
