@@ -328,10 +328,10 @@ impl Ledger for SqlLedger {
     async fn sni_routes(&self) -> Result<SniRoutes> {
         certs::routes(self).await
     }
-    async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>> {
     async fn find_sni_endpoints(&self, ids: &[Uuid]) -> Result<Vec<SniEndpoint>> {
         certs::find_by_ids(self, ids).await
     }
+    async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>> {
         resources::list_collaborators(self, app_id).await
     }
     async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
