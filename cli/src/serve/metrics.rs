@@ -13,19 +13,22 @@ use paas_runtime::{DynoState, Runtime, Supervisor};
 /// How often dynos are sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
-/// Samples every app the supervisor runs, every [`SAMPLE_EVERY`], for as long as it runs.
+/// Samples every app the supervisor runs, every [`SAMPLE_EVERY`], for as long as the server
+/// holds its metrics (it stops once only the sampler does).
 pub fn spawn_sampler(supervisor: Supervisor, runtime: Runtime, metrics: Arc<Metrics>) {
     tokio::spawn(async move {
-        loop {
+        while Arc::strong_count(&metrics) > 1 {
             sample(&supervisor, &runtime, &metrics).await;
             tokio::time::sleep(SAMPLE_EVERY).await;
         }
     });
 }
 
-/// One pass over every app.
+/// One pass over every app that still has metrics: an app removed meanwhile (destroyed, or
+/// renamed) lost them with its route, and sampling it does not make them again.
 pub async fn sample(supervisor: &Supervisor, runtime: &Runtime, metrics: &Metrics) {
     for app in supervisor.apps() {
+        let Some(app_metrics) = metrics.get(&app) else { continue };
         let mut processes: BTreeMap<String, ProcessGauges> = BTreeMap::new();
         let mut dynos = Vec::new();
         for dyno in supervisor.dynos(&app).await {
@@ -42,7 +45,7 @@ pub async fn sample(supervisor: &Supervisor, runtime: &Runtime, metrics: &Metric
             }
         }
         let usage = supervisor.usage(&app);
-        metrics.app(&app).set_processes(processes, dynos, usage.instances);
+        app_metrics.set_processes(processes, dynos, usage.instances);
     }
     if let Some(pool) = runtime.pool_metrics() {
         metrics.set_node(vec![
@@ -53,5 +56,45 @@ pub async fn sample(supervisor: &Supervisor, runtime: &Runtime, metrics: &Metric
             ("paas_pool_unused_warm_memories", "Warm (unused, kept resident) linear memory slots.", pool.unused_warm_memories() as f64),
             ("paas_pool_unused_memory_bytes_resident", "Bytes the warm linear memory slots keep resident.", pool.unused_memory_bytes_resident() as f64),
         ]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sampler's list of apps is read before an app is removed, its gauges written after:
+    /// the removed app's metrics must not come back (they did, with `Metrics::app`).
+    #[tokio::test]
+    async fn an_app_removed_between_the_list_and_its_sample_gets_no_metrics_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(paas_runtime::RuntimeConfig::new(dir.path())).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let table = Arc::new(paas_router::RouteTable::with_metrics("localhost", metrics.clone()));
+        let (logs, _rx) = paas_runtime::LogSink::channel(16);
+        let supervisor = Supervisor::new(runtime.clone(), table.clone(), logs, paas_runtime::SupervisorConfig::default());
+        for app in ["kept", "gone"] {
+            supervisor
+                .apply(paas_runtime::AppSpec {
+                    app: app.into(),
+                    release: 1,
+                    app_dir: dir.path().into(),
+                    env: Default::default(),
+                    processes: Default::default(),
+                    maintenance: false,
+                    domains: Vec::new(),
+                    sleeps: false,
+                    preboot: false,
+                    services: Vec::new(),
+                    placed: None,
+                })
+                .await;
+        }
+        assert!(metrics.get("gone").is_some(), "its route made its metrics");
+        // The app's route (and metrics) go first; the supervisor still lists it a moment longer.
+        table.remove_app("gone");
+        sample(&supervisor, &runtime, &metrics).await;
+        assert!(metrics.get("gone").is_none(), "a removed app's metrics are not made again");
+        assert!(metrics.get("kept").is_some());
     }
 }

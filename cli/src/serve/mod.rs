@@ -8,6 +8,7 @@
 //! `paas[web.1]`), and are also printed on the server's stdout as `<time> <app> heroku[router]: …`
 //! / `<time> <app> app[web.1]: …`.
 
+mod actions;
 mod desired;
 mod directory;
 mod logfeed;
@@ -45,7 +46,7 @@ pub struct Node {
 
 #[async_trait::async_trait]
 impl ServeApps for Node {
-    async fn start(&self, context: ServeContext) -> anyhow::Result<Serving> {
+    async fn start(&self, context: ServeContext) -> Result<Serving, paas_platform::server::BoxError> {
         // Each app's requests are counted into the server's metrics as the router serves them.
         let table = Arc::new(RouteTable::with_metrics(context.domain.clone(), context.metrics.clone()));
         // Dynos' requests for http://<app>.<domain>/ go to this router (its address is denied
@@ -76,6 +77,11 @@ impl ServeApps for Node {
             running: Default::default(),
             grid: context.placements.current().is_some(),
         });
+        // On a grid: the restart and stop requests after this point are this node's to carry out.
+        let actions = match context.placements.current() {
+            Some(_) => Some(actions::ActionCursor::start(context.ledger.as_ref()).await.context("cannot read the restart requests")?),
+            None => None,
+        };
         let driver = Arc::new(Driver {
             ledger: context.ledger.clone(),
             supervisor: supervisor.clone(),
@@ -89,16 +95,16 @@ impl ServeApps for Node {
             },
             seen: Mutex::default(),
             logplex: context.logs.clone(),
-            actions_seen: Mutex::default(),
+            actions,
         });
         // A restarted server brings back every app's last release and formation before it serves.
         driver.sweep().await.context("cannot read the apps from the ledger")?;
         tokio::spawn(driver.clone().follow(context.changes));
         tokio::spawn(driver.clone().sweep_forever());
         tokio::spawn(driver.clone().follow_placements());
-        // On a grid: other nodes' web dynos for the apps with none here, and the node keys their
-        // forwarded requests are checked against.
-        let peers = match (context.placements.current(), context.agent.authorization()) {
+        // On a grid: other nodes' web dynos for the apps with none here, and the hop secrets
+        // (derived from node keys, not the keys) their forwarded requests are checked against.
+        let peers = match (context.placements.current(), context.agent.hop_credential()) {
             (Some(_), Some(credential)) => {
                 let keys = Arc::new(routes::NodeKeys::default());
                 let remote = routes::RemoteRoutes {
@@ -209,8 +215,8 @@ struct Driver {
     seen: Mutex<HashMap<uuid::Uuid, Seen>>,
     /// The app streams, whose drains follow the ledger on a grid.
     logplex: paas_platform::logplex::Logplex,
-    /// On a grid: the last restart or stop request carried out (`None` until first read).
-    actions_seen: Mutex<Option<i64>>,
+    /// On a grid: the last restart or stop request taken (read once, at start).
+    actions: Option<actions::ActionCursor>,
 }
 
 impl Driver {
@@ -246,7 +252,7 @@ impl Driver {
                 match target {
                     // On a grid every node carries out the ledger's requests in their order,
                     // this one's included: they are read from there.
-                    Some(_) if self.on_grid() => self.catch_up_actions().await,
+                    Some(_) if self.actions.is_some() => self.catch_up_actions().await,
                     Some(target) => self.restart(&found, target).await,
                     None => {}
                 }
@@ -276,27 +282,26 @@ impl Driver {
     }
 
     /// On a grid: carries out, on this node's dynos, the restart and stop requests recorded
-    /// since the last one it saw, whichever node's API took them. The first call only notes
-    /// where the requests stand (older ones were for dynos that have restarted since).
+    /// since the last one it took, whichever node's API took them, in their order. No lock is
+    /// held while they are carried out (see [`actions`]).
     async fn catch_up_actions(&self) {
-        let mut seen = self.actions_seen.lock().await;
-        let Some(after) = *seen else {
-            match self.ledger.last_dyno_action().await {
-                Ok(last) => *seen = Some(last),
-                Err(e) => tracing::warn!("cannot read the restart requests: {e}"),
+        let Some(cursor) = &self.actions else { return };
+        loop {
+            let actions = match cursor.take(self.ledger.as_ref()).await {
+                Ok(actions) => actions,
+                Err(e) => return tracing::warn!("cannot read the restart requests (tried again at the next sweep): {e}"),
+            };
+            let more = actions.len() >= 1000;
+            for action in actions {
+                tracing::debug!(seq = action.seq, app = %action.app_id, target = ?action.target, "carrying out a {} request", action.action);
+                match self.ledger.find_app(&action.app_id.to_string()).await {
+                    Ok(Some(app)) => self.restart(&app, action.target.as_deref()).await,
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(app = %action.app_id, "cannot read the app for a restart request (not carried out here): {e:#}"),
+                }
             }
-            return;
-        };
-        let actions = match self.ledger.dyno_actions_after(after).await {
-            Ok(actions) => actions,
-            Err(e) => return tracing::warn!("cannot read the restart requests: {e}"),
-        };
-        for action in actions {
-            *seen = Some(action.seq);
-            match self.ledger.find_app(&action.app_id.to_string()).await {
-                Ok(Some(app)) => self.restart(&app, action.target.as_deref()).await,
-                Ok(None) => {}
-                Err(e) => tracing::warn!(app = %action.app_id, "cannot read the app: {e:#}"),
+            if !more {
+                return;
             }
         }
     }
@@ -338,17 +343,16 @@ impl Driver {
     /// One query for all apps; reconciles only those whose release, name or maintenance changed
     /// (and new ones); removes apps that are gone.
     async fn sweep(&self) -> anyhow::Result<()> {
+        // Nodes sharing a ledger also see changes made through another node's API: restarts and
+        // stops (numbered requests, taken first, whatever else this sweep fails to read), then
+        // formation, domains, features and drains (stamps).
+        self.catch_up_actions().await;
         let apps = self.ledger.list_apps(AppFilter::All).await?;
-        // Nodes sharing a ledger also see changes made through another node's API: formation,
-        // domains, features and drains (stamps), restarts and stops (numbered requests).
         let grid = self.on_grid();
         let mut stamps = match grid {
             true => self.ledger.app_stamps().await?,
             false => Default::default(),
         };
-        if grid {
-            self.catch_up_actions().await;
-        }
         let mut changed = Vec::new();
         {
             let mut seen = self.seen.lock().await;

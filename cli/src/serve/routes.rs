@@ -1,6 +1,7 @@
 //! On a grid, any node's router serves any app: the route table's web dynos on *other* nodes
 //! ([`paas_router::RouteTable::set_remote`]), refreshed from the ledger's assignments every half
-//! second, and the nodes whose forwarded requests this router serves ([`NodeKeys`]).
+//! second, and the nodes whose forwarded requests this router serves ([`NodeKeys`]: their hop
+//! secrets' hashes, never their keys).
 //!
 //! A remote dyno is an assignment of a `web` dyno to another node that is up, at that node's
 //! current epoch (a fenced node's assignments are not routed to). Each node is reached through
@@ -26,8 +27,10 @@ use super::Driver;
 /// How often the assignments are read.
 pub(super) const REFRESH_EVERY: Duration = Duration::from_millis(500);
 
-/// The SHA-256 of every node key of the grid, refreshed with the routes: a forwarded request's
-/// `X-Paas-Hop: Node <key>` is a node's when its hash is here.
+/// The SHA-256 of every node's hop secret, refreshed with the routes: a forwarded request's
+/// `X-Paas-Hop: Node <hop secret>` is a node's when its hash is here. The hop secret is derived
+/// from the node key ([`paas_platform::grid::auth::hop_secret`]); the key itself is not a hop
+/// secret, and a hop secret opens nothing but this.
 #[derive(Debug, Default)]
 pub(super) struct NodeKeys(RwLock<Arc<HashSet<String>>>);
 
@@ -61,7 +64,7 @@ pub(super) struct RemoteRoutes {
     pub(super) table: Arc<RouteTable>,
     /// This node (its own dynos are the supervisor's).
     pub(super) node_id: Uuid,
-    /// What this node sends to other nodes' routers (`Node <key>`).
+    /// What this node sends to other nodes' routers (`Node <hop secret>`).
     pub(super) credential: HeaderValue,
     pub(super) keys: Arc<NodeKeys>,
     /// Where this node's router listens (checked once against the URL it registered).
@@ -124,7 +127,7 @@ impl RemoteRoutes {
         let (nodes, assignments, hashes) = tokio::try_join!(
             self.ledger.list_nodes(),
             self.ledger.list_assignments(),
-            self.ledger.node_key_hashes()
+            self.ledger.hop_hashes()
         )?;
         self.keys.replace(hashes);
         let live: HashMap<Uuid, &Node> =
@@ -234,12 +237,15 @@ mod tests {
     }
 
     #[test]
-    fn only_a_node_key_of_the_grid_is_vouched_for() {
+    fn only_a_hop_secret_of_the_grid_is_vouched_for_not_a_node_key() {
+        use paas_platform::grid::auth::{hop_credential, hop_secret};
         let keys = NodeKeys::default();
-        keys.replace(vec![paas_platform::auth::hash_api_key("k1")]);
-        assert!(keys.vouch(&HeaderValue::from_static("Node k1")));
-        assert!(!keys.vouch(&HeaderValue::from_static("Node k2")));
-        assert!(!keys.vouch(&HeaderValue::from_static("Bearer k1")));
-        assert!(!keys.vouch(&HeaderValue::from_static("k1")));
+        keys.replace(vec![paas_platform::auth::hash_api_key(&hop_secret("k1"))]);
+        assert!(keys.vouch(&hop_credential("k1").unwrap()));
+        assert!(!keys.vouch(&hop_credential("k2").unwrap()));
+        assert!(!keys.vouch(&HeaderValue::from_static("Node k1")), "the node key itself is no hop secret");
+        let secret = hop_secret("k1");
+        assert!(!keys.vouch(&HeaderValue::from_str(&format!("Bearer {secret}")).unwrap()));
+        assert!(!keys.vouch(&HeaderValue::from_str(&secret).unwrap()));
     }
 }

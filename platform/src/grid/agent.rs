@@ -186,7 +186,7 @@ impl Agent {
                 if config.join.is_some() {
                     tracing::warn!("this data dir has joined already (node {id}); --join is ignored");
                 }
-                let epoch = ledger.register_node(id, &registration, config.lease).await?;
+                let epoch = ledger.register_node(id, &key, &registration, config.lease).await?;
                 (id, epoch, key)
             }
             None => {
@@ -218,6 +218,12 @@ impl Agent {
     /// [`super::auth::NodeCaller`] extractor authenticates it).
     pub fn authorization(&self) -> Option<axum::http::HeaderValue> {
         super::auth::authorization(&self.key)
+    }
+
+    /// What this node's router sends on the requests it forwards to other nodes' routers: its
+    /// hop secret ([`super::auth::hop_secret`]), not its key.
+    pub fn hop_credential(&self) -> Option<axum::http::HeaderValue> {
+        super::auth::hop_credential(&self.key)
     }
 
     /// The node's name in the grid.
@@ -294,7 +300,7 @@ impl Agent {
                 Ok(false) => {
                     tracing::warn!(epoch, "this node was fenced (its lease expired): dropping its dynos, registering again");
                     self.fence();
-                    match self.ledger.register_node(self.id, &self.registration, self.config.lease).await {
+                    match self.ledger.register_node(self.id, &self.key, &self.registration, self.config.lease).await {
                         Ok(new) => {
                             epoch = new;
                             renewed = sent;

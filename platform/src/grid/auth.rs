@@ -1,6 +1,11 @@
 //! Node-to-node authentication: a node presents its key (`Authorization: Node <key>`, the key
 //! in its data dir's `node-key`, stored hashed in the ledger) and [`NodeCaller`] extracts the
 //! node it belongs to. A user's API key is not a node key, nor the other way round.
+//!
+//! Requests one node's router forwards to another's carry a *hop secret* instead
+//! ([`hop_secret`]): derived from the node key with its own label, stored hashed beside the
+//! key's hash, and checked only by routers. A hop header captured on the wire is therefore not
+//! the node key: it opens no `/grid/*` endpoint and no API.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -15,6 +20,22 @@ pub const SCHEME: &str = "Node";
 /// The `Authorization` header a node sends with its key.
 pub fn authorization(key: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{SCHEME} {key}")).ok()
+}
+
+/// What separates the hop secret from every other use of the node key.
+const HOP_LABEL: &[u8] = b"paas grid hop secret v1\0";
+
+/// The secret a node's router sends on the requests it forwards (`X-Paas-Hop: Node <secret>`):
+/// SHA-256 of a label and the node key, in hex. It cannot be turned back into the key, and no
+/// endpoint that takes a node key takes it.
+pub fn hop_secret(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::new().chain_update(HOP_LABEL).chain_update(key.as_bytes()).finalize())
+}
+
+/// The value of a forwarded request's hop header for the node whose key is `key`.
+pub fn hop_credential(key: &str) -> Option<HeaderValue> {
+    authorization(&hop_secret(key))
 }
 
 /// The node calling, authenticated by its key; anything else is a 401.

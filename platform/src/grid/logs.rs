@@ -37,6 +37,11 @@ pub const MAX_RECORD: usize = 1 << 20;
 /// How long a session waits for another node's history before going on without that node.
 pub const HISTORY_WAIT: Duration = Duration::from_secs(5);
 
+/// A node's answer that sends nothing for this long, not even the keep-alive an idle tail sends
+/// every [`sse::KEEPALIVE`], is cut off (its machine is gone, or the network between): the
+/// session names it (`lines of node c stop here: …`) rather than waiting for it forever.
+pub const PEER_IDLE: Duration = Duration::from_secs(sse::KEEPALIVE.as_secs() * 2 + 5);
+
 /// One record of a node's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -379,14 +384,23 @@ async fn open(peers: &Peers, node: &Node, app_id: Uuid, ask: Ask) -> Result<Reco
 }
 
 /// The records of a node's answer: newline-delimited JSON, each at most [`MAX_RECORD`] bytes;
-/// empty lines (keep-alives) skipped.
+/// empty lines (keep-alives) skipped; an error once nothing came for [`PEER_IDLE`].
 fn records<S, E>(body: S) -> Records
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::fmt::Display,
 {
+    records_within(body, PEER_IDLE)
+}
+
+/// [`records`], with an error once nothing (not even a keep-alive) came for `idle`.
+fn records_within<S, E>(body: S, idle: Duration) -> Records
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: std::fmt::Display,
+{
     let state = (Box::pin(body), Vec::<u8>::new(), false);
-    Box::pin(futures::stream::unfold(state, |(mut body, mut pending, mut failed)| async move {
+    Box::pin(futures::stream::unfold(state, move |(mut body, mut pending, mut failed)| async move {
         loop {
             if failed {
                 return None;
@@ -404,10 +418,14 @@ where
             if pending.len() > MAX_RECORD {
                 return Some((Err(format!("a record over {MAX_RECORD} bytes")), (body, pending, true)));
             }
-            match body.next().await {
-                Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
-                Some(Err(e)) => return Some((Err(e.to_string()), (body, pending, true))),
-                None => return None,
+            match tokio::time::timeout(idle, body.next()).await {
+                Ok(Some(Ok(chunk))) => pending.extend_from_slice(&chunk),
+                Ok(Some(Err(e))) => return Some((Err(e.to_string()), (body, pending, true))),
+                Ok(None) => return None,
+                Err(_) => {
+                    let why = format!("nothing came from it for {} s, not even a keep-alive", idle.as_secs_f32());
+                    return Some((Err(why), (body, pending, true)));
+                }
             }
         }
     }))
@@ -498,6 +516,38 @@ mod tests {
         for bad in ["", "41", "xyz:1", "3f2a9c1e:x", "3f2a9c1e:1,", "../../etc:1"] {
             assert_eq!(Cursor::parse(bad), None, "{bad:?}");
         }
+    }
+
+    /// A node that answered, then stopped sending (its machine gone, the network cut): its part
+    /// of the session ends with an error instead of waiting forever.
+    #[tokio::test]
+    async fn a_node_that_stops_sending_is_cut_off_after_the_idle_time() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n";
+            let record = "{\"caught_up\":{\"cursor\":7}}\n";
+            let chunk = format!("{head}{:x}\r\n{record}\r\n", record.len());
+            socket.write_all(chunk.as_bytes()).await.unwrap();
+            // Then silence, with the connection held open.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            drop(socket);
+        });
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::Client::new().get(format!("http://{addr}/")).send().await.unwrap();
+        let started = std::time::Instant::now();
+        let mut read = records_within(response.bytes_stream(), Duration::from_millis(300));
+        assert_eq!(read.next().await, Some(Ok(Record::CaughtUp { cursor: 7 })));
+        let cut = tokio::time::timeout(Duration::from_secs(10), read.next()).await.expect("cut off, not waited for");
+        let why = cut.unwrap().unwrap_err();
+        assert!(why.contains("not even a keep-alive"), "{why}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(read.next().await, None, "nothing after the error");
+        assert!(PEER_IDLE > sse::KEEPALIVE * 2, "a live but idle node's keep-alives keep it");
     }
 
     #[tokio::test]

@@ -127,9 +127,10 @@ pub trait NodeLedger: Send + Sync {
         key: &str,
         lease: Duration,
     ) -> Result<(Uuid, i64)>;
-    /// Registers a node that joined before (its key checked by the caller): new addresses and
-    /// capacity, the next epoch, state up, a fresh lease. Gives back the epoch.
-    async fn register_node(&self, id: Uuid, registration: &NodeRegistration, lease: Duration) -> Result<i64>;
+    /// Registers a node that joined before (its key `key` checked by the caller): new addresses
+    /// and capacity, the hash of its hop secret, the next epoch, state up, a fresh lease. Gives
+    /// back the epoch.
+    async fn register_node(&self, id: Uuid, key: &str, registration: &NodeRegistration, lease: Duration) -> Result<i64>;
     /// Renews the node's lease if `epoch` is still its epoch and it is up; `false`: the node was
     /// fenced (it must drop its dynos and register again).
     async fn heartbeat_node(&self, id: Uuid, epoch: i64, lease: Duration) -> Result<bool>;
@@ -167,7 +168,8 @@ pub trait NodeLedger: Send + Sync {
     /// The dynos assigned to `node_id` at `epoch`, while that is still the node's epoch and it is
     /// up (nothing once it was fenced).
     async fn assignments_of(&self, node_id: Uuid, epoch: i64) -> Result<Vec<DynoKey>>;
-    /// The SHA-256 (hex, as [`crate::auth::hash_api_key`] writes it) of every node's key: what a
-    /// router keeps in memory to authenticate requests other nodes forward to it.
-    async fn node_key_hashes(&self) -> Result<Vec<String>>;
+    /// The SHA-256 (hex, as [`crate::auth::hash_api_key`] writes it) of every node's hop secret
+    /// ([`auth::hop_secret`]), not of its key: what a router keeps in memory to authenticate
+    /// requests other nodes forward to it.
+    async fn hop_hashes(&self) -> Result<Vec<String>>;
 }

@@ -96,6 +96,50 @@ async fn read_until(
     text
 }
 
+/// A router's hop header (`X-Paas-Hop`) carries the node's hop secret, derived from its key:
+/// captured on the wire it opens no `/grid/*` endpoint and no API, and the ledger gives routers
+/// the hop secrets' hashes, not the keys'.
+async fn a_captured_hop_secret_opens_no_grid_endpoint_and_no_api(t: &backends::TestLedger) {
+    use paas_platform::auth::hash_api_key;
+    use paas_platform::grid::auth::{hop_credential, hop_secret};
+    let ledger = t.ledger.clone();
+    let (operator, _) = ledger.create_user("operator@localhost", None, true).await.unwrap();
+    let app = ledger.create_app("hopped", operator.id).await.unwrap();
+    let a = node(&ledger, "a", None).await;
+    let identity = std::fs::read_to_string(a._dir.path().join(paas_platform::grid::agent::KEY_FILE)).unwrap();
+    let node_key = identity.split_whitespace().nth(1).unwrap().to_string();
+    let (secret, captured) = (hop_secret(&node_key), hop_credential(&node_key).unwrap());
+    assert!(!captured.to_str().unwrap().contains(&node_key), "the hop header is not the node key");
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let logs = format!("{}/grid/apps/{}/logs?lines=5", a.url, app.id);
+    let status = |url: String, authorization: String| {
+        let http = http.clone();
+        async move { http.get(url).header("authorization", authorization).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(logs.clone(), format!("Node {node_key}")).await, 200, "the node key opens it");
+    for replayed in [captured.to_str().unwrap().to_string(), format!("Bearer {secret}")] {
+        assert_eq!(status(logs.clone(), replayed.clone()).await, 401, "{replayed}");
+        assert_eq!(status(format!("{}/apps", a.url), replayed.clone()).await, 401, "the API: {replayed}");
+    }
+    assert!(ledger.authenticate_node(&secret).await.unwrap().is_none());
+    let hashes = ledger.hop_hashes().await.unwrap();
+    assert!(hashes.contains(&hash_api_key(&secret)), "{hashes:?}");
+    assert!(!hashes.contains(&hash_api_key(&node_key)), "a router vouches for no node key");
+}
+
+#[tokio::test]
+async fn a_captured_hop_secret_opens_no_grid_endpoint_and_no_api_sqlite() {
+    a_captured_hop_secret_opens_no_grid_endpoint_and_no_api(&backends::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_captured_hop_secret_opens_no_grid_endpoint_and_no_api_postgres() {
+    let Some(t) = backends::postgres().await else { return };
+    a_captured_hop_secret_opens_no_grid_endpoint_and_no_api(&t).await;
+}
+
 #[tokio::test]
 async fn a_log_session_on_one_node_collates_every_nodes_lines_and_resumes_on_each() {
     let t = backends::sqlite().await;

@@ -71,6 +71,7 @@ fn node_from_row(row: &AnyRow, now_ms: i64) -> Result<Node> {
 async fn update_node(
     tx: &mut Transaction<'static, Any>,
     id: Uuid,
+    key: &str,
     registration: &NodeRegistration,
     now_ms: i64,
     lease: Duration,
@@ -78,8 +79,8 @@ async fn update_node(
     let capacity = &registration.capacity;
     let done = sqlx::query(
         "UPDATE nodes SET name = $2, api_url = $3, router_url = $4, memory_mib = $5, millicores = $6, wasm = $7, \
-         native = $8, version = $9, state = 'up', epoch = epoch + 1, heartbeat_ms = $10, lease_until_ms = $11 \
-         WHERE id = $1",
+         native = $8, version = $9, state = 'up', epoch = epoch + 1, heartbeat_ms = $10, lease_until_ms = $11, \
+         hop_hash = $12 WHERE id = $1",
     )
     .bind(id.to_string())
     .bind(registration.name.clone())
@@ -92,6 +93,7 @@ async fn update_node(
     .bind(registration.version.clone())
     .bind(now_ms)
     .bind(now_ms.saturating_add(millis(lease)))
+    .bind(auth::hash_api_key(&crate::grid::auth::hop_secret(key)))
     .execute(&mut **tx)
     .await
     .map_err(|e| conflict_on_unique(e, || format!("Another node is named {}.", registration.name)))?;
@@ -204,16 +206,16 @@ impl NodeLedger for SqlLedger {
             .bind(auth::hash_api_key(key))
             .execute(&mut *tx)
             .await?;
-        update_node(&mut tx, id, registration, now_ms, lease).await?;
+        update_node(&mut tx, id, key, registration, now_ms, lease).await?;
         let epoch = epoch_of(&mut tx, id).await?;
         tx.commit().await?;
         Ok((id, epoch))
     }
 
-    async fn register_node(&self, id: Uuid, registration: &NodeRegistration, lease: Duration) -> Result<i64> {
+    async fn register_node(&self, id: Uuid, key: &str, registration: &NodeRegistration, lease: Duration) -> Result<i64> {
         let mut tx = self.begin_write().await?;
         let now_ms = db_now_ms(self.backend, &mut *tx).await?;
-        if update_node(&mut tx, id, registration, now_ms, lease).await? == 0 {
+        if update_node(&mut tx, id, key, registration, now_ms, lease).await? == 0 {
             return Err(LedgerError::NotFound("This node is not registered in the ledger.".into()));
         }
         let epoch = epoch_of(&mut tx, id).await?;
@@ -517,8 +519,8 @@ impl NodeLedger for SqlLedger {
         rows.iter().map(dyno_from_row).collect()
     }
 
-    async fn node_key_hashes(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT key_hash FROM nodes WHERE key_hash IS NOT NULL").fetch_all(&self.pool).await?;
-        rows.iter().map(|row| col_str(row, "key_hash")).collect()
+    async fn hop_hashes(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT hop_hash FROM nodes WHERE hop_hash IS NOT NULL").fetch_all(&self.pool).await?;
+        rows.iter().map(|row| col_str(row, "hop_hash")).collect()
     }
 }
