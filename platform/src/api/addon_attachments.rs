@@ -108,7 +108,9 @@ pub async fn create(
     };
     let (attachment, release) = state.ledger.attach_addon(addon.id, app.id, caller.user.id, names).await?;
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
-    Ok((StatusCode::CREATED, Json(addon_views::attachment(&attachment))))
+    let view = addon_views::attachment(&attachment);
+    super::webhooks::notify(&state, app.id, "api:addon-attachment", "create", &caller.user.email, view.clone());
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// `DELETE /addon-attachments/{id}`: its config vars leave the app in a new release (the add-on
@@ -121,7 +123,9 @@ pub async fn remove(
     let attachment = visible_attachment(&state, &caller, &id).await?;
     let (attachment, release) = state.ledger.detach_addon(attachment.id, caller.user.id).await?;
     super::logs::release_events(&state, &attachment.app_name, &release, &caller.user.email);
-    Ok(Json(addon_views::attachment(&attachment)))
+    let view = addon_views::attachment(&attachment);
+    super::webhooks::notify(&state, attachment.app_id, "api:addon-attachment", "destroy", &caller.user.email, view.clone());
+    Ok(Json(view))
 }
 
 /// The optional `app` and `addon_service` of a resolve action.

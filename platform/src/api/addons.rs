@@ -189,6 +189,7 @@ pub async fn create(
         }
     };
     state.logs.api_event(&app.name, &format!("Add-on {} created by {}", addon.name, caller.user.email));
+    super::webhooks::notify(&state, app.id, "api:addon", "create", &caller.user.email, addon_views::addon(&addon));
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
     Ok((StatusCode::CREATED, Json(addon_views::addon(&addon))))
 }
@@ -221,6 +222,7 @@ pub async fn update(
     services(addon_services)?.change_plan(&addon, plan).await?;
     let addon = state.ledger.update_addon_plan(addon.id, plan.name).await?;
     state.logs.api_event(&app.name, &format!("Add-on {} changed to {} by {}", addon.name, addon.plan_name(), caller.user.email));
+    super::webhooks::notify(&state, app.id, "api:addon", "update", &caller.user.email, addon_views::addon(&addon));
     Ok(Json(addon_views::addon(&addon)))
 }
 
@@ -243,6 +245,7 @@ pub async fn destroy(
     services(addon_services)?.deprovision(&addon.service, &addon.provider_id).await?;
     let (addon, releases) = state.ledger.destroy_addon(addon.id, caller.user.id).await?;
     state.logs.api_event(&app.name, &format!("Add-on {} destroyed by {}", addon.name, caller.user.email));
+    super::webhooks::notify(&state, app.id, "api:addon", "destroy", &caller.user.email, addon_views::destroyed(&addon));
     for release in &releases {
         if let Some(target) = state.ledger.find_app(&release.app_id.to_string()).await? {
             super::logs::release_events(&state, &target.name, release, &caller.user.email);

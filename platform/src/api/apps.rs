@@ -144,7 +144,9 @@ pub async fn update(
     if let Some(deploys) = state.deploys.as_ref().filter(|_| updated.name != app.name) {
         deploys.app_renamed(&app.name, &updated.name).await;
     }
-    Ok(Json(views::app(&updated, &state.config)))
+    let view = views::app(&updated, &state.config);
+    super::webhooks::notify(&state, app.id, "api:app", "update", &caller.user.email, view.clone());
+    Ok(Json(view))
 }
 
 /// `DELETE /apps/{app}` (`manage`): destroys the app, and its add-ons with it.

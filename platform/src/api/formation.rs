@@ -214,6 +214,10 @@ pub async fn dyno_info(
 async fn record(access: AppAccess, state: &AppState, action: &str, target: Option<&str>) -> Result<Response, ApiError> {
     let AppAccess { app, caller } = access;
     state.ledger.record_dyno_action(app.id, caller.user.id, action, target).await?;
+    // A restart replaces the dynos and a stop ends them: Heroku's `api:dyno` `destroy`. `name`
+    // is the dyno or process type asked for, null for all of them.
+    let data = json!({"app": views::app_ref(&app), "name": target, "action": action});
+    super::webhooks::notify(state, app.id, "api:dyno", "destroy", &caller.user.email, data);
     Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
 }
 

@@ -111,7 +111,9 @@ pub async fn add_domain(
         if let Some(axum::Extension(certs)) = certs {
             certs.reload().await;
         }
-        Ok(views::domain(&domain, &app, &state.config))
+        let view = views::domain(&domain, &app, &state.config);
+        super::webhooks::notify(&state, app.id, "api:domain", "create", &caller.user.email, view.clone());
+        Ok(view)
     };
     Ok((StatusCode::CREATED, Json(super::detached(work).await?)))
 }
@@ -119,7 +121,7 @@ pub async fn add_domain(
 /// `DELETE /apps/{app}/domains/{hostname_or_id}`.
 pub async fn remove_domain(
     State(state): State<AppState>,
-    AppAccess { app, .. }: AppAccess,
+    AppAccess { app, caller }: AppAccess,
     certs: Option<axum::Extension<std::sync::Arc<crate::certs::SniCerts>>>,
     Path((_, domain)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
@@ -127,7 +129,9 @@ pub async fn remove_domain(
     if let Some(axum::Extension(certs)) = certs {
         certs.reload().await;
     }
-    Ok(Json(views::domain(&domain, &app, &state.config)))
+    let view = views::domain(&domain, &app, &state.config);
+    super::webhooks::notify(&state, app.id, "api:domain", "destroy", &caller.user.email, view.clone());
+    Ok(Json(view))
 }
 
 /// `GET /apps/{app}/collaborators`: the owner (role `owner`) and the collaborators.
@@ -200,7 +204,9 @@ pub async fn add_collaborator(
         None => Permissions::ALL,
     };
     let collaborator = state.ledger.add_collaborator_with(app.id, user.id, permissions).await?;
-    Ok((StatusCode::CREATED, Json(views::collaborator(&collaborator, &app))))
+    let view = views::collaborator(&collaborator, &app);
+    super::webhooks::notify(&state, app.id, "api:collaborator", "create", &caller.user.email, view.clone());
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -220,20 +226,24 @@ pub async fn update_collaborator(
     let app = visible_app(&state, &caller, &app).await?;
     let permissions = parse_permissions(&body.permissions)?;
     let collaborator = state.ledger.update_collaborator(app.id, &who, permissions).await?;
-    Ok(Json(views::collaborator(&collaborator, &app)))
+    let view = views::collaborator(&collaborator, &app);
+    super::webhooks::notify(&state, app.id, "api:collaborator", "update", &caller.user.email, view.clone());
+    Ok(Json(view))
 }
 
 /// `DELETE /apps/{app}/collaborators/{email_or_id}`: `manage` removes anyone; a collaborator
 /// may remove themselves. Their access ends at once: the next request is refused.
 pub async fn remove_collaborator(
     State(state): State<AppState>,
-    AppAccess { app, .. }: AppAccess,
+    AppAccess { app, caller }: AppAccess,
     Path((_, who)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let collaborator = state.ledger.remove_collaborator(app.id, &who).await?;
     // Their log tails of the app end, and their sessions' URLs stop working.
     state.logs.end_sessions(app.id, Some(collaborator.user.id));
-    Ok(Json(views::collaborator(&collaborator, &app)))
+    let view = views::collaborator(&collaborator, &app);
+    super::webhooks::notify(&state, app.id, "api:collaborator", "destroy", &caller.user.email, view.clone());
+    Ok(Json(view))
 }
 
 /// `GET /apps/{app}/builds`.

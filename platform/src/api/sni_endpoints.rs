@@ -104,7 +104,9 @@ pub async fn create(
     let (chain, key) = checked(body)?;
     let endpoint = state.ledger.create_sni_endpoint(app.id, &chain, &key).await?;
     reload(certs).await;
-    Ok((StatusCode::CREATED, Json(view(&endpoint, &app))))
+    let shown = view(&endpoint, &app);
+    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "create", &caller.user.email, shown.clone());
+    Ok((StatusCode::CREATED, Json(shown)))
 }
 
 /// `PATCH /apps/{app}/sni-endpoints/{endpoint} {certificate_chain, private_key}`.
@@ -119,19 +121,23 @@ pub async fn update(
     let (chain, key) = checked(body)?;
     let endpoint = state.ledger.update_sni_endpoint(app.id, &endpoint, &chain, &key).await?;
     reload(certs).await;
-    Ok(Json(view(&endpoint, &app)))
+    let shown = view(&endpoint, &app);
+    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "update", &caller.user.email, shown.clone());
+    Ok(Json(shown))
 }
 
 /// `DELETE /apps/{app}/sni-endpoints/{endpoint}`: its domains serve with the server's certificate.
 pub async fn remove(
     State(state): State<AppState>,
-    AppAccess { app, .. }: AppAccess,
+    AppAccess { app, caller }: AppAccess,
     certs: Option<Extension<Arc<SniCerts>>>,
     Path((_, endpoint)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let endpoint = state.ledger.remove_sni_endpoint(app.id, &endpoint).await?;
     reload(certs).await;
-    Ok(Json(view(&endpoint, &app)))
+    let shown = view(&endpoint, &app);
+    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "destroy", &caller.user.email, shown.clone());
+    Ok(Json(shown))
 }
 
 /// The body of `PATCH /apps/{app}/domains/{domain}`.
@@ -160,5 +166,7 @@ pub async fn update_domain(
     }
     let domain = state.ledger.set_domain_sni_endpoint(app.id, &domain, update.sni_endpoint.as_deref()).await?;
     reload(certs).await;
-    Ok(Json(views::domain(&domain, &app, &state.config)))
+    let shown = views::domain(&domain, &app, &state.config);
+    super::webhooks::notify(&state, app.id, "api:domain", "update", &caller.user.email, shown.clone());
+    Ok(Json(shown))
 }

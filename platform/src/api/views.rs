@@ -262,8 +262,14 @@ pub fn owner_collaborator(app: &App) -> Value {
 
 /// A build; its output is at `output_stream_url`, a signed URL that needs no API key.
 pub fn build(build: &Build, app: &App, config: &PlatformConfig) -> Value {
-    let buildpacks: Vec<Value> = build.buildpack.iter().map(|url| json!({"url": url, "name": url})).collect();
     let output_url = format!("{}{}", config.api_url.trim_end_matches('/'), super::builds::output_path(app.id, build.id));
+    build_of(build, app, Some(output_url))
+}
+
+/// A build with `output_stream_url` given (`null` where there is no API URL to sign it with,
+/// as in a webhook's event).
+pub fn build_of(build: &Build, app: &App, output_url: Option<String>) -> Value {
+    let buildpacks: Vec<Value> = build.buildpack.iter().map(|url| json!({"url": url, "name": url})).collect();
     json!({
         "id": build.id,
         "app": {"id": app.id},

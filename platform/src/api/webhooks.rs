@@ -16,7 +16,7 @@ use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState, views};
 use crate::logplex::drains::{DrainUrlError, Endpoint};
 use crate::model::App;
-use crate::webhooks::{Webhook, WebhookSettings, check_settings};
+use crate::webhooks::{Webhook, WebhookSettings, check_settings, shown_url};
 
 /// A webhook as Heroku shows it (never its secret).
 fn view(hook: &Webhook, app: &App) -> Value {
@@ -52,12 +52,13 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 /// Checks a webhook URL: `http(s)://` to a host the egress policy does not deny.
 fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
     let url = url.trim();
-    let refused = |why: String| ApiError::invalid(format!("Webhook URL {url} is refused: {why}."));
+    let shown = shown_url(url);
+    let refused = |why: String| ApiError::invalid(format!("Webhook URL {shown} is refused: {why}."));
     let endpoint = Endpoint::parse(url).map_err(|_| refused("use http://host/path or https://host/path".into()))?;
     if !matches!(endpoint, Endpoint::Http { .. }) {
         return Err(refused("use http://host/path or https://host/path".into()));
     }
-    match endpoint.check(url, &state.logs.drain_policy().egress) {
+    match endpoint.check(&shown, &state.logs.drain_policy().egress) {
         Err(DrainUrlError::Denied { denied, .. }) => Err(refused(format!(
             "{denied}. Webhooks cannot deliver to loopback, link-local, private or this server's own addresses"
         ))),
@@ -72,6 +73,12 @@ impl Body {
         let url = self.url.as_deref().map(|url| check_url(state, url)).transpose()?;
         Ok(WebhookSettings { url, secret: self.secret, include: self.include, level: self.level, authorization: self.authorization })
     }
+}
+
+/// Sends the app's `include` event (`action`: `create`, `update` or `destroy`; `data`: the
+/// resource as the API shows it) to its webhooks that include that kind, in the background.
+pub fn notify(state: &AppState, app_id: Uuid, include: &'static str, action: &'static str, actor: &str, data: Value) {
+    state.logs.webhook_event(state.ledger.clone(), crate::webhooks::Event::about(app_id, include, action, actor, data));
 }
 
 fn webhook_id(id: &str) -> Result<Uuid, ApiError> {
@@ -97,7 +104,7 @@ pub async fn create(
     let secret = settings.secret.get_or_insert_with(crate::auth::generate_api_key).clone();
     settings.level.get_or_insert_with(|| "notify".into());
     let hook = state.ledger.add_webhook(app.id, settings).await?;
-    state.logs.api_event(&app.name, &format!("Add webhook {} by {}", hook.url, caller.user.email));
+    state.logs.api_event(&app.name, &format!("Add webhook {} by {}", shown_url(&hook.url), caller.user.email));
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&secret) {
         headers.insert("heroku-webhook-secret", value);
@@ -136,7 +143,7 @@ pub async fn remove(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let hook = state.ledger.remove_webhook(app.id, webhook_id(&id)?).await?;
-    state.logs.api_event(&app.name, &format!("Remove webhook {} by {}", hook.url, caller.user.email));
+    state.logs.api_event(&app.name, &format!("Remove webhook {} by {}", shown_url(&hook.url), caller.user.email));
     Ok(Json(view(&hook, &app)))
 }
 

@@ -229,6 +229,7 @@ impl Service {
         let session = BuildSession::new(self.ledger.clone(), app.id, user.id, build.id, self.phase.clone())
             .with_logs(self.logs.clone(), &app.name, &user.email);
         self.logs.api_event(&app.name, &format!("Build started by {}", user.email));
+        self.logs.webhook_event(self.ledger.clone(), crate::webhooks::Event::build(&build, "create", &user.email));
         self.running.lock().expect("running builds").insert(build.id, Arc::default());
         Ok((build, Deployer::new(self.builder.clone(), Arc::new(session))))
     }

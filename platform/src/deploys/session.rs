@@ -119,8 +119,13 @@ impl BuildLedger for BuildSession {
         if let Err(e) = self.ledger.record_build_output(self.build_id, record.buildpack.as_deref(), &output).await {
             tracing::error!("cannot store the output of build {}: {e}", self.build_id);
         }
-        if let Err(e) = self.ledger.finish_build(self.build_id, status, slug_id, release_id).await {
-            tracing::error!("cannot record build {} as {status}: {e}", self.build_id);
+        match self.ledger.finish_build(self.build_id, status, slug_id, release_id).await {
+            Ok(build) => {
+                if let Some((logs, _, email)) = &self.logs {
+                    logs.webhook_event(self.ledger.clone(), crate::webhooks::Event::build(&build, "update", email));
+                }
+            }
+            Err(e) => tracing::error!("cannot record build {} as {status}: {e}", self.build_id),
         }
     }
 }

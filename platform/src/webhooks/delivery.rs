@@ -332,7 +332,7 @@ async fn changed(ledger: &dyn Ledger, hook: &Webhook) -> Option<String> {
 /// One attempt: the status code of a 2xx answer.
 async fn post(client: &reqwest::Client, egress: &EgressPolicy, hook: &Webhook, id: Uuid, body: String) -> Result<u16, Failure> {
     let endpoint = Endpoint::Http { url: hook.url.clone() };
-    if let Err(e) = endpoint.check(&hook.url, egress) {
+    if let Err(e) = endpoint.check(&super::shown_url(&hook.url), egress) {
         return Err(Failure::Denied(e.to_string()));
     }
     let mut request = client
@@ -346,7 +346,8 @@ async fn post(client: &reqwest::Client, egress: &EgressPolicy, hook: &Webhook, i
     let response = request.body(body).send().await.map_err(|e| {
         match crate::logplex::drains::http::egress_error(&e) {
             Some(egress) => Failure::Denied(crate::logplex::drains::DeliveryError::of_egress(egress).to_string()),
-            None => Failure::Failed(None, format!("cannot deliver: {e}")),
+            // reqwest's message names the URL, userinfo and all: it is left out.
+            None => Failure::Failed(None, format!("cannot deliver: {}", e.without_url())),
         }
     })?;
     let code = response.status().as_u16();

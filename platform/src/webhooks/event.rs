@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::api::views;
-use crate::model::{App, Formation, Release};
+use crate::model::{App, Build, Formation, Release};
 
 /// What an event is about; its `data` is rendered once the app is read back.
 #[derive(Debug, Clone)]
@@ -15,8 +15,10 @@ pub enum Subject {
     Release(Release),
     /// A formation entry changed (`api:formation`).
     Formation(Formation),
-    /// A dyno, already rendered as the API shows it (`api:dyno`, `dyno`).
-    Dyno(Value),
+    /// A build started or finished (`api:build`).
+    Build(Build),
+    /// Anything else, already rendered as the API shows it (a dyno, a domain, an add-on…).
+    Data(Value),
 }
 
 /// An app's event.
@@ -55,7 +57,18 @@ impl Event {
 
     /// A dyno started through the API: `include` is `api:dyno` or `dyno`.
     pub fn dyno(app_id: Uuid, include: &'static str, dyno: Value, actor: &str) -> Event {
-        Event::new(app_id, include, "create", actor, Subject::Dyno(dyno))
+        Event::new(app_id, include, "create", actor, Subject::Data(dyno))
+    }
+
+    /// `api:build`: `create` when it starts, `update` when it ends.
+    pub fn build(build: &Build, action: &'static str, actor: &str) -> Event {
+        Event::new(build.app_id, "api:build", action, actor, Subject::Build(build.clone()))
+    }
+
+    /// Any other kind (`include`, one of [`super::KINDS`]): `action` (`create`, `update` or
+    /// `destroy`) of `data`, the resource as the API shows it.
+    pub fn about(app_id: Uuid, include: &'static str, action: &'static str, actor: &str, data: Value) -> Event {
+        Event::new(app_id, include, action, actor, Subject::Data(data))
     }
 
     /// Heroku's `resource`: the kind without its `api:` prefix.
@@ -68,7 +81,8 @@ impl Event {
         match &self.subject {
             Subject::Release(release) => views::release(release, app),
             Subject::Formation(formation) => views::formation(formation, app),
-            Subject::Dyno(dyno) => dyno.clone(),
+            Subject::Build(build) => views::build_of(build, app, None),
+            Subject::Data(data) => data.clone(),
         }
     }
 

@@ -279,7 +279,7 @@ async fn a_promotion_whose_client_hangs_up_mid_way_still_releases_every_target()
 
 /// A receiver on loopback that records each delivery and answers the statuses of `answers` in
 /// turn (then 200).
-async fn receiver(answers: Vec<u16>) -> (String, Arc<Mutex<Vec<(HeaderMap, String)>>>) {
+pub(crate) async fn receiver(answers: Vec<u16>) -> (String, Arc<Mutex<Vec<(HeaderMap, String)>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let answers = Arc::new(Mutex::new(answers.into_iter()));
     let kept = seen.clone();

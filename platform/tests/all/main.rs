@@ -25,4 +25,5 @@ mod permissions;
 mod release_phase;
 mod scheduler;
 mod teams;
+mod webhook_kinds;
 mod sni_endpoints;

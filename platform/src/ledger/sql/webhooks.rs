@@ -30,7 +30,7 @@ fn not_found() -> LedgerError {
 }
 
 fn already(url: &str) -> impl FnOnce() -> String + '_ {
-    move || format!("Webhook {url} is already added to this app.")
+    move || format!("Webhook {} is already added to this app.", crate::webhooks::shown_url(url))
 }
 
 #[async_trait]
