@@ -2,7 +2,7 @@
 //! (output, exit code, stdin, time limit), the rendezvous protocol itself (greeting, `\x04`,
 //! wrong and reused secrets, a raw terminal's echo and line editing), `paas run` on a terminal
 //! (`script`: Ctrl-C), `paas run:detached` into the logs with `ps` listing `run.1` while it
-//! runs, and native one-offs (shell commands in runc).
+//! runs, and native one-offs (shell commands in runc; on a terminal, a real tty of its size).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -216,6 +216,23 @@ fn native_one_offs_run_shell_commands_in_a_container() {
     assert_eq!((out.status.code(), lines), (Some(3), vec!["err".to_string(), "out".to_string()]), "{}", text(&out.stderr));
     let out = with_stdin(logged_in(&server).args(["run", "-a", "native-run", "--", "cat; echo DYNO=$DYNO"]), b"piped in\n");
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "piped in\nDYNO=run.1\n".to_string()), "{}", text(&out.stderr));
+    // From a terminal (`script`, sized 33x101): the container's process has a real tty of the
+    // client's size on stdin and stdout (runc on a pty of the server's own, no util-linux
+    // `script` on the server side), and its exit code comes back.
+    let line = format!("stty rows 33 cols 101; {} run -a native-run -- 'test -t 0 && test -t 1 && echo is-a-tty; tty; stty size; exit 4'", paas_bin());
+    let mut child = in_home(&server, "script")
+        .args(["-qfec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run script (util-linux): {e}"));
+    let stdin = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let shown = text(&out.stdout).replace("\r\n", "\n");
+    assert!(shown.contains("is-a-tty\n/dev/pts/0\n33 101\n"), "{shown:?} {}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{shown:?}");
 }
 
 #[test]
