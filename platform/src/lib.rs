@@ -11,6 +11,7 @@ pub mod logplex;
 pub mod model;
 pub mod names;
 pub mod pipelines;
+pub mod setups;
 pub mod webhooks;
 
 pub use ledger::{Ledger, LedgerError};

@@ -5,17 +5,19 @@
 //! config vars (`env`: a value, `generator: "secret"`, `required`; `overrides.env` first), its
 //! add-ons (`addons`, from the add-on catalog) and the build started (202). When the build has
 //! made the first release, the `formation` is applied and `scripts.postdeploy` runs as a one-off
-//! dyno; the setup is then `succeeded`, or `failed` with why. Setups are kept in memory (the
-//! last [`KEPT`]).
+//! dyno; the setup is then `succeeded`, or `failed` with why. Setups are kept in the ledger
+//! ([`crate::setups`]), so any node answers for them, also after a restart. Waiting for the build
+//! has a deadline ([`BUILD_WAIT`]); a setup still pending past [`DEADLINE`] (its server stopped
+//! while it ran) is shown, and recorded, as failed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
+use chrono::{SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -28,10 +30,14 @@ use crate::access::Permission;
 use crate::addons::{AddonServices, catalog};
 use crate::model::App;
 use crate::names;
-use crate::serving::OneOffRequest;
+use crate::serving::{ONEOFF_TIME_LIMIT, OneOffRequest};
+use crate::setups::{AppSetup, FAILED, PENDING, SUCCEEDED};
 
-/// Setups kept for `GET /app-setups/{id}`.
-pub const KEPT: usize = 1000;
+/// How long a setup waits for its build (a build stops itself after 15 minutes).
+pub const BUILD_WAIT: Duration = Duration::from_secs(30 * 60);
+/// A setup still pending this long after it was made will not end by itself (the server
+/// running it stopped): the build's wait, postdeploy's time limit, and a margin.
+pub const DEADLINE: Duration = Duration::from_secs(BUILD_WAIT.as_secs() + ONEOFF_TIME_LIMIT.as_secs() + 5 * 60);
 /// The largest `app.json`: 256 KiB.
 pub const MAX_MANIFEST: u64 = 256 * 1024;
 /// Dynos of one process type an `app.json` may ask for.
@@ -200,33 +206,59 @@ fn plan(manifest: Manifest, overrides: BTreeMap<String, String>) -> Result<Plan,
     if errors.is_empty() { Ok(plan) } else { Err(errors) }
 }
 
-/// The `app.json` at the root of a source tarball (`.tar` or `.tar.gz`; also under the one
-/// folder a GitHub tarball has), if any. The tarball is read by the builder's bounded reader
-/// ([`paas_builder::source::walk_tar`]): an archive over its bounds (a huge long name or PAX
-/// header, too many entries or bytes) is refused with the bound it broke. Blocking.
+/// The `app.json` at the root of a source tarball (`.tar` or `.tar.gz`), if any: the one at the
+/// top, or, when every entry is under one folder (a GitHub tarball), the one at that folder's
+/// top. Only that one counts, as on Heroku: `vendor/app.json` or a package's own never does.
+/// The tarball is read by the builder's bounded reader ([`paas_builder::source::walk_tar`]): an
+/// archive over its bounds (a huge long name or PAX header, too many entries or bytes) is refused
+/// with the bound it broke. Blocking.
 fn read_manifest(path: &std::path::Path) -> Result<Option<Vec<u8>>, ManifestError> {
     use paas_builder::source;
     use std::ops::ControlFlow;
     let unreadable = |e: std::io::Error| ManifestError::Tarball(e.to_string());
     let reader = source::open_tarball(path).map_err(unreadable)?;
+    // The one top folder every entry is under so far (`Some(None)` once two differ or a file is
+    // at the top), and the app.json found at that folder's top.
+    let mut top: Option<Option<String>> = None;
+    let mut nested: Option<Result<Vec<u8>, String>> = None;
     let found = source::walk_tar(reader, |entry| {
-        let name = entry.path()?.to_string_lossy().trim_start_matches("./").to_string();
-        let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
-        let at_root = parts == ["app.json"] || (parts.len() == 2 && parts[1] == "app.json");
-        if !at_root {
-            return Ok(ControlFlow::Continue(()));
+        let name = entry.path()?.to_string_lossy().to_string();
+        let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        let Some(first) = parts.first() else { return Ok(ControlFlow::Continue(())) };
+        let folder = (parts.len() > 1 || entry.header().entry_type().is_dir()).then(|| first.to_string());
+        top = match top.take() {
+            None => Some(folder),
+            Some(Some(known)) if folder.as_deref() == Some(known.as_str()) => Some(Some(known)),
+            Some(_) => Some(None),
+        };
+        if parts == ["app.json"] {
+            // At the very top: this is the one.
+            return Ok(ControlFlow::Break(manifest_bytes(entry)?));
         }
-        if !entry.header().entry_type().is_file() {
-            return Ok(ControlFlow::Break(Err("app.json is not a regular file".to_string())));
+        if parts.len() == 2 && parts[1] == "app.json" && nested.is_none() {
+            nested = Some(manifest_bytes(entry)?);
         }
-        if entry.size() > MAX_MANIFEST {
-            return Ok(ControlFlow::Break(Err(format!("app.json is larger than {} KiB", MAX_MANIFEST / 1024))));
-        }
-        let mut bytes = Vec::new();
-        entry.by_ref().take(MAX_MANIFEST).read_to_end(&mut bytes)?;
-        Ok(ControlFlow::Break(Ok(bytes)))
+        Ok(ControlFlow::Continue(()))
     });
-    found.map_err(unreadable)?.transpose().map_err(ManifestError::Manifest)
+    let found = match found.map_err(unreadable)? {
+        Some(at_top) => Some(at_top),
+        // Under a folder: only when that folder holds everything.
+        None => nested.filter(|_| matches!(top, Some(Some(_)))),
+    };
+    found.transpose().map_err(ManifestError::Manifest)
+}
+
+/// An app.json entry's bytes: a regular file of at most [`MAX_MANIFEST`] (`Err`: why not).
+fn manifest_bytes(entry: &mut paas_builder::source::TarEntry<'_, '_>) -> std::io::Result<Result<Vec<u8>, String>> {
+    if !entry.header().entry_type().is_file() {
+        return Ok(Err("app.json is not a regular file".into()));
+    }
+    if entry.size() > MAX_MANIFEST {
+        return Ok(Err(format!("app.json is larger than {} KiB", MAX_MANIFEST / 1024)));
+    }
+    let mut bytes = Vec::new();
+    entry.take(MAX_MANIFEST).read_to_end(&mut bytes)?;
+    Ok(Ok(bytes))
 }
 
 /// Why `app.json` could not be read from a source tarball.
@@ -238,63 +270,27 @@ enum ManifestError {
     Manifest(String),
 }
 
-/// A setup as `GET /app-setups/{id}` shows it.
-#[derive(Debug, Clone)]
-struct Setup {
-    id: Uuid,
-    app: App,
-    build: Option<Value>,
-    status: &'static str,
-    failure_message: Option<String>,
-    postdeploy: Option<(String, i32)>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+/// A setup as `GET /app-setups/{id}` shows it (`build`: the build as the API shows it).
+fn view(setup: &AppSetup, app: &App, build: Option<Value>) -> Value {
+    json!({
+        "id": setup.id,
+        "app": views::app_ref(app),
+        "build": build,
+        "status": setup.status,
+        "failure_message": setup.failure_message,
+        "manifest_errors": [],
+        "postdeploy": setup.postdeploy.as_ref().map(|(output, code)| json!({"output": output, "exit_code": code})),
+        "resolved_success_url": null,
+        "created_at": views::time(setup.created_at),
+        "updated_at": views::time(setup.updated_at),
+    })
 }
 
-impl Setup {
-    fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "app": views::app_ref(&self.app),
-            "build": self.build,
-            "status": self.status,
-            "failure_message": self.failure_message,
-            "manifest_errors": [],
-            "postdeploy": self.postdeploy.as_ref().map(|(output, code)| json!({"output": output, "exit_code": code})),
-            "resolved_success_url": null,
-            "created_at": views::time(self.created_at),
-            "updated_at": views::time(self.updated_at),
-        })
-    }
-}
-
-/// The setups by id, and their ids oldest first.
-type Setups = (HashMap<Uuid, Setup>, VecDeque<Uuid>);
-
-/// Every setup kept.
-static SETUPS: LazyLock<Mutex<Setups>> = LazyLock::new(Mutex::default);
-
-fn keep(setup: Setup) {
-    let mut setups = SETUPS.lock().expect("app setups");
-    let (by_id, order) = &mut *setups;
-    if by_id.insert(setup.id, setup.clone()).is_none() {
-        order.push_back(setup.id);
-    }
-    while order.len() > KEPT {
-        if let Some(old) = order.pop_front() {
-            by_id.remove(&old);
-        }
-    }
-}
-
-fn finish(id: Uuid, status: &'static str, failure: Option<String>, postdeploy: Option<(String, i32)>) {
-    let found = SETUPS.lock().expect("app setups").0.get(&id).cloned();
-    if let Some(mut setup) = found {
-        setup.status = status;
-        setup.failure_message = failure;
-        setup.postdeploy = postdeploy;
-        setup.updated_at = Utc::now();
-        keep(setup);
+/// Ends a pending setup in the ledger (a failure to record it is logged).
+async fn finish(state: &AppState, id: Uuid, status: &str, failure: Option<String>, postdeploy: Option<(String, i32)>) {
+    let postdeploy = postdeploy.as_ref().map(|(output, code)| (output.as_str(), *code));
+    if let Err(e) = state.ledger.finish_app_setup(id, status, failure.as_deref(), postdeploy).await {
+        tracing::error!("app setup {id}: cannot record it as {status}: {e}");
     }
 }
 
@@ -360,20 +356,21 @@ async fn make(
             return Err(e);
         }
     };
-    let now = Utc::now();
-    let setup = Setup {
+    let now = Utc::now().trunc_subsecs(6);
+    let setup = AppSetup {
         id: Uuid::new_v4(),
-        app: app.clone(),
-        build: Some(views::build(&build, &app, &state.config)),
-        status: "pending",
+        app_id: app.id,
+        build_id: Some(build.id),
+        status: PENDING.into(),
         failure_message: None,
         postdeploy: None,
         created_at: now,
         updated_at: now,
     };
-    keep(setup.clone());
+    state.ledger.create_app_setup(&setup).await?;
+    let shown = view(&setup, &app, Some(views::build(&build, &app, &state.config)));
     tokio::spawn(after_build(state, caller, app, build.id, setup.id, plan));
-    Ok(setup.view())
+    Ok(shown)
 }
 
 /// Config vars, add-ons and the build.
@@ -400,18 +397,31 @@ async fn provision(
     super::source_blob::start(state, caller, app, upload, version).await
 }
 
+/// The build once it has ended, polled until `wait` has passed; why not, otherwise.
+pub(crate) async fn wait_for_build(ledger: &dyn crate::Ledger, app_id: Uuid, build_id: Uuid, wait: Duration) -> Result<crate::model::Build, String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match ledger.list_builds(app_id).await.map(|builds| builds.into_iter().find(|b| b.id == build_id)) {
+            Ok(Some(build)) if build.status != crate::model::BUILD_PENDING => return Ok(build),
+            Ok(_) if tokio::time::Instant::now() >= deadline => {
+                let within = if wait.as_secs() >= 60 { format!("{} minutes", wait.as_secs() / 60) } else { format!("{} ms", wait.as_millis()) };
+                return Err(format!("The build did not end within {within}."));
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Err(e) => return Err(format!("cannot read the build: {e}")),
+        }
+    }
+}
+
 /// Once the build is done: the formation, then `postdeploy`; records how it went.
 async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: Uuid, id: Uuid, plan: Plan) {
-    let failed = |why: String| finish(id, "failed", Some(why), None);
-    let build = loop {
-        match state.ledger.list_builds(app.id).await.map(|builds| builds.into_iter().find(|b| b.id == build_id)) {
-            Ok(Some(build)) if build.status != "pending" => break build,
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
-            Err(e) => return failed(format!("cannot read the build: {e}")),
-        }
+    let failed = |why: String| finish(&state, id, FAILED, Some(why), None);
+    let build = match wait_for_build(state.ledger.as_ref(), app.id, build_id, BUILD_WAIT).await {
+        Ok(build) => build,
+        Err(why) => return failed(why).await,
     };
     if build.status != crate::model::BUILD_SUCCEEDED {
-        return failed(format!("The build failed: see its output at GET /apps/{}/builds/{build_id}/output.", app.name));
+        return failed(format!("The build failed: see its output at GET /apps/{}/builds/{build_id}/output.", app.name)).await;
     }
     if !plan.formation.is_empty() {
         let operator = acting_with(&caller, Permission::Operate);
@@ -421,24 +431,27 @@ async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: U
             Err(e) => Err(ApiError::internal(e)),
         };
         if let Err(e) = scaled {
-            return failed(format!("The formation of app.json could not be applied: {}", e.message()));
+            return failed(format!("The formation of app.json could not be applied: {}", e.message())).await;
         }
     }
-    let Some((command, size)) = plan.postdeploy else { return finish(id, "succeeded", None, None) };
-    let Some(deploys) = &state.deploys else { return failed("This server runs no dynos: postdeploy did not run.".into()) };
+    let Some((command, size)) = plan.postdeploy else { return finish(&state, id, SUCCEEDED, None, None).await };
+    let Some(deploys) = &state.deploys else { return failed("This server runs no dynos: postdeploy did not run.".into()).await };
     // A size needs the owner's grant, as `heroku run --size` does (oneoff.rs).
     if let Some(size) = &size
         && let Err(e) = super::sizes::check(&state, &caller, &app, &[size.as_str()]).await
     {
-        return failed(format!("postdeploy did not run: {}", e.message()));
+        return failed(format!("postdeploy did not run: {}", e.message())).await;
     }
     let mut request = OneOffRequest::new("postdeploy", command);
     request.size = size;
     // run_to_end keeps the last lines itself; a sink that kept them all would grow without bound.
+    // Its time limit is the one-offs' (ONEOFF_TIME_LIMIT): the setup's DEADLINE counts on it.
     match deploys.release_phase().run_to_end(&app, request, &paas_builder::Discard).await {
-        Ok((0, lines)) => finish(id, "succeeded", None, Some((lines.join("\n"), 0))),
-        Ok((code, lines)) => finish(id, "failed", Some(format!("postdeploy exited with code {code}.")), Some((lines.join("\n"), code))),
-        Err(why) => failed(format!("postdeploy did not run: {why}")),
+        Ok((0, lines)) => finish(&state, id, SUCCEEDED, None, Some((lines.join("\n"), 0))).await,
+        Ok((code, lines)) => {
+            finish(&state, id, FAILED, Some(format!("postdeploy exited with code {code}.")), Some((lines.join("\n"), code))).await;
+        }
+        Err(why) => failed(format!("postdeploy did not run: {why}")).await,
     }
 }
 
@@ -446,11 +459,22 @@ async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: U
 pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let not_found = || ApiError::not_found("Couldn't find that app setup.");
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let setup = SETUPS.lock().expect("app setups").0.get(&id).cloned().ok_or_else(not_found)?;
-    if !may_see(&state, &caller.user, &setup.app).await? {
+    let mut setup = state.ledger.find_app_setup(id).await?.ok_or_else(not_found)?;
+    let app = state.ledger.find_app(&setup.app_id.to_string()).await?.ok_or_else(not_found)?;
+    if !may_see(&state, &caller.user, &app).await? {
         return Err(not_found());
     }
-    Ok(Json(setup.view()))
+    let overdue = Utc::now() - setup.created_at > chrono::Duration::from_std(DEADLINE).unwrap_or(chrono::Duration::MAX);
+    if setup.status == PENDING && overdue {
+        let why = format!(
+            "The setup did not end within {} minutes: the server running it stopped. Push again or run postdeploy yourself.",
+            DEADLINE.as_secs() / 60
+        );
+        setup = state.ledger.finish_app_setup(id, FAILED, Some(&why), None).await?.ok_or_else(not_found)?;
+    }
+    let builds = state.ledger.list_builds(app.id).await?;
+    let build = builds.iter().find(|b| Some(b.id) == setup.build_id).map(|b| views::build(b, &app, &state.config));
+    Ok(Json(view(&setup, &app, build)))
 }
 
 #[cfg(test)]
@@ -533,6 +557,53 @@ mod tests {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), builder.into_inner().unwrap()).unwrap();
         assert_eq!(read_manifest(file.path()).unwrap().as_deref(), Some(&b"{\"env\": {}}"[..]));
+    }
+
+    /// A tarball of `(path, text)` files, in that order.
+    fn tarball(files: &[(&str, &str)]) -> tempfile::NamedTempFile {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, text) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, path, text.as_bytes()).unwrap();
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), builder.into_inner().unwrap()).unwrap();
+        file
+    }
+
+    /// `vendor/app.json` (or any `<folder>/app.json`) was taken for the root one when it came
+    /// first in the tarball (review): only the root's counts, or the one folder's of a GitHub
+    /// tarball.
+    #[test]
+    fn vendor_app_json_never_wins_over_the_root_one() {
+        let root = tarball(&[("vendor/app.json", "{\"vendored\": 1}"), ("Procfile", "web: x"), ("app.json", "{\"root\": 1}")]);
+        assert_eq!(read_manifest(root.path()).unwrap().as_deref(), Some(&b"{\"root\": 1}"[..]));
+        let none = tarball(&[("vendor/app.json", "{\"vendored\": 1}"), ("Procfile", "web: x")]);
+        assert_eq!(read_manifest(none.path()).unwrap(), None, "a folder's app.json is not the app's");
+        let two = tarball(&[("vendor/app.json", "{}"), ("lib/x.rb", "")]);
+        assert_eq!(read_manifest(two.path()).unwrap(), None, "two top folders: not a GitHub tarball");
+        let github = tarball(&[("repo-main/Procfile", "web: x"), ("repo-main/app.json", "{\"gh\": 1}")]);
+        assert_eq!(read_manifest(github.path()).unwrap().as_deref(), Some(&b"{\"gh\": 1}"[..]));
+    }
+
+    /// `after_build` polled for the build with no deadline: a build that never ended (its server
+    /// stopped) kept the task polling forever.
+    #[tokio::test]
+    async fn waiting_for_a_build_that_never_ends_has_a_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = crate::ledger::open(&crate::ledger::sqlite_url(dir.path())).await.unwrap();
+        let (alice, _) = ledger.create_user("alice@example.com", None, false).await.unwrap();
+        let app = ledger.create_app("setup", alice.id).await.unwrap();
+        let build = ledger.create_build(app.id, alice.id, None, None).await.unwrap();
+        let started = std::time::Instant::now();
+        let waited = wait_for_build(ledger.as_ref(), app.id, build.id, Duration::from_millis(300)).await;
+        assert_eq!(waited.unwrap_err(), "The build did not end within 300 ms.");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        ledger.finish_build(build.id, crate::model::BUILD_FAILED, None, None).await.unwrap();
+        let ended = wait_for_build(ledger.as_ref(), app.id, build.id, Duration::from_millis(300)).await.unwrap();
+        assert_eq!(ended.status, crate::model::BUILD_FAILED);
     }
 
     #[test]

@@ -76,7 +76,14 @@ pub struct AppUpdate {
 /// the conformance suite in `tests/all` runs against both.
 #[async_trait]
 pub trait Ledger:
-    crate::grid::NodeLedger + crate::pipelines::PipelineLedger + crate::webhooks::WebhookLedger + Send + Sync + 'static {
+    crate::grid::NodeLedger
+    + crate::pipelines::PipelineLedger
+    + crate::webhooks::WebhookLedger
+    + crate::setups::AppSetupLedger
+    + Send
+    + Sync
+    + 'static
+{
     // Users and API keys.
 
     /// Creates a user (with an optional password, stored hashed) and a first API key, which is

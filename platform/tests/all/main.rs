@@ -9,6 +9,7 @@ mod api_metrics;
 mod autoscale;
 mod api_pipelines;
 mod api_redis;
+mod app_setups;
 mod backends;
 mod drains;
 mod fuzz_corpus;

@@ -210,6 +210,7 @@ pub(super) async fn destroy_app(ledger: &SqlLedger, app_id: Uuid) -> Result<App>
         "DELETE FROM app_webhooks WHERE app_id = $1",
         "DELETE FROM pipeline_couplings WHERE app_id = $1",
         "DELETE FROM autoscaling WHERE app_id = $1",
+        "DELETE FROM app_setups WHERE app_id = $1",
     ] {
         sqlx::query(sql).bind(app_id.to_string()).execute(&mut *tx).await?;
     }

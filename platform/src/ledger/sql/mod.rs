@@ -4,6 +4,7 @@
 //! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE` on the app's row).
 
 mod addons;
+mod app_setups;
 mod apps;
 mod autoscaling;
 mod certs;
