@@ -21,7 +21,7 @@ use crate::grid::{self, PeerError, Peers, Served};
 use crate::headers::{self, Forwarded};
 use crate::log::{ErrorCode, LogLine, RouterLog};
 use crate::pages;
-use crate::table::{RouteTable, normalize_host};
+use crate::table::{AppRoute, RouteTable, normalize_host};
 use crate::upgrade;
 
 /// The client side of a request: who connected, and to which of the router's addresses.
@@ -46,8 +46,8 @@ pub(crate) struct Shared {
 /// A router log line waiting for the end of the response body to learn `service=` and `bytes=`.
 pub(crate) struct PendingLog {
     log: Arc<dyn RouterLog>,
-    app: String,
-    metrics: Arc<paas_metrics::AppMetrics>,
+    /// The app's route (its name and metrics; no copy of the name per request).
+    app: Arc<AppRoute>,
     line: LogLine,
     service_start: Instant,
     idle_timeout: Duration,
@@ -58,8 +58,8 @@ impl PendingLog {
         let connect = self.line.connect.unwrap_or_default();
         self.line.service = Some(self.service_start.elapsed().saturating_sub(connect));
         self.line.bytes = Some(bytes);
-        crate::metrics::record(&self.metrics, &self.line);
-        self.log.log(&self.app, &self.line);
+        crate::metrics::record(&self.app.metrics, &self.line);
+        self.log.log(&self.app.app, &self.line);
     }
 }
 
@@ -96,6 +96,8 @@ where
     let upgrade = upgrade::take(&mut req);
     let (mut parts, body) = req.into_parts();
     let request_id = headers::request_id(&parts.headers);
+    // Room for the headers added below at once, rather than growing the map twice on the way.
+    parts.headers.reserve(8);
     let fwd = if hop {
         headers::prepare_hop_request(&mut parts.headers)
     } else {
@@ -114,17 +116,17 @@ where
     }
     let line = LogLine {
         code: None,
-        method: parts.method.as_str().to_string(),
+        method: parts.method.clone(),
         path: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string(),
         host,
-        request_id: request_id.clone(),
+        request_id,
         fwd,
         dyno: None,
         connect: None,
         service: None,
         status: 0,
         bytes: None,
-        protocol: config.forwarded_proto.to_string(),
+        protocol: config.forwarded_proto,
     };
     let fail = |code: ErrorCode, line: LogLine| -> (Response<RouterBody>, Option<PendingLog>) {
         let mut response = pages::error_response(code);
@@ -135,7 +137,7 @@ where
             crate::metrics::record(&app.metrics, &line);
             shared.log.log(&app.app, &line);
         }
-        set_request_id(&mut response, &request_id);
+        set_request_id(&mut response, &line.request_id);
         (response, None)
     };
 
@@ -243,8 +245,7 @@ where
                 }
                 let pending = PendingLog {
                     log: shared.log.clone(),
-                    app: app.app.clone(),
-                    metrics: app.metrics.clone(),
+                    app: app.clone(),
                     line,
                     service_start: started,
                     idle_timeout: config.idle_timeout,

@@ -139,6 +139,12 @@ impl OutboundHooks {
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 impl WasiHttpHooks for OutboundHooks {
+    /// wasmtime's own list, without the default's `Arc` made for every header of every incoming
+    /// request (7 allocations a request through the router, ~5% of its allocations).
+    fn is_forbidden_header(&mut self, name: &http::HeaderName) -> bool {
+        wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(name)
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,

@@ -124,9 +124,11 @@ impl ServeApps for Node {
         let logplex = context.logs.clone();
         let stdout = logfeed::StdoutLines::spawn(64 * 1024);
         let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
-            // Formatted once per request, for the stream and for stdout, with the same time.
-            let (text, at) = (line.to_string(), chrono::Utc::now());
-            let mut printed = String::with_capacity(text.len() + app.len() + 52);
+            // Formatted once per request, into one buffer sized for it: the stream gets the
+            // line, stdout the same bytes after the time and app (was: two buffers, the line's
+            // grown three or four times).
+            let at = chrono::Utc::now();
+            let mut printed = String::with_capacity(line.capacity() + app.len() + 52);
             push_stamp(&mut printed, at);
             for piece in [" ", app, " heroku[router]: ", &text, "\n"] {
                 printed.push_str(piece);
