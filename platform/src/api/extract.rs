@@ -29,6 +29,10 @@ pub struct CurrentUser {
     pub need: Need,
     /// Marked once the app or team the request acts on was checked against `need`.
     pub checked: Checked,
+    /// The app the route's `{app}` names and the permission it was checked for, as the
+    /// permission layer found it: the handler's own check of that app reuses it instead of
+    /// reading the app and the caller's relation to it again.
+    pub route_app: Option<(App, Permission)>,
 }
 
 /// The credentials in an `Authorization` header.
@@ -78,7 +82,7 @@ impl CurrentUser {
                 state.limits.check(&user, parts.extensions.get())?;
                 let need = parts.extensions.get::<Need>().copied().unwrap_or(Need::Public);
                 let checked = parts.extensions.get::<Checked>().cloned().unwrap_or_default();
-                Ok(CurrentUser { user, key, token, need, checked })
+                Ok(CurrentUser { user, key, token, need, checked, route_app: None })
             }
             None => Err(ApiError::unauthorized()),
         }
@@ -144,10 +148,28 @@ impl FromRequestParts<AppState> for AppAccess {
 /// The app a route's `{app}` names, checked against the route's row: as [`visible_app`], except
 /// that on a [`Need::AppLeaveOrManage`] row, removing yourself (`who`) needs only `view`.
 pub async fn route_app(state: &AppState, caller: &CurrentUser, name: &str, who: Option<&str>) -> Result<App, ApiError> {
-    let app = find_app(state, name).await?;
+    checked_app(state, caller, name, route_permission(caller, who)).await
+}
+
+/// The permission a route's `{app}` is checked for (see [`route_app`]).
+pub(crate) fn route_permission(caller: &CurrentUser, who: Option<&str>) -> Permission {
     let leaving = caller.need == Need::AppLeaveOrManage
         && who.is_some_and(|who| who.eq_ignore_ascii_case(&caller.user.email) || who == caller.user.id.to_string());
-    let needed = if leaving { Permission::View } else { needed_permission(caller.need) };
+    if leaving { Permission::View } else { needed_permission(caller.need) }
+}
+
+/// The app `name_or_id` once the caller is known to hold `needed` on it: the one the
+/// permission layer already checked for this request when it is that app and that permission,
+/// else read and checked now.
+pub(crate) async fn checked_app(state: &AppState, caller: &CurrentUser, name_or_id: &str, needed: Permission) -> Result<App, ApiError> {
+    if let Some((app, checked)) = &caller.route_app
+        && *checked == needed
+        && (app.name == name_or_id || app.id.to_string() == name_or_id)
+    {
+        caller.checked.done();
+        return Ok(app.clone());
+    }
+    let app = find_app(state, name_or_id).await?;
     authorize(state, caller, &app, needed).await?;
     Ok(app)
 }
@@ -173,9 +195,7 @@ fn needed_permission(need: Need) -> Permission {
 /// permission at all is the same 404 as an app that does not exist; some, but not this one, is
 /// a 403 `forbidden`.
 pub async fn visible_app(state: &AppState, caller: &CurrentUser, name_or_id: &str) -> Result<App, ApiError> {
-    let app = find_app(state, name_or_id).await?;
-    authorize(state, caller, &app, needed_permission(caller.need)).await?;
-    Ok(app)
+    checked_app(state, caller, name_or_id, needed_permission(caller.need)).await
 }
 
 /// Checks that the caller holds `needed` on `app` (see [`visible_app`]) and records the check.

@@ -306,9 +306,12 @@ pub async fn enforce(State(guard): State<Guard>, request: Request, next: Next) -
         if need == Operator && !caller.user.operator {
             return ApiError::forbidden("Only an operator can do that.").into_response();
         }
-        // The app or team the path names is checked now, before any body is read.
-        if let Err(e) = check_path(&mut parts, &guard.state, &caller).await {
-            return e.into_response();
+        // The app or team the path names is checked now, before any body is read; the app is
+        // kept with the caller, so that the handler's own check does not read it again.
+        let mut caller = caller;
+        match check_path(&mut parts, &guard.state, &caller).await {
+            Ok(app) => caller.route_app = app,
+            Err(e) => return e.into_response(),
         }
         parts.extensions.insert(caller);
     }
@@ -324,16 +327,24 @@ pub async fn enforce(State(guard): State<Guard>, request: Request, next: Next) -
     response
 }
 
-/// Checks the `{app}` or `{team}` of the route's path against the row (see the module docs).
-async fn check_path(parts: &mut axum::http::request::Parts, state: &AppState, caller: &CurrentUser) -> Result<(), ApiError> {
+/// Checks the `{app}` or `{team}` of the route's path against the row (see the module docs);
+/// answers the app and the permission it was checked for.
+async fn check_path(
+    parts: &mut axum::http::request::Parts,
+    state: &AppState,
+    caller: &CurrentUser,
+) -> Result<Option<(crate::model::App, crate::access::Permission)>, ApiError> {
     let Ok(Path(params)) = Path::<Vec<(String, String)>>::from_request_parts(parts, state).await else {
-        return Ok(());
+        return Ok(None);
     };
     let param = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
     match (caller.need, param("app"), param("team")) {
-        (App(_) | AppLeaveOrManage | AppOwner, Some(app), _) => super::extract::route_app(state, caller, app, param("who")).await.map(drop),
-        (Team(_), _, Some(team)) => super::teams::team_for(state, caller, team).await.map(drop),
-        _ => Ok(()),
+        (App(_) | AppLeaveOrManage | AppOwner, Some(app), _) => {
+            let app = super::extract::route_app(state, caller, app, param("who")).await?;
+            Ok(Some((app, super::extract::route_permission(caller, param("who")))))
+        }
+        (Team(_), _, Some(team)) => super::teams::team_for(state, caller, team).await.map(|_| None),
+        _ => Ok(None),
     }
 }
 

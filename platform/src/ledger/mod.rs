@@ -119,8 +119,6 @@ pub trait Ledger:
     async fn find_app_by_hostname(&self, hostname: &str, domain: &str) -> Result<Option<App>>;
     /// Live apps, sorted by name.
     async fn list_apps(&self, filter: AppFilter) -> Result<Vec<App>>;
-    /// Whether the user holds some permission on the app (owner, collaborator, team role).
-    async fn can_access(&self, app_id: Uuid, user_id: Uuid) -> Result<bool>;
     /// Renames an app or switches maintenance mode.
     async fn update_app(&self, app_id: Uuid, update: AppUpdate) -> Result<App>;
     /// Destroys an app: it disappears from every listing; its releases stay in the ledger.

@@ -152,18 +152,6 @@ pub(super) async fn list_apps(ledger: &SqlLedger, filter: AppFilter) -> Result<V
     rows.iter().map(app_from_row).collect()
 }
 
-pub(super) async fn can_access(ledger: &SqlLedger, app_id: Uuid, user_id: Uuid) -> Result<bool> {
-    let row = sqlx::query(concat!(
-        "SELECT a.id FROM apps a WHERE a.id = $1 AND a.deleted_at IS NULL AND ",
-        accessible_by!("$2")
-    ))
-    .bind(app_id.to_string())
-    .bind(user_id.to_string())
-    .fetch_optional(&ledger.pool)
-    .await?;
-    Ok(row.is_some())
-}
-
 pub(super) async fn update_app(ledger: &SqlLedger, app_id: Uuid, update: AppUpdate) -> Result<App> {
     let mut tx = ledger.begin_write().await?;
     ledger.lock_app(&mut tx, app_id).await?;

@@ -252,9 +252,6 @@ impl Ledger for SqlLedger {
     async fn list_apps(&self, filter: AppFilter) -> Result<Vec<App>> {
         apps::list_apps(self, filter).await
     }
-    async fn can_access(&self, app_id: Uuid, user_id: Uuid) -> Result<bool> {
-        apps::can_access(self, app_id, user_id).await
-    }
     async fn update_app(&self, app_id: Uuid, update: AppUpdate) -> Result<App> {
         apps::update_app(self, app_id, update).await
     }
