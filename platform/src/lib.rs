@@ -27,4 +27,5 @@ pub mod scheduler;
 pub mod server;
 pub mod rendezvous;
 pub mod serving;
+pub mod start_error;
 pub mod tls;

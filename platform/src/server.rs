@@ -8,12 +8,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState, PlatformConfig};
 use crate::ledger::{self, Ledger};
+pub use crate::start_error::{BoxError, StartError};
 
 /// The email of the operator created on first start.
 pub const OPERATOR_EMAIL: &str = "operator@localhost";
@@ -94,7 +94,7 @@ pub fn init_tracing() {
 /// The data dir, created if missing and checked writable, as an absolute path: everything the
 /// server derives from it (slugs, overlay mounts of native dynos, the SQLite ledger, the
 /// operator's key) then holds whatever the working directory of whoever reads it later.
-pub fn open_data_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn open_data_dir(dir: &Path) -> Result<PathBuf, StartError> {
     use std::os::unix::fs::DirBuilderExt;
     let shown = absolute(dir, "--data-dir")?;
     // A new data dir is searchable by others but not listable: the add-on servers (users
@@ -104,45 +104,46 @@ pub fn open_data_dir(dir: &Path) -> anyhow::Result<PathBuf> {
             .recursive(true)
             .mode(0o711)
             .create(&shown)
-            .with_context(|| format!("cannot create the data dir {} (--data-dir)", shown.display()))?;
+            .map_err(StartError::file(|| format!("cannot create the data dir {} (--data-dir)", shown.display())))?;
     }
     let dir = std::fs::canonicalize(&shown)
-        .with_context(|| format!("cannot open the data dir {} (--data-dir)", shown.display()))?;
+        .map_err(StartError::file(|| format!("cannot open the data dir {} (--data-dir)", shown.display())))?;
     let probe = dir.join(".paas-write-check");
     std::fs::write(&probe, b"")
         .and_then(|()| std::fs::remove_file(&probe))
-        .with_context(|| format!("the data dir {} is not writable (--data-dir)", dir.display()))?;
+        .map_err(StartError::file(|| format!("the data dir {} is not writable (--data-dir)", dir.display())))?;
     Ok(dir)
 }
 
 /// `path` made absolute against the working directory (`flag` names it in the error), without
 /// touching the file system: a later change of directory does not change what it names.
-pub fn absolute(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {
-    std::path::absolute(path).with_context(|| format!("cannot make {} an absolute path ({flag})", path.display()))
+pub fn absolute(path: &Path, flag: &str) -> Result<PathBuf, StartError> {
+    std::path::absolute(path).map_err(StartError::file(|| format!("cannot make {} an absolute path ({flag})", path.display())))
 }
 
 /// The folder of built-in buildpacks, which must exist, as an absolute path without `..`.
-pub fn open_buildpacks_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn open_buildpacks_dir(dir: &Path) -> Result<PathBuf, StartError> {
     let dir = absolute(dir, "--buildpacks-dir")?;
     match std::fs::canonicalize(&dir) {
         Ok(dir) if dir.is_dir() => Ok(dir),
-        Ok(_) => anyhow::bail!("the buildpacks dir {} is not a directory (--buildpacks-dir)", dir.display()),
-        Err(e) => Err(e).with_context(|| {
+        Ok(_) => Err(StartError::Config(format!("the buildpacks dir {} is not a directory (--buildpacks-dir)", dir.display()))),
+        Err(e) => Err(StartError::file(|| {
             format!(
                 "cannot open the buildpacks dir {} (--buildpacks-dir; without it, paas uses the buildpacks \
                  built into it)",
                 dir.display()
             )
-        }),
+        })(e)),
     }
 }
 
 /// Runs the platform until SIGTERM or SIGINT. The config's paths are absolute ([`open_data_dir`],
 /// [`open_buildpacks_dir`], [`absolute`]).
-pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let paths = [Some(&config.data_dir), Some(&config.buildpacks_dir), config.tls_cert.as_ref(), config.tls_key.as_ref()];
     if let Some(relative) = paths.into_iter().flatten().find(|path| path.is_relative()) {
-        anyhow::bail!("the server was given the relative path {} (make it absolute first)", relative.display());
+        let said = format!("the server was given the relative path {} (make it absolute first)", relative.display());
+        return Err(StartError::Config(said));
     }
     if config.database_url.is_none() {
         restrict_sqlite_ledger(&config.data_dir)?;
@@ -150,10 +151,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     // Nodes share a ledger on PostgreSQL only; on SQLite this server is the one node.
     let placing = config.database_url.as_deref().is_some_and(|url| url.starts_with("postgres"));
     if config.node.join.is_some() && !placing {
-        anyhow::bail!("--join needs the grid's PostgreSQL ledger: add --database-url postgres://…");
+        return Err(StartError::Config("--join needs the grid's PostgreSQL ledger: add --database-url postgres://…".into()));
     }
     let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
-    let ledger = ledger::open(&url).await.context("cannot open the ledger")?;
+    let ledger = ledger::open(&url).await.map_err(StartError::step("cannot open the ledger"))?;
     ensure_operator(ledger.as_ref(), &config.data_dir).await?;
     let (addon_services, addon_cluster) = addon_services(&config)?;
     let redis = start_redis(&config, ledger.as_ref()).await?;
@@ -174,15 +175,15 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
 
     let api_listener = TcpListener::bind(config.api_listen)
         .await
-        .with_context(|| format!("cannot listen on {} for the API", config.api_listen))?;
+        .map_err(StartError::listen(config.api_listen, "the API"))?;
     let router_listener = TcpListener::bind(config.router_listen)
         .await
-        .with_context(|| format!("cannot listen on {} for the router", config.router_listen))?;
+        .map_err(StartError::listen(config.router_listen, "the router"))?;
     let router_tls_listener = match config.router_tls_listen {
         Some(addr) => Some(
             TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("cannot listen on {addr} for the router over HTTPS (--router-tls-listen)"))?,
+                .map_err(StartError::listen(addr, "the router over HTTPS (--router-tls-listen)"))?,
         ),
         None => None,
     };
@@ -190,7 +191,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         Some(addr) => Some(
             TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("cannot listen on {addr} for the API over HTTPS (--api-tls-listen)"))?,
+                .map_err(StartError::listen(addr, "the API over HTTPS (--api-tls-listen)"))?,
         ),
         None => None,
     };
@@ -203,7 +204,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         config.tls_cert.as_deref(),
         config.tls_key.as_deref(),
     )
-    .context("cannot set up TLS")?;
+    .map_err(StartError::step("cannot set up TLS"))?;
     // The router's HTTPS: each handshake's certificate chosen by SNI among the apps' own (read
     // from the ledger after each API change and every few seconds), else the server's.
     let sni_certs = crate::certs::SniCerts::new(
@@ -213,7 +214,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     sni_certs.reload().await;
     let router_tls = match router_tls_listener {
         Some(listener) => {
-            let config = sni_certs.server_config().context("cannot set up the router's TLS")?;
+            let config = sni_certs.server_config().map_err(StartError::step("cannot set up the router's TLS"))?;
             Some(crate::https::TlsListener::new(listener, config, "router-https")?)
         }
         None => None,
@@ -228,7 +229,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     });
     let rendezvous_listener = TcpListener::bind(rendezvous_listen)
         .await
-        .with_context(|| format!("cannot listen on {rendezvous_listen} for the rendezvous (--rendezvous-listen)"))?;
+        .map_err(StartError::listen(rendezvous_listen, "the rendezvous (--rendezvous-listen)"))?;
     let rendezvous = crate::rendezvous::Rendezvous::new(rendezvous_listener.local_addr()?);
 
     // Builds: the builder, and git smart HTTP at <api-url>/<app>.git on the API listener.
@@ -239,16 +240,16 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     builder_config.build_network = config.build_network;
     builder_config.network = config.container_network.clone();
     builder_config.disk_limit = config.build_disk_limit;
-    let mut builder = paas_builder::Builder::new(builder_config).context("cannot set up the builder")?;
+    let mut builder = paas_builder::Builder::new(builder_config).map_err(StartError::step("cannot set up the builder"))?;
     if let Some(precompile) = &config.precompile {
         builder = builder.with_precompile(precompile.0.clone());
     }
     // Logs: one collated stream per app, and the drains kept in the ledger.
     let logs = crate::logplex::Logplex::default();
     let egress = paas_sandbox::egress::EgressPolicy::for_node(config.egress_allow.clone())
-        .context("cannot set up the egress policy of log drains")?;
+        .map_err(StartError::step("cannot set up the egress policy of log drains"))?;
     logs.set_drain_policy(crate::logplex::drains::DrainPolicy::new(egress));
-    logs.start_saved_drains(ledger.as_ref()).await.context("cannot read the log drains")?;
+    logs.start_saved_drains(ledger.as_ref()).await.map_err(StartError::step("cannot read the log drains"))?;
     // This server as a node of the grid: registered, heartbeating on its own task.
     let grid = crate::grid::agent::GridConfig { join: config.node.join.clone(), lease: config.node.lease, placing };
     let agent = crate::grid::agent::Agent::start(
@@ -258,7 +259,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         grid,
     )
     .await
-    .context("cannot register this server as a node")?;
+    .map_err(StartError::step("cannot register this server as a node"))?;
     let deploys = crate::deploys::Deploys::start(
         ledger.clone(),
         Arc::new(builder),
@@ -267,7 +268,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         agent.id,
     )
     .await
-    .context("cannot start the git endpoint")?;
+    .map_err(StartError::step("cannot start the git endpoint"))?;
     let state = AppState {
         ledger: ledger.clone(),
         config: Arc::new(PlatformConfig {
@@ -289,6 +290,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     // Apps: the router and the dyno supervisor, told of every committed change.
     let (changes, changes_rx) = crate::serving::Changes::channel();
+    deploys.set_changes(changes.clone());
     let metrics = Arc::new(paas_metrics::Metrics::new());
     tokio::spawn(crate::autoscale::close_minutes(metrics.clone(), stopped(stop_rx.clone())));
     let autoscaler = crate::autoscale::Autoscaler {
@@ -297,12 +299,12 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         logs: logs.clone(),
         changes: changes.clone(),
         every: config.autoscale_every,
-    };
-    tokio::spawn(autoscaler.run(stopped(stop_rx.clone())));
         grid: agent.on_grid().then(|| crate::autoscale::GridScope {
             peers: crate::grid::peers::Peers::new(ledger.clone(), agent.clone()),
             lease: config.node.lease,
         }),
+    };
+    tokio::spawn(autoscaler.run(stopped(stop_rx.clone())));
     let serving = config
         .serve
         .0
@@ -320,7 +322,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             agent: agent.clone(),
         })
         .await
-        .context("cannot start serving apps")?;
+        .map_err(StartError::step("cannot start serving apps"))?;
     // The release phase and the scheduler start one-off dynos on the serving side.
     deploys.set_dynos(serving.dynos.clone());
     let scheduler = crate::scheduler::Scheduler::new(
@@ -352,7 +354,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         .layer(axum::Extension(sni_certs.clone()))
         .layer(axum::Extension(addon_services))
         // Slugs served to other nodes (GET /grid/slugs/{checksum}).
-        .layer(axum::Extension(paas_builder::SlugStore::new(&config.data_dir).context("cannot open the slug store")?));
+        .layer(axum::Extension(paas_builder::SlugStore::new(&config.data_dir).map_err(StartError::step("cannot open the slug store"))?));
     let api_tls = match api_tls_listener {
         Some(listener) => Some(crate::https::TlsListener::new(listener, tls.server_config(), "https")?),
         None => None,
@@ -379,8 +381,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let router_server = serving.task;
     // Handlers are in place before the addresses are printed: whoever reads them may signal at once.
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(StartError::step("cannot handle SIGTERM"))?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(StartError::step("cannot handle SIGINT"))?;
     println!("API listening on http://{api_addr}/");
     if let Some(addr) = api_tls_addr {
         println!("API listening on https://{addr}/");
@@ -414,10 +416,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         logs.close();
     });
     let ((), router_result) = tokio::join!(api_server, router_server);
-    router_result.context("the router failed")?;
-    rendezvous_task.await?.context("the rendezvous failed")?;
+    router_result.map_err(StartError::step("the router failed"))?;
+    rendezvous_task.await.map_err(StartError::step("the rendezvous failed"))?.map_err(StartError::step("the rendezvous failed"))?;
     if let Some(server) = api_tls_server {
-        server.await.context("the HTTPS API server failed")?;
+        server.await.map_err(StartError::step("the HTTPS API server failed"))?;
     }
     if let Some(cluster) = addon_cluster {
         cluster.stop().await;
@@ -430,7 +432,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
 /// The SQLite ledger holds every app's config vars (add-on credentials among them): its files are
 /// the server's alone (0600), whoever else may pass through the data dir (the add-on cluster's
 /// user does). SQLite gives its WAL and shared-memory files the database file's mode.
-fn restrict_sqlite_ledger(data_dir: &Path) -> anyhow::Result<()> {
+fn restrict_sqlite_ledger(data_dir: &Path) -> Result<(), StartError> {
     use std::os::unix::fs::PermissionsExt;
     let db = data_dir.join("paas.db");
     if !db.exists() {
@@ -439,13 +441,13 @@ fn restrict_sqlite_ledger(data_dir: &Path) -> anyhow::Result<()> {
             .create_new(true)
             .mode(0o600)
             .open(&db)
-            .with_context(|| format!("cannot create {}", db.display()))?;
+            .map_err(StartError::file(|| format!("cannot create {}", db.display())))?;
     }
     for suffix in ["", "-wal", "-shm"] {
         let path = data_dir.join(format!("paas.db{suffix}"));
         if path.exists() {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("cannot restrict {}", path.display()))?;
+                .map_err(StartError::file(|| format!("cannot restrict {}", path.display())))?;
         }
     }
     Ok(())
@@ -455,13 +457,13 @@ fn restrict_sqlite_ledger(data_dir: &Path) -> anyhow::Result<()> {
 /// (given back too, to stop it with the server).
 fn addon_services(
     config: &ServerConfig,
-) -> anyhow::Result<(crate::addons::AddonServices, Option<Arc<crate::addons::cluster::Cluster>>)> {
+) -> Result<(crate::addons::AddonServices, Option<Arc<crate::addons::cluster::Cluster>>), StartError> {
     use crate::addons::postgres::{PostgresServer, PostgresService};
     let (server, cluster) = match &config.addons_postgres_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             (PostgresServer::External(url.clone()), None)
         }
-        Some(_) => anyhow::bail!("--addons-postgres-url must be a postgres://… URL"),
+        Some(_) => return Err(StartError::Config("--addons-postgres-url must be a postgres://… URL".into())),
         None => {
             let cluster = Arc::new(crate::addons::cluster::Cluster::new(
                 config.data_dir.join("addons").join("postgres"),
@@ -476,14 +478,14 @@ fn addon_services(
 
 /// Heroku Redis: a server per add-on under `<data-dir>/addons/redis`; those of the ledger's
 /// add-ons start now (folders of none are removed).
-async fn start_redis(config: &ServerConfig, ledger: &dyn Ledger) -> anyhow::Result<Arc<crate::addons::redis::RedisService>> {
+async fn start_redis(config: &ServerConfig, ledger: &dyn Ledger) -> Result<Arc<crate::addons::redis::RedisService>, StartError> {
     use crate::addons::{AddonFilter, catalog};
     let host = crate::addons::host::AddonHost::of(config.container_network.as_ref());
     let redis = Arc::new(crate::addons::redis::RedisService::new(config.data_dir.join("addons").join("redis"), host));
     let known: Vec<String> = ledger
         .list_addons(AddonFilter::All)
         .await
-        .context("cannot read the add-ons")?
+        .map_err(StartError::step("cannot read the add-ons"))?
         .into_iter()
         .filter(|addon| addon.service == catalog::REDIS)
         .map(|addon| addon.provider_id)
@@ -495,7 +497,7 @@ async fn start_redis(config: &ServerConfig, ledger: &dyn Ledger) -> anyhow::Resu
 /// Makes sure an operator exists and `<data-dir>/operator-api-key` (mode 0600) holds a key of
 /// theirs: on first start it creates both; if the file is missing later (a new data dir on a
 /// shared PostgreSQL ledger), it writes a new key.
-pub async fn ensure_operator(ledger: &dyn Ledger, data_dir: &Path) -> anyhow::Result<()> {
+pub async fn ensure_operator(ledger: &dyn Ledger, data_dir: &Path) -> Result<(), StartError> {
     let key_path = data_dir.join("operator-api-key");
     let (said, key) = match ledger.find_operator().await? {
         None => {
@@ -517,8 +519,8 @@ pub async fn ensure_operator(ledger: &dyn Ledger, data_dir: &Path) -> anyhow::Re
         .truncate(true)
         .mode(0o600)
         .open(&key_path)
-        .with_context(|| format!("cannot write {}", key_path.display()))?;
-    writeln!(file, "{key}")?;
+        .map_err(StartError::file(|| format!("cannot write {}", key_path.display())))?;
+    writeln!(file, "{key}").map_err(StartError::file(|| format!("cannot write {}", key_path.display())))?;
     println!("{said}; API key written to {}", key_path.display());
     Ok(())
 }

@@ -17,11 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures::future::BoxFuture;
-use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -35,7 +33,7 @@ pub enum Change {
     /// An app was created: look at every app.
     Apps,
     /// The app's releases, formation, config, domains, maintenance, name or existence changed.
-    /// The app is named as the request named it (name or id).
+    /// The app is named as it was before the write (name or id).
     App(String),
     /// `ps:restart` / `ps:stop`: restart all dynos (`None`), a process type or one dyno.
     Restart {
@@ -78,74 +76,50 @@ impl Changes {
     }
 }
 
-/// What a write request changed, from its method and path: `None` for reads and other paths.
-pub fn change_of(method: &Method, path: &str) -> Option<Change> {
-    if method == Method::GET || method == Method::HEAD {
-        return None;
+/// What a write handler changed for the serving side, returned as a part of its response:
+/// `Ok((Changed::app(&app.name), Json(view)))`. [`notify_changes`] reports it once the response
+/// is a success. Handlers whose writes change nothing the serving side runs return none; a
+/// deploy reports its release itself when it is made ([`crate::deploys`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed(pub Change);
+
+impl Changed {
+    /// An app was created.
+    pub fn apps() -> Changed {
+        Changed(Change::Apps)
     }
-    if method == Method::POST && path.trim_end_matches('/') == "/apps" {
-        return Some(Change::Apps);
+
+    /// The app's desired state changed (release, formation, config, domains, features,
+    /// add-ons, maintenance, name, existence); `app` as the ledger found it before the write.
+    pub fn app(app: &str) -> Changed {
+        Changed(Change::App(app.to_string()))
     }
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match parts.as_slice() {
-        [repo, "git-receive-pack"] if method == Method::POST => {
-            repo.strip_suffix(".git").map(|app| Change::App(app.to_string()))
-        }
-        ["apps", app, "dynos"] if method == Method::DELETE => Some(Change::Restart { app: app.to_string(), target: None }),
-        ["apps", app, "dynos", dyno] | ["apps", app, "formations", dyno] if method == Method::DELETE => {
-            Some(Change::Restart { app: app.to_string(), target: Some(dyno.to_string()) })
-        }
-        // Log sessions, drains and scheduled jobs change nothing the serving side runs; one-off dynos start
-        // on their own.
-        ["apps", _, "log-sessions" | "log-drains" | "scheduled-jobs", ..] => None,
-        ["apps", _, "dynos"] if method == Method::POST => None,
-        ["apps", app, "dynos", dyno, "actions", "stop"] => {
-            Some(Change::Restart { app: app.to_string(), target: Some(dyno.to_string()) })
-        }
-        ["apps", app, ..] => Some(Change::App(app.to_string())),
-        _ => None,
+
+    /// A restart or stop of the app's dynos: all (`None`), a process type or one dyno.
+    pub fn restart(app: &str, target: Option<&str>) -> Changed {
+        Changed(Change::Restart { app: app.to_string(), target: target.map(str::to_string) })
     }
 }
 
-/// Middleware: after a successful write, reports what it changed and waits (up to
-/// [`APPLY_WAIT`]) until it is applied. A streamed response (`git push`, whose build and release
-/// happen while the response streams) reports when it ends, without waiting.
+impl axum::response::IntoResponseParts for Changed {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut parts: axum::response::ResponseParts) -> Result<axum::response::ResponseParts, Self::Error> {
+        parts.extensions_mut().insert(self);
+        Ok(parts)
+    }
+}
+
+/// Middleware: after a successful write whose handler said what it changed ([`Changed`]),
+/// reports the change and waits (up to [`APPLY_WAIT`]) until it is applied, so that the
+/// client's next request sees it.
 pub async fn notify_changes(State(changes): State<Changes>, request: Request, next: Next) -> Response {
-    let change = change_of(request.method(), request.uri().path());
-    let response = next.run(request).await;
-    let Some(change) = change else { return response };
-    if !response.status().is_success() {
-        return response;
-    }
-    if !is_git_response(&response) {
+    let mut response = next.run(request).await;
+    let Some(Changed(change)) = response.extensions_mut().remove::<Changed>() else { return response };
+    if response.status().is_success() {
         let _ = tokio::time::timeout(APPLY_WAIT, changes.send(change)).await;
-        return response;
     }
-    struct OnDrop(Option<(Changes, Change)>);
-    impl Drop for OnDrop {
-        fn drop(&mut self) {
-            if let Some((changes, change)) = self.0.take() {
-                // Sent now; nobody waits for it to be applied.
-                drop(changes.send(change));
-            }
-        }
-    }
-    let guard = OnDrop(Some((changes, change)));
-    response.map(|body| {
-        axum::body::Body::new(body.map_frame(move |frame| {
-            let _ = &guard;
-            frame
-        }))
-    })
-}
-
-/// Whether the response is git's (`application/x-git-receive-pack-result`), streamed.
-fn is_git_response(response: &Response) -> bool {
     response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-git-"))
 }
 
 /// The dynos running an app, as `GET /apps/{app}/dynos` lists them, and one-off dynos started
@@ -344,15 +318,17 @@ pub struct ServeContext {
 pub struct Serving {
     /// Its dynos, for the API.
     pub dynos: Arc<dyn DynoDirectory>,
-    /// Runs the router and the supervisor until shutdown (then stops every dyno).
-    pub task: BoxFuture<'static, anyhow::Result<()>>,
+    /// Runs the router and the supervisor until shutdown (then stops every dyno); its error is
+    /// the serving side's own.
+    pub task: BoxFuture<'static, Result<(), crate::start_error::BoxError>>,
 }
 
 /// Starts what serves apps (router, dyno supervisor) for `paas server`.
 #[async_trait::async_trait]
 pub trait ServeApps: Send + Sync + 'static {
-    /// Starts serving; called once the ledger is open and the listeners are bound.
-    async fn start(&self, context: ServeContext) -> anyhow::Result<Serving>;
+    /// Starts serving; called once the ledger is open and the listeners are bound. Its error is
+    /// the serving side's own, kept whole ([`crate::server::StartError::Step`]).
+    async fn start(&self, context: ServeContext) -> Result<Serving, crate::start_error::BoxError>;
 }
 
 /// A [`ServeApps`] as `paas server`'s config holds it.
@@ -362,39 +338,5 @@ pub struct SharedServe(pub Arc<dyn ServeApps>);
 impl std::fmt::Debug for SharedServe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SharedServe")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn app(a: &str) -> Option<Change> {
-        Some(Change::App(a.to_string()))
-    }
-
-    fn restart(a: &str, t: Option<&str>) -> Option<Change> {
-        Some(Change::Restart { app: a.to_string(), target: t.map(str::to_string) })
-    }
-
-    #[test]
-    fn writes_are_told_apart_from_reads_and_restarts() {
-        assert_eq!(change_of(&Method::GET, "/apps/hello/formation"), None);
-        assert_eq!(change_of(&Method::PATCH, "/apps/hello/formation"), app("hello"));
-        assert_eq!(change_of(&Method::PATCH, "/apps/hello/config-vars"), app("hello"));
-        assert_eq!(change_of(&Method::POST, "/apps/hello/releases"), app("hello"));
-        assert_eq!(change_of(&Method::DELETE, "/apps/hello"), app("hello"));
-        assert_eq!(change_of(&Method::POST, "/apps/hello/domains"), app("hello"));
-        assert_eq!(change_of(&Method::POST, "/hello.git/git-receive-pack"), app("hello"));
-        assert_eq!(change_of(&Method::POST, "/apps"), Some(Change::Apps));
-        assert_eq!(change_of(&Method::POST, "/account"), None);
-        assert_eq!(change_of(&Method::POST, "/apps/hello/log-sessions"), None);
-        assert_eq!(change_of(&Method::POST, "/apps/hello/dynos"), None);
-        assert_eq!(change_of(&Method::DELETE, "/apps/hello/log-drains/d.1"), None);
-        assert_eq!(change_of(&Method::POST, "/apps/hello/scheduled-jobs"), None);
-        assert_eq!(change_of(&Method::DELETE, "/apps/hello/dynos"), restart("hello", None));
-        assert_eq!(change_of(&Method::DELETE, "/apps/hello/dynos/web.1"), restart("hello", Some("web.1")));
-        assert_eq!(change_of(&Method::DELETE, "/apps/hello/formations/web"), restart("hello", Some("web")));
-        assert_eq!(change_of(&Method::POST, "/apps/hello/dynos/web.2/actions/stop"), restart("hello", Some("web.2")));
     }
 }

@@ -19,7 +19,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use crate::start_error::StartError;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -53,14 +53,18 @@ impl ServerTls {
         hosts: &[String],
         cert: Option<&Path>,
         key: Option<&Path>,
-    ) -> anyhow::Result<ServerTls> {
+    ) -> Result<ServerTls, StartError> {
         match (cert, key) {
             (Some(cert), Some(key)) => {
                 let (config, certified) = load_pem(cert, key)?;
                 Ok(ServerTls { config, certified, ca_pem: None })
             }
-            (Some(_), None) => bail!("--tls-cert was given without --tls-key: give both, or neither to use the local CA"),
-            (None, Some(_)) => bail!("--tls-key was given without --tls-cert: give both, or neither to use the local CA"),
+            (Some(_), None) => Err(StartError::Config(
+                "--tls-cert was given without --tls-key: give both, or neither to use the local CA".into(),
+            )),
+            (None, Some(_)) => Err(StartError::Config(
+                "--tls-key was given without --tls-cert: give both, or neither to use the local CA".into(),
+            )),
             (None, None) => {
                 let dir = data_dir.join("tls");
                 let ca_pem = local_ca(&dir, hosts)?;
@@ -110,15 +114,17 @@ pub fn domain_hosts(domain: &str) -> Vec<String> {
 }
 
 /// Makes (or reuses) the CA and a server certificate for `hosts` in `dir`; answers `ca.pem`'s path.
-fn local_ca(dir: &Path, hosts: &[String]) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+fn local_ca(dir: &Path, hosts: &[String]) -> Result<PathBuf, StartError> {
+    std::fs::create_dir_all(dir).map_err(StartError::file(|| format!("cannot create {}", dir.display())))?;
     let (ca_pem, ca_key_pem) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
     let ca_key = if ca_pem.exists() && ca_key_pem.exists() {
         let pem = read(&ca_key_pem)?;
-        KeyPair::from_pem(&pem).with_context(|| format!("{} is not a private key in PEM; remove {} to make a new CA", ca_key_pem.display(), dir.display()))?
+        KeyPair::from_pem(&pem).map_err(StartError::invalid(|| {
+            format!("{} is not a private key in PEM; remove {} to make a new CA", ca_key_pem.display(), dir.display())
+        }))?
     } else {
-        let key = KeyPair::generate().context("cannot generate the CA's key")?;
-        let cert = ca_params().self_signed(&key).context("cannot make the CA's certificate")?;
+        let key = KeyPair::generate().map_err(StartError::step("cannot generate the CA's key"))?;
+        let cert = ca_params().self_signed(&key).map_err(StartError::step("cannot make the CA's certificate"))?;
         write(&ca_key_pem, &key.serialize_pem(), 0o600)?;
         write(&ca_pem, &cert.pem(), 0o644)?;
         // A new CA: any server certificate left over was not signed by it.
@@ -130,16 +136,17 @@ fn local_ca(dir: &Path, hosts: &[String]) -> anyhow::Result<PathBuf> {
     let (cert_path, key_path, hosts_path) = (dir.join("server.pem"), dir.join("server-key.pem"), dir.join("server.hosts"));
     let current = std::fs::read_to_string(&hosts_path).ok();
     if current.as_deref() != Some(listed.as_str()) || !cert_path.exists() || !key_path.exists() {
-        let mut params = CertificateParams::new(hosts.clone()).context("invalid host name for the server certificate")?;
+        let mut params = CertificateParams::new(hosts.clone())
+            .map_err(StartError::invalid(|| "invalid host name for the server certificate".to_string()))?;
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, hosts[0].clone());
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.use_authority_key_identifier_extension = true;
         set_validity(&mut params);
-        let key = KeyPair::generate().context("cannot generate the server's key")?;
+        let key = KeyPair::generate().map_err(StartError::step("cannot generate the server's key"))?;
         let issuer = Issuer::new(ca_params(), &ca_key);
-        let cert = params.signed_by(&key, &issuer).context("cannot sign the server certificate")?;
+        let cert = params.signed_by(&key, &issuer).map_err(StartError::step("cannot sign the server certificate"))?;
         write(&key_path, &key.serialize_pem(), 0o600)?;
         write(&cert_path, &(cert.pem() + &read(&ca_pem)?), 0o644)?;
         write(&hosts_path, &listed, 0o644)?;
@@ -170,34 +177,36 @@ fn set_validity(params: &mut CertificateParams) {
 
 /// A rustls server configuration from a PEM certificate chain and a PEM private key, and the
 /// certificate and key themselves.
-fn load_pem(cert: &Path, key: &Path) -> anyhow::Result<(Arc<rustls::ServerConfig>, Arc<rustls::sign::CertifiedKey>)> {
+fn load_pem(cert: &Path, key: &Path) -> Result<(Arc<rustls::ServerConfig>, Arc<rustls::sign::CertifiedKey>), StartError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?
+        .map_err(StartError::invalid(|| format!("cannot read the TLS certificate {}", cert.display())))?
         .collect::<Result<_, _>>()
-        .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
+        .map_err(StartError::invalid(|| format!("{} is not a PEM certificate chain", cert.display())))?;
     if chain.is_empty() {
-        bail!("{} holds no certificate (expected -----BEGIN CERTIFICATE-----)", cert.display());
+        let what = format!("{} holds no certificate (expected -----BEGIN CERTIFICATE-----)", cert.display());
+        return Err(StartError::Invalid { what, source: None });
     }
     let private = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("cannot read a PEM private key from {}", key.display()))?;
+        .map_err(StartError::invalid(|| format!("cannot read a PEM private key from {}", key.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mismatch = || format!("the key {} does not go with the certificate {}", key.display(), cert.display());
-    let certified = rustls::sign::CertifiedKey::from_der(chain.clone(), private.clone_key(), &provider).with_context(mismatch)?;
+    let certified =
+        rustls::sign::CertifiedKey::from_der(chain.clone(), private.clone_key(), &provider).map_err(StartError::invalid(mismatch))?;
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("cannot set up TLS")?
+        .map_err(StartError::step("cannot set up TLS"))?
         .with_no_client_auth()
         .with_single_cert(chain, private)
-        .with_context(mismatch)?;
+        .map_err(StartError::invalid(mismatch))?;
     Ok((Arc::new(config), Arc::new(certified)))
 }
 
-fn read(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+fn read(path: &Path) -> Result<String, StartError> {
+    std::fs::read_to_string(path).map_err(StartError::file(|| format!("cannot read {}", path.display())))
 }
 
 /// Writes `text` to `path` with `mode` (through a temporary file, so a crash leaves no half file).
-fn write(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
+fn write(path: &Path, text: &str, mode: u32) -> Result<(), StartError> {
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -205,9 +214,9 @@ fn write(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
         .truncate(true)
         .mode(mode)
         .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+        .map_err(StartError::file(|| format!("cannot write {}", tmp.display())))?;
+    file.write_all(text.as_bytes()).map_err(StartError::file(|| format!("cannot write {}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(StartError::file(|| format!("cannot write {}", path.display())))
 }
 
 #[cfg(test)]

@@ -252,7 +252,8 @@ impl ServerCommand {
             node,
             autoscale_every: self.autoscale_every,
         })
-        .await
+        .await?;
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::addons::{identity, visible_addon};
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
+use crate::serving::Changed;
 use super::{ApiError, AppState, addon_views, views};
 use crate::addons::{AddonAttachment, AddonFilter, catalog};
 
@@ -93,7 +94,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
     ApiJson(body): ApiJson<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Changed, Json<Value>), ApiError> {
     let addon = identity(&body, "addon").ok_or_else(|| ApiError::invalid("Missing addon: give {\"addon\": NAME}."))?;
     let app = identity(&body, "app").ok_or_else(|| ApiError::invalid("Missing app: give {\"app\": NAME}."))?;
     let addon = visible_addon(&state, &caller, &addon).await?;
@@ -110,7 +111,7 @@ pub async fn create(
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
     let view = addon_views::attachment(&attachment);
     super::webhooks::notify(&state, app.id, "api:addon-attachment", "create", &caller.user.email, view.clone());
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Changed::app(&app.name), Json(view)))
 }
 
 /// `DELETE /addon-attachments/{id}`: its config vars leave the app in a new release (the add-on
@@ -119,13 +120,13 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     let attachment = visible_attachment(&state, &caller, &id).await?;
     let (attachment, release) = state.ledger.detach_addon(attachment.id, caller.user.id).await?;
     super::logs::release_events(&state, &attachment.app_name, &release, &caller.user.email);
     let view = addon_views::attachment(&attachment);
     super::webhooks::notify(&state, attachment.app_id, "api:addon-attachment", "destroy", &caller.user.email, view.clone());
-    Ok(Json(view))
+    Ok((Changed::app(&attachment.app_name), Json(view)))
 }
 
 /// The optional `app` and `addon_service` of a resolve action.

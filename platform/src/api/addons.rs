@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
+use crate::serving::Changed;
 use super::{AppState, addon_views, views};
 use crate::addons::{Addon, AddonError, AddonFilter, AddonServices, NewAddon, catalog};
 use crate::api::ApiError;
@@ -142,7 +143,7 @@ pub async fn create(
     Path(app): Path<String>,
     addon_services: Option<Extension<AddonServices>>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Changed, Json<Value>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let plan = identity(&body, "plan").ok_or_else(|| ApiError::invalid("Missing plan: give {\"plan\": \"heroku-postgresql:essential-0\"}."))?;
     let (service, plan) = catalog::resolve_plan(&plan).map_err(ApiError::invalid)?;
@@ -191,7 +192,7 @@ pub async fn create(
     state.logs.api_event(&app.name, &format!("Add-on {} created by {}", addon.name, caller.user.email));
     super::webhooks::notify(&state, app.id, "api:addon", "create", &caller.user.email, addon_views::addon(&addon));
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
-    Ok((StatusCode::CREATED, Json(addon_views::addon(&addon))))
+    Ok((StatusCode::CREATED, Changed::app(&app.name), Json(addon_views::addon(&addon))))
 }
 
 /// `PATCH /apps/{app}/addons/{addon}` `{plan}`: another plan of the same service (the server
@@ -202,14 +203,14 @@ pub async fn update(
     Path((app, which)): Path<(String, String)>,
     addon_services: Option<Extension<AddonServices>>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let addon = addon_of_app(&state, app.id, &which).await?;
     if body.get("name").and_then(Value::as_str).is_some_and(|name| name != addon.name) {
         return Err(ApiError::invalid("Renaming an add-on is not supported."));
     }
     let Some(plan) = identity(&body, "plan") else {
-        return Ok(Json(addon_views::addon(&addon)));
+        return Ok((Changed::app(&app.name), Json(addon_views::addon(&addon))));
     };
     let plan = if plan.contains(':') || plan.parse::<uuid::Uuid>().is_ok() { plan } else { format!("{}:{plan}", addon.service) };
     let (service, plan) = catalog::resolve_plan(&plan).map_err(ApiError::invalid)?;
@@ -223,7 +224,7 @@ pub async fn update(
     let addon = state.ledger.update_addon_plan(addon.id, plan.name).await?;
     state.logs.api_event(&app.name, &format!("Add-on {} changed to {} by {}", addon.name, addon.plan_name(), caller.user.email));
     super::webhooks::notify(&state, app.id, "api:addon", "update", &caller.user.email, addon_views::addon(&addon));
-    Ok(Json(addon_views::addon(&addon)))
+    Ok((Changed::app(&app.name), Json(addon_views::addon(&addon))))
 }
 
 /// `DELETE /apps/{app}/addons/{addon}`: drops the resource (its data), then detaches it
@@ -233,7 +234,7 @@ pub async fn destroy(
     AppAccess { app, caller }: AppAccess,
     Path((_, which)): Path<(String, String)>,
     addon_services: Option<Extension<AddonServices>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     let addon = addon_of_app(&state, app.id, &which).await?;
     if addon.app_id != app.id {
         return Err(ApiError::invalid(format!(
@@ -251,7 +252,7 @@ pub async fn destroy(
             super::logs::release_events(&state, &target.name, release, &caller.user.email);
         }
     }
-    Ok(Json(addon_views::destroyed(&addon)))
+    Ok((Changed::app(&app.name), Json(addon_views::destroyed(&addon))))
 }
 
 /// Before an app is destroyed (Heroku destroys its add-ons with it): the add-ons it owns are

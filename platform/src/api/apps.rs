@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
+use crate::serving::Changed;
 use super::{ApiError, AppState, views};
 use crate::ledger::{AppFilter, AppUpdate, LedgerError};
 use crate::model::App;
@@ -66,7 +67,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewApp>,
 ) -> Result<impl IntoResponse, ApiError> {
     let app = create_app(&state, &caller, body, None).await?;
-    Ok((StatusCode::CREATED, Json(views::app(&app, &state.config))))
+    Ok((StatusCode::CREATED, Changed::apps(), Json(views::app(&app, &state.config))))
 }
 
 /// Creates an app for the caller (in a team: `Some((team, locked))`), checking region, stack and
@@ -128,7 +129,7 @@ pub async fn update(
     caller: CurrentUser,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<AppPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     if let Some(stack) = body.build_stack.as_deref() {
         views::check_stack(stack).map_err(ApiError::invalid)?;
@@ -146,7 +147,8 @@ pub async fn update(
     }
     let view = views::app(&updated, &state.config);
     super::webhooks::notify(&state, app.id, "api:app", "update", &caller.user.email, view.clone());
-    Ok(Json(view))
+    // Named as it was: a renamed app's dynos move under its new name with the sweep.
+    Ok((Changed::app(&app.name), Json(view)))
 }
 
 /// `DELETE /apps/{app}` (`manage`): destroys the app, and its add-ons with it.
@@ -154,12 +156,12 @@ pub async fn destroy(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
     addon_services: Option<axum::Extension<crate::addons::AddonServices>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     super::addons::destroy_with_app(&state, addon_services, &app, &caller).await?;
     let app = state.ledger.destroy_app(app.id).await?;
     state.logs.forget(app.id, &app.name);
     if let Some(deploys) = &state.deploys {
         deploys.app_destroyed(&app.name).await;
     }
-    Ok(Json(views::app(&app, &state.config)))
+    Ok((Changed::app(&app.name), Json(views::app(&app, &state.config))))
 }

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
+use crate::serving::Changed;
 use super::{ApiError, AppState};
 use crate::model::ConfigVars;
 use crate::names;
@@ -27,7 +28,7 @@ pub async fn update(
     caller: CurrentUser,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<serde_json::Map<String, Value>>,
-) -> Result<Json<ConfigVars>, ApiError> {
+) -> Result<(Changed, Json<ConfigVars>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let mut changes = BTreeMap::new();
     for (key, value) in body {
@@ -54,5 +55,5 @@ pub async fn update(
     if let Some(release) = release {
         super::logs::release_events(&state, &app.name, &release, &caller.user.email);
     }
-    Ok(Json(config))
+    Ok((Changed::app(&app.name), Json(config)))
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
+use crate::serving::Changed;
 use super::{ApiError, AppState, views};
 use crate::model::{App, AppFeature, FEATURES, FeatureKind, feature_kind};
 
@@ -65,11 +66,11 @@ pub async fn update(
     caller: CurrentUser,
     Path((app, name)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let kind = known(&name)?;
     let feature = state.ledger.set_app_feature(app.id, kind.name, body.enabled).await?;
     let verb = if body.enabled { "Enable" } else { "Disable" };
     state.logs.api_event(&app.name, &format!("{verb} feature {} by {}", kind.name, caller.user.email));
-    Ok(Json(view(kind, Some(&feature), &app)))
+    Ok((Changed::app(&app.name), Json(view(kind, Some(&feature), &app))))
 }

@@ -17,7 +17,7 @@ use super::range::{self, Key, RangeField};
 use super::{ApiError, AppState, views};
 use crate::model::{App, Dyno, Formation, FormationUpdate, Quantity};
 use crate::names;
-use crate::serving::DynoDirectory;
+use crate::serving::{Changed, DynoDirectory};
 
 /// The node's dynos, when something serves apps.
 type Dynos = Option<Extension<Arc<dyn DynoDirectory>>>;
@@ -127,7 +127,7 @@ pub async fn batch_update(
     caller: CurrentUser,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<BatchBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     if body.updates.is_empty() {
         return Err(ApiError::invalid("No updates given: send {\"updates\": [{\"type\": \"web\", \"quantity\": 1}]}."));
@@ -150,7 +150,7 @@ pub async fn batch_update(
         .filter(|f| changed.contains(&f.process_type))
         .map(|f| views::formation(f, &app))
         .collect();
-    Ok(Json(Value::Array(list)))
+    Ok((Changed::app(&app.name), Json(Value::Array(list))))
 }
 
 /// `PATCH /apps/{app}/formation/{type}` `{"quantity"?, "size"?}`.
@@ -159,7 +159,7 @@ pub async fn update(
     caller: CurrentUser,
     Path((app, process_type)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let update = to_update(process_type.clone(), &body)?;
     super::sizes::check(&state, &caller, &app, update.size.as_deref().as_slice()).await?;
@@ -169,7 +169,7 @@ pub async fn update(
         .iter()
         .find(|f| f.process_type == process_type)
         .ok_or_else(|| ApiError::internal("updated formation missing"))?;
-    Ok(Json(views::formation(found, &app)))
+    Ok((Changed::app(&app.name), Json(views::formation(found, &app))))
 }
 
 /// The app's running dynos, as the supervisor (on a grid: every node's) reports them, with the
@@ -210,7 +210,8 @@ pub async fn dyno_info(
 }
 
 /// Records `action` (`restart`, `stop`) on the app's dynos, all or `target`, for the node to
-/// carry out: 202.
+/// carry out: 202. Either is a restart for the serving side: a formation's dyno comes back (as
+/// on Heroku), a one-off dyno ends.
 async fn record(access: AppAccess, state: &AppState, action: &str, target: Option<&str>) -> Result<Response, ApiError> {
     let AppAccess { app, caller } = access;
     state.ledger.record_dyno_action(app.id, caller.user.id, action, target).await?;
@@ -218,7 +219,7 @@ async fn record(access: AppAccess, state: &AppState, action: &str, target: Optio
     // is the dyno or process type asked for, null for all of them.
     let data = json!({"app": views::app_ref(&app), "name": target, "action": action});
     super::webhooks::notify(state, app.id, "api:dyno", "destroy", &caller.user.email, data);
-    Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
+    Ok((StatusCode::ACCEPTED, Changed::restart(&app.name, target), Json(json!({}))).into_response())
 }
 
 /// `DELETE /apps/{app}/dynos`: restart every dyno.

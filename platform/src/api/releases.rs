@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
+use crate::serving::Changed;
 use super::{ApiError, AppState, views};
 use crate::deploys::release_phase::{Candidate, ReleaseError, ReleasePhase};
 use crate::model::{App, NewRelease, NewSlug, Release, Slug, UserRef};
@@ -106,7 +107,7 @@ pub async fn create(
         }
     };
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
-    Ok((StatusCode::CREATED, Json(view(&state, &release, &app))))
+    Ok((StatusCode::CREATED, Changed::app(&app.name), Json(view(&state, &release, &app))))
 }
 
 /// Makes a release of the slug `slug` (the app's, or another app's the caller can see) on `app`,

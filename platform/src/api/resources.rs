@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
+use crate::serving::Changed;
 use super::{ApiError, AppState, views};
 use crate::access::Permissions;
 
@@ -92,6 +93,7 @@ pub async fn add_domain(
             return Err(ApiError::invalid(format!("Couldn't find SNI endpoint {endpoint} on {}.", app.name)));
         }
     }
+    let changed = Changed::app(&app.name);
     // Two writes, then the certificates: in a task of its own, so that a client hanging up
     // between them leaves no domain without the endpoint it asked for.
     let work = async move {
@@ -115,7 +117,7 @@ pub async fn add_domain(
         super::webhooks::notify(&state, app.id, "api:domain", "create", &caller.user.email, view.clone());
         Ok(view)
     };
-    Ok((StatusCode::CREATED, Json(super::detached(work).await?)))
+    Ok((StatusCode::CREATED, changed, Json(super::detached(work).await?)))
 }
 
 /// `DELETE /apps/{app}/domains/{hostname_or_id}`.
@@ -124,14 +126,14 @@ pub async fn remove_domain(
     AppAccess { app, caller }: AppAccess,
     certs: Option<axum::Extension<std::sync::Arc<crate::certs::SniCerts>>>,
     Path((_, domain)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Changed, Json<Value>), ApiError> {
     let domain = state.ledger.remove_domain(app.id, &domain).await?;
     if let Some(axum::Extension(certs)) = certs {
         certs.reload().await;
     }
     let view = views::domain(&domain, &app, &state.config);
     super::webhooks::notify(&state, app.id, "api:domain", "destroy", &caller.user.email, view.clone());
-    Ok(Json(view))
+    Ok((Changed::app(&app.name), Json(view)))
 }
 
 /// `GET /apps/{app}/collaborators`: the owner (role `owner`) and the collaborators.

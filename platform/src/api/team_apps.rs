@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::apps::{NewApp, create_app, page};
 use super::extract::{ApiJson, AppAccess, CurrentUser, end_lost_sessions, visible_app};
 use super::teams::{team_for, team_with_role};
+use crate::serving::Changed;
 use super::{ApiError, AppState, views};
 use crate::access::{AppOwner, TeamRole};
 use crate::ledger::AppFilter;
@@ -69,7 +70,7 @@ pub async fn create(
     let (team, _) = team_for(&state, &caller, &team).await?;
     let new = NewApp { name: body.name, region: body.region, stack: body.stack };
     let app = create_app(&state, &caller, new, Some((team.id, body.locked.unwrap_or(false)))).await?;
-    Ok((StatusCode::CREATED, Json(views::app(&app, &state.config))))
+    Ok((StatusCode::CREATED, Changed::apps(), Json(views::app(&app, &state.config))))
 }
 
 /// `GET /teams/apps/{app}`.

@@ -50,6 +50,8 @@ struct Service {
     stopping: tokio::sync::watch::Sender<bool>,
     /// This node: its builds are recorded as its own.
     node_id: Uuid,
+    /// The serving side's change feed: each release a deploy makes is reported to it.
+    changes: std::sync::OnceLock<crate::serving::Changes>,
 }
 
 impl Deploys {
@@ -69,7 +71,7 @@ impl Deploys {
         interrupted::fail_interrupted_builds(ledger.as_ref(), &logs, node_id).await.map_err(io::Error::other)?;
         let phase = release_phase::ReleasePhase::new(ledger.clone(), logs.clone());
         let stopping = tokio::sync::watch::Sender::new(false);
-        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs, phase, stopping, node_id });
+        let service = Arc::new(Service { ledger, builder, running: Mutex::default(), logs, phase, stopping, node_id, changes: Default::default() });
         let git = GitServer::start(repos_dir, service.clone(), service.clone()).await?;
         Ok(Deploys { service, git })
     }
@@ -84,6 +86,12 @@ impl Deploys {
     /// The git smart HTTP routes (`/{app}.git/…`), to merge into the API listener's router.
     pub fn git_router(&self) -> axum::Router {
         self.git.router()
+    }
+
+    /// Reports each release a deploy (a push, an API build) makes to the serving side's change
+    /// feed, which starts its dynos; set once, when `paas server` starts.
+    pub fn set_changes(&self, changes: crate::serving::Changes) {
+        let _ = self.service.changes.set(changes);
     }
 
     /// Gives the release phase the dynos it runs on, once the serving side runs.
@@ -264,6 +272,10 @@ impl Service {
             }
         };
         self.running.lock().expect("running builds").remove(&build_id);
+        if let (Ok(_), Some(changes)) = (&result, self.changes.get()) {
+            // Sent, not waited for: the push's output ends while the dynos start.
+            drop(changes.send(crate::serving::Change::App(app.to_string())));
+        }
         live.finish();
         result
     }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use crate::start_error::StartError;
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
@@ -171,17 +171,20 @@ impl Agent {
         data_dir: &Path,
         registration: NodeRegistration,
         config: GridConfig,
-    ) -> anyhow::Result<Arc<Agent>> {
+    ) -> Result<Arc<Agent>, StartError> {
         let key_file = data_dir.join(KEY_FILE);
         let (id, epoch, key) = match read_identity(&key_file)? {
             Some((id, key)) => {
                 match ledger.authenticate_node(&key).await? {
                     Some(node) if node.id == id => {}
-                    _ => anyhow::bail!(
-                        "{} names node {id}, which this ledger does not know by that key (a data dir of another \
-                         grid?): remove the file and start with --join TOKEN (`paas nodes:token` makes one)",
-                        key_file.display()
-                    ),
+                    _ => {
+                        let what = format!(
+                            "{} names node {id}, which this ledger does not know by that key (a data dir of another \
+                             grid?): remove the file and start with --join TOKEN (`paas nodes:token` makes one)",
+                            key_file.display()
+                        );
+                        return Err(StartError::Invalid { what, source: None });
+                    }
                 }
                 if config.join.is_some() {
                     tracing::warn!("this data dir has joined already (node {id}); --join is ignored");
@@ -194,7 +197,7 @@ impl Agent {
                 let (id, epoch) = ledger
                     .join_node(&registration, config.join.as_deref(), &key, config.lease)
                     .await
-                    .context("cannot join the grid")?;
+                    .map_err(StartError::step("cannot join the grid"))?;
                 write_identity(&key_file, id, &key)?;
                 (id, epoch, key)
             }
@@ -378,28 +381,29 @@ impl AgentTasks {
 /// How often a node reads its assignments.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 
-fn read_identity(path: &Path) -> anyhow::Result<Option<(Uuid, String)>> {
+fn read_identity(path: &Path) -> Result<Option<(Uuid, String)>, StartError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => return Err(StartError::file(|| format!("cannot read {}", path.display()))(e)),
     };
     let mut words = text.split_whitespace();
     let (Some(id), Some(key), None) = (words.next(), words.next(), words.next()) else {
-        anyhow::bail!("{} is not `<node id> <key>`: remove it and join again", path.display());
+        let what = format!("{} is not `<node id> <key>`: remove it and join again", path.display());
+        return Err(StartError::Invalid { what, source: None });
     };
-    let id = Uuid::parse_str(id).with_context(|| format!("{}: bad node id", path.display()))?;
+    let id = Uuid::parse_str(id).map_err(StartError::invalid(|| format!("{}: bad node id", path.display())))?;
     Ok(Some((id, key.to_string())))
 }
 
-fn write_identity(path: &PathBuf, id: Uuid, key: &str) -> anyhow::Result<()> {
+fn write_identity(path: &PathBuf, id: Uuid, key: &str) -> Result<(), StartError> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "{id} {key}").with_context(|| format!("cannot write {}", path.display()))?;
+        .map_err(StartError::file(|| format!("cannot write {}", path.display())))?;
+    writeln!(file, "{id} {key}").map_err(StartError::file(|| format!("cannot write {}", path.display())))?;
     Ok(())
 }

@@ -11,6 +11,7 @@ mod api_pipelines;
 mod api_redis;
 mod app_setups;
 mod backends;
+mod changes;
 mod drains;
 mod fuzz_corpus;
 mod grid;
