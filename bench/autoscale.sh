@@ -7,13 +7,15 @@
 #
 #   bench/autoscale.sh [STEP] [EVERY] [MAX] [TARGET_MS]     # default: 15s 5s 8 100
 #   EVERY is the server's --autoscale-every (60s in production; Heroku decides within a minute).
+#   PAAS_BENCH_PROFILE=debug uses a debug build of paas (with CARGO_TARGET_DIR=<tree>/target: no
+#   release build of wasmtime); the app is native and 20 ms slow, so the profile barely shows.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/bench/lib.sh"
 step=${1:-15s} every=${2:-5s} max=${3:-8} target=${4:-100}
 need wrk
 need runc "native dynos"
-paas_build release
+paas_build "${PAAS_BENCH_PROFILE:-release}"
 work_dir
 paas_server --autoscale-every "$every"
 
@@ -37,7 +39,7 @@ until curl -sf -H "Host: slow.localhost" "http://$router/" >/dev/null; do sleep 
 "$paas" ps:autoscale:enable web --min 1 --max "$max" --p95 "$target" -a slow
 
 quantity() { "$paas" ps:scale -a slow --json | python3 -c 'import json,sys; print([f["quantity"] for f in json.load(sys.stdin) if f["type"]=="web"][0])'; }
-echo "# bench/autoscale.sh step $step, --autoscale-every $every, max $max, p95 target ${target} ms  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD 2>/dev/null)"
+echo "# bench/autoscale.sh step $step, --autoscale-every $every, max $max, p95 target ${target} ms, ${PAAS_BENCH_PROFILE:-release} build  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD 2>/dev/null)"
 echo "# $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s.%N)
 for c in 4 8 16 32; do

@@ -173,7 +173,31 @@ fn metrics_match_wrk_and_autoscaling_follows_the_load() {
 
     // `paas ps` shows each dyno's memory; `paas metrics` the last hour a minute per line.
     let ps = ok(server.paas().args(["ps", "-a", "slow"]));
-    assert!(ps.lines().any(|l| l.starts_with("web.1: up") && l.ends_with(" MiB")), "{ps}");
+    assert!(ps.lines().any(|l| l.starts_with("web.1: up") && l.contains(" MiB, ") && l.ends_with(" s CPU")), "{ps}");
+    // The native web dyno's CPU time (its cgroup's) is in /metrics, after wrk kept it busy.
+    let cpu: f64 = scrape(&server)
+        .lines()
+        .find(|l| l.starts_with("paas_dyno_cpu_seconds_total{app=\"slow\",process_type=\"web\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no CPU time of slow's web dynos in /metrics"));
+    println!("[metrics] slow's web dynos used {cpu:.2} s of CPU");
+    assert!(cpu > 0.05, "{cpu} s of CPU after thousands of requests");
+    // A one-off dyno too: a busy native one shows its memory and growing CPU time in `ps`.
+    ok(server.paas().args(["run:detached", "-a", "slow", "--", "while :; do :; done"]));
+    let started = Instant::now();
+    let ps = loop {
+        let ps = ok(server.paas().args(["ps", "-a", "slow"]));
+        // `run.1 (Basic): up … (~ 5s ago), 0.3 MiB, 1.2 s CPU: while :; do :; done`
+        let cpu = ps.lines().find(|l| l.starts_with("run.")).and_then(|l| l[..l.find(" s CPU")?].rsplit(' ').next()?.parse::<f64>().ok());
+        if cpu.is_some_and(|s| s > 0.1) {
+            break ps;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no CPU time of the one-off dyno:\n{ps}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    println!("[metrics] {}", ps.lines().find(|l| l.starts_with("run.")).unwrap_or_default());
+    assert!(ps.lines().any(|l| l.starts_with("run.") && l.contains(" MiB, ")), "{ps}");
+    ok(server.paas().args(["ps:stop", "run", "-a", "slow"]));
     let metrics = ok(server.paas().args(["metrics", "-a", "slow"]));
     assert!(metrics.lines().count() >= 62, "a header and 60 minutes:\n{metrics}");
 }

@@ -10,15 +10,17 @@ use std::time::Duration;
 use paas_metrics::{DynoMemory, Metrics, ProcessGauges};
 use paas_runtime::{DynoState, Runtime, Supervisor};
 
+use super::oneoff::OneOffs;
+
 /// How often dynos are sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
-/// Samples every app the supervisor runs, every [`SAMPLE_EVERY`], for as long as the server
-/// holds its metrics (it stops once only the sampler does).
-pub fn spawn_sampler(supervisor: Supervisor, runtime: Runtime, metrics: Arc<Metrics>) {
+/// Samples every app the supervisor runs (and its one-off dynos), every [`SAMPLE_EVERY`], for as
+/// long as the server holds its metrics (it stops once only the sampler does).
+pub fn spawn_sampler(supervisor: Supervisor, runtime: Runtime, metrics: Arc<Metrics>, oneoffs: Arc<OneOffs>) {
     tokio::spawn(async move {
         while Arc::strong_count(&metrics) > 1 {
-            sample(&supervisor, &runtime, &metrics).await;
+            sample(&supervisor, &runtime, &metrics, Some(&oneoffs)).await;
             tokio::time::sleep(SAMPLE_EVERY).await;
         }
     });
@@ -26,8 +28,12 @@ pub fn spawn_sampler(supervisor: Supervisor, runtime: Runtime, metrics: Arc<Metr
 
 /// One pass over every app that still has metrics: an app removed meanwhile (destroyed, or
 /// renamed) lost them with its route, and sampling it does not make them again.
-pub async fn sample(supervisor: &Supervisor, runtime: &Runtime, metrics: &Metrics) {
-    for app in supervisor.apps() {
+pub async fn sample(supervisor: &Supervisor, runtime: &Runtime, metrics: &Metrics, oneoffs: Option<&OneOffs>) {
+    let mut apps = supervisor.apps();
+    apps.extend(oneoffs.map(OneOffs::apps).unwrap_or_default());
+    apps.sort();
+    apps.dedup();
+    for app in apps {
         let Some(app_metrics) = metrics.get(&app) else { continue };
         let mut processes: BTreeMap<String, ProcessGauges> = BTreeMap::new();
         let mut dynos = Vec::new();
@@ -43,6 +49,12 @@ pub async fn sample(supervisor: &Supervisor, runtime: &Runtime, metrics: &Metric
                 let (name, process_type, cpu_seconds) = (dyno.name, dyno.process_type, dyno.cpu_seconds);
                 dynos.push(DynoMemory { name, process_type, memory_bytes, cpu_seconds });
             }
+        }
+        // One-off dynos (`run.N`, `scheduler.N`): memory and CPU time, not counted as formation dynos.
+        for dyno in oneoffs.map(|o| o.usage(&app)).unwrap_or_default() {
+            let gauges = processes.entry(dyno.process_type.clone()).or_default();
+            gauges.memory_bytes += dyno.memory_bytes;
+            dynos.push(dyno);
         }
         let usage = supervisor.usage(&app);
         app_metrics.set_processes(processes, dynos, usage.instances);
@@ -93,7 +105,7 @@ mod tests {
         assert!(metrics.get("gone").is_some(), "its route made its metrics");
         // The app's route (and metrics) go first; the supervisor still lists it a moment longer.
         table.remove_app("gone");
-        sample(&supervisor, &runtime, &metrics).await;
+        sample(&supervisor, &runtime, &metrics, None).await;
         assert!(metrics.get("gone").is_none(), "a removed app's metrics are not made again");
         assert!(metrics.get("kept").is_some());
     }

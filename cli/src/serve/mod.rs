@@ -58,7 +58,6 @@ impl ServeApps for Node {
         logfeed::spawn(log_rx, logs.clone(), context.logs.clone());
         let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs.clone(), self.supervisor.clone());
         supervisor.spawn_sleeper(self.supervisor.sleep_check_every());
-        metrics::spawn_sampler(supervisor.clone(), self.runtime.clone(), context.metrics.clone());
         let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
         // Slugs built on other nodes of the grid are fetched from them.
         let peers = Arc::new(paas_platform::grid::slugs::PeerSlugs::new(
@@ -77,6 +76,7 @@ impl ServeApps for Node {
             running: Default::default(),
             grid: context.placements.current().is_some(),
         });
+        metrics::spawn_sampler(supervisor.clone(), self.runtime.clone(), context.metrics.clone(), oneoffs.clone());
         // On a grid: the restart and stop requests after this point are this node's to carry out.
         let actions = match context.placements.current() {
             Some(_) => Some(actions::ActionCursor::start(context.ledger.as_ref()).await.context("cannot read the restart requests")?),

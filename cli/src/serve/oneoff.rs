@@ -22,9 +22,10 @@ use paas_platform::Ledger;
 use paas_platform::grid::slugs::PeerSlugs;
 use paas_platform::model::{App, Dyno};
 use paas_platform::serving::{Attached, OneOff, OneOffError, OneOffRequest, StopOneOff};
+use paas_metrics::DynoMemory;
 use paas_runtime::{
     AttachedOutput, CommandDyno, Component, DynoSpec, ExitStatus, LogSink, NativeDyno, NativeRuntime, Runtime,
-    Stdin, attached_output,
+    Stdin, UsageProbe, WasmUsage, attached_output,
 };
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
@@ -72,6 +73,17 @@ pub struct Running {
     dyno: Dyno,
     /// Stops it (once started).
     stop: Option<StopOneOff>,
+    /// What it uses (once started), for `ps` and the metrics.
+    usage: Option<Usage>,
+}
+
+/// Reads a one-off dyno's memory and CPU time while it runs.
+#[derive(Clone)]
+enum Usage {
+    /// Its instance's linear memory and its guest's CPU time.
+    Wasm(WasmUsage),
+    /// Its container's cgroup.
+    Native(UsageProbe),
 }
 
 /// What a one-off dyno runs, resolved against the release.
@@ -229,7 +241,7 @@ impl OneOffs {
             }
         };
         let (stop, stopped) = StopOneOff::new();
-        let shown = self.set_up(&app.name, &name, &stop).unwrap_or(listed);
+        let shown = self.set_up(&app.name, &name, &stop, started.usage.clone()).unwrap_or(listed);
         say("State changed from starting to up".into());
 
         let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
@@ -265,7 +277,7 @@ impl OneOffs {
             (1..).map(|n| format!("{process_type}.{n}")).find(|name| !dynos.contains_key(name)).unwrap_or_default()
         };
         let dyno = make(&name);
-        dynos.insert(name, Running { dyno: dyno.clone(), stop: None });
+        dynos.insert(name, Running { dyno: dyno.clone(), stop: None, usage: None });
         dyno
     }
 
@@ -280,13 +292,37 @@ impl OneOffs {
     }
 
     /// The dyno is up: its state, and how to stop it.
-    fn set_up(&self, app: &str, name: &str, stop: &StopOneOff) -> Option<Dyno> {
+    fn set_up(&self, app: &str, name: &str, stop: &StopOneOff, usage: Usage) -> Option<Dyno> {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let one = running.get_mut(app)?.get_mut(name)?;
         one.dyno.state = "up".to_string();
         one.dyno.updated_at = chrono::Utc::now();
         one.stop = Some(stop.clone());
+        one.usage = Some(usage);
         Some(one.dyno.clone())
+    }
+
+    /// The apps with one-off dynos running here.
+    pub fn apps(&self) -> Vec<String> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
+    /// Each running one-off dyno of `app` with its memory and CPU time (a wasm one's instance
+    /// and guest calls, a native one's cgroup).
+    pub fn usage(&self, app: &str) -> Vec<DynoMemory> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(dynos) = running.get(app) else { return Vec::new() };
+        dynos
+            .values()
+            .filter_map(|one| {
+                let (memory_bytes, cpu_seconds) = match one.usage.as_ref()? {
+                    Usage::Wasm(usage) => (usage.memory_bytes(), Some(usage.cpu().seconds())),
+                    Usage::Native(probe) => (probe.bytes(), probe.cpu_seconds()),
+                };
+                let (name, process_type) = (one.dyno.name.clone(), one.dyno.process_type.clone());
+                Some(DynoMemory { name, process_type, memory_bytes, cpu_seconds })
+            })
+            .collect()
     }
 
     /// A `paas[run.1]` line in the app's log stream.
@@ -298,6 +334,7 @@ impl OneOffs {
 /// A started one-off process, wasm or native.
 struct Started {
     attached: Option<Attached>,
+    usage: Usage,
     /// Runs it to its end, or until the future it is given resolves (then stops it).
     finish: Box<dyn FnOnce(BoxFuture<()>) -> BoxFuture<ExitStatus> + Send>,
 }
@@ -323,6 +360,7 @@ fn start_wasm(
         (Stdin::Empty, None, None)
     };
     let dyno = CommandDyno::start(runtime, component, spec, args, stdin)?;
+    let usage = Usage::Wasm(dyno.usage());
     let finish = Box::new(move |stopped: BoxFuture<()>| -> BoxFuture<ExitStatus> {
         Box::pin(async move {
             let status = dyno.wait_or_stop(stopped, STOP_GRACE).await;
@@ -330,7 +368,7 @@ fn start_wasm(
             status
         })
     });
-    Ok(Started { attached, finish })
+    Ok(Started { attached, usage, finish })
 }
 
 /// How a native one-off runs.
@@ -373,6 +411,7 @@ fn start_native(
         (NativeDyno::start(native, spec, command, Stdin::Empty)?, None, None)
     };
     let (time_limit, status_line) = (how.time_limit, how.status_line);
+    let usage = Usage::Native(dyno.usage_probe());
     let finish = Box::new(move |stopped: BoxFuture<()>| -> BoxFuture<ExitStatus> {
         Box::pin(async move {
             let finished = async {
@@ -395,7 +434,7 @@ fn start_native(
             status
         })
     });
-    Ok(Started { attached, finish })
+    Ok(Started { attached, usage, finish })
 }
 
 /// After the whole output: the exit-status line when asked for; then the output ends (this
