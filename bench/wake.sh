@@ -24,7 +24,9 @@ fi
 
 work_dir
 
-paas_server --sleep-after 500ms
+# A dyno network of its own: another paas server on this host (a test, another bench) holds
+# the default one.
+paas_server --sleep-after 500ms --dyno-network "$(free_dyno_network)"
 key=$(cat "$work/data/operator-api-key")
 app=wake-hello
 example_app "$app"
