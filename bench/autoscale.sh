@@ -17,7 +17,7 @@ need wrk
 need runc "native dynos"
 paas_build "${PAAS_BENCH_PROFILE:-release}"
 work_dir
-paas_server --autoscale-every "$every"
+paas_server --autoscale-every "$every" --dyno-network "$(free_dyno_network)"
 
 mkdir "$work/slow" && cd "$work/slow"
 cat >slow.py <<'PY'
@@ -51,4 +51,4 @@ done
 stopped=$(date +%s.%N)
 while [ "$(quantity)" != 1 ]; do sleep 0.5; done
 printf 'back to web=1 %.1f s after the load stopped\n' "$(awk -v a="$(date +%s.%N)" -v b="$stopped" 'BEGIN { print a - b }')"
-"$paas" logs -a slow -n 1500 | grep 'by autoscaling' | sed 's/^[^ ]* //'
+"$paas" logs -a slow -n 1500 -s app -d api | grep "by autoscaling" | sed "s/^[^ ]* //"
