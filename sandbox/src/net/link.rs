@@ -5,27 +5,24 @@
 //! no IPv6 route out; the firewall drops any IPv6 from it too). Also the range's service address
 //! on `lo`, where add-on servers listen.
 
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
 
-use super::range::{
-    Link, NETNS_PREFIX, VETH_PREFIX, address_of_netns, address_of_veth, service_address, service_label,
-};
+use super::range::{Link, address_of_netns, service_address, service_label};
 use super::{NetError, tool};
 
 /// Where `ip netns` keeps its named namespaces.
 const NETNS_DIR: &str = "/run/netns";
 
-/// The namespace file of `link` (what the container's OCI spec names).
-pub(crate) fn netns_path(link: &Link) -> PathBuf {
-    Path::new(NETNS_DIR).join(link.netns())
+/// The namespace file of `link` of the network `owner` (what the container's OCI spec names).
+pub(crate) fn netns_path(link: &Link, owner: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(link.netns(owner))
 }
 
 /// Makes the namespace and the veth pair of `link`; on failure nothing of it is left.
-pub(crate) fn create(link: &Link) -> Result<(), NetError> {
-    let (netns, veth) = (link.netns(), link.veth());
+pub(crate) fn create(link: &Link, owner: &str) -> Result<(), NetError> {
+    let (netns, veth) = (link.netns(owner), link.veth());
     tool::run("ip", &["netns", "add", &netns], None)?;
     let made = (|| {
         let host = format!(
@@ -44,15 +41,15 @@ pub(crate) fn create(link: &Link) -> Result<(), NetError> {
         tool::run("ip", &["-n", &netns, "-batch", "-"], Some(&inside)).map(drop)
     })();
     if made.is_err() {
-        delete(link);
+        delete(link, owner);
     }
     made
 }
 
 /// Removes the veth pair and the namespace of `link` (what is already gone is skipped; a
 /// failure is logged).
-pub(crate) fn delete(link: &Link) {
-    delete_named(Some(&link.veth()), Some(&link.netns()));
+pub(crate) fn delete(link: &Link, owner: &str) {
+    delete_named(Some(&link.veth()), Some(&link.netns(owner)));
 }
 
 fn delete_named(veth: Option<&str>, netns: Option<&str>) {
@@ -70,26 +67,36 @@ fn delete_named(veth: Option<&str>, netns: Option<&str>) {
     }
 }
 
-/// Removes every veth pair and namespace whose name says it belongs to `range`, and its service
-/// address (left by a server that crashed; the caller holds the range's lock, so none is in
-/// use). Returns how many.
-pub(crate) fn remove_stale(range: Ipv4Net) -> usize {
+/// Removes `range`'s service address, and the namespaces in `range` named with `owner` (a
+/// crashed server's, recorded in the range's lock file, which the caller now holds) with their
+/// veth pairs; returns how many. A namespace of any other owner is left alone: it may be a live
+/// server's (one whose lock file went missing). A veth is removed only when it is the peer of
+/// such a namespace's `eth0` (veth names cannot carry the owner). `None`: no namespace.
+pub(crate) fn remove_stale(range: Ipv4Net, owner: Option<&str>) -> usize {
     let mut removed = usize::from(has_service(range));
     remove_service(range);
-    for (dir, prefix, parse) in [
-        ("/sys/class/net", VETH_PREFIX, address_of_veth as fn(&str) -> Option<Ipv4Addr>),
-        (NETNS_DIR, NETNS_PREFIX, address_of_netns),
-    ] {
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(prefix) && parse(&name).is_some_and(|a| range.contains(&a)) {
-                if dir == NETNS_DIR { delete_named(None, Some(&name)) } else { delete_named(Some(&name), None) }
-                removed += 1;
-            }
+    let Some(owner) = owner else { return removed };
+    let Ok(entries) = std::fs::read_dir(NETNS_DIR) else { return removed };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((of, address)) = address_of_netns(&name) else { continue };
+        if of != owner || !range.contains(&address) {
+            continue;
         }
+        let veth = super::range::veth_of(address);
+        let peer = peer_index(&name);
+        let own_veth = peer.is_some() && std::fs::read_to_string(Path::new("/sys/class/net").join(&veth).join("ifindex")).ok().map(|i| i.trim().to_string()) == peer;
+        delete_named(own_veth.then_some(veth.as_str()), Some(&name));
+        removed += 1;
     }
     removed
+}
+
+/// The host-side interface index of the peer of `eth0` in namespace `netns` (`eth0@if<N>`).
+fn peer_index(netns: &str) -> Option<String> {
+    let out = tool::run("ip", &["-n", netns, "-o", "link", "show", "eth0"], None).ok()?;
+    let after = out.split_once("eth0@if")?.1;
+    Some(after.chars().take_while(char::is_ascii_digit).collect::<String>()).filter(|n| !n.is_empty())
 }
 
 /// Puts `range`'s service address on `lo` (a /32 labelled `lo:paas<hex>`: no route comes with

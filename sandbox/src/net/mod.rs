@@ -133,6 +133,8 @@ pub struct Network(Arc<Inner>);
 struct Inner {
     range: Ipv4Net,
     table: String,
+    /// This network's id, in its namespaces' names and in the range's lock file.
+    owner: String,
     slots: Mutex<Slots>,
     /// The range's lock, held while the network lives.
     _lock: File,
@@ -144,8 +146,10 @@ impl Network {
     /// in the range (namespaces, veth pairs, the table) and installs the table.
     pub fn new(config: NetworkConfig) -> Result<Network, NetError> {
         let range = config.range;
-        let lock = range::lock(range)?;
-        let stale = link::remove_stale(range);
+        let mut lock = range::lock(range)?;
+        let owner = range::new_owner();
+        let previous = range::take_over(&mut lock, &owner)?;
+        let stale = link::remove_stale(range, previous.as_deref());
         if stale > 0 {
             tracing::info!(%range, "removed {stale} stale network namespaces and veth pairs");
         }
@@ -169,7 +173,7 @@ impl Network {
             return Err(e);
         }
         tracing::info!(%range, table = %format!("inet {table}"), "container network: a namespace and a /30 per container");
-        Ok(Network(Arc::new(Inner { range, table, slots: Mutex::new(Slots::new(range)), _lock: lock })))
+        Ok(Network(Arc::new(Inner { range, table, owner, slots: Mutex::new(Slots::new(range)), _lock: lock })))
     }
 
     /// A network on a `prefix`-sized range of `within` that no other server of this host holds
@@ -195,12 +199,12 @@ impl Network {
             let capacity = slots.capacity();
             slots.take().ok_or(NetError::Full { range: self.0.range, links: capacity })?
         };
-        if let Err(e) = link::create(&link) {
+        if let Err(e) = link::create(&link, &self.0.owner) {
             self.give_back(link.slot);
             tracing::warn!(container = id, "cannot make the container's network: {e}");
             return Err(e);
         }
-        let path = link::netns_path(&link);
+        let path = link::netns_path(&link, &self.0.owner);
         Ok(NetLease(Lease::Veth { network: self.clone(), link, path, grants: Vec::new() }))
     }
 
@@ -227,7 +231,7 @@ impl Network {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        link::remove_stale(self.range);
+        link::remove_stale(self.range, Some(&self.owner));
         if let Err(e) = nft::remove(&self.table) {
             tracing::warn!(table = %self.table, "cannot remove the container network's table: {e}");
         }
@@ -332,7 +336,7 @@ impl Drop for NetLease {
     fn drop(&mut self) {
         if let Lease::Veth { network, link, grants, .. } = &self.0 {
             nft::revoke(network.table(), link.dyno, grants);
-            link::delete(link);
+            link::delete(link, &network.0.owner);
             network.give_back(link.slot);
         }
     }

@@ -1,9 +1,11 @@
 //! The dyno network's addresses: an IPv4 range the operator sets (`--dyno-network`), cut into
 //! /30 links (one per container: `.1` the node's end of the veth pair, `.2` the container's), the
 //! last of which is never a container's: its `.1` is the [service address](service_address)
-//! add-on servers listen on. The names derived from a link's address (so a stale one is
-//! recognised by its name), and the lock file that gives one `paas server` a range of its own on
-//! a host.
+//! add-on servers listen on. The names derived from a link's address and the network's owner
+//! (an id each network draws at start), and the lock file that gives one `paas server` a range
+//! of its own on a host and records its owner id: the next holder of the range removes only the
+//! namespaces named with the id it finds there (its crashed predecessor's), never another live
+//! server's, even if the lock file went missing meanwhile.
 
 use std::collections::BTreeSet;
 use std::fs::{File, TryLockError};
@@ -32,7 +34,7 @@ const LOCK_DIR: &str = "/run/paas/net";
 /// characters, under the kernel's 15).
 pub(crate) const VETH_PREFIX: &str = "paasv";
 
-/// The prefix of each named network namespace (`/run/netns/paas-10.199.0.2`).
+/// The prefix of each named network namespace (`/run/netns/paas-<owner>-10.199.0.2`).
 pub(crate) const NETNS_PREFIX: &str = "paas-";
 
 /// Parses a `--dyno-network` value: an IPv4 range between /8 and /29, not loopback, link-local,
@@ -91,12 +93,12 @@ impl Link {
 
     /// The node's end of the veth pair.
     pub fn veth(&self) -> String {
-        format!("{VETH_PREFIX}{:08x}", u32::from(self.dyno))
+        veth_of(self.dyno)
     }
 
-    /// The named network namespace.
-    pub fn netns(&self) -> String {
-        format!("{NETNS_PREFIX}{}", self.dyno)
+    /// The named network namespace of this link of the network `owner` (see [`new_owner`]).
+    pub fn netns(&self, owner: &str) -> String {
+        format!("{NETNS_PREFIX}{owner}-{}", self.dyno)
     }
 }
 
@@ -122,15 +124,41 @@ fn links(range: Ipv4Net) -> u32 {
     1 << (30 - u32::from(range.prefix_len().min(30)))
 }
 
-/// The container address a veth or namespace name was made from (see [`Link`]).
-pub(crate) fn address_of_veth(name: &str) -> Option<Ipv4Addr> {
-    let hex = name.strip_prefix(VETH_PREFIX)?;
-    (hex.len() == 8).then(|| u32::from_str_radix(hex, 16).ok().map(Ipv4Addr::from)).flatten()
+/// The node's end of the veth pair of the container address `dyno`.
+pub(crate) fn veth_of(dyno: Ipv4Addr) -> String {
+    format!("{VETH_PREFIX}{:08x}", u32::from(dyno))
 }
 
-/// As [`address_of_veth`], for a namespace name.
-pub(crate) fn address_of_netns(name: &str) -> Option<Ipv4Addr> {
-    name.strip_prefix(NETNS_PREFIX)?.parse().ok()
+/// The owner and the address a namespace's name carries ([`Link::netns`]).
+pub(crate) fn address_of_netns(name: &str) -> Option<(&str, Ipv4Addr)> {
+    let (owner, address) = name.strip_prefix(NETNS_PREFIX)?.split_once('-')?;
+    Some((owner, address.parse().ok()?))
+}
+
+/// A new owner id for a network: 8 hex digits, from the process id and the time (two servers
+/// of a host never draw the same one at once; the lock file records it).
+pub(crate) fn new_owner() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    format!("{:08x}", h.finish() as u32)
+}
+
+/// Records `owner` in a range's lock file (held) and answers the owner recorded before, if any:
+/// the server that held the range last and did not remove its namespaces (it crashed).
+pub(crate) fn take_over(lock: &mut File, owner: &str) -> Result<Option<String>, NetError> {
+    use std::io::{Read, Seek, Write};
+    let io = |source| NetError::Io { path: LOCK_DIR.into(), source };
+    let mut before = String::new();
+    lock.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    lock.take(64).read_to_string(&mut before).ok();
+    let before = before.trim();
+    let previous = (before.len() == 8 && before.bytes().all(|b| b.is_ascii_hexdigit())).then(|| before.to_string());
+    lock.set_len(0).map_err(io)?;
+    lock.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    lock.write_all(owner.as_bytes()).map_err(io)?;
+    Ok(previous)
 }
 
 /// The links of a range in use.
@@ -175,6 +203,7 @@ pub(crate) fn lock(range: Ipv4Net) -> Result<File, NetError> {
     let file = File::options()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&path)
         .map_err(|source| NetError::Io { path: path.clone(), source })?;
@@ -248,10 +277,10 @@ mod tests {
         assert_eq!((link.host, link.dyno), (Ipv4Addr::new(10, 199, 0, 5), Ipv4Addr::new(10, 199, 0, 6)));
         assert_eq!(link.veth(), "paasv0ac70006");
         assert!(link.veth().len() <= 15);
-        assert_eq!(link.netns(), "paas-10.199.0.6");
-        assert_eq!(address_of_veth(&link.veth()), Some(link.dyno));
-        assert_eq!(address_of_netns(&link.netns()), Some(link.dyno));
-        assert_eq!(address_of_veth("paasvzz"), None);
+        assert_eq!(link.netns("0badf00d"), "paas-0badf00d-10.199.0.6");
+        assert_eq!(address_of_netns(&link.netns("0badf00d")), Some(("0badf00d", link.dyno)));
+        assert_eq!(address_of_netns("paas-10.199.0.6"), None, "an unowned name is nobody's to remove");
+        assert_eq!(new_owner().len(), 8);
         let small = parse_range("10.1.2.0/28").unwrap();
         let mut slots = Slots::new(small);
         assert_eq!(slots.capacity(), 3);

@@ -187,10 +187,16 @@ fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_r
     let path = lease.namespace_path().unwrap().to_path_buf();
     drop(lease);
     assert!(!path.exists(), "the namespace goes with its lease");
-    // What a crashed server leaves: a namespace and a veth named in its range, its table.
-    let stale = Ipv4Addr::from(u32::from(range.network()) + 2);
-    let stale_ns = format!("paas-{stale}");
+    // What a crashed server leaves: its owner id in the range's lock file, a namespace named
+    // with it (its eth0's veth peer on the node), its table. Beside it, a namespace and veth
+    // pair of another owner in the same range (another live server whose lock file went
+    // missing): never removed (review: a server swept every namespace in its range).
+    let (stale, others) = (Ipv4Addr::from(u32::from(range.network()) + 2), Ipv4Addr::from(u32::from(range.network()) + 6));
+    let (crashed, live) = ("c0ffee00", "0badf00d");
+    let stale_ns = format!("paas-{crashed}-{stale}");
     let stale_veth = format!("paasv{:08x}", u32::from(stale));
+    let live_ns = format!("paas-{live}-{others}");
+    let live_veth = format!("paasv{:08x}", u32::from(others));
     let service = network.service_address();
     assert!(lo_addresses().contains(&format!(" {service}/32 ")), "the service address is on lo");
     drop(network);
@@ -198,13 +204,21 @@ fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_r
     assert!(!lo_addresses().contains(&format!(" {service}/32 ")), "the service address goes with the network");
     // A crashed server's service address (a node address inside the range) does not stop the next.
     assert!(Command::new("ip").args(["addr", "add", &format!("{service}/32"), "dev", "lo"]).status().unwrap().success());
-    for args in [vec!["netns", "add", &stale_ns], vec!["link", "add", &stale_veth, "type", "veth", "peer", "name", &format!("{stale_veth}p")]] {
-        assert!(Command::new("ip").args(&args).status().unwrap().success());
+    for (ns, veth) in [(&stale_ns, &stale_veth), (&live_ns, &live_veth)] {
+        for args in [vec!["netns", "add", ns.as_str()], vec!["link", "add", veth.as_str(), "type", "veth", "peer", "name", "eth0", "netns", ns.as_str()]] {
+            assert!(Command::new("ip").args(&args).status().unwrap().success(), "{args:?}");
+        }
     }
+    std::fs::write(format!("/run/paas/net/{}-{}.lock", range.network(), range.prefix_len()), crashed).unwrap();
     assert!(Command::new("nft").args(["add", "table", "inet", &table]).status().unwrap().success());
     let network = Network::new(NetworkConfig { range, egress: EgressPolicy::default(), router: Vec::new() }).expect("same range again");
     assert!(!std::path::Path::new("/run/netns").join(&stale_ns).exists(), "stale namespace removed");
     assert!(!std::path::Path::new("/sys/class/net").join(&stale_veth).exists(), "stale veth removed");
+    let kept = std::path::Path::new("/run/netns").join(&live_ns).exists() && std::path::Path::new("/sys/class/net").join(&live_veth).exists();
+    for args in [vec!["link", "del", live_veth.as_str()], vec!["netns", "del", live_ns.as_str()]] {
+        let _ = Command::new("ip").args(&args).status();
+    }
+    assert!(kept, "another owner's namespace and veth in the range are left alone");
     assert!(nft_tables().contains(&table));
     assert!(lo_addresses().contains(&format!(" {service}/32 ")));
     drop(network);
