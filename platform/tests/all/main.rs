@@ -26,6 +26,6 @@ mod openapi;
 mod permissions;
 mod release_phase;
 mod scheduler;
+mod sni_endpoints;
 mod teams;
 mod webhook_kinds;
-mod sni_endpoints;
