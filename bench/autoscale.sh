@@ -37,6 +37,9 @@ git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c us
 push
 until curl -sf -H "Host: slow.localhost" "http://$router/" >/dev/null; do sleep 0.2; done
 "$paas" ps:autoscale:enable web --min 1 --max "$max" --p95 "$target" -a slow
+# The decisions, as they come (the log's buffer keeps only the newest lines, router lines among them).
+"$paas" logs -a slow --tail -s app -d api >"$work/decisions.log" 2>/dev/null &
+pids+=("$!")
 
 quantity() { "$paas" ps:scale -a slow --json | python3 -c 'import json,sys; print([f["quantity"] for f in json.load(sys.stdin) if f["type"]=="web"][0])'; }
 echo "# bench/autoscale.sh step $step, --autoscale-every $every, max $max, p95 target ${target} ms, ${PAAS_BENCH_PROFILE:-release} build  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD 2>/dev/null)"
@@ -51,4 +54,5 @@ done
 stopped=$(date +%s.%N)
 while [ "$(quantity)" != 1 ]; do sleep 0.5; done
 printf 'back to web=1 %.1f s after the load stopped\n' "$(awk -v a="$(date +%s.%N)" -v b="$stopped" 'BEGIN { print a - b }')"
-"$paas" logs -a slow -n 1500 -s app -d api | grep "by autoscaling" | sed "s/^[^ ]* //"
+sleep 1
+grep "by autoscaling" "$work/decisions.log" | sed "s/^[^ ]* //"
