@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState, views};
 use crate::logplex::drains::{DrainTarget, DrainUrlError};
+use crate::webhooks::shown_url;
 use crate::model::{App, LogDrain};
 
 /// A drain as Heroku shows it.
@@ -62,7 +63,7 @@ pub async fn create(
         return Err(too_many());
     }
     state.logs.start_drain(DrainTarget::of(&drain, &app.name)).map_err(|e| ApiError::invalid(e.to_string()))?;
-    state.logs.api_event(&app.name, &format!("Add drain {url} by {}", caller.user.email));
+    state.logs.api_event(&app.name, &format!("Add drain {} by {}", shown_url(url), caller.user.email));
     Ok((StatusCode::CREATED, Json(view(&drain, &app))))
 }
 
@@ -88,6 +89,6 @@ pub async fn remove(
 ) -> Result<Json<Value>, ApiError> {
     let drain = state.ledger.remove_log_drain(app.id, &which).await?;
     state.logs.stop_drain(drain.id);
-    state.logs.api_event(&app.name, &format!("Remove drain {} by {}", drain.url, caller.user.email));
+    state.logs.api_event(&app.name, &format!("Remove drain {} by {}", shown_url(&drain.url), caller.user.email));
     Ok(Json(view(&drain, &app)))
 }

@@ -192,3 +192,26 @@ async fn https_and_syslog_tls_drains_refuse_a_self_signed_certificate() {
         assert_eq!(status, StatusCode::OK);
     }
 }
+
+/// Regression: a drain URL's `user:password@` (often the drain service's token) went whole into
+/// the app's log on add, remove and refusal, where every viewer of the app reads it.
+#[tokio::test]
+async fn a_drain_urls_password_never_reaches_the_apps_log() {
+    let logs = setup(LogplexConfig::default()).await;
+    logs.call(Method::POST, "/apps", Some(json!({"name": "tokened"}))).await;
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://user:s3cr3t-token@localhost:{}/logs", http.local_addr().unwrap().port());
+    let (status, body) = add(&logs, "tokened", &url).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    logs.state.logs.publish("tokened", Source::App, "web.1", "a line for the drain");
+    let refused = logplex_lines(&logs, "tokened", 1).await;
+    assert!(refused.iter().any(|l| l.starts_with("Log drain http://***@localhost:")), "{refused:#?}");
+    let id = body["id"].as_str().unwrap();
+    let (status, _) = logs.call(Method::DELETE, &format!("/apps/tokened/log-drains/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let every_line: Vec<String> =
+        logs.state.logs.app("tokened").with_ring(|ring| ring.read_after(0, 1000).lines.iter().map(|l| l.text.clone()).collect());
+    assert!(every_line.iter().any(|l| l.starts_with("Add drain http://***@localhost:")), "{every_line:#?}");
+    assert!(every_line.iter().any(|l| l.starts_with("Remove drain http://***@localhost:")), "{every_line:#?}");
+    assert!(every_line.iter().all(|l| !l.contains("s3cr3t")), "{every_line:#?}");
+}

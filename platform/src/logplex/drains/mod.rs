@@ -28,6 +28,7 @@ use uuid::Uuid;
 use super::{LogLine, Logplex, overflow_line};
 use crate::ledger::{Ledger, LedgerError};
 use crate::model::LogDrain;
+use crate::webhooks::shown_url;
 
 /// Drains an app may have, unless the operator says otherwise.
 pub const DEFAULT_MAX_PER_APP: usize = 5;
@@ -244,7 +245,7 @@ impl Logplex {
     pub async fn start_saved_drains(&self, ledger: &dyn Ledger) -> Result<(), LedgerError> {
         for (app, drain) in ledger.all_log_drains().await? {
             if let Err(e) = self.start_drain(DrainTarget::of(&drain, &app)) {
-                tracing::warn!("log drain {} of {app} not started: {e}", drain.url);
+                tracing::warn!("log drain {} of {app} not started: {e}", shown_url(&drain.url));
             }
         }
         Ok(())
@@ -268,7 +269,7 @@ impl Logplex {
                 continue;
             }
             if let Err(e) = self.start_drain(DrainTarget::of(drain, app)) {
-                tracing::warn!("log drain {} of {app} not started: {e}", drain.url);
+                tracing::warn!("log drain {} of {app} not started: {e}", shown_url(&drain.url));
             }
         }
     }
@@ -371,11 +372,11 @@ async fn forward(logplex: Logplex, target: DrainTarget, endpoint: Endpoint, mut 
                 if let DeliveryError::Denied(why) = &e
                     && refused.as_ref() != Some(why)
                 {
-                    let text = format!("Log drain {} refused: {why}", target.url);
+                    let text = format!("Log drain {} refused: {why}", shown_url(&target.url));
                     logplex.publish(&target.app, super::Source::Paas, "logplex", &text);
                     refused = Some(why.clone());
                 }
-                tracing::warn!("log drain {} of {} failed, retrying in {backoff:?}: {e}", target.url, target.app);
+                tracing::warn!("log drain {} of {} failed, retrying in {backoff:?}: {e}", shown_url(&target.url), target.app);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
