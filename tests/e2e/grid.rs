@@ -283,12 +283,17 @@ fn every_nodes_router_serves_any_app_and_a_node_killed_under_load_fails_requests
 
     // c stops (SIGTERM: its dyno moves at once) and comes back on its data dir: nothing moves
     // back, so its router has no dyno of the app and sends each request to a's or b's.
-    let c = start(c.stop(), node_args("c", None));
-    eventually(Duration::from_secs(10), "c's dyno moved to a or b", || {
+    // c comes back only once its dyno has moved: on a loaded machine a coordinator round could
+    // otherwise first see c up again, at its new epoch and with room, and place the dyno there.
+    let c_dir = c.stop();
+    let moved = || {
         let listed = nodes(&a);
         (dynos_of(node(&listed, "c")).is_empty() && dynos_of(node(&listed, "a")).len() + dynos_of(node(&listed, "b")).len() == 3)
             .then_some(())
-    });
+    };
+    eventually(Duration::from_secs(10), "c's dyno moved to a or b", moved);
+    let c = start(c_dir, node_args("c", None));
+    eventually(Duration::from_secs(10), "c's dyno still on a or b after c's return", moved);
     let listed = nodes(&a);
     let (on_a, on_b) = (dynos_of(node(&listed, "a")), dynos_of(node(&listed, "b")));
     eventually(Duration::from_secs(10), "c's router serves through the other nodes", || {

@@ -94,6 +94,7 @@ impl ServeApps for Node {
                 peers: Some(peers),
             },
             seen: Mutex::default(),
+            reconciling: Default::default(),
             logplex: context.logs.clone(),
             actions,
         });
@@ -215,6 +216,12 @@ struct Driver {
     desired: Desired,
     /// App id → what the last sweep saw.
     seen: Mutex<HashMap<uuid::Uuid, Seen>>,
+    /// App id → its reconcile's turn: one reconcile of an app at a time, each reading the desired
+    /// state (this node's placement included) when its turn comes. Without it a sweep's
+    /// reconcile, read before the placement gave this node a dyno and applied after the
+    /// placement follower's, stopped that dyno again, and nothing started it until the next
+    /// change (a loaded e2e run: b's web dyno up, then stopped within the millisecond, for good).
+    reconciling: std::sync::Mutex<HashMap<uuid::Uuid, Arc<Mutex<()>>>>,
     /// The app streams, whose drains follow the ledger on a grid.
     logplex: paas_platform::logplex::Logplex,
     /// On a grid: the last restart or stop request taken (read once, at start).
@@ -377,6 +384,7 @@ impl Driver {
                     self.supervisor.remove(&old.name).await;
                 }
             }
+            self.reconciling.lock().unwrap_or_else(|e| e.into_inner()).retain(|id, _| live.contains_key(id));
             *seen = live;
         }
         for app in changed {
@@ -399,6 +407,8 @@ impl Driver {
 
     /// Reads the app's desired state and applies it.
     async fn reconcile(&self, app: &App) {
+        let turn = self.reconciling.lock().unwrap_or_else(|e| e.into_inner()).entry(app.id).or_default().clone();
+        let _turn = turn.lock().await;
         match self.desired.of(app).await {
             Ok(spec) => self.supervisor.apply(spec).await,
             Err(e) => {
