@@ -51,10 +51,13 @@ fn restart(name: &str, target: Option<&str>) -> Vec<Change> {
     vec![Change::Restart { app: name.to_string(), target: target.map(str::to_string) }]
 }
 
+/// A request (method, path, body) and what it should answer: its status and its changes.
+type Case = (Method, &'static str, Option<Value>, StatusCode, Vec<Change>);
+
 #[tokio::test]
 async fn writes_report_what_they_change_and_reads_and_failures_nothing() {
     let api = setup_with(Default::default()).await;
-    let cases: Vec<(Method, &str, Option<Value>, StatusCode, Vec<Change>)> = vec![
+    let cases: Vec<Case> = vec![
         (Method::POST, "/apps", Some(json!({"name": "hello"})), StatusCode::CREATED, vec![Change::Apps]),
         (Method::GET, "/apps/hello/formation", None, StatusCode::OK, vec![]),
         (Method::PATCH, "/apps/hello/config-vars", Some(json!({"GREETING": "hi"})), StatusCode::OK, app("hello")),
