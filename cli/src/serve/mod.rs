@@ -131,11 +131,14 @@ impl ServeApps for Node {
             let at = chrono::Utc::now();
             let mut printed = String::with_capacity(line.capacity() + app.len() + 52);
             push_stamp(&mut printed, at);
-            for piece in [" ", app, " heroku[router]: ", &text, "\n"] {
+            for piece in [" ", app, " heroku[router]: "] {
                 printed.push_str(piece);
             }
+            let text = printed.len();
+            let _ = std::fmt::Write::write_fmt(&mut printed, format_args!("{line}"));
+            logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &printed[text..]);
+            printed.push('\n');
             stdout.send(printed);
-            logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &text);
         }));
         let router = match peers {
             Some(keys) => router.with_peers(keys),
