@@ -65,9 +65,18 @@ fn a_restarted_server_removes_the_containers_its_crashed_run_left() {
     assert_eq!(namespaces(&range), 1, "only the new dyno's network namespace remains");
 }
 
-/// How many network namespaces of the server's range (`/run/netns/paas-<address>`) there are.
+/// How many network namespaces of the server's range (`/run/netns/paas-<owner>-<address>`, the
+/// owner being the id the server recorded in the range's lock file) there are.
 fn namespaces(range: &str) -> usize {
     let prefix = range.rsplit_once('.').expect("a /24").0.to_string() + ".";
     let entries = std::fs::read_dir("/run/netns").map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default();
-    entries.iter().filter(|e| e.file_name().to_string_lossy().starts_with(&format!("paas-{prefix}"))).count()
+    entries
+        .iter()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("paas-")
+                .and_then(|rest| rest.rsplit_once('-'))
+                .is_some_and(|(_, address)| address.starts_with(&prefix))
+        })
+        .count()
 }
