@@ -126,3 +126,79 @@ async fn a_new_dyno_at_a_dead_dynos_address_never_gets_its_stale_pooled_connecti
     let codes: Vec<_> = router.log_lines(4).await.iter().map(|(_, line)| line.code).collect();
     assert_eq!(codes, vec![None; 4], "no H-code in the router log");
 }
+
+/// A keep-alive dyno over raw sockets: `GET /big` gets a 16 MiB body (more than the sockets
+/// buffer, so a reader that goes away leaves it mid-response), anything else `hello`. Counts the
+/// connections it accepted and reports each one's end.
+async fn big_body_dyno(listener: TcpListener) -> (Arc<AtomicUsize>, mpsc::UnboundedReceiver<()>) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (closed_tx, closed) = mpsc::unbounded_channel();
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            let closed_tx = closed_tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut seen = Vec::new();
+                'conn: loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let big = seen.starts_with(b"GET /big ");
+                        seen.drain(..end + 4);
+                        let written = if big {
+                            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", 16 << 20);
+                            let body = vec![b'x'; 16 << 20];
+                            match stream.write_all(head.as_bytes()).await {
+                                Ok(()) => stream.write_all(&body).await,
+                                Err(error) => Err(error),
+                            }
+                        } else {
+                            stream.write_all(HELLO).await
+                        };
+                        if written.is_err() {
+                            break 'conn;
+                        }
+                    }
+                }
+                let _ = closed_tx.send(());
+            });
+        }
+    });
+    (accepted, closed)
+}
+
+#[tokio::test]
+async fn a_native_dyno_connection_is_reused_after_a_read_body_and_closed_after_a_body_dropped_early() {
+    let router = Harness::start().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (accepted, mut closed) = big_body_dyno(listener).await;
+    let backend = TcpBackend::new(addr);
+    router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
+    get_hello(&router).await;
+    get_hello(&router).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connection for two requests in a row");
+
+    // A client that reads the head of a 16 MiB response and goes away: the router drops the
+    // response body mid-way, and with it the connection to the dyno.
+    let mut client = tokio::net::TcpStream::connect(router.addr).await.unwrap();
+    client.write_all(b"GET /big HTTP/1.1\r\nhost: hello.localhost\r\n\r\n").await.unwrap();
+    let mut head = vec![0u8; 4096];
+    let n = client.read(&mut head).await.unwrap();
+    assert!(head[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&head[..n]));
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(10), closed.recv())
+        .await
+        .expect("the dyno connection whose body was dropped early was not closed");
+    assert_eq!(backend.idle_connections(), 0, "a connection left mid-response was pooled");
+
+    get_hello(&router).await;
+    get_hello(&router).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "a new connection after the dropped body, then reused");
+    assert_eq!(backend.idle_connections(), 1);
+}
