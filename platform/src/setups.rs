@@ -36,6 +36,25 @@ pub struct AppSetup {
     pub updated_at: DateTime<Utc>,
 }
 
+impl AppSetup {
+    /// A new pending setup of `app_id` waiting for `build_id`, made now (microseconds, as the
+    /// ledgers keep them).
+    pub fn pending(app_id: Uuid, build_id: Uuid) -> Self {
+        use chrono::SubsecRound;
+        let now = Utc::now().trunc_subsecs(6);
+        AppSetup {
+            id: Uuid::new_v4(),
+            app_id,
+            build_id: Some(build_id),
+            status: PENDING.into(),
+            failure_message: None,
+            postdeploy: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// The app setups table.
 #[async_trait]
 pub trait AppSetupLedger: Send + Sync {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -356,17 +356,7 @@ async fn make(
             return Err(e);
         }
     };
-    let now = Utc::now().trunc_subsecs(6);
-    let setup = AppSetup {
-        id: Uuid::new_v4(),
-        app_id: app.id,
-        build_id: Some(build.id),
-        status: PENDING.into(),
-        failure_message: None,
-        postdeploy: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let setup = AppSetup::pending(app.id, build.id);
     state.ledger.create_app_setup(&setup).await?;
     let shown = view(&setup, &app, Some(views::build(&build, &app, &state.config)));
     tokio::spawn(after_build(state, caller, app, build.id, setup.id, plan));
@@ -547,15 +537,7 @@ mod tests {
 
     #[test]
     fn app_json_is_read_from_the_root_or_the_one_folder_of_a_tarball() {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, text) in [("repo-main/src/app.json", "no"), ("repo-main/app.json", "{\"env\": {}}")] {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(text.len() as u64);
-            header.set_mode(0o644);
-            builder.append_data(&mut header, path, text.as_bytes()).unwrap();
-        }
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), builder.into_inner().unwrap()).unwrap();
+        let file = tarball(&[("repo-main/src/app.json", "no"), ("repo-main/app.json", "{\"env\": {}}")]);
         assert_eq!(read_manifest(file.path()).unwrap().as_deref(), Some(&b"{\"env\": {}}"[..]));
     }
 

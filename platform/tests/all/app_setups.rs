@@ -2,9 +2,8 @@
 //! ended once, and gone with their app. They lived in a process-wide static before (review):
 //! lost on restart, per node, one bound shared by everyone.
 
-use chrono::{SubsecRound, Utc};
 use paas_platform::ledger;
-use paas_platform::setups::{AppSetup, FAILED, PENDING, SUCCEEDED};
+use paas_platform::setups::{AppSetup, FAILED, SUCCEEDED};
 use uuid::Uuid;
 
 async fn setups_are_kept_ended_once_and_go_with_their_app(url: &str) {
@@ -12,17 +11,7 @@ async fn setups_are_kept_ended_once_and_go_with_their_app(url: &str) {
     let (alice, _) = first.create_user("alice@example.com", None, false).await.unwrap();
     let app = first.create_app("seeded", alice.id).await.unwrap();
     let build = first.create_build(app.id, alice.id, None, None).await.unwrap();
-    let now = Utc::now().trunc_subsecs(6);
-    let setup = AppSetup {
-        id: Uuid::new_v4(),
-        app_id: app.id,
-        build_id: Some(build.id),
-        status: PENDING.into(),
-        failure_message: None,
-        postdeploy: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let setup = AppSetup::pending(app.id, build.id);
     first.create_app_setup(&setup).await.unwrap();
     assert_eq!(first.find_app_setup(setup.id).await.unwrap(), Some(setup.clone()));
     assert_eq!(first.find_app_setup(Uuid::new_v4()).await.unwrap(), None);
