@@ -20,15 +20,18 @@ pub(crate) fn netns_path(link: &Link, owner: &str) -> PathBuf {
     Path::new(NETNS_DIR).join(link.netns(owner))
 }
 
-/// Makes the namespace and the veth pair of `link`; on failure nothing of it is left.
+/// Makes the namespace and the veth pair of `link`; on failure nothing this call made is left.
+/// A veth of the same name that was there before (veth names carry no owner: it may be another
+/// live server's on the same range) is left alone.
 pub(crate) fn create(link: &Link, owner: &str) -> Result<(), NetError> {
     let (netns, veth) = (link.netns(owner), link.veth());
     tool::run("ip", &["netns", "add", &netns], None)?;
+    if let Err(e) = tool::run("ip", &["link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &netns], None) {
+        delete_named(None, Some(&netns));
+        return Err(e);
+    }
     let made = (|| {
-        let host = format!(
-            "link add {veth} type veth peer name eth0 netns {netns}\naddr add {}/30 dev {veth}\nlink set {veth} up\n",
-            link.host
-        );
+        let host = format!("addr add {}/30 dev {veth}\nlink set {veth} up\n", link.host);
         tool::run("ip", &["-batch", "-"], Some(&host))?;
         // No IPv6 on the node's end (no link-local address a dyno could reach the node by), and
         // strict reverse-path filtering (a packet claiming another source is dropped).

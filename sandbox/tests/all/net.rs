@@ -231,3 +231,24 @@ fn lo_addresses() -> String {
 fn nft_tables() -> String {
     String::from_utf8_lossy(&Command::new("nft").args(["list", "tables"]).output().unwrap().stdout).into_owned()
 }
+
+#[test]
+fn a_failed_link_leaves_a_veth_it_did_not_make() {
+    // Another server on the same range (its lock file went missing) has a dyno on slot 0: its
+    // veth holds the name this server's first link needs. The attach fails, and that veth (with
+    // its namespace) stays up (review 4b F6: the failure path deleted the veth by its name).
+    let Some(network) = network() else { return };
+    let first = Ipv4Addr::from(u32::from(network.range().network()) + 2);
+    let (theirs, veth) = (format!("paas-0badf00d-{first}"), format!("paasv{:08x}", u32::from(first)));
+    for args in [vec!["netns", "add", theirs.as_str()], vec!["link", "add", veth.as_str(), "type", "veth", "peer", "name", "eth0", "netns", theirs.as_str()]] {
+        assert!(Command::new("ip").args(&args).status().unwrap().success(), "{args:?}");
+    }
+    let attached = network.attach("x").map(drop);
+    let kept = std::path::Path::new("/sys/class/net").join(&veth).exists() && std::path::Path::new("/run/netns").join(&theirs).exists();
+    for args in [vec!["link", "del", veth.as_str()], vec!["netns", "del", theirs.as_str()]] {
+        let _ = Command::new("ip").args(&args).status();
+    }
+    assert!(attached.is_err(), "slot 0's veth name is taken");
+    assert!(kept, "the other server's veth pair is left alone");
+    assert!(std::fs::read_dir("/run/netns").unwrap().flatten().all(|e| !e.file_name().to_string_lossy().contains(&format!("-{first}")) || e.file_name().to_string_lossy() == theirs.as_str()), "this attach's namespace is removed");
+}
