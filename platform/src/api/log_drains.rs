@@ -1,7 +1,8 @@
 //! `/apps/{app}/log-drains` (Heroku's shape: `{id, url, token, created_at, updated_at, addon}`):
 //! list, add (`{"url"}`, forwarding starts at once), show and remove (by id, URL or token). A URL
 //! whose host is an address the egress policy denies is refused (422), and so is a drain past the
-//! app's limit (`DrainPolicy::max_per_app`).
+//! app's limit (`DrainPolicy::max_per_app`). A caller without `manage` on the app (a view-only
+//! collaborator) sees each URL with its `user:password@` masked, as the app's log shows it.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,11 +10,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
+use super::extract::{ApiJson, AppAccess, CurrentUser, permissions_on, visible_app};
 use super::{ApiError, AppState, views};
+use crate::access::Permission;
 use crate::logplex::drains::{DrainTarget, DrainUrlError};
-use crate::webhooks::shown_url;
 use crate::model::{App, LogDrain};
+use crate::webhooks::shown_url;
 
 /// A drain as Heroku shows it.
 pub fn view(drain: &LogDrain, app: &App) -> Value {
@@ -28,10 +30,26 @@ pub fn view(drain: &LogDrain, app: &App) -> Value {
     })
 }
 
+/// A drain as a caller sees it: the URL whole when `whole` (the caller may manage the app, so
+/// add and remove drains: [`shows_whole_urls`]); else with its password masked ([`shown_url`]).
+fn view_as(drain: &LogDrain, app: &App, whole: bool) -> Value {
+    let mut shown = view(drain, app);
+    if !whole {
+        shown["url"] = json!(shown_url(&drain.url));
+    }
+    shown
+}
+
+/// Whether `caller` holds `manage` on `app` (and so sees drain URLs whole).
+async fn shows_whole_urls(state: &AppState, caller: &CurrentUser, app: &App) -> Result<bool, ApiError> {
+    Ok(permissions_on(state, &caller.user, app).await?.contains(Permission::Manage))
+}
+
 /// `GET /apps/{app}/log-drains`.
-pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, AppAccess { app, caller }: AppAccess) -> Result<Json<Value>, ApiError> {
     let drains = state.ledger.list_log_drains(app.id).await?;
-    Ok(Json(drains.iter().map(|d| view(d, &app)).collect()))
+    let whole = shows_whole_urls(&state, &caller, &app).await?;
+    Ok(Json(drains.iter().map(|d| view_as(d, &app, whole)).collect()))
 }
 
 /// The body of `POST /apps/{app}/log-drains`.
@@ -70,15 +88,15 @@ pub async fn create(
 /// `GET /apps/{app}/log-drains/{id_url_or_token}`.
 pub async fn info(
     State(state): State<AppState>,
-    AppAccess { app, .. }: AppAccess,
+    AppAccess { app, caller }: AppAccess,
     Path((_, which)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let drains = state.ledger.list_log_drains(app.id).await?;
     let drain = drains
         .iter()
         .find(|d| d.id.to_string() == which || d.url == which || d.token == which)
-        .ok_or_else(|| ApiError::not_found(format!("Couldn't find drain {which}.")))?;
-    Ok(Json(view(drain, &app)))
+        .ok_or_else(|| ApiError::not_found(format!("Couldn't find drain {}.", shown_url(&which))))?;
+    Ok(Json(view_as(drain, &app, shows_whole_urls(&state, &caller, &app).await?)))
 }
 
 /// `DELETE /apps/{app}/log-drains/{id_url_or_token}`: stops forwarding and forgets the drain.

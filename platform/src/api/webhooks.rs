@@ -16,7 +16,7 @@ use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::{ApiError, AppState, views};
 use crate::logplex::drains::{DrainUrlError, Endpoint};
 use crate::model::App;
-use crate::webhooks::{Webhook, WebhookSettings, check_settings, shown_url};
+use crate::webhooks::{Webhook, WebhookSettings, check_settings, shown_origin, shown_url};
 
 /// A webhook as Heroku shows it (never its secret).
 fn view(hook: &Webhook, app: &App) -> Value {
@@ -104,7 +104,7 @@ pub async fn create(
     let secret = settings.secret.get_or_insert_with(crate::auth::generate_api_key).clone();
     settings.level.get_or_insert_with(|| "notify".into());
     let hook = state.ledger.add_webhook(app.id, settings).await?;
-    state.logs.api_event(&app.name, &format!("Add webhook {} by {}", shown_url(&hook.url), caller.user.email));
+    state.logs.api_event(&app.name, &format!("Add webhook {} by {}", shown_origin(&hook.url), caller.user.email));
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&secret) {
         headers.insert("heroku-webhook-secret", value);
@@ -143,7 +143,7 @@ pub async fn remove(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let hook = state.ledger.remove_webhook(app.id, webhook_id(&id)?).await?;
-    state.logs.api_event(&app.name, &format!("Remove webhook {} by {}", shown_url(&hook.url), caller.user.email));
+    state.logs.api_event(&app.name, &format!("Remove webhook {} by {}", shown_origin(&hook.url), caller.user.email));
     Ok(Json(view(&hook, &app)))
 }
 

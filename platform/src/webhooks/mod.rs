@@ -115,6 +115,17 @@ pub fn shown_url(url: &str) -> String {
     }
 }
 
+/// A URL as the app's log shows it: its origin only (`scheme://host[:port]`), without userinfo,
+/// path or query, any of which may carry the receiver's credential (a Slack hook's path, a token
+/// in the query). The log reaches every viewer of the app and its drains; the whole URL only
+/// those who may manage the app's webhooks. Text that is no URL shows as `(no URL)`.
+pub fn shown_origin(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "(no URL)".to_string() };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}")
+}
+
 /// Checks event kinds (known, at least one) and a level; the error says what is allowed.
 pub fn check_settings(include: Option<&[String]>, level: Option<&str>) -> Result<()> {
     if let Some(include) = include {
@@ -157,6 +168,15 @@ mod tests {
         assert_eq!(shown_url("http://t0ken@[::1]:8080"), "http://***@[::1]:8080");
         assert_eq!(shown_url("https://hooks.example.com/a@b"), "https://hooks.example.com/a@b", "an @ in the path is no userinfo");
         assert_eq!(shown_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn a_logged_webhook_url_keeps_only_its_origin() {
+        assert_eq!(shown_origin("https://hooks.slack.com/services/T0/B0/s3cr3t"), "https://hooks.slack.com");
+        assert_eq!(shown_origin("https://user:p4ss@hooks.example.com:8443/x?token=y#z"), "https://hooks.example.com:8443");
+        assert_eq!(shown_origin("http://[::1]:8080?token=y"), "http://[::1]:8080");
+        assert_eq!(shown_origin("https://hooks.example.com/a@b"), "https://hooks.example.com", "an @ in the path is no userinfo");
+        assert_eq!(shown_origin("not a url"), "(no URL)");
         let now = Utc::now();
         let hook = Webhook {
             id: Uuid::nil(),

@@ -194,7 +194,8 @@ async fn https_and_syslog_tls_drains_refuse_a_self_signed_certificate() {
 }
 
 /// Regression: a drain URL's `user:password@` (often the drain service's token) went whole into
-/// the app's log on add, remove and refusal, where every viewer of the app reads it.
+/// the app's log on add, remove and refusal, where every viewer of the app reads it; and a
+/// view-only collaborator's `GET /apps/{app}/log-drains` answered it whole (review 4b F4).
 #[tokio::test]
 async fn a_drain_urls_password_never_reaches_the_apps_log() {
     let logs = setup(LogplexConfig::default()).await;
@@ -207,6 +208,21 @@ async fn a_drain_urls_password_never_reaches_the_apps_log() {
     let refused = logplex_lines(&logs, "tokened", 1).await;
     assert!(refused.iter().any(|l| l.starts_with("Log drain http://***@localhost:")), "{refused:#?}");
     let id = body["id"].as_str().unwrap();
+    // A view-only collaborator sees the drain, its password masked; the owner sees it whole.
+    let viewer = logs.state.ledger.create_user("viewer@example.com", None, false).await.unwrap().1;
+    let (status, _) = logs.call(Method::POST, "/apps/tokened/collaborators", Some(json!({"user": "viewer@example.com"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let only_view = json!({"permissions": ["view"]});
+    let (status, reply) = logs.call(Method::PATCH, "/teams/apps/tokened/collaborators/viewer@example.com", Some(only_view)).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    for path in ["/apps/tokened/log-drains".to_string(), format!("/apps/tokened/log-drains/{id}")] {
+        let (status, shown) = logs.call_as(&viewer, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        assert!(!shown.to_string().contains("s3cr3t"), "{path}: {shown}");
+        assert!(shown.to_string().contains("http://***@localhost:"), "{path}: {shown}");
+        let (_, whole) = logs.call(Method::GET, &path, None).await;
+        assert!(whole.to_string().contains(&url), "{path}: {whole}");
+    }
     let (status, _) = logs.call(Method::DELETE, &format!("/apps/tokened/log-drains/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
     let every_line: Vec<String> =
