@@ -195,9 +195,11 @@ fn metrics_match_wrk_and_autoscaling_follows_the_load() {
         assert!(started.elapsed() < Duration::from_secs(30), "no CPU time of the one-off dyno:\n{ps}");
         std::thread::sleep(Duration::from_millis(500));
     };
-    println!("[metrics] {}", ps.lines().find(|l| l.starts_with("run.")).unwrap_or_default());
-    assert!(ps.lines().any(|l| l.starts_with("run.") && l.contains(" MiB, ")), "{ps}");
-    ok(server.paas().args(["ps:stop", "run", "-a", "slow"]));
+    let line = ps.lines().find(|l| l.starts_with("run.")).unwrap_or_default();
+    println!("[metrics] {line}");
+    assert!(line.contains(" MiB, "), "{ps}");
+    let dyno = line.split_whitespace().next().unwrap_or_default();
+    ok(server.paas().args(["ps:stop", dyno, "-a", "slow"]));
     let metrics = ok(server.paas().args(["metrics", "-a", "slow"]));
     assert!(metrics.lines().count() >= 62, "a header and 60 minutes:\n{metrics}");
 }
