@@ -112,8 +112,12 @@ impl axum::response::IntoResponseParts for Changed {
 
 /// Middleware: after a successful write whose handler said what it changed ([`Changed`]),
 /// reports the change and waits (up to [`APPLY_WAIT`]) until it is applied, so that the
-/// client's next request sees it.
-pub async fn notify_changes(State(changes): State<Changes>, request: Request, next: Next) -> Response {
+/// client's next request sees it. It also lends the feed to the handlers as a request extension
+/// (`Option<Extension<Changes>>`): work that outlives the request (a write in a detached task,
+/// an app setup's formation after its build) reports through it itself, since a client hanging
+/// up drops this middleware with the handler.
+pub async fn notify_changes(State(changes): State<Changes>, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(changes.clone());
     let mut response = next.run(request).await;
     let Some(Changed(change)) = response.extensions_mut().remove::<Changed>() else { return response };
     if response.status().is_success() {

@@ -30,7 +30,7 @@ use crate::access::Permission;
 use crate::addons::{AddonServices, catalog};
 use crate::model::App;
 use crate::names;
-use crate::serving::{ONEOFF_TIME_LIMIT, OneOffRequest};
+use crate::serving::{Changed, Changes, ONEOFF_TIME_LIMIT, OneOffRequest};
 use crate::setups::{AppSetup, FAILED, PENDING, SUCCEEDED};
 
 /// How long a setup waits for its build (a build stops itself after 15 minutes).
@@ -303,6 +303,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
     addon_services: Option<Extension<AddonServices>>,
+    changes: Option<Extension<Changes>>,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     super::builds::deploys(&state)?;
@@ -324,18 +325,21 @@ pub async fn create(
     let new = super::apps::NewApp { name: body.app.name, region: body.app.region, stack: body.app.stack };
     // From the app's creation to the setup's record, in a task of its own: a client hanging up
     // mid-way (hyper then drops this handler) would leave a half-made app and its add-ons.
-    let work = make(state, caller, new, plan, addon_services, upload, body.source_blob.version);
+    let changes = changes.map(|Extension(changes)| changes);
+    let work = make(state, caller, new, plan, addon_services, changes, upload, body.source_blob.version);
     Ok((StatusCode::ACCEPTED, Json(super::detached(work).await?)))
 }
 
 /// Creates the app, provisions it (undone whole on failure), records the setup and starts
 /// [`after_build`]; answers the setup's view.
+#[allow(clippy::too_many_arguments)]
 async fn make(
     state: AppState,
     caller: CurrentUser,
     new: super::apps::NewApp,
     plan: Plan,
     addon_services: Option<Extension<AddonServices>>,
+    changes: Option<Changes>,
     upload: tempfile::TempPath,
     version: Option<String>,
 ) -> Result<Value, ApiError> {
@@ -359,7 +363,7 @@ async fn make(
     let setup = AppSetup::pending(app.id, build.id);
     state.ledger.create_app_setup(&setup).await?;
     let shown = view(&setup, &app, Some(views::build(&build, &app, &state.config)));
-    tokio::spawn(after_build(state, caller, app, build.id, setup.id, plan));
+    tokio::spawn(after_build(state, caller, app, build.id, setup.id, plan, changes));
     Ok(shown)
 }
 
@@ -387,24 +391,41 @@ async fn provision(
     super::source_blob::start(state, caller, app, upload, version).await
 }
 
-/// The build once it has ended, polled until `wait` has passed; why not, otherwise.
+/// The first and the longest pause between two looks at a build [`wait_for_build`] waits for.
+const POLL: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(2));
+
+/// The build once it has ended, polled (every 250 ms at first, backing off to every 2 s) until
+/// `wait` has passed; why not, otherwise. The wait ends early once the app is gone: a destroyed
+/// app's build may never be recorded as ended.
 pub(crate) async fn wait_for_build(ledger: &dyn crate::Ledger, app_id: Uuid, build_id: Uuid, wait: Duration) -> Result<crate::model::Build, String> {
     let deadline = tokio::time::Instant::now() + wait;
+    let mut pause = POLL.0;
     loop {
+        match ledger.find_app(&app_id.to_string()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err("The app was destroyed before its build ended.".into()),
+            Err(e) => return Err(format!("cannot read the app: {e}")),
+        }
         match ledger.list_builds(app_id).await.map(|builds| builds.into_iter().find(|b| b.id == build_id)) {
             Ok(Some(build)) if build.status != crate::model::BUILD_PENDING => return Ok(build),
-            Ok(_) if tokio::time::Instant::now() >= deadline => {
+            Ok(None) => return Err("The build is gone.".into()),
+            Ok(Some(_)) if tokio::time::Instant::now() >= deadline => {
                 let within = if wait.as_secs() >= 60 { format!("{} minutes", wait.as_secs() / 60) } else { format!("{} ms", wait.as_millis()) };
                 return Err(format!("The build did not end within {within}."));
             }
-            Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Ok(Some(_)) => {
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+                pause = (pause * 2).min(POLL.1);
+            }
             Err(e) => return Err(format!("cannot read the build: {e}")),
         }
     }
 }
 
-/// Once the build is done: the formation, then `postdeploy`; records how it went.
-async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: Uuid, id: Uuid, plan: Plan) {
+/// Once the build is done: the formation (reported to the serving side on `changes`: no
+/// request's response carries it, and on a single node the sweep does not see a formation
+/// change), then `postdeploy`; records how it went.
+async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: Uuid, id: Uuid, plan: Plan, changes: Option<Changes>) {
     let failed = |why: String| finish(&state, id, FAILED, Some(why), None);
     let build = match wait_for_build(state.ledger.as_ref(), app.id, build_id, BUILD_WAIT).await {
         Ok(build) => build,
@@ -417,11 +438,13 @@ async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: U
         let operator = acting_with(&caller, Permission::Operate);
         let body = serde_json::from_value(json!({"updates": plan.formation}));
         let scaled = match body {
-            Ok(body) => super::formation::batch_update(State(state.clone()), operator, Path(app.name.clone()), ApiJson(body)).await.map(drop),
+            Ok(body) => super::formation::batch_update(State(state.clone()), operator, Path(app.name.clone()), ApiJson(body)).await,
             Err(e) => Err(ApiError::internal(e)),
         };
-        if let Err(e) = scaled {
-            return failed(format!("The formation of app.json could not be applied: {}", e.message())).await;
+        match scaled {
+            // Sent, not waited for: postdeploy need not wait for the dynos.
+            Ok((Changed(change), _)) => drop(changes.as_ref().map(|changes| changes.send(change))),
+            Err(e) => return failed(format!("The formation of app.json could not be applied: {}", e.message())).await,
         }
     }
     let Some((command, size)) = plan.postdeploy else { return finish(&state, id, SUCCEEDED, None, None).await };
@@ -586,6 +609,72 @@ mod tests {
         ledger.finish_build(build.id, crate::model::BUILD_FAILED, None, None).await.unwrap();
         let ended = wait_for_build(ledger.as_ref(), app.id, build.id, Duration::from_millis(300)).await.unwrap();
         assert_eq!(ended.status, crate::model::BUILD_FAILED);
+    }
+
+    /// An abandoned setup (its app destroyed, its build left pending) polled the ledger 4 times a
+    /// second for the whole 30 minutes (review4b F8): it now ends once the app is gone.
+    #[tokio::test]
+    async fn waiting_for_the_build_of_a_destroyed_app_ends_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = crate::ledger::open(&crate::ledger::sqlite_url(dir.path())).await.unwrap();
+        let (alice, _) = ledger.create_user("alice@example.com", None, false).await.unwrap();
+        let app = ledger.create_app("setup", alice.id).await.unwrap();
+        let build = ledger.create_build(app.id, alice.id, None, None).await.unwrap();
+        let waiting = {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { wait_for_build(ledger.as_ref(), app.id, build.id, BUILD_WAIT).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ledger.destroy_app(app.id).await.unwrap();
+        let waited = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("the wait ends with the app").unwrap();
+        assert_eq!(waited.unwrap_err(), "The app was destroyed before its build ended.");
+    }
+
+    /// app.json's formation was written by calling the formation handler directly, and the
+    /// change it returned dropped: on a single node the dynos did not follow it until some later
+    /// change (review4b F1). It is reported on the change feed.
+    #[tokio::test]
+    async fn the_formation_of_app_json_is_reported_to_the_serving_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = crate::ledger::open(&crate::ledger::sqlite_url(dir.path())).await.unwrap();
+        let (_, token) = ledger.create_user("operator@localhost", None, true).await.unwrap();
+        let (user, key) = ledger.authenticate_key(&token).await.unwrap().unwrap();
+        let caller = CurrentUser { user, key, token, need: super::super::permissions::Need::Public, checked: Default::default(), route_app: None };
+        let app = ledger.create_app("setup", caller.user.id).await.unwrap();
+        let build = ledger.create_build(app.id, caller.user.id, None, None).await.unwrap();
+        // What the build made: a slug with a web and a worker process, and its release.
+        let process_types: crate::model::ProcessTypes = [("web", "serve"), ("worker", "work")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+        let slug = crate::model::NewSlug {
+            checksum: "sha256:0".into(),
+            size: 1,
+            stack: "heroku-24".into(),
+            commit: None,
+            buildpack: None,
+            process_types: process_types.clone(),
+        };
+        let slug = ledger.create_slug(app.id, slug).await.unwrap();
+        let release = crate::model::NewRelease { slug_id: slug.id, process_types, description: "Deploy".into() };
+        ledger.create_release(app.id, caller.user.id, release).await.unwrap();
+        ledger.finish_build(build.id, crate::model::BUILD_SUCCEEDED, None, None).await.unwrap();
+        let setup = AppSetup::pending(app.id, build.id);
+        ledger.create_app_setup(&setup).await.unwrap();
+        let config = super::super::PlatformConfig { domain: "localhost".into(), router_port: None, api_url: "http://127.0.0.1:5000".into() };
+        let state = AppState {
+            ledger: ledger.clone(),
+            config: std::sync::Arc::new(config),
+            deploys: None,
+            logs: Default::default(),
+            limits: Default::default(),
+        };
+        let plan = plan_of(json!({"formation": {"web": {"quantity": 0}, "worker": {"quantity": 1}}}), &[]).unwrap();
+        let (changes, mut feed) = Changes::channel();
+        after_build(state, caller, app, build.id, setup.id, plan, Some(changes)).await;
+        let ended = ledger.find_app_setup(setup.id).await.unwrap().unwrap();
+        assert_eq!((ended.status.as_str(), ended.failure_message.as_deref()), (SUCCEEDED, None));
+        let formation = ledger.list_formation(setup.app_id).await.unwrap();
+        assert!(formation.iter().any(|f| f.process_type == "worker" && f.quantity == 1), "{formation:?}");
+        let notice = feed.try_recv().expect("the formation's change was reported");
+        assert_eq!(notice.change, crate::serving::Change::App("setup".into()));
     }
 
     #[test]

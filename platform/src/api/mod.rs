@@ -111,6 +111,30 @@ async fn detached<T: Send + 'static>(work: impl Future<Output = Result<T, ApiErr
     tokio::spawn(work).await.map_err(ApiError::internal)?
 }
 
+/// [`detached`] for work whose writes change what the serving side runs: the task itself
+/// reports its [`crate::serving::Changed`]s once the work succeeds (the feed comes from
+/// [`crate::serving::notify_changes`]), so that a client hanging up loses no report; the handler
+/// then waits, up to [`crate::serving::APPLY_WAIT`], until they are applied. Such a handler
+/// returns no `Changed` of its own.
+async fn detached_changing<T: Send + 'static>(
+    changes: Option<axum::Extension<crate::serving::Changes>>,
+    work: impl Future<Output = Result<(Vec<crate::serving::Changed>, T), ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    let reporting = async move {
+        let (changed, value) = work.await?;
+        let mut applied = Vec::new();
+        if let Some(axum::Extension(changes)) = changes {
+            for crate::serving::Changed(change) in changed {
+                applied.push(changes.send(change));
+            }
+        }
+        Ok((applied, value))
+    };
+    let (applied, value) = detached(reporting).await?;
+    let _ = tokio::time::timeout(crate::serving::APPLY_WAIT, futures::future::join_all(applied)).await;
+    Ok(value)
+}
+
 /// The API's routes as they are added: each gets [`permissions::enforce`] for its own methods
 /// (a method a route does not serve stays a plain 405), and its path is recorded for the test
 /// that walks the permission table. Every route must be added here: a `Router` merged in

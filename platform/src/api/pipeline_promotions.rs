@@ -20,6 +20,7 @@ use super::{ApiError, AppState, views};
 use crate::access::Permission;
 use crate::model::{App, Release};
 use crate::pipelines::{Promotion, PromotionTarget};
+use crate::serving::Changed;
 
 /// A promotion as Heroku shows it.
 fn view(promotion: &Promotion) -> Value {
@@ -69,6 +70,7 @@ pub struct CreateBody {
 pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
+    changes: Option<axum::Extension<crate::serving::Changes>>,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let pipeline = visible_pipeline(&state, &caller, &body.pipeline.id).await?;
@@ -99,12 +101,14 @@ pub async fn create(
         return Err(ApiError::invalid(format!("{} has no slug to promote: deploy it first.", source.name)));
     };
     // Released and recorded in a task of its own: a client hanging up part-way would otherwise
-    // leave some targets released and no promotion recorded.
-    let promotion = super::detached(promote(state, caller, pipeline.id, source, release, slug, targets)).await?;
+    // leave some targets released and no promotion recorded (or the new releases unreported).
+    let work = promote(state, caller, pipeline.id, source, release, slug, targets);
+    let promotion = super::detached_changing(changes, work).await?;
     Ok((StatusCode::CREATED, Json(view(&promotion))))
 }
 
-/// Releases `slug` (of `source`'s `release`) on each target, then records the promotion.
+/// Releases `slug` (of `source`'s `release`) on each target, then records the promotion; with
+/// the targets released, for the serving side.
 async fn promote(
     state: AppState,
     caller: CurrentUser,
@@ -113,15 +117,17 @@ async fn promote(
     release: Release,
     slug: Uuid,
     targets: Vec<App>,
-) -> Result<Promotion, ApiError> {
+) -> Result<(Vec<Changed>, Promotion), ApiError> {
     let created_at = Utc::now();
     let description = format!("Promote {} v{}", source.name, release.version);
     let mut outcomes = Vec::new();
+    let mut changed = Vec::new();
     for app in &targets {
         let made = super::releases::deploy_slug(&state, &caller, app, &slug.to_string(), Some(description.clone())).await;
         let (release_id, status, error_message) = match made {
             Ok(made) => {
                 super::logs::release_events(&state, &app.name, &made, &caller.user.email);
+                changed.push(Changed::app(&app.name));
                 (Some(made.id), "succeeded", None)
             }
             Err(e) => (None, "failed", Some(e.message().to_string())),
@@ -139,7 +145,7 @@ async fn promote(
         updated_at: Utc::now(),
     };
     state.ledger.record_promotion(&promotion).await?;
-    Ok(promotion)
+    Ok((changed, promotion))
 }
 
 /// The promotion `id`, if the caller may see its pipeline.

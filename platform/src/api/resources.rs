@@ -74,6 +74,7 @@ pub async fn add_domain(
     State(state): State<AppState>,
     caller: CurrentUser,
     certs: Option<axum::Extension<std::sync::Arc<crate::certs::SniCerts>>>,
+    changes: Option<axum::Extension<crate::serving::Changes>>,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<NewDomain>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -95,7 +96,8 @@ pub async fn add_domain(
     }
     let changed = Changed::app(&app.name);
     // Two writes, then the certificates: in a task of its own, so that a client hanging up
-    // between them leaves no domain without the endpoint it asked for.
+    // between them leaves no domain without the endpoint it asked for, nor the router without
+    // its route (the task reports the change itself).
     let work = async move {
         let domain = state.ledger.add_domain(app.id, &hostname).await?;
         let domain = match &body.sni_endpoint {
@@ -115,9 +117,9 @@ pub async fn add_domain(
         }
         let view = views::domain(&domain, &app, &state.config);
         super::webhooks::notify(&state, app.id, "api:domain", "create", &caller.user.email, view.clone());
-        Ok(view)
+        Ok((vec![changed], view))
     };
-    Ok((StatusCode::CREATED, changed, Json(super::detached(work).await?)))
+    Ok((StatusCode::CREATED, Json(super::detached_changing(changes, work).await?)))
 }
 
 /// `DELETE /apps/{app}/domains/{hostname_or_id}`.
