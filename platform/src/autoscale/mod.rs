@@ -20,7 +20,15 @@
 //! coordinator's), up at its epoch, decides a round ([`Autoscaler::leads`]), so each round is
 //! decided once. Its window is every node's: a request is measured by the router of the node the
 //! client reached, so the leader adds the other nodes' histograms of the app
-//! ([`latency`]) to its own. One app whose decision fails is logged and skipped; the round goes on.
+//! ([`latency`]) to its own, asking every node about every app at once (a peer that hangs costs
+//! one [`latency::FETCH_TIMEOUT`] a round), and checks it still leads before each change. One app
+//! whose decision fails is logged and skipped; the round goes on.
+//!
+//! A window is what a node's router measured since the last round's snapshot of it (the
+//! baseline). A histogram with no baseline (this node's first round as leader, an app just
+//! enabled, a node that did not answer last round) is cumulative since that node started, so it
+//! is only recorded as the baseline: the app is decided from the nodes that have one, and not at
+//! all this round when none has.
 
 pub mod latency;
 mod policy;
@@ -84,9 +92,18 @@ pub struct Autoscaler {
     pub grid: Option<GridScope>,
 }
 
-/// The key of a histogram in a round's `before` map: the node that measured it and the app.
-fn source(node: &str, app: &str) -> String {
+/// The key of a histogram in a round's `before` map: the node that measured it and the app (by
+/// id: a renamed app keeps its baseline).
+fn source(node: &str, app: uuid::Uuid) -> String {
     format!("{node}/{app}")
+}
+
+/// What a node measured between its baseline `before` and `now` (`None`: no baseline, no window).
+/// A count that went down means the node restarted after the baseline: all it holds now came since.
+fn window_of(before: Option<&Buckets>, now: &Buckets) -> Option<Buckets> {
+    let before = before?;
+    let restarted = now.sum_us < before.sum_us || now.counts.iter().zip(&before.counts).any(|(n, b)| n < b);
+    Some(if restarted { now.clone() } else { now.since(before) })
 }
 
 impl Autoscaler {
@@ -101,7 +118,7 @@ impl Autoscaler {
                 () = tokio::time::sleep(self.every) => {}
             }
             if !self.leads().await {
-                // Another node decides; a later lead starts its windows afresh.
+                // Another node decides; a later lead's first round only takes baselines.
                 before.clear();
                 continue;
             }
@@ -134,13 +151,29 @@ impl Autoscaler {
     /// read the policies ends the round.
     pub async fn tick(&self, before: &mut HashMap<String, Buckets>) -> Result<(), crate::ledger::LedgerError> {
         let policies = self.ledger.enabled_autoscaling().await?;
-        let mut seen = HashMap::new();
-        for policy in policies {
-            // The router measures the web process only.
-            if policy.process_type != "web" {
-                continue;
+        let mut apps = Vec::new();
+        // The router measures the web process only.
+        for policy in policies.into_iter().filter(|p| p.process_type == "web") {
+            match self.ledger.find_app(&policy.app_id.to_string()).await {
+                Ok(Some(app)) => apps.push((policy, app)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(app = %policy.app_id, "autoscaling: no decision this round: {e}"),
             }
-            if let Err(e) = self.decide(&policy, before, &mut seen).await {
+        }
+        let measured = self.measured(apps.iter().map(|(_, app)| app)).await;
+        let mut seen = HashMap::new();
+        for ((policy, app), nodes) in apps.iter().zip(measured) {
+            let mut window: Option<Buckets> = None;
+            for (node, now) in nodes {
+                let key = source(&node, app.id);
+                if let Some(part) = window_of(before.get(&key), &now) {
+                    window.get_or_insert_with(Buckets::default).add(&part);
+                }
+                seen.insert(key, now);
+            }
+            // No node has a baseline yet: the next round has a window.
+            let Some(window) = window else { continue };
+            if let Err(e) = self.decide(policy, app, &window).await {
                 tracing::warn!(app = %policy.app_id, process_type = %policy.process_type, "autoscaling: no decision this round: {e}");
             }
         }
@@ -148,20 +181,9 @@ impl Autoscaler {
         Ok(())
     }
 
-    /// Decides one policy: reads its window (every node's), scales if the decision differs.
-    async fn decide(
-        &self,
-        policy: &Policy,
-        before: &HashMap<String, Buckets>,
-        seen: &mut HashMap<String, Buckets>,
-    ) -> Result<(), crate::ledger::LedgerError> {
-        let Some(app) = self.ledger.find_app(&policy.app_id.to_string()).await? else { return Ok(()) };
-        let mut window = Buckets::default();
-        for (node, now) in self.measured(&app).await {
-            let key = source(&node, &app.name);
-            window.add(&before.get(&key).map_or_else(|| now.clone(), |b| now.since(b)));
-            seen.insert(key, now);
-        }
+    /// Decides one policy from its window (every node's): scales if the decision differs and this
+    /// node still leads.
+    async fn decide(&self, policy: &Policy, app: &App, window: &Buckets) -> Result<(), crate::ledger::LedgerError> {
         let formation = self.ledger.list_formation(app.id).await?;
         let Some(current) = formation.iter().find(|f| f.process_type == policy.process_type) else { return Ok(()) };
         let ceiling = match self.is_wasm(app.id).await {
@@ -171,6 +193,10 @@ impl Autoscaler {
         let p95_ms = window.quantile_us(0.95).map(|us| us as f64 / 1000.0);
         let decision = decide(policy, current.quantity, p95_ms, ceiling);
         if decision.quantity == current.quantity {
+            return Ok(());
+        }
+        if !self.leads().await {
+            // The lease moved during the round: the new leader decides.
             return Ok(());
         }
         let update = FormationUpdate {
@@ -186,19 +212,28 @@ impl Autoscaler {
         Ok(())
     }
 
-    /// The app's web response-time histogram as each node's router measured it (cumulative):
-    /// this node's, and on a grid every other node's that answers (`GET /grid/apps/{id}/latency`).
-    async fn measured(&self, app: &App) -> Vec<(String, Buckets)> {
-        let local = self.metrics.get(&app.name).map(|m| m.web.snapshot().latency).unwrap_or_default();
-        let Some(grid) = &self.grid else { return vec![(String::new(), local)] };
-        let mut all = vec![(grid.peers.agent().id.to_string(), local)];
-        for node in grid.peers.others().await {
-            match latency::fetch(&grid.peers, &node, app.id).await {
-                Ok(buckets) => all.push((node.id.to_string(), buckets)),
-                Err(e) => tracing::warn!(app = %app.name, node = %node.name, "autoscaling: that node's measurements are left out: {e}"),
-            }
-        }
-        all
+    /// Each app's web response-time histogram as each node's router measured it (cumulative), in
+    /// the order of `apps`: this node's, and on a grid every other node's that answers (`GET
+    /// /grid/apps/{id}/latency`), all asked at once, each within [`latency::FETCH_TIMEOUT`].
+    async fn measured<'a>(&self, apps: impl Iterator<Item = &'a App>) -> Vec<Vec<(String, Buckets)>> {
+        let local = |app: &App| self.metrics.get(&app.name).map(|m| m.web.snapshot().latency).unwrap_or_default();
+        let Some(grid) = &self.grid else { return apps.map(|app| vec![(String::new(), local(app))]).collect() };
+        let this = grid.peers.agent().id.to_string();
+        let others = grid.peers.others().await;
+        let asked = apps.map(|app| {
+            let fetches = others.iter().map(move |node| async move {
+                match latency::fetch(&grid.peers, node, app.id).await {
+                    Ok(buckets) => Some((node.id.to_string(), buckets)),
+                    Err(e) => {
+                        tracing::warn!(app = %app.name, node = %node.name, "autoscaling: that node's measurements are left out: {e}");
+                        None
+                    }
+                }
+            });
+            let mine = (this.clone(), local(app));
+            async move { std::iter::once(mine).chain(futures::future::join_all(fetches).await.into_iter().flatten()).collect() }
+        });
+        futures::future::join_all(asked).await
     }
 
     /// Whether the app's current release runs as WebAssembly (its slug's stack is `wasi-p2`).
@@ -206,5 +241,33 @@ impl Autoscaler {
         let Ok(Some(release)) = self.ledger.current_release(app_id).await else { return false };
         let Some(slug_id) = release.slug_id else { return false };
         matches!(self.ledger.find_slug(app_id, slug_id).await, Ok(Some(slug)) if slug.stack == "wasi-p2")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buckets(counts: &[(usize, u64)], sum_us: u64) -> Buckets {
+        let mut b = Buckets { sum_us, ..Buckets::default() };
+        for &(i, n) in counts {
+            b.counts[i] = n;
+        }
+        b
+    }
+
+    #[test]
+    fn a_histogram_with_no_baseline_is_no_window() {
+        assert_eq!(window_of(None, &buckets(&[(70, 5000)], 5_000_000_000)), None, "since boot is not the last round's window");
+        let before = buckets(&[(10, 4), (70, 5000)], 5_000_000_400);
+        let now = buckets(&[(10, 9), (70, 5000)], 5_000_000_900);
+        assert_eq!(window_of(Some(&before), &now), Some(buckets(&[(10, 5)], 500)));
+    }
+
+    #[test]
+    fn a_node_restarted_since_its_baseline_counts_all_it_holds_now() {
+        let before = buckets(&[(10, 4), (70, 5000)], 5_000_000_400);
+        let now = buckets(&[(10, 7)], 700);
+        assert_eq!(window_of(Some(&before), &now), Some(now.clone()), "not a saturated difference of two unrelated histograms");
     }
 }

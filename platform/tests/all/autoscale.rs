@@ -116,6 +116,9 @@ async fn a_slow_web_process_scales_up_then_back_down_when_requests_stop() {
     };
     let slow = paas_metrics::Request { status: 200, code: None, took: Duration::from_millis(250), bytes_in: 0, bytes_out: 2 };
     let mut before = HashMap::new();
+    // The first round only takes the baseline (what came before it is no window).
+    scaler.tick(&mut before).await.unwrap();
+    assert_eq!(web(api.state.ledger.clone()).await, 1);
     for _ in 0..50 {
         metrics.app("busy").web.record(slow);
     }
@@ -170,36 +173,31 @@ async fn one_apps_ledger_error_does_not_stop_the_round() {
     api.state.ledger.set_autoscaling(&policy(broken, 500, 500)).await.unwrap();
     api.state.ledger.set_autoscaling(&policy(fine, 1, 5)).await.unwrap();
     let metrics = Arc::new(Metrics::new());
+    let scaler = scaler(&api, metrics.clone(), None);
+    let mut before = HashMap::new();
+    scaler.tick(&mut before).await.expect("the baselines");
     slow_requests(&metrics, "broken", 50);
     slow_requests(&metrics, "fine", 50);
-    scaler(&api, metrics, None).tick(&mut HashMap::new()).await.expect("the round itself goes through");
+    scaler.tick(&mut before).await.expect("the round itself goes through");
     assert_eq!(web_quantity(&api.state.ledger, fine).await, 3, "the other app is still decided");
     assert_eq!(web_quantity(&api.state.ledger, broken).await, 1, "the refused change is not made");
 }
 
-/// Two nodes on one ledger: only the grid's leader decides a round (it was every node, so a
-/// round scaled once per node), and its window holds the requests the other node's router
-/// measured (read over `GET /grid/apps/{id}/latency` with the node key), so load that reaches
-/// only the other node still scales the app.
-#[tokio::test]
-async fn on_a_grid_one_node_decides_from_every_nodes_measurements() {
+/// Grid nodes on `api`'s ledger, registered in order (the first makes the grid): each its agent,
+/// its metrics, its API (with its metrics) on a real listener; a name in `hanging` gets a
+/// listener that accepts connections and never answers. The temporary folders must outlive them.
+async fn grid_nodes(api: &Api, names: &[&str], hanging: &[&str]) -> (Vec<(Autoscaler, Arc<Metrics>)>, Vec<tempfile::TempDir>) {
     use paas_platform::autoscale::GridScope;
     use paas_platform::grid::agent::{Agent, GridConfig};
     use paas_platform::grid::peers::Peers;
     use paas_platform::grid::{Capacity, NodeRegistration};
 
-    let api = setup_with(Default::default()).await;
     let ledger = api.state.ledger.clone();
-    let app_id = app_with_web(&api, &api.operator, "spread").await;
-    let now = chrono::Utc::now();
-    let policy = Policy { app_id, process_type: "web".into(), enabled: true, min: 1, max: 5, p95_ms: 100, created_at: now, updated_at: now };
-    ledger.set_autoscaling(&policy).await.unwrap();
     let lease = Duration::from_secs(60);
     let operator = ledger.authenticate_key(&api.operator).await.unwrap().unwrap().0;
-    // Each node: its agent, its metrics, its API (with its metrics) on a real listener.
     let mut nodes = Vec::new();
     let mut dirs = Vec::new();
-    for name in ["a", "b"] {
+    for &name in names {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let join = match nodes.is_empty() {
@@ -217,22 +215,95 @@ async fn on_a_grid_one_node_decides_from_every_nodes_measurements() {
         let agent = Agent::start(ledger.clone(), dir.path(), registration, GridConfig { join, lease, placing: true }).await.unwrap();
         dirs.push(dir);
         let metrics = Arc::new(Metrics::new());
-        let app = paas_platform::api::app(api.state.clone()).layer(axum::Extension(metrics.clone()));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        if hanging.contains(&name) {
+            tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Ok((stream, _)) = listener.accept().await {
+                    held.push(stream);
+                }
+            });
+        } else {
+            let app = paas_platform::api::app(api.state.clone()).layer(axum::Extension(metrics.clone()));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
         let grid = GridScope { peers: Peers::new(ledger.clone(), agent), lease };
-        nodes.push((scaler(&api, metrics.clone(), Some(grid)), metrics));
+        nodes.push((scaler(api, metrics.clone(), Some(grid)), metrics));
     }
+    (nodes, dirs)
+}
+
+/// Two nodes on one ledger: only the grid's leader decides a round (it was every node, so a
+/// round scaled once per node), and its window holds the requests the other node's router
+/// measured (read over `GET /grid/apps/{id}/latency` with the node key), so load that reaches
+/// only the other node still scales the app; the first round of a lead only takes baselines.
+#[tokio::test]
+async fn on_a_grid_one_node_decides_from_every_nodes_measurements() {
+    let api = setup_with(Default::default()).await;
+    let ledger = api.state.ledger.clone();
+    let app_id = app_with_web(&api, &api.operator, "spread").await;
+    let now = chrono::Utc::now();
+    let policy = Policy { app_id, process_type: "web".into(), enabled: true, min: 1, max: 5, p95_ms: 100, created_at: now, updated_at: now };
+    ledger.set_autoscaling(&policy).await.unwrap();
+    let (nodes, dirs) = grid_nodes(&api, &["a", "b"], &[]).await;
     // a registered first; whoever takes the lease first leads, and the other then does not.
     let leads: Vec<bool> = vec![nodes[0].0.leads().await, nodes[1].0.leads().await];
     assert_eq!(leads, [true, false], "one node leads the grid's autoscaling");
     assert!(nodes[0].0.leads().await, "and keeps leading while its lease runs");
+    // Load from before a's lead (b's router measured it): a's first round as leader (`run`
+    // starts it with no baselines) takes it as the baseline, not as the window. It was the
+    // window (every node's histogram since it started), so hours-old load scaled the app.
+    slow_requests(&nodes[1].1, "spread", 50);
+    slow_requests(&nodes[0].1, "spread", 50);
+    let mut before = HashMap::new();
+    nodes[0].0.tick(&mut before).await.unwrap();
+    assert_eq!(web_quantity(&ledger, app_id).await, 1, "load older than the lead does not scale the app");
     // The load reaches only b's router: a, deciding, sees it through b.
     slow_requests(&nodes[1].1, "spread", 50);
-    let mut before = HashMap::new();
     nodes[0].0.tick(&mut before).await.unwrap();
     assert_eq!(web_quantity(&ledger, app_id).await, 3, "b's slow requests scaled the app up");
     // The next window is only what came after, on either node: none, so one fewer.
     nodes[0].0.tick(&mut before).await.unwrap();
     assert_eq!(web_quantity(&ledger, app_id).await, 2);
+    // A node that did not answer a round (here: a's baseline of b lost) is left out of the next
+    // window, not counted whole: b's old load does not scale the app up again.
+    before.retain(|key, _| key.starts_with(&nodes[0].0.grid.as_ref().unwrap().peers.agent().id.to_string()));
+    nodes[0].0.tick(&mut before).await.unwrap();
+    assert_eq!(web_quantity(&ledger, app_id).await, 1, "decided from a's window alone: no requests");
+    drop(dirs);
+}
+
+/// A peer whose API accepts connections and never answers (its heartbeats still reach the ledger,
+/// so it is listed as up) was asked about one app after another, 2 s each: a round of many apps
+/// took minutes. It is asked about all at once: a round costs one 2 s timeout, and the apps are
+/// still decided from the nodes that answered.
+#[tokio::test]
+async fn a_hanging_peer_costs_one_timeout_a_round_not_one_per_app() {
+    use paas_platform::autoscale::latency::FETCH_TIMEOUT;
+
+    let api = setup_with(Default::default()).await;
+    let ledger = api.state.ledger.clone();
+    let now = chrono::Utc::now();
+    let mut apps = Vec::new();
+    for name in ["hang-1", "hang-2", "hang-3", "hang-4"] {
+        let app_id = app_with_web(&api, &api.operator, name).await;
+        let policy = Policy { app_id, process_type: "web".into(), enabled: true, min: 1, max: 5, p95_ms: 100, created_at: now, updated_at: now };
+        ledger.set_autoscaling(&policy).await.unwrap();
+        apps.push((name, app_id));
+    }
+    let (nodes, dirs) = grid_nodes(&api, &["a", "stuck"], &["stuck"]).await;
+    let leader = &nodes[0];
+    assert!(leader.0.leads().await);
+    let mut before = HashMap::new();
+    leader.0.tick(&mut before).await.unwrap();
+    for (name, _) in &apps {
+        slow_requests(&leader.1, name, 50);
+    }
+    let started = std::time::Instant::now();
+    leader.0.tick(&mut before).await.unwrap();
+    let took = started.elapsed();
+    assert!(took < FETCH_TIMEOUT * 2, "one timeout for the round, not one per app: {took:?}");
+    for (name, app_id) in &apps {
+        assert_eq!(web_quantity(&ledger, *app_id).await, 3, "{name} is decided from the node that answered");
+    }
     drop(dirs);
 }
