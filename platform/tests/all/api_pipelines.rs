@@ -14,6 +14,7 @@ use paas_platform::api::limits::ApiLimits;
 use paas_platform::logplex::drains::DrainPolicy;
 use paas_platform::model::NewSlug;
 use paas_platform::pipelines::{PipelineOwner, Promotion, PromotionTarget, Stage};
+use paas_platform::serving::{Change, Changes, notify_changes};
 use paas_platform::webhooks::WebhookSettings;
 use paas_sandbox::egress::{EgressPolicy, parse_allow};
 use serde_json::{Value, json};
@@ -230,7 +231,9 @@ async fn a_pipeline_couples_apps_by_stage_and_promotes_the_source_slug_to_its_ta
 
 /// hyper drops a handler's future when its client hangs up: a promotion stopped at an `.await`
 /// had released some targets and recorded nothing (review 4, finding 3). The request here is
-/// dropped as soon as the first target has its release; every target still gets one.
+/// dropped as soon as the first target has its release; every target still gets one, and each
+/// is reported to the serving side from the promotion's own task (review4b F5: reported by the
+/// response, a hang-up lost it; before that promotions reported nothing).
 #[tokio::test]
 async fn a_promotion_whose_client_hangs_up_mid_way_still_releases_every_target() {
     let api = setup_with(ApiLimits::default()).await;
@@ -260,11 +263,22 @@ async fn a_promotion_whose_client_hangs_up_mid_way_still_releases_every_target()
             tokio::task::yield_now().await;
         }
     };
+    // Under the change feed's layer, as `paas server` serves the API.
+    let (changes, mut feed) = Changes::channel();
+    let router = paas_platform::api::app(api.state.clone()).layer(axum::middleware::from_fn_with_state(changes, notify_changes));
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/pipeline-promotions")
+        .header("accept", "application/vnd.heroku+json; version=3")
+        .header("authorization", format!("Bearer {alice}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
     tokio::select! {
         biased;
         () = first_released => {}
-        reply = api.send(Method::POST, "/pipeline-promotions", Some(&alice), Some(body), &[]) => {
-            panic!("the promotion of 20 targets ended before its first target was seen released: {}", reply.body)
+        reply = tower::ServiceExt::oneshot(router, request) => {
+            panic!("the promotion of 20 targets ended before its first target was seen released: {}", reply.unwrap().status())
         }
     }
     // The request's future is gone, as when hyper drops it; the promotion goes on.
@@ -275,6 +289,15 @@ async fn a_promotion_whose_client_hangs_up_mid_way_still_releases_every_target()
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+    let mut reported = std::collections::BTreeSet::new();
+    while reported.len() < apps.len() - 1 {
+        let notice = tokio::time::timeout(Duration::from_secs(10), feed.recv()).await;
+        let notice = notice.unwrap_or_else(|_| panic!("only {reported:?} were reported after the client hung up")).expect("the feed is open");
+        if let Change::App(app) = notice.change {
+            reported.insert(app);
+        }
+    }
+    assert_eq!(reported, apps[1..].iter().cloned().collect());
 }
 
 /// A receiver on loopback that records each delivery and answers the statuses of `answers` in
