@@ -140,6 +140,10 @@ struct Inner {
     _lock: File,
 }
 
+/// How many slots one [`Network::attach`] tries when a slot's veth name is held by another
+/// process.
+pub const ATTACH_TRIES: u32 = 4;
+
 impl Network {
     /// Takes the range (refused when another server of this host holds it or it holds a node
     /// address), sets `net.ipv4.ip_forward` to 1 if it was not, removes what a crashed server left
@@ -193,19 +197,35 @@ impl Network {
 
     /// A new namespace for container `id` (named in errors only), with its veth pair and
     /// addresses, removed when the lease drops.
+    ///
+    /// A slot whose veth name another process holds (another server on the same range, whose
+    /// lock file went missing) is left taken, so it is never tried again, and the next is tried:
+    /// at most [`ATTACH_TRIES`] slots an attach.
     pub fn attach(&self, id: &str) -> Result<NetLease, NetError> {
-        let link = {
-            let mut slots = self.0.slots.lock().unwrap_or_else(|e| e.into_inner());
-            let capacity = slots.capacity();
-            slots.take().ok_or(NetError::Full { range: self.0.range, links: capacity })?
-        };
-        if let Err(e) = link::create(&link, &self.0.owner) {
-            self.give_back(link.slot);
-            tracing::warn!(container = id, "cannot make the container's network: {e}");
-            return Err(e);
+        let mut tried = 0;
+        loop {
+            tried += 1;
+            let link = {
+                let mut slots = self.0.slots.lock().unwrap_or_else(|e| e.into_inner());
+                let capacity = slots.capacity();
+                slots.take().ok_or(NetError::Full { range: self.0.range, links: capacity })?
+            };
+            let Err(e) = link::create(&link, &self.0.owner) else {
+                let path = link::netns_path(&link, &self.0.owner);
+                return Ok(NetLease(Lease::Veth { network: self.clone(), link, path, grants: Vec::new() }));
+            };
+            // create() removed what it made; a veth of this name that is still there is not ours.
+            let foreign = std::path::Path::new("/sys/class/net").join(link.veth()).exists();
+            if foreign {
+                tracing::warn!(container = id, veth = %link.veth(), "a veth of this slot's name is not ours; the slot is left out: {e}");
+            } else {
+                self.give_back(link.slot);
+            }
+            if !foreign || tried >= ATTACH_TRIES {
+                tracing::warn!(container = id, "cannot make the container's network: {e}");
+                return Err(e);
+            }
         }
-        let path = link::netns_path(&link, &self.0.owner);
-        Ok(NetLease(Lease::Veth { network: self.clone(), link, path, grants: Vec::new() }))
     }
 
     /// The range.
