@@ -15,8 +15,10 @@ use crate::support::Harness;
 
 const HELLO: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
 
-/// A keep-alive dyno written over raw sockets: answers every request with `hello`, counts the
-/// connections it accepted, and reports each connection's end (the router closed it).
+/// A keep-alive dyno written over raw sockets: answers each request head (none has a body) with
+/// `hello`, or for `GET /big` a 16 MiB body (more than the sockets buffer, so a reader that goes
+/// away leaves it mid-response); counts the connections it accepted and reports each one's end
+/// (the router closed it, or a write failed).
 async fn counting_dyno(listener: TcpListener) -> (Arc<AtomicUsize>, mpsc::UnboundedReceiver<()>) {
     let accepted = Arc::new(AtomicUsize::new(0));
     let (closed_tx, closed) = mpsc::unbounded_channel();
@@ -29,16 +31,26 @@ async fn counting_dyno(listener: TcpListener) -> (Arc<AtomicUsize>, mpsc::Unboun
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let mut seen = Vec::new();
-                loop {
+                'conn: loop {
                     match stream.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => seen.extend_from_slice(&buf[..n]),
                     }
-                    // One answer per complete request head (none of these requests has a body).
                     while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let big = seen.starts_with(b"GET /big ");
                         seen.drain(..end + 4);
-                        if stream.write_all(HELLO).await.is_err() {
-                            return;
+                        let written = if big {
+                            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", 16 << 20);
+                            let body = vec![b'x'; 16 << 20];
+                            match stream.write_all(head.as_bytes()).await {
+                                Ok(()) => stream.write_all(&body).await,
+                                Err(error) => Err(error),
+                            }
+                        } else {
+                            stream.write_all(HELLO).await
+                        };
+                        if written.is_err() {
+                            break 'conn;
                         }
                     }
                 }
@@ -127,57 +139,12 @@ async fn a_new_dyno_at_a_dead_dynos_address_never_gets_its_stale_pooled_connecti
     assert_eq!(codes, vec![None; 4], "no H-code in the router log");
 }
 
-/// A keep-alive dyno over raw sockets: `GET /big` gets a 16 MiB body (more than the sockets
-/// buffer, so a reader that goes away leaves it mid-response), anything else `hello`. Counts the
-/// connections it accepted and reports each one's end.
-async fn big_body_dyno(listener: TcpListener) -> (Arc<AtomicUsize>, mpsc::UnboundedReceiver<()>) {
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let (closed_tx, closed) = mpsc::unbounded_channel();
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
-            count.fetch_add(1, Ordering::SeqCst);
-            let closed_tx = closed_tx.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let mut seen = Vec::new();
-                'conn: loop {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let big = seen.starts_with(b"GET /big ");
-                        seen.drain(..end + 4);
-                        let written = if big {
-                            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", 16 << 20);
-                            let body = vec![b'x'; 16 << 20];
-                            match stream.write_all(head.as_bytes()).await {
-                                Ok(()) => stream.write_all(&body).await,
-                                Err(error) => Err(error),
-                            }
-                        } else {
-                            stream.write_all(HELLO).await
-                        };
-                        if written.is_err() {
-                            break 'conn;
-                        }
-                    }
-                }
-                let _ = closed_tx.send(());
-            });
-        }
-    });
-    (accepted, closed)
-}
-
 #[tokio::test]
 async fn a_native_dyno_connection_is_reused_after_a_read_body_and_closed_after_a_body_dropped_early() {
     let router = Harness::start().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (accepted, mut closed) = big_body_dyno(listener).await;
+    let (accepted, mut closed) = counting_dyno(listener).await;
     let backend = TcpBackend::new(addr);
     router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
     get_hello(&router).await;
