@@ -220,13 +220,7 @@ fn native_one_offs_run_shell_commands_in_a_container() {
     // client's size on stdin and stdout (runc on a pty of the server's own, no util-linux
     // `script` on the server side), and its exit code comes back.
     let line = format!("stty rows 33 cols 101; {} run -a native-run -- 'test -t 0 && test -t 1 && echo is-a-tty; tty; stty size; exit 4'", paas_bin());
-    let mut child = in_home(&server, "script")
-        .args(["-qfec", &line, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run script (util-linux): {e}"));
+    let mut child = on_a_terminal(&server, &line);
     let stdin = child.stdin.take();
     let out = child.wait_with_output().unwrap();
     drop(stdin);
@@ -242,13 +236,7 @@ fn paas_run_on_a_terminal_gets_echo_and_line_editing_and_ctrl_c_stops_the_dyno()
     let server = TestServer::start();
     push_example(&server, "worker-rust", "terminal");
     let line = format!("{} run -a terminal -- worker-rust echo", paas_bin());
-    let mut child = in_home(&server, "script")
-        .args(["-qfec", &line, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run script (util-linux): {e}"));
+    let mut child = on_a_terminal(&server, &line);
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = child.stdout.take().unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -305,4 +293,15 @@ fn paas_login_over_https_takes_the_ca_file_and_paas_run_trusts_it_without_a_flag
     assert!(ok(logged_in(&server).args(["apps"])).contains("secure-run"));
     let out = run(logged_in(&server).args(["run", "-a", "secure-run", "--env", "INTERVAL_MS=1", "--", "worker-rust", "1"]));
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "run.1: tick 1\nrun.1: done after 1 iterations\n".to_string()), "{}", text(&out.stderr));
+}
+
+/// `line` run by a shell on a terminal of util-linux `script`, its ends piped to the test.
+fn on_a_terminal(server: &TestServer, line: &str) -> std::process::Child {
+    in_home(server, "script")
+        .args(["-qfec", line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run script (util-linux): {e}"))
 }
