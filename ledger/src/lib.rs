@@ -1,0 +1,1 @@
+//! paas-ledger: the ledger (being moved here from `platform/src/ledger`), its migrations and model.
