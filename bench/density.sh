@@ -177,20 +177,8 @@ share=$((N / 10)); [ "$share" -ge 1 ] || share=1; [ "$share" -le 100 ] || share=
 shuf -n "$share" "$work/order" | sed 's/$/.localhost/' >"$work/hosts"
 head -1 "$work/hosts" >"$work/host1"
 threads=$share; [ "$threads" -le 100 ] || threads=100
-to_ms() {
-    case "$1" in
-        *us) echo "${1%us}" | awk '{printf "%.2f", $1/1000}' ;;
-        *ms) echo "${1%ms}" | awk '{printf "%.2f", $1}' ;;
-        *s) echo "${1%s}" | awk '{printf "%.2f", $1*1000}' ;;
-    esac
-}
 wrk_run() { # env assignments are the caller's; args: url → "req/s p99_ms non2xx+errors"
-    local out
-    out=$(wrk -t"$threads" -c"$threads" -d"$LOAD" --latency -s "$root/bench/density.lua" "$1")
-    echo "$out" >>"$work/wrk.log"
-    local bad
-    bad=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}')
-    echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')") $bad"
+    wrk -t"$threads" -c"$threads" -d"$LOAD" --latency -s "$root/bench/density.lua" "$1" | tee -a "$work/wrk.log" | wrk_figures
 }
 load_warm=$(load_avg)
 read -r many_rps many_p99 many_bad < <(DENSITY_HOSTS=$work/hosts wrk_run "http://$router/")

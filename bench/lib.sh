@@ -131,3 +131,49 @@ component_app() {
 push() {
   git push --quiet paas main 2>"$work/push.err" || { cat "$work/push.err" >&2; exit 1; }
 }
+
+# serve_start SECONDS CMD…: starts CMD (wasmtime serve, runtime/examples/serve.rs) in the
+# background with its output in a new file of $DATA, and waits up to SECONDS for its
+# "Serving HTTP on http://…/" line; sets PID and URL. A new file per server: the shell may not
+# have truncated a reused one yet when we read it.
+serve_start() {
+  local seconds=$1 log
+  shift
+  log=$(mktemp "$DATA/server.XXXXXX")
+  "$@" >"$log" 2>&1 &
+  PID=$!
+  for _ in $(seq $((seconds * 20))); do
+    URL=$(grep -o 'http://[0-9.:]*/' "$log" | head -1 || true)
+    [ -n "$URL" ] && return 0
+    sleep 0.05
+  done
+  echo "bench: server did not start: $*" >&2; cat "$log" >&2; exit 1
+}
+
+# serve_stop: stops the server serve_start started.
+serve_stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; }
+
+# to_ms LATENCY [DECIMALS]: one of wrk's latencies (812.34us, 1.20ms, 2.01s) in milliseconds,
+# with DECIMALS (2) decimals; anything else as it is, "-" for nothing.
+to_ms() {
+  local format="%.${2:-2}f"
+  case "$1" in
+    *us) echo "${1%us}" | awk -v f="$format" '{printf f, $1/1000}' ;;
+    *ms) echo "${1%ms}" | awk -v f="$format" '{printf f, $1}' ;;
+    *s) echo "${1%s}" | awk -v f="$format" '{printf f, $1*1000}' ;;
+    *) echo "${1:--}" ;;
+  esac
+}
+
+# wrk_failed: how many requests of the wrk output on stdin failed (non-2xx answers and socket
+# errors).
+wrk_failed() {
+  awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}'
+}
+
+# wrk_figures: "req/s p99_ms failed" of the wrk --latency output on stdin.
+wrk_figures() {
+  local out
+  out=$(cat)
+  echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')") $(echo "$out" | wrk_failed)"
+}

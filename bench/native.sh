@@ -46,20 +46,10 @@ ready() {
   done
   echo "$1 did not answer" >&2; exit 1
 }
-to_ms() {
-  case "$1" in
-    *us) echo "${1%us}" | awk '{printf "%.2f", $1/1000}' ;;
-    *ms) echo "${1%ms}" | awk '{printf "%.2f", $1}' ;;
-    *s) echo "${1%s}" | awk '{printf "%.2f", $1*1000}' ;;
-  esac
-}
 load() { # app
   local out
   wrk -t"$threads" -c"$connections" -d2s -H "Host: $1.localhost" "http://$router/" >/dev/null
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Host: $1.localhost" "http://$router/")
-  local errors
-  errors=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}')
-  echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')") $errors"
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Host: $1.localhost" "http://$router/" | wrk_figures
 }
 
 printf '%-58s %7s %9s %8s %7s\n' "app (wrk -t$threads -c$connections -d$duration)" push_s req/s p99_ms errors

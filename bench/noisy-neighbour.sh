@@ -73,21 +73,13 @@ for app in quiet noisy; do
   curl -sf -o /dev/null -H "Host: $app.localhost" "http://$router/" || { echo "bench: $app does not answer" >&2; exit 1; }
 done
 
-to_ms() {
-  case "$1" in
-    *us) echo "${1%us}" | awk '{printf "%.2f", $1/1000}' ;;
-    *ms) echo "${1%ms}" | awk '{printf "%.2f", $1}' ;;
-    *s) echo "${1%s}" | awk '{printf "%.2f", $1*1000}' ;;
-    *) echo "-" ;;
-  esac
-}
 # wrk_summary FILE → "req/s p50_ms p99_ms failed"
 wrk_summary() {
   local rps p50 p99 bad
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$1")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$1")")
-  bad=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$1")
+  bad=$(wrk_failed <"$1")
   echo "${rps:-0} $p50 $p99 $bad"
 }
 # noisy_wrk NAME CONNECTIONS PATH: A's load for the phase, in the background.

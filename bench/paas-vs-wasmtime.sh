@@ -78,13 +78,6 @@ wasmtime_serve() {
   answers "$wt"
 }
 
-to_ms() {
-  case "$1" in
-    *us) echo "${1%us}" | awk '{printf "%.2f", $1/1000}' ;;
-    *ms) echo "${1%ms}" | awk '{printf "%.2f", $1}' ;;
-    *s) echo "${1%s}" | awk '{printf "%.2f", $1*1000}' ;;
-  esac
-}
 # load CONNECTIONS URL [HEADER…]: prints "req/s p99_ms load1" (load1: the 1-minute load average
 # just before the measured run).
 load() {

@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/paas-target}"
+root=$(pwd)
+. bench/lib.sh
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-8}"
 THREADS="${THREADS:-1}"
@@ -19,7 +20,7 @@ EXAMPLE="${EXAMPLE:-hello-python}"
 BENCH_ROOT="${BENCH_ROOT:-$HOME/.cache/paas-bench}"
 WASMTIME="$BENCH_ROOT/bin/wasmtime"
 
-command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+need wrk
 "$WASMTIME" --version 2>/dev/null | grep -q '^wasmtime 48\.0\.8' \
     || { echo "bench: run bench/runtime.sh once first (it installs wasmtime serve 48.0.8)" >&2; exit 1; }
 
@@ -36,21 +37,6 @@ fi
 DATA="$(mktemp -d)"
 trap 'rm -rf "$DATA"; [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null || true' EXIT
 
-# Starts a server in the background; sets PID and URL from its "Serving HTTP on" line.
-start() {
-    local log="$DATA/server.log"
-    "$@" >"$log" 2>&1 &
-    PID=$!
-    for _ in $(seq 1 2400); do
-        URL=$(grep -o 'http://[0-9.:]*/' "$log" | head -1 || true)
-        [ -n "$URL" ] && return 0
-        sleep 0.05
-    done
-    echo "bench: server did not start: $*" >&2; cat "$log" >&2; exit 1
-}
-
-stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; }
-
 # Runs wrk against URL (after a short warm-up); prints "req_per_s p99_ms non_2xx".
 load() {
     wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$URL" >/dev/null
@@ -59,17 +45,7 @@ load() {
     rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-    echo "$rps $(to_ms "$p99") ${errors:-0}"
-}
-
-to_ms() {
-    local v=$1
-    case "$v" in
-        *us) echo "${v%us}" | awk '{printf "%.3f", $1/1000}' ;;
-        *ms) echo "${v%ms}" | awk '{printf "%.3f", $1}' ;;
-        *s) echo "${v%s}" | awk '{printf "%.3f", $1*1000}' ;;
-        *) echo "$v" ;;
-    esac
+    echo "$rps $(to_ms "$p99" 3) ${errors:-0}"
 }
 
 echo "$EXAMPLE: $(( $(stat -c %s "$COMPONENT") / 1048576 )) MiB component, $CONNECTIONS connections, $DURATION"
@@ -80,12 +56,12 @@ for mode in reuse no-reuse; do
     else
         paas_flags=(--no-reuse); wt_flags=(--max-instance-reuse-count 1)
     fi
-    start "$SERVE" "$COMPONENT" --addr 127.0.0.1:0 --data-dir "$DATA/paas" "${paas_flags[@]}"
+    serve_start 120 "$SERVE" "$COMPONENT" --addr 127.0.0.1:0 --data-dir "$DATA/paas" "${paas_flags[@]}"
     read -r paas_rps paas_p99 paas_errors < <(load)
-    stop
-    start "$WASMTIME" serve -Scli --addr 127.0.0.1:0 "${wt_flags[@]}" "$COMPONENT"
+    serve_stop
+    serve_start 120 "$WASMTIME" serve -Scli --addr 127.0.0.1:0 "${wt_flags[@]}" "$COMPONENT"
     read -r wt_rps wt_p99 wt_errors < <(load)
-    stop
+    serve_stop
     printf '%-14s %-15s %12s %10s %8s\n' "$mode" paas-runtime "$paas_rps" "$paas_p99" "$paas_errors"
     printf '%-14s %-15s %12s %10s %8s\n' "$mode" "wasmtime serve" "$wt_rps" "$wt_p99" "$wt_errors"
 done

@@ -29,23 +29,6 @@ SERVE="$CARGO_TARGET_DIR/release/examples/serve"
 DATA="$(mktemp -d)"
 trap 'rm -rf "$DATA"; [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null || true' EXIT
 
-# Starts a server in the background; sets PID and URL from its "Serving HTTP on" line.
-start() {
-    # A new file per server: the shell may not have truncated a reused one yet when we read it.
-    local log
-    log=$(mktemp "$DATA/server.XXXXXX")
-    "$@" >"$log" 2>&1 &
-    PID=$!
-    for _ in $(seq 1 200); do
-        URL=$(grep -o 'http://[0-9.:]*/' "$log" | head -1 || true)
-        [ -n "$URL" ] && return 0
-        sleep 0.05
-    done
-    echo "bench: server did not start: $*" >&2; cat "$log" >&2; exit 1
-}
-
-stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; }
-
 # Runs wrk against URL (after a short warm-up); prints "req_per_s p99_ms".
 load() {
     wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$URL" >/dev/null
@@ -55,17 +38,7 @@ load() {
     rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     echo "$out" | grep -q 'Non-2xx' && { echo "bench: non-2xx responses" >&2; echo "$out" >&2; exit 1; }
-    echo "$rps $(to_ms "$p99")"
-}
-
-to_ms() {
-    local v=$1
-    case "$v" in
-        *us) echo "${v%us}" | awk '{printf "%.3f", $1/1000}' ;;
-        *ms) echo "${v%ms}" | awk '{printf "%.3f", $1}' ;;
-        *s) echo "${v%s}" | awk '{printf "%.3f", $1*1000}' ;;
-        *) echo "$v" ;;
-    esac
+    echo "$rps $(to_ms "$p99" 3)"
 }
 
 printf '%-14s %-15s %12s %10s\n' mode server req/s p99_ms
@@ -75,12 +48,12 @@ for mode in reuse no-reuse; do
     else
         paas_flags=(--no-reuse); wt_flags=(--max-instance-reuse-count 1)
     fi
-    start "$SERVE" "$COMPONENT" --addr 127.0.0.1:0 --data-dir "$DATA/paas" "${paas_flags[@]}"
+    serve_start 10 "$SERVE" "$COMPONENT" --addr 127.0.0.1:0 --data-dir "$DATA/paas" "${paas_flags[@]}"
     read -r paas_rps paas_p99 < <(load)
-    stop
-    start "$WASMTIME" serve -Scli --addr 127.0.0.1:0 "${wt_flags[@]}" "$COMPONENT"
+    serve_stop
+    serve_start 10 "$WASMTIME" serve -Scli --addr 127.0.0.1:0 "${wt_flags[@]}" "$COMPONENT"
     read -r wt_rps wt_p99 < <(load)
-    stop
+    serve_stop
     printf '%-14s %-15s %12s %10s\n' "$mode" paas-runtime "$paas_rps" "$paas_p99"
     printf '%-14s %-15s %12s %10s\n' "$mode" "wasmtime serve" "$wt_rps" "$wt_p99"
     awk -v a="$paas_rps" -v b="$wt_rps" -v c="$paas_p99" -v d="$wt_p99" -v m="$mode" \
