@@ -12,6 +12,7 @@ use paas_router::{
 };
 use tokio::net::TcpListener;
 
+use crate::server::{assert_echoed, echo_upgrade_dyno, upgrade_to_echo};
 use crate::support::{Reply, client, closing_dyno, dead_address, native_dyno};
 
 /// Vouches for one credential.
@@ -203,26 +204,14 @@ async fn a_forwarded_requests_body_bytes_are_counted_once_by_the_node_the_client
 
 #[tokio::test]
 async fn an_upgrade_such_as_a_websocket_is_spliced_through_the_other_nodes_router() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (a, b) = (Node::start("Node kb").await, Node::start("Node ka").await);
-    b.table.set_web("hello", vec![WebDyno::new("web.2", TcpBackend::new(crate::server::echo_upgrade_dyno().await))]);
+    b.table.set_web("hello", vec![WebDyno::new("web.2", TcpBackend::new(echo_upgrade_dyno().await))]);
     a.table.ensure_app("hello");
     a.table.set_remote("hello", vec![Node::via(b.addr, "web.2", "Node ka")]);
-    let mut stream = tokio::net::TcpStream::connect(a.addr).await.unwrap();
-    stream.write_all(b"GET /ws HTTP/1.1\r\nHost: hello.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n").await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).await.unwrap(), 1);
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let (mut stream, head) = upgrade_to_echo(a.addr).await;
     assert!(head.starts_with("http/1.1 101 switching protocols\r\n") && !head.contains("x-paas"), "{head}");
     for word in ["ping", "pong and more"] {
-        stream.write_all(word.as_bytes()).await.unwrap();
-        let mut buf = vec![0u8; word.len()];
-        stream.read_exact(&mut buf).await.unwrap();
-        assert_eq!(buf, word.as_bytes());
+        assert_echoed(&mut stream, word).await;
     }
     drop(stream);
     let lines = a.log.lines();

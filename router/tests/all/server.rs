@@ -1,5 +1,6 @@
 //! The server side: HTTP/1.1 keep-alive, h2c, slow clients, idle connections, graceful shutdown.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use paas_router::{RouterConfig, TcpBackend, WebDyno, full_body};
@@ -131,6 +132,40 @@ async fn an_idle_h2c_connection_is_closed_too() {
     assert!(started.elapsed() >= Duration::from_millis(200), "{:?}", started.elapsed());
 }
 
+/// Reads an HTTP/1.1 head up to its blank line, byte by byte (what follows stays in `stream`);
+/// returns it lowercased, or `None` if the peer closed first.
+async fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(String::from_utf8_lossy(&head).to_ascii_lowercase())
+}
+
+/// Connects to the router at `addr` and asks for hello's `/ws` with `Upgrade: echo`; returns the
+/// stream and the head of the answer, lowercased.
+pub async fn upgrade_to_echo(addr: SocketAddr) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: hello.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await.expect("the router's answer");
+    (stream, head)
+}
+
+/// Sends `word` through an upgraded `stream` and checks that the echo dyno sends it back.
+pub async fn assert_echoed(stream: &mut TcpStream, word: &str) {
+    stream.write_all(word.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; word.len()];
+    stream.read_exact(&mut buf).await.unwrap();
+    assert_eq!(buf, word.as_bytes());
+}
+
 /// A native dyno that switches to an echo protocol on `Upgrade: echo`.
 pub async fn echo_upgrade_dyno() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -139,15 +174,7 @@ pub async fn echo_upgrade_dyno() -> std::net::SocketAddr {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else { return };
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let Some(head) = read_head(&mut stream).await else { return };
                 assert!(head.contains("\r\nupgrade: echo\r\n") && head.contains("\r\nconnection: upgrade\r\n"), "{head}");
                 stream
                     .write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
@@ -166,25 +193,11 @@ async fn upgrades_such_as_websockets_are_spliced_until_idle() {
     let config = RouterConfig { idle_timeout: Duration::from_millis(400), ..RouterConfig::default() };
     let router = Harness::with_config(config).await;
     router.table.set_web("hello", vec![WebDyno::new("web.1", TcpBackend::new(echo_upgrade_dyno().await))]);
-    let mut stream = TcpStream::connect(router.addr).await.unwrap();
-    stream
-        .write_all(b"GET /ws HTTP/1.1\r\nHost: hello.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).await.unwrap(), 1);
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let (mut stream, head) = upgrade_to_echo(router.addr).await;
     assert!(head.starts_with("http/1.1 101 switching protocols\r\n"), "{head}");
     assert!(head.contains("\r\nupgrade: echo\r\n") && head.contains("\r\nconnection: upgrade\r\n"), "{head}");
     for word in ["ping", "pong and more"] {
-        stream.write_all(word.as_bytes()).await.unwrap();
-        let mut buf = vec![0u8; word.len()];
-        stream.read_exact(&mut buf).await.unwrap();
-        assert_eq!(buf, word.as_bytes());
+        assert_echoed(&mut stream, word).await;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let (rest, idle) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
