@@ -62,24 +62,8 @@ async fn a_request_without_body_goes_to_another_dyno_when_one_is_unreachable() {
 async fn h12_after_the_request_timeout_drops_the_call_and_the_next_request_works() {
     let config = RouterConfig { request_timeout: Duration::from_millis(300), ..RouterConfig::default() };
     let router = Harness::with_config(config).await;
-    let dropped = Arc::new(AtomicBool::new(false));
-    let flag = dropped.clone();
-    router.table.set_web(
-        "hello",
-        vec![WebDyno::new(
-            "web.1",
-            FnBackend::new(move |req: http::Request<RouterBody>| {
-                let flag = flag.clone();
-                async move {
-                    if req.uri().path() == "/slow" {
-                        let _noticed = DropFlag(flag);
-                        tokio::time::sleep(Duration::from_secs(60)).await;
-                    }
-                    Ok::<_, BackendError>(http::Response::new(full_body("fast")))
-                }
-            }),
-        )],
-    );
+    let (dyno, dropped) = slow_dyno("/slow");
+    router.table.set_web("hello", vec![dyno]);
     let started = Instant::now();
     let reply = router.get("hello.localhost", "/slow").await.unwrap();
     let took = started.elapsed();
@@ -91,6 +75,24 @@ async fn h12_after_the_request_timeout_drops_the_call_and_the_next_request_works
     let line = &router.log_lines(1).await[0].1;
     assert_eq!((line.code, line.status, line.dyno.as_deref(), line.bytes), (Some(ErrorCode::H12), 503, Some("web.1"), Some(0)));
     assert!(line.service.unwrap() >= Duration::from_millis(300));
+}
+
+/// web.1, whose answer to `slow_path` takes a minute (to any other path: "fast"), and a flag that
+/// turns true once the router drops that slow call.
+fn slow_dyno(slow_path: &'static str) -> (WebDyno, Arc<AtomicBool>) {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let backend = FnBackend::new(move |req: http::Request<RouterBody>| {
+        let flag = flag.clone();
+        async move {
+            if req.uri().path() == slow_path {
+                let _noticed = DropFlag(flag);
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            Ok::<_, BackendError>(http::Response::new(full_body("fast")))
+        }
+    });
+    (WebDyno::new("web.1", backend), dropped)
 }
 
 struct DropFlag(Arc<AtomicBool>);
@@ -182,22 +184,8 @@ async fn request_bodies_over_the_limit_get_413_whether_declared_or_streamed() {
 #[tokio::test]
 async fn h27_when_the_client_goes_away_while_the_dyno_works() {
     let router = Harness::start().await;
-    let dropped = Arc::new(AtomicBool::new(false));
-    let flag = dropped.clone();
-    router.table.set_web(
-        "hello",
-        vec![WebDyno::new(
-            "web.1",
-            FnBackend::new(move |_req| {
-                let flag = flag.clone();
-                async move {
-                    let _noticed = DropFlag(flag);
-                    tokio::time::sleep(Duration::from_secs(60)).await;
-                    Ok::<_, BackendError>(http::Response::new(full_body("late")))
-                }
-            }),
-        )],
-    );
+    let (dyno, dropped) = slow_dyno("/wait");
+    router.table.set_web("hello", vec![dyno]);
     let mut stream = tokio::net::TcpStream::connect(router.addr).await.unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut stream, b"GET /wait HTTP/1.1\r\nHost: hello.localhost\r\n\r\n").await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
