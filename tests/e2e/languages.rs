@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, TestServer, ok, run};
+use crate::support::{self, TestServer, eventually_get, ok, run};
 
 /// `git push paas main`, timed; its output (the build's lines come back as `remote:` lines).
 fn push(server: &TestServer, repo: &Path, what: &str) -> String {
@@ -45,20 +45,6 @@ fn get(server: &TestServer, app: &str, path: &str) -> (u16, String) {
     request(server, app, "GET", path, &[], None)
 }
 
-/// Polls until `GET path` answers `want` (releases and config changes reach the dynos
-/// asynchronously).
-fn eventually(server: &TestServer, app: &str, path: &str, want: (u16, &str)) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = get(server, app, path);
-        if (got.0, got.1.as_str()) == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{app} GET {path}: wanted {want:?}, still {got:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// Polls `paas logs` of `app` until a line of its web dyno (`app[web.1]:`) contains `want`.
 fn logged(server: &TestServer, app: &str, want: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -90,7 +76,7 @@ fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
     let flask = support::app_repo(&server, "hello-python", "flask-app");
     let first = push(&server, flask.path(), "hello-python (first)");
     assert!(first.contains("Installing componentize-py"), "{first}");
-    eventually(&server, "flask-app", "/", (200, "Hello, world, from Flask!\n"));
+    eventually_get(&server, "flask-app", "/", (200, "Hello, world, from Flask!\n"), Duration::from_secs(60));
     let form = request(&server, "flask-app", "POST", "/form", &["Content-Type: application/x-www-form-urlencoded"], Some("name=Ann+Lee"));
     assert_eq!(form, (200, "Thanks, Ann Lee!\n".to_string()));
     let echo = request(&server, "flask-app", "POST", "/echo", &["Content-Type: text/plain"], Some("round trip"));
@@ -101,7 +87,7 @@ fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
     assert_eq!(headers["x-greeting"], "abc-123", "{body}");
     assert_eq!(headers["host"], "flask-app.localhost", "{body}");
     paas(&server, &["config:set", "GREETING_NAME=paas", "-a", "flask-app"]);
-    eventually(&server, "flask-app", "/", (200, "Hello, paas, from Flask!\n"));
+    eventually_get(&server, "flask-app", "/", (200, "Hello, paas, from Flask!\n"), Duration::from_secs(60));
     assert_eq!(get(&server, "flask-app", "/boom").0, 500);
     logged(&server, "flask-app", "RuntimeError: boom");
     logged(&server, "flask-app", "Traceback (most recent call last)");
@@ -110,16 +96,16 @@ fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
     let second = push(&server, flask.path(), "hello-python (second)");
     assert!(!second.contains("Installing componentize-py"), "the tools come from the build cache: {second}");
     assert!(second.contains("Using the dependencies installed by the last build"), "{second}");
-    eventually(&server, "flask-app", "/", (200, "Hello, paas, from Flask, again!\n"));
+    eventually_get(&server, "flask-app", "/", (200, "Hello, paas, from Flask, again!\n"), Duration::from_secs(60));
 
     // --- hello-python-wasi: a direct wasi:http handler.
     let wasi = support::app_repo(&server, "hello-python-wasi", "wasi-app");
     push(&server, wasi.path(), "hello-python-wasi (first)");
-    eventually(&server, "wasi-app", "/", (200, "Hello, world, from Python on wasi:http!\n"));
+    eventually_get(&server, "wasi-app", "/", (200, "Hello, world, from Python on wasi:http!\n"), Duration::from_secs(60));
     let echo = request(&server, "wasi-app", "POST", "/echo", &[], Some("round trip"));
     assert_eq!(echo, (200, "round trip".to_string()));
     paas(&server, &["config:set", "GREETING_NAME=paas", "FAVOURITE=tea", "-a", "wasi-app"]);
-    eventually(&server, "wasi-app", "/", (200, "Hello, paas, from Python on wasi:http!\n"));
+    eventually_get(&server, "wasi-app", "/", (200, "Hello, paas, from Python on wasi:http!\n"), Duration::from_secs(60));
     assert_eq!(get(&server, "wasi-app", "/config/FAVOURITE"), (200, "tea\n".to_string()));
     assert_eq!(get(&server, "wasi-app", "/config/NOPE").0, 404);
 
@@ -127,7 +113,7 @@ fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
     let js = support::app_repo(&server, "hello-js", "js-app");
     let first = push(&server, js.path(), "hello-js (first)");
     assert!(first.contains("Installing componentize-js"), "{first}");
-    eventually(&server, "js-app", "/", (200, "Hello, world, from JavaScript!\n"));
+    eventually_get(&server, "js-app", "/", (200, "Hello, world, from JavaScript!\n"), Duration::from_secs(60));
     let json = request(&server, "js-app", "POST", "/json", &["Content-Type: application/json"], Some(r#"{"a":[1,2]}"#));
     assert_eq!(json, (200, r#"{"received":{"a":[1,2]},"length":11}"#.to_string()));
     let echo = request(&server, "js-app", "POST", "/echo", &["Content-Type: text/csv"], Some("a,b\n1,2\n"));
@@ -138,12 +124,12 @@ fn python_and_javascript_apps_are_pushed_and_served_through_the_router() {
     assert_eq!(headers["x-greeting"], "abc-123", "{body}");
     assert_eq!(get(&server, "js-app", "/nope"), (404, r#"{"error":"not found","path":"/nope"}"#.to_string()));
     paas(&server, &["config:set", "GREETING_NAME=paas", "-a", "js-app"]);
-    eventually(&server, "js-app", "/", (200, "Hello, paas, from JavaScript!\n"));
+    eventually_get(&server, "js-app", "/", (200, "Hello, paas, from JavaScript!\n"), Duration::from_secs(60));
     assert_eq!(get(&server, "js-app", "/boom").0, 500);
     logged(&server, "js-app", "Error: boom");
     change(&server, js.path(), "index.js", "from JavaScript!", "from JavaScript, again!");
     let second = push(&server, js.path(), "hello-js (second)");
     assert!(!second.contains("Installing componentize-js"), "the tools come from the build cache: {second}");
-    eventually(&server, "js-app", "/", (200, "Hello, paas, from JavaScript, again!\n"));
+    eventually_get(&server, "js-app", "/", (200, "Hello, paas, from JavaScript, again!\n"), Duration::from_secs(60));
     println!("[languages] the whole test took {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, TestServer, ok, run};
+use crate::support::{self, TestServer, eventually_get, ok, run};
 
 /// A `paas` client command as the operator, with the test's HOME.
 fn paas(server: &TestServer, args: &[&str]) -> String {
@@ -38,19 +38,6 @@ fn router_logged(server: &TestServer, app: &str, at_code: &str) {
     panic!("no `{at_code}` router line for {app}: {printed:?}");
 }
 
-/// Polls until `GET path` answers `want` (changes reach the dynos asynchronously).
-fn eventually(server: &TestServer, app: &str, path: &str, want: (u16, &str)) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = get(server, app, path);
-        if (got.0, got.1.as_str()) == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "GET {path}: wanted {want:?}, still {got:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// `paas ps`'s dyno lines as (name, state).
 fn ps(server: &TestServer, app: &str) -> Vec<(String, String)> {
     paas(server, &["ps", "-a", app])
@@ -74,11 +61,11 @@ fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
     router_logged(&server, "hello-xyz", "at=error code=H14");
 
     support::push(&server, repo.path());
-    eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
+    eventually_get(&server, "hello-xyz", "/", (200, "Hello, world!\n"), Duration::from_secs(20));
     assert_eq!(ps(&server, "hello-xyz"), [("web.1".to_string(), "up".to_string())]);
 
     paas(&server, &["config:set", "GREETING_NAME=paas", "-a", "hello-xyz"]);
-    eventually(&server, "hello-xyz", "/", (200, "Hello, paas!\n"));
+    eventually_get(&server, "hello-xyz", "/", (200, "Hello, paas!\n"), Duration::from_secs(20));
 
     paas(&server, &["ps:scale", "web=3", "-a", "hello-xyz"]);
     let want: Vec<(String, String)> = (1..=3).map(|n| (format!("web.{n}"), "up".to_string())).collect();
@@ -121,7 +108,7 @@ fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
 
     // Rollback to the deploy (v2): its config, the old answer; the formation stays.
     paas(&server, &["rollback", "v2", "-a", "hello-xyz"]);
-    eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
+    eventually_get(&server, "hello-xyz", "/", (200, "Hello, world!\n"), Duration::from_secs(20));
     assert_eq!(ps(&server, "hello-xyz").len(), 3);
 
     // The API answers once the change is applied: no polling needed from here on.
@@ -133,7 +120,7 @@ fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
     assert_eq!(ps(&server, "hello-xyz"), []);
 
     paas(&server, &["ps:scale", "web=1", "-a", "hello-xyz"]);
-    eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
+    eventually_get(&server, "hello-xyz", "/", (200, "Hello, world!\n"), Duration::from_secs(20));
     paas(&server, &["maintenance:on", "-a", "hello-xyz"]);
     let (status, body) = get(&server, "hello-xyz", "/");
     assert_eq!(status, 503);
@@ -145,7 +132,7 @@ fn pushed_app_is_served_scaled_rolled_back_and_comes_back_after_a_restart() {
     // A restarted server brings the app back as it was.
     let dir = server.stop();
     let server = TestServer::start_in(dir);
-    eventually(&server, "hello-xyz", "/", (200, "Hello, world!\n"));
+    eventually_get(&server, "hello-xyz", "/", (200, "Hello, world!\n"), Duration::from_secs(20));
     assert_eq!(ps(&server, "hello-xyz"), [("web.1".to_string(), "up".to_string())]);
 }
 
@@ -165,7 +152,7 @@ fn with_sleep_after_1s_a_sleeping_app_goes_idle_and_the_next_request_wakes_it() 
     let repo = support::app_repo(&server, "hello-rust", "napper");
     paas(&server, &["features:enable", "sleep", "-a", "napper"]);
     support::push(&server, repo.path());
-    eventually(&server, "napper", "/", (200, "Hello, world!\n"));
+    eventually_get(&server, "napper", "/", (200, "Hello, world!\n"), Duration::from_secs(20));
     // The dyno has been idle at least since here (its last request was answered before).
     let served = Instant::now();
     assert_eq!(ps(&server, "napper"), [("web.1".to_string(), "up".to_string())]);
