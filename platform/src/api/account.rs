@@ -10,19 +10,20 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::extract::{ApiJson, Credentials, CurrentUser, credentials};
-use super::{ApiError, AppState, views};
+use super::views::{AccountView, AuthorizationView, NameRef, NewUserView};
+use super::{ApiError, AppState};
 
 /// `GET /account`, with the caller's default team.
-pub async fn info(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
+pub async fn info(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<AccountView>, ApiError> {
     account_view(&state, &caller).await.map(Json)
 }
 
-async fn account_view(state: &AppState, caller: &CurrentUser) -> Result<Value, ApiError> {
-    let mut view = views::account(&caller.user);
+async fn account_view(state: &AppState, caller: &CurrentUser) -> Result<AccountView, ApiError> {
+    let mut view = AccountView::new(&caller.user);
     if let Some(team) = state.ledger.default_team(caller.user.id).await? {
-        let team = json!({"id": team.id, "name": team.name});
-        view["default_team"] = team.clone();
-        view["default_organization"] = team;
+        let team = NameRef { id: team.id.to_string(), name: team.name };
+        view.default_team = Some(team.clone());
+        view.default_organization = Some(team);
     }
     Ok(view)
 }
@@ -45,7 +46,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: CurrentUser,
     ApiJson(body): ApiJson<AccountPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountView>, ApiError> {
     if let Some(team) = body.default_team {
         let team = match team {
             Some(team) => Some(super::teams::team_with_role(&state, &caller, &team, crate::access::TeamRole::Viewer).await?.0.id),
@@ -79,10 +80,7 @@ pub async fn create_user(
         return Err(ApiError::invalid("Password must not be empty."));
     }
     let (user, key) = state.ledger.create_user(email, body.password.as_deref(), false).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": user.id, "email": user.email, "api_key": key, "created_at": views::time(user.created_at)})),
-    ))
+    Ok((StatusCode::CREATED, Json(NewUserView::new(&user, &key))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,20 +119,20 @@ pub async fn create_authorization(
         <ApiJson<NewAuthorization> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
     let description = body.description.unwrap_or_else(|| "paas API key".to_string());
     let (key, token) = state.ledger.create_api_key(user.id, &description).await?;
-    Ok((StatusCode::CREATED, Json(views::authorization(&key, &user, Some(&token)))))
+    Ok((StatusCode::CREATED, Json(AuthorizationView::new(&key, &user, Some(&token)))))
 }
 
 /// `GET /oauth/authorizations`: the caller's API keys (only the one in use shows its token).
 pub async fn list_authorizations(
     State(state): State<AppState>,
     caller: CurrentUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<AuthorizationView>>, ApiError> {
     let keys = state.ledger.list_api_keys(caller.user.id).await?;
     let list = keys
         .iter()
-        .map(|key| views::authorization(key, &caller.user, (key.id == caller.key.id).then_some(&*caller.token)))
+        .map(|key| AuthorizationView::new(key, &caller.user, (key.id == caller.key.id).then_some(&*caller.token)))
         .collect();
-    Ok(Json(Value::Array(list)))
+    Ok(Json(list))
 }
 
 /// `GET /oauth/authorizations/{id}`; `~` is the key in use.
@@ -142,9 +140,9 @@ pub async fn authorization_info(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuthorizationView>, ApiError> {
     if id == "~" {
-        return Ok(Json(views::authorization(&caller.key, &caller.user, Some(&caller.token))));
+        return Ok(Json(AuthorizationView::new(&caller.key, &caller.user, Some(&caller.token))));
     }
     let keys = state.ledger.list_api_keys(caller.user.id).await?;
     let key = keys
@@ -152,7 +150,7 @@ pub async fn authorization_info(
         .find(|key| key.id.to_string() == id)
         .ok_or_else(|| ApiError::not_found("Couldn't find that authorization."))?;
     let token = (key.id == caller.key.id).then_some(&*caller.token);
-    Ok(Json(views::authorization(key, &caller.user, token)))
+    Ok(Json(AuthorizationView::new(key, &caller.user, token)))
 }
 
 /// `DELETE /oauth/authorizations/{id}`: revokes one of the caller's keys (`~`: the one in use).
@@ -160,14 +158,14 @@ pub async fn delete_authorization(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuthorizationView>, ApiError> {
     let key_id = if id == "~" {
         caller.key.id
     } else {
         Uuid::parse_str(&id).map_err(|_| ApiError::not_found("Couldn't find that authorization."))?
     };
     let key = state.ledger.delete_api_key(caller.user.id, key_id).await?;
-    Ok(Json(views::authorization(&key, &caller.user, None)))
+    Ok(Json(AuthorizationView::new(&key, &caller.user, None)))
 }
 
 /// `DELETE /oauth/sessions/~` (sent by `heroku logout`): there are no sessions besides API keys,

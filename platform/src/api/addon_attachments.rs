@@ -12,7 +12,8 @@ use super::addons::{identity, visible_addon};
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use crate::serving::Changed;
-use super::{ApiError, AppState, addon_views, views};
+use super::views::{self, AddonView, AttachmentView};
+use super::{ApiError, AppState};
 use crate::addons::{AddonAttachment, AddonFilter, catalog};
 
 const FIELDS: &[RangeField<AddonAttachment>] = &[
@@ -28,7 +29,7 @@ fn caller_filter(caller: &CurrentUser) -> AddonFilter {
 /// `GET /addon-attachments`: the attachments on apps the caller may see.
 pub async fn list(State(state): State<AppState>, caller: CurrentUser, headers: HeaderMap) -> Result<Response, ApiError> {
     let attachments = state.ledger.list_attachments(caller_filter(&caller)).await?;
-    range::respond(&headers, attachments, FIELDS, addon_views::attachment)
+    range::respond(&headers, attachments, FIELDS, AttachmentView::new)
 }
 
 /// `GET /apps/{app}/addon-attachments`.
@@ -38,7 +39,7 @@ pub async fn list_for_app(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let attachments = state.ledger.list_attachments(AddonFilter::App(app.id)).await?;
-    range::respond(&headers, attachments, FIELDS, addon_views::attachment)
+    range::respond(&headers, attachments, FIELDS, AttachmentView::new)
 }
 
 /// `GET /addons/{addon}/addon-attachments`.
@@ -54,7 +55,7 @@ pub async fn list_for_addon(
         let visible = state.ledger.list_attachments(AddonFilter::AccessibleBy(caller.user.id)).await?;
         attachments.retain(|a| visible.iter().any(|v| v.id == a.id));
     }
-    range::respond(&headers, attachments, FIELDS, addon_views::attachment)
+    range::respond(&headers, attachments, FIELDS, AttachmentView::new)
 }
 
 /// An attachment (by id) on an app the caller may see.
@@ -70,8 +71,8 @@ pub async fn info(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(addon_views::attachment(&visible_attachment(&state, &caller, &id).await?)))
+) -> Result<Json<AttachmentView>, ApiError> {
+    Ok(Json(AttachmentView::new(&visible_attachment(&state, &caller, &id).await?)))
 }
 
 /// `GET /apps/{app}/addon-attachments/{attachment}` (by id or name on the app).
@@ -79,13 +80,13 @@ pub async fn info_for_app(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, which)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AttachmentView>, ApiError> {
     let found = state
         .ledger
         .find_attachment(&which, Some(app.id))
         .await?
         .ok_or_else(|| ApiError::not_found("Couldn't find that add-on attachment."))?;
-    Ok(Json(addon_views::attachment(&found)))
+    Ok(Json(AttachmentView::new(&found)))
 }
 
 /// `POST /addon-attachments` `{addon, app, name?}` → 201: the add-on's config on another app
@@ -94,7 +95,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
     ApiJson(body): ApiJson<Value>,
-) -> Result<(StatusCode, Changed, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Changed, Json<AttachmentView>), ApiError> {
     let addon = identity(&body, "addon").ok_or_else(|| ApiError::invalid("Missing addon: give {\"addon\": NAME}."))?;
     let app = identity(&body, "app").ok_or_else(|| ApiError::invalid("Missing app: give {\"app\": NAME}."))?;
     let addon = visible_addon(&state, &caller, &addon).await?;
@@ -109,8 +110,8 @@ pub async fn create(
     };
     let (attachment, release) = state.ledger.attach_addon(addon.id, app.id, caller.user.id, names).await?;
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
-    let view = addon_views::attachment(&attachment);
-    super::webhooks::notify(&state, app.id, "api:addon-attachment", "create", &caller.user.email, view.clone());
+    let view = AttachmentView::new(&attachment);
+    super::webhooks::notify(&state, app.id, "api:addon-attachment", "create", &caller.user.email, views::value(&view));
     Ok((StatusCode::CREATED, Changed::app(&app.name), Json(view)))
 }
 
@@ -120,12 +121,12 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path(id): Path<String>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<AttachmentView>), ApiError> {
     let attachment = visible_attachment(&state, &caller, &id).await?;
     let (attachment, release) = state.ledger.detach_addon(attachment.id, caller.user.id).await?;
     super::logs::release_events(&state, &attachment.app_name, &release, &caller.user.email);
-    let view = addon_views::attachment(&attachment);
-    super::webhooks::notify(&state, attachment.app_id, "api:addon-attachment", "destroy", &caller.user.email, view.clone());
+    let view = AttachmentView::new(&attachment);
+    super::webhooks::notify(&state, attachment.app_id, "api:addon-attachment", "destroy", &caller.user.email, views::value(&view));
     Ok((Changed::app(&attachment.app_name), Json(view)))
 }
 
@@ -155,7 +156,7 @@ pub async fn resolve_addons(
     State(state): State<AppState>,
     caller: CurrentUser,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<AddonView>>, ApiError> {
     let which = identity(&body, "addon").ok_or_else(|| ApiError::invalid("Missing addon."))?;
     let (app, service) = resolve_scope(&state, &caller, &body).await?;
     let mut found = Vec::new();
@@ -170,7 +171,7 @@ pub async fn resolve_addons(
     if found.is_empty() {
         return Err(ApiError::not_found(format!("Couldn't find that add-on: {which}.")));
     }
-    Ok(Json(found.iter().map(addon_views::addon).collect()))
+    Ok(Json(found.iter().map(AddonView::new).collect()))
 }
 
 /// `POST /actions/addon-attachments/resolve` `{addon_attachment, app?, addon_service?}`: the
@@ -181,7 +182,7 @@ pub async fn resolve_attachments(
     State(state): State<AppState>,
     caller: CurrentUser,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<AttachmentView>>, ApiError> {
     let which = identity(&body, "addon_attachment").ok_or_else(|| ApiError::invalid("Missing addon_attachment."))?;
     let (app, service) = resolve_scope(&state, &caller, &body).await?;
     let mut found: Vec<AddonAttachment> = Vec::new();
@@ -212,5 +213,5 @@ pub async fn resolve_attachments(
     if found.is_empty() {
         return Err(ApiError::not_found(format!("Couldn't find that add-on attachment: {which}.")));
     }
-    Ok(Json(found.iter().map(addon_views::attachment).collect()))
+    Ok(Json(found.iter().map(AttachmentView::new).collect()))
 }

@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use crate::serving::Changed;
-use super::{AppState, addon_views, views};
+use super::views::{self, AddonView};
+use super::AppState;
 use crate::addons::{Addon, AddonError, AddonFilter, AddonServices, NewAddon, catalog};
 use crate::api::ApiError;
 
@@ -90,14 +91,14 @@ pub async fn list_for_app(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let addons = state.ledger.list_addons(AddonFilter::App(app.id)).await?;
-    range::respond(&headers, addons, FIELDS, addon_views::addon)
+    range::respond(&headers, addons, FIELDS, AddonView::new)
 }
 
 /// `GET /addons`: every add-on the caller may see (all of them for operators).
 pub async fn list(State(state): State<AppState>, caller: CurrentUser, headers: HeaderMap) -> Result<Response, ApiError> {
     let filter = if caller.user.operator { AddonFilter::All } else { AddonFilter::AccessibleBy(caller.user.id) };
     let addons = state.ledger.list_addons(filter).await?;
-    range::respond(&headers, addons, FIELDS, addon_views::addon)
+    range::respond(&headers, addons, FIELDS, AddonView::new)
 }
 
 /// `GET /addons/{addon}`.
@@ -105,8 +106,8 @@ pub async fn info(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path(addon): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(addon_views::addon(&visible_addon(&state, &caller, &addon).await?)))
+) -> Result<Json<AddonView>, ApiError> {
+    Ok(Json(AddonView::new(&visible_addon(&state, &caller, &addon).await?)))
 }
 
 /// `GET /apps/{app}/addons/{addon}` (also by attachment name: `DATABASE`).
@@ -114,8 +115,8 @@ pub async fn info_for_app(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, addon)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(addon_views::addon(&addon_of_app(&state, app.id, &addon).await?)))
+) -> Result<Json<AddonView>, ApiError> {
+    Ok(Json(AddonView::new(&addon_of_app(&state, app.id, &addon).await?)))
 }
 
 /// Checks a name given for a new add-on: lower-case letters, digits and dashes, starting with a
@@ -143,7 +144,7 @@ pub async fn create(
     Path(app): Path<String>,
     addon_services: Option<Extension<AddonServices>>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<(StatusCode, Changed, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Changed, Json<AddonView>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let plan = identity(&body, "plan").ok_or_else(|| ApiError::invalid("Missing plan: give {\"plan\": \"heroku-postgresql:essential-0\"}."))?;
     let (service, plan) = catalog::resolve_plan(&plan).map_err(ApiError::invalid)?;
@@ -190,9 +191,9 @@ pub async fn create(
         }
     };
     state.logs.api_event(&app.name, &format!("Add-on {} created by {}", addon.name, caller.user.email));
-    super::webhooks::notify(&state, app.id, "api:addon", "create", &caller.user.email, addon_views::addon(&addon));
+    super::webhooks::notify(&state, app.id, "api:addon", "create", &caller.user.email, views::value(&AddonView::new(&addon)));
     super::logs::release_events(&state, &app.name, &release, &caller.user.email);
-    Ok((StatusCode::CREATED, Changed::app(&app.name), Json(addon_views::addon(&addon))))
+    Ok((StatusCode::CREATED, Changed::app(&app.name), Json(AddonView::new(&addon))))
 }
 
 /// `PATCH /apps/{app}/addons/{addon}` `{plan}`: another plan of the same service (the server
@@ -203,14 +204,14 @@ pub async fn update(
     Path((app, which)): Path<(String, String)>,
     addon_services: Option<Extension<AddonServices>>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<AddonView>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let addon = addon_of_app(&state, app.id, &which).await?;
     if body.get("name").and_then(Value::as_str).is_some_and(|name| name != addon.name) {
         return Err(ApiError::invalid("Renaming an add-on is not supported."));
     }
     let Some(plan) = identity(&body, "plan") else {
-        return Ok((Changed::app(&app.name), Json(addon_views::addon(&addon))));
+        return Ok((Changed::app(&app.name), Json(AddonView::new(&addon))));
     };
     let plan = if plan.contains(':') || plan.parse::<uuid::Uuid>().is_ok() { plan } else { format!("{}:{plan}", addon.service) };
     let (service, plan) = catalog::resolve_plan(&plan).map_err(ApiError::invalid)?;
@@ -223,8 +224,8 @@ pub async fn update(
     services(addon_services)?.change_plan(&addon, plan).await?;
     let addon = state.ledger.update_addon_plan(addon.id, plan.name).await?;
     state.logs.api_event(&app.name, &format!("Add-on {} changed to {} by {}", addon.name, addon.plan_name(), caller.user.email));
-    super::webhooks::notify(&state, app.id, "api:addon", "update", &caller.user.email, addon_views::addon(&addon));
-    Ok((Changed::app(&app.name), Json(addon_views::addon(&addon))))
+    super::webhooks::notify(&state, app.id, "api:addon", "update", &caller.user.email, views::value(&AddonView::new(&addon)));
+    Ok((Changed::app(&app.name), Json(AddonView::new(&addon))))
 }
 
 /// `DELETE /apps/{app}/addons/{addon}`: drops the resource (its data), then detaches it
@@ -234,7 +235,7 @@ pub async fn destroy(
     AppAccess { app, caller }: AppAccess,
     Path((_, which)): Path<(String, String)>,
     addon_services: Option<Extension<AddonServices>>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<AddonView>), ApiError> {
     let addon = addon_of_app(&state, app.id, &which).await?;
     if addon.app_id != app.id {
         return Err(ApiError::invalid(format!(
@@ -246,13 +247,13 @@ pub async fn destroy(
     services(addon_services)?.deprovision(&addon.service, &addon.provider_id).await?;
     let (addon, releases) = state.ledger.destroy_addon(addon.id, caller.user.id).await?;
     state.logs.api_event(&app.name, &format!("Add-on {} destroyed by {}", addon.name, caller.user.email));
-    super::webhooks::notify(&state, app.id, "api:addon", "destroy", &caller.user.email, addon_views::destroyed(&addon));
+    super::webhooks::notify(&state, app.id, "api:addon", "destroy", &caller.user.email, views::value(&AddonView::destroyed(&addon)));
     for release in &releases {
         if let Some(target) = state.ledger.find_app(&release.app_id.to_string()).await? {
             super::logs::release_events(&state, &target.name, release, &caller.user.email);
         }
     }
-    Ok((Changed::app(&app.name), Json(addon_views::destroyed(&addon))))
+    Ok((Changed::app(&app.name), Json(AddonView::destroyed(&addon))))
 }
 
 /// Before an app is destroyed (Heroku destroys its add-ons with it): the add-ons it owns are

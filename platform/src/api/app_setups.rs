@@ -25,7 +25,8 @@ use uuid::Uuid;
 use super::extract::{ApiJson, CurrentUser, may_see};
 use super::pipelines::acting_with;
 use super::source_blob::SourceBlob;
-use super::{ApiError, AppState, views};
+use super::views::{self, BuildView};
+use super::{ApiError, AppState};
 use crate::access::Permission;
 use crate::addons::{AddonServices, catalog};
 use crate::model::App;
@@ -271,7 +272,7 @@ enum ManifestError {
 }
 
 /// A setup as `GET /app-setups/{id}` shows it (`build`: the build as the API shows it).
-fn view(setup: &AppSetup, app: &App, build: Option<Value>) -> Value {
+fn view(setup: &AppSetup, app: &App, build: Option<BuildView>) -> Value {
     json!({
         "id": setup.id,
         "app": views::app_ref(app),
@@ -362,7 +363,7 @@ async fn make(
     };
     let setup = AppSetup::pending(app.id, build.id);
     state.ledger.create_app_setup(&setup).await?;
-    let shown = view(&setup, &app, Some(views::build(&build, &app, &state.config)));
+    let shown = view(&setup, &app, Some(BuildView::new(&build, &app, &state.config)));
     tokio::spawn(after_build(state, caller, app, build.id, setup.id, plan, changes));
     Ok(shown)
 }
@@ -486,7 +487,7 @@ pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(id): 
         setup = state.ledger.finish_app_setup(id, FAILED, Some(&why), None).await?.ok_or_else(not_found)?;
     }
     let builds = state.ledger.list_builds(app.id).await?;
-    let build = builds.iter().find(|b| Some(b.id) == setup.build_id).map(|b| views::build(b, &app, &state.config));
+    let build = builds.iter().find(|b| Some(b.id) == setup.build_id).map(|b| BuildView::new(b, &app, &state.config));
     Ok(Json(view(&setup, &app, build)))
 }
 

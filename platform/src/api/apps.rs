@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use crate::serving::Changed;
-use super::{ApiError, AppState, views};
+use super::views::{self, AppView};
+use super::{ApiError, AppState};
 use crate::ledger::{AppFilter, AppUpdate, LedgerError};
 use crate::model::App;
 use crate::names;
@@ -23,7 +23,7 @@ const FIELDS: &[RangeField<App>] = &[
 ];
 
 pub(super) fn page(state: &AppState, headers: &HeaderMap, apps: Vec<App>) -> Result<Response, ApiError> {
-    range::respond(headers, apps, FIELDS, |app| views::app(app, &state.config))
+    range::respond(headers, apps, FIELDS, |app| AppView::new(app, &state.config))
 }
 
 /// `GET /apps`: every app for an operator, else the caller's own and collaborated apps.
@@ -67,7 +67,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewApp>,
 ) -> Result<impl IntoResponse, ApiError> {
     let app = create_app(&state, &caller, body, None).await?;
-    Ok((StatusCode::CREATED, Changed::apps(), Json(views::app(&app, &state.config))))
+    Ok((StatusCode::CREATED, Changed::apps(), Json(AppView::new(&app, &state.config))))
 }
 
 /// Creates an app for the caller (in a team: `Some((team, locked))`), checking region, stack and
@@ -112,8 +112,8 @@ pub(super) async fn create_app(
 }
 
 /// `GET /apps/{app}`.
-pub async fn info(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
-    Ok(Json(views::app(&app, &state.config)))
+pub async fn info(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<AppView>, ApiError> {
+    Ok(Json(AppView::new(&app, &state.config)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,7 +129,7 @@ pub async fn update(
     caller: CurrentUser,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<AppPatch>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<AppView>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     if let Some(stack) = body.build_stack.as_deref() {
         views::check_stack(stack).map_err(ApiError::invalid)?;
@@ -145,8 +145,8 @@ pub async fn update(
     if let Some(deploys) = state.deploys.as_ref().filter(|_| updated.name != app.name) {
         deploys.app_renamed(&app.name, &updated.name).await;
     }
-    let view = views::app(&updated, &state.config);
-    super::webhooks::notify(&state, app.id, "api:app", "update", &caller.user.email, view.clone());
+    let view = AppView::new(&updated, &state.config);
+    super::webhooks::notify(&state, app.id, "api:app", "update", &caller.user.email, views::value(&view));
     // Named as it was: a renamed app's dynos move under its new name with the sweep.
     Ok((Changed::app(&app.name), Json(view)))
 }
@@ -156,12 +156,12 @@ pub async fn destroy(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
     addon_services: Option<axum::Extension<crate::addons::AddonServices>>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<AppView>), ApiError> {
     super::addons::destroy_with_app(&state, addon_services, &app, &caller).await?;
     let app = state.ledger.destroy_app(app.id).await?;
     state.logs.forget(app.id, &app.name);
     if let Some(deploys) = &state.deploys {
         deploys.app_destroyed(&app.name).await;
     }
-    Ok((Changed::app(&app.name), Json(views::app(&app, &state.config))))
+    Ok((Changed::app(&app.name), Json(AppView::new(&app, &state.config))))
 }

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
-use super::{ApiError, AppState, views};
+use super::views::SlugView;
+use super::{ApiError, AppState};
 use crate::deploys::Deploys;
 
 /// The largest source tarball `POST /apps/{app}/builds` takes: 500 MiB.
@@ -251,9 +252,9 @@ pub async fn slug_info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, slug)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SlugView>, ApiError> {
     let not_found = || ApiError::not_found("Couldn't find that slug.");
     let id = uuid::Uuid::parse_str(&slug).map_err(|_| not_found())?;
     let slug = state.ledger.find_slug(app.id, id).await?.ok_or_else(not_found)?;
-    Ok(Json(views::slug(&slug)))
+    Ok(Json(SlugView::new(&slug)))
 }

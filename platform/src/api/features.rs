@@ -5,29 +5,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use crate::serving::Changed;
-use super::{ApiError, AppState, views};
-use crate::model::{App, AppFeature, FEATURES, FeatureKind, feature_kind};
-
-/// A feature as Heroku shows it; `stored` is `None` while it was never set (disabled).
-pub fn view(kind: &FeatureKind, stored: Option<&AppFeature>, app: &App) -> Value {
-    let (created, updated) = stored.map_or((app.created_at, app.created_at), |f| (f.created_at, f.updated_at));
-    json!({
-        "id": kind.id,
-        "name": kind.name,
-        "display_name": kind.display_name,
-        "description": kind.description,
-        "doc_url": kind.doc_url,
-        "enabled": stored.is_some_and(|f| f.enabled),
-        "state": "general",
-        "feedback_email": null,
-        "created_at": views::time(created),
-        "updated_at": views::time(updated),
-    })
-}
+use super::views::FeatureView;
+use super::{ApiError, AppState};
+use crate::model::{FEATURES, FeatureKind, feature_kind};
 
 fn known(name: &str) -> Result<&'static FeatureKind, ApiError> {
     feature_kind(name).ok_or_else(|| {
@@ -37,9 +20,9 @@ fn known(name: &str) -> Result<&'static FeatureKind, ApiError> {
 }
 
 /// `GET /apps/{app}/features`: every known feature with the app's state.
-pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Vec<FeatureView>>, ApiError> {
     let stored = state.ledger.list_app_features(app.id).await?;
-    Ok(Json(FEATURES.iter().map(|k| view(k, stored.iter().find(|f| f.name == k.name), &app)).collect()))
+    Ok(Json(FEATURES.iter().map(|k| FeatureView::new(k, stored.iter().find(|f| f.name == k.name), &app)).collect()))
 }
 
 /// `GET /apps/{app}/features/{name}`.
@@ -47,10 +30,10 @@ pub async fn info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FeatureView>, ApiError> {
     let kind = known(&name)?;
     let stored = state.ledger.list_app_features(app.id).await?;
-    Ok(Json(view(kind, stored.iter().find(|f| f.name == kind.name), &app)))
+    Ok(Json(FeatureView::new(kind, stored.iter().find(|f| f.name == kind.name), &app)))
 }
 
 /// The body of `PATCH /apps/{app}/features/{name}`.
@@ -66,11 +49,11 @@ pub async fn update(
     caller: CurrentUser,
     Path((app, name)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateBody>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<FeatureView>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let kind = known(&name)?;
     let feature = state.ledger.set_app_feature(app.id, kind.name, body.enabled).await?;
     let verb = if body.enabled { "Enable" } else { "Disable" };
     state.logs.api_event(&app.name, &format!("{verb} feature {} by {}", kind.name, caller.user.email));
-    Ok((Changed::app(&app.name), Json(view(kind, Some(&feature), &app))))
+    Ok((Changed::app(&app.name), Json(FeatureView::new(kind, Some(&feature), &app))))
 }

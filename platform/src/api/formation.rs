@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
-use super::{ApiError, AppState, views};
+use super::views::{self, DynoView, FormationView};
+use super::{ApiError, AppState};
 use crate::model::{App, Dyno, Formation, FormationUpdate, Quantity};
 use crate::names;
 use crate::serving::{Changed, DynoDirectory};
@@ -35,7 +36,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let mut formation = state.ledger.list_formation(app.id).await?;
     formation.extend(release_phase_entry(&state, &app).await?);
-    range::respond(&headers, formation, FIELDS, |f| views::formation(f, &app))
+    range::respond(&headers, formation, FIELDS, |f| FormationView::new(f, &app))
 }
 
 /// The `release` entry Heroku lists when the current release has a release phase (a Procfile's
@@ -60,13 +61,13 @@ pub async fn info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, process_type)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FormationView>, ApiError> {
     let formation = state.ledger.list_formation(app.id).await?;
     let found = formation
         .iter()
         .find(|f| f.process_type == process_type)
         .ok_or_else(|| ApiError::not_found(format!("Couldn't find that process type ({process_type}).")))?;
-    Ok(Json(views::formation(found, &app)))
+    Ok(Json(FormationView::new(found, &app)))
 }
 
 /// One update as sent: quantity as a number or a string (`"2"`, `"+1"`, `"-1"`).
@@ -127,7 +128,7 @@ pub async fn batch_update(
     caller: CurrentUser,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<BatchBody>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<Vec<FormationView>>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     if body.updates.is_empty() {
         return Err(ApiError::invalid("No updates given: send {\"updates\": [{\"type\": \"web\", \"quantity\": 1}]}."));
@@ -148,9 +149,9 @@ pub async fn batch_update(
     let list = formation
         .iter()
         .filter(|f| changed.contains(&f.process_type))
-        .map(|f| views::formation(f, &app))
+        .map(|f| FormationView::new(f, &app))
         .collect();
-    Ok((Changed::app(&app.name), Json(Value::Array(list))))
+    Ok((Changed::app(&app.name), Json(list)))
 }
 
 /// `PATCH /apps/{app}/formation/{type}` `{"quantity"?, "size"?}`.
@@ -159,7 +160,7 @@ pub async fn update(
     caller: CurrentUser,
     Path((app, process_type)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateBody>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<FormationView>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let update = to_update(process_type.clone(), &body)?;
     super::sizes::check(&state, &caller, &app, update.size.as_deref().as_slice()).await?;
@@ -169,7 +170,7 @@ pub async fn update(
         .iter()
         .find(|f| f.process_type == process_type)
         .ok_or_else(|| ApiError::internal("updated formation missing"))?;
-    Ok((Changed::app(&app.name), Json(views::formation(found, &app))))
+    Ok((Changed::app(&app.name), Json(FormationView::new(found, &app))))
 }
 
 /// The app's running dynos, as the supervisor (on a grid: every node's) reports them, with the
@@ -182,16 +183,12 @@ async fn running_dynos(dynos: &Dynos, app: &App) -> Vec<(Dyno, Option<String>)> 
 }
 
 /// A dyno's view, with `"node"`: the name of the grid's node that runs it (our extension).
-fn dyno_view((dyno, node): &(Dyno, Option<String>), app: &App) -> Value {
-    let mut view = views::dyno(dyno, app);
-    if let Some(node) = node {
-        view["node"] = json!(node);
-    }
-    view
+fn dyno_view((dyno, node): &(Dyno, Option<String>), app: &App) -> DynoView {
+    DynoView { node: node.clone(), ..DynoView::new(dyno, app) }
 }
 
 /// `GET /apps/{app}/dynos`.
-pub async fn list_dynos(dynos: Dynos, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
+pub async fn list_dynos(dynos: Dynos, AppAccess { app, .. }: AppAccess) -> Result<Json<Vec<DynoView>>, ApiError> {
     Ok(Json(running_dynos(&dynos, &app).await.iter().map(|dyno| dyno_view(dyno, &app)).collect()))
 }
 
@@ -200,7 +197,7 @@ pub async fn dyno_info(
     directory: Dynos,
     AppAccess { app, .. }: AppAccess,
     Path((_, dyno)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DynoView>, ApiError> {
     let dynos = running_dynos(&directory, &app).await;
     let found = dynos
         .iter()

@@ -8,34 +8,21 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, permissions_on, visible_app};
-use super::{ApiError, AppState, views};
+use super::views::LogDrainView;
+use super::{ApiError, AppState};
 use crate::access::Permission;
 use crate::logplex::drains::{DrainTarget, DrainUrlError};
 use crate::model::{App, LogDrain};
 use crate::webhooks::shown_url;
 
-/// A drain as Heroku shows it.
-pub fn view(drain: &LogDrain, app: &App) -> Value {
-    json!({
-        "id": drain.id,
-        "url": drain.url,
-        "token": drain.token,
-        "addon": null,
-        "app": {"id": app.id, "name": app.name},
-        "created_at": views::time(drain.created_at),
-        "updated_at": views::time(drain.updated_at),
-    })
-}
-
 /// A drain as a caller sees it: the URL whole when `whole` (the caller may manage the app, so
 /// add and remove drains: [`shows_whole_urls`]); else with its password masked ([`shown_url`]).
-fn view_as(drain: &LogDrain, app: &App, whole: bool) -> Value {
-    let mut shown = view(drain, app);
+fn view_as(drain: &LogDrain, app: &App, whole: bool) -> LogDrainView {
+    let mut shown = LogDrainView::new(drain, app);
     if !whole {
-        shown["url"] = json!(shown_url(&drain.url));
+        shown.url = shown_url(&drain.url);
     }
     shown
 }
@@ -46,7 +33,7 @@ async fn shows_whole_urls(state: &AppState, caller: &CurrentUser, app: &App) -> 
 }
 
 /// `GET /apps/{app}/log-drains`.
-pub async fn list(State(state): State<AppState>, AppAccess { app, caller }: AppAccess) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, AppAccess { app, caller }: AppAccess) -> Result<Json<Vec<LogDrainView>>, ApiError> {
     let drains = state.ledger.list_log_drains(app.id).await?;
     let whole = shows_whole_urls(&state, &caller, &app).await?;
     Ok(Json(drains.iter().map(|d| view_as(d, &app, whole)).collect()))
@@ -64,7 +51,7 @@ pub async fn create(
     caller: CurrentUser,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<LogDrainView>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let url = body.url.trim();
     state.logs.check_drain_url(url).map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -82,7 +69,7 @@ pub async fn create(
     }
     state.logs.start_drain(DrainTarget::of(&drain, &app.name)).map_err(|e| ApiError::invalid(e.to_string()))?;
     state.logs.api_event(&app.name, &format!("Add drain {} by {}", shown_url(url), caller.user.email));
-    Ok((StatusCode::CREATED, Json(view(&drain, &app))))
+    Ok((StatusCode::CREATED, Json(LogDrainView::new(&drain, &app))))
 }
 
 /// `GET /apps/{app}/log-drains/{id_url_or_token}`.
@@ -90,7 +77,7 @@ pub async fn info(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
     Path((_, which)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogDrainView>, ApiError> {
     let drains = state.ledger.list_log_drains(app.id).await?;
     let drain = drains
         .iter()
@@ -104,9 +91,9 @@ pub async fn remove(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
     Path((_, which)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogDrainView>, ApiError> {
     let drain = state.ledger.remove_log_drain(app.id, &which).await?;
     state.logs.stop_drain(drain.id);
     state.logs.api_event(&app.name, &format!("Remove drain {} by {}", shown_url(&drain.url), caller.user.email));
-    Ok(Json(view(&drain, &app)))
+    Ok(Json(LogDrainView::new(&drain, &app)))
 }

@@ -11,10 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::extract::{ApiJson, CurrentUser, may_see, visible_app};
-use super::{ApiError, AppState, views};
+use super::views::LogSessionView;
+use super::{ApiError, AppState};
 use crate::grid;
 use crate::grid::peers::Peers;
 use crate::logplex::{SessionRequest, StreamPermit, sse};
@@ -73,10 +74,8 @@ pub async fn create(
     let session = state
         .logs
         .create_session(app.id, &app.name, caller.user.id, request).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let created = views::time(session.created_at);
     let url = format!("{}/log-sessions/{}", state.config.api_url.trim_end_matches('/'), session.token);
-    let body = json!({"id": session.id, "logplex_url": url, "created_at": created, "updated_at": created});
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(LogSessionView::new(&session, url))).into_response())
 }
 
 /// `GET /log-sessions/{token}` (a session's `logplex_url`): the stream, `text/event-stream`. On a

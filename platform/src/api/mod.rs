@@ -6,7 +6,6 @@ mod account;
 mod app_setups;
 mod addon_attachments;
 mod addon_services;
-mod addon_views;
 mod addons;
 mod apps;
 mod autoscaling;

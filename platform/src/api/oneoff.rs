@@ -13,10 +13,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::extract::{ApiJson, CurrentUser, visible_app};
-use super::{ApiError, AppState, views};
+use super::views::{self, DynoView};
+use super::{ApiError, AppState};
 use crate::names;
 use crate::rendezvous::Rendezvous;
 use crate::serving::{DynoDirectory, ONEOFF_TIME_LIMIT, OneOffError, OneOffRequest};
@@ -75,15 +75,15 @@ pub async fn run(
         })
     };
     let oneoff = state.limits.start_oneoff(&app, dynos.oneoffs_running(&app), start).await?;
-    let mut view = views::dyno(&oneoff.dyno, &app);
+    let mut view = DynoView::new(&oneoff.dyno, &app);
     for include in ["api:dyno", "dyno"] {
-        let event = crate::webhooks::Event::dyno(app.id, include, view.clone(), &caller.user.email);
+        let event = crate::webhooks::Event::dyno(app.id, include, views::value(&view), &caller.user.email);
         state.logs.webhook_event(state.ledger.clone(), event);
     }
     if let Some(rendezvous) = rendezvous.filter(|_| oneoff.attached.is_some()) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let secret = rendezvous.register(oneoff, tty);
-        view["attach_url"] = json!(rendezvous.attach_url(host, &secret));
+        view.attach_url = Some(rendezvous.attach_url(host, &secret));
     }
     Ok((StatusCode::CREATED, axum::Json(view)).into_response())
 }
@@ -130,6 +130,8 @@ pub async fn ca_pem(tls: Option<Extension<ServerTls>>) -> Result<Response, ApiEr
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn body(json: serde_json::Value) -> RunBody {

@@ -11,40 +11,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::extract::{CurrentUser, ApiJson, visible_app};
 use super::pipelines::{acting_with, visible_pipeline};
-use super::{ApiError, AppState, views};
+use super::views::{PromotionTargetView, PromotionView};
+use super::{ApiError, AppState};
 use crate::access::Permission;
 use crate::model::{App, Release};
 use crate::pipelines::{Promotion, PromotionTarget};
 use crate::serving::Changed;
-
-/// A promotion as Heroku shows it.
-fn view(promotion: &Promotion) -> Value {
-    json!({
-        "id": promotion.id,
-        "pipeline": {"id": promotion.pipeline_id},
-        "source": {"app": {"id": promotion.source_app_id}, "release": {"id": promotion.source_release_id}},
-        "status": promotion.status,
-        "created_at": views::time(promotion.created_at),
-        "updated_at": views::time(promotion.updated_at),
-    })
-}
-
-/// A promotion target as Heroku shows it.
-fn target_view(target: &PromotionTarget, promotion: &Promotion) -> Value {
-    json!({
-        "id": target.id,
-        "app": {"id": target.app_id},
-        "pipeline_promotion": {"id": promotion.id},
-        "release": target.release_id.map(|id| json!({"id": id})),
-        "status": target.status,
-        "error_message": target.error_message,
-    })
-}
 
 /// `{"id": …}`.
 #[derive(Debug, Deserialize)]
@@ -72,7 +48,7 @@ pub async fn create(
     caller: CurrentUser,
     changes: Option<axum::Extension<crate::serving::Changes>>,
     ApiJson(body): ApiJson<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PromotionView>), ApiError> {
     let pipeline = visible_pipeline(&state, &caller, &body.pipeline.id).await?;
     // A slug is the source app's code: promoting it takes what cloning takes (deploy), not view,
     // or a view-only collaborator could promote it onto an app of theirs and read it there.
@@ -104,7 +80,7 @@ pub async fn create(
     // leave some targets released and no promotion recorded (or the new releases unreported).
     let work = promote(state, caller, pipeline.id, source, release, slug, targets);
     let promotion = super::detached_changing(changes, work).await?;
-    Ok((StatusCode::CREATED, Json(view(&promotion))))
+    Ok((StatusCode::CREATED, Json(PromotionView::new(&promotion))))
 }
 
 /// Releases `slug` (of `source`'s `release`) on each target, then records the promotion; with
@@ -158,12 +134,12 @@ async fn visible_promotion(state: &AppState, caller: &CurrentUser, id: &str) -> 
 }
 
 /// `GET /pipeline-promotions/{id}`.
-pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(view(&visible_promotion(&state, &caller, &id).await?)))
+pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<PromotionView>, ApiError> {
+    Ok(Json(PromotionView::new(&visible_promotion(&state, &caller, &id).await?)))
 }
 
 /// `GET /pipeline-promotions/{id}/promotion-targets`.
-pub async fn targets(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn targets(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<Vec<PromotionTargetView>>, ApiError> {
     let promotion = visible_promotion(&state, &caller, &id).await?;
-    Ok(Json(promotion.targets.iter().map(|t| target_view(t, &promotion)).collect()))
+    Ok(Json(promotion.targets.iter().map(|t| PromotionTargetView::new(t, &promotion)).collect()))
 }

@@ -11,39 +11,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, may_see, visible_app};
 use super::permissions::Need;
-use super::{ApiError, AppState, views};
+use super::views::{CouplingView, PipelineView};
+use super::{ApiError, AppState};
 use crate::access::{Permission, TeamRole};
 use crate::names;
 use crate::pipelines::{Coupling, Pipeline, PipelineOwner, Stage};
-
-/// A pipeline as Heroku shows it.
-pub fn view(pipeline: &Pipeline) -> Value {
-    json!({
-        "id": pipeline.id,
-        "name": pipeline.name,
-        "owner": {"id": pipeline.owner.id(), "type": pipeline.owner.kind()},
-        "generation": {"name": "cedar"},
-        "created_at": views::time(pipeline.created_at),
-        "updated_at": views::time(pipeline.updated_at),
-    })
-}
-
-/// A coupling as Heroku shows it.
-fn coupling_view(coupling: &Coupling, pipeline: &Pipeline, app: Option<&crate::model::App>) -> Value {
-    json!({
-        "id": coupling.id,
-        "app": app.map_or_else(|| json!({"id": coupling.app_id}), views::app_ref),
-        "pipeline": {"id": pipeline.id, "name": pipeline.name},
-        "stage": coupling.stage.name(),
-        "created_at": views::time(coupling.created_at),
-        "updated_at": views::time(coupling.updated_at),
-    })
-}
 
 /// Whether the caller owns `pipeline` (or is in its team with at least `role`).
 async fn owns(state: &AppState, caller: &CurrentUser, pipeline: &Pipeline, role: TeamRole) -> Result<bool, ApiError> {
@@ -87,9 +64,9 @@ pub async fn list(
     State(state): State<AppState>,
     caller: CurrentUser,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<PipelineView>>, ApiError> {
     let pipelines = state.ledger.list_pipelines(viewer(&caller), query.get("eq[name]").map(String::as_str)).await?;
-    Ok(Json(pipelines.iter().map(view).collect()))
+    Ok(Json(pipelines.iter().map(PipelineView::new).collect()))
 }
 
 /// Whose pipelines the caller sees: their own and their teams' (`None`: an operator sees all).
@@ -116,7 +93,7 @@ pub struct OwnerBody {
 }
 
 /// `POST /pipelines` `{name, owner?: {id, type}}` → 201.
-pub async fn create(State(state): State<AppState>, caller: CurrentUser, ApiJson(body): ApiJson<CreateBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(State(state): State<AppState>, caller: CurrentUser, ApiJson(body): ApiJson<CreateBody>) -> Result<(StatusCode, Json<PipelineView>), ApiError> {
     names::validate_app_name(&body.name).map_err(ApiError::invalid)?;
     let owner = match body.owner {
         None => PipelineOwner::User(caller.user.id),
@@ -135,12 +112,12 @@ pub async fn create(State(state): State<AppState>, caller: CurrentUser, ApiJson(
         Some(OwnerBody { kind, .. }) => return Err(ApiError::invalid(format!("owner.type {kind:?} is unknown: use user or team."))),
     };
     let pipeline = state.ledger.create_pipeline(&body.name, owner).await?;
-    Ok((StatusCode::CREATED, Json(view(&pipeline))))
+    Ok((StatusCode::CREATED, Json(PipelineView::new(&pipeline))))
 }
 
 /// `GET /pipelines/{pipeline}`.
-pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(pipeline): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(view(&visible_pipeline(&state, &caller, &pipeline).await?)))
+pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(pipeline): Path<String>) -> Result<Json<PipelineView>, ApiError> {
+    Ok(Json(PipelineView::new(&visible_pipeline(&state, &caller, &pipeline).await?)))
 }
 
 /// The body of `PATCH /pipelines/{pipeline}`.
@@ -155,49 +132,49 @@ pub async fn update(
     caller: CurrentUser,
     Path(pipeline): Path<String>,
     ApiJson(body): ApiJson<UpdateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PipelineView>, ApiError> {
     let pipeline = managed_pipeline(&state, &caller, &pipeline).await?;
     names::validate_app_name(&body.name).map_err(ApiError::invalid)?;
-    Ok(Json(view(&state.ledger.rename_pipeline(pipeline.id, &body.name).await?)))
+    Ok(Json(PipelineView::new(&state.ledger.rename_pipeline(pipeline.id, &body.name).await?)))
 }
 
 /// `DELETE /pipelines/{pipeline}`: the pipeline and its couplings go; the apps stay.
-pub async fn destroy(State(state): State<AppState>, caller: CurrentUser, Path(pipeline): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn destroy(State(state): State<AppState>, caller: CurrentUser, Path(pipeline): Path<String>) -> Result<Json<PipelineView>, ApiError> {
     let pipeline = managed_pipeline(&state, &caller, &pipeline).await?;
-    Ok(Json(view(&state.ledger.destroy_pipeline(pipeline.id).await?)))
+    Ok(Json(PipelineView::new(&state.ledger.destroy_pipeline(pipeline.id).await?)))
 }
 
 /// The couplings of a pipeline with their apps, as the caller sees them.
-async fn couplings_of(state: &AppState, pipeline: &Pipeline) -> Result<Vec<Value>, ApiError> {
+async fn couplings_of(state: &AppState, pipeline: &Pipeline) -> Result<Vec<CouplingView>, ApiError> {
     let mut shown = Vec::new();
     for coupling in state.ledger.list_couplings(pipeline.id).await? {
         let app = state.ledger.find_app(&coupling.app_id.to_string()).await?;
-        shown.push(coupling_view(&coupling, pipeline, app.as_ref()));
+        shown.push(CouplingView::new(&coupling, pipeline, app.as_ref()));
     }
     Ok(shown)
 }
 
 /// `GET /pipelines/{pipeline}/pipeline-couplings`.
-pub async fn pipeline_couplings(State(state): State<AppState>, caller: CurrentUser, Path(pipeline): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn pipeline_couplings(State(state): State<AppState>, caller: CurrentUser, Path(pipeline): Path<String>) -> Result<Json<Vec<CouplingView>>, ApiError> {
     let pipeline = visible_pipeline(&state, &caller, &pipeline).await?;
-    Ok(Json(Value::Array(couplings_of(&state, &pipeline).await?)))
+    Ok(Json(couplings_of(&state, &pipeline).await?))
 }
 
 /// `GET /pipeline-couplings`: the couplings of every pipeline the caller may see.
-pub async fn list_couplings(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
+pub async fn list_couplings(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Vec<CouplingView>>, ApiError> {
     let mut shown = Vec::new();
     for pipeline in state.ledger.list_pipelines(viewer(&caller), None).await? {
         shown.extend(couplings_of(&state, &pipeline).await?);
     }
-    Ok(Json(Value::Array(shown)))
+    Ok(Json(shown))
 }
 
 /// `GET /apps/{app}/pipeline-couplings`: the app's coupling (404 when it is in no pipeline).
-pub async fn app_coupling(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
+pub async fn app_coupling(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<CouplingView>, ApiError> {
     let not_coupled = || ApiError::not_found(format!("{} is not in a pipeline.", app.name));
     let coupling = state.ledger.app_coupling(app.id).await?.ok_or_else(not_coupled)?;
     let pipeline = state.ledger.find_pipeline(&coupling.pipeline_id.to_string()).await?.ok_or_else(not_coupled)?;
-    Ok(Json(coupling_view(&coupling, &pipeline, Some(&app))))
+    Ok(Json(CouplingView::new(&coupling, &pipeline, Some(&app))))
 }
 
 /// The body of `POST /pipeline-couplings`.
@@ -213,13 +190,13 @@ pub async fn create_coupling(
     State(state): State<AppState>,
     caller: CurrentUser,
     ApiJson(body): ApiJson<CouplingBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CouplingView>), ApiError> {
     let stage = Stage::parse(&body.stage)?;
     let pipeline = managed_pipeline(&state, &caller, &body.pipeline).await?;
     let app = visible_app(&state, &acting_with(&caller, Permission::Manage), &body.app).await?;
     let coupling = state.ledger.create_coupling(pipeline.id, app.id, stage).await?;
     state.logs.api_event(&app.name, &format!("Added to pipeline {} as {} by {}", pipeline.name, stage.name(), caller.user.email));
-    Ok((StatusCode::CREATED, Json(coupling_view(&coupling, &pipeline, Some(&app)))))
+    Ok((StatusCode::CREATED, Json(CouplingView::new(&coupling, &pipeline, Some(&app)))))
 }
 
 /// The coupling `id` and its pipeline, if the caller may see the pipeline.
@@ -232,10 +209,10 @@ async fn visible_coupling(state: &AppState, caller: &CurrentUser, id: &str) -> R
 }
 
 /// `GET /pipeline-couplings/{coupling}`.
-pub async fn coupling_info(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn coupling_info(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<CouplingView>, ApiError> {
     let (coupling, pipeline) = visible_coupling(&state, &caller, &id).await?;
     let app = state.ledger.find_app(&coupling.app_id.to_string()).await?;
-    Ok(Json(coupling_view(&coupling, &pipeline, app.as_ref())))
+    Ok(Json(CouplingView::new(&coupling, &pipeline, app.as_ref())))
 }
 
 /// The body of `PATCH /pipeline-couplings/{coupling}`.
@@ -250,20 +227,20 @@ pub async fn update_coupling(
     caller: CurrentUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StageBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CouplingView>, ApiError> {
     let stage = Stage::parse(&body.stage)?;
     let (coupling, pipeline) = visible_coupling(&state, &caller, &id).await?;
     let app = visible_app(&state, &acting_with(&caller, Permission::Manage), &coupling.app_id.to_string()).await?;
     let coupling = state.ledger.update_coupling(coupling.id, stage).await?;
-    Ok(Json(coupling_view(&coupling, &pipeline, Some(&app))))
+    Ok(Json(CouplingView::new(&coupling, &pipeline, Some(&app))))
 }
 
 /// `DELETE /pipeline-couplings/{coupling}`: takes the app out (`manage` on it).
-pub async fn remove_coupling(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn remove_coupling(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<CouplingView>, ApiError> {
     let (coupling, pipeline) = visible_coupling(&state, &caller, &id).await?;
     let app = visible_app(&state, &acting_with(&caller, Permission::Manage), &coupling.app_id.to_string()).await?;
     let coupling = state.ledger.remove_coupling(coupling.id).await?;
-    Ok(Json(coupling_view(&coupling, &pipeline, Some(&app))))
+    Ok(Json(CouplingView::new(&coupling, &pipeline, Some(&app))))
 }
 
 /// The body of `POST /filters/apps`: `{"in": {"id": [ids]}}`.

@@ -105,11 +105,11 @@ pub type RangeField<T> = (&'static str, fn(&T) -> Key);
 
 /// Selects the page the request's `Range` header asks for (the first field is the default sort)
 /// and renders it as a 200 or 206 JSON array.
-pub fn respond<T>(
+pub fn respond<T, V: serde::Serialize>(
     headers: &HeaderMap,
     mut items: Vec<T>,
     fields: &[RangeField<T>],
-    render: impl Fn(&T) -> serde_json::Value,
+    render: impl Fn(&T) -> V,
 ) -> Result<Response, ApiError> {
     let accepted = || fields.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
     let spec = match headers.get(http::header::RANGE) {
@@ -162,7 +162,7 @@ pub fn respond<T>(
         .collect();
     let more = selected.len() > spec.max;
     selected.truncate(spec.max);
-    let body: Vec<serde_json::Value> = selected.iter().map(&render).collect();
+    let body: Vec<V> = selected.iter().map(&render).collect();
     let mut response = Json(body).into_response();
     if more && let Some(last) = selected.last() {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;

@@ -11,9 +11,9 @@ use std::sync::{Mutex, OnceLock};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use uuid::Uuid;
 
+use super::views::ReleaseView;
 use super::{ApiError, AppState, PlatformConfig};
 
 /// How many releases' outputs are kept.
@@ -58,11 +58,11 @@ pub(super) fn keep(id: Uuid, lines: Vec<String>) {
 }
 
 /// Sets `output_stream_url` of a release's view when its release phase output is kept.
-pub(super) fn add_url(view: &mut Value, app_id: Uuid, id: Uuid, config: &PlatformConfig) {
+pub(super) fn add_url(view: &mut ReleaseView, app_id: Uuid, id: Uuid, config: &PlatformConfig) {
     if store().lock().expect("release outputs").outputs.contains_key(&id) {
         let signature = super::builds::output_signature("release-output", app_id, id);
         let url = format!("{}/release-output/{app_id}.{id}.{signature}", config.api_url.trim_end_matches('/'));
-        view["output_stream_url"] = Value::String(url);
+        view.output_stream_url = Some(url);
     }
 }
 

@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use crate::serving::Changed;
-use super::{ApiError, AppState, views};
+use super::views::{self, ReleaseView};
+use super::{ApiError, AppState};
 use crate::deploys::release_phase::{Candidate, ReleaseError, ReleasePhase};
 use crate::model::{App, NewRelease, NewSlug, Release, Slug, UserRef};
 
@@ -37,7 +37,7 @@ pub async fn info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, release)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReleaseView>, ApiError> {
     let release = state
         .ledger
         .find_release(app.id, &release)
@@ -47,8 +47,8 @@ pub async fn info(
 }
 
 /// A release as Heroku shows it, with the `output_stream_url` of its release phase when kept.
-fn view(state: &AppState, release: &Release, app: &App) -> Value {
-    let mut view = views::release(release, app);
+fn view(state: &AppState, release: &Release, app: &App) -> ReleaseView {
+    let mut view = ReleaseView::new(release, app);
     super::release_output::add_url(&mut view, app.id, release.id, &state.config);
     view
 }

@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
 use super::range::{self, Key, RangeField};
 use crate::serving::Changed;
-use super::{ApiError, AppState, views};
+use super::views::{self, BuildView, CollaboratorView, DomainView};
+use super::{ApiError, AppState};
 use crate::access::Permissions;
 
 /// `GET /apps/{app}/domains`: the built-in `<app>.<domain>` (`kind: heroku`), then custom ones.
@@ -19,15 +19,13 @@ pub async fn list_domains(
     AppAccess { app, .. }: AppAccess,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut all = vec![views::default_domain(&app, &state.config)];
+    let mut all = vec![DomainView::default_domain(&app, &state.config)];
     for domain in state.ledger.list_domains(app.id).await? {
-        all.push(views::domain(&domain, &app, &state.config));
+        all.push(DomainView::custom(&domain, &app, &state.config));
     }
-    const FIELDS: &[RangeField<Value>] = &[
-        ("id", |d| Key::Text(d["id"].as_str().unwrap_or_default().to_string())),
-        ("hostname", |d| Key::Text(d["hostname"].as_str().unwrap_or_default().to_string())),
-    ];
-    range::respond(&headers, all, FIELDS, Value::clone)
+    const FIELDS: &[RangeField<DomainView>] =
+        &[("id", |d| Key::Text(d.id.clone())), ("hostname", |d| Key::Text(d.hostname.clone()))];
+    range::respond(&headers, all, FIELDS, DomainView::clone)
 }
 
 /// `GET /apps/{app}/domains/{hostname_or_id}`.
@@ -35,16 +33,16 @@ pub async fn domain_info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, domain)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DomainView>, ApiError> {
     if domain == state.config.hostname(&app.name) || domain == app.id.to_string() {
-        return Ok(Json(views::default_domain(&app, &state.config)));
+        return Ok(Json(DomainView::default_domain(&app, &state.config)));
     }
     let domains = state.ledger.list_domains(app.id).await?;
     let found = domains
         .iter()
         .find(|d| d.hostname == domain.to_lowercase() || d.id.to_string() == domain)
         .ok_or_else(|| ApiError::not_found(format!("Couldn't find domain {domain}.")))?;
-    Ok(Json(views::domain(found, &app, &state.config)))
+    Ok(Json(DomainView::custom(found, &app, &state.config)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,8 +113,8 @@ pub async fn add_domain(
         if let Some(axum::Extension(certs)) = certs {
             certs.reload().await;
         }
-        let view = views::domain(&domain, &app, &state.config);
-        super::webhooks::notify(&state, app.id, "api:domain", "create", &caller.user.email, view.clone());
+        let view = DomainView::custom(&domain, &app, &state.config);
+        super::webhooks::notify(&state, app.id, "api:domain", "create", &caller.user.email, views::value(&view));
         Ok((vec![changed], view))
     };
     Ok((StatusCode::CREATED, Json(super::detached_changing(changes, work).await?)))
@@ -128,13 +126,13 @@ pub async fn remove_domain(
     AppAccess { app, caller }: AppAccess,
     certs: Option<axum::Extension<std::sync::Arc<crate::certs::SniCerts>>>,
     Path((_, domain)): Path<(String, String)>,
-) -> Result<(Changed, Json<Value>), ApiError> {
+) -> Result<(Changed, Json<DomainView>), ApiError> {
     let domain = state.ledger.remove_domain(app.id, &domain).await?;
     if let Some(axum::Extension(certs)) = certs {
         certs.reload().await;
     }
-    let view = views::domain(&domain, &app, &state.config);
-    super::webhooks::notify(&state, app.id, "api:domain", "destroy", &caller.user.email, view.clone());
+    let view = DomainView::custom(&domain, &app, &state.config);
+    super::webhooks::notify(&state, app.id, "api:domain", "destroy", &caller.user.email, views::value(&view));
     Ok((Changed::app(&app.name), Json(view)))
 }
 
@@ -145,19 +143,17 @@ pub async fn list_collaborators(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // A team app's owner is the team: its admins are listed by `GET /teams/{team}/members`.
-    let mut all: Vec<Value> = app.team.is_none().then(|| views::owner_collaborator(&app)).into_iter().collect();
+    let mut all: Vec<CollaboratorView> = app.team.is_none().then(|| CollaboratorView::owner(&app)).into_iter().collect();
     for collaborator in state.ledger.list_collaborators(app.id).await? {
-        all.push(views::collaborator(&collaborator, &app));
+        all.push(CollaboratorView::new(&collaborator, &app));
     }
-    const FIELDS: &[RangeField<Value>] = &[
-        ("email", |c| Key::Text(c["user"]["email"].as_str().unwrap_or_default().to_string())),
-        ("id", |c| Key::Text(c["id"].as_str().unwrap_or_default().to_string())),
-    ];
+    const FIELDS: &[RangeField<CollaboratorView>] =
+        &[("email", |c| Key::Text(c.user.email.clone())), ("id", |c| Key::Text(c.id.clone()))];
     // Owner first, then collaborators by email, unless a Range asks otherwise.
     if headers.get(http::header::RANGE).is_none() {
-        return Ok(Json(Value::Array(all)).into_response());
+        return Ok(Json(all).into_response());
     }
-    range::respond(&headers, all, FIELDS, Value::clone)
+    range::respond(&headers, all, FIELDS, CollaboratorView::clone)
 }
 
 /// `GET /apps/{app}/collaborators/{email_or_id}`.
@@ -165,16 +161,16 @@ pub async fn collaborator_info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, who)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CollaboratorView>, ApiError> {
     if app.team.is_none() && (who.eq_ignore_ascii_case(&app.owner.email) || who == app.owner.id.to_string()) {
-        return Ok(Json(views::owner_collaborator(&app)));
+        return Ok(Json(CollaboratorView::owner(&app)));
     }
     let all = state.ledger.list_collaborators(app.id).await?;
     let found = all
         .iter()
         .find(|c| c.user.email.eq_ignore_ascii_case(&who) || c.user.id.to_string() == who || c.id.to_string() == who)
         .ok_or_else(|| ApiError::not_found(format!("{who} is not a collaborator on this app.")))?;
-    Ok(Json(views::collaborator(found, &app)))
+    Ok(Json(CollaboratorView::new(found, &app)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,8 +204,8 @@ pub async fn add_collaborator(
         None => Permissions::ALL,
     };
     let collaborator = state.ledger.add_collaborator_with(app.id, user.id, permissions).await?;
-    let view = views::collaborator(&collaborator, &app);
-    super::webhooks::notify(&state, app.id, "api:collaborator", "create", &caller.user.email, view.clone());
+    let view = CollaboratorView::new(&collaborator, &app);
+    super::webhooks::notify(&state, app.id, "api:collaborator", "create", &caller.user.email, views::value(&view));
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -226,12 +222,12 @@ pub async fn update_collaborator(
     caller: CurrentUser,
     Path((app, who)): Path<(String, String)>,
     ApiJson(body): ApiJson<CollaboratorPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CollaboratorView>, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let permissions = parse_permissions(&body.permissions)?;
     let collaborator = state.ledger.update_collaborator(app.id, &who, permissions).await?;
-    let view = views::collaborator(&collaborator, &app);
-    super::webhooks::notify(&state, app.id, "api:collaborator", "update", &caller.user.email, view.clone());
+    let view = CollaboratorView::new(&collaborator, &app);
+    super::webhooks::notify(&state, app.id, "api:collaborator", "update", &caller.user.email, views::value(&view));
     Ok(Json(view))
 }
 
@@ -241,12 +237,12 @@ pub async fn remove_collaborator(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
     Path((_, who)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CollaboratorView>, ApiError> {
     let collaborator = state.ledger.remove_collaborator(app.id, &who).await?;
     // Their log tails of the app end, and their sessions' URLs stop working.
     state.logs.end_sessions(app.id, Some(collaborator.user.id));
-    let view = views::collaborator(&collaborator, &app);
-    super::webhooks::notify(&state, app.id, "api:collaborator", "destroy", &caller.user.email, view.clone());
+    let view = CollaboratorView::new(&collaborator, &app);
+    super::webhooks::notify(&state, app.id, "api:collaborator", "destroy", &caller.user.email, views::value(&view));
     Ok(Json(view))
 }
 
@@ -261,7 +257,7 @@ pub async fn list_builds(
         ("created_at", |b| Key::Text(views::time(b.created_at))),
         ("id", |b| Key::Text(b.id.to_string())),
     ];
-    range::respond(&headers, builds, FIELDS, |build| views::build(build, &app, &state.config))
+    range::respond(&headers, builds, FIELDS, |build| BuildView::new(build, &app, &state.config))
 }
 
 /// `GET /apps/{app}/builds/{id}`.
@@ -269,11 +265,11 @@ pub async fn build_info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, build)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BuildView>, ApiError> {
     let builds = state.ledger.list_builds(app.id).await?;
     let found = builds
         .iter()
         .find(|b| b.id.to_string() == build)
         .ok_or_else(|| ApiError::not_found("Couldn't find that build."))?;
-    Ok(Json(views::build(found, &app, &state.config)))
+    Ok(Json(BuildView::new(found, &app, &state.config)))
 }

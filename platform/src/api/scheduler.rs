@@ -8,30 +8,21 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
-use super::{ApiError, AppState, views};
+use super::views::ScheduledJobView;
+use super::{ApiError, AppState};
 use crate::model::{App, MAX_SCHEDULED_COMMAND, ScheduledJob};
 use crate::scheduler::cron::Schedule;
 
-/// A job as the API shows it: its fields, the app, and when it runs next.
-pub fn view(job: &ScheduledJob, app: &App) -> Value {
+/// A job as the API shows it, with when it runs next.
+fn view(job: &ScheduledJob, app: &App) -> ScheduledJobView {
     let next_run = Schedule::parse(&job.schedule).ok().and_then(|s| s.next_after(Utc::now()));
-    json!({
-        "id": job.id,
-        "schedule": job.schedule,
-        "command": job.command,
-        "next_run_at": next_run.map(views::time),
-        "last_run_at": job.last_run_at.map(views::time),
-        "app": {"id": app.id, "name": app.name},
-        "created_at": views::time(job.created_at),
-        "updated_at": views::time(job.updated_at),
-    })
+    ScheduledJobView::new(job, app, next_run)
 }
 
 /// `GET /apps/{app}/scheduled-jobs`: oldest first.
-pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Vec<ScheduledJobView>>, ApiError> {
     let jobs = state.ledger.list_scheduled_jobs(app.id).await?;
     Ok(Json(jobs.iter().map(|j| view(j, &app)).collect()))
 }
@@ -51,7 +42,7 @@ pub async fn create(
     caller: CurrentUser,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ScheduledJobView>), ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let schedule = Schedule::parse(&body.schedule).map_err(|e| ApiError::invalid(e.to_string()))?;
     let command = body.command.trim();
@@ -77,7 +68,7 @@ pub async fn info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, which)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScheduledJobView>, ApiError> {
     let job = find(&state, &app, &which).await?;
     Ok(Json(view(&job, &app)))
 }
@@ -88,7 +79,7 @@ pub async fn remove(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
     Path((_, which)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScheduledJobView>, ApiError> {
     let job = find(&state, &app, &which).await?;
     let job = state.ledger.remove_scheduled_job(app.id, job.id).await?;
     state.logs.api_event(&app.name, &format!("Remove scheduled job {} ({}) by {}", job.id, job.command, caller.user.email));

@@ -8,10 +8,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{ApiJson, CurrentUser};
-use super::{ApiError, AppState, views};
+use super::views::AccountView;
+use super::{ApiError, AppState};
 use crate::model::{App, User};
 use crate::names;
 
@@ -63,14 +63,14 @@ async fn user_for(state: &AppState, caller: &CurrentUser, who: &str) -> Result<U
 }
 
 /// The account view with the sizes the user may use.
-async fn view(state: &AppState, user: &User) -> Result<Value, ApiError> {
-    let mut view = views::account(user);
-    view["dyno_sizes"] = json!(granted(state, user).await?);
+async fn view(state: &AppState, user: &User) -> Result<AccountView, ApiError> {
+    let mut view = AccountView::new(user);
+    view.dyno_sizes = Some(granted(state, user).await?);
     Ok(view)
 }
 
 /// `GET /users/{user}`: an operator sees anyone, a user themselves (`~`, their email or id).
-pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(who): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(who): Path<String>) -> Result<Json<AccountView>, ApiError> {
     let user = user_for(&state, &caller, &who).await?;
     Ok(Json(view(&state, &user).await?))
 }
@@ -98,7 +98,7 @@ pub async fn update(
     caller: CurrentUser,
     Path(who): Path<String>,
     ApiJson(body): ApiJson<UserPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountView>, ApiError> {
     if !caller.user.operator {
         return Err(ApiError::forbidden("Only an operator can change what a user may use."));
     }

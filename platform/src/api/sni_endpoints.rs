@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
-use super::{ApiError, AppState, views};
+use super::views::{self, DomainView};
+use super::{ApiError, AppState};
 use crate::certs::{SniCerts, details};
 use crate::model::{App, PrivateKeyPem, SniEndpoint};
 
@@ -154,7 +155,7 @@ pub async fn update_domain(
     certs: Option<Extension<Arc<SniCerts>>>,
     Path((app, domain)): Path<(String, String)>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DomainView>, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     if body.get("sni_endpoint").is_none() {
         return Err(ApiError::invalid("Invalid request body: missing field `sni_endpoint` (a name, an id or null)."));
@@ -166,7 +167,7 @@ pub async fn update_domain(
     }
     let domain = state.ledger.set_domain_sni_endpoint(app.id, &domain, update.sni_endpoint.as_deref()).await?;
     reload(certs).await;
-    let shown = views::domain(&domain, &app, &state.config);
-    super::webhooks::notify(&state, app.id, "api:domain", "update", &caller.user.email, shown.clone());
+    let shown = DomainView::custom(&domain, &app, &state.config);
+    super::webhooks::notify(&state, app.id, "api:domain", "update", &caller.user.email, views::value(&shown));
     Ok(Json(shown))
 }

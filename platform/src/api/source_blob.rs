@@ -20,7 +20,8 @@ use tokio::io::AsyncReadExt;
 
 use super::extract::CurrentUser;
 use super::sources::{self, MAX_BLOB_SIZE};
-use super::{ApiError, AppState, views};
+use super::views::BuildView;
+use super::{ApiError, AppState};
 use crate::logplex::drains::Endpoint;
 use crate::logplex::drains::http::CheckedResolver;
 use crate::model::App;
@@ -56,13 +57,13 @@ fn parse_checksum(checksum: &str) -> Result<String, ApiError> {
 }
 
 /// Starts a build of the source at `body`'s `source_blob.url` (see the module docs).
-pub(super) async fn create(state: &AppState, caller: &CurrentUser, app: &App, body: &Bytes) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+pub(super) async fn create(state: &AppState, caller: &CurrentUser, app: &App, body: &Bytes) -> Result<(StatusCode, Json<BuildView>), ApiError> {
     let body: NewBuild = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid(format!("The build must be {{\"source_blob\": {{\"url\", \"version\"?, \"checksum\"?}}}}: {e}")))?;
     let blob = body.source_blob;
     let upload = download(state, &blob).await?;
     let build = start(state, caller, app, upload, blob.version).await?;
-    Ok((StatusCode::CREATED, Json(views::build(&build, app, &state.config))))
+    Ok((StatusCode::CREATED, Json(BuildView::new(&build, app, &state.config))))
 }
 
 /// The source at `blob.url` in a temp file of the build uploads (removed when dropped), its

@@ -12,13 +12,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::apps::{NewApp, create_app, page};
 use super::extract::{ApiJson, AppAccess, CurrentUser, end_lost_sessions, visible_app};
 use super::teams::{team_for, team_with_role};
 use crate::serving::Changed;
-use super::{ApiError, AppState, views};
+use super::views::{self, AppView};
+use super::{ApiError, AppState};
 use crate::access::{AppOwner, TeamRole};
 use crate::ledger::AppFilter;
 use crate::model::App;
@@ -70,12 +71,12 @@ pub async fn create(
     let (team, _) = team_for(&state, &caller, &team).await?;
     let new = NewApp { name: body.name, region: body.region, stack: body.stack };
     let app = create_app(&state, &caller, new, Some((team.id, body.locked.unwrap_or(false)))).await?;
-    Ok((StatusCode::CREATED, Changed::apps(), Json(views::app(&app, &state.config))))
+    Ok((StatusCode::CREATED, Changed::apps(), Json(AppView::new(&app, &state.config))))
 }
 
 /// `GET /teams/apps/{app}`.
-pub async fn info(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Json<Value> {
-    Json(views::app(&app, &state.config))
+pub async fn info(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Json<AppView> {
+    Json(AppView::new(&app, &state.config))
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,7 +93,7 @@ pub async fn update(
     caller: CurrentUser,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<TeamAppPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AppView>, ApiError> {
     let mut app = visible_app(&state, &caller, &app).await?;
     if let Some(locked) = body.locked {
         if app.team.is_none() {
@@ -104,7 +105,7 @@ pub async fn update(
         app = transfer(&state, &caller, app, &owner).await?;
     }
     end_lost_sessions(&state, &app).await?;
-    Ok(Json(views::app(&app, &state.config)))
+    Ok(Json(AppView::new(&app, &state.config)))
 }
 
 /// Gives `app` to `recipient` (a team's name or a user's email), checking who may.

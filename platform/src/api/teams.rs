@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{ApiJson, CurrentUser, end_lost_sessions};
 use super::permissions::Need;
-use super::{ApiError, AppState, views};
+use super::views::{self, FeatureView, MemberView, PermissionView, TeamView};
+use super::{ApiError, AppState};
 use crate::access::{Permission, Team, TeamMember, TeamRole};
 use crate::ledger::AppFilter;
 use crate::names;
@@ -55,47 +55,15 @@ pub async fn team_for(state: &AppState, caller: &CurrentUser, name_or_id: &str) 
     team_with_role(state, caller, name_or_id, needed).await
 }
 
-/// A team, as the caller sees it.
-fn team_view(team: &Team, role: TeamRole, default: bool) -> Value {
-    json!({
-        "id": team.id,
-        "name": team.name,
-        "role": role.name(),
-        "type": "team",
-        "default": default,
-        "membership_limit": null,
-        "provisioned_licenses": false,
-        "credit_card_collections": false,
-        "identity_provider": null,
-        "enterprise_account": null,
-        "created_at": views::time(team.created_at),
-        "updated_at": views::time(team.updated_at),
-    })
-}
-
-/// A team member.
-fn member_view(member: &TeamMember) -> Value {
-    json!({
-        "id": member.id,
-        "email": member.user.email,
-        "role": member.role.name(),
-        "user": {"id": member.user.id, "email": member.user.email, "name": null},
-        "federated": false,
-        "two_factor_authentication": false,
-        "created_at": views::time(member.created_at),
-        "updated_at": views::time(member.updated_at),
-    })
-}
-
 async fn is_default(state: &AppState, caller: &CurrentUser, team: &Team) -> Result<bool, ApiError> {
     Ok(state.ledger.default_team(caller.user.id).await?.is_some_and(|default| default.id == team.id))
 }
 
 /// `GET /teams`: the teams the caller is a member of, with their role.
-pub async fn list(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Vec<TeamView>>, ApiError> {
     let default = state.ledger.default_team(caller.user.id).await?.map(|team| team.id);
     let teams = state.ledger.list_teams(caller.user.id).await?;
-    Ok(Json(teams.iter().map(|(team, role)| team_view(team, *role, default == Some(team.id))).collect()))
+    Ok(Json(teams.iter().map(|(team, role)| TeamView::new(team, *role, default == Some(team.id))).collect()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,45 +83,45 @@ pub async fn create(
         return Err(ApiError::invalid(format!("Name {name} is reserved.")));
     }
     let team = state.ledger.create_team(name, caller.user.id).await?;
-    Ok((StatusCode::CREATED, Json(team_view(&team, TeamRole::Admin, false))))
+    Ok((StatusCode::CREATED, Json(TeamView::new(&team, TeamRole::Admin, false))))
 }
 
 /// `GET /teams/{team}`.
-pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(team): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(team): Path<String>) -> Result<Json<TeamView>, ApiError> {
     let (team, role) = team_for(&state, &caller, &team).await?;
-    Ok(Json(team_view(&team, role, is_default(&state, &caller, &team).await?)))
+    Ok(Json(TeamView::new(&team, role, is_default(&state, &caller, &team).await?)))
 }
 
 /// `DELETE /teams/{team}` (admins): only a team without apps.
-pub async fn destroy(State(state): State<AppState>, caller: CurrentUser, Path(team): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn destroy(State(state): State<AppState>, caller: CurrentUser, Path(team): Path<String>) -> Result<Json<TeamView>, ApiError> {
     let (team, role) = team_for(&state, &caller, &team).await?;
     let team = state.ledger.destroy_team(team.id).await?;
-    Ok(Json(team_view(&team, role, false)))
+    Ok(Json(TeamView::new(&team, role, false)))
 }
 
 /// `GET /teams/{team}/features`: `org-access-controls` is on, so the heroku CLI's `access:add`
 /// sends `permissions` for team apps.
-pub async fn features(State(state): State<AppState>, caller: CurrentUser, Path(team): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn features(State(state): State<AppState>, caller: CurrentUser, Path(team): Path<String>) -> Result<Json<Vec<FeatureView>>, ApiError> {
     let (team, _) = team_for(&state, &caller, &team).await?;
-    Ok(Json(json!([{
-        "id": team.id,
-        "name": "org-access-controls",
-        "display_name": "App permissions",
-        "description": "Fine-grained app permissions: view, deploy, operate, manage.",
-        "doc_url": null,
-        "enabled": true,
-        "state": "general",
-        "feedback_email": null,
-        "created_at": views::time(team.created_at),
-        "updated_at": views::time(team.updated_at),
-    }])))
+    Ok(Json(vec![FeatureView {
+        created_at: views::time(team.created_at),
+        description: "Fine-grained app permissions: view, deploy, operate, manage.".into(),
+        display_name: "App permissions".into(),
+        doc_url: None,
+        enabled: true,
+        feedback_email: None,
+        id: team.id.to_string(),
+        name: "org-access-controls".into(),
+        state: "general".into(),
+        updated_at: views::time(team.updated_at),
+    }]))
 }
 
 /// `GET /teams/{team}/members`.
-pub async fn members(State(state): State<AppState>, caller: CurrentUser, Path(team): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn members(State(state): State<AppState>, caller: CurrentUser, Path(team): Path<String>) -> Result<Json<Vec<MemberView>>, ApiError> {
     let (team, _) = team_for(&state, &caller, &team).await?;
     let members = state.ledger.list_team_members(team.id).await?;
-    Ok(Json(members.iter().map(member_view).collect()))
+    Ok(Json(members.iter().map(MemberView::new).collect()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,8 +153,8 @@ pub async fn add_member(
     caller: CurrentUser,
     Path(team): Path<String>,
     ApiJson(body): ApiJson<MemberBody>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(member_view(&set_member(&state, &caller, &team, body, true).await?)))
+) -> Result<Json<MemberView>, ApiError> {
+    Ok(Json(MemberView::new(&set_member(&state, &caller, &team, body, true).await?)))
 }
 
 /// `PATCH /teams/{team}/members` `{"email", "role"}` (admins): sets a member's role.
@@ -195,8 +163,8 @@ pub async fn update_member(
     caller: CurrentUser,
     Path(team): Path<String>,
     ApiJson(body): ApiJson<MemberBody>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(member_view(&set_member(&state, &caller, &team, body, false).await?)))
+) -> Result<Json<MemberView>, ApiError> {
+    Ok(Json(MemberView::new(&set_member(&state, &caller, &team, body, false).await?)))
 }
 
 /// `DELETE /teams/{team}/members/{email_or_id}` (admins): the member and their grants on the
@@ -205,16 +173,16 @@ pub async fn remove_member(
     State(state): State<AppState>,
     caller: CurrentUser,
     Path((team, member)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MemberView>, ApiError> {
     let (team, _) = team_for(&state, &caller, &team).await?;
     let member = state.ledger.remove_team_member(team.id, &member).await?;
     for app in state.ledger.list_apps(AppFilter::Team { team: team.id, visible_to: None }).await? {
         end_lost_sessions(&state, &app).await?;
     }
-    Ok(Json(member_view(&member)))
+    Ok(Json(MemberView::new(&member)))
 }
 
 /// `GET /teams/permissions` and `GET /team-app-permissions`: the four app permissions.
-pub async fn permissions(_: CurrentUser) -> Json<Value> {
-    Json(views::permissions(Permission::ALL.into_iter().collect()))
+pub async fn permissions(_: CurrentUser) -> Json<Vec<PermissionView>> {
+    Json(PermissionView::list(Permission::ALL.into_iter().collect()))
 }

@@ -1,11 +1,42 @@
-//! The JSON shapes of Heroku's Platform API v3 for our domain types.
+//! The JSON shapes of Heroku's Platform API v3, one typed struct per resource: the API renders
+//! the domain types into them and the `paas` client reads its answers with the same structs.
+//!
+//! Each struct declares its fields in the byte order of their names, as `serde_json`'s map wrote
+//! them when the views were `json!` values, so the bytes on the wire stay what they were (a test
+//! checks the order). Ids and times are strings, as on the wire. Every struct is
+//! `#[serde(default)]`, and the fields the client reads that a server may send as `null` are read
+//! with [`nullable`], so an answer that leaves a field out still reads.
+
+mod addons;
+mod apps;
+mod dynos;
+mod features;
+mod logs;
+mod pipelines;
+mod releases;
+mod resources;
+mod teams;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
-use super::PlatformConfig;
-use crate::access::{Permissions, TeamRef};
-use crate::model::{ApiKey, App, Build, Collaborator, Domain, Dyno, Formation, Release, Slug, User, UserRef};
+pub use addons::{
+    AddonServiceView, AddonView, AttachedAddon, AttachmentView, BillingEntity, CatalogRef, Catalogued, PlanView, Price,
+};
+pub use apps::{AccessToken, AccountView, AppView, AuthorizationUser, AuthorizationView, NewUserView};
+pub use dynos::{DynoView, FormationView, ReleaseVersion};
+pub use features::{FeatureView, ScheduledJobView};
+pub use logs::{LogDrainView, LogSessionView};
+pub use pipelines::{
+    CoupledApp, CouplingView, GenerationRef, PipelineOwnerRef, PipelineView, PromotionSource, PromotionTargetView, PromotionView,
+};
+pub use releases::{BuildView, BuildpackRef, ReleaseView, SlugView, SourceBlobRef};
+pub use resources::{CollaboratorUser, CollaboratorView, DomainView, PermissionView};
+pub use teams::{MemberUser, MemberView, TeamView};
+
+use crate::access::TeamRef;
+use crate::model::{App, UserRef};
 
 /// The only region (Heroku's default; the CLI shows no region column for it).
 pub const REGION: &str = "us";
@@ -59,263 +90,73 @@ pub fn time(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn user_ref(user: &UserRef) -> Value {
-    json!({"id": user.id, "email": user.email})
+/// Reads a `null` field as its default (a field some server leaves `null`).
+pub fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A view as a JSON value: a webhook event's `data`, or a handler's answer with our extensions.
+pub fn value(view: &impl Serialize) -> Value {
+    serde_json::to_value(view).expect("a view's keys are strings")
+}
+
+/// `{id, name}`: how a resource names an app, a team, a region or a stack.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NameRef {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// `{email, id}`: how a resource names a user (an app's owner, a release's author).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailRef {
+    /// The user's email.
+    #[serde(deserialize_with = "nullable")]
+    pub email: String,
+    /// The user's id.
+    pub id: String,
+}
+
+/// `{id}`: how a resource names another it needs no more of (a release's slug).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdRef {
+    /// Its id.
+    pub id: String,
 }
 
 /// `{id, name}` of an app, as resources name their app.
-pub fn app_ref(app: &App) -> Value {
-    json!({"id": app.id, "name": app.name})
+pub fn app_ref(app: &App) -> NameRef {
+    NameRef { id: app.id.to_string(), name: app.name.clone() }
+}
+
+/// A team, as an app names it.
+pub fn team_ref(team: &TeamRef) -> NameRef {
+    NameRef { id: team.id.to_string(), name: team.name.clone() }
+}
+
+/// A user, as resources name them.
+pub fn user_ref(user: &UserRef) -> EmailRef {
+    EmailRef { email: user.email.clone(), id: user.id.to_string() }
 }
 
 /// The owner of an app as Heroku shows it: the user, or for a team app the team's pseudo-user
 /// `<team>@herokumanager.com` (the heroku CLI tells team apps by that domain).
-pub fn app_owner(app: &App) -> Value {
+pub fn app_owner(app: &App) -> EmailRef {
     match &app.team {
-        Some(team) => json!({"id": team.id, "email": format!("{}@herokumanager.com", team.name)}),
+        Some(team) => EmailRef { email: format!("{}@herokumanager.com", team.name), id: team.id.to_string() },
         None => user_ref(&app.owner),
     }
 }
 
-/// A team, as an app names it.
-pub fn team_ref(team: &TeamRef) -> Value {
-    json!({"id": team.id, "name": team.name})
+/// `{id}` of anything named by a uuid.
+pub fn id_ref(id: uuid::Uuid) -> IdRef {
+    IdRef { id: id.to_string() }
 }
 
-/// An app.
-pub fn app(app: &App, config: &PlatformConfig) -> Value {
-    let team = app.team.as_ref().map(team_ref);
-    json!({
-        "id": app.id,
-        "name": app.name,
-        "owner": app_owner(app),
-        "organization": team,
-        "team": team,
-        "locked": app.locked,
-        "joined": false,
-        "space": null,
-        "region": {"id": REGION_ID, "name": REGION},
-        "stack": {"id": STACK_ID, "name": STACK},
-        "build_stack": {"id": STACK_ID, "name": STACK},
-        "generation": {"id": CEDAR_ID, "name": "cedar"},
-        "git_url": config.git_url(&app.name),
-        "web_url": config.web_url(&app.name),
-        "repo_size": null,
-        "slug_size": null,
-        "maintenance": app.maintenance,
-        "acm": false,
-        "archived_at": null,
-        "buildpack_provided_description": null,
-        "create_status": "complete",
-        "internal_routing": null,
-        "created_at": time(app.created_at),
-        "released_at": app.released_at.map(time),
-        "updated_at": time(app.updated_at),
-    })
-}
-
-/// The caller's account (`GET /account`); `operator` is our extension.
-pub fn account(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "name": null,
-        "allow_tracking": false,
-        "beta": false,
-        "verified": true,
-        "federated": false,
-        "two_factor_authentication": false,
-        "default_organization": null,
-        "default_team": null,
-        "identity_provider": null,
-        "last_login": null,
-        "sms_number": null,
-        "suspended_at": null,
-        "delinquent_at": null,
-        "country_of_residence": null,
-        "operator": user.operator,
-        "created_at": time(user.created_at),
-        "updated_at": time(user.updated_at),
-    })
-}
-
-/// An API key as an OAuth authorization; `token` only when the caller holds it.
-pub fn authorization(key: &ApiKey, user: &User, token: Option<&str>) -> Value {
-    json!({
-        "id": key.id,
-        "description": key.description,
-        "scope": ["global"],
-        "access_token": token.map(|token| json!({"id": key.id, "token": token, "expires_in": null})),
-        "refresh_token": null,
-        "grant": null,
-        "client": null,
-        "session": null,
-        "user": {"id": user.id, "email": user.email, "full_name": null},
-        "created_at": time(key.created_at),
-        "updated_at": time(key.created_at),
-    })
-}
-
-/// A release.
-pub fn release(release: &Release, app: &App) -> Value {
-    json!({
-        "id": release.id,
-        "version": release.version,
-        "description": release.description,
-        "status": release.status,
-        "current": release.current,
-        "eligible_for_rollback": release.status == crate::model::RELEASE_SUCCEEDED,
-        "user": user_ref(&release.user),
-        "app": app_ref(app),
-        "slug": release.slug_id.map(|id| json!({"id": id})),
-        "addon_plan_names": release.addons,
-        "artifacts": [],
-        "output_stream_url": null,
-        "created_at": time(release.created_at),
-        "updated_at": time(release.created_at),
-    })
-}
-
-/// A formation entry.
-pub fn formation(formation: &Formation, app: &App) -> Value {
-    json!({
-        "id": formation.id,
-        "app": app_ref(app),
-        "type": formation.process_type,
-        "command": formation.command,
-        "quantity": formation.quantity,
-        "size": formation.size,
-        "created_at": time(formation.created_at),
-        "updated_at": time(formation.updated_at),
-    })
-}
-
-/// The app's built-in domain, `<app>.<domain>` (`kind: heroku`).
-pub fn default_domain(app: &App, config: &PlatformConfig) -> Value {
-    json!({
-        "id": app.id,
-        "app": app_ref(app),
-        "hostname": config.hostname(&app.name),
-        "kind": "heroku",
-        "cname": null,
-        "status": "none",
-        "acm_status": null,
-        "acm_status_reason": null,
-        "sni_endpoint": null,
-        "created_at": time(app.created_at),
-        "updated_at": time(app.created_at),
-    })
-}
-
-/// A custom domain (`kind: custom`): point a CNAME at `<app>.<domain>`.
-pub fn domain(domain: &Domain, app: &App, config: &PlatformConfig) -> Value {
-    json!({
-        "id": domain.id,
-        "app": app_ref(app),
-        "hostname": domain.hostname,
-        "kind": "custom",
-        "cname": config.hostname(&app.name),
-        "status": "none",
-        "acm_status": null,
-        "acm_status_reason": null,
-        "sni_endpoint": domain.sni_endpoint.as_ref().map(|e| json!({"id": e.id, "name": e.name})),
-        "created_at": time(domain.created_at),
-        "updated_at": time(domain.updated_at),
-    })
-}
-
-/// A collaborator; the owner is listed too, with role `owner`. `permissions` is there on a team
-/// app (Heroku's team-app collaborator) or when the grant is narrower than all four; a personal
-/// app's full collaborator has Heroku's plain shape (the heroku CLI then shows no permissions
-/// column).
-pub fn collaborator(collaborator: &Collaborator, app: &App) -> Value {
-    let mut view = json!({
-        "id": collaborator.id,
-        "app": app_ref(app),
-        "user": {"id": collaborator.user.id, "email": collaborator.user.email, "federated": false},
-        "role": "collaborator",
-        "created_at": time(collaborator.created_at),
-        "updated_at": time(collaborator.updated_at),
-    });
-    if app.team.is_some() || collaborator.permissions != Permissions::ALL {
-        view["permissions"] = permissions(collaborator.permissions);
-    }
-    view
-}
-
-/// A permission set as Heroku lists it: `[{"name", "description"}]`.
-pub fn permissions(set: Permissions) -> Value {
-    set.iter().map(|p| json!({"name": p.name(), "description": p.description()})).collect()
-}
-
-/// The owner, in a collaborator listing.
-pub fn owner_collaborator(app: &App) -> Value {
-    json!({
-        "id": app.owner.id,
-        "app": app_ref(app),
-        "user": {"id": app.owner.id, "email": app.owner.email, "federated": false},
-        "role": "owner",
-        "created_at": time(app.created_at),
-        "updated_at": time(app.created_at),
-    })
-}
-
-/// A build; its output is at `output_stream_url`, a signed URL that needs no API key.
-pub fn build(build: &Build, app: &App, config: &PlatformConfig) -> Value {
-    let output_url = format!("{}{}", config.api_url.trim_end_matches('/'), super::builds::output_path(app.id, build.id));
-    build_of(build, app, Some(output_url))
-}
-
-/// A build with `output_stream_url` given (`null` where there is no API URL to sign it with,
-/// as in a webhook's event).
-pub fn build_of(build: &Build, app: &App, output_url: Option<String>) -> Value {
-    let buildpacks: Vec<Value> = build.buildpack.iter().map(|url| json!({"url": url, "name": url})).collect();
-    json!({
-        "id": build.id,
-        "app": {"id": app.id},
-        "status": build.status,
-        "user": user_ref(&build.user),
-        "source_blob": {"version": build.source_version},
-        "slug": build.slug_id.map(|id| json!({"id": id})),
-        "release": build.release_id.map(|id| json!({"id": id})),
-        "buildpacks": buildpacks,
-        "stack": STACK,
-        "output_stream_url": output_url,
-        "created_at": time(build.created_at),
-        "updated_at": time(build.updated_at),
-    })
-}
-
-/// A slug (Heroku's shape; `checksum` names its archive in the slug store).
-pub fn slug(slug: &Slug) -> Value {
-    json!({
-        "id": slug.id,
-        "blob": null,
-        "buildpack_provided_description": slug.buildpack,
-        "checksum": format!("SHA256:{}", slug.checksum),
-        "commit": slug.commit,
-        "commit_description": null,
-        "process_types": slug.process_types,
-        "size": slug.size,
-        "stack": {"id": STACK_ID, "name": slug.stack},
-        "created_at": time(slug.created_at),
-        "updated_at": time(slug.created_at),
-    })
-}
-
-/// A dyno.
-pub fn dyno(dyno: &Dyno, app: &App) -> Value {
-    json!({
-        "id": dyno.id,
-        "app": app_ref(app),
-        "name": dyno.name,
-        "type": dyno.process_type,
-        "command": dyno.command,
-        "size": dyno.size,
-        "state": dyno.state,
-        "attach_url": null,
-        "release": {"version": dyno.release_version},
-        "created_at": time(dyno.created_at),
-        "updated_at": time(dyno.updated_at),
-    })
-}
+#[cfg(test)]
+mod tests;

@@ -79,9 +79,9 @@ impl Event {
     /// The event's `data`: the resource as the API shows it.
     pub fn data(&self, app: &App) -> Value {
         match &self.subject {
-            Subject::Release(release) => views::release(release, app),
-            Subject::Formation(formation) => views::formation(formation, app),
-            Subject::Build(build) => views::build_of(build, app, None),
+            Subject::Release(release) => views::value(&views::ReleaseView::new(release, app)),
+            Subject::Formation(formation) => views::value(&views::FormationView::new(formation, app)),
+            Subject::Build(build) => views::value(&views::BuildView::with_output(build, app, None)),
             Subject::Data(data) => data.clone(),
         }
     }
