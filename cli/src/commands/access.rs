@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::api::{parse, parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::{App, Collaborator};
+use crate::models::{AppView, CollaboratorView};
 use crate::output;
 
 /// List who has access to an app.
@@ -25,13 +25,13 @@ impl AccessCommand {
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
         let api = credentials::connect()?;
-        let app: App = parse(api.get(&format!("/apps/{}", seg(&name))).await?)?;
+        let app: AppView = parse(api.get(&format!("/apps/{}", seg(&name))).await?)?;
         let values = api.list(&format!("/apps/{}/collaborators", seg(&name)), None).await?;
         if self.json {
             output::json(&Value::Array(values));
             return Ok(());
         }
-        let collaborators: Vec<Collaborator> = parse_all(values)?;
+        let collaborators: Vec<CollaboratorView> = parse_all(values)?;
         output::header(&format!("{name} Access List"));
         print!("{}", render(&app, &collaborators));
         Ok(())
@@ -43,7 +43,7 @@ const ALL: [&str; 4] = ["view", "deploy", "operate", "manage"];
 
 /// A collaborator's permissions, `view, deploy` (all four when the server lists none: a personal
 /// app's full collaborator).
-fn permissions(collaborator: &Collaborator) -> String {
+fn permissions(collaborator: &CollaboratorView) -> String {
     match &collaborator.permissions {
         Some(list) => list.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
         None => ALL.join(", "),
@@ -52,10 +52,10 @@ fn permissions(collaborator: &Collaborator) -> String {
 
 /// `email  role` rows: the owner first (a team app's owner is its team: not listed), then the
 /// collaborators by email; a permissions column when someone holds fewer than all four.
-fn render(app: &App, collaborators: &[Collaborator]) -> String {
-    let owner = app.owner_email();
+fn render(app: &AppView, collaborators: &[CollaboratorView]) -> String {
+    let owner = app.owner.email.as_str();
     let owner = if owner.ends_with("@herokumanager.com") { "" } else { owner };
-    let mut others: Vec<&Collaborator> = collaborators.iter().filter(|c| c.user.email != owner).collect();
+    let mut others: Vec<&CollaboratorView> = collaborators.iter().filter(|c| c.user.email != owner).collect();
     others.sort_by(|a, b| a.user.email.cmp(&b.user.email));
     let narrowed = others.iter().any(|c| c.permissions.as_ref().is_some_and(|p| p.len() < ALL.len()));
     let mut rows = Vec::new();
@@ -67,7 +67,7 @@ fn render(app: &App, collaborators: &[Collaborator]) -> String {
         rows.push(row);
     }
     for collaborator in others {
-        let mut row = vec![collaborator.user.email.clone(), collaborator.role.clone().unwrap_or_else(|| "collaborator".into())];
+        let mut row = vec![collaborator.user.email.clone(), if collaborator.role.is_empty() { "collaborator".into() } else { collaborator.role.clone() }];
         if narrowed {
             row.push(permissions(collaborator));
         }
@@ -79,12 +79,12 @@ fn render(app: &App, collaborators: &[Collaborator]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::UserRef;
+    use paas_platform::api::views::EmailRef;
 
     #[test]
     fn render_puts_the_owner_first_whether_or_not_it_is_listed() {
-        let app = App { owner: Some(UserRef { email: "a@example.com".into() }), ..App::default() };
-        let collaborators: Vec<Collaborator> = serde_json::from_value(serde_json::json!([
+        let app = AppView { owner: EmailRef { email: "a@example.com".into(), ..EmailRef::default() }, ..AppView::default() };
+        let collaborators: Vec<CollaboratorView> = serde_json::from_value(serde_json::json!([
             {"user": {"email": "c@example.com"}, "role": "collaborator"},
             {"user": {"email": "a@example.com"}, "role": "owner"},
             {"user": {"email": "b@example.com"}}
@@ -98,8 +98,8 @@ mod tests {
 
     #[test]
     fn render_shows_permissions_when_someone_holds_fewer_than_all() {
-        let app = App { owner: Some(UserRef { email: "acme@herokumanager.com".into() }), ..App::default() };
-        let collaborators: Vec<Collaborator> = serde_json::from_value(serde_json::json!([
+        let app = AppView { owner: EmailRef { email: "acme@herokumanager.com".into(), ..EmailRef::default() }, ..AppView::default() };
+        let collaborators: Vec<CollaboratorView> = serde_json::from_value(serde_json::json!([
             {"user": {"email": "d@example.com"}, "role": "collaborator", "permissions": [{"name": "view"}, {"name": "deploy"}]},
             {"user": {"email": "c@example.com"}, "role": "collaborator",
              "permissions": [{"name": "view"}, {"name": "deploy"}, {"name": "operate"}, {"name": "manage"}]}

@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::api::{parse, parse_all};
 use crate::credentials;
-use crate::models::{Account, App};
+use crate::models::{AccountView, AppView};
 use crate::output;
 
 /// List your apps.
@@ -38,13 +38,13 @@ impl AppsCommand {
             return Ok(());
         }
         if let Some(team) = &self.team {
-            let mut apps: Vec<App> = parse_all(values)?;
+            let mut apps: Vec<AppView> = parse_all(values)?;
             apps.sort_by(|a, b| a.name.cmp(&b.name));
             print!("{}", render_team(team, &apps));
             return Ok(());
         }
-        let account: Account = parse(api.get("/account").await?)?;
-        let mut apps: Vec<App> = parse_all(values)?;
+        let account: AccountView = parse(api.get("/account").await?)?;
+        let mut apps: Vec<AppView> = parse_all(values)?;
         apps.sort_by(|a, b| a.name.cmp(&b.name));
         print!("{}", render(&account.email, &apps));
         Ok(())
@@ -52,7 +52,7 @@ impl AppsCommand {
 }
 
 /// A team's listing: `=== Apps in team <team>` with the names (Heroku's words).
-fn render_team(team: &str, apps: &[App]) -> String {
+fn render_team(team: &str, apps: &[AppView]) -> String {
     if apps.is_empty() {
         return format!("There are no apps in team {team}.\n");
     }
@@ -61,11 +61,11 @@ fn render_team(team: &str, apps: &[App]) -> String {
 }
 
 /// The listing: `=== <email> Apps` with the names, then `=== Collaborated Apps` with owners.
-fn render(email: &str, apps: &[App]) -> String {
+fn render(email: &str, apps: &[AppView]) -> String {
     if apps.is_empty() {
         return "You have no apps.\n".to_string();
     }
-    let (owned, shared): (Vec<&App>, Vec<&App>) = apps.iter().partition(|app| app.owner_email() == email);
+    let (owned, shared): (Vec<&AppView>, Vec<&AppView>) = apps.iter().partition(|app| app.owner.email == email);
     let mut out = String::new();
     if !owned.is_empty() {
         out.push_str(&format!("=== {email} Apps\n\n"));
@@ -79,7 +79,7 @@ fn render(email: &str, apps: &[App]) -> String {
         }
         out.push_str("=== Collaborated Apps\n\n");
         let rows: Vec<Vec<String>> =
-            shared.iter().map(|app| vec![app.name.clone(), app.owner_email().to_string()]).collect();
+            shared.iter().map(|app| vec![app.name.clone(), app.owner.email.clone()]).collect();
         out.push_str(&output::table(&rows));
     }
     out
@@ -88,10 +88,10 @@ fn render(email: &str, apps: &[App]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::UserRef;
+    use paas_platform::api::views::EmailRef;
 
-    fn app(name: &str, owner: &str) -> App {
-        App { name: name.into(), owner: Some(UserRef { email: owner.into() }), ..App::default() }
+    fn app(name: &str, owner: &str) -> AppView {
+        AppView { name: name.into(), owner: EmailRef { email: owner.into(), ..EmailRef::default() }, ..AppView::default() }
     }
 
     #[test]

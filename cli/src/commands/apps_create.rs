@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::api::parse;
 use crate::credentials;
 use crate::git;
-use crate::models::App;
+use crate::models::AppView;
 use crate::output::{self, Action};
 
 /// Create an app.
@@ -52,7 +52,7 @@ impl AppsCreateCommand {
         };
         let action = Action::start(&message);
         let value = api.post(path, &body).await?;
-        let app: App = parse(value.clone())?;
+        let app: AppView = parse(value.clone())?;
         match &self.name {
             Some(_) => action.done(),
             None => action.done_with(&output::app(&app.name)),
@@ -64,7 +64,7 @@ impl AppsCreateCommand {
         if self.json {
             output::json(&value);
         } else {
-            println!("{} | {git_url}", app.web_url.as_deref().unwrap_or_default());
+            println!("{} | {git_url}", app.web_url);
         }
         Ok(())
     }

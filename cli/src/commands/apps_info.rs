@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::api::{parse, parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::{App, Collaborator, Dyno};
+use crate::models::{AppView, CollaboratorView, DynoView};
 use crate::output;
 
 /// Show detailed information about an app.
@@ -35,37 +35,36 @@ impl AppsInfoCommand {
             output::json(&json!({ "app": app_value, "collaborators": collaborators, "dynos": dynos }));
             return Ok(());
         }
-        let app: App = parse(app_value)?;
+        let app: AppView = parse(app_value)?;
         print!("{}", render(&app, &parse_all(collaborators)?, &parse_all(dynos)?));
         Ok(())
     }
 }
 
-fn render(app: &App, collaborators: &[Collaborator], dynos: &[Dyno]) -> String {
+fn render(app: &AppView, collaborators: &[CollaboratorView], dynos: &[DynoView]) -> String {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     let others: Vec<&str> = collaborators
         .iter()
         .map(|c| c.user.email.as_str())
-        .filter(|email| *email != app.owner_email())
+        .filter(|email| *email != app.owner.email)
         .collect();
     if !others.is_empty() {
         pairs.push(("Collaborators", others.join("\n")));
     }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for dyno in dynos {
-        *counts.entry(dyno.kind.as_str()).or_default() += 1;
+        *counts.entry(dyno.process_type.as_str()).or_default() += 1;
     }
     if !counts.is_empty() {
         let text: Vec<String> = counts.iter().map(|(kind, n)| format!("{kind}: {n}")).collect();
         pairs.push(("Dynos", text.join("\n")));
     }
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    pairs.push(("Git URL", text(&app.git_url)));
-    pairs.push(("Owner", app.owner_email().to_string()));
-    pairs.push(("Region", app.region.as_ref().map(|r| r.name.clone()).unwrap_or_default()));
+    pairs.push(("Git URL", app.git_url.clone()));
+    pairs.push(("Owner", app.owner.email.clone()));
+    pairs.push(("Region", app.region.name.clone()));
     pairs.push(("Released At", output::time(app.released_at.as_deref())));
-    pairs.push(("Stack", app.stack.as_ref().map(|s| s.name.clone()).unwrap_or_default()));
-    pairs.push(("Web URL", text(&app.web_url)));
+    pairs.push(("Stack", app.stack.name.clone()));
+    pairs.push(("Web URL", app.web_url.clone()));
     format!("=== {}\n\n{}", app.name, output::styled_object(&pairs))
 }
 
@@ -76,12 +75,12 @@ mod tests {
 
     #[test]
     fn render_lists_fields_alphabetically_and_leaves_out_the_owner_from_collaborators() {
-        let app: App = serde_json::from_value(json!({
+        let app: AppView = serde_json::from_value(json!({
             "name": "myapp", "owner": {"email": "a@example.com"}, "region": {"name": "local"},
             "stack": {"name": "wasm"}, "git_url": "http://h/myapp.git", "web_url": "http://myapp.localhost/"
         }))
         .unwrap();
-        let collaborators: Vec<Collaborator> = serde_json::from_value(json!([
+        let collaborators: Vec<CollaboratorView> = serde_json::from_value(json!([
             {"user": {"email": "a@example.com"}, "role": "owner"},
             {"user": {"email": "b@example.com"}, "role": "collaborator"}
         ]))

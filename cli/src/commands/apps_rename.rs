@@ -9,7 +9,7 @@ use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
 use crate::git;
-use crate::models::App;
+use crate::models::AppView;
 use crate::output::{self, Action};
 
 /// Rename an app.
@@ -27,13 +27,13 @@ impl AppsRenameCommand {
         let name = self.app.resolve()?;
         let api = credentials::connect()?;
         let action = Action::start(&format!("Renaming {} to {}", output::app(&name), output::app(&self.new_name)));
-        let app: App = parse(api.patch(&format!("/apps/{}", seg(&name)), &json!({ "name": self.new_name })).await?)?;
+        let app: AppView = parse(api.patch(&format!("/apps/{}", seg(&name)), &json!({ "name": self.new_name })).await?)?;
         action.done();
         let git_url = git::app_url(api.base_url(), &app.name);
         if git::remote_app().as_deref() == Some(name.as_str()) {
             git::set_remote(git::REMOTE, &git_url)?;
         }
-        println!("{} | {git_url}", app.web_url.as_deref().unwrap_or_default());
+        println!("{} | {git_url}", app.web_url);
         Ok(())
     }
 }

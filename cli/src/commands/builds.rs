@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::newest;
 use crate::app_arg::AppArg;
-use crate::models::Build;
+use crate::models::BuildView;
 use crate::output;
 
 /// List an app's builds, newest first.
@@ -25,7 +25,7 @@ impl BuildsCommand {
     /// `GET /apps/{app}/builds` with `Range: created_at ..; max=N, order=desc`.
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
-        newest::print(&name, "builds", "created_at", self.num, self.json, |mut builds: Vec<Build>| {
+        newest::print(&name, "builds", "created_at", self.num, self.json, |mut builds: Vec<BuildView>| {
             builds.sort_by(|a, b| b.created_at.cmp(&a.created_at));
             render(&name, &builds)
         })
@@ -34,7 +34,7 @@ impl BuildsCommand {
 }
 
 /// `=== app Builds`, then `id  status  email  time` rows.
-fn render(app: &str, builds: &[Build]) -> String {
+fn render(app: &str, builds: &[BuildView]) -> String {
     if builds.is_empty() {
         return format!("{} has no builds.\n", output::app(app));
     }
@@ -44,8 +44,8 @@ fn render(app: &str, builds: &[Build]) -> String {
             vec![
                 build.id.clone(),
                 build.status.clone(),
-                build.user.as_ref().map(|u| u.email.clone()).unwrap_or_default(),
-                output::time(build.created_at.as_deref()),
+                build.user.email.clone(),
+                output::time(Some(&build.created_at)),
             ]
         })
         .collect();
@@ -58,7 +58,7 @@ mod tests {
 
     #[test]
     fn render_lists_id_status_and_user() {
-        let builds: Vec<Build> = serde_json::from_value(serde_json::json!([
+        let builds: Vec<BuildView> = serde_json::from_value(serde_json::json!([
             {"id": "b2", "status": "failed", "user": {"email": "a@example.com"}},
             {"id": "b1", "status": "succeeded", "user": {"email": "a@example.com"}}
         ]))

@@ -8,7 +8,7 @@ use clap::Args;
 use crate::api::{parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::Build;
+use crate::models::BuildView;
 use crate::output;
 
 /// Show a build's output (a running build's as it is written, until it ends).
@@ -29,7 +29,7 @@ impl BuildsOutputCommand {
             Some(id) => id,
             None => {
                 let range = "created_at ..; max=1, order=desc";
-                let newest: Vec<Build> = parse_all(api.page(&format!("/apps/{}/builds", seg(&name)), range).await?)?;
+                let newest: Vec<BuildView> = parse_all(api.page(&format!("/apps/{}/builds", seg(&name)), range).await?)?;
                 match newest.into_iter().next() {
                     Some(build) => build.id,
                     None => bail!("{} has no builds", output::app(&name)),

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::api::{Api, parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::Release;
+use crate::models::ReleaseView;
 use crate::output::{self, Action};
 
 /// Set one or more config vars, making a new release.
@@ -44,7 +44,7 @@ impl ConfigSetCommand {
 /// Ends a config change's action line with `done, vN` (the newest release).
 pub async fn finish(action: Action, api: &Api, app: &str) -> Result<()> {
     let newest = api.page(&format!("/apps/{}/releases", seg(app)), "version ..; order=desc, max=1").await?;
-    match newest.into_iter().next().map(parse::<Release>).transpose()? {
+    match newest.into_iter().next().map(parse::<ReleaseView>).transpose()? {
         Some(release) => action.done_with(&format!("v{}", release.version)),
         None => action.done(),
     }

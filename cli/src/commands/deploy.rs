@@ -12,7 +12,7 @@ use clap::Args;
 use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::Build;
+use crate::models::BuildView;
 use crate::output::{self, Action};
 
 /// Build and release a folder (default: the current one) without git push.
@@ -54,7 +54,7 @@ impl DeployCommand {
             stdout.flush()?;
             text.extend_from_slice(&chunk);
         }
-        let build: Build = parse(api.get(&format!("/apps/{}/builds/{}", seg(&name), seg(&build_id))).await?)?;
+        let build: BuildView = parse(api.get(&format!("/apps/{}/builds/{}", seg(&name), seg(&build_id))).await?)?;
         if build.status != "succeeded" {
             bail!("{}", failure(&String::from_utf8_lossy(&text), &name));
         }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::api::{parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::Domain;
+use crate::models::DomainView;
 use crate::output;
 
 /// List an app's domains.
@@ -36,9 +36,9 @@ impl DomainsCommand {
 }
 
 /// `=== app Heroku Domain` with the app's own domain, then `=== app Custom Domains` as a table.
-fn render(app: &str, domains: &[Domain]) -> String {
+fn render(app: &str, domains: &[DomainView]) -> String {
     let mut out = String::new();
-    let (own, custom): (Vec<&Domain>, Vec<&Domain>) = domains.iter().partition(|d| d.kind == "heroku");
+    let (own, custom): (Vec<&DomainView>, Vec<&DomainView>) = domains.iter().partition(|d| d.kind == "heroku");
     if !own.is_empty() {
         out.push_str(&format!("=== {app} Heroku Domain\n\n"));
         for domain in &own {
@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn render_separates_the_apps_own_domain_from_custom_ones() {
-        let domains: Vec<Domain> = serde_json::from_value(serde_json::json!([
+        let domains: Vec<DomainView> = serde_json::from_value(serde_json::json!([
             {"hostname": "myapp.localhost", "kind": "heroku", "cname": null},
             {"hostname": "www.example.com", "kind": "custom", "cname": "myapp.localhost"}
         ]))

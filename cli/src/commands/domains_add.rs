@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::Domain;
+use crate::models::DomainView;
 use crate::output::{self, Action};
 
 /// Add a custom domain to an app.
@@ -34,7 +34,7 @@ impl DomainsAddCommand {
             output::json(&value);
             return Ok(());
         }
-        let domain: Domain = parse(value)?;
+        let domain: DomainView = parse(value)?;
         if let Some(target) = domain.cname.filter(|target| !target.is_empty()) {
             println!("Configure your app's DNS provider to point to the DNS Target {target}.");
         }

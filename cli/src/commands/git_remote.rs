@@ -7,7 +7,7 @@ use clap::Args;
 use crate::api::{parse, seg};
 use crate::credentials;
 use crate::git;
-use crate::models::App;
+use crate::models::AppView;
 use crate::usage::usage_bail;
 
 /// Set the `paas` git remote of the current repo to an app.
@@ -28,7 +28,7 @@ impl GitRemoteCommand {
             usage_bail!("not inside a git repo: run `git init` first, or cd into your app's repo");
         }
         let api = credentials::connect()?;
-        let app: App = parse(api.get(&format!("/apps/{}", seg(&self.app))).await?)?;
+        let app: AppView = parse(api.get(&format!("/apps/{}", seg(&self.app))).await?)?;
         let url = git::app_url(api.base_url(), &app.name);
         git::set_remote(&self.remote, &url)?;
         println!("set git remote {} to {url}", self.remote);

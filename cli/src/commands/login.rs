@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::api::{Api, parse};
 use crate::credentials;
-use crate::models::Account;
+use crate::models::AccountView;
 use crate::netrc;
 use crate::usage::usage_bail;
 
@@ -57,7 +57,7 @@ impl LoginCommand {
                 false => format!("cannot log in to {url}"),
             }
         })?;
-        let account: Account = parse(account)?;
+        let account: AccountView = parse(account)?;
 
         let path = credentials::netrc_path()?;
         let text = netrc::read(&path)?;

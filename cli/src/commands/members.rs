@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::api::{parse_all, seg};
 use crate::credentials;
-use crate::models::Member;
+use crate::models::MemberView;
 use crate::output;
 use crate::team_arg::TeamArg;
 
@@ -38,21 +38,21 @@ impl MembersCommand {
             output::json(&Value::Array(values));
             return Ok(());
         }
-        let members: Vec<Member> = parse_all(values)?;
+        let members: Vec<MemberView> = parse_all(values)?;
         print!("{}", render(&self.team.team, self.role.as_deref(), &members));
         Ok(())
     }
 }
 
 /// `email  role` rows by email, or Heroku's line for none.
-fn render(team: &str, role: Option<&str>, members: &[Member]) -> String {
+fn render(team: &str, role: Option<&str>, members: &[MemberView]) -> String {
     if members.is_empty() {
         return match role {
             Some(role) => format!("No members in {team} with role {role}\n"),
             None => format!("No members in {team}\n"),
         };
     }
-    let mut sorted: Vec<&Member> = members.iter().collect();
+    let mut sorted: Vec<&MemberView> = members.iter().collect();
     sorted.sort_by(|a, b| a.email.cmp(&b.email));
     output::table(&sorted.iter().map(|m| vec![m.email.clone(), m.role.clone()]).collect::<Vec<_>>())
 }
@@ -64,8 +64,8 @@ mod tests {
     #[test]
     fn render_lists_members_by_email() {
         let members = [
-            Member { email: "b@example.com".into(), role: "viewer".into() },
-            Member { email: "a@example.com".into(), role: "admin".into() },
+            MemberView { email: "b@example.com".into(), role: "viewer".into(), ..MemberView::default() },
+            MemberView { email: "a@example.com".into(), role: "admin".into(), ..MemberView::default() },
         ];
         assert_eq!(render("acme", None, &members), "a@example.com  admin\nb@example.com  viewer\n");
         assert_eq!(render("acme", Some("member"), &[]), "No members in acme with role member\n");

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::api::{parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::{Dyno, size_label};
+use crate::models::{DynoView, size_label};
 use crate::output;
 
 /// List an app's dynos.
@@ -35,7 +35,7 @@ impl PsCommand {
             output::json(&Value::Array(values));
             return Ok(());
         }
-        let dynos: Vec<Dyno> = parse_all(values)?;
+        let dynos: Vec<DynoView> = parse_all(values)?;
         // Each dyno's memory and CPU time (a paas extension; a server without it shows none).
         let memory: HashMap<String, Usage> = match api.get(&format!("/apps/{}/metrics?since=1m", seg(&name))).await {
             Ok(metrics) => metrics["dynos"]
@@ -56,13 +56,13 @@ type Usage = (u64, Option<f64>);
 
 /// `=== run: one-off processes (N)` first, then `=== web (Basic): <command> (N)` groups of
 /// `web.1: up <time> (~ 13m ago)` lines, as Heroku's `ps` shows them.
-fn render(app: &str, dynos: Vec<Dyno>, memory: &HashMap<String, Usage>, now: chrono::DateTime<Utc>) -> String {
+fn render(app: &str, dynos: Vec<DynoView>, memory: &HashMap<String, Usage>, now: chrono::DateTime<Utc>) -> String {
     if dynos.is_empty() {
         return format!("No dynos on {}\n", output::app(app));
     }
-    let since = |dyno: &Dyno| {
-        let mut text = format!("{} {}", dyno.state, output::time(dyno.updated_at.as_deref()));
-        if let Some(ago) = output::ago(dyno.updated_at.as_deref(), now) {
+    let since = |dyno: &DynoView| {
+        let mut text = format!("{} {}", dyno.state, output::time(Some(&dyno.updated_at)));
+        if let Some(ago) = output::ago(Some(&dyno.updated_at), now) {
             text.push_str(&format!(" ({ago})"));
         }
         if let Some(node) = &dyno.node {
@@ -77,23 +77,22 @@ fn render(app: &str, dynos: Vec<Dyno>, memory: &HashMap<String, Usage>, now: chr
         }
         text
     };
-    let title = |dyno: &Dyno| {
-        format!("{} ({}): {}", dyno.kind, size_label(dyno.size.as_deref()), dyno.command.as_deref().unwrap_or_default())
+    let title = |dyno: &DynoView| {
+        format!("{} ({}): {}", dyno.process_type, size_label(&dyno.size), dyno.command)
     };
-    let (mut one_offs, mut services): (Vec<Dyno>, Vec<Dyno>) = dynos.into_iter().partition(|d| d.kind == "run");
+    let (mut one_offs, mut services): (Vec<DynoView>, Vec<DynoView>) = dynos.into_iter().partition(|d| d.process_type == "run");
     let mut sections = Vec::new();
     if !one_offs.is_empty() {
         one_offs.sort_by(|a, b| a.name.cmp(&b.name));
         let mut section = format!("=== run: one-off processes ({})\n\n", one_offs.len());
         for dyno in &one_offs {
-            let command = dyno.command.as_deref().unwrap_or_default();
-            let size = size_label(dyno.size.as_deref());
-            section.push_str(&format!("{} ({size}): {}: {command}\n", dyno.name, since(dyno)));
+            let size = size_label(&dyno.size);
+            section.push_str(&format!("{} ({size}): {}: {}\n", dyno.name, since(dyno), dyno.command));
         }
         sections.push(section);
     }
-    services.sort_by_cached_key(|d| (d.kind.clone(), title(d), dyno_number(&d.name), d.name.clone()));
-    let mut groups: Vec<(String, Vec<&Dyno>)> = Vec::new();
+    services.sort_by_cached_key(|d| (d.process_type.clone(), title(d), dyno_number(&d.name), d.name.clone()));
+    let mut groups: Vec<(String, Vec<&DynoView>)> = Vec::new();
     for dyno in &services {
         let title = title(dyno);
         match groups.last_mut() {
@@ -122,7 +121,7 @@ mod tests {
 
     #[test]
     fn render_groups_dynos_by_type_and_command() {
-        let dynos: Vec<Dyno> = serde_json::from_value(serde_json::json!([
+        let dynos: Vec<DynoView> = serde_json::from_value(serde_json::json!([
             {"name": "web.10", "type": "web", "state": "up", "command": "serve", "size": "basic"},
             {"name": "worker.1", "type": "worker", "state": "crashed", "command": "work", "size": "basic"},
             {"name": "web.2", "type": "web", "state": "starting", "command": "serve", "size": "basic"}
@@ -143,7 +142,7 @@ mod tests {
     #[test]
     fn render_lists_one_off_dynos_first_with_their_commands() {
         let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T19:12:17Z").unwrap().with_timezone(&Utc);
-        let dynos: Vec<Dyno> = serde_json::from_value(serde_json::json!([
+        let dynos: Vec<DynoView> = serde_json::from_value(serde_json::json!([
             {"name": "web.1", "type": "web", "state": "up", "command": "serve", "updated_at": "2026-11-21T18:59:17Z"},
             {"name": "run.4711", "type": "run", "state": "up", "command": "bash", "size": "basic", "updated_at": "2026-11-21T19:12:00Z"}
         ]))

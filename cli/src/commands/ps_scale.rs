@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::api::{parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::{Formation, size_label};
+use crate::models::{FormationView, size_label};
 use crate::output::{self, Action};
 
 /// Scale dyno quantities (and sizes) of process types, e.g. `web=2 worker=1:standard-1x`.
@@ -53,9 +53,9 @@ impl PsScaleCommand {
                 output::json(&Value::Array(values));
                 return Ok(());
             }
-            let mut formation: Vec<Formation> = parse_all(values)?;
-            formation.sort_by(|a, b| a.kind.cmp(&b.kind));
-            let parts: Vec<String> = formation.iter().map(|f| format!("{}={}", f.kind, at(f))).collect();
+            let mut formation: Vec<FormationView> = parse_all(values)?;
+            formation.sort_by(|a, b| a.process_type.cmp(&b.process_type));
+            let parts: Vec<String> = formation.iter().map(|f| format!("{}={}", f.process_type, at(f))).collect();
             if parts.is_empty() {
                 println!("No process types on {} yet: `git push` an app with a Procfile first", output::app(&name));
             } else {
@@ -89,12 +89,12 @@ impl PsScaleCommand {
             output::json(&Value::Array(values));
             return Ok(());
         }
-        let formation: Vec<Formation> = parse_all(values)?;
+        let formation: Vec<FormationView> = parse_all(values)?;
         let running: Vec<String> = self
             .changes
             .iter()
-            .filter_map(|change| formation.iter().find(|f| f.kind == change.kind))
-            .map(|f| format!("{} at {}", f.kind, at(f)))
+            .filter_map(|change| formation.iter().find(|f| f.process_type == change.kind))
+            .map(|f| format!("{} at {}", f.process_type, at(f)))
             .collect();
         action.done_with(&format!("now running {}", running.join(", ")));
         Ok(())
@@ -102,8 +102,8 @@ impl PsScaleCommand {
 }
 
 /// `2:Basic`.
-fn at(formation: &Formation) -> String {
-    format!("{}:{}", formation.quantity, size_label(formation.size.as_deref()))
+fn at(formation: &FormationView) -> String {
+    format!("{}:{}", formation.quantity, size_label(&formation.size))
 }
 
 /// Parses `web=2`, `web=2:standard`, or a change relative to the current quantity: `web+1`,

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::newest;
 use crate::app_arg::AppArg;
-use crate::models::Release;
+use crate::models::{ReleaseView, description_with_status};
 use crate::output;
 
 /// List an app's releases, newest first.
@@ -25,7 +25,7 @@ impl ReleasesCommand {
     /// `GET /apps/{app}/releases` with `Range: version ..; max=N, order=desc`.
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
-        newest::print(&name, "releases", "version", self.num, self.json, |mut releases: Vec<Release>| {
+        newest::print(&name, "releases", "version", self.num, self.json, |mut releases: Vec<ReleaseView>| {
             releases.sort_by_key(|release| std::cmp::Reverse(release.version));
             render(&name, &releases)
         })
@@ -34,7 +34,7 @@ impl ReleasesCommand {
 }
 
 /// `=== app Releases - Current: vN`, then `vN  description  email  time` rows.
-fn render(app: &str, releases: &[Release]) -> String {
+fn render(app: &str, releases: &[ReleaseView]) -> String {
     if releases.is_empty() {
         return format!("No releases on {}\n", output::app(app));
     }
@@ -47,9 +47,9 @@ fn render(app: &str, releases: &[Release]) -> String {
         .map(|release| {
             vec![
                 format!("v{}", release.version),
-                release.description_with_status(),
-                release.user_email().to_string(),
-                output::time(release.created_at.as_deref()),
+                description_with_status(release),
+                release.user.email.clone(),
+                output::time(Some(&release.created_at)),
             ]
         })
         .collect();
@@ -63,7 +63,7 @@ mod tests {
 
     #[test]
     fn render_shows_the_current_release_and_aligned_rows() {
-        let releases: Vec<Release> = serde_json::from_value(serde_json::json!([
+        let releases: Vec<ReleaseView> = serde_json::from_value(serde_json::json!([
             {"version": 2, "description": "Set FOO config vars", "user": {"email": "a@example.com"}, "current": true},
             {"version": 1, "description": "Initial release", "user": {"email": "a@example.com"}, "current": false}
         ]))

@@ -6,7 +6,7 @@ use clap::Args;
 use crate::api::{Api, parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::Release;
+use crate::models::{ReleaseView, description_with_status};
 use crate::output;
 
 /// Show one release: who made it, what it changed, and when.
@@ -34,13 +34,13 @@ impl ReleasesInfoCommand {
             output::json(&value);
             return Ok(());
         }
-        let release: Release = parse(value)?;
+        let release: ReleaseView = parse(value)?;
         let pairs = [
-            ("By", release.user_email().to_string()),
-            ("Change", release.description_with_status()),
+            ("By", release.user.email.clone()),
+            ("Change", description_with_status(&release)),
             ("Current", release.current.to_string()),
             ("Slug", release.slug.as_ref().map(|slug| slug.id.clone()).unwrap_or_default()),
-            ("When", output::time(release.created_at.as_deref())),
+            ("When", output::time(Some(&release.created_at))),
         ];
         output::header(&format!("Release v{}", release.version));
         print!("{}", output::styled_object(&pairs));

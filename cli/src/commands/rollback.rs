@@ -9,7 +9,7 @@ use super::releases_info::get_release;
 use crate::api::{parse, parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
-use crate::models::Release;
+use crate::models::ReleaseView;
 use crate::output::{self, Action};
 
 /// Roll back to an earlier release (a new release with its code and config vars).
@@ -26,11 +26,11 @@ impl RollbackCommand {
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
         let api = credentials::connect()?;
-        let target: Release = match &self.release {
+        let target: ReleaseView = match &self.release {
             Some(release) => parse(get_release(&api, &name, release).await?)?,
             None => {
                 let page = api.page(&format!("/apps/{}/releases", seg(&name)), "version ..; max=10, order=desc").await?;
-                let mut releases: Vec<Release> = parse_all(page)?;
+                let mut releases: Vec<ReleaseView> = parse_all(page)?;
                 releases.sort_by_key(|release| std::cmp::Reverse(release.version));
                 match previous(releases) {
                     Some(release) => release,
@@ -40,7 +40,7 @@ impl RollbackCommand {
         };
         let action = Action::start(&format!("Rolling back {} to v{}", output::app(&name), target.version));
         let release_ref = if target.id.is_empty() { json!(target.version) } else { json!(target.id) };
-        let created: Release =
+        let created: ReleaseView =
             parse(api.post(&format!("/apps/{}/releases", seg(&name)), &json!({ "release": release_ref })).await?)?;
         action.done_with(&format!("v{}", created.version));
         Ok(())
@@ -48,11 +48,11 @@ impl RollbackCommand {
 }
 
 /// The release to roll back to by default: the second newest that may be rolled back to.
-fn previous(newest_first: Vec<Release>) -> Option<Release> {
+fn previous(newest_first: Vec<ReleaseView>) -> Option<ReleaseView> {
     newest_first
         .into_iter()
         .filter(|release| release.eligible_for_rollback != Some(false))
-        .filter(|release| release.status.as_deref().is_none_or(|status| status == "succeeded"))
+        .filter(|release| release.status.is_empty() || release.status == "succeeded")
         .nth(1)
 }
 
@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn previous_skips_releases_that_cannot_be_rolled_back_to() {
-        let releases: Vec<Release> = serde_json::from_value(json!([
+        let releases: Vec<ReleaseView> = serde_json::from_value(json!([
             {"version": 4, "status": "succeeded"},
             {"version": 3, "status": "failed"},
             {"version": 2, "eligible_for_rollback": false},
@@ -70,6 +70,6 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(previous(releases).map(|r| r.version), Some(1));
-        assert!(previous(vec![Release::default()]).is_none());
+        assert!(previous(vec![ReleaseView::default()]).is_none());
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::api::parse_all;
 use crate::credentials;
-use crate::models::Team;
+use crate::models::TeamView;
 use crate::output;
 
 /// List the teams that you are a member of.
@@ -26,19 +26,19 @@ impl TeamsCommand {
             output::json(&Value::Array(values));
             return Ok(());
         }
-        let teams: Vec<Team> = parse_all(values)?;
+        let teams: Vec<TeamView> = parse_all(values)?;
         print!("{}", render(&teams));
         Ok(())
     }
 }
 
 /// `Team  Role` rows by name, or a line saying there are none.
-fn render(teams: &[Team]) -> String {
+fn render(teams: &[TeamView]) -> String {
     if teams.is_empty() {
         return "You are not a member of any team.\n".to_string();
     }
     let mut rows = vec![vec!["Team".to_string(), "Role".to_string()]];
-    let mut sorted: Vec<&Team> = teams.iter().collect();
+    let mut sorted: Vec<&TeamView> = teams.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     rows.extend(sorted.iter().map(|team| vec![team.name.clone(), team.role.clone()]));
     output::table(&rows)
@@ -50,7 +50,8 @@ mod tests {
 
     #[test]
     fn render_lists_teams_by_name_with_roles() {
-        let teams = [Team { name: "zeta".into(), role: "viewer".into() }, Team { name: "acme".into(), role: "admin".into() }];
+        let team = |name: &str, role: &str| TeamView { name: name.into(), role: role.into(), ..TeamView::default() };
+        let teams = [team("zeta", "viewer"), team("acme", "admin")];
         assert_eq!(render(&teams), "Team  Role\nacme  admin\nzeta  viewer\n");
         assert_eq!(render(&[]), "You are not a member of any team.\n");
     }

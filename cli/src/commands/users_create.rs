@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::api::parse;
 use crate::credentials;
-use crate::models::NewUser;
+use crate::models::NewUserView;
 use crate::output::{self, Action};
 
 /// Create a user (operator only) and print the new user's API key.
@@ -38,7 +38,7 @@ impl UsersCreateCommand {
             output::json(&value);
             return Ok(());
         }
-        let user: NewUser = parse(value)?;
+        let user: NewUserView = parse(value)?;
         println!("{}", user.api_key);
         Ok(())
     }

@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::api::parse;
 use crate::credentials;
-use crate::models::Account;
+use crate::models::AccountView;
 use crate::output;
 
 /// Display the current user's email.
@@ -24,7 +24,7 @@ impl WhoamiCommand {
             output::json(&value);
             return Ok(());
         }
-        let account: Account = parse(value)?;
+        let account: AccountView = parse(value)?;
         println!("{}", account.email);
         Ok(())
     }
