@@ -141,6 +141,25 @@ fn background_push(server: &TestServer, repo: &Path, app: &str) -> Background {
     Background::start(command)
 }
 
+/// Commits a `slow` file (the buildpack's bin/compile then sleeps) and pushes in the background
+/// until bin/compile runs.
+fn slow_build(server: &TestServer, repo: &Path, app: &str) -> Background {
+    std::fs::write(repo.join("slow"), "").unwrap();
+    commit(server, repo);
+    let pushing = background_push(server, repo, app);
+    pushing.wait_for("compiling slowly", Duration::from_secs(60));
+    pushing
+}
+
+/// `paas run` of a one-off that sleeps, attached, once it runs (native, in its container).
+fn attached_oneoff(server: &TestServer, app: &str) -> Background {
+    let mut command = server.paas();
+    command.args(["run", "-a", app, "echo one-off up; sleep 300"]);
+    let oneoff = Background::start(command);
+    oneoff.wait_for("one-off up", Duration::from_secs(30));
+    oneoff
+}
+
 /// A process: its pid and start time (`/proc/<pid>/stat`), so a reused pid is not taken for it.
 type Process = (u32, u64);
 
@@ -306,11 +325,8 @@ fn a_server_killed_during_a_build_or_its_release_phase_restarts_whole() {
     let repo = create_app(&server, pack.path(), app, "v1 serving\n");
 
     // Killed while bin/compile runs (and has written to its cache).
-    std::fs::write(repo.path().join("slow"), "").unwrap();
     write_app(repo.path(), "never served\n", "true", "");
-    commit(&server, repo.path());
-    let pushing = background_push(&server, repo.path(), app);
-    pushing.wait_for("compiling slowly", Duration::from_secs(60));
+    let pushing = slow_build(&server, repo.path(), app);
     assert!(!processes_under(&server.data_dir(), server.pid()).is_empty(), "the build runs under the data dir");
     let (server, before) = crash_and_restart(server);
     pushing.finish();
@@ -351,10 +367,7 @@ fn a_server_killed_during_a_config_change_a_scale_a_one_off_or_a_boot_restarts_w
     for round in 0..3 {
         // A one-off attached (native, in its container) while a config change and a scale are
         // in flight.
-        let mut command = server.paas();
-        command.args(["run", "-a", app, "echo one-off up; sleep 300"]);
-        let oneoff = Background::start(command);
-        oneoff.wait_for("one-off up", Duration::from_secs(30));
+        let oneoff = attached_oneoff(&server, app);
         let mut config = server.paas();
         config.args(["config:set", &format!("ROUND={round}"), "-a", app]);
         let config = Background::start(config);
@@ -392,10 +405,7 @@ fn the_containers_of_a_killed_server_die_with_it_without_a_restart() {
     let server = TestServer::start();
     let app = "crash-watchdog";
     let _repo = create_app(&server, pack.path(), app, "serving\n");
-    let mut command = server.paas();
-    command.args(["run", "-a", app, "echo one-off up; sleep 300"]);
-    let oneoff = Background::start(command);
-    oneoff.wait_for("one-off up", Duration::from_secs(30));
+    let oneoff = attached_oneoff(&server, app);
     let data_dir = server.data_dir();
     let before = Before { containers: containers(&data_dir), processes: processes_under(&data_dir, server.pid()) };
     assert!(!before.containers.is_empty() && !before.processes.is_empty(), "a web dyno and a one-off run");
@@ -424,10 +434,7 @@ fn an_insecure_build_killed_with_its_server_is_ended_at_the_next_start() {
     let server = TestServer::start_with(tempfile::tempdir().unwrap(), &insecure);
     let app = "crash-insecure";
     let repo = create_app(&server, pack.path(), app, "v1\n");
-    std::fs::write(repo.path().join("slow"), "").unwrap();
-    commit(&server, repo.path());
-    let pushing = background_push(&server, repo.path(), app);
-    pushing.wait_for("compiling slowly", Duration::from_secs(60));
+    let pushing = slow_build(&server, repo.path(), app);
     // bin/compile and its sleep run on the host, in a process group of their own, in the data dir.
     let (server, before) = crash_and_restart_with(server, &insecure);
     pushing.finish();
@@ -446,14 +453,8 @@ fn sigterm_cancels_builds_stops_dynos_and_exits_0() {
     let mut server = TestServer::start();
     let app = "crash-stop";
     let repo = create_app(&server, pack.path(), app, "serving\n");
-    let mut command = server.paas();
-    command.args(["run", "-a", app, "echo one-off up; sleep 300"]);
-    let oneoff = Background::start(command);
-    oneoff.wait_for("one-off up", Duration::from_secs(30));
-    std::fs::write(repo.path().join("slow"), "").unwrap();
-    commit(&server, repo.path());
-    let pushing = background_push(&server, repo.path(), app);
-    pushing.wait_for("compiling slowly", Duration::from_secs(60));
+    let oneoff = attached_oneoff(&server, app);
+    let pushing = slow_build(&server, repo.path(), app);
     let data_dir = server.data_dir();
     let started = Instant::now();
     let status = server.terminate_within(Duration::from_secs(60));
