@@ -67,15 +67,27 @@ fn lifecycle(server: &TestServer, app: &str, greeting: &dyn Fn(&str) -> String) 
     answers(server, app, "/", &greeting("world"));
 }
 
+/// A push that must succeed, and whose output has each of `wanted`.
+fn pushed(server: &TestServer, repo: &Path, what: &str, wanted: &[&str]) {
+    let (pushed, output) = push(server, repo, what);
+    assert!(pushed, "{output}");
+    has_each(&output, what, wanted);
+}
+
 /// A push that must fail: the output has each of `wanted`, and the app's releases are unchanged.
 fn refused(server: &TestServer, app: &str, repo: &Path, what: &str, wanted: &[&str]) {
     let before = paas(server, &["releases", "-a", app]);
     let (pushed, output) = push(server, repo, what);
     assert!(!pushed, "{what}: the push succeeded:\n{output}");
+    has_each(&output, what, wanted);
+    assert_eq!(paas(server, &["releases", "-a", app]), before, "{what}: a failed push made a release");
+}
+
+/// Checks that the push's `output` has each of `wanted`.
+fn has_each(output: &str, what: &str, wanted: &[&str]) {
     for want in wanted {
         assert!(output.contains(want), "{what}: {want:?} not in the push's output:\n{output}");
     }
-    assert_eq!(paas(server, &["releases", "-a", app]), before, "{what}: a failed push made a release");
 }
 
 #[test]
@@ -89,17 +101,13 @@ fn php_and_java_apps_are_pushed_served_scaled_restarted_and_rolled_back() {
     // --- hello-php: php -l, composer install (a path package), php-fpm behind nginx.
     let php_version = ok(std::process::Command::new("php").args(["-r", "echo PHP_VERSION;"]));
     let php = support::app_repo(&server, "hello-php", "hello-php");
-    let (pushed, output) = push(&server, php.path(), "hello-php");
-    assert!(pushed, "{output}");
-    for want in [
+    pushed(&server, php.path(), "hello-php", &[
         "Building natively with the stack's PHP",
         "no WebAssembly component",
         "files, no syntax errors",
         "Installing paas/greeting (1.0.0)",
         "web: heroku-php-nginx -C nginx_app.conf public/ (the Procfile's)",
-    ] {
-        assert!(output.contains(want), "{want:?} not in the push's output:\n{output}");
-    }
+    ]);
     lifecycle(&server, "hello-php", &|name| format!("Hello, {name}, from PHP {php_version}!\n"));
     // The stack's extensions are loaded in the dyno (/etc/php's conf.d): mbstring counts characters.
     answers(&server, "hello-php", "/length", "5\n");
@@ -114,17 +122,13 @@ fn php_and_java_apps_are_pushed_served_scaled_restarted_and_rolled_back() {
 
     // --- hello-java: the stack's Maven offline, JDK 17 from system.properties, the runnable jar.
     let java = support::app_repo(&server, "hello-java", "hello-java");
-    let (pushed, output) = push(&server, java.path(), "hello-java");
-    assert!(pushed, "{output}");
-    for want in [
+    pushed(&server, java.path(), "hello-java", &[
         "Building natively on the stack's JDK 17",
         "no WebAssembly component",
         "Building with the stack's Apache Maven",
         "BUILD SUCCESS",
         "web: java -Dserver.port=$PORT $JAVA_OPTS -jar target/hello-java-1.0.jar",
-    ] {
-        assert!(output.contains(want), "{want:?} not in the push's output:\n{output}");
-    }
+    ]);
     lifecycle(&server, "hello-java", &|name| format!("Hello, {name}, from Java 17!\n"));
     let one_off = run(server.paas().args(["run", "-a", "hello-java", "--", "java -version"]));
     let said = format!("{}{}", String::from_utf8_lossy(&one_off.stdout), String::from_utf8_lossy(&one_off.stderr));
