@@ -1,8 +1,6 @@
 //! The built-in buildpacks this binary carries (packed from the repo's `buildpacks/` by
-//! `build.rs`), installed into `<data-dir>/buildpacks/<hash>/` when `paas server` starts without
-//! `--buildpacks-dir` (see `paas_builder::builtin`).
-
-use std::path::{Path, PathBuf};
+//! `build.rs`), which `paas server` installs into `<data-dir>/buildpacks/<hash>/` when started
+//! without `--buildpacks-dir` (see `paas_builder::builtin`).
 
 /// The gzip'd tar of the built-in buildpacks.
 const ARCHIVE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/buildpacks.tar.gz"));
@@ -10,24 +8,22 @@ const ARCHIVE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/buildpacks.tar.
 /// The SHA-256 of [`ARCHIVE`]'s tar, uncompressed.
 const SHA256: &str = env!("PAAS_BUILDPACKS_SHA256");
 
-/// Installs the built-in buildpacks into `<data_dir>/buildpacks/` (once per version) and gives
-/// back their folder.
-pub fn install(data_dir: &Path) -> anyhow::Result<PathBuf> {
-    let installed = paas_builder::builtin::install(ARCHIVE, SHA256, &data_dir.join("buildpacks"))?;
-    for name in &installed.removed {
-        tracing::info!("previous run: removed buildpacks/{name} (another version's, or half-made)");
-    }
-    if installed.unpacked {
-        tracing::info!(dir = %installed.dir.display(), "installed the built-in buildpacks");
-    }
-    Ok(installed.dir)
+/// The built-in buildpacks, as the node installs them.
+pub fn buildpacks() -> paas_node::Buildpacks {
+    paas_node::Buildpacks::Embedded { archive: ARCHIVE, sha256: SHA256 }
 }
 
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
 
     use super::*;
+
+    /// Installs the buildpacks as the node does and gives back their folder.
+    fn install(data_dir: &Path) -> PathBuf {
+        paas_builder::builtin::install(ARCHIVE, SHA256, &data_dir.join("buildpacks")).unwrap().dir
+    }
 
     /// A path of a tree, with a file's content and executable bit (`None`: a folder).
     type Node = (PathBuf, Option<(Vec<u8>, bool)>);
@@ -53,7 +49,7 @@ mod tests {
     #[test]
     fn the_embedded_buildpacks_are_the_source_trees_with_their_executable_bits_and_a_prebuilt_file_server() {
         let data_dir = tempfile::tempdir().unwrap();
-        let installed = install(data_dir.path()).unwrap();
+        let installed = install(data_dir.path());
         assert_eq!(installed, data_dir.path().join("buildpacks").join(&SHA256[..16]));
         let (mut embedded, mut source) = (Vec::new(), Vec::new());
         tree(&installed, Path::new(""), &mut embedded);

@@ -15,8 +15,6 @@ mod git;
 mod models;
 mod netrc;
 mod output;
-mod precompile;
-mod serve;
 mod team_arg;
 mod usage;
 

@@ -1,6 +1,7 @@
 //! paas-platform: the control plane — domain types (`App`, `Release`, `Formation`, …), the
 //! append-only release ledger (sqlx: SQLite by default, PostgreSQL at scale), the Heroku Platform
-//! API v3 (axum), authentication, and `paas server`'s composition of it all.
+//! API v3 (axum), authentication, deploys, logplex, add-ons, the scheduler and the grid (composed
+//! into a node by paas-node).
 
 pub mod access;
 pub mod addons;
@@ -24,7 +25,6 @@ pub mod grid;
 pub mod https;
 pub mod listen;
 pub mod scheduler;
-pub mod server;
 pub mod rendezvous;
 pub mod serving;
 pub mod start_error;

@@ -12,7 +12,6 @@
 //! [`OneOff::finish`]); detached, its output goes to the log stream as `app[run.1]`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +20,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::ledger::Ledger;
 use crate::model::{App, Dyno};
 
 /// Something changed for an app; the serving side reconciles it from the ledger.
@@ -287,60 +284,4 @@ pub enum OneOffError {
     /// Starting it failed on the server.
     #[error("{0}")]
     Failed(String),
-}
-
-/// What the serving side is given when `paas server` starts.
-pub struct ServeContext {
-    /// The ledger.
-    pub ledger: Arc<dyn Ledger>,
-    /// The server's data directory.
-    pub data_dir: PathBuf,
-    /// Apps answer at `<app>.<domain>`.
-    pub domain: String,
-    /// The router's listener.
-    pub router_listener: TcpListener,
-    /// The router's HTTPS listener (`--router-tls-listen`): connections whose handshake chose a
-    /// certificate by SNI ([`crate::certs::SniCerts`]).
-    pub router_tls: Option<crate::https::TlsListener>,
-    /// Every committed change, as it happens.
-    pub changes: mpsc::UnboundedReceiver<Notice>,
-    /// The node's app metrics: the router counts requests into it, the serving side samples its
-    /// dynos into it; `GET /metrics` and `GET /apps/{app}/metrics` read it.
-    pub metrics: Arc<paas_metrics::Metrics>,
-    /// The log collator: dyno, router and state-change lines go here.
-    pub logs: crate::logplex::Logplex,
-    /// Resolves when the server shuts down.
-    pub shutdown: BoxFuture<'static, ()>,
-    /// The dynos this node runs: every one (a single node), or those the grid's coordinator
-    /// assigned to it (nodes sharing a PostgreSQL ledger).
-    pub placements: crate::grid::agent::Placements,
-    /// This node of the grid (its id, and the key it sends to other nodes).
-    pub agent: Arc<crate::grid::agent::Agent>,
-}
-
-/// The started serving side.
-pub struct Serving {
-    /// Its dynos, for the API.
-    pub dynos: Arc<dyn DynoDirectory>,
-    /// Runs the router and the supervisor until shutdown (then stops every dyno); its error is
-    /// the serving side's own.
-    pub task: BoxFuture<'static, Result<(), crate::start_error::BoxError>>,
-}
-
-/// Starts what serves apps (router, dyno supervisor) for `paas server`.
-#[async_trait::async_trait]
-pub trait ServeApps: Send + Sync + 'static {
-    /// Starts serving; called once the ledger is open and the listeners are bound. Its error is
-    /// the serving side's own, kept whole ([`crate::server::StartError::Step`]).
-    async fn start(&self, context: ServeContext) -> Result<Serving, crate::start_error::BoxError>;
-}
-
-/// A [`ServeApps`] as `paas server`'s config holds it.
-#[derive(Clone)]
-pub struct SharedServe(pub Arc<dyn ServeApps>);
-
-impl std::fmt::Debug for SharedServe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SharedServe")
-    }
 }

@@ -1,15 +1,15 @@
 //! [`StartError`]: why `paas server` could not start, or stopped on a failure. It is the error of
-//! [`crate::server`] and of what that calls while starting: the server's TLS material
-//! ([`crate::tls`]), this node's registration ([`crate::grid::agent`]) and the serving side
-//! ([`crate::serving::ServeApps`]). Each variant says what failed and keeps its cause as the
-//! error's source, so the CLI's `{:#}` prints the whole chain (`cannot open the ledger: …`).
+//! paas-node's composition root and of what it calls here while starting: the server's TLS
+//! material ([`crate::tls`]) and this node's registration ([`crate::grid::agent`]). Each variant
+//! says what failed and keeps its cause as the error's source, so the CLI's `{:#}` prints the
+//! whole chain (`cannot open the ledger: …`).
 
 use std::net::SocketAddr;
 
 use crate::ledger::LedgerError;
 
-/// An error of a seam's other side (the binary's serving side), or a library's error kept whole
-/// as a cause.
+/// An error of another crate's part of the server (the serving side), or a library's error kept
+/// whole as a cause.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why `paas server` could not start, or stopped on a failure.

@@ -322,6 +322,12 @@ impl Runtime {
         self.0.app_slots.of(app)
     }
 
+    /// What `app` holds of the runtime now, over all its dynos: instance slots taken and linear
+    /// memory in bytes.
+    pub fn app_usage(&self, app: &str) -> (usize, usize) {
+        self.app_share(app).usage()
+    }
+
     /// One of `app`'s slots for a new instance: a free one, else one of the app's own idle
     /// instances given back, else the next one the app's running instances free (waits).
     pub(crate) async fn instance_slot(&self, app: &str, slots: &Arc<Semaphore>) -> Slot {

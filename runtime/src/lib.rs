@@ -11,7 +11,6 @@
 //! NativeRuntime::new(NativeConfig)       native dynos under runc (see `native`)
 //! NativeDyno::start(&nrt, spec, command, stdin)   .wait_for_port, .wait, .stop
 //! LogSink::channel(n) -> (sink, Receiver<LogLine>)
-//! Supervisor::new(rt, route_table, logs, config)   .apply(AppSpec), .restart, .remove, .dynos
 //! ```
 
 mod attach;
@@ -30,7 +29,6 @@ mod logs;
 mod native;
 mod outbound;
 mod slots;
-mod supervisor;
 mod web;
 
 pub use attach::{ATTACHED_BUFFER, AttachedOutput, AttachedReader, attached_output};
@@ -51,9 +49,5 @@ pub use outbound::AppsRoute;
 pub use native::{
     BootError, CONTAINER_PREFIX, NativeConfig, NativeDyno, NativeError, NativeRuntime, NativeStdio, UsageProbe, free_port,
     run_native_oneoff,
-};
-pub use supervisor::{
-    AppSpec, AppUsage, DynoState, DynoStatus, ProcessSpec, Program, Supervisor, SupervisorConfig, WasmBackend, backend_error,
-    restart_delay,
 };
 pub use web::{BodyError, ResponseBody, WebDyno, error_response};

@@ -1,17 +1,11 @@
-//! `paas server`: runs the whole platform in this process (see `paas_platform::server`).
+//! `paas server`: runs a whole node of the platform in this process. Its flags become a
+//! [`paas_node::NodeConfig`]; `paas_node::run` does the rest.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use paas_platform::deploys::SharedPrecompile;
-use paas_platform::server::{self, ServerConfig};
-use paas_platform::serving::SharedServe;
-
-use crate::precompile::RuntimePrecompile;
 
 /// Run the platform: Platform API, ledger and router, in one process.
 #[derive(Debug, Args)]
@@ -156,74 +150,21 @@ pub struct ServerCommand {
 }
 
 impl ServerCommand {
-    /// Runs the platform until SIGTERM or SIGINT.
-    pub async fn run(mut self) -> anyhow::Result<()> {
-        server::init_tracing();
-        // Every path made absolute once, here: runc's overlay mounts, builds and the ledger
-        // read them from other working directories (a relative data dir broke native dynos).
-        let given_buildpacks = self.buildpacks_dir.as_deref().map(server::open_buildpacks_dir).transpose()?;
-        self.data_dir = server::open_data_dir(&self.data_dir)?;
-        let buildpacks_dir = match given_buildpacks {
-            Some(dir) => dir,
-            None => crate::builtin::install(&self.data_dir).context("cannot install the built-in buildpacks")?,
+    /// Runs the node until SIGTERM or SIGINT.
+    pub async fn run(self) -> anyhow::Result<()> {
+        paas_node::server::init_tracing();
+        let buildpacks = match self.buildpacks_dir {
+            Some(dir) => paas_node::Buildpacks::Dir(dir),
+            None => crate::builtin::buildpacks(),
         };
-        self.buildpack_paths =
-            self.buildpack_paths.iter().map(|dir| server::absolute(dir, "--buildpack-path")).collect::<Result<_, _>>()?;
-        self.tls_cert = self.tls_cert.map(|cert| server::absolute(&cert, "--tls-cert")).transpose()?;
-        self.tls_key = self.tls_key.map(|key| server::absolute(&key, "--tls-key")).transpose()?;
-        // A bare name (`runc`) is looked up on PATH; a path such as `./bin/runc` is made absolute.
-        if let Some(binary) = self.container_runtime.as_mut().filter(|b| b.components().count() > 1) {
-            *binary = server::absolute(binary, "--container-runtime")?;
-        }
-        self.check_egress_allow()?;
-        raise_open_files_limit();
-        // The node's one wasm runtime (engine and `.cwasm` cache in <data-dir>/runtime).
-        let mut runtime_config = paas_runtime::RuntimeConfig::new(self.data_dir.join("runtime"));
-        runtime_config.egress_allow = self.egress_allow.clone();
-        runtime_config.max_instances_per_app = self.max_instances_per_app;
-        runtime_config.cpu_slice = self.cpu_slice;
-        runtime_config.max_memory_per_app = usize::try_from(self.max_memory_per_app.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let runtime = paas_runtime::Runtime::new(runtime_config)
-            .context("cannot start the wasm runtime")?;
-        let stale = runtime.remove_stale_scratch();
-        if stale > 0 {
-            tracing::info!("removed {stale} dyno /tmp folder(s) left by a previous paas server");
-        }
-        // Slugs a killed server was unpacking for dynos are never taken for whole ones (only a
-        // finished tree is renamed into place); the half-made trees are removed.
-        let mut partial = Vec::new();
-        paas_builder::leftovers::remove_with_prefix(&self.data_dir.join("runtime/slugs"), ".unpacking-", &mut partial);
-        for line in partial {
-            tracing::info!("previous run: {line}");
-        }
-        let precompile = SharedPrecompile(Arc::new(RuntimePrecompile(runtime.clone())));
-        // Apps: the router and the dyno supervisor on that runtime.
-        let native = self.native_runtime().await?;
-        // Nothing in a container outlives this process, however it ends (held until run returns).
-        let _watchdog = native.as_ref().map(|n| n.sandbox().watchdog()).transpose().context("--container-runtime")?;
-        // Builds run in the same sandbox as native dynos (one uid block, one state root), on the
-        // same container network; without one they are refused unless --insecure-builds.
-        let build_isolation = match (&native, self.insecure_builds) {
-            (_, true) => paas_builder::sandbox::BuildIsolation::Insecure,
-            (Some(native), false) => paas_builder::sandbox::BuildIsolation::Sandbox(native.sandbox().clone()),
-            (None, false) => paas_builder::sandbox::BuildIsolation::Detect,
-        };
-        let container_network = native.as_ref().and_then(|n| n.network().cloned());
         let node = paas_platform::grid::agent::NodeOptions {
             name: self.node_name,
             address: self.node_address,
             join: self.join,
             lease: self.node_lease,
-            native: native.is_some(),
+            native: false,
         };
-        let supervisor = paas_runtime::SupervisorConfig {
-            idle_after: self.sleep_after,
-            native,
-            boot_timeout: self.boot_timeout,
-            ..Default::default()
-        };
-        let serve = SharedServe(Arc::new(crate::serve::Node { runtime, supervisor }));
-        server::run(ServerConfig {
+        paas_node::run(paas_node::NodeConfig {
             data_dir: self.data_dir,
             api_listen: self.api_listen,
             api_tls_listen: self.api_tls_listen,
@@ -232,9 +173,7 @@ impl ServerCommand {
             domain: self.domain,
             database_url: self.database_url,
             addons_postgres_url: self.addons_postgres_url,
-            buildpacks_dir,
-            serve,
-            precompile: Some(precompile),
+            buildpacks,
             rendezvous_listen: self.rendezvous_listen,
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
@@ -245,67 +184,21 @@ impl ServerCommand {
             egress_allow: self.egress_allow,
             buildpack_paths: self.buildpack_paths,
             max_concurrent_builds: self.max_concurrent_builds as usize,
-            build_isolation,
+            insecure_builds: self.insecure_builds,
             build_network: self.build_network,
             build_disk_limit: self.build_disk_mib << 20,
-            container_network,
+            container_runtime: self.container_runtime,
+            dyno_network: self.dyno_network,
+            sleep_after: self.sleep_after,
+            boot_timeout: self.boot_timeout,
+            max_instances_per_app: self.max_instances_per_app,
+            cpu_slice: self.cpu_slice,
+            max_memory_per_app: usize::try_from(self.max_memory_per_app.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
             node,
             autoscale_every: self.autoscale_every,
         })
         .await?;
         Ok(())
-    }
-}
-
-impl ServerCommand {
-    /// Refuses an `--egress-allow` range that overlaps the dyno network: wasm dynos (whose
-    /// egress policy knows nothing of veths) could then reach native dynos and builds directly,
-    /// around the router.
-    fn check_egress_allow(&self) -> anyhow::Result<()> {
-        let paas_sandbox::net::DynoNetwork::Range(range) = self.dyno_network else { return Ok(()) };
-        let dynos = paas_sandbox::egress::IpNet::V4(range);
-        match self.egress_allow.iter().find(|a| a.contains(&dynos.network()) || dynos.contains(&a.network())) {
-            Some(allowed) => anyhow::bail!(
-                "--egress-allow {allowed} overlaps the dyno network {range} (--dyno-network): dynos could reach \
-                 each other around the router; allow a range outside it, or move the dyno network"
-            ),
-            None => Ok(()),
-        }
-    }
-
-    /// The native-dyno runtime (state in <data-dir>/runtime), after removing the containers a
-    /// crashed `paas server` left behind. A runtime named with --container-runtime must run; the
-    /// default `runc` may be missing (native dynos are then disabled).
-    async fn native_runtime(&self) -> anyhow::Result<Option<paas_runtime::NativeRuntime>> {
-        let mut config = paas_runtime::NativeConfig::new(&self.data_dir);
-        if let Some(binary) = &self.container_runtime {
-            config.runtime = binary.clone();
-        }
-        let native = match paas_runtime::NativeRuntime::new(config) {
-            Ok(native) => native,
-            Err(e) if self.container_runtime.is_none() => {
-                tracing::warn!("native dynos are disabled: {e}");
-                return Ok(None);
-            }
-            Err(e) => return Err(e).context("--container-runtime"),
-        };
-        let stale = native.cleanup_stale().await.context("cannot remove the containers of a previous run")?;
-        if stale > 0 {
-            tracing::info!("removed {stale} container(s) left by a previous paas server");
-        }
-        let range = match self.dyno_network {
-            paas_sandbox::net::DynoNetwork::Host => {
-                tracing::warn!("--dyno-network host: native dynos share the host's network (single-tenant only)");
-                return Ok(Some(native));
-            }
-            paas_sandbox::net::DynoNetwork::Range(range) => range,
-        };
-        let egress = paas_sandbox::egress::EgressPolicy::new(self.egress_allow.clone(), Vec::new());
-        // Containers may call other apps through the router on this node's address.
-        let router: Vec<SocketAddr> = [Some(self.router_listen), self.router_tls_listen].into_iter().flatten().collect();
-        let network = paas_sandbox::net::Network::new(paas_sandbox::net::NetworkConfig { range, egress, router })
-            .context("cannot set up the containers' network (--dyno-network; `host` runs without one)")?;
-        Ok(Some(native.with_network(network)))
     }
 }
 
@@ -318,21 +211,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("must be more than 0".to_string());
     }
     Ok(duration)
-}
-
-/// Raises the soft limit on open files to the hard limit, as servers do: every connection, idle
-/// reused instance (its preopened directories) and log drain holds descriptors, and a thousand
-/// apps outgrow the common default soft limit of 1,024 long before the hard one.
-fn raise_open_files_limit() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    if limit.current.is_some() && limit.current != limit.maximum {
-        let raised = Rlimit { current: limit.maximum, maximum: limit.maximum };
-        match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open files limit"),
-            Err(e) => tracing::warn!("cannot raise the open files limit from {:?}: {e}", limit.current),
-        }
-    }
 }
 
 #[cfg(test)]

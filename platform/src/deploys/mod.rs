@@ -165,17 +165,6 @@ impl Deploys {
     }
 }
 
-/// The builder's [`paas_builder::Precompile`] seam as `paas server` is given it (by the binary,
-/// which owns the wasm runtime).
-#[derive(Clone)]
-pub struct SharedPrecompile(pub Arc<dyn paas_builder::Precompile>);
-
-impl std::fmt::Debug for SharedPrecompile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SharedPrecompile")
-    }
-}
-
 /// Why a deploy failed on the platform's side. Its text is what the pusher sees; it reaches the
 /// builder boxed, as [`DeployError::Platform`].
 #[derive(Debug, thiserror::Error)]

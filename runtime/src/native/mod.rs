@@ -6,7 +6,7 @@
 //! namespaces, and a network namespace of its own on the node's container network
 //! ([`paas_sandbox::net`]: a veth pair, the egress policy's firewall; a web dyno binds
 //! `0.0.0.0:$PORT` and the router reaches it at `<its address>:$PORT` with
-//! `paas_router::TcpBackend`), or the host's network where the node has none (a web dyno then
+//! the router's TCP backend), or the host's network where the node has none (a web dyno then
 //! binds `127.0.0.1:$PORT`). Memory and process limits are cgroups where the node allows,
 //! rlimits where it does not. stdout and stderr lines go to the dyno's
 //! [`LogSink`](crate::LogSink) exactly as a wasm dyno's.

@@ -13,7 +13,7 @@ mod load;
 mod logs;
 mod native;
 mod native_limits;
-mod supervisor;
+mod runc;
 mod tenants;
 mod util;
 mod web;

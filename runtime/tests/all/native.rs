@@ -1,7 +1,7 @@
 //! Native dynos under real runc, as root: serving on `$PORT`, the sandbox (users, capabilities,
 //! seccomp, filesystems, network namespaces), limits (pids, memory → R15), R10, stopping, stale
-//! containers, one-offs and the supervisor. Skipped when runc or root is missing, except under
-//! CI=true where that fails.
+//! containers and one-offs (the supervisor's native dynos are paas-node's tests). Skipped when
+//! runc or root is missing, except under CI=true where that fails.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,67 +11,12 @@ use paas_runtime::{
     DynoSpec, ExitStatus, Limits, LogLine, LogStreamKind, NativeConfig, NativeDyno, NativeRuntime, Stdin, free_port,
     run_native_oneoff,
 };
-use paas_sandbox::egress::EgressPolicy;
-use paas_sandbox::net::{Network, OutsideHost, PROBE_PY, uplink_address};
+use paas_sandbox::net::{OutsideHost, PROBE_PY, uplink_address};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::runc::{app_dir, containers, native, native_with};
 use crate::util::{drain, spec};
-
-/// A native runtime with its own data directory and container network (a /24 of 10.240.0.0/12
-/// no other test holds), or `None` (test skipped) when runc cannot run here; under CI=true a
-/// missing runc or a non-root user fails the test.
-pub fn native() -> Option<(NativeRuntime, tempfile::TempDir)> {
-    native_with(true)
-}
-
-/// As [`native`], with cgroups (`true`) or the rlimit fallback (`false`).
-pub fn native_with(cgroups: bool) -> Option<(NativeRuntime, tempfile::TempDir)> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let root = std::fs::read_to_string("/proc/self/status")
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
-    let data = tempfile::tempdir().expect("data dir");
-    let config = NativeConfig { cgroups, ..NativeConfig::new(data.path()) };
-    match NativeRuntime::new(config) {
-        Ok(native) if root => Some((native.with_network(network()), data)),
-        Ok(_) if ci => panic!("native dyno tests need root (CI=true)"),
-        Err(e) if ci => panic!("native dyno tests need runc (CI=true; .ci/setup installs it): {e}"),
-        _ => {
-            eprintln!("skipped: native dynos need runc and root");
-            None
-        }
-    }
-}
-
-/// A container network of its own (ip and nft are there wherever runc and root are: .ci/setup).
-pub fn network() -> Network {
-    Network::on_free_range(paas_sandbox::net::STANDALONE_RANGE.parse().unwrap(), 24, EgressPolicy::default()).expect("a container network")
-}
-
-/// An app directory with `server.py`: answers `GET /` with `hello from $DYNO`.
-pub fn app_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("app dir");
-    std::fs::write(
-        dir.path().join("server.py"),
-        r#"import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("hello from " + os.environ["DYNO"]).encode()
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-print("listening on", os.environ["PORT"], flush=True)
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-"#,
-    )
-    .expect("write server.py");
-    // The slug is readable by the dyno's user, as an unpacked slug is.
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-    dir
-}
 
 /// A web dyno spec on a free port with logs to a channel.
 pub fn web_spec(app: &str, dyno: &str, app_dir: &Path) -> (DynoSpec, mpsc::Receiver<LogLine>) {
@@ -468,170 +413,16 @@ async fn a_restarted_node_removes_the_containers_a_crashed_one_left() {
     let (spec, _rx) = spec("orphan", "worker.1");
     let dyno = NativeDyno::start(&native, spec, "sleep 600", Stdin::Empty).expect("start");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while supervised::containers(&native).is_empty() {
+    while containers(&native).is_empty() {
         assert!(std::time::Instant::now() < deadline, "the container never ran");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The server dies without stopping anything: the container, its bundle and cgroup remain.
     std::mem::forget(dyno);
-    assert_eq!(supervised::containers(&native).len(), 1);
+    assert_eq!(containers(&native).len(), 1);
     let restarted = NativeRuntime::new(NativeConfig::new(data.path())).expect("restart");
     assert_eq!(restarted.cleanup_stale().await.expect("cleanup"), 1);
-    assert!(supervised::containers(&restarted).is_empty());
+    assert!(containers(&restarted).is_empty());
     let bundles = std::fs::read_dir(data.path().join("runtime/containers")).unwrap().count();
     assert_eq!(bundles, 0, "stale bundles removed");
-}
-
-mod supervised {
-    //! Native process types run by the supervisor.
-
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use http_body_util::BodyExt;
-    use paas_router::RouteTable;
-    use paas_runtime::{AppSpec, DynoSize, DynoState, LogSink, ProcessSpec, Program, Supervisor, SupervisorConfig};
-
-    use super::*;
-    use crate::util::runtime;
-
-    pub fn supervisor(
-        native: &NativeRuntime,
-        config: SupervisorConfig,
-    ) -> (Supervisor, Arc<RouteTable>, mpsc::Receiver<LogLine>) {
-        let table = Arc::new(RouteTable::new("localhost"));
-        let (logs, rx) = LogSink::channel(100_000);
-        let config = SupervisorConfig { native: Some(native.clone()), ..config };
-        (Supervisor::new(runtime(), table.clone(), logs, config), table, rx)
-    }
-
-    pub fn native_app(name: &str, dir: &Path, processes: &[(&str, &str, u32)]) -> AppSpec {
-        let processes = processes
-            .iter()
-            .map(|(kind, command, quantity)| {
-                let program = Program::Native { command: command.to_string() };
-                let process =
-                    ProcessSpec { program, command: command.to_string(), quantity: *quantity, size: DynoSize::Basic };
-                (kind.to_string(), process)
-            })
-            .collect();
-        AppSpec {
-            app: name.to_string(),
-            release: 1,
-            app_dir: dir.to_path_buf(),
-            env: BTreeMap::new(),
-            processes,
-            maintenance: false,
-            domains: Vec::new(),
-            sleeps: false,
-            preboot: false,
-            services: Vec::new(),
-            placed: None,
-        }
-    }
-
-    /// GET `/` through the route table's backend of `dyno`.
-    pub async fn route_get(table: &RouteTable, app: &str, dyno: &str) -> (u16, String) {
-        let route = table.app(app).expect("app routed");
-        let web = route.web.iter().find(|w| w.name == dyno).unwrap_or_else(|| panic!("{dyno} routed: {:?}", route.web));
-        let req = http::Request::get("http://app.localhost/").body(paas_router::empty_body()).unwrap();
-        let resp = web.backend.call(req).await.unwrap_or_else(|e| panic!("{dyno}: {e}"));
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.expect("body").to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
-
-    /// The containers under the runtime's state root (`runc list`).
-    pub fn containers(native: &NativeRuntime) -> Vec<String> {
-        let out = std::process::Command::new("runc")
-            .arg("--root")
-            .arg(native.state_root())
-            .args(["list", "--quiet"])
-            .output()
-            .expect("runc list");
-        String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect()
-    }
-
-    #[tokio::test]
-    async fn native_web_dynos_are_routed_and_scale_to_two_containers() {
-        let Some((native, _data)) = native() else { return };
-        let dir = app_dir();
-        let (sup, table, mut logs) = supervisor(&native, SupervisorConfig::default());
-        sup.apply(native_app("shop", dir.path(), &[("web", "python3 server.py", 1)])).await;
-        assert_eq!(sup.dynos("shop").await[0].state, DynoState::Up);
-        assert_eq!(route_get(&table, "shop", "web.1").await, (200, "hello from web.1".to_string()));
-
-        sup.apply(native_app("shop", dir.path(), &[("web", "python3 server.py", 2)])).await;
-        let states: Vec<DynoState> = sup.dynos("shop").await.iter().map(|d| d.state).collect();
-        assert_eq!(states, [DynoState::Up, DynoState::Up]);
-        assert_eq!(route_get(&table, "shop", "web.2").await, (200, "hello from web.2".to_string()));
-        assert_eq!(containers(&native).len(), 2, "two dynos are two containers");
-
-        sup.shutdown().await;
-        assert!(containers(&native).is_empty(), "stopped dynos leave no container");
-        let lines: Vec<String> =
-            drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
-        assert!(lines.contains(&"State changed from starting to up".to_string()), "{lines:?}");
-    }
-
-    #[tokio::test]
-    async fn a_web_dyno_that_does_not_bind_its_port_crashes_with_r10() {
-        let Some((native, _data)) = native() else { return };
-        let dir = app_dir();
-        let config = SupervisorConfig { boot_timeout: Duration::from_secs(2), ..SupervisorConfig::default() };
-        let (sup, table, mut logs) = supervisor(&native, config);
-        sup.apply(native_app("sleepy", dir.path(), &[("web", "sleep 600", 1)])).await;
-        assert_eq!(sup.dynos("sleepy").await[0].state, DynoState::Crashed);
-        assert!(table.app("sleepy").is_some_and(|r| r.crashed && r.web.is_empty()));
-        let lines: Vec<String> =
-            drain(&mut logs, Duration::from_millis(300)).await.into_iter().map(|l| l.line).collect();
-        let r10 = "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 2 seconds of launch";
-        assert!(lines.contains(&r10.to_string()), "{lines:?}");
-        sup.remove("sleepy").await;
-    }
-
-    #[tokio::test]
-    async fn a_component_that_cannot_load_falls_back_to_its_native_command() {
-        let Some((native, _data)) = native() else { return };
-        let dir = app_dir();
-        let (sup, table, mut logs) = supervisor(&native, SupervisorConfig::default());
-        let mut spec = native_app("both", dir.path(), &[]);
-        let program = Program::Wasm {
-            component: dir.path().join("missing.wasm"),
-            reuse: true,
-            args: Vec::new(),
-            native_fallback: Some("python3 server.py".into()),
-        };
-        let process = ProcessSpec { program, command: "python3 server.py".into(), quantity: 1, size: DynoSize::Basic };
-        spec.processes.insert("web".into(), process);
-        sup.apply(spec).await;
-        assert_eq!(route_get(&table, "both", "web.1").await, (200, "hello from web.1".to_string()));
-        let lines: Vec<String> =
-            drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line).collect();
-        assert!(
-            lines.iter().any(|l| l.starts_with("The component cannot run (cannot load")
-                && l.ends_with("running the native command `python3 server.py` instead")),
-            "{lines:?}"
-        );
-        sup.shutdown().await;
-    }
-
-    #[tokio::test]
-    async fn a_crashing_native_worker_is_restarted() {
-        let Some((native, _data)) = native() else { return };
-        let dir = app_dir();
-        let (sup, _table, mut logs) = supervisor(&native, SupervisorConfig::default());
-        sup.apply(native_app("flaky", dir.path(), &[("worker", "echo working; exit 4", 1)])).await;
-        // The first restarts come at once, then with a backoff.
-        let mut lines = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while lines.iter().filter(|l| *l == "working").count() < 2 {
-            assert!(std::time::Instant::now() < deadline, "not restarted: {lines:?}");
-            lines.extend(drain(&mut logs, Duration::from_millis(200)).await.into_iter().map(|l| l.line));
-        }
-        assert!(lines.contains(&"Process exited with status 4".to_string()), "{lines:?}");
-        assert!(lines.contains(&"State changed from up to crashed".to_string()), "{lines:?}");
-        sup.remove("flaky").await;
-    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use paas_runtime::{DynoSize, ExitStatus, Limits, LogLine, LogStreamKind, NativeRuntime, Stdin, run_native_oneoff};
 use paas_sandbox::IoLimits;
 
-use crate::native::{app_dir, native};
+use crate::runc::{app_dir, native};
 use crate::util::{drain, spec};
 
 /// Runs one-off `command` with `limits`, returning its status and its stdout lines.

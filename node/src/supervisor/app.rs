@@ -15,9 +15,7 @@ mod native;
 use super::slot::{SlotBackend, WebSlot};
 use super::backoff::restart_delay;
 use super::{AppSpec, DynoState, DynoStatus, ProcessSpec, Program, Shared};
-use crate::command::{CommandDyno, ExitStatus, WasmUsage};
-use crate::component::Component;
-use crate::dyno::{DynoSpec, Stdin};
+use paas_runtime::{CommandDyno, Component, DynoSpec, ExitStatus, Stdin, WasmUsage};
 
 /// How often a worker's watcher checks whether its run ended.
 const WORKER_POLL: Duration = Duration::from_millis(100);
@@ -35,7 +33,7 @@ pub(crate) struct AppRun {
 struct Dyno {
     process_type: String,
     command: String,
-    size: crate::limits::DynoSize,
+    size: paas_runtime::DynoSize,
     release: i64,
     state: DynoState,
     since: SystemTime,

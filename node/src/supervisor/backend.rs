@@ -5,8 +5,7 @@ use http::Request;
 use http_body_util::BodyExt;
 use paas_router::{Backend, BackendError, BackendFuture, RouterBody, into_router_body};
 
-use crate::error::HandleError;
-use crate::web::{BodyError, WebDyno};
+use paas_runtime::{BodyError, HandleError, WebDyno};
 
 /// A wasm web dyno as a router backend.
 #[derive(Clone)]

@@ -1,19 +1,26 @@
-//! `paas server`: the whole platform in one process — the ledger (SQLite in the data dir, or
-//! PostgreSQL), the Platform API and the router — with the operator created on first start and
-//! a graceful shutdown on SIGTERM / SIGINT.
+//! The composition root of a node: [`run`] starts everything `paas server` runs in one process
+//! from one [`NodeConfig`] — the ledger (SQLite in the data dir, or PostgreSQL), the operator on
+//! first start, the wasm and native runtimes, the builder and git, logplex, the grid agent, the
+//! Platform API, the rendezvous, the router with the dyno supervisor (`crate::serve`), the
+//! scheduler, autoscaling and add-on services — and stops them gracefully on SIGTERM / SIGINT.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use paas_platform::api::{self, AppState, PlatformConfig};
+use paas_platform::ledger::{self, Ledger};
+pub use paas_platform::start_error::{BoxError, StartError};
+use paas_sandbox::egress::IpNet;
+use paas_sandbox::net::DynoNetwork;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{self, AppState, PlatformConfig};
-use crate::ledger::{self, Ledger};
-pub use crate::start_error::{BoxError, StartError};
+use crate::precompile::RuntimePrecompile;
+use crate::supervisor::SupervisorConfig;
 
 /// The email of the operator created on first start.
 pub const OPERATOR_EMAIL: &str = "operator@localhost";
@@ -21,10 +28,26 @@ pub const OPERATOR_EMAIL: &str = "operator@localhost";
 /// How long requests in flight (API and git) may take to finish once the server is told to stop.
 pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Everything `paas server` is told.
+/// Where the built-in buildpacks come from.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Where the SQLite ledger, the operator's key and slugs live (absolute: [`open_data_dir`]).
+pub enum Buildpacks {
+    /// A folder of them (`--buildpacks-dir`), which must exist.
+    Dir(PathBuf),
+    /// A gzip'd tar the binary carries, installed into `<data-dir>/buildpacks/<hash>/` at start
+    /// (once per version; see `paas_builder::builtin`).
+    Embedded {
+        /// The gzip'd tar.
+        archive: &'static [u8],
+        /// The SHA-256 of the uncompressed tar, in hex.
+        sha256: &'static str,
+    },
+}
+
+/// Everything `paas server` is told (its flags). Paths may be relative: [`run`] makes each
+/// absolute once, against the working directory at start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where the SQLite ledger, the operator's key, slugs and runtime state live.
     pub data_dir: PathBuf,
     /// Where the Platform API listens (port 0: any free port).
     pub api_listen: SocketAddr,
@@ -42,40 +65,50 @@ pub struct ServerConfig {
     /// The PostgreSQL server of Heroku Postgres add-ons (`--addons-postgres-url`); `None`: a
     /// cluster under `<data-dir>/addons/postgres`, started at the first add-on.
     pub addons_postgres_url: Option<String>,
-    /// The buildpacks folder (`--buildpacks-dir`, or the embedded ones installed in the data dir;
-    /// absolute: [`open_buildpacks_dir`]).
-    pub buildpacks_dir: PathBuf,
-    /// Serves apps on the router listener: the router and dyno supervisor (the binary's).
-    pub serve: crate::serving::SharedServe,
-    /// Compiles each new slug's components for this node (the wasm runtime's), if given.
-    pub precompile: Option<crate::deploys::SharedPrecompile>,
+    /// The built-in buildpacks (`--buildpacks-dir`, or the binary's own).
+    pub buildpacks: Buildpacks,
     /// Where the TLS rendezvous of attached one-off dynos listens (port 0: any free port);
     /// `None`: the API's IP and port + 1 (any free port when the API's is 0).
     pub rendezvous_listen: Option<SocketAddr>,
     /// The TLS certificate chain (PEM) of every TLS listener; without it (and `tls_key`), a
-    /// local CA in `<data-dir>/tls/` (see [`crate::tls`]).
+    /// local CA in `<data-dir>/tls/` (see [`paas_platform::tls`]).
     pub tls_cert: Option<PathBuf>,
     /// The TLS certificate's private key (PEM).
     pub tls_key: Option<PathBuf>,
     /// What one account may take of the API (requests per hour, one-off dynos per app).
     pub api_limits: api::limits::ApiLimits,
-    /// Ranges log drains may reach although the egress policy denies them (`--egress-allow`).
-    pub egress_allow: Vec<paas_sandbox::egress::IpNet>,
+    /// Ranges dynos and log drains may reach although the egress policy denies them
+    /// (`--egress-allow`); none may overlap the dyno network.
+    pub egress_allow: Vec<IpNet>,
     /// Folders on this server whose buildpacks tenants may name (`--buildpack-path`).
     pub buildpack_paths: Vec<PathBuf>,
     /// How many builds run at once on this node (`--max-concurrent-builds`).
     pub max_concurrent_builds: usize,
-    /// Where build steps run: the node's sandbox, or unsandboxed (`--insecure-builds`).
-    pub build_isolation: paas_builder::sandbox::BuildIsolation,
+    /// Builds run unsandboxed, as the server's user (`--insecure-builds`, single-tenant only).
+    pub insecure_builds: bool,
     /// What builds may reach (`--build-network`).
     pub build_network: paas_builder::build::BuildNetwork,
     /// What one sandboxed build may write, in bytes (`--build-disk-mib`).
     pub build_disk_limit: u64,
-    /// The node's container network, which egress builds share with native dynos.
-    pub container_network: Option<paas_sandbox::net::Network>,
-    /// This node in the grid: its name, address, join token, lease and capacity.
-    pub node: crate::grid::agent::NodeOptions,
-    /// How often autoscaling decides ([`crate::autoscale::EVERY`] by default).
+    /// The OCI runtime of native dynos and builds (`--container-runtime`); `None`: `runc` from
+    /// PATH if it runs, else native dynos are disabled.
+    pub container_runtime: Option<PathBuf>,
+    /// The range the containers' network namespaces take their addresses from, or the host's
+    /// network (`--dyno-network`).
+    pub dyno_network: DynoNetwork,
+    /// Web dynos of sleeping apps sleep after this long without a request (`--sleep-after`).
+    pub sleep_after: Duration,
+    /// A native web dyno that does not accept on `$PORT` this long after launch is killed (R10).
+    pub boot_timeout: Duration,
+    /// How many wasm instances one app may hold at once (`--max-instances-per-app`).
+    pub max_instances_per_app: u32,
+    /// A wasm request that keeps a CPU busy this long goes on at the lowest priority (`--cpu-slice`).
+    pub cpu_slice: Duration,
+    /// How much memory (bytes) the wasm instances of one app may hold together.
+    pub max_memory_per_app: usize,
+    /// This node in the grid: its name, address, join token and lease (`native` is set by [`run`]).
+    pub node: paas_platform::grid::agent::NodeOptions,
+    /// How often autoscaling decides ([`paas_platform::autoscale::EVERY`] by default).
     pub autoscale_every: std::time::Duration,
 }
 
@@ -137,14 +170,150 @@ pub fn open_buildpacks_dir(dir: &Path) -> Result<PathBuf, StartError> {
     }
 }
 
-/// Runs the platform until SIGTERM or SIGINT. The config's paths are absolute ([`open_data_dir`],
-/// [`open_buildpacks_dir`], [`absolute`]).
-pub async fn run(config: ServerConfig) -> Result<(), StartError> {
-    let paths = [Some(&config.data_dir), Some(&config.buildpacks_dir), config.tls_cert.as_ref(), config.tls_key.as_ref()];
-    if let Some(relative) = paths.into_iter().flatten().find(|path| path.is_relative()) {
-        let said = format!("the server was given the relative path {} (make it absolute first)", relative.display());
-        return Err(StartError::Config(said));
+/// Installs the built-in buildpacks the binary carries into `<data_dir>/buildpacks/` (once per
+/// version) and gives back their folder.
+fn install_buildpacks(data_dir: &Path, archive: &[u8], sha256: &str) -> Result<PathBuf, StartError> {
+    let installed = paas_builder::builtin::install(archive, sha256, &data_dir.join("buildpacks"))
+        .map_err(StartError::step("cannot install the built-in buildpacks"))?;
+    for name in &installed.removed {
+        tracing::info!("previous run: removed buildpacks/{name} (another version's, or half-made)");
     }
+    if installed.unpacked {
+        tracing::info!(dir = %installed.dir.display(), "installed the built-in buildpacks");
+    }
+    Ok(installed.dir)
+}
+
+/// Refuses an `--egress-allow` range that overlaps the dyno network: wasm dynos (whose egress
+/// policy knows nothing of veths) could then reach native dynos and builds directly, around the
+/// router.
+fn check_egress_allow(config: &NodeConfig) -> Result<(), StartError> {
+    let DynoNetwork::Range(range) = config.dyno_network else { return Ok(()) };
+    let dynos = IpNet::V4(range);
+    match config.egress_allow.iter().find(|a| a.contains(&dynos.network()) || dynos.contains(&a.network())) {
+        Some(allowed) => Err(StartError::Config(format!(
+            "--egress-allow {allowed} overlaps the dyno network {range} (--dyno-network): dynos could reach each \
+             other around the router; allow a range outside it, or move the dyno network"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, as servers do: every connection, idle
+/// reused instance (its preopened directories) and log drain holds descriptors, and a thousand
+/// apps outgrow the common default soft limit of 1,024 long before the hard one.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        let raised = Rlimit { current: limit.maximum, maximum: limit.maximum };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open files limit"),
+            Err(e) => tracing::warn!("cannot raise the open files limit from {:?}: {e}", limit.current),
+        }
+    }
+}
+
+/// The node's one wasm runtime (engine and `.cwasm` cache in `<data-dir>/runtime`), after
+/// removing what a previous server left: dynos' `/tmp` folders and half-unpacked slugs.
+fn wasm_runtime(config: &NodeConfig) -> Result<paas_runtime::Runtime, StartError> {
+    let mut runtime_config = paas_runtime::RuntimeConfig::new(config.data_dir.join("runtime"));
+    runtime_config.egress_allow = config.egress_allow.clone();
+    runtime_config.max_instances_per_app = config.max_instances_per_app;
+    runtime_config.cpu_slice = config.cpu_slice;
+    runtime_config.max_memory_per_app = config.max_memory_per_app;
+    let runtime = paas_runtime::Runtime::new(runtime_config).map_err(StartError::step("cannot start the wasm runtime"))?;
+    let stale = runtime.remove_stale_scratch();
+    if stale > 0 {
+        tracing::info!("removed {stale} dyno /tmp folder(s) left by a previous paas server");
+    }
+    // Slugs a killed server was unpacking for dynos are never taken for whole ones (only a
+    // finished tree is renamed into place); the half-made trees are removed.
+    let mut partial = Vec::new();
+    paas_builder::leftovers::remove_with_prefix(&config.data_dir.join("runtime/slugs"), ".unpacking-", &mut partial);
+    for line in partial {
+        tracing::info!("previous run: {line}");
+    }
+    Ok(runtime)
+}
+
+/// The native-dyno runtime (state in `<data-dir>/runtime`), after removing the containers a
+/// crashed server left behind. A runtime named with `--container-runtime` must run; the default
+/// `runc` may be missing (native dynos are then disabled).
+async fn native_runtime(config: &NodeConfig) -> Result<Option<paas_runtime::NativeRuntime>, StartError> {
+    let mut native_config = paas_runtime::NativeConfig::new(&config.data_dir);
+    if let Some(binary) = &config.container_runtime {
+        native_config.runtime = binary.clone();
+    }
+    let native = match paas_runtime::NativeRuntime::new(native_config) {
+        Ok(native) => native,
+        Err(e) if config.container_runtime.is_none() => {
+            tracing::warn!("native dynos are disabled: {e}");
+            return Ok(None);
+        }
+        Err(e) => return Err(StartError::step("--container-runtime")(e)),
+    };
+    let stale = native.cleanup_stale().await.map_err(StartError::step("cannot remove the containers of a previous run"))?;
+    if stale > 0 {
+        tracing::info!("removed {stale} container(s) left by a previous paas server");
+    }
+    let range = match config.dyno_network {
+        DynoNetwork::Host => {
+            tracing::warn!("--dyno-network host: native dynos share the host's network (single-tenant only)");
+            return Ok(Some(native));
+        }
+        DynoNetwork::Range(range) => range,
+    };
+    let egress = paas_sandbox::egress::EgressPolicy::new(config.egress_allow.clone(), Vec::new());
+    // Containers may call other apps through the router on this node's address.
+    let router: Vec<SocketAddr> = [Some(config.router_listen), config.router_tls_listen].into_iter().flatten().collect();
+    let network = paas_sandbox::net::Network::new(paas_sandbox::net::NetworkConfig { range, egress, router })
+        .map_err(StartError::step("cannot set up the containers' network (--dyno-network; `host` runs without one)"))?;
+    Ok(Some(native.with_network(network)))
+}
+
+/// Runs the node until SIGTERM or SIGINT.
+pub async fn run(mut config: NodeConfig) -> Result<(), StartError> {
+    // Every path made absolute once, here: runc's overlay mounts, builds and the ledger read them
+    // from other working directories (a relative data dir broke native dynos).
+    if let Buildpacks::Dir(dir) = &mut config.buildpacks {
+        *dir = open_buildpacks_dir(dir)?;
+    }
+    config.data_dir = open_data_dir(&config.data_dir)?;
+    let buildpacks_dir = match config.buildpacks {
+        Buildpacks::Dir(ref dir) => dir.clone(),
+        Buildpacks::Embedded { archive, sha256 } => install_buildpacks(&config.data_dir, archive, sha256)?,
+    };
+    config.buildpack_paths =
+        config.buildpack_paths.iter().map(|dir| absolute(dir, "--buildpack-path")).collect::<Result<_, _>>()?;
+    config.tls_cert = config.tls_cert.map(|cert| absolute(&cert, "--tls-cert")).transpose()?;
+    config.tls_key = config.tls_key.map(|key| absolute(&key, "--tls-key")).transpose()?;
+    // A bare name (`runc`) is looked up on PATH; a path such as `./bin/runc` is made absolute.
+    if let Some(binary) = config.container_runtime.as_mut().filter(|b| b.components().count() > 1) {
+        *binary = absolute(binary, "--container-runtime")?;
+    }
+    check_egress_allow(&config)?;
+    raise_open_files_limit();
+    let runtime = wasm_runtime(&config)?;
+    let native = native_runtime(&config).await?;
+    // Nothing in a container outlives this process, however it ends (held until run returns).
+    let _watchdog =
+        native.as_ref().map(|n| n.sandbox().watchdog()).transpose().map_err(StartError::step("--container-runtime"))?;
+    // Builds run in the same sandbox as native dynos (one uid block, one state root), on the
+    // same container network; without one they are refused unless --insecure-builds.
+    let build_isolation = match (&native, config.insecure_builds) {
+        (_, true) => paas_builder::sandbox::BuildIsolation::Insecure,
+        (Some(native), false) => paas_builder::sandbox::BuildIsolation::Sandbox(native.sandbox().clone()),
+        (None, false) => paas_builder::sandbox::BuildIsolation::Detect,
+    };
+    let container_network = native.as_ref().and_then(|n| n.network().cloned());
+    config.node.native = native.is_some();
+    let supervisor = SupervisorConfig {
+        idle_after: config.sleep_after,
+        native,
+        boot_timeout: config.boot_timeout,
+        ..Default::default()
+    };
     if config.database_url.is_none() {
         restrict_sqlite_ledger(&config.data_dir)?;
     }
@@ -156,17 +325,17 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
     let ledger = ledger::open(&url).await.map_err(StartError::step("cannot open the ledger"))?;
     ensure_operator(ledger.as_ref(), &config.data_dir).await?;
-    let (addon_services, addon_cluster) = addon_services(&config)?;
-    let redis = start_redis(&config, ledger.as_ref()).await?;
+    let (addon_services, addon_cluster) = addon_services(&config, container_network.as_ref())?;
+    let redis = start_redis(&config.data_dir, container_network.as_ref(), ledger.as_ref()).await?;
     let addon_services = addon_services.with_redis(redis.clone());
     // The add-ons of servers paas runs itself (its Redis servers; its PostgreSQL cluster unless
     // the operator's is used) name where those listen now (a new --dyno-network, or add-ons made
     // before the service address existed).
     {
-        use crate::addons::catalog::{POSTGRES, REDIS};
-        let host = crate::addons::host::AddonHost::of(config.container_network.as_ref());
+        use paas_platform::addons::catalog::{POSTGRES, REDIS};
+        let host = paas_platform::addons::host::AddonHost::of(container_network.as_ref());
         let local: &[&str] = if addon_cluster.is_some() { &[POSTGRES, REDIS] } else { &[REDIS] };
-        match crate::addons::host::rehost_urls(ledger.as_ref(), &host, local).await {
+        match paas_platform::addons::host::rehost_urls(ledger.as_ref(), &host, local).await {
             Ok(0) => {}
             Ok(moved) => tracing::info!("{moved} add-on(s) now name {} in their URLs", host.url_host()),
             Err(e) => tracing::error!("cannot give the add-ons their new address: {e}"),
@@ -198,24 +367,24 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let api_addr = api_listener.local_addr()?;
     let router_addr = router_listener.local_addr()?;
     // TLS: the given certificate, or the local CA's for loopback and the domain.
-    let tls = crate::tls::ServerTls::load_or_create(
+    let tls = paas_platform::tls::ServerTls::load_or_create(
         &config.data_dir,
-        &crate::tls::domain_hosts(&config.domain),
+        &paas_platform::tls::domain_hosts(&config.domain),
         config.tls_cert.as_deref(),
         config.tls_key.as_deref(),
     )
     .map_err(StartError::step("cannot set up TLS"))?;
     // The router's HTTPS: each handshake's certificate chosen by SNI among the apps' own (read
     // from the ledger after each API change and every few seconds), else the server's.
-    let sni_certs = crate::certs::SniCerts::new(
-        Arc::new(crate::certs::LedgerCertificates::new(ledger.clone())),
+    let sni_certs = paas_platform::certs::SniCerts::new(
+        Arc::new(paas_platform::certs::LedgerCertificates::new(ledger.clone())),
         tls.certified_key(),
     );
     sni_certs.reload().await;
     let router_tls = match router_tls_listener {
         Some(listener) => {
             let config = sni_certs.server_config().map_err(StartError::step("cannot set up the router's TLS"))?;
-            Some(crate::https::TlsListener::new(listener, config, "router-https")?)
+            Some(paas_platform::https::TlsListener::new(listener, config, "router-https")?)
         }
         None => None,
     };
@@ -230,29 +399,29 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let rendezvous_listener = TcpListener::bind(rendezvous_listen)
         .await
         .map_err(StartError::listen(rendezvous_listen, "the rendezvous (--rendezvous-listen)"))?;
-    let rendezvous = crate::rendezvous::Rendezvous::new(rendezvous_listener.local_addr()?);
+    let rendezvous = paas_platform::rendezvous::Rendezvous::new(rendezvous_listener.local_addr()?);
 
     // Builds: the builder, and git smart HTTP at <api-url>/<app>.git on the API listener.
-    let mut builder_config = paas_builder::BuilderConfig::new(&config.data_dir, &config.buildpacks_dir);
+    let mut builder_config = paas_builder::BuilderConfig::new(&config.data_dir, &buildpacks_dir);
     builder_config.buildpack_paths = config.buildpack_paths.clone();
     builder_config.max_concurrent_builds = config.max_concurrent_builds;
-    builder_config.isolation = config.build_isolation.clone();
+    builder_config.isolation = build_isolation;
     builder_config.build_network = config.build_network;
-    builder_config.network = config.container_network.clone();
+    builder_config.network = container_network.clone();
     builder_config.disk_limit = config.build_disk_limit;
-    let mut builder = paas_builder::Builder::new(builder_config).map_err(StartError::step("cannot set up the builder"))?;
-    if let Some(precompile) = &config.precompile {
-        builder = builder.with_precompile(precompile.0.clone());
-    }
+    // Each new slug's components are compiled for this node's engine when the slug is made.
+    let builder = paas_builder::Builder::new(builder_config)
+        .map_err(StartError::step("cannot set up the builder"))?
+        .with_precompile(Arc::new(RuntimePrecompile(runtime.clone())));
     // Logs: one collated stream per app, and the drains kept in the ledger.
-    let logs = crate::logplex::Logplex::default();
+    let logs = paas_platform::logplex::Logplex::default();
     let egress = paas_sandbox::egress::EgressPolicy::for_node(config.egress_allow.clone())
         .map_err(StartError::step("cannot set up the egress policy of log drains"))?;
-    logs.set_drain_policy(crate::logplex::drains::DrainPolicy::new(egress));
+    logs.set_drain_policy(paas_platform::logplex::drains::DrainPolicy::new(egress));
     logs.start_saved_drains(ledger.as_ref()).await.map_err(StartError::step("cannot read the log drains"))?;
     // This server as a node of the grid: registered, heartbeating on its own task.
-    let grid = crate::grid::agent::GridConfig { join: config.node.join.clone(), lease: config.node.lease, placing };
-    let agent = crate::grid::agent::Agent::start(
+    let grid = paas_platform::grid::agent::GridConfig { join: config.node.join.clone(), lease: config.node.lease, placing };
+    let agent = paas_platform::grid::agent::Agent::start(
         ledger.clone(),
         &config.data_dir,
         config.node.registration(api_addr, router_addr),
@@ -260,7 +429,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     )
     .await
     .map_err(StartError::step("cannot register this server as a node"))?;
-    let deploys = crate::deploys::Deploys::start(
+    let deploys = paas_platform::deploys::Deploys::start(
         ledger.clone(),
         Arc::new(builder),
         config.data_dir.join("repos"),
@@ -286,29 +455,29 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     };
     agent.spawn(stopped(stop_rx.clone()));
     if router_tls_addr.is_some() {
-        tokio::spawn(sni_certs.clone().reload_every(crate::certs::RELOAD_EVERY, stopped(stop_rx.clone())));
+        tokio::spawn(sni_certs.clone().reload_every(paas_platform::certs::RELOAD_EVERY, stopped(stop_rx.clone())));
     }
     // Apps: the router and the dyno supervisor, told of every committed change.
-    let (changes, changes_rx) = crate::serving::Changes::channel();
+    let (changes, changes_rx) = paas_platform::serving::Changes::channel();
     deploys.set_changes(changes.clone());
     let metrics = Arc::new(paas_metrics::Metrics::new());
-    tokio::spawn(crate::autoscale::close_minutes(metrics.clone(), stopped(stop_rx.clone())));
-    let autoscaler = crate::autoscale::Autoscaler {
+    tokio::spawn(paas_platform::autoscale::close_minutes(metrics.clone(), stopped(stop_rx.clone())));
+    let autoscaler = paas_platform::autoscale::Autoscaler {
         ledger: ledger.clone(),
         metrics: metrics.clone(),
         logs: logs.clone(),
         changes: changes.clone(),
         every: config.autoscale_every,
-        grid: agent.on_grid().then(|| crate::autoscale::GridScope {
-            peers: crate::grid::peers::Peers::new(ledger.clone(), agent.clone()),
+        grid: agent.on_grid().then(|| paas_platform::autoscale::GridScope {
+            peers: paas_platform::grid::peers::Peers::new(ledger.clone(), agent.clone()),
             lease: config.node.lease,
         }),
     };
     tokio::spawn(autoscaler.run(stopped(stop_rx.clone())));
-    let serving = config
-        .serve
-        .0
-        .start(crate::serving::ServeContext {
+    let serving = crate::serve::start(
+        &runtime,
+        supervisor,
+        crate::serve::ServeContext {
             ledger: ledger.clone(),
             data_dir: config.data_dir.clone(),
             domain: config.domain.clone(),
@@ -320,34 +489,34 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
             shutdown: Box::pin(stopped(stop_rx.clone())),
             placements: agent.placements(),
             agent: agent.clone(),
-        })
-        .await
-        .map_err(StartError::step("cannot start serving apps"))?;
+        },
+    )
+    .await?;
     // The release phase and the scheduler start one-off dynos on the serving side.
     deploys.set_dynos(serving.dynos.clone());
-    let scheduler = crate::scheduler::Scheduler::new(
+    let scheduler = paas_platform::scheduler::Scheduler::new(
         ledger.clone(),
         logs.clone(),
         serving.dynos.clone(),
-        Arc::new(crate::scheduler::SystemClock),
+        Arc::new(paas_platform::scheduler::SystemClock),
     )
     .on_node(agent.clone());
     tokio::spawn(scheduler.run(stopped(stop_rx.clone())));
     // Heroku Postgres storage limits: each database's size against its plan's, every 30 s.
-    let storage = crate::addons::storage::StorageEnforcer::new(ledger.clone(), logs.clone(), addon_services.postgres());
-    tokio::spawn(storage.run(crate::addons::storage::CHECK_EVERY, stopped(stop_rx.clone())));
+    let storage = paas_platform::addons::storage::StorageEnforcer::new(ledger.clone(), logs.clone(), addon_services.postgres());
+    tokio::spawn(storage.run(paas_platform::addons::storage::CHECK_EVERY, stopped(stop_rx.clone())));
     // On a grid the API lists every node's dynos and collates every node's log lines.
-    let peers = crate::grid::peers::Peers::new(ledger.clone(), agent.clone());
-    let dynos: Arc<dyn crate::serving::DynoDirectory> = match agent.on_grid() {
-        true => Arc::new(crate::grid::dynos::GridDynos::new(serving.dynos.clone(), peers.clone())),
+    let peers = paas_platform::grid::peers::Peers::new(ledger.clone(), agent.clone());
+    let dynos: Arc<dyn paas_platform::serving::DynoDirectory> = match agent.on_grid() {
+        true => Arc::new(paas_platform::grid::dynos::GridDynos::new(serving.dynos.clone(), peers.clone())),
         false => serving.dynos.clone(),
     };
     let api = api::app(state)
         .merge(deploys.git_router())
-        .layer(axum::middleware::from_fn_with_state(changes, crate::serving::notify_changes))
+        .layer(axum::middleware::from_fn_with_state(changes, paas_platform::serving::notify_changes))
         .layer(axum::Extension(dynos))
         .layer(axum::Extension(metrics))
-        .layer(axum::Extension(crate::grid::dynos::LocalDynos(serving.dynos)))
+        .layer(axum::Extension(paas_platform::grid::dynos::LocalDynos(serving.dynos)))
         .layer(axum::Extension(peers))
         .layer(axum::Extension(rendezvous.clone()))
         .layer(axum::Extension(tls.clone()))
@@ -356,12 +525,12 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         // Slugs served to other nodes (GET /grid/slugs/{checksum}).
         .layer(axum::Extension(paas_builder::SlugStore::new(&config.data_dir).map_err(StartError::step("cannot open the slug store"))?));
     let api_tls = match api_tls_listener {
-        Some(listener) => Some(crate::https::TlsListener::new(listener, tls.server_config(), "https")?),
+        Some(listener) => Some(paas_platform::https::TlsListener::new(listener, tls.server_config(), "https")?),
         None => None,
     };
     let api_tls_addr = api_tls.as_ref().map(axum::serve::Listener::local_addr).transpose()?;
     // Both API listeners drop a client that does not send its headers in time (slowloris).
-    use crate::listen::{HEADER_READ_TIMEOUT, serve};
+    use paas_platform::listen::{HEADER_READ_TIMEOUT, serve};
     let api_tls_server = api_tls.map(|listener| {
         tokio::spawn(serve(listener, api.clone(), HEADER_READ_TIMEOUT, stopped(stop_rx.clone())))
     });
@@ -456,32 +625,37 @@ fn restrict_sqlite_ledger(data_dir: &Path) -> Result<(), StartError> {
 /// The add-on services: Heroku Postgres on the operator's server, or on the local cluster
 /// (given back too, to stop it with the server).
 fn addon_services(
-    config: &ServerConfig,
-) -> Result<(crate::addons::AddonServices, Option<Arc<crate::addons::cluster::Cluster>>), StartError> {
-    use crate::addons::postgres::{PostgresServer, PostgresService};
+    config: &NodeConfig,
+    network: Option<&paas_sandbox::net::Network>,
+) -> Result<(paas_platform::addons::AddonServices, Option<Arc<paas_platform::addons::cluster::Cluster>>), StartError> {
+    use paas_platform::addons::postgres::{PostgresServer, PostgresService};
     let (server, cluster) = match &config.addons_postgres_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             (PostgresServer::External(url.clone()), None)
         }
         Some(_) => return Err(StartError::Config("--addons-postgres-url must be a postgres://… URL".into())),
         None => {
-            let cluster = Arc::new(crate::addons::cluster::Cluster::new(
+            let cluster = Arc::new(paas_platform::addons::cluster::Cluster::new(
                 config.data_dir.join("addons").join("postgres"),
-                crate::addons::host::AddonHost::of(config.container_network.as_ref()),
+                paas_platform::addons::host::AddonHost::of(network),
             ));
             cluster.start_if_initialised();
             (PostgresServer::Local(cluster.clone()), Some(cluster))
         }
     };
-    Ok((crate::addons::AddonServices::new(PostgresService::new(server)), cluster))
+    Ok((paas_platform::addons::AddonServices::new(PostgresService::new(server)), cluster))
 }
 
 /// Heroku Redis: a server per add-on under `<data-dir>/addons/redis`; those of the ledger's
 /// add-ons start now (folders of none are removed).
-async fn start_redis(config: &ServerConfig, ledger: &dyn Ledger) -> Result<Arc<crate::addons::redis::RedisService>, StartError> {
-    use crate::addons::{AddonFilter, catalog};
-    let host = crate::addons::host::AddonHost::of(config.container_network.as_ref());
-    let redis = Arc::new(crate::addons::redis::RedisService::new(config.data_dir.join("addons").join("redis"), host));
+async fn start_redis(
+    data_dir: &Path,
+    network: Option<&paas_sandbox::net::Network>,
+    ledger: &dyn Ledger,
+) -> Result<Arc<paas_platform::addons::redis::RedisService>, StartError> {
+    use paas_platform::addons::{AddonFilter, catalog};
+    let host = paas_platform::addons::host::AddonHost::of(network);
+    let redis = Arc::new(paas_platform::addons::redis::RedisService::new(data_dir.join("addons").join("redis"), host));
     let known: Vec<String> = ledger
         .list_addons(AddonFilter::All)
         .await

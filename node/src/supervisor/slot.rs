@@ -16,11 +16,7 @@ use paas_router::{Backend, BackendError, BackendFuture, RouterBody};
 
 use super::DynoState;
 use super::backend::WasmBackend;
-use crate::component::Component;
-use crate::dyno::DynoSpec;
-use crate::engine::Runtime;
-use crate::error::{HandleError, StartError};
-use crate::web::WebDyno;
+use paas_runtime::{Component, DynoSpec, HandleError, Runtime, StartError, WebDyno};
 
 /// One web dyno of the formation, awake or asleep.
 pub(crate) struct WebSlot {
@@ -62,7 +58,7 @@ impl WebSlot {
     }
 
     /// CPU time of its guests, across sleeps (every dyno it wakes counts into its spec's).
-    pub(crate) fn cpu(&self) -> &crate::cpu::CpuTime {
+    pub(crate) fn cpu(&self) -> &paas_runtime::CpuTime {
         &self.spec.cpu
     }
 

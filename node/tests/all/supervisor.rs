@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use paas_router::RouteTable;
-use paas_runtime::{
-    AppSpec, DynoSize, DynoState, LogLine, LogSink, ProcessSpec, Program, Supervisor, SupervisorConfig,
-};
+use paas_node::supervisor::{AppSpec, DynoState, ProcessSpec, Program, Supervisor, SupervisorConfig};
+use paas_runtime::{DynoSize, LogLine, LogSink};
 use tokio::sync::mpsc;
 
 use crate::util::{drain, guest, guests_dir, runtime};
@@ -67,7 +66,7 @@ async fn get(table: &RouteTable, app: &str, dyno: usize, path: &str) -> (u16, St
     (status, String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned())
 }
 
-fn states(dynos: &[paas_runtime::DynoStatus]) -> Vec<(String, DynoState, i64)> {
+fn states(dynos: &[paas_node::supervisor::DynoStatus]) -> Vec<(String, DynoState, i64)> {
     dynos.iter().map(|d| (d.name.clone(), d.state, d.release)).collect()
 }
 
@@ -89,8 +88,8 @@ async fn formation_is_started_scaled_released_and_removed() {
 
     // The same spec again changes nothing: same dynos, same state times.
     sup.apply(app("shop", 1, &[("web", wasm("http_probe", &[], 2))])).await;
-    let without_cpu = |dynos: Vec<paas_runtime::DynoStatus>| {
-        dynos.into_iter().map(|d| paas_runtime::DynoStatus { cpu_seconds: None, ..d }).collect::<Vec<_>>()
+    let without_cpu = |dynos: Vec<paas_node::supervisor::DynoStatus>| {
+        dynos.into_iter().map(|d| paas_node::supervisor::DynoStatus { cpu_seconds: None, ..d }).collect::<Vec<_>>()
     };
     assert_eq!(without_cpu(sup.dynos("shop").await), without_cpu(dynos));
 
@@ -219,7 +218,7 @@ async fn wasm_workers_and_web_dynos_report_memory_and_cpu_time() {
         ("idle", wasm("cli_probe", &["wait-stop"], 1)),
     ];
     sup.apply(app("cpu", 1, &processes)).await;
-    let cpu = |dynos: &[paas_runtime::DynoStatus], name: &str| {
+    let cpu = |dynos: &[paas_node::supervisor::DynoStatus], name: &str| {
         let dyno = dynos.iter().find(|d| d.name == name).unwrap_or_else(|| panic!("no {name} in {dynos:?}"));
         assert!(dyno.memory_bytes.is_some_and(|m| m > 0), "{name}'s memory: {dyno:?}");
         dyno.cpu_seconds.unwrap_or_else(|| panic!("{name}'s CPU time not measured: {dyno:?}"))

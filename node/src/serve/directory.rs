@@ -7,8 +7,10 @@ use std::sync::Arc;
 use paas_platform::Ledger;
 use paas_platform::model::{App, Dyno};
 use paas_platform::serving::{DynoDirectory, OneOff, OneOffError, OneOffRequest};
-use paas_runtime::{DynoSize, Supervisor};
+use paas_runtime::DynoSize;
 use sha2::{Digest, Sha256};
+
+use crate::supervisor::Supervisor;
 
 /// Lists the supervisor's dynos of an app, with the formation's size names (`Standard-2X`).
 pub struct Directory {

@@ -4,11 +4,9 @@
 //! the endpoints of the add-ons attached to it (what its dynos may connect to).
 
 use std::net::SocketAddr;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
 use paas_builder::{ProcessKind, SlugManifest, SlugStore};
 use paas_platform::Ledger;
 use paas_platform::addons::AddonFilter;
@@ -16,7 +14,10 @@ use paas_platform::addons::host::endpoint_of_url;
 use paas_platform::grid::slugs::PeerSlugs;
 use paas_platform::model::App;
 use paas_platform::names::SizeClass;
-use paas_runtime::{AppSpec, DynoSize, ProcessSpec, Program};
+use paas_runtime::DynoSize;
+
+use crate::error::ServeError;
+use crate::supervisor::{AppSpec, ProcessSpec, Program};
 
 /// Reads desired states from the ledger and the slug store.
 pub struct Desired {
@@ -35,7 +36,7 @@ pub struct Desired {
 impl Desired {
     /// The desired state of `app`. An app with no release (or no slug) runs no dyno but is
     /// routed (H14), with its domains and maintenance mode.
-    pub async fn of(&self, app: &App) -> anyhow::Result<AppSpec> {
+    pub async fn of(&self, app: &App) -> Result<AppSpec, ServeError> {
         let domains = self.ledger.list_domains(app.id).await?.into_iter().map(|d| d.hostname).collect();
         // Feature `sleep`: web dynos sleep when idle whatever their size. Feature `preboot`:
         // new web dynos take traffic before old ones stop. Both off unless set, as on Heroku.
@@ -58,7 +59,7 @@ impl Desired {
         spec.release = release.version;
         spec.env = release.config_vars.clone();
         let Some(slug_id) = release.slug_id else { return Ok(spec) };
-        let slug = self.ledger.find_slug(app.id, slug_id).await?.context("the release's slug is not in the ledger")?;
+        let slug = self.ledger.find_slug(app.id, slug_id).await?.ok_or(ServeError::SlugMissing)?;
         let dir = unpacked_slug(&self.slugs, self.peers.as_deref(), &slug.checksum, &self.unpacked).await?;
         let manifest = read_manifest(&dir)?;
         spec.app_dir = dir.join("app");
@@ -100,20 +101,22 @@ pub async fn unpacked_slug(
     peers: Option<&PeerSlugs>,
     checksum: &str,
     root: &Path,
-) -> anyhow::Result<PathBuf> {
+) -> Result<PathBuf, ServeError> {
+    let checksum_of = || checksum.to_string();
     if let Some(peers) = peers {
-        peers.ensure(checksum).await.with_context(|| format!("cannot fetch slug {checksum}"))?;
+        peers.ensure(checksum).await.map_err(|source| ServeError::FetchSlug { checksum: checksum_of(), source })?;
     }
     let (store, root, id) = (slugs.clone(), root.to_path_buf(), checksum.to_string());
     tokio::task::spawn_blocking(move || store.unpacked(&id, &root))
-        .await?
-        .with_context(|| format!("cannot unpack slug {checksum}"))
+        .await
+        .map_err(|source| ServeError::Unpacking { checksum: checksum_of(), source })?
+        .map_err(|source| ServeError::UnpackSlug { checksum: checksum_of(), source })
 }
 
 /// The endpoints of the add-ons attached to `app` (sorted, without repeats): the host and port of
 /// each URL in their config. A URL whose host is a name, not an address, grants nothing (the
 /// operator's `--addons-postgres-url` should name an address for dynos to reach it).
-pub async fn attached_endpoints(ledger: &dyn Ledger, app: &App) -> anyhow::Result<Vec<SocketAddr>> {
+pub async fn attached_endpoints(ledger: &dyn Ledger, app: &App) -> Result<Vec<SocketAddr>, ServeError> {
     let attached: Vec<_> =
         ledger.list_attachments(AddonFilter::App(app.id)).await?.into_iter().map(|a| a.addon_id).collect();
     if attached.is_empty() {
@@ -131,8 +134,10 @@ pub async fn attached_endpoints(ledger: &dyn Ledger, app: &App) -> anyhow::Resul
     Ok(endpoints)
 }
 
-fn read_manifest(dir: &Path) -> anyhow::Result<SlugManifest> {
-    paas_builder::slug::read_unpacked_manifest(dir).with_context(|| format!("cannot read the manifest of {}", dir.display()))
+/// The manifest of the slug unpacked in `dir`.
+pub fn read_manifest(dir: &Path) -> Result<SlugManifest, ServeError> {
+    paas_builder::slug::read_unpacked_manifest(dir)
+        .map_err(|source| ServeError::Manifest { dir: dir.display().to_string(), source })
 }
 
 /// Heroku's size names (`Basic`, `Standard-2X`, `Performance-M`, …) to the runtime's sizes.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paas_metrics::{DynoMemory, Metrics, ProcessGauges};
-use paas_runtime::{DynoState, Runtime, Supervisor};
+use paas_runtime::Runtime;
+
+use crate::supervisor::{DynoState, Supervisor};
 
 use super::oneoff::OneOffs;
 
@@ -84,10 +86,10 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let table = Arc::new(paas_router::RouteTable::with_metrics("localhost", metrics.clone()));
         let (logs, _rx) = paas_runtime::LogSink::channel(16);
-        let supervisor = Supervisor::new(runtime.clone(), table.clone(), logs, paas_runtime::SupervisorConfig::default());
+        let supervisor = Supervisor::new(runtime.clone(), table.clone(), logs, crate::supervisor::SupervisorConfig::default());
         for app in ["kept", "gone"] {
             supervisor
-                .apply(paas_runtime::AppSpec {
+                .apply(crate::supervisor::AppSpec {
                     app: app.into(),
                     release: 1,
                     app_dir: dir.path().into(),

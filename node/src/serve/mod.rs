@@ -1,8 +1,7 @@
-//! `paas server`'s serving side, composed here because only this binary may link both the wasm
-//! runtime and the platform: the router on `--router-listen`, the dyno supervisor on the
-//! server's one [`Runtime`], and the loop that drives the supervisor from the ledger — every app
-//! at start, one app on each change the API reports, and a cheap periodic sweep (apps whose
-//! release, name or maintenance changed outside the API, e.g. a build finishing).
+//! The node's serving side: the router on `--router-listen`, the dyno supervisor on the node's
+//! one [`Runtime`], and the loop that drives the supervisor from the ledger — every app at start,
+//! one app on each change the API reports, and a cheap periodic sweep (apps whose release, name
+//! or maintenance changed outside the API, e.g. a build finishing).
 //!
 //! Router and dyno log lines go to the app's logplex stream (`paas[router]`, `app[web.1]`,
 //! `paas[web.1]`), and are also printed on the server's stdout as `<time> <app> heroku[router]: …`
@@ -17,167 +16,204 @@ mod oneoff;
 mod routes;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use futures::future::BoxFuture;
 use paas_builder::SlugStore;
+use paas_platform::Ledger;
+use paas_platform::start_error::StartError;
 use paas_platform::ledger::AppFilter;
 use paas_platform::model::App;
-use paas_platform::serving::{Change, Notice, ServeApps, ServeContext, Serving};
-use paas_platform::Ledger;
+use paas_platform::serving::{Change, DynoDirectory, Notice};
 use paas_router::{RouteTable, Router, RouterConfig};
-use paas_runtime::{LogSink, Runtime, Supervisor, SupervisorConfig};
-use tokio::sync::Mutex;
+use paas_runtime::{LogSink, Runtime};
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, mpsc};
 
+use crate::supervisor::{Supervisor, SupervisorConfig};
 use desired::Desired;
 use directory::Directory;
 
 /// How often the ledger is swept for changes made outside the API.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
-/// Serves apps with the wasm runtime.
-pub struct Node {
-    /// The server's one wasm runtime.
-    pub runtime: Runtime,
-    /// The dyno supervisor's settings (`--sleep-after` sets `idle_after`).
-    pub supervisor: SupervisorConfig,
+/// What the serving side is given when the node starts.
+pub(crate) struct ServeContext {
+    /// The ledger.
+    pub ledger: Arc<dyn Ledger>,
+    /// The server's data directory.
+    pub data_dir: PathBuf,
+    /// Apps answer at `<app>.<domain>`.
+    pub domain: String,
+    /// The router's listener.
+    pub router_listener: TcpListener,
+    /// The router's HTTPS listener (`--router-tls-listen`): connections whose handshake chose a
+    /// certificate by SNI ([`paas_platform::certs::SniCerts`]).
+    pub router_tls: Option<paas_platform::https::TlsListener>,
+    /// Every committed change, as it happens.
+    pub changes: mpsc::UnboundedReceiver<Notice>,
+    /// The node's app metrics: the router counts requests into it, the serving side samples its
+    /// dynos into it; `GET /metrics` and `GET /apps/{app}/metrics` read it.
+    pub metrics: Arc<paas_metrics::Metrics>,
+    /// The log collator: dyno, router and state-change lines go here.
+    pub logs: paas_platform::logplex::Logplex,
+    /// Resolves when the server shuts down.
+    pub shutdown: BoxFuture<'static, ()>,
+    /// The dynos this node runs: every one (a single node), or those the grid's coordinator
+    /// assigned to it (nodes sharing a PostgreSQL ledger).
+    pub placements: paas_platform::grid::agent::Placements,
+    /// This node of the grid (its id, and the key it sends to other nodes).
+    pub agent: Arc<paas_platform::grid::agent::Agent>,
 }
 
-#[async_trait::async_trait]
-impl ServeApps for Node {
-    async fn start(&self, context: ServeContext) -> Result<Serving, paas_platform::server::BoxError> {
-        // Each app's requests are counted into the server's metrics as the router serves them.
-        let table = Arc::new(RouteTable::with_metrics(context.domain.clone(), context.metrics.clone()));
-        // Dynos' requests for http://<app>.<domain>/ go to this router (its address is denied
-        // to them otherwise).
-        let router_addr = context.router_listener.local_addr().context("the router's address")?;
-        self.runtime.set_apps_route(paas_runtime::AppsRoute::new(&context.domain, router_addr));
-        let (logs, log_rx) = LogSink::channel(10_000);
-        // Dyno output and state changes go to the app's log stream (app[web.1] / paas[web.1]).
-        logfeed::spawn(log_rx, logs.clone(), context.logs.clone());
-        let supervisor = Supervisor::new(self.runtime.clone(), table.clone(), logs.clone(), self.supervisor.clone());
-        supervisor.spawn_sleeper(self.supervisor.sleep_check_every());
-        let slugs = SlugStore::new(&context.data_dir).context("cannot open the slug store")?;
-        // Slugs built on other nodes of the grid are fetched from them.
-        let peers = Arc::new(paas_platform::grid::slugs::PeerSlugs::new(
-            context.ledger.clone(),
-            slugs.clone(),
-            context.agent.clone(),
-        ));
-        let oneoffs = Arc::new(oneoff::OneOffs {
-            runtime: self.runtime.clone(),
-            native: self.supervisor.native.clone(),
-            ledger: context.ledger.clone(),
-            slugs: slugs.clone(),
-            unpacked: context.data_dir.join("runtime/slugs"),
-            peers: Some(peers.clone()),
-            logs,
-            running: Default::default(),
-            grid: context.placements.current().is_some(),
-        });
-        metrics::spawn_sampler(supervisor.clone(), self.runtime.clone(), context.metrics.clone(), oneoffs.clone());
-        // On a grid: the restart and stop requests after this point are this node's to carry out.
-        let actions = match context.placements.current() {
-            Some(_) => Some(actions::ActionCursor::start(context.ledger.as_ref()).await.context("cannot read the restart requests")?),
-            None => None,
-        };
-        let driver = Arc::new(Driver {
-            ledger: context.ledger.clone(),
-            supervisor: supervisor.clone(),
-            oneoffs: oneoffs.clone(),
-            desired: Desired {
-                ledger: context.ledger.clone(),
-                slugs,
-                unpacked: context.data_dir.join("runtime/slugs"),
-                placements: context.placements.clone(),
-                peers: Some(peers),
-            },
-            seen: Mutex::default(),
-            reconciling: Default::default(),
-            logplex: context.logs.clone(),
-            actions,
-        });
-        // A restarted server brings back every app's last release and formation before it serves.
-        driver.sweep().await.context("cannot read the apps from the ledger")?;
-        tokio::spawn(driver.clone().follow(context.changes));
-        tokio::spawn(driver.clone().sweep_forever());
-        tokio::spawn(driver.clone().follow_placements());
-        // On a grid: other nodes' web dynos for the apps with none here, and the hop secrets
-        // (derived from node keys, not the keys) their forwarded requests are checked against.
-        let peers = match (context.placements.current(), context.agent.hop_credential()) {
-            (Some(_), Some(credential)) => {
-                let keys = Arc::new(routes::NodeKeys::default());
-                let remote = routes::RemoteRoutes {
-                    ledger: context.ledger.clone(),
-                    table: table.clone(),
-                    node_id: context.agent.id,
-                    credential,
-                    keys: keys.clone(),
-                    listen: router_addr,
-                };
-                tokio::spawn(remote.start(driver.clone()).await);
-                Some(keys)
-            }
-            _ => None,
-        };
+/// The started serving side.
+pub(crate) struct Serving {
+    /// Its dynos, for the API.
+    pub dynos: Arc<dyn DynoDirectory>,
+    /// Runs the router and the supervisor until shutdown (then stops every dyno).
+    pub task: BoxFuture<'static, Result<(), StartError>>,
+}
 
-        let logplex = context.logs.clone();
-        let stdout = logfeed::StdoutLines::spawn(64 * 1024);
-        let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
-            // Formatted once per request, into one buffer sized for it: the stream gets the
-            // line, stdout the same bytes after the time and app (was: two buffers, the line's
-            // grown three or four times).
-            let at = chrono::Utc::now();
-            let mut printed = String::with_capacity(line.capacity() + app.len() + 52);
-            push_stamp(&mut printed, at);
-            for piece in [" ", app, " heroku[router]: "] {
-                printed.push_str(piece);
-            }
-            let text = printed.len();
-            let _ = std::fmt::Write::write_fmt(&mut printed, format_args!("{line}"));
-            logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &printed[text..]);
-            printed.push('\n');
-            stdout.send(printed);
-        }));
-        let router = match peers {
-            Some(keys) => router.with_peers(keys),
-            None => router,
-        };
-        let (listener, shutdown) = (context.router_listener, context.shutdown);
-        // --router-tls-listen: the same router on the HTTPS listener's connections, stopping with it.
-        let (shutdown, https) = match context.router_tls {
-            Some(tls) => {
-                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                let stopped = move || {
-                    let mut rx = stop_rx.clone();
-                    async move {
-                        let _ = rx.wait_for(|stop| *stop).await;
-                    }
-                };
-                let (local, accepted) = tls.into_parts();
-                let https = tokio::spawn(router.for_https().serve_accepted_with_shutdown(accepted, local, stopped()));
-                let shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(async move {
-                    shutdown.await;
-                    let _ = stop_tx.send(true);
-                });
-                (shutdown, Some(https))
-            }
-            None => (shutdown, None),
-        };
-        let stopping = oneoffs.clone();
-        let task = Box::pin(async move {
-            router.serve_with_shutdown(listener, shutdown).await.context("the router failed")?;
-            if let Some(https) = https {
-                https.await.context("the router's HTTPS listener")?.context("the router's HTTPS listener failed")?;
-            }
-            // Dynos get SIGTERM, then SIGKILL after their grace period, as on Heroku.
-            tokio::join!(supervisor.shutdown(), stopping.stop_all());
-            Ok(())
-        });
-        let directory = Directory { supervisor: driver.supervisor.clone(), ledger: context.ledger, oneoffs };
-        Ok(Serving { dynos: Arc::new(directory), task })
-    }
+/// Starts serving apps with the node's wasm runtime (and native runtime, in `supervisor`); called
+/// once the ledger is open and the listeners are bound.
+pub(crate) async fn start(runtime: &Runtime, config: SupervisorConfig, context: ServeContext) -> Result<Serving, StartError> {
+    // Each app's requests are counted into the server's metrics as the router serves them.
+    let table = Arc::new(RouteTable::with_metrics(context.domain.clone(), context.metrics.clone()));
+    // Dynos' requests for http://<app>.<domain>/ go to this router (its address is denied
+    // to them otherwise).
+    let router_addr = context.router_listener.local_addr()?;
+    runtime.set_apps_route(paas_runtime::AppsRoute::new(&context.domain, router_addr));
+    let (logs, log_rx) = LogSink::channel(10_000);
+    // Dyno output and state changes go to the app's log stream (app[web.1] / paas[web.1]).
+    logfeed::spawn(log_rx, logs.clone(), context.logs.clone());
+    let sleep_check_every = config.sleep_check_every();
+    let native = config.native.clone();
+    let supervisor = Supervisor::new(runtime.clone(), table.clone(), logs.clone(), config);
+    supervisor.spawn_sleeper(sleep_check_every);
+    let slugs = SlugStore::new(&context.data_dir).map_err(StartError::step("cannot open the slug store"))?;
+    // Slugs built on other nodes of the grid are fetched from them.
+    let peers = Arc::new(paas_platform::grid::slugs::PeerSlugs::new(context.ledger.clone(), slugs.clone(), context.agent.clone()));
+    let oneoffs = Arc::new(oneoff::OneOffs {
+        runtime: runtime.clone(),
+        native,
+        ledger: context.ledger.clone(),
+        slugs: slugs.clone(),
+        unpacked: context.data_dir.join("runtime/slugs"),
+        peers: Some(peers.clone()),
+        logs,
+        running: Default::default(),
+        grid: context.placements.current().is_some(),
+    });
+    metrics::spawn_sampler(supervisor.clone(), runtime.clone(), context.metrics.clone(), oneoffs.clone());
+    // On a grid: the restart and stop requests after this point are this node's to carry out.
+    let actions = match context.placements.current() {
+        Some(_) => Some(
+            actions::ActionCursor::start(context.ledger.as_ref())
+                .await
+                .map_err(StartError::step("cannot read the restart requests"))?,
+        ),
+        None => None,
+    };
+    let driver = Arc::new(Driver {
+        ledger: context.ledger.clone(),
+        supervisor: supervisor.clone(),
+        oneoffs: oneoffs.clone(),
+        desired: Desired {
+            ledger: context.ledger.clone(),
+            slugs,
+            unpacked: context.data_dir.join("runtime/slugs"),
+            placements: context.placements.clone(),
+            peers: Some(peers),
+        },
+        seen: Mutex::default(),
+        reconciling: Default::default(),
+        logplex: context.logs.clone(),
+        actions,
+    });
+    // A restarted server brings back every app's last release and formation before it serves.
+    driver.sweep().await.map_err(StartError::step("cannot read the apps from the ledger"))?;
+    tokio::spawn(driver.clone().follow(context.changes));
+    tokio::spawn(driver.clone().sweep_forever());
+    tokio::spawn(driver.clone().follow_placements());
+    // On a grid: other nodes' web dynos for the apps with none here, and the hop secrets
+    // (derived from node keys, not the keys) their forwarded requests are checked against.
+    let peers = match (context.placements.current(), context.agent.hop_credential()) {
+        (Some(_), Some(credential)) => {
+            let keys = Arc::new(routes::NodeKeys::default());
+            let remote = routes::RemoteRoutes {
+                ledger: context.ledger.clone(),
+                table: table.clone(),
+                node_id: context.agent.id,
+                credential,
+                keys: keys.clone(),
+                listen: router_addr,
+            };
+            tokio::spawn(remote.start(driver.clone()).await);
+            Some(keys)
+        }
+        _ => None,
+    };
+
+    let logplex = context.logs.clone();
+    let stdout = logfeed::StdoutLines::spawn(64 * 1024);
+    let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
+        // Formatted once per request, into one buffer sized for it: the stream gets the
+        // line, stdout the same bytes after the time and app (was: two buffers, the line's
+        // grown three or four times).
+        let at = chrono::Utc::now();
+        let mut printed = String::with_capacity(line.capacity() + app.len() + 52);
+        push_stamp(&mut printed, at);
+        for piece in [" ", app, " heroku[router]: "] {
+            printed.push_str(piece);
+        }
+        let text = printed.len();
+        let _ = std::fmt::Write::write_fmt(&mut printed, format_args!("{line}"));
+        logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &printed[text..]);
+        printed.push('\n');
+        stdout.send(printed);
+    }));
+    let router = match peers {
+        Some(keys) => router.with_peers(keys),
+        None => router,
+    };
+    let (listener, shutdown) = (context.router_listener, context.shutdown);
+    // --router-tls-listen: the same router on the HTTPS listener's connections, stopping with it.
+    let (shutdown, https) = match context.router_tls {
+        Some(tls) => {
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let stopped = move || {
+                let mut rx = stop_rx.clone();
+                async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                }
+            };
+            let (local, accepted) = tls.into_parts();
+            let https = tokio::spawn(router.for_https().serve_accepted_with_shutdown(accepted, local, stopped()));
+            let shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            });
+            (shutdown, Some(https))
+        }
+        None => (shutdown, None),
+    };
+    let stopping = oneoffs.clone();
+    let task = Box::pin(async move {
+        router.serve_with_shutdown(listener, shutdown).await.map_err(StartError::step("the router failed"))?;
+        if let Some(https) = https {
+            https
+                .await
+                .map_err(StartError::step("the router's HTTPS listener stopped"))?
+                .map_err(StartError::step("the router's HTTPS listener failed"))?;
+        }
+        // Dynos get SIGTERM, then SIGKILL after their grace period, as on Heroku.
+        tokio::join!(supervisor.shutdown(), stopping.stop_all());
+        Ok(())
+    });
+    let directory = Directory { supervisor: driver.supervisor.clone(), ledger: context.ledger, oneoffs };
+    Ok(Serving { dynos: Arc::new(directory), task })
 }
 
 /// Heroku's log timestamp: `2026-11-21T18:59:17.123456+00:00`.
@@ -354,7 +390,7 @@ impl Driver {
 
     /// One query for all apps; reconciles only those whose release, name or maintenance changed
     /// (and new ones); removes apps that are gone.
-    async fn sweep(&self) -> anyhow::Result<()> {
+    async fn sweep(&self) -> Result<(), paas_platform::LedgerError> {
         // Nodes sharing a ledger also see changes made through another node's API: restarts and
         // stops (numbered requests, taken first, whatever else this sweep fails to read), then
         // formation, domains, features and drains (stamps).
@@ -415,7 +451,7 @@ impl Driver {
         match self.desired.of(app).await {
             Ok(spec) => self.supervisor.apply(spec).await,
             Err(e) => {
-                tracing::warn!(app = %app.name, "cannot run the app's release: {e:#}");
+                tracing::warn!(app = %app.name, "cannot run the app's release: {}", crate::error::chain(&e));
                 // Tried again at the next sweep (a slug's node may be back by then).
                 if let Some(seen) = self.seen.lock().await.get_mut(&app.id) {
                     seen.failed = true;

@@ -10,8 +10,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::{AppRun, Run, Shared};
-use crate::dyno::{DynoSpec, Stdin};
-use crate::native::{BootError, NativeDyno, free_port};
+use paas_runtime::{BootError, DynoSpec, NativeDyno, Stdin, free_port};
 use crate::supervisor::{AppSpec, ProcessSpec, Program};
 
 /// The message of a native process type on a node without a container runtime.
@@ -28,7 +27,7 @@ pub(super) struct NativeRun {
     /// that republishing the app's routes keeps the connections.
     pub route: Option<paas_router::TcpBackend>,
     /// Its memory and CPU time, for `ps` and the metrics.
-    pub usage: crate::native::UsageProbe,
+    pub usage: paas_runtime::UsageProbe,
 }
 
 impl AppRun {

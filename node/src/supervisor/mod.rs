@@ -27,9 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use paas_router::RouteTable;
 
-use crate::engine::Runtime;
-use crate::limits::DynoSize;
-use crate::logs::LogSink;
+use paas_runtime::{DynoSize, LogSink, Runtime};
 
 pub use backend::{WasmBackend, backend_error};
 pub use backoff::restart_delay;
@@ -54,7 +52,7 @@ pub struct SupervisorConfig {
     /// their instances until the next request. 30 minutes.
     pub idle_after: Duration,
     /// Runs native process types (runc); `None`: they are reported crashed.
-    pub native: Option<crate::native::NativeRuntime>,
+    pub native: Option<paas_runtime::NativeRuntime>,
     /// How long a native web dyno has to accept on `$PORT` before R10. 60 s.
     pub boot_timeout: Duration,
 }
@@ -107,7 +105,7 @@ pub struct AppSpec {
     /// process types are always stopped as their replacements start.
     pub preboot: bool,
     /// The endpoints of the add-ons attached to the app: its dynos may open TCP connections to
-    /// exactly these (wasm: [`NetworkPolicy::services`](crate::NetworkPolicy); native: their
+    /// exactly these (wasm: [`NetworkPolicy::services`](paas_runtime::NetworkPolicy); native: their
     /// network namespace's grants), wherever else the node's egress policy lets nothing through.
     /// A change restarts the dynos (attaching and detaching make a new release anyway).
     pub services: Vec<std::net::SocketAddr>,
@@ -293,7 +291,7 @@ impl Supervisor {
 
     /// What `app` holds of the wasm runtime now.
     pub fn usage(&self, app: &str) -> AppUsage {
-        let (instances, memory) = self.0.runtime.app_share(app).usage();
+        let (instances, memory) = self.0.runtime.app_usage(app);
         AppUsage { instances: instances as u64, memory_bytes: memory as u64 }
     }
 

@@ -29,8 +29,9 @@ use paas_runtime::{
 };
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
-use super::desired::{dyno_size, unpacked_slug};
+use super::desired::{dyno_size, read_manifest, unpacked_slug};
 use super::directory::dyno_id;
+use crate::error::ServeError;
 
 /// A boxed future, as the platform's seam hands them over.
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -149,7 +150,7 @@ impl OneOffs {
 
     /// Starts a one-off dyno of `app`.
     pub async fn start(self: &Arc<Self>, app: &App, request: OneOffRequest) -> Result<OneOff, OneOffError> {
-        let failed = |e: anyhow::Error| OneOffError::Failed(format!("{e:#}"));
+        let failed = |e: ServeError| OneOffError::Failed(crate::error::chain(&e));
         let release = match &request.release {
             Some(release) => Some(release.clone()),
             None => self.ledger.current_release(app.id).await.map_err(|e| failed(e.into()))?,
@@ -162,11 +163,11 @@ impl OneOffs {
             .find_slug(app.id, slug_id)
             .await
             .map_err(|e| failed(e.into()))?
-            .ok_or_else(|| OneOffError::Failed("the release's slug is not in the ledger".into()))?;
+            .ok_or_else(|| failed(ServeError::SlugMissing))?;
         let dir = unpacked_slug(&self.slugs, self.peers.as_deref(), &slug.checksum, &self.unpacked)
             .await
             .map_err(failed)?;
-        let manifest = paas_builder::slug::read_unpacked_manifest(&dir).map_err(|e| failed(e.into()))?;
+        let manifest = read_manifest(&dir).map_err(failed)?;
         let app_dir = dir.join("app");
         let resolved = resolve(&request.command, &manifest, &app_dir)?;
         let size = request.size.clone().unwrap_or_else(|| "Basic".into());
@@ -176,7 +177,7 @@ impl OneOffs {
                 let (runtime, root, path) = (self.runtime.clone(), app_dir.clone(), component.clone());
                 let loaded = tokio::task::spawn_blocking(move || runtime.load_slug_component(&root, &path))
                     .await
-                    .map_err(|e| failed(e.into()))?
+                    .map_err(|e| OneOffError::Failed(format!("loading {} stopped: {e}", component.display())))?
                     .map_err(|e| OneOffError::Invalid(format!("cannot load {}: {e}", component.display())))?;
                 Some(loaded)
             }

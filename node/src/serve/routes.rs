@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::Context;
 use paas_platform::Ledger;
 use paas_platform::grid::Node;
 use paas_router::{PeerBackend, Peers, RouteTable, WebDyno};
@@ -23,6 +22,7 @@ use reqwest::header::HeaderValue;
 use uuid::Uuid;
 
 use super::Driver;
+use crate::error::ServeError;
 
 /// How often the assignments are read.
 pub(super) const REFRESH_EVERY: Duration = Duration::from_millis(500);
@@ -123,7 +123,7 @@ impl RemoteRoutes {
         driver: &Driver,
         peers: &mut HashMap<Uuid, Peer>,
         published: &mut HashMap<String, Published>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), paas_platform::LedgerError> {
         let (nodes, assignments, hashes) = tokio::try_join!(
             self.ledger.list_nodes(),
             self.ledger.list_assignments(),
@@ -142,7 +142,7 @@ impl RemoteRoutes {
                     let backend = PeerBackend::new(addr, self.credential.clone());
                     peers.insert(*id, Peer { url: node.router_url.clone(), backend });
                 }
-                Err(e) => tracing::warn!(node = %node.name, "cannot route to this node: {e:#}"),
+                Err(e) => tracing::warn!(node = %node.name, "cannot route to this node: {e}"),
             }
         }
 
@@ -198,17 +198,20 @@ fn unreachable_by_peers(listen: SocketAddr, registered: &str) -> Option<String> 
 /// The socket address of a node's router URL (`http://10.0.0.2:8080`), resolved once per change.
 /// A wildcard address (a node without `--node-address` listening on `0.0.0.0`) is refused:
 /// connecting to it would reach this node itself.
-async fn router_addr(url: &str) -> anyhow::Result<SocketAddr> {
-    let parsed = reqwest::Url::parse(url).with_context(|| format!("router URL {url:?}"))?;
-    let host = parsed.host_str().with_context(|| format!("router URL {url:?} names no host"))?;
-    let port = parsed.port_or_known_default().with_context(|| format!("router URL {url:?} names no port"))?;
+async fn router_addr(url: &str) -> Result<SocketAddr, ServeError> {
+    let said = |what: String| ServeError::RouterUrl(what);
+    let parsed = reqwest::Url::parse(url).map_err(|e| said(format!("router URL {url:?}: {e}")))?;
+    let host = parsed.host_str().ok_or_else(|| said(format!("router URL {url:?} names no host")))?;
+    let port = parsed.port_or_known_default().ok_or_else(|| said(format!("router URL {url:?} names no port")))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addr = tokio::net::lookup_host((host, port))
         .await
-        .with_context(|| format!("cannot resolve {host}"))?
+        .map_err(|e| said(format!("cannot resolve {host}: {e}")))?
         .next()
-        .with_context(|| format!("{host} has no address"))?;
-    anyhow::ensure!(!addr.ip().is_unspecified(), "its router URL {url} names no address it can be reached at (--node-address)");
+        .ok_or_else(|| said(format!("{host} has no address")))?;
+    if addr.ip().is_unspecified() {
+        return Err(said(format!("its router URL {url} names no address it can be reached at (--node-address)")));
+    }
     Ok(addr)
 }
 
