@@ -34,10 +34,8 @@ pub const MAX_KEY_BYTES: usize = 16 * 1024;
 pub const MAX_CHAIN_CERTS: usize = 10;
 /// The most names one certificate may cover.
 pub const MAX_CERT_NAMES: usize = 100;
-/// The most SNI endpoints (custom certificates) one app may have: an app's custom domains
-/// rarely need more than a few certificates (Heroku allows a handful), and each is read and
-/// kept in every router's memory.
-pub const MAX_ENDPOINTS_PER_APP: usize = 10;
+/// The most SNI endpoints (custom certificates) one app may have (the ledger enforces it).
+pub use paas_ledger::model::MAX_SNI_ENDPOINTS_PER_APP as MAX_ENDPOINTS_PER_APP;
 /// How often the router's HTTPS listener reads the certificates again (changes made through
 /// another node; this node's API reloads at once).
 pub const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(5);

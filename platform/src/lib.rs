@@ -1,21 +1,17 @@
-//! paas-platform: the control plane — domain types (`App`, `Release`, `Formation`, …), the
-//! append-only release ledger (sqlx: SQLite by default, PostgreSQL at scale), the Heroku Platform
-//! API v3 (axum), authentication, deploys, logplex, add-ons, the scheduler and the grid (composed
-//! into a node by paas-node).
+//! paas-platform: the control plane — the Heroku Platform API v3 (axum), authentication, deploys,
+//! logplex, add-on services, the scheduler and the grid (composed into a node by paas-node),
+//! over the append-only release ledger and its domain types (`App`, `Release`, `Formation`, …),
+//! which are in paas-ledger and re-exported here.
 
-pub mod access;
 pub mod addons;
-pub mod auth;
 pub mod certs;
-pub mod ledger;
 pub mod logplex;
-pub mod model;
 pub mod names;
-pub mod pipelines;
-pub mod setups;
 pub mod webhooks;
 
-pub use ledger::{Ledger, LedgerError};
+// The ledger, its records and the secrets it stores live in paas-ledger; their paths here stay
+// as they were (`paas_platform::model::App`, `crate::ledger::Ledger`).
+pub use paas_ledger::{Ledger, LedgerError, access, auth, ledger, model, pipelines, setups};
 pub mod api;
 pub mod autoscale;
 pub mod deploys;

@@ -2,6 +2,8 @@
 
 use rand::RngExt;
 
+pub use paas_ledger::sizes::{DEFAULT_GRANTED_SIZES, DEFAULT_SIZE, SIZES, SizeClass};
+
 /// Checks an app name: lowercase letters, digits and dashes, 3–30 characters, starting with a
 /// letter. The error is the message to show.
 pub fn validate_app_name(name: &str) -> Result<(), String> {
@@ -35,57 +37,6 @@ pub fn generate_app_name() -> String {
     let noun = NOUNS[rng.random_range(0..NOUNS.len())];
     format!("{adjective}-{noun}-{:05}", rng.random_range(0..100_000))
 }
-
-/// The dyno sizes, as Heroku spells them.
-pub const SIZES: &[&str] = &[
-    "Eco",
-    "Basic",
-    "Standard-1X",
-    "Standard-2X",
-    "Performance-M",
-    "Performance-L",
-];
-
-/// The class of a dyno size, which sets what a dyno of it gets: Eco and Basic, Standard-1X and
-/// -2X, Performance (and Heroku's Private and Shield sizes, taken as Performance).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SizeClass {
-    /// Eco, Basic and anything unknown: 128 MiB.
-    Basic,
-    /// Standard-1X and -2X: 512 MiB.
-    Standard,
-    /// Performance-M and -L (Private-*, Shield-*): 2 GiB.
-    Performance,
-}
-
-impl SizeClass {
-    /// The class of Heroku's size name `size`, in any case.
-    pub fn of(size: &str) -> SizeClass {
-        let size = size.to_ascii_lowercase();
-        if size.starts_with("standard") {
-            SizeClass::Standard
-        } else if size.starts_with("performance") || size.starts_with("private") || size.starts_with("shield") {
-            SizeClass::Performance
-        } else {
-            SizeClass::Basic
-        }
-    }
-
-    /// The memory a dyno of this class gets, in MiB (what the runtime's `DynoSize` limits).
-    pub fn memory_mib(self) -> u64 {
-        match self {
-            SizeClass::Basic => 128,
-            SizeClass::Standard => 512,
-            SizeClass::Performance => 2048,
-        }
-    }
-}
-
-/// The size a new formation gets.
-pub const DEFAULT_SIZE: &str = "Basic";
-
-/// The sizes every user may use; larger ones (`Performance-M`, 2 GiB) need an operator's grant.
-pub const DEFAULT_GRANTED_SIZES: &[&str] = &["Eco", "Basic", "Standard-1X", "Standard-2X"];
 
 /// The canonical spelling of a dyno size given in any case (`standard-1x` → `Standard-1X`).
 pub fn canonical_size(size: &str) -> Result<&'static str, String> {

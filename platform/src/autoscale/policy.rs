@@ -1,49 +1,9 @@
-//! An autoscaling policy (min, max, p95 target) and the pure decision made from one window's p95.
+//! The pure decision made from one window's p95 under an autoscaling [`Policy`] (min, max, p95
+//! target; kept in the ledger).
 
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
+pub use paas_ledger::autoscale::Policy;
 
 use crate::names::SizeClass;
-
-/// Autoscaling of one process type of an app, as stored in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    /// The app.
-    pub app_id: Uuid,
-    /// `web` (the router measures web dynos only).
-    pub process_type: String,
-    /// Whether it scales now (disabled: the bounds are kept for the next enable).
-    pub enabled: bool,
-    /// Fewest dynos (at least 1).
-    pub min: i64,
-    /// Most dynos.
-    pub max: i64,
-    /// The p95 response-time target, in milliseconds.
-    pub p95_ms: i64,
-    /// When it was first set.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Largest `max` accepted (a formation's own limit is the operator's business).
-pub const MAX_DYNOS: i64 = 100;
-
-impl Policy {
-    /// Checks the bounds: `1 <= min <= max <= 100`, a target of 1 ms to 30 s.
-    pub fn check(&self) -> Result<(), String> {
-        if self.min < 1 || self.max < self.min || self.max > MAX_DYNOS {
-            return Err(format!(
-                "Invalid bounds min={} max={}: use 1 <= min <= max <= {MAX_DYNOS}.",
-                self.min, self.max
-            ));
-        }
-        if !(1..=30_000).contains(&self.p95_ms) {
-            return Err(format!("Invalid p95 target {} ms: use 1 to 30000 ms (the router's timeout).", self.p95_ms));
-        }
-        Ok(())
-    }
-}
 
 /// The memory share of an app's wasm instances (the runtime's `MAX_MEMORY_PER_APP`, 4 GiB).
 const WASM_APP_MEMORY_MIB: u64 = 4096;
@@ -94,6 +54,9 @@ pub fn decide(policy: &Policy, current: i64, p95_ms: Option<f64>, ceiling: Optio
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+    use uuid::Uuid;
+
     use super::*;
 
     fn policy(min: i64, max: i64, p95_ms: i64) -> Policy {
@@ -123,13 +86,5 @@ mod tests {
         let d = decide(&p, 1, Some(5000.0), Some(wasm_ceiling("Standard-1X")));
         assert_eq!(d.quantity, 8);
         assert!(d.reason.contains("instance budget 8"), "{}", d.reason);
-    }
-
-    #[test]
-    fn bounds_are_checked() {
-        assert!(policy(1, 10, 200).check().is_ok());
-        for bad in [policy(0, 10, 200), policy(5, 4, 200), policy(1, 101, 200), policy(1, 10, 0), policy(1, 10, 30_001)] {
-            assert!(bad.check().is_err(), "{bad:?}");
-        }
     }
 }

@@ -11,6 +11,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 
+pub use paas_ledger::grid::hop_secret;
+
 use super::Node;
 use crate::api::{ApiError, AppState};
 
@@ -20,17 +22,6 @@ pub const SCHEME: &str = "Node";
 /// The `Authorization` header a node sends with its key.
 pub fn authorization(key: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{SCHEME} {key}")).ok()
-}
-
-/// What separates the hop secret from every other use of the node key.
-const HOP_LABEL: &[u8] = b"paas grid hop secret v1\0";
-
-/// The secret a node's router sends on the requests it forwards (`X-Paas-Hop: Node <secret>`):
-/// SHA-256 of a label and the node key, in hex. It cannot be turned back into the key, and no
-/// endpoint that takes a node key takes it.
-pub fn hop_secret(key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::new().chain_update(HOP_LABEL).chain_update(key.as_bytes()).finalize())
 }
 
 /// The value of a forwarded request's hop header for the node whose key is `key`.

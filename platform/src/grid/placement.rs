@@ -17,76 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::names::SizeClass;
-
-/// One dyno of a formation: `web.2` of an app.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct DynoKey {
-    /// The app's id.
-    pub app: Uuid,
-    /// `web`, `worker`, …
-    pub process_type: String,
-    /// The dyno's number, from 1.
-    pub index: u32,
-}
-
-impl DynoKey {
-    /// The dyno's name, `web.2`.
-    pub fn name(&self) -> String {
-        format!("{}.{}", self.process_type, self.index)
-    }
-}
-
-/// What a process type runs on: nodes say which of these they can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DynoKind {
-    /// A WebAssembly component (wasmtime).
-    Wasm,
-    /// A native command in an OCI container (runc).
-    Native,
-}
-
-/// What a dyno takes of a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Demand {
-    /// Memory, MiB.
-    pub memory_mib: u64,
-    /// CPU share, thousandths of a core.
-    pub millicores: u64,
-}
-
-impl Demand {
-    /// What a dyno of Heroku's size `size` takes: memory as the runtime limits it (Basic and Eco
-    /// 128 MiB, Standard 512 MiB, Performance 2 GiB) and a CPU share (an eighth of a core,
-    /// a quarter, two cores).
-    pub fn for_size(size: &str) -> Demand {
-        let class = SizeClass::of(size);
-        let millicores = match class {
-            SizeClass::Basic => 125,
-            SizeClass::Standard => 250,
-            SizeClass::Performance => 2000,
-        };
-        Demand { memory_mib: class.memory_mib(), millicores }
-    }
-}
-
-/// One process type's dynos, as the coordinator reads them from the ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FormationDemand {
-    /// The app's id.
-    pub app: Uuid,
-    /// `web`, `worker`, …
-    pub process_type: String,
-    /// How many dynos.
-    pub quantity: u32,
-    /// What each takes.
-    pub demand: Demand,
-    /// What it runs on.
-    pub kind: DynoKind,
-    /// The checksum of the slug it runs, if it has one (nodes holding it are preferred).
-    pub slug: Option<String>,
-}
+pub use paas_ledger::grid::{Demand, DynoKey, DynoKind, FormationDemand};
 
 /// A live node as placement sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

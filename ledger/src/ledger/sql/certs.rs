@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::resources::{DOMAIN_SELECT, domain_from_row};
 use super::{SqlLedger, col_str, col_ts, col_uuid, conflict_on_unique, now, read_or_not_found, ts};
 use crate::ledger::{LedgerError, Result};
-use crate::certs::MAX_ENDPOINTS_PER_APP;
+use crate::model::MAX_SNI_ENDPOINTS_PER_APP;
 use crate::model::{Domain, PrivateKeyPem, SniDomain, SniEndpoint, SniEndpointStamp, SniRoutes};
 
 const ENDPOINT_SELECT: &str = "SELECT e.id, e.app_id, e.name, e.certificate_chain, e.private_key, e.created_at, \
@@ -75,9 +75,9 @@ pub(super) async fn create(ledger: &SqlLedger, app_id: Uuid, chain: &str, key: &
     ledger.lock_app(&mut tx, app_id).await?;
     let count: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM sni_endpoints WHERE app_id = $1").bind(app_id.to_string()).fetch_one(&mut *tx).await?;
-    if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_ENDPOINTS_PER_APP {
+    if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_SNI_ENDPOINTS_PER_APP {
         return Err(LedgerError::Invalid(format!(
-            "This app already has {MAX_ENDPOINTS_PER_APP} SNI endpoints (certificates), the most an app may have: \
+            "This app already has {MAX_SNI_ENDPOINTS_PER_APP} SNI endpoints (certificates), the most an app may have: \
              remove one (certs:remove) or replace one (certs:update) instead."
         )));
     }

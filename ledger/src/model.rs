@@ -54,7 +54,7 @@ pub struct UserRef {
 pub struct App {
     /// The app's id.
     pub id: Uuid,
-    /// The app's name, unique among live apps (see [`crate::names::validate_app_name`]).
+    /// The app's name, unique among live apps (`paas_platform::names::validate_app_name` checks it).
     pub name: String,
     /// The owner: a user (for a team app, its creator, whose granted dyno sizes it may use).
     pub owner: UserRef,
@@ -158,7 +158,7 @@ pub struct FormationUpdate {
     pub process_type: String,
     /// The new quantity, if it changes.
     pub quantity: Option<Quantity>,
-    /// The new size (canonical name, see [`crate::names::canonical_size`]), if it changes.
+    /// The new size (canonical name, as `paas_platform::names::canonical_size` spells it), if it changes.
     pub size: Option<String>,
 }
 
@@ -229,6 +229,11 @@ pub struct SniEndpoint {
     /// When its certificate was last replaced.
     pub updated_at: DateTime<Utc>,
 }
+
+/// The most SNI endpoints (custom certificates) one app may have: an app's custom domains
+/// rarely need more than a few certificates (Heroku allows a handful), and each is read and
+/// kept in every router's memory.
+pub const MAX_SNI_ENDPOINTS_PER_APP: usize = 10;
 
 /// What the router's certificate choice reads on each reload: the custom domains of live apps
 /// that have SNI endpoints, and those endpoints' ids and times, without any certificate or key
@@ -458,7 +463,7 @@ pub struct ScheduledJob {
     pub id: Uuid,
     /// The app.
     pub app_id: Uuid,
-    /// Its cron schedule, five fields in UTC (see [`crate::scheduler::cron::Schedule`]).
+    /// Its cron schedule, five fields in UTC (`paas_platform::scheduler::cron::Schedule` reads it).
     pub schedule: String,
     /// The command its one-off dynos run.
     pub command: String,

@@ -104,7 +104,7 @@ pub trait Ledger:
     /// Revokes one of the user's API keys.
     async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid) -> Result<ApiKey>;
     /// The dyno sizes an operator granted the user (canonical names), or `None`: the default
-    /// ([`crate::names::DEFAULT_GRANTED_SIZES`]).
+    /// ([`crate::sizes::DEFAULT_GRANTED_SIZES`]).
     async fn dyno_sizes(&self, user_id: Uuid) -> Result<Option<Vec<String>>>;
     /// Sets the dyno sizes the user may use (`None`: back to the default).
     async fn set_dyno_sizes(&self, user_id: Uuid, sizes: Option<Vec<String>>) -> Result<()>;
@@ -178,7 +178,7 @@ pub trait Ledger:
     /// The app's SNI endpoints, oldest first.
     async fn list_sni_endpoints(&self, app_id: Uuid) -> Result<Vec<SniEndpoint>>;
     /// Adds an SNI endpoint (its certificate already validated) under a new unique name; an app
-    /// has at most [`crate::certs::MAX_ENDPOINTS_PER_APP`].
+    /// has at most [`crate::model::MAX_SNI_ENDPOINTS_PER_APP`].
     async fn create_sni_endpoint(&self, app_id: Uuid, chain: &str, key: &PrivateKeyPem) -> Result<SniEndpoint>;
     /// Replaces an SNI endpoint's certificate and key (by name or id).
     async fn update_sni_endpoint(&self, app_id: Uuid, name_or_id: &str, chain: &str, key: &PrivateKeyPem) -> Result<SniEndpoint>;

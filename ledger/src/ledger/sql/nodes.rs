@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use super::{Backend, SqlLedger, col_i64, col_opt_str, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
 use crate::auth;
-use crate::grid::placement::{Demand, DynoKey, DynoKind, FormationDemand};
-use crate::grid::{Assignment, Capacity, DynoAction, Leadership, Node, NodeLedger, NodeRegistration};
+use crate::grid::{
+    Assignment, Capacity, Demand, DynoAction, DynoKey, DynoKind, FormationDemand, Leadership, Node, NodeLedger, NodeRegistration,
+};
 use crate::ledger::{LedgerError, Result};
 use crate::model::{ProcessTypes, RELEASE_PHASE};
 
@@ -93,7 +94,7 @@ async fn update_node(
     .bind(registration.version.clone())
     .bind(now_ms)
     .bind(now_ms.saturating_add(millis(lease)))
-    .bind(auth::hash_api_key(&crate::grid::auth::hop_secret(key)))
+    .bind(auth::hash_api_key(&crate::grid::hop_secret(key)))
     .execute(&mut **tx)
     .await
     .map_err(|e| conflict_on_unique(e, || format!("Another node is named {}.", registration.name)))?;

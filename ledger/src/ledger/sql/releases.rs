@@ -134,7 +134,7 @@ pub(super) async fn insert_release(
         .bind(app_id.to_string())
         .bind(process_type.clone())
         .bind(i64::from(process_type == "web"))
-        .bind(crate::names::DEFAULT_SIZE)
+        .bind(crate::sizes::DEFAULT_SIZE)
         .bind(time.clone())
         .execute(&mut **tx)
         .await?;
