@@ -10,7 +10,7 @@ use std::path::Path;
 use paas_builder::manifest::NATIVE_STACK;
 use paas_builder::{Builder, CollectOutput};
 
-use crate::support::{builder, native, repo_root, request, run_at_app};
+use crate::support::{assert_lines, build_ok, builder, native, repo_root, request, run_at_app};
 
 /// What the buildpack says about WebAssembly, first.
 const NATIVE_LINE: &str = "-----> Go: building natively: the stack's go";
@@ -33,12 +33,7 @@ async fn fails(builder: &Builder, src: &Path) -> (String, Vec<String>) {
 async fn go_example_is_a_native_binary_named_after_the_module_that_runs_on_the_stack() {
     let data = tempfile::tempdir().unwrap();
     let builder = builder(data.path());
-    let out = CollectOutput::default();
-    let built = builder
-        .build(request("hello-go", &repo_root().join("examples/hello-go")), &out)
-        .await
-        .unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "hello-go", &repo_root().join("examples/hello-go")).await;
     assert_eq!(lines[1], "-----> Go app detected", "{lines:#?}");
     assert!(lines[2].starts_with(NATIVE_LINE), "{lines:#?}");
     assert!(lines.contains(&"-----> Running: go install . (GOFLAGS=none, GOPROXY=off, CGO_ENABLED=0)".to_string()), "{lines:#?}");
@@ -72,9 +67,8 @@ async fn go_module_with_vendor_builds_with_mod_vendor_and_names_web_without_its_
     fs::write(greet.join("greet.go"), "package greet\n\nfunc Hello() string { return \"vendored\" }\n").unwrap();
     fs::write(src.path().join("main.go"), "package main\n\nimport \"example.com/greet\"\n\nfunc main() { println(greet.Hello()) }\n").unwrap();
     let builder = builder(data.path());
-    let out = CollectOutput::default();
-    let built = builder.build(request("vendored", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    assert!(out.lines().contains(&"-----> Running: go install -mod=vendor . (GOFLAGS=none, GOPROXY=off, CGO_ENABLED=0)".to_string()), "{:#?}", out.lines());
+    let (built, lines) = build_ok(&builder, "vendored", src.path()).await;
+    assert_lines(&lines, &["-----> Running: go install -mod=vendor . (GOFLAGS=none, GOPROXY=off, CGO_ENABLED=0)"]);
     assert_eq!(built.manifest.processes, BTreeMap::from([("web".to_string(), native("bin/vendored"))]));
 }
 

@@ -9,18 +9,13 @@ use std::fs;
 use paas_builder::manifest::NATIVE_STACK;
 use paas_builder::CollectOutput;
 
-use crate::support::{builder, native, repo_root, request, run_at_app, write_executable};
+use crate::support::{build_ok, builder, native, repo_root, request, run_at_app, write_executable};
 
 #[tokio::test]
 async fn rust_server_reading_port_without_wasi_http_is_a_native_binary_that_runs_on_the_stack() {
     let data = tempfile::tempdir().unwrap();
     let builder = builder(data.path());
-    let out = CollectOutput::default();
-    let built = builder
-        .build(request("threaded-rust", &repo_root().join("examples/threaded-rust")), &out)
-        .await
-        .unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "threaded-rust", &repo_root().join("examples/threaded-rust")).await;
     assert!(
         lines.contains(&"-----> Building natively (the app reads $PORT and does not use wasi:http: a plain server) with cargo build --release".to_string()),
         "{lines:#?}"
@@ -41,10 +36,8 @@ async fn rust_server_reading_port_without_wasi_http_is_a_native_binary_that_runs
 async fn rust_crate_that_cannot_build_for_wasm_is_built_natively() {
     let data = tempfile::tempdir().unwrap();
     let builder = builder(data.path());
-    let out = CollectOutput::default();
     let app = repo_root().join("builder/tests/fixtures/host-only-rust");
-    let built = builder.build(request("host-only-rust", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "host-only-rust", &app).await;
     assert!(lines.contains(&"       error: host-only-rust needs the host".to_string()), "{lines:#?}");
     assert!(
         lines.contains(&"-----> Building natively (the crate does not build for wasm32-wasip2) with cargo build --release".to_string()),

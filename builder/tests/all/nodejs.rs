@@ -11,25 +11,21 @@ use paas_builder::manifest::{NATIVE_STACK, WASI_STACK};
 use paas_builder::{CollectOutput, ProcessKind};
 
 use crate::python::caching_builder;
-use crate::support::{COMPONENT_MAGIC, native, repo_root, request, run_at_app};
+use crate::support::{COMPONENT_MAGIC, assert_lines, build_ok, native, repo_root, request, run_at_app};
 
 #[tokio::test]
 async fn nodejs_fetch_example_becomes_a_component() {
     let data = tempfile::tempdir().unwrap();
     let builder = caching_builder(data.path());
-    let out = CollectOutput::default();
     let app = repo_root().join("examples/hello-js");
-    let built = builder.build(request("hello-js", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "hello-js", &app).await;
     assert_eq!(lines[..3], ["-----> Building with nodejs buildpack", "-----> Node.js app detected", "-----> Installing componentize-js 0.23.0 and esbuild 0.28.2"], "{lines:#?}");
-    for expected in [
+    assert_lines(&lines, &[
         "-----> Bundling index.js with esbuild",
         "-----> Building a wasi:http component with componentize-js",
         "-----> Discovering process types",
         "       Default types for buildpack -> web",
-    ] {
-        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
-    }
+    ]);
     assert!(!lines.iter().any(|l| l.contains("WARNING")), "{lines:#?}");
     assert_eq!(built.manifest.stack, WASI_STACK);
     assert_eq!(
@@ -48,16 +44,12 @@ async fn nodejs_fetch_example_becomes_a_component() {
 async fn nodejs_express_example_is_native_with_its_lock_file_and_npm_start() {
     let data = tempfile::tempdir().unwrap();
     let builder = caching_builder(data.path());
-    let out = CollectOutput::default();
     let app = repo_root().join("examples/express-node");
-    let built = builder.build(request("express-node", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
-    for expected in [
+    let (built, lines) = build_ok(&builder, "express-node", &app).await;
+    assert_lines(&lines, &[
         "-----> Installing dependencies with npm ci --omit=dev",
         "-----> Building a native app: server.js does not handle the fetch event nor export a fetch handler: it runs as a server listening on $PORT",
-    ] {
-        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
-    }
+    ]);
     assert!(!lines.iter().any(|l| l.contains("componentize-js")), "no component is built: {lines:#?}");
     assert_eq!(built.manifest.stack, NATIVE_STACK);
     assert_eq!(built.manifest.processes, BTreeMap::from([("web".to_string(), native("npm start"))]));

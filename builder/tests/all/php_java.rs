@@ -14,7 +14,7 @@ use std::path::Path;
 use paas_builder::manifest::NATIVE_STACK;
 use paas_builder::{Builder, CollectOutput};
 
-use crate::support::{builder, native, repo_root, request, run_at_app};
+use crate::support::{build_ok, builder, native, repo_root, request, run_at_app};
 
 /// Writes `files` (path, content) under `dir`.
 fn app(dir: &Path, files: &[(&str, &str)]) {
@@ -43,9 +43,7 @@ async fn php_without_a_procfile_serves_public_or_the_root_with_heroku_php_nginx_
     ] {
         let src = tempfile::tempdir().unwrap();
         app(src.path(), files);
-        let out = CollectOutput::default();
-        let built = builder.build(request("php-app", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-        let lines = out.lines();
+        let (built, lines) = build_ok(&builder, "php-app", src.path()).await;
         assert_eq!(lines[1], "-----> PHP app detected", "{lines:#?}");
         assert!(lines[2].starts_with("-----> Building natively with the stack's PHP 8."), "{lines:#?}");
         assert!(lines[3].starts_with("       no WebAssembly component: "), "{lines:#?}");
@@ -88,9 +86,7 @@ async fn php_with_a_committed_vendor_installs_from_composer_lock_without_packagi
 
     let data = tempfile::tempdir().unwrap();
     let builder = builder(data.path());
-    let out = CollectOutput::default();
-    let built = builder.build(request("vendored-php", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "vendored-php", src.path()).await;
     assert!(lines.iter().any(|l| l.starts_with("-----> Installing dependencies with Composer") && l.ends_with("(1 package required)")), "{lines:#?}");
     assert!(lines.contains(&"       Nothing to install, update or remove".to_string()), "{lines:#?}");
     let unpacked = tempfile::tempdir().unwrap();
@@ -146,9 +142,7 @@ async fn java_system_properties_alone_runs_the_procfile_on_the_jdk_it_names() {
     let builder = builder(data.path());
     let src = tempfile::tempdir().unwrap();
     app(src.path(), &[("system.properties", "java.runtime.version=17\n"), ("Procfile", "web: java $JAVA_OPTS -jar app.jar\n")]);
-    let out = CollectOutput::default();
-    let built = builder.build(request("jvm-app", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "jvm-app", src.path()).await;
     assert_eq!(lines[1], "-----> Java app detected", "{lines:#?}");
     assert!(lines[2].starts_with("-----> Building natively on the stack's JDK 17."), "{lines:#?}");
     assert!(lines.contains(&"-----> Nothing to build (no pom.xml or build.gradle): the Procfile's commands run on the JDK".to_string()), "{lines:#?}");

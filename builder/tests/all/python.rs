@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use paas_builder::manifest::{NATIVE_STACK, WASI_STACK};
 use paas_builder::{Builder, BuilderConfig, CollectOutput, ProcessKind};
 
-use crate::support::{COMPONENT_MAGIC, native, repo_root, request, run_at_app};
+use crate::support::{COMPONENT_MAGIC, assert_lines, build_ok, native, repo_root, request, run_at_app};
 
 /// A builder whose buildpacks share pip's and npm's download caches (the build's own `HOME`
 /// is fresh each time), so each package is fetched once per machine — where builds run on the
@@ -41,20 +41,16 @@ async fn python_flask_example_becomes_a_wsgi_component_and_reuses_its_dependenci
     let data = tempfile::tempdir().unwrap();
     let builder = caching_builder(data.path());
     let app = repo_root().join("examples/hello-python");
-    let out = CollectOutput::default();
-    let built = builder.build(request("hello-python", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "hello-python", &app).await;
     assert_eq!(lines[..2], ["-----> Building with python buildpack", "-----> Python app detected"], "{lines:#?}");
-    for expected in [
+    assert_lines(&lines, &[
         "-----> Installing componentize-py 0.25.1",
         "-----> Installing dependencies with pip",
         "       MarkupSafe 3.0.4: native speedups left out, its pure-Python code is used",
         "-----> Building a wasi:http component of the WSGI app app:app with componentize-py",
         "-----> Discovering process types",
         "       Default types for buildpack -> web",
-    ] {
-        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
-    }
+    ]);
     assert!(lines.iter().any(|l| l.starts_with("       Successfully installed") && l.contains("flask-3.1.2")), "{lines:#?}");
     assert!(lines.iter().any(|l| l.starts_with("       web: .paas/python/web.wasm (")), "{lines:#?}");
     assert_eq!(built.manifest.stack, WASI_STACK);
@@ -80,10 +76,8 @@ async fn python_flask_example_becomes_a_wsgi_component_and_reuses_its_dependenci
 async fn python_wsgi_example_implements_wasi_http_itself() {
     let data = tempfile::tempdir().unwrap();
     let builder = caching_builder(data.path());
-    let out = CollectOutput::default();
     let app = repo_root().join("examples/hello-python-wasi");
-    let built = builder.build(request("hello-python-wasi", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "hello-python-wasi", &app).await;
     assert!(lines.contains(&"-----> Building the wasi:http handler in app.py with componentize-py".to_string()), "{lines:#?}");
     assert!(!lines.iter().any(|l| l.contains("pip")), "no requirements, no pip: {lines:#?}");
     assert_eq!(built.manifest.processes, [("web".to_string(), web_component())].into_iter().collect());
@@ -93,17 +87,13 @@ async fn python_wsgi_example_implements_wasi_http_itself() {
 async fn python_flask_gunicorn_example_is_native_because_ujson_is_c_only_and_its_venv_works_at_app() {
     let data = tempfile::tempdir().unwrap();
     let builder = caching_builder(data.path());
-    let out = CollectOutput::default();
     let app = repo_root().join("examples/flask-gunicorn");
-    let built = builder.build(request("flask-gunicorn", &app), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
-    for expected in [
+    let (built, lines) = build_ok(&builder, "flask-gunicorn", &app).await;
+    assert_lines(&lines, &[
         "-----> Building a native app: ujson 5.11.0 has native extension modules and no pure-Python build for WebAssembly",
         "-----> Creating a virtualenv of Python 3.11.2 at /app/.paas/python/venv",
         "       web: gunicorn app:app (native, in the virtualenv)",
-    ] {
-        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
-    }
+    ]);
     assert!(!lines.iter().any(|l| l.contains("componentize-py")), "no component is built: {lines:#?}");
     assert_eq!(built.manifest.stack, NATIVE_STACK);
     assert_eq!(built.manifest.processes, BTreeMap::from([("web".to_string(), native("gunicorn app:app"))]));
@@ -136,12 +126,10 @@ async fn python_flask_gunicorn_example_is_native_because_ujson_is_c_only_and_its
     let again = CollectOutput::default();
     let rebuilt = builder.build(request("flask-gunicorn", &app), &again).await.unwrap_or_else(|e| panic!("{e}: {:#?}", again.lines()));
     let lines = again.lines();
-    for expected in [
+    assert_lines(&lines, &[
         "-----> Using the dependencies installed by the last build (requirements unchanged)",
         "-----> Using the virtualenv of the last build (requirements unchanged)",
-    ] {
-        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
-    }
+    ]);
     assert!(!lines.iter().any(|l| l.contains("Installing")), "{lines:#?}");
     let unpacked = tempfile::tempdir().unwrap();
     builder.store().unpack(&rebuilt.slug.id, unpacked.path()).unwrap();
@@ -155,9 +143,7 @@ async fn python_pure_app_whose_procfile_server_is_a_requirement_records_both_com
     paas_builder::source::copy_tree(&repo_root().join("examples/hello-python"), src.path()).unwrap();
     fs::write(src.path().join("requirements.txt"), "flask==3.1.2\ngunicorn==23.0.0\n").unwrap();
     let builder = caching_builder(data.path());
-    let out = CollectOutput::default();
-    let built = builder.build(request("both-python", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "both-python", src.path()).await;
     assert!(lines.contains(&"       web: also `gunicorn app:app` natively (the component is preferred)".to_string()), "{lines:#?}");
     assert_eq!(built.manifest.stack, WASI_STACK);
     assert_eq!(
@@ -204,9 +190,8 @@ async fn python_component_app_with_a_worker_in_its_procfile_gets_the_venv_for_th
     paas_builder::source::copy_tree(&repo_root().join("examples/hello-python"), src.path()).unwrap();
     fs::write(src.path().join("Procfile"), "web: gunicorn app:app\nworker: python -c 'import flask; print(\"worker\", flask.__name__)'\n").unwrap();
     let builder = caching_builder(data.path());
-    let out = CollectOutput::default();
-    let built = builder.build(request("worker-python", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    assert!(out.lines().contains(&"-----> Creating a virtualenv of Python 3.11.2 at /app/.paas/python/venv".to_string()), "{:#?}", out.lines());
+    let (built, lines) = build_ok(&builder, "worker-python", src.path()).await;
+    assert_lines(&lines, &["-----> Creating a virtualenv of Python 3.11.2 at /app/.paas/python/venv"]);
     assert_eq!(built.manifest.stack, NATIVE_STACK, "the worker is native-only");
     assert_eq!(built.manifest.processes["web"], web_component(), "gunicorn is not a requirement: no fallback");
     let worker = built.manifest.processes["worker"].native_command().unwrap().to_string();

@@ -13,7 +13,7 @@ use std::process::Command;
 use paas_builder::manifest::NATIVE_STACK;
 use paas_builder::CollectOutput;
 
-use crate::support::{builder, native, repo_root, request, run_at_app};
+use crate::support::{assert_lines, build_ok, builder, native, repo_root, request, run_at_app};
 
 /// The example's web command.
 const RACKUP: &str = "bundle exec rackup config.ru -p ${PORT:-5000}";
@@ -27,18 +27,14 @@ async fn ruby_example_installs_its_vendored_gems_and_runs_rackup_on_the_stack() 
     // A static site's folder too: the Rack app is still Ruby's (ruby is tried before static).
     fs::create_dir(src.path().join("public")).unwrap();
     fs::write(src.path().join("public/robots.txt"), "").unwrap();
-    let out = CollectOutput::default();
-    let built = builder.build(request("hello-ruby", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (built, lines) = build_ok(&builder, "hello-ruby", src.path()).await;
     assert_eq!(lines[1], "-----> Ruby app detected", "{lines:#?}");
     assert!(lines[2].starts_with("-----> Ruby: building natively: ruby.wasm"), "{lines:#?}");
-    for expected in [
+    assert_lines(&lines, &[
         "-----> Installing dependencies with bundle install --local (deployment, without development:test)",
         "       Installing rack 2.2.22",
         "       Installing webrick 1.8.1",
-    ] {
-        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
-    }
+    ]);
     assert_eq!(built.manifest.stack, NATIVE_STACK);
     assert_eq!(built.manifest.processes, BTreeMap::from([("web".to_string(), native(RACKUP))]));
 
@@ -60,9 +56,7 @@ async fn ruby_example_installs_its_vendored_gems_and_runs_rackup_on_the_stack() 
     // that version first.
     let lock = src.path().join("Gemfile.lock");
     fs::write(&lock, fs::read_to_string(&lock).unwrap().replace("BUNDLED WITH\n   2.3.15", "BUNDLED WITH\n   2.99.0")).unwrap();
-    let out = CollectOutput::default();
-    builder.build(request("hello-ruby", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    let lines = out.lines();
+    let (_, lines) = build_ok(&builder, "hello-ruby", src.path()).await;
     assert!(lines.contains(&"-----> Using the gems installed by the last build".to_string()), "{lines:#?}");
     assert!(lines.contains(&"       Using rack 2.2.22".to_string()), "{lines:#?}");
     assert!(lines.contains(&"       Gemfile.lock was made with Bundler 2.99.0; installing with the stack's 2.3.15".to_string()), "{lines:#?}");
@@ -81,9 +75,7 @@ async fn ruby_gemfile_lock_that_does_not_match_fails_with_bundlers_message() {
     let error = builder.build(request("ruby-app", src.path()), &out).await.unwrap_err();
     assert_eq!(error.to_string(), "failed to compile Ruby app: bin/compile of the ruby buildpack exited with status 1");
     let lines = out.lines();
-    for expected in ["       You are trying to install in deployment mode after changing", "       * sinatra"] {
-        assert!(lines.contains(&expected.to_string()), "missing {expected:?} in {lines:#?}");
-    }
+    assert_lines(&lines, &["       You are trying to install in deployment mode after changing", "       * sinatra"]);
     assert_eq!(lines.last().unwrap(), " !     bundle install failed (the messages above are bundler's)");
 
     // No Gemfile.lock at all: said before bundler runs.
@@ -130,9 +122,8 @@ async fn ruby_gem_with_a_c_extension_is_compiled_in_the_build_and_loads_at_app()
     fs::write(src.path().join("Gemfile.lock"), lock).unwrap();
     fs::write(src.path().join("Procfile"), "web: bundle exec ruby -e 'require \"hello_ext\"; puts HelloExt.hi'\n").unwrap();
     let builder = builder(data.path());
-    let out = CollectOutput::default();
-    let built = builder.build(request("ruby-ext", src.path()), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
-    assert!(out.lines().contains(&"       Installing hello_ext 0.1.0 with native extensions".to_string()), "{:#?}", out.lines());
+    let (built, lines) = build_ok(&builder, "ruby-ext", src.path()).await;
+    assert_lines(&lines, &["       Installing hello_ext 0.1.0 with native extensions"]);
     let unpacked = tempfile::tempdir().unwrap();
     builder.store().unpack(&built.slug.id, unpacked.path()).unwrap();
     let at_app = run_at_app(&unpacked.path().join("app"), "bundle exec ruby -e 'require \"hello_ext\"; puts HelloExt.hi'");

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use paas_builder::{BuildRequest, Builder, BuilderConfig, ProcessKind, Source};
+use paas_builder::{BuildRequest, Builder, BuilderConfig, BuiltSlug, CollectOutput, ProcessKind, Source};
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
@@ -30,6 +30,21 @@ pub fn request(app: &str, dir: &Path) -> BuildRequest {
         config_vars: Default::default(),
         buildpack_url: None,
         source_version: None,
+    }
+}
+
+/// Builds `dir` as `app`: the slug and the build's output lines. A failed build panics with its
+/// error and the lines.
+pub async fn build_ok(builder: &Builder, app: &str, dir: &Path) -> (BuiltSlug, Vec<String>) {
+    let out = CollectOutput::default();
+    let built = builder.build(request(app, dir), &out).await.unwrap_or_else(|e| panic!("{e}: {:#?}", out.lines()));
+    (built, out.lines())
+}
+
+/// Checks that each of `expected` is a whole line of the build's output `lines`.
+pub fn assert_lines(lines: &[String], expected: &[&str]) {
+    for expected in expected {
+        assert!(lines.iter().any(|l| l == expected), "missing {expected:?} in {lines:#?}");
     }
 }
 
