@@ -4,8 +4,8 @@
 //! words some of their fields.
 
 pub use paas_platform::api::views::{
-    AccountView, AppView, BuildView, CollaboratorView, DomainView, DynoView, FormationView, MemberView, NewUserView,
-    ReleaseView, TeamView,
+    AccountView, AddonView, AppView, AttachmentView, BuildView, CollaboratorView, DomainView, DynoView, FeatureView,
+    FormationView, LogDrainView, LogSessionView, MemberView, NewUserView, ReleaseView, ScheduledJobView, TeamView,
 };
 
 /// A release's description, with a status other than `succeeded` after it (none given reads as

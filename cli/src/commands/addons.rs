@@ -5,9 +5,10 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::Value;
 
-use crate::api::seg;
+use crate::api::{parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::{AddonView, AttachmentView};
 use crate::output;
 
 /// List an app's add-ons and attachments.
@@ -21,20 +22,20 @@ pub struct AddonsCommand {
 }
 
 /// `a, b` of the attachment names of `addon` among `attachments`.
-pub fn attached_as(addon: &Value, attachments: &[Value]) -> String {
+pub fn attached_as(addon: &AddonView, attachments: &[AttachmentView]) -> String {
     attachments
         .iter()
-        .filter(|a| a["addon"]["id"] == addon["id"])
-        .map(|a| format!("{}{}", a["name"].as_str().unwrap_or(""), other_app(a)))
+        .filter(|a| a.addon.id == addon.id)
+        .map(|a| format!("{}{}", a.name, other_app(a)))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn other_app(attachment: &Value) -> String {
-    if attachment["app"]["id"] == attachment["addon"]["app"]["id"] {
+fn other_app(attachment: &AttachmentView) -> String {
+    if attachment.app.id == attachment.addon.app.id {
         String::new()
     } else {
-        format!(" (on {})", attachment["app"]["name"].as_str().unwrap_or(""))
+        format!(" (on {})", attachment.app.name)
     }
 }
 
@@ -52,18 +53,18 @@ impl AddonsCommand {
             println!("No add-ons for app {}.", output::app(&name));
             return Ok(());
         }
+        let addons: Vec<AddonView> = parse_all(addons)?;
         let mut attachments = Vec::new();
         for addon in &addons {
-            let id = addon["id"].as_str().unwrap_or("");
-            attachments.extend(api.list(&format!("/addons/{}/addon-attachments", seg(id)), None).await?);
+            attachments.extend(parse_all(api.list(&format!("/addons/{}/addon-attachments", seg(&addon.id)), None).await?)?);
         }
         output::header(&format!("Add-ons of {}", output::app(&name)));
         let mut rows = vec![vec!["Add-on".to_string(), "Plan".to_string(), "Owner".to_string(), "Attached as".to_string()]];
         for addon in &addons {
             rows.push(vec![
-                addon["name"].as_str().unwrap_or("").to_string(),
-                addon["plan"]["name"].as_str().unwrap_or("").to_string(),
-                addon["app"]["name"].as_str().unwrap_or("").to_string(),
+                addon.name.clone(),
+                addon.plan.name().to_string(),
+                addon.app.name.clone(),
                 attached_as(addon, &attachments),
             ]);
         }

@@ -5,8 +5,10 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
+use crate::api::parse;
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::AttachmentView;
 use crate::output::{self, Action};
 
 /// Attach an existing add-on to the app.
@@ -32,11 +34,9 @@ impl AddonsAttachCommand {
             body["name"] = json!(name);
         }
         let action = Action::start(&format!("Attaching {} to {}", self.addon, output::app(&app)));
-        let attachment = api.post("/addon-attachments", &body).await?;
+        let attachment: AttachmentView = parse(api.post("/addon-attachments", &body).await?)?;
         action.done();
-        let vars: Vec<&str> =
-            attachment["config_vars"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
-        println!("Attached as {} ({})", attachment["name"].as_str().unwrap_or(""), vars.join(", "));
+        println!("Attached as {} ({})", attachment.name, attachment.config_vars.join(", "));
         Ok(())
     }
 }

@@ -5,9 +5,10 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
-use crate::api::seg;
+use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::AddonView;
 use crate::output::{self, Action};
 
 /// Create an add-on and attach it to the app.
@@ -39,11 +40,10 @@ impl AddonsCreateCommand {
             body["name"] = json!(name);
         }
         let action = Action::start(&format!("Creating {} on {}", self.plan, output::app(&app)));
-        let addon = api.post(&format!("/apps/{}/addons", seg(&app)), &body).await?;
+        let addon: AddonView = parse(api.post(&format!("/apps/{}/addons", seg(&app)), &body).await?)?;
         action.done();
-        let vars: Vec<&str> = addon["config_vars"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
-        println!("Created {} as {}", addon["name"].as_str().unwrap_or(""), vars.join(", "));
-        println!("Use paas addons:info {} -a {app} to see it", addon["name"].as_str().unwrap_or(""));
+        println!("Created {} as {}", addon.name, addon.config_vars.join(", "));
+        println!("Use paas addons:info {} -a {app} to see it", addon.name);
         Ok(())
     }
 }

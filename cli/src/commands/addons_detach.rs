@@ -4,9 +4,10 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::api::seg;
+use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::AttachmentView;
 use crate::output::{self, Action};
 
 /// Detach an add-on from the app.
@@ -24,15 +25,15 @@ impl AddonsDetachCommand {
     pub async fn run(self) -> Result<()> {
         let app = self.app.resolve()?;
         let api = credentials::connect()?;
-        let attachment = api.get(&format!("/apps/{}/addon-attachments/{}", seg(&app), seg(&self.attachment))).await?;
-        let id = attachment["id"].as_str().unwrap_or("");
+        let attachment: AttachmentView =
+            parse(api.get(&format!("/apps/{}/addon-attachments/{}", seg(&app), seg(&self.attachment))).await?)?;
         let action = Action::start(&format!(
             "Detaching {} ({}) from {}",
-            attachment["name"].as_str().unwrap_or(""),
-            attachment["addon"]["name"].as_str().unwrap_or(""),
+            attachment.name,
+            attachment.addon.name,
             output::app(&app)
         ));
-        api.delete(&format!("/addon-attachments/{}", seg(id))).await?;
+        api.delete(&format!("/addon-attachments/{}", seg(&attachment.id))).await?;
         action.done();
         Ok(())
     }

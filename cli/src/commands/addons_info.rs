@@ -4,8 +4,9 @@ use anyhow::Result;
 use clap::Args;
 
 use super::addons::attached_as;
-use crate::api::seg;
+use crate::api::{parse, parse_all, seg};
 use crate::credentials;
+use crate::models::{AddonView, AttachmentView};
 use crate::output;
 
 /// Show an add-on.
@@ -34,20 +35,21 @@ impl AddonsInfoCommand {
             output::json(&addon);
             return Ok(());
         }
-        let id = addon["id"].as_str().unwrap_or("");
-        let attachments = api.list(&format!("/addons/{}/addon-attachments", seg(id)), None).await?;
-        let cents = addon["billed_price"]["cents"].as_u64().unwrap_or(0);
-        output::header(addon["name"].as_str().unwrap_or(""));
+        let addon: AddonView = parse(addon)?;
+        let attachments: Vec<AttachmentView> =
+            parse_all(api.list(&format!("/addons/{}/addon-attachments", seg(&addon.id)), None).await?)?;
+        let cents = addon.billed_price.cents;
+        output::header(&addon.name);
         print!(
             "{}",
             output::styled_object(&[
-                ("Plan", addon["plan"]["name"].as_str().unwrap_or("").to_string()),
+                ("Plan", addon.plan.name().to_string()),
                 ("Price", format!("${}.{:02}/month", cents / 100, cents % 100)),
                 ("Attachments", attached_as(&addon, &attachments)),
-                ("Config vars", addon["config_vars"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")),
-                ("Owning app", addon["app"]["name"].as_str().unwrap_or("").to_string()),
-                ("Installed at", output::time(addon["created_at"].as_str())),
-                ("State", addon["state"].as_str().unwrap_or("").to_string()),
+                ("Config vars", addon.config_vars.join(", ")),
+                ("Owning app", addon.app.name.clone()),
+                ("Installed at", output::time(Some(&addon.created_at))),
+                ("State", addon.state.clone()),
             ])
         );
         Ok(())

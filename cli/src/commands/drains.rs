@@ -3,9 +3,10 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::api::seg;
+use crate::api::{parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::LogDrainView;
 use crate::output;
 
 /// List an app's log drains.
@@ -28,12 +29,12 @@ impl DrainsCommand {
             output::json(&drains);
             return Ok(());
         }
-        let list = drains.as_array().cloned().unwrap_or_default();
+        let list: Vec<LogDrainView> = parse_all(drains.as_array().cloned().unwrap_or_default())?;
         if list.is_empty() {
             println!("{} has no drains.", output::app(&name));
         }
         for drain in list {
-            println!("{} ({})", drain["url"].as_str().unwrap_or(""), drain["token"].as_str().unwrap_or(""));
+            println!("{} ({})", drain.url, drain.token);
         }
         Ok(())
     }

@@ -4,9 +4,10 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
-use crate::api::seg;
+use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::LogDrainView;
 
 /// Add a log drain: syslog://host:port or http://host/path.
 #[derive(Debug, Args)]
@@ -22,8 +23,8 @@ impl DrainsAddCommand {
     pub async fn run(self) -> Result<()> {
         let name = self.app.resolve()?;
         let api = credentials::connect()?;
-        let drain = api.post(&format!("/apps/{}/log-drains", seg(&name)), &json!({ "url": self.url })).await?;
-        println!("Successfully added drain {} ({})", self.url, drain["token"].as_str().unwrap_or(""));
+        let drain: LogDrainView = parse(api.post(&format!("/apps/{}/log-drains", seg(&name)), &json!({ "url": self.url })).await?)?;
+        println!("Successfully added drain {} ({})", self.url, drain.token);
         Ok(())
     }
 }

@@ -4,9 +4,10 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::api::seg;
+use crate::api::{parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::FeatureView;
 use crate::output;
 
 /// List an app's features.
@@ -29,15 +30,12 @@ impl FeaturesCommand {
             return Ok(());
         }
         output::header(&format!("App Features {}", output::app(&name)));
+        let features: Vec<FeatureView> = parse_all(features.as_array().cloned().unwrap_or_default())?;
         let rows: Vec<Vec<String>> = features
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
+            .into_iter()
             .map(|f| {
-                let mark = if f["enabled"].as_bool() == Some(true) { "[+]" } else { "[ ]" };
-                let text = |key: &str| f[key].as_str().unwrap_or("").to_string();
-                vec![mark.to_string(), text("name"), text("description")]
+                let mark = if f.enabled { "[+]" } else { "[ ]" };
+                vec![mark.to_string(), f.name, f.description]
             })
             .collect();
         print!("{}", output::table(&rows));

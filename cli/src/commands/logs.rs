@@ -10,9 +10,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Map, Value, json};
 
-use crate::api::seg;
+use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::LogSessionView;
 
 /// Display an app's recent log lines, or follow them.
 #[derive(Debug, Args)]
@@ -50,8 +51,11 @@ impl LogsCommand {
         }
         body.insert("lines".into(), json!(self.num));
         body.insert("tail".into(), json!(self.tail));
-        let session = api.post(&format!("/apps/{}/log-sessions", seg(&name)), &Value::Object(body)).await?;
-        let url = session["logplex_url"].as_str().context("the log session has no logplex_url")?.to_string();
+        let session: LogSessionView = parse(api.post(&format!("/apps/{}/log-sessions", seg(&name)), &Value::Object(body)).await?)?;
+        if session.logplex_url.is_empty() {
+            bail!("the log session has no logplex_url");
+        }
+        let url = session.logplex_url;
         let http = reqwest::Client::builder()
             .user_agent(concat!("paas-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))

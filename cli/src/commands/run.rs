@@ -6,11 +6,12 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Map, Value, json};
 
-use crate::api::seg;
+use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::attach::{self, RawTerminal};
 use crate::commands::config::shell_quote;
 use crate::credentials;
+use crate::models::DynoView;
 use crate::output;
 use crate::usage::usage_bail;
 
@@ -107,7 +108,8 @@ impl RunCommand {
         eprint!("Running {command} on {}... ", output::app(&name));
         let dyno = api.post(&format!("/apps/{}/dynos", seg(&name)), &Value::Object(body)).await;
         let dyno = dyno.inspect_err(|_| eprintln!())?;
-        let Some(attach_url) = dyno["attach_url"].as_str() else {
+        let shown: DynoView = parse(dyno.clone())?;
+        let Some(attach_url) = shown.attach_url.as_deref() else {
             eprintln!();
             bail!("the server answered without an attach_url: {dyno}");
         };
@@ -115,7 +117,7 @@ impl RunCommand {
             // Raw before "up" is shown: what is typed from then on goes to the dyno as it is.
             let raw = if terminal { RawTerminal::enter() } else { None };
             let end = if raw.is_some() { "\r\n" } else { "\n" };
-            eprint!("up, {}{end}", dyno["name"].as_str().unwrap_or("run"));
+            eprint!("up, {}{end}", if shown.name.is_empty() { "run" } else { &shown.name });
             attach::attach(attach_url, tls).await?
         };
         let Some(code) = code else { bail!("the dyno's connection closed without its exit code") };

@@ -3,9 +3,10 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::api::seg;
+use crate::api::{parse_all, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::ScheduledJobView;
 use crate::output;
 
 /// List an app's scheduled jobs (cron schedules in UTC) and when each runs next.
@@ -28,21 +29,20 @@ impl SchedulerCommand {
             output::json(&jobs);
             return Ok(());
         }
-        let jobs = jobs.as_array().cloned().unwrap_or_default();
+        let jobs: Vec<ScheduledJobView> = parse_all(jobs.as_array().cloned().unwrap_or_default())?;
         if jobs.is_empty() {
             println!("{} has no scheduled jobs.", output::app(&name));
             return Ok(());
         }
         output::header(&format!("{} Scheduled Jobs", output::app(&name)));
         let mut rows = vec![["ID", "Schedule (UTC)", "Next run", "Last run", "Command"].map(String::from).to_vec()];
-        for job in &jobs {
-            let text = |field: &str| job[field].as_str().unwrap_or("").to_string();
+        for job in jobs {
             rows.push(vec![
-                text("id"),
-                text("schedule"),
-                output::time(job["next_run_at"].as_str()),
-                output::time(job["last_run_at"].as_str()),
-                text("command"),
+                job.id,
+                job.schedule,
+                output::time(job.next_run_at.as_deref()),
+                output::time(job.last_run_at.as_deref()),
+                job.command,
             ]);
         }
         print!("{}", output::table(&rows));

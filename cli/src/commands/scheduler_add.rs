@@ -5,9 +5,10 @@ use anyhow::{Result, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::api::seg;
+use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
 use crate::credentials;
+use crate::models::ScheduledJobView;
 use crate::output;
 
 /// Run a command as a one-off dyno (scheduler.N) on a cron schedule, in UTC:
@@ -33,14 +34,14 @@ impl SchedulerAddCommand {
         let name = self.app.resolve()?;
         let api = credentials::connect()?;
         let body = json!({ "schedule": self.schedule, "command": command });
-        let job = api.post(&format!("/apps/{}/scheduled-jobs", seg(&name)), &body).await?;
+        let job: ScheduledJobView = parse(api.post(&format!("/apps/{}/scheduled-jobs", seg(&name)), &body).await?)?;
         println!(
             "Scheduled job {} on {}: \"{}\" runs `{}`, next at {}",
-            job["id"].as_str().unwrap_or(""),
+            job.id,
             output::app(&name),
-            job["schedule"].as_str().unwrap_or(""),
-            job["command"].as_str().unwrap_or(""),
-            output::time(job["next_run_at"].as_str()),
+            job.schedule,
+            job.command,
+            output::time(job.next_run_at.as_deref()),
         );
         Ok(())
     }

@@ -148,6 +148,16 @@ impl<T> Default for Catalogued<T> {
     }
 }
 
+impl Catalogued<PlanView> {
+    /// The plan's name (`service:plan`), in the catalog or not.
+    pub fn name(&self) -> &str {
+        match self {
+            Catalogued::Listed(plan) => &plan.name,
+            Catalogued::Unlisted(plan) => &plan.name,
+        }
+    }
+}
+
 /// `{id, name}` of a service or plan; `id` is `null` for one no longer in the catalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
