@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{TestServer, app_repo, eventually_get, ok, push, replaced, router_get, run};
+use crate::support::{TestServer, app_repo, eventually_get, ok, push, replaced, router_get, run, searchable_tempdir};
 
 /// Where `server`'s add-on URLs point: its dyno network's service address (the test servers each
 /// have a range of their own, kept in `<dir>/dyno-network`), or 127.0.0.1 without one.
@@ -43,10 +43,7 @@ fn addons_create_gives_a_database_psql_reaches_and_destroy_drops() {
     if !psql_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    // The cluster's user passes through the test's folder (search only).
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-    let server = TestServer::start_in(dir);
+    let server = TestServer::start_in(searchable_tempdir());
     let paas = |args: &[&str]| ok(server.paas().args(args).env_remove("PAAS_APP"));
     paas(&["apps:create", "shop"]);
     paas(&["apps:create", "reports"]);
@@ -134,9 +131,7 @@ fn a_native_app_keeps_its_rows_in_its_postgres_add_on_and_another_apps_dyno_cann
     if !psql_available() || !crate::native::runc_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-    let server = TestServer::start_in(dir);
+    let server = TestServer::start_in(searchable_tempdir());
     let paas = |args: &[&str]| ok(server.paas().args(args).env_remove("PAAS_APP"));
     let within = Duration::from_secs(120);
     let no_database = (503, "no database: run `paas addons:create heroku-postgresql:essential-0`\n");

@@ -4,10 +4,9 @@
 //! app's URL (password included), is refused before it connects, until the add-on is attached
 //! to it.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use crate::support::{TestServer, eventually_get, ok, push_example, router_get};
+use crate::support::{TestServer, eventually_get, ok, push_example, router_get, searchable_tempdir};
 
 #[test]
 fn a_wasm_app_counts_in_its_redis_add_on_and_another_apps_wasm_dyno_cannot_connect() {
@@ -16,10 +15,7 @@ fn a_wasm_app_counts_in_its_redis_add_on_and_another_apps_wasm_dyno_cannot_conne
         eprintln!("skipping: redis-server is not installed");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    // The add-on's redis-server runs as the redis user, which passes through the test's folder.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-    let server = TestServer::start_in(dir);
+    let server = TestServer::start_in(searchable_tempdir());
     let paas = |args: &[&str]| ok(server.paas().args(args).env_remove("PAAS_APP"));
     let within = Duration::from_secs(60);
     let unset = (502, "REDIS_URL is not set (attach a Redis add-on: paas addons:create heroku-redis:mini)\n");

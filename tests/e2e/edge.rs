@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::native::runc_available;
-use crate::support::{TestServer, app_repo, eventually_get, ok, paas_bin, push, repo_root, run};
+use crate::support::{TestServer, app_repo, eventually_get, ok, paas_bin, push, repo_root, run, searchable_tempdir};
 
 /// `bin` with nothing of the build's environment: no `CARGO_*` variable but the toolchain's
 /// `CARGO_HOME`, no `PAAS_*`, run from `cwd`.
@@ -32,9 +32,7 @@ fn a_copied_binary_with_a_fresh_data_dir_deploys_wasm_static_and_native_examples
     if !runc_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    // Others pass through the test's folder (search only), as they would through /var/lib.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let dir = searchable_tempdir();
     let bin = dir.path().join("edge/bin/paas");
     std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
     std::fs::copy(paas_bin(), &bin).unwrap();

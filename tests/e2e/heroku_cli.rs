@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::TestServer;
+use crate::support::{TestServer, searchable_tempdir};
 
 const HEROKU_VERSION: &str = "11.10.0";
 
@@ -483,10 +483,7 @@ fn heroku_addons_and_pg_psql_reach_the_servers_postgres() {
         eprintln!("skipping: psql is not installed (heroku pg:psql runs it)");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    // The add-on cluster's user passes through the test's folder (search only).
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let server = TestServer::start_in(dir);
+    let server = TestServer::start_in(searchable_tempdir());
     let heroku = Heroku { bin, home: tempfile::tempdir().unwrap(), api_url: server.api_url.clone() };
     let op = server.operator_key.as_str();
     heroku.ok(op, &["apps:create", "shop"]);

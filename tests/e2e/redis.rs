@@ -7,12 +7,11 @@
 //! addons:destroy --confirm` ends the server and removes its data.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 use crate::heroku_cli::{Heroku, heroku_bin};
-use crate::support::{TestServer, app_repo, eventually_get, ok, push, replaced, router_get};
+use crate::support::{TestServer, app_repo, eventually_get, ok, push, replaced, router_get, searchable_tempdir};
 
 /// `AUTH` and `PING` to the server of a `redis://:password@host:port` URL: its answers, or the
 /// connection's error.
@@ -42,10 +41,7 @@ fn heroku_redis_from_the_official_cli_serves_a_counter_that_keeps_its_count_acro
         return;
     }
     let native = crate::native::runc_available();
-    let dir = tempfile::tempdir().unwrap();
-    // The add-on servers' user passes through the test's folder (search only).
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-    let server = TestServer::start_in(dir);
+    let server = TestServer::start_in(searchable_tempdir());
     let heroku = Heroku { bin, home: tempfile::tempdir().unwrap(), api_url: server.api_url.clone() };
     let op = server.operator_key.as_str();
     let within = Duration::from_secs(120);

@@ -347,6 +347,15 @@ pub fn replaced(server: &TestServer, app: &str, before: &str) {
     }
 }
 
+/// A temporary folder that other users may pass through (0711, search only), as they would
+/// through /var/lib: the add-on servers (users postgres and redis) reach the data dir in it.
+pub fn searchable_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    dir
+}
+
 /// `GET path` of `app` through the router (`Host: <app>.localhost`): status and body.
 pub fn router_get(server: &TestServer, app: &str, path: &str) -> (u16, String) {
     let url = format!("{}{path}", server.router_url);
