@@ -1,6 +1,10 @@
 //! The per-dyno filesystem: `/tmp` fresh and private per dyno, `/app` read-only, nothing else.
 
+use std::path::Path;
 use std::time::Duration;
+
+use paas_runtime::{LogLine, WebDyno};
+use tokio::sync::mpsc;
 
 use crate::util::{assert_still_serving, get, probe, spec};
 
@@ -8,6 +12,13 @@ fn app_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Procfile"), "web: app.wasm\n").unwrap();
     dir
+}
+
+/// A probe web dyno whose `/app` is `app`, and its log lines.
+fn probe_over(app: &Path) -> (WebDyno, mpsc::Receiver<LogLine>) {
+    let (mut spec, logs) = spec("probe", "web.1");
+    spec.app_dir = Some(app.to_path_buf());
+    (probe(spec), logs)
 }
 
 #[tokio::test]
@@ -22,9 +33,7 @@ async fn reading_etc_passwd_fails() {
 #[tokio::test]
 async fn escaping_app_with_dot_dot_fails() {
     let app = app_dir();
-    let (mut spec, _logs) = spec("probe", "web.1");
-    spec.app_dir = Some(app.path().to_path_buf());
-    let dyno = probe(spec);
+    let (dyno, _logs) = probe_over(app.path());
     assert_eq!(get(&dyno, "/read?path=/app/Procfile").await, (200, "web: app.wasm\n".to_string()));
     let (status, body) = get(&dyno, "/read?path=/app/../../etc/passwd").await;
     assert_eq!((status, body.as_str()), (403, "error: Operation not permitted (os error 63)"));
@@ -36,9 +45,7 @@ async fn escaping_app_with_dot_dot_fails() {
 #[tokio::test]
 async fn writing_to_app_fails() {
     let app = app_dir();
-    let (mut spec, _logs) = spec("probe", "web.1");
-    spec.app_dir = Some(app.path().to_path_buf());
-    let dyno = probe(spec);
+    let (dyno, _logs) = probe_over(app.path());
     let (status, body) = get(&dyno, "/write?path=/app/new.txt&value=x").await;
     assert_eq!((status, body.as_str()), (403, "error: Operation not permitted (os error 63)"));
     let (status, _) = get(&dyno, "/write?path=/app/Procfile&value=x").await;
@@ -51,9 +58,7 @@ async fn writing_to_app_fails() {
 #[tokio::test]
 async fn only_tmp_and_app_are_visible() {
     let app = app_dir();
-    let (mut spec, _logs) = spec("probe", "web.1");
-    spec.app_dir = Some(app.path().to_path_buf());
-    let dyno = probe(spec);
+    let (dyno, _logs) = probe_over(app.path());
     let (status, body) = get(&dyno, "/list?path=/").await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(get(&dyno, "/list?path=/app").await, (200, "Procfile".to_string()));
