@@ -35,7 +35,7 @@ echo 'web: python3 slow.py' >Procfile
 git init --quiet --initial-branch=main && git add -A && git -c user.name=b -c user.email=b@b commit --quiet -m First
 "$paas" apps:create slow >/dev/null
 push
-until curl -sf -H "Host: slow.localhost" "http://$router/" >/dev/null; do sleep 0.2; done
+app_up slow 120
 "$paas" ps:autoscale:enable web --min 1 --max "$max" --p95 "$target" -a slow
 # The decisions, as they come (the log's buffer keeps only the newest lines, router lines among them).
 "$paas" logs -a slow --tail -s app -d api >"$work/decisions.log" 2>/dev/null &

@@ -49,7 +49,7 @@ for spec in "$@"; do
   push
   [ "$mode" = reuse ] && "$paas" config:set PAAS_INSTANCE_REUSE=1 -a greeter >/dev/null
   [ "$web" != 1 ] && "$paas" ps:scale web="$web" -a greeter >/dev/null
-  for _ in $(seq 200); do curl -fsS -o /dev/null -H "Host: greeter.localhost" "http://$router/" 2>/dev/null && break; sleep 0.05; done
+  app_up greeter 10
   url[p$i]="http://$router/"
   echo "p$i: $paas${flags:+ $flags}, web=$web"
   cd "$top"

@@ -25,10 +25,7 @@ if [ "${1:-}" = --one ]; then
   paas_server --dyno-network "$mode"
   example_app web threaded-rust
   push
-  for _ in $(seq 600); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: web.localhost" "http://$router/")" = 200 ] && break
-    sleep 0.1
-  done
+  app_up web
   # The dyno's address: its container's PORT, and eth0's address in its namespace (or loopback).
   pid=$(runc --root "$work/data/runtime/runc" list --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["pid"])')
   port=$(tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^PORT=//p')

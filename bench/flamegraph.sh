@@ -33,10 +33,7 @@ app=greeter
 component_app "$app"
 push
 [ "$mode" = reuse ] && "$paas" config:set PAAS_INSTANCE_REUSE=1 -a "$app" >/dev/null
-for _ in $(seq 200); do
-  curl -fsS -o /dev/null -H "Host: $app.localhost" "http://$router/" 2>/dev/null && break
-  sleep 0.05
-done
+app_up "$app" 10
 wrk -t2 -c"$connections" -d2s -H "Host: $app.localhost" "http://$router/" >/dev/null
 wrk -t2 -c"$connections" -d"$((duration + 2))s" -H "Host: $app.localhost" "http://$router/" >"$out/wrk.txt" &
 wrk_pid=$!

@@ -106,6 +106,17 @@ server_up() {
   "$paas" login --api-url "$api" --api-key "$(cat "$1/operator-api-key")" >/dev/null
 }
 
+# app_up APP [SECONDS]: waits until APP answers GET / through the router ($router) with a 2xx,
+# for up to SECONDS (60); stops the bench if it never does.
+app_up() {
+  local i
+  for ((i = 0; i < ${2:-60} * 10; i++)); do
+    curl -fsS -o /dev/null -H "Host: $1.localhost" "http://$router/" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 does not answer through the router" >&2; exit 1
+}
+
 # example_app APP [EXAMPLE]: examples/EXAMPLE (hello-rust) committed in a git repo at $work/APP
 # (the current directory afterwards) with the `paas` remote of the new app APP.
 example_app() {

@@ -38,14 +38,6 @@ deploy() {
     awk -v a="$(date +%s.%N)" -v b="$started" 'BEGIN {printf "%.1f", a - b}'
   )
 }
-# Waits until the app answers 200 through the router.
-ready() {
-  for _ in $(seq 600); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $1.localhost" "http://$router/")" = 200 ] && return
-    sleep 0.1
-  done
-  echo "$1 did not answer" >&2; exit 1
-}
 load() { # app
   local out
   wrk -t"$threads" -c"$connections" -d2s -H "Host: $1.localhost" "http://$router/" >/dev/null
@@ -58,7 +50,7 @@ for row in "py-wasm hello-python" "py-native hello-python PAAS_NATIVE=1" \
   read -r app example vars <<<"$row"
   # shellcheck disable=SC2086 # vars are KEY=VALUE words
   push=$(deploy "$app" "$example" $vars)
-  ready "$app"
+  app_up "$app"
   read -r rps p99 errors < <(load "$app")
   printf '%-58s %7.1f %9s %8s %7s\n' "$app ($example${vars:+, $vars})" "$push" "$rps" "$p99" "$errors"
 done

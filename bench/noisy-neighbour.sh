@@ -65,13 +65,8 @@ printf 'web: probe.wasm\nworker: cli.wasm loop\n' >"$work/noisy/Procfile"
 deploy quiet "$work/quiet"
 deploy noisy "$work/noisy"
 "$paas" ps:scale web=10 -a noisy >/dev/null
-for app in quiet noisy; do
-  for _ in $(seq 200); do
-    curl -sf -o /dev/null -H "Host: $app.localhost" "http://$router/" && break
-    sleep 0.1
-  done
-  curl -sf -o /dev/null -H "Host: $app.localhost" "http://$router/" || { echo "bench: $app does not answer" >&2; exit 1; }
-done
+app_up quiet 20
+app_up noisy 20
 
 # wrk_summary FILE → "req/s p50_ms p99_ms failed"
 wrk_summary() {
