@@ -39,7 +39,6 @@ deploy() {
   )
 }
 load() { # app
-  local out
   wrk -t"$threads" -c"$connections" -d2s -H "Host: $1.localhost" "http://$router/" >/dev/null
   wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Host: $1.localhost" "http://$router/" | wrk_figures
 }
