@@ -38,6 +38,25 @@ fn small(capacity: usize) -> LogplexConfig {
     LogplexConfig { capacity, ..LogplexConfig::default() }
 }
 
+/// `method path` with `key`'s bearer token and a JSON `body`, in-process through the API over
+/// `state` (Accept: version=3.sdk, as the heroku CLI sends it): the status and the JSON answer
+/// (`Null` for none).
+pub(crate) async fn call_api(state: &AppState, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("accept", "application/vnd.heroku+json; version=3.sdk")
+        .header("authorization", format!("Bearer {key}"));
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    let response = api::app(state.clone()).oneshot(request.body(body).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
 impl Logs {
     pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call_as(&self.key, method, path, body).await
@@ -45,19 +64,7 @@ impl Logs {
 
     /// [`Logs::call`] with another user's API key.
     pub(crate) async fn call_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("accept", "application/vnd.heroku+json; version=3.sdk")
-            .header("authorization", format!("Bearer {key}"));
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        let response = api::app(self.state.clone()).oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        call_api(&self.state, key, method, path, body).await
     }
 
     /// Makes a log session and answers its URL's path (what follows the API URL).

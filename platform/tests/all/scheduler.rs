@@ -3,11 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::BodyExt;
-use paas_platform::api::{self, AppState, PlatformConfig};
+use paas_platform::api::{AppState, PlatformConfig};
 use paas_platform::ledger;
 use paas_platform::logplex::Logplex;
 use paas_platform::model::{App, Dyno};
@@ -15,7 +13,8 @@ use paas_platform::scheduler::cron::Schedule;
 use paas_platform::scheduler::{Clock, Scheduler};
 use paas_platform::serving::{DynoDirectory, OneOff, OneOffError, OneOffRequest, StopOneOff};
 use serde_json::{Value, json};
-use tower::ServiceExt;
+
+use crate::logs::call_api;
 
 struct TestClock(Mutex<DateTime<Utc>>);
 
@@ -164,22 +163,6 @@ async fn a_job_that_cannot_start_says_why_in_the_log_stream() {
     );
 }
 
-async fn call(state: &AppState, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("accept", "application/vnd.heroku+json; version=3")
-        .header("authorization", format!("Bearer {key}"));
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let response = api::app(state.clone()).oneshot(request.body(body).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn scheduled_jobs_api_adds_lists_and_removes_with_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -188,9 +171,9 @@ async fn scheduled_jobs_api_adds_lists_and_removes_with_clear_errors() {
     let (_, stranger) = ledger.create_user("stranger@example.com", None, false).await.unwrap();
     let config = PlatformConfig { domain: "localhost".into(), router_port: None, api_url: "http://127.0.0.1:5000".into() };
     let state = AppState { ledger, config: Arc::new(config), deploys: None, logs: Logplex::default(), limits: Default::default() };
-    assert_eq!(call(&state, &key, Method::POST, "/apps", Some(json!({"name": "jobs"}))).await.0, StatusCode::CREATED);
+    assert_eq!(call_api(&state, &key, Method::POST, "/apps", Some(json!({"name": "jobs"}))).await.0, StatusCode::CREATED);
 
-    let (status, job) = call(
+    let (status, job) = call_api(
         &state,
         &key,
         Method::POST,
@@ -205,32 +188,32 @@ async fn scheduled_jobs_api_adds_lists_and_removes_with_clear_errors() {
     assert_eq!(job["last_run_at"], Value::Null);
 
     let (status, error) =
-        call(&state, &key, Method::POST, "/apps/jobs/scheduled-jobs", Some(json!({"schedule": "*/10 * * *", "command": "x"}))).await;
+        call_api(&state, &key, Method::POST, "/apps/jobs/scheduled-jobs", Some(json!({"schedule": "*/10 * * *", "command": "x"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(error["message"].as_str().unwrap().contains("it has 4 fields, not 5"), "{error}");
     let (status, error) =
-        call(&state, &key, Method::POST, "/apps/jobs/scheduled-jobs", Some(json!({"schedule": "@daily", "command": "  "}))).await;
+        call_api(&state, &key, Method::POST, "/apps/jobs/scheduled-jobs", Some(json!({"schedule": "@daily", "command": "  "}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(error["message"].as_str().unwrap().contains("command is empty"), "{error}");
     let long = "x".repeat(5000);
     let (status, error) =
-        call(&state, &key, Method::POST, "/apps/jobs/scheduled-jobs", Some(json!({"schedule": "@daily", "command": long}))).await;
+        call_api(&state, &key, Method::POST, "/apps/jobs/scheduled-jobs", Some(json!({"schedule": "@daily", "command": long}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(error["message"].as_str().unwrap().contains("at most 4096"), "{error}");
 
-    let (status, list) = call(&state, &key, Method::GET, "/apps/jobs/scheduled-jobs", None).await;
+    let (status, list) = call_api(&state, &key, Method::GET, "/apps/jobs/scheduled-jobs", None).await;
     assert_eq!((status, list.as_array().unwrap().len()), (StatusCode::OK, 1));
-    assert_eq!(call(&state, &stranger, Method::GET, "/apps/jobs/scheduled-jobs", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call_api(&state, &stranger, Method::GET, "/apps/jobs/scheduled-jobs", None).await.0, StatusCode::NOT_FOUND);
 
     let id = job["id"].as_str().unwrap();
-    let (status, shown) = call(&state, &key, Method::GET, &format!("/apps/jobs/scheduled-jobs/{}", &id[..8]), None).await;
+    let (status, shown) = call_api(&state, &key, Method::GET, &format!("/apps/jobs/scheduled-jobs/{}", &id[..8]), None).await;
     assert_eq!((status, shown["id"].as_str()), (StatusCode::OK, Some(id)));
-    let (status, removed) = call(&state, &key, Method::DELETE, &format!("/apps/jobs/scheduled-jobs/{id}"), None).await;
+    let (status, removed) = call_api(&state, &key, Method::DELETE, &format!("/apps/jobs/scheduled-jobs/{id}"), None).await;
     assert_eq!((status, removed["id"].as_str()), (StatusCode::OK, Some(id)));
-    let (status, error) = call(&state, &key, Method::DELETE, &format!("/apps/jobs/scheduled-jobs/{id}"), None).await;
+    let (status, error) = call_api(&state, &key, Method::DELETE, &format!("/apps/jobs/scheduled-jobs/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(error["message"].as_str().unwrap().contains("paas scheduler lists"), "{error}");
 
-    let (_, document) = call(&state, &key, Method::GET, "/openapi.json", None).await;
+    let (_, document) = call_api(&state, &key, Method::GET, "/openapi.json", None).await;
     assert_eq!(document["paths"]["/apps/{app}/scheduled-jobs"]["post"]["x-paas-extension"], json!(true));
 }
