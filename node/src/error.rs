@@ -1,7 +1,7 @@
 //! [`ServeError`]: why the serving side could not read or run an app's release (its desired
-//! state, its slug, the routes to other nodes). The reconcile loop logs it (`{:#}` prints the
-//! whole chain) and tries again at the next sweep; at start it ends `paas server` as a step of
-//! [`paas_platform::start_error::StartError`].
+//! state, its slug, the routes to other nodes). The reconcile loop logs it with its causes
+//! ([`chain`]) and tries again at the next sweep; a one-off dyno answers it as
+//! `OneOffError::Failed`.
 
 use paas_platform::LedgerError;
 

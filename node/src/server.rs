@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use paas_platform::api::{self, AppState, PlatformConfig};
 use paas_platform::ledger::{self, Ledger};
-pub use paas_platform::start_error::{BoxError, StartError};
+pub use paas_platform::start_error::StartError;
 use paas_sandbox::egress::IpNet;
 use paas_sandbox::net::DynoNetwork;
 use tokio::net::TcpListener;
@@ -29,7 +29,7 @@ pub const OPERATOR_EMAIL: &str = "operator@localhost";
 pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where the built-in buildpacks come from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Buildpacks {
     /// A folder of them (`--buildpacks-dir`), which must exist.
     Dir(PathBuf),
@@ -41,6 +41,16 @@ pub enum Buildpacks {
         /// The SHA-256 of the uncompressed tar, in hex.
         sha256: &'static str,
     },
+}
+
+impl std::fmt::Debug for Buildpacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Buildpacks::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
+            // The archive's hash, not its megabytes.
+            Buildpacks::Embedded { sha256, .. } => f.debug_struct("Embedded").field("sha256", sha256).finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Everything `paas server` is told (its flags). Paths may be relative: [`run`] makes each
@@ -491,7 +501,8 @@ pub async fn run(mut config: NodeConfig) -> Result<(), StartError> {
             agent: agent.clone(),
         },
     )
-    .await?;
+    .await
+    .map_err(StartError::step("cannot start serving apps"))?;
     // The release phase and the scheduler start one-off dynos on the serving side.
     deploys.set_dynos(serving.dynos.clone());
     let scheduler = paas_platform::scheduler::Scheduler::new(

@@ -1,7 +1,7 @@
 //! The seams between the platform and what serves apps on this node (the dyno supervisor and
-//! the router, composed by the `paas` binary, which owns the wasm runtime): change notifications
-//! after every committed write, the dynos shown by `GET /apps/{app}/dynos`, one-off dynos
-//! ([`DynoDirectory::start_oneoff`]), and the hook `paas server` starts the serving side with.
+//! the router, which paas-node composes with the platform): change notifications after every
+//! committed write, the dynos shown by `GET /apps/{app}/dynos`, and one-off dynos
+//! ([`DynoDirectory::start_oneoff`]).
 //!
 //! A one-off dyno runs a command from the app's current release and config as `run.N` (or
 //! `release.N`, `scheduler.N`: the request's process type), with the same sandbox, scratch

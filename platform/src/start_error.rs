@@ -8,15 +8,15 @@ use std::net::SocketAddr;
 
 use crate::ledger::LedgerError;
 
-/// An error of another crate's part of the server (the serving side), or a library's error kept
-/// whole as a cause.
+/// A library's error kept whole as the cause of a [`StartError::Step`] or [`StartError::Invalid`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why `paas server` could not start, or stopped on a failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// A flag's value cannot be used (a relative path, `--tls-cert` without `--tls-key`, a URL
-    /// of another scheme); the message says which and what to do.
+    /// A flag's value cannot be used (`--join` without a PostgreSQL ledger, an `--egress-allow`
+    /// range over the dyno network, a URL of another scheme); the message says which and what to
+    /// do.
     #[error("{0}")]
     Config(String),
     /// A file or folder of the server's could not be made, read or written; the message names

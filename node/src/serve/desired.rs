@@ -135,7 +135,7 @@ pub async fn attached_endpoints(ledger: &dyn Ledger, app: &App) -> Result<Vec<So
 }
 
 /// The manifest of the slug unpacked in `dir`.
-pub fn read_manifest(dir: &Path) -> Result<SlugManifest, ServeError> {
+fn read_manifest(dir: &Path) -> Result<SlugManifest, ServeError> {
     paas_builder::slug::read_unpacked_manifest(dir)
         .map_err(|source| ServeError::Manifest { dir: dir.display().to_string(), source })
 }

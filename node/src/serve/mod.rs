@@ -83,7 +83,7 @@ pub(crate) async fn start(runtime: &Runtime, config: SupervisorConfig, context: 
     let table = Arc::new(RouteTable::with_metrics(context.domain.clone(), context.metrics.clone()));
     // Dynos' requests for http://<app>.<domain>/ go to this router (its address is denied
     // to them otherwise).
-    let router_addr = context.router_listener.local_addr()?;
+    let router_addr = context.router_listener.local_addr().map_err(StartError::step("the router's address"))?;
     runtime.set_apps_route(paas_runtime::AppsRoute::new(&context.domain, router_addr));
     let (logs, log_rx) = LogSink::channel(10_000);
     // Dyno output and state changes go to the app's log stream (app[web.1] / paas[web.1]).
@@ -205,7 +205,7 @@ pub(crate) async fn start(runtime: &Runtime, config: SupervisorConfig, context: 
         if let Some(https) = https {
             https
                 .await
-                .map_err(StartError::step("the router's HTTPS listener stopped"))?
+                .map_err(StartError::step("the router's HTTPS listener"))?
                 .map_err(StartError::step("the router's HTTPS listener failed"))?;
         }
         // Dynos get SIGTERM, then SIGKILL after their grace period, as on Heroku.
@@ -287,7 +287,7 @@ impl Driver {
         let (app, target) = match change {
             Change::Apps => {
                 if let Err(e) = self.sweep().await {
-                    tracing::warn!("cannot sweep the ledger: {e:#}");
+                    tracing::warn!("cannot sweep the ledger: {}", crate::error::chain(&e));
                 }
                 return;
             }
@@ -308,7 +308,7 @@ impl Driver {
             // Gone (destroyed) or renamed: the sweep settles which.
             Ok(None) => {
                 if let Err(e) = self.sweep().await {
-                    tracing::warn!("cannot sweep the ledger: {e:#}");
+                    tracing::warn!("cannot sweep the ledger: {}", crate::error::chain(&e));
                 }
             }
             Err(e) => tracing::warn!(app, "cannot read the app: {e:#}"),
@@ -383,7 +383,7 @@ impl Driver {
         loop {
             tokio::time::sleep(SWEEP_EVERY).await;
             if let Err(e) = self.sweep().await {
-                tracing::warn!("cannot sweep the ledger: {e:#}");
+                tracing::warn!("cannot sweep the ledger: {}", crate::error::chain(&e));
             }
         }
     }

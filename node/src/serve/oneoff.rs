@@ -29,7 +29,7 @@ use paas_runtime::{
 };
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
-use super::desired::{dyno_size, read_manifest, unpacked_slug};
+use super::desired::{dyno_size, unpacked_slug};
 use super::directory::dyno_id;
 use crate::error::ServeError;
 
@@ -167,7 +167,9 @@ impl OneOffs {
         let dir = unpacked_slug(&self.slugs, self.peers.as_deref(), &slug.checksum, &self.unpacked)
             .await
             .map_err(failed)?;
-        let manifest = read_manifest(&dir).map_err(failed)?;
+        // The manifest's own error only: the pusher reads it (release phase), not the server's paths.
+        let manifest =
+            paas_builder::slug::read_unpacked_manifest(&dir).map_err(|e| OneOffError::Failed(crate::error::chain(&e)))?;
         let app_dir = dir.join("app");
         let resolved = resolve(&request.command, &manifest, &app_dir)?;
         let size = request.size.clone().unwrap_or_else(|| "Basic".into());

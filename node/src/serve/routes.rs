@@ -111,7 +111,7 @@ impl RemoteRoutes {
             }
             Err(e) => {
                 if !failing {
-                    tracing::warn!("cannot read the routes to other nodes' dynos (kept as they were): {e:#}");
+                    tracing::warn!("cannot read the routes to other nodes' dynos (kept as they were): {}", crate::error::chain(&e));
                 }
                 true
             }

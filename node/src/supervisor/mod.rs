@@ -1,6 +1,6 @@
-//! The dyno supervisor: reconciles each app's desired formation ([`AppSpec`], in the runtime's
-//! own types: the platform translates its ledger into them) with the dynos running on this node,
-//! and publishes every app's up web dynos into the router's [`RouteTable`].
+//! The dyno supervisor: reconciles each app's desired formation ([`AppSpec`]: the serving side,
+//! `crate::serve`, translates the ledger into it) with the dynos running on this node, and
+//! publishes every app's up web dynos into the router's [`RouteTable`].
 //!
 //! Per app there is one small record behind an async mutex (its spec, loaded components, dynos);
 //! no thread and no long-lived task per app. Tasks exist only for what waits: a worker dyno's
@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use paas_router::RouteTable;
-
 use paas_runtime::{DynoSize, LogSink, Runtime};
 
 pub use backend::{WasmBackend, backend_error};

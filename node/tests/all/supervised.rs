@@ -61,7 +61,6 @@ pub async fn route_get(table: &RouteTable, app: &str, dyno: &str) -> (u16, Strin
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-
 #[tokio::test]
 async fn native_web_dynos_are_routed_and_scale_to_two_containers() {
     let Some((native, _data)) = native() else { return };

@@ -1,6 +1,6 @@
 //! The Platform API: Heroku's Platform API v3 on the wire (paths, field names, Range
 //! pagination, `{"id", "message"}` errors), served by axum at the root. [`app`] builds the
-//! router; it is tested in-process and served by [`crate::server`].
+//! router; it is tested in-process and served by `paas_node::server`.
 
 mod account;
 mod app_setups;
