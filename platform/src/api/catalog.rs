@@ -5,12 +5,12 @@
 use axum::Json;
 use serde_json::{Value, json};
 
-use super::views;
+use super::views::{self, DynoSizeView, GenerationRef, RegionView, StackView};
 use crate::names;
 
 /// `GET /dyno-sizes`: the dyno sizes in Heroku's shape (`memory` in GB).
-pub async fn dyno_sizes() -> Json<Value> {
-    Json(Value::Array(names::SIZES.iter().map(|size| dyno_size(size)).collect()))
+pub async fn dyno_sizes() -> Json<Vec<DynoSizeView>> {
+    Json(names::SIZES.iter().map(|size| dyno_size(size)).collect())
 }
 
 /// A size's id: the same on every server (from its name's SHA-256).
@@ -22,29 +22,29 @@ fn size_id(size: &str) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
-fn dyno_size(size: &str) -> Value {
-    json!({
-        "id": size_id(size),
-        "name": size,
-        "memory": names::SizeClass::of(size).memory_mib() as f64 / 1024.0,
-        "compute": null,
-        "cost": null,
-        "dyno_units": 1,
-        "precise_dyno_units": 1.0,
-        "private_space_only": false,
-        "architecture": "amd64",
-        "generation": {"name": "cedar"},
-    })
+fn dyno_size(size: &str) -> DynoSizeView {
+    DynoSizeView {
+        architecture: "amd64".into(),
+        compute: None,
+        cost: None,
+        dyno_units: 1,
+        generation: GenerationRef { name: "cedar".into() },
+        id: size_id(size).to_string(),
+        memory: names::SizeClass::of(size).memory_mib() as f64 / 1024.0,
+        name: size.into(),
+        precise_dyno_units: 1.0,
+        private_space_only: false,
+    }
 }
 
 /// `GET /regions`: the one region.
-pub async fn regions() -> Json<Value> {
-    Json(json!([views::region()]))
+pub async fn regions() -> Json<Vec<RegionView>> {
+    Json(vec![views::region()])
 }
 
 /// `GET /stacks`: the one stack (Heroku's names, `heroku-24`, are accepted as aliases of it).
-pub async fn stacks() -> Json<Value> {
-    Json(json!([views::stack()]))
+pub async fn stacks() -> Json<Vec<StackView>> {
+    Json(vec![views::stack()])
 }
 
 /// `GET /account/features`: account features (Heroku Labs); this server has none.

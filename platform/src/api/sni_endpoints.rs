@@ -13,51 +13,19 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
-use super::views::{self, DomainView};
+use super::views::{self, DomainView, SniEndpointView};
 use super::{ApiError, AppState};
-use crate::certs::{SniCerts, details};
-use crate::model::{App, PrivateKeyPem, SniEndpoint};
+use crate::certs::SniCerts;
+use crate::model::PrivateKeyPem;
 
 /// The body of a create or an update.
 #[derive(Debug, Deserialize)]
 pub struct CertificateBody {
     certificate_chain: String,
     private_key: String,
-}
-
-/// Heroku's SNI endpoint: never the private key.
-pub fn view(endpoint: &SniEndpoint, app: &App) -> Value {
-    let first = rustls::pki_types::pem::PemObject::pem_slice_iter(endpoint.certificate_chain.as_bytes())
-        .next()
-        .and_then(Result::ok);
-    let ssl_cert = match first.as_ref().map(details) {
-        Some(Ok(d)) => json!({
-            "id": endpoint.id,
-            "ca_signed?": false,
-            "self_signed?": d.self_signed,
-            "cert_domains": d.cert_domains,
-            "subject": d.subject,
-            "issuer": d.issuer,
-            "starts_at": views::time(d.starts_at),
-            "expires_at": views::time(d.expires_at),
-            "acm": false,
-        }),
-        _ => Value::Null,
-    };
-    json!({
-        "id": endpoint.id,
-        "name": endpoint.name,
-        "display_name": null,
-        "certificate_chain": endpoint.certificate_chain,
-        "app": views::app_ref(app),
-        "domains": endpoint.domains,
-        "ssl_cert": ssl_cert,
-        "created_at": views::time(endpoint.created_at),
-        "updated_at": views::time(endpoint.updated_at),
-    })
 }
 
 /// Checks a body's certificate and key (422 saying what is wrong).
@@ -74,9 +42,9 @@ async fn reload(certs: Option<Extension<Arc<SniCerts>>>) {
 }
 
 /// `GET /apps/{app}/sni-endpoints`.
-pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Vec<SniEndpointView>>, ApiError> {
     let endpoints = state.ledger.list_sni_endpoints(app.id).await?;
-    Ok(Json(endpoints.iter().map(|e| view(e, &app)).collect()))
+    Ok(Json(endpoints.iter().map(|e| SniEndpointView::new(e, &app)).collect()))
 }
 
 /// `GET /apps/{app}/sni-endpoints/{endpoint}` (name or id).
@@ -84,13 +52,13 @@ pub async fn info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, endpoint)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SniEndpointView>, ApiError> {
     let endpoints = state.ledger.list_sni_endpoints(app.id).await?;
     let found = endpoints
         .iter()
         .find(|e| e.name == endpoint || e.id.to_string() == endpoint)
         .ok_or_else(|| ApiError::not_found(format!("Couldn't find SNI endpoint {endpoint}.")))?;
-    Ok(Json(view(found, &app)))
+    Ok(Json(SniEndpointView::new(found, &app)))
 }
 
 /// `POST /apps/{app}/sni-endpoints {certificate_chain, private_key}` → 201.
@@ -105,8 +73,8 @@ pub async fn create(
     let (chain, key) = checked(body)?;
     let endpoint = state.ledger.create_sni_endpoint(app.id, &chain, &key).await?;
     reload(certs).await;
-    let shown = view(&endpoint, &app);
-    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "create", &caller.user.email, shown.clone());
+    let shown = SniEndpointView::new(&endpoint, &app);
+    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "create", &caller.user.email, views::value(&shown));
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
@@ -117,13 +85,13 @@ pub async fn update(
     certs: Option<Extension<Arc<SniCerts>>>,
     Path((app, endpoint)): Path<(String, String)>,
     ApiJson(body): ApiJson<CertificateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SniEndpointView>, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let (chain, key) = checked(body)?;
     let endpoint = state.ledger.update_sni_endpoint(app.id, &endpoint, &chain, &key).await?;
     reload(certs).await;
-    let shown = view(&endpoint, &app);
-    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "update", &caller.user.email, shown.clone());
+    let shown = SniEndpointView::new(&endpoint, &app);
+    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "update", &caller.user.email, views::value(&shown));
     Ok(Json(shown))
 }
 
@@ -133,11 +101,11 @@ pub async fn remove(
     AppAccess { app, caller }: AppAccess,
     certs: Option<Extension<Arc<SniCerts>>>,
     Path((_, endpoint)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SniEndpointView>, ApiError> {
     let endpoint = state.ledger.remove_sni_endpoint(app.id, &endpoint).await?;
     reload(certs).await;
-    let shown = view(&endpoint, &app);
-    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "destroy", &caller.user.email, shown.clone());
+    let shown = SniEndpointView::new(&endpoint, &app);
+    super::webhooks::notify(&state, app.id, "api:sni-endpoint", "destroy", &caller.user.email, views::value(&shown));
     Ok(Json(shown))
 }
 

@@ -9,6 +9,7 @@
 
 mod addons;
 mod apps;
+mod catalog;
 mod dynos;
 mod features;
 mod logs;
@@ -16,15 +17,17 @@ mod pipelines;
 mod releases;
 mod resources;
 mod teams;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use addons::{
     AddonServiceView, AddonView, AttachedAddon, AttachmentView, BillingEntity, CatalogRef, Catalogued, PlanView, Price,
 };
 pub use apps::{AccessToken, AccountView, AppView, AuthorizationUser, AuthorizationView, NewUserView};
+pub use catalog::{DynoSizeView, RegionProvider, RegionView, StackView, region, stack};
 pub use dynos::{DynoView, FormationView, ReleaseVersion};
 pub use features::{FeatureView, ScheduledJobView};
 pub use logs::{LogDrainView, LogSessionView};
@@ -32,8 +35,9 @@ pub use pipelines::{
     CoupledApp, CouplingView, GenerationRef, PipelineOwnerRef, PipelineView, PromotionSource, PromotionTargetView, PromotionView,
 };
 pub use releases::{BuildView, BuildpackRef, ReleaseView, SlugView, SourceBlobRef};
-pub use resources::{CollaboratorUser, CollaboratorView, DomainView, PermissionView};
+pub use resources::{CollaboratorUser, CollaboratorView, DomainView, PermissionView, SniEndpointView, SslCertView};
 pub use teams::{MemberUser, MemberView, TeamView};
+pub use webhooks::WebhookView;
 
 use crate::access::TeamRef;
 use crate::model::{App, UserRef};
@@ -56,33 +60,6 @@ pub fn check_stack(name: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!("Stack {name:?} is unknown. Stacks: {STACK} (also accepted as {}).", HEROKU_STACKS.join(", ")))
-}
-
-/// The one region (`GET /regions`), in Heroku's shape.
-pub fn region() -> Value {
-    json!({
-        "id": REGION_ID,
-        "name": REGION,
-        "description": "This paas server",
-        "country": null,
-        "locale": null,
-        "private_capable": false,
-        "provider": {"name": "paas", "region": REGION},
-        "created_at": "2012-01-01T00:00:00Z",
-        "updated_at": "2012-01-01T00:00:00Z",
-    })
-}
-
-/// The one stack (`GET /stacks`), in Heroku's shape.
-pub fn stack() -> Value {
-    json!({
-        "id": STACK_ID,
-        "name": STACK,
-        "state": "public",
-        "default": true,
-        "created_at": "2012-01-01T00:00:00Z",
-        "updated_at": "2012-01-01T00:00:00Z",
-    })
 }
 
 /// A time as Heroku writes it: `2012-01-01T12:00:00Z`.

@@ -9,27 +9,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::extract::{ApiJson, AppAccess, CurrentUser, visible_app};
-use super::{ApiError, AppState, views};
+use super::views::WebhookView;
+use super::{ApiError, AppState};
 use crate::logplex::drains::{DrainUrlError, Endpoint};
-use crate::model::App;
-use crate::webhooks::{Webhook, WebhookSettings, check_settings, shown_origin, shown_url};
-
-/// A webhook as Heroku shows it (never its secret).
-fn view(hook: &Webhook, app: &App) -> Value {
-    json!({
-        "id": hook.id,
-        "app": views::app_ref(app),
-        "url": hook.url,
-        "include": hook.include,
-        "level": hook.level,
-        "created_at": views::time(hook.created_at),
-        "updated_at": views::time(hook.updated_at),
-    })
-}
+use crate::webhooks::{WebhookSettings, check_settings, shown_origin, shown_url};
 
 /// The body of `POST` and `PATCH /apps/{app}/webhooks[/{id}]`.
 #[derive(Debug, Default, Deserialize)]
@@ -86,9 +73,9 @@ fn webhook_id(id: &str) -> Result<Uuid, ApiError> {
 }
 
 /// `GET /apps/{app}/webhooks`.
-pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, AppAccess { app, .. }: AppAccess) -> Result<Json<Vec<WebhookView>>, ApiError> {
     let hooks = state.ledger.list_webhooks(app.id).await?;
-    Ok(Json(hooks.iter().map(|h| view(h, &app)).collect()))
+    Ok(Json(hooks.iter().map(|h| WebhookView::new(h, &app)).collect()))
 }
 
 /// `POST /apps/{app}/webhooks` `{url, include, level, secret?, authorization?}` → 201, with the
@@ -109,7 +96,7 @@ pub async fn create(
     if let Ok(value) = HeaderValue::from_str(&secret) {
         headers.insert("heroku-webhook-secret", value);
     }
-    Ok((StatusCode::CREATED, headers, Json(view(&hook, &app))).into_response())
+    Ok((StatusCode::CREATED, headers, Json(WebhookView::new(&hook, &app))).into_response())
 }
 
 /// `GET /apps/{app}/webhooks/{id}`.
@@ -117,10 +104,10 @@ pub async fn info(
     State(state): State<AppState>,
     AppAccess { app, .. }: AppAccess,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     let hook = state.ledger.find_webhook(app.id, webhook_id(&id)?).await?;
     let hook = hook.ok_or_else(|| ApiError::not_found("Couldn't find that webhook."))?;
-    Ok(Json(view(&hook, &app)))
+    Ok(Json(WebhookView::new(&hook, &app)))
 }
 
 /// `PATCH /apps/{app}/webhooks/{id}`.
@@ -129,11 +116,11 @@ pub async fn update(
     caller: CurrentUser,
     Path((app, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<Body>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     let app = visible_app(&state, &caller, &app).await?;
     let settings = body.settings(&state)?;
     let hook = state.ledger.update_webhook(app.id, webhook_id(&id)?, settings).await?;
-    Ok(Json(view(&hook, &app)))
+    Ok(Json(WebhookView::new(&hook, &app)))
 }
 
 /// `DELETE /apps/{app}/webhooks/{id}`.
@@ -141,10 +128,10 @@ pub async fn remove(
     State(state): State<AppState>,
     AppAccess { app, caller }: AppAccess,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     let hook = state.ledger.remove_webhook(app.id, webhook_id(&id)?).await?;
     state.logs.api_event(&app.name, &format!("Remove webhook {} by {}", shown_origin(&hook.url), caller.user.email));
-    Ok(Json(view(&hook, &app)))
+    Ok(Json(WebhookView::new(&hook, &app)))
 }
 
 /// `max=N` of a `Range` header (the CLI's `seq ..; order=desc,max=N`), read by [`super::range::parse`].

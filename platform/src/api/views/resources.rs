@@ -1,11 +1,12 @@
-//! An app's domains and collaborators, and permissions as Heroku lists them.
+//! An app's domains, SNI endpoints and collaborators, and permissions as Heroku lists them.
 
 use serde::{Deserialize, Serialize};
 
 use super::{NameRef, app_ref, nullable, time};
 use crate::access::Permissions;
 use crate::api::PlatformConfig;
-use crate::model::{App, Collaborator, Domain};
+use crate::certs::details;
+use crate::model::{App, Collaborator, Domain, SniEndpoint};
 
 /// A domain of an app (`GET /apps/{app}/domains`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,5 +154,90 @@ impl PermissionView {
     /// The permissions of `set`, in Heroku's order.
     pub fn list(set: Permissions) -> Vec<PermissionView> {
         set.iter().map(|p| PermissionView { description: p.description().into(), name: p.name().into() }).collect()
+    }
+}
+
+/// An app's custom certificate (Heroku's SNI endpoint, `GET /apps/{app}/sni-endpoints`): never
+/// its private key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SniEndpointView {
+    /// Its app.
+    pub app: NameRef,
+    /// The certificate chain, PEM, leaf first.
+    pub certificate_chain: String,
+    /// When it was added.
+    pub created_at: String,
+    /// Heroku's display name (none).
+    pub display_name: Option<String>,
+    /// The ids of the app's domains set to it.
+    pub domains: Vec<String>,
+    /// Its id.
+    pub id: String,
+    /// Its name, unique on the server.
+    pub name: String,
+    /// What the leaf certificate says (none when it cannot be read).
+    pub ssl_cert: Option<SslCertView>,
+    /// When its certificate was last replaced.
+    pub updated_at: String,
+}
+
+/// The leaf certificate of an SNI endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SslCertView {
+    /// Whether ACM made it (never).
+    pub acm: bool,
+    /// Whether a known CA signed it (not checked: false).
+    #[serde(rename = "ca_signed?")]
+    pub ca_signed: bool,
+    /// The names it is valid for.
+    pub cert_domains: Vec<String>,
+    /// When it expires.
+    pub expires_at: String,
+    /// The endpoint's id.
+    pub id: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Whether it signed itself.
+    #[serde(rename = "self_signed?")]
+    pub self_signed: bool,
+    /// When it becomes valid.
+    pub starts_at: String,
+    /// Its subject.
+    pub subject: String,
+}
+
+impl SniEndpointView {
+    /// `endpoint` of `app`, its leaf certificate read.
+    pub fn new(endpoint: &SniEndpoint, app: &App) -> SniEndpointView {
+        let first = rustls::pki_types::pem::PemObject::pem_slice_iter(endpoint.certificate_chain.as_bytes())
+            .next()
+            .and_then(Result::ok);
+        let ssl_cert = match first.as_ref().map(details) {
+            Some(Ok(d)) => Some(SslCertView {
+                acm: false,
+                ca_signed: false,
+                cert_domains: d.cert_domains,
+                expires_at: time(d.expires_at),
+                id: endpoint.id.to_string(),
+                issuer: d.issuer,
+                self_signed: d.self_signed,
+                starts_at: time(d.starts_at),
+                subject: d.subject,
+            }),
+            _ => None,
+        };
+        SniEndpointView {
+            app: app_ref(app),
+            certificate_chain: endpoint.certificate_chain.clone(),
+            created_at: time(endpoint.created_at),
+            display_name: None,
+            domains: endpoint.domains.iter().map(ToString::to_string).collect(),
+            id: endpoint.id.to_string(),
+            name: endpoint.name.clone(),
+            ssl_cert,
+            updated_at: time(endpoint.updated_at),
+        }
     }
 }

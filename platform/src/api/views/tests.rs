@@ -56,8 +56,13 @@ pub(super) struct Fixtures {
     pub member: TeamMember,
 }
 
+/// The time every fixture was made.
+fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+}
+
 pub(super) fn fixtures() -> Fixtures {
-    let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+    let at = at();
     let (app, team_app, config) = (app(false), app(true), config());
     let release = Release {
         id: Uuid::from_u128(4),
@@ -155,7 +160,110 @@ pub(super) fn samples() -> Vec<(&'static str, String)> {
     fn text(view: impl Serialize) -> String {
         serde_json::to_string(&view).unwrap()
     }
+    let hook = crate::webhooks::Webhook {
+        id: Uuid::from_u128(15),
+        app_id: app.id,
+        url: "https://hooks.example.com/x".into(),
+        secret: "s".into(),
+        include: vec!["api:release".into()],
+        level: "notify".into(),
+        authorization: None,
+        created_at: at(),
+        updated_at: at(),
+    };
+    let endpoint = |chain: String| crate::model::SniEndpoint {
+        id: Uuid::from_u128(16),
+        app_id: app.id,
+        name: "tokyo-1".into(),
+        certificate_chain: chain,
+        private_key: crate::model::PrivateKeyPem::new(String::new()),
+        domains: vec![domain.id],
+        created_at: at(),
+        updated_at: at(),
+    };
+    let certified = rcgen::generate_simple_self_signed(vec!["www.example.com".to_string()]).unwrap();
+    let service = &crate::addons::catalog::SERVICES[0];
+    let addon = crate::addons::Addon {
+        id: Uuid::from_u128(17),
+        name: "postgresql-calm-1".into(),
+        app_id: app.id,
+        app_name: app.name.clone(),
+        service: service.name.into(),
+        plan: service.plans[0].name.into(),
+        provider_id: "p".into(),
+        config: Default::default(),
+        config_vars: vec!["DATABASE_URL".into()],
+        created_at: at(),
+        updated_at: at(),
+    };
+    let gone = crate::addons::Addon { service: "gone".into(), ..addon.clone() };
+    let attachment = crate::addons::AddonAttachment {
+        id: Uuid::from_u128(18),
+        name: "DATABASE".into(),
+        addon_id: addon.id,
+        addon_name: addon.name.clone(),
+        addon_service: addon.service.clone(),
+        addon_plan: addon.plan.clone(),
+        addon_app_id: app.id,
+        addon_app_name: app.name.clone(),
+        app_id: team_app.id,
+        app_name: "other".into(),
+        config_vars: vec!["DATABASE_URL".into()],
+        created_at: at(),
+        updated_at: at(),
+    };
+    let drain = crate::model::LogDrain {
+        id: Uuid::from_u128(19),
+        app_id: app.id,
+        url: "syslog://logs.example.com:514".into(),
+        token: "d.1".into(),
+        created_at: at(),
+        updated_at: at(),
+    };
+    let feature = crate::model::AppFeature { app_id: app.id, name: "preboot".into(), enabled: true, created_at: at(), updated_at: at() };
+    let job = crate::model::ScheduledJob {
+        id: Uuid::from_u128(20),
+        app_id: app.id,
+        schedule: "*/10 * * * *".into(),
+        command: "worker --once".into(),
+        last_run_at: None,
+        created_at: at(),
+        updated_at: at(),
+    };
+    use crate::pipelines::{Coupling, Pipeline, PipelineOwner, Promotion, PromotionTarget, Stage};
+    let pipeline =
+        Pipeline { id: Uuid::from_u128(21), name: "shop".into(), owner: PipelineOwner::User(owner().id), created_at: at(), updated_at: at() };
+    let coupling = Coupling { id: Uuid::from_u128(22), pipeline_id: pipeline.id, app_id: app.id, stage: Stage::Staging, created_at: at(), updated_at: at() };
+    let target = PromotionTarget { id: Uuid::from_u128(23), app_id: app.id, release_id: None, status: "failed".into(), error_message: Some("x".into()) };
+    let promotion = Promotion {
+        id: Uuid::from_u128(24),
+        pipeline_id: pipeline.id,
+        source_app_id: app.id,
+        source_release_id: release.id,
+        status: "completed".into(),
+        targets: vec![target.clone()],
+        created_at: at(),
+        updated_at: at(),
+    };
     vec![
+        ("log drain", text(LogDrainView::new(&drain, &app))),
+        ("feature", text(FeatureView::new(&crate::model::FEATURES[0], Some(&feature), &app))),
+        ("scheduled job", text(ScheduledJobView::new(&job, &app, Some(at())))),
+        ("pipeline", text(PipelineView::new(&pipeline))),
+        ("coupling", text(CouplingView::new(&coupling, &pipeline, Some(&app)))),
+        ("coupling of an unseen app", text(CouplingView::new(&coupling, &pipeline, None))),
+        ("promotion", text(PromotionView::new(&promotion))),
+        ("promotion target", text(PromotionTargetView::new(&target, &promotion))),
+        ("region", text(region())),
+        ("stack", text(stack())),
+        ("webhook", text(WebhookView::new(&hook, &app))),
+        ("sni endpoint", text(SniEndpointView::new(&endpoint(certified.cert.pem()), &app))),
+        ("sni endpoint without a readable certificate", text(SniEndpointView::new(&endpoint("x".into()), &app))),
+        ("addon service", text(AddonServiceView::new(service))),
+        ("plan", text(PlanView::new(service, &service.plans[0]))),
+        ("addon", text(AddonView::new(&addon))),
+        ("addon out of the catalog", text(AddonView::destroyed(&gone))),
+        ("attachment", text(AttachmentView::new(&attachment))),
         ("app", text(AppView::new(&app, &config))),
         ("team app", text(AppView::new(&team_app, &config))),
         ("account", text(AccountView::new(&user()))),
