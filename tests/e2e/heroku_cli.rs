@@ -6,10 +6,9 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{TestServer, searchable_tempdir};
+use crate::support::{Gathered, TestServer, searchable_tempdir};
 
 const HEROKU_VERSION: &str = "11.10.0";
 
@@ -102,40 +101,20 @@ impl Heroku {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run heroku login -i");
-        let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let readers: Vec<_> = [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)]
-            .into_iter()
-            .flatten()
-            .map(|mut stream| {
-                let seen = seen.clone();
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = stream.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        seen.lock().unwrap().extend_from_slice(&buf[..n]);
-                    }
-                })
-            })
-            .collect();
+        let seen = Gathered::start([
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ]);
         let mut stdin = child.stdin.take().unwrap();
         for (prompt, answer) in [("Email", email), ("Password", password)] {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while !String::from_utf8_lossy(&seen.lock().unwrap()).contains(prompt) {
-                assert!(Instant::now() < deadline, "heroku login -i never asked for {prompt}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            seen.wait_for(prompt);
             std::thread::sleep(Duration::from_millis(200));
             stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
             stdin.flush().unwrap();
         }
         let status = child.wait().unwrap();
         drop(stdin);
-        for reader in readers {
-            reader.join().unwrap();
-        }
-        let all = text(&seen.lock().unwrap());
+        let all = seen.finish();
         println!("$ heroku login -i\n{all}");
         Run { code: status.code(), stdout: all, stderr: String::new() }
     }

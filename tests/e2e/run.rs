@@ -14,7 +14,7 @@ use rustls::pki_types::ServerName;
 use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 
-use crate::support::{TestServer, ok, paas_bin, push_example, run};
+use crate::support::{Gathered, TestServer, ok, paas_bin, push_example, run};
 
 /// `paas` as the user `paas login` logged in (no PAAS_API_URL / PAAS_API_KEY: the stored URL,
 /// key and CA are used).
@@ -238,39 +238,19 @@ fn paas_run_on_a_terminal_gets_echo_and_line_editing_and_ctrl_c_stops_the_dyno()
     let line = format!("{} run -a terminal -- worker-rust echo", paas_bin());
     let mut child = on_a_terminal(&server, &line);
     let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        })
-    };
-    let wait_for = |want: &str| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !text(&seen.lock().unwrap()).contains(want) {
-            assert!(Instant::now() < deadline, "no {want:?} in {:?}", text(&seen.lock().unwrap()));
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    wait_for("up, run.1");
+    let seen = Gathered::start([Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>]);
+    seen.wait_for("up, run.1");
     stdin.write_all(b"hj\x7fi\r").unwrap();
     stdin.flush().unwrap();
-    wait_for("hj\x08 \x08i\r\necho: hi\r\n");
+    seen.wait_for("hj\x08 \x08i\r\necho: hi\r\n");
     let started = Instant::now();
     stdin.write_all(b"\x03").unwrap();
     stdin.flush().unwrap();
-    wait_for("^C");
+    seen.wait_for("^C");
     let status = child.wait().unwrap();
-    reader.join().unwrap();
+    let all = seen.finish();
     assert!(started.elapsed() < Duration::from_secs(5), "Ctrl-C took {:?}", started.elapsed());
-    assert_eq!(status.code(), Some(0), "{:?}", text(&seen.lock().unwrap()));
+    assert_eq!(status.code(), Some(0), "{all:?}");
 }
 
 #[test]

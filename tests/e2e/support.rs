@@ -3,10 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// The path of the `paas` binary under test.
@@ -344,6 +344,57 @@ pub fn replaced(server: &TestServer, app: &str, before: &str) {
     while router_get(server, app, "/boot") == (200, before.to_string()) || router_get(server, app, "/boot").0 != 200 {
         assert!(std::time::Instant::now() < deadline, "{app}: its dyno was not replaced");
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// What a child process writes to the streams it was given, gathered as it comes by a thread
+/// per stream (for a conversation: wait for a prompt, then answer it).
+pub struct Gathered {
+    seen: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Gathered {
+    pub fn start(streams: impl IntoIterator<Item = Box<dyn Read + Send>>) -> Gathered {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let readers = streams
+            .into_iter()
+            .map(|mut stream| {
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = stream.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                })
+            })
+            .collect();
+        Gathered { seen, readers }
+    }
+
+    /// What has come so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until what has come contains `want`, for up to 30 s.
+    pub fn wait_for(&self, want: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !self.text().contains(want) {
+            assert!(std::time::Instant::now() < deadline, "no {want:?} in {:?}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the streams end; all that came.
+    pub fn finish(self) -> String {
+        for reader in self.readers {
+            reader.join().unwrap();
+        }
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
     }
 }
 
