@@ -6,11 +6,15 @@
 //!
 //! Its pieces:
 //!
-//! - [`Ledger`]: the store, in five traits: its own methods (users and API keys, apps,
-//!   releases and config vars, formation, domains and SNI endpoints, collaborators, builds,
-//!   slugs, log drains, features, autoscaling, scheduled jobs, add-ons, teams) and the parts
+//! - [`Ledger`]: the store, in twelve parts (a `dyn Ledger` answers every part's methods;
+//!   callers need not name the parts): users and keys ([`AccountLedger`]), apps and their
+//!   features and drains ([`AppLedger`]), releases, config vars and formation
+//!   ([`ReleaseLedger`]), domains and SNI endpoints ([`DomainLedger`]), builds and slugs
+//!   ([`DeployLedger`]), collaborators and teams ([`AccessLedger`]), add-ons ([`AddonLedger`]),
+//!   scheduled jobs and autoscaling ([`ScheduleLedger`]), and beside their records
 //!   [`grid::NodeLedger`], [`pipelines::PipelineLedger`], [`webhooks::WebhookLedger`] and
-//!   [`setups::AppSetupLedger`]. [`LedgerError`] is what goes wrong.
+//!   [`setups::AppSetupLedger`].
+//!   [`LedgerError`] is what goes wrong.
 //! - [`SqlLedger`]: the one implementation, over sqlx's `Any` driver; [`open`] connects and
 //!   applies the migrations (`ledger/migrations/sqlite` or `ledger/migrations/postgres`, built
 //!   into the binary), [`sqlite_url`] names the embedded file in a data dir. The conformance
@@ -46,4 +50,7 @@ pub mod setups;
 pub mod sizes;
 pub mod webhooks;
 
-pub use ledger::{AppFilter, AppUpdate, Ledger, LedgerError, Result, SqlLedger, open, sqlite_url};
+pub use ledger::{
+    AccessLedger, AccountLedger, AddonLedger, AppFilter, AppLedger, AppUpdate, DeployLedger, DomainLedger, Ledger, LedgerError,
+    ReleaseLedger, Result, ScheduleLedger, SqlLedger, open, sqlite_url,
+};

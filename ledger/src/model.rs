@@ -237,7 +237,7 @@ pub const MAX_SNI_ENDPOINTS_PER_APP: usize = 10;
 
 /// What the router's certificate choice reads on each reload: the custom domains of live apps
 /// that have SNI endpoints, and those endpoints' ids and times, without any certificate or key
-/// (those are read with [`crate::Ledger::find_sni_endpoints`] only when an endpoint changed).
+/// (those are read with [`crate::DomainLedger::find_sni_endpoints`] only when an endpoint changed).
 #[derive(Debug, Clone, Default)]
 pub struct SniRoutes {
     /// The custom domains.

@@ -72,11 +72,20 @@ pub struct AppUpdate {
     pub maintenance: Option<bool>,
 }
 
-/// The control plane's store. One implementation ([`SqlLedger`]) serves SQLite and PostgreSQL;
-/// the conformance suite in `tests/all` runs against both.
-#[async_trait]
+/// The control plane's store: every part of it, each a trait of its own (the first eight here,
+/// the others beside their records). Callers hold an `Arc<dyn Ledger>` and call any part's
+/// methods on it. One implementation ([`SqlLedger`]) serves SQLite and PostgreSQL; the
+/// conformance suite in `platform/tests/all` runs against both.
 pub trait Ledger:
-    crate::grid::NodeLedger
+    AccountLedger
+    + AppLedger
+    + ReleaseLedger
+    + DomainLedger
+    + DeployLedger
+    + AccessLedger
+    + AddonLedger
+    + ScheduleLedger
+    + crate::grid::NodeLedger
     + crate::pipelines::PipelineLedger
     + crate::webhooks::WebhookLedger
     + crate::setups::AppSetupLedger
@@ -84,8 +93,11 @@ pub trait Ledger:
     + Sync
     + 'static
 {
-    // Users and API keys.
+}
 
+/// Users, their API keys (stored hashed) and the dyno sizes granted to them. A part of [`Ledger`].
+#[async_trait]
+pub trait AccountLedger: Send + Sync {
     /// Creates a user (with an optional password, stored hashed) and a first API key, which is
     /// returned in clear: the only time it is known.
     async fn create_user(&self, email: &str, password: Option<&str>, operator: bool) -> Result<(User, String)>;
@@ -108,9 +120,12 @@ pub trait Ledger:
     async fn dyno_sizes(&self, user_id: Uuid) -> Result<Option<Vec<String>>>;
     /// Sets the dyno sizes the user may use (`None`: back to the default).
     async fn set_dyno_sizes(&self, user_id: Uuid, sizes: Option<Vec<String>>) -> Result<()>;
+}
 
+/// Apps, and what is set on each: features and log drains. A part of [`Ledger`].
+#[async_trait]
+pub trait AppLedger: Send + Sync {
     // Apps.
-
     /// Creates an app owned by `owner`, with release v1 `Initial release`, in one transaction.
     async fn create_app(&self, name: &str, owner: Uuid) -> Result<App>;
     /// A live app by name or id.
@@ -124,8 +139,27 @@ pub trait Ledger:
     /// Destroys an app: it disappears from every listing; its releases stay in the ledger.
     async fn destroy_app(&self, app_id: Uuid) -> Result<App>;
 
-    // Releases and config vars.
+    // Log drains.
+    /// The app's log drains, oldest first.
+    async fn list_log_drains(&self, app_id: Uuid) -> Result<Vec<LogDrain>>;
+    /// Every live app's log drains, with the app's name (what `paas server` forwards at start).
+    async fn all_log_drains(&self) -> Result<Vec<(String, LogDrain)>>;
+    /// Adds a drain (its token made here); the same URL twice is a conflict.
+    async fn add_log_drain(&self, app_id: Uuid, url: &str) -> Result<LogDrain>;
+    /// Removes a drain by id, URL or token.
+    async fn remove_log_drain(&self, app_id: Uuid, which: &str) -> Result<LogDrain>;
 
+    // App features.
+    /// The app's features that were ever set, by name (others are disabled).
+    async fn list_app_features(&self, app_id: Uuid) -> Result<Vec<AppFeature>>;
+    /// Turns a feature on or off (the caller checks the name is known).
+    async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature>;
+}
+
+/// The append-only releases, the config vars they carry, and the formation they run with. A part of [`Ledger`].
+#[async_trait]
+pub trait ReleaseLedger: Send + Sync {
+    // Releases and config vars.
     /// The app's releases, oldest first.
     async fn list_releases(&self, app_id: Uuid) -> Result<Vec<Release>>;
     /// One release, by version number (`3` or `v3`) or id.
@@ -148,14 +182,13 @@ pub trait Ledger:
     /// `Rollback to vN`. Nothing is rebuilt. Add-ons' config vars and plans follow the app's
     /// attachments of now, not of `target` (a destroyed add-on's URL does not come back).
     async fn rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release>;
-    /// Records what [`Ledger::create_release`] would have, as a release whose release phase
+    /// Records what [`ReleaseLedger::create_release`] would have, as a release whose release phase
     /// failed: the next version, status `failed`; the current release stays current.
     async fn create_failed_release(&self, app_id: Uuid, user_id: Uuid, release: NewRelease) -> Result<Release>;
-    /// Records what [`Ledger::rollback`] would have, as a release whose release phase failed.
+    /// Records what [`ReleaseLedger::rollback`] would have, as a release whose release phase failed.
     async fn failed_rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release>;
 
     // Formation and dynos.
-
     /// The formation of the current release's process types, sorted by type.
     async fn list_formation(&self, app_id: Uuid) -> Result<Vec<Formation>>;
     /// Applies scale/resize updates atomically: all or none. Unknown process types and negative
@@ -163,9 +196,11 @@ pub trait Ledger:
     async fn update_formation(&self, app_id: Uuid, updates: Vec<FormationUpdate>) -> Result<Vec<Formation>>;
     /// Records a restart or stop request (`action`) for all dynos, a process type or one dyno.
     async fn record_dyno_action(&self, app_id: Uuid, user_id: Uuid, action: &str, target: Option<&str>) -> Result<()>;
+}
 
-    // Domains, collaborators, builds.
-
+/// Custom domains and the SNI endpoints (custom certificates) they serve with. A part of [`Ledger`].
+#[async_trait]
+pub trait DomainLedger: Send + Sync {
     /// The app's custom domains, sorted by hostname.
     async fn list_domains(&self, app_id: Uuid) -> Result<Vec<Domain>>;
     /// Adds a custom domain (hostnames are unique across apps).
@@ -189,16 +224,11 @@ pub trait Ledger:
     /// The SNI endpoints with these ids (any app's; `domains` left empty), with their
     /// certificates and keys.
     async fn find_sni_endpoints(&self, ids: &[Uuid]) -> Result<Vec<SniEndpoint>>;
-    /// The app's collaborators (not the owner), sorted by email.
-    async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>>;
-    /// Adds a collaborator with all four permissions.
-    async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator>;
-    /// Adds a collaborator with these permissions.
-    async fn add_collaborator_with(&self, app_id: Uuid, user_id: Uuid, permissions: Permissions) -> Result<Collaborator>;
-    /// Sets a collaborator's permissions (by their email or id, or the collaboration's id).
-    async fn update_collaborator(&self, app_id: Uuid, who: &str, permissions: Permissions) -> Result<Collaborator>;
-    /// Removes a collaborator by their email or id, or the collaboration's id.
-    async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator>;
+}
+
+/// Builds and their output, the slugs they make, and each app's buildpack. A part of [`Ledger`].
+#[async_trait]
+pub trait DeployLedger: Send + Sync {
     /// The app's builds, oldest first.
     async fn list_builds(&self, app_id: Uuid) -> Result<Vec<Build>>;
     /// Records a pending build, run by the node `node_id`.
@@ -226,7 +256,6 @@ pub trait Ledger:
     async fn build_output(&self, build_id: Uuid) -> Result<Option<String>>;
 
     // Slugs and buildpacks.
-
     /// Records a slug built for the app (its archive is in the slug store, named by checksum).
     async fn create_slug(&self, app_id: Uuid, slug: NewSlug) -> Result<Slug>;
     /// One of the app's slugs by id.
@@ -238,47 +267,55 @@ pub trait Ledger:
     async fn buildpack(&self, app_id: Uuid) -> Result<Option<String>>;
     /// Sets (`Some`) or clears (`None`) the app's buildpack.
     async fn set_buildpack(&self, app_id: Uuid, url: Option<&str>) -> Result<()>;
+}
 
-    // Log drains.
+/// Who may work on an app besides its owner: collaborators, teams and their members. A part of [`Ledger`].
+#[async_trait]
+pub trait AccessLedger: Send + Sync {
+    /// The app's collaborators (not the owner), sorted by email.
+    async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>>;
+    /// Adds a collaborator with all four permissions.
+    async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator>;
+    /// Adds a collaborator with these permissions.
+    async fn add_collaborator_with(&self, app_id: Uuid, user_id: Uuid, permissions: Permissions) -> Result<Collaborator>;
+    /// Sets a collaborator's permissions (by their email or id, or the collaboration's id).
+    async fn update_collaborator(&self, app_id: Uuid, who: &str, permissions: Permissions) -> Result<Collaborator>;
+    /// Removes a collaborator by their email or id, or the collaboration's id.
+    async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator>;
+    /// Creates a team whose first member, an admin, is `creator`.
+    async fn create_team(&self, name: &str, creator: Uuid) -> Result<Team>;
+    /// A live team by name or id.
+    async fn find_team(&self, name_or_id: &str) -> Result<Option<Team>>;
+    /// The teams the user is a member of, with their role, by name.
+    async fn list_teams(&self, user_id: Uuid) -> Result<Vec<(Team, TeamRole)>>;
+    /// Deletes a team that owns no live app (its members go with it).
+    async fn destroy_team(&self, team_id: Uuid) -> Result<Team>;
+    /// The team's members, by email.
+    async fn list_team_members(&self, team_id: Uuid) -> Result<Vec<TeamMember>>;
+    /// Sets a member's role; `create` adds the user when they are not a member yet. The last
+    /// admin cannot be demoted.
+    async fn set_team_member(&self, team_id: Uuid, user_id: Uuid, role: TeamRole, create: bool) -> Result<TeamMember>;
+    /// Removes a member (email or user id) and their grants on the team's apps; not the last admin.
+    async fn remove_team_member(&self, team_id: Uuid, who: &str) -> Result<TeamMember>;
+    /// The user's role in the team, if they are a member.
+    async fn team_role(&self, team_id: Uuid, user_id: Uuid) -> Result<Option<TeamRole>>;
+    /// What the user is to the app: team role and collaborator grant.
+    async fn relation(&self, app: &App, user_id: Uuid) -> Result<Relation>;
+    /// Creates an app owned by a team; its creator is a collaborator with all four permissions.
+    async fn create_team_app(&self, name: &str, creator: Uuid, team_id: Uuid, locked: bool) -> Result<App>;
+    /// Locks or unlocks a team app.
+    async fn set_app_locked(&self, app_id: Uuid, locked: bool) -> Result<App>;
+    /// Gives the app to a user or a team (see [`AppOwner`]).
+    async fn transfer_app(&self, app_id: Uuid, to: AppOwner) -> Result<App>;
+    /// The user's default team, if set.
+    async fn default_team(&self, user_id: Uuid) -> Result<Option<Team>>;
+    /// Sets or clears the user's default team.
+    async fn set_default_team(&self, user_id: Uuid, team_id: Option<Uuid>) -> Result<()>;
+}
 
-    /// The app's log drains, oldest first.
-    async fn list_log_drains(&self, app_id: Uuid) -> Result<Vec<LogDrain>>;
-    /// Every live app's log drains, with the app's name (what `paas server` forwards at start).
-    async fn all_log_drains(&self) -> Result<Vec<(String, LogDrain)>>;
-    /// Adds a drain (its token made here); the same URL twice is a conflict.
-    async fn add_log_drain(&self, app_id: Uuid, url: &str) -> Result<LogDrain>;
-    /// Removes a drain by id, URL or token.
-    async fn remove_log_drain(&self, app_id: Uuid, which: &str) -> Result<LogDrain>;
-
-    // App features.
-
-    /// The app's features that were ever set, by name (others are disabled).
-    async fn list_app_features(&self, app_id: Uuid) -> Result<Vec<AppFeature>>;
-    /// Turns a feature on or off (the caller checks the name is known).
-    async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature>;
-
-    // Autoscaling (crate::autoscale).
-
-    /// The app's autoscaling policies that were ever set, by process type.
-    async fn list_autoscaling(&self, app_id: Uuid) -> Result<Vec<crate::autoscale::Policy>>;
-    /// Every enabled policy of an app that exists.
-    async fn enabled_autoscaling(&self) -> Result<Vec<crate::autoscale::Policy>>;
-    /// Stores the policy of its (app, process type), enabled or not (the caller checks it).
-    async fn set_autoscaling(&self, policy: &crate::autoscale::Policy) -> Result<crate::autoscale::Policy>;
-
-    // Scheduled jobs.
-
-    /// The app's scheduled jobs, oldest first.
-    async fn list_scheduled_jobs(&self, app_id: Uuid) -> Result<Vec<ScheduledJob>>;
-    /// Every live app's scheduled jobs, with the app's name (what the scheduler runs).
-    async fn all_scheduled_jobs(&self) -> Result<Vec<(String, ScheduledJob)>>;
-    /// Adds a job (the caller checks the schedule parses); at most
-    /// [`crate::model::MAX_SCHEDULED_JOBS`] per app.
-    async fn add_scheduled_job(&self, app_id: Uuid, schedule: &str, command: &str) -> Result<ScheduledJob>;
-    /// Removes one of the app's jobs.
-    async fn remove_scheduled_job(&self, app_id: Uuid, job_id: Uuid) -> Result<ScheduledJob>;
-    // Add-ons.
-
+/// Add-ons and their attachments; each change is a release of the apps it touches. A part of [`Ledger`].
+#[async_trait]
+pub trait AddonLedger: Send + Sync {
     /// Records a provisioned add-on, its first attachment (the first of
     /// `attachment_names` free on the app) and the release that sets its config vars
     /// (`Attach DATABASE (@ref:postgresql-…)`), in one transaction.
@@ -314,39 +351,29 @@ pub trait Ledger:
     async fn list_attachments(&self, filter: AddonFilter) -> Result<Vec<AddonAttachment>>;
     /// An attachment by id, or (with `app_id`) by its name on that app.
     async fn find_attachment(&self, name_or_id: &str, app_id: Option<Uuid>) -> Result<Option<AddonAttachment>>;
+}
 
-    // Teams.
+/// What runs on its own: scheduled jobs (each run claimed once) and autoscaling policies. A part of [`Ledger`].
+#[async_trait]
+pub trait ScheduleLedger: Send + Sync {
+    // Autoscaling (crate::autoscale).
+    /// The app's autoscaling policies that were ever set, by process type.
+    async fn list_autoscaling(&self, app_id: Uuid) -> Result<Vec<crate::autoscale::Policy>>;
+    /// Every enabled policy of an app that exists.
+    async fn enabled_autoscaling(&self) -> Result<Vec<crate::autoscale::Policy>>;
+    /// Stores the policy of its (app, process type), enabled or not (the caller checks it).
+    async fn set_autoscaling(&self, policy: &crate::autoscale::Policy) -> Result<crate::autoscale::Policy>;
 
-    /// Creates a team whose first member, an admin, is `creator`.
-    async fn create_team(&self, name: &str, creator: Uuid) -> Result<Team>;
-    /// A live team by name or id.
-    async fn find_team(&self, name_or_id: &str) -> Result<Option<Team>>;
-    /// The teams the user is a member of, with their role, by name.
-    async fn list_teams(&self, user_id: Uuid) -> Result<Vec<(Team, TeamRole)>>;
-    /// Deletes a team that owns no live app (its members go with it).
-    async fn destroy_team(&self, team_id: Uuid) -> Result<Team>;
-    /// The team's members, by email.
-    async fn list_team_members(&self, team_id: Uuid) -> Result<Vec<TeamMember>>;
-    /// Sets a member's role; `create` adds the user when they are not a member yet. The last
-    /// admin cannot be demoted.
-    async fn set_team_member(&self, team_id: Uuid, user_id: Uuid, role: TeamRole, create: bool) -> Result<TeamMember>;
-    /// Removes a member (email or user id) and their grants on the team's apps; not the last admin.
-    async fn remove_team_member(&self, team_id: Uuid, who: &str) -> Result<TeamMember>;
-    /// The user's role in the team, if they are a member.
-    async fn team_role(&self, team_id: Uuid, user_id: Uuid) -> Result<Option<TeamRole>>;
-    /// What the user is to the app: team role and collaborator grant.
-    async fn relation(&self, app: &App, user_id: Uuid) -> Result<Relation>;
-    /// Creates an app owned by a team; its creator is a collaborator with all four permissions.
-    async fn create_team_app(&self, name: &str, creator: Uuid, team_id: Uuid, locked: bool) -> Result<App>;
-    /// Locks or unlocks a team app.
-    async fn set_app_locked(&self, app_id: Uuid, locked: bool) -> Result<App>;
-    /// Gives the app to a user or a team (see [`AppOwner`]).
-    async fn transfer_app(&self, app_id: Uuid, to: AppOwner) -> Result<App>;
-    /// The user's default team, if set.
-    async fn default_team(&self, user_id: Uuid) -> Result<Option<Team>>;
-    /// Sets or clears the user's default team.
-    async fn set_default_team(&self, user_id: Uuid, team_id: Option<Uuid>) -> Result<()>;
-
+    // Scheduled jobs.
+    /// The app's scheduled jobs, oldest first.
+    async fn list_scheduled_jobs(&self, app_id: Uuid) -> Result<Vec<ScheduledJob>>;
+    /// Every live app's scheduled jobs, with the app's name (what the scheduler runs).
+    async fn all_scheduled_jobs(&self) -> Result<Vec<(String, ScheduledJob)>>;
+    /// Adds a job (the caller checks the schedule parses); at most
+    /// [`crate::model::MAX_SCHEDULED_JOBS`] per app.
+    async fn add_scheduled_job(&self, app_id: Uuid, schedule: &str, command: &str) -> Result<ScheduledJob>;
+    /// Removes one of the app's jobs.
+    async fn remove_scheduled_job(&self, app_id: Uuid, job_id: Uuid) -> Result<ScheduledJob>;
     /// Claims the job's run at `at`: sets its `last_run_at` to `at` if it is still `previous`,
     /// and (`node`: the claiming node's id and epoch) that node is still up at that epoch.
     /// `false` when another scheduler (sharing the ledger) got there first, the job is gone, or

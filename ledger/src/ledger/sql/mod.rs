@@ -31,7 +31,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
 
-use super::{AppFilter, AppUpdate, Ledger, LedgerError, Result};
+use super::{
+    AccessLedger, AccountLedger, AddonLedger, AppFilter, AppLedger, AppUpdate, DeployLedger, DomainLedger, Ledger, LedgerError,
+    ReleaseLedger, Result, ScheduleLedger,
+};
 use crate::access::{AppOwner, Permissions, Relation, Team, TeamMember, TeamRole};
 use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon};
 use crate::model::{PrivateKeyPem, RELEASE_FAILED, RELEASE_SUCCEEDED, SniEndpoint, SniRoutes};
@@ -208,7 +211,7 @@ async fn select_optional<T>(
 }
 
 #[async_trait]
-impl Ledger for SqlLedger {
+impl AccountLedger for SqlLedger {
     async fn create_user(&self, email: &str, password: Option<&str>, operator: bool) -> Result<(User, String)> {
         users::create_user(self, email, password, operator).await
     }
@@ -239,7 +242,10 @@ impl Ledger for SqlLedger {
     async fn set_dyno_sizes(&self, user_id: Uuid, sizes: Option<Vec<String>>) -> Result<()> {
         users::set_dyno_sizes(self, user_id, sizes).await
     }
+}
 
+#[async_trait]
+impl AppLedger for SqlLedger {
     async fn create_app(&self, name: &str, owner: Uuid) -> Result<App> {
         apps::create_app(self, name, owner).await
     }
@@ -258,7 +264,28 @@ impl Ledger for SqlLedger {
     async fn destroy_app(&self, app_id: Uuid) -> Result<App> {
         apps::destroy_app(self, app_id).await
     }
+    async fn list_log_drains(&self, app_id: Uuid) -> Result<Vec<LogDrain>> {
+        drains::list_log_drains(self, app_id).await
+    }
+    async fn all_log_drains(&self) -> Result<Vec<(String, LogDrain)>> {
+        drains::all_log_drains(self).await
+    }
+    async fn add_log_drain(&self, app_id: Uuid, url: &str) -> Result<LogDrain> {
+        drains::add_log_drain(self, app_id, url).await
+    }
+    async fn remove_log_drain(&self, app_id: Uuid, which: &str) -> Result<LogDrain> {
+        drains::remove_log_drain(self, app_id, which).await
+    }
+    async fn list_app_features(&self, app_id: Uuid) -> Result<Vec<AppFeature>> {
+        features::list_app_features(self, app_id).await
+    }
+    async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature> {
+        features::set_app_feature(self, app_id, name, enabled).await
+    }
+}
 
+#[async_trait]
+impl ReleaseLedger for SqlLedger {
     async fn list_releases(&self, app_id: Uuid) -> Result<Vec<Release>> {
         releases::list_releases(self, app_id).await
     }
@@ -288,7 +315,6 @@ impl Ledger for SqlLedger {
     async fn failed_rollback(&self, app_id: Uuid, user_id: Uuid, target: Uuid) -> Result<Release> {
         releases::rollback(self, app_id, user_id, target, RELEASE_FAILED).await
     }
-
     async fn list_formation(&self, app_id: Uuid) -> Result<Vec<Formation>> {
         formation::list_formation(self, app_id).await
     }
@@ -298,7 +324,10 @@ impl Ledger for SqlLedger {
     async fn record_dyno_action(&self, app_id: Uuid, user_id: Uuid, action: &str, target: Option<&str>) -> Result<()> {
         formation::record_dyno_action(self, app_id, user_id, action, target).await
     }
+}
 
+#[async_trait]
+impl DomainLedger for SqlLedger {
     async fn list_domains(&self, app_id: Uuid) -> Result<Vec<Domain>> {
         resources::list_domains(self, app_id).await
     }
@@ -329,21 +358,10 @@ impl Ledger for SqlLedger {
     async fn find_sni_endpoints(&self, ids: &[Uuid]) -> Result<Vec<SniEndpoint>> {
         certs::find_by_ids(self, ids).await
     }
-    async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>> {
-        resources::list_collaborators(self, app_id).await
-    }
-    async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
-        resources::add_collaborator(self, app_id, user_id, Permissions::ALL).await
-    }
-    async fn add_collaborator_with(&self, app_id: Uuid, user_id: Uuid, permissions: Permissions) -> Result<Collaborator> {
-        resources::add_collaborator(self, app_id, user_id, permissions).await
-    }
-    async fn update_collaborator(&self, app_id: Uuid, who: &str, permissions: Permissions) -> Result<Collaborator> {
-        resources::update_collaborator(self, app_id, who, permissions).await
-    }
-    async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator> {
-        resources::remove_collaborator(self, app_id, who).await
-    }
+}
+
+#[async_trait]
+impl DeployLedger for SqlLedger {
     async fn list_builds(&self, app_id: Uuid) -> Result<Vec<Build>> {
         resources::list_builds(self, app_id).await
     }
@@ -374,7 +392,6 @@ impl Ledger for SqlLedger {
     async fn build_output(&self, build_id: Uuid) -> Result<Option<String>> {
         slugs::build_output(self, build_id).await
     }
-
     async fn create_slug(&self, app_id: Uuid, slug: NewSlug) -> Result<Slug> {
         slugs::create_slug(self, app_id, slug).await
     }
@@ -390,89 +407,24 @@ impl Ledger for SqlLedger {
     async fn set_buildpack(&self, app_id: Uuid, url: Option<&str>) -> Result<()> {
         slugs::set_buildpack(self, app_id, url).await
     }
+}
 
-    async fn list_log_drains(&self, app_id: Uuid) -> Result<Vec<LogDrain>> {
-        drains::list_log_drains(self, app_id).await
+#[async_trait]
+impl AccessLedger for SqlLedger {
+    async fn list_collaborators(&self, app_id: Uuid) -> Result<Vec<Collaborator>> {
+        resources::list_collaborators(self, app_id).await
     }
-    async fn all_log_drains(&self) -> Result<Vec<(String, LogDrain)>> {
-        drains::all_log_drains(self).await
+    async fn add_collaborator(&self, app_id: Uuid, user_id: Uuid) -> Result<Collaborator> {
+        resources::add_collaborator(self, app_id, user_id, Permissions::ALL).await
     }
-    async fn add_log_drain(&self, app_id: Uuid, url: &str) -> Result<LogDrain> {
-        drains::add_log_drain(self, app_id, url).await
+    async fn add_collaborator_with(&self, app_id: Uuid, user_id: Uuid, permissions: Permissions) -> Result<Collaborator> {
+        resources::add_collaborator(self, app_id, user_id, permissions).await
     }
-    async fn remove_log_drain(&self, app_id: Uuid, which: &str) -> Result<LogDrain> {
-        drains::remove_log_drain(self, app_id, which).await
+    async fn update_collaborator(&self, app_id: Uuid, who: &str, permissions: Permissions) -> Result<Collaborator> {
+        resources::update_collaborator(self, app_id, who, permissions).await
     }
-
-    async fn list_app_features(&self, app_id: Uuid) -> Result<Vec<AppFeature>> {
-        features::list_app_features(self, app_id).await
-    }
-    async fn set_app_feature(&self, app_id: Uuid, name: &str, enabled: bool) -> Result<AppFeature> {
-        features::set_app_feature(self, app_id, name, enabled).await
-    }
-
-    async fn list_autoscaling(&self, app_id: Uuid) -> Result<Vec<crate::autoscale::Policy>> {
-        autoscaling::list_autoscaling(self, app_id).await
-    }
-    async fn enabled_autoscaling(&self) -> Result<Vec<crate::autoscale::Policy>> {
-        autoscaling::enabled_autoscaling(self).await
-    }
-    async fn set_autoscaling(&self, policy: &crate::autoscale::Policy) -> Result<crate::autoscale::Policy> {
-        autoscaling::set_autoscaling(self, policy).await
-    }
-
-    async fn list_scheduled_jobs(&self, app_id: Uuid) -> Result<Vec<ScheduledJob>> {
-        scheduler::list_scheduled_jobs(self, app_id).await
-    }
-    async fn all_scheduled_jobs(&self) -> Result<Vec<(String, ScheduledJob)>> {
-        scheduler::all_scheduled_jobs(self).await
-    }
-    async fn add_scheduled_job(&self, app_id: Uuid, schedule: &str, command: &str) -> Result<ScheduledJob> {
-        scheduler::add_scheduled_job(self, app_id, schedule, command).await
-    }
-    async fn remove_scheduled_job(&self, app_id: Uuid, job_id: Uuid) -> Result<ScheduledJob> {
-        scheduler::remove_scheduled_job(self, app_id, job_id).await
-    }
-    async fn create_addon(&self, user_id: Uuid, addon: NewAddon) -> Result<(Addon, AddonAttachment, Release)> {
-        addons::create_addon(self, user_id, addon).await
-    }
-    async fn list_addons(&self, filter: AddonFilter) -> Result<Vec<Addon>> {
-        addons::list_addons(self, filter).await
-    }
-    async fn find_addon(&self, name_or_id: &str) -> Result<Option<Addon>> {
-        addons::find_addon(self, name_or_id).await
-    }
-    async fn update_addon_plan(&self, addon_id: Uuid, plan: &str) -> Result<Addon> {
-        addons::update_addon_plan(self, addon_id, plan).await
-    }
-    async fn destroy_addon(&self, addon_id: Uuid, user_id: Uuid) -> Result<(Addon, Vec<Release>)> {
-        addons::destroy_addon(self, addon_id, user_id).await
-    }
-    async fn update_addon_config(
-        &self,
-        addon_id: Uuid,
-        config: std::collections::BTreeMap<String, String>,
-        user_id: Uuid,
-    ) -> Result<Vec<Release>> {
-        addons::update_addon_config(self, addon_id, config, user_id).await
-    }
-    async fn attach_addon(
-        &self,
-        addon_id: Uuid,
-        app_id: Uuid,
-        user_id: Uuid,
-        names: Vec<String>,
-    ) -> Result<(AddonAttachment, Release)> {
-        addons::attach_addon(self, addon_id, app_id, user_id, names).await
-    }
-    async fn detach_addon(&self, attachment_id: Uuid, user_id: Uuid) -> Result<(AddonAttachment, Release)> {
-        addons::detach_addon(self, attachment_id, user_id).await
-    }
-    async fn list_attachments(&self, filter: AddonFilter) -> Result<Vec<AddonAttachment>> {
-        addons::list_attachments(self, filter).await
-    }
-    async fn find_attachment(&self, name_or_id: &str, app_id: Option<Uuid>) -> Result<Option<AddonAttachment>> {
-        addons::find_attachment(self, name_or_id, app_id).await
+    async fn remove_collaborator(&self, app_id: Uuid, who: &str) -> Result<Collaborator> {
+        resources::remove_collaborator(self, app_id, who).await
     }
     async fn create_team(&self, name: &str, creator: Uuid) -> Result<Team> {
         teams::create_team(self, name, creator).await
@@ -516,6 +468,76 @@ impl Ledger for SqlLedger {
     async fn set_default_team(&self, user_id: Uuid, team_id: Option<Uuid>) -> Result<()> {
         teams::set_default_team(self, user_id, team_id).await
     }
+}
+
+#[async_trait]
+impl AddonLedger for SqlLedger {
+    async fn create_addon(&self, user_id: Uuid, addon: NewAddon) -> Result<(Addon, AddonAttachment, Release)> {
+        addons::create_addon(self, user_id, addon).await
+    }
+    async fn list_addons(&self, filter: AddonFilter) -> Result<Vec<Addon>> {
+        addons::list_addons(self, filter).await
+    }
+    async fn find_addon(&self, name_or_id: &str) -> Result<Option<Addon>> {
+        addons::find_addon(self, name_or_id).await
+    }
+    async fn update_addon_plan(&self, addon_id: Uuid, plan: &str) -> Result<Addon> {
+        addons::update_addon_plan(self, addon_id, plan).await
+    }
+    async fn update_addon_config(
+        &self,
+        addon_id: Uuid,
+        config: std::collections::BTreeMap<String, String>,
+        user_id: Uuid,
+    ) -> Result<Vec<Release>> {
+        addons::update_addon_config(self, addon_id, config, user_id).await
+    }
+    async fn destroy_addon(&self, addon_id: Uuid, user_id: Uuid) -> Result<(Addon, Vec<Release>)> {
+        addons::destroy_addon(self, addon_id, user_id).await
+    }
+    async fn attach_addon(
+        &self,
+        addon_id: Uuid,
+        app_id: Uuid,
+        user_id: Uuid,
+        names: Vec<String>,
+    ) -> Result<(AddonAttachment, Release)> {
+        addons::attach_addon(self, addon_id, app_id, user_id, names).await
+    }
+    async fn detach_addon(&self, attachment_id: Uuid, user_id: Uuid) -> Result<(AddonAttachment, Release)> {
+        addons::detach_addon(self, attachment_id, user_id).await
+    }
+    async fn list_attachments(&self, filter: AddonFilter) -> Result<Vec<AddonAttachment>> {
+        addons::list_attachments(self, filter).await
+    }
+    async fn find_attachment(&self, name_or_id: &str, app_id: Option<Uuid>) -> Result<Option<AddonAttachment>> {
+        addons::find_attachment(self, name_or_id, app_id).await
+    }
+}
+
+#[async_trait]
+impl ScheduleLedger for SqlLedger {
+    async fn list_autoscaling(&self, app_id: Uuid) -> Result<Vec<crate::autoscale::Policy>> {
+        autoscaling::list_autoscaling(self, app_id).await
+    }
+    async fn enabled_autoscaling(&self) -> Result<Vec<crate::autoscale::Policy>> {
+        autoscaling::enabled_autoscaling(self).await
+    }
+    async fn set_autoscaling(&self, policy: &crate::autoscale::Policy) -> Result<crate::autoscale::Policy> {
+        autoscaling::set_autoscaling(self, policy).await
+    }
+    async fn list_scheduled_jobs(&self, app_id: Uuid) -> Result<Vec<ScheduledJob>> {
+        scheduler::list_scheduled_jobs(self, app_id).await
+    }
+    async fn all_scheduled_jobs(&self) -> Result<Vec<(String, ScheduledJob)>> {
+        scheduler::all_scheduled_jobs(self).await
+    }
+    async fn add_scheduled_job(&self, app_id: Uuid, schedule: &str, command: &str) -> Result<ScheduledJob> {
+        scheduler::add_scheduled_job(self, app_id, schedule, command).await
+    }
+    async fn remove_scheduled_job(&self, app_id: Uuid, job_id: Uuid) -> Result<ScheduledJob> {
+        scheduler::remove_scheduled_job(self, app_id, job_id).await
+    }
     async fn claim_scheduled_run(
         &self,
         job_id: Uuid,
@@ -526,3 +548,5 @@ impl Ledger for SqlLedger {
         scheduler::claim_scheduled_run(self, job_id, previous, at, node).await
     }
 }
+
+impl Ledger for SqlLedger {}
