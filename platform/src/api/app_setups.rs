@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::extract::{ApiJson, CurrentUser, may_see};
 use super::pipelines::acting_with;
 use super::source_blob::SourceBlob;
-use super::views::{self, BuildView};
+use super::views::{AppSetupView, BuildView};
 use super::{ApiError, AppState};
 use crate::access::Permission;
 use crate::addons::{AddonServices, catalog};
@@ -271,22 +271,6 @@ enum ManifestError {
     Manifest(String),
 }
 
-/// A setup as `GET /app-setups/{id}` shows it (`build`: the build as the API shows it).
-fn view(setup: &AppSetup, app: &App, build: Option<BuildView>) -> Value {
-    json!({
-        "id": setup.id,
-        "app": views::app_ref(app),
-        "build": build,
-        "status": setup.status,
-        "failure_message": setup.failure_message,
-        "manifest_errors": [],
-        "postdeploy": setup.postdeploy.as_ref().map(|(output, code)| json!({"output": output, "exit_code": code})),
-        "resolved_success_url": null,
-        "created_at": views::time(setup.created_at),
-        "updated_at": views::time(setup.updated_at),
-    })
-}
-
 /// Ends a pending setup in the ledger (a failure to record it is logged).
 async fn finish(state: &AppState, id: Uuid, status: &str, failure: Option<String>, postdeploy: Option<(String, i32)>) {
     let postdeploy = postdeploy.as_ref().map(|(output, code)| (output.as_str(), *code));
@@ -306,7 +290,7 @@ pub async fn create(
     addon_services: Option<Extension<AddonServices>>,
     changes: Option<Extension<Changes>>,
     ApiJson(body): ApiJson<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<AppSetupView>), ApiError> {
     super::builds::deploys(&state)?;
     let upload = super::source_blob::download(&state, &body.source_blob).await?;
     let path = upload.to_path_buf();
@@ -343,7 +327,7 @@ async fn make(
     changes: Option<Changes>,
     upload: tempfile::TempPath,
     version: Option<String>,
-) -> Result<Value, ApiError> {
+) -> Result<AppSetupView, ApiError> {
     let app = super::apps::create_app(&state, &caller, new, None).await?;
     // From here the app exists: a failure takes it away again.
     let made = provision(&state, &caller, &app, &plan, addon_services.clone(), upload, version).await;
@@ -363,7 +347,7 @@ async fn make(
     };
     let setup = AppSetup::pending(app.id, build.id);
     state.ledger.create_app_setup(&setup).await?;
-    let shown = view(&setup, &app, Some(BuildView::new(&build, &app, &state.config)));
+    let shown = AppSetupView::new(&setup, &app, Some(BuildView::new(&build, &app, &state.config)));
     tokio::spawn(after_build(state, caller, app, build.id, setup.id, plan, changes));
     Ok(shown)
 }
@@ -470,7 +454,7 @@ async fn after_build(state: AppState, caller: CurrentUser, app: App, build_id: U
 }
 
 /// `GET /app-setups/{id}`: a setup of an app the caller may see.
-pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(id): Path<String>) -> Result<Json<AppSetupView>, ApiError> {
     let not_found = || ApiError::not_found("Couldn't find that app setup.");
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let mut setup = state.ledger.find_app_setup(id).await?.ok_or_else(not_found)?;
@@ -488,7 +472,7 @@ pub async fn info(State(state): State<AppState>, caller: CurrentUser, Path(id): 
     }
     let builds = state.ledger.list_builds(app.id).await?;
     let build = builds.iter().find(|b| Some(b.id) == setup.build_id).map(|b| BuildView::new(b, &app, &state.config));
-    Ok(Json(view(&setup, &app, build)))
+    Ok(Json(AppSetupView::new(&setup, &app, build)))
 }
 
 #[cfg(test)]

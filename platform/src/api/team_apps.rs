@@ -12,13 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::apps::{NewApp, create_app, page};
 use super::extract::{ApiJson, AppAccess, CurrentUser, end_lost_sessions, visible_app};
 use super::teams::{team_for, team_with_role};
 use crate::serving::Changed;
-use super::views::{self, AppView};
+use super::views::{self, AppTransferView, AppView};
 use super::{ApiError, AppState};
 use crate::access::{AppOwner, TeamRole};
 use crate::ledger::AppFilter;
@@ -159,14 +158,5 @@ pub async fn transfer_request(
     let owner = views::app_owner(&app);
     let app = transfer(&state, &caller, app, &body.recipient).await?;
     end_lost_sessions(&state, &app).await?;
-    let body = json!({
-        "id": uuid::Uuid::new_v4(),
-        "app": {"id": app.id, "name": app.name},
-        "owner": owner,
-        "recipient": views::app_owner(&app),
-        "state": "accepted",
-        "created_at": views::time(app.updated_at),
-        "updated_at": views::time(app.updated_at),
-    });
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(AppTransferView::new(&app, owner))))
 }

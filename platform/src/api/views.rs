@@ -26,7 +26,9 @@ use serde_json::Value;
 pub use addons::{
     AddonServiceView, AddonView, AttachedAddon, AttachmentView, BillingEntity, CatalogRef, Catalogued, PlanView, Price,
 };
-pub use apps::{AccessToken, AccountView, AppView, AuthorizationUser, AuthorizationView, NewUserView};
+pub use apps::{
+    AccessToken, AccountView, AppSetupView, AppTransferView, AppView, AuthorizationUser, AuthorizationView, NewUserView, Postdeploy,
+};
 pub use catalog::{DynoSizeView, RegionProvider, RegionView, StackView, region, stack};
 pub use dynos::{DynoView, FormationView, ReleaseVersion};
 pub use features::{FeatureView, ScheduledJobView};

@@ -1,11 +1,12 @@
 //! Apps and accounts: `GET /apps/{app}`, `GET /account`, a new user, an API key as an OAuth
-//! authorization.
+//! authorization, an app setup and an app transfer.
 
 use serde::{Deserialize, Serialize};
 
 use super::{CEDAR_ID, EmailRef, NameRef, REGION, REGION_ID, STACK, STACK_ID, app_owner, nullable, team_ref, time};
 use crate::api::PlatformConfig;
 use crate::model::{ApiKey, App, User};
+use crate::setups::AppSetup;
 
 /// An app (`GET /apps/{app}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,6 +264,95 @@ impl AuthorizationView {
             session: None,
             updated_at: time(key.created_at),
             user: AuthorizationUser { email: user.email.clone(), full_name: None, id: user.id.to_string() },
+        }
+    }
+}
+
+/// An app setup (`GET /app-setups/{id}`): an app made from a source tarball and its `app.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppSetupView {
+    /// The app it made.
+    pub app: NameRef,
+    /// Its build, as the API shows builds.
+    pub build: Option<super::BuildView>,
+    /// When it started.
+    pub created_at: String,
+    /// Why it failed.
+    pub failure_message: Option<String>,
+    /// Its id.
+    pub id: String,
+    /// What was wrong with `app.json` (a setup with errors is refused instead: always empty).
+    pub manifest_errors: Vec<String>,
+    /// The postdeploy script's output and exit code, once it ran.
+    pub postdeploy: Option<Postdeploy>,
+    /// Heroku's success URL (none).
+    pub resolved_success_url: Option<String>,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// What an app setup's postdeploy script did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Postdeploy {
+    /// Its exit code.
+    pub exit_code: i32,
+    /// Its output.
+    pub output: String,
+}
+
+impl AppSetupView {
+    /// `setup` of `app`, with its build as the API shows it.
+    pub fn new(setup: &AppSetup, app: &App, build: Option<super::BuildView>) -> AppSetupView {
+        AppSetupView {
+            app: super::app_ref(app),
+            build,
+            created_at: time(setup.created_at),
+            failure_message: setup.failure_message.clone(),
+            id: setup.id.to_string(),
+            manifest_errors: Vec::new(),
+            postdeploy: setup.postdeploy.as_ref().map(|(output, code)| Postdeploy { exit_code: *code, output: output.clone() }),
+            resolved_success_url: None,
+            status: setup.status.clone(),
+            updated_at: time(setup.updated_at),
+        }
+    }
+}
+
+/// An app transfer (`POST /account/app-transfers`), done at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppTransferView {
+    /// The app.
+    pub app: NameRef,
+    /// When it was done.
+    pub created_at: String,
+    /// Its id.
+    pub id: String,
+    /// Who owned the app.
+    pub owner: EmailRef,
+    /// Who owns it now.
+    pub recipient: EmailRef,
+    /// Always `accepted`.
+    pub state: String,
+    /// When it was done.
+    pub updated_at: String,
+}
+
+impl AppTransferView {
+    /// `app`, transferred from `owner` to its owner now.
+    pub fn new(app: &App, owner: EmailRef) -> AppTransferView {
+        AppTransferView {
+            app: super::app_ref(app),
+            created_at: time(app.updated_at),
+            id: uuid::Uuid::new_v4().to_string(),
+            owner,
+            recipient: app_owner(app),
+            state: "accepted".into(),
+            updated_at: time(app.updated_at),
         }
     }
 }

@@ -245,6 +245,11 @@ pub(super) fn samples() -> Vec<(&'static str, String)> {
         created_at: at(),
         updated_at: at(),
     };
+    let setup = crate::setups::AppSetup {
+        postdeploy: Some(("seeded".into(), 0)),
+        failure_message: Some("x".into()),
+        ..crate::setups::AppSetup::pending(app.id, build.id)
+    };
     vec![
         ("log drain", text(LogDrainView::new(&drain, &app))),
         ("feature", text(FeatureView::new(&crate::model::FEATURES[0], Some(&feature), &app))),
@@ -254,6 +259,9 @@ pub(super) fn samples() -> Vec<(&'static str, String)> {
         ("coupling of an unseen app", text(CouplingView::new(&coupling, &pipeline, None))),
         ("promotion", text(PromotionView::new(&promotion))),
         ("promotion target", text(PromotionTargetView::new(&target, &promotion))),
+        ("app setup", text(AppSetupView::new(&setup, &app, Some(BuildView::new(&build, &app, &config))))),
+        ("app setup without a build", text(AppSetupView::new(&crate::setups::AppSetup { postdeploy: None, ..setup.clone() }, &app, None))),
+        ("app transfer", text(AppTransferView::new(&team_app, app_owner(&app)))),
         ("region", text(region())),
         ("stack", text(stack())),
         ("webhook", text(WebhookView::new(&hook, &app))),
