@@ -1,5 +1,5 @@
-//! Autoscaling: the policies in the ledger (conformance, SQLite and PostgreSQL), the API routes
-//! and their permissions in-process, the autoscaler's decisions against a real ledger, one app's
+//! Autoscaling (the policies in the ledger are tested in paas-ledger's conformance suite): the
+//! API routes and their permissions in-process, the autoscaler's decisions against a real ledger, one app's
 //! failure not stopping the round, and on a grid: one decider, measuring every node.
 
 use std::collections::HashMap;
@@ -14,27 +14,6 @@ use paas_platform::model::NewRelease;
 use serde_json::{Value, json};
 
 use crate::api::{Api, error, setup_with};
-use crate::backends::TestLedger;
-
-/// Stored per (app, process type); disabling keeps the bounds; a destroyed app's are not enabled.
-pub(crate) async fn autoscaling_policies_are_kept_per_process_type(t: &TestLedger) {
-    let ledger = &t.ledger;
-    let owner = ledger.create_user("scaler@example.com", None, false).await.unwrap().0.id;
-    let app = ledger.create_app("scaler", owner).await.unwrap();
-    assert!(ledger.list_autoscaling(app.id).await.unwrap().is_empty());
-    let now = chrono::Utc::now();
-    let policy = Policy { app_id: app.id, process_type: "web".into(), enabled: true, min: 1, max: 10, p95_ms: 200, created_at: now, updated_at: now };
-    let stored = ledger.set_autoscaling(&policy).await.unwrap();
-    assert_eq!((stored.min, stored.max, stored.p95_ms, stored.enabled), (1, 10, 200, true));
-    assert_eq!(ledger.enabled_autoscaling().await.unwrap(), std::slice::from_ref(&stored));
-    let off = ledger.set_autoscaling(&Policy { enabled: false, max: 4, ..stored.clone() }).await.unwrap();
-    assert_eq!(off.created_at, stored.created_at, "one row per process type");
-    assert_eq!(ledger.list_autoscaling(app.id).await.unwrap(), std::slice::from_ref(&off));
-    assert!(ledger.enabled_autoscaling().await.unwrap().is_empty());
-    ledger.set_autoscaling(&Policy { enabled: true, ..off }).await.unwrap();
-    ledger.destroy_app(app.id).await.unwrap();
-    assert!(ledger.enabled_autoscaling().await.unwrap().is_empty(), "a destroyed app does not scale");
-}
 
 /// An app `name` of `key`'s with a release whose process types are web and worker.
 async fn app_with_web(api: &Api, key: &str, name: &str) -> uuid::Uuid {

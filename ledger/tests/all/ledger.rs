@@ -3,40 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use paas_platform::ledger::{self, AppFilter, AppUpdate, LedgerError};
-use paas_platform::model::{FormationUpdate, NewRelease, ProcessTypes, Quantity};
-use paas_platform::Ledger;
+use paas_ledger::autoscale::Policy;
+use paas_ledger::ledger::{self, AppFilter, AppUpdate, LedgerError};
+use paas_ledger::model::{FormationUpdate, NewRelease, ProcessTypes, Quantity};
+use paas_ledger::Ledger;
 use uuid::Uuid;
 
-use crate::addon_ledger::{
-    a_rollback_keeps_addon_config_vars_as_the_attachments_say, addon_urls_naming_an_old_host_are_given_the_current_one,
-    addons_attach_and_detach_in_releases,
-};
-use crate::autoscale::autoscaling_policies_are_kept_per_process_type;
+use crate::addon_ledger::{a_rollback_keeps_addon_config_vars_as_the_attachments_say, addons_attach_and_detach_in_releases};
 use crate::backends::TestLedger;
-
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let ledger = crate::backends::sqlite().await;
-                    super::$check(&ledger).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let Some(ledger) = crate::backends::postgres().await else { return };
-                    super::$check(&ledger).await;
-                }
-            )*
-        }
-    };
-}
 
 conformance!(
     users_and_api_keys,
@@ -59,7 +33,6 @@ conformance!(
     dyno_size_grants_are_kept_per_user,
     addons_attach_and_detach_in_releases,
     a_rollback_keeps_addon_config_vars_as_the_attachments_say,
-    addon_urls_naming_an_old_host_are_given_the_current_one,
 );
 
 #[tokio::test]
@@ -300,7 +273,7 @@ async fn builds_record_their_slug_release_and_output(t: &TestLedger) {
     assert_eq!(ledger.build_output(build.id).await.unwrap(), None);
 
     let types: ProcessTypes = [("web".to_string(), "app.wasm".to_string())].into();
-    let new_slug = paas_platform::model::NewSlug {
+    let new_slug = paas_ledger::model::NewSlug {
         checksum: "ab".repeat(32),
         size: 5_000_000_000,
         stack: "wasi-p2".into(),
@@ -337,7 +310,7 @@ async fn collaborators_grant_access(t: &TestLedger) {
     let friend = user(ledger, "friend@example.com").await;
     let app = ledger.create_app("shared", owner).await.unwrap();
     ledger.create_app("friends-own", friend).await.unwrap();
-    let names = |apps: Vec<paas_platform::model::App>| apps.into_iter().map(|a| a.name).collect::<Vec<_>>();
+    let names = |apps: Vec<paas_ledger::model::App>| apps.into_iter().map(|a| a.name).collect::<Vec<_>>();
     let sees_shared = async |user| names(ledger.list_apps(AppFilter::AccessibleBy(user)).await.unwrap()).contains(&"shared".to_string());
     assert!(sees_shared(owner).await);
     assert!(!sees_shared(friend).await);
@@ -473,7 +446,7 @@ async fn scheduled_jobs_are_kept_and_each_run_claimed_once(t: &TestLedger) {
     assert_eq!(ledger.all_scheduled_jobs().await.unwrap().len(), 1);
 
     // At most MAX_SCHEDULED_JOBS per app.
-    for i in 1..paas_platform::model::MAX_SCHEDULED_JOBS {
+    for i in 1..paas_ledger::model::MAX_SCHEDULED_JOBS {
         ledger.add_scheduled_job(app.id, "@hourly", &format!("job {i}")).await.unwrap();
     }
     let refused = ledger.add_scheduled_job(app.id, "@hourly", "one too many").await.unwrap_err();
@@ -520,11 +493,31 @@ async fn dyno_size_grants_are_kept_per_user(t: &TestLedger) {
     assert_eq!(ledger.dyno_sizes(alice).await.unwrap(), Some(granted.clone()));
     assert_eq!(ledger.dyno_sizes(bob).await.unwrap(), None);
     // Kept across a reopening.
-    let reopened = paas_platform::ledger::open(&t.url).await.unwrap();
+    let reopened = paas_ledger::ledger::open(&t.url).await.unwrap();
     assert_eq!(reopened.dyno_sizes(alice).await.unwrap(), Some(granted));
     ledger.set_dyno_sizes(alice, None).await.unwrap();
     assert_eq!(ledger.dyno_sizes(alice).await.unwrap(), None);
     let nobody = Uuid::new_v4();
     assert!(matches!(ledger.set_dyno_sizes(nobody, None).await, Err(LedgerError::NotFound(_))));
     assert!(matches!(ledger.dyno_sizes(nobody).await, Err(LedgerError::NotFound(_))));
+}
+
+/// Stored per (app, process type); disabling keeps the bounds; a destroyed app's are not enabled.
+async fn autoscaling_policies_are_kept_per_process_type(t: &TestLedger) {
+    let ledger = &t.ledger;
+    let owner = ledger.create_user("scaler@example.com", None, false).await.unwrap().0.id;
+    let app = ledger.create_app("scaler", owner).await.unwrap();
+    assert!(ledger.list_autoscaling(app.id).await.unwrap().is_empty());
+    let now = chrono::Utc::now();
+    let policy = Policy { app_id: app.id, process_type: "web".into(), enabled: true, min: 1, max: 10, p95_ms: 200, created_at: now, updated_at: now };
+    let stored = ledger.set_autoscaling(&policy).await.unwrap();
+    assert_eq!((stored.min, stored.max, stored.p95_ms, stored.enabled), (1, 10, 200, true));
+    assert_eq!(ledger.enabled_autoscaling().await.unwrap(), std::slice::from_ref(&stored));
+    let off = ledger.set_autoscaling(&Policy { enabled: false, max: 4, ..stored.clone() }).await.unwrap();
+    assert_eq!(off.created_at, stored.created_at, "one row per process type");
+    assert_eq!(ledger.list_autoscaling(app.id).await.unwrap(), std::slice::from_ref(&off));
+    assert!(ledger.enabled_autoscaling().await.unwrap().is_empty());
+    ledger.set_autoscaling(&Policy { enabled: true, ..off }).await.unwrap();
+    ledger.destroy_app(app.id).await.unwrap();
+    assert!(ledger.enabled_autoscaling().await.unwrap().is_empty(), "a destroyed app does not scale");
 }

@@ -2,8 +2,8 @@
 //! ended once, and gone with their app. They lived in a process-wide static before (review):
 //! lost on restart, per node, one bound shared by everyone.
 
-use paas_platform::ledger;
-use paas_platform::setups::{AppSetup, FAILED, SUCCEEDED};
+use paas_ledger::ledger;
+use paas_ledger::setups::{AppSetup, FAILED, SUCCEEDED};
 use uuid::Uuid;
 
 async fn setups_are_kept_ended_once_and_go_with_their_app(url: &str) {

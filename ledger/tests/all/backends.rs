@@ -1,13 +1,38 @@
 //! Ledgers to test against: a fresh SQLite file, or a fresh database on a real PostgreSQL server
 //! that this test binary starts (initdb + pg_ctl on a unix socket in a temp dir, no TCP port) or
-//! finds in `PAAS_TEST_DATABASE_URL`.
+//! finds in `PAAS_TEST_DATABASE_URL`; and `conformance!`, which runs each check against both.
+//! paas-platform's tests use this file too, by path.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-use paas_platform::Ledger;
-use paas_platform::ledger;
+use paas_ledger::{Ledger, ledger};
+
+/// A test module per backend, `sqlite` and `postgres`, each with a test per check named: the
+/// check (`async fn check(&TestLedger)`) run on a fresh ledger of that backend.
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let ledger = crate::backends::sqlite().await;
+                    super::$check(&ledger).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some(ledger) = crate::backends::postgres().await else { return };
+                    super::$check(&ledger).await;
+                }
+            )*
+        }
+    };
+}
 
 /// A ledger and what keeps its storage alive.
 pub struct TestLedger {
@@ -59,6 +84,7 @@ fn with_database(admin_url: &str, name: &str) -> String {
 
 /// The test PostgreSQL server's admin URL (what add-on tests provision on), or `None` as
 /// [`postgres`] says.
+#[allow(dead_code, reason = "paas-platform's add-on tests use it; the ledger's do not")]
 pub fn admin_url() -> Option<String> {
     server().cloned()
 }

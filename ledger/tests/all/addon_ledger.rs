@@ -1,17 +1,19 @@
 //! The ledger's add-ons and attachments, run by the conformance suite in `ledger.rs` against
 //! SQLite and PostgreSQL: each attach, detach and destroy is a release setting or removing the
-//! attachment's config vars.
+//! attachment's config vars. paas-platform's tests use `new_addon` from here, by path.
 
 use std::collections::BTreeMap;
 
-use paas_platform::Ledger;
-use paas_platform::addons::{AddonFilter, NewAddon};
-use paas_platform::ledger::LedgerError;
+use paas_ledger::Ledger;
+use paas_ledger::addons::{AddonFilter, NewAddon};
+use paas_ledger::ledger::LedgerError;
 use uuid::Uuid;
 
 use crate::backends::TestLedger;
 
-fn new_addon(app_id: Uuid, name: &str, url: &str, names: &[&str]) -> NewAddon {
+/// An add-on of heroku-postgresql on `app_id` whose config is `URL=url`, attached under the
+/// first of `names` free on the app.
+pub fn new_addon(app_id: Uuid, name: &str, url: &str, names: &[&str]) -> NewAddon {
     NewAddon {
         app_id,
         name: name.into(),
@@ -23,7 +25,8 @@ fn new_addon(app_id: Uuid, name: &str, url: &str, names: &[&str]) -> NewAddon {
     }
 }
 
-const DEFAULT_NAMES: &[&str] = &["DATABASE", "HEROKU_POSTGRESQL_AMBER", "HEROKU_POSTGRESQL_AQUA"];
+/// Heroku Postgres's attachment names: `DATABASE`, then colours.
+pub const DEFAULT_NAMES: &[&str] = &["DATABASE", "HEROKU_POSTGRESQL_AMBER", "HEROKU_POSTGRESQL_AQUA"];
 
 pub async fn addons_attach_and_detach_in_releases(t: &TestLedger) {
     let ledger: &dyn Ledger = t.ledger.as_ref();
@@ -144,34 +147,4 @@ pub async fn a_rollback_keeps_addon_config_vars_as_the_attachments_say(t: &TestL
     assert_eq!(back.config_vars.get("DATABASE_URL"), None, "{:?}", back.config_vars.keys());
     assert_eq!(back.config_vars["FOO"], "2");
     assert!(back.addons.is_empty(), "{:?}", back.addons);
-}
-
-/// An add-on of a server paas runs itself whose URL names another host than where the server
-/// listens now (a new --dyno-network, an add-on made before the service address existed) is
-/// given the current host at start: in its config and, by a release, on each app attached.
-pub async fn addon_urls_naming_an_old_host_are_given_the_current_one(t: &TestLedger) {
-    use paas_platform::addons::host::{AddonHost, rehost_urls};
-    let ledger: &dyn Ledger = t.ledger.as_ref();
-    let host = AddonHost::loopback();
-    let services = ["heroku-postgresql"];
-    assert_eq!(rehost_urls(ledger, &host, &services).await.unwrap(), 0, "no operator, no add-on: nothing to do");
-    let (operator, _) = ledger.create_user("op@rehost.example", None, true).await.unwrap();
-    let app = ledger.create_app("moved-db", operator.id).await.unwrap();
-    let other = ledger.create_app("moved-db-reader", operator.id).await.unwrap();
-    let old = "postgres://a:pw1@10.199.255.253:40123/a?sslmode=require";
-    let (addon, _, _) = ledger.create_addon(operator.id, new_addon(app.id, "postgresql-moved-00001", old, DEFAULT_NAMES)).await.unwrap();
-    ledger.attach_addon(addon.id, other.id, operator.id, vec!["READER".into()]).await.unwrap();
-    let mut external = new_addon(app.id, "external-x-00002", "postgres://x:pw@db.example.com:5432/x", &["OTHER"]);
-    external.service = "some-other-service".into();
-    ledger.create_addon(operator.id, external).await.unwrap();
-
-    assert_eq!(rehost_urls(ledger, &host, &services).await.unwrap(), 1);
-    let new = "postgres://a:pw1@127.0.0.1:40123/a?sslmode=require";
-    assert_eq!(ledger.find_addon(&addon.name).await.unwrap().unwrap().config["URL"], new);
-    let owner_release = ledger.current_release(app.id).await.unwrap().unwrap();
-    assert_eq!(owner_release.config_vars["DATABASE_URL"], new);
-    assert_eq!(owner_release.description, "Update DATABASE (@ref:postgresql-moved-00001): its server moved");
-    assert_eq!(ledger.current_release(other.id).await.unwrap().unwrap().config_vars["READER_URL"], new);
-    assert_eq!(owner_release.config_vars["OTHER_URL"], "postgres://x:pw@db.example.com:5432/x", "another service is left alone");
-    assert_eq!(rehost_urls(ledger, &host, &services).await.unwrap(), 0, "the second start changes nothing");
 }
