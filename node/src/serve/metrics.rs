@@ -93,14 +93,7 @@ mod tests {
                     app: app.into(),
                     release: 1,
                     app_dir: dir.path().into(),
-                    env: Default::default(),
-                    processes: Default::default(),
-                    maintenance: false,
-                    domains: Vec::new(),
-                    sleeps: false,
-                    preboot: false,
-                    services: Vec::new(),
-                    placed: None,
+                    ..Default::default()
                 })
                 .await;
         }

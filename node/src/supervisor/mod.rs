@@ -80,8 +80,9 @@ impl Default for SupervisorConfig {
     }
 }
 
-/// What an app should be running: its current release and formation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an app should be running: its current release and formation. The default is an
+/// unnamed app with no release, no process, nothing set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AppSpec {
     /// The app's name (`<app>.<domain>` in the route table).
     pub app: String,

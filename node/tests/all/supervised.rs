@@ -1,7 +1,6 @@
 //! Native process types run by the supervisor, in runc containers (skipped without runc or root,
 //! except under CI=true).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,19 +34,7 @@ pub fn native_app(name: &str, dir: &Path, processes: &[(&str, &str, u32)]) -> Ap
             (kind.to_string(), process)
         })
         .collect();
-    AppSpec {
-        app: name.to_string(),
-        release: 1,
-        app_dir: dir.to_path_buf(),
-        env: BTreeMap::new(),
-        processes,
-        maintenance: false,
-        domains: Vec::new(),
-        sleeps: false,
-        preboot: false,
-        services: Vec::new(),
-        placed: None,
-    }
+    AppSpec { app: name.to_string(), release: 1, app_dir: dir.to_path_buf(), processes, ..AppSpec::default() }
 }
 
 /// GET `/` through the route table's backend of `dyno`.

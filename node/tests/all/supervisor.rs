@@ -41,12 +41,7 @@ fn app(name: &str, release: i64, processes: &[(&str, ProcessSpec)]) -> AppSpec {
         app_dir: guests_dir(),
         env: BTreeMap::from([("GREETING".to_string(), format!("v{release}"))]),
         processes: processes.iter().map(|(t, p)| (t.to_string(), p.clone())).collect(),
-        maintenance: false,
-        domains: Vec::new(),
-        sleeps: false,
-        preboot: false,
-        services: Vec::new(),
-        placed: None,
+        ..AppSpec::default()
     }
 }
 
