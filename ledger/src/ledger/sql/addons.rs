@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
-use super::releases::{current_release_in, insert_release};
+use super::releases::{ReleaseRow, current_release_in, insert_release};
 use super::{SqlLedger, col_json, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
 use crate::addons::{Addon, AddonAttachment, AddonFilter, NewAddon, config_var};
 use crate::ledger::{LedgerError, Result};
@@ -232,7 +232,15 @@ async fn addon_release(
         };
     }
     let (_, addons) = attached_now(tx, app_id).await?;
-    insert_release(tx, app_id, user_id, description, slug_id, &process_types, &config, &addons, RELEASE_SUCCEEDED).await
+    let row = ReleaseRow {
+        description,
+        slug_id,
+        process_types: &process_types,
+        config_vars: &config,
+        addons: &addons,
+        status: RELEASE_SUCCEEDED,
+    };
+    insert_release(tx, app_id, user_id, row).await
 }
 
 /// What the add-ons attached to the app now set: their config vars with their values, and their

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::releases::insert_release;
+use super::releases::{ReleaseRow, insert_release};
 use super::{
     SqlLedger, app_not_found, col_i64, col_opt_str, col_opt_ts, col_opt_uuid, col_str, col_ts, col_uuid,
     conflict_on_unique, now, select_optional, ts,
@@ -93,18 +93,15 @@ pub(super) async fn create_app_in(
     if team.is_some() {
         super::resources::insert_collaborator(&mut tx, id, owner, crate::access::Permissions::ALL).await?;
     }
-    insert_release(
-        &mut tx,
-        id,
-        owner,
-        "Initial release",
-        None,
-        &ProcessTypes::new(),
-        &ConfigVars::new(),
-        &[],
-        crate::model::RELEASE_SUCCEEDED,
-    )
-    .await?;
+    let initial = ReleaseRow {
+        description: "Initial release",
+        slug_id: None,
+        process_types: &ProcessTypes::new(),
+        config_vars: &ConfigVars::new(),
+        addons: &[],
+        status: crate::model::RELEASE_SUCCEEDED,
+    };
+    insert_release(&mut tx, id, owner, initial).await?;
     tx.commit().await?;
     app_by_id(ledger, id).await
 }

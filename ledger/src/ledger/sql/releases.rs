@@ -84,21 +84,32 @@ pub(super) async fn current_release_in(tx: &mut Transaction<'static, Any>, app_i
     row.as_ref().map(release_from_row).transpose()
 }
 
-/// Inserts the app's next release inside `tx` (whose caller holds the app's lock) with `status`;
-/// gives back its id. A succeeded release also makes sure each process type but `release` has a
-/// formation row (`web` 1 dyno, others 0).
-#[allow(clippy::too_many_arguments)]
+/// What a new release records besides its app, author, version and time.
+pub(super) struct ReleaseRow<'a> {
+    /// `Deploy 2b93a215`, `Rollback to v3`, …
+    pub description: &'a str,
+    /// The slug it runs, if any.
+    pub slug_id: Option<Uuid>,
+    /// The slug's process types.
+    pub process_types: &'a ProcessTypes,
+    /// The config vars' snapshot.
+    pub config_vars: &'a ConfigVars,
+    /// The attached add-ons' snapshot.
+    pub addons: &'a [String],
+    /// `succeeded` or `failed`.
+    pub status: &'a str,
+}
+
+/// Inserts the app's next release inside `tx` (whose caller holds the app's lock) with
+/// `row.status`; gives back its id. A succeeded release also makes sure each process type but
+/// `release` has a formation row (`web` 1 dyno, others 0).
 pub(super) async fn insert_release(
     tx: &mut Transaction<'static, Any>,
     app_id: Uuid,
     user_id: Uuid,
-    description: &str,
-    slug_id: Option<Uuid>,
-    process_types: &ProcessTypes,
-    config_vars: &ConfigVars,
-    addons: &[String],
-    status: &str,
+    row: ReleaseRow<'_>,
 ) -> Result<Uuid> {
+    let ReleaseRow { description, slug_id, process_types, config_vars, addons, status } = row;
     let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app_id = $1")
         .bind(app_id.to_string())
         .fetch_one(&mut **tx)
@@ -152,7 +163,17 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("maps and lists of strings serialise")
 }
 
-async fn release_by_id(ledger: &SqlLedger, app_id: Uuid, id: Uuid) -> Result<Release> {
+/// Inserts the app's next release inside `tx` (as [`insert_release`] does), commits `tx` and
+/// reads the release back.
+async fn commit_release(
+    ledger: &SqlLedger,
+    mut tx: Transaction<'static, Any>,
+    app_id: Uuid,
+    user_id: Uuid,
+    row: ReleaseRow<'_>,
+) -> Result<Release> {
+    let id = insert_release(&mut tx, app_id, user_id, row).await?;
+    tx.commit().await?;
     find_release(ledger, app_id, &id.to_string())
         .await?
         .ok_or_else(|| LedgerError::Corrupt(format!("release {id} vanished after insert")))
@@ -199,20 +220,16 @@ pub(super) async fn update_config_vars(
         None => (None, ProcessTypes::new(), Vec::new()),
     };
     let description = config_description(&set, &removed);
-    let id = insert_release(
-        &mut tx,
-        app_id,
-        user_id,
-        &description,
+    let row = ReleaseRow {
+        description: &description,
         slug_id,
-        &process_types,
-        &config,
-        &addons,
-        RELEASE_SUCCEEDED,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((config, Some(release_by_id(ledger, app_id, id).await?)))
+        process_types: &process_types,
+        config_vars: &config,
+        addons: &addons,
+        status: RELEASE_SUCCEEDED,
+    };
+    let release = commit_release(ledger, tx, app_id, user_id, row).await?;
+    Ok((config, Some(release)))
 }
 
 /// Records a build's (or a slug's) release with `status`: `succeeded` makes it current.
@@ -230,20 +247,15 @@ pub(super) async fn create_release(
         Some(r) => (r.config_vars.clone(), r.addons.clone()),
         None => (ConfigVars::new(), Vec::new()),
     };
-    let id = insert_release(
-        &mut tx,
-        app_id,
-        user_id,
-        &release.description,
-        Some(release.slug_id),
-        &release.process_types,
-        &config,
-        &addons,
+    let row = ReleaseRow {
+        description: &release.description,
+        slug_id: Some(release.slug_id),
+        process_types: &release.process_types,
+        config_vars: &config,
+        addons: &addons,
         status,
-    )
-    .await?;
-    tx.commit().await?;
-    release_by_id(ledger, app_id, id).await
+    };
+    commit_release(ledger, tx, app_id, user_id, row).await
 }
 
 /// Records `Rollback to vN` with `status`: `succeeded` makes it current.
@@ -264,20 +276,15 @@ pub(super) async fn rollback(
     let target = read_or_not_found(row, release_from_row, || "Couldn't find that release.".into())?;
     let description = format!("Rollback to v{}", target.version);
     let (config, addons) = rollback_config(&mut tx, app_id, &target).await?;
-    let id = insert_release(
-        &mut tx,
-        app_id,
-        user_id,
-        &description,
-        target.slug_id,
-        &target.process_types,
-        &config,
-        &addons,
+    let row = ReleaseRow {
+        description: &description,
+        slug_id: target.slug_id,
+        process_types: &target.process_types,
+        config_vars: &config,
+        addons: &addons,
         status,
-    )
-    .await?;
-    tx.commit().await?;
-    release_by_id(ledger, app_id, id).await
+    };
+    commit_release(ledger, tx, app_id, user_id, row).await
 }
 
 /// The config vars and add-on plans of a rollback to `target`: its own config vars, except that
