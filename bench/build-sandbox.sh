@@ -6,15 +6,13 @@
 # change, the cache kept). Prints seconds per push.
 #
 #   bench/build-sandbox.sh [PROFILE]    # release (default) or debug: how paas itself is built
+#   PAAS_BIN=path/to/paas bench/build-sandbox.sh   # that binary, built already
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${1:-release}
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
-need runc
-need git
-paas_build "$profile"
-work_dir
+paas_bench "$profile" runc git
 
 # timed_push APP EXAMPLE: cold push of a new app, then a warm one after a one-line change;
 # prints "cold warm" in seconds.

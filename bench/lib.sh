@@ -57,6 +57,17 @@ hello_component() {
   component="$CARGO_TARGET_DIR/wasm-examples/wasm32-wasip2/release/hello-rust.wasm"
 }
 
+# paas_bench PROFILE TOOL…: the usual start of a bench of `paas` itself: stops unless each TOOL
+# is on the PATH (need), builds `paas` (paas_build PROFILE; $PAAS_BIN names a binary built
+# already instead) and makes $work (work_dir).
+paas_bench() {
+  local profile=$1 tool
+  shift
+  for tool in "$@"; do need "$tool"; done
+  if [ -n "${PAAS_BIN:-}" ]; then paas=$PAAS_BIN; else paas_build "$profile"; fi
+  work_dir
+}
+
 # work_dir: makes $work; at exit every process in $pids (paas_server adds the server) is stopped
 # and $work removed.
 work_dir() {

@@ -16,12 +16,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${1:-release}
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
-need runc
-need git
-need curl
-need unshare
-if [ -n "${PAAS_BIN:-}" ]; then paas=$PAAS_BIN; else paas_build "$profile"; fi
-work_dir
+paas_bench "$profile" runc git curl unshare
 
 # The copy, alone; the server keeps the real HOME (rustup's toolchains, as systemd's User=root).
 mkdir -p "$work/edge" "$work/elsewhere" "$work/home"
