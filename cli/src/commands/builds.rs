@@ -3,8 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::newest;
-use crate::app_arg::AppArg;
+use super::newest::NewestArgs;
 use crate::models::BuildView;
 use crate::output;
 
@@ -12,24 +11,18 @@ use crate::output;
 #[derive(Debug, Args)]
 pub struct BuildsCommand {
     #[command(flatten)]
-    app: AppArg,
-    /// How many builds to show.
-    #[arg(short = 'n', long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    num: u32,
-    /// Print the builds as JSON.
-    #[arg(long)]
-    json: bool,
+    newest: NewestArgs,
 }
 
 impl BuildsCommand {
     /// `GET /apps/{app}/builds` with `Range: created_at ..; max=N, order=desc`.
     pub async fn run(self) -> Result<()> {
-        let name = self.app.resolve()?;
-        newest::print(&name, "builds", "created_at", self.num, self.json, |mut builds: Vec<BuildView>| {
-            builds.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-            render(&name, &builds)
-        })
-        .await
+        self.newest
+            .print("builds", "created_at", |name, mut builds: Vec<BuildView>| {
+                builds.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                render(name, &builds)
+            })
+            .await
     }
 }
 

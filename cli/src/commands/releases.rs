@@ -3,8 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::newest;
-use crate::app_arg::AppArg;
+use super::newest::NewestArgs;
 use crate::models::{ReleaseView, description_with_status};
 use crate::output;
 
@@ -12,24 +11,18 @@ use crate::output;
 #[derive(Debug, Args)]
 pub struct ReleasesCommand {
     #[command(flatten)]
-    app: AppArg,
-    /// How many releases to show.
-    #[arg(short = 'n', long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    num: u32,
-    /// Print the releases as JSON.
-    #[arg(long)]
-    json: bool,
+    newest: NewestArgs,
 }
 
 impl ReleasesCommand {
     /// `GET /apps/{app}/releases` with `Range: version ..; max=N, order=desc`.
     pub async fn run(self) -> Result<()> {
-        let name = self.app.resolve()?;
-        newest::print(&name, "releases", "version", self.num, self.json, |mut releases: Vec<ReleaseView>| {
-            releases.sort_by_key(|release| std::cmp::Reverse(release.version));
-            render(&name, &releases)
-        })
-        .await
+        self.newest
+            .print("releases", "version", |name, mut releases: Vec<ReleaseView>| {
+                releases.sort_by_key(|release| std::cmp::Reverse(release.version));
+                render(name, &releases)
+            })
+            .await
     }
 }
 
