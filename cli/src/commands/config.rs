@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use clap::Args;
+use serde_json::Value;
 
 use crate::api::{parse, seg};
 use crate::app_arg::AppArg;
@@ -15,25 +16,38 @@ use crate::output;
 pub struct ConfigCommand {
     #[command(flatten)]
     app: AppArg,
-    /// Print the config vars as a JSON object.
+    #[command(flatten)]
+    format: ConfigFormat,
+}
+
+/// How `paas config` and `paas config:get` print the config vars.
+#[derive(Debug, Args)]
+pub struct ConfigFormat {
+    /// Print as JSON (`config:get`: `null` when the var is not set).
     #[arg(long, conflicts_with = "shell")]
-    json: bool,
-    /// Print the config vars as KEY=value lines for a shell.
+    pub json: bool,
+    /// Print KEY=value lines for a shell.
     #[arg(long, short = 's')]
-    shell: bool,
+    pub shell: bool,
+}
+
+/// The app's name and its config vars as the API answers them: `GET /apps/{app}/config-vars`.
+pub async fn get_config_vars(app: &AppArg) -> Result<(String, Value)> {
+    let name = app.resolve()?;
+    let value = credentials::connect()?.get(&format!("/apps/{}/config-vars", seg(&name))).await?;
+    Ok((name, value))
 }
 
 impl ConfigCommand {
     /// `GET /apps/{app}/config-vars`.
     pub async fn run(self) -> Result<()> {
-        let name = self.app.resolve()?;
-        let value = credentials::connect()?.get(&format!("/apps/{}/config-vars", seg(&name))).await?;
-        if self.json {
+        let (name, value) = get_config_vars(&self.app).await?;
+        if self.format.json {
             output::json(&value);
             return Ok(());
         }
         let vars: BTreeMap<String, Option<String>> = parse(value)?;
-        if self.shell {
+        if self.format.shell {
             for (key, value) in &vars {
                 println!("{key}={}", shell_quote(value.as_deref().unwrap_or_default()));
             }

@@ -6,10 +6,9 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::config::shell_quote;
-use crate::api::{parse, seg};
+use super::config::{ConfigFormat, get_config_vars, shell_quote};
+use crate::api::parse;
 use crate::app_arg::AppArg;
-use crate::credentials;
 use crate::output;
 
 /// Display one config var's value.
@@ -19,24 +18,19 @@ pub struct ConfigGetCommand {
     key: String,
     #[command(flatten)]
     app: AppArg,
-    /// Print the value as JSON (`null` when it is not set).
-    #[arg(long, conflicts_with = "shell")]
-    json: bool,
-    /// Print KEY=value for a shell.
-    #[arg(long, short = 's')]
-    shell: bool,
+    #[command(flatten)]
+    format: ConfigFormat,
 }
 
 impl ConfigGetCommand {
     /// `GET /apps/{app}/config-vars`, picking one key.
     pub async fn run(self) -> Result<()> {
-        let name = self.app.resolve()?;
-        let value = credentials::connect()?.get(&format!("/apps/{}/config-vars", seg(&name))).await?;
+        let (_, value) = get_config_vars(&self.app).await?;
         let vars: BTreeMap<String, Option<String>> = parse(value)?;
         let value = vars.get(&self.key).cloned().flatten();
-        if self.json {
+        if self.format.json {
             output::json(&value.map_or(Value::Null, |value| json!(value)));
-        } else if self.shell {
+        } else if self.format.shell {
             println!("{}={}", self.key, shell_quote(value.as_deref().unwrap_or_default()));
         } else {
             println!("{}", value.unwrap_or_default());
