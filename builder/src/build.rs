@@ -196,7 +196,7 @@ pub enum BuildError {
         /// The URL or path.
         url: String,
         /// Why.
-        reason: String,
+        reason: crate::detect::BuildpackError,
     },
     /// A buildpack process could not run or timed out.
     #[error("build {0}")]

@@ -99,6 +99,20 @@ pub fn local_path(url: &str, buildpacks_dir: &Path) -> Option<PathBuf> {
     }
 }
 
+/// Why a `BUILDPACK_URL` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildpackError {
+    /// The folder (a local path) or the clone (a git URL) has no executable `bin/compile`.
+    #[error("{0} has no executable bin/compile")]
+    NoCompile(String),
+    /// `git clone` could not run to its end.
+    #[error("git clone {0}")]
+    Clone(RunError),
+    /// `git clone` failed; its first lines of stderr.
+    #[error("git clone failed: {0}")]
+    CloneFailed(String),
+}
+
 /// Resolves a `BUILDPACK_URL`: a built-in's name, a local folder, or a git URL (cloned into
 /// `clone_dir` by `git` run as a build step, `#ref` selecting a branch or tag; `file:///path#ref`
 /// clones a local repository).
@@ -108,14 +122,14 @@ pub async fn resolve(
     clone_dir: &Path,
     env: &[(String, OsString)],
     limits: &Limits,
-) -> Result<Buildpack, String> {
+) -> Result<Buildpack, BuildpackError> {
     if !url.contains('#')
         && let Some(dir) = local_path(url, buildpacks_dir)
     {
         // As the build's containers see it (at its host path, without `..` or links).
         let dir = dir.canonicalize().unwrap_or(dir);
         return Buildpack::open(&dir, url.rsplit('/').next().unwrap_or(url))
-            .ok_or_else(|| format!("{} has no executable bin/compile", dir.display()));
+            .ok_or_else(|| BuildpackError::NoCompile(dir.display().to_string()));
     }
     let (repo, reference) = url.split_once('#').map_or((url, None), |(r, f)| (r, Some(f)));
     let mut args: Vec<OsString> =
@@ -133,12 +147,12 @@ pub async fn resolve(
     let errors = Collect::default();
     let done = process::run(Path::new("git"), &args, cwd, &env, &limits, Stdout::Capture, &errors)
         .await
-        .map_err(|e| format!("git clone {e}"))?;
+        .map_err(BuildpackError::Clone)?;
     if !done.status.success() {
         let lines = errors.0.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
-        return Err(format!("git clone failed: {}", lines.trim()));
+        return Err(BuildpackError::CloneFailed(lines.trim().to_string()));
     }
-    Buildpack::open(clone_dir, url).ok_or_else(|| format!("{url} has no executable bin/compile"))
+    Buildpack::open(clone_dir, url).ok_or_else(|| BuildpackError::NoCompile(url.to_string()))
 }
 
 /// Keeps the first lines of `git`'s stderr for the error message.

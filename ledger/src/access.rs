@@ -57,13 +57,18 @@ impl fmt::Display for Permission {
     }
 }
 
+/// A permission's name that is none of the four (as given, untrimmed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Unknown permission {0:?}: use view, deploy, operate or manage.")]
+pub struct UnknownPermission(pub String);
+
 impl FromStr for Permission {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Permission, String> {
+    type Err = UnknownPermission;
+    fn from_str(text: &str) -> Result<Permission, UnknownPermission> {
         Permission::ALL
             .into_iter()
             .find(|p| p.name() == text.trim())
-            .ok_or_else(|| format!("Unknown permission {text:?}: use view, deploy, operate or manage."))
+            .ok_or_else(|| UnknownPermission(text.to_string()))
     }
 }
 
@@ -99,7 +104,7 @@ impl Permissions {
     }
     /// Parses names (a list, or comma-separated); `view` is always added, as Heroku does (every
     /// collaborator can see the app). Unknown names are an error naming them.
-    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Permissions, String> {
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Permissions, UnknownPermission> {
         let mut set = Permissions::only(Permission::View);
         for name in names.into_iter().flat_map(|n| n.split(',')).filter(|n| !n.trim().is_empty()) {
             set = set.with(Permissions::only(name.parse()?));
@@ -146,14 +151,19 @@ impl fmt::Display for TeamRole {
     }
 }
 
+/// A team role's name that is none of the three (trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Unknown role {0:?}: use admin, member or viewer.")]
+pub struct UnknownRole(pub String);
+
 impl FromStr for TeamRole {
-    type Err = String;
-    fn from_str(text: &str) -> Result<TeamRole, String> {
+    type Err = UnknownRole;
+    fn from_str(text: &str) -> Result<TeamRole, UnknownRole> {
         match text.trim() {
             "viewer" => Ok(TeamRole::Viewer),
             "member" => Ok(TeamRole::Member),
             "admin" => Ok(TeamRole::Admin),
-            other => Err(format!("Unknown role {other:?}: use admin, member or viewer.")),
+            other => Err(UnknownRole(other.to_string())),
         }
     }
 }
@@ -262,7 +272,12 @@ mod tests {
         assert_eq!(set.to_csv(), "view,deploy,operate");
         assert_eq!(Permissions::parse(["manage", "view"]).unwrap().to_csv(), "view,manage");
         assert_eq!(Permissions::ALL.to_csv(), "view,deploy,operate,manage");
-        assert!(Permissions::parse(["deploy", "root"]).unwrap_err().contains("\"root\""));
+        assert!(Permissions::parse(["deploy", "root"]).unwrap_err().to_string().contains("\"root\""));
+        assert_eq!(
+            Permissions::parse([" root"]).unwrap_err().to_string(),
+            "Unknown permission \" root\": use view, deploy, operate or manage."
+        );
+        assert_eq!(" owner ".parse::<TeamRole>().unwrap_err().to_string(), "Unknown role \"owner\": use admin, member or viewer.");
     }
 
     #[test]

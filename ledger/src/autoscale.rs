@@ -26,20 +26,33 @@ pub struct Policy {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Why [`Policy::check`] refused a policy; the text is the message the API answers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// `min` and `max` are not `1 <= min <= max <= MAX_DYNOS`.
+    #[error("Invalid bounds min={min} max={max}: use 1 <= min <= max <= {MAX_DYNOS}.")]
+    Bounds {
+        /// The `min` given.
+        min: i64,
+        /// The `max` given.
+        max: i64,
+    },
+    /// The p95 target is not 1 to 30000 ms.
+    #[error("Invalid p95 target {0} ms: use 1 to 30000 ms (the router's timeout).")]
+    Target(i64),
+}
+
 /// Largest `max` accepted (a formation's own limit is the operator's business).
 pub const MAX_DYNOS: i64 = 100;
 
 impl Policy {
     /// Checks the bounds: `1 <= min <= max <= 100`, a target of 1 ms to 30 s.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), PolicyError> {
         if self.min < 1 || self.max < self.min || self.max > MAX_DYNOS {
-            return Err(format!(
-                "Invalid bounds min={} max={}: use 1 <= min <= max <= {MAX_DYNOS}.",
-                self.min, self.max
-            ));
+            return Err(PolicyError::Bounds { min: self.min, max: self.max });
         }
         if !(1..=30_000).contains(&self.p95_ms) {
-            return Err(format!("Invalid p95 target {} ms: use 1 to 30000 ms (the router's timeout).", self.p95_ms));
+            return Err(PolicyError::Target(self.p95_ms));
         }
         Ok(())
     }
@@ -58,5 +71,11 @@ mod tests {
         for bad in [policy(0, 10, 200), policy(5, 4, 200), policy(1, 101, 200), policy(1, 10, 0), policy(1, 10, 30_001)] {
             assert!(bad.check().is_err(), "{bad:?}");
         }
+        // The API answers these texts in its 422 bodies.
+        assert_eq!(policy(5, 4, 200).check().unwrap_err().to_string(), "Invalid bounds min=5 max=4: use 1 <= min <= max <= 100.");
+        assert_eq!(
+            policy(1, 10, 0).check().unwrap_err().to_string(),
+            "Invalid p95 target 0 ms: use 1 to 30000 ms (the router's timeout)."
+        );
     }
 }

@@ -23,7 +23,7 @@ use rustls::sign::CertifiedKey;
 
 use uuid::Uuid;
 
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerError};
 use crate::model::SniEndpointStamp;
 
 /// The largest certificate chain accepted, in bytes of PEM.
@@ -223,7 +223,18 @@ fn slash_name(name: &x509_parser::x509::X509Name<'_>) -> String {
 pub trait CertificateSource: Send + Sync {
     /// Every hostname served with a certificate of its own, and that certificate's chain and key
     /// (PEM), plus a version that changes when they do (to skip parsing what did not change).
-    async fn hostname_certificates(&self) -> Result<Vec<HostCertificate>, String>;
+    async fn hostname_certificates(&self) -> Result<Vec<HostCertificate>, CertificateSourceError>;
+}
+
+/// Why a [`CertificateSource`] could not give the certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateSourceError {
+    /// The ledger could not be read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A thread panicked holding the cache of certificates read.
+    #[error("certificate cache poisoned")]
+    CachePoisoned,
 }
 
 /// One hostname's certificate, as a [`CertificateSource`] gives it.
@@ -285,14 +296,14 @@ impl LedgerCertificates {
 
     /// Reads the certificates of the endpoints that are new or changed since the last time,
     /// forgets those that are gone; answers every listed endpoint's material.
-    async fn materials(&self, endpoints: &[SniEndpointStamp]) -> Result<HashMap<Uuid, Arc<Material>>, String> {
+    async fn materials(&self, endpoints: &[SniEndpointStamp]) -> Result<HashMap<Uuid, Arc<Material>>, CertificateSourceError> {
         let stale: Vec<Uuid> = {
-            let known = self.materials.lock().map_err(|_| "certificate cache poisoned".to_string())?;
+            let known = self.materials.lock().map_err(|_| CertificateSourceError::CachePoisoned)?;
             endpoints.iter().filter(|e| known.get(&e.id).is_none_or(|m| m.updated_at != e.updated_at)).map(|e| e.id).collect()
         };
-        let fetched = if stale.is_empty() { Vec::new() } else { self.ledger.find_sni_endpoints(&stale).await.map_err(|e| e.to_string())? };
+        let fetched = if stale.is_empty() { Vec::new() } else { self.ledger.find_sni_endpoints(&stale).await? };
         self.read.fetch_add(fetched.len() as u64, Ordering::Relaxed);
-        let mut known = self.materials.lock().map_err(|_| "certificate cache poisoned".to_string())?;
+        let mut known = self.materials.lock().map_err(|_| CertificateSourceError::CachePoisoned)?;
         for endpoint in fetched {
             let leaf = CertificateDer::pem_slice_iter(endpoint.certificate_chain.as_bytes()).next().and_then(Result::ok);
             let material = Material {
@@ -311,8 +322,8 @@ impl LedgerCertificates {
 
 #[async_trait::async_trait]
 impl CertificateSource for LedgerCertificates {
-    async fn hostname_certificates(&self) -> Result<Vec<HostCertificate>, String> {
-        let routes = self.ledger.sni_routes().await.map_err(|e| e.to_string())?;
+    async fn hostname_certificates(&self) -> Result<Vec<HostCertificate>, CertificateSourceError> {
+        let routes = self.ledger.sni_routes().await?;
         let materials = self.materials(&routes.endpoints).await?;
         let mut by_app: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for endpoint in &routes.endpoints {

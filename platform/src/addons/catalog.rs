@@ -101,9 +101,41 @@ pub fn service(name_or_id: &str) -> Option<&'static Service> {
     SERVICES.iter().find(|s| s.name.eq_ignore_ascii_case(name_or_id) || s.id().to_string() == name_or_id)
 }
 
+/// A plan [`resolve_plan`] cannot find (the text as given, trimmed); the message names what
+/// there is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownPlan {
+    /// Neither a service's name nor a plan's id.
+    #[error(
+        "Couldn't find either the add-on service or the add-on plan of {0:?}. Available services: {services}.",
+        services = SERVICES.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+    )]
+    Service(String),
+    /// The service is known; the plan is not one of its.
+    #[error(
+        "Couldn't find add-on plan {text:?}. Available plans of {}: {}.",
+        .service.name,
+        .service.plans.iter().map(|p| format!("{}:{}", .service.name, p.name)).collect::<Vec<_>>().join(", ")
+    )]
+    Plan {
+        /// What was asked for.
+        text: String,
+        /// The service it names.
+        service: &'static Service,
+    },
+}
+
+/// An attachment name that breaks the rules (as given); the text is the message to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Attachment name {0:?} is invalid: use letters, digits and underscores, starting with a letter \
+     (at most 64 characters)."
+)]
+pub struct InvalidAttachmentName(pub String);
+
 /// A service and plan from `service`, `service:plan` or a plan's id; no plan: the default.
 /// Unknown ones are an error naming what there is.
-pub fn resolve_plan(text: &str) -> Result<(&'static Service, &'static Plan), String> {
+pub fn resolve_plan(text: &str) -> Result<(&'static Service, &'static Plan), UnknownPlan> {
     let text = text.trim();
     for service in SERVICES {
         if let Some(plan) = service.plans.iter().find(|plan| plan_id(service, plan).to_string() == text) {
@@ -112,19 +144,13 @@ pub fn resolve_plan(text: &str) -> Result<(&'static Service, &'static Plan), Str
     }
     let (service_name, plan_name) = text.split_once(':').map_or((text, None), |(s, p)| (s, Some(p)));
     let Some(service) = service(service_name) else {
-        let names: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
-        return Err(format!(
-            "Couldn't find either the add-on service or the add-on plan of {text:?}. \
-             Available services: {}.",
-            names.join(", ")
-        ));
+        return Err(UnknownPlan::Service(text.to_string()));
     };
     match plan_name {
         None => Ok((service, &service.plans[0])),
-        Some(name) => service.plan(name).map(|plan| (service, plan)).ok_or_else(|| {
-            let names: Vec<String> = service.plans.iter().map(|p| format!("{}:{}", service.name, p.name)).collect();
-            format!("Couldn't find add-on plan {text:?}. Available plans of {}: {}.", service.name, names.join(", "))
-        }),
+        Some(name) => {
+            service.plan(name).map(|plan| (service, plan)).ok_or_else(|| UnknownPlan::Plan { text: text.to_string(), service })
+        }
     }
 }
 
@@ -162,7 +188,7 @@ pub fn default_attachment_names(service: &Service) -> Vec<String> {
 
 /// Checks an attachment name given with `--as`: upper-case letters, digits and `_`, starting
 /// with a letter, at most 64 bytes (it becomes a config var's name).
-pub fn validate_attachment_name(name: &str) -> Result<(), String> {
+pub fn validate_attachment_name(name: &str) -> Result<(), InvalidAttachmentName> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -170,10 +196,7 @@ pub fn validate_attachment_name(name: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "Attachment name {name:?} is invalid: use letters, digits and underscores, starting with a letter \
-             (at most 64 characters)."
-        ))
+        Err(InvalidAttachmentName(name.to_string()))
     }
 }
 
@@ -188,9 +211,13 @@ mod tests {
         assert_eq!(resolve_plan("heroku-postgresql").unwrap().1.name, "essential-0");
         let id = plan_id(service, plan).to_string();
         assert_eq!(resolve_plan(&id).unwrap().1.name, "essential-1");
-        let unknown = resolve_plan("heroku-mongo:big").unwrap_err();
+        let unknown = resolve_plan("heroku-mongo:big").unwrap_err().to_string();
         assert!(unknown.contains("heroku-postgresql"), "{unknown}");
-        let bad_plan = resolve_plan("heroku-postgresql:huge").unwrap_err();
+        assert_eq!(
+            unknown,
+            "Couldn't find either the add-on service or the add-on plan of \"heroku-mongo:big\". Available services: heroku-postgresql, heroku-redis."
+        );
+        let bad_plan = resolve_plan("heroku-postgresql:huge").unwrap_err().to_string();
         assert!(bad_plan.contains("heroku-postgresql:essential-0"), "{bad_plan}");
     }
 
@@ -200,9 +227,11 @@ mod tests {
         assert_eq!((service.name, plan.name, plan.storage_mib, plan.connection_limit), (REDIS, "mini", 25, 20));
         assert_eq!(resolve_plan("heroku-redis:premium-0").unwrap().1.storage_mib, 50);
         assert_eq!(plan_description(service, plan), "20 clients, 25 MB memory");
-        let bad = resolve_plan("heroku-redis:huge").unwrap_err();
+        let bad = resolve_plan("heroku-redis:huge").unwrap_err().to_string();
         assert!(bad.contains("heroku-redis:mini, heroku-redis:premium-0"), "{bad}");
-        assert!(resolve_plan("heroku-mongo").unwrap_err().contains("heroku-postgresql, heroku-redis"));
+        assert!(bad.starts_with("Couldn't find add-on plan \"heroku-redis:huge\". Available plans of heroku-redis: heroku-redis:mini, "), "{bad}");
+        assert!(bad.ends_with('.'), "{bad}");
+        assert!(resolve_plan("heroku-mongo").unwrap_err().to_string().contains("heroku-postgresql, heroku-redis"));
         assert_eq!(default_attachment_names(service)[..2], ["REDIS", "HEROKU_REDIS_AMBER"]);
     }
 
@@ -210,7 +239,10 @@ mod tests {
     fn attachment_names() {
         assert!(validate_attachment_name("ANALYTICS_DB").is_ok());
         assert!(validate_attachment_name("1X").is_err());
-        assert!(validate_attachment_name("A;DROP").is_err());
+        assert_eq!(
+            validate_attachment_name("A;DROP").unwrap_err().to_string(),
+            "Attachment name \"A;DROP\" is invalid: use letters, digits and underscores, starting with a letter (at most 64 characters)."
+        );
         let names = default_attachment_names(&SERVICES[0]);
         assert_eq!(names[..2], ["DATABASE", "HEROKU_POSTGRESQL_AMBER"]);
     }

@@ -42,7 +42,7 @@ pub async fn plan_info(_: CurrentUser, Path((service, plan)): Path<(String, Stri
         .plans
         .iter()
         .find(|p| p.name.eq_ignore_ascii_case(short) || catalog::plan_id(service, p).to_string() == plan)
-        .ok_or_else(|| ApiError::not_found(catalog::resolve_plan(&format!("{}:{short}", service.name)).err().unwrap_or_default()))?;
+        .ok_or_else(|| ApiError::not_found(catalog::resolve_plan(&format!("{}:{short}", service.name)).err().map(|e| e.to_string()).unwrap_or_default()))?;
     Ok(Json(PlanView::new(service, found)))
 }
 

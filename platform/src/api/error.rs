@@ -32,9 +32,10 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
-    /// 422 `invalid_params`: the request is well-formed but breaks a rule.
-    pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message)
+    /// 422 `invalid_params`: the request is well-formed but breaks a rule; `message` is a text
+    /// or a typed error whose `Display` is the message (`InvalidAppName`, `UnknownPlan`, …).
+    pub fn invalid(message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message.to_string())
     }
     /// 400 `bad_request`: the request cannot be read.
     pub fn bad_request(message: impl Into<String>) -> ApiError {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::ledger::{Ledger, LedgerError};
 use crate::logplex::{Logplex, Source};
 use crate::model::{App, NewRelease, RELEASE_PHASE, Release, UserRef};
-use crate::serving::{DynoDirectory, OneOffRequest};
+use crate::serving::{DynoDirectory, OneOffError, OneOffRequest};
 
 /// The most output lines of a failed release phase kept for its error message.
 const KEPT_LINES: usize = 50;
@@ -53,7 +53,7 @@ pub enum ReleaseError {
         /// The release, recorded as failed.
         release: Release,
         /// Why it could not start.
-        reason: String,
+        reason: OneOffError,
     },
     /// The ledger failed.
     #[error(transparent)]
@@ -160,7 +160,7 @@ impl ReleasePhase {
 
     /// Runs the release phase of `release` to its end: its exit code and last lines of output,
     /// or why it could not start.
-    async fn run(&self, app: &App, release: Release, out: &dyn OutputSink) -> Result<(i32, Vec<String>), String> {
+    async fn run(&self, app: &App, release: Release, out: &dyn OutputSink) -> Result<(i32, Vec<String>), OneOffError> {
         let mut request = OneOffRequest::new(RELEASE_PHASE, RELEASE_PHASE);
         request.release = Some(release);
         self.run_to_end(app, request, out).await
@@ -169,10 +169,15 @@ impl ReleasePhase {
     /// Runs a one-off dyno attached to its end (an app.json's `postdeploy` too): its output goes
     /// to `out` and the app's log stream; gives its exit code and last lines of output, or why
     /// it could not start.
-    pub async fn run_to_end(&self, app: &App, mut request: OneOffRequest, out: &dyn OutputSink) -> Result<(i32, Vec<String>), String> {
-        let dynos = self.dynos.get().ok_or("this server runs no dynos")?;
+    pub async fn run_to_end(
+        &self,
+        app: &App,
+        mut request: OneOffRequest,
+        out: &dyn OutputSink,
+    ) -> Result<(i32, Vec<String>), OneOffError> {
+        let dynos = self.dynos.get().ok_or_else(|| OneOffError::Unsupported("this server runs no dynos".into()))?;
         request.attach = true;
-        let oneoff = dynos.start_oneoff(app, request).await.map_err(|e| e.to_string())?;
+        let oneoff = dynos.start_oneoff(app, request).await?;
         let dyno = oneoff.dyno.name.clone();
         let mut kept = std::collections::VecDeque::new();
         if let Some(attached) = oneoff.attached {

@@ -79,7 +79,7 @@ async fn the_release_phase_runs_the_new_release_and_only_exit_0_makes_it_current
     // A release process type but no dynos on this server: recorded failed, saying why.
     let out = CollectOutput::default();
     let error = phase.release(&app, &user, Candidate::Deploy(deploy(Uuid::new_v4(), &["web", "release"])), &out).await.unwrap_err();
-    assert!(matches!(&error, ReleaseError::NotStarted { release, reason } if release.version == 3 && release.status == "failed" && reason == "this server runs no dynos"), "{error}");
+    assert!(matches!(&error, ReleaseError::NotStarted { release, reason } if release.version == 3 && release.status == "failed" && reason.to_string() == "this server runs no dynos"), "{error}");
 
     let dynos = Arc::new(Phase { code: Mutex::new(1), output: Mutex::new(b"migrating\ndone\n".to_vec()), requests: Mutex::default() });
     phase.set_dynos(dynos.clone());

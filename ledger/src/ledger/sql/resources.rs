@@ -88,7 +88,7 @@ pub(super) fn read_permissions(text: &str) -> Result<Permissions> {
     text.split(',')
         .filter(|name| !name.is_empty())
         .map(|name| name.parse::<Permission>())
-        .collect::<std::result::Result<Permissions, String>>()
+        .collect::<std::result::Result<Permissions, crate::access::UnknownPermission>>()
         .map_err(|e| LedgerError::Corrupt(format!("bad permissions {text:?}: {e}")))
 }
 

@@ -25,7 +25,7 @@ fn team_from_row(row: &AnyRow) -> Result<Team> {
 }
 
 fn role_of(text: &str) -> Result<TeamRole> {
-    text.parse().map_err(|e: String| LedgerError::Corrupt(e))
+    text.parse().map_err(|e: crate::access::UnknownRole| LedgerError::Corrupt(e.to_string()))
 }
 
 const MEMBER_SELECT: &str = "SELECT m.id, m.team_id, m.user_id, u.email, m.role, m.created_at, m.updated_at \
