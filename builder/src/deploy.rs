@@ -112,7 +112,21 @@ impl Deployer {
         let collected = CollectOutput::default();
         let tee = Tee(out, &collected);
         let started_at = SystemTime::now();
-        let result = self.build_and_release(app, source, source_version.clone(), description, &tee).await;
+        let result = async {
+            let settings = self.ledger.settings(app).await.map_err(DeployError::Platform)?;
+            let request = BuildRequest {
+                app: app.to_string(),
+                source,
+                config_vars: settings.config_vars,
+                buildpack_url: settings.buildpack_url,
+                source_version: source_version.clone(),
+            };
+            let build = self.builder.build(request, &tee).await?;
+            let version = self.ledger.release(app, &build, description, &tee).await.map_err(DeployError::Platform)?;
+            tee.step(&format!("Launching... done, v{version}"));
+            Ok::<_, DeployError>(Deployed { build, version })
+        }
+        .await;
         if let Err(reason) = &result {
             tee.line("");
             tee.error(&reason.to_string());
@@ -152,27 +166,5 @@ impl Deployer {
         let (deployer, app, description) = (self.clone(), app.to_string(), description.to_string());
         let task = tokio::spawn(async move { deployer.deploy(&app, source, source_version, &description, &tx).await });
         (rx, task)
-    }
-
-    async fn build_and_release(
-        &self,
-        app: &str,
-        source: Source,
-        source_version: Option<String>,
-        description: &str,
-        out: &dyn OutputSink,
-    ) -> Result<Deployed, DeployError> {
-        let settings = self.ledger.settings(app).await.map_err(DeployError::Platform)?;
-        let request = BuildRequest {
-            app: app.to_string(),
-            source,
-            config_vars: settings.config_vars,
-            buildpack_url: settings.buildpack_url,
-            source_version,
-        };
-        let build = self.builder.build(request, out).await?;
-        let version = self.ledger.release(app, &build, description, out).await.map_err(DeployError::Platform)?;
-        out.step(&format!("Launching... done, v{version}"));
-        Ok(Deployed { build, version })
     }
 }
