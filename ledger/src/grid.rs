@@ -179,16 +179,6 @@ impl DynoKey {
     }
 }
 
-/// What a process type runs on: nodes say which of these they can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DynoKind {
-    /// A WebAssembly component (wasmtime).
-    Wasm,
-    /// A native command in an OCI container (runc).
-    Native,
-}
-
 /// What a dyno takes of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Demand {
@@ -224,8 +214,9 @@ pub struct FormationDemand {
     pub quantity: u32,
     /// What each takes.
     pub demand: Demand,
-    /// What it runs on.
-    pub kind: DynoKind,
+    /// The stack of the slug it runs (`wasi-p2`, `paas-24`): placement reads what kind of
+    /// dyno that is.
+    pub stack: String,
     /// The checksum of the slug it runs, if it has one (nodes holding it are preferred).
     pub slug: Option<String>,
 }

@@ -17,7 +17,25 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use uuid::Uuid;
 
-pub use paas_ledger::grid::{Demand, DynoKey, DynoKind, FormationDemand};
+pub use paas_ledger::grid::{Demand, DynoKey, FormationDemand};
+
+/// What a process type runs on: nodes say which of these they can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DynoKind {
+    /// A WebAssembly component (wasmtime).
+    Wasm,
+    /// A native command in an OCI container (runc).
+    Native,
+}
+
+impl DynoKind {
+    /// What a slug of `stack` runs as: the WASI stack is components only; any other needs a
+    /// container runtime.
+    pub fn of_stack(stack: &str) -> DynoKind {
+        if stack == paas_builder::manifest::WASI_STACK { DynoKind::Wasm } else { DynoKind::Native }
+    }
+}
 
 /// A live node as placement sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +139,7 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
         for index in 1..=formation.quantity {
             let key = DynoKey { app: formation.app, process_type: formation.process_type.clone(), index };
             let kept = current.get(&key).and_then(|node| node_index.get(node)).copied().filter(|&n| {
-                nodes[n].runs(formation.kind) && free[n].fits(formation.demand)
+                nodes[n].runs(DynoKind::of_stack(&formation.stack)) && free[n].fits(formation.demand)
             });
             match kept {
                 Some(n) => {
@@ -159,7 +177,7 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
         let mut best: Option<(usize, Score)> = None;
         let mut any_runs = false;
         for (n, node) in nodes.iter().enumerate() {
-            if !node.runs(formation.kind) {
+            if !node.runs(DynoKind::of_stack(&formation.stack)) {
                 continue;
             }
             any_runs = true;
@@ -242,7 +260,7 @@ mod tests {
             process_type: process_type.into(),
             quantity,
             demand: Demand::for_size(size),
-            kind: DynoKind::Wasm,
+            stack: paas_builder::manifest::WASI_STACK.into(),
             slug: None,
         }
     }
@@ -322,7 +340,7 @@ mod tests {
         let mut wasm_only = node(1, 8192);
         wasm_only.native = false;
         let mut native = formation(10, "web", 2, "Basic");
-        native.kind = DynoKind::Native;
+        native.stack = paas_builder::manifest::NATIVE_STACK.into();
         let placement = plan(&[native.clone()], &[wasm_only.clone(), node(2, 8192)], &BTreeMap::new());
         assert!(placement.assignments.values().all(|n| *n == Uuid::from_u128(2)));
         let placement = plan(&[native], &[wasm_only], &BTreeMap::new());

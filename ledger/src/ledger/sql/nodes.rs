@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{Backend, SqlLedger, col_i64, col_opt_str, col_str, col_ts, col_uuid, conflict_on_unique, now, ts};
 use crate::auth;
 use crate::grid::{
-    Assignment, Capacity, Demand, DynoAction, DynoKey, DynoKind, FormationDemand, Leadership, Node, NodeLedger, NodeRegistration,
+    Assignment, Capacity, Demand, DynoAction, DynoKey, FormationDemand, Leadership, Node, NodeLedger, NodeRegistration,
 };
 use crate::ledger::{LedgerError, Result};
 use crate::model::{ProcessTypes, RELEASE_PHASE};
@@ -376,14 +376,12 @@ impl NodeLedger for SqlLedger {
             if !types.contains_key(&process_type) || process_type == RELEASE_PHASE {
                 continue;
             }
-            let stack = col_str(row, "stack")?;
             demands.push(FormationDemand {
                 app: col_uuid(row, "app_id")?,
                 process_type,
                 quantity: u32::try_from(col_i64(row, "quantity")?.max(0)).unwrap_or(u32::MAX),
                 demand: Demand::for_size(&col_str(row, "size")?),
-                // A slug of the WASI stack is components only; any other needs a container runtime.
-                kind: if stack == paas_builder::manifest::WASI_STACK { DynoKind::Wasm } else { DynoKind::Native },
+                stack: col_str(row, "stack")?,
                 slug: Some(col_str(row, "checksum")?),
             });
         }
