@@ -335,19 +335,20 @@ pub async fn run(mut config: NodeConfig) -> Result<(), StartError> {
     let url = config.database_url.clone().unwrap_or_else(|| ledger::sqlite_url(&config.data_dir));
     let ledger = ledger::open(&url).await.map_err(StartError::step("cannot open the ledger"))?;
     ensure_operator(ledger.as_ref(), &config.data_dir).await?;
-    let (addon_services, addon_cluster) = addon_services(&config, container_network.as_ref())?;
-    let redis = start_redis(&config.data_dir, container_network.as_ref(), ledger.as_ref()).await?;
+    // Where the add-on servers paas runs itself listen: the dyno network's service address.
+    let addon_host = paas_platform::addons::host::AddonHost::of(container_network.as_ref());
+    let (addon_services, addon_cluster) = addon_services(&config, addon_host)?;
+    let redis = start_redis(&config.data_dir, addon_host, ledger.as_ref()).await?;
     let addon_services = addon_services.with_redis(redis.clone());
     // The add-ons of servers paas runs itself (its Redis servers; its PostgreSQL cluster unless
     // the operator's is used) name where those listen now (a new --dyno-network, or add-ons made
     // before the service address existed).
     {
         use paas_platform::addons::catalog::{POSTGRES, REDIS};
-        let host = paas_platform::addons::host::AddonHost::of(container_network.as_ref());
         let local: &[&str] = if addon_cluster.is_some() { &[POSTGRES, REDIS] } else { &[REDIS] };
-        match paas_platform::addons::host::rehost_urls(ledger.as_ref(), &host, local).await {
+        match paas_platform::addons::host::rehost_urls(ledger.as_ref(), &addon_host, local).await {
             Ok(0) => {}
-            Ok(moved) => tracing::info!("{moved} add-on(s) now name {} in their URLs", host.url_host()),
+            Ok(moved) => tracing::info!("{moved} add-on(s) now name {} in their URLs", addon_host.url_host()),
             Err(e) => tracing::error!("cannot give the add-ons their new address: {e}"),
         }
     }
@@ -637,7 +638,7 @@ fn restrict_sqlite_ledger(data_dir: &Path) -> Result<(), StartError> {
 /// (given back too, to stop it with the server).
 fn addon_services(
     config: &NodeConfig,
-    network: Option<&paas_sandbox::net::Network>,
+    host: paas_platform::addons::host::AddonHost,
 ) -> Result<(paas_platform::addons::AddonServices, Option<Arc<paas_platform::addons::cluster::Cluster>>), StartError> {
     use paas_platform::addons::postgres::{PostgresServer, PostgresService};
     let (server, cluster) = match &config.addons_postgres_url {
@@ -648,7 +649,7 @@ fn addon_services(
         None => {
             let cluster = Arc::new(paas_platform::addons::cluster::Cluster::new(
                 config.data_dir.join("addons").join("postgres"),
-                paas_platform::addons::host::AddonHost::of(network),
+                host,
             ));
             cluster.start_if_initialised();
             (PostgresServer::Local(cluster.clone()), Some(cluster))
@@ -661,11 +662,10 @@ fn addon_services(
 /// add-ons start now (folders of none are removed).
 async fn start_redis(
     data_dir: &Path,
-    network: Option<&paas_sandbox::net::Network>,
+    host: paas_platform::addons::host::AddonHost,
     ledger: &dyn Ledger,
 ) -> Result<Arc<paas_platform::addons::redis::RedisService>, StartError> {
     use paas_platform::addons::{AddonFilter, catalog};
-    let host = paas_platform::addons::host::AddonHost::of(network);
     let redis = Arc::new(paas_platform::addons::redis::RedisService::new(data_dir.join("addons").join("redis"), host));
     let known: Vec<String> = ledger
         .list_addons(AddonFilter::All)
