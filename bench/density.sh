@@ -5,6 +5,7 @@
 #
 #   bash bench/density.sh                  # N=1000
 #   N=100 LOAD=10s bash bench/density.sh   # a quick run
+#   PAAS_BIN=/tmp/paas WT_MAX=0 bash bench/density.sh   # a built binary, the paas side only
 #
 # paas side: K (default 3) apps are built through the API (`POST /apps/{app}/builds`, the wasm
 # buildpack) from examples/hello-rust's component, each with a different custom section (so K
@@ -33,7 +34,7 @@ K=${K:-3}
 LOAD=${LOAD:-30s}
 SLEEP_AFTER=${SLEEP_AFTER:-5s}
 MIN_AVAILABLE_MB=${MIN_AVAILABLE_MB:-6144}
-WT_MAX=${WT_MAX:-$N}
+WT_MAX=${WT_MAX:-$N}   # 0: the paas side only
 [ "$N" -ge "$K" ] || { echo "bench: N ($N) must be at least K ($K)" >&2; exit 2; }
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$root/bench/results/density-N$N-$stamp.txt}
@@ -44,8 +45,8 @@ mkdir -p "$(dirname "$OUT")"
 . "$root/bench/lib.sh"
 need wrk
 need python3 "to make the component variants"
-paas_build
-wasmtime_cli
+if [ -n "${PAAS_BIN:-}" ]; then paas=$PAAS_BIN; else paas_build; fi
+[ "$WT_MAX" -eq 0 ] || wasmtime_cli
 hello_component
 work_dir
 
@@ -210,6 +211,7 @@ kill "$server"; wait "$server" 2>/dev/null || true
 # ---------------------------------------------------------------------------------------------
 # wasmtime serve, one process per app
 
+if [ "$WT_MAX" -gt 0 ]; then
 : >"$work/wt.ports"
 wt_pids=()
 wt_start=$(date +%s.%N)
@@ -268,6 +270,7 @@ port1=$(head -1 "$work/wt.order")
 read -r wt_many_rps wt_many_p99 wt_many_bad < <(DENSITY_PORTS=$work/wt.load wrk_run "http://127.0.0.1:$port1/")
 read -r wt_one_rps wt_one_p99 wt_one_bad < <(DENSITY_PORTS=$work/wt.load1 wrk_run "http://127.0.0.1:$port1/")
 wt_deploy_s=$(awk -v a="$wt_start" -v b="$wt_end" 'BEGIN {printf "%.1f", b - a}')
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Report
@@ -291,6 +294,7 @@ say "cold start (asleep→1st byte): p50 ${cold_p50} ms  p99 ${cold_p99} ms  ($c
 say "warm, $share hosts:        ${many_rps} req/s  p99 ${many_p99} ms  ($many_bad errors)   wrk -t$threads -c$threads -d$LOAD"
 say "warm, 1 host:            ${one_rps} req/s  p99 ${one_p99} ms  ($one_bad errors)"
 say "many hosts / one host:   $(awk -v a="$many_rps" -v b="$one_rps" 'BEGIN {printf "%.2f", a / b}')"
+if [ "$WT_MAX" -gt 0 ]; then
 say ""
 say "## wasmtime serve 48.0.8 (one process per app, $wt_n of $N started; fresh instance per request)"
 while read -r line; do say "$line"; done <"$work/wt-memory"
@@ -304,4 +308,5 @@ say ""
 say "## ratios (paas / wasmtime serve)"
 say "memory per app, served once: $(awk -v a="$(per_app "$N apps, each served once")" -v b="$(wt_per "$wt_n processes, each served once")" 'BEGIN {printf "%.3f", a / b}') of RSS per process, $(awk -v a="$(per_app "$N apps, each served once")" -v b="$(cat "$work/wt-pss-$wt_n processes, each served once")" -v n="$wt_n" 'BEGIN {printf "%.3f", a / (b / n)}') of PSS per process"
 say "warm req/s across hosts:     $(awk -v a="$many_rps" -v b="$wt_many_rps" 'BEGIN {printf "%.2f", a / b}')"
+fi
 echo "results written to $OUT" >&2

@@ -18,6 +18,10 @@ mod output;
 mod team_arg;
 mod usage;
 
+/// Every allocation of the server and the client goes through mimalloc (README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Puts back the default action of `SIGPIPE`, which Rust's runtime sets to ignored: a write to
 /// a pipe whose reader has gone (`paas logs | head`) then ends the process silently, as it ends
 /// `cat`, instead of `println!` panicking on `EPIPE`. Sockets are unaffected (std sends with
