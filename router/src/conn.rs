@@ -6,13 +6,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// What a connection is doing, as seen by its watchdog.
 pub(crate) struct ConnState {
-    epoch: Instant,
+    /// [`coarse_ms`] when the connection was made.
+    epoch: u64,
     /// Milliseconds since `epoch` of the last byte read or written, or request finished.
     last_activity: AtomicU64,
     /// Requests whose response has not ended.
@@ -22,6 +23,14 @@ pub(crate) struct ConnState {
     /// The connection speaks HTTP/2 (prior knowledge preface seen): no header deadline.
     h2: AtomicBool,
     first_read: AtomicBool,
+}
+
+/// Milliseconds on the coarse monotonic clock: it moves in steps of a few milliseconds (the
+/// kernel's tick), which is plenty for timeouts of seconds, and reading it costs a fraction of
+/// the precise clock's read (three of them a request).
+fn coarse_ms() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    (now.tv_sec as u64).saturating_mul(1000).saturating_add(now.tv_nsec as u64 / 1_000_000)
 }
 
 /// The watchdog's decision.
@@ -37,7 +46,7 @@ pub(crate) enum Verdict {
 impl ConnState {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(ConnState {
-            epoch: Instant::now(),
+            epoch: coarse_ms(),
             last_activity: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             partial_since: AtomicU64::new(0),
@@ -47,7 +56,7 @@ impl ConnState {
     }
 
     fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        coarse_ms().saturating_sub(self.epoch)
     }
 
     /// A request was handed to the service; the returned guard ends it when dropped.

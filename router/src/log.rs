@@ -117,33 +117,9 @@ pub struct LogLine {
 
 impl fmt::Display for LogLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Piece by piece rather than one `write!`: this runs once per request.
-        match self.code {
-            Some(code) => write!(f, "at={} code={} desc=\"{}\" ", code.at(), code, code.desc())?,
-            None => f.write_str("at=info ")?,
-        }
-        f.write_str("method=")?;
-        f.write_str(self.method.as_str())?;
-        f.write_str(" path=\"")?;
-        fmt::Display::fmt(&Escaped(&self.path), f)?;
-        f.write_str("\" host=")?;
-        f.write_str(&self.host)?;
-        f.write_str(" request_id=")?;
-        f.write_str(&self.request_id)?;
-        f.write_str(" fwd=\"")?;
-        fmt::Display::fmt(&Escaped(&self.fwd), f)?;
-        f.write_str("\" dyno=")?;
-        f.write_str(self.dyno.as_deref().unwrap_or(""))?;
-        f.write_str(" connect=")?;
-        fmt::Display::fmt(&Millis(self.connect), f)?;
-        f.write_str(" service=")?;
-        fmt::Display::fmt(&Millis(self.service), f)?;
-        f.write_str(" status=")?;
-        fmt::Display::fmt(&self.status, f)?;
-        f.write_str(" bytes=")?;
-        fmt::Display::fmt(&Bytes(self.bytes), f)?;
-        f.write_str(" protocol=")?;
-        f.write_str(self.protocol)
+        let mut text = String::with_capacity(self.capacity());
+        self.write_to(&mut text);
+        f.write_str(&text)
     }
 }
 
@@ -153,55 +129,87 @@ impl LogLine {
     pub fn capacity(&self) -> usize {
         self.path.len() + self.host.len() + self.request_id.len() + self.fwd.len() + 200
     }
-}
 
-/// Writes `"` and `\` escaped so a quoted field cannot end early.
-struct Escaped<'a>(&'a str);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Runs of plain characters are written at once: this runs once per request.
-        let mut plain = 0;
-        for (at, c) in self.0.char_indices() {
-            if c != '"' && c != '\\' && !c.is_control() {
-                continue;
+    /// Appends the line (as `Display` writes it) to `out`: straight into the buffer, without
+    /// the formatting machinery's call per piece (this runs once per request).
+    pub fn write_to(&self, out: &mut String) {
+        match self.code {
+            Some(code) => {
+                for piece in ["at=", code.at(), " code=", code.as_str(), " desc=\"", code.desc(), "\" "] {
+                    out.push_str(piece);
+                }
             }
-            f.write_str(&self.0[plain..at])?;
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                c => write!(f, "\\u{{{:x}}}", c as u32)?,
-            }
-            plain = at + c.len_utf8();
+            None => out.push_str("at=info "),
         }
-        f.write_str(&self.0[plain..])
+        out.push_str("method=");
+        out.push_str(self.method.as_str());
+        out.push_str(" path=\"");
+        push_escaped(out, &self.path);
+        out.push_str("\" host=");
+        out.push_str(&self.host);
+        out.push_str(" request_id=");
+        out.push_str(&self.request_id);
+        out.push_str(" fwd=\"");
+        push_escaped(out, &self.fwd);
+        out.push_str("\" dyno=");
+        out.push_str(self.dyno.as_deref().unwrap_or(""));
+        out.push_str(" connect=");
+        push_millis(out, self.connect);
+        out.push_str(" service=");
+        push_millis(out, self.service);
+        out.push_str(" status=");
+        push_decimal(out, u64::from(self.status));
+        out.push_str(" bytes=");
+        if let Some(bytes) = self.bytes {
+            push_decimal(out, bytes);
+        }
+        out.push_str(" protocol=");
+        out.push_str(self.protocol);
     }
 }
 
-/// `bytes=`: the count, or nothing.
-struct Bytes(Option<u64>);
-
-impl fmt::Display for Bytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(n) => fmt::Display::fmt(&n, f),
-            None => Ok(()),
+/// Appends `text` with `"` and `\` escaped, so a quoted field cannot end early, and control
+/// characters as `\u{…}`. Runs of plain characters are copied at once.
+fn push_escaped(out: &mut String, text: &str) {
+    let mut plain = 0;
+    for (at, c) in text.char_indices() {
+        if c != '"' && c != '\\' && !c.is_control() {
+            continue;
         }
+        out.push_str(&text[plain..at]);
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => {
+                let _ = fmt::Write::write_fmt(out, format_args!("\\u{{{:x}}}", c as u32));
+            }
+        }
+        plain = at + c.len_utf8();
+    }
+    out.push_str(&text[plain..]);
+}
+
+/// `connect=` and `service=`: whole milliseconds and `ms`, or nothing.
+fn push_millis(out: &mut String, duration: Option<Duration>) {
+    if let Some(duration) = duration {
+        push_decimal(out, u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+        out.push_str("ms");
     }
 }
 
-struct Millis(Option<Duration>);
-
-impl fmt::Display for Millis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(d) => {
-                fmt::Display::fmt(&d.as_millis(), f)?;
-                f.write_str("ms")
-            }
-            None => Ok(()),
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// Where router log lines go: one call per request, tagged with the app it was routed to.

@@ -169,7 +169,7 @@ pub(crate) async fn start(runtime: &Runtime, config: SupervisorConfig, context: 
             printed.push_str(piece);
         }
         let text = printed.len();
-        let _ = std::fmt::Write::write_fmt(&mut printed, format_args!("{line}"));
+        line.write_to(&mut printed);
         logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &printed[text..]);
         printed.push('\n');
         stdout.send(printed);
@@ -216,22 +216,39 @@ pub(crate) async fn start(runtime: &Runtime, config: SupervisorConfig, context: 
     Ok(Serving { dynos: Arc::new(directory), task })
 }
 
-/// Heroku's log timestamp: `2026-11-21T18:59:17.123456+00:00`.
-/// Written without chrono's format-string machinery (this runs once per request).
+/// Heroku's log timestamp: `2026-11-21T18:59:17.123456+00:00`. The part up to the second is
+/// formatted once a second per thread and copied; the microseconds are written digit by digit
+/// (this runs once per request).
 fn push_stamp(out: &mut String, at: chrono::DateTime<chrono::Utc>) {
     use chrono::{Datelike, Timelike};
-    use std::fmt::Write;
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.nanosecond() % 1_000_000_000 / 1000
-    );
+    thread_local! {
+        /// The second last stamped on this thread, and its `2026-11-21T18:59:17.`.
+        static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let second = at.timestamp();
+    SECOND.with_borrow_mut(|(last, prefix)| {
+        if *last != second {
+            use std::fmt::Write;
+            prefix.clear();
+            let _ = write!(
+                prefix,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
+                at.year(),
+                at.month(),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            );
+            *last = second;
+        }
+        out.push_str(prefix);
+    });
+    let micros = at.nanosecond() % 1_000_000_000 / 1000;
+    for place in [100_000, 10_000, 1000, 100, 10, 1] {
+        out.push(char::from(b'0' + (micros / place % 10) as u8));
+    }
+    out.push_str("+00:00");
 }
 
 /// What the sweep last saw of an app.
@@ -470,5 +487,16 @@ mod tests {
         super::push_stamp(&mut out, at);
         assert_eq!(out, "2026-11-21T18:59:17.123456+00:00");
         assert_eq!(out, at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
+        // The same second again (its prefix is kept), then the next one, and a leap second.
+        for stamp in ["2026-11-21T18:59:17.000001Z", "2026-11-21T18:59:18.9Z", "2026-12-31T23:59:59.999999Z"] {
+            let at = chrono::DateTime::parse_from_rfc3339(stamp).unwrap().with_timezone(&chrono::Utc);
+            out.clear();
+            super::push_stamp(&mut out, at);
+            assert_eq!(out, at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
+        }
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31).unwrap().and_hms_micro_opt(23, 59, 59, 1_500_000).unwrap().and_utc();
+        out.clear();
+        super::push_stamp(&mut out, leap);
+        assert_eq!(out, "2016-12-31T23:59:59.500000+00:00");
     }
 }

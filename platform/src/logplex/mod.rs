@@ -15,6 +15,7 @@ pub mod sse;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -171,6 +172,9 @@ impl AppLog {
     }
 }
 
+/// Where each [`Logplex`]'s id comes from.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// The collator: every app's stream, the log sessions, the drains. Cheap to clone.
 #[derive(Clone)]
 pub struct Logplex {
@@ -179,7 +183,12 @@ pub struct Logplex {
 
 struct Inner {
     config: LogplexConfig,
+    /// Tells this collator apart from others in the process (see [`Logplex::with_app`]).
+    id: u64,
     apps: RwLock<HashMap<String, Arc<AppLog>>>,
+    /// Moves on whenever a stream leaves `apps` (forgotten, renamed): a stream a thread kept
+    /// from before is looked up again.
+    generation: AtomicU64,
     sessions: session::Sessions,
     drains: drains::Running,
     webhooks: crate::webhooks::Outbox,
@@ -204,7 +213,9 @@ impl Logplex {
         Logplex {
             inner: Arc::new(Inner {
                 config,
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 apps: RwLock::default(),
+                generation: AtomicU64::new(0),
                 sessions: session::Sessions::default(),
                 drains: drains::Running::default(),
                 webhooks: Default::default(),
@@ -236,18 +247,52 @@ impl Logplex {
         self.publish_at(app, source, process, Utc::now(), text);
     }
 
+    /// Runs `f` on the app's stream: the one this thread used last when it is the same app's of
+    /// this collator and no stream left since, without the map's lock, a hash or a reference
+    /// count (a publish runs once per request); otherwise [`Logplex::app`]'s.
+    fn with_app<T>(&self, app: &str, f: impl FnOnce(&AppLog) -> T) -> T {
+        /// The last stream a publish on this thread used.
+        struct Last {
+            logplex: u64,
+            generation: u64,
+            app: String,
+            log: Arc<AppLog>,
+        }
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<Last>> = const { std::cell::RefCell::new(None) };
+        }
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        LAST.with_borrow_mut(|last| match last {
+            Some(last) if last.logplex == self.inner.id && last.generation == generation && last.app == app => f(&last.log),
+            _ => {
+                let log = self.app(app);
+                let out = f(&log);
+                *last = Some(Last { logplex: self.inner.id, generation, app: app.to_string(), log });
+                out
+            }
+        })
+    }
+
     /// Publishes `text` (each of its lines) written at `timestamp`. Never waits on readers.
     pub fn publish_at(&self, app: &str, source: Source, process: &str, timestamp: DateTime<Utc>, text: &str) {
-        let log = self.app(app);
-        let mut newest = 0;
-        {
-            let mut ring = log.ring.lock().expect("log ring");
-            for piece in text.trim_end_matches(['\n', '\r']).split('\n') {
-                let piece = piece.trim_end_matches('\r');
-                newest = ring.push(LogLine::new(source, process, timestamp, piece));
+        self.with_app(app, |log| {
+            let mut newest = 0;
+            {
+                let mut ring = log.ring.lock().expect("log ring");
+                for piece in text.trim_end_matches(['\n', '\r']).split('\n') {
+                    let piece = piece.trim_end_matches('\r');
+                    newest = ring.push(LogLine::new(source, process, timestamp, piece));
+                }
             }
-        }
-        log.newest.send_replace(newest);
+            // Followers are woken only if there are any. One that subscribes after this count
+            // still reads the line: followers subscribe before they first read the ring, and
+            // the line was pushed under the ring's lock before the count was read.
+            let followed = log.newest.receiver_count() > 0;
+            log.newest.send_if_modified(|id| {
+                *id = newest;
+                followed
+            });
+        });
     }
 
     /// Reports that `messages` of the app's lines were lost before they reached its stream
@@ -266,7 +311,11 @@ impl Logplex {
     /// Forgets a destroyed app's stream, ends its log sessions and their tails (a new app of the
     /// same name is another app) and stops its drains.
     pub fn forget(&self, app_id: Uuid, app: &str) {
-        self.inner.apps.write().expect("log apps").remove(app);
+        {
+            let mut apps = self.inner.apps.write().expect("log apps");
+            apps.remove(app);
+            self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        }
         self.end_sessions(app_id, None);
         self.inner.drains.stop_app(app);
         self.inner.webhooks.forget(app_id);
@@ -286,6 +335,7 @@ impl Logplex {
             if let Some(log) = apps.remove(old) {
                 apps.insert(new.to_string(), log);
             }
+            self.inner.generation.fetch_add(1, Ordering::AcqRel);
         }
         for mut target in self.inner.drains.stop_app(old) {
             target.app = new.to_string();
@@ -359,6 +409,47 @@ mod tests {
         let texts = followed.with_ring(|r| r.tail(10, |_| true).iter().map(|l| l.text.clone()).collect::<Vec<_>>());
         assert_eq!(texts, ["before", "after"]);
         assert_eq!(logs.app("old").with_ring(Ring::last_id), 0);
+    }
+
+    fn texts(log: &AppLog) -> Vec<String> {
+        log.with_ring(|r| r.tail(10, |_| true).iter().map(|l| l.text.clone()).collect())
+    }
+
+    #[test]
+    fn a_thread_never_publishes_into_a_stream_that_left() {
+        // Each publish below runs on this one thread, which keeps the stream it used last.
+        let logs = Logplex::default();
+        logs.publish("a", Source::App, "web.1", "first app a");
+        let forgotten = logs.app("a");
+        logs.forget(Uuid::new_v4(), "a");
+        logs.publish("a", Source::App, "web.1", "second app a");
+        assert_eq!(texts(&forgotten), ["first app a"]);
+        assert_eq!(texts(&logs.app("a")), ["second app a"]);
+
+        let renamed = logs.app("a");
+        logs.rename(Uuid::new_v4(), "a", "b");
+        logs.publish("a", Source::App, "web.1", "a new app a");
+        assert_eq!(texts(&renamed), ["second app a"]);
+        assert_eq!(texts(&logs.app("a")), ["a new app a"]);
+
+        // Another collator's app of the same name is another stream.
+        let other = Logplex::default();
+        other.publish("a", Source::App, "web.1", "elsewhere");
+        logs.publish("a", Source::App, "web.1", "here");
+        assert_eq!(texts(&other.app("a")), ["elsewhere"]);
+        assert_eq!(texts(&logs.app("a")), ["a new app a", "here"]);
+    }
+
+    #[tokio::test]
+    async fn followers_are_woken_and_a_late_one_reads_what_came_before_it() {
+        let logs = Logplex::default();
+        logs.publish("a", Source::App, "web.1", "nobody follows");
+        let log = logs.app("a");
+        let mut newest = log.subscribe();
+        assert_eq!(texts(&log), ["nobody follows"]);
+        logs.publish("a", Source::App, "web.1", "followed");
+        tokio::time::timeout(Duration::from_secs(5), newest.changed()).await.expect("woken").expect("open");
+        assert_eq!(*newest.borrow_and_update(), 2);
     }
 
     #[test]
