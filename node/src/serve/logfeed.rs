@@ -45,54 +45,136 @@ pub fn spawn(mut lines: mpsc::Receiver<LogLine>, sink: LogSink, logplex: Logplex
 /// How long [`StdoutLines`] lets lines gather before it writes them.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// Lines on their way to the server's stdout (the router's, one per request): sent without
-/// waiting and written by one task in batches, one `write` per batch. `println!` per request
-/// took the process-wide stdout lock and made a system call for every request, on whichever
-/// thread served it. When the writer is more than the channel's capacity behind, lines are
-/// dropped and a count is printed in their place (the app's log stream still has every line).
+/// Lines on their way to the server's stdout (the router's, one per request): appended to one
+/// buffer without waiting (no allocation, no channel, no task woken per line) and written by
+/// one task a few milliseconds after the first line of a batch, one `write` per batch.
+/// `println!` per request took the process-wide stdout lock and made a system call for every
+/// request, on whichever thread served it. When more than the buffer's capacity waits, lines
+/// are dropped and a count is printed in their place (the app's log stream still has every
+/// line).
 #[derive(Clone)]
-pub struct StdoutLines {
-    tx: mpsc::Sender<String>,
-    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+pub struct StdoutLines(std::sync::Arc<Gathered>);
+
+struct Gathered {
+    pending: std::sync::Mutex<Pending>,
+    /// Rung when a line lands in an empty buffer: the writer then has a batch to wait for.
+    ready: tokio::sync::Notify,
+    /// Bytes that may wait.
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Pending {
+    text: String,
+    /// Lines not printed since the last batch: the buffer was full.
+    dropped: u64,
 }
 
 impl StdoutLines {
-    /// Starts the writer task, with room for `capacity` lines waiting.
+    /// Starts the writer task, with room for `capacity` bytes of lines waiting.
     pub fn spawn(capacity: usize) -> StdoutLines {
-        let (tx, mut rx) = mpsc::channel::<String>(capacity.max(1));
-        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counted = dropped.clone();
+        Self::spawn_into(capacity, std::io::stdout)
+    }
+
+    /// [`StdoutLines::spawn`], writing each batch to what `out` gives.
+    fn spawn_into<W: Write>(capacity: usize, out: impl Fn() -> W + Send + 'static) -> StdoutLines {
+        let gathered = std::sync::Arc::new(Gathered {
+            pending: std::sync::Mutex::default(),
+            ready: tokio::sync::Notify::new(),
+            capacity: capacity.max(1),
+        });
+        let writer = gathered.clone();
         tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut reported = 0;
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
+            let mut batch = String::new();
+            loop {
+                writer.ready.notified().await;
                 // Lines come one per request: let them gather for a moment, so a busy router
-                // costs a write every few milliseconds, and senders wake no one meanwhile.
+                // costs a write every few milliseconds.
                 tokio::time::sleep(GATHER).await;
-                while batch.len() < 8 * BATCH
-                    && let Ok(line) = rx.try_recv()
-                {
-                    batch.push(line);
+                let dropped = {
+                    let mut pending = writer.pending.lock().unwrap_or_else(|e| e.into_inner());
+                    std::mem::swap(&mut pending.text, &mut batch);
+                    std::mem::take(&mut pending.dropped)
+                };
+                let mut out = out();
+                if dropped > 0 {
+                    let _ = writeln!(out, "({dropped} router log lines not printed here: stdout was too slow)");
                 }
-                let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-                let dropped = counted.load(std::sync::atomic::Ordering::Relaxed);
-                if dropped > reported {
-                    let _ = writeln!(out, "({} router log lines not printed here: stdout was too slow)", dropped - reported);
-                    reported = dropped;
-                }
-                for line in batch.drain(..) {
-                    let _ = out.write_all(line.as_bytes());
-                }
+                let _ = out.write_all(batch.as_bytes());
                 let _ = out.flush();
+                batch.clear();
+                // A burst's buffer is not kept for good.
+                batch.shrink_to(64 * 1024);
             }
         });
-        StdoutLines { tx, dropped }
+        StdoutLines(gathered)
     }
 
     /// Queues `line` (ending in a newline) for stdout.
-    pub fn send(&self, line: String) {
-        if self.tx.try_send(line).is_err() {
-            self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    pub fn send(&self, line: &str) {
+        let first = {
+            let mut pending = self.0.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.text.len() + line.len() > self.0.capacity {
+                pending.dropped += 1;
+                return;
+            }
+            pending.text.push_str(line);
+            pending.text.len() == line.len()
+        };
+        if first {
+            self.0.ready.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::StdoutLines;
+
+    /// A writer whose bytes the test reads.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Written {
+        async fn once_it_holds(&self, wanted: &str) -> String {
+            for _ in 0..500 {
+                let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+                if text.contains(wanted) {
+                    return text;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("never written: {wanted:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn lines_are_written_in_order_and_a_full_buffer_drops_and_counts() {
+        let written = Written::default();
+        let out = written.clone();
+        let lines = StdoutLines::spawn_into(12, move || out.clone());
+        lines.send("one\n");
+        lines.send("two\n");
+        lines.send("three\n");
+        lines.send("four\n");
+        let text = written.once_it_holds("two\n").await;
+        assert_eq!(text, "(2 router log lines not printed here: stdout was too slow)\none\ntwo\n");
+        // The buffer is empty again: the next lines go out in a batch of their own.
+        lines.send("five\n");
+        let text = written.once_it_holds("five\n").await;
+        assert!(text.ends_with("two\nfive\n"), "{text}");
     }
 }

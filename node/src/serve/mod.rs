@@ -157,22 +157,30 @@ pub(crate) async fn start(runtime: &Runtime, config: SupervisorConfig, context: 
     };
 
     let logplex = context.logs.clone();
-    let stdout = logfeed::StdoutLines::spawn(64 * 1024);
+    // Room for about 64k router lines waiting for stdout.
+    let stdout = logfeed::StdoutLines::spawn(16 << 20);
     let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
-        // Formatted once per request, into one buffer sized for it: the stream gets the
-        // line, stdout the same bytes after the time and app (was: two buffers, the line's
-        // grown three or four times).
-        let at = chrono::Utc::now();
-        let mut printed = String::with_capacity(line.capacity() + app.len() + 52);
-        push_stamp(&mut printed, at);
-        for piece in [" ", app, " heroku[router]: "] {
-            printed.push_str(piece);
+        thread_local! {
+            /// The buffer each line is formatted in, kept by the thread (no allocation per line).
+            static PRINTED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        let text = printed.len();
-        line.write_to(&mut printed);
-        logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &printed[text..]);
-        printed.push('\n');
-        stdout.send(printed);
+        // Formatted once per request: the stream gets the line, stdout the same bytes after
+        // the time and app.
+        let at = chrono::Utc::now();
+        PRINTED.with_borrow_mut(|printed| {
+            printed.clear();
+            push_stamp(printed, at);
+            for piece in [" ", app, " heroku[router]: "] {
+                printed.push_str(piece);
+            }
+            let text = printed.len();
+            line.write_to(printed);
+            logplex.publish_at(app, paas_platform::logplex::Source::Paas, "router", at, &printed[text..]);
+            printed.push('\n');
+            stdout.send(printed);
+            // A line with a huge path does not keep its buffer.
+            printed.shrink_to(4096);
+        });
     }));
     let router = match peers {
         Some(keys) => router.with_peers(keys),
