@@ -3,7 +3,8 @@
 //! changes) and onto the server's stdout (`<time> <app> app[web.1]: …`). Lines are taken in
 //! batches, so a burst costs one stdout write per batch. When the channel was full and the
 //! runtime dropped lines, the stream says how many (`Error L10 (output buffer overflow)`), in the
-//! app whose lines were being fed.
+//! app whose lines were being fed. [`StdoutLines`] takes the router's lines (one a request) to the
+//! server's stdout in batches.
 
 use std::io::Write;
 
@@ -53,11 +54,15 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 /// are dropped and a count is printed in their place (the app's log stream still has every
 /// line).
 #[derive(Clone)]
-pub struct StdoutLines(std::sync::Arc<Gathered>);
+pub struct StdoutLines(std::sync::Arc<Sender>);
+
+/// The senders' side; when the last [`StdoutLines`] goes, the writer writes what is left and ends.
+struct Sender(std::sync::Arc<Gathered>);
 
 struct Gathered {
     pending: std::sync::Mutex<Pending>,
-    /// Rung when a line lands in an empty buffer: the writer then has a batch to wait for.
+    /// Rung when a line lands in an empty buffer (the writer then has a batch to wait for),
+    /// when one is dropped, and when the last sender goes.
     ready: tokio::sync::Notify,
     /// Bytes that may wait.
     capacity: usize,
@@ -68,6 +73,8 @@ struct Pending {
     text: String,
     /// Lines not printed since the last batch: the buffer was full.
     dropped: u64,
+    /// No sender is left.
+    closed: bool,
 }
 
 impl StdoutLines {
@@ -91,10 +98,10 @@ impl StdoutLines {
                 // Lines come one per request: let them gather for a moment, so a busy router
                 // costs a write every few milliseconds.
                 tokio::time::sleep(GATHER).await;
-                let dropped = {
+                let (dropped, closed) = {
                     let mut pending = writer.pending.lock().unwrap_or_else(|e| e.into_inner());
                     std::mem::swap(&mut pending.text, &mut batch);
-                    std::mem::take(&mut pending.dropped)
+                    (std::mem::take(&mut pending.dropped), pending.closed)
                 };
                 let mut out = out();
                 if dropped > 0 {
@@ -102,28 +109,41 @@ impl StdoutLines {
                 }
                 let _ = out.write_all(batch.as_bytes());
                 let _ = out.flush();
+                if closed {
+                    return;
+                }
                 batch.clear();
                 // A burst's buffer is not kept for good.
                 batch.shrink_to(64 * 1024);
             }
         });
-        StdoutLines(gathered)
+        StdoutLines(std::sync::Arc::new(Sender(gathered)))
     }
 
     /// Queues `line` (ending in a newline) for stdout.
     pub fn send(&self, line: &str) {
-        let first = {
-            let mut pending = self.0.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if pending.text.len() + line.len() > self.0.capacity {
+        let gathered = &self.0.0;
+        let ring = {
+            let mut pending = gathered.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.text.len() + line.len() > gathered.capacity {
+                // The count goes out even when no line that fits comes after it.
                 pending.dropped += 1;
-                return;
+                pending.dropped == 1
+            } else {
+                pending.text.push_str(line);
+                pending.text.len() == line.len()
             }
-            pending.text.push_str(line);
-            pending.text.len() == line.len()
         };
-        if first {
-            self.0.ready.notify_one();
+        if ring {
+            gathered.ready.notify_one();
         }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.0.pending.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.0.ready.notify_one();
     }
 }
 
@@ -176,5 +196,29 @@ mod tests {
         lines.send("five\n");
         let text = written.once_it_holds("five\n").await;
         assert!(text.ends_with("two\nfive\n"), "{text}");
+        // A line too long for the buffer, with nothing after it: its count still goes out.
+        lines.send("a line longer than twelve bytes\n");
+        let text = written.once_it_holds("(1 router log lines").await;
+        assert!(text.ends_with("five\n(1 router log lines not printed here: stdout was too slow)\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn the_writer_writes_what_is_left_and_ends_when_the_last_sender_goes() {
+        let written = Written::default();
+        let out = written.clone();
+        let lines = StdoutLines::spawn_into(1024, move || out.clone());
+        let gathered = Arc::downgrade(&lines.0.0);
+        let other = lines.clone();
+        other.send("last\n");
+        drop(lines);
+        drop(other);
+        assert_eq!(written.once_it_holds("last\n").await, "last\n");
+        for _ in 0..500 {
+            if gathered.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the writer task still holds the buffer");
     }
 }

@@ -416,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_never_publishes_into_a_stream_that_left() {
+    fn a_thread_does_not_keep_publishing_into_a_stream_that_left() {
         // Each publish below runs on this one thread, which keeps the stream it used last.
         let logs = Logplex::default();
         logs.publish("a", Source::App, "web.1", "first app a");
