@@ -264,7 +264,17 @@ impl Logplex {
         let generation = self.inner.generation.load(Ordering::Acquire);
         LAST.with_borrow_mut(|last| match last {
             Some(last) if last.logplex == self.inner.id && last.generation == generation && last.app == app => f(&last.log),
-            _ => {
+            // Another app: the entry is kept, its name's buffer reused (no allocation per switch
+            // when requests for many apps alternate).
+            Some(last) => {
+                last.logplex = self.inner.id;
+                last.generation = generation;
+                last.app.clear();
+                last.app.push_str(app);
+                last.log = self.app(app);
+                f(&last.log)
+            }
+            None => {
                 let log = self.app(app);
                 let out = f(&log);
                 *last = Some(Last { logplex: self.inner.id, generation, app: app.to_string(), log });
@@ -377,6 +387,11 @@ impl Logplex {
 mod tests {
     use super::*;
 
+    /// The texts of the stream's last ten lines, oldest first.
+    fn texts(log: &AppLog) -> Vec<String> {
+        log.with_ring(|r| r.tail(10, |_| true).iter().map(|l| l.text.clone()).collect())
+    }
+
     #[test]
     fn lines_read_as_logplex_writes_them() {
         let time = DateTime::parse_from_rfc3339("2026-11-21T20:45:30.02Z").unwrap().with_timezone(&Utc);
@@ -406,13 +421,8 @@ mod tests {
         let followed = logs.app("old");
         logs.rename(Uuid::new_v4(), "old", "new");
         logs.publish("new", Source::App, "web.1", "after");
-        let texts = followed.with_ring(|r| r.tail(10, |_| true).iter().map(|l| l.text.clone()).collect::<Vec<_>>());
-        assert_eq!(texts, ["before", "after"]);
+        assert_eq!(texts(&followed), ["before", "after"]);
         assert_eq!(logs.app("old").with_ring(Ring::last_id), 0);
-    }
-
-    fn texts(log: &AppLog) -> Vec<String> {
-        log.with_ring(|r| r.tail(10, |_| true).iter().map(|l| l.text.clone()).collect())
     }
 
     #[test]
@@ -456,7 +466,6 @@ mod tests {
     fn publishing_splits_lines_and_never_waits() {
         let logs = Logplex::new(LogplexConfig { capacity: 2, ..LogplexConfig::default() });
         logs.publish("a", Source::App, "web.1", "one\ntwo\r\nthree\n");
-        let texts = logs.app("a").with_ring(|r| r.tail(10, |_| true).iter().map(|l| l.text.clone()).collect::<Vec<_>>());
-        assert_eq!(texts, ["two", "three"]);
+        assert_eq!(texts(&logs.app("a")), ["two", "three"]);
     }
 }
