@@ -136,11 +136,14 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
     });
     for &f in &order {
         let formation = &formations[f];
+        let kind = DynoKind::of_stack(&formation.stack);
         for index in 1..=formation.quantity {
             let key = DynoKey { app: formation.app, process_type: formation.process_type.clone(), index };
-            let kept = current.get(&key).and_then(|node| node_index.get(node)).copied().filter(|&n| {
-                nodes[n].runs(DynoKind::of_stack(&formation.stack)) && free[n].fits(formation.demand)
-            });
+            let kept = current
+                .get(&key)
+                .and_then(|node| node_index.get(node))
+                .copied()
+                .filter(|&n| nodes[n].runs(kind) && free[n].fits(formation.demand));
             match kept {
                 Some(n) => {
                     free[n].take(formation.demand);
@@ -174,10 +177,11 @@ pub fn plan(formations: &[FormationDemand], nodes: &[NodeCapacity], current: &BT
             }
         }
         let key = DynoKey { app: formation.app, process_type: formation.process_type.clone(), index };
+        let kind = DynoKind::of_stack(&formation.stack);
         let mut best: Option<(usize, Score)> = None;
         let mut any_runs = false;
         for (n, node) in nodes.iter().enumerate() {
-            if !node.runs(DynoKind::of_stack(&formation.stack)) {
+            if !node.runs(kind) {
                 continue;
             }
             any_runs = true;
