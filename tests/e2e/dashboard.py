@@ -219,6 +219,13 @@ def check(page):
         shot(page, "08-other-user")
 
         problems = [p for p in problems if "Couldn't find" not in p and "404" not in p]
+        # Chromium aborts the loads in flight when an interface on the host comes or goes, and
+        # the tests beside this one make network namespaces all the time. That is the host, not
+        # the page: every step above still had to pass (reads are asked again by api.js).
+        changed = [p for p in problems if "net::ERR_NETWORK_CHANGED" in p]
+        if changed:
+            step(f"{len(changed)} loads aborted because the host's network changed")
+        problems = [p for p in problems if p not in changed]
         assert not problems, f"errors in the page: {problems}"
 
 

@@ -28,10 +28,20 @@ export async function api(method, path, body, { range, key, basic } = {}) {
   else if (token) headers.Authorization = "Bearer " + token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (range) headers.Range = range;
-  const response = await fetch(path, {
+  const init = {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "omit", cache: "no-store",
-  });
+  };
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    // fetch rejects only when no answer came at all: the browser's network changed (an
+    // interface came or went) or the connection dropped. A read is asked once more; a write is
+    // not, since it may have been done.
+    if (method !== "GET") throw error;
+    response = await fetch(path, init);
+  }
   const text = await response.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
