@@ -97,6 +97,8 @@ snapshot() { # label → one line of the paas memory table
     rss=$(status_kb "$server" VmRSS)
     pss=$(pss_kb "$server")
     echo "$rss" >"$work/rss-$1"
+    # SMAPS=1: the process's mappings at each snapshot, beside OUT (bench/smaps-diff.py compares two)
+    [ -z "${SMAPS:-}" ] || cp "/proc/$server/smaps" "$OUT.smaps-${1// /-}"
     printf '%-34s %10s %10s %6s %8s\n' "$1" "$(mib "$rss")" "$(mib "$pss")" "$(fds "$server")" "$(status_kb "$server" Threads)" >>"$work/memory"
 }
 printf '%-34s %10s %10s %6s %8s\n' "paas server" "RSS_MiB" "PSS_MiB" "fds" "threads" >"$work/memory"
