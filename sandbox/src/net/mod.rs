@@ -17,7 +17,8 @@
 //!
 //! ```text
 //! Network::new(NetworkConfig)    locks the range, ip_forward=1, removes stale namespaces, veths
-//!                                and the table of a crashed server, installs the table
+//!                                and the table of a crashed server (and the tables of other
+//!                                ranges whose servers are gone), installs the table
 //!   .attach(id) -> NetLease      a namespace + veth (removed when the lease drops)
 //! Network::on_free_range(within, prefix, egress)   on a range no other server holds (tests)
 //! NetLease::loopback()           a fresh namespace with loopback only (runc makes it)
@@ -157,6 +158,10 @@ impl Network {
         if stale > 0 {
             tracing::info!(%range, "removed {stale} stale network namespaces and veth pairs");
         }
+        let abandoned = sweep_abandoned(range);
+        if abandoned > 0 {
+            tracing::info!("removed the tables of {abandoned} dyno networks whose servers are gone");
+        }
         let node = crate::egress::read_node_addresses()?;
         if let Some(address) =
             node.iter().find_map(|a| if let std::net::IpAddr::V4(a) = a { range.contains(a).then_some(*a) } else { None })
@@ -247,6 +252,31 @@ impl Network {
     fn give_back(&self, slot: u32) {
         self.0.slots.lock().unwrap_or_else(|e| e.into_inner()).give_back(slot);
     }
+}
+
+/// Removes what servers that are gone left on ranges other than `own`: their tables (every packet
+/// of the host went through their hooks), their service addresses and the namespaces their lock
+/// files name. A range is gone when its lock file is there and unheld ([`range::lock_abandoned`]);
+/// it is held while it is cleared, so a server starting on it meanwhile waits its turn (`InUse`).
+/// Answers how many tables went.
+fn sweep_abandoned(own: Ipv4Net) -> usize {
+    let ranges = match nft::ranges_with_a_table() {
+        Ok(ranges) => ranges,
+        Err(e) => {
+            tracing::warn!("cannot list the nftables tables: {e}");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for range in ranges.into_iter().filter(|r| *r != own) {
+        let Some(mut lock) = range::lock_abandoned(range) else { continue };
+        link::remove_stale(range, range::recorded_owner(&mut lock).as_deref());
+        match nft::remove(&nft::table_of(range)) {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!(%range, "cannot remove the table of a dyno network whose server is gone: {e}"),
+        }
+    }
+    removed
 }
 
 impl Drop for Inner {

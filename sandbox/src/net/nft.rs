@@ -1,7 +1,9 @@
 //! The nftables table of one dyno network (`inet paas-10.199.0.0-16`): generated from the egress
 //! policy's [`DENIED_RANGES`](crate::egress::DENIED_RANGES) and the operator's allowed ranges,
 //! replaced whole at start (a stale table of a crashed server goes in the same transaction) and
-//! deleted when the network is dropped.
+//! deleted when the network is dropped. The table of a range whose server is gone is deleted by
+//! the next server that starts on any range (every packet of the host goes through each table's
+//! hooks).
 //!
 //! ```text
 //! input       from the range to the node itself: replies (the router's connections), the
@@ -48,7 +50,7 @@ pub(crate) struct Rules {
 impl Rules {
     /// The table's name: one per dyno network, so that two servers of one host (tests) keep apart.
     pub fn table(&self) -> String {
-        format!("paas-{}-{}", self.range.network(), self.range.prefix_len())
+        table_of(self.range)
     }
 
     /// The `nft -f` script that replaces the table (a missing one included) in one transaction.
@@ -116,6 +118,25 @@ impl Rules {
         );
         s
     }
+}
+
+/// The table of the dyno network `range` (`paas-10.199.0.0-16`).
+pub(crate) fn table_of(range: Ipv4Net) -> String {
+    format!("paas-{}-{}", range.network(), range.prefix_len())
+}
+
+/// The ranges whose table is on this host, live servers' and gone ones' alike.
+pub(crate) fn ranges_with_a_table() -> Result<Vec<Ipv4Net>, NetError> {
+    let out = tool::run("nft", &["list", "tables", "inet"], None)?;
+    Ok(out.lines().filter_map(range_of_table_line).collect())
+}
+
+/// `table inet paas-10.199.0.0-16` → 10.199.0.0/16.
+fn range_of_table_line(line: &str) -> Option<Ipv4Net> {
+    let name = line.trim().strip_prefix("table inet paas-")?;
+    let (network, prefix) = name.rsplit_once('-')?;
+    let range = Ipv4Net::new(network.parse().ok()?, prefix.parse().ok()?).ok()?;
+    (table_of(range) == format!("paas-{name}")).then_some(range)
 }
 
 /// Replaces the table (or creates it).
@@ -204,6 +225,15 @@ mod tests {
         // Grants pass before the refusals of both chains: the node (service address) and forward.
         assert_eq!(script.matches("ip saddr . ip daddr . tcp dport @grants accept").count(), 2, "{script}");
         assert!(script.find("@grants accept").unwrap() < script.find("ip daddr 10.199.0.0/16 jump refuse").unwrap());
+    }
+
+    #[test]
+    fn a_table_line_gives_its_range_and_nothing_else_does() {
+        assert_eq!(range_of_table_line("table inet paas-10.199.0.0-16"), Some("10.199.0.0/16".parse().unwrap()));
+        assert_eq!(range_of_table_line("table inet paas-10.240.7.0-24\n"), Some("10.240.7.0/24".parse().unwrap()));
+        for line in ["table inet filter", "table ip paas-10.199.0.0-16", "table inet paas-10.199.0.1-16", "table inet paas-10.199.0.0-33", "table inet paas-x-16", "table inet paas-10.199.0.0"] {
+            assert_eq!(range_of_table_line(line), None, "{line}");
+        }
     }
 
     #[test]

@@ -148,17 +148,32 @@ pub(crate) fn new_owner() -> String {
 /// Records `owner` in a range's lock file (held) and answers the owner recorded before, if any:
 /// the server that held the range last and did not remove its namespaces (it crashed).
 pub(crate) fn take_over(lock: &mut File, owner: &str) -> Result<Option<String>, NetError> {
-    use std::io::{Read, Seek, Write};
+    use std::io::{Seek, Write};
     let io = |source| NetError::Io { path: LOCK_DIR.into(), source };
-    let mut before = String::new();
-    lock.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
-    lock.take(64).read_to_string(&mut before).ok();
-    let before = before.trim();
-    let previous = (before.len() == 8 && before.bytes().all(|b| b.is_ascii_hexdigit())).then(|| before.to_string());
+    let previous = recorded_owner(lock);
     lock.set_len(0).map_err(io)?;
     lock.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
     lock.write_all(owner.as_bytes()).map_err(io)?;
     Ok(previous)
+}
+
+/// The owner id a range's lock file records, if it holds one.
+pub(crate) fn recorded_owner(lock: &mut File) -> Option<String> {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    lock.seek(std::io::SeekFrom::Start(0)).ok()?;
+    lock.take(64).read_to_string(&mut text).ok()?;
+    let text = text.trim();
+    (text.len() == 8 && text.bytes().all(|b| b.is_ascii_hexdigit())).then(|| text.to_string())
+}
+
+/// Takes `range` when its server is gone: its lock file is there and no process holds it. `None`
+/// when a process holds it, and when the file is missing: a live server's lock file may have gone
+/// missing, and its range is then left alone.
+pub(crate) fn lock_abandoned(range: Ipv4Net) -> Option<File> {
+    let file = File::options().read(true).write(true).open(lock_path(range)).ok()?;
+    file.try_lock().ok()?;
+    Some(file)
 }
 
 /// The links of a range in use.

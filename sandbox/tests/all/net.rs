@@ -224,6 +224,40 @@ fn a_second_server_cannot_take_a_range_in_use_and_a_crashed_ones_leftovers_are_r
     drop(network);
 }
 
+#[test]
+fn a_server_starting_removes_what_servers_that_are_gone_left_on_other_ranges() {
+    let Some(live) = network() else { return };
+    // Leftovers on two ranges of their own (no test server draws from 10.236.0.0/16): one whose
+    // server is gone (its lock file there, unheld, naming its owner; its table, its service
+    // address, a namespace of that owner), one with a table but no lock file (a live server's file
+    // may have gone missing: left alone).
+    let within: ipnet::Ipv4Net = "10.236.0.0/16".parse().unwrap();
+    let gone = paas_sandbox::net::free_range(within, 24).expect("a free range");
+    let unknown = ipnet::Ipv4Net::new(Ipv4Addr::from(u32::from(gone.network()) ^ 0x100), 24).unwrap();
+    let table = |range: ipnet::Ipv4Net| format!("paas-{}-{}", range.network(), range.prefix_len());
+    let owner = "c0ffee01";
+    let namespace = format!("paas-{owner}-{}", Ipv4Addr::from(u32::from(gone.network()) + 2));
+    let service = paas_sandbox::net::service_address(gone);
+    std::fs::write(format!("/run/paas/net/{}-{}.lock", gone.network(), gone.prefix_len()), owner).unwrap();
+    let _ = std::fs::remove_file(format!("/run/paas/net/{}-{}.lock", unknown.network(), unknown.prefix_len()));
+    for args in [
+        vec!["nft", "add", "table", "inet", &table(gone)],
+        vec!["nft", "add", "table", "inet", &table(unknown)],
+        vec!["ip", "addr", "add", &format!("{service}/32"), "dev", "lo"],
+        vec!["ip", "netns", "add", &namespace],
+    ] {
+        assert!(Command::new(args[0]).args(&args[1..]).status().unwrap().success(), "{args:?}");
+    }
+    let next = network().expect("another network");
+    let tables = nft_tables();
+    let _ = Command::new("nft").args(["delete", "table", "inet", &table(unknown)]).status();
+    assert!(!tables.contains(&format!("{}\n", table(gone))), "the gone server's table is removed: {tables}");
+    assert!(!lo_addresses().contains(&format!(" {service}/32 ")), "its service address too");
+    assert!(!std::path::Path::new("/run/netns").join(&namespace).exists(), "and its namespace");
+    assert!(tables.contains(&format!("{}\n", table(unknown))), "a table without a lock file is left alone");
+    assert!(tables.contains(&format!("{}\n", live.table())) && tables.contains(&format!("{}\n", next.table())), "live servers' tables stay");
+}
+
 fn lo_addresses() -> String {
     String::from_utf8_lossy(&Command::new("ip").args(["-o", "-4", "addr", "show", "dev", "lo"]).output().unwrap().stdout).into_owned()
 }
