@@ -15,12 +15,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::backend::{BoxError, RouterBody};
 use crate::config::RouterConfig;
-use crate::conn::{ConnState, Tracked, Verdict};
+use crate::conn::{Told, Tracked, Watchdog, Watched};
 use crate::log::{NoLog, RouterLog};
 use crate::proxy::{ClientInfo, LoggedBody, Shared, route};
 use crate::table::RouteTable;
@@ -141,13 +140,16 @@ impl Router {
             .writev(false);
         builder.http2().timer(TokioTimer::new());
         let builder = Arc::new(builder);
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let config = &self.shared.config;
+        let watchdog = Watchdog::new(config.header_read_timeout, config.idle_timeout);
+        let mut ticker = tokio::time::interval(watchdog.tick());
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = ticker.tick() => watchdog.look(),
                 accepted = listener.next() => match accepted {
                     None => break,
                     Some(Ok((stream, remote))) => {
@@ -156,7 +158,7 @@ impl Router {
                             builder.clone(),
                             stream,
                             ClientInfo { remote, local },
-                            stop_rx.clone(),
+                            watchdog.watch(),
                         );
                         connections.spawn(conn);
                     }
@@ -169,9 +171,15 @@ impl Router {
             }
         }
         drop(listener);
-        let _ = stop_tx.send(true);
+        watchdog.stop();
+        // Idle connections are still cut while the others drain.
         let drained = tokio::time::timeout(self.shared.config.shutdown_grace, async {
-            while connections.join_next().await.is_some() {}
+            loop {
+                tokio::select! {
+                    joined = connections.join_next() => if joined.is_none() { break },
+                    _ = ticker.tick() => watchdog.look(),
+                }
+            }
         })
         .await;
         if drained.is_err() {
@@ -221,10 +229,9 @@ async fn serve_connection<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unp
     builder: Arc<auto::Builder<TokioExecutor>>,
     stream: IO,
     client: ClientInfo,
-    mut stop: watch::Receiver<bool>,
+    watched: Watched,
 ) {
-    let state = ConnState::new();
-    let config = shared.config.clone();
+    let state = watched.state.clone();
     let io = TokioIo::new(Tracked { inner: stream, state: state.clone() });
     let service_state = state.clone();
     let service = service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -237,36 +244,30 @@ async fn serve_connection<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unp
     });
     let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
-    let tick = (config.header_read_timeout.min(config.idle_timeout) / 4)
-        .clamp(Duration::from_millis(5), Duration::from_secs(1));
-    let mut ticker = tokio::time::interval(tick);
-    let mut closing_since = None;
+    let mut closing_since: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
+            biased;
             result = conn.as_mut() => {
                 if let Err(error) = result {
                     tracing::debug!(remote = %client.remote, %error, "router connection ended");
                 }
                 return;
             }
-            _ = ticker.tick() => match state.verdict(config.header_read_timeout, config.idle_timeout) {
-                Verdict::Fine => {}
-                Verdict::SlowClient => {
+            told = state.told() => {
+                if told & Told::SLOW_CLIENT != 0 {
                     tracing::debug!(remote = %client.remote, "request headers too slow; dropping connection");
                     return;
                 }
-                Verdict::Idle => match closing_since {
+                match closing_since {
                     None => {
                         conn.as_mut().graceful_shutdown();
                         closing_since = Some(tokio::time::Instant::now());
                     }
-                    Some(since) if since.elapsed() > Duration::from_secs(1) => return,
+                    // Still idle a second after it was asked to close: cut.
+                    Some(since) if told & Told::IDLE != 0 && since.elapsed() > Duration::from_secs(1) => return,
                     Some(_) => {}
-                },
-            },
-            _ = stop.changed(), if closing_since.is_none() => {
-                conn.as_mut().graceful_shutdown();
-                closing_since = Some(tokio::time::Instant::now());
+                }
             }
         }
     }
