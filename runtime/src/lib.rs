@@ -28,6 +28,7 @@ mod limits;
 mod logs;
 mod native;
 mod outbound;
+mod permits;
 mod slots;
 mod web;
 

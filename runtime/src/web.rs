@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Notify, oneshot};
+
+use crate::permits::{Permit, Permits};
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -51,8 +53,7 @@ struct Inner {
     max_requests: u64,
     /// Instances kept ready (instantiated, no request served yet in fresh mode).
     ready: usize,
-    concurrency: usize,
-    permits: Arc<Semaphore>,
+    permits: Arc<Permits>,
     /// Instances waiting for a request: never used (fresh mode), or used and given back (reuse).
     idle: Mutex<Vec<Worker>>,
     /// Reuse mode: instances whose response went out while their call still runs (they come
@@ -108,8 +109,7 @@ impl WebDyno {
             max_requests: spec.max_requests.max(1),
             // Reuse mode: one ready instance (more are made as concurrent requests need them).
             ready: if spec.reuse { spec.ready.min(1) } else { spec.ready }.min(spec.concurrency),
-            concurrency: spec.concurrency,
-            permits: Arc::new(Semaphore::new(spec.concurrency)),
+            permits: Permits::new(u32::try_from(spec.concurrency).unwrap_or(u32::MAX)),
             idle: Mutex::default(),
             finishing: AtomicIsize::new(0),
             returned: Notify::new(),
@@ -187,7 +187,7 @@ impl WebDyno {
         if inner.stopped.load(Ordering::Acquire) {
             return Err(HandleError::Stopped);
         }
-        let permit = inner.permits.clone().acquire_owned().await.map_err(|_| HandleError::Stopped)?;
+        let permit = inner.permits.acquire().await.map_err(|_| HandleError::Stopped)?;
         inner.last_used.store(inner.ctx.runtime.now_ms(), Ordering::Relaxed);
         let timeout = inner.ctx.limits.request_timeout;
         let idle = inner.take_idle().await;
@@ -198,7 +198,7 @@ impl WebDyno {
         // the sender then stays in the instance's table and `rx` alone would never resolve.
         // The concurrency permit travels with the instance: it is released only once the
         // instance is back among the idle ones (or thrown away).
-        let (done_tx, mut done_rx) = oneshot::channel::<(Worker, OwnedSemaphorePermit)>();
+        let (done_tx, mut done_rx) = oneshot::channel::<(Worker, Permit)>();
         // Reuse mode: whether the response went out while the call still ran (`finishing`).
         let phase = Arc::new(AtomicU8::new(RUNNING));
         let task_phase = phase.clone();
@@ -324,8 +324,7 @@ impl WebDyno {
     pub async fn stop(&self, grace: Duration) {
         let inner = &self.0;
         inner.stopped.store(true, Ordering::Release);
-        let all = u32::try_from(inner.concurrency).unwrap_or(u32::MAX);
-        let _ = tokio::time::timeout(grace, inner.permits.acquire_many(all)).await;
+        let _ = tokio::time::timeout(grace, inner.permits.all_back()).await;
         inner.permits.close();
         inner.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
         inner.ctx.wipe_scratch();
@@ -337,7 +336,7 @@ impl Inner {
     /// reuse mode it goes back among the idle ones, unless it has served its
     /// [`DynoSpec::max_requests`]; a fresh-mode instance (one request each) or a retired one is
     /// replaced ([`Inner::replace`]).
-    fn give_back(self: &Arc<Self>, worker: Worker, permit: OwnedSemaphorePermit) {
+    fn give_back(self: &Arc<Self>, worker: Worker, permit: Permit) {
         if self.reuse && worker.served < self.max_requests {
             self.put_idle(worker);
             drop(permit);
@@ -349,7 +348,7 @@ impl Inner {
     /// Drops a used-up instance (if the call still had one) and makes the next ready one, in a
     /// task of its own: off the response's path (dropping a store and instantiating take longer
     /// than a hello-world request). The permit goes when the instance has gone.
-    fn replace(self: &Arc<Self>, worker: Option<Worker>, permit: OwnedSemaphorePermit) {
+    fn replace(self: &Arc<Self>, worker: Option<Worker>, permit: Permit) {
         let this = self.clone();
         drop(self.ctx.runtime.spawn_guest(&self.ctx.cpu, async move {
             drop(worker);
