@@ -64,6 +64,9 @@ pub fn prepare_request(
     via: &str,
 ) -> String {
     remove_hop_by_hop(headers);
+    // Room for the six headers added below at once: a client's few headers (wrk sends one)
+    // made the map grow twice on the way (0.5% of the server's CPU, moves included).
+    headers.reserve(6);
     let received = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let millis = u64::try_from(received.as_millis()).unwrap_or(u64::MAX);
     let prior = headers
