@@ -445,6 +445,41 @@ fn an_insecure_build_killed_with_its_server_is_ended_at_the_next_start() {
 }
 
 #[test]
+fn destroying_an_app_cancels_its_running_build() {
+    if !runc_found() {
+        return;
+    }
+    let pack = buildpack();
+    let server = TestServer::start();
+    let data_dir = server.data_dir();
+    // The server's own (its container watchdog) stay.
+    let servers = processes_under(&data_dir, server.pid());
+    let app = "crash-destroyed";
+    let repo = create_app(&server, pack.path(), app, "serving\n");
+    let pushing = slow_build(&server, repo.path(), app);
+    let running: BTreeSet<Process> = processes_under(&data_dir, server.pid()).difference(&servers).copied().collect();
+    assert!(running.len() >= 2, "the build's processes and the web dyno: {running:?}");
+    let started = Instant::now();
+    ok(server.paas().args(["apps:destroy", app, "--confirm", app]));
+    let said = pushing.finish();
+    assert!(said.contains("Build cancelled: the app was destroyed"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(20), "the push ended {:?} after the destroy", started.elapsed());
+    // The build's steps are killed with it (bin/compile sleeps 300 s), and the app's dyno stops.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let alive: Vec<_> = running.iter().filter(|(pid, since)| start_time(*pid) == Some(*since)).collect();
+        if alive.is_empty() {
+            break;
+        }
+        let named: Vec<String> =
+            alive.iter().map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ")).collect();
+        assert!(Instant::now() < deadline, "processes of the destroyed app still alive: {named:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(containers(&data_dir).is_empty(), "no container is left: {:?}", containers(&data_dir));
+}
+
+#[test]
 fn sigterm_cancels_builds_stops_dynos_and_exits_0() {
     if !runc_found() {
         return;

@@ -161,7 +161,7 @@ pub async fn destroy(
     let app = state.ledger.destroy_app(app.id).await?;
     state.logs.forget(app.id, &app.name);
     if let Some(deploys) = &state.deploys {
-        deploys.app_destroyed(&app.name).await;
+        deploys.app_destroyed(app.id, &app.name).await;
     }
     Ok((Changed::app(&app.name), Json(AppView::new(&app, &state.config))))
 }

@@ -40,8 +40,8 @@ pub struct Deploys {
 struct Service {
     ledger: Arc<dyn Ledger>,
     builder: Arc<Builder>,
-    /// The output of the builds running now, by build id.
-    running: Mutex<HashMap<Uuid, Arc<LiveOutput>>>,
+    /// The builds running now, by build id.
+    running: Mutex<HashMap<Uuid, Running>>,
     /// Build and release events go to the app's log stream.
     logs: Logplex,
     /// Makes releases, after their release phase.
@@ -52,6 +52,17 @@ struct Service {
     node_id: Uuid,
     /// The serving side's change feed: each release a deploy makes is reported to it.
     changes: std::sync::OnceLock<crate::serving::Changes>,
+}
+
+/// A build running now.
+#[derive(Clone, Default)]
+struct Running {
+    /// Its app's id.
+    app: Uuid,
+    /// Its output so far, for followers.
+    live: Arc<LiveOutput>,
+    /// Rung when its app is destroyed: the build is cancelled.
+    app_destroyed: Arc<tokio::sync::Notify>,
 }
 
 impl Deploys {
@@ -135,12 +146,15 @@ impl Deploys {
     /// The output of build `build_id` while it runs: the lines so far, then each new one until it
     /// ends. `None` when it is not running (its output is then in the ledger).
     pub fn follow_output(&self, build_id: Uuid) -> Option<impl Stream<Item = String> + Send + 'static> {
-        let live = self.service.running.lock().expect("running builds").get(&build_id).cloned();
+        let live = self.service.running.lock().expect("running builds").get(&build_id).map(|r| r.live.clone());
         live.map(LiveOutput::follow)
     }
 
-    /// Forgets a destroyed app's repository and build cache.
-    pub async fn app_destroyed(&self, app: &str) {
+    /// Cancels a destroyed app's running builds, and forgets its repository and build cache.
+    pub async fn app_destroyed(&self, app_id: Uuid, app: &str) {
+        for running in self.service.running.lock().expect("running builds").values().filter(|r| r.app == app_id) {
+            running.app_destroyed.notify_one();
+        }
         if let Err(e) = self.git.delete_repo(app).await {
             tracing::warn!("cannot delete the repository of {app}: {e}");
         }
@@ -198,6 +212,9 @@ pub enum DeployFailure {
     /// The server is stopping: the build was cancelled ([`interrupted::CANCELLED`]).
     #[error("{}", interrupted::CANCELLED)]
     Cancelled,
+    /// The app was destroyed while it built: the build was cancelled.
+    #[error("{APP_DESTROYED}")]
+    AppDestroyed,
 }
 
 impl From<DeployFailure> for DeployError {
@@ -205,6 +222,9 @@ impl From<DeployFailure> for DeployError {
         DeployError::Platform(Box::new(failure))
     }
 }
+
+/// The line a build cancelled because its app was destroyed gets.
+pub const APP_DESTROYED: &str = "Build cancelled: the app was destroyed";
 
 /// `Deploy 2b93a21` (Heroku's description of a release made by a build).
 fn deploy_description(source_version: Option<&str>) -> String {
@@ -227,7 +247,8 @@ impl Service {
             .with_logs(self.logs.clone(), &app.name, &user.email);
         self.logs.api_event(&app.name, &format!("Build started by {}", user.email));
         self.logs.webhook_event(self.ledger.clone(), crate::webhooks::Event::build(&build, "create", &user.email));
-        self.running.lock().expect("running builds").insert(build.id, Arc::default());
+        let running = Running { app: app.id, ..Running::default() };
+        self.running.lock().expect("running builds").insert(build.id, running);
         Ok((build, Deployer::new(self.builder.clone(), Arc::new(session))))
     }
 
@@ -243,21 +264,28 @@ impl Service {
         description: &str,
         out: &dyn OutputSink,
     ) -> Result<Deployed, DeployError> {
-        let live = self.running.lock().expect("running builds").get(&build_id).cloned().unwrap_or_default();
+        let running = self.running.lock().expect("running builds").get(&build_id).cloned().unwrap_or_default();
+        let live = running.live;
         let mut stopping = self.stopping.subscribe();
         let tee = Tee(out, live.as_ref());
         let finished = tokio::select! {
-            result = deployer.deploy(app, source, source_version, description, &tee) => Some(result),
-            () = async { drop(stopping.wait_for(|stop| *stop).await) } => None,
+            result = deployer.deploy(app, source, source_version, description, &tee) => Ok(result),
+            () = async { drop(stopping.wait_for(|stop| *stop).await) } => Err(DeployFailure::Cancelled),
+            () = running.app_destroyed.notified() => Err(DeployFailure::AppDestroyed),
         };
         // A cancelled build was dropped with the select: its steps are killed (their containers
         // deleted, an insecure step's process group killed).
         let result = match finished {
-            Some(result) => result,
-            None => {
+            Ok(result) => result,
+            Err(DeployFailure::Cancelled) => {
                 tee.error(interrupted::CANCELLED);
                 self.cancelled(app, build_id).await;
                 Err(DeployFailure::Cancelled.into())
+            }
+            // Its records went with the app.
+            Err(why) => {
+                tee.error(APP_DESTROYED);
+                Err(why.into())
             }
         };
         self.running.lock().expect("running builds").remove(&build_id);
