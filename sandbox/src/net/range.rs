@@ -210,8 +210,14 @@ fn lock_path(range: Ipv4Net) -> PathBuf {
     Path::new(LOCK_DIR).join(format!("{}-{}.lock", range.network(), range.prefix_len()))
 }
 
+/// How long [`lock`] waits for a range another process holds: a server starting clears a gone
+/// server's range under its lock ([`lock_abandoned`]) for a moment, and the gone server's
+/// successor may come back on that range just then.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Takes `range` for this process (held while the returned file is open), or
-/// [`NetError::InUse`] when another `paas server` holds it.
+/// [`NetError::InUse`] when another `paas server` holds it (and still does after
+/// [`LOCK_PATIENCE`]).
 pub(crate) fn lock(range: Ipv4Net) -> Result<File, NetError> {
     let path = lock_path(range);
     std::fs::create_dir_all(LOCK_DIR).map_err(|source| NetError::Io { path: LOCK_DIR.into(), source })?;
@@ -222,10 +228,16 @@ pub(crate) fn lock(range: Ipv4Net) -> Result<File, NetError> {
         .write(true)
         .open(&path)
         .map_err(|source| NetError::Io { path: path.clone(), source })?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Err(NetError::InUse { range }),
-        Err(TryLockError::Error(source)) => return Err(NetError::Io { path, source }),
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(TryLockError::WouldBlock) => return Err(NetError::InUse { range }),
+            Err(TryLockError::Error(source)) => return Err(NetError::Io { path, source }),
+        }
     }
     // A range overlapping another held one would share its addresses (and its stale entries).
     if let Some(other) = held_overlapping(range) {

@@ -258,6 +258,26 @@ fn a_server_starting_removes_what_servers_that_are_gone_left_on_other_ranges() {
     assert!(tables.contains(&format!("{}\n", live.table())) && tables.contains(&format!("{}\n", next.table())), "live servers' tables stay");
 }
 
+#[test]
+fn a_server_waits_a_moment_for_its_range_while_another_clears_it() {
+    let Some(_live) = network() else { return };
+    // A server starting holds a gone server's range while it clears it; the gone server's
+    // successor, coming back on that range just then, waits rather than fails.
+    let range = paas_sandbox::net::free_range("10.236.0.0/16".parse().unwrap(), 24).expect("a free range");
+    let path = format!("/run/paas/net/{}-{}.lock", range.network(), range.prefix_len());
+    let held = std::fs::File::options().create(true).truncate(false).read(true).write(true).open(&path).unwrap();
+    held.try_lock().expect("the range's lock");
+    let clearing = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(held);
+    });
+    let started = std::time::Instant::now();
+    let network = Network::new(NetworkConfig { range, egress: EgressPolicy::default(), router: Vec::new() }).expect("the range, once cleared");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400), "it waited for the lock");
+    clearing.join().unwrap();
+    drop(network);
+}
+
 fn lo_addresses() -> String {
     String::from_utf8_lossy(&Command::new("ip").args(["-o", "-4", "addr", "show", "dev", "lo"]).output().unwrap().stdout).into_owned()
 }
