@@ -3,7 +3,8 @@
 Signs in with email and password, creates an app, pushes it (git), scales it, turns autoscaling
 on and off, follows the skip link and a malformed address, sets a config var
 and sees the new release, rolls back, sees a log line arrive within 2 s of the request, sees the
-charts' data points, checks the page at 400 px, and that another user sees only their own apps.
+charts' data points, reads a running build's output as it is written, checks the page at
+400 px, and that another user sees only their own apps.
 Every input comes from the environment (DASH_*); screenshots go to DASH_OUT.
 """
 
@@ -21,6 +22,7 @@ API, ROUTER, OUT = env["DASH_API_URL"], env["DASH_ROUTER_URL"], env["DASH_OUT"]
 EMAIL, PASSWORD, APP = env["DASH_EMAIL"], env["DASH_PASSWORD"], env["DASH_APP"]
 OTHER_KEY, OTHER_APP = env["DASH_OTHER_KEY"], env["DASH_OTHER_APP"]
 REPO, GIT_HOME = env["DASH_REPO"], env["DASH_GIT_HOME"]
+SLOW_APP, SLOW_REPO = env["DASH_SLOW_APP"], env["DASH_SLOW_REPO"]
 
 
 def step(text):
@@ -197,6 +199,24 @@ def check(page):
         assert page.locator("#chart-memory .point").count() > 0
         assert page.locator("#chart-latency .deploy").count() > 0, f"no deploy marker: {page.locator('#charts').inner_html()[:3000]}"
         shot(page, "06-metrics")
+
+        step("a running build's output, as it is written")
+        subprocess.run(["git", "remote", "add", "paas", f"{API}/{SLOW_APP}.git"], cwd=SLOW_REPO, check=True)
+        pushing = subprocess.Popen(["git", "push", "--quiet", "paas", "main"], cwd=SLOW_REPO,
+                                   env={**env, "HOME": GIT_HOME}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        page.goto(f"{API}/dashboard/#/apps/{SLOW_APP}/builds")
+        deadline = time.time() + 30
+        while "pending" not in page.locator("main").inner_text():
+            assert time.time() < deadline, "the slow build is not listed as pending"
+            time.sleep(0.5)
+            page.reload()
+        page.get_by_role("button", name=re.compile("^Output of")).first.click()
+        output = page.locator("#build-output")
+        expect(output).to_contain_text("first step")
+        assert "second step" not in output.inner_text(), "the output came whole, not as it was written"
+        shot(page, "07a-build-output-running")
+        expect(output).to_contain_text("second step", timeout=40000)
+        pushing.wait(timeout=60)
 
         step("readable at 400 px")
         page.set_viewport_size({"width": 400, "height": 800})

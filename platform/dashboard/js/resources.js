@@ -3,7 +3,10 @@
 import { api, seg } from "./api.js";
 import { busy, h, replace, say, table, when } from "./dom.js";
 
-/** Builds, newest first; each one's output on demand. */
+/** The output being read now: a new one stops it (both would write into the same box). */
+let reading = null;
+
+/** Builds, newest first; each one's output on demand, as it is written while the build runs. */
 export async function buildsView(root, name) {
   try {
     const builds = await api("GET", `/apps/${seg(name)}/builds`);
@@ -15,13 +18,35 @@ export async function buildsView(root, name) {
       build.user ? build.user.email : "",
       when(build.created_at),
       h("button", { type: "button", onclick: (event) => busy(event.target, async () => {
+        if (reading) reading.abort();
+        const mine = reading = new AbortController();
         output.hidden = false;
         output.textContent = "Loading…";
-        const response = await fetch(`/apps/${seg(name)}/builds/${seg(build.id)}/output`, {
-          headers: { Authorization: "Bearer " + sessionStorage.getItem("paas.apiKey") }, credentials: "omit",
-        });
-        output.textContent = response.ok ? await response.text() : `HTTP ${response.status}`;
-        output.focus();
+        try {
+          const response = await fetch(`/apps/${seg(name)}/builds/${seg(build.id)}/output`, {
+            headers: { Authorization: "Bearer " + sessionStorage.getItem("paas.apiKey") }, credentials: "omit",
+            signal: mine.signal,
+          });
+          if (!response.ok) {
+            output.textContent = `HTTP ${response.status}`;
+            return;
+          }
+          // A running build's output arrives line by line until it ends: shown as it comes.
+          output.textContent = "";
+          output.focus();
+          const reader = response.body.getReader();
+          const text = new TextDecoder();
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            output.textContent += text.decode(value, { stream: true });
+          }
+          output.textContent += text.decode();
+        } catch (error) {
+          if (error.name !== "AbortError") output.textContent += `\n(${error.message})`;
+        } finally {
+          if (reading === mine) reading = null;
+        }
       }) }, `Output of ${when(build.created_at)}`),
     ])), output);
   } catch (error) {
