@@ -21,8 +21,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::sync::{Notify, oneshot};
-
-use crate::permits::{Permit, Permits};
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -33,6 +31,7 @@ use crate::dyno::{DynoContext, DynoSpec, Stdin};
 use crate::engine::{IdleInstances, Runtime, is_pool_full};
 use crate::error::{HandleError, StartError, chain};
 use crate::host::DynoState;
+use crate::permits::{Permit, Permits};
 use crate::slots::Slot;
 
 /// The body of a response from a web dyno.

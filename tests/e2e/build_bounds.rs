@@ -2,11 +2,10 @@
 //! refused with a message while the server's peak memory stays put and another app keeps serving;
 //! a build printing 100 MB without a newline is cut; a second push of an app waits for the first.
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{TestServer, app_repo, git, ok, push_example, router_get, run, try_git};
+use crate::support::{self, TestServer, app_repo, git, ok, push_example, router_get, run, try_git};
 
 /// The server's memory may grow this much over a bomb or a flood of output.
 const GROWTH_MIB: u64 = 256;
@@ -57,18 +56,8 @@ fn a_gzip_bomb_on_git_receive_pack_is_refused_with_bounded_memory_and_other_apps
 
 /// A buildpack whose compile prints 100 MB without a newline, then sleeps `sleep` seconds.
 fn loud_slow_buildpack(sleep: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let compile = dir.path().join("bin/compile");
-    std::fs::create_dir_all(compile.parent().unwrap()).unwrap();
-    std::fs::write(
-        &compile,
-        format!("#!/bin/sh\nhead -c 100000000 /dev/zero | tr '\\0' x\necho\necho \"-----> compiled $(cat \"$1/version\")\"\nsleep {sleep}\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&compile, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(compile.parent().unwrap(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+    let compile = format!("#!/bin/sh\nhead -c 100000000 /dev/zero | tr '\\0' x\necho\necho \"-----> compiled $(cat \"$1/version\")\"\nsleep {sleep}\n");
+    support::buildpack(&[("compile", &compile)])
 }
 
 #[test]

@@ -55,11 +55,7 @@ fn write_executable(path: &Path, text: &str) {
 
 /// A probe buildpack in a folder everyone may read (the build's uid opens it).
 fn probe_buildpack() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    write_executable(&dir.path().join("bin/compile"), PROBE_COMPILE);
-    write_executable(&dir.path().join("bin/release"), "#!/bin/sh\necho '---'\n");
-    dir
+    support::buildpack(&[("compile", PROBE_COMPILE), ("release", "#!/bin/sh\necho '---'\n")])
 }
 
 /// The lines `remote: probe NAME: VALUE` of a push's output: (NAME, VALUE).

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{TestServer, eventually_get, git, login, ok, push, run};
+use crate::support::{self, TestServer, eventually_get, git, login, ok, push, run};
 
 /// A buildpack of the test's own (named by the operator with `buildpacks:set`): its compile
 /// refuses a cache a killed build wrote to (`half`), counts successful builds in the cache, and
@@ -35,17 +35,9 @@ if [ -e "$BUILD_DIR/slow" ]; then
 fi
 "#;
 
-/// A buildpack folder the build's unprivileged uid can read.
+/// The test's buildpack ([`COMPILE`]).
 fn buildpack() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-    std::fs::write(dir.path().join("bin/detect"), "#!/bin/sh\necho Crashy\n").unwrap();
-    std::fs::write(dir.path().join("bin/compile"), COMPILE).unwrap();
-    for path in [dir.path().to_path_buf(), dir.path().join("bin"), dir.path().join("bin/detect"), dir.path().join("bin/compile")] {
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    dir
+    support::buildpack(&[("detect", "#!/bin/sh\necho Crashy\n"), ("compile", COMPILE)])
 }
 
 /// An app whose web dyno (native) serves `index.html`, with a release phase running `release`.
@@ -236,13 +228,22 @@ fn nothing_left(server: &TestServer, before: &Before) {
     let now = containers(&server.data_dir());
     let left: Vec<_> = before.containers.intersection(&now).collect();
     assert!(left.is_empty(), "containers of the killed run still listed by runc: {left:?}");
-    let deadline = Instant::now() + Duration::from_secs(5);
+    all_gone(&before.processes, Duration::from_secs(5), "processes of the killed run");
+}
+
+/// Waits up to `within` until none of `processes` lives; panics naming those that do.
+fn all_gone(processes: &BTreeSet<Process>, within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
     loop {
-        let alive: Vec<_> = before.processes.iter().filter(|(pid, started)| start_time(*pid) == Some(*started)).collect();
+        let alive: Vec<String> = processes
+            .iter()
+            .filter(|(pid, started)| start_time(*pid) == Some(*started))
+            .map(|(pid, _)| format!("{pid} {}", std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ")))
+            .collect();
         if alive.is_empty() {
-            break;
+            return;
         }
-        assert!(Instant::now() < deadline, "processes of the killed run still alive: {alive:?}");
+        assert!(Instant::now() < deadline, "{what} still alive: {alive:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -465,17 +466,7 @@ fn destroying_an_app_cancels_its_running_build() {
     assert!(said.contains("Build cancelled: the app was destroyed"), "{said}");
     assert!(started.elapsed() < Duration::from_secs(20), "the push ended {:?} after the destroy", started.elapsed());
     // The build's steps are killed with it (bin/compile sleeps 300 s), and the app's dyno stops.
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let alive: Vec<_> = running.iter().filter(|(pid, since)| start_time(*pid) == Some(*since)).collect();
-        if alive.is_empty() {
-            break;
-        }
-        let named: Vec<String> =
-            alive.iter().map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ")).collect();
-        assert!(Instant::now() < deadline, "processes of the destroyed app still alive: {named:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    all_gone(&running, Duration::from_secs(40), "processes of the destroyed app");
     assert!(containers(&data_dir).is_empty(), "no container is left: {:?}", containers(&data_dir));
 }
 

@@ -52,7 +52,10 @@ fn dashboard_in_a_browser_signs_in_deploys_scales_configures_rolls_back_tails_an
     // Dana's second app builds with a buildpack of the test's own (set by the operator) that
     // writes a line, waits 20 s, writes another: the dashboard shows a running build's output.
     ok(server.paas_as(&dana_key).args(["apps:create", "danas-slow"]).env_remove("PAAS_APP"));
-    let slow_pack = slow_buildpack();
+    let slow_pack = support::buildpack(&[
+        ("detect", "#!/bin/sh\necho Slow\n"),
+        ("compile", "#!/bin/sh\necho '-----> first step'\nsleep 20\necho '-----> second step'\n"),
+    ]);
     ok(server.paas().args(["buildpacks:set", &slow_pack.path().display().to_string(), "-a", "danas-slow"]));
     let slow_repo = tempfile::tempdir().unwrap();
     std::fs::write(slow_repo.path().join("Procfile"), "web: true\n").unwrap();
@@ -77,18 +80,4 @@ fn dashboard_in_a_browser_signs_in_deploys_scales_configures_rolls_back_tails_an
         .status()
         .expect("run dashboard.py");
     assert!(status.success(), "dashboard.py failed ({status}); screenshots so far in {}", out.display());
-}
-
-/// A buildpack folder the build's unprivileged uid can read, whose compile writes
-/// `-----> first step`, sleeps 20 s and writes `-----> second step`.
-fn slow_buildpack() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-    std::fs::write(dir.path().join("bin/detect"), "#!/bin/sh\necho Slow\n").unwrap();
-    std::fs::write(dir.path().join("bin/compile"), "#!/bin/sh\necho '-----> first step'\nsleep 20\necho '-----> second step'\n").unwrap();
-    for path in [dir.path().to_path_buf(), dir.path().join("bin"), dir.path().join("bin/detect"), dir.path().join("bin/compile")] {
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    dir
 }

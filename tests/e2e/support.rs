@@ -431,3 +431,20 @@ pub fn eventually_get(server: &TestServer, app: &str, path: &str, want: (u16, &s
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A buildpack of a test's own, in a folder the build's unprivileged uid can read: each
+/// `(name, script)` becomes the executable `bin/<name>`.
+pub fn buildpack(scripts: &[(&str, &str)]) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (name, script) in scripts {
+        std::fs::write(bin.join(name), script).unwrap();
+        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for folder in [dir.path(), &bin] {
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}

@@ -39,9 +39,9 @@ export async function buildsView(root, name) {
           for (;;) {
             const { done, value } = await reader.read();
             if (done) break;
-            output.textContent += text.decode(value, { stream: true });
+            output.append(text.decode(value, { stream: true }));
           }
-          output.textContent += text.decode();
+          output.append(text.decode());
         } catch (error) {
           if (error.name !== "AbortError") output.textContent += `\n(${error.message})`;
         } finally {

@@ -257,7 +257,8 @@ impl Network {
 /// Removes what servers that are gone left on ranges other than `own`: their tables (every packet
 /// of the host went through their hooks), their service addresses and the namespaces their lock
 /// files name. A range is gone when its lock file is there and unheld ([`range::lock_abandoned`]);
-/// it is held while it is cleared, so a server starting on it meanwhile waits its turn (`InUse`).
+/// it is held while it is cleared, so a server starting on it meanwhile waits its turn
+/// ([`range::lock`] waits a moment).
 /// Answers how many tables went.
 fn sweep_abandoned(own: Ipv4Net) -> usize {
     let ranges = match nft::ranges_with_a_table() {
