@@ -291,7 +291,7 @@ impl Logplex {
                 let mut ring = log.ring.lock().expect("log ring");
                 for piece in text.trim_end_matches(['\n', '\r']).split('\n') {
                     let piece = piece.trim_end_matches('\r');
-                    newest = ring.push(LogLine::new(source, process, timestamp, piece));
+                    newest = ring.push_parts(source, process, timestamp, piece);
                 }
             }
             // Followers are woken only if there are any. One that subscribes after this count

@@ -6,7 +6,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::LogLine;
+use chrono::{DateTime, Utc};
+
+use super::{LogLine, Source};
 
 /// The last `capacity` lines of one app, ids `first_id()..next_id`.
 #[derive(Debug)]
@@ -37,6 +39,29 @@ impl Ring {
     /// An empty ring holding up to `capacity` lines (at least one).
     pub fn new(capacity: usize) -> Ring {
         Ring { lines: VecDeque::new(), capacity: capacity.max(1), next_id: 1, reports: VecDeque::new() }
+    }
+
+    /// Appends a line made of these parts, giving it the next id; drops the oldest when full,
+    /// and the new line takes over the oldest one's allocations when no reader holds it (most
+    /// of the time): a full ring's lines, one a request for the router's, cost no allocation
+    /// or free (1.5% of the server's CPU under load, much of it freeing on another thread what
+    /// one thread allocated). Returns the id.
+    pub fn push_parts(&mut self, source: Source, process: &str, timestamp: DateTime<Utc>, text: &str) -> u64 {
+        if self.lines.len() == self.capacity
+            && let Some(mut oldest) = self.lines.pop_front()
+            && let Some(line) = Arc::get_mut(&mut oldest)
+        {
+            let id = self.next_id;
+            self.next_id += 1;
+            line.id = id;
+            line.timestamp = timestamp;
+            line.source = source;
+            refill(&mut line.process, process);
+            refill(&mut line.text, text);
+            self.lines.push_back(oldest);
+            return id;
+        }
+        self.push(LogLine::new(source, process, timestamp, text))
     }
 
     /// Appends a line, giving it the next id; drops the oldest when full. Returns the id.
@@ -96,10 +121,20 @@ impl Ring {
     }
 }
 
+/// `to` holding `text`, in its own buffer unless that is more than four times the room needed
+/// (a slot that once held a long line does not keep its size).
+fn refill(to: &mut String, text: &str) {
+    if to.capacity() > text.len().max(64) * 4 {
+        *to = text.to_string();
+    } else {
+        to.clear();
+        to.push_str(text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logplex::Source;
 
     fn line(text: &str) -> LogLine {
         LogLine::new(Source::App, "web.1", chrono::Utc::now(), text)
@@ -120,6 +155,34 @@ mod tests {
         assert_eq!(ring.read_after(5, 10).lines.len(), 0);
         assert_eq!(ring.read_after(99, 10).dropped, 0);
         assert_eq!(ring.tail(2, |_| true).iter().map(|l| l.id).collect::<Vec<_>>(), [4, 5]);
+    }
+
+    #[test]
+    fn a_full_ring_reuses_its_oldest_line_unless_a_reader_holds_it() {
+        let mut ring = Ring::new(2);
+        let at = chrono::Utc::now();
+        let newest = |ring: &Ring| ring.tail(1, |_| true).pop().unwrap();
+        ring.push_parts(Source::App, "web.1", at, &"a".repeat(200));
+        ring.push_parts(Source::App, "web.1", at, &"b".repeat(100));
+        // A reused line keeps its text's buffer (a new one would be made to measure).
+        assert_eq!(ring.push_parts(Source::Paas, "router", at, "three"), 3);
+        let line = newest(&ring);
+        assert_eq!((line.id, line.source, line.process.as_str(), line.text.as_str()), (3, Source::Paas, "router", "three"));
+        assert_eq!(line.text.capacity(), 200, "line 1's buffer");
+        drop(line);
+        let held = ring.read_after(1, 1).lines;
+        ring.push_parts(Source::App, "web.1", at, "four");
+        assert_eq!(held[0].text, "b".repeat(100), "a line a reader holds is left as it was");
+        assert_eq!(newest(&ring).text.capacity(), 4, "made anew");
+        ring.push_parts(Source::App, "web.1", at, "five");
+        assert_eq!(newest(&ring).text.capacity(), 200, "line 3's buffer, nobody holding it");
+        let texts: Vec<_> = ring.read_after(0, 10).lines.iter().map(|l| (l.id, l.text.clone())).collect();
+        assert_eq!(texts, [(4, "four".to_string()), (5, "five".to_string())]);
+        // A slot that held a long line does not keep its size for short ones.
+        let mut ring = Ring::new(1);
+        ring.push_parts(Source::App, "web.1", at, &"x".repeat(10_000));
+        ring.push_parts(Source::App, "web.1", at, "short");
+        assert!(newest(&ring).text.capacity() < 1000);
     }
 
     #[test]
