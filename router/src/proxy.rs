@@ -17,6 +17,7 @@ use rand::RngExt;
 
 use crate::backend::{BackendError, BoxError, ConnectTime, RouterBody, into_router_body};
 use crate::config::RouterConfig;
+use crate::conn::ConnState;
 use crate::grid::{self, PeerError, Peers, Served};
 use crate::headers::{self, Forwarded};
 use crate::log::{ErrorCode, LogLine, RouterLog};
@@ -68,6 +69,7 @@ pub(crate) async fn route<B>(
     shared: &Shared,
     mut req: Request<B>,
     client: ClientInfo,
+    conn: Option<&ConnState>,
 ) -> (Response<RouterBody>, Option<PendingLog>)
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -184,7 +186,7 @@ where
     let mut request = Some(Request::from_parts(parts, body));
 
     let started = Instant::now();
-    let deadline = tokio::time::Instant::from_std(started + config.request_timeout);
+    let deadline = started + config.request_timeout;
     let (first, dynos) = (rand::rng().random_range(0..web.len()), web.len());
     let mut last_dyno = None;
     for attempt in 0..dynos {
@@ -207,15 +209,19 @@ where
         };
         // Dropped with this future if the client goes away while the dyno works: H27.
         let interrupted = Interrupted { shared, app: &app.app, metrics: &app.metrics, line: &line, dyno: &dyno.name, started, armed: !hop };
-        let outcome = tokio::time::timeout_at(deadline, dyno.backend.call(req)).await;
+        // An HTTP/1 connection's watchdog keeps the deadline; otherwise a timer does.
+        let outcome = match conn.filter(|conn| conn.is_http1()) {
+            Some(conn) => conn.within(deadline.saturating_duration_since(Instant::now()), dyno.backend.call(req)).await,
+            None => tokio::time::timeout_at(deadline.into(), dyno.backend.call(req)).await.ok(),
+        };
         interrupted.disarm();
         let over = over_limit.as_ref().is_some_and(|over| over.load(Ordering::Acquire));
         match outcome {
-            Err(_) | Ok(Err(BackendError::Timeout)) => {
+            None | Some(Err(BackendError::Timeout)) => {
                 return fail(ErrorCode::H12, with_dyno(started.elapsed()));
             }
-            Ok(_) if over => return fail(ErrorCode::H25, with_dyno(started.elapsed())),
-            Ok(Ok(mut response)) => {
+            Some(_) if over => return fail(ErrorCode::H25, with_dyno(started.elapsed())),
+            Some(Ok(mut response)) => {
                 let switched = upgrade.and_then(|upgrade| upgrade.accept(&mut response, config.idle_timeout));
                 let (mut parts, body) = response.into_parts();
                 if hop {
@@ -252,7 +258,7 @@ where
                 };
                 return (Response::from_parts(parts, body), Some(pending));
             }
-            Ok(Err(BackendError::Unreachable(error))) => {
+            Some(Err(BackendError::Unreachable(error))) => {
                 tracing::debug!(app = %app.app, dyno = %dyno.name, %error, "dyno unreachable");
                 if replay.is_none() || attempt + 1 == dynos {
                     // A node that is down: H99; a node without the app's dyno up: its code.
@@ -260,10 +266,10 @@ where
                     return fail(code, with_dyno(started.elapsed()));
                 }
             }
-            Ok(Err(BackendError::ClosedWithoutResponse(_))) => {
+            Some(Err(BackendError::ClosedWithoutResponse(_))) => {
                 return fail(ErrorCode::H13, with_dyno(started.elapsed()));
             }
-            Ok(Err(BackendError::Other(error))) => {
+            Some(Err(BackendError::Other(error))) => {
                 tracing::warn!(app = %app.app, dyno = %dyno.name, %error, "backend error");
                 return fail(ErrorCode::H99, with_dyno(started.elapsed()));
             }

@@ -86,7 +86,7 @@ impl Router {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let (response, pending) = route(&self.shared, req, client).await;
+        let (response, pending) = route(&self.shared, req, client, None).await;
         response.map(|body| LoggedBody::new(body, pending, ()).boxed_unsync())
     }
 
@@ -141,7 +141,7 @@ impl Router {
         builder.http2().timer(TokioTimer::new());
         let builder = Arc::new(builder);
         let config = &self.shared.config;
-        let watchdog = Watchdog::new(config.header_read_timeout, config.idle_timeout);
+        let watchdog = Watchdog::new(config.header_read_timeout, config.idle_timeout, config.request_timeout);
         let mut ticker = tokio::time::interval(watchdog.tick());
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
@@ -238,7 +238,7 @@ async fn serve_connection<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unp
         let guard = service_state.begin();
         let shared = shared.clone();
         async move {
-            let (response, pending) = route(&shared, req, client).await;
+            let (response, pending) = route(&shared, req, client, Some(guard.state())).await;
             Ok::<_, Infallible>(response.map(|body| LoggedBody::new(body, pending, guard)))
         }
     });
