@@ -339,7 +339,12 @@ impl DynoContext {
 
     /// Sets the store's deadline `timeout` from now (`None`: no deadline).
     pub fn set_deadline(store: &mut Store<DynoState>, timeout: Option<Duration>) {
-        store.data_mut().deadline = timeout.map(|t| Instant::now() + t);
+        Self::set_deadline_at(store, timeout.map(|t| Instant::now() + t));
+    }
+
+    /// Sets the store's deadline (`None`: no deadline).
+    pub fn set_deadline_at(store: &mut Store<DynoState>, deadline: Option<Instant>) {
+        store.data_mut().deadline = deadline;
     }
 }
 

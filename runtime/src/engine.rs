@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -139,7 +139,8 @@ struct Inner {
     app_slots: AppSlots,
     /// Where guest calls past their CPU slice run.
     background: Background,
-    started: Instant,
+    /// [`coarse_ms`] when it started.
+    started_ms: u64,
     /// Where guests' outgoing requests and sockets may go.
     outbound: Arc<Outbound>,
 }
@@ -179,7 +180,7 @@ impl Runtime {
             keepers: Mutex::default(),
             app_slots,
             background,
-            started: Instant::now(),
+            started_ms: coarse_ms(),
             outbound,
         })))
     }
@@ -285,9 +286,11 @@ impl Runtime {
         self.0.engine.pooling_allocator_metrics()
     }
 
-    /// Milliseconds since the runtime started: the clock of [`IdleInstances::last_used`].
-    pub(crate) fn now_ms(&self) -> u64 {
-        u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// Milliseconds since the runtime started, on the coarse monotonic clock (it moves in steps
+    /// of the kernel's tick, a few milliseconds, and costs a fraction of a precise read): the
+    /// clock of [`IdleInstances::last_used`] and of when a web dyno last had a request.
+    pub fn now_ms(&self) -> u64 {
+        coarse_ms().saturating_sub(self.0.started_ms)
     }
 
     /// Registers a dyno that keeps idle instances.
@@ -370,18 +373,24 @@ impl Runtime {
     /// A guest call polled in the task that awaits it, moved to the background lane once it has
     /// used its CPU slice, and going on as a task of its own if dropped before it ends
     /// ([`InlineCall`]).
-    pub(crate) fn call_guest<F>(&self, cpu: &CpuTime, fut: F) -> InlineCall<F>
+    pub(crate) fn call_guest<'a, F>(&'a self, cpu: &'a CpuTime, fut: F) -> InlineCall<'a, F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.0.background.inline(fut, cpu.clone())
+        self.0.background.inline(fut, cpu)
     }
 }
 
 /// Whether instantiating failed only because the pool has no free slot of some kind.
 pub(crate) fn is_pool_full(e: &wasmtime::Error) -> bool {
     e.chain().any(|cause| cause.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some())
+}
+
+/// Milliseconds on the coarse monotonic clock.
+fn coarse_ms() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    u64::try_from(now.tv_sec).unwrap_or(0).saturating_mul(1000).saturating_add(u64::try_from(now.tv_nsec).unwrap_or(0) / 1_000_000)
 }
 
 fn engine_config(config: &RuntimeConfig) -> Config {

@@ -71,18 +71,12 @@ impl Background {
 
     /// A guest call polled in the task that awaits it, under the same slice (see [`InlineCall`]),
     /// its CPU time counted into `cpu`.
-    pub fn inline<F>(&self, fut: F, cpu: CpuTime) -> InlineCall<F>
+    pub fn inline<'a, F>(&'a self, fut: F, cpu: &'a CpuTime) -> InlineCall<'a, F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        InlineCall {
-            state: State::Inline(Box::pin(fut)),
-            background: self.handle(),
-            slice: self.slice,
-            used: Duration::ZERO,
-            cpu,
-        }
+        InlineCall { state: State::Inline(Box::pin(fut)), lane: self, used: Duration::ZERO, cpu }
     }
 }
 
@@ -91,20 +85,20 @@ impl Background {
 /// as a spawned one: past it, the call moves to the background lane and the awaiting task waits
 /// for it there. Dropped before the call has ended (the request's response went out while the
 /// call runs on, or the client went away), the rest of the call goes on as a task of its own,
-/// with what is left of its slice: a call is never cut off half-way.
-pub(crate) struct InlineCall<F>
+/// with what is left of its slice: a call is never cut off half-way. It borrows the lane and the
+/// CPU count, cloning them only when it moves (two shared reference counts fewer a request).
+pub(crate) struct InlineCall<'a, F>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     state: State<F>,
-    background: Option<Handle>,
-    slice: Duration,
+    lane: &'a Background,
     /// Time spent inside its polls so far.
     used: Duration,
     /// Its dyno's CPU time (see [`crate::cpu`]: time inside its polls here, the thread's CPU
     /// clock once it moved).
-    cpu: CpuTime,
+    cpu: &'a CpuTime,
 }
 
 enum State<F>
@@ -121,7 +115,7 @@ where
 #[derive(Debug)]
 pub(crate) struct Panicked(pub String);
 
-impl<F> Future for InlineCall<F>
+impl<F> Future for InlineCall<'_, F>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -147,8 +141,8 @@ where
                     this.state = State::Ended;
                     return Poll::Ready(Err(Panicked(panic_message(panic.as_ref()))));
                 }
-                Ok(Poll::Pending) => match &this.background {
-                    Some(background) if this.used >= this.slice => {
+                Ok(Poll::Pending) => match this.lane.runtime.as_ref() {
+                    Some(background) if this.used >= this.lane.slice => {
                         let State::Inline(fut) = std::mem::replace(&mut this.state, State::Ended) else {
                             unreachable!("matched above")
                         };
@@ -177,7 +171,7 @@ where
     }
 }
 
-impl<F> Drop for InlineCall<F>
+impl<F> Drop for InlineCall<'_, F>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -188,7 +182,8 @@ where
             // it on: it ends here).
             State::Inline(fut) => {
                 if let Ok(runtime) = Handle::try_current() {
-                    runtime.spawn(budgeted(fut, self.background.clone(), self.slice, self.used, self.cpu.clone()));
+                    let lane = self.lane;
+                    runtime.spawn(budgeted(fut, lane.handle(), lane.slice, self.used, self.cpu.clone()));
                 }
             }
             // Dropping the handle lets the moved call run on.
@@ -295,7 +290,7 @@ mod tests {
     async fn a_calls_cpu_time_counts_inline_spawned_and_moved() {
         let lane = Background::new(1, Duration::from_millis(20)).unwrap();
         let (inline, spawned) = (CpuTime::new(), CpuTime::new());
-        assert_eq!(lane.inline(spin(150), inline.clone()).await.unwrap(), "paas-background");
+        assert_eq!(lane.inline(spin(150), &inline).await.unwrap(), "paas-background");
         assert_eq!(lane.spawn(spin(150), spawned.clone()).await.unwrap(), "paas-background");
         for cpu in [inline, spawned] {
             // 150 ms of busy work (wall time: on a loaded machine the thread gets less CPU).
@@ -308,7 +303,7 @@ mod tests {
         let lane = Background::new(1, Duration::from_millis(10)).unwrap();
         let (outer, inner) = tokio::spawn(async move {
             let outer = tokio::task::id();
-            (outer, lane.inline(async { tokio::task::try_id() }, CpuTime::new()).await.unwrap())
+            (outer, lane.inline(async { tokio::task::try_id() }, &CpuTime::new()).await.unwrap())
         })
         .await
         .unwrap();
@@ -318,8 +313,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn an_inline_call_past_its_slice_ends_in_the_background_lane() {
         let lane = Background::new(1, Duration::from_millis(50)).unwrap();
-        assert_ne!(lane.inline(spin(1), CpuTime::new()).await.unwrap(), "paas-background", "a short call moved");
-        assert_eq!(lane.inline(spin(150), CpuTime::new()).await.unwrap(), "paas-background");
+        assert_ne!(lane.inline(spin(1), &CpuTime::new()).await.unwrap(), "paas-background", "a short call moved");
+        assert_eq!(lane.inline(spin(150), &CpuTime::new()).await.unwrap(), "paas-background");
     }
 
     /// A request dropped half-way (its client went away) must not cut its guest's call off:
@@ -327,6 +322,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn an_inline_call_dropped_half_way_goes_on_by_itself() {
         let lane = Background::new(1, Duration::from_millis(50)).unwrap();
+        let cpu = CpuTime::new();
         for work in [1, 150] {
             // Works `work` ms (150: past the slice, so it moves), says where it is, waits at a
             // gate the test opens once it has dropped the call, then says it ended.
@@ -339,7 +335,7 @@ mod tests {
                     let _ = gate_rx.await;
                     let _ = end_tx.send(());
                 },
-                CpuTime::new(),
+                &cpu,
             );
             let at = tokio::select! {
                 at = at_rx => at.unwrap(),
@@ -356,7 +352,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_panicking_inline_call_is_an_error_of_its_own() {
         let lane = Background::new(1, Duration::from_millis(10)).unwrap();
-        let out = lane.inline(async { panic!("guest host bug") }, CpuTime::new()).await;
+        let out = lane.inline(async { panic!("guest host bug") }, &CpuTime::new()).await;
         assert!(matches!(&out, Err(Panicked(message)) if message == "guest host bug"), "{out:?}");
     }
 

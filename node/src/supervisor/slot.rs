@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use http::Request;
 use paas_router::{Backend, BackendError, BackendFuture, RouterBody};
@@ -23,9 +23,8 @@ pub(crate) struct WebSlot {
     runtime: Runtime,
     component: Component,
     spec: DynoSpec,
-    epoch: Instant,
     state: Mutex<SlotState>,
-    /// Milliseconds after `epoch` of the last request.
+    /// [`Runtime::now_ms`] of the last request.
     last_request: AtomicU64,
     retired: AtomicBool,
 }
@@ -45,9 +44,8 @@ impl WebSlot {
             runtime: runtime.clone(),
             component: component.clone(),
             spec,
-            epoch: Instant::now(),
             state: Mutex::new(SlotState { dyno: Some(dyno), standby: None, since: SystemTime::now() }),
-            last_request: AtomicU64::new(0),
+            last_request: AtomicU64::new(runtime.now_ms()),
             retired: AtomicBool::new(false),
         }))
     }
@@ -70,8 +68,12 @@ impl WebSlot {
 
     /// The dyno to serve a request with, woken if asleep.
     fn serving(&self) -> Result<WebDyno, HandleError> {
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_request.store(now, Ordering::Relaxed);
+        // Written only when it moved: the line is not taken from the other threads' caches on
+        // every request.
+        let now = self.runtime.now_ms();
+        if self.last_request.load(Ordering::Relaxed) != now {
+            self.last_request.store(now, Ordering::Relaxed);
+        }
         let mut state = self.lock();
         if let Some(dyno) = &state.dyno {
             return Ok(dyno.clone());
@@ -93,8 +95,8 @@ impl WebSlot {
     /// Puts the dyno to sleep if no request came for `idle`: gives back the dyno to stop, and
     /// makes the one the next request wakes on a blocking thread.
     pub(crate) fn sleep_if_idle(self: &Arc<Self>, idle: Duration) -> Option<WebDyno> {
-        let last = Duration::from_millis(self.last_request.load(Ordering::Relaxed));
-        if self.epoch.elapsed().saturating_sub(last) < idle {
+        let last = self.last_request.load(Ordering::Relaxed);
+        if Duration::from_millis(self.runtime.now_ms().saturating_sub(last)) < idle {
             return None;
         }
         let mut state = self.lock();
