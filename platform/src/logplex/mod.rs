@@ -294,14 +294,14 @@ impl Logplex {
                     newest = ring.push_parts(source, process, timestamp, piece);
                 }
             }
-            // Followers are woken only if there are any. One that subscribes after this count
-            // still reads the line: followers subscribe before they first read the ring, and
-            // the line was pushed under the ring's lock before the count was read.
-            let followed = log.newest.receiver_count() > 0;
-            log.newest.send_if_modified(|id| {
-                *id = newest;
-                followed
-            });
+            // Followers are woken only if there are any (the watch's value, taken under its
+            // write lock, is only a signal: nobody reads it as the newest id). One that
+            // subscribes after this count still reads the line: followers subscribe before they
+            // first read the ring, and the line was pushed under the ring's lock before the
+            // count was read.
+            if log.newest.receiver_count() > 0 {
+                log.newest.send_replace(newest);
+            }
         });
     }
 
