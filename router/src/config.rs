@@ -6,7 +6,9 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
     /// Time a dyno has to start its response (status and headers) before the router answers
-    /// 503 H12 and drops the call. Heroku: 30 s.
+    /// 503 H12 and drops the call. Heroku: 30 s. On an HTTP/1 connection the listener's
+    /// watchdog keeps it, so H12 may come up to one of its ticks late (a quarter of the shortest
+    /// timeout, at most 1 s).
     pub request_timeout: Duration,
     /// A keep-alive connection with no request in flight and no bytes moving for this long is
     /// closed; a dyno's response body that sends nothing for this long is cut off (H15).
