@@ -14,7 +14,7 @@
 //! a call that ends before its response is taken); one still running when its response head is
 //! out or its request is dropped goes on as a task of its own ([`crate::lanes::InlineCall`]).
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -58,8 +58,11 @@ struct Inner {
     /// Reuse mode: instances whose response went out while their call still runs (they come
     /// back to `idle` when it returns; may dip below 0 for a moment).
     finishing: AtomicIsize,
-    /// Signalled whenever an instance comes back to `idle`.
+    /// Signalled when an instance comes back to `idle` or a finishing call ends, while a
+    /// request waits for that (`waiting`).
     returned: Notify,
+    /// Requests waiting in [`Inner::take_idle`].
+    waiting: AtomicUsize,
     stopped: AtomicBool,
     instances: AtomicU64,
     /// Instances that took a request.
@@ -112,6 +115,7 @@ impl WebDyno {
             idle: Mutex::default(),
             finishing: AtomicIsize::new(0),
             returned: Notify::new(),
+            waiting: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
             instances: AtomicU64::new(0),
             used: AtomicU64::new(0),
@@ -260,8 +264,8 @@ impl WebDyno {
                 }
             };
             if task_phase.swap(DONE, Ordering::AcqRel) == ANSWERED {
-                this.finishing.fetch_sub(1, Ordering::AcqRel);
-                this.returned.notify_one();
+                this.finishing.fetch_sub(1, Ordering::SeqCst);
+                this.wake_waiter();
             }
             outcome
         });
@@ -280,7 +284,7 @@ impl WebDyno {
                     } else if inner.reuse
                         && phase.compare_exchange(RUNNING, ANSWERED, Ordering::AcqRel, Ordering::Acquire).is_ok()
                     {
-                        inner.finishing.fetch_add(1, Ordering::AcqRel);
+                        inner.finishing.fetch_add(1, Ordering::SeqCst);
                     }
                     return set.map_err(|code| HandleError::Guest(format!("{code:?}")));
                 }
@@ -371,7 +375,18 @@ impl Inner {
         }
         idle.push(worker);
         drop(idle);
-        self.returned.notify_one();
+        self.wake_waiter();
+    }
+
+    /// Wakes a request waiting in [`Inner::take_idle`], if there is one: `notify_one` with
+    /// nobody waiting stores a wake-up (a write to a line both threads use, on every request).
+    /// A request that starts to wait after the count was read finds the instance (or the lower
+    /// `finishing`) on its own: it counts itself before it looks (both sides sequentially
+    /// consistent).
+    fn wake_waiter(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.returned.notify_one();
+        }
     }
 
     fn pop_idle(&self) -> Option<Worker> {
@@ -386,19 +401,31 @@ impl Inner {
     /// is finishing a call whose response already went out, waits up to [`FINISHING_WAIT`] for
     /// it rather than making another.
     async fn take_idle(&self) -> Option<Worker> {
+        if let Some(worker) = self.pop_idle() {
+            return Some(worker);
+        }
+        if !self.reuse || self.finishing.load(Ordering::SeqCst) <= 0 {
+            return None;
+        }
+        /// Counts a waiting request for as long as it waits.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
         let deadline = tokio::time::Instant::now() + FINISHING_WAIT;
         loop {
-            if let Some(worker) = self.pop_idle() {
-                return Some(worker);
-            }
-            if !self.reuse || self.finishing.load(Ordering::Acquire) <= 0 || tokio::time::Instant::now() >= deadline {
-                return None;
-            }
             let notified = self.returned.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(worker) = self.pop_idle() {
                 return Some(worker);
+            }
+            if self.finishing.load(Ordering::SeqCst) <= 0 || tokio::time::Instant::now() >= deadline {
+                return None;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return self.pop_idle();
