@@ -251,7 +251,7 @@ where
                 }
                 let pending = PendingLog {
                     log: shared.log.clone(),
-                    app: app.clone(),
+                    app,
                     line,
                     service_start: started,
                     idle_timeout: config.idle_timeout,

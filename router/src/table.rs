@@ -5,7 +5,9 @@
 //! maintenance) never disturbs requests in flight. Every update is O(number of the app's hosts).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
 
 use paas_metrics::{AppMetrics, Metrics};
 
@@ -87,6 +89,27 @@ pub struct RouteTable {
     domain: String,
     tables: RwLock<Tables>,
     metrics: Arc<Metrics>,
+    /// Tells this table apart from others in the process (see [`RouteTable::lookup_normalized`]).
+    id: u64,
+    /// Moves on whenever the tables are written: a route a thread kept from before is looked up
+    /// again.
+    generation: AtomicU64,
+}
+
+/// Where each [`RouteTable`]'s id comes from.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The route a thread looked up last, while its table has not changed since.
+struct LastLookup {
+    table: u64,
+    generation: u64,
+    host: String,
+    /// Weak: a thread that goes quiet does not keep a removed app's route (and its dynos) alive.
+    route: Weak<AppRoute>,
+}
+
+thread_local! {
+    static LAST_LOOKUP: RefCell<Option<LastLookup>> = const { RefCell::new(None) };
 }
 
 impl RouteTable {
@@ -97,7 +120,13 @@ impl RouteTable {
 
     /// An empty table whose apps count their requests in `metrics` (the server's registry).
     pub fn with_metrics(domain: impl Into<String>, metrics: Arc<Metrics>) -> Self {
-        RouteTable { domain: normalize_host(&domain.into()), tables: RwLock::new(Tables::default()), metrics }
+        RouteTable {
+            domain: normalize_host(&domain.into()),
+            tables: RwLock::new(Tables::default()),
+            metrics,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// The registry the apps' metrics are in.
@@ -120,9 +149,45 @@ impl RouteTable {
         self.lookup_normalized(&normalize_host(host))
     }
 
-    /// [`RouteTable::lookup`] of a host already through [`normalize_host`].
+    /// [`RouteTable::lookup`] of a host already through [`normalize_host`]. A thread asking for
+    /// the same host as last time, with the table unchanged since, gets it without the table's
+    /// lock or a hash: the lock's count, written by every request on every core, was one of the
+    /// lines all of a busy router's threads fought over.
     pub(crate) fn lookup_normalized(&self, host: &str) -> Option<Arc<AppRoute>> {
-        self.read().hosts.get(host).cloned()
+        let generation = self.generation.load(Ordering::Acquire);
+        let kept = LAST_LOOKUP.with_borrow(|last| match last {
+            Some(last) if last.table == self.id && last.generation == generation && last.host == host => last.route.upgrade(),
+            _ => None,
+        });
+        if kept.is_some() {
+            return kept;
+        }
+        let (route, generation) = {
+            let tables = self.read();
+            // Read under the lock: no write is half-way, so the route is this generation's.
+            (tables.hosts.get(host).cloned(), self.generation.load(Ordering::Acquire))
+        };
+        if let Some(route) = &route {
+            LAST_LOOKUP.with_borrow_mut(|last| match last {
+                // Its name's buffer is reused (no allocation when hosts alternate).
+                Some(last) => {
+                    last.table = self.id;
+                    last.generation = generation;
+                    last.host.clear();
+                    last.host.push_str(host);
+                    last.route = Arc::downgrade(route);
+                }
+                None => {
+                    *last = Some(LastLookup {
+                        table: self.id,
+                        generation,
+                        host: host.to_string(),
+                        route: Arc::downgrade(route),
+                    })
+                }
+            });
+        }
+        route
     }
 
     /// The current route of `app`, if it is in the table.
@@ -265,7 +330,11 @@ impl RouteTable {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
-        self.tables.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let tables = self.tables.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Before the change is made: a thread that sees the new generation looks the host up
+        // again, under the lock, after the change.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tables
     }
 }
 
@@ -363,6 +432,26 @@ mod tests {
         table.set_crashed("hello", true);
         table.set_web("hello", vec![dyno("web.1")]);
         assert!(!table.app("hello").unwrap().crashed);
+    }
+
+    #[test]
+    fn a_threads_last_lookup_follows_changes_and_keeps_nothing_alive() {
+        let (a, b) = (RouteTable::new("localhost"), RouteTable::new("localhost"));
+        a.set_web("hello", vec![dyno("web.1")]);
+        b.set_web("hello", vec![dyno("web.2")]);
+        for _ in 0..2 {
+            assert_eq!(a.lookup("hello.localhost").unwrap().web[0].name, "web.1");
+            assert_eq!(b.lookup("hello.localhost").unwrap().web[0].name, "web.2", "another table's route");
+        }
+        let first = a.lookup("hello.localhost").unwrap();
+        assert!(Arc::ptr_eq(&first, &a.lookup("hello.localhost").unwrap()));
+        a.set_web("hello", vec![dyno("web.3")]);
+        assert_eq!(a.lookup("hello.localhost").unwrap().web[0].name, "web.3", "a change is seen at once");
+        let last = Arc::downgrade(&a.lookup("hello.localhost").unwrap());
+        a.remove_app("hello");
+        assert!(a.lookup("hello.localhost").is_none());
+        assert!(last.upgrade().is_none(), "the thread's last lookup keeps no removed route alive");
+        assert_eq!(first.web[0].name, "web.1", "a route held stays as it was");
     }
 
     #[test]
