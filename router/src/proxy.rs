@@ -46,7 +46,6 @@ pub(crate) struct Shared {
 
 /// A router log line waiting for the end of the response body to learn `service=` and `bytes=`.
 pub(crate) struct PendingLog {
-    log: Arc<dyn RouterLog>,
     /// The app's route (its name and metrics; no copy of the name per request).
     app: Arc<AppRoute>,
     line: LogLine,
@@ -55,12 +54,12 @@ pub(crate) struct PendingLog {
 }
 
 impl PendingLog {
-    fn finish(mut self, bytes: u64) {
+    fn finish(mut self, bytes: u64, log: &dyn RouterLog) {
         let connect = self.line.connect.unwrap_or_default();
         self.line.service = Some(self.service_start.elapsed().saturating_sub(connect));
         self.line.bytes = Some(bytes);
         crate::metrics::record(&self.app.metrics, &self.line);
-        self.log.log(&self.app.app, &self.line);
+        log.log(&self.app.app, &self.line);
     }
 }
 
@@ -250,7 +249,6 @@ where
                     return (Response::from_parts(parts, body), None);
                 }
                 let pending = PendingLog {
-                    log: shared.log.clone(),
                     app,
                     line,
                     service_start: started,
@@ -380,14 +378,17 @@ pub(crate) struct LoggedBody<G: Send + 'static> {
     inner: RouterBody,
     bytes: u64,
     pending: Option<PendingLog>,
+    /// Where the line goes: the request's own reference to the router's settings (one shared
+    /// count fewer a request than a clone of the log sink's).
+    shared: Arc<Shared>,
     /// Armed the first time the dyno's body is not ready; reset by every frame.
     idle: Option<Pin<Box<tokio::time::Sleep>>>,
     _guard: G,
 }
 
 impl<G: Send + Unpin + 'static> LoggedBody<G> {
-    pub(crate) fn new(inner: RouterBody, pending: Option<PendingLog>, guard: G) -> Self {
-        LoggedBody { inner, bytes: 0, pending, idle: None, _guard: guard }
+    pub(crate) fn new(inner: RouterBody, pending: Option<PendingLog>, shared: Arc<Shared>, guard: G) -> Self {
+        LoggedBody { inner, bytes: 0, pending, shared, idle: None, _guard: guard }
     }
 
     fn finish(&mut self, code: Option<ErrorCode>) {
@@ -396,7 +397,7 @@ impl<G: Send + Unpin + 'static> LoggedBody<G> {
                 pending.line.code = Some(code);
                 pending.line.status = code.status().as_u16();
             }
-            pending.finish(self.bytes);
+            pending.finish(self.bytes, &*self.shared.log);
         }
     }
 }
@@ -454,7 +455,7 @@ impl<G: Send + Unpin + 'static> Body for LoggedBody<G> {
 impl<G: Send + 'static> Drop for LoggedBody<G> {
     fn drop(&mut self) {
         if let Some(pending) = self.pending.take() {
-            pending.finish(self.bytes);
+            pending.finish(self.bytes, &*self.shared.log);
         }
     }
 }

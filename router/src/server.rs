@@ -87,7 +87,7 @@ impl Router {
         B::Error: Into<BoxError>,
     {
         let (response, pending) = route(&self.shared, req, client, None).await;
-        response.map(|body| LoggedBody::new(body, pending, ()).boxed_unsync())
+        response.map(|body| LoggedBody::new(body, pending, self.shared.clone(), ()).boxed_unsync())
     }
 
     /// Serves connections from `listener` until the process ends.
@@ -239,7 +239,7 @@ async fn serve_connection<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unp
         let shared = shared.clone();
         async move {
             let (response, pending) = route(&shared, req, client, Some(guard.state())).await;
-            Ok::<_, Infallible>(response.map(|body| LoggedBody::new(body, pending, guard)))
+            Ok::<_, Infallible>(response.map(|body| LoggedBody::new(body, pending, shared, guard)))
         }
     });
     let conn = builder.serve_connection_with_upgrades(io, service);

@@ -129,16 +129,18 @@ where
             // A panic stays in this call, as it would in a task of its own: the request's
             // connection (whose task this is) carries on.
             let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx)));
-            let spent = start.elapsed();
-            this.used += spent;
-            this.cpu.add_polled(spent);
+            // Counted into the dyno's CPU time once, when the call leaves this task (one write
+            // a call to a count every thread adds to, not one a poll).
+            this.used += start.elapsed();
             match polled {
                 Ok(Poll::Ready(out)) => {
                     this.state = State::Ended;
+                    this.cpu.add_polled(this.used);
                     return Poll::Ready(Ok(out));
                 }
                 Err(panic) => {
                     this.state = State::Ended;
+                    this.cpu.add_polled(this.used);
                     return Poll::Ready(Err(Panicked(panic_message(panic.as_ref()))));
                 }
                 Ok(Poll::Pending) => match this.lane.runtime.as_ref() {
@@ -146,6 +148,7 @@ where
                         let State::Inline(fut) = std::mem::replace(&mut this.state, State::Ended) else {
                             unreachable!("matched above")
                         };
+                        this.cpu.add_polled(this.used);
                         this.state = State::Moved(background.spawn(Metered::new(fut, this.cpu.clone())));
                     }
                     _ => return Poll::Pending,
@@ -181,6 +184,7 @@ where
             // Goes on as a task of the current runtime (outside of one, there is nothing to run
             // it on: it ends here).
             State::Inline(fut) => {
+                self.cpu.add_polled(self.used);
                 if let Ok(runtime) = Handle::try_current() {
                     let lane = self.lane;
                     runtime.spawn(budgeted(fut, lane.handle(), lane.slice, self.used, self.cpu.clone()));
