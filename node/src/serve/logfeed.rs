@@ -46,13 +46,14 @@ pub fn spawn(mut lines: mpsc::Receiver<LogLine>, sink: LogSink, logplex: Logplex
 /// How long [`StdoutLines`] lets lines gather before it writes them.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// Lines on their way to the server's stdout (the router's, one per request): appended to one
-/// buffer without waiting (no allocation, no channel, no task woken per line) and written by
-/// one task a few milliseconds after the first line of a batch, one `write` per batch.
-/// `println!` per request took the process-wide stdout lock and made a system call for every
-/// request, on whichever thread served it. When more than the buffer's capacity waits, lines
-/// are dropped and a count is printed in their place (the app's log stream still has every
-/// line).
+/// Lines on their way to the server's stdout (the router's, one per request): appended to a
+/// buffer of the sending thread's own without waiting (no allocation, no channel, no task woken
+/// per line, no lock or cache line another thread writes to) and written by one task a few
+/// milliseconds after the first line of a batch, one `write` per batch. `println!` per request
+/// took the process-wide stdout lock and made a system call for every request, on whichever
+/// thread served it. When more than a thread's share of the room waits, its lines are dropped
+/// and a count is printed in their place (the app's log stream still has every line). A batch
+/// gives each thread's lines in order, one thread after another.
 #[derive(Clone)]
 pub struct StdoutLines(std::sync::Arc<Sender>);
 
@@ -60,25 +61,42 @@ pub struct StdoutLines(std::sync::Arc<Sender>);
 struct Sender(std::sync::Arc<Gathered>);
 
 struct Gathered {
-    pending: std::sync::Mutex<Pending>,
+    /// Tells this feed apart from others in the process (a thread's buffers are found by it).
+    id: u64,
+    /// Each sending thread's buffer.
+    shards: std::sync::Mutex<Vec<std::sync::Arc<Shard>>>,
     /// Rung when a line lands in an empty buffer (the writer then has a batch to wait for),
     /// when one is dropped, and when the last sender goes.
     ready: tokio::sync::Notify,
-    /// Bytes that may wait.
+    /// Bytes that may wait in each thread's buffer.
     capacity: usize,
+    /// No sender is left.
+    closed: std::sync::atomic::AtomicBool,
 }
+
+/// One thread's lines waiting.
+#[derive(Default)]
+struct Shard(std::sync::Mutex<Pending>);
 
 #[derive(Default)]
 struct Pending {
     text: String,
     /// Lines not printed since the last batch: the buffer was full.
     dropped: u64,
-    /// No sender is left.
-    closed: bool,
+}
+
+/// Where each feed's id comes from.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's buffer of each feed it sent to (by feed id), with the feed, to forget the
+    /// buffers of feeds that are gone.
+    static SHARDS: std::cell::RefCell<Vec<(u64, std::sync::Weak<Gathered>, std::sync::Arc<Shard>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl StdoutLines {
-    /// Starts the writer task, with room for `capacity` bytes of lines waiting.
+    /// Starts the writer task, with room for `capacity` bytes of lines waiting per thread.
     pub fn spawn(capacity: usize) -> StdoutLines {
         Self::spawn_into(capacity, std::io::stdout)
     }
@@ -86,9 +104,11 @@ impl StdoutLines {
     /// [`StdoutLines::spawn`], writing each batch to what `out` gives.
     fn spawn_into<W: Write>(capacity: usize, out: impl Fn() -> W + Send + 'static) -> StdoutLines {
         let gathered = std::sync::Arc::new(Gathered {
-            pending: std::sync::Mutex::default(),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            shards: std::sync::Mutex::default(),
             ready: tokio::sync::Notify::new(),
             capacity: capacity.max(1),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         let writer = gathered.clone();
         tokio::spawn(async move {
@@ -98,33 +118,53 @@ impl StdoutLines {
                 // Lines come one per request: let them gather for a moment, so a busy router
                 // costs a write every few milliseconds.
                 tokio::time::sleep(GATHER).await;
-                let (dropped, closed) = {
-                    let mut pending = writer.pending.lock().unwrap_or_else(|e| e.into_inner());
-                    std::mem::swap(&mut pending.text, &mut batch);
-                    (std::mem::take(&mut pending.dropped), pending.closed)
-                };
-                let mut out = out();
-                if dropped > 0 {
-                    let _ = writeln!(out, "({dropped} router log lines not printed here: stdout was too slow)");
+                let closed = writer.closed.load(std::sync::atomic::Ordering::Acquire);
+                let shards = writer.shards.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                for shard in shards {
+                    let mut pending = shard.0.lock().unwrap_or_else(|e| e.into_inner());
+                    let dropped = std::mem::take(&mut pending.dropped);
+                    if dropped > 0 {
+                        batch.push_str(&format!("({dropped} router log lines not printed here: stdout was too slow)\n"));
+                    }
+                    batch.push_str(&pending.text);
+                    pending.text.clear();
+                    // A burst's buffer is not kept for good.
+                    pending.text.shrink_to(64 * 1024);
                 }
+                let mut out = out();
                 let _ = out.write_all(batch.as_bytes());
                 let _ = out.flush();
                 if closed {
                     return;
                 }
                 batch.clear();
-                // A burst's buffer is not kept for good.
                 batch.shrink_to(64 * 1024);
             }
         });
         StdoutLines(std::sync::Arc::new(Sender(gathered)))
     }
 
+    /// Runs `f` on this thread's buffer of this feed, made and registered the first time.
+    fn with_shard<T>(&self, f: impl FnOnce(&Shard) -> T) -> T {
+        let gathered = &self.0.0;
+        SHARDS.with_borrow_mut(|shards| {
+            if let Some((_, _, shard)) = shards.iter().find(|(id, _, _)| *id == gathered.id) {
+                return f(shard);
+            }
+            shards.retain(|(_, feed, _)| feed.strong_count() > 0);
+            let shard = std::sync::Arc::new(Shard::default());
+            gathered.shards.lock().unwrap_or_else(|e| e.into_inner()).push(shard.clone());
+            let out = f(&shard);
+            shards.push((gathered.id, std::sync::Arc::downgrade(gathered), shard));
+            out
+        })
+    }
+
     /// Queues `line` (ending in a newline) for stdout.
     pub fn send(&self, line: &str) {
         let gathered = &self.0.0;
-        let ring = {
-            let mut pending = gathered.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let ring = self.with_shard(|shard| {
+            let mut pending = shard.0.lock().unwrap_or_else(|e| e.into_inner());
             if pending.text.len() + line.len() > gathered.capacity {
                 // The count goes out even when no line that fits comes after it.
                 pending.dropped += 1;
@@ -133,7 +173,7 @@ impl StdoutLines {
                 pending.text.push_str(line);
                 pending.text.len() == line.len()
             }
-        };
+        });
         if ring {
             gathered.ready.notify_one();
         }
@@ -142,7 +182,7 @@ impl StdoutLines {
 
 impl Drop for Sender {
     fn drop(&mut self) {
-        self.0.pending.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.0.closed.store(true, std::sync::atomic::Ordering::Release);
         self.0.ready.notify_one();
     }
 }
@@ -200,6 +240,30 @@ mod tests {
         lines.send("a line longer than twelve bytes\n");
         let text = written.once_it_holds("(1 router log lines").await;
         assert!(text.ends_with("five\n(1 router log lines not printed here: stdout was too slow)\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn each_threads_lines_go_out_in_their_order_from_a_buffer_of_its_own() {
+        let written = Written::default();
+        let out = written.clone();
+        let lines = StdoutLines::spawn_into(64, move || out.clone());
+        std::thread::scope(|scope| {
+            for thread in ["a", "b"] {
+                let lines = lines.clone();
+                scope.spawn(move || {
+                    for n in 0..5 {
+                        lines.send(&format!("{thread}{n}\n"));
+                    }
+                });
+            }
+        });
+        written.once_it_holds("b4\n").await;
+        let text = written.once_it_holds("a4\n").await;
+        for thread in ["a", "b"] {
+            let own: Vec<&str> = text.lines().filter(|l| l.starts_with(thread)).collect();
+            assert_eq!(own, (0..5).map(|n| format!("{thread}{n}")).collect::<Vec<_>>(), "{text}");
+        }
+        assert_eq!(lines.0.0.shards.lock().unwrap().len(), 2, "one buffer per sending thread");
     }
 
     #[tokio::test]

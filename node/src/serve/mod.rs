@@ -157,8 +157,8 @@ pub(crate) async fn start(runtime: &Runtime, config: SupervisorConfig, context: 
     };
 
     let logplex = context.logs.clone();
-    // Room for about 64k router lines waiting for stdout.
-    let stdout = logfeed::StdoutLines::spawn(16 << 20);
+    // Room for about 16k router lines waiting for stdout on each thread that serves requests.
+    let stdout = logfeed::StdoutLines::spawn(4 << 20);
     let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
         thread_local! {
             /// The buffer each line is formatted in, kept by the thread (no allocation per line).
