@@ -16,6 +16,9 @@
 # same text goes to bench/results/paas-vs-wasmtime-<UTC time>.txt with the machine's facts.
 #
 #   bench/paas-vs-wasmtime.sh [DURATION] [THREADS]    # default: 8s, one per core
+#   ROUNDS=5 bench/paas-vs-wasmtime.sh 4s             # each pair 5 times over, in turn; the
+#        ratios are the medians of each round's (with their range): on a shared machine one
+#        pair's ratio moves 10-20% between runs a minute apart
 #   CONNECTIONS="64 256" WEB="1 8" bench/paas-vs-wasmtime.sh   # the defaults
 #   WASMTIME=/path/to/wasmtime bench/paas-vs-wasmtime.sh       # another wasmtime 49.0.x binary
 #   PAAS=/path/to/paas bench/paas-vs-wasmtime.sh               # a prebuilt paas (no cargo)
@@ -31,6 +34,7 @@ duration=${1:-8s}
 threads=${2:-$(nproc)}
 connections=${CONNECTIONS:-64 256}
 webs=${WEB:-1 8}
+rounds=${ROUNDS:-1}
 . "$root/bench/lib.sh"
 need wrk
 need git
@@ -96,11 +100,23 @@ load() {
   echo "paas: $("$paas" --version 2>/dev/null || echo "?"), binary $paas built $(date -u -r "$paas" +%Y-%m-%dT%H:%MZ); tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")$(git -C "$root" diff --quiet 2>/dev/null || echo "+changes")"
   echo "wasmtime: $("$wasmtime_serve" --version)"
   echo "component: examples/hello-rust as greeter.wasm ($(stat -c %s "$work/$app/greeter.wasm") bytes), Procfile 'web: greeter.wasm'"
-  echo "wrk -t$threads -d$duration (after 2 s of warm-up), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "wrk -t$threads -d$duration (after 2 s of warm-up), $rounds round(s) of each pair, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
 } | tee "$results"
 
-declare -A rps
+declare -A rps ratio wt_now
+# median: the median of the numbers on stdin (one per line).
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# summary KEY: "median (min-max)" of the ratios recorded under KEY (one round: the ratio).
+summary() {
+  local values
+  values=$(tr ' ' '\n' <<<"${ratio[$1]}" | grep .)
+  if [ "$rounds" = 1 ]; then
+    printf '%.2f' "$values"
+  else
+    printf '%.2f (%.2f-%.2f)' "$(median <<<"$values")" "$(sort -g <<<"$values" | head -1)" "$(sort -g <<<"$values" | tail -1)"
+  fi
+}
 row() { printf '%-6s %-28s %6s %12s %9s %6s\n' "$@" | tee -a "$results"; }
 row mode server conns req/s p99_ms load1
 for mode in fresh reuse; do
@@ -112,14 +128,19 @@ for mode in fresh reuse; do
     "$paas" ps:scale web="$web" -a "$app" >/dev/null
     answers -H "Host: $app.localhost" "http://$router/"
     for c in $connections; do
-      if [ "$web" = "$(echo "$webs" | cut -d' ' -f1)" ]; then
-        read -r r p l < <(load "$c" "$wt")
-        rps[wt-$mode-$c]=$r
-        row "$mode" "wasmtime serve" "$c" "$r" "$p" "$l"
-      fi
-      read -r r p l < <(load "$c" -H "Host: $app.localhost" "http://$router/")
-      rps[paas-$mode-$web-$c]=$r
-      row "$mode" "paas web=$web (router)" "$c" "$r" "$p" "$l"
+      for _ in $(seq "$rounds"); do
+        if [ "$web" = "$(echo "$webs" | cut -d' ' -f1)" ]; then
+          read -r r p l < <(load "$c" "$wt")
+          rps[wt-$mode-$c]+="$r "
+          wt_now[$c]=$r
+          row "$mode" "wasmtime serve" "$c" "$r" "$p" "$l"
+        fi
+        read -r r p l < <(load "$c" -H "Host: $app.localhost" "http://$router/")
+        rps[paas-$mode-$web-$c]+="$r "
+        # Against the wasmtime figure of the same round (web=1's, for the other web counts).
+        ratio[$mode-$web-$c]+="$(awk -v a="$r" -v b="${wt_now[$c]}" 'BEGIN {print a / b}') "
+        row "$mode" "paas web=$web (router)" "$c" "$r" "$p" "$l"
+      done
     done
   done
   kill "$wt_pid" && wait "$wt_pid" 2>/dev/null || true
@@ -127,12 +148,13 @@ done
 
 {
   echo
-  echo "ratios (paas / wasmtime serve; goals: reuse >= 1.0 x wasmtime reuse, fresh >= 1.5 x wasmtime fresh):"
+  echo "ratios (paas / wasmtime serve; goals: reuse >= 1.0 x wasmtime reuse, fresh >= 1.5 x wasmtime fresh)$([ "$rounds" = 1 ] || echo ", medians of $rounds rounds (range)"):"
   for c in $connections; do
     for web in $webs; do
-      awk -v c="$c" -v w="$web" -v pf="${rps[paas-fresh-$web-$c]}" -v pr="${rps[paas-reuse-$web-$c]}" \
-        -v wf="${rps[wt-fresh-$c]}" -v wr="${rps[wt-reuse-$c]}" \
-        'BEGIN {printf "  %4s conns, web=%s: fresh/fresh %.2f   reuse/reuse %.2f   fresh/wasmtime reuse %.2f\n", c, w, pf / wf, pr / wr, pf / wr}'
+      pf=$(tr ' ' '\n' <<<"${rps[paas-fresh-$web-$c]}" | grep . | median)
+      wr=$(tr ' ' '\n' <<<"${rps[wt-reuse-$c]}" | grep . | median)
+      printf '  %4s conns, web=%s: fresh/fresh %s   reuse/reuse %s   fresh/wasmtime reuse %.2f\n' "$c" "$web" \
+        "$(summary "fresh-$web-$c")" "$(summary "reuse-$web-$c")" "$(awk -v a="$pf" -v b="$wr" 'BEGIN {print a / b}')"
     done
   done
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
