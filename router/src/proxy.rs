@@ -210,7 +210,11 @@ where
         let interrupted = Interrupted { shared, app: &app.app, metrics: &app.metrics, line: &line, dyno: &dyno.name, started, armed: !hop };
         // An HTTP/1 connection's watchdog keeps the deadline; otherwise a timer does.
         let outcome = match conn.filter(|conn| conn.is_http1()) {
-            Some(conn) => conn.within(deadline.saturating_duration_since(Instant::now()), dyno.backend.call(req)).await,
+            Some(conn) => {
+                // The first try starts as the request does (no second read of the clock).
+                let left = if attempt == 0 { config.request_timeout } else { deadline.saturating_duration_since(Instant::now()) };
+                conn.within(left, dyno.backend.call(req)).await
+            }
             None => tokio::time::timeout_at(deadline.into(), dyno.backend.call(req)).await.ok(),
         };
         interrupted.disarm();

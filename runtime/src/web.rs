@@ -198,6 +198,7 @@ impl WebDyno {
             inner.last_used.store(now, Ordering::Relaxed);
         }
         let timeout = inner.ctx.limits.request_timeout;
+        // From the request's arrival: waiting for an instance, and making one, count in it.
         let deadline = Instant::now() + timeout;
         let idle = inner.take_idle().await;
         let (tx, mut rx) = oneshot::channel();
