@@ -131,6 +131,12 @@ impl StdoutLines {
                     // A burst's buffer is not kept for good.
                     pending.text.shrink_to(64 * 1024);
                 }
+                // A thread that ended (only this list still holds its buffer) is forgotten once
+                // its lines are out: threads that come and go do not grow the list.
+                writer.shards.lock().unwrap_or_else(|e| e.into_inner()).retain(|shard| {
+                    let pending = shard.0.lock().unwrap_or_else(|e| e.into_inner());
+                    std::sync::Arc::strong_count(shard) > 1 || !pending.text.is_empty() || pending.dropped > 0
+                });
                 let mut out = out();
                 let _ = out.write_all(batch.as_bytes());
                 let _ = out.flush();
@@ -263,7 +269,12 @@ mod tests {
             let own: Vec<&str> = text.lines().filter(|l| l.starts_with(thread)).collect();
             assert_eq!(own, (0..5).map(|n| format!("{thread}{n}")).collect::<Vec<_>>(), "{text}");
         }
-        assert_eq!(lines.0.0.shards.lock().unwrap().len(), 2, "one buffer per sending thread");
+        // The two threads ended: their buffers go once their lines are out.
+        lines.send("main\n");
+        written.once_it_holds("main\n").await;
+        lines.send("again\n");
+        written.once_it_holds("again\n").await;
+        assert_eq!(lines.0.0.shards.lock().unwrap().len(), 1, "only the sending thread's buffer is left");
     }
 
     #[tokio::test]
