@@ -88,11 +88,17 @@ struct Pending {
 /// Where each feed's id comes from.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// This thread's buffer of one feed it sent to.
+struct ThreadShard {
+    /// The feed's id.
+    feed: u64,
+    /// The feed, to forget the buffers of feeds that are gone.
+    gathered: std::sync::Weak<Gathered>,
+    shard: std::sync::Arc<Shard>,
+}
+
 thread_local! {
-    /// This thread's buffer of each feed it sent to (by feed id), with the feed, to forget the
-    /// buffers of feeds that are gone.
-    static SHARDS: std::cell::RefCell<Vec<(u64, std::sync::Weak<Gathered>, std::sync::Arc<Shard>)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static SHARDS: std::cell::RefCell<Vec<ThreadShard>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl StdoutLines {
@@ -154,14 +160,14 @@ impl StdoutLines {
     fn with_shard<T>(&self, f: impl FnOnce(&Shard) -> T) -> T {
         let gathered = &self.0.0;
         SHARDS.with_borrow_mut(|shards| {
-            if let Some((_, _, shard)) = shards.iter().find(|(id, _, _)| *id == gathered.id) {
-                return f(shard);
+            if let Some(mine) = shards.iter().find(|mine| mine.feed == gathered.id) {
+                return f(&mine.shard);
             }
-            shards.retain(|(_, feed, _)| feed.strong_count() > 0);
+            shards.retain(|mine| mine.gathered.strong_count() > 0);
             let shard = std::sync::Arc::new(Shard::default());
             gathered.shards.lock().unwrap_or_else(|e| e.into_inner()).push(shard.clone());
             let out = f(&shard);
-            shards.push((gathered.id, std::sync::Arc::downgrade(gathered), shard));
+            shards.push(ThreadShard { feed: gathered.id, gathered: std::sync::Arc::downgrade(gathered), shard });
             out
         })
     }
