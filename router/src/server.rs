@@ -234,7 +234,9 @@ async fn serve_connection<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unp
     let state = watched.state.clone();
     let io = TokioIo::new(Tracked { inner: stream, state: state.clone() });
     let service_state = state.clone();
-    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+    let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        // Here, before hyper reads on, not in `route`: see `own_host`.
+        crate::headers::own_host(req.headers_mut());
         let guard = service_state.begin();
         let shared = shared.clone();
         async move {
