@@ -76,11 +76,14 @@ for _ in $(seq "$rounds"); do
     wrk -t2 -c"$conns" -d1s "${host[@]}" "${url[$n]}" >/dev/null
     load1=$(cut -d' ' -f1 /proc/loadavg)
     before=$(cpu "${pid_of[$n]}")
-    out=$(wrk -t2 -c"$conns" -d"$duration" "${host[@]}" "${url[$n]}")
+    # wrk's own CPU too (user + system seconds, from GNU time): on two cores the client takes
+    # what the server leaves, so a server whose responses cost the client more serves fewer.
+    out=$(/usr/bin/time -f 'client-cpu %U %S' wrk -t2 -c"$conns" -d"$duration" "${host[@]}" "${url[$n]}" 2>&1)
     after=$(cpu "${pid_of[$n]}")
     errors=$(echo "$out" | grep -E 'Non-2xx|Socket errors' | tr '\n' ' ' || true)
     awk -v n="$n" -v r="$(echo "$out" | awk '/^Requests\/sec/ {print $2}')" -v t=$((after - before)) -v hz="$hz" \
       -v q="$(echo "$out" | awk '/requests in/ {print $1}')" -v l="$load1" -v e="$errors" \
-      'BEGIN { printf "%-4s %9.0f req/s  %5.1f us CPU/request  load %s %s\n", n, r, t / hz * 1e6 / q, l, e }'
+      -v c="$(echo "$out" | awk '/^client-cpu/ {print $2 + $3}')" \
+      'BEGIN { printf "%-4s %9.0f req/s  %5.1f us CPU/request  %5.1f us client CPU/request  load %s %s\n", n, r, t / hz * 1e6 / q, c * 1e6 / q, l, e }'
   done
 done
