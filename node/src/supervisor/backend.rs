@@ -13,16 +13,21 @@ pub struct WasmBackend(pub WebDyno);
 
 impl Backend for WasmBackend {
     fn call(&self, req: Request<RouterBody>) -> BackendFuture {
-        let dyno = self.0.clone();
-        // The router's body errors (e.g. over the size limit) become the guest's body errors.
-        let req = req.map(|body| body.map_err(|e| BodyError::InternalError(Some(e.to_string()))));
-        Box::pin(async move {
-            match dyno.handle(req).await {
-                Ok(response) => Ok(response.map(into_router_body)),
-                Err(e) => Err(backend_error(e)),
-            }
-        })
+        call(self.0.clone(), req)
     }
+}
+
+/// Serves `req` on `dyno` (taken, not cloned again: its count is a line every serving thread
+/// writes).
+pub(crate) fn call(dyno: WebDyno, req: Request<RouterBody>) -> BackendFuture {
+    // The router's body errors (e.g. over the size limit) become the guest's body errors.
+    let req = req.map(|body| body.map_err(|e| BodyError::InternalError(Some(e.to_string()))));
+    Box::pin(async move {
+        match dyno.handle(req).await {
+            Ok(response) => Ok(response.map(into_router_body)),
+            Err(e) => Err(backend_error(e)),
+        }
+    })
 }
 
 /// Maps a wasm dyno's failure to the router's: gone or cannot instantiate → unreachable (another

@@ -15,7 +15,6 @@ use http::Request;
 use paas_router::{Backend, BackendError, BackendFuture, RouterBody};
 
 use super::DynoState;
-use super::backend::WasmBackend;
 use paas_runtime::{Component, DynoSpec, HandleError, Runtime, StartError, WebDyno};
 
 /// One web dyno of the formation, awake or asleep.
@@ -160,7 +159,7 @@ pub(crate) struct SlotBackend(pub Arc<WebSlot>);
 impl Backend for SlotBackend {
     fn call(&self, req: Request<RouterBody>) -> BackendFuture {
         match self.0.serving() {
-            Ok(dyno) => WasmBackend(dyno).call(req),
+            Ok(dyno) => super::backend::call(dyno, req),
             Err(e) => Box::pin(async move { Err::<_, BackendError>(super::backend::backend_error(e)) }),
         }
     }
