@@ -16,6 +16,8 @@
 #   PIN=1 bench/router.sh     # the proxy on CPU 0, wrk and the hello server on CPU 1 (cores of its own
 #                             # for the proxy, as on a many-core node; needs 2 cores or more)
 #   SPLICE=0 CALLGRIND=0 bench/router.sh                   # skip the splice floor, the instruction count
+#   NGINX=0 bench/router.sh    # skip nginx (a lean HTTP reverse proxy: keep-alive upstream, no
+#                             # access log), measured as a third proxy when nginx(8) is installed
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${1:-10s}
@@ -86,6 +88,39 @@ if [ "${SPLICE:-1}" = 1 ]; then
   splice=$(start splice ${pin_proxy:-} "$bin/splice_proxy" "$native")
 fi
 
+nginx=
+if [ "${NGINX:-1}" = 1 ] && command -v nginx >/dev/null; then
+  nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream hello { server $native; keepalive 256; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { proxy_pass http://hello; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+  ${pin_proxy:-} nginx -c "$work/nginx.conf" -p "$work/nginx" 2>"$work/nginx.err" &
+  echo $! >>"$work/pids"
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/" && { nginx="127.0.0.1:$nginx_port"; break; }
+    sleep 0.05
+  done
+  [ -n "$nginx" ] || { echo "nginx did not start" >&2; cat "$work/nginx.err" "$work/nginx/error.log" >&2; exit 1; }
+fi
+
 run() { # label url
   $pin_other wrk --latency -t"$threads" -c"$connections" -d2s -H 'Host: hello.localhost' "$2" >/dev/null # warm-up
   $pin_other wrk --latency -t"$threads" -c"$connections" -d"$duration" -H 'Host: hello.localhost' "$2" >"$work/$1.wrk"
@@ -102,8 +137,8 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock tic
 
 echo "# bench/router.sh $duration $connections $threads  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD)"
 echo "# $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# hello server at $native ($net), router at $router${splice:+, splice proxy at $splice}; wrk -t$threads -c$connections -d$duration (2 s warm-up each)${pin_proxy:+; proxies on CPU 0, wrk and the hello server on CPU 1}"
-ratios=() floors=()
+echo "# hello server at $native ($net), router at $router${splice:+, splice proxy at $splice}${nginx:+, nginx at $nginx}; wrk -t$threads -c$connections -d$duration (2 s warm-up each)${pin_proxy:+; proxies on CPU 0, wrk and the hello server on CPU 1}"
+ratios=() floors=() nginxes=()
 for round in $(seq "$rounds"); do
   run "direct" "http://$native/"
   before=$(cpu "$router_pid")
@@ -130,14 +165,19 @@ for round in $(seq "$rounds"); do
     floor=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through splice proxy.rps")" 'BEGIN { printf "%.2f", b / a }')
     floors+=("$floor")
   fi
+  if [ -n "$nginx" ]; then
+    run "through nginx" "http://$nginx/"
+    nginx_ratio=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through nginx.rps")" 'BEGIN { printf "%.2f", b / a }')
+    nginxes+=("$nginx_ratio")
+  fi
   # CPU the router process used per proxied request (warm-up included in both counts).
   wrk_requests=$(awk '/requests in/ {print $1}' "$work/through router.wrk")
   awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$wrk_requests" -v d="${duration%s}" \
     -v r="$(cat "$work/through router.rps")" -v ratio="$ratio" -v round="$round" \
-    -v floor="${floor:-}" \
-    'BEGIN { printf "round %d: router throughput = %s of direct%s; router CPU %.1f us per request (%.2f cores busy)\n", round, ratio, floor == "" ? "" : " (splice proxy: " floor ")", t / hz * 1e6 / (n + r * 2), t / hz / (d + 2) }'
+    -v floor="${floor:-}" -v nginx="${nginx_ratio:-}" \
+    'BEGIN { printf "round %d: router throughput = %s of direct%s%s; router CPU %.1f us per request (%.2f cores busy)\n", round, ratio, floor == "" ? "" : " (splice proxy: " floor ")", nginx == "" ? "" : " (nginx: " nginx ")", t / hz * 1e6 / (n + r * 2), t / hz / (d + 2) }'
 done
-if [ "$rounds" -gt 1 ]; then echo "ratios: ${ratios[*]}${floors[*]:+; splice proxy: ${floors[*]}}"; fi
+if [ "$rounds" -gt 1 ]; then echo "ratios: ${ratios[*]}${floors[*]:+; splice proxy: ${floors[*]}}${nginxes[*]:+; nginx: ${nginxes[*]}}"; fi
 
 # Instructions the router executes per proxied request, under callgrind (a count, repeatable on a
 # loaded machine): two runs of N requests in a row on one keep-alive connection; the difference of
