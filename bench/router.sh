@@ -166,9 +166,14 @@ for round in $(seq "$rounds"); do
     floors+=("$floor")
   fi
   if [ -n "$nginx" ]; then
+    nginx_cpu() { local t=0 p; for p in $(pgrep -f "nginx -c $work/nginx.conf"; pgrep -P "$(pgrep -of "nginx -c $work/nginx.conf")"); do t=$((t + $(cpu "$p"))); done; echo "$t"; }
+    nginx_before=$(nginx_cpu)
     run "through nginx" "http://$nginx/"
+    nginx_after=$(nginx_cpu)
     nginx_ratio=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through nginx.rps")" 'BEGIN { printf "%.2f", b / a }')
     nginxes+=("$nginx_ratio")
+    awk -v t=$((nginx_after - nginx_before)) -v hz="$(getconf CLK_TCK)" -v n="$(awk '/requests in/ {print $1}' "$work/through nginx.wrk")" \
+      -v r="$(cat "$work/through nginx.rps")" 'BEGIN { printf "nginx CPU %.1f us per request\n", t / hz * 1e6 / (n + r * 2) }'
   fi
   # CPU the router process used per proxied request (warm-up included in both counts).
   wrk_requests=$(awk '/requests in/ {print $1}' "$work/through router.wrk")

@@ -15,6 +15,10 @@ use anyhow::Context as _;
 use paas_router::{LogLine, RouteTable, Router, RouterConfig, TcpBackend, WebDyno};
 use tokio::net::TcpListener;
 
+/// The allocator `paas` itself uses (cli/src/main.rs), so that the figures are paas's router's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut web = Vec::new();
