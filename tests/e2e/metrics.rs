@@ -1,8 +1,9 @@
 //! Metrics and autoscaling end to end, on one server (`--autoscale-every 2s`) and one slow native
 //! app (a one-request-at-a-time Python server that takes 20 ms a request, so its response time
 //! grows with the requests waiting): `GET /metrics` scraped while wrk runs agrees with wrk's
-//! count (1 %) and percentiles (20 %); with `ps:autoscale:enable` it scales up under load and
-//! back down once the load stops, within the times the README gives.
+//! count (1 %), p50 (25 %: a bucket's width and the client's side) and p99 (no more than wrk's);
+//! with `ps:autoscale:enable` it scales up under load and back down once the load stops, within
+//! the times the README gives.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -133,7 +134,7 @@ fn metrics_match_wrk_and_autoscaling_follows_the_load() {
     eventually_get(&server, "slow", "/", (200, "slow\n"), Duration::from_secs(60));
 
     // Scraped while wrk runs, and after: the router's counts are live and match wrk's.
-    let (before, _) = app_series(&scrape(&server), "slow");
+    let (before, buckets_before) = app_series(&scrape(&server), "slow");
     let during = std::thread::scope(|s| {
         let load = s.spawn(|| wrk(&server, "slow", 1, 4));
         std::thread::sleep(Duration::from_secs(2));
@@ -142,16 +143,26 @@ fn metrics_match_wrk_and_autoscaling_follows_the_load() {
         (during, requests, p50, p99)
     });
     let (seen_during, wrk_requests, wrk_p50, wrk_p99) = during;
-    let (after, buckets) = app_series(&scrape(&server), "slow");
+    let (after, buckets_after) = app_series(&scrape(&server), "slow");
     let counted = after - before;
+    // wrk's requests alone: the warm-up GETs (the first of which may wait for the dyno) would
+    // be 2 or 3 of the ~200 requests, all of p99's rank.
+    let buckets: Vec<(f64, u64)> = buckets_after
+        .iter()
+        .map(|&(le, count)| (le, count - buckets_before.iter().find(|b| b.0 == le).map_or(0, |b| b.1)))
+        .collect();
     println!("[metrics] wrk {wrk_requests} requests p50 {wrk_p50:.2} ms p99 {wrk_p99:.2} ms; /metrics {counted} (mid-run {seen_during})");
     assert!(seen_during > 0 && seen_during < counted, "a scrape during the run sees it under way: {seen_during} of {counted}");
     assert!((counted as f64 - wrk_requests as f64).abs() <= (wrk_requests as f64 * 0.01).max(1.0), "{counted} vs wrk's {wrk_requests}");
-    // The histogram holds every request of the app (the warm-up GETs too: a handful of ~20 ms).
+    // A quantile read from the buckets is off by up to a bucket's width (2^(1/4): 19 %). wrk's
+    // times also count its side of the connection: on a loaded machine its slowest requests
+    // waited for the CPU outside the router (README, Metrics), so its p99 is only a ceiling.
+    // Every request takes the app's 20 ms at least.
     let (p50, p99) = (quantile_ms(&buckets, 0.5), quantile_ms(&buckets, 0.99));
     println!("[metrics] /metrics histogram p50 {p50:.2} ms p99 {p99:.2} ms");
-    assert!((p50 - wrk_p50).abs() / wrk_p50 <= 0.2, "p50 {p50:.2} ms vs wrk's {wrk_p50:.2} ms");
-    assert!((p99 - wrk_p99).abs() / wrk_p99 <= 0.2, "p99 {p99:.2} ms vs wrk's {wrk_p99:.2} ms");
+    assert!((p50 - wrk_p50).abs() / wrk_p50 <= 0.25, "p50 {p50:.2} ms vs wrk's {wrk_p50:.2} ms");
+    assert!(p99 <= wrk_p99 * 1.25, "p99 {p99:.2} ms, over wrk's {wrk_p99:.2} ms");
+    assert!(p99 >= p50 && p99 >= 20.0 / 1.19, "p99 {p99:.2} ms, under the app's 20 ms or p50 {p50:.2} ms");
 
     // Autoscaling: 16 connections queue at one dyno (p95 ≈ 320 ms against a 100 ms target).
     let enabled = ok(server.paas().args(["ps:autoscale:enable", "web", "--min", "1", "--max", "4", "--p95", "100", "-a", "slow"]));
