@@ -31,8 +31,8 @@ pub(crate) fn call(dyno: WebDyno, req: Request<RouterBody>) -> BackendFuture {
                 // together, as `wasmtime serve` does by handing requests to instance tasks. A
                 // client on the same cores (a benchmark's, a proxy's, another app's) is then
                 // woken once for many responses, not once for each: on 2 cores with wrk, a
-                // third fewer context switches of the server and 4 % less CPU per request
-                // (README, Performance). Idle, it costs one more poll of the task.
+                // quarter fewer involuntary context switches of the server and 4 % less CPU
+                // per request (README, Performance). Idle, it costs one more poll of the task.
                 tokio::task::yield_now().await;
                 Ok(response.map(into_router_body))
             }
