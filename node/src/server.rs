@@ -542,10 +542,12 @@ pub async fn run(mut config: NodeConfig) -> Result<(), StartError> {
     };
     let api_tls_addr = api_tls.as_ref().map(axum::serve::Listener::local_addr).transpose()?;
     // Both API listeners drop a client that does not send its headers in time (slowloris).
-    use paas_platform::listen::{HEADER_READ_TIMEOUT, serve};
+    use axum::serve::ListenerExt;
+    use paas_platform::listen::{HEADER_READ_TIMEOUT, give_up_on_silent_peers, serve};
     let api_tls_server = api_tls.map(|listener| {
         tokio::spawn(serve(listener, api.clone(), HEADER_READ_TIMEOUT, stopped(stop_rx.clone())))
     });
+    let api_listener = api_listener.tap_io(|tcp: &mut tokio::net::TcpStream| give_up_on_silent_peers(tcp));
     let api_server = serve(api_listener, api, HEADER_READ_TIMEOUT, stopped(stop_rx.clone()));
     // On a stop, requests in flight get STOP_GRACE to finish; then their connections are cut.
     let api_server = {

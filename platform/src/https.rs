@@ -136,6 +136,7 @@ impl TlsListener {
                     },
                     _ = tx.closed() => return,
                 };
+                crate::listen::give_up_on_silent_peers(&tcp);
                 let Some(slot) = clients.take(client_of(peer), limits.per_address) else {
                     tracing::debug!(%peer, "{name}: connection closed: {} TLS handshakes from its address already", limits.per_address);
                     continue;

@@ -1,6 +1,7 @@
 //! The API's listeners against clients that hold connections open: a slowloris client that
-//! sends half a request line is dropped after the header read timeout, and one client address
-//! cannot take every TLS handshake slot (real sockets on loopback, a real TLS handshake).
+//! sends half a request line is dropped after the header read timeout, one client address
+//! cannot take every TLS handshake slot, and a peer that stops acknowledging is given up after a
+//! minute (real sockets on loopback, a real TLS handshake).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +60,60 @@ async fn connect_from(from: &str, server: SocketAddr) -> TcpStream {
     socket.connect(server).await.unwrap()
 }
 
+/// A TLS client that trusts `tls`'s CA.
+fn connector(tls: &ServerTls) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(tls.ca_pem().unwrap()).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(client))
+}
+
+/// A connection whose peer stops acknowledging (gone without closing) is given up after
+/// `UNACKNOWLEDGED_TIMEOUT` rather than the kernel's ~15 minutes of retransmissions: set on the
+/// connections the TLS listeners accept, and by `give_up_on_silent_peers` on the API's plain
+/// listener (`paas server` taps it).
+#[tokio::test]
+async fn accepted_connections_give_up_on_a_peer_that_stops_acknowledging() {
+    use paas_platform::listen::{UNACKNOWLEDGED_TIMEOUT, give_up_on_silent_peers};
+    let want = u32::try_from(UNACKNOWLEDGED_TIMEOUT.as_millis()).unwrap();
+    assert!(UNACKNOWLEDGED_TIMEOUT < Duration::from_secs(5 * 60));
+
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let mut plain = axum::serve::ListenerExt::tap_io(tcp, |tcp: &mut TcpStream| give_up_on_silent_peers(tcp));
+    let _client = TcpStream::connect(addr).await.unwrap();
+    let (accepted, _) = axum::serve::Listener::accept(&mut plain).await;
+    assert_eq!(rustix::net::sockopt::tcp_user_timeout(&accepted).unwrap(), want);
+    let (_client_side, untapped) = {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(tcp.local_addr().unwrap()).await.unwrap();
+        (client, tcp.accept().await.unwrap().0)
+    };
+    assert_ne!(rustix::net::sockopt::tcp_user_timeout(&untapped).unwrap(), want, "the kernel's default differs");
+
+    let dir = tempfile::tempdir().unwrap();
+    let tls = ServerTls::load_or_create(dir.path(), &[], None, None).unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let mut listener = TlsListener::new(tcp, tls.server_config(), "test").unwrap();
+    let client = tokio::spawn({
+        let connector = connector(&tls);
+        async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap()
+        }
+    });
+    let (accepted, _) = tokio::time::timeout(Duration::from_secs(5), axum::serve::Listener::accept(&mut listener)).await.unwrap();
+    assert_eq!(rustix::net::sockopt::tcp_user_timeout(accepted.get_ref().0).unwrap(), want);
+    drop(client.await.unwrap());
+}
+
 #[tokio::test]
 async fn one_client_address_cannot_take_every_tls_handshake_slot() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,16 +131,7 @@ async fn one_client_address_cannot_take_every_tls_handshake_slot() {
             });
         }
     });
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(tls.ca_pem().unwrap()).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let client = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let connector = connector(&tls);
     let handshake = |from: &'static str| {
         let connector = connector.clone();
         async move {
