@@ -167,3 +167,115 @@ async fn one_client_address_cannot_take_every_tls_handshake_slot() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(handshake("127.0.0.1").await, "hi");
 }
+
+/// A network namespace of the test's own with a veth pair: `host` on this side, `client` in it.
+/// Removed when dropped.
+struct Silenceable {
+    ns: String,
+    link: String,
+    host: String,
+    client: String,
+}
+
+impl Silenceable {
+    /// `None` (skipped) unless root with ip(8) and curl; under CI=true that fails instead.
+    fn new() -> Option<Silenceable> {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        let root = std::fs::read_to_string("/proc/self/status")
+            .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
+        let tools = [("ip", "-V"), ("curl", "--version")]
+            .iter()
+            .all(|(t, v)| std::process::Command::new(t).arg(v).output().is_ok_and(|o| o.status.success()));
+        if !(root && tools) {
+            assert!(!ci, "this test needs root, ip and curl (CI=true)");
+            eprintln!("skipped: needs root, ip and curl");
+            return None;
+        }
+        let pid = std::process::id();
+        // A /30 of 10.251.0.0/16 picked by pid: .1 on this side, .2 in the namespace.
+        let n = (pid % 16000) * 4;
+        let addr = |last: u32| format!("10.251.{}.{}", n / 256, n % 256 + last);
+        let this = Silenceable { ns: format!("paas-silent-{pid}"), link: format!("psil{pid}"), host: addr(1), client: addr(2) };
+        let (ns, a, b) = (this.ns.as_str(), this.link.clone() + "a", this.link.clone() + "b");
+        for args in [
+            vec!["netns", "add", ns],
+            vec!["link", "add", &a, "type", "veth", "peer", "name", &b],
+            vec!["link", "set", &b, "netns", ns],
+            vec!["addr", "add", &format!("{}/30", this.host), "dev", &a],
+            vec!["link", "set", &a, "up"],
+            vec!["-n", ns, "addr", "add", &format!("{}/30", this.client), "dev", &b],
+            vec!["-n", ns, "link", "set", &b, "up"],
+        ] {
+            ip(&args);
+        }
+        Some(this)
+    }
+
+    /// The client's side goes silent: its link down, it neither answers nor closes.
+    fn silence(&self) {
+        ip(&["-n", &self.ns, "link", "set", &format!("{}b", self.link), "down"]);
+    }
+}
+
+impl Drop for Silenceable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip").args(["netns", "del", &self.ns]).output();
+        let _ = std::process::Command::new("ip").args(["link", "del", &format!("{}a", self.link)]).output();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// End to end (root): a stream written every second (as a log tail's keep-alives are) to a client
+/// that then goes silent without closing is dropped about `UNACKNOWLEDGED_TIMEOUT` after its first
+/// unacknowledged write, not after the kernel's ~15 minutes, and not before.
+#[tokio::test]
+async fn a_stream_to_a_client_that_went_silent_is_dropped_after_the_unacknowledged_timeout() {
+    use paas_platform::listen::{HEADER_READ_TIMEOUT, UNACKNOWLEDGED_TIMEOUT, give_up_on_silent_peers, serve};
+    let Some(net) = Silenceable::new() else { return };
+    /// Tells the test when the response's stream is dropped (the connection gone).
+    struct Dropped(Option<tokio::sync::oneshot::Sender<()>>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = self.0.take().map(|tx| tx.send(()));
+        }
+    }
+    let (tx, dropped) = tokio::sync::oneshot::channel();
+    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+    let router = axum::Router::new().route(
+        "/",
+        get(move || {
+            let guard = Dropped(tx.lock().unwrap().take());
+            let ticks = futures::stream::unfold(guard, |guard| async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Some((Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(b"tick\n")), guard))
+            });
+            async move { axum::body::Body::from_stream(ticks) }
+        }),
+    );
+    let listener = TcpListener::bind(format!("{}:0", net.host)).await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut TcpStream| give_up_on_silent_peers(tcp));
+    tokio::spawn(serve(listener, router, HEADER_READ_TIMEOUT, std::future::pending()));
+    let mut client = tokio::process::Command::new("ip")
+        .args(["netns", "exec", &net.ns, "curl", "-sN", &url])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 5];
+    let stdout = client.stdout.as_mut().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), stdout.read_exact(&mut first)).await.unwrap().unwrap();
+    assert_eq!(&first, b"tick\n");
+
+    net.silence();
+    let silent = Instant::now();
+    let limit = UNACKNOWLEDGED_TIMEOUT + Duration::from_secs(30);
+    tokio::time::timeout(limit, dropped).await.expect("the silent client's stream is dropped").unwrap();
+    let after = silent.elapsed();
+    assert!(after >= UNACKNOWLEDGED_TIMEOUT - Duration::from_secs(1), "dropped after {after:?}, before the timeout");
+    drop(client);
+}
