@@ -134,6 +134,8 @@ run() { # label url
   echo "$rps" >"$work/$1.rps"
 }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
+# nginx's master and its workers, together.
+nginx_cpu() { local t=0 p; for p in $(pgrep -f "nginx -c $work/nginx.conf"; pgrep -P "$(pgrep -of "nginx -c $work/nginx.conf")"); do t=$((t + $(cpu "$p"))); done; echo "$t"; }
 
 echo "# bench/router.sh $duration $connections $threads  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD)"
 echo "# $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -166,7 +168,6 @@ for round in $(seq "$rounds"); do
     floors+=("$floor")
   fi
   if [ -n "$nginx" ]; then
-    nginx_cpu() { local t=0 p; for p in $(pgrep -f "nginx -c $work/nginx.conf"; pgrep -P "$(pgrep -of "nginx -c $work/nginx.conf")"); do t=$((t + $(cpu "$p"))); done; echo "$t"; }
     nginx_before=$(nginx_cpu)
     run "through nginx" "http://$nginx/"
     nginx_after=$(nginx_cpu)

@@ -150,7 +150,7 @@ async fn heroku_redis_is_a_real_server_with_its_plans_limits_kept_across_restart
     let pid: u32 = std::fs::read_to_string(addon_dir.join("redis.pid")).unwrap().trim().parse().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
-    if nix_is_root() {
+    if crate::is_root() {
         assert!(!uids.split_whitespace().skip(1).any(|uid| uid == "0"), "redis-server runs as root: {uids}");
     }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
@@ -241,11 +241,6 @@ async fn heroku_redis_is_a_real_server_with_its_plans_limits_kept_across_restart
 
 fn provider(addon_dir: &Path) -> String {
     addon_dir.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-fn nix_is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -181,8 +181,7 @@ impl Silenceable {
     /// `None` (skipped) unless root with ip(8) and curl; under CI=true that fails instead.
     fn new() -> Option<Silenceable> {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        let root = std::fs::read_to_string("/proc/self/status")
-            .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
+        let root = crate::is_root();
         let tools = [("ip", "-V"), ("curl", "--version")]
             .iter()
             .all(|(t, v)| std::process::Command::new(t).arg(v).output().is_ok_and(|o| o.status.success()));

@@ -33,3 +33,9 @@ mod scheduler;
 mod sni_endpoints;
 mod teams;
 mod webhook_kinds;
+
+/// Whether the tests run as root (network namespaces, other users' processes).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
+}
