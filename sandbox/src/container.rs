@@ -117,6 +117,9 @@ impl Sandbox {
                 Err(e) => tracing::warn!(container = %id, "cannot delete a stale container: {e}"),
             }
         }
+        for pid in self.0.runc.kill_orphaned_runs() {
+            tracing::info!(pid, "previous run: killed its `runc run`, which outlived its container");
+        }
         let bundles = std::fs::read_dir(&self.0.containers).map_err(io(&self.0.containers))?;
         for bundle in bundles.flatten() {
             let id = bundle.file_name().to_string_lossy().into_owned();

@@ -2,6 +2,7 @@
 //! arguments): `run` in the foreground (the container's exit status is runc's), `kill`, `delete`
 //! and `list`, always with paas's own state root so that only paas's containers are seen.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -77,6 +78,27 @@ impl Runc {
     pub async fn list(&self) -> Result<Vec<String>, SandboxError> {
         let out = self.control(&["list", "--quiet"]).await?;
         Ok(out.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+
+    /// Kills with SIGKILL every `run` of this state root still alive (`<binary> --root ROOT run
+    /// …` on its command line): a crashed server's `runc run`, reparented, was seen to outlive its
+    /// deleted container. Call only when no container of the root runs. Returns the pids killed.
+    pub fn kill_orphaned_runs(&self) -> Vec<u32> {
+        let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+        let root = self.root.as_os_str().as_bytes();
+        let mut killed = Vec::new();
+        for pid in entries.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()) {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            if args.get(1..4) != Some(&[b"--root".as_slice(), root, b"run".as_slice()]) {
+                continue;
+            }
+            let Some(pid) = rustix::process::Pid::from_raw(pid) else { continue };
+            if rustix::process::kill_process(pid, rustix::process::Signal::KILL).is_ok() {
+                killed.push(pid.as_raw_nonzero().get() as u32);
+            }
+        }
+        killed
     }
 
     /// Kills and removes the container without an async runtime (from `Drop`).

@@ -238,7 +238,13 @@ fn all_gone(processes: &BTreeSet<Process>, within: Duration, what: &str) {
         let alive: Vec<String> = processes
             .iter()
             .filter(|(pid, started)| start_time(*pid) == Some(*started))
-            .map(|(pid, _)| format!("{pid} {}", std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ")))
+            .map(|(pid, _)| {
+                let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ");
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let state = status.lines().find(|l| l.starts_with("State:")).unwrap_or_default().to_string();
+                let waiting = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+                format!("{pid} {cmdline}({state}, waiting in {waiting:?})")
+            })
             .collect();
         if alive.is_empty() {
             return;

@@ -420,9 +420,31 @@ async fn a_restarted_node_removes_the_containers_a_crashed_one_left() {
     // The server dies without stopping anything: the container, its bundle and cgroup remain.
     std::mem::forget(dyno);
     assert_eq!(containers(&native).len(), 1);
+    // Its `runc run` is stopped, as one stuck would be: it cannot end by itself when its
+    // container goes (one was seen to outlive its deleted container in CI).
+    let runs = runs_of(native.state_root());
+    assert_eq!(runs.len(), 1, "the dyno's runc run");
+    let stopped = std::process::Command::new("kill").args(["-STOP", &runs[0].to_string()]).status().unwrap();
+    assert!(stopped.success());
     let restarted = NativeRuntime::new(NativeConfig::new(data.path())).expect("restart");
     assert_eq!(restarted.cleanup_stale().await.expect("cleanup"), 1);
     assert!(containers(&restarted).is_empty());
+    assert_eq!(runs_of(native.state_root()), Vec::<u32>::new(), "the crashed run's runc run is killed");
     let bundles = std::fs::read_dir(data.path().join("runtime/containers")).unwrap().count();
     assert_eq!(bundles, 0, "stale bundles removed");
+}
+
+/// The live (not zombie) `runc --root ROOT run` processes of `root`.
+fn runs_of(root: &Path) -> Vec<u32> {
+    let root = root.to_string_lossy();
+    let mut runs = Vec::new();
+    for pid in std::fs::read_dir("/proc").unwrap().flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()) {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'));
+        if args.get(1..4).is_some_and(|a| a[0] == "--root" && a[1] == root && a[2] == "run") && !zombie {
+            runs.push(pid);
+        }
+    }
+    runs
 }
