@@ -25,6 +25,12 @@ pub struct RouterConfig {
     pub forwarded_proto: &'static str,
     /// The name the router adds to `Via` (`1.1 paas`).
     pub via: String,
+    /// How long what the router sends on a client's TCP connection may go unacknowledged before
+    /// the kernel gives the connection up (`TCP_USER_TIMEOUT`, plain listener): a client gone
+    /// without closing (a laptop shut, a NAT that forgot it) otherwise holds its connection for
+    /// the kernel's ~15 minutes of retransmissions while a streamed response (server-sent events,
+    /// a WebSocket) keeps writing into the socket's buffer.
+    pub unacknowledged_timeout: Duration,
 }
 
 impl Default for RouterConfig {
@@ -37,6 +43,7 @@ impl Default for RouterConfig {
             shutdown_grace: Duration::from_secs(30),
             forwarded_proto: "http",
             via: "paas".to_string(),
+            unacknowledged_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -104,7 +104,8 @@ impl Router {
         shutdown: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
         let local = listener.local_addr()?;
-        self.serve_incoming(listener, local, shutdown).await
+        let unacknowledged_ms = u32::try_from(self.shared.config.unacknowledged_timeout.as_millis()).unwrap_or(u32::MAX);
+        self.serve_incoming(Plain { listener, unacknowledged_ms }, local, shutdown).await
     }
 
     /// [`Router::serve_with_shutdown`] for connections accepted elsewhere (a TLS listener that
@@ -204,12 +205,22 @@ trait Incoming: Send {
     fn next(&mut self) -> impl Future<Output = Option<io::Result<(Self::Io, std::net::SocketAddr)>>> + Send;
 }
 
-impl Incoming for TcpListener {
+/// A TCP listener whose connections get `TCP_NODELAY` and give up on a peer that stops
+/// acknowledging after `unacknowledged_ms` ([`RouterConfig::unacknowledged_timeout`]).
+struct Plain {
+    listener: TcpListener,
+    unacknowledged_ms: u32,
+}
+
+impl Incoming for Plain {
     type Io = TcpStream;
     async fn next(&mut self) -> Option<io::Result<(TcpStream, std::net::SocketAddr)>> {
-        let accepted = self.accept().await;
+        let accepted = self.listener.accept().await;
         if let Ok((stream, _)) = &accepted {
             let _ = stream.set_nodelay(true);
+            if let Err(e) = rustix::net::sockopt::set_tcp_user_timeout(stream, self.unacknowledged_ms) {
+                tracing::debug!("cannot set TCP_USER_TIMEOUT on a connection: {e}");
+            }
         }
         Some(accepted)
     }
@@ -272,5 +283,24 @@ async fn serve_connection<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unp
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain listener's connections give up on a silent peer after the configured time, not
+    /// the kernel's ~15 minutes (its default reads 0).
+    #[tokio::test]
+    async fn plain_connections_give_up_on_a_peer_that_stops_acknowledging() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut plain = Plain { listener, unacknowledged_ms: 60_000 };
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = plain.next().await.unwrap().unwrap();
+        assert_eq!(rustix::net::sockopt::tcp_user_timeout(&accepted).unwrap(), 60_000);
+        assert!(accepted.nodelay().unwrap());
+        assert_eq!(rustix::net::sockopt::tcp_user_timeout(&client).unwrap(), 0, "the kernel's default");
     }
 }

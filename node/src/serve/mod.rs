@@ -159,7 +159,9 @@ pub(crate) async fn start(runtime: &Runtime, config: SupervisorConfig, context: 
     let logplex = context.logs.clone();
     // Room for about 16k router lines waiting for stdout on each thread that serves requests.
     let stdout = logfeed::StdoutLines::spawn(4 << 20);
-    let router = Router::new(table, RouterConfig::default()).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
+    // The router's plain listener gives up on silent clients as the API's listeners do.
+    let config = RouterConfig { unacknowledged_timeout: paas_platform::listen::UNACKNOWLEDGED_TIMEOUT, ..RouterConfig::default() };
+    let router = Router::new(table, config).with_log(Arc::new(move |app: &str, line: &paas_router::LogLine| {
         thread_local! {
             /// The buffer each line is formatted in, kept by the thread (no allocation per line).
             static PRINTED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
