@@ -81,7 +81,8 @@ work_dir() {
 # The clients get a HOME of their own ($work/home, for their ~/.netrc; the server keeps the real
 # one, with rustup) and are logged in as the operator.
 paas_server() {
-  "$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
+  # $SERVER_CPUS (a taskset(1) list such as 0-3): the server and its dynos on those cores alone.
+  ${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "$paas" server --data-dir "$work/data" --api-listen 127.0.0.1:0 --router-listen 127.0.0.1:0 \
     --buildpacks-dir "$root/buildpacks" "$@" >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   pids+=("$server_pid")

@@ -22,6 +22,9 @@
 #   CONNECTIONS="64 256" WEB="1 8" bench/paas-vs-wasmtime.sh   # the defaults
 #   WASMTIME=/path/to/wasmtime bench/paas-vs-wasmtime.sh       # another wasmtime 49.0.x binary
 #   PAAS=/path/to/paas bench/paas-vs-wasmtime.sh               # a prebuilt paas (no cargo)
+#   SERVER_CPUS=0 CLIENT_CPUS=1 bench/paas-vs-wasmtime.sh       # both servers on core 0 alone
+#        (their threads sized to it), wrk on core 1 (THREADS defaults to its cores); taskset(1)
+#        lists; bench/scaling.sh runs this over core counts
 #
 # On a many-core machine without a toolchain, carry `paas` (PAAS=), `wasmtime` (WASMTIME=),
 # wrk, and the component (COMPONENT=/path/to/greeter.wasm); the buildpacks come from this tree.
@@ -31,7 +34,10 @@ set -euo pipefail
 unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${1:-8s}
-threads=${2:-$(nproc)}
+# taskset prefixes: the servers on $SERVER_CPUS, wrk on $CLIENT_CPUS (each unset: every core).
+on_server=(${SERVER_CPUS:+taskset -c "$SERVER_CPUS"})
+on_client=(${CLIENT_CPUS:+taskset -c "$CLIENT_CPUS"})
+threads=${2:-$("${on_client[@]}" nproc)}
 connections=${CONNECTIONS:-64 256}
 webs=${WEB:-1 8}
 rounds=${ROUNDS:-1}
@@ -68,7 +74,7 @@ answers -H "Host: $app.localhost" "http://$router/"
 wasmtime_serve() {
   local count=1
   [ "$1" = reuse ] && count=1000000000
-  "$wasmtime_serve" serve -Scli --addr 127.0.0.1:0 --max-instance-reuse-count "$count" "$work/$app/greeter.wasm" \
+  "${on_server[@]}" "$wasmtime_serve" serve -Scli --addr 127.0.0.1:0 --max-instance-reuse-count "$count" "$work/$app/greeter.wasm" \
     >"$work/wt-$1.out" 2>&1 &
   wt_pid=$!
   pids+=("$wt_pid")
@@ -87,9 +93,9 @@ wasmtime_serve() {
 load() {
   local c=$1 out load1
   shift
-  wrk -t"$threads" -c"$c" -d2s "$@" >/dev/null
+  "${on_client[@]}" wrk -t"$threads" -c"$c" -d2s "$@" >/dev/null
   load1=$(cut -d' ' -f1 /proc/loadavg)
-  out=$(wrk -t"$threads" -c"$c" -d"$duration" --latency "$@")
+  out=$("${on_client[@]}" wrk -t"$threads" -c"$c" -d"$duration" --latency "$@")
   echo "$out" | grep -qE 'Non-2xx|Socket errors' && { echo "failed requests:" >&2; echo "$out" >&2; exit 1; }
   echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')") $load1"
 }
@@ -101,6 +107,7 @@ load() {
   echo "wasmtime: $("$wasmtime_serve" --version)"
   echo "component: examples/hello-rust as greeter.wasm ($(stat -c %s "$work/$app/greeter.wasm") bytes), Procfile 'web: greeter.wasm'"
   echo "wrk -t$threads -d$duration (after 2 s of warm-up), $rounds round(s) of each pair, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  [ -z "${SERVER_CPUS:-}${CLIENT_CPUS:-}" ] || echo "pinned: servers on CPUs ${SERVER_CPUS:-all}, wrk on CPUs ${CLIENT_CPUS:-all}"
   echo
 } | tee "$results"
 

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The many-core figures of issue #22 on a lent machine (the `device` tool: 16 cores, no cargo,
+# no runc, nothing fetched there), in two steps:
+#
+#   bench/devbench.sh pack     # here: target/devbench/kit.tar.gz, with the stripped release
+#                              # `paas`, `wasmtime` 49.0.x, wrk and its libluajit, the hello
+#                              # component; prints the size (the tree and the kit travel in 64 MiB)
+#   bench/devbench.sh run      # there, from the repository root, with target/devbench carried:
+#                              # unpacks the kit, checks the tools the bench needs, then runs
+#                              # bench/scaling.sh (and one unpinned paas-vs-wasmtime.sh) and
+#                              # copies the result files to $OUT
+#
+# The device call: run(command="bash bench/devbench.sh run", carry=["target/devbench"],
+# timeout_s=560). DURATION (4s), CORES ("1 2 4 8 12 16") and CONNECTIONS (256) go through to
+# bench/scaling.sh; the run takes about 6 x (4 pairs x (DURATION + 2 s) + 20 s).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+kit_dir="$root/target/devbench"
+
+pack() {
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+  . "$root/bench/lib.sh"
+  need wrk
+  command -v strip >/dev/null || { echo "bench: strip is needed (apt-get install -y binutils)" >&2; exit 1; }
+  paas_build
+  wasmtime_serve_cli
+  hello_component
+  local stage
+  stage=$(mktemp -d)
+  mkdir -p "$stage/bin" "$stage/lib"
+  strip -o "$stage/bin/paas" "$paas"
+  cp "$wasmtime_serve" "$stage/bin/wasmtime"
+  cp "$(command -v wrk)" "$stage/bin/wrk"
+  # wrk's LuaJIT (the one shared library it has that a bare machine may lack).
+  ldd "$(command -v wrk)" | awk '/luajit/ {print $3}' | xargs -r -I{} cp -L {} "$stage/lib/"
+  cp "$component" "$stage/greeter.wasm"
+  mkdir -p "$kit_dir"
+  tar -C "$stage" -czf "$kit_dir/kit.tar.gz" .
+  rm -rf "$stage"
+  echo "kit: ${kit_dir#"$root"/}/kit.tar.gz, $(du -m "$kit_dir/kit.tar.gz" | cut -f1) MiB (paas $(git -C "$root" rev-parse --short HEAD))"
+}
+
+run() {
+  local kit=/tmp/devbench tool missing=()
+  [ -f "$kit_dir/kit.tar.gz" ] || { echo "no $kit_dir/kit.tar.gz: run 'bench/devbench.sh pack' here and carry target/devbench" >&2; exit 2; }
+  rm -rf "$kit" && mkdir -p "$kit"
+  tar -C "$kit" -xzf "$kit_dir/kit.tar.gz"
+  export PATH="$kit/bin:$PATH" LD_LIBRARY_PATH="$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export PAAS="$kit/bin/paas" WASMTIME="$kit/bin/wasmtime" COMPONENT="$kit/greeter.wasm"
+  for tool in git curl taskset python3 ip; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  [ ${#missing[@]} = 0 ] || { echo "devbench: this machine lacks ${missing[*]}; the bench needs them" >&2; exit 2; }
+  echo "machine: $(nproc) cores, $(uname -sr); $("$PAAS" --version); $("$WASMTIME" --version); $(wrk --version 2>&1 | head -1)"
+  local out=${OUT:-/tmp/devbench-out}
+  mkdir -p "$out"
+  CORES=${CORES:-1 2 4 8 12 16} CONNECTIONS=${CONNECTIONS:-256} bash "$root/bench/scaling.sh" "${DURATION:-4s}" 2>&1 | tee "$out/scaling.log"
+  WEB=1 bash "$root/bench/paas-vs-wasmtime.sh" "${DURATION:-4s}" 2>&1 | tee "$out/paas-vs-wasmtime.log"
+  # The newest scaling and side-by-side results (what comes back from $OUT is 8 files at most).
+  for kind in scaling paas-vs-wasmtime; do
+    cp "$(ls -t "$root"/bench/results/"$kind"-*.txt | head -1)" "$out/"
+  done
+}
+
+case "${1:-}" in
+  pack) pack ;;
+  run) run ;;
+  *) echo "usage: bench/devbench.sh pack|run" >&2; exit 2 ;;
+esac
