@@ -93,7 +93,9 @@ paas_server() {
 # bench server's own dyno network (a server that ended without its clean-up leaves its node
 # address on lo, and a network holding it is refused).
 free_dyno_network() {
-  local x
+  local x=$((200 + RANDOM % 50))
+  # Without ip(8) (a machine that runs no containers) any of them will do.
+  command -v ip >/dev/null || { echo "10.$x.0.0/16"; return; }
   for _ in $(seq 100); do
     x=$((200 + RANDOM % 50))
     ip -4 -o addr | grep -q " 10\.$x\." || break

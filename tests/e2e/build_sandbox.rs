@@ -152,7 +152,7 @@ fn a_hostile_build_sees_nothing_of_the_host_and_the_server_and_other_apps_carry_
 }
 
 /// A `paas server` whose `runc` (first on its PATH) does not run, with `extra` flags.
-fn server_without_runc(extra: &[&str]) -> TestServer {
+fn server_without_runc(env: &[(&str, &str)]) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let (data_dir, bin) = (dir.path().join("data"), dir.path().join("bin"));
     write_executable(&bin.join("runc"), "#!/bin/sh
@@ -166,7 +166,7 @@ exit 127
         .arg("--data-dir")
         .arg(&data_dir)
         .args(["--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0", "--domain", "localhost"])
-        .args(extra)
+        .envs(env.iter().copied())
         .env("PAAS_DYNO_NETWORK", "host")
         .env("PATH", path);
     TestServer::spawn(command, dir, data_dir)
@@ -184,9 +184,20 @@ fn without_a_container_runtime_builds_are_refused_saying_why() {
     assert!(output.contains("--insecure-builds"), "{output}");
 }
 
+/// Asked through the variable as operators spell a yes (`1` here; `--insecure-builds` itself in
+/// `crash.rs`); a value that is neither yes nor no is refused, naming the choices.
 #[test]
 fn insecure_builds_run_unsandboxed_where_the_operator_asks() {
-    let server = server_without_runc(&["--insecure-builds"]);
+    let refused = Command::new(support::paas_bin())
+        // A data dir that cannot be one: were the value taken, the server would stop at once.
+        .args(["server", "--data-dir", "/dev/null"])
+        .env("PAAS_INSECURE_BUILDS", "maybe")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(said.contains("invalid value 'maybe' for '--insecure-builds': expected 1, true, yes or on"), "{said}");
+    let server = server_without_runc(&[("PAAS_INSECURE_BUILDS", "1")]);
     support::push_example(&server, "hello-wasm", "insecure");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while support::router_get(&server, "insecure", "/").0 != 200 {

@@ -118,7 +118,7 @@ pub struct ServerCommand {
     /// a container runtime (runc missing, or not root) needs to build at all, since it refuses
     /// builds otherwise, saying why. SINGLE-TENANT ONLY: a build runs the pushed app's code (npm
     /// scripts, setup.py, build.rs), which can then read and change everything this server can.
-    #[arg(long, env = "PAAS_INSECURE_BUILDS")]
+    #[arg(long, env = "PAAS_INSECURE_BUILDS", value_parser = parse_switch)]
     insecure_builds: bool,
     /// What a build may reach: `egress` (the internet under the egress policy: package
     /// registries, never this node's services nor private or link-local addresses) or `none`
@@ -213,9 +213,32 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A yes or no as operators write one in a variable (`PAAS_INSECURE_BUILDS=1`); the flag alone
+/// reads `true`.
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("expected 1, true, yes or on (or 0, false, no or off)".to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn switches_take_the_usual_spellings_of_yes_and_no() {
+        for yes in ["1", "true", "YES", "on"] {
+            assert_eq!(parse_switch(yes), Ok(true), "{yes}");
+        }
+        for no in ["0", "false", "No", "off"] {
+            assert_eq!(parse_switch(no), Ok(false), "{no}");
+        }
+        for nonsense in ["", "maybe", "2"] {
+            assert!(parse_switch(nonsense).unwrap_err().starts_with("expected 1, true, yes or on"), "{nonsense:?}");
+        }
+    }
 
     #[test]
     fn durations_take_a_unit_and_must_be_positive() {
