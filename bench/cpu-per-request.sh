@@ -9,6 +9,7 @@
 #   bench/cpu-per-request.sh ROUNDS DURATION CONNECTIONS PAAS_BINARY…
 #   bench/cpu-per-request.sh 4 6s 64 /tmp/paas-before /tmp/paas-after
 #   MODE=fresh bench/cpu-per-request.sh …          # fresh instances (default: reuse)
+#   BROWSER=1 bench/cpu-per-request.sh …           # requests with a browser's headers
 #   bench/cpu-per-request.sh 3 6s 64 "/tmp/paas#2" "/tmp/paas@--cpu-slice 10s#2"
 #        # BINARY[@SERVER FLAGS][#WEB DYNOS]: the same binary with other flags or web=N
 set -euo pipefail
@@ -65,14 +66,22 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# BROWSER=1: each request carries a browser's headers too (wrk alone sends Host only).
+browser=()
+if [ "${BROWSER:-0}" = 1 ]; then
+  browser=(-H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    -H "Accept-Language: en-US,en;q=0.5" -H "Accept-Encoding: gzip, deflate, br, zstd"
+    -H "Cookie: session=8f14e45fceea167a5a36dedd4bea2543; theme=dark")
+fi
 hz=$(getconf CLK_TCK)
 names=wt
 for j in $(seq "$i"); do names="$names p$j"; done
-echo "# $(date -u +%FT%TZ) $(nproc) cores, mode=$mode, wrk -t2 -c$conns -d$duration (1 s warm-up each), load $(cut -d' ' -f1-3 /proc/loadavg), tree $(git -C "$root" rev-parse --short HEAD)"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, mode=$mode${BROWSER:+, BROWSER=$BROWSER}, wrk -t2 -c$conns -d$duration (1 s warm-up each), load $(cut -d' ' -f1-3 /proc/loadavg), tree $(git -C "$root" rev-parse --short HEAD)"
 for _ in $(seq "$rounds"); do
   for n in $names; do
-    host=()
-    [ "$n" != wt ] && host=(-H "Host: greeter.localhost")
+    host=("${browser[@]}")
+    [ "$n" != wt ] && host+=(-H "Host: greeter.localhost")
     wrk -t2 -c"$conns" -d1s "${host[@]}" "${url[$n]}" >/dev/null
     load1=$(cut -d' ' -f1 /proc/loadavg)
     before=$(cpu "${pid_of[$n]}")
