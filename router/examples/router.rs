@@ -5,8 +5,8 @@
 //!
 //! Binds `PAAS_ROUTER_LISTEN` (default 127.0.0.1:0) and prints `Serving HTTP on http://ADDR/`;
 //! stops on SIGINT or SIGTERM.
-//! Each router log line is formatted (as the logplex would) and counted; with `PAAS_ROUTER_LOG=1`
-//! they are printed to stderr.
+//! Each router log line is formatted (as `paas server` does, into a buffer each thread keeps) and
+//! counted; with `PAAS_ROUTER_LOG=1` they are printed to stderr.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,12 +33,22 @@ async fn main() -> anyhow::Result<()> {
     let print = std::env::var_os("PAAS_ROUTER_LOG").is_some_and(|v| v == "1");
     let lines = Arc::new(AtomicU64::new(0));
     let counted = lines.clone();
+    // As `paas server` formats it (node/src/serve/mod.rs): into a buffer each thread keeps.
     let log = move |app: &str, line: &LogLine| {
-        let text = format!("app[{app}] heroku[router]: {line}");
-        counted.fetch_add(1, Ordering::Relaxed);
-        if print {
-            eprintln!("{text}");
+        thread_local! {
+            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
+        TEXT.with_borrow_mut(|text| {
+            text.clear();
+            for piece in ["app[", app, "] heroku[router]: "] {
+                text.push_str(piece);
+            }
+            line.write_to(text);
+            counted.fetch_add(1, Ordering::Relaxed);
+            if print {
+                eprintln!("{text}");
+            }
+        });
     };
 
     let listen = std::env::var("PAAS_ROUTER_LISTEN").unwrap_or_else(|_| "127.0.0.1:0".into());
