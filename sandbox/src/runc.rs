@@ -87,15 +87,15 @@ impl Runc {
         let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
         let root = self.root.as_os_str().as_bytes();
         let mut killed = Vec::new();
-        for pid in entries.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()) {
+        for pid in entries.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()) {
             let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
             if args.get(1..4) != Some(&[b"--root".as_slice(), root, b"run".as_slice()]) {
                 continue;
             }
-            let Some(pid) = rustix::process::Pid::from_raw(pid) else { continue };
-            if rustix::process::kill_process(pid, rustix::process::Signal::KILL).is_ok() {
-                killed.push(pid.as_raw_nonzero().get() as u32);
+            let Some(process) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else { continue };
+            if rustix::process::kill_process(process, rustix::process::Signal::KILL).is_ok() {
+                killed.push(pid);
             }
         }
         killed
