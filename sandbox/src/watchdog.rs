@@ -15,11 +15,17 @@ use crate::{Sandbox, SandboxError};
 /// The `sh` script the watchdog runs: `RUNC ROOT`. `cat` returns when the server's end of its
 /// stdin closes; then every container of the root is killed and deleted. The root's folders name
 /// them: `runc list` was seen to leave out a running one-off's container (1.1.5, its `runc run`
-/// attached to the killed server's pipes).
+/// attached to the killed server's pipes). Last, any `RUNC --root ROOT run …` still alive is
+/// killed: one was seen to outlive its deleted container (as in `Runc::kill_orphaned_runs`).
 const SCRIPT: &str = r#"cat >/dev/null
 for id in $(ls "$2"); do
   "$1" --root "$2" kill "$id" KILL 2>/dev/null
   "$1" --root "$2" delete --force "$id" 2>/dev/null
+done
+for p in /proc/[0-9]*; do
+  case "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" in
+    "$1 --root $2 run "*) kill -KILL "${p#/proc/}" 2>/dev/null ;;
+  esac
 done
 "#;
 

@@ -439,6 +439,39 @@ async fn a_restarted_node_removes_the_containers_a_crashed_one_left() {
     assert_eq!(bundles, 0, "stale bundles removed");
 }
 
+/// When the server is gone (its end of the watchdog's pipe closes), the watchdog kills and deletes
+/// its containers, and also a `runc run` that would not end by itself with its container.
+#[tokio::test]
+async fn the_watchdog_ends_the_containers_and_runs_of_a_server_gone() {
+    let Some((native, _data)) = native() else { return };
+    let native = NativeRuntime::with_sandbox(native.sandbox().clone());
+    let watchdog = native.sandbox().watchdog().expect("watchdog");
+    let (spec, _rx) = spec("watched", "worker.1");
+    let dyno = NativeDyno::start(&native, spec, "sleep 600", Stdin::Empty).expect("start");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while containers(&native).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the container never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::mem::forget(dyno);
+    let runs = runs_of(native.state_root());
+    assert_eq!(runs.len(), 1, "the dyno's runc run");
+    let stopped = std::process::Command::new("kill").args(["-STOP", &runs[0].to_string()]).status().unwrap();
+    assert!(stopped.success());
+    // As the server's death would: the pipe's only writer goes.
+    drop(watchdog);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !containers(&native).is_empty() || !runs_of(native.state_root()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "10 s after the watchdog fired: containers {:?}, runs {:?}",
+            containers(&native),
+            runs_of(native.state_root())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The live (not zombie) `runc --root ROOT run` processes of `root`.
 fn runs_of(root: &Path) -> Vec<u32> {
     let root = root.to_string_lossy();
