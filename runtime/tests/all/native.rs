@@ -410,22 +410,9 @@ async fn a_restarted_node_removes_the_containers_a_crashed_one_left() {
     let Some((native, data)) = native() else { return };
     // On the host's network: the forgotten dyno would keep its network (and that range) forever.
     let native = NativeRuntime::with_sandbox(native.sandbox().clone());
-    let (spec, _rx) = spec("orphan", "worker.1");
-    let dyno = NativeDyno::start(&native, spec, "sleep 600", Stdin::Empty).expect("start");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while containers(&native).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the container never ran");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // The server dies without stopping anything: the container, its bundle and cgroup remain.
-    std::mem::forget(dyno);
+    forgotten_with_a_stuck_run(&native, "orphan").await;
     assert_eq!(containers(&native).len(), 1);
-    // Its `runc run` is stopped, as one stuck would be: it cannot end by itself when its
-    // container goes (one was seen to outlive its deleted container in CI).
-    let runs = runs_of(native.state_root());
-    assert_eq!(runs.len(), 1, "the dyno's runc run");
-    let stopped = std::process::Command::new("kill").args(["-STOP", &runs[0].to_string()]).status().unwrap();
-    assert!(stopped.success());
     let restarted = NativeRuntime::new(NativeConfig::new(data.path())).expect("restart");
     assert_eq!(restarted.cleanup_stale().await.expect("cleanup"), 1);
     assert!(containers(&restarted).is_empty());
@@ -446,18 +433,7 @@ async fn the_watchdog_ends_the_containers_and_runs_of_a_server_gone() {
     let Some((native, _data)) = native() else { return };
     let native = NativeRuntime::with_sandbox(native.sandbox().clone());
     let watchdog = native.sandbox().watchdog().expect("watchdog");
-    let (spec, _rx) = spec("watched", "worker.1");
-    let dyno = NativeDyno::start(&native, spec, "sleep 600", Stdin::Empty).expect("start");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while containers(&native).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the container never ran");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    std::mem::forget(dyno);
-    let runs = runs_of(native.state_root());
-    assert_eq!(runs.len(), 1, "the dyno's runc run");
-    let stopped = std::process::Command::new("kill").args(["-STOP", &runs[0].to_string()]).status().unwrap();
-    assert!(stopped.success());
+    forgotten_with_a_stuck_run(&native, "watched").await;
     // As the server's death would: the pipe's only writer goes.
     drop(watchdog);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -470,6 +446,24 @@ async fn the_watchdog_ends_the_containers_and_runs_of_a_server_gone() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Starts a dyno of app `app` in a container and forgets it, as a server killed with it running
+/// would; its `runc run` is then stopped, as one stuck would be: it cannot end by itself when its
+/// container goes (one was seen to outlive its deleted container in CI).
+async fn forgotten_with_a_stuck_run(native: &NativeRuntime, app: &str) {
+    let (spec, _rx) = spec(app, "worker.1");
+    let dyno = NativeDyno::start(native, spec, "sleep 600", Stdin::Empty).expect("start");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while containers(native).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the container never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::mem::forget(dyno);
+    let runs = runs_of(native.state_root());
+    assert_eq!(runs.len(), 1, "the dyno's runc run");
+    let stopped = std::process::Command::new("kill").args(["-STOP", &runs[0].to_string()]).status().unwrap();
+    assert!(stopped.success());
 }
 
 /// The live (not zombie) `runc --root ROOT run` processes of `root`.
