@@ -63,6 +63,7 @@ mod server;
 mod table;
 mod tcp;
 mod upgrade;
+mod wire;
 
 pub use backend::{
     Backend, BackendError, BackendFuture, BoxError, ConnectTime, FnBackend, RouterBody, empty_body,

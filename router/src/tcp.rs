@@ -27,6 +27,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::backend::{Backend, BackendError, BackendFuture, BoxError, ConnectTime, RouterBody, into_router_body};
+use crate::wire::{self, Wire, WireError};
 
 /// Idle connections kept per dyno; more are closed when their response ends.
 const MAX_IDLE: usize = 64;
@@ -48,26 +49,67 @@ struct Pool {
     addr: SocketAddr,
     /// Giving up on connecting: the dyno (or node) is unreachable.
     connect_timeout: Duration,
-    /// Idle connections, the most recently used at the back.
-    idle: Mutex<VecDeque<Idle>>,
+    /// Connections of hyper's client (requests with a body, upgrades).
+    hyper: IdleList<SendRequest<RouterBody>>,
+    /// Connections of the router's own exchange (requests without a body: [`crate::wire`]).
+    wire: IdleList<Wire>,
 }
 
+/// Idle connections, the most recently used at the back.
 #[derive(Debug)]
-struct Idle {
-    sender: SendRequest<RouterBody>,
+struct IdleList<C>(Mutex<VecDeque<Idle<C>>>);
+
+#[derive(Debug)]
+struct Idle<C> {
+    conn: C,
     since: Instant,
+}
+
+impl<C> IdleList<C> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle<C>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently used idle connection that `usable` accepts; expired ones are dropped.
+    fn checkout(&self, mut usable: impl FnMut(&mut C) -> bool) -> Option<C> {
+        let mut idle = self.lock();
+        while idle.front().is_some_and(|front| front.since.elapsed() >= IDLE_TIMEOUT) {
+            idle.pop_front();
+        }
+        while let Some(Idle { mut conn, .. }) = idle.pop_back() {
+            if usable(&mut conn) {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// Takes back a connection whose response has ended.
+    fn put(&self, conn: C) {
+        let mut idle = self.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push_back(Idle { conn, since: Instant::now() });
+        }
+    }
+}
+
+impl<C> Default for IdleList<C> {
+    fn default() -> Self {
+        IdleList(Mutex::default())
+    }
 }
 
 impl TcpBackend {
     /// A backend for the dyno at `addr`, with an empty pool: keep-alive connections, at most 64
-    /// idle ones, closed after 90 s unused; connecting gives up after 5 s.
+    /// idle ones of each client, closed after 90 s unused; connecting gives up after 5 s.
     pub fn new(addr: SocketAddr) -> Self {
         Self::with_connect_timeout(addr, CONNECT_TIMEOUT)
     }
 
     /// [`TcpBackend::new`], giving up on connecting after `connect_timeout`.
     pub fn with_connect_timeout(addr: SocketAddr, connect_timeout: Duration) -> Self {
-        TcpBackend { pool: Arc::new(Pool { addr, connect_timeout, idle: Mutex::default() }) }
+        let pool = Pool { addr, connect_timeout, hyper: IdleList::default(), wire: IdleList::default() };
+        TcpBackend { pool: Arc::new(pool) }
     }
 
     /// The dyno's address.
@@ -77,52 +119,30 @@ impl TcpBackend {
 
     /// How many idle keep-alive connections to the dyno the pool holds now.
     pub fn idle_connections(&self) -> usize {
-        self.pool.lock().iter().filter(|idle| !idle.sender.is_closed()).count()
+        let hyper = self.pool.hyper.lock().iter().filter(|idle| !idle.conn.is_closed()).count();
+        hyper + self.pool.wire.lock().len()
     }
 }
 
 impl Backend for TcpBackend {
     fn call(&self, req: Request<RouterBody>) -> BackendFuture {
-        Box::pin(self.pool.clone().send(req))
+        if wire::takes(&req) {
+            Box::pin(self.pool.clone().exchange(req))
+        } else {
+            Box::pin(self.pool.clone().send(req))
+        }
+    }
+}
+
+impl wire::Keep for Pool {
+    fn keep(&self, wire: Wire) {
+        self.wire.put(wire);
     }
 }
 
 impl Pool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The most recently used idle connection that is still open; expired ones are dropped.
-    fn checkout(&self) -> Option<SendRequest<RouterBody>> {
-        let mut idle = self.lock();
-        while let Some(front) = idle.front() {
-            if front.since.elapsed() < IDLE_TIMEOUT && !front.sender.is_closed() {
-                break;
-            }
-            idle.pop_front();
-        }
-        while let Some(Idle { sender, .. }) = idle.pop_back() {
-            if !sender.is_closed() {
-                return Some(sender);
-            }
-        }
-        None
-    }
-
-    /// Takes back a connection whose response has ended.
-    fn put(&self, sender: SendRequest<RouterBody>) {
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.lock();
-        if idle.len() < MAX_IDLE {
-            idle.push_back(Idle { sender, since: Instant::now() });
-        }
-    }
-
-    /// A new connection to the dyno, its HTTP/1.1 side driven by a task of its own (which also
-    /// completes upgrades, e.g. WebSocket, handing the socket to the router's splice).
-    async fn connect(&self) -> Result<SendRequest<RouterBody>, BackendError> {
+    /// A new TCP connection to the dyno.
+    async fn connect_stream(&self) -> Result<TcpStream, BackendError> {
         let timeout = self.connect_timeout;
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
             Ok(Ok(stream)) => stream,
@@ -133,6 +153,13 @@ impl Pool {
             }
         };
         let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    /// A new connection to the dyno, its HTTP/1.1 side driven by a task of its own (which also
+    /// completes upgrades, e.g. WebSocket, handing the socket to the router's splice).
+    async fn connect(&self) -> Result<SendRequest<RouterBody>, BackendError> {
+        let stream = self.connect_stream().await?;
         let (sender, connection) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
@@ -146,6 +173,37 @@ impl Pool {
         Ok(sender)
     }
 
+    /// Sends a request without a body the router's own way ([`crate::wire`]), on a pooled
+    /// connection or a new one. A pooled connection the dyno closed before answering (it closes
+    /// idle ones when it likes) is replaced by a new one for an idempotent request; the others
+    /// cannot know whether the dyno acted on them, and get H13.
+    async fn exchange(self: Arc<Self>, req: Request<RouterBody>) -> Result<Response<RouterBody>, BackendError> {
+        let (parts, _) = req.into_parts();
+        let head = wire::encode_head(&parts);
+        let head_request = parts.method == http::Method::HEAD;
+        loop {
+            let (mut conn, connect) = match self.wire.checkout(Wire::is_usable) {
+                Some(conn) => (conn, None),
+                None => {
+                    let started = Instant::now();
+                    let conn = Wire::new(self.connect_stream().await?);
+                    (conn, Some(started.elapsed()))
+                }
+            };
+            match conn.exchange(&head, head_request).await {
+                Ok(response_head) => {
+                    let mut response = wire::respond(conn, response_head, self.clone());
+                    if let Some(connect) = connect {
+                        response.extensions_mut().insert(ConnectTime(connect));
+                    }
+                    return Ok(response);
+                }
+                Err(WireError::Closed(_)) if connect.is_none() && parts.method.is_idempotent() => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
     /// Sends `req` on a pooled connection, or a new one. A request a pooled connection could not
     /// take (closed meanwhile, the request not written) goes on the next one.
     async fn send(self: Arc<Self>, mut req: Request<RouterBody>) -> Result<Response<RouterBody>, BackendError> {
@@ -153,7 +211,7 @@ impl Pool {
         *req.version_mut() = http::Version::HTTP_11;
         let mut connect = Duration::ZERO;
         loop {
-            let (mut sender, pooled) = match self.checkout() {
+            let (mut sender, pooled) = match self.hyper.checkout(|sender| !sender.is_closed()) {
                 Some(sender) => (sender, true),
                 None => {
                     let started = Instant::now();
@@ -207,8 +265,10 @@ struct PooledBody {
 
 impl PooledBody {
     fn release(&mut self) {
-        if let Some((sender, pool)) = self.back.take() {
-            pool.put(sender);
+        if let Some((sender, pool)) = self.back.take()
+            && !sender.is_closed()
+        {
+            pool.hyper.put(sender);
         }
     }
 }

@@ -10,3 +10,4 @@ mod logs;
 mod pool;
 mod routing;
 mod server;
+mod wire;
