@@ -62,7 +62,7 @@ pub(crate) enum WireError {
     #[error("the dyno closed the connection before the end of its response body")]
     TruncatedBody,
     /// A response head (or trailers) over [`MAX_HEAD`] bytes or [`MAX_FIELDS`] fields.
-    #[error("the dyno's response head is over {MAX_HEAD} bytes or {MAX_FIELDS} fields")]
+    #[error("the dyno's response head (or trailers) is over 64 KiB or {MAX_FIELDS} fields")]
     HeadTooLarge,
     /// Not HTTP/1.x as RFC 9112 frames it.
     #[error("malformed response from the dyno: {0}")]
@@ -244,6 +244,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, WireErro
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut parsed = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut parsed, buf, &mut fields) {
+        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => return Err(WireError::HeadTooLarge),
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
         Err(httparse::Error::TooManyHeaders) => return Err(WireError::HeadTooLarge),
@@ -440,6 +441,7 @@ impl Framing {
                     }
                     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
                     let (len, trailers) = match httparse::parse_headers(buf, &mut fields) {
+                        Ok(httparse::Status::Complete((len, _))) if len > MAX_HEAD => return Err(WireError::HeadTooLarge),
                         Ok(httparse::Status::Complete((len, fields))) => (len, trailer_map(fields)?),
                         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err(WireError::HeadTooLarge),
                         Ok(httparse::Status::Partial) => return Ok(Step::More),
@@ -643,6 +645,10 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert!(refused(&many).contains("fields"));
+        let mut long_head = b"HTTP/1.1 200 OK\r\nx-big: ".to_vec();
+        long_head.resize(long_head.len() + MAX_HEAD, b'x');
+        long_head.extend_from_slice(b"\r\n\r\n");
+        assert!(refused(&long_head).contains("64 KiB"));
         let mut long_line = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;".to_vec();
         long_line.resize(long_line.len() + MAX_CHUNK_LINE + 8, b'x');
         assert!(refused(&long_line).contains("4 KiB"));
