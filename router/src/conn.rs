@@ -60,7 +60,7 @@ impl Told {
 /// Milliseconds on the coarse monotonic clock: it moves in steps of a few milliseconds (the
 /// kernel's tick), which is plenty for timeouts of seconds, and reading it costs a fraction of
 /// the precise clock's read (three of them a request).
-fn coarse_ms() -> u64 {
+pub(crate) fn coarse_ms() -> u64 {
     let now = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
     (now.tv_sec as u64).saturating_mul(1000).saturating_add(now.tv_nsec as u64 / 1_000_000)
 }

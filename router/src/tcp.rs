@@ -27,6 +27,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::backend::{Backend, BackendError, BackendFuture, BoxError, ConnectTime, RouterBody, into_router_body};
+use crate::conn::coarse_ms;
 use crate::wire::{self, Wire, WireError};
 
 /// Idle connections kept per dyno; more are closed when their response ends.
@@ -62,7 +63,8 @@ struct IdleList<C>(Mutex<VecDeque<Idle<C>>>);
 #[derive(Debug)]
 struct Idle<C> {
     conn: C,
-    since: Instant,
+    /// [`coarse_ms`] when it went idle (two clock reads a request: the coarse clock's are cheap).
+    since: u64,
 }
 
 impl<C> IdleList<C> {
@@ -73,7 +75,8 @@ impl<C> IdleList<C> {
     /// The most recently used idle connection that `usable` accepts; expired ones are dropped.
     fn checkout(&self, mut usable: impl FnMut(&mut C) -> bool) -> Option<C> {
         let mut idle = self.lock();
-        while idle.front().is_some_and(|front| front.since.elapsed() >= IDLE_TIMEOUT) {
+        let expired = coarse_ms().saturating_sub(IDLE_TIMEOUT.as_millis() as u64);
+        while idle.front().is_some_and(|front| front.since <= expired) {
             idle.pop_front();
         }
         while let Some(Idle { mut conn, .. }) = idle.pop_back() {
@@ -88,7 +91,7 @@ impl<C> IdleList<C> {
     fn put(&self, conn: C) {
         let mut idle = self.lock();
         if idle.len() < MAX_IDLE {
-            idle.push_back(Idle { conn, since: Instant::now() });
+            idle.push_back(Idle { conn, since: coarse_ms() });
         }
     }
 }
