@@ -1,6 +1,8 @@
 //! [`TcpBackend`]: a native dyno reached over TCP at `<its address>:$PORT` (its network
 //! namespace's address; loopback on the host's network), through a pool of keep-alive HTTP/1.1
-//! connections of its own.
+//! connections of its own. A request without a body (most) is exchanged by the router itself
+//! ([`crate::wire`]) in the request's task; one with a body or an upgrade goes through hyper's
+//! client, whose connections are pooled apart.
 //!
 //! Each backend (one dyno) owns its pool: no lock or hash map shared between dynos, nothing
 //! hashed per request, and no task spawned per request (hyper-util's pool spawned one per
