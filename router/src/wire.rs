@@ -12,8 +12,9 @@
 //! goes back to the pool only after a whole response framed by length or chunks, with nothing
 //! after it and no `Connection: close`.
 //!
-//! Bounds: a response head (or one interim head) of 64 KiB and 100 fields, a chunk-size line of
-//! 4 KiB, trailers of 64 KiB; body bytes are handed on as they are read, 16 KiB to 64 KiB a read.
+//! Bounds: a response head (or one interim head) of 64 KiB and 100 fields, 16 interim heads, a
+//! chunk-size line of 4 KiB, trailers of 64 KiB; body bytes are handed on as they are read, 16
+//! to 64 KiB a read.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -33,6 +34,8 @@ use crate::backend::{BackendError, RouterBody, empty_body, full_body, into_route
 const MAX_HEAD: usize = 64 * 1024;
 /// Fields of a response head, and of a chunked body's trailers.
 const MAX_FIELDS: usize = 100;
+/// Interim (1xx) responses before the final one.
+const MAX_INTERIM: usize = 16;
 /// Bytes of a chunk-size line, its extensions included.
 const MAX_CHUNK_LINE: usize = 4096;
 /// Room made for a connection's first read from the dyno; doubled after each read that fills
@@ -151,13 +154,19 @@ impl Wire {
     /// follows whatever the response says).
     pub(crate) async fn exchange(&mut self, head: &[u8], head_request: bool) -> Result<Head, WireError> {
         self.stream.write_all(head).await.map_err(WireError::from_io)?;
-        let mut received = false;
+        let (mut received, mut interim) = (false, 0);
         loop {
             if !self.buf.is_empty() {
                 received = true;
                 match parse_head(&mut self.buf, head_request)? {
                     Parsed::Final(head) => return Ok(head),
-                    Parsed::Interim => continue,
+                    Parsed::Interim if interim == MAX_INTERIM => {
+                        return Err(WireError::Malformed("more than 16 interim (1xx) responses"));
+                    }
+                    Parsed::Interim => {
+                        interim += 1;
+                        continue;
+                    }
                     Parsed::Partial if self.buf.len() >= MAX_HEAD => return Err(WireError::HeadTooLarge),
                     Parsed::Partial => {}
                 }

@@ -167,6 +167,9 @@ async fn broken_and_oversized_responses_are_refused_and_their_connections_closed
             bytes.extend_from_slice(b"\r\ncontent-length: 0\r\n\r\n");
             Answer::Send(bytes)
         }
+        "/many-interim" => Answer::Send(
+            [&b"HTTP/1.1 103 Early Hints\r\n\r\n".repeat(17)[..], b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"].concat(),
+        ),
         "/two-lengths" => Answer::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nabc".to_vec()),
         "/bad-chunk" => Answer::Send(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n".to_vec()),
         "/short" => Answer::SendAndClose(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello".to_vec()),
@@ -179,7 +182,7 @@ async fn broken_and_oversized_responses_are_refused_and_their_connections_closed
     let backend = TcpBackend::new(addr);
     router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
 
-    for (i, (path, code)) in [("/huge-head", ErrorCode::H99), ("/two-lengths", ErrorCode::H99), ("/head-cut", ErrorCode::H13)].into_iter().enumerate() {
+    for (i, (path, code)) in [("/huge-head", ErrorCode::H99), ("/many-interim", ErrorCode::H99), ("/two-lengths", ErrorCode::H99), ("/head-cut", ErrorCode::H13)].into_iter().enumerate() {
         let reply = router.get("hello.localhost", path).await.unwrap();
         assert_eq!(reply.status, 503, "{path}");
         let lines = router.log_lines(i + 1).await;
