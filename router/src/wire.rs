@@ -175,8 +175,12 @@ impl Wire {
                 Ok(0) if received => return Err(WireError::Truncated),
                 Ok(0) => return Err(WireError::Closed(None)),
                 Ok(_) => {}
-                Err(error) if received => return Err(WireError::Io(error)),
-                Err(error) => return Err(WireError::from_io(error)),
+                Err(error) => {
+                    return Err(match WireError::from_io(error) {
+                        WireError::Closed(_) if received => WireError::Truncated,
+                        error => error,
+                    });
+                }
             }
         }
     }
@@ -241,6 +245,7 @@ enum Chunk {
     Trailers,
 }
 
+/// What [`parse_head`] found at the front of the buffer.
 enum Parsed {
     Final(Head),
     Interim,
