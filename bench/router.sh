@@ -15,6 +15,8 @@
 #   PERF=router.svg bench/router.sh                        # + a flamegraph of the router (perf, inferno)
 #   PIN=1 bench/router.sh     # the proxy on CPU 0, wrk and the hello server on CPU 1 (cores of its own
 #                             # for the proxy, as on a many-core node; needs 2 cores or more)
+#   PROXY_CPUS=0-7 OTHER_CPUS=8-15 bench/router.sh   # the same with other CPU lists (taskset -c)
+#   EXAMPLES=dir bench/router.sh   # prebuilt router, hello_server (and splice_proxy) in dir: no cargo
 #   SPLICE=0 CALLGRIND=0 bench/router.sh                   # skip the splice floor, the instruction count
 #   BEFORE=path/to/router bench/router.sh   # + an earlier build of the router example, measured
 #                             # right after the router in every round (a change's effect, side by side)
@@ -28,10 +30,14 @@ threads=${3:-2}
 rounds=${ROUNDS:-1}
 command -v wrk >/dev/null || { echo "wrk not found" >&2; exit 2; }
 
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target-router}
-cargo build --quiet --release -p paas-router --example hello_server --example router --example splice_proxy \
-  --manifest-path "$root/Cargo.toml"
-bin="$CARGO_TARGET_DIR/release/examples"
+if [ -n "${EXAMPLES:-}" ]; then
+  bin=$EXAMPLES
+else
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/paas-target-router}
+  cargo build --quiet --release -p paas-router --example hello_server --example router --example splice_proxy \
+    --manifest-path "$root/Cargo.toml"
+  bin="$CARGO_TARGET_DIR/release/examples"
+fi
 work=$(mktemp -d)
 net=${NET:-netns}
 if [ "$net" = netns ] && { [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; }; then
@@ -41,7 +47,10 @@ fi
 ns="paas-bench-$$"
 pin_proxy= pin_other=
 if [ "${PIN:-0}" = 1 ]; then
-  pin_proxy="taskset -c 0" pin_other="taskset -c 1"
+  PROXY_CPUS=${PROXY_CPUS:-0} OTHER_CPUS=${OTHER_CPUS:-1}
+fi
+if [ -n "${PROXY_CPUS:-}" ]; then
+  pin_proxy="taskset -c $PROXY_CPUS" pin_other="taskset -c ${OTHER_CPUS:?OTHER_CPUS goes with PROXY_CPUS}"
 fi
 cleanup() {
   # start() runs in a command substitution (a subshell), so it leaves the pids in a file.
@@ -146,7 +155,7 @@ nginx_cpu() { local t=0 p; for p in $(pgrep -f "nginx -c $work/nginx.conf"; pgre
 
 echo "# bench/router.sh $duration $connections $threads  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD)"
 echo "# $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# hello server at $native ($net), router at $router${router_before:+, router before (\$BEFORE) at $router_before}${splice:+, splice proxy at $splice}${nginx:+, nginx at $nginx}; wrk -t$threads -c$connections -d$duration (2 s warm-up each)${pin_proxy:+; proxies on CPU 0, wrk and the hello server on CPU 1}"
+echo "# hello server at $native ($net), router at $router${router_before:+, router before (\$BEFORE) at $router_before}${splice:+, splice proxy at $splice}${nginx:+, nginx at $nginx}; wrk -t$threads -c$connections -d$duration (2 s warm-up each)${pin_proxy:+; proxies on CPUs $PROXY_CPUS, wrk and the hello server on CPUs $OTHER_CPUS}"
 ratios=() floors=() nginxes=() befores=()
 for round in $(seq "$rounds"); do
   run "direct" "http://$native/"
