@@ -18,9 +18,9 @@
 
 use std::io;
 use std::mem::MaybeUninit;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
-use std::pin::Pin;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version, header, request};
@@ -70,6 +70,7 @@ pub(crate) enum WireError {
     /// Not HTTP/1.x as RFC 9112 frames it.
     #[error("malformed response from the dyno: {0}")]
     Malformed(&'static str),
+    /// Any other failure to read from or write to the dyno.
     #[error("reading from or writing to the dyno: {0}")]
     Io(#[source] io::Error),
 }
