@@ -1,8 +1,8 @@
 //! [`TcpBackend`]: a native dyno reached over TCP at `<its address>:$PORT` (its network
 //! namespace's address; loopback on the host's network), through a pool of keep-alive HTTP/1.1
-//! connections of its own. A request without a body (most) is exchanged by the router itself
-//! ([`crate::wire`]) in the request's task; one with a body or an upgrade goes through hyper's
-//! client, whose connections are pooled apart.
+//! connections of its own. A request without a body (most) or with one of a known length is
+//! exchanged by the router itself ([`crate::wire`]) in the request's task; an upgrade or a body of
+//! unknown length goes through hyper's client, whose connections are pooled apart.
 //!
 //! Each backend (one dyno) owns its pool: no lock or hash map shared between dynos, nothing
 //! hashed per request, and no task spawned per request (hyper-util's pool spawned one per
@@ -52,9 +52,9 @@ struct Pool {
     addr: SocketAddr,
     /// Giving up on connecting: the dyno (or node) is unreachable.
     connect_timeout: Duration,
-    /// Connections of hyper's client (requests with a body, upgrades).
+    /// Connections of hyper's client (upgrades, bodies of unknown length).
     hyper: IdleList<SendRequest<RouterBody>>,
-    /// Connections of the router's own exchange (requests without a body: [`crate::wire`]).
+    /// Connections of the router's own exchange (the other requests: [`crate::wire`]).
     wire: IdleList<Wire>,
 }
 
@@ -131,10 +131,10 @@ impl TcpBackend {
 
 impl Backend for TcpBackend {
     fn call(&self, req: Request<RouterBody>) -> BackendFuture {
-        if wire::takes(&req) {
-            Box::pin(self.pool.clone().exchange(req))
-        } else {
-            Box::pin(self.pool.clone().send(req))
+        match wire::body_length(&req) {
+            Some(0) => Box::pin(self.pool.clone().exchange(req)),
+            Some(length) => Box::pin(self.pool.clone().exchange_with_body(req, length)),
+            None => Box::pin(self.pool.clone().send(req)),
         }
     }
 }
@@ -187,26 +187,42 @@ impl Pool {
         let head = wire::encode_head(&parts);
         let head_request = parts.method == http::Method::HEAD;
         loop {
-            let (mut conn, connect) = match self.wire.checkout(Wire::is_usable) {
-                Some(conn) => (conn, None),
-                None => {
-                    let started = Instant::now();
-                    let conn = Wire::new(self.connect_stream().await?);
-                    (conn, Some(started.elapsed()))
-                }
-            };
+            let (mut conn, connect) = self.wire_conn().await?;
             match conn.exchange(&head, head_request).await {
-                Ok(response_head) => {
-                    let mut response = wire::respond(conn, response_head, self.clone());
-                    if let Some(connect) = connect {
-                        response.extensions_mut().insert(ConnectTime(connect));
-                    }
-                    return Ok(response);
-                }
+                Ok(response_head) => return Ok(self.respond(conn, response_head, connect)),
                 Err(WireError::Closed(_)) if connect.is_none() && parts.method.is_idempotent() => continue,
                 Err(error) => return Err(error.into()),
             }
         }
+    }
+
+    /// Sends a request with a body of `length` bytes the router's own way, on a pooled connection
+    /// or a new one. Sent once: its body cannot be sent again.
+    async fn exchange_with_body(self: Arc<Self>, req: Request<RouterBody>, length: u64) -> Result<Response<RouterBody>, BackendError> {
+        let (parts, body) = req.into_parts();
+        let head = wire::encode_head(&parts);
+        let (mut conn, connect) = self.wire_conn().await?;
+        let response_head = conn.exchange_with_body(&head, body, length).await?;
+        Ok(self.respond(conn, response_head, connect))
+    }
+
+    /// A pooled connection of the router's own exchange, or a new one and how long it took.
+    async fn wire_conn(&self) -> Result<(Wire, Option<Duration>), BackendError> {
+        if let Some(conn) = self.wire.checkout(Wire::is_usable) {
+            return Ok((conn, None));
+        }
+        let started = Instant::now();
+        let conn = Wire::new(self.connect_stream().await?);
+        Ok((conn, Some(started.elapsed())))
+    }
+
+    /// The response read on `conn`, which goes back to the pool once its body has ended.
+    fn respond(self: &Arc<Self>, conn: Wire, head: wire::Head, connect: Option<Duration>) -> Response<RouterBody> {
+        let mut response = wire::respond(conn, head, self.clone());
+        if let Some(connect) = connect {
+            response.extensions_mut().insert(ConnectTime(connect));
+        }
+        response
     }
 
     /// Sends `req` on a pooled connection, or a new one. A request a pooled connection could not

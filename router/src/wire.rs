@@ -1,9 +1,9 @@
 //! The router's own HTTP/1.1 exchange with a native dyno, for requests without a body (most of
-//! them: GET, HEAD): the request head is written and the response read in the request's own
-//! task, on a keep-alive connection of the dyno's pool ([`crate::tcp`]). hyper's client hands
-//! each request to its connection's task and the response back (a queue, a oneshot and a body
-//! channel, two task switches a request); this does neither. Requests with a body or an upgrade
-//! keep hyper's client.
+//! them: GET, HEAD) or with one of a known length: the request is written and the response read
+//! in the request's own task, on a keep-alive connection of the dyno's pool ([`crate::tcp`]).
+//! hyper's client hands each request to its connection's task and the response back (a queue, a
+//! oneshot and a body channel, two task switches a request); this does neither. Upgrades and
+//! bodies of unknown length (chunked) keep hyper's client.
 //!
 //! A response is framed as RFC 9112 §6.3 says: no body after HEAD and for 204 and 304;
 //! `Transfer-Encoding` ending in `chunked`: chunks, decoded here, trailers kept; other transfer
@@ -28,7 +28,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use crate::backend::{BackendError, RouterBody, empty_body, full_body, into_router_body};
+use crate::backend::{BackendError, BoxError, RouterBody, empty_body, full_body, into_router_body};
 
 /// Bytes of a response head (status line and fields), and of a chunked body's trailers.
 const MAX_HEAD: usize = 64 * 1024;
@@ -43,13 +43,23 @@ const MAX_CHUNK_LINE: usize = 4096;
 const READ_SIZE: usize = 16 * 1024;
 const MAX_READ_SIZE: usize = 64 * 1024;
 
-/// Whether `req` goes the router's own way: no body (none to come either), no upgrade.
-pub(crate) fn takes(req: &Request<RouterBody>) -> bool {
+/// How `req` goes the router's own way: `Some(0)` without a body (none to come either),
+/// `Some(length)` with a body of its `Content-Length`; `None` (hyper's client) for an upgrade or
+/// a body of unknown length.
+pub(crate) fn body_length(req: &Request<RouterBody>) -> Option<u64> {
     let headers = req.headers();
-    req.body().is_end_stream()
-        && !headers.contains_key(header::UPGRADE)
-        && !headers.contains_key(header::TRANSFER_ENCODING)
-        && headers.get(header::CONTENT_LENGTH).is_none_or(|length| length.as_bytes() == b"0")
+    if headers.contains_key(header::UPGRADE) || headers.contains_key(header::TRANSFER_ENCODING) {
+        return None;
+    }
+    let length = match headers.get(header::CONTENT_LENGTH) {
+        None => 0,
+        Some(value) => value.to_str().ok()?.trim().parse().ok()?,
+    };
+    match (length, req.body().is_end_stream()) {
+        (0, true) => Some(0),
+        (0, false) => None,
+        (length, _) => Some(length),
+    }
 }
 
 /// Why an exchange gave no response.
@@ -70,6 +80,9 @@ pub(crate) enum WireError {
     /// Not HTTP/1.x as RFC 9112 frames it.
     #[error("malformed response from the dyno: {0}")]
     Malformed(&'static str),
+    /// The request body failed (the client went away, or it is over the router's limit).
+    #[error("the request body failed: {0}")]
+    Body(#[source] BoxError),
     /// Any other failure to read from or write to the dyno.
     #[error("reading from or writing to the dyno: {0}")]
     Io(#[source] io::Error),
@@ -155,35 +168,98 @@ impl Wire {
     /// follows whatever the response says).
     pub(crate) async fn exchange(&mut self, head: &[u8], head_request: bool) -> Result<Head, WireError> {
         self.stream.write_all(head).await.map_err(WireError::from_io)?;
-        let (mut received, mut interim) = (false, 0);
+        let mut reading = Reading::default();
+        std::future::poll_fn(|cx| self.poll_head(cx, &mut reading, head_request)).await
+    }
+
+    /// [`Wire::exchange`] for a request with a body of `length` bytes (its `Content-Length`): the
+    /// body is written as it comes while the response is read. A response that comes before the
+    /// whole body was written (a dyno refusing it early), or a dyno that stops reading it, ends
+    /// the writing; the response is still read, and the connection is not reused.
+    pub(crate) async fn exchange_with_body(&mut self, head: &[u8], mut body: RouterBody, length: u64) -> Result<Head, WireError> {
+        self.stream.write_all(head).await.map_err(WireError::from_io)?;
+        let mut reading = Reading::default();
+        let mut sending = Sending { pending: Bytes::new(), sent: 0, length, whole: false, stopped: false };
+        let mut head = std::future::poll_fn(|cx| {
+            if let Poll::Ready(head) = self.poll_head(cx, &mut reading, false) {
+                return Poll::Ready(head);
+            }
+            match self.poll_send(cx, &mut body, &mut sending) {
+                Ok(()) => Poll::Pending,
+                Err(error) => Poll::Ready(Err(error)),
+            }
+        })
+        .await?;
+        head.keep_alive &= sending.whole;
+        Ok(head)
+    }
+
+    /// Reads a response head, skipping interim ones.
+    fn poll_head(&mut self, cx: &mut Context<'_>, reading: &mut Reading, head_request: bool) -> Poll<Result<Head, WireError>> {
         loop {
             if !self.buf.is_empty() {
-                received = true;
+                reading.received = true;
                 match parse_head(&mut self.buf, head_request)? {
-                    Parsed::Final(head) => return Ok(head),
-                    Parsed::Interim if interim == MAX_INTERIM => {
-                        return Err(WireError::Malformed("more than 16 interim (1xx) responses"));
+                    Parsed::Final(head) => return Poll::Ready(Ok(head)),
+                    Parsed::Interim if reading.interim == MAX_INTERIM => {
+                        return Poll::Ready(Err(WireError::Malformed("more than 16 interim (1xx) responses")));
                     }
                     Parsed::Interim => {
-                        interim += 1;
+                        reading.interim += 1;
                         continue;
                     }
-                    Parsed::Partial if self.buf.len() >= MAX_HEAD => return Err(WireError::HeadTooLarge),
+                    Parsed::Partial if self.buf.len() >= MAX_HEAD => return Poll::Ready(Err(WireError::HeadTooLarge)),
                     Parsed::Partial => {}
                 }
             }
-            match std::future::poll_fn(|cx| self.poll_fill(cx)).await {
-                Ok(0) if received => return Err(WireError::Truncated),
-                Ok(0) => return Err(WireError::Closed(None)),
-                Ok(_) => {}
-                Err(error) => {
-                    return Err(match WireError::from_io(error) {
-                        WireError::Closed(_) if received => WireError::Truncated,
-                        error => error,
-                    });
+            let error = match ready!(self.poll_fill(cx)) {
+                Ok(0) if reading.received => WireError::Truncated,
+                Ok(0) => WireError::Closed(None),
+                Ok(_) => continue,
+                Err(error) => match WireError::from_io(error) {
+                    WireError::Closed(_) if reading.received => WireError::Truncated,
+                    error => error,
+                },
+            };
+            return Poll::Ready(Err(error));
+        }
+    }
+
+    /// Writes what it can of the request body; `Ok` once it is waiting (on the body or the
+    /// socket) or done.
+    fn poll_send(&mut self, cx: &mut Context<'_>, body: &mut RouterBody, sending: &mut Sending) -> Result<(), WireError> {
+        while !sending.whole && !sending.stopped {
+            if !sending.pending.is_empty() {
+                match self.stream.poll_write_ready(cx) {
+                    Poll::Pending => return Ok(()),
+                    // The dyno stopped reading (closed, reset): what it answered is still read.
+                    Poll::Ready(Err(_)) => sending.stopped = true,
+                    Poll::Ready(Ok(())) => match self.stream.try_write(&sending.pending) {
+                        Ok(written) => sending.pending.advance(written),
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => sending.stopped = true,
+                    },
+                }
+                continue;
+            }
+            match Pin::new(&mut *body).poll_frame(cx) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(None) if sending.sent == sending.length => sending.whole = true,
+                Poll::Ready(None) => return Err(WireError::Body("it ended before its Content-Length".into())),
+                Poll::Ready(Some(Err(error))) => return Err(WireError::Body(error)),
+                Poll::Ready(Some(Ok(frame))) => {
+                    // Trailers have no place after a body framed by length: dropped.
+                    if let Ok(data) = frame.into_data() {
+                        sending.sent += data.len() as u64;
+                        if sending.sent > sending.length {
+                            return Err(WireError::Body("it is longer than its Content-Length".into()));
+                        }
+                        sending.pending = data;
+                    }
                 }
             }
         }
+        Ok(())
     }
 
     /// Reads what the dyno has sent into the buffer: the count read, 0 at its end.
@@ -210,6 +286,29 @@ impl Wire {
         let _ = self.stream.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
         self
     }
+}
+
+/// Where the reading of a response head is.
+#[derive(Default)]
+struct Reading {
+    /// Some bytes of a response came.
+    received: bool,
+    /// Interim (1xx) responses skipped.
+    interim: usize,
+}
+
+/// Where the writing of a request body is.
+struct Sending {
+    /// Bytes of the body read and not yet written.
+    pending: Bytes,
+    /// Bytes of the body read so far.
+    sent: u64,
+    /// Its `Content-Length`.
+    length: u64,
+    /// All of it written.
+    whole: bool,
+    /// Given up: the dyno answered or stopped reading first.
+    stopped: bool,
 }
 
 /// A response head and how its body is framed.
@@ -667,6 +766,26 @@ mod tests {
         let mut long_line = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;".to_vec();
         long_line.resize(long_line.len() + MAX_CHUNK_LINE + 8, b'x');
         assert!(refused(&long_line).contains("4 KiB"));
+    }
+
+    #[test]
+    fn requests_of_a_known_length_go_the_routers_own_way_and_the_others_through_hyper() {
+        let req = |length: Option<&str>, upgrade: bool, body: RouterBody| {
+            let mut req = Request::post("/").body(body).unwrap();
+            if let Some(length) = length {
+                req.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_str(length).unwrap());
+            }
+            if upgrade {
+                req.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            }
+            body_length(&req)
+        };
+        assert_eq!(req(None, false, empty_body()), Some(0));
+        assert_eq!(req(Some("0"), false, empty_body()), Some(0));
+        assert_eq!(req(Some("5"), false, full_body("hello")), Some(5));
+        assert_eq!(req(None, false, full_body("chunked")), None, "a body of unknown length");
+        assert_eq!(req(None, true, empty_body()), None, "an upgrade");
+        assert_eq!(req(Some("five"), false, full_body("hello")), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Requests without a body reach native dynos through the router's own HTTP/1.1 exchange: every
-//! response framing arrives whole, connections are reused exactly when they can be, a pooled
+//! Requests without a body or with one of a known length reach native dynos through the router's
+//! own HTTP/1.1 exchange: every response framing arrives whole, bodies are written whole or given
+//! up on when the dyno answers first, connections are reused exactly when they can be, a pooled
 //! connection the dyno closed is replaced, and broken or oversized responses are refused.
 
 use std::net::SocketAddr;
@@ -201,4 +202,101 @@ async fn broken_and_oversized_responses_are_refused_and_their_connections_closed
     assert_eq!(router.get("hello.localhost", "/").await.unwrap().body, "ok");
     assert_eq!(router.get("hello.localhost", "/").await.unwrap().body, "ok");
     assert_eq!(accepted.load(Ordering::SeqCst), before + 1, "a good response's connection is reused");
+}
+
+/// A dyno over raw sockets that reads each request's `Content-Length` body and answers with its
+/// length and first bytes; on `/refuse` it answers 413 after the head, reads nothing more and
+/// closes. Counts the connections it accepted.
+async fn body_reading_dyno() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                loop {
+                    let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&seen[..end]).to_lowercase();
+                    seen.drain(..end + 4);
+                    if path_of(&head) == "/refuse" {
+                        let _ = stream.write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 4\r\nconnection: close\r\n\r\nnope").await;
+                        return;
+                    }
+                    let length: usize = head
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while seen.len() < length {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let body: Vec<u8> = seen.drain(..length).collect();
+                    let text = format!("got {length}: {}", String::from_utf8_lossy(&body[..body.len().min(5)]));
+                    let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{text}", text.len());
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn request_bodies_of_a_known_length_arrive_whole_and_keep_the_connection() {
+    let (addr, accepted) = body_reading_dyno().await;
+    let router = Harness::start().await;
+    let backend = TcpBackend::new(addr);
+    router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
+    let post = |body: Vec<u8>| {
+        Request::post(router.url("/"))
+            .header("host", "hello.localhost")
+            .header("content-length", body.len())
+            .body(full_body(body))
+            .unwrap()
+    };
+    assert_eq!(router.send(post(b"hello".to_vec())).await.unwrap().body, "got 5: hello");
+    // Larger than the sockets' buffers: written as the dyno reads it.
+    let big: Vec<u8> = (0..16 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    assert_eq!(router.send(post(big)).await.unwrap().body, "got 16777216: abcde");
+    assert_eq!(router.get("hello.localhost", "/").await.unwrap().body, "got 0: ");
+    assert_eq!(router.send(post(b"again".to_vec())).await.unwrap().body, "got 5: again");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connection for every request");
+    assert_eq!(backend.idle_connections(), 1);
+}
+
+#[tokio::test]
+async fn a_dyno_that_answers_before_reading_the_body_is_heard_and_its_connection_not_reused() {
+    let (addr, accepted) = body_reading_dyno().await;
+    let router = Harness::start().await;
+    let backend = TcpBackend::new(addr);
+    router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
+    // A client announcing 64 MiB and sending the first 4 MiB: the dyno refuses after the head.
+    let mut client = tokio::net::TcpStream::connect(router.addr).await.unwrap();
+    let head = format!("POST /refuse HTTP/1.1\r\nhost: hello.localhost\r\ncontent-length: {}\r\n\r\n", 64 << 20);
+    client.write_all(head.as_bytes()).await.unwrap();
+    let _ = client.write_all(&vec![b'x'; 4 << 20]).await;
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), client.read(&mut reply)).await.unwrap().unwrap();
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    let line = &router.log_lines(1).await[0].1;
+    assert_eq!((line.code, line.status), (None, 413), "the dyno's answer, not an H-code");
+    assert_eq!(backend.idle_connections(), 0, "a connection left mid-body was pooled");
+    assert_eq!(router.get("hello.localhost", "/").await.unwrap().body, "got 0: ");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
