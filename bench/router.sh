@@ -17,6 +17,7 @@
 #                             # for the proxy, as on a many-core node; needs 2 cores or more)
 #   PROXY_CPUS=0-7 OTHER_CPUS=8-15 bench/router.sh   # the same with other CPU lists (taskset -c)
 #   EXAMPLES=dir bench/router.sh   # prebuilt router, hello_server (and splice_proxy) in dir: no cargo
+#   BODY_BYTES=1024 bench/router.sh   # POSTs with a body of that many bytes (Content-Length)
 #   SPLICE=0 CALLGRIND=0 bench/router.sh                   # skip the splice floor, the instruction count
 #   BEFORE=path/to/router bench/router.sh   # + an earlier build of the router example, measured
 #                             # right after the router in every round (a change's effect, side by side)
@@ -137,9 +138,14 @@ CONF
   [ -n "$nginx" ] || { echo "nginx did not start" >&2; cat "$work/nginx.err" "$work/nginx/error.log" >&2; exit 1; }
 fi
 
+script=()
+if [ -n "${BODY_BYTES:-}" ]; then
+  printf 'wrk.method = "POST"\nwrk.body = string.rep("x", %d)\n' "$BODY_BYTES" >"$work/post.lua"
+  script=(-s "$work/post.lua")
+fi
 run() { # label url
-  $pin_other wrk --latency -t"$threads" -c"$connections" -d2s -H 'Host: hello.localhost' "$2" >/dev/null # warm-up
-  $pin_other wrk --latency -t"$threads" -c"$connections" -d"$duration" -H 'Host: hello.localhost' "$2" >"$work/$1.wrk"
+  $pin_other wrk --latency -t"$threads" -c"$connections" -d2s "${script[@]}" -H 'Host: hello.localhost' "$2" >/dev/null # warm-up
+  $pin_other wrk --latency -t"$threads" -c"$connections" -d"$duration" "${script[@]}" -H 'Host: hello.localhost' "$2" >"$work/$1.wrk"
   local rps p50 p99 errors
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$1.wrk")
   p50=$(awk '$1 == "50%" {print $2}' "$work/$1.wrk")
@@ -155,7 +161,7 @@ nginx_cpu() { local t=0 p; for p in $(pgrep -f "nginx -c $work/nginx.conf"; pgre
 
 echo "# bench/router.sh $duration $connections $threads  $(date -u '+%Y-%m-%d %H:%M UTC')  $(git -C "$root" rev-parse --short HEAD)"
 echo "# $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# hello server at $native ($net), router at $router${router_before:+, router before (\$BEFORE) at $router_before}${splice:+, splice proxy at $splice}${nginx:+, nginx at $nginx}; wrk -t$threads -c$connections -d$duration (2 s warm-up each)${pin_proxy:+; proxies on CPUs $PROXY_CPUS, wrk and the hello server on CPUs $OTHER_CPUS}"
+echo "# hello server at $native ($net), router at $router${router_before:+, router before (\$BEFORE) at $router_before}${splice:+, splice proxy at $splice}${nginx:+, nginx at $nginx}; wrk -t$threads -c$connections -d$duration (2 s warm-up each)${BODY_BYTES:+; POSTs of $BODY_BYTES bytes}${pin_proxy:+; proxies on CPUs $PROXY_CPUS, wrk and the hello server on CPUs $OTHER_CPUS}"
 ratios=() floors=() nginxes=() befores=()
 for round in $(seq "$rounds"); do
   run "direct" "http://$native/"
