@@ -36,6 +36,8 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_FIELDS: usize = 100;
 /// Interim (1xx) responses before the final one.
 const MAX_INTERIM: usize = 16;
+/// Bytes of a request body at hand that are written with its head, in one write.
+const COALESCE: usize = 64 * 1024;
 /// Bytes of a chunk-size line, its extensions included.
 const MAX_CHUNK_LINE: usize = 4096;
 /// Room made for a connection's first read from the dyno; doubled after each read that fills
@@ -176,10 +178,26 @@ impl Wire {
     /// body is written as it comes while the response is read. A response that comes before the
     /// whole body was written (a dyno refusing it early), or a dyno that stops reading it, ends
     /// the writing; the response is still read, and the connection is not reused.
-    pub(crate) async fn exchange_with_body(&mut self, head: &[u8], mut body: RouterBody, length: u64) -> Result<Head, WireError> {
-        self.stream.write_all(head).await.map_err(WireError::from_io)?;
+    pub(crate) async fn exchange_with_body(&mut self, mut head: Vec<u8>, mut body: RouterBody, length: u64) -> Result<Head, WireError> {
+        let mut sending = Sending { pending: Bytes::new(), sent: 0, length, ended: false, stopped: false };
+        // What of the body is at hand already (a small one came with the request's head) goes
+        // out with the head, in one write.
+        std::future::poll_fn(|cx| {
+            while head.len() < COALESCE && !sending.ended {
+                match sending.poll_body(cx, &mut body) {
+                    Poll::Ready(Ok(())) => {
+                        head.extend_from_slice(&sending.pending);
+                        sending.pending = Bytes::new();
+                    }
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Pending => break,
+                }
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await?;
+        self.stream.write_all(&head).await.map_err(WireError::from_io)?;
         let mut reading = Reading::default();
-        let mut sending = Sending { pending: Bytes::new(), sent: 0, length, whole: false, stopped: false };
         let mut head = std::future::poll_fn(|cx| {
             if let Poll::Ready(head) = self.poll_head(cx, &mut reading, false) {
                 return Poll::Ready(head);
@@ -190,7 +208,7 @@ impl Wire {
             }
         })
         .await?;
-        head.keep_alive &= sending.whole;
+        head.keep_alive &= sending.is_whole();
         Ok(head)
     }
 
@@ -228,35 +246,23 @@ impl Wire {
     /// Writes what it can of the request body; `Ok` once it is waiting (on the body or the
     /// socket) or done.
     fn poll_send(&mut self, cx: &mut Context<'_>, body: &mut RouterBody, sending: &mut Sending) -> Result<(), WireError> {
-        while !sending.whole && !sending.stopped {
-            if !sending.pending.is_empty() {
-                match self.stream.poll_write_ready(cx) {
+        while !sending.is_whole() && !sending.stopped {
+            if sending.pending.is_empty() {
+                match sending.poll_body(cx, body) {
+                    Poll::Ready(result) => result?,
                     Poll::Pending => return Ok(()),
-                    // The dyno stopped reading (closed, reset): what it answered is still read.
-                    Poll::Ready(Err(_)) => sending.stopped = true,
-                    Poll::Ready(Ok(())) => match self.stream.try_write(&sending.pending) {
-                        Ok(written) => sending.pending.advance(written),
-                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(_) => sending.stopped = true,
-                    },
                 }
                 continue;
             }
-            match Pin::new(&mut *body).poll_frame(cx) {
+            match self.stream.poll_write_ready(cx) {
                 Poll::Pending => return Ok(()),
-                Poll::Ready(None) if sending.sent == sending.length => sending.whole = true,
-                Poll::Ready(None) => return Err(WireError::Body("it ended before its Content-Length".into())),
-                Poll::Ready(Some(Err(error))) => return Err(WireError::Body(error)),
-                Poll::Ready(Some(Ok(frame))) => {
-                    // Trailers have no place after a body framed by length: dropped.
-                    if let Ok(data) = frame.into_data() {
-                        sending.sent += data.len() as u64;
-                        if sending.sent > sending.length {
-                            return Err(WireError::Body("it is longer than its Content-Length".into()));
-                        }
-                        sending.pending = data;
-                    }
-                }
+                // The dyno stopped reading (closed, reset): what it answered is still read.
+                Poll::Ready(Err(_)) => sending.stopped = true,
+                Poll::Ready(Ok(())) => match self.stream.try_write(&sending.pending) {
+                    Ok(written) => sending.pending.advance(written),
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => sending.stopped = true,
+                },
             }
         }
         Ok(())
@@ -305,10 +311,37 @@ struct Sending {
     sent: u64,
     /// Its `Content-Length`.
     length: u64,
-    /// All of it written.
-    whole: bool,
+    /// All of it read.
+    ended: bool,
     /// Given up: the dyno answered or stopped reading first.
     stopped: bool,
+}
+
+impl Sending {
+    /// All of the body written.
+    fn is_whole(&self) -> bool {
+        self.ended && self.pending.is_empty()
+    }
+
+    /// Reads the body's next bytes into `pending` (which is empty), or its end.
+    fn poll_body(&mut self, cx: &mut Context<'_>, body: &mut RouterBody) -> Poll<Result<(), WireError>> {
+        match ready!(Pin::new(body).poll_frame(cx)) {
+            None if self.sent == self.length => self.ended = true,
+            None => return Poll::Ready(Err(WireError::Body("it ended before its Content-Length".into()))),
+            Some(Err(error)) => return Poll::Ready(Err(WireError::Body(error))),
+            // Trailers have no place after a body framed by length: dropped.
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    self.sent += data.len() as u64;
+                    if self.sent > self.length {
+                        return Poll::Ready(Err(WireError::Body("it is longer than its Content-Length".into())));
+                    }
+                    self.pending = data;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 /// A response head and how its body is framed.
