@@ -202,7 +202,8 @@ impl Pool {
         let (parts, body) = req.into_parts();
         let head = wire::encode_head(&parts);
         let (mut conn, connect) = self.wire_conn().await?;
-        let response_head = conn.exchange_with_body(head, body, length).await?;
+        let head_request = parts.method == http::Method::HEAD;
+        let response_head = conn.exchange_with_body(head, head_request, body, length).await?;
         Ok(self.respond(conn, response_head, connect))
     }
 

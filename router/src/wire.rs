@@ -178,7 +178,13 @@ impl Wire {
     /// body is written as it comes while the response is read. A response that comes before the
     /// whole body was written (a dyno refusing it early), or a dyno that stops reading it, ends
     /// the writing; the response is still read, and the connection is not reused.
-    pub(crate) async fn exchange_with_body(&mut self, mut head: Vec<u8>, mut body: RouterBody, length: u64) -> Result<Head, WireError> {
+    pub(crate) async fn exchange_with_body(
+        &mut self,
+        mut head: Vec<u8>,
+        head_request: bool,
+        mut body: RouterBody,
+        length: u64,
+    ) -> Result<Head, WireError> {
         let mut sending = Sending { pending: Bytes::new(), sent: 0, length, ended: false, stopped: false };
         // What of the body is at hand already (a small one came with the request's head) goes
         // out with the head, in one write.
@@ -199,7 +205,7 @@ impl Wire {
         self.stream.write_all(&head).await.map_err(WireError::from_io)?;
         let mut reading = Reading::default();
         let mut head = std::future::poll_fn(|cx| {
-            if let Poll::Ready(head) = self.poll_head(cx, &mut reading, false) {
+            if let Poll::Ready(head) = self.poll_head(cx, &mut reading, head_request) {
                 return Poll::Ready(head);
             }
             match self.poll_send(cx, &mut body, &mut sending) {
