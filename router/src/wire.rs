@@ -202,7 +202,11 @@ impl Wire {
             Poll::Ready(Ok(()))
         })
         .await?;
-        self.stream.write_all(&head).await.map_err(WireError::from_io)?;
+        if let Err(error) = self.stream.write_all(&head).await {
+            // The dyno may have answered (and closed) before reading it all: its answer is read.
+            tracing::debug!(%error, "the dyno stopped reading the request");
+            sending.stopped = true;
+        }
         let mut reading = Reading::default();
         let mut head = std::future::poll_fn(|cx| {
             if let Poll::Ready(head) = self.poll_head(cx, &mut reading, head_request) {
