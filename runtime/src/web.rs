@@ -63,6 +63,9 @@ struct Inner {
     returned: Notify,
     /// Requests waiting in [`Inner::take_idle`].
     waiting: AtomicUsize,
+    /// Ready instances being made ([`Inner::fill`]), counted with the idle ones: each request's
+    /// task refills after its response, and two refills at once made more than `ready`.
+    making: AtomicUsize,
     stopped: AtomicBool,
     instances: AtomicU64,
     /// Instances that took a request.
@@ -83,6 +86,15 @@ const FINISHING_WAIT: Duration = Duration::from_millis(50);
 const RUNNING: u8 = 0;
 const ANSWERED: u8 = 1;
 const DONE: u8 = 2;
+
+/// A ready instance being made: counted in [`Inner::making`] until made or given up.
+struct Making<'a>(&'a AtomicUsize);
+
+impl Drop for Making<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// One instance with its store, holding one of its app's instance slots.
 struct Worker {
@@ -116,6 +128,7 @@ impl WebDyno {
             finishing: AtomicIsize::new(0),
             returned: Notify::new(),
             waiting: AtomicUsize::new(0),
+            making: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
             instances: AtomicU64::new(0),
             used: AtomicU64::new(0),
@@ -446,12 +459,37 @@ impl Inner {
     /// app had fewer slots than `ready` made and dropped instances without end), making room in
     /// the pool by dropping other dynos' idle instances only if `evict`.
     async fn fill(&self, evict: bool) -> Result<(), HandleError> {
-        while self.idle_len() < self.ready && !self.stopped.load(Ordering::Acquire) {
+        while let Some(making) = self.reserve_ready() {
             let Ok(slot) = self.ctx.share.slots.clone().try_acquire_owned() else { return Ok(()) };
             let worker = self.instantiate_with(slot, evict).await?;
-            self.put_idle(worker);
+            self.put_made(worker, making);
         }
         Ok(())
+    }
+
+    /// Counts one more ready instance to be made, unless the idle ones and those being made
+    /// are `ready` already (or the dyno stopped). Under the idle lock: two fills at once never
+    /// make more than `ready` between them.
+    fn reserve_ready(&self) -> Option<Making<'_>> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stopped.load(Ordering::Acquire) || idle.len() + self.making.load(Ordering::Relaxed) >= self.ready {
+            return None;
+        }
+        self.making.fetch_add(1, Ordering::Relaxed);
+        Some(Making(&self.making))
+    }
+
+    /// [`Inner::put_idle`] for a ready instance just made: it stops counting as being made in
+    /// the same step as it starts counting as idle.
+    fn put_made(&self, worker: Worker, making: Making<'_>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        drop(making);
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        idle.push(worker);
+        drop(idle);
+        self.wake_waiter();
     }
 
     /// A new instance in `slot` (of the app's share); when the pool is full, idle instances of

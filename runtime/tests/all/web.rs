@@ -87,6 +87,26 @@ async fn fresh_mode_serves_from_ready_instances_that_no_request_touched() {
     assert_eq!(dyno.instances_idle(), 0, "a stopped dyno keeps no ready instances");
 }
 
+/// Fills at once (each request's task refills after its response) make no more than `ready`
+/// between them: two that each saw too few idle instances made one too many (CI saw 3 of 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fills_at_once_keep_no_more_ready_instances_than_asked() {
+    for _ in 0..5 {
+        let (mut spec, _logs) = spec("probe", "web.1");
+        spec.reuse = false;
+        spec.ready = 2;
+        let dyno = probe(spec);
+        let fills: Vec<_> = (0..4).map(|_| tokio::spawn({
+            let dyno = dyno.clone();
+            async move { dyno.prewarm().await.unwrap() }
+        })).collect();
+        for fill in fills {
+            fill.await.unwrap();
+        }
+        assert_eq!((dyno.instances_idle(), dyno.instances_created()), (2, 2));
+    }
+}
+
 #[tokio::test]
 async fn a_reused_instance_is_retired_after_its_maximum_of_requests() {
     let (mut spec, _logs) = spec("probe", "web.1");
