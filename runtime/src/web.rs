@@ -361,7 +361,7 @@ impl Inner {
     /// replaced ([`Inner::replace`]).
     fn give_back(self: &Arc<Self>, worker: Worker, permit: Permit) {
         if self.reuse && worker.served < self.max_requests {
-            self.put_idle(worker);
+            self.put_idle(worker, None);
             drop(permit);
         } else {
             self.replace(Some(worker), permit);
@@ -381,9 +381,11 @@ impl Inner {
     }
 
     /// Adds an instance to the idle ones, unless the dyno stopped (checked under the lock that
-    /// `stop` clears them under, so none is left behind).
-    fn put_idle(&self, worker: Worker) {
+    /// `stop` clears them under, so none is left behind). A ready instance just made stops
+    /// counting as being made (`making`) in the same step as it starts counting as idle.
+    fn put_idle(&self, worker: Worker, making: Option<Making<'_>>) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        drop(making);
         if self.stopped.load(Ordering::Acquire) {
             return;
         }
@@ -462,7 +464,7 @@ impl Inner {
         while let Some(making) = self.reserve_ready() {
             let Ok(slot) = self.ctx.share.slots.clone().try_acquire_owned() else { return Ok(()) };
             let worker = self.instantiate_with(slot, evict).await?;
-            self.put_made(worker, making);
+            self.put_idle(worker, Some(making));
         }
         Ok(())
     }
@@ -477,19 +479,6 @@ impl Inner {
         }
         self.making.fetch_add(1, Ordering::Relaxed);
         Some(Making(&self.making))
-    }
-
-    /// [`Inner::put_idle`] for a ready instance just made: it stops counting as being made in
-    /// the same step as it starts counting as idle.
-    fn put_made(&self, worker: Worker, making: Making<'_>) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        drop(making);
-        if self.stopped.load(Ordering::Acquire) {
-            return;
-        }
-        idle.push(worker);
-        drop(idle);
-        self.wake_waiter();
     }
 
     /// A new instance in `slot` (of the app's share); when the pool is full, idle instances of
