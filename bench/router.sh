@@ -156,6 +156,7 @@ run() { # label url
   echo "$rps" >"$work/$1.rps"
 }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
+share() { awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/$1.rps")" 'BEGIN { printf "%.2f", b / a }'; } # label → of direct
 # nginx's master and its workers, together.
 nginx_cpu() { local t=0 p; for p in $(pgrep -f "nginx -c $work/nginx.conf"; pgrep -P "$(pgrep -of "nginx -c $work/nginx.conf")"); do t=$((t + $(cpu "$p"))); done; echo "$t"; }
 
@@ -182,13 +183,13 @@ for round in $(seq "$rounds"); do
     echo "flamegraph: $PERF; the router's own time by function (self, top 25):"
     perf report --no-inline -i "$work/perf.data" --no-children -g none --percent-limit 0.5 --sort symbol --stdio 2>/dev/null | grep -E "^ +[0-9.]+%" | sed "s/ *- *- *$//" | head -25
   fi
-  ratio=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through router.rps")" 'BEGIN { printf "%.2f", b / a }')
+  ratio=$(share "through router")
   ratios+=("$ratio")
   if [ -n "$router_before" ]; then
     cpu_before=$(cpu "$before_pid")
     run "through router before" "http://$router_before/"
     cpu_after=$(cpu "$before_pid")
-    before_ratio=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through router before.rps")" 'BEGIN { printf "%.2f", b / a }')
+    before_ratio=$(share "through router before")
     befores+=("$before_ratio")
     awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="$(awk '/requests in/ {print $1}' "$work/through router before.wrk")" \
       -v r="$(cat "$work/through router before.rps")" -v ratio="$before_ratio" \
@@ -196,14 +197,14 @@ for round in $(seq "$rounds"); do
   fi
   if [ -n "$splice" ]; then
     run "through splice proxy" "http://$splice/"
-    floor=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through splice proxy.rps")" 'BEGIN { printf "%.2f", b / a }')
+    floor=$(share "through splice proxy")
     floors+=("$floor")
   fi
   if [ -n "$nginx" ]; then
     nginx_before=$(nginx_cpu)
     run "through nginx" "http://$nginx/"
     nginx_after=$(nginx_cpu)
-    nginx_ratio=$(awk -v a="$(cat "$work/direct.rps")" -v b="$(cat "$work/through nginx.rps")" 'BEGIN { printf "%.2f", b / a }')
+    nginx_ratio=$(share "through nginx")
     nginxes+=("$nginx_ratio")
     awk -v t=$((nginx_after - nginx_before)) -v hz="$(getconf CLK_TCK)" -v n="$(awk '/requests in/ {print $1}' "$work/through nginx.wrk")" \
       -v r="$(cat "$work/through nginx.rps")" 'BEGIN { printf "nginx CPU %.1f us per request\n", t / hz * 1e6 / (n + r * 2) }'
