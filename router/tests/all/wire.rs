@@ -70,6 +70,14 @@ async fn scripted_dyno(answer: impl Fn(usize, &str) -> Answer + Send + Sync + 's
     (addr, accepted)
 }
 
+/// A router whose app `hello` has one web dyno, the native one at `addr`.
+async fn router_to(addr: SocketAddr) -> (Harness, TcpBackend) {
+    let router = Harness::start().await;
+    let backend = TcpBackend::new(addr);
+    router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
+    (router, backend)
+}
+
 fn path_of(head: &str) -> &str {
     head.split(' ').nth(1).unwrap_or_default()
 }
@@ -91,9 +99,7 @@ async fn every_framing_arrives_whole_and_keeps_its_connection_when_it_can() {
         Answer::Send(bytes.to_vec())
     })
     .await;
-    let router = Harness::start().await;
-    let backend = TcpBackend::new(addr);
-    router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
+    let (router, backend) = router_to(addr).await;
 
     for (path, status, body) in [
         ("/length", 200, "hello"),
@@ -131,8 +137,7 @@ async fn a_pooled_connection_the_dyno_closed_is_replaced_for_idempotent_requests
         _ => Answer::Close,
     })
     .await;
-    let router = Harness::start().await;
-    router.table.set_web("hello", vec![WebDyno::new("web.1", TcpBackend::new(addr))]);
+    let (router, _) = router_to(addr).await;
     for _ in 0..3 {
         let reply = router.get("hello.localhost", "/").await.unwrap();
         assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "hello"));
@@ -179,9 +184,7 @@ async fn broken_and_oversized_responses_are_refused_and_their_connections_closed
         _ => Answer::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec()),
     })
     .await;
-    let router = Harness::start().await;
-    let backend = TcpBackend::new(addr);
-    router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
+    let (router, backend) = router_to(addr).await;
 
     for (i, (path, code)) in [("/huge-head", ErrorCode::H99), ("/many-interim", ErrorCode::H99), ("/two-lengths", ErrorCode::H99), ("/head-cut", ErrorCode::H13)].into_iter().enumerate() {
         let reply = router.get("hello.localhost", path).await.unwrap();
@@ -259,9 +262,7 @@ async fn body_reading_dyno() -> (SocketAddr, Arc<AtomicUsize>) {
 #[tokio::test]
 async fn request_bodies_of_a_known_length_arrive_whole_and_keep_the_connection() {
     let (addr, accepted) = body_reading_dyno().await;
-    let router = Harness::start().await;
-    let backend = TcpBackend::new(addr);
-    router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
+    let (router, backend) = router_to(addr).await;
     let post = |body: Vec<u8>| {
         Request::post(router.url("/"))
             .header("host", "hello.localhost")
@@ -282,9 +283,7 @@ async fn request_bodies_of_a_known_length_arrive_whole_and_keep_the_connection()
 #[tokio::test]
 async fn a_dyno_that_answers_before_reading_the_body_is_heard_and_its_connection_not_reused() {
     let (addr, accepted) = body_reading_dyno().await;
-    let router = Harness::start().await;
-    let backend = TcpBackend::new(addr);
-    router.table.set_web("hello", vec![WebDyno::new("web.1", backend.clone())]);
+    let (router, backend) = router_to(addr).await;
     // A client announcing 64 MiB and sending the first 4 MiB: the dyno refuses after the head.
     let mut client = tokio::net::TcpStream::connect(router.addr).await.unwrap();
     let head = format!("POST /refuse HTTP/1.1\r\nhost: hello.localhost\r\ncontent-length: {}\r\n\r\n", 64 << 20);
